@@ -1,0 +1,17 @@
+# Project-wide compile settings applied to every lazynn target through lazynn_configure_target().
+add_library(lazynn_build_flags INTERFACE)
+# GCC 12 at -O3 reports -Wrestrict / -Wstringop-overflow inside libstdc++'s own string and vector
+# code on valid programs (GCC bugs 105329, 105651); those two are off so -Werror stays meaningful.
+target_compile_options(lazynn_build_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict -Wno-stringop-overflow>
+  $<$<BOOL:${LAZYNN_WERROR}>:-Werror>
+  $<$<CONFIG:Release>:-O3>
+  $<$<BOOL:${LAZYNN_NATIVE}>:-march=native>)
+if(LAZYNN_SANITIZE)
+  target_compile_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined)
+endif()
+
+function(lazynn_configure_target target)
+  target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:lazynn_build_flags>)
+endfunction()

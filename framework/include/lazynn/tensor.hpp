@@ -1,0 +1,345 @@
+#pragma once
+// Tensor: a cheap handle to a shared TensorImpl (storage, shape, strides, dtype, autograd state).
+// Copying a Tensor shares data, like PyTorch; clone() makes an independent copy.
+//
+// Contract:
+//   - A default-constructed Tensor is undefined (defined() == false); using it throws.
+//   - View ops (reshape of contiguous data, view, transpose, permute, slice, select, narrow,
+//     expand, squeeze, unsqueeze, flatten) share storage with their input.
+//   - Every differentiable op records a backward node when grad mode is on and an input
+//     requires grad (see autograd.hpp).
+//   - A tensor in the uninitialised state (an UninitializedParameter, see parameter.hpp) allows
+//     only size(), dtype queries, dtype conversions and copy_; everything else throws ValueError.
+// Copy/move: both are cheap handle operations (shared ownership of the impl).
+
+#include <lazynn/dtype.hpp>
+#include <lazynn/shape.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace lazynn {
+
+class TensorImpl;
+class Node;
+class Tensor;
+
+/// Factory options: dtype and requires_grad, with fluent setters.
+struct TensorOptions {
+    Dtype dtype_ = kFloat32;
+    bool requires_grad_ = false;
+
+    TensorOptions() = default;
+    TensorOptions(Dtype dtype) : dtype_(dtype) {}  // NOLINT: implicit on purpose, zeros({2}, kFloat64)
+    TensorOptions& dtype(Dtype d) { dtype_ = d; return *this; }
+    TensorOptions& requires_grad(bool r = true) { requires_grad_ = r; return *this; }
+};
+
+/// Result of reductions that also report where the extremum was (max/min over a dim).
+struct ValuesIndices;
+
+class Tensor {
+public:
+    Tensor() = default;
+    explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+    bool defined() const { return impl_ != nullptr; }
+    /// True when both handles refer to the same tensor object (PyTorch's `is`).
+    bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+
+    // ---- metadata ----
+    /// Throws RuntimeError on an uninitialised parameter (PyTorch's `.shape`).
+    const Shape& shape() const;
+    /// Allowed on an uninitialised parameter, where it reports [0] (PyTorch's `.size()`).
+    Shape sizes() const;
+    std::int64_t size(std::int64_t dim) const;
+    std::int64_t dim() const;
+    std::int64_t numel() const;
+    Dtype dtype() const;
+    bool is_floating_point() const;
+    const Shape& strides() const;
+    bool is_contiguous() const;
+    /// True while the tensor is an UninitializedParameter/UninitializedBuffer.
+    bool is_uninitialized() const;
+
+    // ---- autograd ----
+    bool requires_grad() const;
+    /// Sets requires_grad on a leaf. Throws on non-leaf tensors asked to stop requiring grad
+    /// and on integer dtypes.
+    Tensor& requires_grad_(bool requires_grad = true);
+    /// The accumulated gradient (undefined until a backward reached this leaf).
+    Tensor grad() const;
+    void set_grad(const Tensor& grad) const;
+    std::shared_ptr<Node> grad_fn() const;
+    bool is_leaf() const;
+    /// Makes a non-leaf keep its .grad() after backward.
+    void retain_grad() const;
+    bool retains_grad() const;
+    /// Runs backprop from this tensor. Without `gradient` the tensor must hold one element.
+    void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+    /// A new handle sharing storage, cut from the graph, requires_grad false.
+    Tensor detach() const;
+    Tensor& detach_();
+
+    // ---- data access ----
+    template <class T> T item() const;
+    template <class T> T* data_ptr();
+    template <class T> const T* data_ptr() const;
+    /// The elements in row-major order, converted to T.
+    template <class T> std::vector<T> to_vector() const;
+    Tensor to(Dtype dtype) const;
+    Tensor clone() const;
+    Tensor contiguous() const;
+    Tensor& copy_(const Tensor& src);
+    Tensor& fill_(double value);
+    Tensor& zero_();
+
+    // ---- views and reshaping ----
+    Tensor reshape(const Shape& shape) const;
+    Tensor view(const Shape& shape) const;
+    Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
+    Tensor squeeze() const;
+    Tensor squeeze(std::int64_t dim) const;
+    Tensor unsqueeze(std::int64_t dim) const;
+    Tensor transpose(std::int64_t dim0, std::int64_t dim1) const;
+    Tensor permute(const Shape& dims) const;
+    /// Transpose of a 1-D or 2-D tensor.
+    Tensor t() const;
+    /// Elements start, start+step, ... < end along dim (negative and out-of-range bounds clamp,
+    /// as in Python slicing).
+    Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+    Tensor select(std::int64_t dim, std::int64_t index) const;
+    Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+    /// Broadcasts size-1 dims to `shape`; -1 keeps a dim.
+    Tensor expand(const Shape& shape) const;
+    Tensor expand_as(const Tensor& other) const;
+    Tensor index_select(std::int64_t dim, const Tensor& index) const;
+    std::vector<Tensor> split(std::int64_t split_size, std::int64_t dim = 0) const;
+    std::vector<Tensor> chunk(std::int64_t chunks, std::int64_t dim = 0) const;
+
+    // ---- elementwise ----
+    Tensor neg() const;
+    Tensor abs() const;
+    Tensor exp() const;
+    Tensor log() const;
+    Tensor sqrt() const;
+    Tensor rsqrt() const;
+    Tensor pow(double exponent) const;
+    Tensor pow(const Tensor& exponent) const;
+    Tensor clamp(double min, double max) const;
+    Tensor clamp_min(double min) const;
+    Tensor clamp_max(double max) const;
+    Tensor sin() const;
+    Tensor cos() const;
+    Tensor tanh() const;
+    Tensor sigmoid() const;
+    Tensor relu() const;
+    Tensor gelu(bool tanh_approximation = false) const;
+    Tensor silu() const;
+    Tensor softplus(double beta = 1.0, double threshold = 20.0) const;
+
+    // ---- in-place arithmetic ----
+    Tensor& add_(const Tensor& other, double alpha = 1.0);
+    Tensor& add_(double other);
+    Tensor& sub_(const Tensor& other);
+    Tensor& sub_(double other);
+    Tensor& mul_(const Tensor& other);
+    Tensor& mul_(double other);
+    Tensor& div_(const Tensor& other);
+    Tensor& div_(double other);
+    Tensor& clamp_(double min, double max);
+
+    // ---- reductions ----
+    Tensor sum() const;
+    Tensor sum(const Shape& dims, bool keepdim = false) const;
+    Tensor mean() const;
+    Tensor mean(const Shape& dims, bool keepdim = false) const;
+    /// Variance with Bessel's correction by default (PyTorch's unbiased=True, correction=1).
+    Tensor var(bool unbiased = true) const;
+    Tensor var(const Shape& dims, bool unbiased = true, bool keepdim = false) const;
+    Tensor std(bool unbiased = true) const;
+    Tensor std(const Shape& dims, bool unbiased = true, bool keepdim = false) const;
+    Tensor max() const;
+    ValuesIndices max(std::int64_t dim, bool keepdim = false) const;
+    Tensor min() const;
+    ValuesIndices min(std::int64_t dim, bool keepdim = false) const;
+    /// Index of the maximum over the flattened tensor.
+    Tensor argmax() const;
+    Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+    Tensor argmin() const;
+    Tensor argmin(std::int64_t dim, bool keepdim = false) const;
+    Tensor logsumexp(const Shape& dims, bool keepdim = false) const;
+
+    // ---- linear algebra and normalisers ----
+    Tensor matmul(const Tensor& other) const;
+    Tensor softmax(std::int64_t dim) const;
+    Tensor log_softmax(std::int64_t dim) const;
+
+    /// PyTorch's repr, e.g. "tensor([[1., 2.],\n        [3., 4.]], requires_grad=True)".
+    std::string str() const;
+
+    TensorImpl& impl() const;
+    const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+private:
+    std::shared_ptr<TensorImpl> impl_;
+};
+
+struct ValuesIndices {
+    Tensor values;
+    Tensor indices;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& tensor);
+
+// ---- factories ----
+Tensor empty(const Shape& shape, TensorOptions options = {});
+Tensor zeros(const Shape& shape, TensorOptions options = {});
+Tensor ones(const Shape& shape, TensorOptions options = {});
+Tensor full(const Shape& shape, double value, TensorOptions options = {});
+/// Values start, start+step, ... < end. The dtype defaults to int64 when every argument is
+/// integral is not knowable in C++, so pass kInt64 explicitly for integer ranges.
+Tensor arange(double end, TensorOptions options = {});
+Tensor arange(double start, double end, double step = 1.0, TensorOptions options = {});
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options = {});
+/// U[0, 1) from the global generator.
+Tensor rand(const Shape& shape, TensorOptions options = {});
+/// N(0, 1) from the global generator.
+Tensor randn(const Shape& shape, TensorOptions options = {});
+/// Integers uniform in [low, high), int64 by default.
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions options = kInt64);
+Tensor empty_like(const Tensor& t);
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor full_like(const Tensor& t, double value);
+Tensor rand_like(const Tensor& t);
+Tensor randn_like(const Tensor& t);
+
+/// A tensor holding `values` with the given shape (1-D when shape is empty and values non-empty).
+Tensor tensor(const std::vector<float>& values, const Shape& shape = {}, TensorOptions options = {});
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options = kFloat64);
+Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape, TensorOptions options = kInt64);
+/// Literals with PyTorch's dtype rule: integers give int64, floating values float32, unless
+/// options say otherwise. tensor({1., 2.}), tensor({{1, 2}, {3, 4}}), tensor({0.5}, kFloat64).
+template <class T>
+constexpr Dtype literal_dtype() { return std::is_integral_v<T> ? kInt64 : kFloat32; }
+
+template <class T, std::size_t N>
+Tensor tensor(const T (&values)[N], TensorOptions options = literal_dtype<T>()) {
+    if constexpr (std::is_integral_v<T>) {
+        return tensor(std::vector<std::int64_t>(values, values + N), Shape{static_cast<std::int64_t>(N)}, options);
+    } else {
+        return tensor(std::vector<double>(values, values + N), Shape{static_cast<std::int64_t>(N)}, options);
+    }
+}
+
+template <class T, std::size_t R, std::size_t C>
+Tensor tensor(const T (&rows)[R][C], TensorOptions options = literal_dtype<T>()) {
+    const Shape shape{static_cast<std::int64_t>(R), static_cast<std::int64_t>(C)};
+    if constexpr (std::is_integral_v<T>) {
+        std::vector<std::int64_t> flat;
+        for (const auto& row : rows) flat.insert(flat.end(), row, row + C);
+        return tensor(flat, shape, options);
+    } else {
+        std::vector<double> flat;
+        for (const auto& row : rows) flat.insert(flat.end(), row, row + C);
+        return tensor(flat, shape, options);
+    }
+}
+/// A 0-dim tensor.
+Tensor scalar_tensor(double value, TensorOptions options = {});
+
+// ---- arithmetic (NumPy broadcasting; scalars on either side) ----
+Tensor operator-(const Tensor& a);
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor& operator+=(Tensor& a, const Tensor& b);
+Tensor& operator-=(Tensor& a, const Tensor& b);
+Tensor& operator*=(Tensor& a, const Tensor& b);
+Tensor& operator/=(Tensor& a, const Tensor& b);
+Tensor& operator+=(Tensor& a, double b);
+Tensor& operator-=(Tensor& a, double b);
+Tensor& operator*=(Tensor& a, double b);
+Tensor& operator/=(Tensor& a, double b);
+
+Tensor add(const Tensor& a, const Tensor& b, double alpha = 1.0);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& base, const Tensor& exponent);
+Tensor pow(const Tensor& base, double exponent);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+/// Elementwise choice: condition != 0 picks a, else b (broadcasting all three).
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+
+// ---- comparisons (not differentiable; 0/1 in the promoted dtype) ----
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, double b);
+Tensor operator!=(const Tensor& a, double b);
+Tensor operator<(const Tensor& a, double b);
+Tensor operator<=(const Tensor& a, double b);
+Tensor operator>(const Tensor& a, double b);
+Tensor operator>=(const Tensor& a, double b);
+
+// ---- free-function forms of the methods ----
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor softmax(const Tensor& t, std::int64_t dim);
+Tensor log_softmax(const Tensor& t, std::int64_t dim);
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+Tensor exp(const Tensor& t);
+Tensor log(const Tensor& t);
+Tensor sqrt(const Tensor& t);
+Tensor tanh(const Tensor& t);
+Tensor sigmoid(const Tensor& t);
+Tensor relu(const Tensor& t);
+Tensor abs(const Tensor& t);
+
+/// |a - b| <= atol + rtol * |b| elementwise, shapes broadcastable.
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
+/// Same shape and identical values.
+bool equal(const Tensor& a, const Tensor& b);
+
+// ---- explicit instantiations live in tensor.cpp ----
+extern template float Tensor::item<float>() const;
+extern template double Tensor::item<double>() const;
+extern template std::int64_t Tensor::item<std::int64_t>() const;
+extern template float* Tensor::data_ptr<float>();
+extern template double* Tensor::data_ptr<double>();
+extern template std::int64_t* Tensor::data_ptr<std::int64_t>();
+extern template const float* Tensor::data_ptr<float>() const;
+extern template const double* Tensor::data_ptr<double>() const;
+extern template const std::int64_t* Tensor::data_ptr<std::int64_t>() const;
+extern template std::vector<float> Tensor::to_vector<float>() const;
+extern template std::vector<double> Tensor::to_vector<double>() const;
+extern template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+
+}  // namespace lazynn

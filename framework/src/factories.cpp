@@ -1,0 +1,121 @@
+// Tensor factories: constant fills, ranges, random draws and literals.
+#include "tensor_impl.hpp"
+
+#include <lazynn/random.hpp>
+
+#include <cmath>
+
+namespace lazynn {
+namespace {
+
+Tensor finish(Tensor t, const TensorOptions& options) {
+    if (options.requires_grad_) t.requires_grad_(true);
+    return t;
+}
+
+template <class Fill>
+Tensor generate(const Shape& shape, const TensorOptions& options, Fill&& fill) {
+    Tensor t = detail::empty_tensor(shape, options.dtype_);
+    visit_dtype(options.dtype_, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        T* p = t.impl().data<T>();
+        const std::int64_t n = t.impl().numel();
+        for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(fill(i));
+    });
+    return finish(t, options);
+}
+
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+    return finish(detail::empty_tensor(shape, options.dtype_), options);
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+    Tensor t = detail::empty_tensor(shape, options.dtype_);
+    t.fill_(value);
+    return finish(t, options);
+}
+
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+
+Tensor arange(double end, TensorOptions options) { return arange(0.0, end, 1.0, options); }
+
+Tensor arange(double start, double end, double step, TensorOptions options) {
+    if (step == 0.0) throw ValueError("arange: step must be nonzero");
+    if ((end - start) / step < 0) {
+        throw ValueError("arange: upper bound and larger bound inconsistent with step sign (start " +
+                         std::to_string(start) + ", end " + std::to_string(end) + ", step " + std::to_string(step) + ")");
+    }
+    const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
+    return generate({n}, options, [&](std::int64_t i) { return start + static_cast<double>(i) * step; });
+}
+
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options) {
+    if (steps < 0) throw ValueError("linspace: number of steps must be non-negative, got " + std::to_string(steps));
+    const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
+    // Fill symmetrically from both ends, as PyTorch does, so the last value is exactly `end`.
+    const std::int64_t half = steps / 2;
+    return generate({steps}, options, [&](std::int64_t i) {
+        return i < half ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+    });
+}
+
+Tensor rand(const Shape& shape, TensorOptions options) {
+    if (!is_floating(options.dtype_)) throw_needs_floating("rand", options.dtype_);
+    Generator& gen = default_generator();
+    return generate(shape, options, [&](std::int64_t) { return gen.uniform(); });
+}
+
+Tensor randn(const Shape& shape, TensorOptions options) {
+    if (!is_floating(options.dtype_)) throw_needs_floating("randn", options.dtype_);
+    Generator& gen = default_generator();
+    return generate(shape, options, [&](std::int64_t) { return gen.normal(); });
+}
+
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions options) {
+    if (high <= low) {
+        throw ValueError("randint: expected low < high, got low=" + std::to_string(low) + ", high=" + std::to_string(high));
+    }
+    Generator& gen = default_generator();
+    const auto range = static_cast<std::uint64_t>(high - low);
+    return generate(shape, options, [&](std::int64_t) {
+        return static_cast<double>(low + static_cast<std::int64_t>(gen.next_u64() % range));
+    });
+}
+
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
+Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.dtype()); }
+Tensor rand_like(const Tensor& t) { return rand(t.shape(), t.dtype()); }
+Tensor randn_like(const Tensor& t) { return randn(t.shape(), t.dtype()); }
+
+namespace {
+
+template <class T>
+Tensor from_values(const std::vector<T>& values, const Shape& shape_given, const TensorOptions& options) {
+    const Shape shape = shape_given.empty() && values.size() != 1 ? Shape{static_cast<std::int64_t>(values.size())} : shape_given;
+    if (shape_numel(shape) != static_cast<std::int64_t>(values.size())) {
+        throw ShapeError("tensor: " + std::to_string(values.size()) + " values do not fill shape " + shape_to_list(shape) +
+                         " (" + std::to_string(shape_numel(shape)) + " elements)");
+    }
+    return generate(shape, options, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; });
+}
+
+}  // namespace
+
+Tensor tensor(const std::vector<float>& values, const Shape& shape, TensorOptions options) {
+    return from_values(values, shape, options);
+}
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options) {
+    return from_values(values, shape, options);
+}
+Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape, TensorOptions options) {
+    return from_values(values, shape, options);
+}
+
+Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
+
+}  // namespace lazynn

@@ -1,0 +1,228 @@
+// Broadcasting binary arithmetic, comparisons, where, and their backward.
+#include "autograd/function_node.hpp"
+#include "ops/elementwise.hpp"
+
+#include <algorithm>
+
+namespace lazynn {
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::SavedTensor;
+using autograd::detail::sum_to;
+
+namespace kernels {
+
+Tensor converted(const Tensor& t, Dtype dtype) {
+    const TensorImpl& i = lazynn::detail::checked(t, "to");
+    if (i.dtype == dtype) return t;
+    Tensor out = lazynn::detail::empty_tensor(i.shape, dtype);
+    copy_strided(out.impl(), i);
+    return out;
+}
+
+Tensor scalar_like(const Tensor& like, double value) {
+    Dtype dtype = lazynn::detail::checked(like, "scalar").dtype;
+    if (dtype == kInt64 && std::floor(value) != value) dtype = kFloat32;
+    return full({}, value, dtype);
+}
+
+}  // namespace kernels
+
+namespace {
+
+/// The gradient for an input of `shape`/`dtype` from a gradient of the broadcast output.
+Tensor input_grad(const Tensor& g, const Shape& shape, Dtype dtype) { return sum_to(g, shape).to(dtype); }
+
+struct InputInfo {
+    Shape shape;
+    Dtype dtype;
+    bool needed;
+};
+
+InputInfo info(const Tensor& t) { return {t.shape(), t.dtype(), t.requires_grad()}; }
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+    Tensor out = alpha == 1.0 ? kernels::binary(a, b, "add", [](auto x, auto y) { return x + y; })
+                              : kernels::binary(a, b, "add", [alpha](auto x, auto y) { return x + alpha * y; });
+    if (needs_grad({&a, &b})) {
+        record(out, "AddBackward0", {a, b}, [ia = info(a), ib = info(b), alpha](const Tensor& g) {
+            return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(alpha == 1.0 ? g : g * alpha, ib.shape, ib.dtype) : Tensor()};
+        }, false);
+    }
+    return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+    Tensor out = kernels::binary(a, b, "sub", [](auto x, auto y) { return x - y; });
+    if (needs_grad({&a, &b})) {
+        record(out, "SubBackward0", {a, b}, [ia = info(a), ib = info(b)](const Tensor& g) {
+            return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(-g, ib.shape, ib.dtype) : Tensor()};
+        }, false);
+    }
+    return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+    Tensor out = kernels::binary(a, b, "mul", [](auto x, auto y) { return x * y; });
+    if (needs_grad({&a, &b})) {
+        record(out, "MulBackward0", {a, b}, [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
+            return std::vector<Tensor>{ia.needed ? input_grad(g * sb.unpack(), ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(g * sa.unpack(), ib.shape, ib.dtype) : Tensor()};
+        }, true);
+    }
+    return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+    // Integer division in PyTorch is true division: promote int64 to float32 first.
+    const bool integral = a.dtype() == kInt64 && b.dtype() == kInt64;
+    const Tensor fa = integral ? kernels::converted(a, kFloat32) : a;
+    Tensor out = kernels::binary(fa, b, "div", [](auto x, auto y) { return x / y; });
+    if (needs_grad({&a, &b})) {
+        record(out, "DivBackward0", {a, b}, [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
+            const Tensor bv = sb.unpack();
+            return std::vector<Tensor>{ia.needed ? input_grad(g / bv, ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(-g * sa.unpack() / (bv * bv), ib.shape, ib.dtype) : Tensor()};
+        }, true);
+    }
+    return out;
+}
+
+Tensor pow(const Tensor& base, const Tensor& exponent) {
+    Tensor out = kernels::binary(base, exponent, "pow", [](auto x, auto y) { return std::pow(x, y); });
+    if (needs_grad({&base, &exponent})) {
+        record(out, "PowBackward1", {base, exponent},
+               [ia = info(base), ib = info(exponent), sa = SavedTensor(base), sb = SavedTensor(exponent)](const Tensor& g) {
+                   const Tensor a = sa.unpack();
+                   const Tensor e = sb.unpack();
+                   Tensor ga, gb;
+                   if (ia.needed) {
+                       ga = input_grad(g * kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
+                                           return y == 0 ? decltype(x)(0) : y * std::pow(x, y - 1);
+                                       }), ia.shape, ia.dtype);
+                   }
+                   if (ib.needed) {
+                       // d/de a^e = a^e log a, taken as 0 where a == 0 and e >= 0 (PyTorch's convention).
+                       const Tensor dlog = kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
+                           return (x == 0 && y >= 0) ? decltype(x)(0) : std::pow(x, y) * std::log(x);
+                       });
+                       gb = input_grad(g * dlog, ib.shape, ib.dtype);
+                   }
+                   return std::vector<Tensor>{ga, gb};
+               }, true);
+    }
+    return out;
+}
+
+namespace {
+
+/// maximum/minimum: the gradient goes to the winner, split evenly on ties.
+Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
+    const char* name = is_max ? "maximum" : "minimum";
+    Tensor out = is_max ? kernels::binary(a, b, name, [](auto x, auto y) { return x >= y ? x : y; })
+                        : kernels::binary(a, b, name, [](auto x, auto y) { return x <= y ? x : y; });
+    if (needs_grad({&a, &b})) {
+        record(out, is_max ? "MaximumBackward0" : "MinimumBackward0", {a, b},
+               [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), is_max](const Tensor& g) {
+                   const Tensor x = sa.unpack();
+                   const Tensor y = sb.unpack();
+                   auto share = [is_max](auto p, auto q) {
+                       using T = decltype(p);
+                       if (p == q) return T(0.5);
+                       return (is_max ? p > q : p < q) ? T(1) : T(0);
+                   };
+                   return std::vector<Tensor>{
+                       ia.needed ? input_grad(g * kernels::binary(x, y, "extremum_backward", share), ia.shape, ia.dtype) : Tensor(),
+                       ib.needed ? input_grad(g * kernels::binary(y, x, "extremum_backward", share), ib.shape, ib.dtype) : Tensor()};
+               }, true);
+    }
+    return out;
+}
+
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+    const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), "where"), b.shape(), "where");
+    const Tensor mask = kernels::binary(condition, zeros(shape, condition.dtype()), "where",
+                                        [](auto c, auto) { return c != 0 ? 1 : 0; });
+    // out = mask ? a : b, computed with exact selection (no arithmetic on the unselected side).
+    const Tensor picked_a = kernels::binary(mask, a, "where", [](auto m, auto x) { return m != 0 ? x : decltype(x)(0); });
+    const Tensor maskb = kernels::converted(mask, promote_types(a.dtype(), b.dtype()));
+    Tensor out = kernels::binary(kernels::binary(maskb, picked_a, "where", [](auto m, auto x) { return m != 0 ? x : decltype(x)(0); }),
+                                 kernels::binary(maskb, b, "where", [](auto m, auto y) { return m != 0 ? decltype(y)(0) : y; }),
+                                 "where", [](auto x, auto y) { return x + y; });
+    if (needs_grad({&a, &b})) {
+        record(out, "WhereBackward0", {a, b}, [ia = info(a), ib = info(b), sm = SavedTensor(mask)](const Tensor& g) {
+            const Tensor m = sm.unpack();
+            auto keep = [](auto gv, auto mv) { return mv != 0 ? gv : decltype(gv)(0); };
+            auto drop = [](auto gv, auto mv) { return mv != 0 ? decltype(gv)(0) : gv; };
+            return std::vector<Tensor>{ia.needed ? input_grad(kernels::binary(g, m, "where_backward", keep), ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(kernels::binary(g, m, "where_backward", drop), ib.shape, ib.dtype) : Tensor()};
+        }, true);
+    }
+    return out;
+}
+
+Tensor eq(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "eq", [](auto x, auto y) { return x == y ? 1 : 0; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "ne", [](auto x, auto y) { return x != y ? 1 : 0; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "lt", [](auto x, auto y) { return x < y ? 1 : 0; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "le", [](auto x, auto y) { return x <= y ? 1 : 0; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "gt", [](auto x, auto y) { return x > y ? 1 : 0; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "ge", [](auto x, auto y) { return x >= y ? 1 : 0; }); }
+
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator==(const Tensor& a, double b) { return eq(a, kernels::scalar_like(a, b)); }
+Tensor operator!=(const Tensor& a, double b) { return ne(a, kernels::scalar_like(a, b)); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, kernels::scalar_like(a, b)); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, kernels::scalar_like(a, b)); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, kernels::scalar_like(a, b)); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, kernels::scalar_like(a, b)); }
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double b) { return add(a, kernels::scalar_like(a, b)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, kernels::scalar_like(a, b)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, kernels::scalar_like(a, b)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, kernels::scalar_like(a, b)); }
+Tensor operator+(double a, const Tensor& b) { return add(kernels::scalar_like(b, a), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(kernels::scalar_like(b, a), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(kernels::scalar_like(b, a), b); }
+Tensor operator/(double a, const Tensor& b) { return div(kernels::scalar_like(b, a), b); }
+Tensor operator-(const Tensor& a) { return a.neg(); }
+
+Tensor pow(const Tensor& base, double exponent) { return base.pow(exponent); }
+Tensor Tensor::pow(const Tensor& exponent) const { return lazynn::pow(*this, exponent); }
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
+    const Tensor close = kernels::binary(kernels::converted(a, kFloat64), kernels::converted(b, kFloat64), "allclose",
+                                         [rtol, atol](double x, double y) {
+                                             if (x == y) return 1.0;
+                                             return std::abs(x - y) <= atol + rtol * std::abs(y) ? 1.0 : 0.0;
+                                         });
+    const std::vector<double> v = close.to_vector<double>();
+    return std::all_of(v.begin(), v.end(), [](double c) { return c != 0.0; });
+}
+
+bool equal(const Tensor& a, const Tensor& b) {
+    if (a.shape() != b.shape()) return false;
+    const Tensor same = eq(a, b);
+    const std::vector<double> v = same.to_vector<double>();
+    return std::all_of(v.begin(), v.end(), [](double c) { return c != 0.0; });
+}
+
+}  // namespace lazynn

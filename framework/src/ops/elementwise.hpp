@@ -1,0 +1,105 @@
+#pragma once
+// Elementwise kernels without autograd (internal). The public ops in elementwise.cpp wrap them
+// and record backward nodes; backward closures call them directly.
+
+#include "ops/strided.hpp"
+
+#include <cmath>
+
+namespace lazynn::kernels {
+
+/// A raw copy converted to `dtype` (no autograd); `t` itself when it already has that dtype.
+Tensor converted(const Tensor& t, Dtype dtype);
+
+/// out = f(x) elementwise. int64 inputs are computed in float32 when `floating_result`.
+template <class F>
+Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true) {
+    const TensorImpl& in_impl = lazynn::detail::checked(t, name);
+    const Dtype dtype = floating_result && in_impl.dtype == kInt64 ? kFloat32 : in_impl.dtype;
+    Tensor in = lazynn::detail::contiguous_data(converted(t, dtype));
+    Tensor out = lazynn::detail::empty_tensor(in_impl.shape, dtype);
+    visit_dtype(dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* x = in.impl().data<T>();
+        T* y = out.impl().data<T>();
+        const std::int64_t n = out.impl().numel();
+        for (std::int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(f(x[i]));
+    });
+    return out;
+}
+
+/// out = f(a, b) elementwise with broadcasting, in the promoted dtype.
+template <class F>
+Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f) {
+    const TensorImpl& ia = lazynn::detail::checked(a, name);
+    const TensorImpl& ib = lazynn::detail::checked(b, name);
+    const Dtype dtype = promote_types(ia.dtype, ib.dtype);
+    const Shape out_shape = broadcast_shapes(ia.shape, ib.shape, name);
+    const Tensor ca = converted(a, dtype);
+    const Tensor cb = converted(b, dtype);
+    const TensorImpl& ka = ca.impl();
+    const TensorImpl& kb = cb.impl();
+    Tensor out = lazynn::detail::empty_tensor(out_shape, dtype);
+    visit_dtype(dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* pa = ka.data<T>();
+        const T* pb = kb.data<T>();
+        T* po = out.impl().data<T>();
+        const std::int64_t n = out.impl().numel();
+        const bool a_full = ka.shape == out_shape && ka.is_contiguous();
+        const bool b_full = kb.shape == out_shape && kb.is_contiguous();
+        if (a_full && b_full) {
+            for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
+        } else if (a_full && kb.numel() == 1) {
+            const T s = *pb;
+            for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(pa[i], s));
+        } else if (b_full && ka.numel() == 1) {
+            const T s = *pa;
+            for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(s, pb[i]));
+        } else {
+            const std::array<Shape, 3> strides{out.impl().strides, broadcast_strides(ka, out_shape),
+                                               broadcast_strides(kb, out_shape)};
+            for_each_run<3>(out_shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
+                T* o = po + off[0];
+                const T* x = pa + off[1];
+                const T* y = pb + off[2];
+                for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(x[k * inner[1]], y[k * inner[2]]));
+            });
+        }
+    });
+    return out;
+}
+
+/// self = f(self, other) in place; `other` broadcasts to self's shape and converts to its dtype.
+template <class F>
+void binary_inplace(TensorImpl& self, const Tensor& other, const char* name, F f) {
+    const Tensor c = converted(other, self.dtype);
+    const TensorImpl& ko = c.impl();
+    if (broadcast_shapes(self.shape, ko.shape, name) != self.shape) {
+        throw ShapeError(std::string(name) + ": output with shape " + shape_to_list(self.shape) +
+                         " doesn't match the broadcast shape " + shape_to_list(broadcast_shapes(self.shape, ko.shape, name)));
+    }
+    visit_dtype(self.dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        T* ps = self.data<T>();
+        const T* po = ko.data<T>();
+        if (self.is_contiguous() && ko.is_contiguous() && ko.shape == self.shape) {
+            const std::int64_t n = self.numel();
+            for (std::int64_t i = 0; i < n; ++i) ps[i] = static_cast<T>(f(ps[i], po[i]));
+            return;
+        }
+        const std::array<Shape, 2> strides{self.strides, broadcast_strides(ko, self.shape)};
+        for_each_run<2>(self.shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
+            T* s = ps + off[0];
+            const T* o = po + off[1];
+            for (std::int64_t k = 0; k < count; ++k) s[k * inner[0]] = static_cast<T>(f(s[k * inner[0]], o[k * inner[1]]));
+        });
+    });
+    self.storage->bump_version();
+}
+
+/// A 0-dim tensor holding `value`, in `like`'s dtype (float32 when `like` is int64 and the
+/// value is not integral, PyTorch's scalar promotion).
+Tensor scalar_like(const Tensor& like, double value);
+
+}  // namespace lazynn::kernels

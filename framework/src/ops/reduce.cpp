@@ -1,0 +1,286 @@
+// Reductions over all or some dims: sum, mean, var, std, max, min, argmax, argmin, logsumexp.
+// Each moves the reduced dims last, makes the data contiguous as [outer, inner] rows, and
+// reduces every row with a raw-pointer loop (float32 accumulates in double).
+#include "autograd/function_node.hpp"
+#include "ops/elementwise.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace lazynn {
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::SavedTensor;
+
+namespace {
+
+struct ReducePlan {
+    Tensor rows;          // contiguous [outer, inner]
+    Shape kept_shape;     // output shape with reduced dims kept as 1
+    Shape out_shape;      // output shape honouring keepdim
+    Shape permutation;    // kept dims, then reduced dims
+    Shape permuted_shape; // input shape under `permutation`
+    std::int64_t outer = 1;
+    std::int64_t inner = 1;
+};
+
+ReducePlan plan(const Tensor& t, const Shape& dims_given, bool keepdim, const char* name) {
+    const TensorImpl& impl = detail::checked(t, name);
+    const auto rank = static_cast<std::int64_t>(impl.shape.size());
+    std::vector<bool> reduced(static_cast<std::size_t>(rank), dims_given.empty());
+    for (auto d : dims_given) {
+        const auto nd = static_cast<std::size_t>(normalize_dim(d, rank));
+        if (rank > 0 && reduced[nd] && !dims_given.empty()) {
+            throw ValueError(std::string(name) + ": dim " + std::to_string(d) + " appears multiple times in the list of dims");
+        }
+        if (rank > 0) reduced[nd] = true;
+    }
+    ReducePlan p;
+    for (std::int64_t d = 0; d < rank; ++d) {
+        const auto ud = static_cast<std::size_t>(d);
+        if (!reduced[ud]) {
+            p.permutation.push_back(d);
+            p.outer *= impl.shape[ud];
+            p.out_shape.push_back(impl.shape[ud]);
+            p.kept_shape.push_back(impl.shape[ud]);
+        } else {
+            p.kept_shape.push_back(1);
+            if (keepdim) p.out_shape.push_back(1);
+        }
+    }
+    if (keepdim) p.out_shape = p.kept_shape;
+    for (std::int64_t d = 0; d < rank; ++d) {
+        if (reduced[static_cast<std::size_t>(d)]) {
+            p.permutation.push_back(d);
+            p.inner *= impl.shape[static_cast<std::size_t>(d)];
+        }
+    }
+    for (auto d : p.permutation) p.permuted_shape.push_back(impl.shape[static_cast<std::size_t>(d)]);
+    NoGradGuard no_grad;
+    p.rows = detail::contiguous_data(t.permute(p.permutation));
+    return p;
+}
+
+/// Applies `row_fn(const T* row, inner) -> T` to every row.
+template <class RowFn>
+Tensor reduce_rows(const ReducePlan& p, Dtype out_dtype, RowFn row_fn) {
+    Tensor out = detail::empty_tensor(p.out_shape, out_dtype);
+    visit_dtype(p.rows.dtype(), [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = p.rows.impl().data<T>();
+        visit_dtype(out_dtype, [&](auto otag) {
+            using O = typename decltype(otag)::type;
+            O* o = out.impl().data<O>();
+            for (std::int64_t r = 0; r < p.outer; ++r) o[r] = static_cast<O>(row_fn(in + r * p.inner, p.inner));
+        });
+    });
+    return out;
+}
+
+template <class T>
+using Acc = std::conditional_t<std::is_same_v<T, std::int64_t>, std::int64_t, double>;
+
+/// Broadcasts a reduced gradient back over the input shape.
+Tensor expand_grad(const Tensor& g, const Shape& kept_shape, const Shape& input_shape) {
+    return g.reshape(kept_shape).expand(input_shape);
+}
+
+Tensor sum_impl(const Tensor& t, const Shape& dims, bool keepdim) {
+    const ReducePlan p = plan(t, dims, keepdim, "sum");
+    Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(row)>>;
+        Acc<T> acc = 0;
+        for (std::int64_t i = 0; i < n; ++i) acc += row[i];
+        return acc;
+    });
+    if (needs_grad({&t})) {
+        record(out, "SumBackward1", {t}, [kept = p.kept_shape, shape = t.shape()](const Tensor& g) {
+            return std::vector<Tensor>{expand_grad(g, kept, shape)};
+        }, false);
+    }
+    return out;
+}
+
+Tensor mean_impl(const Tensor& t, const Shape& dims, bool keepdim) {
+    if (!t.is_floating_point()) {
+        throw DtypeError("mean(): could not infer output dtype. Input dtype must be a floating point dtype. Got: " +
+                         dtype_name(t.dtype()));
+    }
+    const ReducePlan p = plan(t, dims, keepdim, "mean");
+    Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
+        double acc = 0;
+        for (std::int64_t i = 0; i < n; ++i) acc += row[i];
+        return n ? acc / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+    });
+    if (needs_grad({&t})) {
+        const auto count = static_cast<double>(p.inner);
+        record(out, "MeanBackward1", {t}, [kept = p.kept_shape, shape = t.shape(), count](const Tensor& g) {
+            return std::vector<Tensor>{expand_grad(g / count, kept, shape)};
+        }, false);
+    }
+    return out;
+}
+
+Tensor var_impl(const Tensor& t, const Shape& dims, bool unbiased, bool keepdim, const char* name) {
+    if (!t.is_floating_point()) throw_needs_floating(name, t.dtype());
+    const ReducePlan p = plan(t, dims, keepdim, name);
+    const double correction = unbiased ? 1.0 : 0.0;
+    Tensor out = reduce_rows(p, t.dtype(), [correction](const auto* row, std::int64_t n) {
+        double mean = 0;
+        for (std::int64_t i = 0; i < n; ++i) mean += row[i];
+        mean /= static_cast<double>(n);
+        double ss = 0;
+        for (std::int64_t i = 0; i < n; ++i) ss += (row[i] - mean) * (row[i] - mean);
+        const double denom = static_cast<double>(n) - correction;
+        return denom > 0 ? ss / denom : std::numeric_limits<double>::quiet_NaN();
+    });
+    if (needs_grad({&t})) {
+        const double denom = static_cast<double>(p.inner) - correction;
+        record(out, "VarBackward0", {t}, [kept = p.kept_shape, shape = t.shape(), dims, denom, saved = SavedTensor(t)](const Tensor& g) {
+            const Tensor x = saved.unpack();
+            const Tensor centered = x - x.mean(dims, true);
+            return std::vector<Tensor>{expand_grad(g, kept, shape) * centered * (2.0 / denom)};
+        }, true);
+    }
+    return out;
+}
+
+/// max/min over one dim: values and int64 indices of the first extremum.
+ValuesIndices extremum_dim(const Tensor& t, std::int64_t dim, bool keepdim, bool is_max) {
+    const char* name = is_max ? "max" : "min";
+    const TensorImpl& impl = detail::checked(t, name);
+    if (impl.numel() == 0) {
+        throw IndexError(std::string(name) + "(): Expected reduction dim " + std::to_string(dim) +
+                         " to have non-zero size.");
+    }
+    const ReducePlan p = plan(t, {dim}, keepdim, name);
+    Tensor values = detail::empty_tensor(p.out_shape, impl.dtype);
+    Tensor indices = detail::empty_tensor(p.out_shape, kInt64);
+    visit_dtype(impl.dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = p.rows.impl().data<T>();
+        T* v = values.impl().data<T>();
+        std::int64_t* ix = indices.impl().data<std::int64_t>();
+        for (std::int64_t r = 0; r < p.outer; ++r) {
+            const T* row = in + r * p.inner;
+            std::int64_t best = 0;
+            for (std::int64_t i = 1; i < p.inner; ++i) {
+                if (std::isnan(static_cast<double>(row[best]))) break;
+                const bool better = is_max ? row[i] > row[best] : row[i] < row[best];
+                if (better || std::isnan(static_cast<double>(row[i]))) best = i;
+            }
+            v[r] = row[best];
+            ix[r] = best;
+        }
+    });
+    if (needs_grad({&t})) {
+        record(values, is_max ? "MaxBackward0" : "MinBackward0", {t},
+               [p_shape = p.permuted_shape, perm = p.permutation, outer = p.outer, inner = p.inner,
+                saved_ix = SavedTensor(indices), dtype = impl.dtype](const Tensor& g) {
+                   Tensor rows = zeros({outer, inner}, dtype);
+                   const Tensor gc = detail::contiguous_data(g);
+                   const Tensor ix = saved_ix.unpack();
+                   visit_dtype(dtype, [&](auto tag) {
+                       using T = typename decltype(tag)::type;
+                       T* r = rows.impl().data<T>();
+                       const T* gv = gc.impl().data<T>();
+                       const std::int64_t* iv = ix.impl().data<std::int64_t>();
+                       for (std::int64_t o = 0; o < outer; ++o) r[o * inner + iv[o]] = gv[o];
+                   });
+                   Shape inverse(perm.size());
+                   for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
+                   return std::vector<Tensor>{rows.reshape(p_shape).permute(inverse).contiguous()};
+               }, true);
+    }
+    return {values, indices};
+}
+
+/// max/min of all elements; the gradient is shared evenly among ties (PyTorch's rule).
+Tensor extremum_all(const Tensor& t, bool is_max) {
+    const char* name = is_max ? "max" : "min";
+    const TensorImpl& impl = detail::checked(t, name);
+    if (impl.numel() == 0) {
+        throw RuntimeError(std::string(name) +
+                           "(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+    }
+    const ReducePlan p = plan(t, {}, false, name);
+    Tensor out = reduce_rows(p, impl.dtype, [is_max](const auto* row, std::int64_t n) {
+        auto best = row[0];
+        for (std::int64_t i = 1; i < n; ++i) {
+            if (std::isnan(static_cast<double>(best))) break;
+            if ((is_max ? row[i] > best : row[i] < best) || std::isnan(static_cast<double>(row[i]))) best = row[i];
+        }
+        return best;
+    });
+    if (needs_grad({&t})) {
+        record(out, is_max ? "MaxBackward1" : "MinBackward1", {t}, [saved = SavedTensor(t), so = SavedTensor(out)](const Tensor& g) {
+            const Tensor x = saved.unpack();
+            const Tensor mask = eq(x, so.unpack());
+            return std::vector<Tensor>{mask * (g / mask.sum())};
+        }, true);
+    }
+    return out;
+}
+
+Tensor arg_extremum(const Tensor& t, std::int64_t dim, bool keepdim, bool is_max) {
+    NoGradGuard no_grad;
+    return extremum_dim(t, dim, keepdim, is_max).indices;
+}
+
+Tensor arg_extremum_all(const Tensor& t, bool is_max) {
+    NoGradGuard no_grad;
+    return extremum_dim(t.reshape({-1}), 0, false, is_max).indices;
+}
+
+}  // namespace
+
+Tensor Tensor::sum() const { return sum_impl(*this, {}, false); }
+Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return sum_impl(*this, dims, keepdim); }
+Tensor Tensor::mean() const { return mean_impl(*this, {}, false); }
+Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return mean_impl(*this, dims, keepdim); }
+Tensor Tensor::var(bool unbiased) const { return var_impl(*this, {}, unbiased, false, "var"); }
+Tensor Tensor::var(const Shape& dims, bool unbiased, bool keepdim) const { return var_impl(*this, dims, unbiased, keepdim, "var"); }
+Tensor Tensor::std(bool unbiased) const { return var(unbiased).sqrt(); }
+Tensor Tensor::std(const Shape& dims, bool unbiased, bool keepdim) const { return var(dims, unbiased, keepdim).sqrt(); }
+Tensor Tensor::max() const { return extremum_all(*this, true); }
+Tensor Tensor::min() const { return extremum_all(*this, false); }
+ValuesIndices Tensor::max(std::int64_t dim, bool keepdim) const { return extremum_dim(*this, dim, keepdim, true); }
+ValuesIndices Tensor::min(std::int64_t dim, bool keepdim) const { return extremum_dim(*this, dim, keepdim, false); }
+Tensor Tensor::argmax() const { return arg_extremum_all(*this, true); }
+Tensor Tensor::argmin() const { return arg_extremum_all(*this, false); }
+Tensor Tensor::argmax(std::int64_t dim, bool keepdim) const { return arg_extremum(*this, dim, keepdim, true); }
+Tensor Tensor::argmin(std::int64_t dim, bool keepdim) const { return arg_extremum(*this, dim, keepdim, false); }
+
+Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const {
+    if (!is_floating_point()) throw_needs_floating("logsumexp", dtype());
+    Tensor shift;
+    {
+        NoGradGuard no_grad;
+        const ReducePlan p = plan(*this, dims, true, "logsumexp");
+        shift = reduce_rows(p, dtype(), [](const auto* row, std::int64_t n) {
+            double m = -std::numeric_limits<double>::infinity();
+            for (std::int64_t i = 0; i < n; ++i) m = std::max<double>(m, row[i]);
+            return std::isinf(m) ? 0.0 : m;  // an all -inf row stays -inf below
+        });
+    }
+    // The shift is a constant for autograd: d/dx [m + log sum exp(x - m)] is softmax regardless of m.
+    Tensor out = (*this - shift).exp().sum(dims, true).log() + shift;
+    if (!keepdim) {
+        Shape dims_all = dims;
+        if (dims_all.empty()) {
+            for (std::int64_t d = 0; d < dim(); ++d) dims_all.push_back(d);
+        }
+        Shape squeezed;
+        const Shape& s = out.shape();
+        std::vector<bool> drop(s.size(), false);
+        for (auto d : dims_all) drop[static_cast<std::size_t>(normalize_dim(d, static_cast<std::int64_t>(s.size())))] = true;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            if (!drop[i]) squeezed.push_back(s[i]);
+        }
+        out = out.reshape(squeezed);
+    }
+    return out;
+}
+
+}  // namespace lazynn

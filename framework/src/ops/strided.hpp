@@ -1,0 +1,52 @@
+#pragma once
+// Iteration over strided, broadcast operands (internal). Kernels receive one innermost run at a
+// time (base offsets, length, per-operand inner stride) and loop over raw pointers themselves.
+
+#include "tensor_impl.hpp"
+
+#include <array>
+
+namespace lazynn::kernels {
+
+/// Strides of `t` read as `out_shape` under broadcasting: 0 on broadcast dims.
+inline Shape broadcast_strides(const TensorImpl& t, const Shape& out_shape) {
+    Shape strides(out_shape.size(), 0);
+    const std::size_t lead = out_shape.size() - t.shape.size();
+    for (std::size_t i = 0; i < t.shape.size(); ++i) {
+        strides[lead + i] = t.shape[i] == 1 ? 0 : t.strides[i];
+    }
+    return strides;
+}
+
+/// Calls run(offsets, count, inner_strides) for every innermost row of `shape`.
+template <std::size_t N, class Run>
+void for_each_run(const Shape& shape, const std::array<Shape, N>& strides, Run&& run) {
+    const std::size_t rank = shape.size();
+    std::array<std::int64_t, N> offsets{};
+    if (shape_numel(shape) == 0) return;
+    if (rank == 0) {
+        std::array<std::int64_t, N> unit{};
+        run(offsets, std::int64_t{1}, unit);
+        return;
+    }
+    std::array<std::int64_t, N> inner{};
+    for (std::size_t k = 0; k < N; ++k) inner[k] = strides[k][rank - 1];
+    const std::int64_t count = shape[rank - 1];
+    const std::int64_t rows = shape_numel(shape) / count;
+    Shape index(rank, 0);
+    for (std::int64_t r = 0; r < rows; ++r) {
+        run(offsets, count, inner);
+        for (std::size_t d = rank - 1; d-- > 0;) {
+            ++index[d];
+            for (std::size_t k = 0; k < N; ++k) offsets[k] += strides[k][d];
+            if (index[d] < shape[d]) break;
+            for (std::size_t k = 0; k < N; ++k) offsets[k] -= strides[k][d] * shape[d];
+            index[d] = 0;
+        }
+    }
+}
+
+/// Copies `src` (broadcast to dst's shape, any dtype) into `dst` (any layout), converting.
+void copy_strided(TensorImpl& dst, const TensorImpl& src);
+
+}  // namespace lazynn::kernels

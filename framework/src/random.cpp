@@ -1,0 +1,52 @@
+#include <lazynn/error.hpp>
+#include <lazynn/random.hpp>
+
+#include <cmath>
+#include <numbers>
+#include <sstream>
+
+namespace lazynn {
+
+double Generator::normal() {
+    if (has_spare_) {
+        has_spare_ = false;
+        return spare_;
+    }
+    double u1 = uniform();
+    while (u1 <= 0.0) u1 = uniform();
+    const double u2 = uniform();
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
+}
+
+std::string Generator::state() const {
+    std::ostringstream out;
+    out << initial_seed_ << ' ' << has_spare_ << ' ' << std::hexfloat << spare_ << ' ' << engine_;
+    return out.str();
+}
+
+void Generator::set_state(const std::string& state) {
+    std::istringstream in(state);
+    std::uint64_t seed = 0;
+    bool has_spare = false;
+    double spare = 0.0;
+    std::mt19937_64 engine;
+    in >> seed >> has_spare >> std::hexfloat >> spare >> engine;
+    if (!in) throw ValueError("Generator::set_state: the state string is malformed (expected the output of Generator::state())");
+    initial_seed_ = seed;
+    has_spare_ = has_spare;
+    spare_ = spare;
+    engine_ = engine;
+}
+
+Generator& default_generator() {
+    static Generator generator(0x2545F4914F6CDD1DULL);
+    return generator;
+}
+
+void manual_seed(std::uint64_t seed) { default_generator().seed_(seed); }
+
+}  // namespace lazynn

@@ -1,0 +1,308 @@
+// Tensor's accessors, autograd state, data access, conversion and copy.
+#include "autograd/function_node.hpp"
+#include "ops/strided.hpp"
+#include "tensor_impl.hpp"
+
+#include <lazynn/autograd.hpp>
+
+#include <cstring>
+
+namespace lazynn {
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::sum_to;
+
+TensorImpl& Tensor::impl() const {
+    if (!impl_) throw RuntimeError("the tensor is undefined (default-constructed); assign a value first");
+    return *impl_;
+}
+
+const Shape& Tensor::shape() const {
+    const TensorImpl& i = impl();
+    if (i.uninitialized()) {
+        throw RuntimeError(
+            "Can't access the shape of an uninitialized parameter or buffer. This error usually happens in "
+            "`load_state_dict` when trying to load an uninitialized parameter into an initialized one. Call `forward` "
+            "to initialize the parameters before accessing their attributes.");
+    }
+    return i.shape;
+}
+
+Shape Tensor::sizes() const {
+    const TensorImpl& i = impl();
+    return i.uninitialized() ? Shape{0} : i.shape;
+}
+
+std::int64_t Tensor::size(std::int64_t dim) const {
+    const TensorImpl& i = detail::checked(*this, "size");
+    const auto rank = static_cast<std::int64_t>(i.shape.size());
+    return i.shape[static_cast<std::size_t>(normalize_dim(dim, rank))];
+}
+
+std::int64_t Tensor::dim() const { return static_cast<std::int64_t>(detail::checked(*this, "dim").shape.size()); }
+std::int64_t Tensor::numel() const { return detail::checked(*this, "numel").numel(); }
+Dtype Tensor::dtype() const { return impl().dtype; }
+bool Tensor::is_floating_point() const { return is_floating(impl().dtype); }
+const Shape& Tensor::strides() const { return detail::checked(*this, "stride").strides; }
+bool Tensor::is_contiguous() const { return detail::checked(*this, "is_contiguous").is_contiguous(); }
+bool Tensor::is_uninitialized() const { return impl().uninitialized(); }
+
+bool Tensor::requires_grad() const { return impl().requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool requires_grad) {
+    TensorImpl& i = detail::checked(*this, "requires_grad_");
+    if (!requires_grad && i.grad_fn) {
+        throw RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                           "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().");
+    }
+    if (requires_grad && !is_floating(i.dtype)) {
+        throw RuntimeError("Only Tensors of floating point dtype can require gradients (got " + dtype_name(i.dtype) + ")");
+    }
+    i.requires_grad = requires_grad;
+    return *this;
+}
+
+Tensor Tensor::grad() const { return impl().grad; }
+
+void Tensor::set_grad(const Tensor& grad) const {
+    TensorImpl& i = impl();
+    if (grad.defined() && !i.uninitialized() && grad.shape() != i.shape) {
+        throw ShapeError("set_grad: assigned grad has shape " + shape_to_list(grad.shape()) +
+                         " but the tensor has shape " + shape_to_list(i.shape));
+    }
+    i.grad = grad;
+}
+
+std::shared_ptr<Node> Tensor::grad_fn() const { return impl().grad_fn; }
+bool Tensor::is_leaf() const { return impl().grad_fn == nullptr; }
+
+void Tensor::retain_grad() const {
+    TensorImpl& i = detail::checked(*this, "retain_grad");
+    if (!i.requires_grad) throw RuntimeError("can't retain_grad on Tensor that has requires_grad=False");
+    if (i.grad_fn && !i.retains_grad) {
+        i.retains_grad = true;
+        i.grad_fn->retain_grad_target = impl_;
+    }
+}
+
+bool Tensor::retains_grad() const { return impl().retains_grad; }
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+    detail::checked(*this, "backward");
+    autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{}, retain_graph);
+}
+
+Tensor Tensor::detach() const {
+    const TensorImpl& i = detail::checked(*this, "detach");
+    auto alias = TensorImpl::alias(i, i.shape, i.strides, i.offset);
+    alias->is_view = i.is_view;
+    return Tensor(alias);
+}
+
+Tensor& Tensor::detach_() {
+    TensorImpl& i = detail::checked(*this, "detach_");
+    i.grad_fn.reset();
+    i.requires_grad = false;
+    return *this;
+}
+
+template <class T>
+T Tensor::item() const {
+    const TensorImpl& i = detail::checked(*this, "item");
+    if (i.numel() != 1) {
+        throw RuntimeError("a Tensor with " + std::to_string(i.numel()) + " elements cannot be converted to Scalar");
+    }
+    return visit_dtype(i.dtype, [&](auto tag) {
+        using S = typename decltype(tag)::type;
+        return static_cast<T>(*i.data<S>());
+    });
+}
+
+namespace {
+template <class T>
+void check_data_dtype(const TensorImpl& i) {
+    if (i.dtype != dtype_of<T>()) {
+        throw DtypeError("data_ptr: the tensor holds " + dtype_name(i.dtype) + ", not " + dtype_name(dtype_of<T>()));
+    }
+}
+}  // namespace
+
+template <class T>
+T* Tensor::data_ptr() {
+    TensorImpl& i = detail::checked(*this, "data_ptr");
+    check_data_dtype<T>(i);
+    return i.data<T>();
+}
+
+template <class T>
+const T* Tensor::data_ptr() const {
+    const TensorImpl& i = detail::checked(*this, "data_ptr");
+    check_data_dtype<T>(i);
+    return i.data<T>();
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+    Tensor c = detail::contiguous_data(*this).to(dtype_of<T>());
+    const T* p = c.impl().data<T>();
+    return std::vector<T>(p, p + c.impl().numel());
+}
+
+template float Tensor::item<float>() const;
+template double Tensor::item<double>() const;
+template std::int64_t Tensor::item<std::int64_t>() const;
+template float* Tensor::data_ptr<float>();
+template double* Tensor::data_ptr<double>();
+template std::int64_t* Tensor::data_ptr<std::int64_t>();
+template const float* Tensor::data_ptr<float>() const;
+template const double* Tensor::data_ptr<double>() const;
+template const std::int64_t* Tensor::data_ptr<std::int64_t>() const;
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+
+namespace kernels {
+
+void copy_strided(TensorImpl& dst, const TensorImpl& src) {
+    if (dst.dtype == src.dtype && dst.shape == src.shape && dst.is_contiguous() && src.is_contiguous()) {
+        const auto bytes = static_cast<std::int64_t>(dtype_size(dst.dtype));
+        std::memcpy(static_cast<char*>(dst.storage->raw()) + dst.offset * bytes,
+                    static_cast<const char*>(src.storage->raw()) + src.offset * bytes,
+                    static_cast<std::size_t>(dst.numel() * bytes));
+        return;
+    }
+    const std::array<Shape, 2> strides{dst.strides, broadcast_strides(src, dst.shape)};
+    visit_dtype(dst.dtype, [&](auto dtag) {
+        using D = typename decltype(dtag)::type;
+        visit_dtype(src.dtype, [&](auto stag) {
+            using S = typename decltype(stag)::type;
+            D* out = dst.data<D>();
+            const S* in = src.data<S>();
+            for_each_run<2>(dst.shape, strides, [&](const auto& off, std::int64_t n, const auto& inner) {
+                D* o = out + off[0];
+                const S* s = in + off[1];
+                for (std::int64_t k = 0; k < n; ++k) o[k * inner[0]] = static_cast<D>(s[k * inner[1]]);
+            });
+        });
+    });
+}
+
+}  // namespace kernels
+
+namespace detail {
+
+Tensor contiguous_data(const Tensor& t) {
+    const TensorImpl& i = checked(t, "contiguous");
+    if (i.is_contiguous()) return t;
+    Tensor out = empty_tensor(i.shape, i.dtype);
+    kernels::copy_strided(out.impl(), i);
+    return out;
+}
+
+}  // namespace detail
+
+Tensor Tensor::to(Dtype dtype) const {
+    const TensorImpl& i = impl();
+    if (i.uninitialized()) return detail::empty_tensor({0}, dtype);
+    detail::checked(*this, "to");
+    if (i.dtype == dtype) return *this;
+    Tensor out = detail::empty_tensor(i.shape, dtype);
+    kernels::copy_strided(out.impl(), i);
+    if (needs_grad({this}) && is_floating(dtype)) {
+        const Dtype from = i.dtype;
+        record(out, "ToCopyBackward0", {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; }, false);
+    }
+    return out;
+}
+
+Tensor Tensor::clone() const {
+    const TensorImpl& i = detail::checked(*this, "clone");
+    Tensor out = detail::empty_tensor(i.shape, i.dtype);
+    kernels::copy_strided(out.impl(), i);
+    if (needs_grad({this})) {
+        record(out, "CloneBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; }, false);
+    }
+    return out;
+}
+
+Tensor Tensor::contiguous() const {
+    if (detail::checked(*this, "contiguous").is_contiguous()) return *this;
+    return clone();
+}
+
+namespace detail {
+
+bool prepare_inplace(const Tensor& self, std::initializer_list<const Tensor*> others, const char* op) {
+    TensorImpl& i = self.impl();
+    std::vector<const Tensor*> all{&self};
+    all.insert(all.end(), others.begin(), others.end());
+    bool record_grad = false;
+    for (const Tensor* t : all) record_grad = record_grad || (is_grad_enabled() && t->defined() && t->impl().requires_grad);
+    if (record_grad && i.requires_grad && !i.grad_fn) {
+        throw RuntimeError(std::string(op) + ": a leaf Variable that requires grad is being used in an in-place operation.");
+    }
+    if (record_grad && i.is_view) {
+        throw RuntimeError(std::string(op) +
+                           ": in-place operations on views are not differentiable in lazynn; use the out-of-place "
+                           "form (e.g. `y = x.slice(...) * 2`) or run under NoGradGuard");
+    }
+    return record_grad;
+}
+
+void commit_inplace(Tensor& self, const Tensor& result) {
+    TensorImpl& i = self.impl();
+    kernels::copy_strided(i, result.impl());
+    i.storage->bump_version();
+    if (result.impl().grad_fn) {
+        i.grad_fn = result.impl().grad_fn;
+        i.requires_grad = true;
+    }
+}
+
+}  // namespace detail
+
+Tensor& Tensor::copy_(const Tensor& src) {
+    TensorImpl& i = impl();
+    detail::checked(src, "copy_");
+    const bool record_grad = detail::prepare_inplace(*this, {&src}, "copy_");
+    if (i.uninitialized()) detail::throw_uninitialized(i, "copy_ (materialize the parameter before copying into it)");
+    broadcast_shapes(i.shape, src.impl().shape, "copy_");
+    if (shape_numel(broadcast_shapes(i.shape, src.impl().shape, "copy_")) != i.numel()) {
+        throw ShapeError("copy_: the source of shape " + shape_to_list(src.impl().shape) +
+                         " cannot be broadcast to the destination shape " + shape_to_list(i.shape));
+    }
+    kernels::copy_strided(i, src.impl());
+    i.storage->bump_version();
+    if (record_grad) {
+        const Shape src_shape = src.impl().shape;
+        const Dtype src_dtype = src.impl().dtype;
+        Tensor self = *this;
+        record(self, "CopyBackwards", {src}, [src_shape, src_dtype](const Tensor& g) {
+            return std::vector<Tensor>{sum_to(g, src_shape).to(src_dtype)};
+        }, false);
+    }
+    return *this;
+}
+
+Tensor& Tensor::fill_(double value) {
+    TensorImpl& i = detail::checked(*this, "fill_");
+    if (detail::prepare_inplace(*this, {}, "fill_")) {
+        i.grad_fn.reset();  // the old history receives no gradient from a constant
+    }
+    visit_dtype(i.dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const std::array<Shape, 1> strides{i.strides};
+        T* p = i.data<T>();
+        const T v = static_cast<T>(value);
+        kernels::for_each_run<1>(i.shape, strides, [&](const auto& off, std::int64_t n, const auto& inner) {
+            for (std::int64_t k = 0; k < n; ++k) p[off[0] + k * inner[0]] = v;
+        });
+    });
+    i.storage->bump_version();
+    return *this;
+}
+
+Tensor& Tensor::zero_() { return fill_(0.0); }
+
+}  // namespace lazynn

@@ -1,0 +1,96 @@
+#pragma once
+// TensorImpl and Storage: the shared state behind every Tensor handle (internal header).
+
+#include <lazynn/error.hpp>
+#include <lazynn/tensor.hpp>
+
+#include <xsimd/memory/xsimd_aligned_allocator.hpp>
+#include <xtensor/xstorage.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <variant>
+
+namespace lazynn {
+
+template <class T>
+using StorageBuffer = xt::uvector<T, xsimd::aligned_allocator<T, 64>>;
+
+/// A flat, aligned buffer of one dtype, shared by a tensor and all its views. `version` counts
+/// in-place writes so saved tensors can detect that they were modified after being saved.
+class Storage {
+public:
+    Storage(Dtype dtype, std::int64_t size);
+    Dtype dtype() const { return dtype_; }
+    std::int64_t size() const { return size_; }
+    void* raw() { return raw_; }
+    const void* raw() const { return raw_; }
+    std::uint64_t version() const { return version_; }
+    void bump_version() { ++version_; }
+
+private:
+    Dtype dtype_;
+    std::int64_t size_;
+    std::variant<StorageBuffer<float>, StorageBuffer<double>, StorageBuffer<std::int64_t>> buffer_;
+    void* raw_ = nullptr;
+    std::uint64_t version_ = 0;
+};
+
+enum class TensorState : std::uint8_t { Initialized, UninitializedParameter, UninitializedBuffer };
+
+class TensorImpl {
+public:
+    std::shared_ptr<Storage> storage;  // null while uninitialised
+    Shape shape;
+    Shape strides;
+    std::int64_t offset = 0;
+    Dtype dtype = kFloat32;
+    TensorState state = TensorState::Initialized;
+    bool requires_grad = false;
+    bool retains_grad = false;
+    bool is_view = false;
+    Tensor grad;
+    std::shared_ptr<Node> grad_fn;
+    std::weak_ptr<Node> grad_accumulator;
+
+    /// A fresh contiguous tensor with uninitialised memory.
+    static std::shared_ptr<TensorImpl> allocate(const Shape& shape, Dtype dtype);
+    /// A new impl over the same storage with the given geometry (no autograd state).
+    static std::shared_ptr<TensorImpl> alias(const TensorImpl& base, Shape shape, Shape strides,
+                                              std::int64_t offset);
+
+    std::int64_t numel() const { return shape_numel(shape); }
+    bool is_contiguous() const;
+    bool uninitialized() const { return state != TensorState::Initialized; }
+
+    template <class T> T* data() { return static_cast<T*>(storage->raw()) + offset; }
+    template <class T> const T* data() const { return static_cast<const T*>(storage->raw()) + offset; }
+};
+
+namespace detail {
+
+/// The impl of a defined, initialised tensor; throws naming `op` otherwise. Every op starts here,
+/// which is what makes uninitialised parameters refuse all but the allowed operations.
+TensorImpl& checked(const Tensor& t, const char* op);
+
+/// Throws PyTorch's "Attempted to use an uninitialized parameter in {op}" ValueError.
+[[noreturn]] void throw_uninitialized(const TensorImpl& impl, const char* op);
+
+/// A contiguous copy of `t` (or `t` itself when already contiguous), without autograd.
+Tensor contiguous_data(const Tensor& t);
+
+/// Checks shared by every in-place op (leaf requiring grad, differentiable write into a view);
+/// returns true when the op must record autograd history.
+bool prepare_inplace(const Tensor& self, std::initializer_list<const Tensor*> others, const char* op);
+/// Writes `result` into self's storage and, when it carries history, makes it self's history.
+void commit_inplace(Tensor& self, const Tensor& result);
+
+/// Wraps an impl in a Tensor handle.
+inline Tensor wrap(std::shared_ptr<TensorImpl> impl) { return Tensor(std::move(impl)); }
+
+/// A tensor of `shape`/`dtype` with uninitialised memory.
+inline Tensor empty_tensor(const Shape& shape, Dtype dtype) { return wrap(TensorImpl::allocate(shape, dtype)); }
+
+}  // namespace detail
+}  // namespace lazynn

@@ -1,0 +1,57 @@
+#pragma once
+// Helpers shared by the suites: fixture loading and tensor comparison.
+
+#include <doctest/doctest.h>
+#include <lazynn/lazynn.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <string>
+
+namespace lazynn::testing {
+
+inline nlohmann::json load_fixture(const std::string& name) {
+    const std::string path = std::string(LAZYNN_FIXTURE_DIR) + "/" + name;
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "missing fixture " << path << " (regenerate with tools/fixtures/)");
+    return nlohmann::json::parse(in);
+}
+
+/// A float64 tensor from a fixture entry {"shape": [...], "data": [...]}.
+inline Tensor fixture_tensor(const nlohmann::json& entry, Dtype dtype = kFloat64) {
+    const Shape shape = entry.at("shape").get<Shape>();
+    const std::vector<double> data = entry.at("data").get<std::vector<double>>();
+    return tensor(data, shape, kFloat64).to(dtype);
+}
+
+/// Checks shape equality and elementwise closeness, reporting the first mismatch.
+inline void check_close(const Tensor& actual, const Tensor& expected, double rtol = 1e-5, double atol = 1e-7) {
+    REQUIRE_MESSAGE(actual.shape() == expected.shape(),
+                    "shape " << shape_to_list(actual.shape()) << " vs expected " << shape_to_list(expected.shape()));
+    const std::vector<double> a = actual.to_vector<double>();
+    const std::vector<double> e = expected.to_vector<double>();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const bool ok = (std::isnan(a[i]) && std::isnan(e[i])) || std::abs(a[i] - e[i]) <= atol + rtol * std::abs(e[i]);
+        if (!ok) {
+            FAIL_CHECK("element " << i << ": got " << a[i] << ", expected " << e[i]);
+            return;
+        }
+    }
+}
+
+/// Asserts that `expr` throws `Exception` with a message containing `fragment`.
+#define LAZYNN_CHECK_THROWS_WITH_SUBSTR(expr, Exception, fragment)                                  \
+    do {                                                                                          \
+        bool lazynn_thrown_ = false;                                                              \
+        try {                                                                                     \
+            (void)(expr);                                                                         \
+        } catch (const Exception& lazynn_e_) {                                                    \
+            lazynn_thrown_ = true;                                                                \
+            CHECK_MESSAGE(std::string(lazynn_e_.what()).find(fragment) != std::string::npos,      \
+                          "message was: " << lazynn_e_.what());                                   \
+        }                                                                                         \
+        CHECK_MESSAGE(lazynn_thrown_, "expected " #Exception " from " #expr);                     \
+    } while (0)
+
+}  // namespace lazynn::testing

@@ -1,0 +1,146 @@
+// Every differentiable tensor op against PyTorch (values and gradients from
+// tests/fixtures/tensor_ops.json, made by tools/fixtures/gen_tensor_ops.py) and against finite
+// differences (gradcheck in float64).
+#include "test_support.hpp"
+
+#include <functional>
+#include <map>
+
+using namespace lazynn;
+using lazynn::testing::check_close;
+using lazynn::testing::fixture_tensor;
+
+namespace {
+
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+const std::map<std::string, Fn>& cases() {
+    static const std::map<std::string, Fn> table = {
+        {"add_broadcast", [](const auto& x) { return x[0] + x[1]; }},
+        {"add_broadcast_both", [](const auto& x) { return x[0] + x[1]; }},
+        {"sub_broadcast", [](const auto& x) { return x[0] - x[1]; }},
+        {"mul_broadcast", [](const auto& x) { return x[0] * x[1]; }},
+        {"div_broadcast", [](const auto& x) { return x[0] / x[1]; }},
+        {"scalar_ops", [](const auto& x) { return (2.5 - x[0]) * 3 / 4 + 1; }},
+        {"scalar_rdiv", [](const auto& x) { return 2 / x[0]; }},
+        {"neg", [](const auto& x) { return -x[0]; }},
+        {"abs", [](const auto& x) { return x[0].abs(); }},
+        {"exp", [](const auto& x) { return x[0].exp(); }},
+        {"log", [](const auto& x) { return x[0].log(); }},
+        {"sqrt", [](const auto& x) { return x[0].sqrt(); }},
+        {"rsqrt", [](const auto& x) { return x[0].rsqrt(); }},
+        {"pow_scalar", [](const auto& x) { return x[0].pow(2.5); }},
+        {"pow_int", [](const auto& x) { return x[0].pow(3); }},
+        {"pow_tensor", [](const auto& x) { return pow(x[0], x[1]); }},
+        {"clamp", [](const auto& x) { return x[0].clamp(-0.5, 0.7); }},
+        {"sin", [](const auto& x) { return x[0].sin(); }},
+        {"cos", [](const auto& x) { return x[0].cos(); }},
+        {"tanh", [](const auto& x) { return x[0].tanh(); }},
+        {"sigmoid", [](const auto& x) { return x[0].sigmoid(); }},
+        {"relu", [](const auto& x) { return x[0].relu(); }},
+        {"gelu", [](const auto& x) { return x[0].gelu(); }},
+        {"gelu_tanh", [](const auto& x) { return x[0].gelu(true); }},
+        {"silu", [](const auto& x) { return x[0].silu(); }},
+        {"softplus", [](const auto& x) { return x[0].softplus(2.0, 5.0); }},
+        {"maximum", [](const auto& x) { return maximum(x[0], x[1]); }},
+        {"minimum", [](const auto& x) { return minimum(x[0], x[1]); }},
+        {"where", [](const auto& x) { return where(x[0] > 0.0, x[0], x[1]); }},
+        {"sum_all", [](const auto& x) { return x[0].sum(); }},
+        {"sum_dim", [](const auto& x) { return x[0].sum({1}); }},
+        {"sum_dims_keepdim", [](const auto& x) { return x[0].sum({0, 2}, true); }},
+        {"mean_all", [](const auto& x) { return x[0].mean(); }},
+        {"mean_dim", [](const auto& x) { return x[0].mean({-1}); }},
+        {"var_all", [](const auto& x) { return x[0].var(); }},
+        {"var_dim_biased", [](const auto& x) { return x[0].var({1}, false); }},
+        {"std_dim_keepdim", [](const auto& x) { return x[0].std({0}, true, true); }},
+        {"max_all", [](const auto& x) { return x[0].max(); }},
+        {"max_dim", [](const auto& x) { return x[0].max(1).values; }},
+        {"min_dim_keepdim", [](const auto& x) { return x[0].min(1, true).values; }},
+        {"logsumexp", [](const auto& x) { return x[0].logsumexp({1}); }},
+        {"logsumexp_keepdim", [](const auto& x) { return x[0].logsumexp({0, 1}, true); }},
+        {"matmul_1d_1d", [](const auto& x) { return x[0].matmul(x[1]); }},
+        {"matmul_2d_1d", [](const auto& x) { return x[0].matmul(x[1]); }},
+        {"matmul_1d_2d", [](const auto& x) { return x[0].matmul(x[1]); }},
+        {"matmul_2d_2d", [](const auto& x) { return x[0].matmul(x[1]); }},
+        {"matmul_3d_2d", [](const auto& x) { return x[0].matmul(x[1]); }},
+        {"matmul_2d_3d", [](const auto& x) { return x[0].matmul(x[1]); }},
+        {"matmul_batched_broadcast", [](const auto& x) { return x[0].matmul(x[1]); }},
+        {"matmul_transposed", [](const auto& x) { return x[0].t().matmul(x[1].t()); }},
+        {"softmax", [](const auto& x) { return x[0].softmax(1); }},
+        {"softmax_dim0", [](const auto& x) { return x[0].softmax(0); }},
+        {"log_softmax", [](const auto& x) { return x[0].log_softmax(-1); }},
+        {"reshape_transpose", [](const auto& x) { return x[0].transpose(0, 2).reshape({4, 6}) * 2; }},
+        {"permute_contiguous", [](const auto& x) { return x[0].permute({2, 0, 1}).contiguous() * 3; }},
+        {"slice_step", [](const auto& x) { return x[0].slice(0, 1, 6, 2) * 2; }},
+        {"select", [](const auto& x) { return x[0].select(1, 2) * 2; }},
+        {"narrow", [](const auto& x) { return x[0].narrow(1, 1, 2) * 2; }},
+        {"expand", [](const auto& x) { return x[0].expand({2, 3, 4}) * 1.5; }},
+        {"squeeze_unsqueeze", [](const auto& x) { return x[0].squeeze(1).unsqueeze(0) * 2; }},
+        {"flatten", [](const auto& x) { return x[0].flatten(1) * 2; }},
+        {"index_select", [](const auto& x) { return x[0].index_select(0, tensor(std::vector<std::int64_t>{4, 0, 4, 2}, {4})); }},
+        {"cat", [](const auto& x) { return cat({x[0], x[1]}, 0); }},
+        {"cat_dim1", [](const auto& x) { return cat({x[0], x[1]}, 1); }},
+        {"stack", [](const auto& x) { return stack({x[0], x[1]}, 1); }},
+        {"composite_mlp", [](const auto& x) { return (x[0].matmul(x[1].t()) + x[2]).tanh().pow(2).mean({0}); }},
+    };
+    return table;
+}
+
+std::vector<Tensor> fixture_inputs(const nlohmann::json& c, Dtype dtype, bool requires_grad) {
+    std::vector<Tensor> inputs;
+    for (const auto& in : c.at("inputs")) {
+        Tensor t = fixture_tensor(in, dtype);
+        if (requires_grad) t.requires_grad_(true);
+        inputs.push_back(t);
+    }
+    return inputs;
+}
+
+}  // namespace
+
+TEST_SUITE("tensor ops vs PyTorch") {
+    TEST_CASE("every fixture case has an implementation and vice versa") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
+        CHECK(fixture.at("cases").size() == cases().size());
+        for (const auto& [name, fn] : cases()) CHECK_MESSAGE(fixture.at("cases").contains(name), name);
+    }
+
+    TEST_CASE("float64 values and gradients match PyTorch") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
+        for (const auto& [name, fn] : cases()) {
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            std::vector<Tensor> inputs = fixture_inputs(c, kFloat64, true);
+            const Tensor out = fn(inputs);
+            check_close(out, fixture_tensor(c.at("output")), 1e-10, 1e-12);
+            (out * fixture_tensor(c.at("weight"))).sum().backward();
+            for (std::size_t k = 0; k < inputs.size(); ++k) {
+                CAPTURE(k);
+                if (c.at("grads")[k].is_null()) continue;
+                REQUIRE(inputs[k].grad().defined());
+                check_close(inputs[k].grad(), fixture_tensor(c.at("grads")[k]), 1e-9, 1e-12);
+            }
+        }
+    }
+
+    TEST_CASE("float32 values match PyTorch to 1e-5 relative") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
+        for (const auto& [name, fn] : cases()) {
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            const Tensor out = fn(fixture_inputs(c, kFloat32, false));
+            CHECK(out.dtype() == kFloat32);
+            check_close(out, fixture_tensor(c.at("output")), 1e-5, 1e-5);
+        }
+    }
+
+    TEST_CASE("gradcheck passes for every op") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
+        for (const auto& [name, fn] : cases()) {
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            const auto result = autograd::gradcheck(fn, fixture_inputs(c, kFloat64, true));
+            CHECK_MESSAGE(result.ok, result.message);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+# Shared by the quick-start scripts: root/sudo detection and installing missing Debian packages.
+set -euo pipefail
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+
+# The packages every build needs.
+LAZYNN_BUILD_PACKAGES="cmake make g++ pkg-config xtensor-dev libxsimd-dev xtl-dev libopenblas-dev doctest-dev \
+libspdlog-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev"
+
+# install_missing PKG...: apt-get installs only the packages that are not installed yet.
+install_missing() {
+    local missing=()
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "==> installing: ${missing[*]}"
+        $SUDO apt-get update -qq
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+LAZYNN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
