@@ -44,7 +44,7 @@ public:
         }
         if (any_finite && all_int) {
             int_mode_ = true;
-            sci_mode_ = max_abs > 1e8;
+            sci_mode_ = max_abs > 0 && (max_abs / min_abs > 1000.0 || max_abs > 1e8);
         } else if (any_finite && max_abs > 0) {
             sci_mode_ = max_abs / min_abs > 1000.0 || max_abs > 1e8 || min_abs < 1e-4;
         }

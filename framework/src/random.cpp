@@ -1,6 +1,7 @@
 #include <lazynn/error.hpp>
 #include <lazynn/random.hpp>
 
+#include <bit>
 #include <cmath>
 #include <numbers>
 #include <sstream>
@@ -24,7 +25,8 @@ double Generator::normal() {
 
 std::string Generator::state() const {
     std::ostringstream out;
-    out << initial_seed_ << ' ' << has_spare_ << ' ' << std::hexfloat << spare_ << ' ' << engine_;
+    // The spare normal is stored as its bit pattern: libstdc++ cannot read hexfloat back.
+    out << initial_seed_ << ' ' << has_spare_ << ' ' << std::bit_cast<std::uint64_t>(spare_) << ' ' << engine_;
     return out.str();
 }
 
@@ -32,13 +34,13 @@ void Generator::set_state(const std::string& state) {
     std::istringstream in(state);
     std::uint64_t seed = 0;
     bool has_spare = false;
-    double spare = 0.0;
+    std::uint64_t spare_bits = 0;
     std::mt19937_64 engine;
-    in >> seed >> has_spare >> std::hexfloat >> spare >> engine;
+    in >> seed >> has_spare >> spare_bits >> engine;
     if (!in) throw ValueError("Generator::set_state: the state string is malformed (expected the output of Generator::state())");
     initial_seed_ = seed;
     has_spare_ = has_spare;
-    spare_ = spare;
+    spare_ = std::bit_cast<double>(spare_bits);
     engine_ = engine;
 }
 

@@ -1,0 +1,184 @@
+// Autograd semantics: leaves, accumulation, retain_graph, no_grad, retain_grad, autograd::grad,
+// in-place rules and the version counter, and gradcheck's ability to catch a wrong gradient.
+#include "test_support.hpp"
+
+#include <thread>
+
+using namespace lazynn;
+using lazynn::testing::check_close;
+
+TEST_SUITE("autograd") {
+    TEST_CASE("leaf and non-leaf semantics") {
+        Tensor x = ones({2, 2}).requires_grad_();
+        CHECK(x.is_leaf());
+        CHECK(x.grad_fn() == nullptr);
+        Tensor y = x * 3;
+        CHECK_FALSE(y.is_leaf());
+        CHECK(y.requires_grad());
+        REQUIRE(y.grad_fn() != nullptr);
+        CHECK(y.grad_fn()->name() == "MulBackward0");
+        CHECK(y.grad_fn()->next_functions().size() == 2);
+        CHECK(y.grad_fn()->next_functions()[0]->name() == "AccumulateGrad");
+        CHECK(y.grad_fn()->next_functions()[1] == nullptr);   // the scalar needs no gradient
+        CHECK(ones({2}).is_leaf());
+        CHECK_FALSE((ones({2}) * 2).requires_grad());
+        CHECK_THROWS_AS(y.requires_grad_(false), RuntimeError);
+    }
+
+    TEST_CASE("backward accumulates into leaves across calls") {
+        Tensor x = tensor({1.0, 2.0}).requires_grad_();
+        (x * x).sum().backward();
+        CHECK(x.grad().to_vector<float>() == std::vector<float>{2, 4});
+        (x * 3).sum().backward();
+        CHECK(x.grad().to_vector<float>() == std::vector<float>{5, 7});
+        x.set_grad(Tensor());
+        (x * 3).sum().backward();
+        CHECK(x.grad().to_vector<float>() == std::vector<float>{3, 3});
+    }
+
+    TEST_CASE("a tensor used twice receives the sum of both paths") {
+        Tensor x = tensor({2.0}).requires_grad_();
+        Tensor y = x * x + x.exp() * x;
+        y.backward();
+        const double xv = 2.0;
+        CHECK(x.grad().item<double>() == doctest::Approx(2 * xv + std::exp(xv) * (1 + xv)).epsilon(1e-6));
+    }
+
+    TEST_CASE("backward with an explicit gradient, and the scalar rule") {
+        Tensor x = tensor({1.0, 2.0, 3.0}).requires_grad_();
+        Tensor y = x * 2;
+        y.backward(tensor({1.0, 0.5, 0.0}));
+        CHECK(x.grad().to_vector<float>() == std::vector<float>{2, 1, 0});
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR((x * 2).backward(), RuntimeError, "grad can be implicitly created only for scalar outputs");
+        CHECK_THROWS_AS((x * 2).backward(ones({2})), ShapeError);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({1}).backward(), RuntimeError, "does not require grad and does not have a grad_fn");
+    }
+
+    TEST_CASE("a freed graph cannot be walked twice unless retained") {
+        Tensor x = tensor({1.0, 2.0}).requires_grad_();
+        Tensor y = (x * x).sum();
+        y.backward(Tensor(), true);
+        y.backward();
+        CHECK(x.grad().to_vector<float>() == std::vector<float>{4, 8});
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(y.backward(), RuntimeError, "Trying to backward through the graph a second time");
+        // A graph whose nodes save nothing can be walked again, as in PyTorch.
+        Tensor z = (x + 1).sum();
+        z.backward();
+        z.backward();
+        CHECK(x.grad().to_vector<float>() == std::vector<float>{6, 10});
+    }
+
+    TEST_CASE("NoGradGuard records nothing and is thread-local and nested") {
+        Tensor x = ones({2}).requires_grad_();
+        {
+            NoGradGuard guard;
+            CHECK_FALSE(is_grad_enabled());
+            Tensor y = x * 2;
+            CHECK_FALSE(y.requires_grad());
+            {
+                NoGradGuard inner;
+            }
+            CHECK_FALSE(is_grad_enabled());
+            bool other_thread_enabled = false;
+            std::thread([&] { other_thread_enabled = is_grad_enabled(); }).join();
+            CHECK(other_thread_enabled);
+        }
+        CHECK(is_grad_enabled());
+        CHECK((x * 2).requires_grad());
+    }
+
+    TEST_CASE("detach cuts the graph but shares storage") {
+        Tensor x = ones({2}).requires_grad_();
+        Tensor d = (x * 2).detach();
+        CHECK_FALSE(d.requires_grad());
+        CHECK(d.is_leaf());
+        Tensor y = x * 2;
+        Tensor dy = y.detach();
+        dy.fill_(7.0);
+        CHECK(y.to_vector<float>() == std::vector<float>{7, 7});
+    }
+
+    TEST_CASE("retain_grad keeps a non-leaf gradient") {
+        Tensor x = tensor({1.0, 2.0}).requires_grad_();
+        Tensor h = x * 3;
+        h.retain_grad();
+        CHECK(h.retains_grad());
+        (h * h).sum().backward();
+        REQUIRE(h.grad().defined());
+        CHECK(h.grad().to_vector<float>() == std::vector<float>{6, 12});
+        Tensor h2 = x * 2;
+        (h2 * 1).sum().backward();
+        CHECK_FALSE(h2.grad().defined());
+    }
+
+    TEST_CASE("autograd::grad returns gradients without accumulating") {
+        Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+        Tensor w = tensor({3.0, 4.0}, kFloat64).requires_grad_();
+        Tensor y = (x * w).sum();
+        const auto g = autograd::grad({y}, {x, w});
+        CHECK(g[0].to_vector<double>() == std::vector<double>{3, 4});
+        CHECK(g[1].to_vector<double>() == std::vector<double>{1, 2});
+        CHECK_FALSE(x.grad().defined());
+        Tensor unused = ones({1}).requires_grad_();
+        CHECK_THROWS_AS(autograd::grad({(x * 2).sum()}, {unused}), RuntimeError);
+        CHECK_FALSE(autograd::grad({(x * 2).sum()}, {unused}, {}, false, true)[0].defined());
+    }
+
+    TEST_CASE("gradients keep the leaf's dtype across promotion") {
+        Tensor x = ones({2}).requires_grad_();                 // float32
+        Tensor w = ones({2}, kFloat64).requires_grad_();
+        (x * w).sum().backward();
+        CHECK(x.grad().dtype() == kFloat32);
+        CHECK(w.grad().dtype() == kFloat64);
+    }
+
+    TEST_CASE("in-place rules") {
+        Tensor leaf = ones({2}).requires_grad_();
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(leaf.add_(1.0), RuntimeError, "a leaf Variable that requires grad is being used in an in-place operation.");
+        {
+            NoGradGuard no_grad;
+            leaf.add_(1.0);   // optimizers update leaves like this
+        }
+        CHECK(leaf.to_vector<float>() == std::vector<float>{2, 2});
+
+        // In-place on a non-leaf is differentiable.
+        Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+        Tensor y = x * 2;
+        y.mul_(x);          // y = 2x * x
+        y.add_(1.0);
+        y.sum().backward();
+        CHECK(x.grad().to_vector<double>() == std::vector<double>{4, 8});
+
+        // Modifying a tensor that a node saved is detected on backward.
+        Tensor a = tensor({1.0, 2.0}).requires_grad_();
+        Tensor b = a * 1;
+        Tensor c = b * b;   // saves b
+        b.add_(1.0);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(c.sum().backward(), RuntimeError, "modified by an inplace operation");
+    }
+
+    TEST_CASE("copy_ is differentiable with respect to the source") {
+        Tensor src = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+        Tensor dst = zeros({2, 2}, kFloat64);
+        dst.copy_(src * 3);   // broadcast over rows
+        dst.sum().backward();
+        CHECK(src.grad().to_vector<double>() == std::vector<double>{6, 6});
+    }
+
+    TEST_CASE("gradcheck catches a wrong gradient") {
+        // d/dx of x.detach() * x is x.detach(): half the true derivative of x*x, so the check must fail.
+        Tensor x = tensor({0.5, -1.5}, kFloat64).requires_grad_();
+        const auto bad = autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0].detach() * in[0]; }, {x});
+        CHECK_FALSE(bad.ok);
+        CHECK(bad.message.find("Jacobian mismatch") != std::string::npos);
+        const auto good = autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0] * in[0]; }, {x});
+        CHECK_MESSAGE(good.ok, good.message);
+        CHECK_THROWS_AS(autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0]; }, {ones({1}).requires_grad_()}), DtypeError);
+    }
+
+    TEST_CASE("gradients through views land in the right elements") {
+        Tensor x = arange(6, kFloat64).reshape({2, 3}).requires_grad_();
+        (x.t().select(0, 1) * tensor({10.0, 20.0}, kFloat64)).sum().backward();
+        check_close(x.grad(), tensor({{0.0, 10.0, 0.0}, {0.0, 20.0, 0.0}}, kFloat64));
+    }
+}
