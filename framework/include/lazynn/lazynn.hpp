@@ -4,7 +4,12 @@
 #include <lazynn/autograd.hpp>
 #include <lazynn/dtype.hpp>
 #include <lazynn/error.hpp>
+#include <lazynn/init.hpp>
 #include <lazynn/log.hpp>
+#include <lazynn/module.hpp>
+#include <lazynn/nn.hpp>
+#include <lazynn/ordered_dict.hpp>
+#include <lazynn/parameter.hpp>
 #include <lazynn/random.hpp>
 #include <lazynn/shape.hpp>
 #include <lazynn/tensor.hpp>

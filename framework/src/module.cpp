@@ -1,0 +1,604 @@
+// Module: registry, copying, traversal, hooks, modes and the lazy life cycle.
+#include "module_registry.hpp"
+#include "tensor_impl.hpp"
+
+#include <lazynn/autograd.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cxxabi.h>
+#include <typeinfo>
+#include <unordered_set>
+
+namespace lazynn {
+
+// ---- copy links (see module_registry.hpp) ----
+
+namespace detail {
+namespace {
+struct CopyLink {
+    const Module* from;
+    Module* to;
+};
+thread_local std::vector<CopyLink> copy_links;
+}  // namespace
+
+Module* copy_target(const Module* old_owner, const void* old_member, const void* new_member) {
+    const auto offset = reinterpret_cast<std::uintptr_t>(old_member) - reinterpret_cast<std::uintptr_t>(old_owner);
+    const auto candidate = reinterpret_cast<std::uintptr_t>(new_member) - offset;
+    for (auto it = copy_links.rbegin(); it != copy_links.rend(); ++it) {
+        if (it->from == old_owner && reinterpret_cast<std::uintptr_t>(it->to) == candidate) return it->to;
+    }
+    return nullptr;
+}
+
+void add_copy_link(const Module* from, Module* to) { copy_links.push_back({from, to}); }
+
+void drop_copy_links(const Module* module) {
+    std::erase_if(copy_links, [module](const CopyLink& l) { return l.from == module || l.to == module; });
+}
+
+}  // namespace detail
+
+namespace {
+
+void check_name(const std::string& name, const char* kind) {
+    if (name.find('.') != std::string::npos) throw KeyError(std::string(kind) + " name can't contain \".\", got: " + name);
+    if (name.empty()) throw KeyError(std::string(kind) + " name can't be empty string \"\"");
+}
+
+template <class Slots>
+auto find_slot(Slots& slots, const std::string& name) {
+    return std::find_if(slots.begin(), slots.end(), [&](const auto& s) { return s.name == name; });
+}
+
+}  // namespace
+
+// ---- construction, copy, destruction ----
+
+Module::Module() : registry_(std::make_unique<Registry>()), seed_(default_generator().next_u64()) {}
+
+Module::Module(Module* parent, std::string name) : Module() {
+    if (parent == nullptr) throw ValueError("module '" + name + "': the parent module is null");
+    parent->adopt_member(*this, name);
+}
+
+Module::Module(const Module& other)
+    : registry_(std::make_unique<Registry>()),
+      name_(other.name_),
+      training_(other.training_),
+      seed_(other.seed_),
+      lazy_(other.lazy_),
+      pre_hooks_(other.pre_hooks_),
+      hooks_(other.hooks_),
+      load_pre_hooks_(other.load_pre_hooks_),
+      next_hook_id_(other.next_hook_id_),
+      copier_(other.copier_) {
+    // Same names in the same order; run-time entries are deep-copied here, member slots stay
+    // pending until the members' own copy constructors fill them.
+    for (const auto& s : other.registry_->params) {
+        auto& slot = registry_->params.emplace_back();
+        slot.name = s.name;
+        if (s.owned) slot.owned = std::make_unique<Parameter>(detail::deep_copy_tensor(*s.owned), s.owned->defined() && s.owned->requires_grad());
+    }
+    for (const auto& s : other.registry_->buffers) {
+        auto& slot = registry_->buffers.emplace_back();
+        slot.name = s.name;
+        slot.persistent = s.persistent;
+        if (s.owned) slot.owned = std::make_unique<Buffer>(detail::deep_copy_tensor(*s.owned));
+    }
+    for (const auto& s : other.registry_->children) {
+        auto& slot = registry_->children.emplace_back();
+        slot.name = s.name;
+        if (s.owned) slot.owned = s.owned->clone();
+    }
+    detail::add_copy_link(&other, this);
+    if (other.parent_) {
+        if (Module* target = detail::copy_target(other.parent_, &other, this)) target->adopt_member(*this, other.member_name_);
+    }
+}
+
+Module::Module(Module&& other) noexcept
+    : registry_(std::make_unique<Registry>()),
+      name_(other.name_),
+      training_(other.training_),
+      seed_(other.seed_),
+      lazy_(other.lazy_),
+      pre_hooks_(other.pre_hooks_),
+      hooks_(other.hooks_),
+      load_pre_hooks_(other.load_pre_hooks_),
+      next_hook_id_(other.next_hook_id_),
+      copier_(other.copier_) {
+    for (auto& s : other.registry_->params) {
+        auto& slot = registry_->params.emplace_back();
+        slot.name = s.name;
+        slot.owned = std::move(s.owned);
+    }
+    for (auto& s : other.registry_->buffers) {
+        auto& slot = registry_->buffers.emplace_back();
+        slot.name = s.name;
+        slot.persistent = s.persistent;
+        slot.owned = std::move(s.owned);
+    }
+    for (auto& s : other.registry_->children) {
+        auto& slot = registry_->children.emplace_back();
+        slot.name = s.name;
+        slot.owned = std::move(s.owned);
+    }
+    detail::add_copy_link(&other, this);
+    if (other.parent_) {
+        if (Module* target = detail::copy_target(other.parent_, &other, this)) target->adopt_member(*this, other.member_name_);
+    }
+}
+
+Module::~Module() {
+    detail::drop_copy_links(this);
+    if (parent_) parent_->release_member(*this);
+    // Members of derived classes are gone already; owned entries die with the registry.
+    for (auto& s : registry_->params) {
+        if (s.owned) s.owned->owner_ = nullptr;
+    }
+    for (auto& s : registry_->buffers) {
+        if (s.owned) s.owned->owner_ = nullptr;
+    }
+}
+
+std::unique_ptr<Module> Module::clone() const {
+    if (copier_) return copier_(*this);
+    return clone_impl();
+}
+
+std::unique_ptr<Module> Module::clone_impl() const {
+    throw NotImplementedError("clone(): " + name() + " does not know its most-derived type; derive it from lazynn::Cloneable<" +
+                              name() + "> or override clone_impl()");
+}
+
+// ---- registration ----
+
+void Module::adopt_member(Parameter& p, const std::string& name) {
+    check_name(name, "parameter");
+    auto& r = *registry_;
+    auto it = find_slot(r.params, name);
+    if (it != r.params.end() && !it->member && !it->owned) {
+        it->member = &p;  // filling the slot a copy left pending
+    } else {
+        if (it != r.params.end() || find_slot(r.buffers, name) != r.buffers.end() || find_slot(r.children, name) != r.children.end()) {
+            throw KeyError("attribute '" + name + "' already exists");
+        }
+        r.params.push_back({name, &p, nullptr, true});
+    }
+    p.owner_ = this;
+    p.name_ = name;
+}
+
+void Module::adopt_member(Buffer& b, const std::string& name) {
+    check_name(name, "buffer");
+    auto& r = *registry_;
+    auto it = find_slot(r.buffers, name);
+    if (it != r.buffers.end() && !it->member && !it->owned) {
+        it->member = &b;
+        it->persistent = b.persistent_;
+    } else {
+        if (it != r.buffers.end() || find_slot(r.params, name) != r.params.end() || find_slot(r.children, name) != r.children.end()) {
+            throw KeyError("attribute '" + name + "' already exists");
+        }
+        r.buffers.push_back({name, &b, nullptr, b.persistent_});
+    }
+    b.owner_ = this;
+    b.name_ = name;
+}
+
+void Module::adopt_member(Module& m, const std::string& name) {
+    check_name(name, "module");
+    auto& r = *registry_;
+    auto it = find_slot(r.children, name);
+    if (it != r.children.end() && !it->member && !it->owned) {
+        it->member = &m;
+    } else {
+        if (it != r.children.end() || find_slot(r.params, name) != r.params.end() || find_slot(r.buffers, name) != r.buffers.end()) {
+            throw KeyError("attribute '" + name + "' already exists");
+        }
+        r.children.push_back({name, &m, nullptr, true});
+    }
+    m.parent_ = this;
+    m.member_name_ = name;
+}
+
+void Module::register_with(Module* parent, const std::string& name) {
+    if (parent == nullptr) throw ValueError("module '" + name + "': the parent module is null");
+    parent->adopt_member(*this, name);
+}
+
+void Module::release_member(const Parameter& p) {
+    std::erase_if(registry_->params, [&](const auto& s) { return s.member == &p; });
+}
+void Module::release_member(const Buffer& b) {
+    std::erase_if(registry_->buffers, [&](const auto& s) { return s.member == &b; });
+}
+void Module::release_member(const Module& m) {
+    std::erase_if(registry_->children, [&](const auto& s) { return s.member == &m; });
+}
+
+Parameter& Module::register_parameter(const std::string& name, const Tensor& value, bool requires_grad) {
+    check_name(name, "parameter");
+    if (value.defined() && value.grad_fn()) {
+        throw ValueError("Cannot assign non-leaf Tensor to parameter '" + name +
+                         "'. Model parameters must be created explicitly. To express '" + name +
+                         "' as a function of another Tensor, compute the value in the forward() method.");
+    }
+    auto& r = *registry_;
+    Parameter param = value.defined() ? Parameter(value, requires_grad) : Parameter();
+    if (auto it = find_slot(r.params, name); it != r.params.end()) {
+        *it->get() = param;  // replace in place, keeping the position (PyTorch's behaviour)
+        return *it->get();
+    }
+    if (find_slot(r.buffers, name) != r.buffers.end() || find_slot(r.children, name) != r.children.end()) {
+        throw KeyError("attribute '" + name + "' already exists");
+    }
+    auto& slot = r.params.emplace_back();
+    slot.name = name;
+    slot.owned = std::make_unique<Parameter>(param);
+    return *slot.owned;
+}
+
+Buffer& Module::register_buffer(const std::string& name, const Tensor& value, bool persistent) {
+    check_name(name, "buffer");
+    auto& r = *registry_;
+    if (auto it = find_slot(r.buffers, name); it != r.buffers.end()) {
+        *it->get() = Buffer(value);
+        it->persistent = persistent;
+        return *it->get();
+    }
+    if (find_slot(r.params, name) != r.params.end() || find_slot(r.children, name) != r.children.end()) {
+        throw KeyError("attribute '" + name + "' already exists");
+    }
+    auto& slot = r.buffers.emplace_back();
+    slot.name = name;
+    slot.persistent = persistent;
+    slot.owned = std::make_unique<Buffer>(value);
+    return *slot.owned;
+}
+
+Module& Module::register_module(const std::string& name, std::unique_ptr<Module> module) {
+    check_name(name, "module");
+    if (!module) throw ValueError("register_module('" + name + "'): the module is null");
+    auto& r = *registry_;
+    if (auto it = find_slot(r.children, name); it != r.children.end()) {
+        if (it->member) throw KeyError("attribute '" + name + "' already exists (it is a declared member)");
+        it->owned = std::move(module);
+        return *it->owned;
+    }
+    if (find_slot(r.params, name) != r.params.end() || find_slot(r.buffers, name) != r.buffers.end()) {
+        throw KeyError("attribute '" + name + "' already exists");
+    }
+    auto& slot = r.children.emplace_back();
+    slot.name = name;
+    slot.owned = std::move(module);
+    return *slot.owned;
+}
+
+// ---- traversal ----
+
+namespace {
+std::string join(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
+}  // namespace
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix, bool remove_duplicate) {
+    std::vector<std::pair<std::string, Module*>> out;
+    std::unordered_set<const Module*> seen;
+    std::function<void(Module&, const std::string&)> visit = [&](Module& m, const std::string& p) {
+        if (remove_duplicate && !seen.insert(&m).second) return;
+        out.emplace_back(p, &m);
+        for (const auto& slot : m.registry_->children) {
+            if (Module* child = slot.get()) visit(*child, join(p, slot.name));
+        }
+    };
+    visit(*this, prefix);
+    return out;
+}
+
+std::vector<Module*> Module::modules() {
+    std::vector<Module*> out;
+    for (auto& [name, m] : named_modules()) out.push_back(m);
+    return out;
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_children() {
+    std::vector<std::pair<std::string, Module*>> out;
+    std::unordered_set<const Module*> seen;
+    for (const auto& slot : registry_->children) {
+        if (Module* child = slot.get(); child && seen.insert(child).second) out.emplace_back(slot.name, child);
+    }
+    return out;
+}
+
+std::vector<Module*> Module::children() {
+    std::vector<Module*> out;
+    for (auto& [name, m] : named_children()) out.push_back(m);
+    return out;
+}
+
+std::vector<std::pair<std::string, Parameter>> Module::named_parameters(const std::string& prefix, bool recurse, bool remove_duplicate) const {
+    std::vector<std::pair<std::string, Parameter>> out;
+    std::unordered_set<const TensorImpl*> seen;
+    auto& self = const_cast<Module&>(*this);
+    const auto mods = recurse ? self.named_modules(prefix, remove_duplicate)
+                              : std::vector<std::pair<std::string, Module*>>{{prefix, &self}};
+    for (const auto& [path, m] : mods) {
+        for (const auto& slot : m->registry_->params) {
+            const Parameter* p = slot.get();
+            if (!p || !p->defined()) continue;
+            if (remove_duplicate && !seen.insert(p->impl_ptr().get()).second) continue;
+            out.emplace_back(join(path, slot.name), *p);
+        }
+    }
+    return out;
+}
+
+std::vector<Parameter> Module::parameters(bool recurse) const {
+    std::vector<Parameter> out;
+    for (auto& [name, p] : named_parameters("", recurse)) out.push_back(p);
+    return out;
+}
+
+std::vector<std::pair<std::string, Buffer>> Module::named_buffers(const std::string& prefix, bool recurse, bool remove_duplicate) const {
+    std::vector<std::pair<std::string, Buffer>> out;
+    std::unordered_set<const TensorImpl*> seen;
+    auto& self = const_cast<Module&>(*this);
+    const auto mods = recurse ? self.named_modules(prefix, remove_duplicate)
+                              : std::vector<std::pair<std::string, Module*>>{{prefix, &self}};
+    for (const auto& [path, m] : mods) {
+        for (const auto& slot : m->registry_->buffers) {
+            const Buffer* b = slot.get();
+            if (!b || !b->defined()) continue;
+            if (remove_duplicate && !seen.insert(b->impl_ptr().get()).second) continue;
+            out.emplace_back(join(path, slot.name), *b);
+        }
+    }
+    return out;
+}
+
+std::vector<Buffer> Module::buffers(bool recurse) const {
+    std::vector<Buffer> out;
+    for (auto& [name, b] : named_buffers("", recurse)) out.push_back(b);
+    return out;
+}
+
+Module& Module::get_submodule(const std::string& path) {
+    Module* m = this;
+    std::size_t start = 0;
+    while (start < path.size()) {
+        const std::size_t dot = path.find('.', start);
+        const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        auto it = find_slot(m->registry_->children, part);
+        if (it == m->registry_->children.end() || !it->get()) throw AttributeError(m->name() + " has no attribute `" + part + "`");
+        m = it->get();
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    return *m;
+}
+
+Parameter& Module::get_parameter(const std::string& path) {
+    const std::size_t dot = path.rfind('.');
+    Module& m = dot == std::string::npos ? *this : get_submodule(path.substr(0, dot));
+    const std::string leaf = dot == std::string::npos ? path : path.substr(dot + 1);
+    auto it = find_slot(m.registry_->params, leaf);
+    if (it == m.registry_->params.end()) throw AttributeError(m.name() + " has no parameter `" + leaf + "`");
+    return *it->get();
+}
+
+Buffer& Module::get_buffer(const std::string& path) {
+    const std::size_t dot = path.rfind('.');
+    Module& m = dot == std::string::npos ? *this : get_submodule(path.substr(0, dot));
+    const std::string leaf = dot == std::string::npos ? path : path.substr(dot + 1);
+    auto it = find_slot(m.registry_->buffers, leaf);
+    if (it == m.registry_->buffers.end()) throw AttributeError(m.name() + " has no buffer `" + leaf + "`");
+    return *it->get();
+}
+
+// ---- forward and hooks ----
+
+Tensor Module::forward(const Tensor&) {
+    throw NotImplementedError("Module [" + name() + "] is missing the required \"forward\" function (or its forward does not "
+                              "take a single tensor, so it cannot be called this way or from a container)");
+}
+
+Tensor Module::operator()(const Tensor& input) {
+    return call_with_hooks({input}, [&] { return forward(input); });
+}
+
+void Module::run_pre_hooks(const std::vector<Tensor>& inputs) {
+    const auto snapshot = pre_hooks_;  // hooks may remove themselves (the lazy hook does)
+    for (const auto& h : snapshot) h.fn(*this, inputs);
+}
+
+void Module::run_hooks(const std::vector<Tensor>& inputs, const Tensor& output) {
+    const auto snapshot = hooks_;
+    for (const auto& h : snapshot) h.fn(*this, inputs, output);
+}
+
+HookHandle Module::register_forward_pre_hook(ForwardPreHook hook, bool prepend) {
+    const std::uint64_t id = next_hook_id_++;
+    if (prepend) pre_hooks_.insert(pre_hooks_.begin(), {id, std::move(hook)});
+    else pre_hooks_.push_back({id, std::move(hook)});
+    return HookHandle(alive_, this, id);
+}
+
+HookHandle Module::register_forward_hook(ForwardHook hook, bool prepend) {
+    const std::uint64_t id = next_hook_id_++;
+    if (prepend) hooks_.insert(hooks_.begin(), {id, std::move(hook)});
+    else hooks_.push_back({id, std::move(hook)});
+    return HookHandle(alive_, this, id);
+}
+
+HookHandle Module::register_load_state_dict_pre_hook(LoadStateDictPreHook hook) {
+    const std::uint64_t id = next_hook_id_++;
+    load_pre_hooks_.push_back({id, std::move(hook)});
+    return HookHandle(alive_, this, id);
+}
+
+void Module::remove_hook(std::uint64_t id) {
+    std::erase_if(pre_hooks_, [id](const auto& h) { return h.id == id; });
+    std::erase_if(hooks_, [id](const auto& h) { return h.id == id; });
+    std::erase_if(load_pre_hooks_, [id](const auto& h) { return h.id == id; });
+}
+
+void HookHandle::remove() {
+    if (alive_.lock() && module_) module_->remove_hook(id_);
+    module_ = nullptr;
+}
+
+// ---- modes and bulk operations ----
+
+Module& Module::train(bool mode) {
+    training_ = mode;
+    for (Module* child : children()) child->train(mode);
+    return *this;
+}
+
+Module& Module::apply(const std::function<void(Module&)>& fn) {
+    for (Module* child : children()) child->apply(fn);
+    fn(*this);
+    return *this;
+}
+
+void Module::zero_grad(bool set_to_none) {
+    for (auto& p : parameters()) {
+        Tensor g = p.grad();
+        if (!g.defined()) continue;
+        if (set_to_none) {
+            p.set_grad(Tensor());
+        } else {
+            NoGradGuard no_grad;
+            g.detach_();
+            g.zero_();
+        }
+    }
+}
+
+namespace {
+/// Converts a floating tensor's data in place so every handle sees the new dtype.
+void convert_in_place(const Tensor& t, Dtype dtype) {
+    TensorImpl& impl = t.impl();
+    if (!is_floating(impl.dtype) || impl.dtype == dtype) return;
+    if (impl.uninitialized()) {
+        impl.dtype = dtype;
+        return;
+    }
+    Tensor converted;
+    {
+        NoGradGuard no_grad;
+        converted = detail::contiguous_data(t.detach()).to(dtype);
+    }
+    const TensorImpl& c = converted.impl();
+    impl.storage = c.storage;
+    impl.strides = c.strides;
+    impl.offset = c.offset;
+    impl.dtype = dtype;
+    if (impl.grad.defined()) impl.grad = impl.grad.to(dtype);
+}
+}  // namespace
+
+Module& Module::to(Dtype dtype) {
+    if (!is_floating(dtype)) {
+        throw TypeError("nn.Module.to only accepts floating point dtypes, but got desired dtype=" + dtype_name(dtype));
+    }
+    for (auto& p : parameters()) convert_in_place(p, dtype);
+    for (auto& b : buffers()) convert_in_place(b, dtype);
+    return *this;
+}
+
+Module& Module::requires_grad_(bool requires_grad) {
+    for (auto& p : parameters()) {
+        if (p.is_uninitialized()) detail::throw_uninitialized(p.impl(), "requires_grad_");
+        p.impl().requires_grad = requires_grad;
+    }
+    return *this;
+}
+
+// ---- lazy life cycle ----
+
+bool Module::has_uninitialized_params() const {
+    for (const auto& s : registry_->params) {
+        if (s.get() && lazynn::is_lazy(*s.get())) return true;
+    }
+    for (const auto& s : registry_->buffers) {
+        if (s.get() && lazynn::is_lazy(*s.get())) return true;
+    }
+    return false;
+}
+
+void Module::initialize_parameters(const std::vector<Tensor>&) {
+    throw NotImplementedError("initialize_parameters is not implemented for " + name());
+}
+
+void Module::make_lazy(std::string concrete_name) {
+    LazyState state;
+    state.concrete_name = std::move(concrete_name);
+    state.pre_hook = register_forward_pre_hook(
+                         [](Module& m, const std::vector<Tensor>& inputs) {
+                             m.initialize_parameters(inputs);
+                             if (m.has_uninitialized_params()) {
+                                 throw RuntimeError("module " + m.name() + " has not been fully initialized");
+                             }
+                             m.finish_lazy_initialization();
+                         },
+                         /*prepend=*/true)
+                         .id();
+    state.load_hook = register_load_state_dict_pre_hook([](Module& m, const StateDict& sd, const std::string& prefix) {
+                          // Materialise from the stored shapes; when nothing is left uninitialised,
+                          // finish the module now (Gen C) instead of waiting for a forward.
+                          NoGradGuard no_grad;
+                          for (const auto& slot : m.registry_->params) {
+                              Parameter* p = slot.get();
+                              const std::string key = prefix + slot.name;
+                              if (p && lazynn::is_lazy(*p) && sd.contains(key) && sd.at(key).defined() && !lazynn::is_lazy(sd.at(key))) {
+                                  p->materialize(sd.at(key).shape());
+                              }
+                          }
+                          for (const auto& slot : m.registry_->buffers) {
+                              Buffer* b = slot.get();
+                              const std::string key = prefix + slot.name;
+                              if (b && lazynn::is_lazy(*b) && sd.contains(key) && sd.at(key).defined() && !lazynn::is_lazy(sd.at(key))) {
+                                  b->materialize(sd.at(key).shape());
+                              }
+                          }
+                          if (!m.has_uninitialized_params()) {
+                              m.lazy_load_finalize();
+                              m.finish_lazy_initialization();
+                          }
+                      })
+                          .id();
+    lazy_ = std::move(state);
+}
+
+void Module::finish_lazy_initialization() {
+    if (!lazy_) return;
+    remove_hook(lazy_->pre_hook);
+    remove_hook(lazy_->load_hook);
+    name_ = lazy_->concrete_name;
+    lazy_.reset();
+}
+
+void Module::initialize(const Tensor& sample) {
+    NoGradGuard no_grad;
+    (*this)(sample);
+}
+
+// ---- naming ----
+
+std::string Module::name() const {
+    if (!name_.empty()) return name_;
+    const char* mangled = typeid(*this).name();
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+    std::string full = status == 0 && demangled ? demangled : mangled;
+    std::free(demangled);
+    // Drop namespaces ("lazynn::nn::Linear" -> "Linear"), but not inside template arguments.
+    const std::size_t template_start = full.find('<');
+    const std::size_t last_scope = full.rfind("::", template_start);
+    return last_scope == std::string::npos ? full : full.substr(last_scope + 2);
+}
+
+}  // namespace lazynn

@@ -1,0 +1,9 @@
+#pragma once
+// Every layer and the functional forms.
+
+#include <lazynn/nn/activation.hpp>
+#include <lazynn/nn/container.hpp>
+#include <lazynn/nn/dropout.hpp>
+#include <lazynn/nn/flatten.hpp>
+#include <lazynn/nn/functional.hpp>
+#include <lazynn/nn/linear.hpp>

@@ -1,0 +1,120 @@
+#pragma once
+// Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict.
+//
+// Containers own their children (moved or copied in) and call them through the single-tensor
+// forward (Module::forward). Lazy modules may sit anywhere inside; they initialise on the first
+// call as usual. Copying a container deep-copies its children.
+
+#include <lazynn/module.hpp>
+
+#include <concepts>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace lazynn::nn {
+
+namespace detail {
+template <class Self, class... M>
+concept ModulePack = (std::derived_from<std::remove_cvref_t<M>, Module> && ...) &&
+                     !(sizeof...(M) == 1 && (std::same_as<std::remove_cvref_t<M>, Self> && ...));
+}
+
+/// Chains its children: forward(x) = child_n(...child_1(x)). Children are named "0", "1", ...
+class Sequential : public Module {
+    LAZYNN_MODULE(Sequential)
+public:
+    Sequential() { set_name("Sequential"); }
+    template <class... M>
+        requires detail::ModulePack<Sequential, M...>
+    explicit Sequential(M&&... modules) : Sequential() {
+        (push_back(std::forward<M>(modules)), ...);
+    }
+
+    template <class M>
+        requires std::derived_from<std::remove_cvref_t<M>, Module>
+    Sequential& push_back(M&& module) {
+        register_module(std::to_string(size()), std::remove_cvref_t<M>(std::forward<M>(module)));
+        return *this;
+    }
+    Sequential& push_back(std::unique_ptr<Module> module);
+
+    /// Shapes: input [*] -> whatever the last child returns
+    Tensor forward(const Tensor& input) override;
+    /// Negative indices count from the end; out of range throws IndexError.
+    Module& operator[](std::int64_t index);
+    std::size_t size() const;
+    bool empty() const { return size() == 0; }
+};
+
+/// Holds children in a list; it has no forward of its own.
+class ModuleList : public Module {
+    LAZYNN_MODULE(ModuleList)
+public:
+    ModuleList() { set_name("ModuleList"); }
+    template <class... M>
+        requires detail::ModulePack<ModuleList, M...>
+    explicit ModuleList(M&&... modules) : ModuleList() {
+        (push_back(std::forward<M>(modules)), ...);
+    }
+
+    template <class M>
+        requires std::derived_from<std::remove_cvref_t<M>, Module>
+    ModuleList& push_back(M&& module) {
+        register_module(std::to_string(size()), std::remove_cvref_t<M>(std::forward<M>(module)));
+        return *this;
+    }
+    ModuleList& push_back(std::unique_ptr<Module> module);
+    Module& operator[](std::int64_t index);
+    std::size_t size() const;
+};
+
+/// Holds children by name, in insertion order.
+class ModuleDict : public Module {
+    LAZYNN_MODULE(ModuleDict)
+public:
+    ModuleDict() { set_name("ModuleDict"); }
+
+    template <class M>
+        requires std::derived_from<std::remove_cvref_t<M>, Module>
+    ModuleDict& insert(const std::string& key, M&& module) {
+        register_module(key, std::remove_cvref_t<M>(std::forward<M>(module)));
+        return *this;
+    }
+    Module& operator[](const std::string& key) { return at(key); }
+    Module& at(const std::string& key);
+    bool contains(const std::string& key) const;
+    std::vector<std::string> keys() const;
+    std::size_t size() const;
+};
+
+/// Holds parameters named "0", "1", ...; tensors are wrapped as Parameters. Not callable.
+class ParameterList : public Module {
+    LAZYNN_MODULE(ParameterList)
+public:
+    ParameterList() { set_name("ParameterList"); }
+    explicit ParameterList(const std::vector<Tensor>& values);
+    ParameterList& append(const Tensor& value);
+    Parameter& operator[](std::int64_t index);
+    std::size_t size() const;
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+};
+
+/// Holds parameters by name, in insertion order. Not callable.
+class ParameterDict : public Module {
+    LAZYNN_MODULE(ParameterDict)
+public:
+    ParameterDict() { set_name("ParameterDict"); }
+    ParameterDict& insert(const std::string& key, const Tensor& value);
+    Parameter& operator[](const std::string& key) { return at(key); }
+    Parameter& at(const std::string& key);
+    bool contains(const std::string& key) const;
+    std::vector<std::string> keys() const;
+    std::size_t size() const;
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+};
+
+}  // namespace lazynn::nn

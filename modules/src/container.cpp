@@ -1,0 +1,160 @@
+#include "module_registry.hpp"
+
+#include <lazynn/nn/container.hpp>
+
+namespace lazynn::nn {
+namespace {
+
+std::size_t wrap_index(std::int64_t index, std::size_t size, const char* container) {
+    const auto n = static_cast<std::int64_t>(size);
+    if (index < -n || index >= n) {
+        throw IndexError(std::string(container) + ": index " + std::to_string(index) + " is out of range (size " + std::to_string(n) + ")");
+    }
+    return static_cast<std::size_t>(index < 0 ? index + n : index);
+}
+
+std::string describe(const Parameter& p) {
+    if (!p.defined()) return "None";
+    if (p.is_uninitialized()) return "<UninitializedParameter>";
+    const Shape& s = p.shape();
+    std::string size;
+    for (std::size_t i = 0; i < s.size(); ++i) size += (i ? "x" : "") + std::to_string(s[i]);
+    return "Parameter containing: [torch." + std::string(p.dtype() == kFloat64 ? "float64" : p.dtype() == kInt64 ? "int64" : "float32") +
+           " of size " + size + "]";
+}
+
+}  // namespace
+
+// ---- Sequential ----
+
+Sequential& Sequential::push_back(std::unique_ptr<Module> module) {
+    register_module(std::to_string(size()), std::move(module));
+    return *this;
+}
+
+Tensor Sequential::forward(const Tensor& input) {
+    Tensor x = input;
+    for (Module* child : children()) x = (*child)(x);
+    return x;
+}
+
+Module& Sequential::operator[](std::int64_t index) {
+    auto& slots = registry().children;
+    return *slots[wrap_index(index, slots.size(), "Sequential")].get();
+}
+
+std::size_t Sequential::size() const { return registry().children.size(); }
+
+// ---- ModuleList ----
+
+ModuleList& ModuleList::push_back(std::unique_ptr<Module> module) {
+    register_module(std::to_string(size()), std::move(module));
+    return *this;
+}
+
+Module& ModuleList::operator[](std::int64_t index) {
+    auto& slots = registry().children;
+    return *slots[wrap_index(index, slots.size(), "ModuleList")].get();
+}
+
+std::size_t ModuleList::size() const { return registry().children.size(); }
+
+// ---- ModuleDict ----
+
+Module& ModuleDict::at(const std::string& key) {
+    for (auto& s : registry().children) {
+        if (s.name == key) return *s.get();
+    }
+    throw KeyError("ModuleDict has no key '" + key + "'");
+}
+
+bool ModuleDict::contains(const std::string& key) const {
+    for (const auto& s : registry().children) {
+        if (s.name == key) return true;
+    }
+    return false;
+}
+
+std::vector<std::string> ModuleDict::keys() const {
+    std::vector<std::string> out;
+    for (const auto& s : registry().children) out.push_back(s.name);
+    return out;
+}
+
+std::size_t ModuleDict::size() const { return registry().children.size(); }
+
+// ---- ParameterList ----
+
+ParameterList::ParameterList(const std::vector<Tensor>& values) : ParameterList() {
+    for (const auto& v : values) append(v);
+}
+
+namespace {
+/// Tensors become parameters that require grad (PyTorch wraps them in Parameter); integer
+/// tensors cannot, and uninitialised ones keep their own flag.
+bool wrapped_requires_grad(const Tensor& value) {
+    if (!value.defined()) return true;
+    return value.is_uninitialized() ? value.requires_grad() : value.is_floating_point();
+}
+}  // namespace
+
+ParameterList& ParameterList::append(const Tensor& value) {
+    register_parameter(std::to_string(size()), value, wrapped_requires_grad(value));
+    return *this;
+}
+
+Parameter& ParameterList::operator[](std::int64_t index) {
+    auto& slots = registry().params;
+    return *slots[wrap_index(index, slots.size(), "ParameterList")].get();
+}
+
+std::size_t ParameterList::size() const { return registry().params.size(); }
+
+Tensor ParameterList::forward(const Tensor&) { throw RuntimeError("ParameterList should not be called."); }
+
+std::string ParameterList::extra_repr() const {
+    std::string out;
+    const auto& slots = registry().params;
+    for (std::size_t i = 0; i < slots.size(); ++i) out += (i ? "\n" : "") + std::string("  (") + slots[i].name + "): " + describe(*slots[i].get());
+    return out;
+}
+
+// ---- ParameterDict ----
+
+ParameterDict& ParameterDict::insert(const std::string& key, const Tensor& value) {
+    register_parameter(key, value, wrapped_requires_grad(value));
+    return *this;
+}
+
+Parameter& ParameterDict::at(const std::string& key) {
+    for (auto& s : registry().params) {
+        if (s.name == key) return *s.get();
+    }
+    throw KeyError("ParameterDict has no key '" + key + "'");
+}
+
+bool ParameterDict::contains(const std::string& key) const {
+    for (const auto& s : registry().params) {
+        if (s.name == key) return true;
+    }
+    return false;
+}
+
+std::vector<std::string> ParameterDict::keys() const {
+    std::vector<std::string> out;
+    for (const auto& s : registry().params) out.push_back(s.name);
+    return out;
+}
+
+std::size_t ParameterDict::size() const { return registry().params.size(); }
+
+Tensor ParameterDict::forward(const Tensor&) { throw RuntimeError("ParameterDict should not be called."); }
+
+std::string ParameterDict::extra_repr() const {
+    std::string out;
+    const auto& slots = registry().params;
+    for (std::size_t i = 0; i < slots.size(); ++i) out += (i ? "\n" : "") + std::string("  (") + slots[i].name + "): " + describe(*slots[i].get());
+    return out;
+}
+
+}  // namespace lazynn::nn

@@ -1,0 +1,24 @@
+#include <lazynn/error.hpp>
+#include <lazynn/nn/dropout.hpp>
+#include <lazynn/nn/functional.hpp>
+
+#include <cstdio>
+
+namespace lazynn::nn {
+
+Dropout::Dropout(DropoutOptions options) : options_(options) {
+    set_name("Dropout");
+    if (options.p_ < 0.0 || options.p_ > 1.0) {
+        throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(options.p_));
+    }
+}
+
+Tensor Dropout::forward(const Tensor& input) { return functional::dropout(input, options_.p_, is_training()); }
+
+std::string Dropout::extra_repr() const {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "p=%g, inplace=False", options_.p_);
+    return buffer;
+}
+
+}  // namespace lazynn::nn

@@ -1,0 +1,11 @@
+#include <lazynn/nn/flatten.hpp>
+
+namespace lazynn::nn {
+
+Flatten::Flatten(FlattenOptions options) : options_(options) { set_name("Flatten"); }
+
+std::string Flatten::extra_repr() const {
+    return "start_dim=" + std::to_string(options_.start_dim_) + ", end_dim=" + std::to_string(options_.end_dim_);
+}
+
+}  // namespace lazynn::nn

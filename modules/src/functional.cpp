@@ -1,0 +1,22 @@
+#include <lazynn/error.hpp>
+#include <lazynn/nn/functional.hpp>
+
+namespace lazynn::nn::functional {
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+    Tensor out = matmul(input, weight.t());
+    return bias.defined() ? out + bias : out;
+}
+
+Tensor dropout(const Tensor& input, double p, bool training) {
+    if (p < 0.0 || p > 1.0) throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
+    if (!training || p == 0.0) return input;
+    if (p == 1.0) return input * 0.0;
+    const Tensor keep = (rand_like(input.is_floating_point() ? input : input.to(kFloat32)) >= p);
+    return input * (keep * (1.0 / (1.0 - p)));
+}
+
+Tensor relu(const Tensor& input) { return input.relu(); }
+Tensor gelu(const Tensor& input, bool tanh_approximation) { return input.gelu(tanh_approximation); }
+
+}  // namespace lazynn::nn::functional
