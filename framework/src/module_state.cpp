@@ -67,7 +67,16 @@ void Module::load_recursive(const StateDict& state, const std::string& prefix, I
                              "\", expected torch.Tensor or Tensor-like object from checkpoint but received NoneType");
             continue;
         }
-        if (lazynn::is_lazy(dest)) continue;      // nothing to copy into (the source was uninitialised too)
+        if (lazynn::is_lazy(dest)) {
+            // A lazy module's load hook has materialised everything it could; what is left has an
+            // uninitialised source (nothing to copy) or belongs to a module that is not lazy.
+            if (!lazynn::is_lazy(source)) {
+                errors.push_back("While copying the parameter named \"" + key + "\", whose dimensions in the model are torch.Size([0]) and whose dimensions in the checkpoint are " +
+                                 torch_size(source.shape()) + ", an exception occurred : the parameter is uninitialized and " + this->name() +
+                                 " is not a lazy module; call materialize() on it first.");
+            }
+            continue;
+        }
         if (lazynn::is_lazy(source)) (void)source.shape();  // throws PyTorch's "Can't access the shape ..." directly
         if (source.shape() != dest.shape()) {
             errors.push_back("size mismatch for " + key + ": copying a param with shape " + torch_size(source.shape()) +

@@ -63,10 +63,16 @@ void LazyLinear::initialize_parameters(const std::vector<Tensor>& inputs) {
 void LazyLinear::initialize_parameters(const Tensor& input) {
     if (!has_uninitialized_params()) return;
     if (input.dim() == 0) throw ShapeError("LazyLinear: cannot infer in_features from a 0-dim input; pass [*, in_features]");
+    const std::int64_t inferred = input.size(-1);
+    // A partial load may have materialised the weight already: it must agree with the input.
+    if (!is_lazy(weight) && weight.size(1) != inferred) {
+        throw AssertionError("The in_features inferred from input: " + std::to_string(inferred) +
+                             " is not equal to in_features from self.weight: " + std::to_string(weight.size(1)));
+    }
     NoGradGuard no_grad;
-    options_.in_features_ = input.size(-1);
-    weight.materialize({options_.out_features_, options_.in_features_});
-    if (bias.defined()) bias.materialize({options_.out_features_});
+    options_.in_features_ = inferred;
+    if (is_lazy(weight)) weight.materialize({options_.out_features_, inferred});
+    if (is_lazy(bias)) bias.materialize({options_.out_features_});
     reset_parameters();
 }
 

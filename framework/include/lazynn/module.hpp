@@ -172,6 +172,8 @@ public:
     // ---- lazy modules ----
     /// True until a lazy module's first forward (or a full load) finished initialising it.
     bool is_lazy() const { return lazy_.has_value(); }
+    /// Whether a tensor is uninitialised (the free lazynn::is_lazy, visible inside modules too).
+    static bool is_lazy(const Tensor& t) { return lazynn::is_lazy(t); }
     /// Whether any of this module's own parameters or buffers is uninitialised.
     bool has_uninitialized_params() const;
     /// Infers sizes from the forward inputs and materialises. Lazy modules override; the base
