@@ -7,3 +7,4 @@
 #include <lazynn/nn/flatten.hpp>
 #include <lazynn/nn/functional.hpp>
 #include <lazynn/nn/linear.hpp>
+#include <lazynn/nn/loss.hpp>

@@ -1,0 +1,192 @@
+#pragma once
+// Optimizer base classes.
+//
+// Contract:
+//   - Parameters are held as handles, so an optimizer built on a lazy model before its first
+//     forward updates the real tensors once they are materialised (DESIGN.md decision 6).
+//   - Per-parameter state is keyed by parameter identity and created on the first step() that
+//     sees a gradient for it; parameters without a gradient (or still uninitialised) are skipped.
+//   - Each update is one fused pass over the parameter's data (no chains of tensor ops).
+//   - state_dict() holds only tensors: "param_groups.{g}.{option}" (0-dim float64),
+//     "param_groups.{g}.params" (int64 indices), "state.{i}.{field}". Indices count parameters
+//     across groups in order, as PyTorch numbers them.
+// Copy/move: optimizers are neither copyable nor movable (they are referred to by schedulers).
+
+#include <lazynn/autograd.hpp>
+#include <lazynn/module.hpp>
+#include <lazynn/parameter.hpp>
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace lazynn::optim {
+
+/// One named option of a parameter group, for state_dict and schedulers.
+struct OptionField {
+    const char* name;
+    double* number = nullptr;
+    bool* flag = nullptr;
+};
+
+class Optimizer {
+public:
+    Optimizer() = default;
+    Optimizer(const Optimizer&) = delete;
+    Optimizer& operator=(const Optimizer&) = delete;
+    virtual ~Optimizer() = default;
+
+    /// One update of every parameter that has a gradient.
+    virtual void step() = 0;
+    /// Clears the gradients of every parameter (to undefined by default, like PyTorch 2.x).
+    void zero_grad(bool set_to_none = true);
+
+    virtual std::size_t num_param_groups() const = 0;
+    virtual std::vector<Parameter>& group_params(std::size_t group) = 0;
+    /// The options of a group, by name ("lr", "momentum", "beta1", ...).
+    virtual std::vector<OptionField> group_options(std::size_t group) = 0;
+    double lr(std::size_t group = 0);
+    void set_lr(double lr, std::size_t group);
+    /// Looks up a group option by name; null when this optimizer has no such option.
+    OptionField* find_option(std::vector<OptionField>& fields, const std::string& name);
+
+    /// The lr a group had when the first scheduler attached to it (PyTorch's "initial_lr"):
+    /// recorded on first request, so chained schedulers share one base.
+    double initial_lr(std::size_t group);
+
+    virtual StateDict state_dict() = 0;
+    virtual void load_state_dict(const StateDict& state) = 0;
+
+private:
+    std::unordered_map<std::size_t, double> initial_lrs_;
+};
+
+/// Shared implementation: parameter groups of `Options` and per-parameter `State`.
+/// Options must provide `double lr_` and `std::vector<OptionField> fields()`; State must provide
+/// `std::vector<std::pair<const char*, Tensor*>> tensors()` and `double step`.
+template <class Options, class State>
+class OptimizerBase : public Optimizer {
+public:
+    struct ParamGroup {
+        std::vector<Parameter> params;
+        Options options;
+    };
+
+    OptimizerBase(std::vector<Parameter> params, Options defaults) : defaults_(defaults) {
+        add_param_group({std::move(params), defaults});
+    }
+    OptimizerBase(std::vector<ParamGroup> groups, Options defaults) : defaults_(defaults) {
+        for (auto& g : groups) add_param_group(std::move(g));
+    }
+
+    void add_param_group(ParamGroup group) {
+        for (const auto& p : group.params) {
+            if (!p.defined()) throw ValueError("optimizer: a parameter group contains an undefined parameter");
+            for (const auto& existing : groups_) {
+                for (const auto& q : existing.params) {
+                    if (q.is_same(p)) throw ValueError("some parameters appear in more than one parameter group");
+                }
+            }
+        }
+        groups_.push_back(std::move(group));
+    }
+
+    std::vector<ParamGroup>& param_groups() { return groups_; }
+    std::size_t num_param_groups() const override { return groups_.size(); }
+    std::vector<Parameter>& group_params(std::size_t group) override { return groups_.at(group).params; }
+    std::vector<OptionField> group_options(std::size_t group) override { return groups_.at(group).options.fields(); }
+    const Options& defaults() const { return defaults_; }
+
+    void step() override {
+        for (auto& group : groups_) {
+            for (auto& p : group.params) {
+                if (is_lazy(p)) continue;
+                Tensor grad = p.grad();
+                if (!grad.defined()) continue;
+                State& state = state_[p.impl_ptr().get()];
+                state.step += 1;
+                update(p, grad, state, group.options);
+            }
+        }
+    }
+
+    /// The state of one parameter (created by its first step), or null.
+    State* state_of(const Parameter& p) {
+        auto it = state_.find(p.impl_ptr().get());
+        return it == state_.end() ? nullptr : &it->second;
+    }
+
+    StateDict state_dict() override {
+        StateDict out;
+        std::int64_t index = 0;
+        for (std::size_t g = 0; g < groups_.size(); ++g) {
+            const std::string prefix = "param_groups." + std::to_string(g) + ".";
+            for (const auto& f : groups_[g].options.fields()) {
+                out.insert(prefix + f.name, scalar_tensor(f.number ? *f.number : (*f.flag ? 1.0 : 0.0), kFloat64));
+            }
+            std::vector<std::int64_t> ids;
+            for (const auto& p : groups_[g].params) {
+                if (State* s = state_of(p)) {
+                    const std::string sp = "state." + std::to_string(index) + ".";
+                    out.insert(sp + "step", scalar_tensor(s->step, kFloat64));
+                    for (auto& [name, t] : s->tensors()) {
+                        if (t->defined()) out.insert(sp + name, t->detach());
+                    }
+                }
+                ids.push_back(index++);
+            }
+            out.insert(prefix + "params", tensor(ids, {static_cast<std::int64_t>(ids.size())}));
+        }
+        return out;
+    }
+
+    void load_state_dict(const StateDict& sd) override {
+        std::int64_t index = 0;
+        for (std::size_t g = 0; g < groups_.size(); ++g) {
+            const std::string prefix = "param_groups." + std::to_string(g) + ".";
+            if (!sd.contains(prefix + "params")) {
+                throw ValueError("loaded state dict has a different number of parameter groups (no group " + std::to_string(g) + ")");
+            }
+            if (sd.at(prefix + "params").numel() != static_cast<std::int64_t>(groups_[g].params.size())) {
+                throw ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group " +
+                                 std::to_string(g));
+            }
+            for (auto& f : groups_[g].options.fields()) {
+                if (!sd.contains(prefix + f.name)) continue;
+                const double v = sd.at(prefix + f.name).template item<double>();
+                if (f.number) *f.number = v;
+                else *f.flag = v != 0.0;
+            }
+            for (auto& p : groups_[g].params) {
+                const std::string sp = "state." + std::to_string(index++) + ".";
+                if (!sd.contains(sp + "step")) continue;
+                State& s = state_[p.impl_ptr().get()];
+                s.step = sd.at(sp + "step").template item<double>();
+                for (auto& [name, t] : s.tensors()) {
+                    if (sd.contains(sp + name)) {
+                        NoGradGuard no_grad;
+                        *t = sd.at(sp + name).to(p.dtype()).clone();
+                    }
+                }
+            }
+        }
+        if (sd.contains("param_groups." + std::to_string(groups_.size()) + ".params")) {
+            throw ValueError("loaded state dict has a different number of parameter groups (more than " + std::to_string(groups_.size()) + ")");
+        }
+    }
+
+protected:
+    /// One fused update of `param` from `grad`; state.step already counts this step.
+    virtual void update(Parameter& param, const Tensor& grad, State& state, const Options& options) = 0;
+
+    std::vector<ParamGroup> groups_;
+    Options defaults_;
+    std::unordered_map<const TensorImpl*, State> state_;
+};
+
+/// Rescales all gradients so their joint norm is at most max_norm; returns the norm before.
+double clip_grad_norm_(const std::vector<Parameter>& parameters, double max_norm, double norm_type = 2.0);
+/// Clamps every gradient element into [-clip_value, clip_value].
+void clip_grad_value_(const std::vector<Parameter>& parameters, double clip_value);
+
+}  // namespace lazynn::optim
