@@ -2,6 +2,8 @@
 #include "autograd/function_node.hpp"
 #include "ops/elementwise.hpp"
 
+#include <cstring>
+
 namespace lazynn {
 
 using autograd::detail::needs_grad;
@@ -25,30 +27,39 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
     }
     Shape out_shape = i.shape;
     if (rank) out_shape[d] = static_cast<std::int64_t>(idx.size());
+    // Gather whole [inner] blocks: the input seen as [outer, size, inner].
+    const Tensor src = detail::contiguous_data(*this);
+    std::int64_t outer = 1, inner = 1;
+    for (std::size_t k = 0; k < d && rank; ++k) outer *= i.shape[k];
+    for (std::size_t k = d + 1; k < i.shape.size(); ++k) inner *= i.shape[k];
     Tensor out = detail::empty_tensor(out_shape, i.dtype);
-    {
-        NoGradGuard no_grad;
-        for (std::size_t k = 0; k < idx.size(); ++k) {
-            const std::int64_t src = idx[k] < 0 ? idx[k] + size : idx[k];
-            if (rank) {
-                out.select(static_cast<std::int64_t>(d), static_cast<std::int64_t>(k)).copy_(select(static_cast<std::int64_t>(d), src));
-            } else {
-                out.copy_(*this);
-            }
+    const std::size_t bytes = static_cast<std::size_t>(inner) * dtype_size(i.dtype);
+    const char* from = static_cast<const char*>(src.impl().storage->raw()) + src.impl().offset * static_cast<std::int64_t>(dtype_size(i.dtype));
+    char* to = static_cast<char*>(out.impl().storage->raw());
+    const auto count = static_cast<std::int64_t>(idx.size());
+    for (std::int64_t o = 0; o < outer; ++o) {
+        for (std::int64_t k = 0; k < count; ++k) {
+            const std::int64_t s = idx[static_cast<std::size_t>(k)] < 0 ? idx[static_cast<std::size_t>(k)] + size : idx[static_cast<std::size_t>(k)];
+            std::memcpy(to + static_cast<std::size_t>(o * count + k) * bytes, from + static_cast<std::size_t>(o * size + s) * bytes, bytes);
         }
     }
     if (needs_grad({this})) {
-        record(out, "IndexSelectBackward0", {*this}, [in_shape = i.shape, dtype = i.dtype, d, idx, size, rank](const Tensor& g) {
+        record(out, "IndexSelectBackward0", {*this}, [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](const Tensor& g_in) {
             Tensor grad = zeros(in_shape, dtype);
-            for (std::size_t k = 0; k < idx.size(); ++k) {
-                const std::int64_t dst = idx[k] < 0 ? idx[k] + size : idx[k];
-                if (rank) {
-                    Tensor row = grad.select(static_cast<std::int64_t>(d), dst);
-                    row.add_(g.select(static_cast<std::int64_t>(d), static_cast<std::int64_t>(k)));
-                } else {
-                    grad.add_(g);
+            const Tensor g = detail::contiguous_data(g_in);
+            visit_dtype(dtype, [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                T* dst = grad.impl().data<T>();
+                const T* gv = g.impl().data<T>();
+                for (std::int64_t o = 0; o < outer; ++o) {
+                    for (std::int64_t k = 0; k < count; ++k) {
+                        const std::int64_t s = idx[static_cast<std::size_t>(k)] < 0 ? idx[static_cast<std::size_t>(k)] + size : idx[static_cast<std::size_t>(k)];
+                        T* row = dst + (o * size + s) * inner;
+                        const T* grow = gv + (o * count + k) * inner;
+                        for (std::int64_t e = 0; e < inner; ++e) row[e] += grow[e];
+                    }
                 }
-            }
+            });
             return std::vector<Tensor>{grad};
         }, false);
     }

@@ -1,0 +1,93 @@
+#include <lazynn/data/dataloader.hpp>
+#include <lazynn/error.hpp>
+
+#include <algorithm>
+#include <numeric>
+
+namespace lazynn::data {
+namespace {
+
+/// SplitMix64: decorrelates the seeds derived from (seed, epoch, batch).
+std::uint64_t mix(std::uint64_t x) {
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+}  // namespace
+
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)), options_(std::move(options)) {
+    if (!dataset_) throw ValueError("DataLoader: the dataset is null");
+    if (options_.batch_size_ == 0) throw ValueError("DataLoader: batch_size should be a positive integer value, but got batch_size=0");
+}
+
+std::size_t DataLoader::size() const {
+    const std::size_t n = dataset_->size(), b = options_.batch_size_;
+    return options_.drop_last_ ? n / b : (n + b - 1) / b;
+}
+
+std::vector<std::int64_t> DataLoader::order(std::uint64_t epoch) const {
+    std::vector<std::int64_t> idx(dataset_->size());
+    std::iota(idx.begin(), idx.end(), 0);
+    if (options_.shuffle_) {
+        Generator gen(mix(options_.seed_ ^ mix(epoch)));
+        // Fisher-Yates with our own generator, so the order is the same on every platform.
+        for (std::size_t i = idx.size(); i > 1; --i) {
+            const std::size_t j = static_cast<std::size_t>(gen.next_u64() % i);
+            std::swap(idx[i - 1], idx[j]);
+        }
+    }
+    return idx;
+}
+
+Example DataLoader::batch(std::uint64_t epoch, const std::vector<std::int64_t>& order, std::size_t b) const {
+    const std::size_t start = b * options_.batch_size_;
+    const std::size_t stop = std::min(start + options_.batch_size_, order.size());
+    const std::vector<std::int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start), order.begin() + static_cast<std::ptrdiff_t>(stop));
+    Example e = dataset_->get_batch(indices);
+    if (options_.transform_) {
+        Generator gen(mix(mix(options_.seed_ ^ mix(epoch)) + b));
+        e = options_.transform_(std::move(e), gen);
+    }
+    return e;
+}
+
+DataLoader::Iterator DataLoader::begin() { return Iterator(this, epoch_++, 0); }
+
+DataLoader::Iterator DataLoader::end() const { return Iterator(nullptr, 0, size()); }
+
+DataLoader::Iterator::Iterator(const DataLoader* loader, std::uint64_t epoch, std::size_t index)
+    : loader_(loader), epoch_(epoch), index_(index) {
+    if (!loader_) return;
+    order_ = std::make_shared<std::vector<std::int64_t>>(loader_->order(epoch_));
+    if (index_ < loader_->size()) {
+        current_ = loader_->batch(epoch_, *order_, index_);
+        load(index_ + 1);
+    }
+}
+
+DataLoader::Iterator::~Iterator() = default;
+
+void DataLoader::Iterator::load(std::size_t b) {
+    if (b >= loader_->size()) return;
+    if (loader_->options_.prefetch_) {
+        next_ = std::async(std::launch::async, [loader = loader_, epoch = epoch_, order = order_, b] { return loader->batch(epoch, *order, b); });
+    } else {
+        next_ = std::async(std::launch::deferred, [loader = loader_, epoch = epoch_, order = order_, b] { return loader->batch(epoch, *order, b); });
+    }
+}
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+    ++index_;
+    if (index_ < loader_->size()) {
+        current_ = next_.get();   // rethrows whatever building the batch threw
+        load(index_ + 1);
+    } else {
+        current_ = Example{};
+    }
+    return *this;
+}
+
+}  // namespace lazynn::data

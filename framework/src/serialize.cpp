@@ -1,0 +1,242 @@
+// safetensors reading and writing, module save/load and training checkpoints.
+#include "tensor_impl.hpp"
+
+#include <lazynn/optim/lr_scheduler.hpp>
+#include <lazynn/optim/optimizer.hpp>
+#include <lazynn/random.hpp>
+#include <lazynn/serialize.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; big-endian hosts need byte swapping");
+
+namespace lazynn {
+namespace serialize {
+namespace {
+
+const char* dtype_code(Dtype d) {
+    switch (d) {
+        case Dtype::Float32: return "F32";
+        case Dtype::Float64: return "F64";
+        case Dtype::Int64: return "I64";
+    }
+    return "?";
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw RuntimeError(path + ": " + what); }
+
+/// Writes `bytes` to `path` through a temporary file and an atomic rename.
+void write_atomically(const std::string& path, const std::string& header, const std::vector<Tensor>& payload) {
+    static std::atomic<unsigned> counter{0};
+    const std::filesystem::path target(path);
+    const std::filesystem::path tmp = target.parent_path() /
+        (target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) fail(path, std::string("cannot create a temporary file next to it (") + std::strerror(errno) + ")");
+    bool ok = true;
+    const std::uint64_t n = header.size();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+    ok = ok && std::fwrite(len, 1, 8, f) == 8;
+    ok = ok && std::fwrite(header.data(), 1, header.size(), f) == header.size();
+    for (const Tensor& t : payload) {
+        const auto bytes = static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
+        ok = ok && (bytes == 0 || std::fwrite(t.impl().storage->raw(), 1, bytes, f) == bytes);
+    }
+    ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    ok = (std::fclose(f) == 0) && ok;
+    if (!ok) {
+        std::filesystem::remove(tmp);
+        fail(path, std::string("write failed (") + std::strerror(errno) + ")");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, target, ec);
+    if (ec) {
+        std::filesystem::remove(tmp);
+        fail(path, "cannot move the finished file into place (" + ec.message() + ")");
+    }
+}
+
+}  // namespace
+
+void save_safetensors(const StateDict& tensors, const std::string& path, const Metadata& metadata) {
+    nlohmann::ordered_json header = nlohmann::ordered_json::object();
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::vector<Tensor> payload;
+    std::uint64_t offset = 0;
+    for (const auto& [name, t] : tensors) {
+        if (!t.defined()) fail(path, "tensor '" + name + "' is undefined and cannot be saved");
+        if (t.is_uninitialized()) {
+            fail(path, "tensor '" + name + "' is an uninitialized parameter; run a forward pass (or model.initialize(sample)) before saving");
+        }
+        const Tensor c = detail::contiguous_data(t).clone();
+        const auto bytes = static_cast<std::uint64_t>(c.numel()) * dtype_size(c.dtype());
+        header[name] = {{"dtype", dtype_code(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+        payload.push_back(c);
+    }
+    std::string text = header.dump();
+    while (text.size() % 8 != 0) text.push_back(' ');   // the format pads the header to 8 bytes
+    write_atomically(path, text, payload);
+}
+
+SafetensorsContents load_safetensors(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(path, std::filesystem::exists(path) ? "cannot open" : "no such file");
+    in.seekg(0, std::ios::end);
+    const auto file_size = static_cast<std::uint64_t>(in.tellg());
+    in.seekg(0);
+    if (file_size < 8) fail(path, "truncated: " + std::to_string(file_size) + " bytes, too short for a safetensors header");
+    unsigned char len[8];
+    in.read(reinterpret_cast<char*>(len), 8);
+    std::uint64_t header_size = 0;
+    for (int i = 0; i < 8; ++i) header_size |= std::uint64_t{len[i]} << (8 * i);
+    if (header_size > file_size - 8) {
+        fail(path, "corrupt or truncated: the header claims " + std::to_string(header_size) + " bytes but only " +
+                       std::to_string(file_size - 8) + " follow");
+    }
+    std::string text(header_size, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(header_size));
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        fail(path, std::string("corrupt header (not valid JSON: ") + e.what() + ")");
+    }
+    if (!header.is_object()) fail(path, "corrupt header (expected a JSON object)");
+    const std::uint64_t data_size = file_size - 8 - header_size;
+
+    SafetensorsContents out;
+    // Keep the file's order (offsets ascending), as writers lay tensors out in state_dict order.
+    std::vector<std::pair<std::uint64_t, std::string>> order;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        if (it.key() == "__metadata__") {
+            if (!it->is_object()) fail(path, "corrupt header: __metadata__ must be an object");
+            for (auto m = it->begin(); m != it->end(); ++m) {
+                if (!m->is_string()) fail(path, "corrupt header: metadata value '" + m.key() + "' is not a string");
+                out.metadata[m.key()] = m->get<std::string>();
+            }
+            continue;
+        }
+        const auto& entry = *it;
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets") ||
+            !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2) {
+            fail(path, "corrupt header entry for '" + it.key() + "' (needs dtype, shape and two data_offsets)");
+        }
+        order.emplace_back(entry["data_offsets"][0].is_number_unsigned() ? entry["data_offsets"][0].get<std::uint64_t>() : 0, it.key());
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& [begin_unused, key] : order) {
+        const auto& entry = header[key];
+        const std::string code = entry["dtype"].is_string() ? entry["dtype"].get<std::string>() : "";
+        Dtype dtype;
+        if (code == "F32") dtype = kFloat32;
+        else if (code == "F64") dtype = kFloat64;
+        else if (code == "I64") dtype = kInt64;
+        else fail(path, "tensor '" + key + "' has dtype '" + code + "'; lazynn reads F32, F64 and I64");
+        Shape shape;
+        for (const auto& d : entry["shape"]) {
+            if (!d.is_number_unsigned()) fail(path, "tensor '" + key + "' has an invalid shape");
+            shape.push_back(d.get<std::int64_t>());
+        }
+        const auto& offs = entry["data_offsets"];
+        if (!offs[0].is_number_unsigned() || !offs[1].is_number_unsigned()) fail(path, "tensor '" + key + "' has invalid data_offsets");
+        const auto begin = offs[0].get<std::uint64_t>(), end = offs[1].get<std::uint64_t>();
+        const auto expected = static_cast<std::uint64_t>(shape_numel(shape)) * dtype_size(dtype);
+        if (end < begin || end - begin != expected) {
+            fail(path, "tensor '" + key + "': data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + ") do not hold " +
+                           shape_to_list(shape) + " " + code + " values (" + std::to_string(expected) + " bytes)");
+        }
+        if (end > data_size) {
+            fail(path, "truncated: tensor '" + key + "' needs bytes up to " + std::to_string(end) + " but the data section has " +
+                           std::to_string(data_size));
+        }
+        Tensor t = detail::empty_tensor(shape, dtype);
+        in.seekg(static_cast<std::streamoff>(8 + header_size + begin));
+        in.read(static_cast<char*>(t.impl().storage->raw()), static_cast<std::streamsize>(expected));
+        if (!in) fail(path, "read error in tensor '" + key + "'");
+        out.tensors.insert(key, t);
+    }
+    return out;
+}
+
+}  // namespace serialize
+
+void save(const Module& module, const std::string& path, const serialize::Metadata& metadata) {
+    serialize::Metadata meta = metadata;
+    meta.emplace("format", "pt");   // what the safetensors PyTorch loader expects
+    serialize::save_safetensors(module.state_dict(), path, meta);
+}
+
+IncompatibleKeys load(Module& module, const std::string& path, bool strict) {
+    const auto contents = serialize::load_safetensors(path);
+    try {
+        return module.load_state_dict(contents.tensors, strict);
+    } catch (const RuntimeError& e) {
+        throw RuntimeError(path + ": " + e.what());
+    }
+}
+
+namespace {
+
+StateDict with_prefix(const StateDict& sd, const std::string& prefix) {
+    StateDict out;
+    for (const auto& [k, v] : sd) out.insert(prefix + k, v);
+    return out;
+}
+
+StateDict strip_prefix(const StateDict& sd, const std::string& prefix) {
+    StateDict out;
+    for (const auto& [k, v] : sd) {
+        if (k.compare(0, prefix.size(), prefix) == 0) out.insert(k.substr(prefix.size()), v);
+    }
+    return out;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Module& model, optim::Optimizer* optimizer, optim::LRScheduler* scheduler,
+                     const TrainingState& state) {
+    StateDict all = with_prefix(model.state_dict(), "model.");
+    if (optimizer) {
+        for (const auto& [k, v] : optimizer->state_dict()) all.insert("optimizer." + k, v);
+    }
+    if (scheduler) {
+        for (const auto& [k, v] : scheduler->state_dict()) all.insert("scheduler." + k, v);
+    }
+    serialize::Metadata meta = state.extra;
+    meta["epoch"] = std::to_string(state.epoch);
+    meta["rng_state"] = default_generator().state();
+    meta["format"] = "lazynn-training-checkpoint";
+    serialize::save_safetensors(all, path, meta);
+}
+
+TrainingState load_checkpoint(const std::string& path, Module& model, optim::Optimizer* optimizer, optim::LRScheduler* scheduler) {
+    const auto contents = serialize::load_safetensors(path);
+    if (!contents.metadata.count("epoch") || !contents.metadata.count("rng_state")) {
+        throw RuntimeError(path + ": not a training checkpoint (no epoch / rng_state metadata); use lazynn::load for model weights");
+    }
+    try {
+        model.load_state_dict(strip_prefix(contents.tensors, "model."));
+        if (optimizer) optimizer->load_state_dict(strip_prefix(contents.tensors, "optimizer."));
+        if (scheduler) scheduler->load_state_dict(strip_prefix(contents.tensors, "scheduler."));
+    } catch (const Error& e) {
+        throw RuntimeError(path + ": " + e.what());
+    }
+    default_generator().set_state(contents.metadata.at("rng_state"));
+    TrainingState state;
+    state.epoch = std::stoll(contents.metadata.at("epoch"));
+    state.extra = contents.metadata;
+    return state;
+}
+
+}  // namespace lazynn

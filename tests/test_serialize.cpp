@@ -1,0 +1,169 @@
+// safetensors checkpoints: round trips, atomic writes, damaged files, lazy loading, and exact
+// resume from a training checkpoint.
+#include "test_support.hpp"
+
+#include <lazynn/optim/lr_scheduler.hpp>
+#include <lazynn/optim/optimizers.hpp>
+#include <lazynn/serialize.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace lazynn;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+    return (std::filesystem::temp_directory_path() / ("lazynn_ser_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+struct Mlp : Cloneable<Mlp> {
+    nn::LazyLinear fc1{this, "fc1", 8};
+    nn::ReLU act{this, "act"};
+    nn::LazyLinear fc2{this, "fc2", 3};
+    Tensor forward(const Tensor& x) override { return fc2(act(fc1(x))); }
+};
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+}  // namespace
+
+TEST_SUITE("safetensors") {
+    TEST_CASE("round trip of every dtype with metadata; header layout") {
+        const std::string path = temp_path("roundtrip.safetensors");
+        StateDict sd;
+        sd.insert("a", arange(6).reshape({2, 3}));
+        sd.insert("b", tensor({1.5, -2.5}, kFloat64));
+        sd.insert("c", tensor({7, 8, 9}));
+        sd.insert("scalar", scalar_tensor(3.0));
+        sd.insert("view", arange(6).reshape({2, 3}).t());   // non-contiguous is written contiguously
+        serialize::save_safetensors(sd, path, {{"note", "hello"}});
+        const auto back = serialize::load_safetensors(path);
+        CHECK(back.tensors.keys() == sd.keys());
+        for (const auto& [k, v] : sd) {
+            CAPTURE(k);
+            CHECK(back.tensors.at(k).dtype() == v.dtype());
+            CHECK(equal(back.tensors.at(k), v));
+        }
+        CHECK(back.metadata.at("note") == "hello");
+        const std::string bytes = read_file(path);
+        std::uint64_t n = 0;
+        for (int i = 0; i < 8; ++i) n |= std::uint64_t(static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)])) << (8 * i);
+        CHECK(n % 8 == 0);
+        CHECK(bytes.substr(8, n).find("\"dtype\":\"F64\"") != std::string::npos);
+        std::filesystem::remove(path);
+    }
+
+    TEST_CASE("writes are atomic: no temporary file is left, an existing file is replaced whole") {
+        const std::string path = temp_path("atomic.safetensors");
+        StateDict sd;
+        sd.insert("x", ones({4}));
+        serialize::save_safetensors(sd, path);
+        sd.insert("x", zeros({4}));
+        serialize::save_safetensors(sd, path);
+        CHECK(equal(serialize::load_safetensors(path).tensors.at("x"), zeros({4})));
+        int leftovers = 0;
+        for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path())) {
+            if (e.path().filename().string().find("atomic.safetensors.tmp") != std::string::npos) ++leftovers;
+        }
+        CHECK(leftovers == 0);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::save_safetensors(sd, "/nonexistent-dir/x.safetensors"), RuntimeError,
+                                        "/nonexistent-dir/x.safetensors: cannot create a temporary file");
+        std::filesystem::remove(path);
+    }
+
+    TEST_CASE("damaged files fail cleanly, naming the file and the key") {
+        const std::string path = temp_path("damaged.safetensors");
+        StateDict sd;
+        sd.insert("weight", arange(16).reshape({4, 4}));
+        sd.insert("bias", arange(4));
+        serialize::save_safetensors(sd, path);
+        const std::string good = read_file(path);
+
+        // Every truncation point fails with an error, never a crash.
+        for (std::size_t cut : {std::size_t{0}, std::size_t{5}, std::size_t{8}, std::size_t{20}, good.size() - 1, good.size() - 17}) {
+            CAPTURE(cut);
+            write_file(path, good.substr(0, cut));
+            CHECK_THROWS_AS(serialize::load_safetensors(path), RuntimeError);
+        }
+        write_file(path, good.substr(0, good.size() - 1));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "truncated: tensor 'bias'");
+        std::string corrupt = good;
+        corrupt[8] = '#';   // the header's opening brace
+        write_file(path, corrupt);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "corrupt header (not valid JSON");
+        std::string huge = good;
+        huge[7] = '\x7f';
+        write_file(path, huge);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "the header claims");
+        std::string wrong_dtype = good;
+        wrong_dtype.replace(wrong_dtype.find("F32"), 3, "BF1");
+        write_file(path, wrong_dtype);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "tensor 'weight' has dtype 'BF1'");
+        std::string wrong_shape = good;
+        wrong_shape.replace(wrong_shape.find("[4,4]"), 5, "[4,5]");
+        write_file(path, wrong_shape);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "tensor 'weight': data_offsets");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path + ".nope"), RuntimeError, "no such file");
+        std::filesystem::remove(path);
+    }
+
+    TEST_CASE("a model checkpoint loads into a fresh lazy model without a forward") {
+        const std::string path = temp_path("model.safetensors");
+        manual_seed(11);
+        Mlp a;
+        a.initialize(zeros({1, 5}));
+        save(a, path);
+        Mlp b;
+        CHECK(load(b, path).ok());
+        CHECK_FALSE(b.fc1.is_lazy());
+        CHECK(b.fc1.in_features() == 5);
+        const Tensor x = randn({4, 5});
+        CHECK(equal(a(x), b(x)));
+        nn::Linear wrong(2, 2);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(load(wrong, path), RuntimeError, path + ": Error(s) in loading state_dict for Linear");
+        Mlp lazy;
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(save(lazy, path), RuntimeError, "uninitialized parameter; run a forward pass");
+        std::filesystem::remove(path);
+    }
+
+    TEST_CASE("a training checkpoint resumes exactly") {
+        const std::string path = temp_path("train.safetensors");
+        auto run_steps = [](Mlp& model, optim::Optimizer& opt, optim::LRScheduler& sched, int steps) {
+            for (int s = 0; s < steps; ++s) {
+                const Tensor x = randn({6, 5});   // draws from the global generator: its state must resume too
+                const Tensor y = randint(0, 3, {6});
+                opt.zero_grad();
+                nn::functional::cross_entropy(model(x), y).backward();
+                opt.step();
+                sched.step();
+            }
+        };
+        manual_seed(5);
+        Mlp model;
+        optim::Adam adam(model.parameters(), optim::AdamOptions(0.01));
+        optim::StepLR sched(adam, 2, 0.5);
+        run_steps(model, adam, sched, 3);
+        save_checkpoint(path, model, &adam, &sched, {3, {{"note", "mid-run"}}});
+        run_steps(model, adam, sched, 4);
+        const Tensor expected = model.fc2.weight.clone();
+
+        Mlp resumed;
+        optim::Adam adam2(resumed.parameters(), optim::AdamOptions(0.5));
+        optim::StepLR sched2(adam2, 2, 0.5);
+        const TrainingState state = load_checkpoint(path, resumed, &adam2, &sched2);
+        CHECK(state.epoch == 3);
+        CHECK(state.extra.at("note") == "mid-run");
+        CHECK(adam2.lr() == doctest::Approx(adam.param_groups()[0].options.lr_ * 4).epsilon(1e-9));   // two halvings ago
+        run_steps(resumed, adam2, sched2, 4);
+        CHECK(equal(resumed.fc2.weight, expected));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(load_checkpoint(path + ".missing", resumed, nullptr, nullptr), RuntimeError, "no such file");
+        std::filesystem::remove(path);
+    }
+}
