@@ -13,3 +13,10 @@
 #include <lazynn/random.hpp>
 #include <lazynn/shape.hpp>
 #include <lazynn/tensor.hpp>
+#include <lazynn/threads.hpp>
+#include <lazynn/data/dataloader.hpp>
+#include <lazynn/data/readers.hpp>
+#include <lazynn/data/transforms.hpp>
+#include <lazynn/optim/lr_scheduler.hpp>
+#include <lazynn/optim/optimizers.hpp>
+#include <lazynn/serialize.hpp>
