@@ -3,8 +3,11 @@
 
 #include <lazynn/nn/activation.hpp>
 #include <lazynn/nn/container.hpp>
+#include <lazynn/nn/conv.hpp>
 #include <lazynn/nn/dropout.hpp>
 #include <lazynn/nn/flatten.hpp>
 #include <lazynn/nn/functional.hpp>
 #include <lazynn/nn/linear.hpp>
 #include <lazynn/nn/loss.hpp>
+#include <lazynn/nn/normalization.hpp>
+#include <lazynn/nn/pooling.hpp>

@@ -1,0 +1,153 @@
+#pragma once
+// Convolutions: Conv1d, Conv2d and their lazy twins LazyConv1d, LazyConv2d.
+// The kernel is im2col + one OpenBLAS GEMM per group over the whole batch (see conv_kernels.cpp).
+
+#include <lazynn/module.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace lazynn::nn {
+
+/// N integers given as one (`3`, repeated) or N (`{3, 5}`).
+template <std::size_t N>
+struct ExpandingArray {
+    ExpandingArray(std::int64_t v) : scalar(true) { values.fill(v); }  // NOLINT: implicit on purpose
+    /// One value (repeated) or exactly N.
+    ExpandingArray(std::initializer_list<std::int64_t> list) {
+        if (list.size() == 1) {
+            values.fill(*list.begin());
+            scalar = true;
+            return;
+        }
+        if (list.size() != N) throw ValueError("expected 1 or " + std::to_string(N) + " values, got " + std::to_string(list.size()));
+        std::copy(list.begin(), list.end(), values.begin());
+    }
+    ExpandingArray(const std::array<std::int64_t, N>& a) : values(a) {}  // NOLINT
+    std::int64_t operator[](std::size_t i) const { return values[i]; }
+    std::array<std::int64_t, N> values{};
+    bool scalar = false;   // given as one number (printing shows it the way it was given, like PyTorch)
+};
+
+/// Padding: numbers per spatial dim, or "same" / "valid".
+template <std::size_t N>
+struct Padding {
+    Padding(std::int64_t v) : amount(v) {}                                    // NOLINT
+    Padding(std::initializer_list<std::int64_t> list) : amount(list) {}       // NOLINT
+    Padding(const char* mode) : keyword(mode) {}                              // NOLINT
+    Padding(std::string mode) : keyword(std::move(mode)) {}                   // NOLINT
+    ExpandingArray<N> amount{0};
+    std::string keyword;   // "" (use amount), "same" or "valid"
+};
+
+template <std::size_t N>
+struct ConvOptions {
+    ConvOptions(std::int64_t in_channels, std::int64_t out_channels, ExpandingArray<N> kernel_size)
+        : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+    ConvOptions& stride(ExpandingArray<N> v) { stride_ = v; return *this; }
+    ConvOptions& padding(Padding<N> v) { padding_ = std::move(v); return *this; }
+    ConvOptions& dilation(ExpandingArray<N> v) { dilation_ = v; return *this; }
+    ConvOptions& groups(std::int64_t v) { groups_ = v; return *this; }
+    ConvOptions& bias(bool v) { bias_ = v; return *this; }
+    /// "zeros", "reflect", "replicate" or "circular".
+    ConvOptions& padding_mode(std::string v) { padding_mode_ = std::move(v); return *this; }
+    std::int64_t in_channels_, out_channels_;
+    ExpandingArray<N> kernel_size_;
+    ExpandingArray<N> stride_{1};
+    Padding<N> padding_{0};
+    ExpandingArray<N> dilation_{1};
+    std::int64_t groups_ = 1;
+    bool bias_ = true;
+    std::string padding_mode_ = "zeros";
+};
+using Conv1dOptions = ConvOptions<1>;
+using Conv2dOptions = ConvOptions<2>;
+
+namespace functional {
+/// 2-D convolution with zero padding (begin/end per dim, so "same" works for even kernels).
+/// Shapes: input [N, C, H, W], weight [O, C/groups, kH, kW], bias [O] -> [N, O, H', W']
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
+              std::array<std::int64_t, 4> padding /* top, bottom, left, right */, std::array<std::int64_t, 2> dilation,
+              std::int64_t groups);
+/// Pads the last `pads.size()/2` dims (PyTorch's F.pad order: last dim first, begin then end)
+/// with "constant" (value), "reflect", "replicate" or "circular".
+Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode = "constant", double value = 0.0);
+}  // namespace functional
+
+/// Shared implementation of Conv1d and Conv2d.
+template <std::size_t N>
+class ConvNd : public Module {
+public:
+    explicit ConvNd(ConvOptions<N> options);
+    /// Shapes: input [B, C_in, *spatial] or unbatched [C_in, *spatial] -> [B, C_out, *spatial']
+    Tensor forward(const Tensor& input) override;
+    virtual void reset_parameters();
+    std::string extra_repr() const override;
+    const ConvOptions<N>& options() const { return options_; }
+    std::int64_t in_channels() const { return options_.in_channels_; }
+    std::int64_t out_channels() const { return options_.out_channels_; }
+
+    Parameter weight{this, "weight"};
+    Parameter bias{this, "bias"};
+
+protected:
+    struct Uninitialized {};
+    ConvNd(ConvOptions<N> options, Uninitialized);
+    void validate() const;
+    ConvOptions<N> options_;
+};
+
+class Conv1d : public ConvNd<1> {
+    LAZYNN_MODULE(Conv1d)
+public:
+    explicit Conv1d(Conv1dOptions options);
+    Conv1d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+        : Conv1d(Conv1dOptions(in_channels, out_channels, kernel_size)) {}
+
+protected:
+    using ConvNd<1>::ConvNd;
+};
+
+class Conv2d : public ConvNd<2> {
+    LAZYNN_MODULE(Conv2d)
+public:
+    explicit Conv2d(Conv2dOptions options);
+    Conv2d(std::int64_t in_channels, std::int64_t out_channels, ExpandingArray<2> kernel_size)
+        : Conv2d(Conv2dOptions(in_channels, out_channels, kernel_size)) {}
+
+protected:
+    using ConvNd<2>::ConvNd;
+};
+
+/// Conv1d whose in_channels is read from the first input (dim 1, or dim 0 when unbatched).
+class LazyConv1d : public Conv1d {
+    LAZYNN_MODULE(LazyConv1d)
+public:
+    /// in_channels in the options is ignored (pass 0).
+    explicit LazyConv1d(Conv1dOptions options);
+    LazyConv1d(std::int64_t out_channels, std::int64_t kernel_size) : LazyConv1d(Conv1dOptions(0, out_channels, kernel_size)) {}
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override;
+};
+
+/// Conv2d whose in_channels is read from the first input (dim 1, or dim 0 when unbatched).
+class LazyConv2d : public Conv2d {
+    LAZYNN_MODULE(LazyConv2d)
+public:
+    explicit LazyConv2d(Conv2dOptions options);
+    LazyConv2d(std::int64_t out_channels, ExpandingArray<2> kernel_size) : LazyConv2d(Conv2dOptions(0, out_channels, kernel_size)) {}
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override;
+};
+
+extern template class ConvNd<1>;
+extern template class ConvNd<2>;
+
+}  // namespace lazynn::nn

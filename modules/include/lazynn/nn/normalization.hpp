@@ -1,0 +1,86 @@
+#pragma once
+// Batch normalisation: BatchNorm1d/2d/3d and the lazy twins LazyBatchNorm1d/2d/3d.
+
+#include <lazynn/module.hpp>
+
+#include <optional>
+
+namespace lazynn::nn {
+
+struct BatchNormOptions {
+    BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: BatchNorm2d(16)
+    BatchNormOptions& eps(double v) { eps_ = v; return *this; }
+    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None).
+    BatchNormOptions& momentum(std::optional<double> v) { momentum_ = v; return *this; }
+    BatchNormOptions& affine(bool v) { affine_ = v; return *this; }
+    BatchNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
+    std::int64_t num_features_;
+    double eps_ = 1e-5;
+    std::optional<double> momentum_ = 0.1;
+    bool affine_ = true;
+    bool track_running_stats_ = true;
+};
+
+/// Normalises each channel over the batch (and spatial dims): y = (x - mean) / sqrt(var + eps) * w + b.
+/// Training uses the batch's statistics and updates running_mean/var (unbiased variance);
+/// eval uses the running statistics (unless track_running_stats is false).
+class BatchNormBase : public Module {
+public:
+    /// Shapes: input [N, C, *] (rank given by the subclass) -> same shape
+    Tensor forward(const Tensor& input) override;
+    virtual void reset_parameters();
+    void reset_running_stats();
+    std::string extra_repr() const override;
+    const BatchNormOptions& options() const { return options_; }
+    std::int64_t num_features() const { return options_.num_features_; }
+
+    Parameter weight{this, "weight"};
+    Parameter bias{this, "bias"};
+    Buffer running_mean{this, "running_mean"};
+    Buffer running_var{this, "running_var"};
+    Buffer num_batches_tracked{this, "num_batches_tracked"};
+
+protected:
+    struct Uninitialized {};
+    BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name);
+    BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name, Uninitialized);
+    BatchNormOptions options_;
+    std::vector<std::int64_t> ranks_;   // accepted input ranks
+};
+
+#define LAZYNN_BATCHNORM(Class, ...)                                                                         \
+    class Class : public BatchNormBase {                                                                     \
+        LAZYNN_MODULE(Class)                                                                                 \
+    public:                                                                                                  \
+        explicit Class(BatchNormOptions options) : BatchNormBase(std::move(options), {__VA_ARGS__}, #Class) {} \
+                                                                                                             \
+    protected:                                                                                               \
+        Class(BatchNormOptions options, Uninitialized u) : BatchNormBase(std::move(options), {__VA_ARGS__}, #Class, u) {} \
+    }
+
+LAZYNN_BATCHNORM(BatchNorm1d, 2, 3);
+LAZYNN_BATCHNORM(BatchNorm2d, 4);
+LAZYNN_BATCHNORM(BatchNorm3d, 5);
+#undef LAZYNN_BATCHNORM
+
+/// Lazy twins: num_features = input.size(1). PyTorch's lazy defaults (affine, tracked stats);
+/// num_batches_tracked is a real tensor from construction. With neither affine nor tracked
+/// statistics there is nothing to infer and num_features stays 0, as in PyTorch.
+#define LAZYNN_LAZY_BATCHNORM(Class, Concrete)                                              \
+    class Class : public Concrete {                                                         \
+        LAZYNN_MODULE(Class)                                                                \
+    public:                                                                                 \
+        explicit Class(BatchNormOptions options = BatchNormOptions(0));                     \
+        void initialize_parameters(const std::vector<Tensor>& inputs) override;             \
+        void reset_parameters() override;                                                   \
+                                                                                            \
+    protected:                                                                              \
+        void lazy_load_finalize() override;                                                 \
+    }
+
+LAZYNN_LAZY_BATCHNORM(LazyBatchNorm1d, BatchNorm1d);
+LAZYNN_LAZY_BATCHNORM(LazyBatchNorm2d, BatchNorm2d);
+LAZYNN_LAZY_BATCHNORM(LazyBatchNorm3d, BatchNorm3d);
+#undef LAZYNN_LAZY_BATCHNORM
+
+}  // namespace lazynn::nn

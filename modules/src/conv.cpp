@@ -1,0 +1,201 @@
+// Conv1d/Conv2d modules and their lazy twins.
+#include <lazynn/autograd.hpp>
+#include <lazynn/init.hpp>
+#include <lazynn/nn/conv.hpp>
+
+#include <cmath>
+
+namespace lazynn::nn {
+namespace {
+
+template <std::size_t N>
+std::string tuple_string(const ExpandingArray<N>& a) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < N; ++i) s += (i ? ", " : "") + std::to_string(a[i]);
+    return s + (N == 1 ? ",)" : ")");
+}
+
+template <std::size_t N>
+const char* conv_name() {
+    return N == 1 ? "Conv1d" : "Conv2d";
+}
+
+}  // namespace
+
+template <std::size_t N>
+ConvNd<N>::ConvNd(ConvOptions<N> options) : options_(std::move(options)) {
+    set_name(conv_name<N>());
+    validate();
+    if (options_.in_channels_ % options_.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
+    Shape wshape{options_.out_channels_, options_.in_channels_ / options_.groups_};
+    for (std::size_t i = 0; i < N; ++i) wshape.push_back(options_.kernel_size_[i]);
+    weight = Parameter(empty(wshape));
+    if (options_.bias_) bias = Parameter(empty({options_.out_channels_}));
+    reset_parameters();
+}
+
+template <std::size_t N>
+ConvNd<N>::ConvNd(ConvOptions<N> options, Uninitialized) : options_(std::move(options)) {
+    validate();
+    weight = UninitializedParameter();
+    if (options_.bias_) bias = UninitializedParameter();
+}
+
+template <std::size_t N>
+void ConvNd<N>::validate() const {
+    const auto& o = options_;
+    if (o.groups_ <= 0) throw ValueError("groups must be a positive integer");
+    if (o.out_channels_ % o.groups_ != 0) throw ValueError("out_channels must be divisible by groups");
+    const std::string& k = o.padding_.keyword;
+    if (!k.empty() && k != "same" && k != "valid") throw ValueError("Invalid padding string '" + k + "', should be one of {'valid', 'same'}");
+    if (k == "same") {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (o.stride_[i] != 1) throw ValueError("padding='same' is not supported for strided convolutions");
+        }
+    }
+    const std::string& m = o.padding_mode_;
+    if (m != "zeros" && m != "reflect" && m != "replicate" && m != "circular") {
+        throw ValueError("padding_mode must be one of ['zeros', 'reflect', 'replicate', 'circular'], but got padding_mode='" + m + "'");
+    }
+    for (std::size_t i = 0; i < N; ++i) {
+        if (o.kernel_size_[i] <= 0 || o.stride_[i] <= 0 || o.dilation_[i] <= 0) {
+            throw ValueError(std::string(conv_name<N>()) + ": kernel_size, stride and dilation must be positive");
+        }
+    }
+}
+
+template <std::size_t N>
+void ConvNd<N>::reset_parameters() {
+    Generator gen = init_generator();
+    init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::FanIn, init::Nonlinearity::LeakyReLU, gen);
+    if (bias.defined()) {
+        const auto fan_in = init::calculate_fan_in_and_fan_out(weight).first;
+        const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+        init::uniform_(bias, -bound, bound, gen);
+    }
+}
+
+template <std::size_t N>
+Tensor ConvNd<N>::forward(const Tensor& input_given) {
+    const auto& o = options_;
+    const auto batched_rank = static_cast<std::int64_t>(N) + 2;
+    if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {
+        throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
+                         "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
+    }
+    const bool unbatched = input_given.dim() == batched_rank - 1;
+    Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
+    if (input.size(1) != o.in_channels_) {
+        Shape expected = input.shape();
+        expected[1] = o.in_channels_;
+        throw ShapeError(name() + "(" + extra_repr() + "): Given groups=" + std::to_string(o.groups_) + ", weight of size " +
+                         shape_to_list(weight.shape()) + ", expected input" + shape_to_list(input.shape()) + " to have " +
+                         std::to_string(o.in_channels_) + " channels, but got " + std::to_string(input.size(1)) + " channels instead");
+    }
+    // Spatial padding per dim: begin and end.
+    std::array<std::int64_t, N> begin{}, end{};
+    for (std::size_t i = 0; i < N; ++i) {
+        if (o.padding_.keyword == "same") {
+            const std::int64_t total = o.dilation_[i] * (o.kernel_size_[i] - 1);
+            begin[i] = total / 2;
+            end[i] = total - begin[i];
+        } else if (o.padding_.keyword.empty()) {
+            begin[i] = end[i] = o.padding_.amount[i];
+        }
+    }
+    if (o.padding_mode_ != "zeros") {
+        std::vector<std::int64_t> pads;   // last dim first, as F.pad takes them
+        for (std::size_t i = N; i-- > 0;) {
+            pads.push_back(begin[i]);
+            pads.push_back(end[i]);
+        }
+        input = functional::pad(input, pads, o.padding_mode_);
+        begin.fill(0);
+        end.fill(0);
+    }
+    Tensor out;
+    if constexpr (N == 2) {
+        out = functional::conv2d(input, weight, bias, {o.stride_[0], o.stride_[1]}, {begin[0], end[0], begin[1], end[1]},
+                                 {o.dilation_[0], o.dilation_[1]}, o.groups_);
+    } else {
+        out = functional::conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride_[0]}, {0, 0, begin[0], end[0]},
+                                 {1, o.dilation_[0]}, o.groups_)
+                  .squeeze(2);
+    }
+    return unbatched ? out.squeeze(0) : out;
+}
+
+template <std::size_t N>
+std::string ConvNd<N>::extra_repr() const {
+    const auto& o = options_;
+    std::string s = std::to_string(o.in_channels_) + ", " + std::to_string(o.out_channels_) + ", kernel_size=" + tuple_string<N>(o.kernel_size_) +
+                    ", stride=" + tuple_string<N>(o.stride_);
+    if (!o.padding_.keyword.empty()) {
+        s += ", padding=" + o.padding_.keyword;
+    } else {
+        bool nonzero = false;
+        for (std::size_t i = 0; i < N; ++i) nonzero = nonzero || o.padding_.amount[i] != 0;
+        if (nonzero) s += ", padding=" + tuple_string<N>(o.padding_.amount);
+    }
+    bool dilated = false;
+    for (std::size_t i = 0; i < N; ++i) dilated = dilated || o.dilation_[i] != 1;
+    if (dilated) s += ", dilation=" + tuple_string<N>(o.dilation_);
+    if (o.groups_ != 1) s += ", groups=" + std::to_string(o.groups_);
+    if (!o.bias_) s += ", bias=False";
+    if (o.padding_mode_ != "zeros") s += ", padding_mode=" + o.padding_mode_;
+    return s;
+}
+
+template class ConvNd<1>;
+template class ConvNd<2>;
+
+Conv1d::Conv1d(Conv1dOptions options) : ConvNd<1>(std::move(options)) {}
+Conv2d::Conv2d(Conv2dOptions options) : ConvNd<2>(std::move(options)) {}
+
+namespace {
+
+/// PyTorch's _LazyConvXdMixin: infer in_channels (with the rank check and the groups check),
+/// materialise [out, in/groups, *kernel] and the bias, then initialise.
+template <class Conv, std::size_t N>
+void lazy_conv_initialize(Conv& conv, ConvOptions<N>& o, const std::vector<Tensor>& inputs, const char* lazy_name) {
+    if (inputs.empty()) throw TypeError(std::string(lazy_name) + ".initialize_parameters() missing 1 required positional argument: 'input'");
+    if (!conv.has_uninitialized_params()) return;
+    const Tensor& input = inputs[0];
+    const auto batched_rank = static_cast<std::int64_t>(N) + 2;
+    if (input.dim() != batched_rank && input.dim() != batched_rank - 1) {
+        throw RuntimeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
+                           "D (batched) input to " + lazy_name + ", but got input of size: " + shape_to_list(input.shape()));
+    }
+    o.in_channels_ = input.dim() == batched_rank ? input.size(1) : input.size(0);
+    if (o.in_channels_ % o.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
+    NoGradGuard no_grad;
+    Shape wshape{o.out_channels_, o.in_channels_ / o.groups_};
+    for (std::size_t i = 0; i < N; ++i) wshape.push_back(o.kernel_size_[i]);
+    if (Module::is_lazy(conv.weight)) conv.weight.materialize(wshape);
+    if (Module::is_lazy(conv.bias)) conv.bias.materialize({o.out_channels_});
+    conv.reset_parameters();
+}
+
+}  // namespace
+
+LazyConv1d::LazyConv1d(Conv1dOptions options) : Conv1d((options.in_channels_ = 0, options), Uninitialized{}) {
+    set_name("LazyConv1d");
+    make_lazy("Conv1d");
+}
+void LazyConv1d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<Conv1d, 1>(*this, options_, inputs, "LazyConv1d"); }
+void LazyConv1d::reset_parameters() {
+    if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv1d::reset_parameters();
+}
+void LazyConv1d::lazy_load_finalize() { options_.in_channels_ = weight.size(1) * options_.groups_; }
+
+LazyConv2d::LazyConv2d(Conv2dOptions options) : Conv2d((options.in_channels_ = 0, options), Uninitialized{}) {
+    set_name("LazyConv2d");
+    make_lazy("Conv2d");
+}
+void LazyConv2d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<Conv2d, 2>(*this, options_, inputs, "LazyConv2d"); }
+void LazyConv2d::reset_parameters() {
+    if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv2d::reset_parameters();
+}
+void LazyConv2d::lazy_load_finalize() { options_.in_channels_ = weight.size(1) * options_.groups_; }
+
+}  // namespace lazynn::nn

@@ -1,0 +1,238 @@
+// conv2d as im2col + GEMM, with its backward (col2im), and padding by index gathering.
+#include "autograd/function_node.hpp"
+#include "tensor_impl.hpp"
+
+#include <lazynn/autograd.hpp>
+#include <lazynn/nn/conv.hpp>
+
+#include <cblas.h>
+
+namespace lazynn::nn::functional {
+namespace {
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::SavedTensor;
+
+struct ConvGeometry {
+    std::int64_t n, c, h, w;        // input
+    std::int64_t o, kh, kw;         // weight
+    std::int64_t oh, ow;            // output
+    std::int64_t sh, sw, pt, pl, dh, dw, groups;
+    std::int64_t cg() const { return c / groups; }
+    std::int64_t og() const { return o / groups; }
+    std::int64_t k() const { return cg() * kh * kw; }
+    std::int64_t l() const { return oh * ow; }
+};
+
+template <class T>
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b,
+          std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+    const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    if constexpr (std::is_same_v<T, float>) {
+        cblas_sgemm(CblasRowMajor, TA, TB, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+    } else {
+        cblas_dgemm(CblasRowMajor, TA, TB, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+    }
+}
+
+/// cols[K, L] of sample n, group g: cols[(c*kh + i)*kw + j, y*ow + x] = input[n, g*cg + c, y*sh - pt + i*dh, x*sw - pl + j*dw].
+template <class T>
+void im2col(const ConvGeometry& s, const T* input, std::int64_t n, std::int64_t g, T* cols) {
+    for (std::int64_t c = 0; c < s.cg(); ++c) {
+        const T* plane = input + ((n * s.c) + g * s.cg() + c) * s.h * s.w;
+        for (std::int64_t i = 0; i < s.kh; ++i) {
+            for (std::int64_t j = 0; j < s.kw; ++j) {
+                T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
+                for (std::int64_t y = 0; y < s.oh; ++y) {
+                    const std::int64_t iy = y * s.sh - s.pt + i * s.dh;
+                    T* out = row + y * s.ow;
+                    if (iy < 0 || iy >= s.h) {
+                        std::fill(out, out + s.ow, T(0));
+                        continue;
+                    }
+                    const T* src = plane + iy * s.w;
+                    for (std::int64_t x = 0; x < s.ow; ++x) {
+                        const std::int64_t ix = x * s.sw - s.pl + j * s.dw;
+                        out[x] = (ix >= 0 && ix < s.w) ? src[ix] : T(0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of im2col: accumulates cols back into grad_input.
+template <class T>
+void col2im(const ConvGeometry& s, const T* cols, std::int64_t n, std::int64_t g, T* grad_input) {
+    for (std::int64_t c = 0; c < s.cg(); ++c) {
+        T* plane = grad_input + ((n * s.c) + g * s.cg() + c) * s.h * s.w;
+        for (std::int64_t i = 0; i < s.kh; ++i) {
+            for (std::int64_t j = 0; j < s.kw; ++j) {
+                const T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
+                for (std::int64_t y = 0; y < s.oh; ++y) {
+                    const std::int64_t iy = y * s.sh - s.pt + i * s.dh;
+                    if (iy < 0 || iy >= s.h) continue;
+                    T* dst = plane + iy * s.w;
+                    const T* src = row + y * s.ow;
+                    for (std::int64_t x = 0; x < s.ow; ++x) {
+                        const std::int64_t ix = x * s.sw - s.pl + j * s.dw;
+                        if (ix >= 0 && ix < s.w) dst[ix] += src[x];
+                    }
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
+              std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups) {
+    if (input.dim() != 4) throw ShapeError("conv2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
+    if (weight.dim() != 4) throw ShapeError("conv2d: expected weight [O, C/groups, kH, kW], got " + shape_to_list(weight.shape()));
+    if (input.dtype() != weight.dtype()) {
+        throw DtypeError("conv2d: input (" + dtype_name(input.dtype()) + ") and weight (" + dtype_name(weight.dtype()) +
+                         ") must have the same dtype");
+    }
+    ConvGeometry s{};
+    s.n = input.size(0), s.c = input.size(1), s.h = input.size(2), s.w = input.size(3);
+    s.o = weight.size(0), s.kh = weight.size(2), s.kw = weight.size(3);
+    s.sh = stride[0], s.sw = stride[1], s.pt = padding[0], s.pl = padding[2], s.dh = dilation[0], s.dw = dilation[1], s.groups = groups;
+    if (s.c != weight.size(1) * groups) {
+        throw ShapeError("conv2d: expected input[" + std::to_string(s.n) + ", " + std::to_string(weight.size(1) * groups) + ", " +
+                         std::to_string(s.h) + ", " + std::to_string(s.w) + "] to have " + std::to_string(weight.size(1) * groups) +
+                         " channels, but got " + std::to_string(s.c) + " channels instead (input " + shape_to_list(input.shape()) +
+                         ", weight " + shape_to_list(weight.shape()) + ", groups " + std::to_string(groups) + ")");
+    }
+    s.oh = (s.h + padding[0] + padding[1] - s.dh * (s.kh - 1) - 1) / s.sh + 1;
+    s.ow = (s.w + padding[2] + padding[3] - s.dw * (s.kw - 1) - 1) / s.sw + 1;
+    if (s.oh <= 0 || s.ow <= 0) {
+        throw ShapeError("conv2d: the input " + shape_to_list(input.shape()) + " (padded by " + std::to_string(padding[0] + padding[1]) + "x" +
+                         std::to_string(padding[2] + padding[3]) + ") is smaller than the dilated kernel " +
+                         std::to_string(s.dh * (s.kh - 1) + 1) + "x" + std::to_string(s.dw * (s.kw - 1) + 1));
+    }
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    const Tensor w = lazynn::detail::contiguous_data(weight);
+    Tensor out = lazynn::detail::empty_tensor({s.n, s.o, s.oh, s.ow}, input.dtype());
+    visit_floating(input.dtype(), "conv2d", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        std::vector<T> cols(static_cast<std::size_t>(s.k() * s.l()));
+        const T* xin = x.impl().data<T>();
+        const T* wv = w.impl().data<T>();
+        T* o = out.impl().data<T>();
+        const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>();
+        for (std::int64_t n = 0; n < s.n; ++n) {
+            for (std::int64_t g = 0; g < s.groups; ++g) {
+                im2col(s, xin, n, g, cols.data());
+                T* og = o + (n * s.o + g * s.og()) * s.l();
+                gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv + g * s.og() * s.k(), s.k(), cols.data(), s.l(), T(0), og, s.l());
+            }
+            if (!b.empty()) {
+                for (std::int64_t oc = 0; oc < s.o; ++oc) {
+                    T* row = o + (n * s.o + oc) * s.l();
+                    const T bv = static_cast<T>(b[static_cast<std::size_t>(oc)]);
+                    for (std::int64_t e = 0; e < s.l(); ++e) row[e] += bv;
+                }
+            }
+        }
+    });
+    if (needs_grad({&input, &weight, &bias})) {
+        const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+        record(out, "ConvolutionBackward0", {input, weight, bias}, [s, sx = SavedTensor(x), sw = SavedTensor(w), gi, gw, gb](const Tensor& g_in) {
+            const Tensor go = lazynn::detail::contiguous_data(g_in);
+            const Tensor xv = sx.unpack(), wv = sw.unpack();
+            Tensor grad_input = gi ? zeros(xv.shape(), xv.dtype()) : Tensor();
+            Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
+            Tensor grad_bias = gb ? zeros({s.o}, wv.dtype()) : Tensor();
+            visit_floating(xv.dtype(), "conv2d_backward", [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                std::vector<T> cols(static_cast<std::size_t>(s.k() * s.l()));
+                const T* gv = go.impl().data<T>();
+                for (std::int64_t n = 0; n < s.n; ++n) {
+                    for (std::int64_t g = 0; g < s.groups; ++g) {
+                        const T* gout = gv + (n * s.o + g * s.og()) * s.l();
+                        if (gw) {
+                            im2col(s, xv.impl().data<T>(), n, g, cols.data());
+                            gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), gout, s.l(), cols.data(), s.l(), T(1),
+                                    grad_weight.impl().data<T>() + g * s.og() * s.k(), s.k());
+                        }
+                        if (gi) {
+                            gemm<T>(true, false, s.k(), s.l(), s.og(), T(1), wv.impl().data<T>() + g * s.og() * s.k(), s.k(), gout, s.l(),
+                                    T(0), cols.data(), s.l());
+                            col2im(s, cols.data(), n, g, grad_input.impl().data<T>());
+                        }
+                    }
+                    if (gb) {
+                        T* gbv = grad_bias.impl().data<T>();
+                        for (std::int64_t oc = 0; oc < s.o; ++oc) {
+                            const T* row = gv + (n * s.o + oc) * s.l();
+                            T acc = 0;
+                            for (std::int64_t e = 0; e < s.l(); ++e) acc += row[e];
+                            gbv[oc] += acc;
+                        }
+                    }
+                }
+            });
+            return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
+        }, true);
+    }
+    return out;
+}
+
+Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode, double value) {
+    if (pads.size() % 2 != 0 || static_cast<std::int64_t>(pads.size() / 2) > input.dim()) {
+        throw ValueError("pad: padding length must be even and at most twice the number of dims, got " + std::to_string(pads.size()) +
+                         " for an input of shape " + shape_to_list(input.shape()));
+    }
+    if (mode != "constant" && mode != "zeros" && mode != "reflect" && mode != "replicate" && mode != "circular") {
+        throw ValueError("pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got '" + mode + "'");
+    }
+    Tensor out = input;
+    for (std::size_t k = 0; k < pads.size() / 2; ++k) {
+        const std::int64_t dim = input.dim() - 1 - static_cast<std::int64_t>(k);
+        const std::int64_t before = pads[2 * k], after = pads[2 * k + 1];
+        if (before == 0 && after == 0) continue;
+        const std::int64_t size = out.size(dim);
+        if (mode == "constant" || mode == "zeros") {
+            if (before < 0 || after < 0) {
+                out = out.narrow(dim, std::max<std::int64_t>(-before, 0), size + std::min<std::int64_t>(before, 0) + std::min<std::int64_t>(after, 0));
+            }
+            std::vector<Tensor> parts;
+            Shape block = out.shape();
+            if (before > 0) {
+                block[static_cast<std::size_t>(dim)] = before;
+                parts.push_back(full(block, value, out.dtype()));
+            }
+            parts.push_back(out);
+            if (after > 0) {
+                block[static_cast<std::size_t>(dim)] = after;
+                parts.push_back(full(block, value, out.dtype()));
+            }
+            out = cat(parts, dim);
+            continue;
+        }
+        if (mode == "reflect" && (before >= size || after >= size)) {
+            throw ValueError("pad: reflect padding (" + std::to_string(before) + ", " + std::to_string(after) +
+                             ") must be smaller than the padded dimension (" + std::to_string(size) + ")");
+        }
+        if (mode == "circular" && (before > size || after > size)) {
+            throw ValueError("pad: circular padding may not exceed the dimension size " + std::to_string(size));
+        }
+        std::vector<std::int64_t> index;
+        for (std::int64_t i = -before; i < size + after; ++i) {
+            std::int64_t j = i;
+            if (mode == "replicate") j = std::clamp<std::int64_t>(i, 0, size - 1);
+            else if (mode == "circular") j = ((i % size) + size) % size;
+            else if (i < 0) j = -i;
+            else if (i >= size) j = 2 * (size - 1) - i;
+            index.push_back(j);
+        }
+        out = out.index_select(dim, tensor(index, {static_cast<std::int64_t>(index.size())}));
+    }
+    return out;
+}
+
+}  // namespace lazynn::nn::functional

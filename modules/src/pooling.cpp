@@ -1,0 +1,290 @@
+// Pooling kernels (2-D; 1-D runs as 2-D with a unit height) and modules.
+#include "autograd/function_node.hpp"
+#include "tensor_impl.hpp"
+
+#include <lazynn/autograd.hpp>
+#include <lazynn/nn/pooling.hpp>
+
+#include <cmath>
+#include <limits>
+
+namespace lazynn::nn {
+namespace functional {
+namespace {
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::SavedTensor;
+
+std::int64_t pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d, bool ceil_mode) {
+    const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
+    std::int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    // The last window must start inside the input or the left padding (PyTorch's rule).
+    if (ceil_mode && (out - 1) * s >= in + p) --out;
+    return out;
+}
+
+void check_pool_input(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> padding, const char* op) {
+    if (input.dim() != 4) throw ShapeError(std::string(op) + ": expected input [N, C, H, W], got " + shape_to_list(input.shape()));
+    for (int i = 0; i < 2; ++i) {
+        if (padding[static_cast<std::size_t>(i)] * 2 > kernel[static_cast<std::size_t>(i)]) {
+            throw ValueError(std::string(op) + ": pad should be at most half of effective kernel size, but got pad=" +
+                             std::to_string(padding[static_cast<std::size_t>(i)]) + ", kernel_size=" + std::to_string(kernel[static_cast<std::size_t>(i)]));
+        }
+    }
+}
+
+}  // namespace
+
+ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
+                                      std::array<std::int64_t, 2> p, std::array<std::int64_t, 2> d, bool ceil_mode) {
+    check_pool_input(input, k, p, "max_pool2d");
+    const std::int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
+    const std::int64_t oh = pooled_size(h, k[0], s[0], p[0], d[0], ceil_mode), ow = pooled_size(w, k[1], s[1], p[1], d[1], ceil_mode);
+    if (oh <= 0 || ow <= 0) throw ShapeError("max_pool2d: output size is too small for input " + shape_to_list(input.shape()));
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    Tensor values = lazynn::detail::empty_tensor({n, c, oh, ow}, input.dtype());
+    Tensor indices = lazynn::detail::empty_tensor({n, c, oh, ow}, kInt64);
+    visit_floating(input.dtype(), "max_pool2d", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = x.impl().data<T>();
+        T* out = values.impl().data<T>();
+        std::int64_t* idx = indices.impl().data<std::int64_t>();
+        for (std::int64_t plane = 0; plane < n * c; ++plane) {
+            const T* src = in + plane * h * w;
+            for (std::int64_t y = 0; y < oh; ++y) {
+                for (std::int64_t xo = 0; xo < ow; ++xo) {
+                    T best = -std::numeric_limits<T>::infinity();
+                    std::int64_t best_at = -1;
+                    for (std::int64_t i = 0; i < k[0]; ++i) {
+                        const std::int64_t iy = y * s[0] - p[0] + i * d[0];
+                        if (iy < 0 || iy >= h) continue;
+                        for (std::int64_t j = 0; j < k[1]; ++j) {
+                            const std::int64_t ix = xo * s[1] - p[1] + j * d[1];
+                            if (ix < 0 || ix >= w) continue;
+                            const T v = src[iy * w + ix];
+                            if (v > best || std::isnan(v) || best_at < 0) {
+                                best = v;
+                                best_at = iy * w + ix;
+                                if (std::isnan(v)) break;
+                            }
+                        }
+                    }
+                    const std::int64_t o = (plane * oh + y) * ow + xo;
+                    out[o] = best;
+                    idx[o] = best_at;
+                }
+            }
+        }
+    });
+    if (needs_grad({&input})) {
+        record(values, "MaxPool2DWithIndicesBackward0", {input}, [si = SavedTensor(indices), shape = input.shape(), dtype = input.dtype()](const Tensor& g_in) {
+            const Tensor g = lazynn::detail::contiguous_data(g_in);
+            const Tensor ix = si.unpack();
+            Tensor grad = zeros(shape, dtype);
+            const std::int64_t planes = shape[0] * shape[1], in_plane = shape[2] * shape[3], out_plane = g.size(2) * g.size(3);
+            visit_floating(dtype, "max_pool2d_backward", [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                T* gr = grad.impl().data<T>();
+                const T* gv = g.impl().data<T>();
+                const std::int64_t* iv = ix.impl().data<std::int64_t>();
+                for (std::int64_t plane = 0; plane < planes; ++plane) {
+                    for (std::int64_t e = 0; e < out_plane; ++e) {
+                        const std::int64_t at = iv[plane * out_plane + e];
+                        if (at >= 0) gr[plane * in_plane + at] += gv[plane * out_plane + e];
+                    }
+                }
+            });
+            return std::vector<Tensor>{grad};
+        }, true);
+    }
+    return {values, indices};
+}
+
+Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> p,
+                  bool ceil_mode, bool count_include_pad, std::int64_t divisor_override) {
+    check_pool_input(input, k, p, "avg_pool2d");
+    const std::int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
+    const std::int64_t oh = pooled_size(h, k[0], s[0], p[0], 1, ceil_mode), ow = pooled_size(w, k[1], s[1], p[1], 1, ceil_mode);
+    if (oh <= 0 || ow <= 0) throw ShapeError("avg_pool2d: output size is too small for input " + shape_to_list(input.shape()));
+    // For every output cell: the clipped window and its divisor (PyTorch's rules).
+    struct Window {
+        std::int64_t y0, y1, x0, x1;
+        double divisor;
+    };
+    std::vector<Window> windows;
+    for (std::int64_t y = 0; y < oh; ++y) {
+        for (std::int64_t xo = 0; xo < ow; ++xo) {
+            std::int64_t y0 = y * s[0] - p[0], x0 = xo * s[1] - p[1];
+            std::int64_t y1 = std::min(y0 + k[0], h + p[0]), x1 = std::min(x0 + k[1], w + p[1]);
+            const double padded = static_cast<double>((y1 - y0) * (x1 - x0));
+            y0 = std::max<std::int64_t>(y0, 0), x0 = std::max<std::int64_t>(x0, 0);
+            y1 = std::min(y1, h), x1 = std::min(x1, w);
+            const double divisor = divisor_override ? static_cast<double>(divisor_override)
+                                                    : (count_include_pad ? padded : static_cast<double>((y1 - y0) * (x1 - x0)));
+            windows.push_back({y0, y1, x0, x1, divisor});
+        }
+    }
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    Tensor out = lazynn::detail::empty_tensor({n, c, oh, ow}, input.dtype());
+    visit_floating(input.dtype(), "avg_pool2d", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = x.impl().data<T>();
+        T* o = out.impl().data<T>();
+        for (std::int64_t plane = 0; plane < n * c; ++plane) {
+            const T* src = in + plane * h * w;
+            for (std::size_t e = 0; e < windows.size(); ++e) {
+                const Window& win = windows[e];
+                double acc = 0;
+                for (std::int64_t iy = win.y0; iy < win.y1; ++iy) {
+                    for (std::int64_t ix = win.x0; ix < win.x1; ++ix) acc += src[iy * w + ix];
+                }
+                o[plane * oh * ow + static_cast<std::int64_t>(e)] = static_cast<T>(acc / win.divisor);
+            }
+        }
+    });
+    if (needs_grad({&input})) {
+        record(out, "AvgPool2DBackward0", {input}, [windows, shape = input.shape(), dtype = input.dtype()](const Tensor& g_in) {
+            const Tensor g = lazynn::detail::contiguous_data(g_in);
+            Tensor grad = zeros(shape, dtype);
+            const std::int64_t planes = shape[0] * shape[1], width = shape[3], in_plane = shape[2] * shape[3];
+            const auto out_plane = static_cast<std::int64_t>(windows.size());
+            visit_floating(dtype, "avg_pool2d_backward", [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                T* gr = grad.impl().data<T>();
+                const T* gv = g.impl().data<T>();
+                for (std::int64_t plane = 0; plane < planes; ++plane) {
+                    for (std::int64_t e = 0; e < out_plane; ++e) {
+                        const auto& win = windows[static_cast<std::size_t>(e)];
+                        const T share = static_cast<T>(gv[plane * out_plane + e] / win.divisor);
+                        for (std::int64_t iy = win.y0; iy < win.y1; ++iy) {
+                            for (std::int64_t ix = win.x0; ix < win.x1; ++ix) gr[plane * in_plane + iy * width + ix] += share;
+                        }
+                    }
+                }
+            });
+            return std::vector<Tensor>{grad};
+        }, false);
+    }
+    return out;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> output_size) {
+    if (input.dim() != 4) throw ShapeError("adaptive_avg_pool2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
+    const std::int64_t h = input.size(2), w = input.size(3), oh = output_size[0], ow = output_size[1];
+    if (oh <= 0 || ow <= 0) throw ValueError("adaptive_avg_pool2d: output size must be positive");
+    // Each output cell averages rows [floor(i*H/oh), ceil((i+1)*H/oh)) and the same for columns;
+    // built from two averaging matrices so autograd comes from matmul.
+    auto averaging = [](std::int64_t in, std::int64_t out, Dtype dtype) {
+        std::vector<double> m(static_cast<std::size_t>(out * in), 0.0);
+        for (std::int64_t i = 0; i < out; ++i) {
+            const std::int64_t start = (i * in) / out, end = ((i + 1) * in + out - 1) / out;
+            for (std::int64_t j = start; j < end; ++j) m[static_cast<std::size_t>(i * in + j)] = 1.0 / static_cast<double>(end - start);
+        }
+        return tensor(m, {out, in}, kFloat64).to(dtype);
+    };
+    const Tensor rows = averaging(h, oh, input.dtype());
+    const Tensor cols = averaging(w, ow, input.dtype());
+    return rows.matmul(input).matmul(cols.t());
+}
+
+}  // namespace functional
+
+namespace {
+
+/// PyTorch prints pooling sizes as given: an int stays an int, a tuple prints as a tuple
+/// (AvgPool1d always stores a 1-tuple).
+template <std::size_t N>
+std::string tuple_or_int(const ExpandingArray<N>& a, bool force_tuple = false) {
+    if (a.scalar && !force_tuple) return std::to_string(a[0]);
+    if (N == 1) return "(" + std::to_string(a[0]) + ",)";
+    std::string s = "(";
+    for (std::size_t i = 0; i < N; ++i) s += (i ? ", " : "") + std::to_string(a[i]);
+    return s + ")";
+}
+
+template <std::size_t N>
+std::array<std::int64_t, 2> as2d(const ExpandingArray<N>& a, std::int64_t fill) {
+    return N == 2 ? std::array<std::int64_t, 2>{a[0], a[N - 1]} : std::array<std::int64_t, 2>{fill, a[0]};
+}
+
+/// Runs a 2-D pooling function on inputs of rank N+1 (unbatched) or N+2, lifting 1-D to 2-D.
+template <std::size_t N, class Fn>
+Tensor pooled(const Module& m, const Tensor& input, Fn fn) {
+    const auto rank = input.dim();
+    const auto batched = static_cast<std::int64_t>(N) + 2;
+    if (rank != batched && rank != batched - 1) {
+        throw ShapeError(m.name() + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
+                         "D input, got " + shape_to_list(input.shape()));
+    }
+    Tensor x = rank == batched - 1 ? input.unsqueeze(0) : input;
+    if (N == 1) x = x.unsqueeze(2);
+    Tensor y = fn(x);
+    if (N == 1) y = y.squeeze(2);
+    return rank == batched - 1 ? y.squeeze(0) : y;
+}
+
+}  // namespace
+
+template <std::size_t N>
+MaxPoolNd<N>::MaxPoolNd(MaxPoolOptions<N> options) : options_(options) {}
+
+template <std::size_t N>
+ValuesIndices MaxPoolNd<N>::forward_with_indices(const Tensor& input) {
+    Tensor indices;
+    Tensor values = pooled<N>(*this, input, [&](const Tensor& x) {
+        auto r = functional::max_pool2d_with_indices(x, as2d<N>(options_.kernel_size_, 1), as2d<N>(options_.stride_, 1),
+                                                     as2d<N>(options_.padding_, 0), as2d<N>(options_.dilation_, 1), options_.ceil_mode_);
+        indices = r.indices;
+        return r.values;
+    });
+    if (N == 1) indices = indices.squeeze(2);
+    if (input.dim() == static_cast<std::int64_t>(N) + 1) indices = indices.squeeze(0);
+    return {values, indices};
+}
+
+template <std::size_t N>
+std::string MaxPoolNd<N>::extra_repr() const {
+    return "kernel_size=" + tuple_or_int<N>(options_.kernel_size_) + ", stride=" + tuple_or_int<N>(options_.stride_) +
+           ", padding=" + tuple_or_int<N>(options_.padding_) + ", dilation=" + tuple_or_int<N>(options_.dilation_) +
+           ", ceil_mode=" + (options_.ceil_mode_ ? "True" : "False");
+}
+
+template <std::size_t N>
+AvgPoolNd<N>::AvgPoolNd(AvgPoolOptions<N> options) : options_(options) {}
+
+template <std::size_t N>
+Tensor AvgPoolNd<N>::forward(const Tensor& input) {
+    return pooled<N>(*this, input, [&](const Tensor& x) {
+        return functional::avg_pool2d(x, as2d<N>(options_.kernel_size_, 1), as2d<N>(options_.stride_, 1), as2d<N>(options_.padding_, 0),
+                                      options_.ceil_mode_, options_.count_include_pad_, options_.divisor_override_);
+    });
+}
+
+template <std::size_t N>
+std::string AvgPoolNd<N>::extra_repr() const {
+    return "kernel_size=" + tuple_or_int<N>(options_.kernel_size_, N == 1) + ", stride=" + tuple_or_int<N>(options_.stride_, N == 1) +
+           ", padding=" + tuple_or_int<N>(options_.padding_, N == 1);
+}
+
+template <std::size_t N>
+AdaptiveAvgPoolNd<N>::AdaptiveAvgPoolNd(ExpandingArray<N> output_size) : output_size_(output_size) {}
+
+template <std::size_t N>
+Tensor AdaptiveAvgPoolNd<N>::forward(const Tensor& input) {
+    return pooled<N>(*this, input, [&](const Tensor& x) { return functional::adaptive_avg_pool2d(x, as2d<N>(output_size_, 1)); });
+}
+
+template <std::size_t N>
+std::string AdaptiveAvgPoolNd<N>::extra_repr() const {
+    return "output_size=" + tuple_or_int<N>(output_size_);
+}
+
+template class MaxPoolNd<1>;
+template class MaxPoolNd<2>;
+template class AvgPoolNd<1>;
+template class AvgPoolNd<2>;
+template class AdaptiveAvgPoolNd<1>;
+template class AdaptiveAvgPoolNd<2>;
+
+}  // namespace lazynn::nn

@@ -1,0 +1,232 @@
+// Layers against PyTorch (tests/fixtures/layers.json from tools/fixtures/gen_layers.py): outputs,
+// input and parameter gradients, buffers after the forward and printing; gradcheck in float64;
+// and the lazy twins (size inference, concrete twin, equal outputs, loading without forward).
+#include "test_support.hpp"
+
+#include <functional>
+#include <map>
+
+using namespace lazynn;
+using namespace lazynn::nn;
+using lazynn::testing::check_close;
+using lazynn::testing::fixture_tensor;
+
+namespace {
+
+/// F.pad as a module, for the padding cases.
+struct Pad : Cloneable<Pad> {
+    std::vector<std::int64_t> pads;
+    std::string mode;
+    Pad(std::vector<std::int64_t> p, std::string m) : pads(std::move(p)), mode(std::move(m)) {}
+    Tensor forward(const Tensor& x) override { return functional::pad(x, pads, mode); }
+};
+
+using Factory = std::function<std::unique_ptr<Module>()>;
+
+template <class M, class... Args>
+Factory make(Args... args) {
+    return [=] { return std::make_unique<M>(args...); };
+}
+
+const std::map<std::string, Factory>& cases() {
+    static const std::map<std::string, Factory> table = {
+        {"linear", make<Linear>(5, 3)},
+        {"linear_nobias_3d", make<Linear>(5, 3, false)},
+        {"conv2d_basic", make<Conv2d>(3, 4, 3)},
+        {"conv2d_stride_pad", make<Conv2d>(Conv2dOptions(3, 4, 3).stride(2).padding(1))},
+        {"conv2d_dilation_groups", make<Conv2d>(Conv2dOptions(4, 6, {3, 2}).dilation({2, 1}).groups(2).padding({2, 1}))},
+        {"conv2d_same_even", make<Conv2d>(Conv2dOptions(2, 3, 4).padding("same"))},
+        {"conv2d_valid_nobias", make<Conv2d>(Conv2dOptions(2, 3, {2, 3}).padding("valid").bias(false))},
+        {"conv2d_reflect", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(1).padding_mode("reflect"))},
+        {"conv2d_replicate", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(2).padding_mode("replicate"))},
+        {"conv2d_circular", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(1).padding_mode("circular"))},
+        {"conv2d_unbatched", make<Conv2d>(2, 3, 3)},
+        {"conv1d", make<Conv1d>(Conv1dOptions(3, 4, 3).stride(2).padding(1))},
+        {"conv1d_same_dilated_groups", make<Conv1d>(Conv1dOptions(4, 4, 3).padding("same").dilation(2).groups(4))},
+        {"batchnorm2d_train", make<BatchNorm2d>(3)},
+        {"batchnorm2d_eval", make<BatchNorm2d>(3)},
+        {"batchnorm1d_2d", make<BatchNorm1d>(5)},
+        {"batchnorm1d_3d_cumulative", make<BatchNorm1d>(BatchNormOptions(3).momentum(std::nullopt))},
+        {"batchnorm2d_no_affine", make<BatchNorm2d>(BatchNormOptions(2).affine(false))},
+        {"batchnorm2d_no_stats_eval", make<BatchNorm2d>(BatchNormOptions(2).track_running_stats(false))},
+        {"maxpool2d", make<MaxPool2d>(MaxPoolOptions<2>(2))},
+        {"maxpool2d_stride_pad_ceil", make<MaxPool2d>(MaxPoolOptions<2>(3).stride(2).padding(1).ceil_mode(true))},
+        {"maxpool2d_dilation", make<MaxPool2d>(MaxPoolOptions<2>(2).stride(1).dilation(2))},
+        {"avgpool2d", make<AvgPool2d>(AvgPoolOptions<2>(2))},
+        {"avgpool2d_pad_exclude_ceil", make<AvgPool2d>(AvgPoolOptions<2>(3).stride(2).padding(1).ceil_mode(true).count_include_pad(false))},
+        {"avgpool2d_divisor", make<AvgPool2d>(AvgPoolOptions<2>({2, 3}).stride({1, 2}).padding({1, 1}).divisor_override(4))},
+        {"adaptive_avgpool2d", make<AdaptiveAvgPool2d>(ExpandingArray<2>({3, 2}))},
+        {"maxpool1d", make<MaxPool1d>(MaxPoolOptions<1>(3).stride(2))},
+        {"avgpool1d", make<AvgPool1d>(AvgPoolOptions<1>(2).padding(1))},
+        {"adaptive_avgpool1d", make<AdaptiveAvgPool1d>(ExpandingArray<1>(4))},
+        {"pad_reflect", make<Pad>(std::vector<std::int64_t>{2, 1, 1, 2}, std::string("reflect"))},
+        {"pad_replicate", make<Pad>(std::vector<std::int64_t>{3, 0, 0, 2}, std::string("replicate"))},
+        {"pad_circular", make<Pad>(std::vector<std::int64_t>{1, 2, 2, 1}, std::string("circular"))},
+        {"pad_constant", make<Pad>(std::vector<std::int64_t>{1, 1, 0, 2}, std::string("constant"))},
+        {"flatten", make<Flatten>()},
+        {"gelu_tanh", make<GELU>(GELUOptions("tanh"))},
+    };
+    return table;
+}
+
+StateDict fixture_state(const nlohmann::json& c) {
+    StateDict sd;
+    for (auto it = c.at("state").begin(); it != c.at("state").end(); ++it) {
+        const bool integral = it.key().find("num_batches_tracked") != std::string::npos;
+        sd.insert(it.key(), fixture_tensor(it.value(), integral ? kInt64 : kFloat64));
+    }
+    return sd;
+}
+
+}  // namespace
+
+TEST_SUITE("layers vs PyTorch") {
+    TEST_CASE("every fixture case is covered") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        CHECK(fixture.at("cases").size() == cases().size());
+    }
+
+    TEST_CASE("outputs, gradients, buffers and printing match") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        for (const auto& [name, factory] : cases()) {
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            auto m = factory();
+            m->to(kFloat64);
+            m->train(c.at("train").get<bool>());
+            CHECK(m->load_state_dict(fixture_state(c)).ok());
+            Tensor x = fixture_tensor(c.at("input")).requires_grad_();
+            const Tensor y = (*m)(x);
+            check_close(y, fixture_tensor(c.at("output")), 1e-9, 1e-12);
+            (y * fixture_tensor(c.at("weight"))).sum().backward();
+            check_close(x.grad(), fixture_tensor(c.at("grad_input")), 1e-9, 1e-12);
+            for (auto it = c.at("grads").begin(); it != c.at("grads").end(); ++it) {
+                CAPTURE(it.key());
+                check_close(m->get_parameter(it.key()).grad(), fixture_tensor(it.value()), 1e-9, 1e-12);
+            }
+            for (auto it = c.at("buffers_after").begin(); it != c.at("buffers_after").end(); ++it) {
+                CAPTURE(it.key());
+                check_close(m->get_buffer(it.key()), fixture_tensor(it.value()), 1e-9, 1e-12);
+            }
+            if (!c.at("repr").get<std::string>().empty()) CHECK(m->str() == c.at("repr").get<std::string>());
+        }
+    }
+
+    TEST_CASE("gradcheck in float64 for every layer") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        for (const auto& [name, factory] : cases()) {
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            auto m = factory();
+            m->to(kFloat64);
+            // Parameters are gradchecked too: they are float64 leaves whose storage gradcheck perturbs.
+            m->train(c.at("train").get<bool>());
+            m->load_state_dict(fixture_state(c));
+            std::vector<Tensor> inputs{fixture_tensor(c.at("input")).requires_grad_()};
+            std::vector<std::string> names;
+            for (auto& [pname, p] : m->named_parameters()) {
+                inputs.push_back(p);
+                names.push_back(pname);
+            }
+            const auto check = autograd::gradcheck([&](const std::vector<Tensor>& in) { return (*m)(in[0]); }, inputs);
+            CHECK_MESSAGE(check.ok, check.message);
+        }
+    }
+}
+
+TEST_SUITE("lazy layers") {
+    TEST_CASE("LazyConv2d infers in_channels, becomes Conv2d and matches the eager layer") {
+        manual_seed(8);
+        Conv2d eager(Conv2dOptions(3, 4, 3).padding(1));
+        manual_seed(8);
+        LazyConv2d lazy(Conv2dOptions(0, 4, 3).padding(1));
+        CHECK(lazy.str() == "LazyConv2d(0, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))");
+        const Tensor x = randn({2, 3, 5, 5});
+        const Tensor y = lazy(x);
+        CHECK(lazy.name() == "Conv2d");
+        CHECK(lazy.in_channels() == 3);
+        CHECK(lazy.weight.shape() == Shape{4, 3, 3, 3});
+        CHECK(equal(y, eager(x)));
+        CHECK(lazy.str() == eager.str());
+        // Unbatched input infers from dim 0.
+        LazyConv2d unbatched(4, 3);
+        unbatched(randn({5, 6, 6}));
+        CHECK(unbatched.in_channels() == 5);
+    }
+
+    TEST_CASE("LazyConv2d rank and groups checks use PyTorch's messages; failures stay lazy") {
+        LazyConv2d conv(Conv2dOptions(0, 4, 3).groups(2));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({3, 5})), RuntimeError, "Expected 3D (unbatched) or 4D (batched) input to LazyConv2d, but got input of size: [3, 5]");
+        CHECK(conv.is_lazy());
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({1, 3, 5, 5})), ValueError, "in_channels must be divisible by groups");
+        CHECK(conv.is_lazy());
+        CHECK(conv(ones({1, 4, 5, 5})).shape() == Shape{1, 4, 3, 3});
+        CHECK_FALSE(conv.is_lazy());
+    }
+
+    TEST_CASE("LazyConv1d and LazyBatchNorm1d/2d infer their sizes") {
+        LazyConv1d c1(6, 3);
+        CHECK(c1(randn({2, 5, 10})).shape() == Shape{2, 6, 8});
+        CHECK(c1.name() == "Conv1d");
+        LazyBatchNorm2d bn;
+        CHECK(bn.str() == "LazyBatchNorm2d(0, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
+        CHECK(bn.num_batches_tracked.defined());
+        CHECK_FALSE(is_lazy(bn.num_batches_tracked));
+        bn(randn({4, 7, 3, 3}));
+        CHECK(bn.name() == "BatchNorm2d");
+        CHECK(bn.num_features() == 7);
+        CHECK(bn.running_mean.shape() == Shape{7});
+        CHECK(bn.num_batches_tracked.item<std::int64_t>() == 1);
+        CHECK(equal(bn.weight, ones({7})));
+        LazyBatchNorm1d bn1;
+        bn1(randn({5, 3}));
+        CHECK(bn1.num_features() == 3);
+        // Nothing to infer: the module becomes BatchNorm2d with num_features 0, as in PyTorch.
+        LazyBatchNorm2d bare(BatchNormOptions(0).affine(false).track_running_stats(false));
+        CHECK(bare(randn({2, 3, 2, 2})).shape() == Shape{2, 3, 2, 2});
+        CHECK(bare.name() == "BatchNorm2d");
+        CHECK(bare.num_features() == 0);
+    }
+
+    TEST_CASE("lazy conv and batch norm load a checkpoint without a forward") {
+        Conv2d conv(Conv2dOptions(3, 5, 3).groups(1));
+        LazyConv2d lazy_conv(5, 3);
+        lazy_conv.load_state_dict(conv.state_dict());
+        CHECK(lazy_conv.name() == "Conv2d");
+        CHECK(lazy_conv.in_channels() == 3);
+        CHECK(lazy_conv.str() == conv.str());
+        const Tensor x = randn({1, 3, 4, 4});
+        CHECK(equal(lazy_conv(x), conv(x)));
+
+        BatchNorm2d bn(4);
+        bn(randn({3, 4, 2, 2}));
+        LazyBatchNorm2d lazy_bn;
+        lazy_bn.load_state_dict(bn.state_dict());
+        CHECK(lazy_bn.name() == "BatchNorm2d");
+        CHECK(lazy_bn.num_features() == 4);
+        CHECK(equal(lazy_bn.running_mean, bn.running_mean));
+        CHECK(lazy_bn.num_batches_tracked.item<std::int64_t>() == 1);
+        bn.eval();
+        lazy_bn.eval();
+        const Tensor z = randn({2, 4, 2, 2});
+        CHECK(equal(lazy_bn(z), bn(z)));
+    }
+}
+
+TEST_SUITE("layer errors") {
+    TEST_CASE("shape errors name the module and both shapes") {
+        Conv2d conv(3, 8, 3);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({2, 4, 5, 5})), ShapeError,
+                                        "Given groups=1, weight of size [8, 3, 3, 3], expected input[2, 4, 5, 5] to have 3 channels, but got 4 channels instead");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({4, 5})), ShapeError, "Expected 3D (unbatched) or 4D (batched) input to Conv2d");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({1, 3, 2, 2})), ShapeError, "smaller than the dilated kernel");
+        BatchNorm2d bn(3);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bn(ones({2, 3, 4})), ShapeError, "BatchNorm2d: expected 4D input (got 3D input");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bn(ones({2, 5, 4, 4})), ShapeError, "expected input with 3 channels");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(BatchNorm1d(3)(ones({1, 3})), ValueError, "Expected more than 1 value per channel when training");
+        CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).stride(2).padding("same")), ValueError);
+        CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).padding_mode("mirror")), ValueError);
+        CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).groups(2)), ValueError);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(MaxPool2d(MaxPoolOptions<2>(2).padding(2))(ones({1, 1, 4, 4})), ValueError, "pad should be at most half");
+    }
+}
