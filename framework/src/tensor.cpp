@@ -182,7 +182,13 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
             for_each_run<2>(dst.shape, strides, [&](const auto& off, std::int64_t n, const auto& inner) {
                 D* o = out + off[0];
                 const S* s = in + off[1];
-                for (std::int64_t k = 0; k < n; ++k) o[k * inner[0]] = static_cast<D>(s[k * inner[1]]);
+                if (inner[0] == 1 && inner[1] == 1) {
+                    for (std::int64_t k = 0; k < n; ++k) o[k] = static_cast<D>(s[k]);
+                } else if (inner[0] == 1 && inner[1] == 0) {
+                    std::fill(o, o + n, static_cast<D>(*s));
+                } else {
+                    for (std::int64_t k = 0; k < n; ++k) o[k * inner[0]] = static_cast<D>(s[k * inner[1]]);
+                }
             });
         });
     });

@@ -4,7 +4,8 @@
 #include <lazynn/error.hpp>
 #include <lazynn/tensor.hpp>
 
-#include <xsimd/memory/xsimd_aligned_allocator.hpp>
+#include "caching_allocator.hpp"
+
 #include <xtensor/xstorage.hpp>
 
 #include <cstdint>
@@ -14,8 +15,9 @@
 
 namespace lazynn {
 
+/// xtensor's uninitialised vector over the caching allocator.
 template <class T>
-using StorageBuffer = xt::uvector<T, xsimd::aligned_allocator<T, 64>>;
+using StorageBuffer = xt::uvector<T, detail::CachingAllocator<T>>;
 
 /// A flat, aligned buffer of one dtype, shared by a tensor and all its views. `version` counts
 /// in-place writes so saved tensors can detect that they were modified after being saved.

@@ -7,6 +7,8 @@
 
 #include <cblas.h>
 
+#include <span>
+
 namespace lazynn::nn::functional {
 namespace {
 
@@ -117,9 +119,11 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     Tensor out = lazynn::detail::empty_tensor({s.n, s.o, s.oh, s.ow}, input.dtype());
+    // The column buffer comes from the caching allocator: no fresh pages every call.
+    Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, input.dtype());
     visit_floating(input.dtype(), "conv2d", [&](auto tag) {
         using T = typename decltype(tag)::type;
-        std::vector<T> cols(static_cast<std::size_t>(s.k() * s.l()));
+        const std::span<T> cols(cols_buffer.impl().data<T>(), static_cast<std::size_t>(s.k() * s.l()));
         const T* xin = x.impl().data<T>();
         const T* wv = w.impl().data<T>();
         T* o = out.impl().data<T>();
@@ -147,9 +151,10 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
             Tensor grad_input = gi ? zeros(xv.shape(), xv.dtype()) : Tensor();
             Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
             Tensor grad_bias = gb ? zeros({s.o}, wv.dtype()) : Tensor();
+            Tensor backward_cols = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
             visit_floating(xv.dtype(), "conv2d_backward", [&](auto tag) {
                 using T = typename decltype(tag)::type;
-                std::vector<T> cols(static_cast<std::size_t>(s.k() * s.l()));
+                const std::span<T> cols(backward_cols.impl().data<T>(), static_cast<std::size_t>(s.k() * s.l()));
                 const T* gv = go.impl().data<T>();
                 for (std::int64_t n = 0; n < s.n; ++n) {
                     for (std::int64_t g = 0; g < s.groups; ++g) {

@@ -1,11 +1,91 @@
+// linear with the bias fused into the GEMM, dropout and simple activations.
+#include "autograd/function_node.hpp"
+#include "tensor_impl.hpp"
+
+#include <lazynn/autograd.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/nn/functional.hpp>
 
+#include <cblas.h>
+
 namespace lazynn::nn::functional {
+namespace {
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::SavedTensor;
+
+template <class T>
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b, std::int64_t ldb,
+          T beta, T* c, std::int64_t ldc) {
+    const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    if constexpr (std::is_same_v<T, float>) {
+        cblas_sgemm(CblasRowMajor, TA, TB, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
+                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+    } else {
+        cblas_dgemm(CblasRowMajor, TA, TB, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0, a,
+                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+    }
+}
+
+}  // namespace
 
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
-    Tensor out = matmul(input, weight.t());
-    return bias.defined() ? out + bias : out;
+    const bool fused = input.dim() >= 1 && weight.dim() == 2 && input.dtype() == weight.dtype() && input.is_floating_point() &&
+                       (!bias.defined() || (bias.dim() == 1 && bias.dtype() == weight.dtype() && bias.size(0) == weight.size(0))) &&
+                       input.size(-1) == weight.size(1);
+    if (!fused) {   // the general path reports shape and dtype problems
+        Tensor out = matmul(input, weight.t());
+        return bias.defined() ? out + bias : out;
+    }
+    // out[M, O] = x[M, I] W[O, I]^T + b: one GEMM with beta = 1 over rows pre-filled with the bias.
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    const Tensor w = lazynn::detail::contiguous_data(weight);
+    const std::int64_t in_features = weight.size(1), out_features = weight.size(0);
+    const std::int64_t rows = input.numel() / std::max<std::int64_t>(in_features, 1);
+    Shape out_shape = input.shape();
+    out_shape.back() = out_features;
+    Tensor out = lazynn::detail::empty_tensor(out_shape, input.dtype());
+    visit_floating(input.dtype(), "linear", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        T* o = out.impl().data<T>();
+        if (bias.defined()) {
+            const Tensor b = lazynn::detail::contiguous_data(bias);
+            const T* bv = b.impl().data<T>();
+            for (std::int64_t r = 0; r < rows; ++r) std::copy(bv, bv + out_features, o + r * out_features);
+        }
+        gemm<T>(false, true, rows, out_features, in_features, x.impl().data<T>(), in_features, w.impl().data<T>(), in_features,
+                bias.defined() ? T(1) : T(0), o, out_features);
+    });
+    if (needs_grad({&input, &weight, &bias})) {
+        const bool gx = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+        record(out, "AddmmBackward0", {input, weight, bias},
+               [sx = SavedTensor(x), sw = SavedTensor(w), gx, gw, gb, rows, in_features, out_features, in_shape = input.shape()](const Tensor& g_in) {
+                   const Tensor g = lazynn::detail::contiguous_data(g_in);
+                   const Tensor xv = sx.unpack(), wv = sw.unpack();
+                   Tensor grad_x = gx ? lazynn::detail::empty_tensor(in_shape, xv.dtype()) : Tensor();
+                   Tensor grad_w = gw ? lazynn::detail::empty_tensor({out_features, in_features}, wv.dtype()) : Tensor();
+                   Tensor grad_b = gb ? zeros({out_features}, wv.dtype()) : Tensor();
+                   visit_floating(xv.dtype(), "linear_backward", [&](auto tag) {
+                       using T = typename decltype(tag)::type;
+                       const T* gv = g.impl().data<T>();
+                       if (gx) gemm<T>(false, false, rows, in_features, out_features, gv, out_features, wv.impl().data<T>(), in_features, T(0),
+                                       grad_x.impl().data<T>(), in_features);
+                       if (gw) gemm<T>(true, false, out_features, in_features, rows, gv, out_features, xv.impl().data<T>(), in_features, T(0),
+                                       grad_w.impl().data<T>(), in_features);
+                       if (gb) {
+                           T* b = grad_b.impl().data<T>();
+                           for (std::int64_t r = 0; r < rows; ++r) {
+                               const T* row = gv + r * out_features;
+                               for (std::int64_t j = 0; j < out_features; ++j) b[j] += row[j];
+                           }
+                       }
+                   });
+                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
+               },
+               true);
+    }
+    return out;
 }
 
 Tensor dropout(const Tensor& input, double p, bool training) {

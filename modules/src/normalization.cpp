@@ -1,10 +1,129 @@
+#include "autograd/function_node.hpp"
+#include "tensor_impl.hpp"
+
 #include <lazynn/autograd.hpp>
 #include <lazynn/init.hpp>
 #include <lazynn/nn/normalization.hpp>
 
+#include <cmath>
 #include <cstdio>
 
 namespace lazynn::nn {
+namespace {
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::SavedTensor;
+
+/// Batch normalisation over [N, C, S] in one fused kernel. With batch statistics (use_batch) it
+/// returns the per-channel mean and biased variance through `batch_mean` / `batch_var`.
+Tensor fused_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean_in, const Tensor& var_in,
+                        bool use_batch, double eps, std::vector<double>& batch_mean, std::vector<double>& batch_var) {
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    const std::int64_t n = input.size(0), c = input.size(1), s = input.numel() / std::max<std::int64_t>(n * c, 1);
+    const double count = static_cast<double>(n * s);
+    std::vector<double> mean(static_cast<std::size_t>(c)), invstd(static_cast<std::size_t>(c));
+    const std::vector<double> w = weight.defined() ? weight.to_vector<double>() : std::vector<double>(static_cast<std::size_t>(c), 1.0);
+    const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>(static_cast<std::size_t>(c), 0.0);
+    Tensor out = lazynn::detail::empty_tensor(input.shape(), input.dtype());
+    visit_floating(input.dtype(), "batch_norm", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* xv = x.impl().data<T>();
+        T* o = out.impl().data<T>();
+        if (use_batch) {
+            batch_mean.assign(static_cast<std::size_t>(c), 0.0);
+            batch_var.assign(static_cast<std::size_t>(c), 0.0);
+            for (std::int64_t ch = 0; ch < c; ++ch) {
+                double sum = 0;
+                for (std::int64_t i = 0; i < n; ++i) {
+                    const T* row = xv + (i * c + ch) * s;
+                    for (std::int64_t k = 0; k < s; ++k) sum += row[k];
+                }
+                const double m = sum / count;
+                double ss = 0;
+                for (std::int64_t i = 0; i < n; ++i) {
+                    const T* row = xv + (i * c + ch) * s;
+                    for (std::int64_t k = 0; k < s; ++k) ss += (row[k] - m) * (row[k] - m);
+                }
+                batch_mean[static_cast<std::size_t>(ch)] = m;
+                batch_var[static_cast<std::size_t>(ch)] = ss / count;
+            }
+            mean = batch_mean;
+            for (std::int64_t ch = 0; ch < c; ++ch) invstd[static_cast<std::size_t>(ch)] = 1.0 / std::sqrt(batch_var[static_cast<std::size_t>(ch)] + eps);
+        } else {
+            mean = mean_in.to_vector<double>();
+            const std::vector<double> v = var_in.to_vector<double>();
+            for (std::int64_t ch = 0; ch < c; ++ch) invstd[static_cast<std::size_t>(ch)] = 1.0 / std::sqrt(v[static_cast<std::size_t>(ch)] + eps);
+        }
+        for (std::int64_t i = 0; i < n; ++i) {
+            for (std::int64_t ch = 0; ch < c; ++ch) {
+                const auto u = static_cast<std::size_t>(ch);
+                const T scale = static_cast<T>(w[u] * invstd[u]);
+                const T shift = static_cast<T>(b[u] - mean[u] * w[u] * invstd[u]);
+                const T* row = xv + (i * c + ch) * s;
+                T* orow = o + (i * c + ch) * s;
+                for (std::int64_t k = 0; k < s; ++k) orow[k] = row[k] * scale + shift;
+            }
+        }
+    });
+    if (needs_grad({&input, &weight, &bias})) {
+        const bool gx = input.requires_grad(), gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+        record(out, "NativeBatchNormBackward0", {input, weight, bias},
+               [sx = SavedTensor(x), mean, invstd, w, use_batch, n, c, s, count, gx, gw, gb](const Tensor& g_in) {
+                   const Tensor g = lazynn::detail::contiguous_data(g_in);
+                   const Tensor xv_t = sx.unpack();
+                   Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
+                   std::vector<double> sum_dy(static_cast<std::size_t>(c), 0.0), sum_dy_xhat(static_cast<std::size_t>(c), 0.0);
+                   visit_floating(xv_t.dtype(), "batch_norm_backward", [&](auto tag) {
+                       using T = typename decltype(tag)::type;
+                       const T* xv = xv_t.impl().data<T>();
+                       const T* gv = g.impl().data<T>();
+                       for (std::int64_t i = 0; i < n; ++i) {
+                           for (std::int64_t ch = 0; ch < c; ++ch) {
+                               const auto u = static_cast<std::size_t>(ch);
+                               const T* row = xv + (i * c + ch) * s;
+                               const T* grow = gv + (i * c + ch) * s;
+                               double a = 0, bsum = 0;
+                               for (std::int64_t k = 0; k < s; ++k) {
+                                   a += grow[k];
+                                   bsum += grow[k] * (row[k] - mean[u]);
+                               }
+                               sum_dy[u] += a;
+                               sum_dy_xhat[u] += bsum * invstd[u];
+                           }
+                       }
+                       if (!gx) return;
+                       T* dx = grad_x.impl().data<T>();
+                       for (std::int64_t i = 0; i < n; ++i) {
+                           for (std::int64_t ch = 0; ch < c; ++ch) {
+                               const auto u = static_cast<std::size_t>(ch);
+                               const T* row = xv + (i * c + ch) * s;
+                               const T* grow = gv + (i * c + ch) * s;
+                               T* drow = dx + (i * c + ch) * s;
+                               const double k1 = w[u] * invstd[u];
+                               if (use_batch) {
+                                   const double mean_dy = sum_dy[u] / count, mean_dy_xhat = sum_dy_xhat[u] / count;
+                                   for (std::int64_t k = 0; k < s; ++k) {
+                                       const double xhat = (row[k] - mean[u]) * invstd[u];
+                                       drow[k] = static_cast<T>(k1 * (grow[k] - mean_dy - xhat * mean_dy_xhat));
+                                   }
+                               } else {
+                                   for (std::int64_t k = 0; k < s; ++k) drow[k] = static_cast<T>(k1 * grow[k]);
+                               }
+                           }
+                       }
+                   });
+                   const Dtype dtype = xv_t.dtype();
+                   Tensor grad_w = gw ? tensor(sum_dy_xhat, {c}, kFloat64).to(dtype) : Tensor();
+                   Tensor grad_b = gb ? tensor(sum_dy, {c}, kFloat64).to(dtype) : Tensor();
+                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
+               },
+               true);
+    }
+    return out;
+}
+
+}  // namespace
 
 BatchNormBase::BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name)
     : options_(std::move(options)), ranks_(std::move(ranks)) {
@@ -65,34 +184,23 @@ Tensor BatchNormBase::forward(const Tensor& input) {
         throw ShapeError(name() + "(" + extra_repr() + "): expected input with " + std::to_string(options_.num_features_) +
                          " channels (dim 1), got input of shape " + shape_to_list(input.shape()));
     }
-    Shape dims{0};
-    for (std::int64_t d = 2; d < rank; ++d) dims.push_back(d);
-    Shape channel_shape(static_cast<std::size_t>(rank), 1);
-    channel_shape[1] = c;
-
     const bool use_batch_stats = is_training() || !options_.track_running_stats_;
-    Tensor normalized;
-    if (use_batch_stats) {
-        const std::int64_t count = input.numel() / c;
-        if (is_training() && count <= 1) {
-            throw ValueError("Expected more than 1 value per channel when training, got input size " + shape_to_list(input.shape()));
-        }
-        const Tensor mean = input.mean(dims, true);
-        const Tensor var = input.var(dims, false, true);
-        normalized = (input - mean) * (var + options_.eps_).rsqrt();
-        if (is_training() && options_.track_running_stats_) {
-            NoGradGuard no_grad;
-            num_batches_tracked.add_(1.0);
-            const double m = options_.momentum_ ? *options_.momentum_ : 1.0 / static_cast<double>(num_batches_tracked.item<std::int64_t>());
-            const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
-            running_mean.mul_(1.0 - m).add_(mean.detach().reshape({c}), m);
-            running_var.mul_(1.0 - m).add_(var.detach().reshape({c}), m * unbias);
-        }
-    } else {
-        normalized = (input - running_mean.reshape(channel_shape)) * (running_var.reshape(channel_shape) + options_.eps_).rsqrt();
+    const std::int64_t count = input.numel() / std::max<std::int64_t>(c, 1);
+    if (is_training() && count <= 1) {
+        throw ValueError("Expected more than 1 value per channel when training, got input size " + shape_to_list(input.shape()));
     }
-    if (options_.affine_) normalized = normalized * weight.reshape(channel_shape) + bias.reshape(channel_shape);
-    return normalized;
+    std::vector<double> batch_mean, batch_var;
+    Tensor out = fused_batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps_, batch_mean, batch_var);
+    if (is_training() && options_.track_running_stats_) {
+        NoGradGuard no_grad;
+        num_batches_tracked.add_(1.0);
+        const double m = options_.momentum_ ? *options_.momentum_ : 1.0 / static_cast<double>(num_batches_tracked.item<std::int64_t>());
+        const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
+        for (double& v : batch_var) v *= unbias;
+        running_mean.mul_(1.0 - m).add_(tensor(batch_mean, {c}, kFloat64).to(running_mean.dtype()), m);
+        running_var.mul_(1.0 - m).add_(tensor(batch_var, {c}, kFloat64).to(running_var.dtype()), m);
+    }
+    return out;
 }
 
 std::string BatchNormBase::extra_repr() const {

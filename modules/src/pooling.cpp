@@ -50,7 +50,33 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
         const T* in = x.impl().data<T>();
         T* out = values.impl().data<T>();
         std::int64_t* idx = indices.impl().data<std::int64_t>();
-        for (std::int64_t plane = 0; plane < n * c; ++plane) {
+        // Windows that lie wholly inside the input (no padding, no ceil overhang) skip the bounds checks.
+        const bool inside = p[0] == 0 && p[1] == 0 && (oh - 1) * s[0] + d[0] * (k[0] - 1) < h && (ow - 1) * s[1] + d[1] * (k[1] - 1) < w;
+        for (std::int64_t plane = 0; plane < n * c && inside; ++plane) {
+            const T* src = in + plane * h * w;
+            T* out_plane = out + plane * oh * ow;
+            std::int64_t* idx_plane = idx + plane * oh * ow;
+            for (std::int64_t y = 0; y < oh; ++y) {
+                for (std::int64_t xo = 0; xo < ow; ++xo) {
+                    std::int64_t best_at = y * s[0] * w + xo * s[1];
+                    T best = src[best_at];
+                    for (std::int64_t i = 0; i < k[0]; ++i) {
+                        const std::int64_t row = (y * s[0] + i * d[0]) * w + xo * s[1];
+                        for (std::int64_t j = 0; j < k[1]; ++j) {
+                            const std::int64_t at = row + j * d[1];
+                            const T v = src[at];
+                            if (v > best || (v != v && best == best)) {
+                                best = v;
+                                best_at = at;
+                            }
+                        }
+                    }
+                    out_plane[y * ow + xo] = best;
+                    idx_plane[y * ow + xo] = best_at;
+                }
+            }
+        }
+        for (std::int64_t plane = 0; plane < n * c && !inside; ++plane) {
             const T* src = in + plane * h * w;
             for (std::int64_t y = 0; y < oh; ++y) {
                 for (std::int64_t xo = 0; xo < ow; ++xo) {

@@ -63,7 +63,18 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f) {
                 T* o = po + off[0];
                 const T* x = pa + off[1];
                 const T* y = pb + off[2];
-                for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(x[k * inner[1]], y[k * inner[2]]));
+                // Unit and zero (broadcast) strides get their own loops so the compiler vectorises them.
+                if (inner[1] == 1 && inner[2] == 1) {
+                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(x[k], y[k]));
+                } else if (inner[1] == 1 && inner[2] == 0) {
+                    const T yv = *y;
+                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(x[k], yv));
+                } else if (inner[1] == 0 && inner[2] == 1) {
+                    const T xv = *x;
+                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(xv, y[k]));
+                } else {
+                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(x[k * inner[1]], y[k * inner[2]]));
+                }
             });
         }
     });

@@ -86,7 +86,60 @@ Tensor expand_grad(const Tensor& g, const Shape& kept_shape, const Shape& input_
     return g.reshape(kept_shape).expand(input_shape);
 }
 
+/// Reductions over leading dims of contiguous data (bias gradients, batch sums) accumulate whole
+/// rows in place instead of permuting a copy. Returns false when the layout does not qualify.
+bool leading_dims(const TensorImpl& impl, const Shape& dims, std::int64_t& reduced, std::int64_t& inner) {
+    if (dims.empty() || !impl.is_contiguous()) return false;
+    const auto rank = static_cast<std::int64_t>(impl.shape.size());
+    std::vector<bool> mask(static_cast<std::size_t>(rank), false);
+    for (auto d : dims) {
+        const auto nd = static_cast<std::size_t>(normalize_dim(d, rank));
+        if (mask[nd]) return false;
+        mask[nd] = true;
+    }
+    std::size_t k = 0;
+    while (k < mask.size() && mask[k]) ++k;
+    for (std::size_t j = k; j < mask.size(); ++j) {
+        if (mask[j]) return false;
+    }
+    if (k == 0 || k == mask.size()) return false;
+    reduced = 1;
+    inner = 1;
+    for (std::size_t j = 0; j < mask.size(); ++j) (j < k ? reduced : inner) *= impl.shape[j];
+    return true;
+}
+
+Tensor sum_leading(const Tensor& t, const Shape& dims, bool keepdim, std::int64_t reduced, std::int64_t inner) {
+    const TensorImpl& impl = t.impl();
+    Shape out_shape, kept_shape;
+    const auto rank = static_cast<std::int64_t>(impl.shape.size());
+    std::vector<bool> mask(static_cast<std::size_t>(rank), false);
+    for (auto d : dims) mask[static_cast<std::size_t>(normalize_dim(d, rank))] = true;
+    for (std::size_t j = 0; j < mask.size(); ++j) {
+        kept_shape.push_back(mask[j] ? 1 : impl.shape[j]);
+        if (!mask[j] || keepdim) out_shape.push_back(mask[j] ? 1 : impl.shape[j]);
+    }
+    Tensor out = zeros(out_shape, impl.dtype);
+    visit_dtype(impl.dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = impl.data<T>();
+        T* o = out.impl().data<T>();
+        for (std::int64_t i = 0; i < reduced; ++i) {
+            const T* row = in + i * inner;
+            for (std::int64_t j = 0; j < inner; ++j) o[j] += row[j];
+        }
+    });
+    if (needs_grad({&t})) {
+        record(out, "SumBackward1", {t}, [kept_shape, shape = impl.shape](const Tensor& g) {
+            return std::vector<Tensor>{expand_grad(g, kept_shape, shape)};
+        }, false);
+    }
+    return out;
+}
+
 Tensor sum_impl(const Tensor& t, const Shape& dims, bool keepdim) {
+    std::int64_t reduced = 0, inner = 0;
+    if (leading_dims(detail::checked(t, "sum"), dims, reduced, inner)) return sum_leading(t, dims, keepdim, reduced, inner);
     const ReducePlan p = plan(t, dims, keepdim, "sum");
     Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
         using T = std::remove_cv_t<std::remove_pointer_t<decltype(row)>>;
@@ -95,7 +148,7 @@ Tensor sum_impl(const Tensor& t, const Shape& dims, bool keepdim) {
         return acc;
     });
     if (needs_grad({&t})) {
-        record(out, "SumBackward1", {t}, [kept = p.kept_shape, shape = t.shape()](const Tensor& g) {
+        record(out, dims.empty() ? "SumBackward0" : "SumBackward1", {t}, [kept = p.kept_shape, shape = t.shape()](const Tensor& g) {
             return std::vector<Tensor>{expand_grad(g, kept, shape)};
         }, false);
     }
@@ -115,7 +168,7 @@ Tensor mean_impl(const Tensor& t, const Shape& dims, bool keepdim) {
     });
     if (needs_grad({&t})) {
         const auto count = static_cast<double>(p.inner);
-        record(out, "MeanBackward1", {t}, [kept = p.kept_shape, shape = t.shape(), count](const Tensor& g) {
+        record(out, dims.empty() ? "MeanBackward0" : "MeanBackward1", {t}, [kept = p.kept_shape, shape = t.shape(), count](const Tensor& g) {
             return std::vector<Tensor>{expand_grad(g / count, kept, shape)};
         }, false);
     }

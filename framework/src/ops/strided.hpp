@@ -18,17 +18,43 @@ inline Shape broadcast_strides(const TensorImpl& t, const Shape& out_shape) {
     return strides;
 }
 
-/// Calls run(offsets, count, inner_strides) for every innermost row of `shape`.
+/// Merges adjacent dims that every operand walks contiguously (stride[d] == stride[d+1] * size[d+1]),
+/// so innermost runs are as long as possible: [N, C, H, W] + [1, C, 1, 1] runs over H*W at a time.
+template <std::size_t N>
+void coalesce(Shape& shape, std::array<Shape, N>& strides) {
+    if (shape.size() < 2) return;
+    Shape out_shape{shape[0]};
+    std::array<Shape, N> out_strides;
+    for (std::size_t k = 0; k < N; ++k) out_strides[k] = {strides[k][0]};
+    for (std::size_t d = 1; d < shape.size(); ++d) {
+        bool mergeable = true;
+        for (std::size_t k = 0; k < N && mergeable; ++k) mergeable = out_strides[k].back() == strides[k][d] * shape[d];
+        if (mergeable) {
+            out_shape.back() *= shape[d];
+            for (std::size_t k = 0; k < N; ++k) out_strides[k].back() = strides[k][d];
+        } else {
+            out_shape.push_back(shape[d]);
+            for (std::size_t k = 0; k < N; ++k) out_strides[k].push_back(strides[k][d]);
+        }
+    }
+    shape = std::move(out_shape);
+    strides = std::move(out_strides);
+}
+
+/// Calls run(offsets, count, inner_strides) for every innermost row of `shape_in`.
 template <std::size_t N, class Run>
-void for_each_run(const Shape& shape, const std::array<Shape, N>& strides, Run&& run) {
-    const std::size_t rank = shape.size();
+void for_each_run(const Shape& shape_in, const std::array<Shape, N>& strides_in, Run&& run) {
     std::array<std::int64_t, N> offsets{};
-    if (shape_numel(shape) == 0) return;
-    if (rank == 0) {
+    if (shape_numel(shape_in) == 0) return;
+    if (shape_in.empty()) {
         std::array<std::int64_t, N> unit{};
         run(offsets, std::int64_t{1}, unit);
         return;
     }
+    Shape shape = shape_in;
+    std::array<Shape, N> strides = strides_in;
+    coalesce<N>(shape, strides);
+    const std::size_t rank = shape.size();
     std::array<std::int64_t, N> inner{};
     for (std::size_t k = 0; k < N; ++k) inner[k] = strides[k][rank - 1];
     const std::int64_t count = shape[rank - 1];
