@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""The same workloads as benchmarks/workloads.cpp, in PyTorch (Debian's python3-torch).
+Prints "name milliseconds" lines. Usage: torch_workloads.py [threads]"""
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+def median_ms(step, warmup, repeats):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def mlp(i, h1, h2, o):
+    if h2 == 0:
+        return nn.Sequential(nn.Linear(i, h1), nn.ReLU(), nn.Linear(h1, o))
+    return nn.Sequential(nn.Linear(i, h1), nn.ReLU(), nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, o))
+
+
+def train_step_ms(model, opt, x, y, classification, repeats):
+    def step():
+        out = model(x)
+        loss = F.cross_entropy(out, y) if classification else F.mse_loss(out, y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return median_ms(step, 20, repeats)
+
+
+def report(name, ms):
+    print(f"{name} {ms:.4f}", flush=True)
+
+
+m = mlp(16, 32, 32, 1)
+report("tiny_mlp_sgd_b16", train_step_ms(m, torch.optim.SGD(m.parameters(), lr=0.01), torch.randn(16, 16), torch.randn(16, 1), False, 2000))
+x64, y64 = torch.randn(64, 784), torch.randint(0, 10, (64,))
+m = mlp(784, 256, 128, 10)
+report("mlp_sgd_momentum_b64", train_step_ms(m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9), x64, y64, True, 500))
+m = mlp(784, 256, 128, 10)
+report("mlp_adam_b64", train_step_ms(m, torch.optim.Adam(m.parameters(), lr=1e-3), x64, y64, True, 500))
+m = mlp(784, 256, 128, 10)
+report("mlp_adam_b256", train_step_ms(m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.randn(256, 784), torch.randint(0, 10, (256,)), True, 200))
+cnn = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                    nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+report("cnn_adam_b64", train_step_ms(cnn, torch.optim.Adam(cnn.parameters(), lr=1e-3), torch.randn(64, 1, 28, 28), y64, True, 30))
+m = mlp(784, 256, 128, 10)
+x1, x1024 = torch.randn(1, 784), torch.randn(1024, 784)
+with torch.no_grad():
+    report("mlp_inference_b1", median_ms(lambda: m(x1), 100, 5000))
+    report("mlp_inference_b1024", median_ms(lambda: m(x1024), 10, 200))

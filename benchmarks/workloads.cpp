@@ -1,0 +1,85 @@
+// The end-to-end workloads of docs/performance.md: one training step (forward, loss, backward,
+// optimizer step, zero_grad) or one no-grad inference, timed as the median over repeats.
+// Output: one "name milliseconds" line per workload; benchmarks/torch_workloads.py prints the same
+// for PyTorch and run_side_by_side.sh joins them.
+#include <lazynn/lazynn.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+using namespace lazynn;
+
+namespace {
+
+double median_ms(const std::function<void()>& step, int warmup, int repeats) {
+    for (int i = 0; i < warmup; ++i) step();
+    std::vector<double> times;
+    for (int i = 0; i < repeats; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        step();
+        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
+    return times[times.size() / 2];
+}
+
+nn::Sequential mlp(std::int64_t in, std::int64_t h1, std::int64_t h2, std::int64_t out) {
+    if (h2 == 0) return nn::Sequential(nn::Linear(in, h1), nn::ReLU(), nn::Linear(h1, out));
+    return nn::Sequential(nn::Linear(in, h1), nn::ReLU(), nn::Linear(h1, h2), nn::ReLU(), nn::Linear(h2, out));
+}
+
+void report(const char* name, double ms) { std::printf("%s %.4f\n", name, ms); }
+
+template <class Optimizer, class Options>
+double train_step_ms(nn::Sequential& model, Options options, const Tensor& x, const Tensor& y, bool classification, int repeats) {
+    Optimizer opt(model.parameters(), options);
+    auto step = [&] {
+        Tensor out = model(x);
+        Tensor loss = classification ? nn::functional::cross_entropy(out, y) : nn::functional::mse_loss(out, y);
+        loss.backward();
+        opt.step();
+        opt.zero_grad();
+    };
+    return median_ms(step, 20, repeats);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int threads = argc > 1 ? std::stoi(argv[1]) : 2;
+    set_num_threads(threads);
+    manual_seed(0);
+    {
+        auto model = mlp(16, 32, 32, 1);
+        report("tiny_mlp_sgd_b16", train_step_ms<optim::SGD>(model, optim::SGDOptions(0.01), randn({16, 16}), randn({16, 1}), false, 2000));
+    }
+    const Tensor x64 = randn({64, 784}), y64 = randint(0, 10, {64});
+    {
+        auto model = mlp(784, 256, 128, 10);
+        report("mlp_sgd_momentum_b64", train_step_ms<optim::SGD>(model, optim::SGDOptions(0.01).momentum(0.9), x64, y64, true, 500));
+    }
+    {
+        auto model = mlp(784, 256, 128, 10);
+        report("mlp_adam_b64", train_step_ms<optim::Adam>(model, optim::AdamOptions(1e-3), x64, y64, true, 500));
+    }
+    {
+        auto model = mlp(784, 256, 128, 10);
+        report("mlp_adam_b256", train_step_ms<optim::Adam>(model, optim::AdamOptions(1e-3), randn({256, 784}), randint(0, 10, {256}), true, 200));
+    }
+    {
+        nn::Sequential cnn{nn::Conv2d(1, 32, 3), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)), nn::Conv2d(32, 64, 3), nn::ReLU(),
+                           nn::MaxPool2d(nn::MaxPoolOptions<2>(2)), nn::Flatten(), nn::Linear(1600, 128), nn::ReLU(), nn::Linear(128, 10)};
+        report("cnn_adam_b64", train_step_ms<optim::Adam>(cnn, optim::AdamOptions(1e-3), randn({64, 1, 28, 28}), y64, true, 30));
+    }
+    {
+        auto model = mlp(784, 256, 128, 10);
+        const Tensor x1 = randn({1, 784}), x1024 = randn({1024, 784});
+        NoGradGuard no_grad;
+        report("mlp_inference_b1", median_ms([&] { (void)model(x1); }, 100, 5000));
+        report("mlp_inference_b1024", median_ms([&] { (void)model(x1024); }, 10, 200));
+    }
+    return 0;
+}
