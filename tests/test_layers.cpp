@@ -63,6 +63,13 @@ const std::map<std::string, Factory>& cases() {
         {"pad_replicate", make<Pad>(std::vector<std::int64_t>{3, 0, 0, 2}, std::string("replicate"))},
         {"pad_circular", make<Pad>(std::vector<std::int64_t>{1, 2, 2, 1}, std::string("circular"))},
         {"pad_constant", make<Pad>(std::vector<std::int64_t>{1, 1, 0, 2}, std::string("constant"))},
+        {"conv_transpose2d", make<ConvTranspose2d>(3, 4, 3)},
+        {"conv_transpose2d_stride_pad_outpad", make<ConvTranspose2d>(ConvTranspose2dOptions(2, 4, {3, 2}).stride(2).padding(1).output_padding(1))},
+        {"conv_transpose2d_groups_dilation", make<ConvTranspose2d>(ConvTranspose2dOptions(4, 6, 3).groups(2).dilation(2).bias(false))},
+        {"conv_transpose1d", make<ConvTranspose1d>(ConvTranspose1dOptions(3, 2, 4).stride(3).padding(1))},
+        {"instancenorm2d", make<InstanceNorm2d>(3)},
+        {"instancenorm2d_affine_tracked", make<InstanceNorm2d>(InstanceNormOptions(3).affine(true).track_running_stats(true))},
+        {"instancenorm1d_tracked_eval", make<InstanceNorm1d>(InstanceNormOptions(2).affine(true).track_running_stats(true))},
         {"flatten", make<Flatten>()},
         {"gelu_tanh", make<GELU>(GELUOptions("tanh"))},
     };
@@ -210,6 +217,42 @@ TEST_SUITE("lazy layers") {
         lazy_bn.eval();
         const Tensor z = randn({2, 4, 2, 2});
         CHECK(equal(lazy_bn(z), bn(z)));
+    }
+}
+
+TEST_SUITE("lazy transposed convolutions and instance norms") {
+    TEST_CASE("LazyConvTranspose2d infers in_channels (weight [in, out/groups, k, k]) and matches the eager layer") {
+        manual_seed(4);
+        ConvTranspose2d eager(ConvTranspose2dOptions(3, 4, 3).stride(2));
+        manual_seed(4);
+        LazyConvTranspose2d lazy(ConvTranspose2dOptions(0, 4, 3).stride(2));
+        CHECK(lazy.str() == "LazyConvTranspose2d(0, 4, kernel_size=(3, 3), stride=(2, 2))");
+        const Tensor x = randn({2, 3, 4, 4});
+        CHECK(equal(lazy(x), eager(x)));
+        CHECK(lazy.name() == "ConvTranspose2d");
+        CHECK(lazy.weight.shape() == Shape{3, 4, 3, 3});
+        LazyConvTranspose1d lazy1(2, 3);
+        CHECK(lazy1(randn({1, 5, 6})).shape() == Shape{1, 2, 8});
+        CHECK(lazy1.in_channels() == 5);
+        LazyConvTranspose2d loaded(4, 3);
+        loaded.load_state_dict(eager.state_dict());
+        CHECK(loaded.in_channels() == 3);
+        CHECK(loaded.name() == "ConvTranspose2d");
+    }
+
+    TEST_CASE("LazyInstanceNorm has PyTorch's lazy defaults and infers num_features") {
+        LazyInstanceNorm2d norm;
+        CHECK(norm.str() == "LazyInstanceNorm2d(0, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
+        norm(randn({2, 5, 3, 3}));
+        CHECK(norm.name() == "InstanceNorm2d");
+        CHECK(norm.num_features() == 5);
+        CHECK(norm.running_mean.shape() == Shape{5});
+        LazyInstanceNorm1d norm1;
+        norm1(randn({2, 3, 6}));
+        CHECK(norm1.num_features() == 3);
+        LazyInstanceNorm3d norm3;
+        CHECK(norm3(randn({1, 2, 3, 3, 3})).shape() == Shape{1, 2, 3, 3, 3});
+        CHECK(norm3.num_features() == 2);
     }
 }
 

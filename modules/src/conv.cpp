@@ -198,4 +198,151 @@ void LazyConv2d::reset_parameters() {
 }
 void LazyConv2d::lazy_load_finalize() { options_.in_channels_ = weight.size(1) * options_.groups_; }
 
+// ---- transposed convolutions ----
+
+template <std::size_t N>
+ConvTransposeNd<N>::ConvTransposeNd(ConvTransposeOptions<N> options) : options_(std::move(options)) {
+    set_name(N == 1 ? "ConvTranspose1d" : "ConvTranspose2d");
+    validate();
+    if (options_.in_channels_ % options_.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
+    Shape wshape{options_.in_channels_, options_.out_channels_ / options_.groups_};
+    for (std::size_t i = 0; i < N; ++i) wshape.push_back(options_.kernel_size_[i]);
+    weight = Parameter(empty(wshape));
+    if (options_.bias_) bias = Parameter(empty({options_.out_channels_}));
+    reset_parameters();
+}
+
+template <std::size_t N>
+ConvTransposeNd<N>::ConvTransposeNd(ConvTransposeOptions<N> options, Uninitialized) : options_(std::move(options)) {
+    validate();
+    weight = UninitializedParameter();
+    if (options_.bias_) bias = UninitializedParameter();
+}
+
+template <std::size_t N>
+void ConvTransposeNd<N>::validate() const {
+    const auto& o = options_;
+    if (o.groups_ <= 0) throw ValueError("groups must be a positive integer");
+    if (o.out_channels_ % o.groups_ != 0) throw ValueError("out_channels must be divisible by groups");
+    for (std::size_t i = 0; i < N; ++i) {
+        if (o.output_padding_[i] >= std::max(o.stride_[i], o.dilation_[i])) {
+            throw ValueError("output padding must be smaller than either stride or dilation, but got output_padding=" +
+                             std::to_string(o.output_padding_[i]) + ", stride=" + std::to_string(o.stride_[i]) +
+                             ", dilation=" + std::to_string(o.dilation_[i]));
+        }
+    }
+}
+
+template <std::size_t N>
+void ConvTransposeNd<N>::reset_parameters() {
+    // PyTorch initialises transposed convolutions like convolutions; fan_in comes from weight.size(1).
+    Generator gen = init_generator();
+    init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::FanIn, init::Nonlinearity::LeakyReLU, gen);
+    if (bias.defined()) {
+        const auto fan_in = init::calculate_fan_in_and_fan_out(weight).first;
+        const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+        init::uniform_(bias, -bound, bound, gen);
+    }
+}
+
+template <std::size_t N>
+Tensor ConvTransposeNd<N>::forward(const Tensor& input_given) {
+    const auto& o = options_;
+    const auto batched_rank = static_cast<std::int64_t>(N) + 2;
+    if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {
+        throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
+                         "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
+    }
+    const bool unbatched = input_given.dim() == batched_rank - 1;
+    const Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
+    if (input.size(1) != o.in_channels_) {
+        throw ShapeError(name() + "(" + extra_repr() + "): Given transposed=1, weight of size " + shape_to_list(weight.shape()) +
+                         ", expected input" + shape_to_list(input.shape()) + " to have " + std::to_string(o.in_channels_) +
+                         " channels, but got " + std::to_string(input.size(1)) + " channels instead");
+    }
+    Tensor out;
+    if constexpr (N == 2) {
+        out = functional::conv_transpose2d(input, weight, bias, {o.stride_[0], o.stride_[1]}, {o.padding_[0], o.padding_[1]},
+                                           {o.output_padding_[0], o.output_padding_[1]}, {o.dilation_[0], o.dilation_[1]}, o.groups_);
+    } else {
+        out = functional::conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride_[0]}, {0, o.padding_[0]},
+                                           {0, o.output_padding_[0]}, {1, o.dilation_[0]}, o.groups_)
+                  .squeeze(2);
+    }
+    return unbatched ? out.squeeze(0) : out;
+}
+
+template <std::size_t N>
+std::string ConvTransposeNd<N>::extra_repr() const {
+    const auto& o = options_;
+    std::string s = std::to_string(o.in_channels_) + ", " + std::to_string(o.out_channels_) + ", kernel_size=" + tuple_string<N>(o.kernel_size_) +
+                    ", stride=" + tuple_string<N>(o.stride_);
+    auto any = [](const ExpandingArray<N>& a, std::int64_t v) {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (a[i] != v) return true;
+        }
+        return false;
+    };
+    if (any(o.padding_, 0)) s += ", padding=" + tuple_string<N>(o.padding_);
+    if (any(o.dilation_, 1)) s += ", dilation=" + tuple_string<N>(o.dilation_);
+    if (any(o.output_padding_, 0)) s += ", output_padding=" + tuple_string<N>(o.output_padding_);
+    if (o.groups_ != 1) s += ", groups=" + std::to_string(o.groups_);
+    if (!o.bias_) s += ", bias=False";
+    return s;
+}
+
+template class ConvTransposeNd<1>;
+template class ConvTransposeNd<2>;
+
+ConvTranspose1d::ConvTranspose1d(ConvTranspose1dOptions options) : ConvTransposeNd<1>(std::move(options)) {}
+ConvTranspose2d::ConvTranspose2d(ConvTranspose2dOptions options) : ConvTransposeNd<2>(std::move(options)) {}
+
+namespace {
+
+template <class Conv, std::size_t N>
+void lazy_transpose_initialize(Conv& conv, ConvTransposeOptions<N>& o, const std::vector<Tensor>& inputs, const char* lazy_name) {
+    if (inputs.empty()) throw TypeError(std::string(lazy_name) + ".initialize_parameters() missing 1 required positional argument: 'input'");
+    if (!conv.has_uninitialized_params()) return;
+    const Tensor& input = inputs[0];
+    const auto batched_rank = static_cast<std::int64_t>(N) + 2;
+    if (input.dim() != batched_rank && input.dim() != batched_rank - 1) {
+        throw RuntimeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
+                           "D (batched) input to " + lazy_name + ", but got input of size: " + shape_to_list(input.shape()));
+    }
+    o.in_channels_ = input.dim() == batched_rank ? input.size(1) : input.size(0);
+    if (o.in_channels_ % o.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
+    NoGradGuard no_grad;
+    Shape wshape{o.in_channels_, o.out_channels_ / o.groups_};
+    for (std::size_t i = 0; i < N; ++i) wshape.push_back(o.kernel_size_[i]);
+    if (Module::is_lazy(conv.weight)) conv.weight.materialize(wshape);
+    if (Module::is_lazy(conv.bias)) conv.bias.materialize({o.out_channels_});
+    conv.reset_parameters();
+}
+
+}  // namespace
+
+LazyConvTranspose1d::LazyConvTranspose1d(ConvTranspose1dOptions options) : ConvTranspose1d((options.in_channels_ = 0, options), Uninitialized{}) {
+    set_name("LazyConvTranspose1d");
+    make_lazy("ConvTranspose1d");
+}
+void LazyConvTranspose1d::initialize_parameters(const std::vector<Tensor>& inputs) {
+    lazy_transpose_initialize<ConvTranspose1d, 1>(*this, options_, inputs, "LazyConvTranspose1d");
+}
+void LazyConvTranspose1d::reset_parameters() {
+    if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose1d::reset_parameters();
+}
+void LazyConvTranspose1d::lazy_load_finalize() { options_.in_channels_ = weight.size(0); }
+
+LazyConvTranspose2d::LazyConvTranspose2d(ConvTranspose2dOptions options) : ConvTranspose2d((options.in_channels_ = 0, options), Uninitialized{}) {
+    set_name("LazyConvTranspose2d");
+    make_lazy("ConvTranspose2d");
+}
+void LazyConvTranspose2d::initialize_parameters(const std::vector<Tensor>& inputs) {
+    lazy_transpose_initialize<ConvTranspose2d, 2>(*this, options_, inputs, "LazyConvTranspose2d");
+}
+void LazyConvTranspose2d::reset_parameters() {
+    if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose2d::reset_parameters();
+}
+void LazyConvTranspose2d::lazy_load_finalize() { options_.in_channels_ = weight.size(0); }
+
 }  // namespace lazynn::nn

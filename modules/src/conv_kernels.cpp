@@ -187,6 +187,91 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
     return out;
 }
 
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
+                        std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> output_padding,
+                        std::array<std::int64_t, 2> dilation, std::int64_t groups) {
+    if (input.dim() != 4) throw ShapeError("conv_transpose2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
+    if (weight.dim() != 4) throw ShapeError("conv_transpose2d: expected weight [C_in, C_out/groups, kH, kW], got " + shape_to_list(weight.shape()));
+    if (input.size(1) != weight.size(0)) {
+        throw ShapeError("conv_transpose2d: Given transposed=1, weight of size " + shape_to_list(weight.shape()) + ", expected input" +
+                         shape_to_list(input.shape()) + " to have " + std::to_string(weight.size(0)) + " channels, but got " +
+                         std::to_string(input.size(1)) + " channels instead");
+    }
+    // The geometry of the convolution this is the adjoint of: its "input" is our output.
+    ConvGeometry s{};
+    const std::int64_t h = input.size(2), w = input.size(3);
+    s.n = input.size(0);
+    s.groups = groups;
+    s.o = weight.size(0);                  // the adjoint conv's output channels = our input channels
+    s.c = weight.size(1) * groups;         // its input channels = our output channels
+    s.kh = weight.size(2), s.kw = weight.size(3);
+    s.sh = stride[0], s.sw = stride[1], s.pt = padding[0], s.pl = padding[1], s.dh = dilation[0], s.dw = dilation[1];
+    s.h = (h - 1) * s.sh - 2 * padding[0] + s.dh * (s.kh - 1) + output_padding[0] + 1;
+    s.w = (w - 1) * s.sw - 2 * padding[1] + s.dw * (s.kw - 1) + output_padding[1] + 1;
+    s.oh = h, s.ow = w;
+    if (s.h <= 0 || s.w <= 0) throw ShapeError("conv_transpose2d: the output size would be non-positive for input " + shape_to_list(input.shape()));
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    const Tensor wt = lazynn::detail::contiguous_data(weight);
+    Tensor out = zeros({s.n, s.c, s.h, s.w}, input.dtype());
+    Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, input.dtype());
+    visit_floating(input.dtype(), "conv_transpose2d", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        T* cols = cols_buffer.impl().data<T>();
+        const T* xv = x.impl().data<T>();
+        const T* wv = wt.impl().data<T>();
+        T* o = out.impl().data<T>();
+        for (std::int64_t n = 0; n < s.n; ++n) {
+            for (std::int64_t g = 0; g < s.groups; ++g) {
+                // cols[K, L] = W_g^T [K, O_g] x_g [O_g, L], then scatter into the output image.
+                gemm<T>(true, false, s.k(), s.l(), s.og(), T(1), wv + g * s.og() * s.k(), s.k(), xv + (n * s.o + g * s.og()) * s.l(), s.l(), T(0),
+                        cols, s.l());
+                col2im(s, cols, n, g, o);
+            }
+        }
+        if (bias.defined()) {
+            const std::vector<double> b = bias.to_vector<double>();
+            for (std::int64_t n = 0; n < s.n; ++n) {
+                for (std::int64_t ch = 0; ch < s.c; ++ch) {
+                    T* plane = o + (n * s.c + ch) * s.h * s.w;
+                    const T bv = static_cast<T>(b[static_cast<std::size_t>(ch)]);
+                    for (std::int64_t e = 0; e < s.h * s.w; ++e) plane[e] += bv;
+                }
+            }
+        }
+    });
+    if (needs_grad({&input, &weight, &bias})) {
+        const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+        record(out, "ConvolutionBackward0", {input, weight, bias}, [s, sx = SavedTensor(x), sw = SavedTensor(wt), gi, gw, gb](const Tensor& g_in) {
+            const Tensor go = lazynn::detail::contiguous_data(g_in);
+            const Tensor xv = sx.unpack(), wv = sw.unpack();
+            Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), xv.dtype()) : Tensor();
+            Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
+            Tensor grad_bias = gb ? go.sum({0, 2, 3}) : Tensor();
+            Tensor backward_cols = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
+            visit_floating(xv.dtype(), "conv_transpose2d_backward", [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                T* cols = backward_cols.impl().data<T>();
+                for (std::int64_t n = 0; n < s.n; ++n) {
+                    for (std::int64_t g = 0; g < s.groups; ++g) {
+                        im2col(s, go.impl().data<T>(), n, g, cols);
+                        const T* xg = xv.impl().data<T>() + (n * s.o + g * s.og()) * s.l();
+                        if (gi) {
+                            gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv.impl().data<T>() + g * s.og() * s.k(), s.k(), cols, s.l(), T(0),
+                                    grad_input.impl().data<T>() + (n * s.o + g * s.og()) * s.l(), s.l());
+                        }
+                        if (gw) {
+                            gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), xg, s.l(), cols, s.l(), T(1),
+                                    grad_weight.impl().data<T>() + g * s.og() * s.k(), s.k());
+                        }
+                    }
+                }
+            });
+            return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
+        }, true);
+    }
+    return out;
+}
+
 Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode, double value) {
     if (pads.size() % 2 != 0 || static_cast<std::int64_t>(pads.size() / 2) > input.dim()) {
         throw ValueError("pad: padding length must be even and at most twice the number of dims, got " + std::to_string(pads.size()) +

@@ -258,4 +258,147 @@ LAZYNN_LAZY_BATCHNORM_IMPL(LazyBatchNorm1d, BatchNorm1d)
 LAZYNN_LAZY_BATCHNORM_IMPL(LazyBatchNorm2d, BatchNorm2d)
 LAZYNN_LAZY_BATCHNORM_IMPL(LazyBatchNorm3d, BatchNorm3d)
 
+// ---- InstanceNorm ----
+
+InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name)
+    : options_(std::move(options)), spatial_dims_(spatial_dims) {
+    set_name(name);
+    const std::int64_t c = options_.num_features_;
+    if (options_.affine_) {
+        weight = Parameter(empty({c}));
+        bias = Parameter(empty({c}));
+    }
+    if (options_.track_running_stats_) {
+        running_mean = Buffer(zeros({c}));
+        running_var = Buffer(ones({c}));
+        num_batches_tracked = Buffer(zeros({}, kInt64));
+    }
+    reset_parameters();
+}
+
+InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name, Uninitialized)
+    : options_(std::move(options)), spatial_dims_(spatial_dims) {
+    set_name(name);
+    if (options_.affine_) {
+        weight = UninitializedParameter();
+        bias = UninitializedParameter();
+    }
+    if (options_.track_running_stats_) {
+        running_mean = UninitializedBuffer();
+        running_var = UninitializedBuffer();
+        num_batches_tracked = Buffer(zeros({}, kInt64));
+    }
+}
+
+void InstanceNormBase::reset_parameters() {
+    NoGradGuard no_grad;
+    if (options_.track_running_stats_) {
+        running_mean.zero_();
+        running_var.fill_(1.0);
+        num_batches_tracked.zero_();
+    }
+    if (options_.affine_) {
+        init::ones_(weight);
+        init::zeros_(bias);
+    }
+}
+
+Tensor InstanceNormBase::forward(const Tensor& input_given) {
+    const std::int64_t batched = spatial_dims_ + 2;
+    if (input_given.dim() != batched && input_given.dim() != batched - 1) {
+        throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D (unbatched) or " + std::to_string(batched) +
+                         "D (batched) input, got " + shape_to_list(input_given.shape()));
+    }
+    const bool unbatched = input_given.dim() == batched - 1;
+    const Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
+    const std::int64_t n = input.size(0), c = input.size(1);
+    if (c != options_.num_features_ && (options_.affine_ || options_.track_running_stats_)) {
+        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " + std::to_string(options_.num_features_) +
+                         " channels, got input of shape " + shape_to_list(input_given.shape()));
+    }
+    const std::int64_t spatial = input.numel() / std::max<std::int64_t>(n * c, 1);
+    const bool use_instance_stats = is_training() || !options_.track_running_stats_;
+    if (use_instance_stats && spatial <= 1) {
+        throw ValueError("Expected more than 1 spatial element when training, got input size " + shape_to_list(input_given.shape()));
+    }
+    auto repeat = [n, c](const Tensor& t) { return t.defined() ? t.unsqueeze(0).expand({n, c}).reshape({n * c}) : Tensor(); };
+    std::vector<double> instance_mean, instance_var;
+    Tensor out = fused_batch_norm(input.reshape({1, n * c, spatial}), repeat(weight), repeat(bias),
+                                  use_instance_stats ? Tensor() : repeat(running_mean), use_instance_stats ? Tensor() : repeat(running_var),
+                                  use_instance_stats, options_.eps_, instance_mean, instance_var)
+                     .reshape(input.shape());
+    if (is_training() && options_.track_running_stats_) {
+        // Like PyTorch's F.instance_norm: num_batches_tracked is not advanced; momentum=None
+        // (a cumulative average) is not supported by instance norm there either, so 0.1 stands in.
+        NoGradGuard no_grad;
+        const double m = options_.momentum_.value_or(0.1);
+        const double unbias = static_cast<double>(spatial) / static_cast<double>(spatial - 1);
+        std::vector<double> mean_c(static_cast<std::size_t>(c), 0.0), var_c(static_cast<std::size_t>(c), 0.0);
+        for (std::int64_t i = 0; i < n; ++i) {
+            for (std::int64_t ch = 0; ch < c; ++ch) {
+                mean_c[static_cast<std::size_t>(ch)] += instance_mean[static_cast<std::size_t>(i * c + ch)] / static_cast<double>(n);
+                var_c[static_cast<std::size_t>(ch)] += instance_var[static_cast<std::size_t>(i * c + ch)] * unbias / static_cast<double>(n);
+            }
+        }
+        running_mean.mul_(1.0 - m).add_(tensor(mean_c, {c}, kFloat64).to(running_mean.dtype()), m);
+        running_var.mul_(1.0 - m).add_(tensor(var_c, {c}, kFloat64).to(running_var.dtype()), m);
+    }
+    return unbatched ? out.squeeze(0) : out;
+}
+
+std::string InstanceNormBase::extra_repr() const {
+    char buffer[160];
+    if (options_.momentum_) {
+        std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=%g, affine=%s, track_running_stats=%s",
+                      static_cast<long long>(options_.num_features_), options_.eps_, *options_.momentum_, options_.affine_ ? "True" : "False",
+                      options_.track_running_stats_ ? "True" : "False");
+    } else {
+        std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=None, affine=%s, track_running_stats=%s",
+                      static_cast<long long>(options_.num_features_), options_.eps_, options_.affine_ ? "True" : "False",
+                      options_.track_running_stats_ ? "True" : "False");
+    }
+    return buffer;
+}
+
+namespace {
+
+template <class Lazy>
+void lazy_instance_initialize(Lazy& m, InstanceNormOptions& o, const std::vector<Tensor>& inputs) {
+    if (inputs.empty()) throw TypeError(m.name() + ".initialize_parameters() missing 1 required positional argument: 'input'");
+    if (!m.has_uninitialized_params()) return;
+    if (inputs[0].dim() < 2) throw ShapeError(m.name() + ": cannot infer num_features from input of shape " + shape_to_list(inputs[0].shape()));
+    o.num_features_ = inputs[0].size(1);
+    NoGradGuard no_grad;
+    const Shape shape{o.num_features_};
+    if (o.affine_) {
+        m.weight.materialize(shape);
+        m.bias.materialize(shape);
+    }
+    if (o.track_running_stats_) {
+        m.running_mean.materialize(shape);
+        m.running_var.materialize(shape);
+    }
+    m.reset_parameters();
+}
+
+}  // namespace
+
+#define LAZYNN_LAZY_INSTANCENORM_IMPL(Class, Concrete)                                                                \
+    Class::Class(InstanceNormOptions options) : Concrete((options.num_features_ = 0, options), Uninitialized{}) {    \
+        set_name(#Class);                                                                                             \
+        make_lazy(#Concrete);                                                                                         \
+    }                                                                                                                 \
+    void Class::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_instance_initialize(*this, options_, inputs); } \
+    void Class::reset_parameters() {                                                                                  \
+        if (!has_uninitialized_params() && options_.num_features_ != 0) Concrete::reset_parameters();                \
+    }                                                                                                                 \
+    void Class::lazy_load_finalize() {                                                                                \
+        if (weight.defined()) options_.num_features_ = weight.size(0);                                               \
+        else if (running_mean.defined()) options_.num_features_ = running_mean.size(0);                              \
+    }
+
+LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm1d, InstanceNorm1d)
+LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm2d, InstanceNorm2d)
+LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm3d, InstanceNorm3d)
+
 }  // namespace lazynn::nn

@@ -70,6 +70,12 @@ namespace functional {
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
               std::array<std::int64_t, 4> padding /* top, bottom, left, right */, std::array<std::int64_t, 2> dilation,
               std::int64_t groups);
+/// The adjoint of conv2d (a "deconvolution").
+/// Shapes: input [N, C_in, H, W], weight [C_in, C_out/groups, kH, kW], bias [C_out] ->
+///         [N, C_out, (H-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1, ...]
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
+                        std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> output_padding,
+                        std::array<std::int64_t, 2> dilation, std::int64_t groups);
 /// Pads the last `pads.size()/2` dims (PyTorch's F.pad order: last dim first, begin then end)
 /// with "constant" (value), "reflect", "replicate" or "circular".
 Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode = "constant", double value = 0.0);
@@ -147,7 +153,100 @@ protected:
     void lazy_load_finalize() override;
 };
 
+template <std::size_t N>
+struct ConvTransposeOptions {
+    ConvTransposeOptions(std::int64_t in_channels, std::int64_t out_channels, ExpandingArray<N> kernel_size)
+        : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+    ConvTransposeOptions& stride(ExpandingArray<N> v) { stride_ = v; return *this; }
+    ConvTransposeOptions& padding(ExpandingArray<N> v) { padding_ = v; return *this; }
+    ConvTransposeOptions& output_padding(ExpandingArray<N> v) { output_padding_ = v; return *this; }
+    ConvTransposeOptions& dilation(ExpandingArray<N> v) { dilation_ = v; return *this; }
+    ConvTransposeOptions& groups(std::int64_t v) { groups_ = v; return *this; }
+    ConvTransposeOptions& bias(bool v) { bias_ = v; return *this; }
+    std::int64_t in_channels_, out_channels_;
+    ExpandingArray<N> kernel_size_;
+    ExpandingArray<N> stride_{1}, padding_{0}, output_padding_{0}, dilation_{1};
+    std::int64_t groups_ = 1;
+    bool bias_ = true;
+};
+using ConvTranspose1dOptions = ConvTransposeOptions<1>;
+using ConvTranspose2dOptions = ConvTransposeOptions<2>;
+
+/// Shared implementation of ConvTranspose1d/2d (zero padding only, as PyTorch).
+template <std::size_t N>
+class ConvTransposeNd : public Module {
+public:
+    explicit ConvTransposeNd(ConvTransposeOptions<N> options);
+    /// Shapes: input [B, C_in, *spatial] or [C_in, *spatial] -> [B, C_out, *spatial'] with
+    /// spatial' = (spatial - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    Tensor forward(const Tensor& input) override;
+    virtual void reset_parameters();
+    std::string extra_repr() const override;
+    const ConvTransposeOptions<N>& options() const { return options_; }
+    std::int64_t in_channels() const { return options_.in_channels_; }
+    std::int64_t out_channels() const { return options_.out_channels_; }
+
+    Parameter weight{this, "weight"};
+    Parameter bias{this, "bias"};
+
+protected:
+    struct Uninitialized {};
+    ConvTransposeNd(ConvTransposeOptions<N> options, Uninitialized);
+    void validate() const;
+    ConvTransposeOptions<N> options_;
+};
+
+class ConvTranspose1d : public ConvTransposeNd<1> {
+    LAZYNN_MODULE(ConvTranspose1d)
+public:
+    explicit ConvTranspose1d(ConvTranspose1dOptions options);
+    ConvTranspose1d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+        : ConvTranspose1d(ConvTranspose1dOptions(in_channels, out_channels, kernel_size)) {}
+
+protected:
+    using ConvTransposeNd<1>::ConvTransposeNd;
+};
+
+class ConvTranspose2d : public ConvTransposeNd<2> {
+    LAZYNN_MODULE(ConvTranspose2d)
+public:
+    explicit ConvTranspose2d(ConvTranspose2dOptions options);
+    ConvTranspose2d(std::int64_t in_channels, std::int64_t out_channels, ExpandingArray<2> kernel_size)
+        : ConvTranspose2d(ConvTranspose2dOptions(in_channels, out_channels, kernel_size)) {}
+
+protected:
+    using ConvTransposeNd<2>::ConvTransposeNd;
+};
+
+/// ConvTranspose1d whose in_channels is read from the first input; weight [in, out/groups, k].
+class LazyConvTranspose1d : public ConvTranspose1d {
+    LAZYNN_MODULE(LazyConvTranspose1d)
+public:
+    explicit LazyConvTranspose1d(ConvTranspose1dOptions options);
+    LazyConvTranspose1d(std::int64_t out_channels, std::int64_t kernel_size) : LazyConvTranspose1d(ConvTranspose1dOptions(0, out_channels, kernel_size)) {}
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override;
+};
+
+/// ConvTranspose2d whose in_channels is read from the first input; weight [in, out/groups, kH, kW].
+class LazyConvTranspose2d : public ConvTranspose2d {
+    LAZYNN_MODULE(LazyConvTranspose2d)
+public:
+    explicit LazyConvTranspose2d(ConvTranspose2dOptions options);
+    LazyConvTranspose2d(std::int64_t out_channels, ExpandingArray<2> kernel_size) : LazyConvTranspose2d(ConvTranspose2dOptions(0, out_channels, kernel_size)) {}
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override;
+};
+
 extern template class ConvNd<1>;
 extern template class ConvNd<2>;
+extern template class ConvTransposeNd<1>;
+extern template class ConvTransposeNd<2>;
 
 }  // namespace lazynn::nn

@@ -83,4 +83,76 @@ LAZYNN_LAZY_BATCHNORM(LazyBatchNorm2d, BatchNorm2d);
 LAZYNN_LAZY_BATCHNORM(LazyBatchNorm3d, BatchNorm3d);
 #undef LAZYNN_LAZY_BATCHNORM
 
+struct InstanceNormOptions {
+    InstanceNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: InstanceNorm2d(16)
+    InstanceNormOptions& eps(double v) { eps_ = v; return *this; }
+    InstanceNormOptions& momentum(std::optional<double> v) { momentum_ = v; return *this; }
+    InstanceNormOptions& affine(bool v) { affine_ = v; return *this; }
+    InstanceNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
+    std::int64_t num_features_;
+    double eps_ = 1e-5;
+    std::optional<double> momentum_ = 0.1;
+    bool affine_ = false;               // PyTorch's InstanceNorm defaults
+    bool track_running_stats_ = false;
+};
+
+/// Normalises each (sample, channel) over its spatial dims. Runs as batch norm over
+/// [1, N*C, spatial], the way PyTorch computes it; running statistics average over the batch.
+class InstanceNormBase : public Module {
+public:
+    /// Shapes: input [N, C, *spatial] or unbatched [C, *spatial] -> same shape
+    Tensor forward(const Tensor& input) override;
+    virtual void reset_parameters();
+    std::string extra_repr() const override;
+    const InstanceNormOptions& options() const { return options_; }
+    std::int64_t num_features() const { return options_.num_features_; }
+
+    Parameter weight{this, "weight"};
+    Parameter bias{this, "bias"};
+    Buffer running_mean{this, "running_mean"};
+    Buffer running_var{this, "running_var"};
+    Buffer num_batches_tracked{this, "num_batches_tracked"};
+
+protected:
+    struct Uninitialized {};
+    InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name);
+    InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name, Uninitialized);
+    InstanceNormOptions options_;
+    std::int64_t spatial_dims_;
+};
+
+#define LAZYNN_INSTANCENORM(Class, Dims)                                                                             \
+    class Class : public InstanceNormBase {                                                                          \
+        LAZYNN_MODULE(Class)                                                                                         \
+    public:                                                                                                          \
+        explicit Class(InstanceNormOptions options) : InstanceNormBase(std::move(options), Dims, #Class) {}           \
+                                                                                                                     \
+    protected:                                                                                                       \
+        Class(InstanceNormOptions options, Uninitialized u) : InstanceNormBase(std::move(options), Dims, #Class, u) {} \
+    }
+
+LAZYNN_INSTANCENORM(InstanceNorm1d, 1);
+LAZYNN_INSTANCENORM(InstanceNorm2d, 2);
+LAZYNN_INSTANCENORM(InstanceNorm3d, 3);
+#undef LAZYNN_INSTANCENORM
+
+/// Lazy twins with PyTorch's lazy defaults (affine and tracked statistics on, like LazyBatchNorm):
+/// num_features = input.size(1).
+#define LAZYNN_LAZY_INSTANCENORM(Class, Concrete)                                                   \
+    class Class : public Concrete {                                                                 \
+        LAZYNN_MODULE(Class)                                                                        \
+    public:                                                                                         \
+        explicit Class(InstanceNormOptions options = InstanceNormOptions(0).affine(true).track_running_stats(true)); \
+        void initialize_parameters(const std::vector<Tensor>& inputs) override;                     \
+        void reset_parameters() override;                                                           \
+                                                                                                    \
+    protected:                                                                                      \
+        void lazy_load_finalize() override;                                                         \
+    }
+
+LAZYNN_LAZY_INSTANCENORM(LazyInstanceNorm1d, InstanceNorm1d);
+LAZYNN_LAZY_INSTANCENORM(LazyInstanceNorm2d, InstanceNorm2d);
+LAZYNN_LAZY_INSTANCENORM(LazyInstanceNorm3d, InstanceNorm3d);
+#undef LAZYNN_LAZY_INSTANCENORM
+
 }  // namespace lazynn::nn
