@@ -70,6 +70,16 @@ const std::map<std::string, Factory>& cases() {
         {"instancenorm2d", make<InstanceNorm2d>(3)},
         {"instancenorm2d_affine_tracked", make<InstanceNorm2d>(InstanceNormOptions(3).affine(true).track_running_stats(true))},
         {"instancenorm1d_tracked_eval", make<InstanceNorm1d>(InstanceNormOptions(2).affine(true).track_running_stats(true))},
+        {"rnn_tanh", make<RNN>(4, 5)},
+        {"rnn_relu_2layer_batch_first", make<RNN>(RNNOptions(4, 5).num_layers(2).nonlinearity("relu").batch_first(true))},
+        {"lstm", make<LSTM>(4, 5)},
+        {"lstm_bidirectional_2layer_proj", make<LSTM>(RNNOptions(4, 6).num_layers(2).bidirectional(true).proj_size(3))},
+        {"lstm_unbatched", make<LSTM>(3, 4)},
+        {"gru_bidirectional_batch_first", make<GRU>(RNNOptions(4, 5).bidirectional(true).batch_first(true))},
+        {"gru_nobias", make<GRU>(RNNOptions(3, 4).bias(false))},
+        {"rnn_cell", make<RNNCell>(4, 5)},
+        {"lstm_cell", make<LSTMCell>(4, 5)},
+        {"gru_cell", make<GRUCell>(4, 5)},
         {"flatten", make<Flatten>()},
         {"gelu_tanh", make<GELU>(GELUOptions("tanh"))},
     };
@@ -253,6 +263,53 @@ TEST_SUITE("lazy transposed convolutions and instance norms") {
         LazyInstanceNorm3d norm3;
         CHECK(norm3(randn({1, 2, 3, 3, 3})).shape() == Shape{1, 2, 3, 3, 3});
         CHECK(norm3.num_features() == 2);
+    }
+}
+
+TEST_SUITE("recurrent layers") {
+    TEST_CASE("states: h_n and c_n agree with the output sequence; given states are used") {
+        manual_seed(2);
+        LSTM lstm(RNNOptions(3, 4).num_layers(2));
+        const Tensor x = randn({5, 2, 3});
+        const RNNResult r = lstm.forward_with_state(x);
+        CHECK(r.output.shape() == Shape{5, 2, 4});
+        CHECK(r.h_n.shape() == Shape{2, 2, 4});
+        CHECK(r.c_n.shape() == Shape{2, 2, 4});
+        CHECK(equal(r.h_n.select(0, 1), r.output.select(0, 4)));
+        // Continuing from the returned state equals running the whole sequence at once.
+        const RNNResult first = lstm(x.narrow(0, 0, 3), Tensor(), Tensor());
+        const RNNResult rest = lstm(x.narrow(0, 3, 2), first.h_n, first.c_n);
+        CHECK(allclose(rest.output, r.output.narrow(0, 3, 2), 1e-5, 1e-6));
+        CHECK_THROWS_AS(lstm(x, zeros({1, 2, 4}), Tensor()), ShapeError);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(lstm(randn({5, 2, 7})), ShapeError, "input.size(-1) must be equal to input_size. Expected 3, got 7");
+        CHECK(lstm.str() == "LSTM(3, 4, num_layers=2)");
+        CHECK(lstm.named_parameters()[4].first == "weight_ih_l1");
+    }
+
+    TEST_CASE("lazy recurrent layers infer input_size and load checkpoints") {
+        manual_seed(6);
+        LSTM eager(RNNOptions(7, 5).bidirectional(true));
+        manual_seed(6);
+        LazyLSTM lazy(RNNOptions(0, 5).bidirectional(true));
+        CHECK(lazy.str() == "LazyLSTM(0, 5, bidirectional=True)");
+        const Tensor x = randn({4, 2, 7});
+        CHECK(equal(lazy(x), eager(x)));
+        CHECK(lazy.name() == "LSTM");
+        CHECK(lazy.str() == "LSTM(7, 5, bidirectional=True)");
+        LazyGRU gru(8);
+        CHECK(gru(randn({3, 6})).shape() == Shape{3, 8});   // unbatched
+        LazyRNN loaded(5);
+        loaded.load_state_dict(RNN(9, 5).state_dict());
+        CHECK(loaded.str() == "RNN(9, 5)");
+        LazyLSTMCell cell(6);
+        CHECK(cell.step(randn({2, 3})).c_n.shape() == Shape{2, 6});
+        CHECK(cell.input_size() == 3);
+        CHECK(cell.name() == "LSTMCell");
+        LazyGRUCell gcell(4);
+        CHECK(gcell(randn({2, 5})).shape() == Shape{2, 4});
+        LazyRNNCell rcell(4);
+        rcell.load_state_dict(RNNCell(3, 4).state_dict());
+        CHECK(rcell.input_size() == 3);
     }
 }
 

@@ -11,3 +11,4 @@
 #include <lazynn/nn/loss.hpp>
 #include <lazynn/nn/normalization.hpp>
 #include <lazynn/nn/pooling.hpp>
+#include <lazynn/nn/rnn.hpp>
