@@ -123,6 +123,16 @@ Tensor fused_batch_norm(const Tensor& input, const Tensor& weight, const Tensor&
     return out;
 }
 
+/// PyTorch's _NormBase.extra_repr: "{num_features}, eps=.., momentum=.., affine=.., track_running_stats=..".
+std::string norm_extra_repr(std::int64_t num_features, double eps, std::optional<double> momentum, bool affine, bool track) {
+    char momentum_text[32] = "None";
+    if (momentum) std::snprintf(momentum_text, sizeof momentum_text, "%g", *momentum);
+    char buffer[160];
+    std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=%s, affine=%s, track_running_stats=%s", static_cast<long long>(num_features),
+                  eps, momentum_text, affine ? "True" : "False", track ? "True" : "False");
+    return buffer;
+}
+
 }  // namespace
 
 BatchNormBase::BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name)
@@ -204,17 +214,7 @@ Tensor BatchNormBase::forward(const Tensor& input) {
 }
 
 std::string BatchNormBase::extra_repr() const {
-    char buffer[160];
-    if (options_.momentum_) {
-        std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=%g, affine=%s, track_running_stats=%s",
-                      static_cast<long long>(options_.num_features_), options_.eps_, *options_.momentum_, options_.affine_ ? "True" : "False",
-                      options_.track_running_stats_ ? "True" : "False");
-    } else {
-        std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=None, affine=%s, track_running_stats=%s",
-                      static_cast<long long>(options_.num_features_), options_.eps_, options_.affine_ ? "True" : "False",
-                      options_.track_running_stats_ ? "True" : "False");
-    }
-    return buffer;
+    return norm_extra_repr(options_.num_features_, options_.eps_, options_.momentum_, options_.affine_, options_.track_running_stats_);
 }
 
 namespace {
@@ -347,17 +347,7 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
 }
 
 std::string InstanceNormBase::extra_repr() const {
-    char buffer[160];
-    if (options_.momentum_) {
-        std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=%g, affine=%s, track_running_stats=%s",
-                      static_cast<long long>(options_.num_features_), options_.eps_, *options_.momentum_, options_.affine_ ? "True" : "False",
-                      options_.track_running_stats_ ? "True" : "False");
-    } else {
-        std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=None, affine=%s, track_running_stats=%s",
-                      static_cast<long long>(options_.num_features_), options_.eps_, options_.affine_ ? "True" : "False",
-                      options_.track_running_stats_ ? "True" : "False");
-    }
-    return buffer;
+    return norm_extra_repr(options_.num_features_, options_.eps_, options_.momentum_, options_.affine_, options_.track_running_stats_);
 }
 
 namespace {
