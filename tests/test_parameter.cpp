@@ -44,6 +44,21 @@ TEST_SUITE("Parameter") {
         CHECK(r.grad_fn()->name() == "MulBackward0");
     }
 
+    TEST_CASE("deep_copy gives new storage with equal values and the same requires_grad") {
+        Parameter p(tensor({1.0, 2.0}), false);
+        Parameter q = p.deep_copy();
+        CHECK(equal(p, q));
+        CHECK_FALSE(q.is_same(p));
+        CHECK(q.data_ptr<float>() != p.data_ptr<float>());
+        CHECK_FALSE(q.requires_grad());
+        UninitializedParameter u(true, kFloat64);
+        Parameter v = u.deep_copy();
+        CHECK(is_lazy(v));
+        CHECK(v.dtype() == kFloat64);
+        u.materialize({2});
+        CHECK(is_lazy(v));   // independent of the original
+    }
+
     TEST_CASE("printing") {
         Parameter p(tensor({0., 1., 2.}));
         CHECK(p.str() == "Parameter containing:\ntensor([0., 1., 2.], requires_grad=True)");
@@ -65,9 +80,12 @@ TEST_SUITE("UninitializedParameter") {
         CHECK(u.is_floating_point());
         CHECK(u.is_uninitialized());
         CHECK(is_lazy(u));
-        const Tensor converted = u.to(kFloat64);   // a plain tensor, like PyTorch's u.to(float64)
+        const Tensor converted = u.to(kFloat64);   // conversions keep it uninitialised
         CHECK(converted.dtype() == kFloat64);
-        CHECK_FALSE(is_lazy(converted));
+        CHECK(is_lazy(converted));
+        CHECK(converted.requires_grad());
+        CHECK_FALSE(converted.is_same(u));
+        CHECK(u.dtype() == kFloat32);
         CHECK(u.str() == "<UninitializedParameter>");
         CHECK(UninitializedParameter(false, kFloat64).dtype() == kFloat64);
         CHECK_FALSE(UninitializedParameter(false).requires_grad());

@@ -114,6 +114,11 @@ Parameter::~Parameter() {
 
 void Parameter::materialize(const Shape& shape, std::optional<Dtype> dtype) { materialize_impl(*this, shape, dtype, "Parameter"); }
 
+Parameter Parameter::deep_copy() const {
+    if (!defined()) return Parameter();
+    return Parameter(detail::deep_copy_tensor(*this), requires_grad());
+}
+
 std::string Parameter::str() const {
     if (!defined()) return "None";
     if (is_uninitialized()) return Tensor::str();

@@ -210,7 +210,16 @@ Tensor contiguous_data(const Tensor& t) {
 
 Tensor Tensor::to(Dtype dtype) const {
     const TensorImpl& i = impl();
-    if (i.uninitialized()) return detail::empty_tensor({0}, dtype);
+    if (i.uninitialized()) {
+        // A conversion of an uninitialised tensor stays uninitialised, with the new dtype.
+        auto converted = std::make_shared<TensorImpl>();
+        converted->state = i.state;
+        converted->dtype = dtype;
+        converted->shape = {0};
+        converted->strides = {1};
+        converted->requires_grad = i.requires_grad && is_floating(dtype);
+        return Tensor(converted);
+    }
     detail::checked(*this, "to");
     if (i.dtype == dtype) return *this;
     Tensor out = detail::empty_tensor(i.shape, dtype);

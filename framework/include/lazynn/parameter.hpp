@@ -50,6 +50,10 @@ public:
     /// initialised. The dtype defaults to the one the uninitialised parameter carries.
     void materialize(const Shape& shape, std::optional<Dtype> dtype = std::nullopt);
 
+    /// PyTorch's copy.deepcopy(p): new storage with equal values and the same requires_grad (an
+    /// uninitialised parameter gives a new, independent uninitialised one).
+    Parameter deep_copy() const;
+
     /// "Parameter containing:\ntensor(...)", or "<UninitializedParameter>".
     std::string str() const;
 
