@@ -391,4 +391,167 @@ LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm1d, InstanceNorm1d)
 LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm2d, InstanceNorm2d)
 LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm3d, InstanceNorm3d)
 
+// ---- LayerNorm / GroupNorm ----
+
+namespace {
+/// (x - mean) / sqrt(var + eps) over `dims`, with biased variance, as differentiable ops.
+Tensor standardize(const Tensor& x, const Shape& dims, double eps) {
+    const Tensor mean = x.mean(dims, true);
+    const Tensor centered = x - mean;
+    return centered * (centered.pow(2).mean(dims, true) + eps).rsqrt();
+}
+
+std::string shape_tuple(const Shape& s) {
+    std::string out = "(";
+    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + (s.size() == 1 ? ",)" : ")");
+}
+}  // namespace
+
+LayerNorm::LayerNorm(Shape normalized_shape, double eps, bool elementwise_affine)
+    : normalized_shape_(std::move(normalized_shape)), eps_(eps), affine_(elementwise_affine) {
+    set_name("LayerNorm");
+    if (normalized_shape_.empty()) throw ValueError("LayerNorm: normalized_shape must have at least one dimension");
+    if (affine_) {
+        weight = Parameter(empty(normalized_shape_));
+        bias = Parameter(empty(normalized_shape_));
+    }
+    reset_parameters();
+}
+
+LayerNorm::LayerNorm(std::int64_t trailing_dims, double eps, bool elementwise_affine, Uninitialized)
+    : normalized_shape_(static_cast<std::size_t>(trailing_dims), 0), eps_(eps), affine_(elementwise_affine) {
+    if (trailing_dims < 1) throw ValueError("LazyLayerNorm: trailing_dims must be at least 1");
+    if (affine_) {
+        weight = UninitializedParameter();
+        bias = UninitializedParameter();
+    }
+}
+
+void LayerNorm::reset_parameters() {
+    if (!affine_) return;
+    init::ones_(weight);
+    init::zeros_(bias);
+}
+
+Tensor LayerNorm::forward(const Tensor& input) {
+    const auto k = static_cast<std::int64_t>(normalized_shape_.size());
+    const Shape& s = input.shape();
+    if (input.dim() < k || !std::equal(normalized_shape_.begin(), normalized_shape_.end(), s.end() - k)) {
+        Shape expected{-1};
+        expected.insert(expected.end(), normalized_shape_.begin(), normalized_shape_.end());
+        throw ShapeError("Given normalized_shape=" + shape_to_list(normalized_shape_) + ", expected input with shape [*, " +
+                         shape_to_list(normalized_shape_).substr(1) + ", but got input of size " + shape_to_list(s));
+    }
+    Shape dims;
+    for (std::int64_t d = input.dim() - k; d < input.dim(); ++d) dims.push_back(d);
+    Tensor out = standardize(input, dims, eps_);
+    return affine_ ? out * weight + bias : out;
+}
+
+std::string LayerNorm::extra_repr() const {
+    char eps[32];
+    std::snprintf(eps, sizeof eps, "%g", eps_);
+    return shape_tuple(normalized_shape_) + ", eps=" + eps + ", elementwise_affine=" + (affine_ ? "True" : "False");
+}
+
+LazyLayerNorm::LazyLayerNorm(std::int64_t trailing_dims, double eps, bool elementwise_affine)
+    : LayerNorm(trailing_dims, eps, elementwise_affine, Uninitialized{}), trailing_dims_(trailing_dims) {
+    set_name("LazyLayerNorm");
+    make_lazy("LayerNorm");
+}
+
+void LazyLayerNorm::initialize_parameters(const std::vector<Tensor>& inputs) {
+    if (inputs.empty()) throw TypeError("LazyLayerNorm.initialize_parameters() missing 1 required positional argument: 'input'");
+    if (!has_uninitialized_params() && !normalized_shape_.empty() && normalized_shape_[0] != 0) return;
+    const Tensor& x = inputs[0];
+    if (x.dim() < trailing_dims_) {
+        throw ShapeError("LazyLayerNorm: cannot take the last " + std::to_string(trailing_dims_) + " dims of input " + shape_to_list(x.shape()));
+    }
+    normalized_shape_.assign(x.shape().end() - trailing_dims_, x.shape().end());
+    NoGradGuard no_grad;
+    if (affine_) {
+        weight.materialize(normalized_shape_);
+        bias.materialize(normalized_shape_);
+    }
+    reset_parameters();
+}
+
+void LazyLayerNorm::reset_parameters() {
+    if (!has_uninitialized_params() && !normalized_shape_.empty() && normalized_shape_[0] != 0) LayerNorm::reset_parameters();
+}
+
+void LazyLayerNorm::lazy_load_finalize() {
+    if (weight.defined()) normalized_shape_ = weight.shape();
+}
+
+GroupNorm::GroupNorm(std::int64_t num_groups, std::int64_t num_channels, double eps, bool affine)
+    : num_groups_(num_groups), num_channels_(num_channels), eps_(eps), affine_(affine) {
+    set_name("GroupNorm");
+    if (num_groups <= 0 || num_channels % num_groups != 0) throw ValueError("num_channels must be divisible by num_groups");
+    if (affine_) {
+        weight = Parameter(empty({num_channels}));
+        bias = Parameter(empty({num_channels}));
+    }
+    reset_parameters();
+}
+
+GroupNorm::GroupNorm(std::int64_t num_groups, double eps, bool affine, Uninitialized)
+    : num_groups_(num_groups), num_channels_(0), eps_(eps), affine_(affine) {
+    if (num_groups <= 0) throw ValueError("LazyGroupNorm: num_groups must be positive");
+    if (affine_) {
+        weight = UninitializedParameter();
+        bias = UninitializedParameter();
+    }
+}
+
+void GroupNorm::reset_parameters() {
+    if (!affine_) return;
+    init::ones_(weight);
+    init::zeros_(bias);
+}
+
+Tensor GroupNorm::forward(const Tensor& input) {
+    if (input.dim() < 2 || input.size(1) != num_channels_) {
+        throw ShapeError(name() + "(" + extra_repr() + "): expected input [N, " + std::to_string(num_channels_) + ", *], got " +
+                         shape_to_list(input.shape()));
+    }
+    const std::int64_t n = input.size(0);
+    Tensor out = standardize(input.reshape({n, num_groups_, -1}), {2}, eps_).reshape(input.shape());
+    if (!affine_) return out;
+    Shape channel(static_cast<std::size_t>(input.dim()), 1);
+    channel[1] = num_channels_;
+    return out * weight.reshape(channel) + bias.reshape(channel);
+}
+
+std::string GroupNorm::extra_repr() const {
+    char eps[32];
+    std::snprintf(eps, sizeof eps, "%g", eps_);
+    return std::to_string(num_groups_) + ", " + std::to_string(num_channels_) + ", eps=" + eps + ", affine=" + (affine_ ? "True" : "False");
+}
+
+LazyGroupNorm::LazyGroupNorm(std::int64_t num_groups, double eps, bool affine) : GroupNorm(num_groups, eps, affine, Uninitialized{}) {
+    set_name("LazyGroupNorm");
+    make_lazy("GroupNorm");
+}
+
+void LazyGroupNorm::initialize_parameters(const std::vector<Tensor>& inputs) {
+    if (inputs.empty()) throw TypeError("LazyGroupNorm.initialize_parameters() missing 1 required positional argument: 'input'");
+    if (num_channels_ != 0) return;
+    if (inputs[0].dim() < 2) throw ShapeError("LazyGroupNorm: expected input [N, C, *], got " + shape_to_list(inputs[0].shape()));
+    const std::int64_t c = inputs[0].size(1);
+    if (c % num_groups_ != 0) throw ValueError("num_channels must be divisible by num_groups");
+    num_channels_ = c;
+    NoGradGuard no_grad;
+    if (affine_) {
+        weight.materialize({c});
+        bias.materialize({c});
+    }
+    reset_parameters();
+}
+
+void LazyGroupNorm::reset_parameters() {
+    if (!has_uninitialized_params() && num_channels_ != 0) GroupNorm::reset_parameters();
+}
+
 }  // namespace lazynn::nn

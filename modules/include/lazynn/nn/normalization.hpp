@@ -155,4 +155,74 @@ LAZYNN_LAZY_INSTANCENORM(LazyInstanceNorm2d, InstanceNorm2d);
 LAZYNN_LAZY_INSTANCENORM(LazyInstanceNorm3d, InstanceNorm3d);
 #undef LAZYNN_LAZY_INSTANCENORM
 
+/// Normalises over the trailing `normalized_shape` dims of each sample, with an elementwise affine.
+class LayerNorm : public Module {
+    LAZYNN_MODULE(LayerNorm)
+public:
+    explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
+    /// Shapes: input [*, *normalized_shape] -> same shape
+    Tensor forward(const Tensor& input) override;
+    virtual void reset_parameters();
+    std::string extra_repr() const override;
+    const Shape& normalized_shape() const { return normalized_shape_; }
+
+    Parameter weight{this, "weight"};
+    Parameter bias{this, "bias"};
+
+protected:
+    struct Uninitialized {};
+    LayerNorm(std::int64_t trailing_dims, double eps, bool elementwise_affine, Uninitialized);
+    Shape normalized_shape_;
+    double eps_;
+    bool affine_;
+};
+
+/// A LayerNorm (which PyTorch does not ship lazily) whose normalized_shape is the last
+/// `trailing_dims` sizes of the first input.
+class LazyLayerNorm : public LayerNorm {
+    LAZYNN_MODULE(LazyLayerNorm)
+public:
+    explicit LazyLayerNorm(std::int64_t trailing_dims = 1, double eps = 1e-5, bool elementwise_affine = true);
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override;
+    std::int64_t trailing_dims_;
+};
+
+/// Normalises each sample over groups of channels: [N, C, *] seen as [N, G, C/G * *].
+class GroupNorm : public Module {
+    LAZYNN_MODULE(GroupNorm)
+public:
+    GroupNorm(std::int64_t num_groups, std::int64_t num_channels, double eps = 1e-5, bool affine = true);
+    /// Shapes: input [N, C, *] -> same shape
+    Tensor forward(const Tensor& input) override;
+    virtual void reset_parameters();
+    std::string extra_repr() const override;
+    std::int64_t num_channels() const { return num_channels_; }
+
+    Parameter weight{this, "weight"};
+    Parameter bias{this, "bias"};
+
+protected:
+    struct Uninitialized {};
+    GroupNorm(std::int64_t num_groups, double eps, bool affine, Uninitialized);
+    std::int64_t num_groups_, num_channels_;
+    double eps_;
+    bool affine_;
+};
+
+/// A GroupNorm (requested in pytorch#161869) whose num_channels is read from input.size(1).
+class LazyGroupNorm : public GroupNorm {
+    LAZYNN_MODULE(LazyGroupNorm)
+public:
+    explicit LazyGroupNorm(std::int64_t num_groups, double eps = 1e-5, bool affine = true);
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override { num_channels_ = weight.defined() ? weight.size(0) : num_channels_; }
+};
+
 }  // namespace lazynn::nn

@@ -1,0 +1,39 @@
+#pragma once
+// Embedding: a lookup table of learnable vectors.
+
+#include <lazynn/module.hpp>
+
+#include <optional>
+
+namespace lazynn::nn {
+
+struct EmbeddingOptions {
+    EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim) : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
+    /// The row at this index is initialised to zeros and receives no gradient.
+    EmbeddingOptions& padding_idx(std::optional<std::int64_t> v) { padding_idx_ = v; return *this; }
+    /// Rows looked up with a larger (p-)norm are rescaled to this norm in place first.
+    EmbeddingOptions& max_norm(std::optional<double> v) { max_norm_ = v; return *this; }
+    EmbeddingOptions& norm_type(double v) { norm_type_ = v; return *this; }
+    std::int64_t num_embeddings_, embedding_dim_;
+    std::optional<std::int64_t> padding_idx_;
+    std::optional<double> max_norm_;
+    double norm_type_ = 2.0;
+};
+
+class Embedding : public Module {
+    LAZYNN_MODULE(Embedding)
+public:
+    explicit Embedding(EmbeddingOptions options);
+    Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim) : Embedding(EmbeddingOptions(num_embeddings, embedding_dim)) {}
+    /// Shapes: int64 indices [*] -> [*, embedding_dim]
+    Tensor forward(const Tensor& indices) override;
+    void reset_parameters();
+    std::string extra_repr() const override;
+
+    Parameter weight{this, "weight"};
+
+private:
+    EmbeddingOptions options_;
+};
+
+}  // namespace lazynn::nn

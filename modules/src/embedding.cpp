@@ -1,0 +1,64 @@
+#include <lazynn/autograd.hpp>
+#include <lazynn/init.hpp>
+#include <lazynn/nn/embedding.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+namespace lazynn::nn {
+
+Embedding::Embedding(EmbeddingOptions options) : options_(options) {
+    set_name("Embedding");
+    auto& p = options_.padding_idx_;
+    if (p) {
+        if (*p >= options_.num_embeddings_ || *p < -options_.num_embeddings_) throw ValueError("Padding_idx must be within num_embeddings");
+        if (*p < 0) *p += options_.num_embeddings_;
+    }
+    weight = Parameter(empty({options_.num_embeddings_, options_.embedding_dim_}));
+    reset_parameters();
+}
+
+void Embedding::reset_parameters() {
+    Generator gen = init_generator();
+    init::normal_(weight, 0.0, 1.0, gen);
+    if (options_.padding_idx_) {
+        NoGradGuard no_grad;
+        weight.select(0, *options_.padding_idx_).zero_();
+    }
+}
+
+Tensor Embedding::forward(const Tensor& indices) {
+    if (indices.dtype() != kInt64) throw DtypeError("Embedding: expected int64 indices, got " + dtype_name(indices.dtype()));
+    const Tensor flat = indices.reshape({-1});
+    if (options_.max_norm_) {
+        // Renormalise the rows about to be used, in place and without recording (PyTorch's embedding_renorm_).
+        NoGradGuard no_grad;
+        for (auto i : flat.to_vector<std::int64_t>()) {
+            Tensor row = weight.select(0, i);
+            const double norm = std::pow(row.abs().pow(options_.norm_type_).sum().item<double>(), 1.0 / options_.norm_type_);
+            if (norm > *options_.max_norm_) row.mul_(*options_.max_norm_ / (norm + 1e-7));
+        }
+    }
+    Tensor out = weight.index_select(0, flat);
+    if (options_.padding_idx_) {
+        // Same values, but no gradient flows to the padding row.
+        const Tensor keep = (flat != static_cast<double>(*options_.padding_idx_)).to(out.dtype()).unsqueeze(1);
+        out = where(keep, out, out.detach());
+    }
+    Shape shape = indices.shape();
+    shape.push_back(options_.embedding_dim_);
+    return out.reshape(shape);
+}
+
+std::string Embedding::extra_repr() const {
+    std::string s = std::to_string(options_.num_embeddings_) + ", " + std::to_string(options_.embedding_dim_);
+    if (options_.padding_idx_) s += ", padding_idx=" + std::to_string(*options_.padding_idx_);
+    if (options_.max_norm_) {
+        char buffer[32];
+        std::snprintf(buffer, sizeof buffer, ", max_norm=%g", *options_.max_norm_);
+        s += buffer;
+    }
+    return s;
+}
+
+}  // namespace lazynn::nn
