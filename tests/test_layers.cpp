@@ -4,6 +4,7 @@
 #include "test_support.hpp"
 
 #include <functional>
+#include <limits>
 #include <map>
 
 using namespace lazynn;
@@ -102,6 +103,14 @@ const std::map<std::string, Factory>& cases() {
         {"softmax", make<Softmax>(1)},
         {"log_softmax", make<LogSoftmax>(0)},
         {"softmin", make<Softmin>(-1)},
+        {"mha", make<MultiheadAttention>(8, 2)},
+        {"mha_batch_first_nobias", make<MultiheadAttention>(MultiheadAttentionOptions(6, 3).bias(false).batch_first(true))},
+        {"transformer_layer", make<TransformerEncoderLayer>(TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0))},
+        {"transformer_layer_norm_first_gelu",
+         make<TransformerEncoderLayer>(TransformerEncoderLayerOptions(8, 4).dim_feedforward(12).dropout(0.0).activation("gelu").norm_first(true).batch_first(true))},
+        {"transformer_encoder", [] {
+             return std::make_unique<TransformerEncoder>(TransformerEncoderLayer(TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0)), 2);
+         }},
         {"flatten", make<Flatten>()},
         {"gelu_tanh", make<GELU>(GELUOptions("tanh"))},
     };
@@ -379,6 +388,46 @@ TEST_SUITE("norms and embeddings") {
         CHECK(capped.weight.select(0, 0).sum().item<float>() == 6.0f);   // rows not looked up are untouched
         CHECK_THROWS_AS(emb(tensor({0.0})), DtypeError);
         CHECK_THROWS_AS(emb(tensor({7})), IndexError);
+    }
+}
+
+TEST_SUITE("attention") {
+    TEST_CASE("cross-attention with kdim/vdim and masks matches PyTorch, weights included") {
+        const auto a = lazynn::testing::load_fixture("layers.json").at("attention");
+        MultiheadAttention mha(MultiheadAttentionOptions(6, 2).kdim(4).vdim(5));
+        mha.to(kFloat64);
+        StateDict sd;
+        for (auto it = a.at("state").begin(); it != a.at("state").end(); ++it) sd.insert(it.key(), fixture_tensor(it.value()));
+        CHECK(mha.load_state_dict(sd).ok());
+        // The fixture stores -inf as -1e30 (JSON has no infinity); both mask the same way.
+        auto mask = [](const Tensor& t) { return where(t < -1e29, full_like(t, -INFINITY), t); };
+        AttentionCall call;
+        call.attn_mask = mask(fixture_tensor(a.at("attn_mask")));
+        call.key_padding_mask = mask(fixture_tensor(a.at("key_padding")));
+        const AttentionResult r = mha(fixture_tensor(a.at("q")), fixture_tensor(a.at("k")), fixture_tensor(a.at("v")), call);
+        check_close(r.output, fixture_tensor(a.at("output")), 1e-9, 1e-12);
+        check_close(r.weights, fixture_tensor(a.at("weights")), 1e-9, 1e-12);
+        CHECK(mha.named_parameters()[0].first == "q_proj_weight");
+    }
+
+    TEST_CASE("causal masks, per-head weights and errors") {
+        MultiheadAttention mha(4, 2);
+        const Tensor x = randn({3, 1, 4});
+        AttentionCall call;
+        call.is_causal = true;
+        call.average_attn_weights = false;
+        const AttentionResult r = mha(x, x, x, call);
+        CHECK(r.weights.shape() == Shape{1, 2, 3, 3});
+        CHECK(r.weights.select(2, 0).select(2, 1).abs().sum().item<float>() == 0.0f);   // position 0 cannot see position 1
+        const double inf = std::numeric_limits<double>::infinity();
+        CHECK(equal(causal_mask(2), tensor({{0.0, -inf}, {0.0, 0.0}})));
+        CHECK(equal(additive_mask(tensor({0.0, 1.0})), tensor({0.0, -inf})));
+        CHECK_THROWS_AS(MultiheadAttention(6, 4), ValueError);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(mha(randn({3, 1, 5}), x, x), ShapeError, "was expecting embedding dimension of 4, but got 5");
+        nn::TransformerEncoder encoder(TransformerEncoderLayer(TransformerEncoderLayerOptions(4, 2).dim_feedforward(8)), 3);
+        CHECK(encoder.num_layers() == 3);
+        CHECK(encoder(randn({5, 2, 4})).shape() == Shape{5, 2, 4});
+        CHECK(encoder.named_parameters()[0].first == "layers.0.self_attn.in_proj_weight");
     }
 }
 

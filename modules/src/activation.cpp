@@ -1,8 +1,7 @@
+#include "python_repr.hpp"
+
 #include <lazynn/error.hpp>
 #include <lazynn/nn/activation.hpp>
-
-#include <charconv>
-#include <cstdio>
 
 namespace lazynn::nn {
 
@@ -18,14 +17,7 @@ GELU::GELU(GELUOptions options) : options_(std::move(options)) {
 namespace lazynn::nn {
 namespace {
 
-/// Python's repr of a float: the shortest round-trip digits, with ".0" on integral values.
-std::string number(double v) {
-    char buffer[64];
-    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
-    std::string s(buffer, ec == std::errc() ? end : buffer);
-    if (s.find_first_of(".eni") == std::string::npos) s += ".0";
-    return s;
-}
+std::string number(double v) { return detail::python_float(v); }
 
 Tensor relu6(const Tensor& x) { return x.clamp(0.0, 6.0); }
 Tensor elu(const Tensor& x, double alpha) { return where(x > 0.0, x, (x.exp() - 1.0) * alpha); }

@@ -1,8 +1,9 @@
+#include "python_repr.hpp"
+
 #include <lazynn/error.hpp>
 #include <lazynn/nn/dropout.hpp>
 #include <lazynn/nn/functional.hpp>
 
-#include <cstdio>
 
 namespace lazynn::nn {
 
@@ -15,10 +16,6 @@ Dropout::Dropout(DropoutOptions options) : options_(options) {
 
 Tensor Dropout::forward(const Tensor& input) { return functional::dropout(input, options_.p_, is_training()); }
 
-std::string Dropout::extra_repr() const {
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "p=%g, inplace=False", options_.p_);
-    return buffer;
-}
+std::string Dropout::extra_repr() const { return "p=" + detail::python_float(options_.p_) + ", inplace=False"; }
 
 }  // namespace lazynn::nn

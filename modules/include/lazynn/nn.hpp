@@ -2,6 +2,7 @@
 // Every layer and the functional forms.
 
 #include <lazynn/nn/activation.hpp>
+#include <lazynn/nn/attention.hpp>
 #include <lazynn/nn/container.hpp>
 #include <lazynn/nn/conv.hpp>
 #include <lazynn/nn/dropout.hpp>

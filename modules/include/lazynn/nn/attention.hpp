@@ -1,0 +1,137 @@
+#pragma once
+// MultiheadAttention, TransformerEncoderLayer and TransformerEncoder, with PyTorch's parameter
+// names (in_proj_weight, out_proj.weight, self_attn..., linear1, norm1, ...).
+//
+// Masks: lazynn has no bool dtype, so attn_mask and key_padding_mask are additive float masks
+// (0 to keep, -inf to mask), which PyTorch accepts too. `additive_mask(m)` turns a 0/1 "masked"
+// tensor into that form and `causal_mask(L)` is PyTorch's generate_square_subsequent_mask.
+
+#include <lazynn/module.hpp>
+#include <lazynn/nn/dropout.hpp>
+#include <lazynn/nn/linear.hpp>
+#include <lazynn/nn/normalization.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace lazynn::nn {
+
+/// [L, L] with -inf above the diagonal and 0 elsewhere.
+Tensor causal_mask(std::int64_t size, Dtype dtype = kFloat32);
+/// 1 (masked) -> -inf, 0 (kept) -> 0.
+Tensor additive_mask(const Tensor& masked);
+
+/// A Linear under PyTorch's name for MultiheadAttention's output projection (so printing matches).
+class NonDynamicallyQuantizableLinear : public Linear {
+    LAZYNN_MODULE(NonDynamicallyQuantizableLinear)
+public:
+    explicit NonDynamicallyQuantizableLinear(LinearOptions options) : Linear(options) { set_name("NonDynamicallyQuantizableLinear"); }
+};
+
+struct MultiheadAttentionOptions {
+    MultiheadAttentionOptions(std::int64_t embed_dim, std::int64_t num_heads) : embed_dim_(embed_dim), num_heads_(num_heads) {}
+    MultiheadAttentionOptions& dropout(double v) { dropout_ = v; return *this; }
+    MultiheadAttentionOptions& bias(bool v) { bias_ = v; return *this; }
+    MultiheadAttentionOptions& kdim(std::int64_t v) { kdim_ = v; return *this; }
+    MultiheadAttentionOptions& vdim(std::int64_t v) { vdim_ = v; return *this; }
+    MultiheadAttentionOptions& batch_first(bool v) { batch_first_ = v; return *this; }
+    std::int64_t embed_dim_, num_heads_;
+    double dropout_ = 0.0;
+    bool bias_ = true;
+    std::int64_t kdim_ = 0, vdim_ = 0;   // 0: embed_dim
+    bool batch_first_ = false;
+};
+
+struct AttentionResult {
+    Tensor output;    // [L, N, E] ([N, L, E] with batch_first; [L, E] unbatched)
+    Tensor weights;   // [N, L, S] averaged over heads ([N, H, L, S] if not averaged); undefined without need_weights
+};
+
+struct AttentionCall {
+    Tensor key_padding_mask;   // [N, S] additive
+    Tensor attn_mask;          // [L, S] or [N*H, L, S] additive
+    bool need_weights = true;
+    bool average_attn_weights = true;
+    bool is_causal = false;    // adds causal_mask(L) to attn_mask
+};
+
+class MultiheadAttention : public Module {
+    LAZYNN_MODULE(MultiheadAttention)
+public:
+    explicit MultiheadAttention(MultiheadAttentionOptions options);
+    MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads) : MultiheadAttention(MultiheadAttentionOptions(embed_dim, num_heads)) {}
+
+    /// Shapes: query [L, N, E], key [S, N, kdim], value [S, N, vdim] (batch dims first with
+    /// batch_first, or no batch dim) -> output like query, weights [N, L, S].
+    AttentionResult operator()(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call = {});
+    /// Self-attention with default options (what a container calls).
+    Tensor forward(const Tensor& x) override;
+    virtual void reset_parameters();
+    const MultiheadAttentionOptions& options() const { return options_; }
+
+    Parameter in_proj_weight{this, "in_proj_weight"};   // [3E, E] when kdim == vdim == E
+    Parameter q_proj_weight{this, "q_proj_weight"};     // otherwise separate projections
+    Parameter k_proj_weight{this, "k_proj_weight"};
+    Parameter v_proj_weight{this, "v_proj_weight"};
+    Parameter in_proj_bias{this, "in_proj_bias"};
+    NonDynamicallyQuantizableLinear out_proj;
+
+protected:
+    AttentionResult attend(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call);
+    bool same_dims() const { return options_.kdim_ == options_.embed_dim_ && options_.vdim_ == options_.embed_dim_; }
+    MultiheadAttentionOptions options_;
+};
+
+struct TransformerEncoderLayerOptions {
+    TransformerEncoderLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
+    TransformerEncoderLayerOptions& dim_feedforward(std::int64_t v) { dim_feedforward_ = v; return *this; }
+    TransformerEncoderLayerOptions& dropout(double v) { dropout_ = v; return *this; }
+    /// "relu" or "gelu".
+    TransformerEncoderLayerOptions& activation(std::string v) { activation_ = std::move(v); return *this; }
+    TransformerEncoderLayerOptions& layer_norm_eps(double v) { layer_norm_eps_ = v; return *this; }
+    TransformerEncoderLayerOptions& batch_first(bool v) { batch_first_ = v; return *this; }
+    TransformerEncoderLayerOptions& norm_first(bool v) { norm_first_ = v; return *this; }
+    std::int64_t d_model_, nhead_;
+    std::int64_t dim_feedforward_ = 2048;
+    double dropout_ = 0.1;
+    std::string activation_ = "relu";
+    double layer_norm_eps_ = 1e-5;
+    bool batch_first_ = false, norm_first_ = false;
+};
+
+class TransformerEncoderLayer : public Module {
+    LAZYNN_MODULE(TransformerEncoderLayer)
+public:
+    explicit TransformerEncoderLayer(TransformerEncoderLayerOptions options);
+    /// Shapes: src [S, N, E] ([N, S, E] with batch_first) -> same
+    Tensor operator()(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = Tensor());
+    using Module::operator();
+    Tensor forward(const Tensor& src) override { return encode(src, Tensor(), Tensor()); }
+
+    MultiheadAttention self_attn;
+    Linear linear1;
+    Dropout dropout;
+    Linear linear2;
+    LayerNorm norm1;
+    LayerNorm norm2;
+    Dropout dropout1;
+    Dropout dropout2;
+
+private:
+    Tensor encode(const Tensor& src, const Tensor& mask, const Tensor& padding_mask);
+    TransformerEncoderLayerOptions options_;
+};
+
+class TransformerEncoder : public Module {
+    LAZYNN_MODULE(TransformerEncoder)
+public:
+    /// num_layers deep copies of `layer` (named layers.0, layers.1, ...), then an optional norm.
+    TransformerEncoder(const TransformerEncoderLayer& layer, std::int64_t num_layers, std::optional<LayerNorm> norm = std::nullopt);
+    Tensor operator()(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask = Tensor());
+    using Module::operator();
+    /// Shapes: src [S, N, E] -> same
+    Tensor forward(const Tensor& src) override { return (*this)(src, Tensor(), Tensor()); }
+    std::size_t num_layers() const;
+};
+
+}  // namespace lazynn::nn

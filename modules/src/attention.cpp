@@ -1,0 +1,221 @@
+// Multi-head attention and the Transformer encoder, composed of differentiable tensor ops.
+#include <lazynn/autograd.hpp>
+#include <lazynn/init.hpp>
+#include <lazynn/nn/attention.hpp>
+#include <lazynn/nn/container.hpp>
+#include <lazynn/nn/functional.hpp>
+
+#include <cmath>
+#include <limits>
+
+namespace lazynn::nn {
+
+Tensor causal_mask(std::int64_t size, Dtype dtype) {
+    std::vector<double> values(static_cast<std::size_t>(size * size), 0.0);
+    for (std::int64_t i = 0; i < size; ++i) {
+        for (std::int64_t j = i + 1; j < size; ++j) values[static_cast<std::size_t>(i * size + j)] = -std::numeric_limits<double>::infinity();
+    }
+    return tensor(values, {size, size}, kFloat64).to(dtype);
+}
+
+Tensor additive_mask(const Tensor& masked) {
+    const Dtype dtype = masked.is_floating_point() ? masked.dtype() : kFloat32;
+    return where(masked != 0.0, full_like(masked.to(dtype), -std::numeric_limits<double>::infinity()), zeros_like(masked.to(dtype)));
+}
+
+namespace {
+MultiheadAttentionOptions resolved(MultiheadAttentionOptions o) {
+    if (o.kdim_ == 0) o.kdim_ = o.embed_dim_;
+    if (o.vdim_ == 0) o.vdim_ = o.embed_dim_;
+    if (o.num_heads_ <= 0 || o.embed_dim_ % o.num_heads_ != 0) throw ValueError("embed_dim must be divisible by num_heads");
+    return o;
+}
+}  // namespace
+
+MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options)
+    : out_proj(this, "out_proj", LinearOptions(options.embed_dim_, options.embed_dim_).bias(options.bias_)), options_(resolved(options)) {
+    set_name("MultiheadAttention");
+    const std::int64_t e = options_.embed_dim_;
+    if (same_dims()) {
+        in_proj_weight = Parameter(empty({3 * e, e}));
+    } else {
+        q_proj_weight = Parameter(empty({e, e}));
+        k_proj_weight = Parameter(empty({e, options_.kdim_}));
+        v_proj_weight = Parameter(empty({e, options_.vdim_}));
+    }
+    if (options_.bias_) in_proj_bias = Parameter(empty({3 * e}));
+    reset_parameters();
+}
+
+void MultiheadAttention::reset_parameters() {
+    // PyTorch: xavier_uniform on the input projections, zero biases; out_proj keeps Linear's weight init.
+    Generator gen = init_generator();
+    if (same_dims()) {
+        init::xavier_uniform_(in_proj_weight, 1.0, gen);
+    } else {
+        init::xavier_uniform_(q_proj_weight, 1.0, gen);
+        init::xavier_uniform_(k_proj_weight, 1.0, gen);
+        init::xavier_uniform_(v_proj_weight, 1.0, gen);
+    }
+    if (options_.bias_) {
+        init::zeros_(in_proj_bias);
+        init::zeros_(out_proj.bias);
+    }
+}
+
+AttentionResult MultiheadAttention::operator()(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call) {
+    AttentionResult result;
+    call_with_hooks({query, key, value}, [&] {
+        result = attend(query, key, value, call);
+        return result.output;
+    });
+    return result;
+}
+
+Tensor MultiheadAttention::forward(const Tensor& x) {
+    AttentionCall call;
+    call.need_weights = false;
+    return attend(x, x, x, call).output;
+}
+
+AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in, const AttentionCall& call) {
+    const auto& o = options_;
+    const bool unbatched = query_in.dim() == 2;
+    if (query_in.dim() != 2 && query_in.dim() != 3) {
+        throw ShapeError("MultiheadAttention: query should be unbatched 2D or batched 3D tensor but received " +
+                         std::to_string(query_in.dim()) + "-D query tensor");
+    }
+    auto seq_first = [&](const Tensor& t) { return unbatched ? t.unsqueeze(1) : (o.batch_first_ ? t.transpose(0, 1) : t); };
+    const Tensor query = seq_first(query_in), key = seq_first(key_in), value = seq_first(value_in);
+    const std::int64_t l = query.size(0), n = query.size(1), e = o.embed_dim_, h = o.num_heads_, d = e / h, s = key.size(0);
+    if (query.size(2) != e) {
+        throw ShapeError("MultiheadAttention: was expecting embedding dimension of " + std::to_string(e) + ", but got " + std::to_string(query.size(2)));
+    }
+    if (key.size(0) != value.size(0) || key.size(1) != n || value.size(1) != n) {
+        throw ShapeError("MultiheadAttention: key shape " + shape_to_list(key_in.shape()) + " does not match value shape " +
+                         shape_to_list(value_in.shape()) + " / query batch");
+    }
+    Tensor wq, wk, wv;
+    if (same_dims()) {
+        const auto parts = in_proj_weight.chunk(3, 0);
+        wq = parts[0], wk = parts[1], wv = parts[2];
+    } else {
+        wq = q_proj_weight, wk = k_proj_weight, wv = v_proj_weight;
+    }
+    Tensor bq, bk, bv;
+    if (o.bias_) {
+        const auto parts = in_proj_bias.chunk(3, 0);
+        bq = parts[0], bk = parts[1], bv = parts[2];
+    }
+    // [L, N, E] -> [N*H, L, d]
+    auto heads = [&](const Tensor& t, std::int64_t len) { return t.reshape({len, n * h, d}).transpose(0, 1); };
+    const Tensor q = heads(functional::linear(query, wq, bq), l) * (1.0 / std::sqrt(static_cast<double>(d)));
+    const Tensor k = heads(functional::linear(key, wk, bk), s);
+    const Tensor v = heads(functional::linear(value, wv, bv), s);
+    Tensor scores = q.matmul(k.transpose(1, 2));   // [N*H, L, S]
+    Tensor mask = call.attn_mask;
+    if (call.is_causal) {
+        const Tensor causal = causal_mask(l, scores.dtype());
+        mask = mask.defined() ? mask + causal : causal;
+    }
+    if (mask.defined()) {
+        if (mask.dim() == 2 && mask.shape() != Shape{l, s}) {
+            throw ShapeError("MultiheadAttention: The shape of the 2D attn_mask is " + shape_to_list(mask.shape()) + ", but should be " +
+                             shape_to_list({l, s}) + ".");
+        }
+        if (mask.dim() == 3 && mask.shape() != Shape{n * h, l, s}) {
+            throw ShapeError("MultiheadAttention: The shape of the 3D attn_mask is " + shape_to_list(mask.shape()) + ", but should be " +
+                             shape_to_list({n * h, l, s}) + ".");
+        }
+        scores = scores + mask.to(scores.dtype());
+    }
+    if (call.key_padding_mask.defined()) {
+        const Tensor kpm = unbatched ? call.key_padding_mask.reshape({1, s}) : call.key_padding_mask;
+        if (kpm.shape() != Shape{n, s}) {
+            throw ShapeError("MultiheadAttention: expecting key_padding_mask shape of " + shape_to_list({n, s}) + ", but got " +
+                             shape_to_list(call.key_padding_mask.shape()));
+        }
+        scores = (scores.reshape({n, h, l, s}) + kpm.to(scores.dtype()).reshape({n, 1, 1, s})).reshape({n * h, l, s});
+    }
+    Tensor weights = scores.softmax(-1);
+    const Tensor attended_weights = functional::dropout(weights, o.dropout_, is_training());
+    Tensor out = attended_weights.matmul(v).transpose(0, 1).reshape({l * n, e});   // [L, N*H, d] -> [L*N, E]
+    out = functional::linear(out, out_proj.weight, out_proj.bias).reshape({l, n, e});
+    AttentionResult result;
+    result.output = unbatched ? out.squeeze(1) : (o.batch_first_ ? out.transpose(0, 1) : out);
+    if (call.need_weights) {
+        Tensor w = weights.reshape({n, h, l, s});
+        if (call.average_attn_weights) w = w.mean({1});
+        result.weights = unbatched ? w.squeeze(0) : w;
+    }
+    return result;
+}
+
+// ---- Transformer encoder ----
+
+TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions o)
+    : self_attn(this, "self_attn", MultiheadAttentionOptions(o.d_model_, o.nhead_).dropout(o.dropout_).batch_first(o.batch_first_)),
+      linear1(this, "linear1", o.d_model_, o.dim_feedforward_),
+      dropout(this, "dropout", o.dropout_),
+      linear2(this, "linear2", o.dim_feedforward_, o.d_model_),
+      norm1(this, "norm1", Shape{o.d_model_}, o.layer_norm_eps_),
+      norm2(this, "norm2", Shape{o.d_model_}, o.layer_norm_eps_),
+      dropout1(this, "dropout1", o.dropout_),
+      dropout2(this, "dropout2", o.dropout_),
+      options_(std::move(o)) {
+    set_name("TransformerEncoderLayer");
+    if (options_.activation_ != "relu" && options_.activation_ != "gelu") {
+        throw ValueError("activation should be relu/gelu, not " + options_.activation_);
+    }
+}
+
+Tensor TransformerEncoderLayer::operator()(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask) {
+    return call_with_hooks({src, src_mask, src_key_padding_mask}, [&] { return encode(src, src_mask, src_key_padding_mask); });
+}
+
+Tensor TransformerEncoderLayer::encode(const Tensor& src, const Tensor& mask, const Tensor& padding_mask) {
+    auto self_attention = [&](const Tensor& x) {
+        AttentionCall call;
+        call.attn_mask = mask;
+        call.key_padding_mask = padding_mask;
+        call.need_weights = false;
+        return dropout1(self_attn(x, x, x, call).output);
+    };
+    auto feed_forward = [&](const Tensor& x) {
+        const Tensor hidden = options_.activation_ == "gelu" ? linear1(x).gelu() : linear1(x).relu();
+        return dropout2(linear2(dropout(hidden)));
+    };
+    Tensor x = src;
+    if (options_.norm_first_) {
+        x = x + self_attention(norm1(x));
+        x = x + feed_forward(norm2(x));
+    } else {
+        x = norm1(x + self_attention(x));
+        x = norm2(x + feed_forward(x));
+    }
+    return x;
+}
+
+TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, std::int64_t num_layers, std::optional<LayerNorm> norm) {
+    set_name("TransformerEncoder");
+    auto& layers = register_module("layers", ModuleList());
+    for (std::int64_t i = 0; i < num_layers; ++i) layers.push_back(TransformerEncoderLayer(layer));
+    if (norm) register_module("norm", std::move(*norm));
+}
+
+std::size_t TransformerEncoder::num_layers() const { return const_cast<TransformerEncoder*>(this)->get_submodule("layers").children().size(); }
+
+Tensor TransformerEncoder::operator()(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask) {
+    return call_with_hooks({src, mask, src_key_padding_mask}, [&] {
+        Tensor x = src;
+        for (Module* layer : get_submodule("layers").children()) {
+            x = (*static_cast<TransformerEncoderLayer*>(layer))(x, mask, src_key_padding_mask);
+        }
+        for (auto& [name, child] : named_children()) {
+            if (name == "norm") x = (*child)(x);
+        }
+        return x;
+    });
+}
+
+}  // namespace lazynn::nn
