@@ -4,6 +4,7 @@
 #include "test_support.hpp"
 
 #include <functional>
+#include <algorithm>
 #include <limits>
 #include <map>
 
@@ -111,6 +112,16 @@ const std::map<std::string, Factory>& cases() {
         {"transformer_encoder", [] {
              return std::make_unique<TransformerEncoder>(TransformerEncoderLayer(TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0)), 2);
          }},
+        {"unflatten", make<Unflatten>(1, Shape{2, 3})},
+        {"pixel_shuffle", make<PixelShuffle>(2)},
+        {"zero_pad2d", make<ZeroPad2d>(ExpandingArray<4>({1, 2, 0, 1}))},
+        {"constant_pad1d", make<ConstantPad1d>(ExpandingArray<2>({2, 1}), 3.5)},
+        {"upsample_nearest", make<Upsample>(2.0, std::string("nearest"))},
+        {"upsample_nearest_size", make<Upsample>(std::array<std::int64_t, 2>{5, 7}, std::string("nearest"))},
+        {"upsample_bilinear", make<Upsample>(2.0, std::string("bilinear"))},
+        {"upsample_bilinear_size", make<Upsample>(std::array<std::int64_t, 2>{4, 9}, std::string("bilinear"))},
+        {"adaptive_maxpool2d", make<AdaptiveMaxPool2d>(ExpandingArray<2>({2, 3}))},
+        {"adaptive_maxpool1d", make<AdaptiveMaxPool1d>(ExpandingArray<1>(3))},
         {"flatten", make<Flatten>()},
         {"gelu_tanh", make<GELU>(GELUOptions("tanh"))},
     };
@@ -428,6 +439,34 @@ TEST_SUITE("attention") {
         CHECK(encoder.num_layers() == 3);
         CHECK(encoder(randn({5, 2, 4})).shape() == Shape{5, 2, 4});
         CHECK(encoder.named_parameters()[0].first == "layers.0.self_attn.in_proj_weight");
+    }
+}
+
+TEST_SUITE("dropout variants") {
+    TEST_CASE("channel dropout zeroes whole channels and keeps the expectation; identity in eval") {
+        manual_seed(3);
+        Dropout2d drop(0.5);
+        const Tensor x = ones({64, 16, 3, 3});
+        const Tensor y = drop(x);
+        const Tensor per_channel = y.sum({2, 3});   // 0 or 9 / (1 - p) = 18
+        const std::vector<float> v = per_channel.to_vector<float>();
+        CHECK(std::all_of(v.begin(), v.end(), [](float s) { return s == 0.0f || s == 18.0f; }));
+        CHECK(std::abs(y.mean().item<float>() - 1.0f) < 0.1f);
+        drop.eval();
+        CHECK(equal(drop(x), x));
+        CHECK(Dropout1d(0.1).str() == "Dropout1d(p=0.1, inplace=False)");
+        CHECK_THROWS_AS(Dropout3d(0.5)(ones({2, 3})), ShapeError);
+    }
+
+    TEST_CASE("AlphaDropout keeps mean 0 and variance 1 of SELU-normalised inputs") {
+        manual_seed(4);
+        AlphaDropout drop(0.2);
+        const Tensor x = randn({200000}, kFloat64);
+        const Tensor y = drop(x);
+        CHECK(std::abs(y.mean().item<double>()) < 0.01);
+        CHECK(std::abs(y.var().item<double>() - 1.0) < 0.02);
+        drop.eval();
+        CHECK(equal(drop(x), x));
     }
 }
 

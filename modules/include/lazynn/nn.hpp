@@ -14,3 +14,4 @@
 #include <lazynn/nn/normalization.hpp>
 #include <lazynn/nn/pooling.hpp>
 #include <lazynn/nn/rnn.hpp>
+#include <lazynn/nn/shape_layers.hpp>
