@@ -318,21 +318,32 @@ std::vector<Module*> Module::children() {
     return out;
 }
 
-std::vector<std::pair<std::string, Parameter>> Module::named_parameters(const std::string& prefix, bool recurse, bool remove_duplicate) const {
-    std::vector<std::pair<std::string, Parameter>> out;
+namespace {
+
+/// The tensors of one registry slot kind (parameters or buffers) over the module tree, named by
+/// dotted path, each tensor once (by identity) when remove_duplicate.
+template <class T, class Slots>
+std::vector<std::pair<std::string, T>> named_tensors(Module& root, const std::string& prefix, bool recurse, bool remove_duplicate,
+                                                     Slots slots_of) {
+    std::vector<std::pair<std::string, T>> out;
     std::unordered_set<const TensorImpl*> seen;
-    auto& self = const_cast<Module&>(*this);
-    const auto mods = recurse ? self.named_modules(prefix, remove_duplicate)
-                              : std::vector<std::pair<std::string, Module*>>{{prefix, &self}};
+    const auto mods = recurse ? root.named_modules(prefix, remove_duplicate) : std::vector<std::pair<std::string, Module*>>{{prefix, &root}};
     for (const auto& [path, m] : mods) {
-        for (const auto& slot : m->registry_->params) {
-            const Parameter* p = slot.get();
-            if (!p || !p->defined()) continue;
-            if (remove_duplicate && !seen.insert(p->impl_ptr().get()).second) continue;
-            out.emplace_back(join(path, slot.name), *p);
+        for (const auto& slot : slots_of(*m)) {
+            const T* t = slot.get();
+            if (!t || !t->defined()) continue;
+            if (remove_duplicate && !seen.insert(t->impl_ptr().get()).second) continue;
+            out.emplace_back(join(path, slot.name), *t);
         }
     }
     return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, Parameter>> Module::named_parameters(const std::string& prefix, bool recurse, bool remove_duplicate) const {
+    return named_tensors<Parameter>(const_cast<Module&>(*this), prefix, recurse, remove_duplicate,
+                                    [](Module& m) -> auto& { return m.registry().params; });
 }
 
 std::vector<Parameter> Module::parameters(bool recurse) const {
@@ -342,20 +353,8 @@ std::vector<Parameter> Module::parameters(bool recurse) const {
 }
 
 std::vector<std::pair<std::string, Buffer>> Module::named_buffers(const std::string& prefix, bool recurse, bool remove_duplicate) const {
-    std::vector<std::pair<std::string, Buffer>> out;
-    std::unordered_set<const TensorImpl*> seen;
-    auto& self = const_cast<Module&>(*this);
-    const auto mods = recurse ? self.named_modules(prefix, remove_duplicate)
-                              : std::vector<std::pair<std::string, Module*>>{{prefix, &self}};
-    for (const auto& [path, m] : mods) {
-        for (const auto& slot : m->registry_->buffers) {
-            const Buffer* b = slot.get();
-            if (!b || !b->defined()) continue;
-            if (remove_duplicate && !seen.insert(b->impl_ptr().get()).second) continue;
-            out.emplace_back(join(path, slot.name), *b);
-        }
-    }
-    return out;
+    return named_tensors<Buffer>(const_cast<Module&>(*this), prefix, recurse, remove_duplicate,
+                                 [](Module& m) -> auto& { return m.registry().buffers; });
 }
 
 std::vector<Buffer> Module::buffers(bool recurse) const {

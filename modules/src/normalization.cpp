@@ -219,23 +219,25 @@ std::string BatchNormBase::extra_repr() const {
 
 namespace {
 
-template <class Lazy>
-void lazy_bn_initialize(Lazy& bn, BatchNormOptions& o, const std::vector<Tensor>& inputs) {
-    if (inputs.empty()) throw TypeError(bn.name() + ".initialize_parameters() missing 1 required positional argument: 'input'");
-    if (!bn.has_uninitialized_params()) return;
-    if (inputs[0].dim() < 2) throw ShapeError(bn.name() + ": cannot infer num_features from input of shape " + shape_to_list(inputs[0].shape()));
+/// PyTorch's _LazyNormBase.initialize_parameters: num_features = input.size(1), then materialise
+/// the affine parameters and running statistics that exist, and reset them.
+template <class Lazy, class Options>
+void lazy_norm_initialize(Lazy& m, Options& o, const std::vector<Tensor>& inputs) {
+    if (inputs.empty()) throw TypeError(m.name() + ".initialize_parameters() missing 1 required positional argument: 'input'");
+    if (!m.has_uninitialized_params()) return;
+    if (inputs[0].dim() < 2) throw ShapeError(m.name() + ": cannot infer num_features from input of shape " + shape_to_list(inputs[0].shape()));
     o.num_features_ = inputs[0].size(1);
     NoGradGuard no_grad;
     const Shape shape{o.num_features_};
     if (o.affine_) {
-        bn.weight.materialize(shape);
-        bn.bias.materialize(shape);
+        m.weight.materialize(shape);
+        m.bias.materialize(shape);
     }
     if (o.track_running_stats_) {
-        bn.running_mean.materialize(shape);
-        bn.running_var.materialize(shape);
+        m.running_mean.materialize(shape);
+        m.running_var.materialize(shape);
     }
-    bn.reset_parameters();
+    m.reset_parameters();
 }
 
 }  // namespace
@@ -245,7 +247,7 @@ void lazy_bn_initialize(Lazy& bn, BatchNormOptions& o, const std::vector<Tensor>
         set_name(#Class);                                                                                             \
         make_lazy(#Concrete);                                                                                         \
     }                                                                                                                 \
-    void Class::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_bn_initialize(*this, options_, inputs); } \
+    void Class::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_norm_initialize(*this, options_, inputs); } \
     void Class::reset_parameters() {                                                                                  \
         if (!has_uninitialized_params() && options_.num_features_ != 0) Concrete::reset_parameters();                \
     }                                                                                                                 \
@@ -350,35 +352,13 @@ std::string InstanceNormBase::extra_repr() const {
     return norm_extra_repr(options_.num_features_, options_.eps_, options_.momentum_, options_.affine_, options_.track_running_stats_);
 }
 
-namespace {
-
-template <class Lazy>
-void lazy_instance_initialize(Lazy& m, InstanceNormOptions& o, const std::vector<Tensor>& inputs) {
-    if (inputs.empty()) throw TypeError(m.name() + ".initialize_parameters() missing 1 required positional argument: 'input'");
-    if (!m.has_uninitialized_params()) return;
-    if (inputs[0].dim() < 2) throw ShapeError(m.name() + ": cannot infer num_features from input of shape " + shape_to_list(inputs[0].shape()));
-    o.num_features_ = inputs[0].size(1);
-    NoGradGuard no_grad;
-    const Shape shape{o.num_features_};
-    if (o.affine_) {
-        m.weight.materialize(shape);
-        m.bias.materialize(shape);
-    }
-    if (o.track_running_stats_) {
-        m.running_mean.materialize(shape);
-        m.running_var.materialize(shape);
-    }
-    m.reset_parameters();
-}
-
-}  // namespace
 
 #define LAZYNN_LAZY_INSTANCENORM_IMPL(Class, Concrete)                                                                \
     Class::Class(InstanceNormOptions options) : Concrete((options.num_features_ = 0, options), Uninitialized{}) {    \
         set_name(#Class);                                                                                             \
         make_lazy(#Concrete);                                                                                         \
     }                                                                                                                 \
-    void Class::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_instance_initialize(*this, options_, inputs); } \
+    void Class::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_norm_initialize(*this, options_, inputs); } \
     void Class::reset_parameters() {                                                                                  \
         if (!has_uninitialized_params() && options_.num_features_ != 0) Concrete::reset_parameters();                \
     }                                                                                                                 \
