@@ -122,6 +122,8 @@ const std::map<std::string, Factory>& cases() {
         {"upsample_bilinear_size", make<Upsample>(std::array<std::int64_t, 2>{4, 9}, std::string("bilinear"))},
         {"adaptive_maxpool2d", make<AdaptiveMaxPool2d>(ExpandingArray<2>({2, 3}))},
         {"adaptive_maxpool1d", make<AdaptiveMaxPool1d>(ExpandingArray<1>(3))},
+        {"local_response_norm", make<LocalResponseNorm>(3, 0.1, 0.6, 2.0)},
+        {"local_response_norm_even_3d", make<LocalResponseNorm>(4)},
         {"flatten", make<Flatten>()},
         {"gelu_tanh", make<GELU>(GELUOptions("tanh"))},
     };
@@ -439,6 +441,29 @@ TEST_SUITE("attention") {
         CHECK(encoder.num_layers() == 3);
         CHECK(encoder(randn({5, 2, 4})).shape() == Shape{5, 2, 4});
         CHECK(encoder.named_parameters()[0].first == "layers.0.self_attn.in_proj_weight");
+    }
+}
+
+TEST_SUITE("EmbeddingBag") {
+    TEST_CASE("sum, mean and max bags with offsets (an empty bag included) match PyTorch") {
+        const auto bags = lazynn::testing::load_fixture("layers.json").at("embedding_bag");
+        for (const std::string mode : {"sum", "mean", "max"}) {
+            CAPTURE(mode);
+            const auto& c = bags.at(mode);
+            EmbeddingBag bag(7, 3, mode);
+            bag.to(kFloat64);
+            StateDict sd;
+            sd.insert("weight", fixture_tensor(c.at("weight")));
+            bag.load_state_dict(sd);
+            const Tensor out = bag.bags(tensor({1, 2, 4, 5, 4, 3, 2, 6}), tensor({0, 2, 2, 5}));
+            check_close(out, fixture_tensor(c.at("output")), 1e-12, 1e-12);
+            (out * fixture_tensor(c.at("seed"))).sum().backward();
+            check_close(bag.weight.grad(), fixture_tensor(c.at("grad")), 1e-12, 1e-12);
+        }
+        EmbeddingBag fixed(5, 2, "sum");
+        CHECK(fixed(tensor({{0, 1}, {2, 3}})).shape() == Shape{2, 2});
+        CHECK(fixed.str() == "EmbeddingBag(5, 2, mode='sum')");
+        CHECK_THROWS_AS(fixed.bags(tensor({0, 1}), Tensor()), ValueError);
     }
 }
 

@@ -61,4 +61,48 @@ std::string Embedding::extra_repr() const {
     return s;
 }
 
+EmbeddingBag::EmbeddingBag(std::int64_t num_embeddings, std::int64_t embedding_dim, std::string mode)
+    : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim), mode_(std::move(mode)) {
+    set_name("EmbeddingBag");
+    if (mode_ != "sum" && mode_ != "mean" && mode_ != "max") throw ValueError("mode has to be one of sum, mean or max");
+    weight = Parameter(empty({num_embeddings, embedding_dim}));
+    Generator gen = init_generator();
+    init::normal_(weight, 0.0, 1.0, gen);
+}
+
+Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets) {
+    if (indices.dtype() != kInt64) throw DtypeError("EmbeddingBag: expected int64 indices, got " + dtype_name(indices.dtype()));
+    std::vector<std::int64_t> starts;
+    Tensor flat;
+    if (indices.dim() == 2) {
+        if (offsets.defined()) throw ValueError("if input is 2D, then offsets has to be None");
+        flat = indices.reshape({-1});
+        for (std::int64_t b = 0; b < indices.size(0); ++b) starts.push_back(b * indices.size(1));
+    } else if (indices.dim() == 1) {
+        if (!offsets.defined()) throw ValueError("offsets has to be a 1D Tensor but got None");
+        flat = indices;
+        starts = offsets.to_vector<std::int64_t>();
+    } else {
+        throw ShapeError("input has to be 1D or 2D Tensor, but got Tensor of dimension " + std::to_string(indices.dim()));
+    }
+    const Tensor rows = weight.index_select(0, flat);
+    const auto total = static_cast<std::int64_t>(flat.numel());
+    std::vector<Tensor> out;
+    for (std::size_t b = 0; b < starts.size(); ++b) {
+        const std::int64_t begin = starts[b], end = b + 1 < starts.size() ? starts[b + 1] : total;
+        if (begin < 0 || end > total || begin > end) throw ValueError("EmbeddingBag: offsets must be non-decreasing and within the input");
+        if (begin == end) {
+            out.push_back(zeros({embedding_dim_}, weight.dtype()));
+            continue;
+        }
+        const Tensor bag = rows.narrow(0, begin, end - begin);
+        out.push_back(mode_ == "sum" ? bag.sum({0}) : mode_ == "mean" ? bag.mean({0}) : bag.max(0).values);
+    }
+    return stack(out, 0);
+}
+
+std::string EmbeddingBag::extra_repr() const {
+    return std::to_string(num_embeddings_) + ", " + std::to_string(embedding_dim_) + ", mode='" + mode_ + "'";
+}
+
 }  // namespace lazynn::nn

@@ -1,4 +1,5 @@
 #include "autograd/function_node.hpp"
+#include "python_repr.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
@@ -532,6 +533,44 @@ void LazyGroupNorm::initialize_parameters(const std::vector<Tensor>& inputs) {
 
 void LazyGroupNorm::reset_parameters() {
     if (!has_uninitialized_params() && num_channels_ != 0) GroupNorm::reset_parameters();
+}
+
+// ---- LocalResponseNorm ----
+
+LocalResponseNorm::LocalResponseNorm(std::int64_t size, double alpha, double beta, double k) : size_(size), alpha_(alpha), beta_(beta), k_(k) {
+    set_name("LocalResponseNorm");
+    if (size <= 0) throw ValueError("LocalResponseNorm: size must be positive");
+}
+
+Tensor LocalResponseNorm::forward(const Tensor& input) {
+    if (input.dim() < 3) {
+        throw ShapeError("Expected 3D or higher dimensionality input (got " + std::to_string(input.dim()) + " dimensions)");
+    }
+    // Average of x^2 over a zero-padded window of `size` channels (PyTorch pads size/2 before and
+    // (size-1)/2 after), as a sum of shifted slices.
+    const Tensor sq = input * input;
+    const std::int64_t c = input.size(1), before = size_ / 2, after = (size_ - 1) / 2;
+    Shape block = input.shape();
+    std::vector<Tensor> parts;
+    if (before > 0) {
+        block[1] = before;
+        parts.push_back(zeros(block, input.dtype()));
+    }
+    parts.push_back(sq);
+    if (after > 0) {
+        block[1] = after;
+        parts.push_back(zeros(block, input.dtype()));
+    }
+    const Tensor padded = cat(parts, 1);
+    Tensor window = padded.narrow(1, 0, c);
+    for (std::int64_t j = 1; j < size_; ++j) window = window + padded.narrow(1, j, c);
+    const Tensor div = (window * (alpha_ / static_cast<double>(size_)) + k_).pow(beta_);
+    return input / div;
+}
+
+std::string LocalResponseNorm::extra_repr() const {
+    return std::to_string(size_) + ", alpha=" + detail::python_float(alpha_) + ", beta=" + detail::python_float(beta_) +
+           ", k=" + detail::python_float(k_);
 }
 
 }  // namespace lazynn::nn

@@ -4,6 +4,7 @@
 #include <lazynn/module.hpp>
 
 #include <optional>
+#include <string>
 
 namespace lazynn::nn {
 
@@ -34,6 +35,27 @@ public:
 
 private:
     EmbeddingOptions options_;
+};
+
+/// Sums, averages or takes the maximum of each bag of embeddings without materialising the
+/// per-index rows for the caller.
+class EmbeddingBag : public Module {
+    LAZYNN_MODULE(EmbeddingBag)
+public:
+    /// mode: "sum", "mean" (PyTorch's default) or "max".
+    EmbeddingBag(std::int64_t num_embeddings, std::int64_t embedding_dim, std::string mode = "mean");
+    /// Shapes: indices [B, L] (bags of equal length) -> [B, dim]
+    Tensor forward(const Tensor& indices) override { return bags(indices, Tensor()); }
+    /// Shapes: flat indices [n] with offsets [B] (each bag starts at its offset) -> [B, dim];
+    /// an empty bag gives zeros.
+    Tensor bags(const Tensor& indices, const Tensor& offsets);
+    std::string extra_repr() const override;
+
+    Parameter weight{this, "weight"};
+
+private:
+    std::int64_t num_embeddings_, embedding_dim_;
+    std::string mode_;
 };
 
 }  // namespace lazynn::nn

@@ -225,4 +225,19 @@ protected:
     void lazy_load_finalize() override { num_channels_ = weight.defined() ? weight.size(0) : num_channels_; }
 };
 
+/// Normalises each element by the activity of `size` neighbouring channels (AlexNet's LRN):
+/// x / (k + alpha/size * sum of x^2 over the window)^beta.
+class LocalResponseNorm : public Module {
+    LAZYNN_MODULE(LocalResponseNorm)
+public:
+    explicit LocalResponseNorm(std::int64_t size, double alpha = 1e-4, double beta = 0.75, double k = 1.0);
+    /// Shapes: input [N, C, *] (at least 3-D) -> same shape
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+
+private:
+    std::int64_t size_;
+    double alpha_, beta_, k_;
+};
+
 }  // namespace lazynn::nn
