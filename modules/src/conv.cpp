@@ -155,9 +155,10 @@ Conv2d::Conv2d(Conv2dOptions options) : ConvNd<2>(std::move(options)) {}
 namespace {
 
 /// PyTorch's _LazyConvXdMixin: infer in_channels (with the rank check and the groups check),
-/// materialise [out, in/groups, *kernel] and the bias, then initialise.
-template <class Conv, std::size_t N>
-void lazy_conv_initialize(Conv& conv, ConvOptions<N>& o, const std::vector<Tensor>& inputs, const char* lazy_name) {
+/// materialise the weight ([out, in/groups, *kernel], or [in, out/groups, *kernel] when
+/// transposed) and the bias, then initialise.
+template <std::size_t N, class Conv, class Options>
+void lazy_conv_initialize(Conv& conv, Options& o, const std::vector<Tensor>& inputs, const char* lazy_name, bool transposed) {
     if (inputs.empty()) throw TypeError(std::string(lazy_name) + ".initialize_parameters() missing 1 required positional argument: 'input'");
     if (!conv.has_uninitialized_params()) return;
     const Tensor& input = inputs[0];
@@ -169,7 +170,7 @@ void lazy_conv_initialize(Conv& conv, ConvOptions<N>& o, const std::vector<Tenso
     o.in_channels_ = input.dim() == batched_rank ? input.size(1) : input.size(0);
     if (o.in_channels_ % o.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
     NoGradGuard no_grad;
-    Shape wshape{o.out_channels_, o.in_channels_ / o.groups_};
+    Shape wshape = transposed ? Shape{o.in_channels_, o.out_channels_ / o.groups_} : Shape{o.out_channels_, o.in_channels_ / o.groups_};
     for (std::size_t i = 0; i < N; ++i) wshape.push_back(o.kernel_size_[i]);
     if (Module::is_lazy(conv.weight)) conv.weight.materialize(wshape);
     if (Module::is_lazy(conv.bias)) conv.bias.materialize({o.out_channels_});
@@ -182,7 +183,7 @@ LazyConv1d::LazyConv1d(Conv1dOptions options) : Conv1d((options.in_channels_ = 0
     set_name("LazyConv1d");
     make_lazy("Conv1d");
 }
-void LazyConv1d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<Conv1d, 1>(*this, options_, inputs, "LazyConv1d"); }
+void LazyConv1d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<1>(*this, options_, inputs, "LazyConv1d", false); }
 void LazyConv1d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv1d::reset_parameters();
 }
@@ -192,7 +193,7 @@ LazyConv2d::LazyConv2d(Conv2dOptions options) : Conv2d((options.in_channels_ = 0
     set_name("LazyConv2d");
     make_lazy("Conv2d");
 }
-void LazyConv2d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<Conv2d, 2>(*this, options_, inputs, "LazyConv2d"); }
+void LazyConv2d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<2>(*this, options_, inputs, "LazyConv2d", false); }
 void LazyConv2d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv2d::reset_parameters();
 }
@@ -297,36 +298,12 @@ template class ConvTransposeNd<2>;
 ConvTranspose1d::ConvTranspose1d(ConvTranspose1dOptions options) : ConvTransposeNd<1>(std::move(options)) {}
 ConvTranspose2d::ConvTranspose2d(ConvTranspose2dOptions options) : ConvTransposeNd<2>(std::move(options)) {}
 
-namespace {
-
-template <class Conv, std::size_t N>
-void lazy_transpose_initialize(Conv& conv, ConvTransposeOptions<N>& o, const std::vector<Tensor>& inputs, const char* lazy_name) {
-    if (inputs.empty()) throw TypeError(std::string(lazy_name) + ".initialize_parameters() missing 1 required positional argument: 'input'");
-    if (!conv.has_uninitialized_params()) return;
-    const Tensor& input = inputs[0];
-    const auto batched_rank = static_cast<std::int64_t>(N) + 2;
-    if (input.dim() != batched_rank && input.dim() != batched_rank - 1) {
-        throw RuntimeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
-                           "D (batched) input to " + lazy_name + ", but got input of size: " + shape_to_list(input.shape()));
-    }
-    o.in_channels_ = input.dim() == batched_rank ? input.size(1) : input.size(0);
-    if (o.in_channels_ % o.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
-    NoGradGuard no_grad;
-    Shape wshape{o.in_channels_, o.out_channels_ / o.groups_};
-    for (std::size_t i = 0; i < N; ++i) wshape.push_back(o.kernel_size_[i]);
-    if (Module::is_lazy(conv.weight)) conv.weight.materialize(wshape);
-    if (Module::is_lazy(conv.bias)) conv.bias.materialize({o.out_channels_});
-    conv.reset_parameters();
-}
-
-}  // namespace
-
 LazyConvTranspose1d::LazyConvTranspose1d(ConvTranspose1dOptions options) : ConvTranspose1d((options.in_channels_ = 0, options), Uninitialized{}) {
     set_name("LazyConvTranspose1d");
     make_lazy("ConvTranspose1d");
 }
 void LazyConvTranspose1d::initialize_parameters(const std::vector<Tensor>& inputs) {
-    lazy_transpose_initialize<ConvTranspose1d, 1>(*this, options_, inputs, "LazyConvTranspose1d");
+    lazy_conv_initialize<1>(*this, options_, inputs, "LazyConvTranspose1d", true);
 }
 void LazyConvTranspose1d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose1d::reset_parameters();
@@ -338,7 +315,7 @@ LazyConvTranspose2d::LazyConvTranspose2d(ConvTranspose2dOptions options) : ConvT
     make_lazy("ConvTranspose2d");
 }
 void LazyConvTranspose2d::initialize_parameters(const std::vector<Tensor>& inputs) {
-    lazy_transpose_initialize<ConvTranspose2d, 2>(*this, options_, inputs, "LazyConvTranspose2d");
+    lazy_conv_initialize<2>(*this, options_, inputs, "LazyConvTranspose2d", true);
 }
 void LazyConvTranspose2d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose2d::reset_parameters();
