@@ -1,6 +1,11 @@
 include(CMakePackageConfigHelpers)
 
-install(TARGETS lazynn EXPORT lazynnTargets
+set(LAZYNN_INSTALLED_TARGETS lazynn)
+if(TARGET lazynn_distributed)
+  list(APPEND LAZYNN_INSTALLED_TARGETS lazynn_distributed)
+  install(DIRECTORY distributed/include/lazynn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
+install(TARGETS ${LAZYNN_INSTALLED_TARGETS} EXPORT lazynnTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}

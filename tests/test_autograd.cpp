@@ -182,3 +182,41 @@ TEST_SUITE("autograd") {
         check_close(x.grad(), tensor({{0.0, 10.0, 0.0}, {0.0, 20.0, 0.0}}, kFloat64));
     }
 }
+
+TEST_SUITE("gradient hooks and backward callbacks") {
+    TEST_CASE("a post-accumulate hook sees the leaf once per backward, with its summed gradient") {
+        Tensor w = tensor({1.0, 2.0}).requires_grad_();
+        Tensor b = tensor({3.0}).requires_grad_();
+        std::vector<std::vector<double>> seen;
+        const auto id = w.register_post_accumulate_grad_hook([&](const Tensor& leaf) {
+            CHECK(leaf.is_same(w));
+            seen.push_back(leaf.grad().to_vector<double>());
+        });
+        ((w * 2.0).sum() + (w * b).sum()).backward();  // two paths into w: 2 + b
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0] == std::vector<double>{5.0, 5.0});
+        (w * 10.0).sum().backward();                    // accumulates: hook sees the running sum
+        CHECK(seen.back() == std::vector<double>{15.0, 15.0});
+        w.remove_post_accumulate_grad_hook(id);
+        (w * 1.0).sum().backward();
+        CHECK(seen.size() == 2);
+        CHECK_THROWS_WITH_AS((w * 2.0).register_post_accumulate_grad_hook([](const Tensor&) {}),
+                             "post accumulate grad hooks cannot be registered on non-leaf tensors", RuntimeError);
+        CHECK_THROWS_AS(tensor({1.0}).register_post_accumulate_grad_hook([](const Tensor&) {}), RuntimeError);
+    }
+
+    TEST_CASE("queued callbacks run after every leaf has its gradient") {
+        Tensor a = tensor({1.0}).requires_grad_();
+        Tensor c = tensor({2.0}).requires_grad_();
+        std::vector<std::string> events;
+        a.register_post_accumulate_grad_hook([&](const Tensor&) {
+            events.push_back("a");
+            autograd::queue_callback([&] { events.push_back(c.grad().defined() ? "callback after c" : "callback too early"); });
+        });
+        c.register_post_accumulate_grad_hook([&](const Tensor&) { events.push_back("c"); });
+        (a * c).sum().backward();
+        REQUIRE(events.size() == 3);
+        CHECK(events.back() == "callback after c");
+        CHECK_THROWS_WITH_AS(autograd::queue_callback([] {}), doctest::Contains("no backward pass is running"), RuntimeError);
+    }
+}

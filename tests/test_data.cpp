@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -134,6 +135,59 @@ TEST_SUITE("datasets and loader") {
         CHECK(sub.get(0).target.item<std::int64_t>() == 4);
         CHECK_THROWS_AS(Subset(base, {9}), IndexError);
         CHECK_THROWS_AS(base->get(5), IndexError);
+    }
+}
+
+TEST_SUITE("DistributedSampler") {
+    std::vector<std::vector<std::int64_t>> shards(std::size_t n, std::size_t replicas, bool shuffle, bool drop_last,
+                                                  std::uint64_t epoch) {
+        std::vector<std::vector<std::int64_t>> out;
+        for (std::size_t r = 0; r < replicas; ++r) {
+            DistributedSampler s(n, DistributedSamplerOptions(replicas, r).shuffle(shuffle).seed(5).drop_last(drop_last));
+            out.push_back(s.indices(epoch));
+        }
+        return out;
+    }
+
+    TEST_CASE("without shuffling, PyTorch's strided shards padded from the head") {
+        // PyTorch: list(range(10)) + [0, 1], then indices[rank:12:3].
+        const auto s = shards(10, 3, false, false, 0);
+        CHECK(s[0] == std::vector<std::int64_t>{0, 3, 6, 9});
+        CHECK(s[1] == std::vector<std::int64_t>{1, 4, 7, 0});
+        CHECK(s[2] == std::vector<std::int64_t>{2, 5, 8, 1});
+        const auto dropped = shards(10, 3, false, true, 0);
+        CHECK(dropped[0] == std::vector<std::int64_t>{0, 3, 6});
+        CHECK(dropped[2] == std::vector<std::int64_t>{2, 5, 8});
+        CHECK(DistributedSampler(10, DistributedSamplerOptions(3, 0)).total_size() == 12);
+        CHECK(DistributedSampler(2, DistributedSamplerOptions(5, 4).shuffle(false)).indices(0) == std::vector<std::int64_t>{0});
+    }
+
+    TEST_CASE("shuffled shards are disjoint, cover the data, agree across ranks and change per epoch") {
+        for (bool drop_last : {false, true}) {
+            const auto s = shards(103, 4, true, drop_last, 2);
+            std::vector<std::int64_t> all;
+            for (const auto& shard : s) {
+                CHECK(shard.size() == (drop_last ? 25u : 26u));
+                all.insert(all.end(), shard.begin(), shard.end());
+            }
+            std::sort(all.begin(), all.end());
+            const auto unique_end = std::unique(all.begin(), all.end());
+            CHECK(unique_end - all.begin() == (drop_last ? 100 : 103));  // padding repeats only; drop_last loses 3
+            CHECK(shards(103, 4, true, drop_last, 2) == s);
+            CHECK(shards(103, 4, true, drop_last, 3) != s);
+        }
+    }
+
+    TEST_CASE("a DataLoader over a sampler batches the shard; bad arguments are refused") {
+        auto sampler = std::make_shared<DistributedSampler>(10, DistributedSamplerOptions(2, 1).shuffle(false));
+        DataLoader loader(numbered(10), DataLoaderOptions(2).sampler(sampler));
+        CHECK(loader.size() == 3);
+        CHECK(targets_of(loader) == std::vector<std::int64_t>{1, 3, 5, 7, 9});
+        CHECK_THROWS_WITH_AS(DataLoader(numbered(10), DataLoaderOptions(2).sampler(sampler).shuffle(true)),
+                             doctest::Contains("mutually exclusive with shuffle"), ValueError);
+        CHECK_THROWS_WITH_AS(DistributedSampler(10, DistributedSamplerOptions(2, 2)),
+                             "DistributedSampler: invalid rank 2, rank should be in the interval [0, 1]", ValueError);
+        CHECK_THROWS_AS(DistributedSampler(10, DistributedSamplerOptions(0, 0)), ValueError);
     }
 }
 

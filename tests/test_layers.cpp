@@ -444,6 +444,58 @@ TEST_SUITE("attention") {
     }
 }
 
+TEST_SUITE("lazy attention") {
+    TEST_CASE("LazyMultiheadAttention infers embed_dim, kdim and vdim and matches the eager layer") {
+        for (const bool separate : {false, true}) {
+            const std::int64_t kdim = separate ? 3 : 6, vdim = separate ? 5 : 6;
+            manual_seed(21);
+            MultiheadAttention eager(MultiheadAttentionOptions(6, 2).kdim(kdim).vdim(vdim).batch_first(true));
+            manual_seed(21);
+            LazyMultiheadAttention lazy(MultiheadAttentionOptions(0, 2).batch_first(true));
+            CHECK(lazy.name() == "LazyMultiheadAttention");
+            CHECK(lazy.named_parameters().size() == 7);   // every projection listed, all uninitialised
+            const std::vector<Parameter> held = lazy.parameters();   // like an optimizer built before the forward
+            const Tensor q = randn({2, 4, 6}), k = randn({2, 5, kdim}), v = randn({2, 5, vdim});
+            const AttentionResult expected = eager(q, k, v);
+            const AttentionResult actual = lazy(q, k, v);
+            CHECK(lazy.name() == "MultiheadAttention");
+            CHECK(lazy.options().embed_dim_ == 6);
+            CHECK(lazy.options().kdim_ == kdim);
+            CHECK(lazy.options().vdim_ == vdim);
+            CHECK(equal(actual.output, expected.output));
+            CHECK(equal(actual.weights, expected.weights));
+            std::vector<std::string> names, eager_names;
+            for (const auto& [name, p] : lazy.named_parameters()) names.push_back(name);
+            for (const auto& [name, p] : eager.named_parameters()) eager_names.push_back(name);
+            CHECK(names == eager_names);
+            CHECK(lazy.str() == eager.str());
+            CHECK(held[separate ? 1 : 0].is_same(separate ? lazy.q_proj_weight : lazy.in_proj_weight));
+            CHECK_FALSE(is_lazy(held[separate ? 1 : 0]));
+
+            LazyMultiheadAttention loaded(MultiheadAttentionOptions(0, 2).batch_first(true));
+            CHECK(loaded.load_state_dict(eager.state_dict()).ok());   // no forward needed
+            CHECK(loaded.name() == "MultiheadAttention");
+            CHECK(loaded.options().kdim_ == kdim);
+            CHECK(loaded.out_proj.in_features() == 6);
+            CHECK(equal(loaded(q, k, v).output, expected.output));
+        }
+    }
+
+    TEST_CASE("self-attention through a container, gradcheck, and errors that keep it lazy") {
+        LazyMultiheadAttention self(3);
+        Sequential seq(LazyMultiheadAttention(3));
+        CHECK(seq(randn({4, 2, 9})).shape() == Shape{4, 2, 9});   // forward(x): query = key = value
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(self(randn({4, 2, 8})), ValueError, "embed_dim inferred from the query (8) must be divisible by num_heads (3)");
+        CHECK(self.is_lazy());
+        CHECK_THROWS_AS(LazyMultiheadAttention(MultiheadAttentionOptions(6, 2)), ValueError);
+        self.to(kFloat64);
+        const Tensor x = randn({3, 1, 6}, TensorOptions().dtype(kFloat64)).requires_grad_();
+        self(x);
+        CHECK(self.in_proj_weight.dtype() == kFloat64);
+        CHECK(autograd::gradcheck([&](const std::vector<Tensor>& in) { return self(in[0], in[0], in[0]).output; }, {x}));
+    }
+}
+
 TEST_SUITE("EmbeddingBag") {
     TEST_CASE("sum, mean and max bags with offsets (an empty bag included) match PyTorch") {
         const auto bags = lazynn::testing::load_fixture("layers.json").at("embedding_bag");

@@ -5,6 +5,7 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 
 # The packages every build needs.
 LAZYNN_BUILD_PACKAGES="cmake make g++ pkg-config xtensor-dev libxsimd-dev xtl-dev libopenblas-dev doctest-dev \
+libopenmpi-dev openmpi-bin \
 libspdlog-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev"
 
 # install_missing PKG...: apt-get installs only the packages that are not installed yet.

@@ -24,4 +24,5 @@ cmake --install build/ci >/dev/null
 cmake -S tests/consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/ci-install" >/dev/null
 cmake --build build/consumer -j "$JOBS"
 LD_LIBRARY_PATH="$PWD/build/ci-install/lib" ./build/consumer/consumer
+LD_LIBRARY_PATH="$PWD/build/ci-install/lib" ./build/consumer/consumer_distributed
 echo "==> all checks passed"

@@ -5,6 +5,7 @@
 
 #include <lazynn/autograd.hpp>
 
+#include <atomic>
 #include <cstring>
 
 namespace lazynn {
@@ -87,6 +88,23 @@ void Tensor::retain_grad() const {
 }
 
 bool Tensor::retains_grad() const { return impl().retains_grad; }
+
+std::uint64_t Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const {
+    TensorImpl& i = impl();
+    if (!i.requires_grad) {
+        throw RuntimeError("cannot register a hook on a tensor that doesn't require gradient");
+    }
+    if (i.grad_fn) throw RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors");
+    static std::atomic<std::uint64_t> next_id{1};
+    const std::uint64_t id = next_id++;
+    i.post_accumulate_hooks.emplace_back(id, std::move(hook));
+    return id;
+}
+
+void Tensor::remove_post_accumulate_grad_hook(std::uint64_t id) const {
+    auto& hooks = impl().post_accumulate_hooks;
+    std::erase_if(hooks, [id](const auto& entry) { return entry.first == id; });
+}
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
     detail::checked(*this, "backward");

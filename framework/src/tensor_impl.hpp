@@ -9,9 +9,12 @@
 #include <xtensor/xstorage.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
+#include <utility>
 #include <variant>
+#include <vector>
 
 namespace lazynn {
 
@@ -55,6 +58,8 @@ public:
     Tensor grad;
     std::shared_ptr<Node> grad_fn;
     std::weak_ptr<Node> grad_accumulator;
+    /// Run after backward accumulated into a leaf's grad (register_post_accumulate_grad_hook).
+    std::vector<std::pair<std::uint64_t, std::function<void(const Tensor&)>>> post_accumulate_hooks;
 
     /// A fresh contiguous tensor with uninitialised memory.
     static std::shared_ptr<TensorImpl> allocate(const Shape& shape, Dtype dtype);

@@ -47,6 +47,16 @@ MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options)
     reset_parameters();
 }
 
+MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options, Deferred)
+    : out_proj(this, "out_proj", options.bias_, NonDynamicallyQuantizableLinear::Deferred{}), options_(options) {
+    set_name("MultiheadAttention");
+    in_proj_weight = UninitializedParameter();
+    q_proj_weight = UninitializedParameter();
+    k_proj_weight = UninitializedParameter();
+    v_proj_weight = UninitializedParameter();
+    if (options_.bias_) in_proj_bias = UninitializedParameter();
+}
+
 void MultiheadAttention::reset_parameters() {
     // PyTorch: xavier_uniform on the input projections, zero biases; out_proj keeps Linear's weight init.
     Generator gen = init_generator();
@@ -149,6 +159,105 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
         result.weights = unbatched ? w.squeeze(0) : w;
     }
     return result;
+}
+
+// ---- lazy twin ----
+
+NonDynamicallyQuantizableLinear::NonDynamicallyQuantizableLinear(bool bias, Deferred)
+    : Linear(LinearOptions(0, 0).bias(bias), Uninitialized{}) {
+    set_name("NonDynamicallyQuantizableLinear");
+}
+
+void NonDynamicallyQuantizableLinear::materialize(std::int64_t features) {
+    NoGradGuard no_grad;
+    options_.in_features_ = options_.out_features_ = features;
+    if (is_lazy(weight)) weight.materialize({features, features});
+    if (is_lazy(bias)) bias.materialize({features});
+    Linear::reset_parameters();
+}
+
+void NonDynamicallyQuantizableLinear::adopt_loaded_shape() {
+    options_.out_features_ = weight.size(0);
+    options_.in_features_ = weight.size(1);
+}
+
+LazyMultiheadAttention::LazyMultiheadAttention(MultiheadAttentionOptions options)
+    : MultiheadAttention(options, Deferred{}) {
+    set_name("LazyMultiheadAttention");
+    if (options.embed_dim_ != 0 || options.kdim_ != 0 || options.vdim_ != 0) {
+        throw ValueError("LazyMultiheadAttention infers embed_dim, kdim and vdim from its inputs; leave them 0 "
+                         "(or use MultiheadAttention to give them)");
+    }
+    if (options.num_heads_ <= 0) throw ValueError("LazyMultiheadAttention: num_heads must be positive, got " + std::to_string(options.num_heads_));
+    // Registered before make_lazy's own load hook, so it runs first: it drops the projections the
+    // checkpoint does not have and materialises out_proj, after which the lazy hook can finish.
+    register_load_state_dict_pre_hook([](Module& m, const StateDict& state, const std::string& prefix) {
+        auto& self = static_cast<LazyMultiheadAttention&>(m);
+        if (!self.is_lazy()) return;
+        auto stored = [&](const std::string& key) { return state.contains(prefix + key) && state.at(prefix + key).defined(); };
+        if (stored("in_proj_weight")) {
+            self.q_proj_weight = Parameter();
+            self.k_proj_weight = Parameter();
+            self.v_proj_weight = Parameter();
+        } else if (stored("q_proj_weight")) {
+            self.in_proj_weight = Parameter();
+        }
+        NoGradGuard no_grad;
+        if (is_lazy(self.out_proj.weight) && stored("out_proj.weight")) self.out_proj.weight.materialize(state.at(prefix + "out_proj.weight").shape());
+        if (is_lazy(self.out_proj.bias) && stored("out_proj.bias")) self.out_proj.bias.materialize(state.at(prefix + "out_proj.bias").shape());
+    });
+    make_lazy("MultiheadAttention");
+}
+
+void LazyMultiheadAttention::initialize_parameters(const std::vector<Tensor>& inputs) {
+    if (inputs.empty()) throw TypeError("LazyMultiheadAttention.initialize_parameters() missing 1 required positional argument: 'query'");
+    const Tensor& query = inputs[0];
+    const Tensor& key = inputs.size() >= 3 ? inputs[1] : query;
+    const Tensor& value = inputs.size() >= 3 ? inputs[2] : query;
+    if (query.dim() != 2 && query.dim() != 3) {
+        throw ShapeError("LazyMultiheadAttention: query should be unbatched 2D or batched 3D tensor but received " +
+                         std::to_string(query.dim()) + "-D query tensor");
+    }
+    if (key.dim() != query.dim() || value.dim() != query.dim()) {
+        throw ShapeError("LazyMultiheadAttention: query, key and value must have the same number of dims, got " +
+                         shape_to_list(query.shape()) + ", " + shape_to_list(key.shape()) + " and " + shape_to_list(value.shape()));
+    }
+    const std::int64_t e = query.size(-1), h = options_.num_heads_;
+    if (e % h != 0) {
+        throw ValueError("LazyMultiheadAttention: embed_dim inferred from the query (" + std::to_string(e) +
+                         ") must be divisible by num_heads (" + std::to_string(h) + ")");
+    }
+    NoGradGuard no_grad;
+    options_.embed_dim_ = e;
+    options_.kdim_ = key.size(-1);
+    options_.vdim_ = value.size(-1);
+    if (same_dims()) {
+        in_proj_weight.materialize({3 * e, e});
+        q_proj_weight = k_proj_weight = v_proj_weight = Parameter();
+    } else {
+        in_proj_weight = Parameter();
+        q_proj_weight.materialize({e, e});
+        k_proj_weight.materialize({e, options_.kdim_});
+        v_proj_weight.materialize({e, options_.vdim_});
+    }
+    if (options_.bias_) in_proj_bias.materialize({3 * e});
+    out_proj.materialize(e);
+    MultiheadAttention::reset_parameters();
+}
+
+void LazyMultiheadAttention::reset_parameters() {
+    if (!has_uninitialized_params() && options_.embed_dim_ != 0) MultiheadAttention::reset_parameters();
+}
+
+void LazyMultiheadAttention::lazy_load_finalize() {
+    if (in_proj_weight.defined()) {
+        options_.embed_dim_ = options_.kdim_ = options_.vdim_ = in_proj_weight.size(1);
+    } else {
+        options_.embed_dim_ = q_proj_weight.size(0);
+        options_.kdim_ = k_proj_weight.size(1);
+        options_.vdim_ = v_proj_weight.size(1);
+    }
+    out_proj.adopt_loaded_shape();
 }
 
 // ---- Transformer encoder ----

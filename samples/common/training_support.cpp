@@ -22,6 +22,8 @@ int parse_options(int argc, char** argv, const std::string& description, CommonO
     app.add_option("--out", o.out, "directory for metrics.csv, the checkpoint and the plot")->capture_default_str();
     app.add_flag("--resume", o.resume, "continue from OUT/checkpoint.safetensors");
     app.add_option("--threads", o.threads, "OpenBLAS threads")->capture_default_str();
+    app.add_flag("--distributed", o.distributed,
+                 "data-parallel training over the ranks of mpirun -np N (each rank takes --batch-size examples per step)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -73,24 +75,24 @@ std::string record_metrics(const std::string& out_dir, const std::vector<EpochMe
     return png;
 }
 
-std::pair<double, double> evaluate(lazynn::Module& model, lazynn::data::DataLoader& loader) {
+EvaluationTotals evaluate(lazynn::Module& model, lazynn::data::DataLoader& loader) {
     using namespace lazynn;
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
-    double loss_sum = 0, correct = 0, count = 0;
+    EvaluationTotals totals;
     for (const data::Example& batch : loader) {
         const Tensor logits = model(batch.data);
         {
             nn::functional::CrossEntropyOptions o;
             o.reduction = nn::Reduction::Sum;
-            loss_sum += nn::functional::cross_entropy(logits, batch.target, o).item<double>();
+            totals.loss_sum += nn::functional::cross_entropy(logits, batch.target, o).item<double>();
         }
-        correct += (logits.argmax(1) == batch.target).sum().item<double>();
-        count += static_cast<double>(batch.target.size(0));
+        totals.correct += (logits.argmax(1) == batch.target).sum().item<double>();
+        totals.count += static_cast<double>(batch.target.size(0));
     }
     model.train(was_training);
-    return {loss_sum / count, correct / count};
+    return totals;
 }
 
 }  // namespace samples

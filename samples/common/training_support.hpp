@@ -20,6 +20,7 @@ struct CommonOptions {
     std::string out = "out";
     bool resume = false;
     int threads = 1;
+    bool distributed = false;
 };
 
 /// Parses the shared flags (plus any the sample added to `app` before). Returns an exit code to
@@ -49,7 +50,11 @@ struct EpochMetrics {
 /// when gnuplot is installed. Returns the plot path, or "" when gnuplot is missing.
 std::string record_metrics(const std::string& out_dir, const std::vector<EpochMetrics>& history);
 
-/// Test loss and accuracy of a classifier over a loader (no grad, eval mode, restores the mode).
-std::pair<double, double> evaluate(lazynn::Module& model, lazynn::data::DataLoader& loader);
+/// Summed cross-entropy, correct predictions and examples of a classifier over a loader (no grad,
+/// eval mode, restores the mode). Sums, so shards evaluated on several ranks can be added up.
+struct EvaluationTotals {
+    double loss_sum = 0, correct = 0, count = 0;
+};
+EvaluationTotals evaluate(lazynn::Module& model, lazynn::data::DataLoader& loader);
 
 }  // namespace samples

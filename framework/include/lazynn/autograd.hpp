@@ -66,6 +66,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false,
                          bool allow_unused = false);
 
+/// Runs `callback` once the backward pass running on this thread has finished (PyTorch's
+/// `Variable._execution_engine.queue_callback`); throws RuntimeError outside a backward.
+void queue_callback(std::function<void()> callback);
+
 struct GradcheckOptions {
     double eps = 1e-6;
     double atol = 1e-5;

@@ -16,6 +16,7 @@
 #include <lazynn/shape.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -81,6 +82,12 @@ public:
     /// Makes a non-leaf keep its .grad() after backward.
     void retain_grad() const;
     bool retains_grad() const;
+    /// Calls hook(leaf) each time a backward has accumulated into this leaf's .grad() (PyTorch's
+    /// register_post_accumulate_grad_hook); data-parallel training starts its gradient exchange
+    /// here. Returns an id for remove_post_accumulate_grad_hook. Throws on non-leaf tensors.
+    std::uint64_t register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
+    /// Removes a hook by id; unknown ids are ignored.
+    void remove_post_accumulate_grad_hook(std::uint64_t id) const;
     /// Runs backprop from this tensor. Without `gradient` the tensor must hold one element.
     void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
     /// A new handle sharing storage, cut from the graph, requires_grad false.

@@ -3,6 +3,7 @@
 #include "autograd/function_node.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -49,8 +50,27 @@ void accumulate_into(std::unordered_map<Node*, Tensor>& grads, Node* node, const
     if (!inserted) it->second = it->second.defined() ? it->second + g : g;
 }
 
+/// The callbacks queued during the backward running on this thread (null outside one).
+thread_local std::vector<std::function<void()>>* queued_callbacks = nullptr;
+
+/// Installs a run's callback list for the duration of execute(), restoring the outer one after.
+class CallbackScope {
+public:
+    explicit CallbackScope(std::vector<std::function<void()>>& list) : previous_(queued_callbacks) {
+        queued_callbacks = &list;
+    }
+    ~CallbackScope() { queued_callbacks = previous_; }
+    CallbackScope(const CallbackScope&) = delete;
+    CallbackScope& operator=(const CallbackScope&) = delete;
+
+private:
+    std::vector<std::function<void()>>* previous_;
+};
+
 void execute(Run& run) {
     NoGradGuard no_grad;
+    std::vector<std::function<void()>> callbacks;
+    CallbackScope callback_scope(callbacks);
     // Count, for every reachable node, how many edges lead into it.
     std::unordered_map<Node*, int> dependencies;
     std::unordered_set<Node*> seen;
@@ -104,6 +124,11 @@ void execute(Run& run) {
             if (--dependencies[child] == 0) ready.push_back(child);
         }
     }
+    // Index loop: a callback may queue another.
+    for (std::size_t i = 0; i < callbacks.size(); ++i) {
+        auto callback = std::move(callbacks[i]);
+        callback();
+    }
 }
 
 std::vector<std::shared_ptr<Node>> root_nodes(const std::vector<Tensor>& roots) {
@@ -132,6 +157,14 @@ std::vector<Tensor> root_grads(const std::vector<Tensor>& roots, const std::vect
 }
 
 }  // namespace
+
+void queue_callback(std::function<void()> callback) {
+    if (!queued_callbacks) {
+        throw RuntimeError("queue_callback: no backward pass is running on this thread; callbacks can only be "
+                           "queued from inside a backward (e.g. from a gradient hook)");
+    }
+    queued_callbacks->push_back(std::move(callback));
+}
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads_given, bool retain_graph) {
     Run run;

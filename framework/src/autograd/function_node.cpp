@@ -43,6 +43,11 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
     } else {
         var.grad.add_(grad_output);
     }
+    if (!var.post_accumulate_hooks.empty()) {
+        const auto hooks = var.post_accumulate_hooks;  // a hook may remove itself
+        const Tensor leaf(variable_);
+        for (const auto& [id, hook] : hooks) hook(leaf);
+    }
     return {};
 }
 

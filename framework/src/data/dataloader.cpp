@@ -20,15 +20,19 @@ std::uint64_t mix(std::uint64_t x) {
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)) {
     if (!dataset_) throw ValueError("DataLoader: the dataset is null");
+    if (options_.sampler_ && options_.shuffle_) {
+        throw ValueError("DataLoader: sampler option is mutually exclusive with shuffle; shuffle in the sampler instead");
+    }
     if (options_.batch_size_ == 0) throw ValueError("DataLoader: batch_size should be a positive integer value, but got batch_size=0");
 }
 
 std::size_t DataLoader::size() const {
-    const std::size_t n = dataset_->size(), b = options_.batch_size_;
+    const std::size_t n = options_.sampler_ ? options_.sampler_->size() : dataset_->size(), b = options_.batch_size_;
     return options_.drop_last_ ? n / b : (n + b - 1) / b;
 }
 
 std::vector<std::int64_t> DataLoader::order(std::uint64_t epoch) const {
+    if (options_.sampler_) return options_.sampler_->indices(epoch);
     std::vector<std::int64_t> idx(dataset_->size());
     std::iota(idx.begin(), idx.end(), 0);
     if (options_.shuffle_) {

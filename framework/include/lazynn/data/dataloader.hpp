@@ -11,6 +11,7 @@
 // reaches that batch.
 
 #include <lazynn/data/dataset.hpp>
+#include <lazynn/data/sampler.hpp>
 #include <lazynn/random.hpp>
 
 #include <functional>
@@ -30,12 +31,15 @@ struct DataLoaderOptions {
     DataLoaderOptions& drop_last(bool v) { drop_last_ = v; return *this; }
     DataLoaderOptions& prefetch(bool v) { prefetch_ = v; return *this; }
     DataLoaderOptions& transform(BatchTransform t) { transform_ = std::move(t); return *this; }
+    /// Takes the epoch's indices from `s` (e.g. a DistributedSampler); excludes shuffle.
+    DataLoaderOptions& sampler(std::shared_ptr<const Sampler> s) { sampler_ = std::move(s); return *this; }
     std::size_t batch_size_;
     bool shuffle_ = false;
     std::uint64_t seed_ = 0;
     bool drop_last_ = false;
     bool prefetch_ = true;
     BatchTransform transform_;
+    std::shared_ptr<const Sampler> sampler_;
 };
 
 class DataLoader {
@@ -48,7 +52,8 @@ public:
     /// The epoch the next begin() starts (counts from 0; begin() advances it).
     std::uint64_t epoch() const { return epoch_; }
     void set_epoch(std::uint64_t epoch) { epoch_ = epoch; }
-    /// The example order of an epoch (all indices; batches are consecutive slices).
+    /// The example order of an epoch (the sampler's indices, or all of them; batches are
+    /// consecutive slices).
     std::vector<std::int64_t> order(std::uint64_t epoch) const;
     /// Builds batch `b` of `epoch` synchronously (what the prefetch thread runs).
     Example batch(std::uint64_t epoch, const std::vector<std::int64_t>& order, std::size_t b) const;

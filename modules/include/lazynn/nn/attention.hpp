@@ -26,6 +26,14 @@ class NonDynamicallyQuantizableLinear : public Linear {
     LAZYNN_MODULE(NonDynamicallyQuantizableLinear)
 public:
     explicit NonDynamicallyQuantizableLinear(LinearOptions options) : Linear(options) { set_name("NonDynamicallyQuantizableLinear"); }
+
+    /// For LazyMultiheadAttention: weight and bias uninitialised until materialize().
+    struct Deferred {};
+    NonDynamicallyQuantizableLinear(bool bias, Deferred);
+    /// Allocates [features, features] (+ bias) and initialises like Linear.
+    void materialize(std::int64_t features);
+    /// After a checkpoint load materialised the weight: take the sizes from it.
+    void adopt_loaded_shape();
 };
 
 struct MultiheadAttentionOptions {
@@ -64,6 +72,7 @@ public:
     /// Shapes: query [L, N, E], key [S, N, kdim], value [S, N, vdim] (batch dims first with
     /// batch_first, or no batch dim) -> output like query, weights [N, L, S].
     AttentionResult operator()(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call = {});
+    using Module::operator();
     /// Self-attention with default options (what a container calls).
     Tensor forward(const Tensor& x) override;
     virtual void reset_parameters();
@@ -77,9 +86,35 @@ public:
     NonDynamicallyQuantizableLinear out_proj;
 
 protected:
+    struct Deferred {};
+    /// For LazyMultiheadAttention: every projection uninitialised, sizes unknown.
+    MultiheadAttention(MultiheadAttentionOptions options, Deferred);
     AttentionResult attend(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call);
     bool same_dims() const { return options_.kdim_ == options_.embed_dim_ && options_.vdim_ == options_.embed_dim_; }
     MultiheadAttentionOptions options_;
+};
+
+/// A MultiheadAttention that infers embed_dim from the query's last dimension and kdim/vdim from
+/// the key's and value's (PyTorch ships no lazy twin). Until then every projection is an
+/// UninitializedParameter: in_proj_weight and q/k/v_proj_weight are all listed, and on
+/// materialisation the ones the inferred sizes do not use become None, as in PyTorch's eager
+/// layer (in_proj_weight when kdim == vdim == embed_dim, separate projections otherwise). Loading a
+/// checkpoint decides the same way from the keys it holds. Afterwards it is a MultiheadAttention
+/// with the eager layer's initialisation from the same seed.
+class LazyMultiheadAttention : public MultiheadAttention {
+    LAZYNN_MODULE(LazyMultiheadAttention)
+public:
+    /// `options` carries num_heads, dropout, bias and batch_first; its embed_dim/kdim/vdim must be 0.
+    explicit LazyMultiheadAttention(MultiheadAttentionOptions options);
+    explicit LazyMultiheadAttention(std::int64_t num_heads) : LazyMultiheadAttention(MultiheadAttentionOptions(0, num_heads)) {}
+
+    /// inputs: {query} (self-attention) or {query, key, value}.
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    /// A silent no-op until the sizes are known.
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override;
 };
 
 struct TransformerEncoderLayerOptions {

@@ -1,0 +1,59 @@
+#pragma once
+// Samplers decide which dataset indices an epoch visits, and in what order.
+//
+//     auto sampler = std::make_shared<data::DistributedSampler>(
+//         dataset->size(), data::DistributedSamplerOptions(distributed::world_size(), distributed::rank()));
+//     data::DataLoader loader(dataset, data::DataLoaderOptions(64).sampler(sampler));
+//
+// The DataLoader asks its sampler for epoch e's indices each time a pass begins, so a sampler
+// that reshuffles per epoch needs no set_epoch call of its own (the loader's epoch is used).
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lazynn::data {
+
+/// Produces the indices one epoch visits. Implementations must be deterministic in `epoch`.
+class Sampler {
+public:
+    virtual ~Sampler() = default;
+    /// Indices visited by `epoch`, in order; every call with the same epoch returns the same list.
+    virtual std::vector<std::int64_t> indices(std::uint64_t epoch) const = 0;
+    /// How many indices each epoch yields.
+    virtual std::size_t size() const = 0;
+};
+
+struct DistributedSamplerOptions {
+    DistributedSamplerOptions(std::size_t num_replicas, std::size_t rank) : num_replicas_(num_replicas), rank_(rank) {}
+    DistributedSamplerOptions& shuffle(bool v) { shuffle_ = v; return *this; }
+    DistributedSamplerOptions& seed(std::uint64_t v) { seed_ = v; return *this; }
+    DistributedSamplerOptions& drop_last(bool v) { drop_last_ = v; return *this; }
+    std::size_t num_replicas_;
+    std::size_t rank_;
+    bool shuffle_ = true;
+    std::uint64_t seed_ = 0;
+    bool drop_last_ = false;
+};
+
+/// One rank's shard of a dataset, as PyTorch's torch.utils.data.DistributedSampler: every rank
+/// permutes all indices with the shared (seed, epoch), then takes every num_replicas-th index
+/// starting at its rank, so shards are disjoint and together cover the dataset. When the size does
+/// not divide evenly, the permutation is padded by repeating its head (default) so every rank
+/// sees the same number of samples, or truncated with drop_last.
+class DistributedSampler final : public Sampler {
+public:
+    /// Throws ValueError for num_replicas == 0 or a rank outside [0, num_replicas - 1].
+    DistributedSampler(std::size_t dataset_size, DistributedSamplerOptions options);
+    std::vector<std::int64_t> indices(std::uint64_t epoch) const override;
+    std::size_t size() const override { return num_samples_; }
+    /// Samples over all ranks (num_samples * num_replicas).
+    std::size_t total_size() const { return num_samples_ * options_.num_replicas_; }
+
+private:
+    std::size_t dataset_size_;
+    DistributedSamplerOptions options_;
+    std::size_t num_samples_;
+};
+
+}  // namespace lazynn::data

@@ -1,0 +1,295 @@
+// Runs as every rank of `mpirun -np 2`: collectives' values and errors, DDP against one process
+// training on the whole batch, lazy models under DDP, no_sync and buffer broadcasting.
+#include <doctest/doctest.h>
+
+#include <lazynn/distributed.hpp>
+#include <lazynn/lazynn.hpp>
+
+#include <cmath>
+
+using namespace lazynn;
+namespace dist = lazynn::distributed;
+
+namespace {
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+    REQUIRE(a.shape() == b.shape());
+    return (a.to(kFloat64) - b.to(kFloat64)).abs().max().item<double>();
+}
+
+/// Rank 0's copy of `t`, as seen by every rank.
+Tensor rank0_copy(const Tensor& t) { return dist::all_gather(t.detach().contiguous())[0]; }
+
+struct Mlp : Cloneable<Mlp> {
+    nn::Linear fc1{this, "fc1", 5, 8};
+    nn::Tanh act{this, "act"};
+    nn::Linear fc2{this, "fc2", 8, 3};
+    Tensor forward(const Tensor& x) override { return fc2(act(fc1(x))); }
+};
+
+struct LazyNet : Cloneable<LazyNet> {
+    nn::LazyLinear fc1{this, "fc1", 6};
+    nn::LazyBatchNorm1d bn{this, "bn"};
+    nn::ReLU act{this, "act"};
+    nn::LazyLinear fc2{this, "fc2", 2};
+    Tensor forward(const Tensor& x) override { return fc2(act(bn(fc1(x)))); }
+};
+
+constexpr std::int64_t kPerRank = 4;
+
+struct Topology {
+    int world = dist::world_size();
+    double r = dist::rank();
+    double rank_sum = world * (world - 1) / 2.0;  // 0 + 1 + ... + (W-1)
+};
+
+}  // namespace
+
+TEST_SUITE("process group") {
+    TEST_CASE("rank, world size and barrier") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        CHECK(dist::is_initialized());
+        CHECK(dist::world_size() >= 1);
+        CHECK(dist::rank() >= 0);
+        CHECK(dist::rank() < dist::world_size());
+        CHECK(dist::local_rank() == dist::rank());  // one machine
+        CHECK_FALSE(dist::processor_name().empty());
+        dist::barrier();
+    }
+}
+
+TEST_SUITE("collectives") {
+
+    TEST_CASE("all_reduce sums, averages and takes extremes, per dtype") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        for (Dtype dtype : {kFloat32, kFloat64}) {
+            Tensor t = (arange(6).to(dtype) + r).reshape({2, 3});
+            dist::all_reduce(t);
+            CHECK(max_abs_diff(t, (arange(6) * world + rank_sum).reshape({2, 3})) == 0);
+            Tensor m = full({3}, r, TensorOptions().dtype(dtype));
+            dist::all_reduce(m, dist::ReduceOp::Mean);
+            CHECK(max_abs_diff(m, full({3}, rank_sum / world)) < 1e-6);
+        }
+        Tensor mx = tensor(std::vector<double>{r, -r}, {2}, kInt64);
+        dist::all_reduce(mx, dist::ReduceOp::Max);
+        CHECK(mx.to_vector<std::int64_t>() == std::vector<std::int64_t>{world - 1, 0});
+        Tensor mn = tensor(std::vector<double>{r, -r}, {2}, kFloat64);
+        dist::all_reduce(mn, dist::ReduceOp::Min);
+        CHECK(mn.to_vector<double>() == std::vector<double>{0, -(world - 1.0)});
+        Tensor prod = full({2}, r + 2, TensorOptions().dtype(kFloat64));
+        dist::all_reduce(prod, dist::ReduceOp::Product);
+        double expected = 1;
+        for (int k = 0; k < world; ++k) expected *= k + 2;
+        CHECK(prod.to_vector<double>() == std::vector<double>{expected, expected});
+    }
+
+    TEST_CASE("all_reduce_async completes on wait") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        Tensor t = full({1000}, r + 1);
+        dist::Work work = dist::all_reduce_async(t, dist::ReduceOp::Sum);
+        work.wait();
+        CHECK(work.is_completed());
+        CHECK(t.min().item<double>() == rank_sum + world);
+        CHECK(t.max().item<double>() == rank_sum + world);
+    }
+
+    TEST_CASE("broadcast copies the root's tensor everywhere") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        const int root = world - 1;
+        Tensor t = arange(5).to(kFloat64) * (r + 1);
+        dist::broadcast(t, root);
+        CHECK(max_abs_diff(t, arange(5) * world) == 0);
+        CHECK_THROWS_WITH_AS(dist::broadcast(t, world), doctest::Contains("is not a rank"), ValueError);
+    }
+
+    TEST_CASE("all_gather returns every rank's tensor in rank order") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        const Tensor mine = tensor(std::vector<double>{r, r + 0.5}, {1, 2}, kFloat32);
+        const std::vector<Tensor> all = dist::all_gather(mine.transpose(0, 1));  // non-contiguous input is fine
+        REQUIRE(all.size() == static_cast<std::size_t>(world));
+        for (int k = 0; k < world; ++k) {
+            CHECK(all[static_cast<std::size_t>(k)].shape() == Shape{2, 1});
+            CHECK(all[static_cast<std::size_t>(k)].to_vector<double>() == std::vector<double>{double(k), k + 0.5});
+        }
+    }
+
+    TEST_CASE("reduce_scatter leaves each rank its slice of the sum") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        const Tensor input = (arange(world * 2 * 3).to(kFloat64).reshape({world * 2, 3}) + r);
+        const Tensor out = dist::reduce_scatter(input);
+        CHECK(out.shape() == Shape{2, 3});
+        const Tensor expected = arange(world * 2 * 3).to(kFloat64).reshape({world * 2, 3}).narrow(0, 2 * dist::rank(), 2) * world + rank_sum;
+        CHECK(max_abs_diff(out, expected) == 0);
+        const Tensor mean = dist::reduce_scatter(input, dist::ReduceOp::Mean);
+        CHECK(max_abs_diff(mean, expected / world) < 1e-12);
+        CHECK_THROWS_WITH_AS(dist::reduce_scatter(ones({world * 2 + 1})), doctest::Contains("must be a multiple of the world size"),
+                             ShapeError);
+    }
+
+    TEST_CASE("ranks that pass different tensors all get the same clear error") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        Tensor t = ones({3 + dist::rank()});
+        if (world > 1) {
+            CHECK_THROWS_WITH_AS(dist::all_reduce(t), doctest::Contains("ranks passed different tensors"), dist::DistributedError);
+            Tensor shaped = ones(dist::rank() == 0 ? Shape{2, 3} : Shape{3, 2});
+            CHECK_THROWS_WITH_AS(dist::broadcast(shaped), doctest::Contains("every rank must pass the same shape and dtype"),
+                                 dist::DistributedError);
+        }
+        CHECK_THROWS_WITH_AS(dist::all_reduce(ones({2, 3}).transpose(0, 1)), doctest::Contains("must be contiguous"), ValueError);
+        CHECK_THROWS_WITH_AS(dist::all_reduce(ones({2}, TensorOptions().dtype(kInt64)), dist::ReduceOp::Mean),
+                             doctest::Contains("needs a floating dtype"), DtypeError);
+    }
+}
+
+TEST_SUITE("DistributedDataParallel") {
+
+    /// The global batch every rank can build; rank r trains on rows [r*kPerRank, (r+1)*kPerRank).
+    std::pair<Tensor, Tensor> global_batch(int step) {
+        const int world = dist::world_size();
+        manual_seed(100 + static_cast<std::uint64_t>(step));  // the same batch on every rank
+        const Tensor x = randn({world * kPerRank, 5}, TensorOptions().dtype(kFloat64));
+        const Tensor y = randn({world * kPerRank, 3}, TensorOptions().dtype(kFloat64));
+        return {x, y};
+    }
+
+    void check_matches_one_process(double bucket_cap_mb) {
+        manual_seed(7);
+        Mlp reference;
+        reference.to(kFloat64);
+        Mlp model(reference);  // same weights
+        optim::SGD ref_opt(reference.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+        optim::SGD opt(model.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+        dist::DistributedDataParallel ddp(model, dist::DistributedDataParallelOptions().bucket_cap_mb(bucket_cap_mb));
+        for (int step = 0; step < 5; ++step) {
+            const auto [x, y] = global_batch(step);
+            ref_opt.zero_grad();
+            nn::functional::mse_loss(reference(x), y).backward();
+            ref_opt.step();
+
+            opt.zero_grad();
+            const Tensor local_x = x.narrow(0, dist::rank() * kPerRank, kPerRank);
+            const Tensor local_y = y.narrow(0, dist::rank() * kPerRank, kPerRank);
+            nn::functional::mse_loss(ddp(local_x), local_y).backward();
+            opt.step();
+        }
+        const auto ref_params = reference.named_parameters();
+        const auto params = model.named_parameters();
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            INFO(params[i].first);
+            CHECK(max_abs_diff(params[i].second, ref_params[i].second) < 1e-12);
+        }
+    }
+
+    TEST_CASE("training on shards equals one process training on the whole batch") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        SUBCASE("one bucket") { check_matches_one_process(25.0); }
+        SUBCASE("a bucket per parameter") { check_matches_one_process(1e-6); }
+    }
+
+    TEST_CASE("buckets cover every parameter once") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(1);
+        Mlp model;
+        dist::DistributedDataParallel few(model);
+        few(randn({2, 5}));
+        CHECK(few.num_buckets() == 1);
+        CHECK(few.gradient_bytes() == static_cast<std::size_t>(model.num_parameters().total) * sizeof(float));
+        Mlp other;
+        dist::DistributedDataParallel many(other, dist::DistributedDataParallelOptions().bucket_cap_mb(1e-6));
+        many(randn({2, 5}));
+        CHECK(many.num_buckets() == 4);
+    }
+
+    TEST_CASE("a lazy model starts identical on every rank, even from different seeds") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(1000 + static_cast<std::uint64_t>(dist::rank()));  // ranks would initialise differently
+        LazyNet model;
+        optim::Adam opt(model.parameters(), optim::AdamOptions(1e-2));  // built before materialisation
+        dist::DistributedDataParallel ddp(model);
+        const Tensor x = randn({kPerRank, 7});
+        const Tensor y = randint(0, 2, {kPerRank});
+        CHECK(model.has_uninitialized_params() == false);  // the container itself holds none
+        const Tensor loss = nn::functional::cross_entropy(ddp(x), y);
+        CHECK(model.fc1.weight.shape() == Shape{6, 7});
+        CHECK(model.name() == "LazyNet");
+        for (const auto& [name, p] : model.named_parameters()) {
+            INFO(name);
+            CHECK(max_abs_diff(p, rank0_copy(p)) == 0);
+        }
+        // The materialising pass ran in eval mode: the running statistics saw one batch only.
+        CHECK(model.bn.num_batches_tracked.item<std::int64_t>() == 1);
+        loss.backward();
+        opt.step();
+        for (const auto& [name, p] : model.named_parameters()) {
+            INFO(name);
+            CHECK(max_abs_diff(p, rank0_copy(p)) == 0);  // same averaged gradient, same step
+        }
+    }
+
+    TEST_CASE("no_sync accumulates locally and the next backward reduces the sum") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(3);
+        Mlp model;
+        model.to(kFloat64);
+        Mlp local(model);
+        dist::DistributedDataParallel ddp(model);
+        const auto [x1, y1] = global_batch(10);
+        const auto [x2, y2] = global_batch(11);
+        const std::int64_t offset = dist::rank() * kPerRank;
+        {
+            auto guard = ddp.no_sync();
+            nn::functional::mse_loss(ddp(x1.narrow(0, offset, kPerRank)), y1.narrow(0, offset, kPerRank)).backward();
+        }
+        const Tensor after_local = model.fc1.weight.grad().clone();
+        nn::functional::mse_loss(ddp(x2.narrow(0, offset, kPerRank)), y2.narrow(0, offset, kPerRank)).backward();
+
+        nn::functional::mse_loss(local(x1.narrow(0, offset, kPerRank)), y1.narrow(0, offset, kPerRank)).backward();
+        CHECK(max_abs_diff(after_local, local.fc1.weight.grad()) == 0);  // no communication yet
+        nn::functional::mse_loss(local(x2.narrow(0, offset, kPerRank)), y2.narrow(0, offset, kPerRank)).backward();
+        for (const auto& [name, p] : local.named_parameters()) {
+            Tensor expected = p.grad().clone();
+            dist::all_reduce(expected, dist::ReduceOp::Mean);
+            INFO(name);
+            CHECK(max_abs_diff(model.get_parameter(name).grad(), expected) < 1e-14);
+        }
+    }
+
+    TEST_CASE("buffers follow rank 0 at every forward with grad") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(5);
+        nn::Sequential model(nn::Linear(3, 4), nn::BatchNorm1d(4));
+        dist::DistributedDataParallel ddp(model);
+        ddp(randn({kPerRank, 3}));
+        Buffer& mean = model.get_buffer("1.running_mean");
+        mean.detach().fill_(10.0 + dist::rank());  // ranks drift apart
+        model.eval();                              // eval: this forward does not update the stats
+        ddp(randn({kPerRank, 3}));
+        CHECK(mean.min().item<double>() == 10.0);
+        CHECK(mean.max().item<double>() == 10.0);
+        mean.detach().fill_(20.0 + dist::rank());
+        ddp.sync_buffers();
+        CHECK(mean.max().item<double>() == 20.0);
+    }
+
+    TEST_CASE("a parameter no backward reaches gets a zero gradient on every rank") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(9);
+        Mlp model;
+        dist::DistributedDataParallel ddp(model);
+        const Tensor out = ddp.forward([&] { return model.fc1(randn({2, 5})); });  // fc2 unused
+        out.sum().backward();
+        REQUIRE(model.fc2.weight.grad().defined());
+        CHECK(model.fc2.weight.grad().abs().max().item<double>() == 0);
+        CHECK(max_abs_diff(model.fc1.weight.grad(), rank0_copy(model.fc1.weight.grad())) == 0);
+    }
+
+    TEST_CASE("a second backward without a forward through the wrapper is refused") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(11);
+        Mlp model;
+        dist::DistributedDataParallel ddp(model);
+        const Tensor out = ddp(randn({2, 5})).sum();
+        out.backward(Tensor(), true);
+        CHECK_THROWS_WITH_AS(out.backward(), doctest::Contains("without a forward through the wrapper"), RuntimeError);
+    }
+}
