@@ -69,6 +69,23 @@ const std::map<std::string, Factory>& cases() {
         {"conv_transpose2d_stride_pad_outpad", make<ConvTranspose2d>(ConvTranspose2dOptions(2, 4, {3, 2}).stride(2).padding(1).output_padding(1))},
         {"conv_transpose2d_groups_dilation", make<ConvTranspose2d>(ConvTranspose2dOptions(4, 6, 3).groups(2).dilation(2).bias(false))},
         {"conv_transpose1d", make<ConvTranspose1d>(ConvTranspose1dOptions(3, 2, 4).stride(3).padding(1))},
+        {"conv3d_basic", make<Conv3d>(2, 3, 3)},
+        {"conv3d_stride_pad_dilation_groups",
+         make<Conv3d>(Conv3dOptions(4, 6, {2, 3, 2}).stride({2, 1, 2}).padding({1, 1, 0}).dilation({2, 1, 1}).groups(2))},
+        {"conv3d_same_replicate", make<Conv3d>(Conv3dOptions(2, 2, 3).padding("same").padding_mode("replicate").bias(false))},
+        {"conv3d_circular", make<Conv3d>(Conv3dOptions(2, 3, {3, 2, 2}).padding(1).padding_mode("circular"))},
+        {"conv3d_unbatched", make<Conv3d>(2, 2, 2)},
+        {"conv_transpose3d", make<ConvTranspose3d>(3, 2, 3)},
+        {"conv_transpose3d_stride_pad_outpad_groups",
+         make<ConvTranspose3d>(ConvTranspose3dOptions(4, 6, {3, 2, 3}).stride({2, 2, 1}).padding({1, 0, 1}).output_padding({1, 1, 0}).groups(2).dilation({1, 1, 2}))},
+        {"maxpool3d", make<MaxPool3d>(MaxPoolOptions<3>(2))},
+        {"maxpool3d_stride_pad_ceil_dilation",
+         make<MaxPool3d>(MaxPoolOptions<3>({3, 2, 3}).stride({2, 1, 2}).padding({1, 1, 1}).dilation({1, 2, 1}).ceil_mode(true))},
+        {"avgpool3d", make<AvgPool3d>(AvgPoolOptions<3>(2))},
+        {"avgpool3d_pad_exclude_ceil", make<AvgPool3d>(AvgPoolOptions<3>(3).stride(2).padding(1).ceil_mode(true).count_include_pad(false))},
+        {"avgpool3d_include_pad_ceil", make<AvgPool3d>(AvgPoolOptions<3>(3).stride(2).padding(1).ceil_mode(true))},
+        {"avgpool3d_divisor", make<AvgPool3d>(AvgPoolOptions<3>({2, 2, 3}).stride({1, 2, 2}).padding({1, 0, 1}).divisor_override(5))},
+        {"adaptive_avgpool3d", make<AdaptiveAvgPool3d>(ExpandingArray<3>({2, 3, 2}))},
         {"instancenorm2d", make<InstanceNorm2d>(3)},
         {"instancenorm2d_affine_tracked", make<InstanceNorm2d>(InstanceNormOptions(3).affine(true).track_running_stats(true))},
         {"instancenorm1d_tracked_eval", make<InstanceNorm1d>(InstanceNormOptions(2).affine(true).track_running_stats(true))},
@@ -514,8 +531,98 @@ TEST_SUITE("EmbeddingBag") {
         }
         EmbeddingBag fixed(5, 2, "sum");
         CHECK(fixed(tensor({{0, 1}, {2, 3}})).shape() == Shape{2, 2});
-        CHECK(fixed.str() == "EmbeddingBag(5, 2, mode='sum')");
+        CHECK(fixed.str() == "EmbeddingBag(5, 2, mode=sum)");
         CHECK_THROWS_AS(fixed.bags(tensor({0, 1}), Tensor()), ValueError);
+    }
+
+    TEST_CASE("per_sample_weights and padding_idx match PyTorch") {
+        const auto bags = lazynn::testing::load_fixture("layers.json").at("embedding_bag");
+        for (const auto& [name, mode] : std::vector<std::pair<std::string, std::string>>{
+                 {"sum_weighted_padding", "sum"}, {"mean_padding", "mean"}, {"max_padding", "max"}}) {
+            CAPTURE(name);
+            const auto& c = bags.at(name);
+            EmbeddingBag bag(EmbeddingBagOptions(7, 3).mode(mode).padding_idx(2));
+            CHECK(bag.weight.select(0, 2).abs().sum().item<double>() == 0);   // the padding row starts at zero
+            CHECK(bag.str() == c.at("repr").get<std::string>());
+            bag.to(kFloat64);
+            StateDict sd;
+            sd.insert("weight", fixture_tensor(c.at("weight")));
+            bag.load_state_dict(sd);
+            Tensor psw;
+            if (!c.at("per_sample_weights").is_null()) psw = fixture_tensor(c.at("per_sample_weights")).requires_grad_();
+            const Tensor out = bag.bags(tensor({1, 2, 4, 2, 2, 3, 2, 6}), tensor({0, 2, 3, 5}), psw);
+            check_close(out, fixture_tensor(c.at("output")), 1e-12, 1e-12);
+            (out * fixture_tensor(c.at("seed"))).sum().backward();
+            check_close(bag.weight.grad(), fixture_tensor(c.at("grad")), 1e-12, 1e-12);
+            if (psw.defined()) check_close(psw.grad(), fixture_tensor(c.at("grad_per_sample_weights")), 1e-12, 1e-12);
+        }
+        EmbeddingBag mean(5, 2, "mean");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(mean.bags(tensor({{1, 2}}), Tensor(), ones({1, 2})), NotImplementedError,
+                                        "per_sample_weights is only supported for mode='sum' (got mode='mean')");
+        EmbeddingBag sum(5, 2, "sum");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(sum.bags(tensor({{1, 2}}), Tensor(), ones({1, 3})), ValueError,
+                                        "must have the same shape as the input ([1, 2])");
+        EmbeddingBag weighted(5, 2, "sum");
+        weighted.to(kFloat64);
+        const Tensor w = rand({2, 3}, TensorOptions().dtype(kFloat64)).requires_grad_();
+        CHECK(autograd::gradcheck([&](const std::vector<Tensor>& in) { return weighted.bags(tensor({{1, 2, 1}, {4, 0, 3}}), Tensor(), in[0]); }, {w}));
+    }
+}
+
+TEST_SUITE("3-D layers and transposed output sizes") {
+    TEST_CASE("MaxPool3d's indices match PyTorch's, ties included") {
+        const auto c = lazynn::testing::load_fixture("layers.json").at("maxpool3d_indices");
+        MaxPool3d pool(MaxPoolOptions<3>({2, 3, 2}).stride({1, 2, 2}).padding({1, 1, 0}).ceil_mode(true));
+        const ValuesIndices r = pool.forward_with_indices(fixture_tensor(c.at("input")));
+        check_close(r.values, fixture_tensor(c.at("values")), 0, 0);
+        CHECK(r.indices.dtype() == kInt64);
+        check_close(r.indices.to(kFloat64), fixture_tensor(c.at("indices")), 0, 0);
+    }
+
+    TEST_CASE("ConvTranspose forward(input, output_size) picks PyTorch's output_padding") {
+        const auto c = lazynn::testing::load_fixture("layers.json").at("conv_transpose_output_size");
+        ConvTranspose2d ct(ConvTranspose2dOptions(2, 3, 3).stride(3).padding(1));
+        ct.to(kFloat64);
+        StateDict sd;
+        for (auto it = c.at("state").begin(); it != c.at("state").end(); ++it) sd.insert(it.key(), fixture_tensor(it.value()));
+        ct.load_state_dict(sd);
+        const Tensor x = fixture_tensor(c.at("input"));
+        check_close(ct(x, Shape{11, 14}), fixture_tensor(c.at("output")), 1e-12, 1e-12);
+        CHECK(ct(x, Shape{1, 3, 10, 13}).shape() == Shape{1, 3, 10, 13});   // batch and channel dims may be included
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ct(x, Shape{13, 14}), ValueError,
+                                        "requested an output size of [13, 14], but valid sizes range from [10, 13] to [12, 15] (for an input of [4, 5])");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ct(x, Shape{11}), ValueError, "output_size must have 2 or 4 elements (got 1)");
+        ConvTranspose3d ct3(ConvTranspose3dOptions(1, 1, 2).stride(2));
+        CHECK(ct3(randn({1, 1, 2, 2, 2}), Shape{5, 4, 5}).shape() == Shape{1, 1, 5, 4, 5});
+    }
+
+    TEST_CASE("LazyConv3d and LazyConvTranspose3d infer in_channels, match the eager layers and load checkpoints") {
+        manual_seed(8);
+        Conv3d eager(Conv3dOptions(4, 6, 3).groups(2).padding(1));
+        manual_seed(8);
+        LazyConv3d lazy(Conv3dOptions(0, 6, 3).groups(2).padding(1));
+        const Tensor x = randn({1, 4, 3, 4, 5});
+        CHECK(equal(lazy(x), eager(x)));
+        CHECK(lazy.name() == "Conv3d");
+        CHECK(lazy.str() == eager.str());
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(LazyConv3d(2, 3)(randn({2, 3, 3})), RuntimeError,
+                                        "Expected 4D (unbatched) or 5D (batched) input to LazyConv3d, but got input of size: [2, 3, 3]");
+        LazyConv3d loaded(Conv3dOptions(0, 6, 3).groups(2).padding(1));
+        loaded.load_state_dict(eager.state_dict());
+        CHECK(loaded.in_channels() == 4);
+        CHECK(equal(loaded(x), eager(x)));
+
+        manual_seed(9);
+        ConvTranspose3d eager_t(ConvTranspose3dOptions(3, 2, 2).stride(2));
+        manual_seed(9);
+        LazyConvTranspose3d lazy_t(ConvTranspose3dOptions(0, 2, 2).stride(2));
+        const Tensor y = randn({2, 3, 2, 3, 2});
+        CHECK(equal(lazy_t(y), eager_t(y)));
+        CHECK(lazy_t.weight.shape() == Shape{3, 2, 2, 2, 2});
+        CHECK(lazy_t.name() == "ConvTranspose3d");
+        LazyConvTranspose3d loaded_t(2, 2);
+        loaded_t.load_state_dict(eager_t.state_dict());
+        CHECK(loaded_t.in_channels() == 3);
     }
 }
 

@@ -1,4 +1,4 @@
-// Conv1d/Conv2d modules and their lazy twins.
+// Conv1d/2d/3d and ConvTranspose1d/2d/3d modules and their lazy twins.
 #include <lazynn/autograd.hpp>
 #include <lazynn/init.hpp>
 #include <lazynn/nn/conv.hpp>
@@ -17,7 +17,7 @@ std::string tuple_string(const ExpandingArray<N>& a) {
 
 template <std::size_t N>
 const char* conv_name() {
-    return N == 1 ? "Conv1d" : "Conv2d";
+    return N == 1 ? "Conv1d" : N == 2 ? "Conv2d" : "Conv3d";
 }
 
 }  // namespace
@@ -114,7 +114,10 @@ Tensor ConvNd<N>::forward(const Tensor& input_given) {
         end.fill(0);
     }
     Tensor out;
-    if constexpr (N == 2) {
+    if constexpr (N == 3) {
+        out = functional::conv3d(input, weight, bias, o.stride_.values, {begin[0], end[0], begin[1], end[1], begin[2], end[2]},
+                                 o.dilation_.values, o.groups_);
+    } else if constexpr (N == 2) {
         out = functional::conv2d(input, weight, bias, {o.stride_[0], o.stride_[1]}, {begin[0], end[0], begin[1], end[1]},
                                  {o.dilation_[0], o.dilation_[1]}, o.groups_);
     } else {
@@ -148,9 +151,11 @@ std::string ConvNd<N>::extra_repr() const {
 
 template class ConvNd<1>;
 template class ConvNd<2>;
+template class ConvNd<3>;
 
 Conv1d::Conv1d(Conv1dOptions options) : ConvNd<1>(std::move(options)) {}
 Conv2d::Conv2d(Conv2dOptions options) : ConvNd<2>(std::move(options)) {}
+Conv3d::Conv3d(Conv3dOptions options) : ConvNd<3>(std::move(options)) {}
 
 namespace {
 
@@ -199,11 +204,21 @@ void LazyConv2d::reset_parameters() {
 }
 void LazyConv2d::lazy_load_finalize() { options_.in_channels_ = weight.size(1) * options_.groups_; }
 
+LazyConv3d::LazyConv3d(Conv3dOptions options) : Conv3d((options.in_channels_ = 0, options), Uninitialized{}) {
+    set_name("LazyConv3d");
+    make_lazy("Conv3d");
+}
+void LazyConv3d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<3>(*this, options_, inputs, "LazyConv3d", false); }
+void LazyConv3d::reset_parameters() {
+    if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv3d::reset_parameters();
+}
+void LazyConv3d::lazy_load_finalize() { options_.in_channels_ = weight.size(1) * options_.groups_; }
+
 // ---- transposed convolutions ----
 
 template <std::size_t N>
 ConvTransposeNd<N>::ConvTransposeNd(ConvTransposeOptions<N> options) : options_(std::move(options)) {
-    set_name(N == 1 ? "ConvTranspose1d" : "ConvTranspose2d");
+    set_name(N == 1 ? "ConvTranspose1d" : N == 2 ? "ConvTranspose2d" : "ConvTranspose3d");
     validate();
     if (options_.in_channels_ % options_.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
     Shape wshape{options_.in_channels_, options_.out_channels_ / options_.groups_};
@@ -247,7 +262,48 @@ void ConvTransposeNd<N>::reset_parameters() {
 }
 
 template <std::size_t N>
-Tensor ConvTransposeNd<N>::forward(const Tensor& input_given) {
+Tensor ConvTransposeNd<N>::forward(const Tensor& input) {
+    return transposed(input, options_.output_padding_.values);
+}
+
+template <std::size_t N>
+Tensor ConvTransposeNd<N>::operator()(const Tensor& input, const Shape& output_size) {
+    return call_with_hooks({input}, [&] { return forward(input, output_size); });
+}
+
+template <std::size_t N>
+Tensor ConvTransposeNd<N>::forward(const Tensor& input, const Shape& output_size) {
+    // PyTorch's _output_padding: the output_padding that makes each spatial size what was asked.
+    const auto& o = options_;
+    const auto spatial = static_cast<std::int64_t>(N);
+    const std::int64_t leading = input.dim() == spatial + 2 ? 2 : 1;
+    Shape wanted = output_size;
+    if (static_cast<std::int64_t>(wanted.size()) == leading + spatial) wanted.erase(wanted.begin(), wanted.begin() + leading);
+    if (static_cast<std::int64_t>(wanted.size()) != spatial) {
+        throw ValueError(name() + ": for " + std::to_string(input.dim()) + "D input, output_size must have " + std::to_string(spatial) +
+                         " or " + std::to_string(spatial + leading) + " elements (got " + std::to_string(output_size.size()) + ")");
+    }
+    Shape min_sizes, max_sizes;
+    for (std::size_t d = 0; d < N; ++d) {
+        const std::int64_t in = input.size(static_cast<std::int64_t>(d) + leading);
+        min_sizes.push_back((in - 1) * o.stride_[d] - 2 * o.padding_[d] + o.dilation_[d] * (o.kernel_size_[d] - 1) + 1);
+        max_sizes.push_back(min_sizes.back() + o.stride_[d] - 1);
+    }
+    std::array<std::int64_t, N> output_padding{};
+    for (std::size_t d = 0; d < N; ++d) {
+        if (wanted[d] < min_sizes[d] || wanted[d] > max_sizes[d]) {
+            const Shape& s = input.shape();
+            throw ValueError(name() + ": requested an output size of " + shape_to_list(wanted) + ", but valid sizes range from " +
+                             shape_to_list(min_sizes) + " to " + shape_to_list(max_sizes) + " (for an input of " +
+                             shape_to_list(Shape(s.end() - spatial, s.end())) + ")");
+        }
+        output_padding[d] = wanted[d] - min_sizes[d];
+    }
+    return transposed(input, output_padding);
+}
+
+template <std::size_t N>
+Tensor ConvTransposeNd<N>::transposed(const Tensor& input_given, const std::array<std::int64_t, N>& output_padding) {
     const auto& o = options_;
     const auto batched_rank = static_cast<std::int64_t>(N) + 2;
     if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {
@@ -262,12 +318,15 @@ Tensor ConvTransposeNd<N>::forward(const Tensor& input_given) {
                          " channels, but got " + std::to_string(input.size(1)) + " channels instead");
     }
     Tensor out;
-    if constexpr (N == 2) {
+    if constexpr (N == 3) {
+        out = functional::conv_transpose3d(input, weight, bias, o.stride_.values, o.padding_.values, output_padding, o.dilation_.values,
+                                           o.groups_);
+    } else if constexpr (N == 2) {
         out = functional::conv_transpose2d(input, weight, bias, {o.stride_[0], o.stride_[1]}, {o.padding_[0], o.padding_[1]},
-                                           {o.output_padding_[0], o.output_padding_[1]}, {o.dilation_[0], o.dilation_[1]}, o.groups_);
+                                           {output_padding[0], output_padding[1]}, {o.dilation_[0], o.dilation_[1]}, o.groups_);
     } else {
         out = functional::conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride_[0]}, {0, o.padding_[0]},
-                                           {0, o.output_padding_[0]}, {1, o.dilation_[0]}, o.groups_)
+                                           {0, output_padding[0]}, {1, o.dilation_[0]}, o.groups_)
                   .squeeze(2);
     }
     return unbatched ? out.squeeze(0) : out;
@@ -294,9 +353,11 @@ std::string ConvTransposeNd<N>::extra_repr() const {
 
 template class ConvTransposeNd<1>;
 template class ConvTransposeNd<2>;
+template class ConvTransposeNd<3>;
 
 ConvTranspose1d::ConvTranspose1d(ConvTranspose1dOptions options) : ConvTransposeNd<1>(std::move(options)) {}
 ConvTranspose2d::ConvTranspose2d(ConvTranspose2dOptions options) : ConvTransposeNd<2>(std::move(options)) {}
+ConvTranspose3d::ConvTranspose3d(ConvTranspose3dOptions options) : ConvTransposeNd<3>(std::move(options)) {}
 
 LazyConvTranspose1d::LazyConvTranspose1d(ConvTranspose1dOptions options) : ConvTranspose1d((options.in_channels_ = 0, options), Uninitialized{}) {
     set_name("LazyConvTranspose1d");
@@ -321,5 +382,17 @@ void LazyConvTranspose2d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose2d::reset_parameters();
 }
 void LazyConvTranspose2d::lazy_load_finalize() { options_.in_channels_ = weight.size(0); }
+
+LazyConvTranspose3d::LazyConvTranspose3d(ConvTranspose3dOptions options) : ConvTranspose3d((options.in_channels_ = 0, options), Uninitialized{}) {
+    set_name("LazyConvTranspose3d");
+    make_lazy("ConvTranspose3d");
+}
+void LazyConvTranspose3d::initialize_parameters(const std::vector<Tensor>& inputs) {
+    lazy_conv_initialize<3>(*this, options_, inputs, "LazyConvTranspose3d", true);
+}
+void LazyConvTranspose3d::reset_parameters() {
+    if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose3d::reset_parameters();
+}
+void LazyConvTranspose3d::lazy_load_finalize() { options_.in_channels_ = weight.size(0); }
 
 }  // namespace lazynn::nn

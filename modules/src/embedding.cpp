@@ -61,17 +61,36 @@ std::string Embedding::extra_repr() const {
     return s;
 }
 
-EmbeddingBag::EmbeddingBag(std::int64_t num_embeddings, std::int64_t embedding_dim, std::string mode)
-    : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim), mode_(std::move(mode)) {
+EmbeddingBag::EmbeddingBag(EmbeddingBagOptions options) : options_(std::move(options)) {
     set_name("EmbeddingBag");
-    if (mode_ != "sum" && mode_ != "mean" && mode_ != "max") throw ValueError("mode has to be one of sum, mean or max");
-    weight = Parameter(empty({num_embeddings, embedding_dim}));
+    const std::string& mode = options_.mode_;
+    if (mode != "sum" && mode != "mean" && mode != "max") throw ValueError("mode has to be one of sum, mean or max");
+    if (auto& pad = options_.padding_idx_) {
+        if (*pad >= options_.num_embeddings_ || *pad < -options_.num_embeddings_) throw ValueError("padding_idx must be within num_embeddings");
+        if (*pad < 0) *pad += options_.num_embeddings_;
+    }
+    weight = Parameter(empty({options_.num_embeddings_, options_.embedding_dim_}));
     Generator gen = init_generator();
     init::normal_(weight, 0.0, 1.0, gen);
+    if (options_.padding_idx_) {
+        NoGradGuard no_grad;
+        weight.select(0, *options_.padding_idx_).zero_();
+    }
 }
 
-Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets) {
+Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Tensor& per_sample_weights) {
     if (indices.dtype() != kInt64) throw DtypeError("EmbeddingBag: expected int64 indices, got " + dtype_name(indices.dtype()));
+    const std::string& mode = options_.mode_;
+    if (per_sample_weights.defined()) {
+        if (mode != "sum") {
+            throw NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only supported for mode='sum' (got mode='" +
+                                      mode + "'). Please open a feature request on GitHub.");
+        }
+        if (per_sample_weights.shape() != indices.shape()) {
+            throw ValueError("embedding_bag: If per_sample_weights (" + shape_to_list(per_sample_weights.shape()) +
+                             ") is not None, then it must have the same shape as the input (" + shape_to_list(indices.shape()) + ")");
+        }
+    }
     std::vector<std::int64_t> starts;
     Tensor flat;
     if (indices.dim() == 2) {
@@ -85,24 +104,35 @@ Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets) {
     } else {
         throw ShapeError("input has to be 1D or 2D Tensor, but got Tensor of dimension " + std::to_string(indices.dim()));
     }
-    const Tensor rows = weight.index_select(0, flat);
-    const auto total = static_cast<std::int64_t>(flat.numel());
+    Tensor rows = weight.index_select(0, flat);
+    if (per_sample_weights.defined()) rows = rows * per_sample_weights.reshape({-1, 1}).to(rows.dtype());
+    const std::vector<std::int64_t> ids = flat.to_vector<std::int64_t>();
+    const auto total = static_cast<std::int64_t>(ids.size());
     std::vector<Tensor> out;
     for (std::size_t b = 0; b < starts.size(); ++b) {
         const std::int64_t begin = starts[b], end = b + 1 < starts.size() ? starts[b + 1] : total;
         if (begin < 0 || end > total || begin > end) throw ValueError("EmbeddingBag: offsets must be non-decreasing and within the input");
-        if (begin == end) {
-            out.push_back(zeros({embedding_dim_}, weight.dtype()));
+        // Entries equal to padding_idx do not count, not even towards a mean's divisor.
+        std::vector<std::int64_t> members;
+        for (std::int64_t i = begin; i < end; ++i) {
+            if (!options_.padding_idx_ || ids[static_cast<std::size_t>(i)] != *options_.padding_idx_) members.push_back(i);
+        }
+        if (members.empty()) {
+            out.push_back(zeros({options_.embedding_dim_}, weight.dtype()));
             continue;
         }
-        const Tensor bag = rows.narrow(0, begin, end - begin);
-        out.push_back(mode_ == "sum" ? bag.sum({0}) : mode_ == "mean" ? bag.mean({0}) : bag.max(0).values);
+        const bool contiguous = members.size() == static_cast<std::size_t>(end - begin);
+        const Tensor bag = contiguous ? rows.narrow(0, begin, end - begin)
+                                      : rows.index_select(0, tensor(members, {static_cast<std::int64_t>(members.size())}));
+        out.push_back(mode == "sum" ? bag.sum({0}) : mode == "mean" ? bag.mean({0}) : bag.max(0).values);
     }
     return stack(out, 0);
 }
 
 std::string EmbeddingBag::extra_repr() const {
-    return std::to_string(num_embeddings_) + ", " + std::to_string(embedding_dim_) + ", mode='" + mode_ + "'";
+    std::string s = std::to_string(options_.num_embeddings_) + ", " + std::to_string(options_.embedding_dim_) + ", mode=" + options_.mode_;
+    if (options_.padding_idx_) s += ", padding_idx=" + std::to_string(*options_.padding_idx_);
+    return s;
 }
 
 }  // namespace lazynn::nn

@@ -1,4 +1,4 @@
-// Pooling kernels (2-D; 1-D runs as 2-D with a unit height) and modules.
+// Pooling kernels (2-D; 1-D runs as 2-D with a unit height, 3-D is composed in pooling3d.cpp) and modules.
 #include "autograd/function_node.hpp"
 #include "tensor_impl.hpp"
 
@@ -234,7 +234,7 @@ std::array<std::int64_t, 2> as2d(const ExpandingArray<N>& a, std::int64_t fill) 
     return N == 2 ? std::array<std::int64_t, 2>{a[0], a[N - 1]} : std::array<std::int64_t, 2>{fill, a[0]};
 }
 
-/// Runs a 2-D pooling function on inputs of rank N+1 (unbatched) or N+2, lifting 1-D to 2-D.
+/// Runs a pooling function on inputs of rank N+1 (unbatched) or N+2, lifting 1-D to 2-D.
 template <std::size_t N, class Fn>
 Tensor pooled(const Module& m, const Tensor& input, Fn fn) {
     const auto rank = input.dim();
@@ -259,6 +259,12 @@ template <std::size_t N>
 ValuesIndices MaxPoolNd<N>::forward_with_indices(const Tensor& input) {
     Tensor indices;
     Tensor values = pooled<N>(*this, input, [&](const Tensor& x) {
+        if constexpr (N == 3) {
+            auto r = functional::max_pool3d_with_indices(x, options_.kernel_size_.values, options_.stride_.values, options_.padding_.values,
+                                                         options_.dilation_.values, options_.ceil_mode_);
+            indices = r.indices;
+            return r.values;
+        }
         auto r = functional::max_pool2d_with_indices(x, as2d<N>(options_.kernel_size_, 1), as2d<N>(options_.stride_, 1),
                                                      as2d<N>(options_.padding_, 0), as2d<N>(options_.dilation_, 1), options_.ceil_mode_);
         indices = r.indices;
@@ -282,6 +288,10 @@ AvgPoolNd<N>::AvgPoolNd(AvgPoolOptions<N> options) : options_(options) {}
 template <std::size_t N>
 Tensor AvgPoolNd<N>::forward(const Tensor& input) {
     return pooled<N>(*this, input, [&](const Tensor& x) {
+        if constexpr (N == 3) {
+            return functional::avg_pool3d(x, options_.kernel_size_.values, options_.stride_.values, options_.padding_.values,
+                                          options_.ceil_mode_, options_.count_include_pad_, options_.divisor_override_);
+        }
         return functional::avg_pool2d(x, as2d<N>(options_.kernel_size_, 1), as2d<N>(options_.stride_, 1), as2d<N>(options_.padding_, 0),
                                       options_.ceil_mode_, options_.count_include_pad_, options_.divisor_override_);
     });
@@ -298,7 +308,10 @@ AdaptiveAvgPoolNd<N>::AdaptiveAvgPoolNd(ExpandingArray<N> output_size) : output_
 
 template <std::size_t N>
 Tensor AdaptiveAvgPoolNd<N>::forward(const Tensor& input) {
-    return pooled<N>(*this, input, [&](const Tensor& x) { return functional::adaptive_avg_pool2d(x, as2d<N>(output_size_, 1)); });
+    return pooled<N>(*this, input, [&](const Tensor& x) {
+        if constexpr (N == 3) return functional::adaptive_avg_pool3d(x, output_size_.values);
+        return functional::adaptive_avg_pool2d(x, as2d<N>(output_size_, 1));
+    });
 }
 
 template <std::size_t N>
@@ -308,9 +321,12 @@ std::string AdaptiveAvgPoolNd<N>::extra_repr() const {
 
 template class MaxPoolNd<1>;
 template class MaxPoolNd<2>;
+template class MaxPoolNd<3>;
 template class AvgPoolNd<1>;
 template class AvgPoolNd<2>;
+template class AvgPoolNd<3>;
 template class AdaptiveAvgPoolNd<1>;
 template class AdaptiveAvgPoolNd<2>;
+template class AdaptiveAvgPoolNd<3>;
 
 }  // namespace lazynn::nn

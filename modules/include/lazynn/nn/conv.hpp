@@ -1,6 +1,7 @@
 #pragma once
-// Convolutions: Conv1d, Conv2d and their lazy twins LazyConv1d, LazyConv2d.
-// The kernel is im2col + one OpenBLAS GEMM per group over the whole batch (see conv_kernels.cpp).
+// Convolutions: Conv1d/2d/3d, ConvTranspose1d/2d/3d and their lazy twins.
+// The kernel is im2col + one OpenBLAS GEMM per group over the whole batch (see conv_kernels.cpp);
+// 1-D runs as 2-D with a unit height, 3-D as one 2-D convolution per depth tap (conv3d.cpp).
 
 #include <lazynn/module.hpp>
 
@@ -63,6 +64,7 @@ struct ConvOptions {
 };
 using Conv1dOptions = ConvOptions<1>;
 using Conv2dOptions = ConvOptions<2>;
+using Conv3dOptions = ConvOptions<3>;
 
 namespace functional {
 /// 2-D convolution with zero padding (begin/end per dim, so "same" works for even kernels).
@@ -76,12 +78,21 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
                         std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> output_padding,
                         std::array<std::int64_t, 2> dilation, std::int64_t groups);
+/// 3-D convolution with zero padding (begin/end per dim: front, back, top, bottom, left, right).
+/// Shapes: input [N, C, D, H, W], weight [O, C/groups, kD, kH, kW], bias [O] -> [N, O, D', H', W']
+Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
+              std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups);
+/// The adjoint of conv3d.
+/// Shapes: input [N, C_in, D, H, W], weight [C_in, C_out/groups, kD, kH, kW], bias [C_out] -> [N, C_out, D', H', W']
+Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
+                        std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> output_padding,
+                        std::array<std::int64_t, 3> dilation, std::int64_t groups);
 /// Pads the last `pads.size()/2` dims (PyTorch's F.pad order: last dim first, begin then end)
 /// with "constant" (value), "reflect", "replicate" or "circular".
 Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode = "constant", double value = 0.0);
 }  // namespace functional
 
-/// Shared implementation of Conv1d and Conv2d.
+/// Shared implementation of Conv1d, Conv2d and Conv3d.
 template <std::size_t N>
 class ConvNd : public Module {
 public:
@@ -126,6 +137,17 @@ protected:
     using ConvNd<2>::ConvNd;
 };
 
+class Conv3d : public ConvNd<3> {
+    LAZYNN_MODULE(Conv3d)
+public:
+    explicit Conv3d(Conv3dOptions options);
+    Conv3d(std::int64_t in_channels, std::int64_t out_channels, ExpandingArray<3> kernel_size)
+        : Conv3d(Conv3dOptions(in_channels, out_channels, kernel_size)) {}
+
+protected:
+    using ConvNd<3>::ConvNd;
+};
+
 /// Conv1d whose in_channels is read from the first input (dim 1, or dim 0 when unbatched).
 class LazyConv1d : public Conv1d {
     LAZYNN_MODULE(LazyConv1d)
@@ -153,6 +175,19 @@ protected:
     void lazy_load_finalize() override;
 };
 
+/// Conv3d whose in_channels is read from the first input (dim 1, or dim 0 when unbatched).
+class LazyConv3d : public Conv3d {
+    LAZYNN_MODULE(LazyConv3d)
+public:
+    explicit LazyConv3d(Conv3dOptions options);
+    LazyConv3d(std::int64_t out_channels, ExpandingArray<3> kernel_size) : LazyConv3d(Conv3dOptions(0, out_channels, kernel_size)) {}
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override;
+};
+
 template <std::size_t N>
 struct ConvTransposeOptions {
     ConvTransposeOptions(std::int64_t in_channels, std::int64_t out_channels, ExpandingArray<N> kernel_size)
@@ -171,8 +206,9 @@ struct ConvTransposeOptions {
 };
 using ConvTranspose1dOptions = ConvTransposeOptions<1>;
 using ConvTranspose2dOptions = ConvTransposeOptions<2>;
+using ConvTranspose3dOptions = ConvTransposeOptions<3>;
 
-/// Shared implementation of ConvTranspose1d/2d (zero padding only, as PyTorch).
+/// Shared implementation of ConvTranspose1d/2d/3d (zero padding only, as PyTorch).
 template <std::size_t N>
 class ConvTransposeNd : public Module {
 public:
@@ -180,6 +216,12 @@ public:
     /// Shapes: input [B, C_in, *spatial] or [C_in, *spatial] -> [B, C_out, *spatial'] with
     /// spatial' = (spatial - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
     Tensor forward(const Tensor& input) override;
+    /// PyTorch's forward(input, output_size): picks the output_padding that gives `output_size`
+    /// (its last N entries; it may include batch and channel dims). Throws ValueError naming the
+    /// valid range when the size cannot be reached.
+    Tensor forward(const Tensor& input, const Shape& output_size);
+    using Module::operator();
+    Tensor operator()(const Tensor& input, const Shape& output_size);
     virtual void reset_parameters();
     std::string extra_repr() const override;
     const ConvTransposeOptions<N>& options() const { return options_; }
@@ -193,6 +235,7 @@ protected:
     struct Uninitialized {};
     ConvTransposeNd(ConvTransposeOptions<N> options, Uninitialized);
     void validate() const;
+    Tensor transposed(const Tensor& input, const std::array<std::int64_t, N>& output_padding);
     ConvTransposeOptions<N> options_;
 };
 
@@ -216,6 +259,17 @@ public:
 
 protected:
     using ConvTransposeNd<2>::ConvTransposeNd;
+};
+
+class ConvTranspose3d : public ConvTransposeNd<3> {
+    LAZYNN_MODULE(ConvTranspose3d)
+public:
+    explicit ConvTranspose3d(ConvTranspose3dOptions options);
+    ConvTranspose3d(std::int64_t in_channels, std::int64_t out_channels, ExpandingArray<3> kernel_size)
+        : ConvTranspose3d(ConvTranspose3dOptions(in_channels, out_channels, kernel_size)) {}
+
+protected:
+    using ConvTransposeNd<3>::ConvTransposeNd;
 };
 
 /// ConvTranspose1d whose in_channels is read from the first input; weight [in, out/groups, k].
@@ -244,9 +298,24 @@ protected:
     void lazy_load_finalize() override;
 };
 
+/// ConvTranspose3d whose in_channels is read from the first input; weight [in, out/groups, kD, kH, kW].
+class LazyConvTranspose3d : public ConvTranspose3d {
+    LAZYNN_MODULE(LazyConvTranspose3d)
+public:
+    explicit LazyConvTranspose3d(ConvTranspose3dOptions options);
+    LazyConvTranspose3d(std::int64_t out_channels, ExpandingArray<3> kernel_size) : LazyConvTranspose3d(ConvTranspose3dOptions(0, out_channels, kernel_size)) {}
+    void initialize_parameters(const std::vector<Tensor>& inputs) override;
+    void reset_parameters() override;
+
+protected:
+    void lazy_load_finalize() override;
+};
+
 extern template class ConvNd<1>;
 extern template class ConvNd<2>;
+extern template class ConvNd<3>;
 extern template class ConvTransposeNd<1>;
 extern template class ConvTransposeNd<2>;
+extern template class ConvTransposeNd<3>;
 
 }  // namespace lazynn::nn

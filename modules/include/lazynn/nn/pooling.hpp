@@ -1,5 +1,5 @@
 #pragma once
-// Pooling: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d.
+// Pooling: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d.
 
 #include <lazynn/module.hpp>
 #include <lazynn/nn/conv.hpp>
@@ -13,6 +13,14 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
 Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
                   std::array<std::int64_t, 2> padding, bool ceil_mode, bool count_include_pad, std::int64_t divisor_override = 0);
 Tensor adaptive_avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> output_size);
+/// Shapes: input [N, C, D, H, W] -> values and int64 indices (flat d*H*W + h*W + w) [N, C, D', H', W']
+ValuesIndices max_pool3d_with_indices(const Tensor& input, std::array<std::int64_t, 3> kernel, std::array<std::int64_t, 3> stride,
+                                      std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> dilation, bool ceil_mode);
+/// Shapes: input [N, C, D, H, W] -> [N, C, D', H', W']
+Tensor avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> kernel, std::array<std::int64_t, 3> stride,
+                  std::array<std::int64_t, 3> padding, bool ceil_mode, bool count_include_pad, std::int64_t divisor_override = 0);
+/// Shapes: input [N, C, D, H, W] -> [N, C, *output_size]
+Tensor adaptive_avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> output_size);
 }  // namespace functional
 
 template <std::size_t N>
@@ -93,13 +101,19 @@ LAZYNN_POOL(AvgPool1d, AvgPoolNd, 1, AvgPoolOptions);
 LAZYNN_POOL(AvgPool2d, AvgPoolNd, 2, AvgPoolOptions);
 LAZYNN_POOL(AdaptiveAvgPool1d, AdaptiveAvgPoolNd, 1, ExpandingArray);
 LAZYNN_POOL(AdaptiveAvgPool2d, AdaptiveAvgPoolNd, 2, ExpandingArray);
+LAZYNN_POOL(MaxPool3d, MaxPoolNd, 3, MaxPoolOptions);
+LAZYNN_POOL(AvgPool3d, AvgPoolNd, 3, AvgPoolOptions);
+LAZYNN_POOL(AdaptiveAvgPool3d, AdaptiveAvgPoolNd, 3, ExpandingArray);
 #undef LAZYNN_POOL
 
 extern template class MaxPoolNd<1>;
 extern template class MaxPoolNd<2>;
+extern template class MaxPoolNd<3>;
 extern template class AvgPoolNd<1>;
 extern template class AvgPoolNd<2>;
+extern template class AvgPoolNd<3>;
 extern template class AdaptiveAvgPoolNd<1>;
 extern template class AdaptiveAvgPoolNd<2>;
+extern template class AdaptiveAvgPoolNd<3>;
 
 }  // namespace lazynn::nn
