@@ -31,7 +31,7 @@ nn::Sequential mlp(std::int64_t in, std::int64_t h1, std::int64_t h2, std::int64
     return nn::Sequential(nn::Linear(in, h1), nn::ReLU(), nn::Linear(h1, h2), nn::ReLU(), nn::Linear(h2, out));
 }
 
-void report(const char* name, double ms) { std::printf("%s %.4f\n", name, ms); }
+void report(const std::string& name, double ms) { std::printf("%s %.4f\n", name.c_str(), ms); }
 
 template <class Optimizer, class Options>
 double train_step_ms(nn::Sequential& model, Options options, const Tensor& x, const Tensor& y, bool classification, int repeats) {
@@ -80,6 +80,22 @@ int main(int argc, char** argv) {
         NoGradGuard no_grad;
         report("mlp_inference_b1", median_ms([&] { (void)model(x1); }, 100, 5000));
         report("mlp_inference_b1024", median_ms([&] { (void)model(x1024); }, 10, 200));
+    }
+    {
+        // The same MLP built from lazy layers: after the first call it must cost what the eager one does.
+        nn::Sequential lazy{nn::LazyLinear(256), nn::ReLU(), nn::LazyLinear(128), nn::ReLU(), nn::LazyLinear(10)};
+        report("lazy_mlp_adam_b64", train_step_ms<optim::Adam>(lazy, optim::AdamOptions(1e-3), x64, y64, true, 500));
+    }
+    // Scaling: the MLP's Adam step over batch sizes and hidden widths.
+    for (std::int64_t batch : {16, 64, 256, 1024}) {
+        auto model = mlp(784, 256, 128, 10);
+        report("scale_batch_" + std::to_string(batch), train_step_ms<optim::Adam>(model, optim::AdamOptions(1e-3), randn({batch, 784}),
+                                                                                 randint(0, 10, {batch}), true, batch >= 1024 ? 40 : 200));
+    }
+    for (std::int64_t width : {128, 512, 2048}) {
+        auto model = mlp(784, width, width, 10);
+        report("scale_width_" + std::to_string(width), train_step_ms<optim::Adam>(model, optim::AdamOptions(1e-3), x64, y64, true,
+                                                                                 width >= 2048 ? 40 : 200));
     }
     return 0;
 }

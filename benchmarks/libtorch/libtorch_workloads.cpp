@@ -1,0 +1,99 @@
+// The workloads of benchmarks/workloads.cpp in PyTorch's C++ frontend, printed the same way
+// ("name milliseconds"). Usage: libtorch_workloads [threads]
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+double median_ms(const std::function<void()>& step, int warmup, int repeats) {
+    for (int i = 0; i < warmup; ++i) step();
+    std::vector<double> times;
+    for (int i = 0; i < repeats; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        step();
+        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
+    return times[times.size() / 2];
+}
+
+torch::nn::Sequential mlp(int64_t in, int64_t h1, int64_t h2, int64_t out) {
+    if (h2 == 0) return torch::nn::Sequential(torch::nn::Linear(in, h1), torch::nn::ReLU(), torch::nn::Linear(h1, out));
+    return torch::nn::Sequential(torch::nn::Linear(in, h1), torch::nn::ReLU(), torch::nn::Linear(h1, h2), torch::nn::ReLU(),
+                                 torch::nn::Linear(h2, out));
+}
+
+void report(const std::string& name, double ms) { std::printf("%s %.4f\n", name.c_str(), ms); }
+
+template <class Optimizer, class Options>
+double train_step_ms(torch::nn::Sequential& model, Options options, const torch::Tensor& x, const torch::Tensor& y, bool classification,
+                     int repeats) {
+    Optimizer opt(model->parameters(), options);
+    auto step = [&] {
+        torch::Tensor out = model->forward(x);
+        torch::Tensor loss = classification ? torch::nn::functional::cross_entropy(out, y) : torch::mse_loss(out, y);
+        loss.backward();
+        opt.step();
+        opt.zero_grad();
+    };
+    return median_ms(step, 20, repeats);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int threads = argc > 1 ? std::stoi(argv[1]) : 2;
+    torch::set_num_threads(threads);
+    torch::manual_seed(0);
+    {
+        auto model = mlp(16, 32, 32, 1);
+        report("tiny_mlp_sgd_b16", train_step_ms<torch::optim::SGD>(model, torch::optim::SGDOptions(0.01), torch::randn({16, 16}),
+                                                                     torch::randn({16, 1}), false, 2000));
+    }
+    const torch::Tensor x64 = torch::randn({64, 784}), y64 = torch::randint(0, 10, {64});
+    {
+        auto model = mlp(784, 256, 128, 10);
+        report("mlp_sgd_momentum_b64", train_step_ms<torch::optim::SGD>(model, torch::optim::SGDOptions(0.01).momentum(0.9), x64, y64, true, 500));
+    }
+    {
+        auto model = mlp(784, 256, 128, 10);
+        report("mlp_adam_b64", train_step_ms<torch::optim::Adam>(model, torch::optim::AdamOptions(1e-3), x64, y64, true, 500));
+    }
+    {
+        auto model = mlp(784, 256, 128, 10);
+        report("mlp_adam_b256", train_step_ms<torch::optim::Adam>(model, torch::optim::AdamOptions(1e-3), torch::randn({256, 784}),
+                                                                  torch::randint(0, 10, {256}), true, 200));
+    }
+    {
+        torch::nn::Sequential cnn(torch::nn::Conv2d(1, 32, 3), torch::nn::ReLU(), torch::nn::MaxPool2d(2), torch::nn::Conv2d(32, 64, 3),
+                                  torch::nn::ReLU(), torch::nn::MaxPool2d(2), torch::nn::Flatten(), torch::nn::Linear(1600, 128),
+                                  torch::nn::ReLU(), torch::nn::Linear(128, 10));
+        report("cnn_adam_b64", train_step_ms<torch::optim::Adam>(cnn, torch::optim::AdamOptions(1e-3), torch::randn({64, 1, 28, 28}), y64, true, 30));
+    }
+    {
+        auto model = mlp(784, 256, 128, 10);
+        const torch::Tensor x1 = torch::randn({1, 784}), x1024 = torch::randn({1024, 784});
+        torch::NoGradGuard no_grad;
+        report("mlp_inference_b1", median_ms([&] { (void)model->forward(x1); }, 100, 5000));
+        report("mlp_inference_b1024", median_ms([&] { (void)model->forward(x1024); }, 10, 200));
+    }
+    // Scaling: the MLP's Adam step over batch sizes and hidden widths.
+    for (int64_t batch : {16, 64, 256, 1024}) {
+        auto model = mlp(784, 256, 128, 10);
+        report("scale_batch_" + std::to_string(batch), train_step_ms<torch::optim::Adam>(model, torch::optim::AdamOptions(1e-3),
+                                                                                          torch::randn({batch, 784}), torch::randint(0, 10, {batch}),
+                                                                                          true, batch >= 1024 ? 40 : 200));
+    }
+    for (int64_t width : {128, 512, 2048}) {
+        auto model = mlp(784, width, width, 10);
+        report("scale_width_" + std::to_string(width), train_step_ms<torch::optim::Adam>(model, torch::optim::AdamOptions(1e-3), x64, y64, true,
+                                                                                          width >= 2048 ? 40 : 200));
+    }
+    return 0;
+}
