@@ -1,12 +1,17 @@
 // conv2d as im2col + GEMM, with its backward (col2im), and padding by index gathering.
 #include "autograd/function_node.hpp"
+#include "ops/gemm.hpp"
+#include "parallel.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
 #include <lazynn/nn/conv.hpp>
 
-#include <cblas.h>
 
+#include <algorithm>
+#include <mutex>
+#include <tuple>
+#include <optional>
 #include <span>
 
 namespace lazynn::nn::functional {
@@ -27,18 +32,7 @@ struct ConvGeometry {
     std::int64_t l() const { return oh * ow; }
 };
 
-template <class T>
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b,
-          std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-    const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-    if constexpr (std::is_same_v<T, float>) {
-        cblas_sgemm(CblasRowMajor, TA, TB, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-    } else {
-        cblas_dgemm(CblasRowMajor, TA, TB, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-    }
-}
+using kernels::gemm;
 
 /// cols[K, L] of sample n, group g: cols[(c*kh + i)*kw + j, y*ow + x] = input[n, g*cg + c, y*sh - pt + i*dh, x*sw - pl + j*dw].
 template <class T>
@@ -89,6 +83,24 @@ void col2im(const ConvGeometry& s, const T* cols, std::int64_t n, std::int64_t g
     }
 }
 
+/// total += part, elementwise over two contiguous tensors of one shape.
+template <class T>
+void add_into(const Tensor& total, const Tensor& part) {
+    T* t = total.impl().data<T>();
+    const T* p = part.impl().data<T>();
+    const std::int64_t n = total.numel();
+    for (std::int64_t i = 0; i < n; ++i) t[i] += p[i];
+}
+
+/// Runs body(first_sample, end_sample) over the batch, split across lazynn's threads when there
+/// are several samples: each chunk has its own column buffer and runs its GEMMs on its own thread,
+/// which keeps every column buffer in that core's cache. A single sample runs on the caller, and
+/// its GEMMs split across the threads instead.
+template <class Body>
+void over_batch(std::int64_t samples, Body&& body) {
+    lazynn::detail::parallel_for(samples, 1, body);
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
@@ -119,29 +131,31 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     Tensor out = lazynn::detail::empty_tensor({s.n, s.o, s.oh, s.ow}, input.dtype());
-    // The column buffer comes from the caching allocator: no fresh pages every call.
-    Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, input.dtype());
     visit_floating(input.dtype(), "conv2d", [&](auto tag) {
         using T = typename decltype(tag)::type;
-        const std::span<T> cols(cols_buffer.impl().data<T>(), static_cast<std::size_t>(s.k() * s.l()));
         const T* xin = x.impl().data<T>();
         const T* wv = w.impl().data<T>();
         T* o = out.impl().data<T>();
         const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>();
-        for (std::int64_t n = 0; n < s.n; ++n) {
-            for (std::int64_t g = 0; g < s.groups; ++g) {
-                im2col(s, xin, n, g, cols.data());
-                T* og = o + (n * s.o + g * s.og()) * s.l();
-                gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv + g * s.og() * s.k(), s.k(), cols.data(), s.l(), T(0), og, s.l());
-            }
-            if (!b.empty()) {
-                for (std::int64_t oc = 0; oc < s.o; ++oc) {
-                    T* row = o + (n * s.o + oc) * s.l();
-                    const T bv = static_cast<T>(b[static_cast<std::size_t>(oc)]);
-                    for (std::int64_t e = 0; e < s.l(); ++e) row[e] += bv;
+        over_batch(s.n, [&](std::int64_t first, std::int64_t last) {
+            // The column buffer comes from the caching allocator: no fresh pages every call.
+            Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, x.dtype());
+            T* cols = cols_buffer.impl().data<T>();
+            for (std::int64_t n = first; n < last; ++n) {
+                for (std::int64_t g = 0; g < s.groups; ++g) {
+                    im2col(s, xin, n, g, cols);
+                    T* og = o + (n * s.o + g * s.og()) * s.l();
+                    gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv + g * s.og() * s.k(), s.k(), cols, s.l(), T(0), og, s.l());
+                }
+                if (!b.empty()) {
+                    for (std::int64_t oc = 0; oc < s.o; ++oc) {
+                        T* row = o + (n * s.o + oc) * s.l();
+                        const T bv = static_cast<T>(b[static_cast<std::size_t>(oc)]);
+                        for (std::int64_t e = 0; e < s.l(); ++e) row[e] += bv;
+                    }
                 }
             }
-        }
+        });
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
@@ -151,34 +165,52 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
             Tensor grad_input = gi ? zeros(xv.shape(), xv.dtype()) : Tensor();
             Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
             Tensor grad_bias = gb ? zeros({s.o}, wv.dtype()) : Tensor();
-            Tensor backward_cols = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
+            // Chunks keep private weight/bias gradients, added up afterwards in batch order so a run
+            // is reproducible whichever thread finishes first.
+            std::mutex merge;
+            std::vector<std::tuple<std::int64_t, Tensor, Tensor>> partials;
             visit_floating(xv.dtype(), "conv2d_backward", [&](auto tag) {
                 using T = typename decltype(tag)::type;
-                const std::span<T> cols(backward_cols.impl().data<T>(), static_cast<std::size_t>(s.k() * s.l()));
                 const T* gv = go.impl().data<T>();
-                for (std::int64_t n = 0; n < s.n; ++n) {
-                    for (std::int64_t g = 0; g < s.groups; ++g) {
-                        const T* gout = gv + (n * s.o + g * s.og()) * s.l();
-                        if (gw) {
-                            im2col(s, xv.impl().data<T>(), n, g, cols.data());
-                            gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), gout, s.l(), cols.data(), s.l(), T(1),
-                                    grad_weight.impl().data<T>() + g * s.og() * s.k(), s.k());
+                over_batch(s.n, [&](std::int64_t first, std::int64_t last) {
+                    Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
+                    T* cols = cols_buffer.impl().data<T>();
+                    // Each chunk accumulates privately; one chunk (the serial case) writes the totals directly.
+                    const bool whole = first == 0 && last == s.n;
+                    Tensor local_weight = gw ? (whole ? grad_weight : zeros(wv.shape(), wv.dtype())) : Tensor();
+                    Tensor local_bias = gb ? (whole ? grad_bias : zeros({s.o}, wv.dtype())) : Tensor();
+                    for (std::int64_t n = first; n < last; ++n) {
+                        for (std::int64_t g = 0; g < s.groups; ++g) {
+                            const T* gout = gv + (n * s.o + g * s.og()) * s.l();
+                            if (gw) {
+                                im2col(s, xv.impl().data<T>(), n, g, cols);
+                                gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), gout, s.l(), cols, s.l(), T(1),
+                                        local_weight.impl().data<T>() + g * s.og() * s.k(), s.k());
+                            }
+                            if (gi) {
+                                gemm<T>(true, false, s.k(), s.l(), s.og(), T(1), wv.impl().data<T>() + g * s.og() * s.k(), s.k(), gout, s.l(),
+                                        T(0), cols, s.l());
+                                col2im(s, cols, n, g, grad_input.impl().data<T>());
+                            }
                         }
-                        if (gi) {
-                            gemm<T>(true, false, s.k(), s.l(), s.og(), T(1), wv.impl().data<T>() + g * s.og() * s.k(), s.k(), gout, s.l(),
-                                    T(0), cols.data(), s.l());
-                            col2im(s, cols.data(), n, g, grad_input.impl().data<T>());
+                        if (gb) {
+                            T* gbv = local_bias.impl().data<T>();
+                            for (std::int64_t oc = 0; oc < s.o; ++oc) {
+                                const T* row = gv + (n * s.o + oc) * s.l();
+                                T acc = 0;
+                                for (std::int64_t e = 0; e < s.l(); ++e) acc += row[e];
+                                gbv[oc] += acc;
+                            }
                         }
                     }
-                    if (gb) {
-                        T* gbv = grad_bias.impl().data<T>();
-                        for (std::int64_t oc = 0; oc < s.o; ++oc) {
-                            const T* row = gv + (n * s.o + oc) * s.l();
-                            T acc = 0;
-                            for (std::int64_t e = 0; e < s.l(); ++e) acc += row[e];
-                            gbv[oc] += acc;
-                        }
-                    }
+                    if (whole) return;
+                    std::lock_guard lock(merge);
+                    partials.emplace_back(first, local_weight, local_bias);
+                });
+                std::sort(partials.begin(), partials.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+                for (const auto& [first, weight_part, bias_part] : partials) {
+                    if (gw) add_into<T>(grad_weight, weight_part);
+                    if (gb) add_into<T>(grad_bias, bias_part);
                 }
             });
             return std::vector<Tensor>{grad_input, grad_weight, grad_bias};

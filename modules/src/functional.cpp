@@ -1,12 +1,12 @@
 // linear with the bias fused into the GEMM, dropout and simple activations.
 #include "autograd/function_node.hpp"
+#include "ops/gemm.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/nn/functional.hpp>
 
-#include <cblas.h>
 
 namespace lazynn::nn::functional {
 namespace {
@@ -18,14 +18,7 @@ using autograd::detail::SavedTensor;
 template <class T>
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b, std::int64_t ldb,
           T beta, T* c, std::int64_t ldc) {
-    const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-    if constexpr (std::is_same_v<T, float>) {
-        cblas_sgemm(CblasRowMajor, TA, TB, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a,
-                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-    } else {
-        cblas_dgemm(CblasRowMajor, TA, TB, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0, a,
-                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-    }
+    kernels::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace

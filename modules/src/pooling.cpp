@@ -1,5 +1,6 @@
 // Pooling kernels (2-D; 1-D runs as 2-D with a unit height, 3-D is composed in pooling3d.cpp) and modules.
 #include "autograd/function_node.hpp"
+#include "parallel.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
@@ -52,7 +53,48 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
         std::int64_t* idx = indices.impl().data<std::int64_t>();
         // Windows that lie wholly inside the input (no padding, no ceil overhang) skip the bounds checks.
         const bool inside = p[0] == 0 && p[1] == 0 && (oh - 1) * s[0] + d[0] * (k[0] - 1) < h && (ow - 1) * s[1] + d[1] * (k[1] - 1) < w;
-        for (std::int64_t plane = 0; plane < n * c && inside; ++plane) {
+        const bool two_by_two = inside && k[0] == 2 && k[1] == 2 && d[0] == 1 && d[1] == 1;
+        // Planes are independent: split them across threads when there is enough work.
+        lazynn::detail::parallel_for(n * c, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(h * w, 1)),
+                                     [&](std::int64_t first_plane, std::int64_t end_plane) {
+        for (std::int64_t plane = first_plane; plane < end_plane && two_by_two; ++plane) {
+            // The common 2x2 window: compare the four candidates in PyTorch's scan order
+            // (first maximum wins; NaN propagates).
+            const T* __restrict src = in + plane * h * w;
+            T* __restrict out_plane = out + plane * oh * ow;
+            std::int64_t* __restrict idx_plane = idx + plane * oh * ow;
+            const std::int64_t width = w, step_x = s[1], step_y = s[0];
+            // Branch-free: the maximum by max-selects (a tie keeps the earlier candidate), then
+            // the first candidate equal to it by arithmetic on the comparisons. On real
+            // activations the comparisons are unpredictable, and mispredicted branches used to
+            // cost more than everything else here. A window holding NaN takes the scan below.
+            for (std::int64_t y = 0; y < oh; ++y) {
+                const std::int64_t top = y * step_y * width;
+                for (std::int64_t xo = 0; xo < ow; ++xo) {
+                    const std::int64_t a0 = top + xo * step_x;
+                    const T v0 = src[a0], v1 = src[a0 + 1], v2 = src[a0 + width], v3 = src[a0 + width + 1];
+                    const T upper = v1 > v0 ? v1 : v0;
+                    const T lower = v3 > v2 ? v3 : v2;
+                    const T best = lower > upper ? lower : upper;
+                    const std::int64_t not0 = v0 != best, not1 = v1 != best, not2 = v2 != best;
+                    std::int64_t best_at = a0 + not0 * (not1 * (width + not2) + (1 - not1));
+                    T value = best;
+                    if ((v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)) {   // NaN: the first one wins
+                        const std::int64_t cand[4] = {a0, a0 + 1, a0 + width, a0 + width + 1};
+                        for (std::int64_t q : cand) {
+                            if (src[q] != src[q]) {
+                                value = src[q];
+                                best_at = q;
+                                break;
+                            }
+                        }
+                    }
+                    out_plane[y * ow + xo] = value;
+                    idx_plane[y * ow + xo] = best_at;
+                }
+            }
+        }
+        for (std::int64_t plane = first_plane; plane < end_plane && inside && !two_by_two; ++plane) {
             const T* src = in + plane * h * w;
             T* out_plane = out + plane * oh * ow;
             std::int64_t* idx_plane = idx + plane * oh * ow;
@@ -76,7 +118,7 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
                 }
             }
         }
-        for (std::int64_t plane = 0; plane < n * c && !inside; ++plane) {
+        for (std::int64_t plane = first_plane; plane < end_plane && !inside; ++plane) {
             const T* src = in + plane * h * w;
             for (std::int64_t y = 0; y < oh; ++y) {
                 for (std::int64_t xo = 0; xo < ow; ++xo) {
@@ -102,6 +144,7 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
                 }
             }
         }
+        });
     });
     if (needs_grad({&input})) {
         record(values, "MaxPool2DWithIndicesBackward0", {input}, [si = SavedTensor(indices), shape = input.shape(), dtype = input.dtype()](const Tensor& g_in) {
@@ -114,12 +157,15 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
                 T* gr = grad.impl().data<T>();
                 const T* gv = g.impl().data<T>();
                 const std::int64_t* iv = ix.impl().data<std::int64_t>();
-                for (std::int64_t plane = 0; plane < planes; ++plane) {
-                    for (std::int64_t e = 0; e < out_plane; ++e) {
-                        const std::int64_t at = iv[plane * out_plane + e];
-                        if (at >= 0) gr[plane * in_plane + at] += gv[plane * out_plane + e];
+                lazynn::detail::parallel_for(planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(in_plane, 1)),
+                                             [&](std::int64_t first, std::int64_t end) {
+                    for (std::int64_t plane = first; plane < end; ++plane) {
+                        for (std::int64_t e = 0; e < out_plane; ++e) {
+                            const std::int64_t at = iv[plane * out_plane + e];
+                            if (at >= 0) gr[plane * in_plane + at] += gv[plane * out_plane + e];
+                        }
                     }
-                }
+                });
             });
             return std::vector<Tensor>{grad};
         }, true);

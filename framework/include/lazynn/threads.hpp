@@ -1,13 +1,15 @@
 #pragma once
-// Thread settings. lazynn's own kernels run on the calling thread; GEMMs go through OpenBLAS,
-// whose thread count this sets. One thread per core, no more: oversubscribed spin-waiting
-// costs more than it gains on small machines.
+// Thread settings: one count for OpenBLAS's GEMMs and for lazynn's own kernels (convolution
+// over the batch, pooling, large elementwise ops), which split work across a sleeping worker pool
+// only above a size where it pays. One thread per core, no more: oversubscribed spin-waiting
+// costs more than it gains on small machines. The default is OpenBLAS's (OPENBLAS_NUM_THREADS, or
+// the core count).
 
 namespace lazynn {
 
-/// Sets how many threads OpenBLAS uses (>= 1).
+/// Sets how many threads OpenBLAS and lazynn's kernels use (>= 1).
 void set_num_threads(int threads);
-/// The current OpenBLAS thread count.
+/// The current thread count.
 int get_num_threads();
 
 }  // namespace lazynn

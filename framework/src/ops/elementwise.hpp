@@ -3,10 +3,24 @@
 // and record backward nodes; backward closures call them directly.
 
 #include "ops/strided.hpp"
+#include "parallel.hpp"
 
 #include <cmath>
 
 namespace lazynn::kernels {
+
+/// Elements per thread below which splitting an elementwise loop costs more than it saves.
+inline constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 16;
+
+/// Runs body(begin, end) over [0, n), split across threads when n is large.
+template <class Body>
+void elementwise_chunks(std::int64_t n, Body&& body) {
+    if (n < 2 * kElementwiseGrain) {
+        body(std::int64_t{0}, n);
+        return;
+    }
+    lazynn::detail::parallel_for(n, kElementwiseGrain, body);
+}
 
 /// A raw copy converted to `dtype` (no autograd); `t` itself when it already has that dtype.
 Tensor converted(const Tensor& t, Dtype dtype);
@@ -22,8 +36,9 @@ Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true
         using T = typename decltype(tag)::type;
         const T* x = in.impl().data<T>();
         T* y = out.impl().data<T>();
-        const std::int64_t n = out.impl().numel();
-        for (std::int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(f(x[i]));
+        elementwise_chunks(out.impl().numel(), [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) y[i] = static_cast<T>(f(x[i]));
+        });
     });
     return out;
 }
@@ -49,13 +64,19 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f) {
         const bool a_full = ka.shape == out_shape && ka.is_contiguous();
         const bool b_full = kb.shape == out_shape && kb.is_contiguous();
         if (a_full && b_full) {
-            for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
+            elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
+            });
         } else if (a_full && kb.numel() == 1) {
             const T s = *pb;
-            for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(pa[i], s));
+            elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(pa[i], s));
+            });
         } else if (b_full && ka.numel() == 1) {
             const T s = *pa;
-            for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(f(s, pb[i]));
+            elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(s, pb[i]));
+            });
         } else {
             const std::array<Shape, 3> strides{out.impl().strides, broadcast_strides(ka, out_shape),
                                                broadcast_strides(kb, out_shape)};
@@ -95,8 +116,9 @@ void binary_inplace(TensorImpl& self, const Tensor& other, const char* name, F f
         T* ps = self.data<T>();
         const T* po = ko.data<T>();
         if (self.is_contiguous() && ko.is_contiguous() && ko.shape == self.shape) {
-            const std::int64_t n = self.numel();
-            for (std::int64_t i = 0; i < n; ++i) ps[i] = static_cast<T>(f(ps[i], po[i]));
+            elementwise_chunks(self.numel(), [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t i = begin; i < end; ++i) ps[i] = static_cast<T>(f(ps[i], po[i]));
+            });
             return;
         }
         const std::array<Shape, 2> strides{self.strides, broadcast_strides(ko, self.shape)};

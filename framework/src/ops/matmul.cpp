@@ -1,9 +1,9 @@
 // matmul with NumPy semantics (1-D to batched N-D). The GEMMs go through OpenBLAS with
 // transpose flags, so transposed views are never copied.
 #include "autograd/function_node.hpp"
+#include "ops/gemm.hpp"
 #include "ops/elementwise.hpp"
 
-#include <cblas.h>
 
 namespace lazynn {
 
@@ -40,16 +40,9 @@ bool blas_layout(const TensorImpl& t, MatrixLayout& layout) {
 template <class T>
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
           std::int64_t ldb, T* c, std::int64_t ldc) {
-    const auto TA = ta ? CblasTrans : CblasNoTrans;
-    const auto TB = tb ? CblasTrans : CblasNoTrans;
-    const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
-    if constexpr (std::is_same_v<T, float>) {
-        cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, 1.0f, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), 0.0f, c,
-                    static_cast<blasint>(ldc));
-    } else if constexpr (std::is_same_v<T, double>) {
-        cblas_dgemm(CblasRowMajor, TA, TB, M, N, K, 1.0, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), 0.0, c,
-                    static_cast<blasint>(ldc));
-    } else {
+    if constexpr (std::is_floating_point_v<T>) {
+        kernels::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(0), c, ldc);
+    } else {   // int64: no BLAS
         for (std::int64_t i = 0; i < m; ++i) {
             for (std::int64_t j = 0; j < n; ++j) {
                 T acc = 0;

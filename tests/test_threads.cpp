@@ -1,0 +1,140 @@
+// lazynn's own threads (set_num_threads > 1): every split kernel gives what the serial one gives —
+// elementwise ops, GEMMs split by rows and by columns, convolution over the batch (forward and
+// backward), pooling — and training is reproducible run to run with several threads.
+#include "test_support.hpp"
+
+#include <lazynn/lazynn.hpp>
+
+using namespace lazynn;
+using lazynn::testing::check_close;
+
+namespace {
+
+/// Runs fn with `threads` threads and restores the previous count.
+template <class Fn>
+auto with_threads(int threads, Fn&& fn) {
+    const int previous = get_num_threads();
+    set_num_threads(threads);
+    auto result = fn();
+    set_num_threads(previous);
+    return result;
+}
+
+struct Grads {
+    Tensor out, input, weight, bias;
+};
+
+Grads conv_and_grads(int threads, const Tensor& x, const nn::Conv2d& conv_template) {
+    return with_threads(threads, [&] {
+        nn::Conv2d conv(conv_template);
+        const Tensor in = x.detach().requires_grad_();
+        Tensor out = conv(in);
+        (out * out).sum().backward();
+        return Grads{out, in.grad(), conv.weight.grad(), conv.bias.grad()};
+    });
+}
+
+}  // namespace
+
+TEST_SUITE("threads") {
+    TEST_CASE("set_num_threads validates and reports the count") {
+        const int previous = get_num_threads();
+        set_num_threads(2);
+        CHECK(get_num_threads() == 2);
+        CHECK_THROWS_AS(set_num_threads(0), ValueError);
+        set_num_threads(previous);
+    }
+
+    TEST_CASE("large elementwise ops split across threads equal the serial result exactly") {
+        manual_seed(1);
+        const Tensor a = randn({600, 700}), b = randn({600, 700});
+        auto run = [&] { return std::vector<Tensor>{(a * b + a).relu(), a.exp(), a - 2.0}; };
+        const auto serial = with_threads(1, run);
+        const auto split = with_threads(2, run);
+        for (std::size_t i = 0; i < serial.size(); ++i) CHECK(equal(serial[i], split[i]));
+        Tensor inplace = a.clone();
+        with_threads(2, [&] { inplace.add_(b); return 0; });
+        CHECK(equal(inplace, a + b));
+    }
+
+    TEST_CASE("GEMMs split by rows and by columns match the serial GEMM") {
+        manual_seed(2);
+        for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{256, 300, 200}, {1, 784, 512}, {3, 500, 300}}) {
+            const Tensor x = randn({m, k}), w = randn({n, k});
+            const Tensor serial = with_threads(1, [&] { return x.matmul(w.transpose(0, 1)); });
+            const Tensor split = with_threads(2, [&] { return x.matmul(w.transpose(0, 1)); });
+            check_close(split, serial, 1e-5, 1e-4);
+        }
+        nn::Linear fc(300, 200);
+        const Tensor x = randn({128, 300});
+        auto grads = [&] {
+            fc.zero_grad();
+            fc(x).pow(2.0).sum().backward();
+            return std::vector<Tensor>{fc.weight.grad().clone(), fc.bias.grad().clone()};
+        };
+        const auto serial = with_threads(1, grads);
+        const auto split = with_threads(2, grads);
+        check_close(split[0], serial[0], 1e-4, 1e-3);
+        check_close(split[1], serial[1], 1e-4, 1e-3);
+    }
+
+    TEST_CASE("convolution over the batch: outputs and gradients match the serial kernel") {
+        manual_seed(3);
+        const nn::Conv2d conv(nn::Conv2dOptions(4, 6, 3).padding(1).groups(2));
+        const Tensor x = randn({7, 4, 9, 8});
+        const Grads serial = conv_and_grads(1, x, conv);
+        const Grads split = conv_and_grads(2, x, conv);
+        check_close(split.out, serial.out, 1e-5, 1e-5);
+        check_close(split.input, serial.input, 1e-5, 1e-5);
+        check_close(split.weight, serial.weight, 1e-4, 1e-4);
+        check_close(split.bias, serial.bias, 1e-4, 1e-4);
+        // Reproducible with threads: chunks' gradients are added in batch order.
+        const Grads again = conv_and_grads(2, x, conv);
+        CHECK(equal(again.weight, split.weight));
+    }
+
+    TEST_CASE("max pooling split over planes keeps values, indices and gradients") {
+        manual_seed(4);
+        const Tensor x = randn({16, 8, 26, 26});
+        nn::MaxPool2d pool(nn::MaxPoolOptions<2>(2));
+        auto run = [&] {
+            const Tensor in = x.detach().requires_grad_();
+            const ValuesIndices r = pool.forward_with_indices(in);
+            r.values.sum().backward();
+            return std::vector<Tensor>{r.values, r.indices, in.grad()};
+        };
+        const auto serial = with_threads(1, run);
+        const auto split = with_threads(2, run);
+        for (std::size_t i = 0; i < serial.size(); ++i) CHECK(equal(serial[i], split[i]));
+    }
+
+    TEST_CASE("the 2x2 max-pool fast path follows PyTorch's tie and NaN rules") {
+        // Ties keep the first position in scan order; a NaN wins (the first NaN).
+        const Tensor x = tensor(std::vector<float>{1, 1, 0, 2, 1, 0, 2, 2}, {1, 1, 2, 4});
+        const ValuesIndices r = nn::MaxPool2d(nn::MaxPoolOptions<2>(2)).forward_with_indices(x);
+        CHECK(r.indices.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 3});
+        Tensor with_nan = x.clone();
+        with_nan.select(3, 1).fill_(NAN);
+        const ValuesIndices n = nn::MaxPool2d(nn::MaxPoolOptions<2>(2)).forward_with_indices(with_nan);
+        CHECK(std::isnan(n.values.to_vector<float>()[0]));
+        CHECK(n.indices.to_vector<std::int64_t>()[0] == 1);
+    }
+
+    TEST_CASE("a small CNN trains identically twice with two threads") {
+        auto train = [] {
+            manual_seed(5);
+            nn::Sequential cnn{nn::Conv2d(1, 4, 3), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)), nn::Flatten(), nn::LazyLinear(3)};
+            optim::Adam opt(cnn.parameters(), optim::AdamOptions(1e-2));
+            const Tensor x = randn({8, 1, 12, 12}), y = randint(0, 3, {8});
+            for (int step = 0; step < 3; ++step) {
+                opt.zero_grad();
+                nn::functional::cross_entropy(cnn(x), y).backward();
+                opt.step();
+            }
+            return cnn.state_dict();
+        };
+        const StateDict first = with_threads(2, train);
+        const StateDict second = with_threads(2, train);
+        for (const auto& [key, value] : first) CHECK(equal(value, second.at(key)));
+    }
+}
