@@ -34,7 +34,19 @@ struct ConvGeometry {
 
 using kernels::gemm;
 
+/// The output columns x whose input column x*stride + shift lies inside [0, width): [first, last).
+/// Everything outside reads padding.
+inline std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std::int64_t width, std::int64_t stride,
+                                                           std::int64_t shift) {
+    std::int64_t first = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
+    std::int64_t last = width - shift <= 0 ? 0 : (width - shift + stride - 1) / stride;
+    first = std::min(first, out_width);
+    last = std::clamp(last, first, out_width);
+    return {first, last};
+}
+
 /// cols[K, L] of sample n, group g: cols[(c*kh + i)*kw + j, y*ow + x] = input[n, g*cg + c, y*sh - pt + i*dh, x*sw - pl + j*dw].
+/// Rows are filled as zero head, a copied (or strided) middle and zero tail: no per-element tests.
 template <class T>
 void im2col(const ConvGeometry& s, const T* input, std::int64_t n, std::int64_t g, T* cols) {
     for (std::int64_t c = 0; c < s.cg(); ++c) {
@@ -42,6 +54,8 @@ void im2col(const ConvGeometry& s, const T* input, std::int64_t n, std::int64_t 
         for (std::int64_t i = 0; i < s.kh; ++i) {
             for (std::int64_t j = 0; j < s.kw; ++j) {
                 T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
+                const std::int64_t shift = j * s.dw - s.pl;   // input column = x * sw + shift
+                const auto [first, last] = valid_columns(s.ow, s.w, s.sw, shift);
                 for (std::int64_t y = 0; y < s.oh; ++y) {
                     const std::int64_t iy = y * s.sh - s.pt + i * s.dh;
                     T* out = row + y * s.ow;
@@ -50,10 +64,13 @@ void im2col(const ConvGeometry& s, const T* input, std::int64_t n, std::int64_t 
                         continue;
                     }
                     const T* src = plane + iy * s.w;
-                    for (std::int64_t x = 0; x < s.ow; ++x) {
-                        const std::int64_t ix = x * s.sw - s.pl + j * s.dw;
-                        out[x] = (ix >= 0 && ix < s.w) ? src[ix] : T(0);
+                    std::fill(out, out + first, T(0));
+                    if (s.sw == 1) {
+                        std::copy(src + first + shift, src + last + shift, out + first);
+                    } else {
+                        for (std::int64_t x = first; x < last; ++x) out[x] = src[x * s.sw + shift];
                     }
+                    std::fill(out + last, out + s.ow, T(0));
                 }
             }
         }
@@ -68,14 +85,17 @@ void col2im(const ConvGeometry& s, const T* cols, std::int64_t n, std::int64_t g
         for (std::int64_t i = 0; i < s.kh; ++i) {
             for (std::int64_t j = 0; j < s.kw; ++j) {
                 const T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
+                const std::int64_t shift = j * s.dw - s.pl;
+                const auto [first, last] = valid_columns(s.ow, s.w, s.sw, shift);
                 for (std::int64_t y = 0; y < s.oh; ++y) {
                     const std::int64_t iy = y * s.sh - s.pt + i * s.dh;
                     if (iy < 0 || iy >= s.h) continue;
-                    T* dst = plane + iy * s.w;
-                    const T* src = row + y * s.ow;
-                    for (std::int64_t x = 0; x < s.ow; ++x) {
-                        const std::int64_t ix = x * s.sw - s.pl + j * s.dw;
-                        if (ix >= 0 && ix < s.w) dst[ix] += src[x];
+                    T* __restrict dst = plane + iy * s.w;
+                    const T* __restrict src = row + y * s.ow;
+                    if (s.sw == 1) {
+                        for (std::int64_t x = first; x < last; ++x) dst[x + shift] += src[x];
+                    } else {
+                        for (std::int64_t x = first; x < last; ++x) dst[x * s.sw + shift] += src[x];
                     }
                 }
             }

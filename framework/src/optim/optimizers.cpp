@@ -1,5 +1,6 @@
 // Fused optimizer updates: each step is one pass over a parameter's elements, updating the
 // parameter and its state buffers together (formulas as in PyTorch 1.13's single-tensor paths).
+#include "parallel.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/optim/optimizers.hpp>
@@ -15,6 +16,9 @@ Tensor& ensure(Tensor& buffer, const Parameter& p, double fill = 0.0) {
 }
 
 /// Runs body(T* param, const T* grad, n) on contiguous data of the parameter's dtype.
+/// Elements per thread below which an update runs on the calling thread.
+constexpr std::int64_t kUpdateGrain = std::int64_t{1} << 15;
+
 template <class Body>
 void fused(Parameter& p, const Tensor& grad, const char* name, Body body) {
     TensorImpl& impl = p.impl();
@@ -26,7 +30,10 @@ void fused(Parameter& p, const Tensor& grad, const char* name, Body body) {
     const Tensor g = lazynn::detail::contiguous_data(grad.dtype() == impl.dtype ? grad : grad.to(impl.dtype));
     visit_floating(impl.dtype, name, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        body(impl.data<T>(), g.impl().template data<T>(), impl.numel());
+        T* w = impl.data<T>();
+        const T* gv = g.impl().template data<T>();
+        // Elementwise over the parameter: large ones are split across threads.
+        lazynn::detail::parallel_for(impl.numel(), kUpdateGrain, [&](std::int64_t begin, std::int64_t end) { body(w, gv, begin, end); });
     });
     impl.storage->bump_version();
 }
@@ -47,12 +54,12 @@ SGD::SGD(std::vector<Parameter> params, SGDOptions options) : OptimizerBase(std:
 void SGD::update(Parameter& p, const Tensor& grad, SGDState& state, const SGDOptions& o) {
     const bool first = !state.momentum_buffer.defined();
     if (o.momentum_ != 0) ensure(state.momentum_buffer, p);
-    fused(p, grad, "SGD", [&](auto* w, const auto* g, std::int64_t n) {
+    fused(p, grad, "SGD", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* buf = o.momentum_ != 0 ? data<T>(state.momentum_buffer) : nullptr;
         const T lr = static_cast<T>(o.lr_), wd = static_cast<T>(o.weight_decay_), mom = static_cast<T>(o.momentum_);
         const T damp = static_cast<T>(1 - o.dampening_);
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
             if (buf) {
@@ -82,7 +89,7 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
     const double step_size = o.lr_ / bias1;
     const double bias2_sqrt = std::sqrt(bias2);
     const bool decoupled = decoupled_weight_decay_;
-    fused(p, grad, decoupled ? "AdamW" : "Adam", [&](auto* w, const auto* g, std::int64_t n) {
+    fused(p, grad, decoupled ? "AdamW" : "Adam", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* m = data<T>(state.exp_avg);
         T* v = data<T>(state.exp_avg_sq);
@@ -90,7 +97,7 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
         const T wd = static_cast<T>(o.weight_decay_), decay = static_cast<T>(1 - o.lr_ * o.weight_decay_);
         const T ss = static_cast<T>(step_size), b2s = static_cast<T>(bias2_sqrt);
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) {
                 if (decoupled) w[i] *= decay;
@@ -114,13 +121,13 @@ void Adamax::update(Parameter& p, const Tensor& grad, AdamaxState& state, const 
     ensure(state.exp_avg, p);
     ensure(state.exp_inf, p);
     const double clr = o.lr_ / (1 - std::pow(o.beta1_, state.step));
-    fused(p, grad, "Adamax", [&](auto* w, const auto* g, std::int64_t n) {
+    fused(p, grad, "Adamax", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* m = data<T>(state.exp_avg);
         T* u = data<T>(state.exp_inf);
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
         const T wd = static_cast<T>(o.weight_decay_), c = static_cast<T>(clr);
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
             m[i] = b1 * m[i] + (1 - b1) * d;
@@ -143,14 +150,14 @@ void NAdam::update(Parameter& p, const Tensor& grad, NAdamState& state, const NA
     const double bias2 = 1 - std::pow(o.beta2_, t);
     const double c_grad = o.lr_ * (1 - mu) / (1 - state.mu_product);
     const double c_avg = o.lr_ * mu_next / (1 - state.mu_product * mu_next);
-    fused(p, grad, "NAdam", [&](auto* w, const auto* g, std::int64_t n) {
+    fused(p, grad, "NAdam", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* m = data<T>(state.exp_avg);
         T* v = data<T>(state.exp_avg_sq);
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
         const T wd = static_cast<T>(o.weight_decay_), cg = static_cast<T>(c_grad), ca = static_cast<T>(c_avg);
         const T b2s = static_cast<T>(std::sqrt(bias2));
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = begin; i < end; ++i) {
             T d = g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
             m[i] = b1 * m[i] + (1 - b1) * d;
@@ -173,14 +180,14 @@ void RAdam::update(Parameter& p, const Tensor& grad, RAdamState& state, const RA
     const double rho_t = rho_inf - 2 * t * std::pow(o.beta2_, t) / bias2;
     const bool rectify = rho_t > 5;
     const double rect = rectify ? std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) : 0.0;
-    fused(p, grad, "RAdam", [&](auto* w, const auto* g, std::int64_t n) {
+    fused(p, grad, "RAdam", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* m = data<T>(state.exp_avg);
         T* v = data<T>(state.exp_avg_sq);
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
         const T wd = static_cast<T>(o.weight_decay_), lr = static_cast<T>(o.lr_);
         const T b1c = static_cast<T>(bias1), b2s = static_cast<T>(std::sqrt(bias2)), r = static_cast<T>(rect);
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = begin; i < end; ++i) {
             T d = g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
             m[i] = b1 * m[i] + (1 - b1) * d;
@@ -198,14 +205,14 @@ void RMSprop::update(Parameter& p, const Tensor& grad, RMSpropState& state, cons
     ensure(state.square_avg, p);
     if (o.momentum_ > 0) ensure(state.momentum_buffer, p);
     if (o.centered_) ensure(state.grad_avg, p);
-    fused(p, grad, "RMSprop", [&](auto* w, const auto* g, std::int64_t n) {
+    fused(p, grad, "RMSprop", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* sq = data<T>(state.square_avg);
         T* buf = o.momentum_ > 0 ? data<T>(state.momentum_buffer) : nullptr;
         T* ga = o.centered_ ? data<T>(state.grad_avg) : nullptr;
         const T alpha = static_cast<T>(o.alpha_), eps = static_cast<T>(o.eps_), wd = static_cast<T>(o.weight_decay_);
         const T lr = static_cast<T>(o.lr_), mom = static_cast<T>(o.momentum_);
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
             sq[i] = alpha * sq[i] + (1 - alpha) * d * d;
@@ -231,11 +238,11 @@ Adagrad::Adagrad(std::vector<Parameter> params, AdagradOptions options) : Optimi
 void Adagrad::update(Parameter& p, const Tensor& grad, AdagradState& state, const AdagradOptions& o) {
     ensure(state.sum, p, o.initial_accumulator_value_);
     const double clr = o.lr_ / (1 + (state.step - 1) * o.lr_decay_);
-    fused(p, grad, "Adagrad", [&](auto* w, const auto* g, std::int64_t n) {
+    fused(p, grad, "Adagrad", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* s = data<T>(state.sum);
         const T eps = static_cast<T>(o.eps_), wd = static_cast<T>(o.weight_decay_), c = static_cast<T>(clr);
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
             s[i] += d * d;
@@ -249,12 +256,12 @@ Adadelta::Adadelta(std::vector<Parameter> params, AdadeltaOptions options) : Opt
 void Adadelta::update(Parameter& p, const Tensor& grad, AdadeltaState& state, const AdadeltaOptions& o) {
     ensure(state.square_avg, p);
     ensure(state.acc_delta, p);
-    fused(p, grad, "Adadelta", [&](auto* w, const auto* g, std::int64_t n) {
+    fused(p, grad, "Adadelta", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* sq = data<T>(state.square_avg);
         T* acc = data<T>(state.acc_delta);
         const T rho = static_cast<T>(o.rho_), eps = static_cast<T>(o.eps_), wd = static_cast<T>(o.weight_decay_), lr = static_cast<T>(o.lr_);
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
             sq[i] = rho * sq[i] + (1 - rho) * d * d;
