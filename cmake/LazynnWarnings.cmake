@@ -2,7 +2,8 @@
 add_library(lazynn_build_flags INTERFACE)
 # GCC 12 at -O3 reports -Wrestrict / -Wstringop-overflow inside libstdc++'s own string and vector
 # code on valid programs (GCC bugs 105329, 105651); those two are off so -Werror stays meaningful.
-target_compile_options(lazynn_build_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
+# -fno-math-errno: no kernel reads errno, and without it std::sqrt/std::exp loops cannot vectorise.
+target_compile_options(lazynn_build_flags INTERFACE -fno-math-errno -Wall -Wextra -Wpedantic -Wshadow=local
   $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict -Wno-stringop-overflow>
   $<$<BOOL:${LAZYNN_WERROR}>:-Werror>
   $<$<CONFIG:Release>:-O3>

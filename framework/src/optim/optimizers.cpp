@@ -97,6 +97,22 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
         const T wd = static_cast<T>(o.weight_decay_), decay = static_cast<T>(1 - o.lr_ * o.weight_decay_);
         const T ss = static_cast<T>(step_size), b2s = static_cast<T>(bias2_sqrt);
+        if (!o.maximize_ && o.weight_decay_ == 0 && !vmax) {
+            // The common configuration, the same arithmetic without per-element options, so it vectorises.
+            T* __restrict wr = w;
+            const T* __restrict gr = g;
+            T* __restrict mr = m;
+            T* __restrict vr = v;
+            for (std::int64_t i = begin; i < end; ++i) {
+                const T d = gr[i];
+                const T mi = b1 * mr[i] + (1 - b1) * d;
+                const T vi = b2 * vr[i] + (1 - b2) * d * d;
+                mr[i] = mi;
+                vr[i] = vi;
+                wr[i] -= ss * mi / (std::sqrt(vi) / b2s + eps);
+            }
+            return;
+        }
         for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) {
