@@ -62,3 +62,10 @@ x1, x1024 = torch.randn(1, 784), torch.randn(1024, 784)
 with torch.no_grad():
     report("mlp_inference_b1", median_ms(lambda: m(x1), 100, 5000))
     report("mlp_inference_b1024", median_ms(lambda: m(x1024), 10, 200))
+for batch in (16, 64, 256, 1024):
+    m = mlp(784, 256, 128, 10)
+    report(f"scale_batch_{batch}", train_step_ms(m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.randn(batch, 784),
+                                                 torch.randint(0, 10, (batch,)), True, 40 if batch >= 1024 else 200))
+for width in (128, 512, 2048):
+    m = mlp(784, width, width, 10)
+    report(f"scale_width_{width}", train_step_ms(m, torch.optim.Adam(m.parameters(), lr=1e-3), x64, y64, True, 40 if width >= 2048 else 200))

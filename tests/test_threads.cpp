@@ -65,6 +65,19 @@ TEST_SUITE("threads") {
             const Tensor split = with_threads(2, [&] { return x.matmul(w.transpose(0, 1)); });
             check_close(split, serial, 1e-5, 1e-4);
         }
+        // One-row and one-column products go to GEMV, with every transpose combination.
+        for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{1, 300, 200}, {300, 200, 1}, {1, 5, 1}}) {
+            const Tensor a = randn({m, k}), b = randn({k, n});
+            const Tensor expected = (a.unsqueeze(2) * b.unsqueeze(0)).sum({1});   // no BLAS involved
+            for (const bool ta : {false, true}) {
+                for (const bool tb : {false, true}) {
+                    const Tensor a_op = ta ? a.transpose(0, 1).contiguous().transpose(0, 1) : a;
+                    const Tensor b_op = tb ? b.transpose(0, 1).contiguous().transpose(0, 1) : b;
+                    check_close(with_threads(2, [&] { return a_op.matmul(b_op); }), expected, 1e-4, 1e-4);
+                    check_close(with_threads(1, [&] { return a_op.matmul(b_op); }), expected, 1e-4, 1e-4);
+                }
+            }
+        }
         nn::Linear fc(300, 200);
         const Tensor x = randn({128, 300});
         auto grads = [&] {

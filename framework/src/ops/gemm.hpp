@@ -22,6 +22,30 @@ void blas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "BLAS GEMM needs float or double");
     const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
     const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
+    // One row or one column of C is a matrix-vector product: GEMV reads the matrix in place,
+    // where GEMM would first pack all of it (most of a batch-1 forward's time).
+    auto gemv = [&](CBLAS_TRANSPOSE trans, blasint rows, blasint cols, const T* matrix, std::int64_t ld, const T* x, std::int64_t incx,
+                    T* y, std::int64_t incy) {
+        if constexpr (std::is_same_v<T, float>) {
+            cblas_sgemv(CblasRowMajor, trans, rows, cols, alpha, matrix, static_cast<blasint>(ld), x, static_cast<blasint>(incx), beta, y,
+                        static_cast<blasint>(incy));
+        } else {
+            cblas_dgemv(CblasRowMajor, trans, rows, cols, alpha, matrix, static_cast<blasint>(ld), x, static_cast<blasint>(incx), beta, y,
+                        static_cast<blasint>(incy));
+        }
+    };
+    if (m == 1 && k > 0) {   // c[1, n] = a[1, k] op(B)
+        const std::int64_t inca = ta ? lda : 1;
+        if (tb) gemv(CblasNoTrans, N, K, b, ldb, a, inca, c, 1);   // B is [n, k]
+        else gemv(CblasTrans, K, N, b, ldb, a, inca, c, 1);        // B is [k, n]
+        return;
+    }
+    if (n == 1 && k > 0) {   // c[m, 1] = op(A) b[k, 1]
+        const std::int64_t incb = tb ? 1 : ldb;
+        if (ta) gemv(CblasTrans, K, M, a, lda, b, incb, c, ldc);  // A is [k, m]
+        else gemv(CblasNoTrans, M, K, a, lda, b, incb, c, ldc);   // A is [m, k]
+        return;
+    }
     if constexpr (std::is_same_v<T, float>) {
         cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
                     static_cast<blasint>(ldc));
