@@ -202,9 +202,17 @@ TEST_SUITE("readers") {
         CHECK(images.to_vector<float>()[5] == 5.0f);
         auto ds = load_mnist(dir, true);
         CHECK(ds->size() == 3);
-        CHECK(ds->data().shape() == Shape{3, 1, 28, 28});
-        CHECK(ds->data().max().item<float>() <= 1.0f);
+        CHECK(ds->image_shape() == Shape{1, 28, 28});
+        const Example batch = ds->get_batch({2, 0});
+        CHECK(batch.data.shape() == Shape{2, 1, 28, 28});
+        CHECK(batch.data.dtype() == kFloat32);
+        // Pixel i of image n holds (n*784 + i) % 251 (idx_bytes), scaled by 1/255.
+        CHECK(batch.data.flatten().to_vector<float>()[5] == static_cast<float>((2 * 784 + 5) % 251) / 255.0f);
+        CHECK(batch.data.flatten().to_vector<float>()[784 + 5] == 5.0f / 255.0f);
+        CHECK(batch.target.to_vector<std::int64_t>() == std::vector<std::int64_t>{9, 7});
+        CHECK(ds->get(1).data.shape() == Shape{1, 28, 28});
         CHECK(ds->targets().to_vector<std::int64_t>() == std::vector<std::int64_t>{7, 1, 9});
+        CHECK_THROWS_AS(ds->get_batch({3}), IndexError);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(load_mnist(dir, false), RuntimeError, "t10k-images-idx3-ubyte");
         std::filesystem::remove_all(dir);
     }

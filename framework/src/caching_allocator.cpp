@@ -1,5 +1,7 @@
 #include "caching_allocator.hpp"
 
+#include <sys/mman.h>
+
 #include <bit>
 #include <cstdlib>
 #include <mutex>
@@ -10,7 +12,42 @@ namespace lazynn::detail {
 namespace {
 
 constexpr std::size_t kAlignment = 64;
-constexpr std::size_t kCacheLimit = std::size_t{2} << 30;   // stop caching beyond 2 GiB of free blocks
+/// At most this much free memory is kept for reuse. A training step reuses the same sizes every
+/// step, so its working set stays cached; a phase with other sizes (evaluation with a bigger
+/// batch) misses, and a miss while much sits idle hands the idle blocks back first, so the peak
+/// footprint is the larger phase's, not the sum of both.
+constexpr std::size_t kCacheLimit = std::size_t{256} << 20;
+/// Blocks above this size are not kept: glibc maps them fresh and unmaps them on free, and their
+/// page faults are small next to the work done on that much data (an evaluation batch), while
+/// keeping them would hold the largest tensors' memory twice over.
+constexpr std::size_t kMaxCachedBlock = std::size_t{32} << 20;
+/// A miss while this much sits idle returns the idle blocks first.
+constexpr std::size_t kReleaseOnMiss = std::size_t{64} << 20;
+
+/// Blocks from this size up are mapped from the OS directly and unmapped when not cached, so
+/// they never fragment malloc's heap: glibc would otherwise serve them from a heap that grows
+/// with every size ever freed and never shrinks (its adaptive mmap threshold climbs to 32 MiB),
+/// which made an evaluation pass with bigger batches hold on to hundreds of megabytes.
+constexpr std::size_t kMapThreshold = std::size_t{256} << 10;
+
+void* raw_allocate(std::size_t size) {
+    if (size >= kMapThreshold) {
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        return p;   // page-aligned, which satisfies kAlignment
+    }
+    void* p = std::aligned_alloc(kAlignment, (size + kAlignment - 1) / kAlignment * kAlignment);
+    if (!p) throw std::bad_alloc();
+    return p;
+}
+
+void raw_free(void* p, std::size_t size) noexcept {
+    if (size >= kMapThreshold) {
+        ::munmap(p, size);
+    } else {
+        std::free(p);
+    }
+}
 
 /// Rounds up to a size class: multiples of 64 below 512 bytes, else 8 steps per power of two.
 std::size_t size_class(std::size_t bytes) {
@@ -30,7 +67,7 @@ struct Cache {
     void release() {
         std::lock_guard lock(mutex);
         for (auto& [size, blocks] : free_blocks) {
-            for (void* p : blocks) std::free(p);
+            for (void* p : blocks) raw_free(p, size);
         }
         free_blocks.clear();
         bytes = 0;
@@ -56,10 +93,15 @@ void* cached_allocate(std::size_t bytes) {
             c.bytes -= size;
             return p;
         }
+        if (c.bytes > kReleaseOnMiss) {
+            for (auto& [block_size, blocks] : c.free_blocks) {
+                for (void* q : blocks) raw_free(q, block_size);
+                blocks.clear();
+            }
+            c.bytes = 0;
+        }
     }
-    void* p = std::aligned_alloc(kAlignment, (size + kAlignment - 1) / kAlignment * kAlignment);
-    if (!p) throw std::bad_alloc();
-    return p;
+    return raw_allocate(size);
 }
 
 void cached_deallocate(void* p, std::size_t bytes) noexcept {
@@ -67,15 +109,15 @@ void cached_deallocate(void* p, std::size_t bytes) noexcept {
     const std::size_t size = size_class(bytes);
     Cache& c = cache();
     std::lock_guard lock(c.mutex);
-    if (c.bytes + size > kCacheLimit) {
-        std::free(p);
+    if (size > kMaxCachedBlock || c.bytes + size > kCacheLimit) {
+        raw_free(p, size);
         return;
     }
     try {
         c.free_blocks[size].push_back(p);
         c.bytes += size;
     } catch (...) {
-        std::free(p);
+        raw_free(p, size);
     }
 }
 

@@ -37,6 +37,46 @@ Example TensorDataset::get_batch(const std::vector<std::int64_t>& indices) const
     return {data_.index_select(0, idx), targets_.defined() ? targets_.index_select(0, idx) : Tensor()};
 }
 
+ByteImageDataset::ByteImageDataset(std::vector<std::uint8_t> pixels, Shape image_shape, Tensor targets, float divisor)
+    : pixels_(std::move(pixels)), image_shape_(std::move(image_shape)), image_size_(shape_numel(image_shape_)), targets_(std::move(targets)),
+      divisor_(divisor) {
+    if (image_size_ <= 0) throw ValueError("ByteImageDataset: image shape " + shape_to_list(image_shape_) + " holds no pixels");
+    if (pixels_.size() % static_cast<std::size_t>(image_size_) != 0) {
+        throw ValueError("ByteImageDataset: " + std::to_string(pixels_.size()) + " bytes is not a whole number of " +
+                         shape_to_list(image_shape_) + " images");
+    }
+    if (targets_.defined() && (targets_.dim() != 1 || static_cast<std::size_t>(targets_.size(0)) != size())) {
+        throw ValueError("ByteImageDataset: " + std::to_string(size()) + " images but targets of shape " + shape_to_list(targets_.shape()));
+    }
+}
+
+std::size_t ByteImageDataset::size() const { return pixels_.size() / static_cast<std::size_t>(image_size_); }
+
+Example ByteImageDataset::get(std::size_t index) const {
+    Example e = get_batch({static_cast<std::int64_t>(index)});
+    return {e.data.squeeze(0), e.target.defined() ? e.target.squeeze(0) : Tensor()};
+}
+
+Example ByteImageDataset::get_batch(const std::vector<std::int64_t>& indices) const {
+    NoGradGuard no_grad;
+    Shape shape = image_shape_;
+    shape.insert(shape.begin(), static_cast<std::int64_t>(indices.size()));
+    Tensor images = empty(shape);
+    float* out = images.data_ptr<float>();
+    for (std::size_t b = 0; b < indices.size(); ++b) {
+        const std::int64_t i = indices[b];
+        if (i < 0 || static_cast<std::size_t>(i) >= size()) {
+            throw IndexError("ByteImageDataset: index " + std::to_string(i) + " out of range for " + std::to_string(size()) + " images");
+        }
+        const std::uint8_t* src = pixels_.data() + i * image_size_;
+        float* dst = out + static_cast<std::int64_t>(b) * image_size_;
+        for (std::int64_t p = 0; p < image_size_; ++p) dst[p] = static_cast<float>(src[p]) / divisor_;
+    }
+    Tensor targets;
+    if (targets_.defined()) targets = targets_.index_select(0, tensor(indices, {static_cast<std::int64_t>(indices.size())}));
+    return {images, targets};
+}
+
 Subset::Subset(std::shared_ptr<const Dataset> base, std::vector<std::int64_t> indices) : base_(std::move(base)), indices_(std::move(indices)) {
     for (auto i : indices_) {
         if (i < 0 || static_cast<std::size_t>(i) >= base_->size()) {

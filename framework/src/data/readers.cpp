@@ -55,8 +55,16 @@ std::string first_existing(const std::string& directory, const std::string& stem
 
 }  // namespace
 
-Tensor read_idx(const std::string& path, Dtype dtype) {
-    const std::vector<unsigned char> bytes = read_all(path);
+namespace {
+
+/// An IDX file's dims and its values as the bytes they are stored in.
+struct IdxBytes {
+    Shape shape;
+    std::vector<std::uint8_t> values;
+};
+
+IdxBytes read_idx_bytes(const std::string& path) {
+    std::vector<unsigned char> bytes = read_all(path);
     if (bytes.size() < 4) throw RuntimeError(path + ": too short for an IDX header (" + std::to_string(bytes.size()) + " bytes)");
     const std::uint32_t magic = big_endian(bytes.data());
     const unsigned type = (magic >> 8) & 0xFF, rank = magic & 0xFF;
@@ -67,35 +75,43 @@ Tensor read_idx(const std::string& path, Dtype dtype) {
     }
     const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
     if (bytes.size() < header) throw RuntimeError(path + ": truncated IDX header");
-    Shape shape;
-    for (unsigned d = 0; d < rank; ++d) shape.push_back(big_endian(bytes.data() + 4 + 4 * d));
-    const auto expected = static_cast<std::size_t>(shape_numel(shape));
+    IdxBytes idx;
+    for (unsigned d = 0; d < rank; ++d) idx.shape.push_back(big_endian(bytes.data() + 4 + 4 * d));
+    const auto expected = static_cast<std::size_t>(shape_numel(idx.shape));
     if (bytes.size() - header != expected) {
         throw RuntimeError(path + ": truncated or oversized: the header promises " + std::to_string(expected) + " values of shape " +
-                           shape_to_list(shape) + " but the file holds " + std::to_string(bytes.size() - header));
+                           shape_to_list(idx.shape) + " but the file holds " + std::to_string(bytes.size() - header));
     }
-    Tensor out = detail::empty_tensor(shape, dtype);
+    bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(header));
+    idx.values = std::move(bytes);
+    return idx;
+}
+
+}  // namespace
+
+Tensor read_idx(const std::string& path, Dtype dtype) {
+    const IdxBytes idx = read_idx_bytes(path);
+    Tensor out = detail::empty_tensor(idx.shape, dtype);
     visit_dtype(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         T* p = out.impl().data<T>();
-        for (std::size_t i = 0; i < expected; ++i) p[i] = static_cast<T>(bytes[header + i]);
+        for (std::size_t i = 0; i < idx.values.size(); ++i) p[i] = static_cast<T>(idx.values[i]);
     });
     return out;
 }
 
-std::shared_ptr<TensorDataset> load_mnist(const std::string& directory, bool train) {
+std::shared_ptr<ByteImageDataset> load_mnist(const std::string& directory, bool train) {
     const std::string prefix = train ? "train" : "t10k";
     const std::string images_path = first_existing(directory, prefix + "-images-idx3-ubyte");
     const std::string labels_path = first_existing(directory, prefix + "-labels-idx1-ubyte");
-    Tensor images = read_idx(images_path, kFloat32);
+    IdxBytes images = read_idx_bytes(images_path);
     const Tensor labels = read_idx(labels_path, kInt64);
-    if (images.dim() != 3) throw RuntimeError(images_path + ": expected 3 dims [N, rows, cols], got " + shape_to_list(images.shape()));
-    if (labels.dim() != 1 || labels.size(0) != images.size(0)) {
+    if (images.shape.size() != 3) throw RuntimeError(images_path + ": expected 3 dims [N, rows, cols], got " + shape_to_list(images.shape));
+    if (labels.dim() != 1 || labels.size(0) != images.shape[0]) {
         throw RuntimeError(labels_path + ": holds " + std::to_string(labels.dim() ? labels.size(0) : 0) + " labels but " + images_path +
-                           " holds " + std::to_string(images.size(0)) + " images");
+                           " holds " + std::to_string(images.shape[0]) + " images");
     }
-    images.div_(255.0);
-    return std::make_shared<TensorDataset>(images.unsqueeze(1), labels);
+    return std::make_shared<ByteImageDataset>(std::move(images.values), Shape{1, images.shape[1], images.shape[2]}, labels);
 }
 
 Tensor read_csv(const std::string& path, bool header, char delimiter) {

@@ -41,6 +41,27 @@ private:
     Tensor targets_;
 };
 
+/// Images kept as the bytes they were stored in (a quarter of float32's memory), converted to
+/// float32 and divided by `divisor` one batch at a time (torchvision's ToTensor for 255); int64
+/// targets. What load_mnist returns.
+class ByteImageDataset : public Dataset {
+public:
+    /// `pixels` holds size() images of `image_shape` (e.g. [1, 28, 28]) back to back.
+    ByteImageDataset(std::vector<std::uint8_t> pixels, Shape image_shape, Tensor targets, float divisor = 255.0f);
+    std::size_t size() const override;
+    Example get(std::size_t index) const override;
+    Example get_batch(const std::vector<std::int64_t>& indices) const override;
+    const Shape& image_shape() const { return image_shape_; }
+    const Tensor& targets() const { return targets_; }
+
+private:
+    std::vector<std::uint8_t> pixels_;
+    Shape image_shape_;
+    std::int64_t image_size_;
+    Tensor targets_;
+    float divisor_;
+};
+
 /// The first `count` examples of another dataset (or the examples at `indices`).
 class Subset : public Dataset {
 public:

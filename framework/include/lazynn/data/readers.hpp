@@ -15,7 +15,7 @@ Tensor read_idx(const std::string& path, Dtype dtype = kFloat32);
 
 /// MNIST-format images scaled to [0, 1] as [N, 1, 28, 28] float32, and int64 labels [N], from
 /// `directory` holding {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
-std::shared_ptr<TensorDataset> load_mnist(const std::string& directory, bool train);
+std::shared_ptr<ByteImageDataset> load_mnist(const std::string& directory, bool train);
 
 /// A numeric CSV as a float32 [rows, columns] tensor; the first line is skipped when `header`.
 Tensor read_csv(const std::string& path, bool header = true, char delimiter = ',');
