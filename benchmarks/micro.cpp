@@ -3,8 +3,53 @@
 #include <lazynn/lazynn.hpp>
 
 #include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <cstdlib>
+#include <vector>
 
 using namespace lazynn;
+
+namespace {
+/// Threads for every benchmark: LAZYNN_BENCH_THREADS (default 2).
+int bench_threads() {
+    const char* v = std::getenv("LAZYNN_BENCH_THREADS");
+    return v ? std::atoi(v) : 2;
+}
+const int kThreads = [] {
+    set_num_threads(bench_threads());
+    return bench_threads();
+}();
+}  // namespace
+
+// The reference rate: OpenBLAS's own sgemm, with its own threads, on the MLP's inference shapes
+// (C[m, n] = A[m, k] B[k, n]^T as a linear layer computes). lazynn keeps OpenBLAS single-threaded
+// and splits GEMMs itself, so this raises OpenBLAS's thread count for the call and restores it.
+static void BM_OpenBlasSgemm(benchmark::State& state) {
+    const auto m = state.range(0), k = state.range(1), n = state.range(2);
+    std::vector<float> a(static_cast<std::size_t>(m * k), 0.5f), b(static_cast<std::size_t>(n * k), 0.25f), c(static_cast<std::size_t>(m * n));
+    openblas_set_num_threads(kThreads);
+    for (auto _ : state) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f,
+                    a.data(), static_cast<blasint>(k), b.data(), static_cast<blasint>(k), 0.0f, c.data(), static_cast<blasint>(n));
+        benchmark::DoNotOptimize(c.data());
+    }
+    openblas_set_num_threads(1);
+    state.counters["GFLOPS"] = benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k),
+                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_OpenBlasSgemm)->UseRealTime()->Args({1024, 784, 256})->Args({1024, 256, 128})->Args({64, 784, 256})->Args({1, 784, 256});
+
+// The same products through lazynn (split across its own threads).
+static void BM_Matmul(benchmark::State& state) {
+    const auto m = state.range(0), k = state.range(1), n = state.range(2);
+    const Tensor a = full({m, k}, 0.5), b = full({n, k}, 0.25);
+    NoGradGuard no_grad;
+    for (auto _ : state) benchmark::DoNotOptimize(a.matmul(b.transpose(0, 1)));
+    state.counters["GFLOPS"] = benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k),
+                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_Matmul)->UseRealTime()->Args({1024, 784, 256})->Args({1024, 256, 128})->Args({64, 784, 256})->Args({1, 784, 256});
 
 static void BM_LinearForward(benchmark::State& state) {
     const auto batch = state.range(0);
@@ -66,5 +111,28 @@ static void BM_AdamStep(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * 256 * 784);
 }
 BENCHMARK(BM_AdamStep);
+
+static void BM_MaxPool2d(benchmark::State& state) {
+    nn::MaxPool2d pool(nn::MaxPoolOptions<2>(2));
+    const Tensor x = randn({64, 32, 26, 26}).requires_grad_();
+    for (auto _ : state) {
+        pool(x).sum().backward();
+        x.set_grad(Tensor());
+    }
+}
+BENCHMARK(BM_MaxPool2d);
+
+static void BM_ReluLarge(benchmark::State& state) {
+    const Tensor x = randn({64, 32, 26, 26});
+    for (auto _ : state) benchmark::DoNotOptimize(x.relu());
+    state.SetBytesProcessed(state.iterations() * x.numel() * 8);
+}
+BENCHMARK(BM_ReluLarge);
+
+static void BM_Softmax(benchmark::State& state) {
+    const Tensor x = randn({256, 1000});
+    for (auto _ : state) benchmark::DoNotOptimize(x.softmax(1));
+}
+BENCHMARK(BM_Softmax);
 
 BENCHMARK_MAIN();
