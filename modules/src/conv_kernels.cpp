@@ -1,4 +1,5 @@
-// conv2d as im2col + GEMM, with its backward (col2im), and padding by index gathering.
+// conv2d as im2col + GEMM, samples split across threads, with its backward (col2im), and padding
+// by index gathering.
 #include "autograd/function_node.hpp"
 #include "ops/gemm.hpp"
 #include "parallel.hpp"
@@ -7,12 +8,9 @@
 #include <lazynn/autograd.hpp>
 #include <lazynn/nn/conv.hpp>
 
-
 #include <algorithm>
 #include <mutex>
 #include <tuple>
-#include <optional>
-#include <span>
 
 namespace lazynn::nn::functional {
 namespace {

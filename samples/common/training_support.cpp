@@ -21,7 +21,7 @@ int parse_options(int argc, char** argv, const std::string& description, CommonO
     app.add_option("--data", o.data, "directory with the dataset files")->capture_default_str();
     app.add_option("--out", o.out, "directory for metrics.csv, the checkpoint and the plot")->capture_default_str();
     app.add_flag("--resume", o.resume, "continue from OUT/checkpoint.safetensors");
-    app.add_option("--threads", o.threads, "OpenBLAS threads")->capture_default_str();
+    app.add_option("--threads", o.threads, "threads for GEMMs and lazynn's kernels (one per core)")->capture_default_str();
     app.add_flag("--distributed", o.distributed,
                  "data-parallel training over the ranks of mpirun -np N (each rank takes --batch-size examples per step)");
     try {

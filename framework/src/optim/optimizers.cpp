@@ -59,6 +59,18 @@ void SGD::update(Parameter& p, const Tensor& grad, SGDState& state, const SGDOpt
         T* buf = o.momentum_ != 0 ? data<T>(state.momentum_buffer) : nullptr;
         const T lr = static_cast<T>(o.lr_), wd = static_cast<T>(o.weight_decay_), mom = static_cast<T>(o.momentum_);
         const T damp = static_cast<T>(1 - o.dampening_);
+        if (buf && !first && !o.maximize_ && o.weight_decay_ == 0 && !o.nesterov_) {
+            // Plain momentum, the same arithmetic without per-element options, so it vectorises.
+            T* __restrict wr = w;
+            const T* __restrict gr = g;
+            T* __restrict br = buf;
+            for (std::int64_t i = begin; i < end; ++i) {
+                const T b = mom * br[i] + damp * gr[i];
+                br[i] = b;
+                wr[i] -= lr * b;
+            }
+            return;
+        }
         for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
