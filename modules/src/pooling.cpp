@@ -150,7 +150,7 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
         record(values, "MaxPool2DWithIndicesBackward0", {input}, [si = SavedTensor(indices), shape = input.shape(), dtype = input.dtype()](const Tensor& g_in) {
             const Tensor g = lazynn::detail::contiguous_data(g_in);
             const Tensor ix = si.unpack();
-            Tensor grad = zeros(shape, dtype);
+            Tensor grad = lazynn::detail::empty_tensor(shape, dtype);   // each plane is zeroed by its thread, in cache
             const std::int64_t planes = shape[0] * shape[1], in_plane = shape[2] * shape[3], out_plane = g.size(2) * g.size(3);
             visit_floating(dtype, "max_pool2d_backward", [&](auto tag) {
                 using T = typename decltype(tag)::type;
@@ -160,6 +160,7 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
                 lazynn::detail::parallel_for(planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(in_plane, 1)),
                                              [&](std::int64_t first, std::int64_t end) {
                     for (std::int64_t plane = first; plane < end; ++plane) {
+                        std::fill(gr + plane * in_plane, gr + (plane + 1) * in_plane, T(0));
                         for (std::int64_t e = 0; e < out_plane; ++e) {
                             const std::int64_t at = iv[plane * out_plane + e];
                             if (at >= 0) gr[plane * in_plane + at] += gv[plane * out_plane + e];
