@@ -4,34 +4,24 @@
 // for PyTorch and run_side_by_side.sh joins them.
 #include <lazynn/lazynn.hpp>
 
-#include <algorithm>
-#include <chrono>
+#include "step_timer.hpp"
+
 #include <cstdio>
 #include <functional>
 #include <string>
 
 using namespace lazynn;
 
+using bench::median_ms;
+using bench::report;
+
 namespace {
 
-double median_ms(const std::function<void()>& step, int warmup, int repeats) {
-    for (int i = 0; i < warmup; ++i) step();
-    std::vector<double> times;
-    for (int i = 0; i < repeats; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        step();
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
-    return times[times.size() / 2];
-}
 
 nn::Sequential mlp(std::int64_t in, std::int64_t h1, std::int64_t h2, std::int64_t out) {
     if (h2 == 0) return nn::Sequential(nn::Linear(in, h1), nn::ReLU(), nn::Linear(h1, out));
     return nn::Sequential(nn::Linear(in, h1), nn::ReLU(), nn::Linear(h1, h2), nn::ReLU(), nn::Linear(h2, out));
 }
-
-void report(const std::string& name, double ms) { std::printf("%s %.4f\n", name.c_str(), ms); }
 
 template <class Optimizer, class Options>
 double train_step_ms(nn::Sequential& model, Options options, const Tensor& x, const Tensor& y, bool classification, int repeats) {

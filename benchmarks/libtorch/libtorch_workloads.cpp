@@ -2,34 +2,24 @@
 // ("name milliseconds"). Usage: libtorch_workloads [threads]
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
+#include "../step_timer.hpp"
+
 #include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
+using bench::median_ms;
+using bench::report;
+
 namespace {
 
-double median_ms(const std::function<void()>& step, int warmup, int repeats) {
-    for (int i = 0; i < warmup; ++i) step();
-    std::vector<double> times;
-    for (int i = 0; i < repeats; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        step();
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
-    return times[times.size() / 2];
-}
 
 torch::nn::Sequential mlp(int64_t in, int64_t h1, int64_t h2, int64_t out) {
     if (h2 == 0) return torch::nn::Sequential(torch::nn::Linear(in, h1), torch::nn::ReLU(), torch::nn::Linear(h1, out));
     return torch::nn::Sequential(torch::nn::Linear(in, h1), torch::nn::ReLU(), torch::nn::Linear(h1, h2), torch::nn::ReLU(),
                                  torch::nn::Linear(h2, out));
 }
-
-void report(const std::string& name, double ms) { std::printf("%s %.4f\n", name.c_str(), ms); }
 
 template <class Optimizer, class Options>
 double train_step_ms(torch::nn::Sequential& model, Options options, const torch::Tensor& x, const torch::Tensor& y, bool classification,
