@@ -2,7 +2,6 @@
 
 #include <lazynn/autograd.hpp>
 
-#include <array>
 #include <climits>
 #include <cstdint>
 
@@ -30,26 +29,16 @@ int checked_count(std::int64_t n, const char* what) {
     return static_cast<int>(n);
 }
 
-std::int64_t shape_fingerprint(const Shape& shape) {
-    std::uint64_t h = 1469598103934665603ULL;  // FNV-1a over the dims
-    for (std::int64_t d : shape) {
-        h ^= static_cast<std::uint64_t>(d);
-        h *= 1099511628211ULL;
-    }
-    return static_cast<std::int64_t>(h >> 2);
-}
-
 /// One tiny all-reduce that makes every rank agree on (shape, dtype) before the real collective,
 /// so a mismatch throws on all ranks instead of being undefined behaviour inside MPI.
 void verify_same_tensor(const Tensor& tensor, const char* what) {
-    const std::int64_t numel = tensor.numel();
-    const auto dtype = static_cast<std::int64_t>(tensor.dtype());
-    const std::int64_t shape = shape_fingerprint(tensor.shape());
-    std::array<std::int64_t, 6> extremes{numel, -numel, dtype, -dtype, shape, -shape};
-    detail::check(MPI_Allreduce(MPI_IN_PLACE, extremes.data(), 6, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), what);
-    if (extremes[0] != -extremes[1] || extremes[2] != -extremes[3] || extremes[4] != -extremes[5]) {
+    detail::Fingerprint shape;
+    for (std::int64_t d : tensor.shape()) shape.add(static_cast<std::uint64_t>(d));
+    const auto ranges = detail::min_max_across_ranks({tensor.numel(), static_cast<std::int64_t>(tensor.dtype()), shape.value()}, what);
+    for (const auto& [low, high] : ranges) {
+        if (low == high) continue;
         throw DistributedError(std::string(what) + ": ranks passed different tensors (element counts from " +
-                               std::to_string(-extremes[1]) + " to " + std::to_string(extremes[0]) + "; rank " +
+                               std::to_string(ranges[0].first) + " to " + std::to_string(ranges[0].second) + "; rank " +
                                std::to_string(rank()) + " has shape " + shape_to_list(tensor.shape()) + " " +
                                dtype_name(tensor.dtype()) + "); every rank must pass the same shape and dtype");
     }
@@ -145,10 +134,22 @@ void detail::broadcast_coalesced(const std::vector<Tensor>& tensors, int root) {
     }
 }
 
+std::vector<std::pair<std::int64_t, std::int64_t>> detail::min_max_across_ranks(const std::vector<std::int64_t>& values, const char* what) {
+    // max(v) and max(-v) = -min(v), all in one MPI_MAX reduction.
+    std::vector<std::int64_t> extremes;
+    for (std::int64_t v : values) {
+        extremes.push_back(v);
+        extremes.push_back(-v);
+    }
+    check(MPI_Allreduce(MPI_IN_PLACE, extremes.data(), static_cast<int>(extremes.size()), MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), what);
+    std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+    for (std::size_t i = 0; i < values.size(); ++i) ranges.emplace_back(-extremes[2 * i + 1], extremes[2 * i]);
+    return ranges;
+}
+
 void detail::verify_same_fingerprint(std::int64_t fingerprint, const std::string& what) {
-    std::array<std::int64_t, 2> extremes{fingerprint, -fingerprint};
-    check(MPI_Allreduce(MPI_IN_PLACE, extremes.data(), 2, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), what.c_str());
-    if (extremes[0] != -extremes[1]) throw DistributedError(what);
+    const auto range = min_max_across_ranks({fingerprint}, what.c_str()).front();
+    if (range.first != range.second) throw DistributedError(what);
 }
 
 void broadcast(const Tensor& tensor, int root) {

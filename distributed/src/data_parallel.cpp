@@ -29,15 +29,11 @@ bool has_uninitialized_state(Module& module) {
 /// Names, shapes and dtypes of every parameter and buffer, hashed: equal on all ranks iff the
 /// ranks built the same model.
 std::int64_t layout_fingerprint(Module& module) {
-    std::uint64_t h = 1469598103934665603ULL;
-    auto mix = [&h](std::uint64_t v) {
-        h ^= v;
-        h *= 1099511628211ULL;
-    };
+    detail::Fingerprint fingerprint;
     auto add = [&](const std::string& name, const Tensor& t) {
-        for (char c : name) mix(static_cast<unsigned char>(c));
-        mix(static_cast<std::uint64_t>(t.dtype()));
-        for (std::int64_t d : t.shape()) mix(static_cast<std::uint64_t>(d));
+        fingerprint.add(name);
+        fingerprint.add(static_cast<std::uint64_t>(t.dtype()));
+        for (std::int64_t d : t.shape()) fingerprint.add(static_cast<std::uint64_t>(d));
     };
     for (const auto& [name, p] : module.named_parameters()) {
         if (p.defined()) add(name, p);
@@ -45,7 +41,7 @@ std::int64_t layout_fingerprint(Module& module) {
     for (const auto& [name, b] : module.named_buffers()) {
         if (b.defined()) add(name, b);
     }
-    return static_cast<std::int64_t>(h >> 2);
+    return fingerprint.value();
 }
 
 }  // namespace

@@ -1,3 +1,5 @@
+#include "data/shuffle.hpp"
+
 #include <lazynn/data/dataloader.hpp>
 #include <lazynn/error.hpp>
 
@@ -37,11 +39,7 @@ std::vector<std::int64_t> DataLoader::order(std::uint64_t epoch) const {
     std::iota(idx.begin(), idx.end(), 0);
     if (options_.shuffle_) {
         Generator gen(mix(options_.seed_ ^ mix(epoch)));
-        // Fisher-Yates with our own generator, so the order is the same on every platform.
-        for (std::size_t i = idx.size(); i > 1; --i) {
-            const std::size_t j = static_cast<std::size_t>(gen.next_u64() % i);
-            std::swap(idx[i - 1], idx[j]);
-        }
+        detail::shuffle(idx, gen);
     }
     return idx;
 }

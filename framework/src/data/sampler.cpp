@@ -1,3 +1,5 @@
+#include "data/shuffle.hpp"
+
 #include <lazynn/data/sampler.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/random.hpp>
@@ -29,10 +31,7 @@ std::vector<std::int64_t> DistributedSampler::indices(std::uint64_t epoch) const
     if (options_.shuffle_) {
         // Every rank draws the same permutation from (seed + epoch), as PyTorch seeds its generator.
         Generator gen(options_.seed_ + epoch);
-        for (std::size_t i = all.size(); i > 1; --i) {
-            const std::size_t j = static_cast<std::size_t>(gen.next_u64() % i);
-            std::swap(all[i - 1], all[j]);
-        }
+        detail::shuffle(all, gen);
     }
     const std::size_t total = total_size();
     if (all.size() > total) {
