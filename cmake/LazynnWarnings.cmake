@@ -8,6 +8,7 @@ target_compile_options(lazynn_build_flags INTERFACE -fno-math-errno -Wall -Wextr
   $<$<BOOL:${LAZYNN_WERROR}>:-Werror>
   $<$<CONFIG:Release>:-O3>
   $<$<BOOL:${LAZYNN_NATIVE}>:-march=native>)
+target_compile_definitions(lazynn_build_flags INTERFACE $<$<BOOL:${LAZYNN_NATIVE}>:LAZYNN_NATIVE_ARCH>)
 if(LAZYNN_SANITIZE)
   target_compile_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined)

@@ -1,6 +1,7 @@
 // Pooling kernels (2-D; 1-D runs as 2-D with a unit height, 3-D is composed in pooling3d.cpp) and modules.
 #include "autograd/function_node.hpp"
 #include "parallel.hpp"
+#include "pooling_kernels.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
@@ -79,8 +80,8 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
                     const std::int64_t not0 = v0 != best, not1 = v1 != best, not2 = v2 != best;
                     std::int64_t best_at = a0 + not0 * (not1 * (width + not2) + (1 - not1));
                     T value = best;
-                    if ((v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)) {   // NaN: the first one wins
-                        const std::int64_t cand[4] = {a0, a0 + 1, a0 + width, a0 + width + 1};
+                    if ((v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)) {   // NaN: the last one wins, as in PyTorch's scan
+                        const std::int64_t cand[4] = {a0 + width + 1, a0 + width, a0 + 1, a0};
                         for (std::int64_t q : cand) {
                             if (src[q] != src[q]) {
                                 value = src[q];
@@ -107,7 +108,7 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
                         for (std::int64_t j = 0; j < k[1]; ++j) {
                             const std::int64_t at = row + j * d[1];
                             const T v = src[at];
-                            if (v > best || (v != v && best == best)) {
+                            if (v > best || v != v) {   // every NaN replaces the previous pick (PyTorch's scan)
                                 best = v;
                                 best_at = at;
                             }
@@ -134,7 +135,6 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
                             if (v > best || std::isnan(v) || best_at < 0) {
                                 best = v;
                                 best_at = iy * w + ix;
-                                if (std::isnan(v)) break;
                             }
                         }
                     }
@@ -172,6 +172,48 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
         }, true);
     }
     return {values, indices};
+}
+
+Tensor max_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> p,
+                  std::array<std::int64_t, 2> d, bool ceil_mode) {
+    const bool two_by_two = k == std::array<std::int64_t, 2>{2, 2} && s == k && p == std::array<std::int64_t, 2>{0, 0} &&
+                            d == std::array<std::int64_t, 2>{1, 1};
+    const bool fast = two_by_two && input.dim() == 4 && input.size(2) >= 2 && input.size(3) >= 2 &&
+                      (!ceil_mode || (input.size(2) % 2 == 0 && input.size(3) % 2 == 0)) && is_floating(input.dtype());
+    if (!fast) return max_pool2d_with_indices(input, k, s, p, d, ceil_mode).values;
+    const Shape shape = input.shape();
+    const std::int64_t planes = shape[0] * shape[1], h = shape[2], w = shape[3];
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    Tensor values = lazynn::detail::empty_tensor({shape[0], shape[1], h / 2, w / 2}, input.dtype());
+    // Planes are independent: split them across threads when there is enough work.
+    const std::int64_t grain = std::max<std::int64_t>(1, 16384 / (h * w));
+    visit_floating(input.dtype(), "max_pool2d", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = x.impl().data<T>();
+        T* out = values.impl().data<T>();
+        lazynn::detail::parallel_for(planes, grain, [&](std::int64_t first, std::int64_t end) {
+            detail::max_pool_2x2_forward(in + first * h * w, out + first * (h / 2) * (w / 2), end - first, h, w);
+        });
+    });
+    if (needs_grad({&input})) {
+        // The backward finds each window's maximum again in the saved input (see pooling_kernels.hpp).
+        record(values, "MaxPool2DWithIndicesBackward0", {input}, [sx = SavedTensor(x), planes, h, w, grain](const Tensor& g_in) {
+            const Tensor g = lazynn::detail::contiguous_data(g_in);
+            const Tensor xv = sx.unpack();
+            Tensor grad = lazynn::detail::empty_tensor(xv.shape(), xv.dtype());
+            visit_floating(xv.dtype(), "max_pool2d_backward", [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                const T* in = xv.impl().data<T>();
+                const T* gv = g.impl().data<T>();
+                T* gr = grad.impl().data<T>();
+                lazynn::detail::parallel_for(planes, grain, [&](std::int64_t first, std::int64_t end) {
+                    detail::max_pool_2x2_backward(in + first * h * w, gv + first * (h / 2) * (w / 2), gr + first * h * w, end - first, h, w);
+                });
+            });
+            return std::vector<Tensor>{grad};
+        }, true);
+    }
+    return values;
 }
 
 Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> p,
@@ -301,6 +343,15 @@ Tensor pooled(const Module& m, const Tensor& input, Fn fn) {
 
 template <std::size_t N>
 MaxPoolNd<N>::MaxPoolNd(MaxPoolOptions<N> options) : options_(options) {}
+
+template <std::size_t N>
+Tensor MaxPoolNd<N>::forward(const Tensor& input) {
+    if constexpr (N == 3) return forward_with_indices(input).values;
+    return pooled<N>(*this, input, [&](const Tensor& x) {
+        return functional::max_pool2d(x, as2d<N>(options_.kernel_size_, 1), as2d<N>(options_.stride_, 1), as2d<N>(options_.padding_, 0),
+                                      as2d<N>(options_.dilation_, 1), options_.ceil_mode_);
+    });
+}
 
 template <std::size_t N>
 ValuesIndices MaxPoolNd<N>::forward_with_indices(const Tensor& input) {

@@ -10,6 +10,10 @@ namespace functional {
 /// Shapes: input [N, C, H, W] -> values and int64 indices (flat h*W + w, as PyTorch) [N, C, H', W']
 ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
                                       std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> dilation, bool ceil_mode);
+/// Shapes: input [N, C, H, W] -> [N, C, H', W'] (the values of max_pool2d_with_indices; 2x2
+/// windows with stride 2 run a faster kernel that keeps no indices)
+Tensor max_pool2d(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
+                  std::array<std::int64_t, 2> padding = {0, 0}, std::array<std::int64_t, 2> dilation = {1, 1}, bool ceil_mode = false);
 Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
                   std::array<std::int64_t, 2> padding, bool ceil_mode, bool count_include_pad, std::int64_t divisor_override = 0);
 Tensor adaptive_avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> output_size);
@@ -55,7 +59,7 @@ class MaxPoolNd : public Module {
 public:
     explicit MaxPoolNd(MaxPoolOptions<N> options);
     /// Shapes: input [B, C, *spatial] or [C, *spatial] -> [B, C, *spatial']
-    Tensor forward(const Tensor& input) override { return forward_with_indices(input).values; }
+    Tensor forward(const Tensor& input) override;
     /// PyTorch's return_indices=True.
     ValuesIndices forward_with_indices(const Tensor& input);
     std::string extra_repr() const override;
