@@ -57,6 +57,14 @@ report("mlp_adam_b256", train_step_ms(m, torch.optim.Adam(m.parameters(), lr=1e-
 cnn = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                     nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
 report("cnn_adam_b64", train_step_ms(cnn, torch.optim.Adam(cnn.parameters(), lr=1e-3), torch.randn(64, 1, 28, 28), y64, True, 30))
+cnn = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1),
+                    nn.BatchNorm2d(64), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(4096, 128), nn.ReLU(), nn.Dropout(0.5),
+                    nn.Linear(128, 10))
+report("cnn_bn_avgpool_b32", train_step_ms(cnn, torch.optim.Adam(cnn.parameters(), lr=1e-3), torch.randn(32, 3, 32, 32),
+                                           torch.randint(0, 10, (32,)), True, 30))
+mixed = nn.Sequential(nn.Linear(512, 384), nn.GELU(), nn.LayerNorm(384), nn.Linear(384, 192), nn.Tanh(), nn.Linear(192, 10))
+report("mlp_gelu_layernorm_adamw_b96", train_step_ms(mixed, torch.optim.AdamW(mixed.parameters(), lr=1e-3), torch.randn(96, 512),
+                                                     torch.randint(0, 10, (96,)), True, 300))
 m = mlp(784, 256, 128, 10)
 x1, x1024 = torch.randn(1, 784), torch.randn(1024, 784)
 with torch.no_grad():

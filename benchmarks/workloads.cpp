@@ -65,6 +65,18 @@ int main(int argc, char** argv) {
         report("cnn_adam_b64", train_step_ms<optim::Adam>(cnn, optim::AdamOptions(1e-3), randn({64, 1, 28, 28}), y64, true, 30));
     }
     {
+        // Layer mixes beyond the table: a CIFAR-sized CNN with padding, batch norm, average
+        // pooling and dropout, and an MLP with GELU, LayerNorm, Tanh and AdamW.
+        nn::Sequential cnn{nn::Conv2d(nn::Conv2dOptions(3, 32, 3).padding(1)), nn::BatchNorm2d(32), nn::ReLU(),
+                           nn::MaxPool2d(nn::MaxPoolOptions<2>(2)), nn::Conv2d(nn::Conv2dOptions(32, 64, 3).padding(1)), nn::BatchNorm2d(64),
+                           nn::ReLU(), nn::AvgPool2d(nn::AvgPoolOptions<2>(2)), nn::Flatten(), nn::Linear(4096, 128), nn::ReLU(),
+                           nn::Dropout(0.5), nn::Linear(128, 10)};
+        report("cnn_bn_avgpool_b32", train_step_ms<optim::Adam>(cnn, optim::AdamOptions(1e-3), randn({32, 3, 32, 32}), randint(0, 10, {32}), true, 30));
+        nn::Sequential mixed{nn::Linear(512, 384), nn::GELU(), nn::LayerNorm(Shape{384}), nn::Linear(384, 192), nn::Tanh(), nn::Linear(192, 10)};
+        report("mlp_gelu_layernorm_adamw_b96", train_step_ms<optim::AdamW>(mixed, optim::AdamWOptions(1e-3), randn({96, 512}),
+                                                                           randint(0, 10, {96}), true, 300));
+    }
+    {
         auto model = mlp(784, 256, 128, 10);
         const Tensor x1 = randn({1, 784}), x1024 = randn({1024, 784});
         NoGradGuard no_grad;

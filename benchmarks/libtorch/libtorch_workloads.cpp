@@ -67,6 +67,18 @@ int main(int argc, char** argv) {
         report("cnn_adam_b64", train_step_ms<torch::optim::Adam>(cnn, torch::optim::AdamOptions(1e-3), torch::randn({64, 1, 28, 28}), y64, true, 30));
     }
     {
+        namespace tnn = torch::nn;
+        tnn::Sequential cnn(tnn::Conv2d(tnn::Conv2dOptions(3, 32, 3).padding(1)), tnn::BatchNorm2d(32), tnn::ReLU(), tnn::MaxPool2d(2),
+                            tnn::Conv2d(tnn::Conv2dOptions(32, 64, 3).padding(1)), tnn::BatchNorm2d(64), tnn::ReLU(), tnn::AvgPool2d(2),
+                            tnn::Flatten(), tnn::Linear(4096, 128), tnn::ReLU(), tnn::Dropout(0.5), tnn::Linear(128, 10));
+        report("cnn_bn_avgpool_b32", train_step_ms<torch::optim::Adam>(cnn, torch::optim::AdamOptions(1e-3), torch::randn({32, 3, 32, 32}),
+                                                                        torch::randint(0, 10, {32}), true, 30));
+        tnn::Sequential mixed(tnn::Linear(512, 384), tnn::GELU(), tnn::LayerNorm(tnn::LayerNormOptions({384})), tnn::Linear(384, 192),
+                              tnn::Tanh(), tnn::Linear(192, 10));
+        report("mlp_gelu_layernorm_adamw_b96", train_step_ms<torch::optim::AdamW>(mixed, torch::optim::AdamWOptions(1e-3),
+                                                                                  torch::randn({96, 512}), torch::randint(0, 10, {96}), true, 300));
+    }
+    {
         auto model = mlp(784, 256, 128, 10);
         const torch::Tensor x1 = torch::randn({1, 784}), x1024 = torch::randn({1024, 784});
         torch::NoGradGuard no_grad;

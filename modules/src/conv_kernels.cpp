@@ -1,6 +1,7 @@
 // conv2d as im2col + GEMM, samples split across threads, with its backward (col2im), and padding
 // by index gathering.
 #include "autograd/function_node.hpp"
+#include "im2col.hpp"
 #include "ops/gemm.hpp"
 #include "parallel.hpp"
 #include "tensor_impl.hpp"
@@ -19,87 +20,10 @@ using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
 
-struct ConvGeometry {
-    std::int64_t n, c, h, w;        // input
-    std::int64_t o, kh, kw;         // weight
-    std::int64_t oh, ow;            // output
-    std::int64_t sh, sw, pt, pl, dh, dw, groups;
-    std::int64_t cg() const { return c / groups; }
-    std::int64_t og() const { return o / groups; }
-    std::int64_t k() const { return cg() * kh * kw; }
-    std::int64_t l() const { return oh * ow; }
-};
-
+using detail::col2im;
+using detail::ConvGeometry;
+using detail::im2col;
 using kernels::gemm;
-
-/// The output columns x whose input column x*stride + shift lies inside [0, width): [first, last).
-/// Everything outside reads padding.
-inline std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std::int64_t width, std::int64_t stride,
-                                                           std::int64_t shift) {
-    std::int64_t first = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
-    std::int64_t last = width - shift <= 0 ? 0 : (width - shift + stride - 1) / stride;
-    first = std::min(first, out_width);
-    last = std::clamp(last, first, out_width);
-    return {first, last};
-}
-
-/// cols[K, L] of sample n, group g: cols[(c*kh + i)*kw + j, y*ow + x] = input[n, g*cg + c, y*sh - pt + i*dh, x*sw - pl + j*dw].
-/// Rows are filled as zero head, a copied (or strided) middle and zero tail: no per-element tests.
-template <class T>
-void im2col(const ConvGeometry& s, const T* input, std::int64_t n, std::int64_t g, T* cols) {
-    for (std::int64_t c = 0; c < s.cg(); ++c) {
-        const T* plane = input + ((n * s.c) + g * s.cg() + c) * s.h * s.w;
-        for (std::int64_t i = 0; i < s.kh; ++i) {
-            for (std::int64_t j = 0; j < s.kw; ++j) {
-                T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
-                const std::int64_t shift = j * s.dw - s.pl;   // input column = x * sw + shift
-                const auto [first, last] = valid_columns(s.ow, s.w, s.sw, shift);
-                for (std::int64_t y = 0; y < s.oh; ++y) {
-                    const std::int64_t iy = y * s.sh - s.pt + i * s.dh;
-                    T* out = row + y * s.ow;
-                    if (iy < 0 || iy >= s.h) {
-                        std::fill(out, out + s.ow, T(0));
-                        continue;
-                    }
-                    const T* src = plane + iy * s.w;
-                    std::fill(out, out + first, T(0));
-                    if (s.sw == 1) {
-                        std::copy(src + first + shift, src + last + shift, out + first);
-                    } else {
-                        for (std::int64_t x = first; x < last; ++x) out[x] = src[x * s.sw + shift];
-                    }
-                    std::fill(out + last, out + s.ow, T(0));
-                }
-            }
-        }
-    }
-}
-
-/// The adjoint of im2col: accumulates cols back into grad_input.
-template <class T>
-void col2im(const ConvGeometry& s, const T* cols, std::int64_t n, std::int64_t g, T* grad_input) {
-    for (std::int64_t c = 0; c < s.cg(); ++c) {
-        T* plane = grad_input + ((n * s.c) + g * s.cg() + c) * s.h * s.w;
-        for (std::int64_t i = 0; i < s.kh; ++i) {
-            for (std::int64_t j = 0; j < s.kw; ++j) {
-                const T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
-                const std::int64_t shift = j * s.dw - s.pl;
-                const auto [first, last] = valid_columns(s.ow, s.w, s.sw, shift);
-                for (std::int64_t y = 0; y < s.oh; ++y) {
-                    const std::int64_t iy = y * s.sh - s.pt + i * s.dh;
-                    if (iy < 0 || iy >= s.h) continue;
-                    T* __restrict dst = plane + iy * s.w;
-                    const T* __restrict src = row + y * s.ow;
-                    if (s.sw == 1) {
-                        for (std::int64_t x = first; x < last; ++x) dst[x + shift] += src[x];
-                    } else {
-                        for (std::int64_t x = first; x < last; ++x) dst[x * s.sw + shift] += src[x];
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// Sum of a row with eight independent accumulators, so the loop vectorises.
 template <class T>

@@ -1,4 +1,6 @@
 #include "autograd/function_node.hpp"
+#include "norm_kernels.hpp"
+#include "parallel.hpp"
 #include "python_repr.hpp"
 #include "tensor_impl.hpp"
 
@@ -6,8 +8,11 @@
 #include <lazynn/init.hpp>
 #include <lazynn/nn/normalization.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
+#include <mutex>
 
 namespace lazynn::nn {
 namespace {
@@ -16,103 +21,64 @@ using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
 
-/// Batch normalisation over [N, C, S] in one fused kernel. With batch statistics (use_batch) it
-/// returns the per-channel mean and biased variance through `batch_mean` / `batch_var`.
+/// Channels per thread chunk: enough elements that splitting pays.
+std::int64_t channel_grain(std::int64_t per_channel) { return std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(per_channel, 1)); }
+
+/// Batch normalisation over [N, C, S] in one fused kernel, split over channels. With batch
+/// statistics (use_batch) it returns the per-channel mean and biased variance through
+/// `batch_mean` / `batch_var`.
 Tensor fused_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean_in, const Tensor& var_in,
                         bool use_batch, double eps, std::vector<double>& batch_mean, std::vector<double>& batch_var) {
+    namespace kernels = functional::detail;
     const Tensor x = lazynn::detail::contiguous_data(input);
     const std::int64_t n = input.size(0), c = input.size(1), s = input.numel() / std::max<std::int64_t>(n * c, 1);
-    const double count = static_cast<double>(n * s);
-    std::vector<double> mean(static_cast<std::size_t>(c)), invstd(static_cast<std::size_t>(c));
-    const std::vector<double> w = weight.defined() ? weight.to_vector<double>() : std::vector<double>(static_cast<std::size_t>(c), 1.0);
-    const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>(static_cast<std::size_t>(c), 0.0);
+    const auto channels = static_cast<std::size_t>(c);
+    std::vector<double> mean(channels), invstd(channels), scale(channels), shift(channels);
+    const std::vector<double> w = weight.defined() ? weight.to_vector<double>() : std::vector<double>(channels, 1.0);
+    const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>(channels, 0.0);
+    const std::int64_t grain = channel_grain(n * s);
     Tensor out = lazynn::detail::empty_tensor(input.shape(), input.dtype());
     visit_floating(input.dtype(), "batch_norm", [&](auto tag) {
         using T = typename decltype(tag)::type;
         const T* xv = x.impl().data<T>();
         T* o = out.impl().data<T>();
+        std::vector<double> var;
         if (use_batch) {
-            batch_mean.assign(static_cast<std::size_t>(c), 0.0);
-            batch_var.assign(static_cast<std::size_t>(c), 0.0);
-            for (std::int64_t ch = 0; ch < c; ++ch) {
-                double sum = 0;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const T* row = xv + (i * c + ch) * s;
-                    for (std::int64_t k = 0; k < s; ++k) sum += row[k];
-                }
-                const double m = sum / count;
-                double ss = 0;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const T* row = xv + (i * c + ch) * s;
-                    for (std::int64_t k = 0; k < s; ++k) ss += (row[k] - m) * (row[k] - m);
-                }
-                batch_mean[static_cast<std::size_t>(ch)] = m;
-                batch_var[static_cast<std::size_t>(ch)] = ss / count;
-            }
+            batch_mean.assign(channels, 0.0);
+            batch_var.assign(channels, 0.0);
+            lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
+                kernels::batch_norm_statistics(xv, n, c, s, first, end, batch_mean.data(), batch_var.data());
+            });
             mean = batch_mean;
-            for (std::int64_t ch = 0; ch < c; ++ch) invstd[static_cast<std::size_t>(ch)] = 1.0 / std::sqrt(batch_var[static_cast<std::size_t>(ch)] + eps);
+            var = batch_var;
         } else {
             mean = mean_in.to_vector<double>();
-            const std::vector<double> v = var_in.to_vector<double>();
-            for (std::int64_t ch = 0; ch < c; ++ch) invstd[static_cast<std::size_t>(ch)] = 1.0 / std::sqrt(v[static_cast<std::size_t>(ch)] + eps);
+            var = var_in.to_vector<double>();
         }
-        for (std::int64_t i = 0; i < n; ++i) {
-            for (std::int64_t ch = 0; ch < c; ++ch) {
-                const auto u = static_cast<std::size_t>(ch);
-                const T scale = static_cast<T>(w[u] * invstd[u]);
-                const T shift = static_cast<T>(b[u] - mean[u] * w[u] * invstd[u]);
-                const T* row = xv + (i * c + ch) * s;
-                T* orow = o + (i * c + ch) * s;
-                for (std::int64_t k = 0; k < s; ++k) orow[k] = row[k] * scale + shift;
-            }
+        for (std::size_t ch = 0; ch < channels; ++ch) {
+            invstd[ch] = 1.0 / std::sqrt(var[ch] + eps);
+            scale[ch] = w[ch] * invstd[ch];
+            shift[ch] = b[ch] - mean[ch] * scale[ch];
         }
+        lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
+            kernels::batch_norm_transform(xv, o, n, c, s, first, end, scale.data(), shift.data());
+        });
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gx = input.requires_grad(), gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
         record(out, "NativeBatchNormBackward0", {input, weight, bias},
-               [sx = SavedTensor(x), mean, invstd, w, use_batch, n, c, s, count, gx, gw, gb](const Tensor& g_in) {
+               [sx = SavedTensor(x), mean, invstd, w, use_batch, n, c, s, grain, gx, gw, gb](const Tensor& g_in) {
                    const Tensor g = lazynn::detail::contiguous_data(g_in);
                    const Tensor xv_t = sx.unpack();
                    Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
                    std::vector<double> sum_dy(static_cast<std::size_t>(c), 0.0), sum_dy_xhat(static_cast<std::size_t>(c), 0.0);
                    visit_floating(xv_t.dtype(), "batch_norm_backward", [&](auto tag) {
                        using T = typename decltype(tag)::type;
-                       const T* xv = xv_t.impl().data<T>();
-                       const T* gv = g.impl().data<T>();
-                       for (std::int64_t i = 0; i < n; ++i) {
-                           for (std::int64_t ch = 0; ch < c; ++ch) {
-                               const auto u = static_cast<std::size_t>(ch);
-                               const T* row = xv + (i * c + ch) * s;
-                               const T* grow = gv + (i * c + ch) * s;
-                               double a = 0, bsum = 0;
-                               for (std::int64_t k = 0; k < s; ++k) {
-                                   a += grow[k];
-                                   bsum += grow[k] * (row[k] - mean[u]);
-                               }
-                               sum_dy[u] += a;
-                               sum_dy_xhat[u] += bsum * invstd[u];
-                           }
-                       }
-                       if (!gx) return;
-                       T* dx = grad_x.impl().data<T>();
-                       for (std::int64_t i = 0; i < n; ++i) {
-                           for (std::int64_t ch = 0; ch < c; ++ch) {
-                               const auto u = static_cast<std::size_t>(ch);
-                               const T* row = xv + (i * c + ch) * s;
-                               const T* grow = gv + (i * c + ch) * s;
-                               T* drow = dx + (i * c + ch) * s;
-                               const double k1 = w[u] * invstd[u];
-                               if (use_batch) {
-                                   const double mean_dy = sum_dy[u] / count, mean_dy_xhat = sum_dy_xhat[u] / count;
-                                   for (std::int64_t k = 0; k < s; ++k) {
-                                       const double xhat = (row[k] - mean[u]) * invstd[u];
-                                       drow[k] = static_cast<T>(k1 * (grow[k] - mean_dy - xhat * mean_dy_xhat));
-                                   }
-                               } else {
-                                   for (std::int64_t k = 0; k < s; ++k) drow[k] = static_cast<T>(k1 * grow[k]);
-                               }
-                           }
-                       }
+                       lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
+                           functional::detail::batch_norm_backward(xv_t.impl().data<T>(), g.impl().data<T>(),
+                                                                   gx ? grad_x.impl().data<T>() : nullptr, n, c, s, first, end, mean.data(),
+                                                                   invstd.data(), w.data(), use_batch, sum_dy.data(), sum_dy_xhat.data());
+                       });
                    });
                    const Dtype dtype = xv_t.dtype();
                    Tensor grad_w = gw ? tensor(sum_dy_xhat, {c}, kFloat64).to(dtype) : Tensor();
@@ -375,11 +341,75 @@ LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm3d, InstanceNorm3d)
 // ---- LayerNorm / GroupNorm ----
 
 namespace {
-/// (x - mean) / sqrt(var + eps) over `dims`, with biased variance, as differentiable ops.
-Tensor standardize(const Tensor& x, const Shape& dims, double eps) {
-    const Tensor mean = x.mean(dims, true);
-    const Tensor centered = x - mean;
-    return centered * (centered.pow(2).mean(dims, true) + eps).rsqrt();
+/// Standardises each row of `input` viewed as [rows, len] and applies the optional per-column
+/// weight and bias (of len elements), as one autograd node (PyTorch's native_layer_norm).
+Tensor normalize_rows(const Tensor& input, const Tensor& weight, const Tensor& bias, std::int64_t len, double eps, const char* op) {
+    for (const Tensor* t : {&weight, &bias}) {
+        if (t->defined() && t->dtype() != input.dtype()) {
+            throw DtypeError(std::string(op) + ": expected weight and bias of the input's dtype " + dtype_name(input.dtype()) + ", got " +
+                             dtype_name(t->dtype()));
+        }
+    }
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    const Tensor w = weight.defined() ? lazynn::detail::contiguous_data(weight) : Tensor();
+    const Tensor b = bias.defined() ? lazynn::detail::contiguous_data(bias) : Tensor();
+    const std::int64_t rows = len == 0 ? 0 : input.numel() / len;
+    const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(len, 1));   // rows per thread
+    auto stats = std::make_shared<std::vector<double>>(static_cast<std::size_t>(2 * rows));          // means, then invstds
+    Tensor out = lazynn::detail::empty_tensor(input.shape(), input.dtype());
+    visit_floating(input.dtype(), op, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* xv = x.impl().data<T>();
+        const T* wv = w.defined() ? w.impl().data<T>() : nullptr;
+        const T* bv = b.defined() ? b.impl().data<T>() : nullptr;
+        T* o = out.impl().data<T>();
+        double* mean = stats->data();
+        double* invstd = mean + rows;
+        lazynn::detail::parallel_for(rows, grain, [&](std::int64_t first, std::int64_t end) {
+            functional::detail::normalize_rows_forward(xv + first * len, wv, bv, o + first * len, mean + first, invstd + first, end - first, len,
+                                                       eps);
+        });
+    });
+    if (needs_grad({&input, &weight, &bias})) {
+        const bool gx = input.requires_grad(), gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+        record(out, "NativeLayerNormBackward0", {input, weight, bias},
+               [sx = SavedTensor(x), sw = SavedTensor(w), stats, rows, len, grain, gx, gw, gb, param_shape = weight.defined() ? weight.shape() : Shape{}](const Tensor& g_in) {
+                   const Tensor g = lazynn::detail::contiguous_data(g_in);
+                   const Tensor xv_t = sx.unpack(), wv_t = sw.unpack();
+                   Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
+                   // Chunks sum their weight/bias gradients privately; the partial sums are added in row
+                   // order so a run is reproducible whichever thread finishes first.
+                   std::mutex merge;
+                   std::vector<std::pair<std::int64_t, std::vector<double>>> partials;
+                   visit_floating(xv_t.dtype(), "layer_norm_backward", [&](auto tag) {
+                       using T = typename decltype(tag)::type;
+                       const T* wv = wv_t.defined() ? wv_t.impl().data<T>() : nullptr;
+                       const double* mean = stats->data();
+                       lazynn::detail::parallel_for(rows, grain, [&](std::int64_t first, std::int64_t end) {
+                           std::vector<double> sums(static_cast<std::size_t>((gw || gb) ? 2 * len : 0), 0.0);
+                           functional::detail::normalize_rows_backward(xv_t.impl().data<T>() + first * len, g.impl().data<T>() + first * len, wv,
+                                                                       mean + first, mean + rows + first,
+                                                                       gx ? grad_x.impl().data<T>() + first * len : nullptr,
+                                                                       gw ? sums.data() : nullptr, gb ? sums.data() + len : nullptr, end - first, len);
+                           if (!gw && !gb) return;
+                           std::lock_guard lock(merge);
+                           partials.emplace_back(first, std::move(sums));
+                       });
+                   });
+                   std::sort(partials.begin(), partials.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
+                   std::vector<double> total(static_cast<std::size_t>(2 * len), 0.0);
+                   for (const auto& part : partials) {
+                       for (std::size_t i = 0; i < total.size(); ++i) total[i] += part.second[i];
+                   }
+                   const Dtype dtype = xv_t.dtype();
+                   const auto half = static_cast<std::ptrdiff_t>(len);
+                   Tensor grad_w = gw ? tensor(std::vector<double>(total.begin(), total.begin() + half), param_shape, kFloat64).to(dtype) : Tensor();
+                   Tensor grad_b = gb ? tensor(std::vector<double>(total.begin() + half, total.end()), param_shape, kFloat64).to(dtype) : Tensor();
+                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
+               },
+               true);
+    }
+    return out;
 }
 
 std::string shape_tuple(const Shape& s) {
@@ -416,18 +446,7 @@ void LayerNorm::reset_parameters() {
 }
 
 Tensor LayerNorm::forward(const Tensor& input) {
-    const auto k = static_cast<std::int64_t>(normalized_shape_.size());
-    const Shape& s = input.shape();
-    if (input.dim() < k || !std::equal(normalized_shape_.begin(), normalized_shape_.end(), s.end() - k)) {
-        Shape expected{-1};
-        expected.insert(expected.end(), normalized_shape_.begin(), normalized_shape_.end());
-        throw ShapeError("Given normalized_shape=" + shape_to_list(normalized_shape_) + ", expected input with shape [*, " +
-                         shape_to_list(normalized_shape_).substr(1) + ", but got input of size " + shape_to_list(s));
-    }
-    Shape dims;
-    for (std::int64_t d = input.dim() - k; d < input.dim(); ++d) dims.push_back(d);
-    Tensor out = standardize(input, dims, eps_);
-    return affine_ ? out * weight + bias : out;
+    return functional::layer_norm(input, normalized_shape_, affine_ ? Tensor(weight) : Tensor(), affine_ ? Tensor(bias) : Tensor(), eps_);
 }
 
 std::string LayerNorm::extra_repr() const {
@@ -497,12 +516,7 @@ Tensor GroupNorm::forward(const Tensor& input) {
         throw ShapeError(name() + "(" + extra_repr() + "): expected input [N, " + std::to_string(num_channels_) + ", *], got " +
                          shape_to_list(input.shape()));
     }
-    const std::int64_t n = input.size(0);
-    Tensor out = standardize(input.reshape({n, num_groups_, -1}), {2}, eps_).reshape(input.shape());
-    if (!affine_) return out;
-    Shape channel(static_cast<std::size_t>(input.dim()), 1);
-    channel[1] = num_channels_;
-    return out * weight.reshape(channel) + bias.reshape(channel);
+    return functional::group_norm(input, num_groups_, affine_ ? Tensor(weight) : Tensor(), affine_ ? Tensor(bias) : Tensor(), eps_);
 }
 
 std::string GroupNorm::extra_repr() const {
@@ -572,5 +586,51 @@ std::string LocalResponseNorm::extra_repr() const {
     return std::to_string(size_) + ", alpha=" + detail::python_float(alpha_) + ", beta=" + detail::python_float(beta_) +
            ", k=" + detail::python_float(k_);
 }
+
+
+namespace functional {
+
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
+    const auto k = static_cast<std::int64_t>(normalized_shape.size());
+    const Shape& s = input.shape();
+    if (k == 0 || input.dim() < k || !std::equal(normalized_shape.begin(), normalized_shape.end(), s.end() - k)) {
+        Shape expected{-1};
+        expected.insert(expected.end(), normalized_shape.begin(), normalized_shape.end());
+        throw ShapeError("Given normalized_shape=" + shape_to_list(normalized_shape) + ", expected input with shape [*, " +
+                         shape_to_list(normalized_shape).substr(1) + ", but got input of size " + shape_to_list(s));
+    }
+    for (const Tensor* t : {&weight, &bias}) {
+        if (t->defined() && t->shape() != normalized_shape) {
+            throw ShapeError("layer_norm: expected weight and bias of shape " + shape_to_list(normalized_shape) + ", got " +
+                             shape_to_list(t->shape()));
+        }
+    }
+    std::int64_t len = 1;
+    for (std::int64_t d : normalized_shape) len *= d;
+    return normalize_rows(input, weight, bias, len, eps, "layer_norm");
+}
+
+Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+    if (input.dim() < 2) throw ShapeError("group_norm: expected input [N, C, *], got " + shape_to_list(input.shape()));
+    const std::int64_t n = input.size(0), c = input.size(1);
+    if (num_groups <= 0 || c % num_groups != 0) {
+        throw ValueError("group_norm: expected the number of channels " + std::to_string(c) + " to be divisible by num_groups=" +
+                         std::to_string(num_groups));
+    }
+    for (const Tensor* t : {&weight, &bias}) {
+        if (t->defined() && t->shape() != Shape{c}) {
+            throw ShapeError("group_norm: expected weight and bias of shape [" + std::to_string(c) + "], got " + shape_to_list(t->shape()));
+        }
+    }
+    const std::int64_t groups = n * num_groups;
+    Tensor out = normalize_rows(input, Tensor(), Tensor(), groups == 0 ? 0 : input.numel() / groups, eps, "group_norm");
+    if (!weight.defined() && !bias.defined()) return out;
+    Shape channel(static_cast<std::size_t>(input.dim()), 1);
+    channel[1] = c;
+    if (weight.defined()) out = out * weight.reshape(channel);
+    return bias.defined() ? out + bias.reshape(channel) : out;
+}
+
+}  // namespace functional
 
 }  // namespace lazynn::nn

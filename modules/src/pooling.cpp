@@ -246,17 +246,20 @@ Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array
         using T = typename decltype(tag)::type;
         const T* in = x.impl().data<T>();
         T* o = out.impl().data<T>();
-        for (std::int64_t plane = 0; plane < n * c; ++plane) {
-            const T* src = in + plane * h * w;
-            for (std::size_t e = 0; e < windows.size(); ++e) {
-                const Window& win = windows[e];
-                double acc = 0;
-                for (std::int64_t iy = win.y0; iy < win.y1; ++iy) {
-                    for (std::int64_t ix = win.x0; ix < win.x1; ++ix) acc += src[iy * w + ix];
+        lazynn::detail::parallel_for(n * c, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(h * w, 1)),
+                                     [&](std::int64_t first_plane, std::int64_t end_plane) {
+            for (std::int64_t plane = first_plane; plane < end_plane; ++plane) {
+                const T* src = in + plane * h * w;
+                for (std::size_t e = 0; e < windows.size(); ++e) {
+                    const Window& win = windows[e];
+                    double acc = 0;
+                    for (std::int64_t iy = win.y0; iy < win.y1; ++iy) {
+                        for (std::int64_t ix = win.x0; ix < win.x1; ++ix) acc += src[iy * w + ix];
+                    }
+                    o[plane * oh * ow + static_cast<std::int64_t>(e)] = static_cast<T>(acc / win.divisor);
                 }
-                o[plane * oh * ow + static_cast<std::int64_t>(e)] = static_cast<T>(acc / win.divisor);
             }
-        }
+        });
     });
     if (needs_grad({&input})) {
         record(out, "AvgPool2DBackward0", {input}, [windows, shape = input.shape(), dtype = input.dtype()](const Tensor& g_in) {
@@ -268,15 +271,18 @@ Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array
                 using T = typename decltype(tag)::type;
                 T* gr = grad.impl().data<T>();
                 const T* gv = g.impl().data<T>();
-                for (std::int64_t plane = 0; plane < planes; ++plane) {
-                    for (std::int64_t e = 0; e < out_plane; ++e) {
-                        const auto& win = windows[static_cast<std::size_t>(e)];
-                        const T share = static_cast<T>(gv[plane * out_plane + e] / win.divisor);
-                        for (std::int64_t iy = win.y0; iy < win.y1; ++iy) {
-                            for (std::int64_t ix = win.x0; ix < win.x1; ++ix) gr[plane * in_plane + iy * width + ix] += share;
+                lazynn::detail::parallel_for(planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(in_plane, 1)),
+                                             [&](std::int64_t first_plane, std::int64_t end_plane) {
+                    for (std::int64_t plane = first_plane; plane < end_plane; ++plane) {
+                        for (std::int64_t e = 0; e < out_plane; ++e) {
+                            const auto& win = windows[static_cast<std::size_t>(e)];
+                            const T share = static_cast<T>(gv[plane * out_plane + e] / win.divisor);
+                            for (std::int64_t iy = win.y0; iy < win.y1; ++iy) {
+                                for (std::int64_t ix = win.x0; ix < win.x1; ++ix) gr[plane * in_plane + iy * width + ix] += share;
+                            }
                         }
                     }
-                }
+                });
             });
             return std::vector<Tensor>{grad};
         }, false);

@@ -81,6 +81,12 @@ Tensor Tensor::rsqrt() const {
 }
 
 Tensor Tensor::pow(double exponent) const {
+    if (exponent == 2) {
+        // Squares are common (losses, norms): a multiply, not a call to pow per element.
+        Tensor out = kernels::unary(*this, "pow", [](auto x) { return x * x; }, false);
+        record_pointwise(out, *this, "PowBackward0", false, [](auto g, auto x) { return decltype(g)(2) * g * x; });
+        return out;
+    }
     Tensor out = kernels::unary(*this, "pow", [exponent](auto x) { return std::pow(x, exponent); },
                                 std::floor(exponent) != exponent || exponent < 0);
     record_pointwise(out, *this, "PowBackward0", false, [exponent](auto g, auto x) {

@@ -6,6 +6,7 @@
 #include <lazynn/optim/optimizers.hpp>
 
 #include <cmath>
+#include <type_traits>
 
 namespace lazynn::optim {
 namespace {
@@ -109,20 +110,29 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
         const T wd = static_cast<T>(o.weight_decay_), decay = static_cast<T>(1 - o.lr_ * o.weight_decay_);
         const T ss = static_cast<T>(step_size), b2s = static_cast<T>(bias2_sqrt);
-        if (!o.maximize_ && o.weight_decay_ == 0 && !vmax) {
-            // The common configuration, the same arithmetic without per-element options, so it vectorises.
+        if (!o.maximize_ && !vmax) {
+            // The common configurations (Adam, Adam with L2 decay, AdamW): the same arithmetic with
+            // the decay mode fixed at compile time and no per-element options, so it vectorises.
             T* __restrict wr = w;
             const T* __restrict gr = g;
             T* __restrict mr = m;
             T* __restrict vr = v;
-            for (std::int64_t i = begin; i < end; ++i) {
-                const T d = gr[i];
-                const T mi = b1 * mr[i] + (1 - b1) * d;
-                const T vi = b2 * vr[i] + (1 - b2) * d * d;
-                mr[i] = mi;
-                vr[i] = vi;
-                wr[i] -= ss * mi / (std::sqrt(vi) / b2s + eps);
-            }
+            const auto run = [&](auto l2_decay, auto decoupled_decay) {
+                for (std::int64_t i = begin; i < end; ++i) {
+                    T d = gr[i];
+                    T wi = wr[i];
+                    if constexpr (decltype(l2_decay)::value) d += wd * wi;
+                    if constexpr (decltype(decoupled_decay)::value) wi *= decay;
+                    const T mi = b1 * mr[i] + (1 - b1) * d;
+                    const T vi = b2 * vr[i] + (1 - b2) * d * d;
+                    mr[i] = mi;
+                    vr[i] = vi;
+                    wr[i] = wi - ss * mi / (std::sqrt(vi) / b2s + eps);
+                }
+            };
+            if (o.weight_decay_ == 0) run(std::false_type{}, std::false_type{});
+            else if (decoupled) run(std::false_type{}, std::true_type{});
+            else run(std::true_type{}, std::false_type{});
             return;
         }
         for (std::int64_t i = begin; i < end; ++i) {

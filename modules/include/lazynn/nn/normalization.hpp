@@ -7,6 +7,18 @@
 
 namespace lazynn::nn {
 
+namespace functional {
+/// PyTorch's F.layer_norm: standardises over the trailing dims `normalized_shape` (biased
+/// variance), then applies the optional elementwise weight and bias of that shape.
+/// Shapes: input [*, *normalized_shape] -> the same
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+/// PyTorch's F.group_norm: standardises each group of num_channels / num_groups channels of a
+/// sample, then applies the optional per-channel weight and bias.
+/// Shapes: input [N, C, *] -> the same
+Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
+}  // namespace functional
+
 struct BatchNormOptions {
     BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: BatchNorm2d(16)
     BatchNormOptions& eps(double v) { eps_ = v; return *this; }
