@@ -3,7 +3,9 @@ add_library(lazynn_build_flags INTERFACE)
 # GCC 12 at -O3 reports -Wrestrict / -Wstringop-overflow inside libstdc++'s own string and vector
 # code on valid programs (GCC bugs 105329, 105651); those two are off so -Werror stays meaningful.
 # -fno-math-errno: no kernel reads errno, and without it std::sqrt/std::exp loops cannot vectorise.
-target_compile_options(lazynn_build_flags INTERFACE -fno-math-errno -Wall -Wextra -Wpedantic -Wshadow=local
+# -fno-trapping-math: no kernel reads floating-point exception flags, and without it loops with
+# conditional arithmetic (x < 0 ? a : b - c) keep their branches and cannot vectorise.
+target_compile_options(lazynn_build_flags INTERFACE -fno-math-errno -fno-trapping-math -Wall -Wextra -Wpedantic -Wshadow=local
   $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict -Wno-stringop-overflow>
   $<$<BOOL:${LAZYNN_WERROR}>:-Werror>
   $<$<CONFIG:Release>:-O3>

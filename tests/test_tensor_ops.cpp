@@ -3,7 +3,9 @@
 // differences (gradcheck in float64).
 #include "test_support.hpp"
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 
 using namespace lazynn;
@@ -141,6 +143,39 @@ TEST_SUITE("tensor ops vs PyTorch") {
             const auto& c = fixture.at("cases").at(name);
             const auto result = autograd::gradcheck(fn, fixture_inputs(c, kFloat64, true));
             CHECK_MESSAGE(result.ok, result.message);
+        }
+    }
+}
+
+TEST_SUITE("vectorised float32 kernels") {
+    TEST_CASE("float32 GELU (both forms) follows the float64 formulas in value and gradient, and PyTorch at infinities and NaN") {
+        // A dense grid over the range where GELU bends, plus the tails; float64 runs the libm
+        // formulas that the float64 fixtures check against PyTorch.
+        std::vector<double> grid;
+        for (int i = -3000; i <= 3000; ++i) grid.push_back(i * 0.004);
+        for (double v : {-80.0, -30.0, -9.5, 9.5, 30.0, 80.0, 1e-30, -1e-30, 0.0}) grid.push_back(v);
+        const auto n = static_cast<std::int64_t>(grid.size());
+        for (const bool tanh_form : {false, true}) {
+            CAPTURE(tanh_form);
+            const Tensor x64 = tensor(grid, {n}, kFloat64).requires_grad_(true);
+            const Tensor x32 = tensor(grid, {n}, kFloat64).to(kFloat32).requires_grad_(true);
+            const Tensor y64 = x64.gelu(tanh_form), y32 = x32.gelu(tanh_form);
+            y64.sum().backward();
+            y32.sum().backward();
+            // Values: a few float32 ulps of the result, or 2e-7 of |x| where 1 + erf cancels
+            // (x far below zero, the error PyTorch's vectorised float erf has too).
+            const std::vector<double> v64 = y64.to_vector<double>(), v32 = y32.to_vector<double>();
+            const std::vector<double> g64 = x64.grad().to_vector<double>(), g32 = x32.grad().to_vector<double>();
+            for (std::size_t i = 0; i < grid.size(); ++i) {
+                CAPTURE(grid[i]);
+                CHECK(std::abs(v32[i] - v64[i]) <= 5e-7 * std::abs(v64[i]) + 2e-7 * std::abs(grid[i]) + 1e-30);
+                CHECK(std::abs(g32[i] - g64[i]) <= 1e-6 * (1 + std::abs(grid[i])));
+            }
+            const float inf = std::numeric_limits<float>::infinity();
+            const std::vector<float> special = tensor(std::vector<float>{-inf, inf, NAN}, {3}).gelu(tanh_form).to_vector<float>();
+            CHECK(std::isnan(special[0]));
+            CHECK(special[1] == inf);
+            CHECK(std::isnan(special[2]));
         }
     }
 }

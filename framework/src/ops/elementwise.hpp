@@ -11,15 +11,17 @@ namespace lazynn::kernels {
 
 /// Elements per thread below which splitting an elementwise loop costs more than it saves.
 inline constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 16;
+/// The same for functions that cost tens of cycles per element (exp, log, tanh, erf, ...).
+inline constexpr std::int64_t kTranscendentalGrain = std::int64_t{1} << 12;
 
-/// Runs body(begin, end) over [0, n), split across threads when n is large.
+/// Runs body(begin, end) over [0, n), split across threads when n is at least two grains.
 template <class Body>
-void elementwise_chunks(std::int64_t n, Body&& body) {
-    if (n < 2 * kElementwiseGrain) {
+void elementwise_chunks(std::int64_t n, Body&& body, std::int64_t grain = kElementwiseGrain) {
+    if (n < 2 * grain) {
         body(std::int64_t{0}, n);
         return;
     }
-    lazynn::detail::parallel_for(n, kElementwiseGrain, body);
+    lazynn::detail::parallel_for(n, grain, body);
 }
 
 /// A raw copy converted to `dtype` (no autograd); `t` itself when it already has that dtype.
@@ -27,7 +29,7 @@ Tensor converted(const Tensor& t, Dtype dtype);
 
 /// out = f(x) elementwise. int64 inputs are computed in float32 when `floating_result`.
 template <class F>
-Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true) {
+Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true, std::int64_t grain = kElementwiseGrain) {
     const TensorImpl& in_impl = lazynn::detail::checked(t, name);
     const Dtype dtype = floating_result && in_impl.dtype == kInt64 ? kFloat32 : in_impl.dtype;
     Tensor in = lazynn::detail::contiguous_data(converted(t, dtype));
@@ -38,14 +40,14 @@ Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true
         T* y = out.impl().data<T>();
         elementwise_chunks(out.impl().numel(), [&](std::int64_t begin, std::int64_t end) {
             for (std::int64_t i = begin; i < end; ++i) y[i] = static_cast<T>(f(x[i]));
-        });
+        }, grain);
     });
     return out;
 }
 
 /// out = f(a, b) elementwise with broadcasting, in the promoted dtype.
 template <class F>
-Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f) {
+Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f, std::int64_t grain = kElementwiseGrain) {
     const TensorImpl& ia = lazynn::detail::checked(a, name);
     const TensorImpl& ib = lazynn::detail::checked(b, name);
     const Dtype dtype = promote_types(ia.dtype, ib.dtype);
@@ -66,17 +68,17 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f) {
         if (a_full && b_full) {
             elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
                 for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
-            });
+            }, grain);
         } else if (a_full && kb.numel() == 1) {
             const T s = *pb;
             elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
                 for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(pa[i], s));
-            });
+            }, grain);
         } else if (b_full && ka.numel() == 1) {
             const T s = *pa;
             elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
                 for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(s, pb[i]));
-            });
+            }, grain);
         } else {
             const std::array<Shape, 3> strides{out.impl().strides, broadcast_strides(ka, out_shape),
                                                broadcast_strides(kb, out_shape)};

@@ -1,5 +1,6 @@
 // Unary math and activation functions with their backward.
 #include "autograd/function_node.hpp"
+#include "ops/activation_kernels.hpp"
 #include "ops/elementwise.hpp"
 
 #include <numbers>
@@ -15,14 +16,17 @@ namespace {
 /// Records a backward that multiplies the incoming gradient by f(saved) elementwise, where the
 /// saved tensor is the input (use_output false) or the output.
 template <class Derivative>
-void record_pointwise(Tensor& out, const Tensor& in, const char* name, bool use_output, Derivative derivative) {
+void record_pointwise(Tensor& out, const Tensor& in, const char* name, bool use_output, Derivative derivative,
+                      std::int64_t grain = kernels::kElementwiseGrain) {
     if (!needs_grad({&in})) return;
     const Dtype in_dtype = in.dtype();
-    record(out, name, {in}, [saved = SavedTensor(use_output ? out : in), derivative, in_dtype](const Tensor& g) {
+    record(out, name, {in}, [saved = SavedTensor(use_output ? out : in), derivative, in_dtype, grain](const Tensor& g) {
         const Tensor s = saved.unpack();
-        return std::vector<Tensor>{kernels::binary(g, s, "backward", derivative).to(in_dtype)};
+        return std::vector<Tensor>{kernels::binary(g, s, "backward", derivative, grain).to(in_dtype)};
     }, true);
 }
+
+constexpr std::int64_t kCostly = kernels::kTranscendentalGrain;
 
 template <class T>
 T normal_cdf(T x) { return T(0.5) * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2))); }
@@ -38,6 +42,32 @@ T stable_sigmoid(T x) {
     if (x >= 0) return T(1) / (T(1) + std::exp(-x));
     const T e = std::exp(x);
     return e / (T(1) + e);
+}
+
+/// GELU in float32 through the vectorised kernels, split across threads for large tensors.
+Tensor gelu_float32(const Tensor& input, bool tanh_approximation) {
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    Tensor out = lazynn::detail::empty_tensor(x.shape(), kFloat32);
+    const float* xv = x.impl().data<float>();
+    float* y = out.impl().data<float>();
+    kernels::elementwise_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+        kernels::gelu_forward(xv + begin, y + begin, end - begin, tanh_approximation);
+    }, kCostly);
+    if (needs_grad({&input})) {
+        record(out, "GeluBackward0", {input}, [saved = SavedTensor(x), tanh_approximation](const Tensor& g_in) {
+            const Tensor g = lazynn::detail::contiguous_data(g_in.to(kFloat32));
+            const Tensor xs = saved.unpack();
+            Tensor grad = lazynn::detail::empty_tensor(xs.shape(), kFloat32);
+            const float* gv = g.impl().data<float>();
+            const float* saved_x = xs.impl().data<float>();
+            float* gr = grad.impl().data<float>();
+            kernels::elementwise_chunks(xs.numel(), [&](std::int64_t begin, std::int64_t end) {
+                kernels::gelu_backward(gv + begin, saved_x + begin, gr + begin, end - begin, tanh_approximation);
+            }, kCostly);
+            return std::vector<Tensor>{grad};
+        }, true);
+    }
+    return out;
 }
 
 }  // namespace
@@ -57,13 +87,13 @@ Tensor Tensor::abs() const {
 }
 
 Tensor Tensor::exp() const {
-    Tensor out = kernels::unary(*this, "exp", [](auto x) { return std::exp(x); });
+    Tensor out = kernels::unary(*this, "exp", [](auto x) { return std::exp(x); }, true, kCostly);
     record_pointwise(out, *this, "ExpBackward0", true, [](auto g, auto y) { return g * y; });
     return out;
 }
 
 Tensor Tensor::log() const {
-    Tensor out = kernels::unary(*this, "log", [](auto x) { return std::log(x); });
+    Tensor out = kernels::unary(*this, "log", [](auto x) { return std::log(x); }, true, kCostly);
     record_pointwise(out, *this, "LogBackward0", false, [](auto g, auto x) { return g / x; });
     return out;
 }
@@ -88,11 +118,11 @@ Tensor Tensor::pow(double exponent) const {
         return out;
     }
     Tensor out = kernels::unary(*this, "pow", [exponent](auto x) { return std::pow(x, exponent); },
-                                std::floor(exponent) != exponent || exponent < 0);
+                                std::floor(exponent) != exponent || exponent < 0, kCostly);
     record_pointwise(out, *this, "PowBackward0", false, [exponent](auto g, auto x) {
         using T = decltype(g);
         return exponent == 0 ? T(0) : static_cast<T>(g * exponent * std::pow(x, exponent - 1));
-    });
+    }, kCostly);
     return out;
 }
 
@@ -113,25 +143,25 @@ Tensor Tensor::clamp_min(double min) const { return clamp(min, std::numeric_limi
 Tensor Tensor::clamp_max(double max) const { return clamp(-std::numeric_limits<double>::infinity(), max); }
 
 Tensor Tensor::sin() const {
-    Tensor out = kernels::unary(*this, "sin", [](auto x) { return std::sin(x); });
-    record_pointwise(out, *this, "SinBackward0", false, [](auto g, auto x) { return g * std::cos(x); });
+    Tensor out = kernels::unary(*this, "sin", [](auto x) { return std::sin(x); }, true, kCostly);
+    record_pointwise(out, *this, "SinBackward0", false, [](auto g, auto x) { return g * std::cos(x); }, kCostly);
     return out;
 }
 
 Tensor Tensor::cos() const {
-    Tensor out = kernels::unary(*this, "cos", [](auto x) { return std::cos(x); });
-    record_pointwise(out, *this, "CosBackward0", false, [](auto g, auto x) { return -g * std::sin(x); });
+    Tensor out = kernels::unary(*this, "cos", [](auto x) { return std::cos(x); }, true, kCostly);
+    record_pointwise(out, *this, "CosBackward0", false, [](auto g, auto x) { return -g * std::sin(x); }, kCostly);
     return out;
 }
 
 Tensor Tensor::tanh() const {
-    Tensor out = kernels::unary(*this, "tanh", [](auto x) { return std::tanh(x); });
+    Tensor out = kernels::unary(*this, "tanh", [](auto x) { return std::tanh(x); }, true, kCostly);
     record_pointwise(out, *this, "TanhBackward0", true, [](auto g, auto y) { return g * (1 - y * y); });
     return out;
 }
 
 Tensor Tensor::sigmoid() const {
-    Tensor out = kernels::unary(*this, "sigmoid", [](auto x) { return stable_sigmoid(x); });
+    Tensor out = kernels::unary(*this, "sigmoid", [](auto x) { return stable_sigmoid(x); }, true, kCostly);
     record_pointwise(out, *this, "SigmoidBackward0", true, [](auto g, auto y) { return g * y * (1 - y); });
     return out;
 }
@@ -143,31 +173,32 @@ Tensor Tensor::relu() const {
 }
 
 Tensor Tensor::gelu(bool tanh_approximation) const {
+    if (dtype() == kFloat32) return gelu_float32(*this, tanh_approximation);
     if (!tanh_approximation) {
-        Tensor out = kernels::unary(*this, "gelu", [](auto x) { return x * normal_cdf(x); });
-        record_pointwise(out, *this, "GeluBackward0", false, [](auto g, auto x) { return g * (normal_cdf(x) + x * normal_pdf(x)); });
+        Tensor out = kernels::unary(*this, "gelu", [](auto x) { return x * normal_cdf(x); }, true, kCostly);
+        record_pointwise(out, *this, "GeluBackward0", false, [](auto g, auto x) { return g * (normal_cdf(x) + x * normal_pdf(x)); }, kCostly);
         return out;
     }
     Tensor out = kernels::unary(*this, "gelu", [](auto x) {
         using T = decltype(x);
         return T(0.5) * x * (T(1) + std::tanh(T(kGeluTanhScale) * (x + T(kGeluTanhCubic) * x * x * x)));
-    });
+    }, true, kCostly);
     record_pointwise(out, *this, "GeluBackward0", false, [](auto g, auto x) {
         using T = decltype(x);
         const T inner = T(kGeluTanhScale) * (x + T(kGeluTanhCubic) * x * x * x);
         const T t = std::tanh(inner);
         const T dinner = T(kGeluTanhScale) * (T(1) + T(3 * kGeluTanhCubic) * x * x);
         return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner);
-    });
+    }, kCostly);
     return out;
 }
 
 Tensor Tensor::silu() const {
-    Tensor out = kernels::unary(*this, "silu", [](auto x) { return x * stable_sigmoid(x); });
+    Tensor out = kernels::unary(*this, "silu", [](auto x) { return x * stable_sigmoid(x); }, true, kCostly);
     record_pointwise(out, *this, "SiluBackward0", false, [](auto g, auto x) {
         const auto s = stable_sigmoid(x);
         return g * s * (1 + x * (1 - s));
-    });
+    }, kCostly);
     return out;
 }
 
@@ -176,12 +207,12 @@ Tensor Tensor::softplus(double beta, double threshold) const {
         using T = decltype(x);
         const T bx = T(beta) * x;
         return bx > T(threshold) ? x : std::log1p(std::exp(bx)) / T(beta);
-    });
+    }, true, kCostly);
     record_pointwise(out, *this, "SoftplusBackward0", false, [beta, threshold](auto g, auto x) {
         using T = decltype(x);
         const T bx = T(beta) * x;
         return bx > T(threshold) ? g : g * stable_sigmoid(bx);
-    });
+    }, kCostly);
     return out;
 }
 

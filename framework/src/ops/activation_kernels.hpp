@@ -1,0 +1,15 @@
+#pragma once
+// Vectorised float32 kernels for activations whose scalar forms call libm per element (erf, exp,
+// tanh): GELU, exact and tanh-approximated. float64 keeps the libm functions (gradcheck).
+
+#include <cstdint>
+
+namespace lazynn::kernels {
+
+/// y = gelu(x) over n elements.
+void gelu_forward(const float* x, float* y, std::int64_t n, bool tanh_approximation);
+
+/// grad_x = grad_y * gelu'(x) over n elements.
+void gelu_backward(const float* grad_y, const float* x, float* grad_x, std::int64_t n, bool tanh_approximation);
+
+}  // namespace lazynn::kernels
