@@ -313,8 +313,12 @@ std::vector<std::pair<std::string, Module*>> Module::named_children() {
 }
 
 std::vector<Module*> Module::children() {
+    // No names: this runs on every Sequential-style forward, so no strings and no hash set.
     std::vector<Module*> out;
-    for (auto& [name, m] : named_children()) out.push_back(m);
+    for (const auto& slot : registry_->children) {
+        Module* child = slot.get();
+        if (child && std::find(out.begin(), out.end(), child) == out.end()) out.push_back(child);
+    }
     return out;
 }
 

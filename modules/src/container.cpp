@@ -33,8 +33,11 @@ Sequential& Sequential::push_back(std::unique_ptr<Module> module) {
 }
 
 Tensor Sequential::forward(const Tensor& input) {
+    // Every registered slot in order, as PyTorch iterates _modules (a module added twice runs twice).
     Tensor x = input;
-    for (Module* child : children()) x = (*child)(x);
+    for (const auto& slot : registry().children) {
+        if (Module* child = slot.get()) x = (*child)(x);
+    }
     return x;
 }
 

@@ -60,15 +60,30 @@ void SGD::update(Parameter& p, const Tensor& grad, SGDState& state, const SGDOpt
         T* buf = o.momentum_ != 0 ? data<T>(state.momentum_buffer) : nullptr;
         const T lr = static_cast<T>(o.lr_), wd = static_cast<T>(o.weight_decay_), mom = static_cast<T>(o.momentum_);
         const T damp = static_cast<T>(1 - o.dampening_);
-        if (buf && !first && !o.maximize_ && o.weight_decay_ == 0 && !o.nesterov_) {
-            // Plain momentum, the same arithmetic without per-element options, so it vectorises.
+        if (!o.maximize_ && !o.nesterov_ && (!buf || !first)) {
+            // Plain SGD and plain momentum, each with or without L2 decay: the same arithmetic with
+            // the options fixed at compile time, so it vectorises.
             T* __restrict wr = w;
             const T* __restrict gr = g;
             T* __restrict br = buf;
-            for (std::int64_t i = begin; i < end; ++i) {
-                const T b = mom * br[i] + damp * gr[i];
-                br[i] = b;
-                wr[i] -= lr * b;
+            const auto run = [&](auto with_momentum, auto with_decay) {
+                for (std::int64_t i = begin; i < end; ++i) {
+                    T d = gr[i];
+                    if constexpr (decltype(with_decay)::value) d += wd * wr[i];
+                    if constexpr (decltype(with_momentum)::value) {
+                        d = mom * br[i] + damp * d;
+                        br[i] = d;
+                    }
+                    wr[i] -= lr * d;
+                }
+            };
+            const bool decay = o.weight_decay_ != 0;
+            if (buf) {
+                if (decay) run(std::true_type{}, std::true_type{});
+                else run(std::true_type{}, std::false_type{});
+            } else {
+                if (decay) run(std::false_type{}, std::true_type{});
+                else run(std::false_type{}, std::false_type{});
             }
             return;
         }
