@@ -67,31 +67,40 @@ std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std:
 
 }  // namespace
 
+/// The output rows y whose input row y*stride + shift lies inside [0, height): [first, last).
+std::pair<std::int64_t, std::int64_t> valid_rows(const ConvGeometry& s, std::int64_t i) {
+    return valid_columns(s.oh, s.h, s.sh, i * s.dh - s.pt);
+}
+
 // Rows are filled as zero head, a copied (or strided) middle and zero tail: no per-element tests.
+// Output rows that read padding are one zero fill per kernel tap; when a tap reads no padding
+// columns (the common case) each output row is a single segment copy.
 template <class T>
 LAZYNN_MULTIVERSION void im2col(const ConvGeometry& s, const T* input, std::int64_t n, std::int64_t g, T* cols) {
     for (std::int64_t c = 0; c < s.cg(); ++c) {
         const T* plane = input + ((n * s.c) + g * s.cg() + c) * s.h * s.w;
         for (std::int64_t i = 0; i < s.kh; ++i) {
+            const auto [y_first, y_last] = valid_rows(s, i);
             for (std::int64_t j = 0; j < s.kw; ++j) {
                 T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
                 const std::int64_t shift = j * s.dw - s.pl;   // input column = x * sw + shift
                 const auto [first, last] = valid_columns(s.ow, s.w, s.sw, shift);
-                for (std::int64_t y = 0; y < s.oh; ++y) {
-                    const std::int64_t iy = y * s.sh - s.pt + i * s.dh;
-                    T* out = row + y * s.ow;
-                    if (iy < 0 || iy >= s.h) {
-                        std::fill(out, out + s.ow, T(0));
-                        continue;
-                    }
-                    const T* src = plane + iy * s.w;
-                    std::fill(out, out + first, T(0));
+                std::fill(row, row + y_first * s.ow, T(0));
+                std::fill(row + y_last * s.ow, row + s.l(), T(0));
+                const T* src = plane + (y_first * s.sh - s.pt + i * s.dh) * s.w + shift;
+                T* out = row + y_first * s.ow;
+                if (s.sw == 1 && first == 0 && last == s.ow) {
+                    for (std::int64_t y = y_first; y < y_last; ++y, src += s.sh * s.w, out += s.ow) copy_segment(out, src, s.ow);
+                    continue;
+                }
+                for (std::int64_t y = y_first; y < y_last; ++y, src += s.sh * s.w, out += s.ow) {
+                    for (std::int64_t x = 0; x < first; ++x) out[x] = T(0);
                     if (s.sw == 1) {
-                        copy_segment(out + first, src + first + shift, last - first);
+                        copy_segment(out + first, src + first, last - first);
                     } else {
-                        for (std::int64_t x = first; x < last; ++x) out[x] = src[x * s.sw + shift];
+                        for (std::int64_t x = first; x < last; ++x) out[x] = src[x * s.sw];
                     }
-                    std::fill(out + last, out + s.ow, T(0));
+                    for (std::int64_t x = last; x < s.ow; ++x) out[x] = T(0);
                 }
             }
         }
@@ -103,19 +112,18 @@ LAZYNN_MULTIVERSION void col2im(const ConvGeometry& s, const T* cols, std::int64
     for (std::int64_t c = 0; c < s.cg(); ++c) {
         T* plane = grad_input + ((n * s.c) + g * s.cg() + c) * s.h * s.w;
         for (std::int64_t i = 0; i < s.kh; ++i) {
+            const auto [y_first, y_last] = valid_rows(s, i);
             for (std::int64_t j = 0; j < s.kw; ++j) {
                 const T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
                 const std::int64_t shift = j * s.dw - s.pl;
                 const auto [first, last] = valid_columns(s.ow, s.w, s.sw, shift);
-                for (std::int64_t y = 0; y < s.oh; ++y) {
-                    const std::int64_t iy = y * s.sh - s.pt + i * s.dh;
-                    if (iy < 0 || iy >= s.h) continue;
-                    T* dst = plane + iy * s.w;
-                    const T* src = row + y * s.ow;
+                T* dst = plane + (y_first * s.sh - s.pt + i * s.dh) * s.w + shift;
+                const T* src = row + y_first * s.ow;
+                for (std::int64_t y = y_first; y < y_last; ++y, dst += s.sh * s.w, src += s.ow) {
                     if (s.sw == 1) {
-                        add_segment(dst + first + shift, src + first, last - first);
+                        add_segment(dst + first, src + first, last - first);
                     } else {
-                        for (std::int64_t x = first; x < last; ++x) dst[x * s.sw + shift] += src[x];
+                        for (std::int64_t x = first; x < last; ++x) dst[x * s.sw] += src[x];
                     }
                 }
             }
