@@ -379,6 +379,45 @@ TEST_SUITE("recurrent layers") {
 }
 
 TEST_SUITE("norms and embeddings") {
+    TEST_CASE("functional layer_norm and group_norm: the modules' results, float32 against float64, PyTorch's errors") {
+        manual_seed(12);
+        const Tensor x = randn({6, 4, 5}) * 4 + 2;
+        LayerNorm ln(Shape{4, 5});
+        ln.to(kFloat64);
+        {
+            NoGradGuard no_grad;
+            ln.weight.copy_(randn({4, 5}));
+            ln.bias.copy_(randn({4, 5}));
+        }
+        const Tensor x64 = x.to(kFloat64);
+        check_close(functional::layer_norm(x64, Shape{4, 5}, ln.weight, ln.bias), ln(x64), 0, 0);
+        GroupNorm gn(2, 4);
+        gn.to(kFloat64);
+        check_close(functional::group_norm(x64, 2, gn.weight, gn.bias), gn(x64), 0, 0);
+        // The float32 kernels accumulate in double: float32 results stay within float32 rounding.
+        for (const bool affine : {false, true}) {
+            CAPTURE(affine);
+            const Tensor w = affine ? randn({5}) : Tensor(), b = affine ? randn({5}) : Tensor();
+            const Tensor in32 = x.detach().requires_grad_(), in64 = x.to(kFloat64).detach().requires_grad_();
+            const Tensor out32 = functional::layer_norm(in32, Shape{5}, w, b);
+            const Tensor out64 = functional::layer_norm(in64, Shape{5}, affine ? w.to(kFloat64) : Tensor(), affine ? b.to(kFloat64) : Tensor());
+            check_close(out32, out64, 1e-5, 1e-5);
+            (out32 * out32.detach()).sum().backward();
+            (out64 * out64.detach()).sum().backward();
+            check_close(in32.grad(), in64.grad(), 1e-4, 1e-4);
+        }
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::layer_norm(x, Shape{4}), ShapeError,
+                                        "Given normalized_shape=[4], expected input with shape [*, 4], but got input of size [6, 4, 5]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::layer_norm(x, Shape{5}, ones({4})), ShapeError,
+                                        "layer_norm: expected weight and bias of shape [5], got [4]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::layer_norm(x, Shape{5}, ones({5}, kFloat64)), DtypeError,
+                                        "layer_norm: expected weight and bias of the input's dtype float32, got float64");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::group_norm(x, 3), ValueError,
+                                        "group_norm: expected the number of channels 4 to be divisible by num_groups=3");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::group_norm(x, 2, ones({5})), ShapeError,
+                                        "group_norm: expected weight and bias of shape [4], got [5]");
+    }
+
     TEST_CASE("LazyLayerNorm and LazyGroupNorm infer their sizes (PyTorch ships neither)") {
         LazyLayerNorm ln(2);
         CHECK(ln(randn({3, 4, 5})).shape() == Shape{3, 4, 5});

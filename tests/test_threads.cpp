@@ -1,6 +1,6 @@
 // lazynn's own threads (set_num_threads > 1): every split kernel gives what the serial one gives —
 // elementwise ops, GEMMs split by rows and by columns, convolution over the batch (forward and
-// backward), pooling — and training is reproducible run to run with several threads.
+// backward), pooling, normalisation — and training is reproducible run to run with several threads.
 #include "test_support.hpp"
 
 #include <lazynn/lazynn.hpp>
@@ -132,6 +132,37 @@ TEST_SUITE("threads") {
         const ValuesIndices n = nn::MaxPool2d(nn::MaxPoolOptions<2>(2)).forward_with_indices(with_nan);
         CHECK(std::isnan(n.values.to_vector<float>()[0]));
         CHECK(n.indices.to_vector<std::int64_t>()[0] == 5);
+    }
+
+    TEST_CASE("batch, layer and group norm split across threads match the serial kernels and are reproducible") {
+        manual_seed(6);
+        const Tensor images = randn({16, 8, 40, 40}) * 3 + 1, rows = randn({512, 300}) * 2 - 1;   // large enough to split
+        // Output, input gradient and parameter gradients of (norm(x) * seed).sum().
+        auto run = [](Module& norm, const Tensor& x) {
+            norm.zero_grad();
+            const Tensor in = x.detach().requires_grad_();
+            const Tensor out = norm(in);
+            (out * out.detach().cos()).sum().backward();
+            std::vector<Tensor> result{out, in.grad()};
+            for (const Tensor& p : norm.parameters()) result.push_back(p.grad().clone());
+            return result;
+        };
+        nn::BatchNorm2d batch(8);
+        nn::LayerNorm layer(Shape{300});
+        nn::GroupNorm group(4, 8);
+        const std::vector<std::pair<Module*, Tensor>> cases{{&batch, images}, {&layer, rows}, {&group, images}};
+        for (const auto& [norm, x] : cases) {
+            CAPTURE(norm->name());
+            const auto serial = with_threads(1, [&] { return run(*norm, x); });
+            const auto split = with_threads(2, [&] { return run(*norm, x); });
+            const auto again = with_threads(2, [&] { return run(*norm, x); });
+            REQUIRE(serial.size() == split.size());
+            for (std::size_t i = 0; i < serial.size(); ++i) {
+                CAPTURE(i);
+                check_close(split[i], serial[i], 1e-5, 1e-5);   // parameter gradients add chunk sums in another grouping
+                CHECK(equal(again[i], split[i]));
+            }
+        }
     }
 
     TEST_CASE("a small CNN trains identically twice with two threads") {
