@@ -741,3 +741,85 @@ TEST_SUITE("layer errors") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(MaxPool2d(MaxPoolOptions<2>(2).padding(2))(ones({1, 1, 4, 4})), ValueError, "pad should be at most half");
     }
 }
+
+TEST_SUITE("layer + ReLU fusion in Sequential") {
+    // Sequential runs Linear/Conv1d/Conv2d followed by ReLU as one pass; everything observable
+    // must equal the two separate calls.
+    struct Run {
+        Tensor out, input_grad;
+        std::vector<Tensor> param_grads;
+    };
+
+    Run run(Module& model, const Tensor& x, bool through_sequential) {
+        model.zero_grad();
+        const Tensor in = x.detach().requires_grad_();
+        Tensor out;
+        if (through_sequential) {
+            out = model(in);
+        } else {   // each child on its own
+            out = in;
+            for (Module* child : model.children()) out = (*child)(out);
+        }
+        (out * out.detach().sin()).sum().backward();
+        Run r{out, in.grad(), {}};
+        for (const Tensor& p : model.parameters()) r.param_grads.push_back(p.grad().clone());
+        return r;
+    }
+
+    TEST_CASE("fused layers equal the separate layer and ReLU exactly, in float32 and float64") {
+        manual_seed(21);
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            CAPTURE(dtype_name(dtype));
+            Sequential mlp{Linear(6, 5), ReLU(), Linear(5, 4), ReLU()};
+            Sequential cnn{Conv2d(Conv2dOptions(2, 3, 3).padding(1)), ReLU(), Conv2d(3, 2, 2), ReLU(), Flatten(), LazyLinear(3), ReLU()};
+            Sequential cnn1d{Conv1d(Conv1dOptions(2, 4, 3).stride(2)), ReLU()};
+            const std::vector<std::pair<Sequential*, Tensor>> cases{
+                {&mlp, randn({7, 6})}, {&cnn, randn({3, 2, 6, 5})}, {&cnn1d, randn({2, 2, 9})}};
+            for (const auto& [model, x] : cases) {
+                model->to(dtype);
+                model->initialize(x.to(dtype));
+                const Run fused = run(*model, x.to(dtype), true), separate = run(*model, x.to(dtype), false);
+                if (model != &cnn1d) CHECK(fused.out.grad_fn()->name() == "ReluBackward0");   // Conv1d ends in a squeeze
+                CHECK(equal(fused.out, separate.out));
+                CHECK(equal(fused.input_grad, separate.input_grad));
+                REQUIRE(fused.param_grads.size() == separate.param_grads.size());
+                for (std::size_t i = 0; i < fused.param_grads.size(); ++i) CHECK(equal(fused.param_grads[i], separate.param_grads[i]));
+            }
+        }
+    }
+
+    TEST_CASE("fused layers pass gradcheck, follow PyTorch's ReLU at NaN and -0.0, and step aside for hooks") {
+        manual_seed(22);
+        const Tensor x = randn({2, 3, 5, 4}, kFloat64).requires_grad_();
+        const Tensor w = randn({4, 3, 3, 3}, kFloat64).requires_grad_(), b = randn({4}, kFloat64).requires_grad_();
+        auto conv = [](const std::vector<Tensor>& in) { return functional::conv2d_relu(in[0], in[1], in[2], {1, 1}, {1, 1, 0, 0}, {1, 1}, 1); };
+        const auto conv_check = autograd::gradcheck(conv, {x, w, b});
+        CHECK_MESSAGE(conv_check.ok, conv_check.message);
+        const Tensor a = randn({5, 3}, kFloat64).requires_grad_(), wl = randn({4, 3}, kFloat64).requires_grad_();
+        const auto linear_check = autograd::gradcheck([](const std::vector<Tensor>& in) { return functional::linear_relu(in[0], in[1], in[2]); },
+                                                      {a, wl, randn({4}, kFloat64).requires_grad_()});
+        CHECK_MESSAGE(linear_check.ok, linear_check.message);
+        // relu(NaN) = NaN with gradient 1; relu(-0.0) = -0.0 with gradient 0 (PyTorch 1.13, measured).
+        const double nan = std::nan("");
+        const Tensor specials = tensor(std::vector<double>{nan, -1.0, 2.0}, {3, 1}, kFloat64).requires_grad_();
+        const Tensor y = functional::linear_relu(specials, ones({1, 1}, kFloat64));
+        CHECK(std::isnan(y.to_vector<double>()[0]));
+        y.sum().backward();
+        CHECK(specials.grad().to_vector<double>() == std::vector<double>{1.0, 0.0, 1.0});
+        const Tensor unfused = tensor(std::vector<double>{nan, -0.0, 2.0}, {3}, kFloat64).requires_grad_();
+        const Tensor r = unfused.relu();
+        CHECK(std::isnan(r.to_vector<double>()[0]));
+        CHECK(std::signbit(r.to_vector<double>()[1]));
+        r.sum().backward();
+        CHECK(unfused.grad().to_vector<double>() == std::vector<double>{1.0, 0.0, 1.0});
+        // A hook on the layer must see the layer's own output, before the ReLU.
+        Sequential model{Linear(4, 8), ReLU()};
+        Tensor seen;
+        auto handle = model[0].register_forward_hook([&](Module&, const std::vector<Tensor>&, const Tensor& out) { seen = out; });
+        const Tensor out = model(randn({16, 4}));
+        CHECK(seen.min().item<double>() < 0);
+        CHECK(out.min().item<double>() >= 0);
+        CHECK(out.grad_fn()->name() == "ReluBackward0");
+        CHECK(equal(out, seen.relu()));
+    }
+}

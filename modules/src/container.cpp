@@ -1,6 +1,11 @@
 #include "module_registry.hpp"
 
+#include <lazynn/nn/activation.hpp>
 #include <lazynn/nn/container.hpp>
+#include <lazynn/nn/conv.hpp>
+#include <lazynn/nn/linear.hpp>
+
+#include <typeinfo>
 
 namespace lazynn::nn {
 namespace {
@@ -32,11 +37,44 @@ Sequential& Sequential::push_back(std::unique_ptr<Module> module) {
     return *this;
 }
 
+namespace {
+
+/// Runs `layer` and the ReLU `next` as one fused pass into x when `next` is exactly a ReLU,
+/// `layer` exactly a (materialised) Linear or 1-d/2-d convolution, and neither has hooks that
+/// would see the intermediate tensor; returns false (and leaves x) otherwise. The fused result
+/// and gradients equal the two separate calls.
+bool run_fused_relu(Module& layer, Module& next, Tensor& x) {
+    if (typeid(next) != typeid(ReLU) || next.num_forward_hooks() || next.num_forward_pre_hooks()) return false;
+    if (layer.num_forward_hooks() || layer.num_forward_pre_hooks() || layer.is_lazy()) return false;
+    const std::type_info& type = typeid(layer);
+    if (type == typeid(Linear) || type == typeid(LazyLinear)) {
+        x = static_cast<Linear&>(layer).forward_relu(x);
+    } else if (type == typeid(Conv2d) || type == typeid(LazyConv2d)) {
+        x = static_cast<Conv2d&>(layer).forward_relu(x);
+    } else if (type == typeid(Conv1d) || type == typeid(LazyConv1d)) {
+        x = static_cast<Conv1d&>(layer).forward_relu(x);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 Tensor Sequential::forward(const Tensor& input) {
-    // Every registered slot in order, as PyTorch iterates _modules (a module added twice runs twice).
+    // Every registered slot in order, as PyTorch iterates _modules; a layer followed by a ReLU
+    // runs fused (bias and ReLU in the layer's own pass).
     Tensor x = input;
-    for (const auto& slot : registry().children) {
-        if (Module* child = slot.get()) x = (*child)(x);
+    const auto& slots = registry().children;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        Module* child = slots[i].get();
+        if (!child) continue;
+        Module* next = i + 1 < slots.size() ? slots[i + 1].get() : nullptr;
+        if (next && run_fused_relu(*child, *next, x)) {
+            ++i;
+            continue;
+        }
+        x = (*child)(x);
     }
     return x;
 }

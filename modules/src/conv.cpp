@@ -76,7 +76,7 @@ void ConvNd<N>::reset_parameters() {
 }
 
 template <std::size_t N>
-Tensor ConvNd<N>::forward(const Tensor& input_given) {
+Tensor ConvNd<N>::forward_then(const Tensor& input_given, bool relu) {
     const auto& o = options_;
     const auto batched_rank = static_cast<std::int64_t>(N) + 2;
     if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {
@@ -114,15 +114,16 @@ Tensor ConvNd<N>::forward(const Tensor& input_given) {
         end.fill(0);
     }
     Tensor out;
+    const auto conv2d = relu ? functional::conv2d_relu : functional::conv2d;
     if constexpr (N == 3) {
         out = functional::conv3d(input, weight, bias, o.stride_.values, {begin[0], end[0], begin[1], end[1], begin[2], end[2]},
                                  o.dilation_.values, o.groups_);
+        if (relu) out = out.relu();
     } else if constexpr (N == 2) {
-        out = functional::conv2d(input, weight, bias, {o.stride_[0], o.stride_[1]}, {begin[0], end[0], begin[1], end[1]},
-                                 {o.dilation_[0], o.dilation_[1]}, o.groups_);
+        out = conv2d(input, weight, bias, {o.stride_[0], o.stride_[1]}, {begin[0], end[0], begin[1], end[1]}, {o.dilation_[0], o.dilation_[1]},
+                     o.groups_);
     } else {
-        out = functional::conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride_[0]}, {0, 0, begin[0], end[0]},
-                                 {1, o.dilation_[0]}, o.groups_)
+        out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride_[0]}, {0, 0, begin[0], end[0]}, {1, o.dilation_[0]}, o.groups_)
                   .squeeze(2);
     }
     return unbatched ? out.squeeze(0) : out;

@@ -1,6 +1,7 @@
 // conv2d as im2col + GEMM, samples split across threads, with its backward (col2im), and padding
 // by index gathering.
 #include "autograd/function_node.hpp"
+#include "fused_relu.hpp"
 #include "im2col.hpp"
 #include "ops/gemm.hpp"
 #include "parallel.hpp"
@@ -59,8 +60,13 @@ void over_batch(std::int64_t samples, Body&& body) {
 
 }  // namespace
 
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
-              std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups) {
+namespace {
+
+/// conv2d, followed by ReLU in the same pass when `relu`: each sample's output block gets its bias
+/// and ReLU while it is still in cache, and the backward masks each sample's gradient block the
+/// same way, with one autograd node and no intermediate tensor.
+Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
+                   std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups, bool relu) {
     if (input.dim() != 4) throw ShapeError("conv2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
     if (weight.dim() != 4) throw ShapeError("conv2d: expected weight [O, C/groups, kH, kW], got " + shape_to_list(weight.shape()));
     if (input.dtype() != weight.dtype()) {
@@ -110,14 +116,16 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
                         for (std::int64_t e = 0; e < s.l(); ++e) row[e] += bv;
                     }
                 }
+                if (relu) detail::relu_span(o + n * s.o * s.l(), s.o * s.l());
             }
         });
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        record(out, "ConvolutionBackward0", {input, weight, bias}, [s, sx = SavedTensor(x), sw = SavedTensor(w), gi, gw, gb](const Tensor& g_in) {
+        record(out, relu ? "ReluBackward0" : "ConvolutionBackward0", {input, weight, bias},
+               [s, sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gi, gw, gb](const Tensor& g_in) {
             const Tensor go = lazynn::detail::contiguous_data(g_in);
-            const Tensor xv = sx.unpack(), wv = sw.unpack();
+            const Tensor xv = sx.unpack(), wv = sw.unpack(), yv = relu ? so.unpack() : Tensor();
             Tensor grad_input = gi ? zeros(xv.shape(), xv.dtype()) : Tensor();
             Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
             Tensor grad_bias = gb ? zeros({s.o}, wv.dtype()) : Tensor();
@@ -131,13 +139,21 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
                 over_batch(s.n, [&](std::int64_t first, std::int64_t last) {
                     Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
                     T* cols = cols_buffer.impl().data<T>();
+                    // The sample's gradient through the ReLU, when fused.
+                    Tensor masked_buffer = relu ? lazynn::detail::empty_tensor({s.o * s.l()}, xv.dtype()) : Tensor();
                     // Each chunk accumulates privately; one chunk (the serial case) writes the totals directly.
                     const bool whole = first == 0 && last == s.n;
                     Tensor local_weight = gw ? (whole ? grad_weight : zeros(wv.shape(), wv.dtype())) : Tensor();
                     Tensor local_bias = gb ? (whole ? grad_bias : zeros({s.o}, wv.dtype())) : Tensor();
                     for (std::int64_t n = first; n < last; ++n) {
+                        const T* sample_grad = gv + n * s.o * s.l();
+                        if (relu) {
+                            T* masked = masked_buffer.impl().data<T>();
+                            detail::relu_backward_span(sample_grad, yv.impl().data<T>() + n * s.o * s.l(), masked, s.o * s.l());
+                            sample_grad = masked;
+                        }
                         for (std::int64_t g = 0; g < s.groups; ++g) {
-                            const T* gout = gv + (n * s.o + g * s.og()) * s.l();
+                            const T* gout = sample_grad + g * s.og() * s.l();
                             if (gw) {
                                 im2col(s, xv.impl().data<T>(), n, g, cols);
                                 gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), gout, s.l(), cols, s.l(), T(1),
@@ -151,7 +167,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
                         }
                         if (gb) {
                             T* gbv = local_bias.impl().data<T>();
-                            for (std::int64_t oc = 0; oc < s.o; ++oc) gbv[oc] += row_sum(gv + (n * s.o + oc) * s.l(), s.l());
+                            for (std::int64_t oc = 0; oc < s.o; ++oc) gbv[oc] += row_sum(sample_grad + oc * s.l(), s.l());
                         }
                     }
                     if (whole) return;
@@ -168,6 +184,18 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
         }, true);
     }
     return out;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
+              std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups) {
+    return conv2d_then(input, weight, bias, stride, padding, dilation, groups, false);
+}
+
+Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
+                   std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups) {
+    return conv2d_then(input, weight, bias, stride, padding, dilation, groups, true);
 }
 
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,

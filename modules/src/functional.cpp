@@ -1,5 +1,7 @@
-// linear with the bias fused into the GEMM, dropout and simple activations.
+// linear with the bias (and optionally a following ReLU) fused into the GEMM, dropout and simple
+// activations.
 #include "autograd/function_node.hpp"
+#include "fused_relu.hpp"
 #include "ops/gemm.hpp"
 #include "tensor_impl.hpp"
 
@@ -23,13 +25,15 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
 
 }  // namespace
 
-Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+/// linear, followed by ReLU in the same pass when `relu` (one node, no intermediate tensor).
+Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias, bool relu) {
     const bool fused = input.dim() >= 1 && weight.dim() == 2 && input.dtype() == weight.dtype() && input.is_floating_point() &&
                        (!bias.defined() || (bias.dim() == 1 && bias.dtype() == weight.dtype() && bias.size(0) == weight.size(0))) &&
                        input.size(-1) == weight.size(1);
     if (!fused) {   // the general path reports shape and dtype problems
         Tensor out = matmul(input, weight.t());
-        return bias.defined() ? out + bias : out;
+        if (bias.defined()) out = out + bias;
+        return relu ? out.relu() : out;
     }
     // out[M, O] = x[M, I] W[O, I]^T + b: one GEMM with beta = 1 over rows pre-filled with the bias.
     const Tensor x = lazynn::detail::contiguous_data(input);
@@ -49,12 +53,16 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
         }
         gemm<T>(false, true, rows, out_features, in_features, x.impl().data<T>(), in_features, w.impl().data<T>(), in_features,
                 bias.defined() ? T(1) : T(0), o, out_features);
+        if (relu) detail::relu_in_place(o, rows * out_features);
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gx = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        record(out, "AddmmBackward0", {input, weight, bias},
-               [sx = SavedTensor(x), sw = SavedTensor(w), gx, gw, gb, rows, in_features, out_features, in_shape = input.shape()](const Tensor& g_in) {
-                   const Tensor g = lazynn::detail::contiguous_data(g_in);
+        record(out, relu ? "ReluBackward0" : "AddmmBackward0", {input, weight, bias},
+               [sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gx, gw, gb, rows, in_features,
+                out_features, in_shape = input.shape()](const Tensor& g_in) {
+                   // Through the ReLU first: the gradient where the output is positive (or NaN).
+                   const Tensor g = relu ? detail::relu_backward(lazynn::detail::contiguous_data(g_in), so.unpack())
+                                         : lazynn::detail::contiguous_data(g_in);
                    const Tensor xv = sx.unpack(), wv = sw.unpack();
                    Tensor grad_x = gx ? lazynn::detail::empty_tensor(in_shape, xv.dtype()) : Tensor();
                    Tensor grad_w = gw ? lazynn::detail::empty_tensor({out_features, in_features}, wv.dtype()) : Tensor();
@@ -80,6 +88,10 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     }
     return out;
 }
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) { return linear_then(input, weight, bias, false); }
+
+Tensor linear_relu(const Tensor& input, const Tensor& weight, const Tensor& bias) { return linear_then(input, weight, bias, true); }
 
 Tensor dropout(const Tensor& input, double p, bool training) {
     if (p < 0.0 || p > 1.0) throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));

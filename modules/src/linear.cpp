@@ -32,7 +32,7 @@ void Linear::reset_parameters() {
     }
 }
 
-Tensor Linear::forward(const Tensor& input) {
+Tensor Linear::forward_then(const Tensor& input, bool relu) {
     if (input.dim() == 0 || input.size(-1) != options_.in_features_) {
         const Shape& s = input.shape();
         Shape rows = s.size() >= 2 ? Shape{shape_numel(Shape(s.begin(), s.end() - 1)), s.back()} : Shape{1, s.empty() ? 1 : s[0]};
@@ -42,7 +42,7 @@ Tensor Linear::forward(const Tensor& input) {
                          " (mat1 and mat2 shapes cannot be multiplied (" + shape_to_string(rows) + " and " +
                          std::to_string(options_.in_features_) + "x" + std::to_string(options_.out_features_) + "))");
     }
-    return functional::linear(input, weight, bias);
+    return relu ? functional::linear_relu(input, weight, bias) : functional::linear(input, weight, bias);
 }
 
 std::string Linear::extra_repr() const {

@@ -167,8 +167,9 @@ Tensor Tensor::sigmoid() const {
 }
 
 Tensor Tensor::relu() const {
-    Tensor out = kernels::unary(*this, "relu", [](auto x) { return x > 0 ? x : decltype(x)(0); }, false);
-    record_pointwise(out, *this, "ReluBackward0", true, [](auto g, auto y) { return y > 0 ? g : decltype(g)(0); });
+    // PyTorch's threshold semantics: NaN passes through (with gradient 1), -0.0 stays -0.0 (gradient 0).
+    Tensor out = kernels::unary(*this, "relu", [](auto x) { return x < 0 ? decltype(x)(0) : x; }, false);
+    record_pointwise(out, *this, "ReluBackward0", true, [](auto g, auto y) { return y <= 0 ? decltype(g)(0) : g; });
     return out;
 }
 

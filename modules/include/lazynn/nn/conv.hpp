@@ -72,6 +72,10 @@ namespace functional {
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
               std::array<std::int64_t, 4> padding /* top, bottom, left, right */, std::array<std::int64_t, 2> dilation,
               std::int64_t groups);
+/// relu(conv2d(...)) in one pass and one autograd node: what Sequential runs for a Conv1d/Conv2d
+/// followed by a ReLU. Shapes as conv2d.
+Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
+                   std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups);
 /// The adjoint of conv2d (a "deconvolution").
 /// Shapes: input [N, C_in, H, W], weight [C_in, C_out/groups, kH, kW], bias [C_out] ->
 ///         [N, C_out, (H-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1, ...]
@@ -98,7 +102,9 @@ class ConvNd : public Module {
 public:
     explicit ConvNd(ConvOptions<N> options);
     /// Shapes: input [B, C_in, *spatial] or unbatched [C_in, *spatial] -> [B, C_out, *spatial']
-    Tensor forward(const Tensor& input) override;
+    Tensor forward(const Tensor& input) override { return forward_then(input, false); }
+    /// relu(forward(input)) in one pass (no hooks run): Sequential's fusion of a following ReLU.
+    Tensor forward_relu(const Tensor& input) { return forward_then(input, true); }
     virtual void reset_parameters();
     std::string extra_repr() const override;
     const ConvOptions<N>& options() const { return options_; }
@@ -112,6 +118,7 @@ protected:
     struct Uninitialized {};
     ConvNd(ConvOptions<N> options, Uninitialized);
     void validate() const;
+    Tensor forward_then(const Tensor& input, bool relu);
     ConvOptions<N> options_;
 };
 

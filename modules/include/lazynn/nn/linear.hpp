@@ -25,7 +25,9 @@ public:
         : Linear(LinearOptions(in_features, out_features).bias(bias)) {}
 
     /// Shapes: input [*, in_features] -> output [*, out_features]
-    Tensor forward(const Tensor& input) override;
+    Tensor forward(const Tensor& input) override { return forward_then(input, false); }
+    /// relu(forward(input)) in one pass (no hooks run): Sequential's fusion of a following ReLU.
+    Tensor forward_relu(const Tensor& input) { return forward_then(input, true); }
     virtual void reset_parameters();
     std::string extra_repr() const override;
 
@@ -40,6 +42,7 @@ protected:
     struct Uninitialized {};
     /// For LazyLinear: the same registry with uninitialised weight and bias.
     Linear(LinearOptions options, Uninitialized);
+    Tensor forward_then(const Tensor& input, bool relu);
     LinearOptions options_;
 };
 
