@@ -823,3 +823,42 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         CHECK(equal(out, seen.relu()));
     }
 }
+
+TEST_SUITE("Winograd convolution") {
+    TEST_CASE("float32 3x3 stride-1 convolutions (Winograd F(2x2, 3x3)) match the float64 im2col kernel") {
+        // Shapes cover both vector widths (tile rows of 4-7 and of 8+ tiles), odd and even sizes,
+        // padding 0/1/2 and "same", the fused ReLU, and channel counts on both sides of the
+        // Winograd threshold.
+        manual_seed(31);
+        struct Case {
+            std::int64_t n, c, o, h, w, pad;
+            bool relu;
+        };
+        for (const Case& k : {Case{3, 8, 16, 9, 9, 0, false}, Case{2, 16, 8, 13, 13, 1, true}, Case{2, 8, 5, 20, 31, 2, false},
+                              Case{1, 12, 7, 8, 16, 1, false}, Case{2, 4, 6, 10, 10, 1, true}, Case{1, 9, 3, 5, 40, 0, true}}) {
+            CAPTURE(k.c);
+            CAPTURE(k.h);
+            CAPTURE(k.w);
+            CAPTURE(k.pad);
+            const Tensor x = randn({k.n, k.c, k.h, k.w}), w = randn({k.o, k.c, 3, 3}), b = randn({k.o});
+            const auto conv = k.relu ? functional::conv2d_relu : functional::conv2d;
+            const std::array<std::int64_t, 4> pad{k.pad, k.pad, k.pad, k.pad};
+            const Tensor x32 = x.detach().requires_grad_(), w32 = w.detach().requires_grad_();
+            const Tensor x64 = x.to(kFloat64).requires_grad_(), w64 = w.to(kFloat64).requires_grad_();
+            const Tensor y32 = conv(x32, w32, b, {1, 1}, pad, {1, 1}, 1);
+            const Tensor y64 = conv(x64, w64, b.to(kFloat64), {1, 1}, pad, {1, 1}, 1);
+            // Sums of 9c products of unit-variance values: absolute error scales with sqrt(9c).
+            check_close(y32, y64, 1e-5, 1e-5 * std::sqrt(9.0 * static_cast<double>(k.c)));
+            (y32 * y32.detach()).sum().backward();
+            (y64 * y64.detach()).sum().backward();
+            check_close(x32.grad(), x64.grad(), 1e-4, 1e-4 * static_cast<double>(k.c));
+            check_close(w32.grad(), w64.grad(), 1e-4, 1e-3 * static_cast<double>(k.c));
+        }
+        // The "same" padding of a Conv2d module takes the same path.
+        Conv2d same(Conv2dOptions(8, 4, 3).padding("same"));
+        const Tensor x = randn({2, 8, 11, 12});
+        Conv2d same64(same);
+        same64.to(kFloat64);
+        check_close(same(x), same64(x.to(kFloat64)), 1e-5, 1e-4);
+    }
+}

@@ -6,6 +6,7 @@
 #include "ops/gemm.hpp"
 #include "parallel.hpp"
 #include "tensor_impl.hpp"
+#include "winograd.hpp"
 
 #include <lazynn/autograd.hpp>
 #include <lazynn/nn/conv.hpp>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <mutex>
 #include <tuple>
+#include <type_traits>
 
 namespace lazynn::nn::functional {
 namespace {
@@ -99,12 +101,22 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
         const T* wv = w.impl().data<T>();
         T* o = out.impl().data<T>();
         const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>();
+        // float32 3x3 convolutions with stride 1 run Winograd F(2x2, 3x3) (winograd.hpp); the
+        // weights are transformed once per call.
+        const bool winograd = std::is_same_v<T, float> && detail::winograd_applies(s);
+        Tensor u = winograd ? lazynn::detail::empty_tensor({16 * s.o * s.c}, kFloat32) : Tensor();
+        if constexpr (std::is_same_v<T, float>) {
+            if (winograd) detail::winograd_transform_weights(wv, s.o, s.c, u.impl().data<float>());
+        }
         over_batch(s.n, [&](std::int64_t first, std::int64_t last) {
+            if constexpr (std::is_same_v<T, float>) {
+                if (winograd) detail::winograd_convolve(s, xin + first * s.c * s.h * s.w, u.impl().data<float>(), last - first, o + first * s.o * s.l());
+            }
             // The column buffer comes from the caching allocator: no fresh pages every call.
-            Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, x.dtype());
-            T* cols = cols_buffer.impl().data<T>();
+            Tensor cols_buffer = winograd ? Tensor() : lazynn::detail::empty_tensor({s.k() * s.l()}, x.dtype());
+            T* cols = winograd ? nullptr : cols_buffer.impl().data<T>();
             for (std::int64_t n = first; n < last; ++n) {
-                for (std::int64_t g = 0; g < s.groups; ++g) {
+                for (std::int64_t g = 0; g < s.groups && !winograd; ++g) {
                     im2col(s, xin, n, g, cols);
                     T* og = o + (n * s.o + g * s.og()) * s.l();
                     gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv + g * s.og() * s.k(), s.k(), cols, s.l(), T(0), og, s.l());

@@ -8,66 +8,17 @@
 #include "pooling_kernels.hpp"
 
 #include "multiversion.hpp"
+#include "wide_vectors.hpp"
 
 #include <algorithm>
-#include <cstring>
-
-// Every helper taking or returning a vector is always inlined into the multiversioned kernels, so
-// no vector crosses a call (the build passes -Wno-psabi for this file).
-#define LAZYNN_VECTOR_HELPER inline __attribute__((always_inline))
 
 namespace lazynn::nn::functional::detail {
 namespace {
 
-/// Vectors of T of a given byte width, and the shuffles that split two vectors of adjacent pairs
-/// into their first (even) and second (odd) members and zip them back.
-template <class T, int Bytes>
-struct Wide;
-
-template <>
-struct Wide<float, 32> {
-    typedef float Vector __attribute__((vector_size(32)));
-    typedef std::int32_t Index __attribute__((vector_size(32)));
-    static constexpr int lanes = 8;
-    static constexpr Index even{0, 2, 4, 6, 8, 10, 12, 14}, odd{1, 3, 5, 7, 9, 11, 13, 15};
-    static constexpr Index zip_low{0, 8, 1, 9, 2, 10, 3, 11}, zip_high{4, 12, 5, 13, 6, 14, 7, 15};
-};
-
-template <>
-struct Wide<float, 16> {
-    typedef float Vector __attribute__((vector_size(16)));
-    typedef std::int32_t Index __attribute__((vector_size(16)));
-    static constexpr int lanes = 4;
-    static constexpr Index even{0, 2, 4, 6}, odd{1, 3, 5, 7}, zip_low{0, 4, 1, 5}, zip_high{2, 6, 3, 7};
-};
-
-template <>
-struct Wide<double, 32> {
-    typedef double Vector __attribute__((vector_size(32)));
-    typedef std::int64_t Index __attribute__((vector_size(32)));
-    static constexpr int lanes = 4;
-    static constexpr Index even{0, 2, 4, 6}, odd{1, 3, 5, 7}, zip_low{0, 4, 1, 5}, zip_high{2, 6, 3, 7};
-};
-
-template <>
-struct Wide<double, 16> {
-    typedef double Vector __attribute__((vector_size(16)));
-    typedef std::int64_t Index __attribute__((vector_size(16)));
-    static constexpr int lanes = 2;
-    static constexpr Index even{0, 2}, odd{1, 3}, zip_low{0, 2}, zip_high{1, 3};
-};
-
-template <class W>
-LAZYNN_VECTOR_HELPER typename W::Vector load(const void* p) {
-    typename W::Vector v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-template <class V>
-LAZYNN_VECTOR_HELPER void store(void* p, V v) {
-    std::memcpy(p, &v, sizeof v);
-}
+using wide::load;
+using wide::over_row;
+using wide::store;
+using wide::Wide;
 
 /// The later candidate where it is larger or NaN: ties keep the earlier one, NaN propagates.
 template <class V>
@@ -93,16 +44,6 @@ struct WindowBlock {
         return later_if_larger(later_if_larger(top_left, top_right), later_if_larger(bottom_left, bottom_right));
     }
 };
-
-/// Runs block(x) over a row of `windows` windows, W::lanes at a time; a partial last block
-/// overlaps the one before it (recomputing a window writes the same values). Needs
-/// windows >= W::lanes.
-template <class W, class Block>
-LAZYNN_VECTOR_HELPER void over_row(std::int64_t windows, Block&& block) {
-    std::int64_t x = 0;
-    for (; x + W::lanes <= windows; x += W::lanes) block(x);
-    if (x < windows) block(windows - W::lanes);
-}
 
 template <class T, class W>
 LAZYNN_VECTOR_HELPER void forward_row(const T* top, const T* bottom, T* out, std::int64_t ow) {
