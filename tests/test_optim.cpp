@@ -26,6 +26,8 @@ const std::map<std::string, Factory>& optimizers() {
         {"adam", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1)); }},
         {"adam_amsgrad_wd", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1).betas(0.8, 0.9).weight_decay(0.1).amsgrad(true)); }},
         {"adamw", [](auto p) { return std::make_unique<AdamW>(p, AdamWOptions(0.1).weight_decay(0.5)); }},
+        {"sgd_weight_decay", [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05).weight_decay(0.1)); }},
+        {"adam_weight_decay", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1).weight_decay(0.1)); }},
         {"adamax", [](auto p) { return std::make_unique<Adamax>(p, AdamaxOptions(0.1).weight_decay(0.05)); }},
         {"nadam", [](auto p) { return std::make_unique<NAdam>(p, NAdamOptions(0.1).weight_decay(0.05)); }},
         {"radam", [](auto p) { return std::make_unique<RAdam>(p, RAdamOptions(0.1).weight_decay(0.05)); }},
