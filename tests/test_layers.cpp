@@ -788,6 +788,46 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         }
     }
 
+    TEST_CASE("without autograd, an eval-mode BatchNorm2d after a Conv2d is folded into it") {
+        manual_seed(23);
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            CAPTURE(dtype_name(dtype));
+            Sequential model{Conv2d(Conv2dOptions(3, 6, 3).padding(1)), BatchNorm2d(6), ReLU(), Conv2d(6, 4, 3), LazyBatchNorm2d(),
+                             MaxPool2d(MaxPoolOptions<2>(2))};
+            model.to(dtype);
+            const Tensor x = randn({5, 3, 9, 8}).to(dtype);
+            for (int step = 0; step < 3; ++step) (void)model(x * (step + 1.0));   // running statistics away from 0 and 1
+            {
+                NoGradGuard no_grad;
+                for (auto& [name, p] : model.named_parameters()) {
+                    if (name.rfind("1.", 0) == 0 || name.rfind("4.", 0) == 0) p.copy_(randn(p.shape()).to(dtype));   // affine weights
+                }
+            }
+            model.eval();
+            auto separately = [&] {
+                Tensor out = x;
+                for (Module* child : model.children()) out = (*child)(out);
+                return out;
+            };
+            const Tensor reference = separately();
+            {
+                NoGradGuard no_grad;
+                const Tensor folded = model(x);
+                check_close(folded, reference, dtype == kFloat32 ? 1e-5 : 1e-12, dtype == kFloat32 ? 1e-5 : 1e-12);
+            }
+            // With autograd the layers run as written (only the ReLU fuses), bit for bit.
+            CHECK(equal(model(x), reference));
+            // A hook on a batch norm keeps it (and its convolution) separate calls, its output visible.
+            const Tensor first_norm = model[1](model[0](x));
+            Tensor seen;
+            auto handle = model[1].register_forward_hook([&](Module&, const std::vector<Tensor>&, const Tensor& out) { seen = out; });
+            NoGradGuard no_grad;
+            check_close(model(x), reference, dtype == kFloat32 ? 1e-5 : 1e-12, dtype == kFloat32 ? 1e-5 : 1e-12);
+            REQUIRE(seen.defined());
+            CHECK(equal(seen, first_norm));
+        }
+    }
+
     TEST_CASE("fused layers pass gradcheck, follow PyTorch's ReLU at NaN and -0.0, and step aside for hooks") {
         manual_seed(22);
         const Tensor x = randn({2, 3, 5, 4}, kFloat64).requires_grad_();

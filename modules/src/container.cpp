@@ -4,6 +4,8 @@
 #include <lazynn/nn/container.hpp>
 #include <lazynn/nn/conv.hpp>
 #include <lazynn/nn/linear.hpp>
+#include <lazynn/nn/normalization.hpp>
+#include <lazynn/autograd.hpp>
 
 #include <typeinfo>
 
@@ -59,20 +61,55 @@ bool run_fused_relu(Module& layer, Module& next, Tensor& x) {
     return true;
 }
 
+bool unhooked(const Module& m) { return !m.num_forward_hooks() && !m.num_forward_pre_hooks() && !m.is_lazy(); }
+
+/// Without autograd, a Conv2d followed by an eval-mode BatchNorm2d with running statistics is one
+/// convolution with the normalisation folded into its weights: w' = w s, b' = (b - mean) s + beta,
+/// s = gamma / sqrt(running_var + eps) per output channel; a ReLU after them is fused as well. One
+/// pass and one activation tensor instead of two or three (inference and evaluation loops).
+/// Returns how many children it ran (0: not applicable).
+std::size_t run_folded_batch_norm(Module& layer, Module& next, Module* after, Tensor& x) {
+    if (is_grad_enabled() || !unhooked(layer) || !unhooked(next) || next.is_training()) return 0;
+    if (typeid(layer) != typeid(Conv2d) && typeid(layer) != typeid(LazyConv2d)) return 0;
+    if (typeid(next) != typeid(BatchNorm2d) && typeid(next) != typeid(LazyBatchNorm2d)) return 0;
+    auto& conv = static_cast<Conv2d&>(layer);
+    auto& norm = static_cast<BatchNorm2d&>(next);
+    if (!norm.running_mean.defined() || norm.num_features() != conv.out_channels() || !conv.weight.is_floating_point()) return 0;
+    const Dtype dtype = conv.weight.dtype();
+    const Tensor mean = norm.running_mean.to(kFloat64), var = norm.running_var.to(kFloat64);
+    const Tensor gamma = norm.weight.defined() ? norm.weight.to(kFloat64) : ones({norm.num_features()}, kFloat64);
+    const Tensor beta = norm.bias.defined() ? norm.bias.to(kFloat64) : zeros({norm.num_features()}, kFloat64);
+    const Tensor scale = gamma * (var + norm.options().eps_).rsqrt();
+    const Tensor bias = conv.bias.defined() ? conv.bias.to(kFloat64) : zeros({norm.num_features()}, kFloat64);
+    const Tensor folded_weight = (conv.weight.to(kFloat64) * scale.reshape({-1, 1, 1, 1})).to(dtype);
+    const Tensor folded_bias = ((bias - mean) * scale + beta).to(dtype);
+    const bool relu = after && typeid(*after) == typeid(ReLU) && unhooked(*after);
+    x = conv.forward_with(x, folded_weight, folded_bias, relu);
+    return relu ? 3 : 2;
+}
+
 }  // namespace
 
 Tensor Sequential::forward(const Tensor& input) {
     // Every registered slot in order, as PyTorch iterates _modules; a layer followed by a ReLU
-    // runs fused (bias and ReLU in the layer's own pass).
+    // runs fused (bias and ReLU in the layer's own pass), and without autograd an eval-mode batch
+    // norm after a convolution is folded into it.
     Tensor x = input;
     const auto& slots = registry().children;
     for (std::size_t i = 0; i < slots.size(); ++i) {
         Module* child = slots[i].get();
         if (!child) continue;
         Module* next = i + 1 < slots.size() ? slots[i + 1].get() : nullptr;
-        if (next && run_fused_relu(*child, *next, x)) {
-            ++i;
-            continue;
+        if (next) {
+            Module* after = i + 2 < slots.size() ? slots[i + 2].get() : nullptr;
+            if (const std::size_t ran = run_folded_batch_norm(*child, *next, after, x)) {
+                i += ran - 1;
+                continue;
+            }
+            if (run_fused_relu(*child, *next, x)) {
+                ++i;
+                continue;
+            }
         }
         x = (*child)(x);
     }

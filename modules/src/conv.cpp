@@ -77,6 +77,11 @@ void ConvNd<N>::reset_parameters() {
 
 template <std::size_t N>
 Tensor ConvNd<N>::forward_then(const Tensor& input_given, bool relu) {
+    return forward_with(input_given, weight, bias, relu);
+}
+
+template <std::size_t N>
+Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, const Tensor& bias, bool relu) {
     const auto& o = options_;
     const auto batched_rank = static_cast<std::int64_t>(N) + 2;
     if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {

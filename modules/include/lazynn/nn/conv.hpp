@@ -105,6 +105,10 @@ public:
     Tensor forward(const Tensor& input) override { return forward_then(input, false); }
     /// relu(forward(input)) in one pass (no hooks run): Sequential's fusion of a following ReLU.
     Tensor forward_relu(const Tensor& input) { return forward_then(input, true); }
+    /// This layer's convolution (its options and padding mode) with another weight and bias, then
+    /// the ReLU when `relu`; no hooks run. Sequential uses it to fold a following eval-mode batch
+    /// norm into the weights.
+    Tensor forward_with(const Tensor& input, const Tensor& weight, const Tensor& bias, bool relu);
     virtual void reset_parameters();
     std::string extra_repr() const override;
     const ConvOptions<N>& options() const { return options_; }
