@@ -41,13 +41,16 @@ Sequential& Sequential::push_back(std::unique_ptr<Module> module) {
 
 namespace {
 
+/// A module that Sequential may run inside a fused pass: materialised, and no hook would see the
+/// intermediate tensor.
+bool unhooked(const Module& m) { return !m.num_forward_hooks() && !m.num_forward_pre_hooks() && !m.is_lazy(); }
+
 /// Runs `layer` and the ReLU `next` as one fused pass into x when `next` is exactly a ReLU,
 /// `layer` exactly a (materialised) Linear or 1-d/2-d convolution, and neither has hooks that
 /// would see the intermediate tensor; returns false (and leaves x) otherwise. The fused result
 /// and gradients equal the two separate calls.
 bool run_fused_relu(Module& layer, Module& next, Tensor& x) {
-    if (typeid(next) != typeid(ReLU) || next.num_forward_hooks() || next.num_forward_pre_hooks()) return false;
-    if (layer.num_forward_hooks() || layer.num_forward_pre_hooks() || layer.is_lazy()) return false;
+    if (typeid(next) != typeid(ReLU) || !unhooked(next) || !unhooked(layer)) return false;
     const std::type_info& type = typeid(layer);
     if (type == typeid(Linear) || type == typeid(LazyLinear)) {
         x = static_cast<Linear&>(layer).forward_relu(x);
@@ -60,8 +63,6 @@ bool run_fused_relu(Module& layer, Module& next, Tensor& x) {
     }
     return true;
 }
-
-bool unhooked(const Module& m) { return !m.num_forward_hooks() && !m.num_forward_pre_hooks() && !m.is_lazy(); }
 
 /// Without autograd, a Conv2d followed by an eval-mode BatchNorm2d with running statistics is one
 /// convolution with the normalisation folded into its weights: w' = w s, b' = (b - mean) s + beta,

@@ -99,19 +99,14 @@ LAZYNN_VECTOR_HELPER void backward_row(const T* top, const T* bottom, const T* g
 
 template <class T>
 LAZYNN_MULTIVERSION void max_pool_2x2_forward(const T* input, T* output, std::int64_t planes, std::int64_t h, std::int64_t w) {
-    using Wide32 = Wide<T, 32>;
-    using Wide16 = Wide<T, 16>;
     const std::int64_t oh = h / 2, ow = w / 2;
     for (std::int64_t p = 0; p < planes; ++p) {
         for (std::int64_t y = 0; y < oh; ++y) {
             const T* top = input + (p * h + 2 * y) * w;
             const T* bottom = top + w;
             T* out = output + (p * oh + y) * ow;
-            if (ow >= Wide32::lanes) {
-                forward_row<T, Wide32>(top, bottom, out, ow);
-            } else if (ow >= Wide16::lanes) {
-                forward_row<T, Wide16>(top, bottom, out, ow);
-            } else {
+            const bool vectorised = wide::with_widest<T>(ow, [&](auto width) { forward_row<T, decltype(width)>(top, bottom, out, ow); });
+            if (!vectorised) {
                 for (std::int64_t x = 0; x < ow; ++x) {
                     out[x] = later_if_larger(later_if_larger(top[2 * x], top[2 * x + 1]), later_if_larger(bottom[2 * x], bottom[2 * x + 1]));
                 }
@@ -123,8 +118,6 @@ LAZYNN_MULTIVERSION void max_pool_2x2_forward(const T* input, T* output, std::in
 template <class T>
 LAZYNN_MULTIVERSION void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h,
                                                std::int64_t w) {
-    using Wide32 = Wide<T, 32>;
-    using Wide16 = Wide<T, 16>;
     const std::int64_t oh = h / 2, ow = w / 2;
     for (std::int64_t p = 0; p < planes; ++p) {
         for (std::int64_t y = 0; y < oh; ++y) {
@@ -133,11 +126,9 @@ LAZYNN_MULTIVERSION void max_pool_2x2_backward(const T* input, const T* grad_out
             const T* g = grad_output + (p * oh + y) * ow;
             T* grad_top = grad_input + (p * h + 2 * y) * w;
             T* grad_bottom = grad_top + w;
-            if (ow >= Wide32::lanes) {
-                backward_row<T, Wide32>(top, bottom, g, grad_top, grad_bottom, ow);
-            } else if (ow >= Wide16::lanes) {
-                backward_row<T, Wide16>(top, bottom, g, grad_top, grad_bottom, ow);
-            } else {
+            const bool vectorised = wide::with_widest<T>(
+                ow, [&](auto width) { backward_row<T, decltype(width)>(top, bottom, g, grad_top, grad_bottom, ow); });
+            if (!vectorised) {
                 backward_row_scalar(top, bottom, g, grad_top, grad_bottom, ow);
             }
             if (w % 2 != 0) grad_top[w - 1] = grad_bottom[w - 1] = T(0);   // the column no window covers

@@ -72,4 +72,19 @@ LAZYNN_VECTOR_HELPER void over_row(std::int64_t windows, Block&& block) {
     if (x < windows) block(windows - W::lanes);
 }
 
+/// Calls f(Wide<T, 32>{}) when a row of `blocks` elements fills at least one 32-byte vector,
+/// f(Wide<T, 16>{}) when it fills a 16-byte one; returns false (without calling f) otherwise.
+template <class T, class F>
+LAZYNN_VECTOR_HELPER bool with_widest(std::int64_t blocks, F&& f) {
+    if (blocks >= Wide<T, 32>::lanes) {
+        f(Wide<T, 32>{});
+        return true;
+    }
+    if (blocks >= Wide<T, 16>::lanes) {
+        f(Wide<T, 16>{});
+        return true;
+    }
+    return false;
+}
+
 }  // namespace lazynn::nn::functional::detail::wide

@@ -82,8 +82,6 @@ LAZYNN_VECTOR_HELPER void transform_input_block(const float* r0, const float* r1
 /// Needs at least 4 tiles per row (the 16-byte vectors); narrower maps stay on im2col.
 LAZYNN_MULTIVERSION void transform_input(const float* padded, std::int64_t c_count, const TileGrid& g, float* v, std::int64_t t0,
                                          std::int64_t tiles_total) {
-    using Wide32 = wide::Wide<float, 32>;
-    using Wide16 = wide::Wide<float, 16>;
     const std::int64_t plane = g.padded_h * g.padded_w, xi_stride = c_count * tiles_total;
     for (std::int64_t c = 0; c < c_count; ++c) {
         for (std::int64_t ty = 0; ty < g.rows; ++ty) {
@@ -92,11 +90,10 @@ LAZYNN_MULTIVERSION void transform_input(const float* padded, std::int64_t c_cou
             const float* r2 = r1 + g.padded_w;
             const float* r3 = r2 + g.padded_w;
             float* base = v + c * tiles_total + t0 + ty * g.cols;
-            if (g.cols >= Wide32::lanes) {
-                wide::over_row<Wide32>(g.cols, [&](std::int64_t tx) { transform_input_block<Wide32>(r0, r1, r2, r3, tx, base + tx, xi_stride); });
-            } else {
-                wide::over_row<Wide16>(g.cols, [&](std::int64_t tx) { transform_input_block<Wide16>(r0, r1, r2, r3, tx, base + tx, xi_stride); });
-            }
+            wide::with_widest<float>(g.cols, [&](auto width) {
+                using W = decltype(width);
+                wide::over_row<W>(g.cols, [&](std::int64_t tx) { transform_input_block<W>(r0, r1, r2, r3, tx, base + tx, xi_stride); });
+            });
         }
     }
 }
@@ -125,19 +122,16 @@ LAZYNN_VECTOR_HELPER void transform_output_block(const float* m, std::int64_t xi
 /// plane `tiles_out` [2 rows][2 cols] per channel (whole 2x2 tiles), cropped to OH x OW.
 LAZYNN_MULTIVERSION void transform_output(const float* m, std::int64_t o_count, const TileGrid& g, std::int64_t oh, std::int64_t ow,
                                           std::int64_t t0, std::int64_t tiles_total, float* tiles_out, float* out) {
-    using Wide32 = wide::Wide<float, 32>;
-    using Wide16 = wide::Wide<float, 16>;
     const std::int64_t xi_stride = o_count * tiles_total, width = 2 * g.cols;
     for (std::int64_t o = 0; o < o_count; ++o) {
         for (std::int64_t ty = 0; ty < g.rows; ++ty) {
             const float* base = m + o * tiles_total + t0 + ty * g.cols;
             float* row0 = tiles_out + 2 * ty * width;
             float* row1 = row0 + width;
-            if (g.cols >= Wide32::lanes) {
-                wide::over_row<Wide32>(g.cols, [&](std::int64_t tx) { transform_output_block<Wide32>(base + tx, xi_stride, row0 + 2 * tx, row1 + 2 * tx); });
-            } else {
-                wide::over_row<Wide16>(g.cols, [&](std::int64_t tx) { transform_output_block<Wide16>(base + tx, xi_stride, row0 + 2 * tx, row1 + 2 * tx); });
-            }
+            wide::with_widest<float>(g.cols, [&](auto vector_width) {
+                using W = decltype(vector_width);
+                wide::over_row<W>(g.cols, [&](std::int64_t tx) { transform_output_block<W>(base + tx, xi_stride, row0 + 2 * tx, row1 + 2 * tx); });
+            });
         }
         float* plane = out + o * oh * ow;
         for (std::int64_t y = 0; y < oh; ++y) std::copy(tiles_out + y * width, tiles_out + y * width + ow, plane + y * ow);
