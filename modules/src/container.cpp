@@ -7,6 +7,7 @@
 #include <lazynn/nn/normalization.hpp>
 #include <lazynn/autograd.hpp>
 
+#include <algorithm>
 #include <typeinfo>
 
 namespace lazynn::nn {
@@ -76,6 +77,10 @@ std::size_t run_folded_batch_norm(Module& layer, Module& next, Module* after, Te
     auto& conv = static_cast<Conv2d&>(layer);
     auto& norm = static_cast<BatchNorm2d&>(next);
     if (!norm.running_mean.defined() || norm.num_features() != conv.out_channels() || !conv.weight.is_floating_point()) return 0;
+    // Folding costs a pass over the weights on every call; it pays when the activation it saves
+    // is the larger (evaluation batches), not for a single small input.
+    const std::int64_t activation = x.numel() / std::max<std::int64_t>(conv.in_channels(), 1) * conv.out_channels();
+    if (activation < 8 * conv.weight.numel()) return 0;
     const Dtype dtype = conv.weight.dtype();
     const Tensor mean = norm.running_mean.to(kFloat64), var = norm.running_var.to(kFloat64);
     const Tensor gamma = norm.weight.defined() ? norm.weight.to(kFloat64) : ones({norm.num_features()}, kFloat64);
