@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <string>
 
 using namespace lazynn;
 using lazynn::testing::check_close;
@@ -148,6 +149,54 @@ TEST_SUITE("tensor ops vs PyTorch") {
 }
 
 TEST_SUITE("vectorised float32 kernels") {
+    TEST_CASE("float32 tanh, sigmoid and SiLU follow the float64 libm results in value and gradient, and PyTorch at the edges") {
+        std::vector<double> grid;
+        for (int i = -4000; i <= 4000; ++i) grid.push_back(i * 0.005);
+        for (double v : {-100.0, -88.5, -87.5, -50.0, -9.0, 9.0, 50.0, 100.0, 1e-30, -1e-30, 1e-6, -1e-6, 0.5499, 0.5501, -0.5501}) grid.push_back(v);
+        const auto n = static_cast<std::int64_t>(grid.size());
+        const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops{
+            {"tanh", [](const Tensor& t) { return t.tanh(); }},
+            {"sigmoid", [](const Tensor& t) { return t.sigmoid(); }},
+            {"silu", [](const Tensor& t) { return t.silu(); }}};
+        for (const auto& [name, op] : ops) {
+            CAPTURE(std::string(name));
+            // The float64 reference takes the float32-rounded inputs: the comparison is of the kernels.
+            const Tensor x32 = tensor(grid, {n}, kFloat64).to(kFloat32).requires_grad_(true);
+            const Tensor x64 = x32.detach().to(kFloat64).requires_grad_(true);
+            const Tensor y64 = op(x64), y32 = op(x32);
+            y64.sum().backward();
+            y32.sum().backward();
+            const std::vector<double> v64 = y64.to_vector<double>(), v32 = y32.to_vector<double>();
+            const std::vector<double> g64 = x64.grad().to_vector<double>(), g32 = x32.grad().to_vector<double>();
+            for (std::size_t i = 0; i < grid.size(); ++i) {
+                CAPTURE(grid[i]);
+                // A few float32 ulps of the result (where sigmoid falls below the float range:
+                // within 1e-38, times |x| for SiLU). The
+                // gradients of tanh and sigmoid come from the float32 output (1 - y^2, y (1 - y)),
+                // so near saturation they are quantised to float32's spacing just below 1.
+                CHECK(std::abs(v32[i] - v64[i]) <= 4e-7 * std::abs(v64[i]) + 1e-38 * (1 + std::abs(grid[i])));
+                CHECK(std::abs(g32[i] - g64[i]) <= 1e-6 * std::abs(g64[i]) + 2.5e-7);
+            }
+        }
+        // PyTorch 1.13 at the edges (measured): tanh(±inf) = ±1, tanh(-0.0) = -0.0, sigmoid(-inf) = 0,
+        // silu(-inf) = NaN, silu(-100) = -0.0; NaN passes through.
+        const float inf = std::numeric_limits<float>::infinity();
+        const Tensor edges = tensor(std::vector<float>{-inf, inf, NAN, -0.0f, -100.0f}, {5});
+        const std::vector<float> t = edges.tanh().to_vector<float>(), s = edges.sigmoid().to_vector<float>(), u = edges.silu().to_vector<float>();
+        CHECK(t[0] == -1.0f);
+        CHECK(t[1] == 1.0f);
+        CHECK(std::isnan(t[2]));
+        CHECK((t[3] == 0.0f && std::signbit(t[3])));
+        CHECK(s[0] == 0.0f);
+        CHECK(s[1] == 1.0f);
+        CHECK(std::isnan(s[2]));
+        CHECK(s[3] == 0.5f);
+        CHECK(std::isnan(u[0]));
+        CHECK(u[1] == inf);
+        CHECK(std::isnan(u[2]));
+        CHECK((u[4] == 0.0f && std::signbit(u[4])));
+    }
+
     TEST_CASE("float32 GELU (both forms) follows the float64 formulas in value and gradient, and PyTorch at infinities and NaN") {
         // A dense grid over the range where GELU bends, plus the tails; float64 runs the libm
         // formulas that the float64 fixtures check against PyTorch.

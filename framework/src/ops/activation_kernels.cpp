@@ -1,4 +1,4 @@
-// Vectorised GELU; see activation_kernels.hpp.
+// Vectorised GELU, tanh, sigmoid and SiLU; see activation_kernels.hpp.
 //
 // exp is computed inline (range reduction to e^r, |r| <= ln2/2, and a degree-7 Taylor
 // polynomial: relative error below 1e-8 before rounding) so the loops vectorise; erf uses
@@ -65,7 +65,51 @@ LAZYNN_SCALAR_HELPER float tanh_form_gate(float x) {
     return -2.0f * u > 88.0f ? 0.0f : gate;
 }
 
+/// 1 / (1 + e^{-x}); exactly 0 where e^{-x} overflows a float (x < -88: the true value is
+/// below 7e-39).
+LAZYNN_SCALAR_HELPER float sigmoid_inline(float x) {
+    const float s = 1.0f / (1.0f + exp_inline(-x));
+    return x < -88.0f ? 0.0f : s;
+}
+
+/// tanh(x): for |x| < 0.55 the odd Taylor series through x^15 (truncation below 6e-8 relative),
+/// elsewhere sign(x) (1 - e) / (1 + e) with e = e^{-2|x|}, where 1 - e no longer cancels.
+LAZYNN_SCALAR_HELPER float tanh_inline(float x) {
+    const float a = x < 0 ? -x : x;
+    const float x2 = x * x;
+    float p = -929569.0f / 638512875.0f;
+    p = p * x2 + 21844.0f / 6081075.0f;
+    p = p * x2 - 1382.0f / 155925.0f;
+    p = p * x2 + 62.0f / 2835.0f;
+    p = p * x2 - 17.0f / 315.0f;
+    p = p * x2 + 2.0f / 15.0f;
+    p = p * x2 - 1.0f / 3.0f;
+    const float series = x * (1.0f + x2 * p);   // keeps the sign of -0.0
+    const float e = exp_inline(-2.0f * a);
+    const float outer = (1.0f - e) / (1.0f + e);
+    return a < 0.55f ? series : (x < 0 ? -outer : outer);
+}
+
 }  // namespace
+
+LAZYNN_MULTIVERSION void tanh_forward(const float* __restrict x, float* __restrict y, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = tanh_inline(x[i]);
+}
+
+LAZYNN_MULTIVERSION void sigmoid_forward(const float* __restrict x, float* __restrict y, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = sigmoid_inline(x[i]);
+}
+
+LAZYNN_MULTIVERSION void silu_forward(const float* __restrict x, float* __restrict y, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid_inline(x[i]);
+}
+
+LAZYNN_MULTIVERSION void silu_backward(const float* __restrict grad_y, const float* __restrict x, float* __restrict grad_x, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float s = sigmoid_inline(x[i]);
+        grad_x[i] = grad_y[i] * s * (1.0f + x[i] * (1.0f - s));
+    }
+}
 
 LAZYNN_MULTIVERSION void gelu_forward(const float* __restrict x, float* __restrict y, std::int64_t n, bool tanh_approximation) {
     if (tanh_approximation) {

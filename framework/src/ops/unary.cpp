@@ -44,17 +44,25 @@ T stable_sigmoid(T x) {
     return e / (T(1) + e);
 }
 
-/// GELU in float32 through the vectorised kernels, split across threads for large tensors.
-Tensor gelu_float32(const Tensor& input, bool tanh_approximation) {
+/// forward(x, y, n) over a float32 tensor through a vectorised kernel (activation_kernels.hpp),
+/// split across threads for large tensors; no autograd.
+template <class Forward>
+Tensor float32_map(const Tensor& input, Forward forward) {
     const Tensor x = lazynn::detail::contiguous_data(input);
     Tensor out = lazynn::detail::empty_tensor(x.shape(), kFloat32);
     const float* xv = x.impl().data<float>();
     float* y = out.impl().data<float>();
-    kernels::elementwise_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
-        kernels::gelu_forward(xv + begin, y + begin, end - begin, tanh_approximation);
-    }, kCostly);
+    kernels::elementwise_chunks(x.numel(), [&](std::int64_t begin, std::int64_t end) { forward(xv + begin, y + begin, end - begin); }, kCostly);
+    return out;
+}
+
+/// A float32 activation whose backward needs its input again: y = forward(x), and in the
+/// backward grad_x = backward(grad_y, x), both through vectorised kernels.
+template <class Forward, class Backward>
+Tensor float32_activation(const Tensor& input, const char* node, Forward forward, Backward backward) {
+    Tensor out = float32_map(input, forward);
     if (needs_grad({&input})) {
-        record(out, "GeluBackward0", {input}, [saved = SavedTensor(x), tanh_approximation](const Tensor& g_in) {
+        record(out, node, {input}, [saved = SavedTensor(lazynn::detail::contiguous_data(input)), backward](const Tensor& g_in) {
             const Tensor g = lazynn::detail::contiguous_data(g_in.to(kFloat32));
             const Tensor xs = saved.unpack();
             Tensor grad = lazynn::detail::empty_tensor(xs.shape(), kFloat32);
@@ -62,7 +70,7 @@ Tensor gelu_float32(const Tensor& input, bool tanh_approximation) {
             const float* saved_x = xs.impl().data<float>();
             float* gr = grad.impl().data<float>();
             kernels::elementwise_chunks(xs.numel(), [&](std::int64_t begin, std::int64_t end) {
-                kernels::gelu_backward(gv + begin, saved_x + begin, gr + begin, end - begin, tanh_approximation);
+                backward(gv + begin, saved_x + begin, gr + begin, end - begin);
             }, kCostly);
             return std::vector<Tensor>{grad};
         }, true);
@@ -155,13 +163,15 @@ Tensor Tensor::cos() const {
 }
 
 Tensor Tensor::tanh() const {
-    Tensor out = kernels::unary(*this, "tanh", [](auto x) { return std::tanh(x); }, true, kCostly);
+    Tensor out = dtype() == kFloat32 ? float32_map(*this, kernels::tanh_forward)
+                                     : kernels::unary(*this, "tanh", [](auto x) { return std::tanh(x); }, true, kCostly);
     record_pointwise(out, *this, "TanhBackward0", true, [](auto g, auto y) { return g * (1 - y * y); });
     return out;
 }
 
 Tensor Tensor::sigmoid() const {
-    Tensor out = kernels::unary(*this, "sigmoid", [](auto x) { return stable_sigmoid(x); }, true, kCostly);
+    Tensor out = dtype() == kFloat32 ? float32_map(*this, kernels::sigmoid_forward)
+                                     : kernels::unary(*this, "sigmoid", [](auto x) { return stable_sigmoid(x); }, true, kCostly);
     record_pointwise(out, *this, "SigmoidBackward0", true, [](auto g, auto y) { return g * y * (1 - y); });
     return out;
 }
@@ -174,7 +184,11 @@ Tensor Tensor::relu() const {
 }
 
 Tensor Tensor::gelu(bool tanh_approximation) const {
-    if (dtype() == kFloat32) return gelu_float32(*this, tanh_approximation);
+    if (dtype() == kFloat32) {
+        return float32_activation(
+            *this, "GeluBackward0", [=](const float* x, float* y, std::int64_t n) { kernels::gelu_forward(x, y, n, tanh_approximation); },
+            [=](const float* g, const float* x, float* out, std::int64_t n) { kernels::gelu_backward(g, x, out, n, tanh_approximation); });
+    }
     if (!tanh_approximation) {
         Tensor out = kernels::unary(*this, "gelu", [](auto x) { return x * normal_cdf(x); }, true, kCostly);
         record_pointwise(out, *this, "GeluBackward0", false, [](auto g, auto x) { return g * (normal_cdf(x) + x * normal_pdf(x)); }, kCostly);
@@ -195,6 +209,7 @@ Tensor Tensor::gelu(bool tanh_approximation) const {
 }
 
 Tensor Tensor::silu() const {
+    if (dtype() == kFloat32) return float32_activation(*this, "SiluBackward0", kernels::silu_forward, kernels::silu_backward);
     Tensor out = kernels::unary(*this, "silu", [](auto x) { return x * stable_sigmoid(x); }, true, kCostly);
     record_pointwise(out, *this, "SiluBackward0", false, [](auto g, auto x) {
         const auto s = stable_sigmoid(x);
