@@ -148,26 +148,38 @@ TEST_SUITE("tensor ops vs PyTorch") {
     }
 }
 
+namespace {
+
+/// An activation's values and gradients (of the sum) on `grid`, in float32 and in float64; the
+/// float64 run takes the float32-rounded inputs, so the comparison is of the kernels alone.
+struct Float32AndFloat64 {
+    std::vector<double> v32, v64, g32, g64;
+};
+
+Float32AndFloat64 run_in_both(const std::function<Tensor(const Tensor&)>& op, const std::vector<double>& grid) {
+    const auto n = static_cast<std::int64_t>(grid.size());
+    const Tensor x32 = tensor(grid, {n}, kFloat64).to(kFloat32).requires_grad_(true);
+    const Tensor x64 = x32.detach().to(kFloat64).requires_grad_(true);
+    const Tensor y32 = op(x32), y64 = op(x64);
+    y32.sum().backward();
+    y64.sum().backward();
+    return {y32.to_vector<double>(), y64.to_vector<double>(), x32.grad().to_vector<double>(), x64.grad().to_vector<double>()};
+}
+
+}  // namespace
+
 TEST_SUITE("vectorised float32 kernels") {
     TEST_CASE("float32 tanh, sigmoid and SiLU follow the float64 libm results in value and gradient, and PyTorch at the edges") {
         std::vector<double> grid;
         for (int i = -4000; i <= 4000; ++i) grid.push_back(i * 0.005);
         for (double v : {-100.0, -88.5, -87.5, -50.0, -9.0, 9.0, 50.0, 100.0, 1e-30, -1e-30, 1e-6, -1e-6, 0.5499, 0.5501, -0.5501}) grid.push_back(v);
-        const auto n = static_cast<std::int64_t>(grid.size());
         const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops{
             {"tanh", [](const Tensor& t) { return t.tanh(); }},
             {"sigmoid", [](const Tensor& t) { return t.sigmoid(); }},
             {"silu", [](const Tensor& t) { return t.silu(); }}};
         for (const auto& [name, op] : ops) {
             CAPTURE(std::string(name));
-            // The float64 reference takes the float32-rounded inputs: the comparison is of the kernels.
-            const Tensor x32 = tensor(grid, {n}, kFloat64).to(kFloat32).requires_grad_(true);
-            const Tensor x64 = x32.detach().to(kFloat64).requires_grad_(true);
-            const Tensor y64 = op(x64), y32 = op(x32);
-            y64.sum().backward();
-            y32.sum().backward();
-            const std::vector<double> v64 = y64.to_vector<double>(), v32 = y32.to_vector<double>();
-            const std::vector<double> g64 = x64.grad().to_vector<double>(), g32 = x32.grad().to_vector<double>();
+            const auto [v32, v64, g32, g64] = run_in_both(op, grid);
             for (std::size_t i = 0; i < grid.size(); ++i) {
                 CAPTURE(grid[i]);
                 // A few float32 ulps of the result (where sigmoid falls below the float range:
@@ -203,18 +215,11 @@ TEST_SUITE("vectorised float32 kernels") {
         std::vector<double> grid;
         for (int i = -3000; i <= 3000; ++i) grid.push_back(i * 0.004);
         for (double v : {-80.0, -30.0, -9.5, 9.5, 30.0, 80.0, 1e-30, -1e-30, 0.0}) grid.push_back(v);
-        const auto n = static_cast<std::int64_t>(grid.size());
         for (const bool tanh_form : {false, true}) {
             CAPTURE(tanh_form);
-            const Tensor x64 = tensor(grid, {n}, kFloat64).requires_grad_(true);
-            const Tensor x32 = tensor(grid, {n}, kFloat64).to(kFloat32).requires_grad_(true);
-            const Tensor y64 = x64.gelu(tanh_form), y32 = x32.gelu(tanh_form);
-            y64.sum().backward();
-            y32.sum().backward();
             // Values: a few float32 ulps of the result, or 2e-7 of |x| where 1 + erf cancels
             // (x far below zero, the error PyTorch's vectorised float erf has too).
-            const std::vector<double> v64 = y64.to_vector<double>(), v32 = y32.to_vector<double>();
-            const std::vector<double> g64 = x64.grad().to_vector<double>(), g32 = x32.grad().to_vector<double>();
+            const auto [v32, v64, g32, g64] = run_in_both([&](const Tensor& t) { return t.gelu(tanh_form); }, grid);
             for (std::size_t i = 0; i < grid.size(); ++i) {
                 CAPTURE(grid[i]);
                 CHECK(std::abs(v32[i] - v64[i]) <= 5e-7 * std::abs(v64[i]) + 2e-7 * std::abs(grid[i]) + 1e-30);
