@@ -10,3 +10,8 @@
 #else
 #define LAZYNN_MULTIVERSION
 #endif
+
+// LAZYNN_KERNEL_INLINE marks a helper of a multiversioned kernel. It is always inlined, so it is
+// compiled into each clone with that clone's instruction set (a separate call would run the
+// baseline version), and no vector argument ever crosses a call.
+#define LAZYNN_KERNEL_INLINE inline __attribute__((always_inline))

@@ -7,12 +7,12 @@ namespace lazynn::nn::functional::detail {
 namespace {
 
 template <class T>
-inline __attribute__((always_inline)) void relu_values(T* __restrict values, std::int64_t n) {
+LAZYNN_KERNEL_INLINE void relu_values(T* __restrict values, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) values[i] = values[i] < 0 ? T(0) : values[i];
 }
 
 template <class T>
-inline __attribute__((always_inline)) void relu_gradient(const T* __restrict grad, const T* __restrict output, T* __restrict out,
+LAZYNN_KERNEL_INLINE void relu_gradient(const T* __restrict grad, const T* __restrict output, T* __restrict out,
                                                          std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) {
         const T g = grad[i];   // read unconditionally, so the select vectorises

@@ -12,8 +12,6 @@
 #include <cstring>
 #include <utility>
 
-#define LAZYNN_VECTOR_HELPER inline __attribute__((always_inline))
-
 namespace lazynn::nn::functional::detail {
 namespace {
 
@@ -22,7 +20,7 @@ constexpr std::int64_t kChunkBytes = 32;
 /// dst[0, n) = src[0, n) for short, non-overlapping segments. The last chunk may overlap the one
 /// before it: it rewrites the same values.
 template <class T>
-LAZYNN_VECTOR_HELPER void copy_segment(T* dst, const T* src, std::int64_t n) {
+LAZYNN_KERNEL_INLINE void copy_segment(T* dst, const T* src, std::int64_t n) {
     constexpr std::int64_t chunk = kChunkBytes / sizeof(T);
     if (n >= chunk) {
         std::int64_t x = 0;
@@ -41,7 +39,7 @@ LAZYNN_VECTOR_HELPER void copy_segment(T* dst, const T* src, std::int64_t n) {
 
 /// dst[0, n) += src[0, n).
 template <class T>
-LAZYNN_VECTOR_HELPER void add_segment(T* __restrict dst, const T* __restrict src, std::int64_t n) {
+LAZYNN_KERNEL_INLINE void add_segment(T* __restrict dst, const T* __restrict src, std::int64_t n) {
     typedef T Vector __attribute__((vector_size(kChunkBytes)));
     constexpr std::int64_t chunk = kChunkBytes / sizeof(T);
     std::int64_t x = 0;

@@ -16,7 +16,7 @@ constexpr int kLanes = 8;
 
 /// Sum of f(j) over j in [0, len), in eight double lanes.
 template <class F>
-inline __attribute__((always_inline)) double lane_sum(std::int64_t len, F f) {
+LAZYNN_KERNEL_INLINE double lane_sum(std::int64_t len, F f) {
     double lanes[kLanes] = {};
     std::int64_t j = 0;
     for (; j + kLanes <= len; j += kLanes) {

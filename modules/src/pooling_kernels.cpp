@@ -22,7 +22,7 @@ using wide::Wide;
 
 /// The later candidate where it is larger or NaN: ties keep the earlier one, NaN propagates.
 template <class V>
-LAZYNN_VECTOR_HELPER V later_if_larger(V earlier, V later) {
+LAZYNN_KERNEL_INLINE V later_if_larger(V earlier, V later) {
     return ((later > earlier) | (later != later)) ? later : earlier;
 }
 
@@ -31,7 +31,7 @@ template <class T, class W>
 struct WindowBlock {
     typename W::Vector top_left, top_right, bottom_left, bottom_right;
 
-    LAZYNN_VECTOR_HELPER WindowBlock(const T* top, const T* bottom) {
+    LAZYNN_KERNEL_INLINE WindowBlock(const T* top, const T* bottom) {
         const auto t0 = load<W>(top), t1 = load<W>(top + W::lanes), b0 = load<W>(bottom), b1 = load<W>(bottom + W::lanes);
         top_left = __builtin_shuffle(t0, t1, W::even);
         top_right = __builtin_shuffle(t0, t1, W::odd);
@@ -40,13 +40,13 @@ struct WindowBlock {
     }
 
     /// Scan order: top-left, top-right, bottom-left, bottom-right.
-    LAZYNN_VECTOR_HELPER typename W::Vector maximum() const {
+    LAZYNN_KERNEL_INLINE typename W::Vector maximum() const {
         return later_if_larger(later_if_larger(top_left, top_right), later_if_larger(bottom_left, bottom_right));
     }
 };
 
 template <class T, class W>
-LAZYNN_VECTOR_HELPER void forward_row(const T* top, const T* bottom, T* out, std::int64_t ow) {
+LAZYNN_KERNEL_INLINE void forward_row(const T* top, const T* bottom, T* out, std::int64_t ow) {
     over_row<W>(ow, [&](std::int64_t x) { store(out + x, WindowBlock<T, W>(top + 2 * x, bottom + 2 * x).maximum()); });
 }
 
@@ -67,7 +67,7 @@ void backward_row_scalar(const T* top, const T* bottom, const T* grad_output, T*
 
 /// Writes one row's input gradients; a window holding NaN sends the row to the scalar version.
 template <class T, class W>
-LAZYNN_VECTOR_HELPER void backward_row(const T* top, const T* bottom, const T* grad_output, T* grad_top, T* grad_bottom, std::int64_t ow) {
+LAZYNN_KERNEL_INLINE void backward_row(const T* top, const T* bottom, const T* grad_output, T* grad_top, T* grad_bottom, std::int64_t ow) {
     typename W::Index nan{};
     over_row<W>(ow, [&](std::int64_t x) {
         const WindowBlock<T, W> block(top + 2 * x, bottom + 2 * x);

@@ -3,12 +3,13 @@
 // extensions so the same source compiles to SSE in the baseline clone and AVX2 in the x86-64-v3
 // clone (multiversion.hpp). Internal; include only from multiversioned .cpp files.
 
+#include "multiversion.hpp"
+
 #include <cstdint>
 #include <cstring>
 
-// Every helper taking or returning a vector is always inlined into the multiversioned kernels, so
-// no vector crosses a call (the build passes -Wno-psabi for files including this).
-#define LAZYNN_VECTOR_HELPER inline __attribute__((always_inline))
+// Every helper taking or returning a vector is LAZYNN_KERNEL_INLINE, so no vector crosses a call
+// (the build passes -Wno-psabi for files including this).
 
 namespace lazynn::nn::functional::detail::wide {
 
@@ -51,14 +52,14 @@ struct Wide<double, 16> {
 };
 
 template <class W>
-LAZYNN_VECTOR_HELPER typename W::Vector load(const void* p) {
+LAZYNN_KERNEL_INLINE typename W::Vector load(const void* p) {
     typename W::Vector v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
 
 template <class V>
-LAZYNN_VECTOR_HELPER void store(void* p, V v) {
+LAZYNN_KERNEL_INLINE void store(void* p, V v) {
     std::memcpy(p, &v, sizeof v);
 }
 
@@ -66,7 +67,7 @@ LAZYNN_VECTOR_HELPER void store(void* p, V v) {
 /// overlaps the one before it (recomputing a window writes the same values). Needs
 /// windows >= W::lanes.
 template <class W, class Block>
-LAZYNN_VECTOR_HELPER void over_row(std::int64_t windows, Block&& block) {
+LAZYNN_KERNEL_INLINE void over_row(std::int64_t windows, Block&& block) {
     std::int64_t x = 0;
     for (; x + W::lanes <= windows; x += W::lanes) block(x);
     if (x < windows) block(windows - W::lanes);
@@ -75,7 +76,7 @@ LAZYNN_VECTOR_HELPER void over_row(std::int64_t windows, Block&& block) {
 /// Calls f(Wide<T, 32>{}) when a row of `blocks` elements fills at least one 32-byte vector,
 /// f(Wide<T, 16>{}) when it fills a 16-byte one; returns false (without calling f) otherwise.
 template <class T, class F>
-LAZYNN_VECTOR_HELPER bool with_widest(std::int64_t blocks, F&& f) {
+LAZYNN_KERNEL_INLINE bool with_widest(std::int64_t blocks, F&& f) {
     if (blocks >= Wide<T, 32>::lanes) {
         f(Wide<T, 32>{});
         return true;

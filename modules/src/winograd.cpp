@@ -48,7 +48,7 @@ void pad_sample(const ConvGeometry& s, const TileGrid& g, const float* input, st
 /// The input transform of W::lanes tiles starting at tile column tx0 of tile row (r0..r3):
 /// stores V[xi] for xi = 0..15 at v + xi * xi_stride.
 template <class W>
-LAZYNN_VECTOR_HELPER void transform_input_block(const float* r0, const float* r1, const float* r2, const float* r3, std::int64_t tx0, float* v,
+LAZYNN_KERNEL_INLINE void transform_input_block(const float* r0, const float* r1, const float* r2, const float* r3, std::int64_t tx0, float* v,
                                                 std::int64_t xi_stride) {
     using V = typename W::Vector;
     // Columns 2tx..2tx+3 of each row, split by the pair shuffles: d[k] holds column 2tx + k.
@@ -101,7 +101,7 @@ LAZYNN_MULTIVERSION void transform_input(const float* padded, std::int64_t c_cou
 /// The output transform of W::lanes tiles of tile row ty, output channel o: M[xi] read at
 /// m + xi * xi_stride; the 2x2 tiles go to rows y, y+1 of the padded output plane.
 template <class W>
-LAZYNN_VECTOR_HELPER void transform_output_block(const float* m, std::int64_t xi_stride, float* row0, float* row1) {
+LAZYNN_KERNEL_INLINE void transform_output_block(const float* m, std::int64_t xi_stride, float* row0, float* row1) {
     using V = typename W::Vector;
     V a[16];
     for (int xi = 0; xi < 16; ++xi) a[xi] = wide::load<W>(m + xi * xi_stride);

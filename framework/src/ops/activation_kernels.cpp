@@ -15,11 +15,9 @@
 namespace lazynn::kernels {
 namespace {
 
-#define LAZYNN_SCALAR_HELPER inline __attribute__((always_inline))
-
 /// e^x for float, vectorisable: no branches, no libm call. Inputs are clamped to [-87, 88] (the
 /// range where 2^k stays a normal float); NaN passes through.
-LAZYNN_SCALAR_HELPER float exp_inline(float x) {
+LAZYNN_KERNEL_INLINE float exp_inline(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
     constexpr float round_shift = 12582912.0f;   // 1.5 * 2^23: adding it rounds to an integer
@@ -45,7 +43,7 @@ struct Normal {
     float cdf, pdf;
 };
 
-LAZYNN_SCALAR_HELPER Normal normal_at(float x) {
+LAZYNN_KERNEL_INLINE Normal normal_at(float x) {
     const float a = (x < 0 ? -x : x) * (std::numbers::sqrt2_v<float> / 2);
     const float t = 1.0f / (1.0f + 0.3275911f * a);
     const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
@@ -59,7 +57,7 @@ constexpr float kTanhCubic = 0.044715f;
 
 /// sigmoid(2u) for the tanh form: 0.5 (1 + tanh(u)) = 1 / (1 + e^{-2u}); exactly 0 where e^{-2u}
 /// overflows, so that gelu(-inf) is NaN as in PyTorch.
-LAZYNN_SCALAR_HELPER float tanh_form_gate(float x) {
+LAZYNN_KERNEL_INLINE float tanh_form_gate(float x) {
     const float u = kTanhScale * (x + kTanhCubic * x * x * x);
     const float gate = 1.0f / (1.0f + exp_inline(-2.0f * u));
     return -2.0f * u > 88.0f ? 0.0f : gate;
@@ -67,14 +65,14 @@ LAZYNN_SCALAR_HELPER float tanh_form_gate(float x) {
 
 /// 1 / (1 + e^{-x}); exactly 0 where e^{-x} overflows a float (x < -88: the true value is
 /// below 7e-39).
-LAZYNN_SCALAR_HELPER float sigmoid_inline(float x) {
+LAZYNN_KERNEL_INLINE float sigmoid_inline(float x) {
     const float s = 1.0f / (1.0f + exp_inline(-x));
     return x < -88.0f ? 0.0f : s;
 }
 
 /// tanh(x): for |x| < 0.55 the odd Taylor series through x^15 (truncation below 6e-8 relative),
 /// elsewhere sign(x) (1 - e) / (1 + e) with e = e^{-2|x|}, where 1 - e no longer cancels.
-LAZYNN_SCALAR_HELPER float tanh_inline(float x) {
+LAZYNN_KERNEL_INLINE float tanh_inline(float x) {
     const float a = x < 0 ? -x : x;
     const float x2 = x * x;
     float p = -929569.0f / 638512875.0f;
