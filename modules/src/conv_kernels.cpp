@@ -108,27 +108,35 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
         if constexpr (std::is_same_v<T, float>) {
             if (winograd) detail::winograd_transform_weights(wv, s.o, s.c, u.impl().data<float>());
         }
+        // Bias and the fused ReLU on one sample's output block, while it is in cache.
+        auto finish_sample = [&](std::int64_t n) {
+            if (!b.empty()) {
+                for (std::int64_t oc = 0; oc < s.o; ++oc) {
+                    T* row = o + (n * s.o + oc) * s.l();
+                    const T bv = static_cast<T>(b[static_cast<std::size_t>(oc)]);
+                    for (std::int64_t e = 0; e < s.l(); ++e) row[e] += bv;
+                }
+            }
+            if (relu) detail::relu_span(o + n * s.o * s.l(), s.o * s.l());
+        };
         over_batch(s.n, [&](std::int64_t first, std::int64_t last) {
             if constexpr (std::is_same_v<T, float>) {
-                if (winograd) detail::winograd_convolve(s, xin + first * s.c * s.h * s.w, u.impl().data<float>(), last - first, o + first * s.o * s.l());
+                if (winograd) {
+                    detail::winograd_convolve(s, xin + first * s.c * s.h * s.w, u.impl().data<float>(), last - first, o + first * s.o * s.l());
+                    for (std::int64_t n = first; n < last; ++n) finish_sample(n);
+                    return;
+                }
             }
             // The column buffer comes from the caching allocator: no fresh pages every call.
-            Tensor cols_buffer = winograd ? Tensor() : lazynn::detail::empty_tensor({s.k() * s.l()}, x.dtype());
-            T* cols = winograd ? nullptr : cols_buffer.impl().data<T>();
+            Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, x.dtype());
+            T* cols = cols_buffer.impl().data<T>();
             for (std::int64_t n = first; n < last; ++n) {
-                for (std::int64_t g = 0; g < s.groups && !winograd; ++g) {
+                for (std::int64_t g = 0; g < s.groups; ++g) {
                     im2col(s, xin, n, g, cols);
                     T* og = o + (n * s.o + g * s.og()) * s.l();
                     gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv + g * s.og() * s.k(), s.k(), cols, s.l(), T(0), og, s.l());
                 }
-                if (!b.empty()) {
-                    for (std::int64_t oc = 0; oc < s.o; ++oc) {
-                        T* row = o + (n * s.o + oc) * s.l();
-                        const T bv = static_cast<T>(b[static_cast<std::size_t>(oc)]);
-                        for (std::int64_t e = 0; e < s.l(); ++e) row[e] += bv;
-                    }
-                }
-                if (relu) detail::relu_span(o + n * s.o * s.l(), s.o * s.l());
+                finish_sample(n);
             }
         });
     });
