@@ -194,6 +194,31 @@ TEST_SUITE("layers vs PyTorch") {
         }
     }
 
+    TEST_CASE("float32 outputs and gradients (oneDNN GEMM and convolutions) match within float32 tolerance") {
+        // The float64 case above pins the formulas; this one runs every layer through the float32 kernels
+        // (oneDNN's sgemm and convolution primitives, the vectorised activations) against the same fixtures.
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        for (const auto& [name, factory] : cases()) {
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            auto m = factory();
+            m->to(kFloat32);
+            m->train(c.at("train").get<bool>());
+            StateDict state;
+            for (const auto& [key, value] : fixture_state(c)) state.insert(key, value.dtype() == kFloat64 ? value.to(kFloat32) : value);
+            CHECK(m->load_state_dict(state).ok());
+            Tensor x = fixture_tensor(c.at("input"), kFloat32).requires_grad_();
+            const Tensor y = (*m)(x);
+            check_close(y, fixture_tensor(c.at("output")), 2e-4, 2e-5);
+            (y * fixture_tensor(c.at("weight"), kFloat32)).sum().backward();
+            check_close(x.grad(), fixture_tensor(c.at("grad_input")), 2e-4, 2e-5);
+            for (auto it = c.at("grads").begin(); it != c.at("grads").end(); ++it) {
+                CAPTURE(it.key());
+                check_close(m->get_parameter(it.key()).grad(), fixture_tensor(it.value()), 2e-4, 5e-5);
+            }
+        }
+    }
+
     TEST_CASE("gradcheck in float64 for every layer") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
         for (const auto& [name, factory] : cases()) {

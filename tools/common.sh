@@ -3,9 +3,10 @@ set -euo pipefail
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 
-# The packages every build needs. OpenMPI's mpirun looks for an ssh agent even to start ranks on
-# this machine, so openssh-client comes with it.
-LAZYNN_BUILD_PACKAGES="cmake make g++ pkg-config xtensor-dev libxsimd-dev xtl-dev libopenblas-dev doctest-dev \
+# The packages every build needs. oneDNN (libdnnl-dev) runs float32 GEMM and convolutions; OpenBLAS
+# float64 GEMM. OpenMPI's mpirun looks for an ssh agent even to start ranks on this machine, so
+# openssh-client comes with it.
+LAZYNN_BUILD_PACKAGES="cmake make g++ pkg-config xtensor-dev libxsimd-dev xtl-dev libdnnl-dev libopenblas-dev doctest-dev \
 libopenmpi-dev openmpi-bin openssh-client \
 libspdlog-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev"
 

@@ -12,6 +12,11 @@ cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=Release -DLAZYNN_WERROR=ON -DCMAKE_INS
 cmake --build build/ci -j "$JOBS"
 (cd build/ci && ctest -j "$JOBS" --output-on-failure)
 
+echo "==> core suites again with OpenBLAS forced to its generic kernels (OPENBLAS_CORETYPE=Prescott)"
+# Results must not depend on which kernels OpenBLAS picks for this CPU (float32 runs on oneDNN).
+(cd build/ci && OPENBLAS_CORETYPE=Prescott ctest -j "$JOBS" --output-on-failure \
+    -R '^(test_tensor_ops|test_tensor_basics|test_autograd|test_layers|test_losses|test_optim|test_compute_backend|test_training)$')
+
 echo "==> ASan + UBSan build"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAZYNN_WERROR=ON -DLAZYNN_SANITIZE=ON \
       -DLAZYNN_BUILD_SAMPLES=OFF >/dev/null

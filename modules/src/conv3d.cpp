@@ -1,6 +1,9 @@
-// 3-D convolutions composed from the 2-D im2col + GEMM kernels: a 3-D kernel is kD 2-D kernels,
-// one per depth tap, each applied to the depth slices it touches with depth folded into the batch.
-// Every step is a differentiable op, so the backward comes from the 2-D kernels' backward.
+// 3-D convolutions. float32 runs on oneDNN's 3-D primitives (conv_onednn.hpp). float64 is composed
+// from the 2-D im2col + GEMM kernels: a 3-D kernel is kD 2-D kernels, one per depth tap, each applied
+// to the depth slices it touches with depth folded into the batch. Every step is a differentiable op,
+// so the backward comes from the 2-D kernels' backward.
+#include "conv_onednn.hpp"
+
 #include <lazynn/nn/conv.hpp>
 
 namespace lazynn::nn::functional {
@@ -19,6 +22,26 @@ Tensor unfold_depth(const Tensor& y, std::int64_t n, std::int64_t d) {
 void check_input(const Tensor& input, const Tensor& weight, const char* op) {
     if (input.dim() != 5) throw ShapeError(std::string(op) + ": expected a 5-D input [N, C, D, H, W], got " + shape_to_list(input.shape()));
     if (weight.dim() != 5) throw ShapeError(std::string(op) + ": expected a 5-D weight, got " + shape_to_list(weight.shape()));
+    if (input.dtype() != weight.dtype()) {
+        throw DtypeError(std::string(op) + ": input (" + dtype_name(input.dtype()) + ") and weight (" + dtype_name(weight.dtype()) +
+                         ") must have the same dtype");
+    }
+}
+
+/// The oneDNN description of a 3-D convolution with input [N, C, in...] and weight [O, C/groups, k...].
+/// `pad_begin` is the padding before each spatial dim; the padding after follows from the output size.
+detail::ConvProblem conv3d_problem(const Shape& input, const Shape& weight, std::int64_t groups, std::array<std::int64_t, 3> out,
+                                   std::array<std::int64_t, 3> stride, std::array<std::int64_t, 3> pad_begin,
+                                   std::array<std::int64_t, 3> dilation) {
+    detail::ConvProblem p;
+    p.spatial = 3;
+    p.n = input[0], p.c = input[1], p.o = weight[0], p.groups = groups;
+    p.in = {input[2], input[3], input[4]}, p.kernel = {weight[2], weight[3], weight[4]}, p.out = out;
+    p.stride = stride, p.dilation = dilation, p.pad_begin = pad_begin;
+    for (std::size_t d = 0; d < 3; ++d) {
+        p.pad_end[d] = (out[d] - 1) * stride[d] + dilation[d] * (p.kernel[d] - 1) + 1 - p.in[d] - pad_begin[d];
+    }
+    return p;
 }
 
 }  // namespace
@@ -26,6 +49,27 @@ void check_input(const Tensor& input, const Tensor& weight, const char* op) {
 Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
               std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups) {
     check_input(input, weight, "conv3d");
+    if (input.dtype() == kFloat32) {
+        if (input.size(1) != weight.size(1) * groups) {
+            throw ShapeError("conv3d: expected input " + shape_to_list(input.shape()) + " to have " + std::to_string(weight.size(1) * groups) +
+                             " channels, but got " + std::to_string(input.size(1)) + " channels instead (weight " +
+                             shape_to_list(weight.shape()) + ", groups " + std::to_string(groups) + ")");
+        }
+        std::array<std::int64_t, 3> out{};
+        for (std::size_t d = 0; d < 3; ++d) {
+            const std::int64_t span = input.size(static_cast<std::int64_t>(d) + 2) + padding[2 * d] + padding[2 * d + 1] -
+                                      dilation[d] * (weight.size(static_cast<std::int64_t>(d) + 2) - 1) - 1;
+            if (span < 0) {
+                throw ShapeError("conv3d: calculated output size is less than one: the padded input " + shape_to_list(input.shape()) +
+                                 " is smaller than the dilated kernel " + shape_to_list(weight.shape()));
+            }
+            out[d] = span / stride[d] + 1;
+        }
+        return detail::convolution_onednn(input, weight, bias,
+                                          conv3d_problem(input.shape(), weight.shape(), groups, out, stride, {padding[0], padding[2], padding[4]},
+                                                         dilation),
+                                          false);
+    }
     // Depth padding is applied here; height and width padding go to the 2-D kernel.
     const Tensor x = (padding[0] || padding[1]) ? pad(input, {0, 0, 0, 0, padding[0], padding[1]}) : input;
     const std::int64_t n = x.size(0), depth = x.size(2), taps = weight.size(2);
@@ -57,6 +101,27 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
     const std::int64_t out_depth = full - 2 * padding[0];
     if (out_depth <= 0) {
         throw ShapeError("conv_transpose3d: calculated output depth " + std::to_string(out_depth) + " is less than one");
+    }
+    if (input.dtype() == kFloat32) {
+        if (input.size(1) != weight.size(0)) {
+            throw ShapeError("conv_transpose3d: Given transposed=1, weight of size " + shape_to_list(weight.shape()) + ", expected input" +
+                             shape_to_list(input.shape()) + " to have " + std::to_string(weight.size(0)) + " channels, but got " +
+                             std::to_string(input.size(1)) + " channels instead");
+        }
+        // The adjoint convolution: its input is this op's output, its output this op's input.
+        Shape adjoint_input{input.size(0), weight.size(1) * groups, 0, 0, 0};
+        std::array<std::int64_t, 3> adjoint_out{};
+        for (std::size_t d = 0; d < 3; ++d) {
+            const auto dim = static_cast<std::int64_t>(d) + 2;
+            adjoint_input[d + 2] = (input.size(dim) - 1) * stride[d] - 2 * padding[d] + dilation[d] * (weight.size(dim) - 1) +
+                                   output_padding[d] + 1;
+            if (adjoint_input[d + 2] <= 0) {
+                throw ShapeError("conv_transpose3d: the output size would be non-positive for input " + shape_to_list(input.shape()));
+            }
+            adjoint_out[d] = input.size(dim);
+        }
+        const detail::ConvProblem p = conv3d_problem(adjoint_input, weight.shape(), groups, adjoint_out, stride, padding, dilation);
+        return detail::convolution_transpose_onednn(input, weight, bias, p);
     }
     const Tensor folded = fold_depth(input);
     Tensor sum;

@@ -1,6 +1,7 @@
 // conv2d as im2col + GEMM, samples split across threads, with its backward (col2im), and padding
 // by index gathering.
 #include "autograd/function_node.hpp"
+#include "conv_onednn.hpp"
 #include "fused_relu.hpp"
 #include "im2col.hpp"
 #include "ops/gemm.hpp"
@@ -60,6 +61,20 @@ void over_batch(std::int64_t samples, Body&& body) {
     lazynn::detail::parallel_for(samples, 1, body);
 }
 
+/// The oneDNN description of a 2-D convolution; `padding` is {top, bottom, left, right}.
+detail::ConvProblem conv2d_problem(const ConvGeometry& s, std::array<std::int64_t, 4> padding) {
+    detail::ConvProblem p;
+    p.spatial = 2;
+    p.n = s.n, p.c = s.c, p.o = s.o, p.groups = s.groups;
+    p.in = {s.h, s.w, 1}, p.kernel = {s.kh, s.kw, 1}, p.out = {s.oh, s.ow, 1};
+    p.stride = {s.sh, s.sw, 1}, p.dilation = {s.dh, s.dw, 1};
+    p.pad_begin = {padding[0], padding[2], 0};
+    // oneDNN wants the padding that makes (in + begin + end - dilated kernel) / stride + 1 the output
+    // size exactly: PyTorch's floor may leave input rows unused, which is a smaller (even negative) end.
+    p.pad_end = {(s.oh - 1) * s.sh + s.dh * (s.kh - 1) + 1 - s.h - padding[0], (s.ow - 1) * s.sw + s.dw * (s.kw - 1) + 1 - s.w - padding[2], 0};
+    return p;
+}
+
 }  // namespace
 
 namespace {
@@ -92,6 +107,7 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
                          std::to_string(padding[2] + padding[3]) + ") is smaller than the dilated kernel " +
                          std::to_string(s.dh * (s.kh - 1) + 1) + "x" + std::to_string(s.dw * (s.kw - 1) + 1));
     }
+    if (input.dtype() == kFloat32) return detail::convolution_onednn(input, weight, bias, conv2d_problem(s, padding), relu);
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     Tensor out = lazynn::detail::empty_tensor({s.n, s.o, s.oh, s.ow}, input.dtype());
@@ -241,6 +257,11 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
     s.w = (w - 1) * s.sw - 2 * padding[1] + s.dw * (s.kw - 1) + output_padding[1] + 1;
     s.oh = h, s.ow = w;
     if (s.h <= 0 || s.w <= 0) throw ShapeError("conv_transpose2d: the output size would be non-positive for input " + shape_to_list(input.shape()));
+    if (input.dtype() != weight.dtype()) {
+        throw DtypeError("conv_transpose2d: input (" + dtype_name(input.dtype()) + ") and weight (" + dtype_name(weight.dtype()) +
+                         ") must have the same dtype");
+    }
+    if (input.dtype() == kFloat32) return detail::convolution_transpose_onednn(input, weight, bias, conv2d_problem(s, {padding[0], 0, padding[1], 0}));
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor wt = lazynn::detail::contiguous_data(weight);
     Tensor out = zeros({s.n, s.c, s.h, s.w}, input.dtype());

@@ -2,6 +2,7 @@
 // The whole public API in one include.
 
 #include <lazynn/autograd.hpp>
+#include <lazynn/backend.hpp>
 #include <lazynn/dtype.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/init.hpp>

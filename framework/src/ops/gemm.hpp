@@ -1,9 +1,12 @@
 #pragma once
-// The one GEMM entry point of every kernel (internal): row-major C = alpha op(A) op(B) + beta C
-// through OpenBLAS, transposes passed as flags. OpenBLAS runs single-threaded (parallel.hpp);
-// a GEMM big enough to pay for waking a worker is split across lazynn's threads by rows of C (or
-// by columns when C is wide and short, like a batch-1 forward), each part one OpenBLAS call.
+// The one GEMM entry point of every kernel (internal): row-major C = alpha op(A) op(B) + beta C,
+// transposes passed as flags. float32 runs on oneDNN's dnnl_sgemm, which picks its kernels from
+// the CPU's instruction set itself; float64, which oneDNN lacks, runs on OpenBLAS. Both run
+// single-threaded per call (ops/onednn.hpp, parallel.hpp); a GEMM big enough to pay for waking a
+// worker is split across lazynn's threads by rows of C (or by columns when C is wide and short,
+// like a batch-1 forward), each part one call.
 
+#include "ops/onednn.hpp"
 #include "parallel.hpp"
 
 #include <cblas.h>
@@ -16,23 +19,16 @@ namespace lazynn::kernels {
 /// Below this many flops a GEMM runs on the calling thread.
 inline constexpr double kParallelGemmFlops = 2.0e5;
 
-template <class T>
-void blas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b,
-               std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "BLAS GEMM needs float or double");
-    const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+/// float64 on OpenBLAS: oneDNN has no double-precision GEMM.
+inline void dgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const double* a, std::int64_t lda,
+                  const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc) {
     const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
     // One row or one column of C is a matrix-vector product: GEMV reads the matrix in place,
-    // where GEMM would first pack all of it (most of a batch-1 forward's time).
-    auto gemv = [&](CBLAS_TRANSPOSE trans, blasint rows, blasint cols, const T* matrix, std::int64_t ld, const T* x, std::int64_t incx,
-                    T* y, std::int64_t incy) {
-        if constexpr (std::is_same_v<T, float>) {
-            cblas_sgemv(CblasRowMajor, trans, rows, cols, alpha, matrix, static_cast<blasint>(ld), x, static_cast<blasint>(incx), beta, y,
-                        static_cast<blasint>(incy));
-        } else {
-            cblas_dgemv(CblasRowMajor, trans, rows, cols, alpha, matrix, static_cast<blasint>(ld), x, static_cast<blasint>(incx), beta, y,
-                        static_cast<blasint>(incy));
-        }
+    // where GEMM would first pack all of it.
+    auto gemv = [&](CBLAS_TRANSPOSE trans, blasint rows, blasint cols, const double* matrix, std::int64_t ld, const double* x,
+                    std::int64_t incx, double* y, std::int64_t incy) {
+        cblas_dgemv(CblasRowMajor, trans, rows, cols, alpha, matrix, static_cast<blasint>(ld), x, static_cast<blasint>(incx), beta, y,
+                    static_cast<blasint>(incy));
     };
     if (m == 1 && k > 0) {   // c[1, n] = a[1, k] op(B)
         const std::int64_t inca = ta ? lda : 1;
@@ -46,13 +42,17 @@ void blas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
         else gemv(CblasNoTrans, M, K, a, lda, b, incb, c, ldc);   // A is [m, k]
         return;
     }
-    if constexpr (std::is_same_v<T, float>) {
-        cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-                    static_cast<blasint>(ldc));
-    } else {
-        cblas_dgemm(CblasRowMajor, TA, TB, M, N, K, alpha, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-                    static_cast<blasint>(ldc));
-    }
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, a, static_cast<blasint>(lda),
+                b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+/// One single-threaded GEMM call on the backend for T.
+template <class T>
+void blas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b,
+               std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "GEMM needs float or double");
+    if constexpr (std::is_same_v<T, float>) onednn::sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <class T>

@@ -1,0 +1,96 @@
+#include <lazynn/backend.hpp>
+#include <lazynn/threads.hpp>
+
+#include "ops/onednn.hpp"
+
+#include <cblas.h>
+
+#include <fstream>
+#include <string_view>
+
+namespace lazynn {
+namespace {
+
+/// The model name from /proc/cpuinfo, or "unknown CPU".
+std::string cpu_model() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("model name", 0) == 0 || line.rfind("Model", 0) == 0) {
+            const auto colon = line.find(':');
+            if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+        }
+    }
+    return "unknown CPU";
+}
+
+struct CpuFeatures {
+    bool avx2 = false, avx512 = false;
+};
+
+CpuFeatures cpu_features() {
+    CpuFeatures f;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    f.avx2 = __builtin_cpu_supports("avx2");
+    f.avx512 = __builtin_cpu_supports("avx512f");
+#endif
+    return f;
+}
+
+/// OpenBLAS's core names whose kernels use no AVX at all: on a CPU with AVX2 they run at a fraction
+/// of its speed (OpenBLAS falls back to them on CPUs newer than its table).
+bool generic_openblas_core(std::string_view core) {
+    for (std::string_view slow : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai", "Coppermine", "Northwood",
+                                  "Banias", "Generic", "Opteron", "Barcelona", "Bobcat"}) {
+        if (core == slow) return true;
+    }
+    return false;
+}
+
+/// The instruction set lazynn's own vector kernels run with.
+std::string simd_arch_description() {
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "x86-64-v3 (avx2+fma) clones" : "x86-64 baseline (sse2)";
+#else
+    return "compiler baseline";
+#endif
+}
+
+BackendInfo detect() {
+    BackendInfo info;
+    const CpuFeatures features = cpu_features();
+    info.cpu = cpu_model() + (features.avx512 ? " (avx512f avx2)" : features.avx2 ? " (avx2)" : "");
+    info.onednn_version = onednn::version();
+    info.onednn_isa = onednn::effective_isa();
+    const char* core = openblas_get_corename();
+    info.openblas_core = core ? core : "unknown";
+    info.simd_arch = simd_arch_description();
+    if (features.avx2 && generic_openblas_core(info.openblas_core)) {
+        info.warnings.push_back("OpenBLAS runs its generic '" + info.openblas_core + "' kernels on this CPU, which has " +
+                                (features.avx512 ? "AVX-512" : "AVX2") +
+                                ": float64 matrix products run at a fraction of the CPU's speed (float32 is unaffected: it runs on oneDNN). "
+                                "Set OPENBLAS_CORETYPE=" + (features.avx512 ? "SkylakeX" : "Haswell") + " to fix it.");
+    }
+    if (features.avx2 && (info.onednn_isa == "sse41" || info.onednn_isa == "avx" || info.onednn_isa == "generic")) {
+        info.warnings.push_back("oneDNN is limited to '" + info.onednn_isa + "' on a CPU with AVX2 (is ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA set?): "
+                                "float32 matrix products and convolutions run slower than they could.");
+    }
+    return info;
+}
+
+}  // namespace
+
+std::string BackendInfo::summary() const {
+    return "CPU " + cpu + "; float32 GEMM and convolutions on oneDNN " + onednn_version + " (" + onednn_isa + "); float64 GEMM on OpenBLAS (" +
+           openblas_core + " kernels); vector kernels " + simd_arch + "; " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s");
+}
+
+BackendInfo backend_info() {
+    static const BackendInfo detected = detect();
+    BackendInfo info = detected;
+    info.threads = get_num_threads();
+    return info;
+}
+
+}  // namespace lazynn

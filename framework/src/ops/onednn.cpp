@@ -1,0 +1,74 @@
+#include "ops/onednn.hpp"
+
+#include <oneapi/dnnl/dnnl.h>
+
+
+// OpenMP's per-thread "nthreads-var": declared here rather than through <omp.h>, so the library does
+// not need the compiler's OpenMP flag (clang would bring its own runtime, not the libgomp oneDNN uses).
+extern "C" void omp_set_num_threads(int threads);
+
+namespace lazynn::onednn {
+
+void use_calling_thread_only() {
+    thread_local const bool done = [] {
+        omp_set_num_threads(1);
+        return true;
+    }();
+    (void)done;
+}
+
+void sgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
+           const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+    if (m == 0 || n == 0) return;
+    if (k == 0) {   // an empty sum: C = beta C (oneDNN rejects K = 0 leading dimensions)
+        for (std::int64_t i = 0; i < m; ++i) {
+            for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+        }
+        return;
+    }
+    use_calling_thread_only();
+    const dnnl_status_t status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (status != dnnl_success) {
+        throw RuntimeError("sgemm: oneDNN's dnnl_sgemm failed (status " + std::to_string(static_cast<int>(status)) + ") for m=" +
+                           std::to_string(m) + ", n=" + std::to_string(n) + ", k=" + std::to_string(k) + ", lda=" + std::to_string(lda) +
+                           ", ldb=" + std::to_string(ldb) + ", ldc=" + std::to_string(ldc));
+    }
+}
+
+const dnnl::engine& engine() {
+    static const dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
+    return cpu;
+}
+
+dnnl::stream& thread_stream() {
+    use_calling_thread_only();
+    thread_local dnnl::stream stream(engine());
+    return stream;
+}
+
+std::string effective_isa() {
+    switch (dnnl_get_effective_cpu_isa()) {
+        case dnnl_cpu_isa_sse41: return "sse41";
+        case dnnl_cpu_isa_avx: return "avx";
+        case dnnl_cpu_isa_avx2: return "avx2";
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+        case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+        case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+        case dnnl_cpu_isa_avx512_core: return "avx512_core";
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+        default: return "generic";
+    }
+}
+
+std::string version() {
+    const dnnl_version_t* v = dnnl_version();
+    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
+void rethrow(const char* op, const dnnl::error& e) {
+    throw RuntimeError(std::string(op) + ": oneDNN failed: " + e.what() + " (status " + std::to_string(static_cast<int>(e.status)) + ")");
+}
+
+}  // namespace lazynn::onednn

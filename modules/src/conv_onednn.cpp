@@ -1,0 +1,432 @@
+#include "conv_onednn.hpp"
+
+#include "autograd/function_node.hpp"
+#include "fused_relu.hpp"
+#include "ops/onednn.hpp"
+#include "parallel.hpp"
+#include "tensor_impl.hpp"
+
+#include <lazynn/autograd.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace lazynn::nn::functional::detail {
+
+std::int64_t ConvProblem::input_numel() const {
+    std::int64_t e = c;
+    for (int d = 0; d < spatial; ++d) e *= in[static_cast<std::size_t>(d)];
+    return e;
+}
+
+std::int64_t ConvProblem::output_numel() const {
+    std::int64_t e = o;
+    for (int d = 0; d < spatial; ++d) e *= out[static_cast<std::size_t>(d)];
+    return e;
+}
+
+std::int64_t ConvProblem::weight_numel() const {
+    std::int64_t e = o * (c / groups);
+    for (int d = 0; d < spatial; ++d) e *= kernel[static_cast<std::size_t>(d)];
+    return e;
+}
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+
+/// Which of the three primitives, and whether a forward fuses ReLU.
+enum class Pass { forward, forward_relu, backward_data, backward_weights };
+
+/// A cache key: the pass, whether a bias takes part, and the problem with `n` set to the chunk's batch.
+using Key = std::array<std::int64_t, 28>;
+
+Key key_of(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
+    Key k{};
+    std::size_t i = 0;
+    for (std::int64_t v : {static_cast<std::int64_t>(pass), static_cast<std::int64_t>(bias), static_cast<std::int64_t>(p.spatial), n, p.c, p.o,
+                           p.groups}) {
+        k[i++] = v;
+    }
+    for (const auto* field : {&p.in, &p.kernel, &p.out, &p.stride, &p.dilation, &p.pad_begin, &p.pad_end}) {
+        for (int d = 0; d < 3; ++d) k[i++] = d < p.spatial ? (*field)[static_cast<std::size_t>(d)] : 0;
+    }
+    return k;
+}
+
+memory::dims spatial_dims(const ConvProblem& p, const std::array<std::int64_t, 3>& values, std::int64_t minus = 0) {
+    memory::dims d;
+    for (int i = 0; i < p.spatial; ++i) d.push_back(values[static_cast<std::size_t>(i)] - minus);
+    return d;
+}
+
+memory::dims with_spatial(memory::dims head, const ConvProblem& p, const std::array<std::int64_t, 3>& values) {
+    for (int i = 0; i < p.spatial; ++i) head.push_back(values[static_cast<std::size_t>(i)]);
+    return head;
+}
+
+/// PyTorch's contiguous layouts in oneDNN's names.
+tag activation_tag(int spatial) { return spatial == 1 ? tag::ncw : spatial == 2 ? tag::nchw : tag::ncdhw; }
+tag weight_tag(int spatial, bool grouped) {
+    if (grouped) return spatial == 1 ? tag::goiw : spatial == 2 ? tag::goihw : tag::goidhw;
+    return spatial == 1 ? tag::oiw : spatial == 2 ? tag::oihw : tag::oidhw;
+}
+
+/// The user's (PyTorch-layout) memory descriptors of a problem with batch n.
+struct UserDescs {
+    memory::desc src, weights, dst, bias;
+};
+
+UserDescs user_descs(const ConvProblem& p, std::int64_t n) {
+    const auto f32 = memory::data_type::f32;
+    const bool grouped = p.groups > 1;
+    const memory::dims wdims = grouped ? with_spatial({p.groups, p.o / p.groups, p.c / p.groups}, p, p.kernel)
+                                       : with_spatial({p.o, p.c}, p, p.kernel);
+    return {memory::desc(with_spatial({n, p.c}, p, p.in), f32, activation_tag(p.spatial)),
+            memory::desc(wdims, f32, weight_tag(p.spatial, grouped)),
+            memory::desc(with_spatial({n, p.o}, p, p.out), f32, activation_tag(p.spatial)), memory::desc({p.o}, f32, tag::x)};
+}
+
+/// The same sizes with every layout left to oneDNN.
+UserDescs any_descs(const UserDescs& u) {
+    const auto f32 = memory::data_type::f32;
+    return {memory::desc(u.src.dims(), f32, tag::any), memory::desc(u.weights.dims(), f32, tag::any),
+            memory::desc(u.dst.dims(), f32, tag::any), u.bias};
+}
+
+dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std::int64_t n, bool bias, bool relu, bool training) {
+    const UserDescs a = any_descs(user_descs(p, n));
+    const auto strides = spatial_dims(p, p.stride), dilates = spatial_dims(p, p.dilation, 1);
+    const auto pad_l = spatial_dims(p, p.pad_begin), pad_r = spatial_dims(p, p.pad_end);
+    const auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    const auto d = bias ? dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights, a.bias, a.dst,
+                                                          strides, dilates, pad_l, pad_r)
+                        : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights, a.dst,
+                                                          strides, dilates, pad_l, pad_r);
+    dnnl::primitive_attr attr;
+    if (relu) {
+        dnnl::post_ops ops;
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        attr.set_post_ops(ops);
+    }
+    return dnnl::convolution_forward::primitive_desc(d, attr, onednn::engine());
+}
+
+/// One cached primitive with the layouts it wants and the reorders from and to the user's layouts.
+struct Plan {
+    dnnl::primitive primitive;
+    memory::desc src, weights, dst;              // the primitive's layouts (forward naming, also for gradients)
+    UserDescs user;
+    std::unique_ptr<dnnl::reorder> src_in, weights_in, dst_in, dst_out, weights_out, src_out;
+};
+
+std::unique_ptr<dnnl::reorder> reorder_if_needed(const memory::desc& from, const memory::desc& to) {
+    if (from == to) return nullptr;
+    return std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(onednn::engine(), from, onednn::engine(), to));
+}
+
+std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
+    auto plan = std::make_unique<Plan>();
+    plan->user = user_descs(p, n);
+    const UserDescs& u = plan->user;
+    const UserDescs a = any_descs(u);
+    const auto strides = spatial_dims(p, p.stride), dilates = spatial_dims(p, p.dilation, 1);
+    const auto pad_l = spatial_dims(p, p.pad_begin), pad_r = spatial_dims(p, p.pad_end);
+    const auto alg = dnnl::algorithm::convolution_direct;
+    if (pass == Pass::forward || pass == Pass::forward_relu) {
+        const auto pd = forward_desc(p, n, bias, pass == Pass::forward_relu, false);
+        plan->primitive = dnnl::convolution_forward(pd);
+        plan->src = pd.src_desc(), plan->weights = pd.weights_desc(), plan->dst = pd.dst_desc();
+        plan->src_in = reorder_if_needed(u.src, plan->src);
+        plan->weights_in = reorder_if_needed(u.weights, plan->weights);
+        plan->dst_out = reorder_if_needed(plan->dst, u.dst);
+    } else if (pass == Pass::backward_data) {
+        const auto hint = forward_desc(p, n, false, false, true);
+        const dnnl::convolution_backward_data::desc d(alg, a.src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
+        const dnnl::convolution_backward_data::primitive_desc pd(d, onednn::engine(), hint);
+        plan->primitive = dnnl::convolution_backward_data(pd);
+        plan->src = pd.diff_src_desc(), plan->weights = pd.weights_desc(), plan->dst = pd.diff_dst_desc();
+        plan->dst_in = reorder_if_needed(u.dst, plan->dst);
+        plan->weights_in = reorder_if_needed(u.weights, plan->weights);
+        plan->src_out = reorder_if_needed(plan->src, u.src);
+    } else {
+        const auto hint = forward_desc(p, n, bias, false, true);
+        const auto d = bias ? dnnl::convolution_backward_weights::desc(alg, a.src, a.weights, a.bias, a.dst, strides, dilates, pad_l, pad_r)
+                            : dnnl::convolution_backward_weights::desc(alg, a.src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
+        const dnnl::convolution_backward_weights::primitive_desc pd(d, onednn::engine(), hint);
+        plan->primitive = dnnl::convolution_backward_weights(pd);
+        plan->src = pd.src_desc(), plan->weights = pd.diff_weights_desc(), plan->dst = pd.diff_dst_desc();
+        plan->src_in = reorder_if_needed(u.src, plan->src);
+        plan->dst_in = reorder_if_needed(u.dst, plan->dst);
+        plan->weights_out = reorder_if_needed(plan->weights, u.weights);
+    }
+    return plan;
+}
+
+/// Plans live for the process: a model's convolutions meet few distinct problems.
+const Plan& plan_for(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
+    static std::mutex mutex;
+    static std::map<Key, std::unique_ptr<Plan>> plans;
+    const Key key = key_of(pass, bias, p, n);
+    std::lock_guard lock(mutex);
+    auto it = plans.find(key);
+    if (it == plans.end()) it = plans.emplace(key, make_plan(pass, bias, p, n)).first;
+    return *it->second;
+}
+
+/// Per-thread buffers for the blocked copies, kept between calls (no page faults per step).
+class Scratch {
+public:
+    float* get(std::size_t slot, std::size_t bytes) {
+        if (slot >= buffers_.size()) buffers_.resize(slot + 1);
+        auto& b = buffers_[slot];
+        if (b.size < bytes) {
+            b.data.reset(static_cast<float*>(::operator new(bytes, std::align_val_t(64))));
+            b.size = bytes;
+        }
+        return b.data.get();
+    }
+
+private:
+    struct Deleter {
+        void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+    };
+    struct Buffer {
+        std::unique_ptr<float, Deleter> data;
+        std::size_t size = 0;
+    };
+    std::vector<Buffer> buffers_;
+};
+
+Scratch& thread_scratch() {
+    thread_local Scratch scratch;
+    return scratch;
+}
+
+enum Slot : std::size_t { kWeights, kChunkWeights, kSrc, kDst, kDiffWeights };
+
+/// The memory a primitive reads: the user's buffer itself, or a blocked copy of it.
+memory input_memory(const std::unique_ptr<dnnl::reorder>& reorder, const memory::desc& user, const memory::desc& wanted, const float* data,
+                    std::size_t slot) {
+    memory user_memory(user, onednn::engine(), const_cast<float*>(data));   // oneDNN reads it only
+    if (!reorder) return user_memory;
+    memory blocked(wanted, onednn::engine(), thread_scratch().get(slot, wanted.get_size()));
+    reorder->execute(onednn::thread_stream(), user_memory, blocked);
+    return blocked;
+}
+
+/// The memory a primitive writes: the user's buffer, or a blocked buffer reordered into it afterwards.
+memory output_memory(const std::unique_ptr<dnnl::reorder>& reorder, const memory::desc& user, const memory::desc& produced, float* data,
+                     std::size_t slot) {
+    if (!reorder) return memory(user, onednn::engine(), data);
+    return memory(produced, onednn::engine(), thread_scratch().get(slot, produced.get_size()));
+}
+
+void finish_output(const std::unique_ptr<dnnl::reorder>& reorder, memory& produced, const memory::desc& user, float* data) {
+    if (!reorder) return;
+    memory user_memory(user, onednn::engine(), data);
+    reorder->execute(onednn::thread_stream(), produced, user_memory);
+}
+
+/// The weights a chunk's primitive reads: those reordered once for the whole batch, unless the chunk's
+/// smaller batch made oneDNN pick another layout.
+memory chunk_weights_memory(const Plan& chunk, const Plan& whole, const memory& whole_weights, const float* w) {
+    if (chunk.weights == whole.weights) return whole_weights;
+    return input_memory(chunk.weights_in, chunk.user.weights, chunk.weights, w, kChunkWeights);
+}
+
+/// Runs body(first, last) over chunks of the batch on lazynn's threads.
+template <class Body>
+void over_batch(std::int64_t n, Body&& body) {
+    lazynn::detail::parallel_for(n, 1, [&](std::int64_t first, std::int64_t last) {
+        onednn::use_calling_thread_only();
+        body(first, last);
+    });
+}
+
+template <class F>
+void guarded(const char* op, F&& f) {
+    try {
+        f();
+    } catch (const dnnl::error& e) {
+        onednn::rethrow(op, e);
+    }
+}
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::SavedTensor;
+
+/// A float32 copy of an optional bias, contiguous.
+Tensor float_bias(const Tensor& bias) {
+    if (!bias.defined()) return Tensor();
+    return lazynn::detail::contiguous_data(bias.dtype() == kFloat32 ? bias : bias.to(kFloat32));
+}
+
+}  // namespace
+
+void onednn_conv_forward(const ConvProblem& p, const float* x, const float* w, const float* bias, bool relu, float* y) {
+    if (p.n == 0) return;
+    guarded("conv forward", [&] {
+        const Pass pass = relu ? Pass::forward_relu : Pass::forward;
+        // The weights are reordered once, on the calling thread, for every chunk.
+        const Plan& whole = plan_for(pass, bias != nullptr, p, p.n);
+        onednn::use_calling_thread_only();
+        memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeights);
+        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+            const Plan& plan = plan_for(pass, bias != nullptr, p, last - first);
+            memory src = input_memory(plan.src_in, plan.user.src, plan.src, x + first * p.input_numel(), kSrc);
+            float* out = y + first * p.output_numel();
+            memory dst = output_memory(plan.dst_out, plan.user.dst, plan.dst, out, kDst);
+            memory chunk_weights = chunk_weights_memory(plan, whole, weights, w);
+            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, chunk_weights}, {DNNL_ARG_DST, dst}};
+            if (bias) args.emplace(DNNL_ARG_BIAS, memory(plan.user.bias, onednn::engine(), const_cast<float*>(bias)));
+            plan.primitive.execute(onednn::thread_stream(), args);
+            finish_output(plan.dst_out, dst, plan.user.dst, out);
+        });
+    });
+}
+
+void onednn_conv_backward_data(const ConvProblem& p, const float* gy, const float* w, float* gx) {
+    if (p.n == 0) return;
+    guarded("conv backward (input gradient)", [&] {
+        const Plan& whole = plan_for(Pass::backward_data, false, p, p.n);
+        onednn::use_calling_thread_only();
+        memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeights);
+        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+            const Plan& plan = plan_for(Pass::backward_data, false, p, last - first);
+            memory diff_dst = input_memory(plan.dst_in, plan.user.dst, plan.dst, gy + first * p.output_numel(), kDst);
+            float* out = gx + first * p.input_numel();
+            memory diff_src = output_memory(plan.src_out, plan.user.src, plan.src, out, kSrc);
+            plan.primitive.execute(onednn::thread_stream(),
+                                   {{DNNL_ARG_DIFF_DST, diff_dst},
+                                    {DNNL_ARG_WEIGHTS, chunk_weights_memory(plan, whole, weights, w)},
+                                    {DNNL_ARG_DIFF_SRC, diff_src}});
+            finish_output(plan.src_out, diff_src, plan.user.src, out);
+        });
+    });
+}
+
+void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const float* gy, float* gw, float* gb) {
+    if (p.n == 0) {   // no samples: zero gradients
+        std::fill_n(gw, p.weight_numel(), 0.0f);
+        if (gb) std::fill_n(gb, p.o, 0.0f);
+        return;
+    }
+    guarded("conv backward (weight gradient)", [&] {
+        const std::int64_t weight_numel = p.weight_numel();
+        // Each chunk computes its own partial gradients; they are added up in batch order afterwards, so a
+        // run is reproducible whichever thread finishes first.
+        std::mutex merge;
+        std::vector<std::pair<std::int64_t, std::vector<float>>> partials;
+        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+            const Plan& plan = plan_for(Pass::backward_weights, gb != nullptr, p, last - first);
+            const bool whole = first == 0 && last == p.n;
+            memory src = input_memory(plan.src_in, plan.user.src, plan.src, x + first * p.input_numel(), kSrc);
+            memory diff_dst = input_memory(plan.dst_in, plan.user.dst, plan.dst, gy + first * p.output_numel(), kDst);
+            // The partial (plain layout): the caller's buffers when one chunk covers the batch.
+            std::vector<float> partial(whole ? 0 : static_cast<std::size_t>(weight_numel + p.o));
+            float* weights_out = whole ? gw : partial.data();
+            float* bias_out = whole ? gb : partial.data() + weight_numel;
+            memory diff_weights = output_memory(plan.weights_out, plan.user.weights, plan.weights, weights_out, kDiffWeights);
+            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
+            if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, memory(plan.user.bias, onednn::engine(), bias_out));
+            plan.primitive.execute(onednn::thread_stream(), args);
+            finish_output(plan.weights_out, diff_weights, plan.user.weights, weights_out);
+            if (whole) return;
+            std::lock_guard lock(merge);
+            partials.emplace_back(first, std::move(partial));
+        });
+        if (partials.empty()) return;
+        std::sort(partials.begin(), partials.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::copy_n(partials[0].second.data(), weight_numel, gw);
+        if (gb) std::copy_n(partials[0].second.data() + weight_numel, p.o, gb);
+        for (std::size_t i = 1; i < partials.size(); ++i) {
+            const float* part = partials[i].second.data();
+            for (std::int64_t e = 0; e < weight_numel; ++e) gw[e] += part[e];
+            if (gb) {
+                for (std::int64_t e = 0; e < p.o; ++e) gb[e] += part[weight_numel + e];
+            }
+        }
+    });
+}
+
+/// float32 convolution (+ ReLU) of any spatial rank on oneDNN, with its backward.
+/// Shapes: input [N, C, in...], weight [O, C/groups, k...], bias [O] or undefined -> [N, O, out...].
+Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p, bool relu) {
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    const Tensor w = lazynn::detail::contiguous_data(weight);
+    const Tensor b = float_bias(bias);
+    Shape out_shape{p.n, p.o};
+    for (int d = 0; d < p.spatial; ++d) out_shape.push_back(p.out[static_cast<std::size_t>(d)]);
+    Tensor out = lazynn::detail::empty_tensor(out_shape, kFloat32);
+    onednn_conv_forward(p, x.impl().data<float>(), w.impl().data<float>(), b.defined() ? b.impl().data<float>() : nullptr, relu,
+                                out.impl().data<float>());
+    if (needs_grad({&input, &weight, &bias})) {
+        const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+        record(out, relu ? "ReluBackward0" : "ConvolutionBackward0", {input, weight, bias},
+               [p, sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gi, gw, gb](const Tensor& g_in) {
+            Tensor go = lazynn::detail::contiguous_data(g_in);
+            if (relu) {   // the gradient through the fused ReLU
+                const Tensor y = so.unpack();
+                Tensor masked = lazynn::detail::empty_tensor(go.shape(), kFloat32);
+                relu_backward_span(go.impl().data<float>(), y.impl().data<float>(), masked.impl().data<float>(), go.numel());
+                go = masked;
+            }
+            const Tensor xv = sx.unpack(), wv = sw.unpack();
+            Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), kFloat32) : Tensor();
+            Tensor grad_weight = gw ? lazynn::detail::empty_tensor(wv.shape(), kFloat32) : Tensor();
+            Tensor grad_bias = gb ? lazynn::detail::empty_tensor({p.o}, kFloat32) : Tensor();
+            if (gi) onednn_conv_backward_data(p, go.impl().data<float>(), wv.impl().data<float>(), grad_input.impl().data<float>());
+            if (gw || gb) {
+                // oneDNN computes both together; a bias gradient alone still needs a weight buffer.
+                Tensor weight_buffer = gw ? grad_weight : lazynn::detail::empty_tensor(wv.shape(), kFloat32);
+                onednn_conv_backward_weights(p, xv.impl().data<float>(), go.impl().data<float>(), weight_buffer.impl().data<float>(),
+                                                     gb ? grad_bias.impl().data<float>() : nullptr);
+            }
+            return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
+        }, true);
+    }
+    return out;
+}
+
+/// float32 transposed convolution of any spatial rank on oneDNN: the adjoint of the convolution `p`
+/// describes, whose input is this op's output. Shapes: input [N, p.o, p.out...], weight [p.o, p.c/groups,
+/// k...] -> [N, p.c, p.in...].
+Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p) {
+    const Tensor x = lazynn::detail::contiguous_data(input);
+    const Tensor w = lazynn::detail::contiguous_data(weight);
+    Shape out_shape{p.n, p.c};
+    for (int d = 0; d < p.spatial; ++d) out_shape.push_back(p.in[static_cast<std::size_t>(d)]);
+    Tensor out = lazynn::detail::empty_tensor(out_shape, kFloat32);
+    onednn_conv_backward_data(p, x.impl().data<float>(), w.impl().data<float>(), out.impl().data<float>());
+    if (needs_grad({&input, &weight})) {
+        const bool gi = input.requires_grad(), gw = weight.requires_grad();
+        record(out, "ConvolutionBackward0", {input, weight}, [p, sx = SavedTensor(x), sw = SavedTensor(w), gi, gw](const Tensor& g_in) {
+            const Tensor go = lazynn::detail::contiguous_data(g_in);
+            const Tensor xv = sx.unpack(), wv = sw.unpack();
+            Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), kFloat32) : Tensor();
+            Tensor grad_weight = gw ? lazynn::detail::empty_tensor(wv.shape(), kFloat32) : Tensor();
+            if (gi) onednn_conv_forward(p, go.impl().data<float>(), wv.impl().data<float>(), nullptr, false, grad_input.impl().data<float>());
+            if (gw) onednn_conv_backward_weights(p, go.impl().data<float>(), xv.impl().data<float>(), grad_weight.impl().data<float>(), nullptr);
+            return std::vector<Tensor>{grad_input, grad_weight};
+        }, true);
+    }
+    Tensor result = out;
+    if (bias.defined()) {   // a differentiable broadcast add: its gradient is the sum over batch and space
+        Shape bias_shape(out_shape.size(), 1);
+        bias_shape[1] = p.c;
+        result = result + bias.to(kFloat32).reshape(bias_shape);
+    }
+    return result;
+}
+
+}  // namespace lazynn::nn::functional::detail

@@ -1,0 +1,145 @@
+// The float32 compute backend (oneDNN GEMM and convolution primitives) against the float64 kernels
+// (OpenBLAS GEMM, im2col convolutions), which the PyTorch fixtures and gradcheck pin: forward, input,
+// weight and bias gradients over strides, dilation, groups, asymmetric padding, 1-3 spatial dims,
+// transposed convolutions, batch sizes that split unevenly across threads, and empty batches.
+#include "test_support.hpp"
+
+#include <lazynn/nn.hpp>
+
+#include <functional>
+
+using namespace lazynn;
+using lazynn::testing::check_close;
+
+namespace {
+
+/// Runs `op` on float32 and on float64 copies of the same inputs and compares the outputs and every
+/// input gradient for one random upstream gradient.
+void check_float32_matches_float64(const std::function<Tensor(const std::vector<Tensor>&)>& op, const std::vector<Tensor>& inputs64,
+                                   double rtol = 1e-4, double atol = 1e-5) {
+    std::vector<Tensor> in32, in64;
+    for (const Tensor& t : inputs64) {
+        in32.push_back(t.defined() ? t.to(kFloat32).requires_grad_() : Tensor());
+        in64.push_back(t.defined() ? t.detach().clone().requires_grad_() : Tensor());
+    }
+    const Tensor y64 = op(in64);
+    const Tensor y32 = op(in32);
+    REQUIRE(y32.dtype() == kFloat32);
+    check_close(y32, y64, rtol, atol);
+    const Tensor upstream = randn(y64.shape(), kFloat64);
+    (y64 * upstream).sum().backward();
+    (y32 * upstream.to(kFloat32)).sum().backward();
+    for (std::size_t i = 0; i < in64.size(); ++i) {
+        if (!in64[i].defined()) continue;
+        CAPTURE(i);
+        check_close(in32[i].grad(), in64[i].grad(), rtol, atol * 10);
+    }
+}
+
+struct Conv2dCase {
+    Shape input, weight;
+    std::array<std::int64_t, 2> stride;
+    std::array<std::int64_t, 4> padding;   // top, bottom, left, right
+    std::array<std::int64_t, 2> dilation;
+    std::int64_t groups;
+    bool bias;
+};
+
+}  // namespace
+
+TEST_SUITE("compute backend") {
+    TEST_CASE("float32 conv2d on oneDNN equals the float64 kernels, forward and backward, on 1 and 2 threads") {
+        const std::vector<Conv2dCase> cases{
+            {{4, 3, 9, 8}, {5, 3, 3, 3}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},
+            {{5, 4, 11, 7}, {6, 2, 3, 2}, {2, 1}, {1, 2, 0, 1}, {1, 2}, 2, true},     // groups, asymmetric padding
+            {{3, 6, 10, 10}, {6, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {2, 2}, 6, false},   // depthwise, dilated
+            {{1, 16, 12, 12}, {32, 16, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}, // a batch of one
+            {{7, 1, 28, 28}, {8, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 1, true},    // one input channel, odd batch
+            {{2, 8, 7, 9}, {4, 8, 1, 1}, {3, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},      // 1x1, strides leave rows unused
+            {{0, 3, 5, 5}, {2, 3, 3, 3}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},      // an empty batch
+        };
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            for (const auto& c : cases) {
+                CAPTURE(threads);
+                CAPTURE(shape_to_list(c.input));
+                manual_seed(7);
+                std::vector<Tensor> inputs{randn(c.input, kFloat64), randn(c.weight, kFloat64),
+                                           c.bias ? randn({c.weight[0]}, kFloat64) : Tensor()};
+                check_float32_matches_float64(
+                    [&](const std::vector<Tensor>& in) {
+                        return nn::functional::conv2d(in[0], in[1], in[2], c.stride, c.padding, c.dilation, c.groups);
+                    },
+                    inputs);
+                check_float32_matches_float64(
+                    [&](const std::vector<Tensor>& in) {
+                        return nn::functional::conv2d_relu(in[0], in[1], in[2], c.stride, c.padding, c.dilation, c.groups);
+                    },
+                    inputs);
+            }
+        }
+        set_num_threads(1);
+    }
+
+    TEST_CASE("float32 conv_transpose2d, conv3d and conv_transpose3d on oneDNN equal the float64 kernels") {
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            CAPTURE(threads);
+            manual_seed(3);
+            check_float32_matches_float64(
+                [](const std::vector<Tensor>& in) {
+                    return nn::functional::conv_transpose2d(in[0], in[1], in[2], {2, 3}, {1, 0}, {1, 2}, {1, 2}, 2);
+                },
+                {randn({3, 4, 5, 4}, kFloat64), randn({4, 3, 3, 2}, kFloat64), randn({6}, kFloat64)});
+            check_float32_matches_float64(
+                [](const std::vector<Tensor>& in) {
+                    return nn::functional::conv3d(in[0], in[1], in[2], {1, 2, 1}, {1, 1, 0, 1, 2, 0}, {1, 1, 2}, 2);
+                },
+                {randn({3, 4, 5, 6, 7}, kFloat64), randn({6, 2, 3, 2, 3}, kFloat64), randn({6}, kFloat64)});
+            check_float32_matches_float64(
+                [](const std::vector<Tensor>& in) {
+                    return nn::functional::conv_transpose3d(in[0], in[1], in[2], {2, 1, 2}, {1, 0, 1}, {1, 0, 0}, {1, 2, 1}, 1);
+                },
+                {randn({3, 3, 3, 4, 3}, kFloat64), randn({3, 2, 3, 2, 3}, kFloat64), Tensor()});
+        }
+        set_num_threads(1);
+    }
+
+    TEST_CASE("float32 matmul on oneDNN equals float64 on every transposition and odd sizes") {
+        manual_seed(11);
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{1, 7, 5}, {5, 7, 1}, {33, 65, 17}, {300, 129, 70}, {4, 0, 3}}) {
+                CAPTURE(m);
+                CAPTURE(k);
+                const Tensor a = randn({m, k}, kFloat64), b = randn({k, n}, kFloat64);
+                check_float32_matches_float64([](const std::vector<Tensor>& in) { return in[0].matmul(in[1]); }, {a, b});
+                // Transposed views reach the GEMM as flags, not copies.
+                check_float32_matches_float64([](const std::vector<Tensor>& in) { return in[0].t().matmul(in[1].t()); },
+                                              {a.t().contiguous(), b.t().contiguous()});
+            }
+        }
+        set_num_threads(1);
+    }
+
+    TEST_CASE("conv errors name the op, the expected and the actual") {
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(nn::functional::conv3d(ones({1, 4, 3, 3, 3}), ones({2, 3, 1, 1, 1}), Tensor(), {1, 1, 1}, {0, 0, 0, 0, 0, 0},
+                                                               {1, 1, 1}, 1),
+                                        ShapeError, "conv3d: expected input [1, 4, 3, 3, 3] to have 3 channels, but got 4");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(nn::functional::conv_transpose2d(ones({1, 2, 3, 3}), ones({2, 2, 3, 3}, kFloat64), Tensor(), {1, 1}, {0, 0},
+                                                                         {0, 0}, {1, 1}, 1),
+                                        DtypeError, "conv_transpose2d: input (float32) and weight (float64)");
+    }
+
+    TEST_CASE("backend_info names oneDNN's ISA, the OpenBLAS core and the thread count") {
+        set_num_threads(2);
+        const BackendInfo info = backend_info();
+        CHECK(info.threads == 2);
+        CHECK_FALSE(info.onednn_version.empty());
+        CHECK_FALSE(info.onednn_isa.empty());
+        CHECK_FALSE(info.openblas_core.empty());
+        CHECK(info.summary().find("oneDNN " + info.onednn_version) != std::string::npos);
+        CHECK(info.summary().find(info.openblas_core) != std::string::npos);
+        set_num_threads(1);
+    }
+}
