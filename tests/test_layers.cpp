@@ -889,11 +889,10 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
     }
 }
 
-TEST_SUITE("Winograd convolution") {
-    TEST_CASE("float32 3x3 stride-1 convolutions (Winograd F(2x2, 3x3)) match the float64 im2col kernel") {
-        // Shapes cover both vector widths (tile rows of 4-7 and of 8+ tiles), odd and even sizes,
-        // padding 0/1/2 and "same", the fused ReLU, and channel counts on both sides of the
-        // Winograd threshold.
+TEST_SUITE("float32 3x3 convolutions") {
+    TEST_CASE("float32 3x3 stride-1 convolutions (oneDNN) match the float64 im2col kernel") {
+        // Shapes cover odd and even sizes, rows narrower and wider than a vector, padding 0/1/2 and
+        // "same", the fused ReLU, and small and large channel counts.
         manual_seed(31);
         struct Case {
             std::int64_t n, c, o, h, w, pad;

@@ -1,5 +1,5 @@
-// conv2d as im2col + GEMM, samples split across threads, with its backward (col2im), and padding
-// by index gathering.
+// conv2d and conv_transpose2d: float32 on oneDNN's primitives (conv_onednn.hpp); float64 as im2col +
+// GEMM, samples split across threads, with its backward (col2im); and padding by index gathering.
 #include "autograd/function_node.hpp"
 #include "conv_onednn.hpp"
 #include "fused_relu.hpp"
@@ -7,7 +7,6 @@
 #include "ops/gemm.hpp"
 #include "parallel.hpp"
 #include "tensor_impl.hpp"
-#include "winograd.hpp"
 
 #include <lazynn/autograd.hpp>
 #include <lazynn/nn/conv.hpp>
@@ -15,7 +14,6 @@
 #include <algorithm>
 #include <mutex>
 #include <tuple>
-#include <type_traits>
 
 namespace lazynn::nn::functional {
 namespace {
@@ -117,13 +115,6 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
         const T* wv = w.impl().data<T>();
         T* o = out.impl().data<T>();
         const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>();
-        // float32 3x3 convolutions with stride 1 run Winograd F(2x2, 3x3) (winograd.hpp); the
-        // weights are transformed once per call.
-        const bool winograd = std::is_same_v<T, float> && detail::winograd_applies(s);
-        Tensor u = winograd ? lazynn::detail::empty_tensor({16 * s.o * s.c}, kFloat32) : Tensor();
-        if constexpr (std::is_same_v<T, float>) {
-            if (winograd) detail::winograd_transform_weights(wv, s.o, s.c, u.impl().data<float>());
-        }
         // Bias and the fused ReLU on one sample's output block, while it is in cache.
         auto finish_sample = [&](std::int64_t n) {
             if (!b.empty()) {
@@ -136,13 +127,6 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
             if (relu) detail::relu_span(o + n * s.o * s.l(), s.o * s.l());
         };
         over_batch(s.n, [&](std::int64_t first, std::int64_t last) {
-            if constexpr (std::is_same_v<T, float>) {
-                if (winograd) {
-                    detail::winograd_convolve(s, xin + first * s.c * s.h * s.w, u.impl().data<float>(), last - first, o + first * s.o * s.l());
-                    for (std::int64_t n = first; n < last; ++n) finish_sample(n);
-                    return;
-                }
-            }
             // The column buffer comes from the caching allocator: no fresh pages every call.
             Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, x.dtype());
             T* cols = cols_buffer.impl().data<T>();
