@@ -70,6 +70,38 @@ x1, x1024 = torch.randn(1, 784), torch.randn(1024, 784)
 with torch.no_grad():
     report("mlp_inference_b1", median_ms(lambda: m(x1), 100, 5000))
     report("mlp_inference_b1024", median_ms(lambda: m(x1024), 10, 200))
+
+def custom_step_ms(params, opt, loss_fn, repeats):
+    def step():
+        loss_fn().backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return median_ms(step, 5, repeats)
+
+
+cnn = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                    nn.Linear(128, 10))
+report("cifar_cnn_sgd_b32", train_step_ms(cnn, torch.optim.SGD(cnn.parameters(), lr=0.01, momentum=0.9), torch.randn(32, 3, 32, 32),
+                                          torch.randint(0, 10, (32,)), True, 20))
+cnn.eval()
+x1 = torch.randn(1, 3, 32, 32)
+with torch.no_grad():
+    report("cifar_cnn_inference_b1", median_ms(lambda: cnn(x1), 20, 500))
+big = nn.Sequential(nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+x512 = torch.randn(512, 1024)
+with torch.no_grad():
+    report("mlp1024_inference_b512", median_ms(lambda: big(x512), 5, 50))
+lstm, head = nn.LSTM(128, 256), nn.Linear(256, 10)
+xs, ys = torch.randn(32, 32, 128), torch.randint(0, 10, (32,))
+params = list(lstm.parameters()) + list(head.parameters())
+report("lstm_h256_t32_b32_adam", custom_step_ms(params, torch.optim.Adam(params, lr=1e-3),
+                                                lambda: F.cross_entropy(head(lstm(xs)[0][31]), ys), 20))
+layer = nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, batch_first=True)
+xe, te = torch.randn(16, 64, 128), torch.randn(16, 64, 128)
+report("encoder_d128_t64_b16_adamw", custom_step_ms(list(layer.parameters()), torch.optim.AdamW(layer.parameters(), lr=1e-3),
+                                                    lambda: F.mse_loss(layer(xe), te), 30))
 for batch in (16, 64, 256, 1024):
     m = mlp(784, 256, 128, 10)
     report(f"scale_batch_{batch}", train_step_ms(m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.randn(batch, 784),

@@ -36,9 +36,34 @@ double train_step_ms(nn::Sequential& model, Options options, const Tensor& x, co
     return median_ms(step, 20, repeats);
 }
 
+/// One training step of any model: loss_fn runs the forward and the loss.
+template <class Optimizer, class Options>
+double custom_step_ms(Module& model, Options options, const std::function<Tensor()>& loss_fn, int repeats) {
+    Optimizer opt(model.parameters(), options);
+    auto step = [&] {
+        loss_fn().backward();
+        opt.step();
+        opt.zero_grad();
+    };
+    return median_ms(step, 5, repeats);
+}
+
+/// The CIFAR-style net of issue 12's table: three 3x3 convolutions with batch norm, max pooling and adaptive
+/// average pooling.
+nn::Sequential cifar_cnn() {
+    return nn::Sequential{nn::Conv2d(nn::Conv2dOptions(3, 32, 3).padding(1)), nn::BatchNorm2d(32), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)),
+                          nn::Conv2d(nn::Conv2dOptions(32, 64, 3).padding(1)), nn::BatchNorm2d(64), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)),
+                          nn::Conv2d(nn::Conv2dOptions(64, 128, 3).padding(1)), nn::BatchNorm2d(128), nn::ReLU(),
+                          nn::AdaptiveAvgPool2d(nn::ExpandingArray<2>({1, 1})), nn::Flatten(), nn::Linear(128, 10)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "--backend") {
+        std::printf("%s\n", backend_info().summary().c_str());
+        return 0;
+    }
     const int threads = argc > 1 ? std::stoi(argv[1]) : 2;
     set_num_threads(threads);
     manual_seed(0);
@@ -87,6 +112,39 @@ int main(int argc, char** argv) {
         // The same MLP built from lazy layers: after the first call it must cost what the eager one does.
         nn::Sequential lazy{nn::LazyLinear(256), nn::ReLU(), nn::LazyLinear(128), nn::ReLU(), nn::LazyLinear(10)};
         report("lazy_mlp_adam_b64", train_step_ms<optim::Adam>(lazy, optim::AdamOptions(1e-3), x64, y64, true, 500));
+    }
+    {
+        auto cnn = cifar_cnn();
+        report("cifar_cnn_sgd_b32", train_step_ms<optim::SGD>(cnn, optim::SGDOptions(0.01).momentum(0.9), randn({32, 3, 32, 32}),
+                                                               randint(0, 10, {32}), true, 20));
+        cnn.eval();
+        NoGradGuard no_grad;
+        const Tensor x1 = randn({1, 3, 32, 32});
+        report("cifar_cnn_inference_b1", median_ms([&] { (void)cnn(x1); }, 20, 500));
+    }
+    {
+        // GEMM-bound inference: compare with benchmarks/gemm_reference's rate for the same three GEMMs.
+        nn::Sequential big{nn::Linear(1024, 1024), nn::ReLU(), nn::Linear(1024, 1024), nn::ReLU(), nn::Linear(1024, 10)};
+        NoGradGuard no_grad;
+        const Tensor x = randn({512, 1024});
+        report("mlp1024_inference_b512", median_ms([&] { (void)big(x); }, 5, 50));
+    }
+    {
+        nn::Sequential model{nn::LSTM(128, 256), nn::Linear(256, 10)};
+        const Tensor x = randn({32, 32, 128}), y = randint(0, 10, {32});
+        auto& rnn = dynamic_cast<nn::LSTM&>(model[0]);
+        auto& linear = dynamic_cast<nn::Linear&>(model[1]);
+        report("lstm_h256_t32_b32_adam", custom_step_ms<optim::Adam>(model, optim::AdamOptions(1e-3), [&] {
+                   const Tensor out = rnn(x);   // [T, B, H]
+                   return nn::functional::cross_entropy(linear(out.select(0, 31)), y);
+               }, 20));
+    }
+    {
+        nn::TransformerEncoderLayer layer(nn::TransformerEncoderLayerOptions(128, 4).dim_feedforward(512).batch_first(true));
+        const Tensor x = randn({16, 64, 128}), target = randn({16, 64, 128});
+        report("encoder_d128_t64_b16_adamw", custom_step_ms<optim::AdamW>(layer, optim::AdamWOptions(1e-3), [&] {
+                   return nn::functional::mse_loss(layer(x), target);
+               }, 30));
     }
     // Scaling: the MLP's Adam step over batch sizes and hidden widths.
     for (std::int64_t batch : {16, 64, 256, 1024}) {

@@ -35,6 +35,25 @@ double train_step_ms(torch::nn::Sequential& model, Options options, const torch:
     return median_ms(step, 20, repeats);
 }
 
+template <class Optimizer, class Options>
+double custom_step_ms(const std::vector<torch::Tensor>& params, Options options, const std::function<torch::Tensor()>& loss_fn, int repeats) {
+    Optimizer opt(params, options);
+    auto step = [&] {
+        loss_fn().backward();
+        opt.step();
+        opt.zero_grad();
+    };
+    return median_ms(step, 5, repeats);
+}
+
+torch::nn::Sequential cifar_cnn() {
+    namespace tnn = torch::nn;
+    return tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(3, 32, 3).padding(1)), tnn::BatchNorm2d(32), tnn::ReLU(), tnn::MaxPool2d(2),
+                           tnn::Conv2d(tnn::Conv2dOptions(32, 64, 3).padding(1)), tnn::BatchNorm2d(64), tnn::ReLU(), tnn::MaxPool2d(2),
+                           tnn::Conv2d(tnn::Conv2dOptions(64, 128, 3).padding(1)), tnn::BatchNorm2d(128), tnn::ReLU(),
+                           tnn::AdaptiveAvgPool2d(tnn::AdaptiveAvgPool2dOptions({1, 1})), tnn::Flatten(), tnn::Linear(128, 10));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +103,41 @@ int main(int argc, char** argv) {
         torch::NoGradGuard no_grad;
         report("mlp_inference_b1", median_ms([&] { (void)model->forward(x1); }, 100, 5000));
         report("mlp_inference_b1024", median_ms([&] { (void)model->forward(x1024); }, 10, 200));
+    }
+    {
+        auto cnn = cifar_cnn();
+        report("cifar_cnn_sgd_b32", train_step_ms<torch::optim::SGD>(cnn, torch::optim::SGDOptions(0.01).momentum(0.9), torch::randn({32, 3, 32, 32}),
+                                                                      torch::randint(0, 10, {32}), true, 20));
+        cnn->eval();
+        torch::NoGradGuard no_grad;
+        const torch::Tensor x1 = torch::randn({1, 3, 32, 32});
+        report("cifar_cnn_inference_b1", median_ms([&] { (void)cnn->forward(x1); }, 20, 500));
+    }
+    {
+        torch::nn::Sequential big(torch::nn::Linear(1024, 1024), torch::nn::ReLU(), torch::nn::Linear(1024, 1024), torch::nn::ReLU(),
+                                  torch::nn::Linear(1024, 10));
+        torch::NoGradGuard no_grad;
+        const torch::Tensor x = torch::randn({512, 1024});
+        report("mlp1024_inference_b512", median_ms([&] { (void)big->forward(x); }, 5, 50));
+    }
+    {
+        torch::nn::LSTM lstm(128, 256);
+        torch::nn::Linear head(256, 10);
+        std::vector<torch::Tensor> params = lstm->parameters();
+        for (const auto& p : head->parameters()) params.push_back(p);
+        const torch::Tensor x = torch::randn({32, 32, 128}), y = torch::randint(0, 10, {32});
+        report("lstm_h256_t32_b32_adam", custom_step_ms<torch::optim::Adam>(params, torch::optim::AdamOptions(1e-3), [&] {
+                   const torch::Tensor out = std::get<0>(lstm->forward(x));
+                   return torch::nn::functional::cross_entropy(head->forward(out.select(0, 31)), y);
+               }, 20));
+    }
+    {
+        torch::nn::TransformerEncoderLayer layer(torch::nn::TransformerEncoderLayerOptions(128, 4).dim_feedforward(512));
+        // libtorch 1.13's C++ layer has no batch_first: the same data as [T, B, E].
+        const torch::Tensor x = torch::randn({64, 16, 128}), target = torch::randn({64, 16, 128});
+        report("encoder_d128_t64_b16_adamw", custom_step_ms<torch::optim::AdamW>(layer->parameters(), torch::optim::AdamWOptions(1e-3), [&] {
+                   return torch::mse_loss(layer->forward(x), target);
+               }, 30));
     }
     // Scaling: the MLP's Adam step over batch sizes and hidden widths.
     for (int64_t batch : {16, 64, 256, 1024}) {
