@@ -61,7 +61,8 @@ std::string describe_tensor(const std::vector<std::int64_t>& row) {
     std::string text = "[";
     for (std::int64_t i = 0; i < row[3]; ++i) {
         text += (i ? ", " : "");
-        text += i < static_cast<std::int64_t>(kHeaderDims) ? std::to_string(row[6 + static_cast<std::size_t>(i)]) : "...";
+        text +=
+            i < static_cast<std::int64_t>(kHeaderDims) ? std::to_string(row[6 + static_cast<std::size_t>(i)]) : "...";
         if (i >= static_cast<std::int64_t>(kHeaderDims)) break;
     }
     return text + "] " + dtype_name(static_cast<Dtype>(row[2]));
@@ -80,7 +81,8 @@ const char* reduce_op_name(std::int64_t op) {
 
 void require_mean_dtype(const Tensor& tensor, ReduceOp op, const char* what) {
     if (op == ReduceOp::Mean && !tensor.is_floating_point()) {
-        throw DtypeError(std::string(what) + ": ReduceOp::Mean needs a floating dtype, got " + dtype_name(tensor.dtype()));
+        throw DtypeError(std::string(what) + ": ReduceOp::Mean needs a floating dtype, got " +
+                         dtype_name(tensor.dtype()));
     }
 }
 
@@ -96,16 +98,20 @@ void run_timed(detail::Group& group, detail::Op op, const std::vector<Tensor>& b
 }  // namespace
 
 int detail::checked_count(std::int64_t n, const char* what) {
-    if (n > INT_MAX) throw ValueError(std::string(what) + ": tensors over 2^31-1 elements are not supported by MPI counts");
+    if (n > INT_MAX) {
+        throw ValueError(std::string(what) + ": tensors over 2^31-1 elements are not supported by MPI counts");
+    }
     return static_cast<int>(n);
 }
 
 void detail::check_same_call(Group& group, Op op, std::int64_t parameter, const Tensor* tensor) {
-    const auto rows = gather_rows(group, call_header(op, parameter, tensor), op, "checking that every rank made the same call");
+    const auto rows =
+        gather_rows(group, call_header(op, parameter, tensor), op, "checking that every rank made the same call");
     const std::string what = op_name(op);
     auto differs = [&](std::size_t from, std::size_t to) {
         for (const auto& row : rows) {
-            if (!std::equal(row.begin() + static_cast<std::ptrdiff_t>(from), row.begin() + static_cast<std::ptrdiff_t>(to),
+            if (!std::equal(row.begin() + static_cast<std::ptrdiff_t>(from),
+                            row.begin() + static_cast<std::ptrdiff_t>(to),
                             rows[0].begin() + static_cast<std::ptrdiff_t>(from))) {
                 return true;
             }
@@ -126,7 +132,9 @@ void detail::check_same_call(Group& group, Op op, std::int64_t parameter, const 
     }
     if (differs(1, 2)) {
         const bool root = op == Op::Broadcast;
-        for (const auto& row : rows) per_rank.push_back(root ? "root " + std::to_string(row[1]) : reduce_op_name(row[1]));
+        for (const auto& row : rows) {
+            per_rank.push_back(root ? "root " + std::to_string(row[1]) : reduce_op_name(row[1]));
+        }
         throw DistributedError(what + ": ranks passed different " + (root ? "roots" : "reduce ops") + " (" +
                                describe_by_rank(per_rank) + ")");
     }
@@ -167,9 +175,10 @@ std::vector<std::string> detail::gather_strings(Group& group, const std::string&
     Tensor all = zeros({std::max(total, 1)}, TensorOptions().dtype(kInt64));
     Pending pending = begin(group, kind, std::move(detail));
     MPI_Request request;
-    check(MPI_Iallgatherv(mine.data_ptr<std::int64_t>(), static_cast<int>(words), MPI_INT64_T, all.data_ptr<std::int64_t>(),
-                          counts.data(), offsets.data(), MPI_INT64_T, group.comm, &request),
-          op_name(kind).c_str());
+    check(
+        MPI_Iallgatherv(mine.data_ptr<std::int64_t>(), static_cast<int>(words), MPI_INT64_T,
+                        all.data_ptr<std::int64_t>(), counts.data(), offsets.data(), MPI_INT64_T, group.comm, &request),
+        op_name(kind).c_str());
     wait(pending, request, {mine, all});
     std::vector<std::string> result;
     const char* bytes = reinterpret_cast<const char*>(all.data_ptr<std::int64_t>());
@@ -233,8 +242,8 @@ Work detail::start_all_reduce(Group& group, const Tensor& tensor, ReduceOp op, O
     state->mean = op == ReduceOp::Mean;
     void* data = contiguous_data(tensor, "all_reduce");
     state->pending = begin(group, kind, std::move(detail));
-    const int code = MPI_Iallreduce(MPI_IN_PLACE, data, checked_count(tensor.numel(), "all_reduce"), mpi_type(tensor.dtype()),
-                                    mpi_op(op), group.comm, &state->request);
+    const int code = MPI_Iallreduce(MPI_IN_PLACE, data, checked_count(tensor.numel(), "all_reduce"),
+                                    mpi_type(tensor.dtype()), mpi_op(op), group.comm, &state->request);
     if (code != MPI_SUCCESS) state->done = true;  // nothing in flight
     check(code, op_name(kind).c_str());
     return Work(std::move(state));
@@ -278,8 +287,8 @@ void broadcast(const Tensor& tensor, int root) {
     detail::Group& group = detail::default_group();
     detail::check_same_call(group, detail::Op::Broadcast, root, &tensor);
     run_timed(group, detail::Op::Broadcast, {tensor}, [&](MPI_Request* request) {
-        return MPI_Ibcast(data, detail::checked_count(tensor.numel(), "broadcast"), detail::mpi_type(tensor.dtype()), root,
-                          group.comm, request);
+        return MPI_Ibcast(data, detail::checked_count(tensor.numel(), "broadcast"), detail::mpi_type(tensor.dtype()),
+                          root, group.comm, request);
     });
 }
 
@@ -308,8 +317,9 @@ Tensor reduce_scatter(const Tensor& input, ReduceOp op) {
     detail::require_initialized("reduce_scatter");
     const int world = world_size();
     if (input.dim() == 0 || input.size(0) % world != 0) {
-        throw ShapeError("reduce_scatter: dim 0 of the input must be a multiple of the world size " + std::to_string(world) +
-                         ", got shape " + shape_to_list(input.dim() == 0 ? Shape{} : input.shape()));
+        throw ShapeError("reduce_scatter: dim 0 of the input must be a multiple of the world size " +
+                         std::to_string(world) + ", got shape " +
+                         shape_to_list(input.dim() == 0 ? Shape{} : input.shape()));
     }
     require_mean_dtype(input, op, "reduce_scatter");
     const Tensor contiguous = input.contiguous();

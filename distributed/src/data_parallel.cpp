@@ -30,7 +30,8 @@ bool has_uninitialized_state(Module& module) {
 std::vector<std::string> layout_lines(Module& module) {
     std::vector<std::string> lines;
     auto add = [&](const char* kind, const std::string& name, const Tensor& t) {
-        lines.push_back(std::string(kind) + "\t" + name + "\t" + shape_to_list(t.shape()) + "\t" + dtype_name(t.dtype()));
+        lines.push_back(std::string(kind) + "\t" + name + "\t" + shape_to_list(t.shape()) + "\t" +
+                        dtype_name(t.dtype()));
     };
     for (const auto& [name, p] : module.named_parameters()) {
         if (p.defined()) add("parameter", name, p);
@@ -60,7 +61,8 @@ std::string describe_entry(const std::string& line) {
 }
 
 /// How rank `other`'s model first differs from rank 0's.
-std::string first_difference(const std::vector<std::string>& reference, const std::vector<std::string>& lines, int other) {
+std::string first_difference(const std::vector<std::string>& reference, const std::vector<std::string>& lines,
+                             int other) {
     const std::string here = "rank " + std::to_string(other);
     for (std::size_t i = 0; i < std::max(reference.size(), lines.size()); ++i) {
         if (i >= lines.size()) return "rank 0 has " + describe_entry(reference[i]) + " where " + here + "'s model ends";
@@ -69,7 +71,8 @@ std::string first_difference(const std::vector<std::string>& reference, const st
         const auto a = split(reference[i], '\t');
         const auto b = split(lines[i], '\t');
         if (a.size() >= 4 && b.size() >= 4 && a[0] == b[0] && a[1] == b[1]) {
-            return a[0] + " '" + a[1] + "' is " + a[2] + " " + a[3] + " on rank 0 but " + b[2] + " " + b[3] + " on " + here;
+            return a[0] + " '" + a[1] + "' is " + a[2] + " " + a[3] + " on rank 0 but " + b[2] + " " + b[3] + " on " +
+                   here;
         }
         return "entry " + std::to_string(i) + " is " + describe_entry(reference[i]) + " on rank 0 but " +
                describe_entry(lines[i]) + " on " + here;
@@ -85,7 +88,8 @@ void verify_same_layout(Module& module, detail::Group& group) {
     for (const std::string& line : lines) text += line + "\n";
     detail::Fingerprint fingerprint;
     fingerprint.add(text);
-    const auto rows = detail::gather_rows(group, {fingerprint.value()}, detail::Op::LayoutCheck, "comparing fingerprints");
+    const auto rows =
+        detail::gather_rows(group, {fingerprint.value()}, detail::Op::LayoutCheck, "comparing fingerprints");
     const bool same = std::all_of(rows.begin(), rows.end(), [&](const auto& row) { return row[0] == rows[0][0]; });
     if (same) return;
     // Rare and fatal: now exchange the full descriptions so every rank can say what differs.
@@ -181,7 +185,8 @@ struct DistributedDataParallel::Reducer {
         }
         used = zeros({static_cast<std::int64_t>(slots.size())}, TensorOptions().dtype(kInt64));
         for (std::size_t i = 0; i < slots.size(); ++i) {
-            slots[i].hook = slots[i].param.register_post_accumulate_grad_hook([this, i](const Tensor&) { on_gradient(i); });
+            slots[i].hook =
+                slots[i].param.register_post_accumulate_grad_hook([this, i](const Tensor&) { on_gradient(i); });
         }
     }
 
@@ -291,7 +296,8 @@ DistributedDataParallel::DistributedDataParallel(Module& module, DistributedData
     : module_(&module), options_(options) {
     detail::require_initialized("DistributedDataParallel");
     if (!(options_.bucket_cap_mb_ > 0)) {
-        throw ValueError("DistributedDataParallel: bucket_cap_mb must be positive, got " + std::to_string(options_.bucket_cap_mb_));
+        throw ValueError("DistributedDataParallel: bucket_cap_mb must be positive, got " +
+                         std::to_string(options_.bucket_cap_mb_));
     }
     group_ = detail::make_group("DistributedDataParallel");
     if (!has_uninitialized_state(module)) start();  // a lazy model starts after its first forward

@@ -109,8 +109,8 @@ void tell_peers() {
     for (int peer = 0; peer < world_size(); ++peer) {
         if (peer == my_rank()) continue;
         MPI_Request request;
-        if (MPI_Isend(row->data(), static_cast<int>(row->size()), MPI_INT64_T, peer, kStatusTag, reg.control, &request) ==
-            MPI_SUCCESS) {
+        if (MPI_Isend(row->data(), static_cast<int>(row->size()), MPI_INT64_T, peer, kStatusTag, reg.control,
+                      &request) == MPI_SUCCESS) {
             reg.sent_requests.push_back(request);
         }
     }
@@ -147,7 +147,8 @@ std::string seconds(std::int64_t ms) {
         bool first = true;
         for (const auto& [peer, status] : reg.heard) {
             message += std::string(first ? "" : ",") + " rank " + std::to_string(peer) + " gave up" +
-                       (status.waiting ? " after " + seconds(status.waited_ms) + " in " + where(status.op, status.seq, status.group)
+                       (status.waiting ? " after " + seconds(status.waited_ms) + " in " +
+                                             where(status.op, status.seq, status.group)
                                        : "");
             first = false;
         }
@@ -190,9 +191,11 @@ bool peer_gave_up() {
     return !registry().heard.empty();
 }
 
-void back_off(long spins, Clock::time_point started) {
+/// Spins first (a collective usually completes within microseconds), then yields, and sleeps only
+/// once this wait has lasted a while, so a rank waiting for a slow peer leaves the core to others.
+void back_off(long spins, Clock::time_point waiting_since) {
     if (spins < 1000) return;
-    if (Clock::now() - started < std::chrono::milliseconds(50)) {
+    if (Clock::now() - waiting_since < std::chrono::milliseconds(50)) {
         std::this_thread::yield();
     } else {
         std::this_thread::sleep_for(std::chrono::microseconds(200));  // a long wait: leave the core to others
@@ -289,8 +292,8 @@ std::shared_ptr<Group> make_group(const std::string& what) {
 void require_usable(const char* what) {
     const std::string& broken = registry().broken;
     if (!broken.empty()) {
-        throw DistributedError(std::string(what) + ": the process group is unusable since an earlier collective gave up: " +
-                               broken);
+        throw DistributedError(std::string(what) +
+                               ": the process group is unusable since an earlier collective gave up: " + broken);
     }
 }
 
@@ -308,6 +311,7 @@ void wait(const Pending& pending, MPI_Request& request, const std::vector<Tensor
         require_usable(op_name(pending.op).c_str());
     }
     const auto deadline = pending.started + reg.timeout;
+    const auto waiting_since = Clock::now();
     reg.waiting = &pending;
     for (long spins = 0;; ++spins) {
         int done = 0;
@@ -319,7 +323,7 @@ void wait(const Pending& pending, MPI_Request& request, const std::vector<Tensor
         if (done) break;
         if ((spins % 64 == 0 || spins >= 1000) && peer_gave_up()) give_up(pending, keep_alive, false);
         if (Clock::now() >= deadline) give_up(pending, keep_alive, true);
-        back_off(spins, pending.started);
+        back_off(spins, waiting_since);
     }
     reg.waiting = nullptr;
 }

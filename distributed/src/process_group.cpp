@@ -138,8 +138,8 @@ void finalize() {
 
 void set_timeout(std::chrono::milliseconds timeout) {
     if (timeout.count() <= 0) {
-        throw ValueError("distributed::set_timeout: the timeout must be positive, got " + std::to_string(timeout.count()) +
-                         " ms");
+        throw ValueError("distributed::set_timeout: the timeout must be positive, got " +
+                         std::to_string(timeout.count()) + " ms");
     }
     detail::group_timeout() = timeout;
 }

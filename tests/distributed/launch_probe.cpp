@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     const char* token = std::getenv("LAZYNN_LAUNCH_TOKEN");
     const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
     std::printf("rank %d of %d on %s: local_rank %d, token %s, OPENBLAS_NUM_THREADS %s, sum %g, same weights %s\n",
-                dist::rank(), dist::world_size(), dist::processor_name().c_str(), dist::local_rank(), token ? token : "(unset)",
-                threads ? threads : "(unset)", t.item<double>(), same ? "yes" : "no");
+                dist::rank(), dist::world_size(), dist::processor_name().c_str(), dist::local_rank(),
+                token ? token : "(unset)", threads ? threads : "(unset)", t.item<double>(), same ? "yes" : "no");
     return same ? 0 : 1;
 }
