@@ -135,8 +135,8 @@ struct DistributedDataParallel::Reducer {
     detail::Group& group;
     std::vector<Slot> slots;
     std::vector<Bucket> buckets;
-    Tensor used;                // int64 [slots]: 1 where a parameter was used since the last exchange
-    Work used_work;
+    std::vector<double> used;   // per slot: 1 where this rank used the parameter since the last exchange
+    Tensor used_anywhere;       // after the last bucket's gradients: the sum of every rank's flags
     Mode mode = Mode::Idle;
     bool callback_queued = false;
     std::size_t next_to_launch = 0;
@@ -183,7 +183,7 @@ struct DistributedDataParallel::Reducer {
             }
             close_bucket();
         }
-        used = zeros({static_cast<std::int64_t>(slots.size())}, TensorOptions().dtype(kInt64));
+        append_used_flags_to_last_bucket();
         for (std::size_t i = 0; i < slots.size(); ++i) {
             slots[i].hook =
                 slots[i].param.register_post_accumulate_grad_hook([this, i](const Tensor&) { on_gradient(i); });
@@ -197,7 +197,7 @@ struct DistributedDataParallel::Reducer {
     Reducer& operator=(const Reducer&) = delete;
 
     void on_gradient(std::size_t index) {
-        used.data_ptr<std::int64_t>()[index] = 1;  // also inside no_sync: the accumulated gradient counts
+        used[index] = 1;  // also inside no_sync: the accumulated gradient counts
         if (mode == Mode::Local) return;
         if (mode == Mode::Idle) {
             throw RuntimeError(
@@ -212,28 +212,42 @@ struct DistributedDataParallel::Reducer {
         Slot& slot = slots[index];
         slot.view.copy_(slot.param.grad());
         slot.ready = true;
-        if (--buckets[slot.bucket].pending == 0) launch_ready_buckets();
+        if (--buckets[slot.bucket].pending == 0) launch_ready_buckets(false);
         // Give MPI a chance to progress buckets already in flight.
         for (std::size_t b = 0; b < next_to_launch; ++b) buckets[b].work.is_completed();
     }
 
+    /// The "used" flags travel in the last bucket, after its gradients: summed over ranks they say
+    /// which parameters any rank used, without a collective of their own. That bucket therefore
+    /// starts only when backward ends (it holds the first layers, whose gradients come last anyway).
+    void append_used_flags_to_last_bucket() {
+        used.assign(slots.size(), 0);
+        if (buckets.empty()) return;
+        const std::size_t last = buckets.size() - 1;
+        const std::int64_t gradients = buckets[last].flat.numel();
+        buckets[last].flat = zeros({gradients + static_cast<std::int64_t>(slots.size())},
+                                   TensorOptions().dtype(buckets[last].flat.dtype()));
+        std::int64_t offset = 0;
+        for (Slot& slot : slots) {
+            if (slot.bucket != last) continue;
+            slot.view = buckets[last].flat.narrow(0, offset, slot.param.numel()).view(slot.param.shape());
+            offset += slot.param.numel();
+        }
+        used_anywhere = buckets[last].flat.narrow(0, gradients, static_cast<std::int64_t>(slots.size()));
+    }
+
     /// Launches complete buckets strictly in index order, so every rank issues the same
-    /// collectives in the same sequence whatever order its gradients arrived in.
-    void launch_ready_buckets() {
-        while (next_to_launch < buckets.size() && buckets[next_to_launch].pending == 0) {
+    /// collectives in the same sequence whatever order its gradients arrived in. The last bucket
+    /// waits for `backward_done` (it carries the used flags).
+    void launch_ready_buckets(bool backward_done) {
+        while (next_to_launch < buckets.size() && buckets[next_to_launch].pending == 0 &&
+               (backward_done || next_to_launch + 1 < buckets.size())) {
             Bucket& bucket = buckets[next_to_launch++];
             bucket.work = detail::start_all_reduce(group, bucket.flat, ReduceOp::Sum, detail::Op::GradientBucket,
                                                    "bucket " + std::to_string(next_to_launch) + " of " +
                                                        std::to_string(buckets.size()));
             bucket.launched = true;
         }
-    }
-
-    /// After the buckets: which parameters any rank used (max of the 0/1 flags).
-    void exchange_used_flags_and_wait() {
-        used_work = detail::start_all_reduce(group, used, ReduceOp::Max, detail::Op::UsedParameters, "");
-        for (Bucket& bucket : buckets) bucket.work.wait();
-        used_work.wait();
     }
 
     void finish_backward() {
@@ -250,14 +264,13 @@ struct DistributedDataParallel::Reducer {
             slot.ready = true;
             --buckets[slot.bucket].pending;
         }
-        launch_ready_buckets();
-        exchange_used_flags_and_wait();
+        exchange(used);
+        const std::vector<double> used_by = used_anywhere.to(kFloat64).to_vector<double>();
         for (Bucket& bucket : buckets) bucket.flat.mul_(1.0 / divisor);
-        const std::int64_t* used_anywhere = used.data_ptr<std::int64_t>();
         for (std::size_t i = 0; i < slots.size(); ++i) {
             Slot& slot = slots[i];
             slot.ready = false;
-            if (!used_anywhere[i]) continue;  // no rank used it: its gradient stays as it was
+            if (used_by[i] == 0) continue;  // no rank used it: its gradient stays as it was
             const Tensor grad = slot.param.grad();
             if (grad.defined()) {
                 grad.detach().copy_(slot.view);
@@ -268,20 +281,27 @@ struct DistributedDataParallel::Reducer {
         reset();
     }
 
+    /// Sends the used flags with the last bucket, launches what is left and waits for everything.
+    void exchange(const std::vector<double>& flags) {
+        if (!buckets.empty()) {
+            used_anywhere.copy_(tensor(flags, {static_cast<std::int64_t>(flags.size())}, used_anywhere.dtype()));
+        }
+        launch_ready_buckets(true);
+        for (Bucket& bucket : buckets) bucket.work.wait();
+    }
+
     /// A joined rank's part of one synchronised step of the others: zero gradients, nothing used.
     void shadow_backward() {
         for (Bucket& bucket : buckets) {
             bucket.flat.zero_();
             bucket.pending = 0;
         }
-        launch_ready_buckets();
-        used.zero_();
-        exchange_used_flags_and_wait();
+        exchange(std::vector<double>(slots.size(), 0.0));
         reset();
     }
 
     void reset() {
-        used.zero_();
+        used.assign(slots.size(), 0);
         for (Bucket& bucket : buckets) {
             bucket.pending = bucket.size;
             bucket.launched = false;

@@ -214,7 +214,6 @@ std::string op_name(Op op) {
         case Op::Finalize: return "finalize";
         case Op::NewGroup: return "creating a group";
         case Op::GradientBucket: return "DistributedDataParallel gradient all-reduce";
-        case Op::UsedParameters: return "DistributedDataParallel used-parameter all-reduce";
         case Op::JoinRound: return "Join round";
         case Op::StateBroadcast: return "DistributedDataParallel state broadcast";
         case Op::LayoutCheck: return "DistributedDataParallel model check";

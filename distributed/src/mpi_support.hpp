@@ -34,7 +34,6 @@ enum class Op : std::int64_t {
     Finalize,
     NewGroup,
     GradientBucket,
-    UsedParameters,
     JoinRound,
     StateBroadcast,
     LayoutCheck,

@@ -28,9 +28,10 @@
 //     been accumulated, while backward continues with earlier layers; when backward finishes, the
 //     wrapper waits for every bucket and writes the averages into each parameter's .grad().
 //   - Parameters a rank's backward did not reach contribute zeros (or their accumulated .grad()),
-//     so ranks never disagree about which buckets to reduce. One more small all-reduce agrees on
-//     which parameters any rank used: a parameter no rank used keeps its .grad() untouched (as
-//     PyTorch's reducer does; optimizers then skip it), the others get the average.
+//     so ranks never disagree about which buckets to reduce. A used flag per parameter travels in
+//     the last bucket, so every rank learns which parameters any rank used: a parameter no rank
+//     used keeps its .grad() untouched (as PyTorch's reducer does; optimizers then skip it), the
+//     others get the average.
 //   - Inside no_sync(), backward only accumulates locally; the next synchronised backward reduces
 //     the accumulated sum.
 //   - Every exchange is timed (distributed::timeout()); see process_group.hpp.
