@@ -255,7 +255,7 @@ const std::string& broken_reason() { return registry().broken; }
 
 std::chrono::milliseconds grace_period() {
     const auto timeout = registry().timeout;
-    const auto grace = std::clamp<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(500),
+    const auto grace = std::clamp<std::chrono::milliseconds>(timeout / 4, std::chrono::seconds(1),
                                                              std::chrono::seconds(10));
     return std::min(grace, timeout);
 }

@@ -5,10 +5,10 @@ set -uo pipefail
 probe="$1"
 failures=0
 
-run() {  # scenario -> $output, $status
-    output=$(timeout 60 mpirun -np 2 --oversubscribe "$probe" "$1" 2>&1)
+run() {  # scenario [ranks] -> $output, $status
+    output=$(timeout 60 mpirun -np "${2:-2}" --oversubscribe "$probe" "$1" 2>&1)
     status=$?
-    echo "=== $1 (status $status)"
+    echo "=== $1 on ${2:-2} ranks (status $status)"
     echo "$output"
     if [ "$status" -eq 124 ]; then echo "FAIL: $1 hung until the timeout"; failures=$((failures + 1)); fi
     if [ "$status" -eq 0 ]; then echo "FAIL: $1 succeeded although a collective could not complete"; failures=$((failures + 1)); fi
@@ -30,6 +30,12 @@ expect "rank 0 gives the timeout" "timed out after 2."
 expect "rank 0 names the missing rank" "rank 1 did not arrive: rank 1 did not answer"
 expect "rank 1 learns that rank 0 gave up" "rank 1 caught: all_reduce"
 expect "rank 1 names who gave up" "on rank 1 cannot complete: rank 0 gave up"
+
+run busy 3  # ranks 0 and 1 arrive, rank 2 does not: only rank 2 is named
+expect "rank 0 names only the missing rank" "on rank 0; rank 2 did not arrive: rank 2 did not answer"
+expect "rank 1 names only the missing rank" "on rank 1; rank 2 did not arrive: rank 2 did not answer"
+expect "rank 2 learns that both gave up" "rank 2 caught: all_reduce"
+if grep -qF "rank 1 did not arrive" <<<"$output"; then echo "FAIL: rank 1 arrived but was named"; failures=$((failures + 1)); fi
 
 if [ "$failures" -ne 0 ]; then exit 1; fi
 echo "OK: every scenario ended with each rank naming the collective and the missing ranks"

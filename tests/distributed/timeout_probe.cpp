@@ -2,7 +2,8 @@
 // that leaves or stalls must make every rank throw DistributedError naming the collective and the
 // ranks that did not arrive, and the job must end instead of hanging.
 //   early-return  rank 1 returns from main (its Environment finalizes) while rank 0 trains a step
-//   busy          rank 1 computes past the timeout while rank 0 waits in all_reduce, then calls it too
+//   busy          the last rank computes past the timeout while the others wait in all_reduce, then
+//                 calls it too
 #include <lazynn/distributed.hpp>
 #include <lazynn/lazynn.hpp>
 
@@ -38,13 +39,14 @@ int main(int argc, char** argv) {
         return 0;  // finalize on a broken group aborts the job
     }
     if (scenario == "busy") {
-        if (dist::rank() == 1) std::this_thread::sleep_for(std::chrono::seconds(4));  // "computing"
+        const bool late = dist::rank() == dist::world_size() - 1;
+        if (late) std::this_thread::sleep_for(std::chrono::seconds(4));  // "computing"
         try {
             dist::all_reduce(lazynn::ones({4}));
         } catch (const dist::DistributedError& e) {
             report(e);
         }
-        if (dist::rank() == 0) std::this_thread::sleep_for(std::chrono::seconds(4));  // let rank 1 report too
+        if (!late) std::this_thread::sleep_for(std::chrono::seconds(4));  // let the late rank report too
         return 0;
     }
     std::fprintf(stderr, "usage: timeout_probe early-return|busy\n");
