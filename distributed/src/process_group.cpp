@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <thread>
 
 namespace lazynn::distributed {
 namespace {
@@ -62,7 +63,10 @@ void require_initialized(const char* what) {
                                ": the process group is not initialised; call lazynn::distributed::init() "
                                "(or create a distributed::Environment) first");
     }
-    if (cached_rank < 0) cache_topology();  // MPI was started by the application itself
+    if (cached_rank < 0) {  // MPI was started by the application itself
+        cache_topology();
+        open_groups();
+    }
 }
 
 MPI_Datatype mpi_type(Dtype dtype) {
@@ -104,7 +108,8 @@ void* contiguous_data(const Tensor& tensor, const char* what) {
 
 }  // namespace detail
 
-void init(int* argc, char*** argv) {
+void init(int* argc, char*** argv, const ProcessGroupOptions& options) {
+    set_timeout(options.timeout_);
     int initialized = 0;
     detail::check(MPI_Initialized(&initialized), "MPI_Initialized");
     if (!initialized) {
@@ -114,6 +119,7 @@ void init(int* argc, char*** argv) {
     // Report errors as codes (turned into exceptions) instead of MPI's default of aborting silently.
     detail::check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
     cache_topology();
+    detail::open_groups();
     std::set_terminate(abort_on_uncaught_exception);
 }
 
@@ -121,9 +127,26 @@ bool is_initialized() { return mpi_running(); }
 
 void finalize() {
     if (!mpi_running()) return;
+    detail::require_initialized("finalize");
+    // Everyone must be here before MPI_Finalize (which would otherwise wait forever for a rank
+    // still inside a collective); a rank that leaves early makes the others' collectives time out.
+    detail::check_same_call(detail::default_group(), detail::Op::Finalize, 0, nullptr);
+    detail::close_groups();
     MPI_Finalize();
     cached_rank = cached_world_size = cached_local_rank = -1;
 }
+
+void set_timeout(std::chrono::milliseconds timeout) {
+    if (timeout.count() <= 0) {
+        throw ValueError("distributed::set_timeout: the timeout must be positive, got " +
+                         std::to_string(timeout.count()) + " ms");
+    }
+    detail::group_timeout() = timeout;
+}
+
+std::chrono::milliseconds timeout() { return detail::group_timeout(); }
+
+bool is_broken() { return !detail::broken_reason().empty(); }
 
 int rank() {
     detail::require_initialized("rank");
@@ -150,24 +173,36 @@ std::string processor_name() {
 
 void barrier() {
     detail::require_initialized("barrier");
-    detail::check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+    detail::check_same_call(detail::default_group(), detail::Op::Barrier, 0, nullptr);
 }
 
 void abort(const std::string& message, int exit_code) {
     std::fprintf(stderr, "lazynn.distributed: rank %d aborting the job: %s\n", cached_rank, message.c_str());
     std::fflush(stderr);
+    // After a collective gave up, the peers are still reporting theirs: let them finish before
+    // mpirun stops every process.
+    if (is_broken() && mpi_running()) std::this_thread::sleep_for(detail::grace_period());
     if (mpi_running()) MPI_Abort(MPI_COMM_WORLD, exit_code);
     std::_Exit(exit_code);
 }
 
-Environment::Environment(int& argc, char**& argv) : uncaught_at_start_(std::uncaught_exceptions()) { init(&argc, &argv); }
-Environment::Environment() : uncaught_at_start_(std::uncaught_exceptions()) { init(); }
+Environment::Environment(int& argc, char**& argv, const ProcessGroupOptions& options)
+    : uncaught_at_start_(std::uncaught_exceptions()) {
+    init(&argc, &argv, options);
+}
+Environment::Environment(const ProcessGroupOptions& options) : uncaught_at_start_(std::uncaught_exceptions()) {
+    init(nullptr, nullptr, options);
+}
 
 Environment::~Environment() {
     if (std::uncaught_exceptions() > uncaught_at_start_ && mpi_running() && cached_world_size > 1) {
         abort("an exception is propagating out of the scope that owns the MPI environment");
     }
-    finalize();
+    try {
+        finalize();
+    } catch (const std::exception& e) {
+        abort(e.what());
+    }
 }
 
 }  // namespace lazynn::distributed

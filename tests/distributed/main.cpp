@@ -8,7 +8,9 @@
 #include <mpi.h>
 
 int main(int argc, char** argv) {
-    lazynn::distributed::Environment mpi(argc, argv);
+    // A test that hangs fails after a minute instead of at ctest's limit.
+    lazynn::distributed::Environment mpi(argc, argv,
+                                         lazynn::distributed::ProcessGroupOptions().timeout(std::chrono::seconds(60)));
     doctest::Context context(argc, argv);
     if (lazynn::distributed::rank() != 0) context.setOption("minimal", true);  // one report, from rank 0
     int failed = context.run() != 0 ? 1 : 0;

@@ -37,6 +37,15 @@ struct LazyNet : Cloneable<LazyNet> {
 
 constexpr std::int64_t kPerRank = 4;
 
+/// The global batch every rank can build; rank r trains on rows [r*kPerRank, (r+1)*kPerRank).
+std::pair<Tensor, Tensor> global_batch(int step) {
+    const int world = dist::world_size();
+    manual_seed(100 + static_cast<std::uint64_t>(step));  // the same batch on every rank
+    const Tensor x = randn({world * kPerRank, 5}, TensorOptions().dtype(kFloat64));
+    const Tensor y = randn({world * kPerRank, 3}, TensorOptions().dtype(kFloat64));
+    return {x, y};
+}
+
 struct Topology {
     int world = dist::world_size();
     double r = dist::rank();
@@ -135,22 +144,52 @@ TEST_SUITE("collectives") {
             CHECK_THROWS_WITH_AS(dist::broadcast(shaped), doctest::Contains("every rank must pass the same shape and dtype"),
                                  dist::DistributedError);
         }
+        if (world == 2) {  // the message names what each rank passed
+            CHECK_THROWS_WITH_AS(dist::all_reduce(t), doctest::Contains("(rank 0: [3] float32; rank 1: [4] float32)"),
+                                 dist::DistributedError);
+        }
         CHECK_THROWS_WITH_AS(dist::all_reduce(ones({2, 3}).transpose(0, 1)), doctest::Contains("must be contiguous"), ValueError);
         CHECK_THROWS_WITH_AS(dist::all_reduce(ones({2}, TensorOptions().dtype(kInt64)), dist::ReduceOp::Mean),
                              doctest::Contains("needs a floating dtype"), DtypeError);
     }
 }
 
-TEST_SUITE("DistributedDataParallel") {
-
-    /// The global batch every rank can build; rank r trains on rows [r*kPerRank, (r+1)*kPerRank).
-    std::pair<Tensor, Tensor> global_batch(int step) {
-        const int world = dist::world_size();
-        manual_seed(100 + static_cast<std::uint64_t>(step));  // the same batch on every rank
-        const Tensor x = randn({world * kPerRank, 5}, TensorOptions().dtype(kFloat64));
-        const Tensor y = randn({world * kPerRank, 3}, TensorOptions().dtype(kFloat64));
-        return {x, y};
+TEST_SUITE("collectives") {
+    TEST_CASE("ranks that call different collectives all get an error naming each rank's call") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        if (world == 1) return;
+        Tensor t = ones({2});
+        auto call = [&] {
+            if (dist::rank() == 0) {
+                dist::all_reduce(t);
+            } else {
+                dist::broadcast(t);
+            }
+        };
+        const std::string expected = world == 2 ? "ranks called different collectives (rank 0: all_reduce; rank 1: broadcast)"
+                                                : "ranks called different collectives (rank 0: all_reduce; ranks 1, 2";
+        CHECK_THROWS_WITH_AS(call(), doctest::Contains(expected.c_str()), dist::DistributedError);
+        Tensor root = ones({2});
+        CHECK_THROWS_WITH_AS(dist::broadcast(root, dist::rank() == 0 ? 0 : 1),
+                             doctest::Contains("ranks passed different roots (rank 0: root 0; rank"), dist::DistributedError);
+        // The group is still usable: the mismatch was caught before any data moved.
+        CHECK_FALSE(dist::is_broken());
+        dist::all_reduce(t);
+        CHECK(t.to_vector<double>() == std::vector<double>{double(world), double(world)});
     }
+
+    TEST_CASE("the timeout is a positive process-group option") {
+        const auto before = dist::timeout();
+        CHECK(before.count() > 0);
+        CHECK_THROWS_WITH_AS(dist::set_timeout(std::chrono::milliseconds(0)), doctest::Contains("must be positive"), ValueError);
+        dist::set_timeout(std::chrono::seconds(5));
+        CHECK(dist::timeout() == std::chrono::milliseconds(5000));
+        CHECK(dist::ProcessGroupOptions().timeout_ == std::chrono::minutes(30));  // PyTorch's default
+        dist::set_timeout(before);
+    }
+}
+
+TEST_SUITE("DistributedDataParallel") {
 
     void check_matches_one_process(double bucket_cap_mb) {
         manual_seed(7);
@@ -271,18 +310,6 @@ TEST_SUITE("DistributedDataParallel") {
         CHECK(mean.max().item<double>() == 20.0);
     }
 
-    TEST_CASE("a parameter no backward reaches gets a zero gradient on every rank") {
-        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
-        manual_seed(9);
-        Mlp model;
-        dist::DistributedDataParallel ddp(model);
-        const Tensor out = ddp.forward([&] { return model.fc1(randn({2, 5})); });  // fc2 unused
-        out.sum().backward();
-        REQUIRE(model.fc2.weight.grad().defined());
-        CHECK(model.fc2.weight.grad().abs().max().item<double>() == 0);
-        CHECK(max_abs_diff(model.fc1.weight.grad(), rank0_copy(model.fc1.weight.grad())) == 0);
-    }
-
     TEST_CASE("a second backward without a forward through the wrapper is refused") {
         [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
         manual_seed(11);
@@ -291,5 +318,248 @@ TEST_SUITE("DistributedDataParallel") {
         const Tensor out = ddp(randn({2, 5})).sum();
         out.backward(Tensor(), true);
         CHECK_THROWS_WITH_AS(out.backward(), doctest::Contains("without a forward through the wrapper"), RuntimeError);
+    }
+}
+
+TEST_SUITE("DistributedDataParallel") {
+
+    TEST_CASE("wrapping an initialised model broadcasts rank 0's parameters and buffers at once") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(2000 + static_cast<std::uint64_t>(dist::rank()));  // every rank initialises differently
+        nn::Sequential model(nn::Linear(3, 4), nn::BatchNorm1d(4));
+        model.get_buffer("1.running_mean").detach().fill_(r);
+        dist::DistributedDataParallel ddp(model);
+        // Before any forward: evaluating or saving now gives the same model on every rank.
+        for (const auto& [name, p] : model.named_parameters()) {
+            INFO(name);
+            CHECK(max_abs_diff(p, rank0_copy(p)) == 0);
+        }
+        CHECK(model.get_buffer("1.running_mean").abs().max().item<double>() == 0);  // rank 0's zeros
+        CHECK(ddp.num_buckets() == 1);
+    }
+
+    TEST_CASE("the materialising pass keeps each submodule's own train/eval flag") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(21);
+        LazyNet model;
+        model.train();
+        model.bn.eval();  // a frozen BatchNorm
+        dist::DistributedDataParallel ddp(model);
+        ddp(randn({kPerRank, 7}));
+        CHECK(model.is_training());
+        CHECK(model.fc1.is_training());
+        CHECK_FALSE(model.bn.is_training());
+        // Still frozen: training forwards do not count batches or move the running statistics.
+        ddp(randn({kPerRank, 7}));
+        CHECK(model.bn.num_batches_tracked.item<std::int64_t>() == 0);
+        CHECK(model.bn.running_mean.abs().max().item<double>() == 0);
+    }
+
+    TEST_CASE("mismatched models name the first differing parameter, both sides and the ranks") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        if (world == 1) return;
+        manual_seed(4);
+        SUBCASE("shapes") {
+            nn::Sequential model(nn::Linear(5, 3), nn::Linear(3, dist::rank() == 0 ? 2 : 4));
+            CHECK_THROWS_WITH_AS(dist::DistributedDataParallel{model},
+                                 doctest::Contains("the ranks built different models: parameter '1.weight' is [2, 3] "
+                                                   "float32 on rank 0 but [4, 3] float32 on rank 1"),
+                                 dist::DistributedError);
+        }
+        SUBCASE("dtypes") {
+            nn::Sequential model(nn::Linear(5, 3));
+            if (dist::rank() != 0) model.to(kFloat64);
+            CHECK_THROWS_WITH_AS(dist::DistributedDataParallel{model},
+                                 doctest::Contains("parameter '0.weight' is [3, 5] float32 on rank 0 but [3, 5] float64 on rank 1"),
+                                 dist::DistributedError);
+        }
+        SUBCASE("a missing layer") {
+            nn::Sequential model(nn::Linear(5, 3));
+            if (dist::rank() != 0) model.push_back(nn::Linear(3, 3));
+            CHECK_THROWS_WITH_AS(dist::DistributedDataParallel{model},
+                                 doctest::Contains("rank 1 has parameter '1.weight' ([3, 3] float32) where rank 0's model ends"),
+                                 dist::DistributedError);
+        }
+        CHECK_FALSE(dist::is_broken());
+    }
+
+    /// fc1 always; fc2 only where `use_fc2`.
+    Tensor partial_forward(Mlp& model, const Tensor& x, bool use_fc2) {
+        Tensor hidden = model.act(model.fc1(x));
+        return use_fc2 ? model.fc2(hidden).sum() + hidden.sum() : hidden.sum();
+    }
+
+    TEST_CASE("a parameter no rank used keeps its gradient untouched, so Adam leaves it alone") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(9);
+        Mlp reference;
+        reference.to(kFloat64);
+        Mlp model(reference);
+        optim::Adam ref_opt(reference.parameters(), optim::AdamOptions(1e-2));
+        optim::Adam opt(model.parameters(), optim::AdamOptions(1e-2));
+        dist::DistributedDataParallel ddp(model);
+        Tensor fc2_before;
+        for (int step = 0; step < 5; ++step) {
+            const bool use_fc2 = step < 2;  // then fc2 is unused everywhere: its Adam moments must not move it
+            const auto [x, y] = global_batch(step);
+            ref_opt.zero_grad();
+            Tensor loss = zeros({}, TensorOptions().dtype(kFloat64));
+            for (int k = 0; k < world; ++k) loss = loss + partial_forward(reference, x.narrow(0, k * kPerRank, kPerRank), use_fc2);
+            (loss / static_cast<double>(world)).backward();
+            ref_opt.step();
+            opt.zero_grad();
+            const Tensor shard = x.narrow(0, dist::rank() * kPerRank, kPerRank);
+            ddp.forward([&] { return partial_forward(model, shard, use_fc2); }).backward();
+            CHECK(model.fc2.weight.grad().defined() == use_fc2);  // unused: still unset after zero_grad
+            opt.step();
+            if (step == 1) fc2_before = model.fc2.weight.detach().clone();
+        }
+        CHECK(max_abs_diff(model.fc2.weight, fc2_before) == 0);
+        const auto ref_params = reference.named_parameters();
+        const auto params = model.named_parameters();
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            INFO(params[i].first);
+            CHECK(max_abs_diff(params[i].second, ref_params[i].second) < 1e-12);
+        }
+    }
+
+    TEST_CASE("a parameter used on some ranks only gets the average over all ranks") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(10);
+        Mlp model;
+        model.to(kFloat64);
+        Mlp local(model);
+        dist::DistributedDataParallel ddp(model);
+        const auto [x, y] = global_batch(3);
+        const Tensor shard = x.narrow(0, dist::rank() * kPerRank, kPerRank);
+        const bool use_fc2 = dist::rank() == 0;
+        ddp.forward([&] { return partial_forward(model, shard, use_fc2); }).backward();
+        partial_forward(local, shard, use_fc2).backward();
+        Tensor expected = use_fc2 ? local.fc2.weight.grad().clone() : zeros_like(local.fc2.weight.detach());
+        dist::all_reduce(expected, dist::ReduceOp::Mean);
+        REQUIRE(model.fc2.weight.grad().defined());
+        CHECK(max_abs_diff(model.fc2.weight.grad(), expected) < 1e-14);
+        CHECK(model.fc2.weight.grad().abs().max().item<double>() > 0);
+    }
+
+    TEST_CASE("a gradient accumulated inside no_sync counts even if the synchronised backward skips it") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(12);
+        Mlp model;
+        model.to(kFloat64);
+        Mlp local(model);
+        dist::DistributedDataParallel ddp(model);
+        const auto [x, y] = global_batch(4);
+        const Tensor shard = x.narrow(0, dist::rank() * kPerRank, kPerRank);
+        {
+            auto guard = ddp.no_sync();
+            ddp.forward([&] { return partial_forward(model, shard, true); }).backward();
+        }
+        ddp.forward([&] { return partial_forward(model, shard, false); }).backward();
+        partial_forward(local, shard, true).backward();
+        Tensor expected = local.fc2.weight.grad().clone();
+        dist::all_reduce(expected, dist::ReduceOp::Mean);
+        CHECK(max_abs_diff(model.fc2.weight.grad(), expected) < 1e-14);
+    }
+
+    /// Rank r holds 2 + r batches (different counts on every rank).
+    int batches_of(int rank) { return 2 + rank; }
+
+    void check_join_matches_one_process(bool divide_by_world) {
+        const int world = dist::world_size();
+        manual_seed(30);
+        Mlp reference;
+        reference.to(kFloat64);
+        Mlp model(reference);
+        optim::SGD ref_opt(reference.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+        optim::SGD opt(model.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+        dist::DistributedDataParallel ddp(model);
+        const int steps = batches_of(world - 1);
+        // One process: in step s the ranks that still have a batch contribute their mean loss.
+        for (int step = 0; step < steps; ++step) {
+            const auto [x, y] = global_batch(step);
+            int active = 0;
+            for (int k = 0; k < world; ++k) active += step < batches_of(k) ? 1 : 0;
+            ref_opt.zero_grad();
+            Tensor loss = zeros({}, TensorOptions().dtype(kFloat64));
+            for (int k = 0; k < world; ++k) {
+                if (step >= batches_of(k)) continue;
+                loss = loss + nn::functional::mse_loss(reference(x.narrow(0, k * kPerRank, kPerRank)),
+                                                       y.narrow(0, k * kPerRank, kPerRank));
+            }
+            (loss / static_cast<double>(divide_by_world ? world : active)).backward();
+            ref_opt.step();
+        }
+        {
+            dist::Join join(ddp, dist::JoinOptions().divide_by_initial_world_size(divide_by_world));
+            for (int step = 0; step < batches_of(dist::rank()); ++step) {
+                const auto [x, y] = global_batch(step);
+                opt.zero_grad();
+                const std::int64_t offset = dist::rank() * kPerRank;
+                nn::functional::mse_loss(ddp(x.narrow(0, offset, kPerRank)), y.narrow(0, offset, kPerRank)).backward();
+                opt.step();
+            }
+        }
+        for (const auto& [name, p] : model.named_parameters()) {
+            INFO(name);
+            CHECK(max_abs_diff(p, rank0_copy(p)) == 0);  // identical everywhere
+            CHECK(max_abs_diff(p, reference.get_parameter(name)) < 1e-12);
+        }
+        // The wrapper works normally after the join.
+        const auto [x, y] = global_batch(99);
+        nn::functional::mse_loss(ddp(x.narrow(0, dist::rank() * kPerRank, kPerRank)), y.narrow(0, dist::rank() * kPerRank, kPerRank))
+            .backward();
+        CHECK(max_abs_diff(model.fc1.weight.grad(), rank0_copy(model.fc1.weight.grad())) == 0);
+    }
+
+    TEST_CASE("Join: ranks with different batch counts train like one process and end identical") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        SUBCASE("divided by the world size (PyTorch's default)") { check_join_matches_one_process(true); }
+        SUBCASE("divided by the ranks still training") { check_join_matches_one_process(false); }
+    }
+
+    TEST_CASE("Join keeps buffers from a rank still training") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(31);
+        nn::Sequential model(nn::Linear(3, 4), nn::BatchNorm1d(4));
+        optim::SGD opt(model.parameters(), optim::SGDOptions(0.1));
+        dist::DistributedDataParallel ddp(model);
+        {
+            dist::Join join(ddp);
+            for (int step = 0; step < batches_of(dist::rank()); ++step) {
+                manual_seed(500 + static_cast<std::uint64_t>(step * world + dist::rank()));
+                opt.zero_grad();
+                ddp(randn({kPerRank, 3})).sum().backward();
+                opt.step();
+            }
+        }
+        const Buffer& count = model.get_buffer("1.num_batches_tracked");
+        CHECK(count.item<std::int64_t>() == batches_of(world - 1));  // the last rank's count, everywhere
+        for (const auto& [name, b] : model.named_buffers()) {
+            INFO(name);
+            CHECK(max_abs_diff(b, rank0_copy(b)) == 0);
+        }
+    }
+
+    TEST_CASE("Join with throw_on_early_termination stops every rank when one runs out") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        if (world == 1) return;
+        manual_seed(32);
+        Mlp model;
+        dist::DistributedDataParallel ddp(model);
+        auto train = [&] {
+            dist::Join join(ddp, dist::JoinOptions().throw_on_early_termination(true));
+            for (int step = 0; step < batches_of(dist::rank()); ++step) ddp(randn({2, 5})).sum().backward();
+            join.finish();
+        };
+        CHECK_THROWS_WITH_AS(train(), doctest::Contains("Join: rank 0 ran out of inputs"), dist::DistributedError);
+        CHECK_FALSE(dist::is_broken());
+    }
+
+    TEST_CASE("Join needs a materialised model") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        LazyNet model;
+        dist::DistributedDataParallel ddp(model);
+        CHECK_THROWS_WITH_AS(dist::Join{ddp}, doctest::Contains("is still lazy; run one forward"), ValueError);
     }
 }

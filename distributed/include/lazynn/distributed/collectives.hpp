@@ -4,8 +4,11 @@
 // outside autograd, like torch.distributed's.
 //
 // Requires: init() has run; tensors are defined, initialised and contiguous. Every function first
-// checks, in one tiny collective, that all ranks passed the same element count and dtype, and
-// throws DistributedError on every rank if not (MPI would otherwise be undefined).
+// checks, in one tiny collective, that all ranks called the same collective with the same shape,
+// dtype, root or reduce op, and throws DistributedError on every rank naming what each rank passed
+// if not (MPI would otherwise be undefined). Every wait is bounded by distributed::timeout(): past
+// it every rank throws DistributedError naming the collective and the ranks that did not arrive,
+// and the group is unusable from then on (process_group.hpp).
 
 #include <lazynn/distributed/process_group.hpp>
 #include <lazynn/tensor.hpp>
@@ -19,8 +22,8 @@ namespace lazynn::distributed {
 enum class ReduceOp { Sum, Mean, Max, Min, Product };
 
 /// A collective started in the background (the *_async functions). wait() blocks until it is done
-/// and throws DistributedError if it failed; destroying an unfinished Work waits for it.
-/// Movable, not copyable.
+/// (at most until the timeout, counted from the start) and throws DistributedError if it failed;
+/// destroying an unfinished Work waits for it. Movable, not copyable.
 class Work {
 public:
     Work();

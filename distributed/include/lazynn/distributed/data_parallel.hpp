@@ -15,23 +15,30 @@
 //     }
 //
 // What it does, and when:
-//   - The first forward makes every rank start identical: a lazy model is first materialised by a
-//     no-grad, eval-mode forward on the real input (so inferred sizes come from the data), then
-//     rank 0's parameters and buffers are broadcast. (PyTorch refuses lazy modules under DDP.)
+//   - Every rank starts identical: the constructor checks that every rank built the same model
+//     (the error names the first differing parameter, its shape and dtype on each side, and the
+//     ranks) and broadcasts rank 0's parameters and buffers, as PyTorch's does. A lazy model is
+//     first materialised at the first forward by a no-grad, eval-mode pass on the real input (so
+//     inferred sizes come from the data; each submodule keeps its own train/eval flag), then
+//     checked and broadcast the same way. (PyTorch refuses lazy modules under DDP.)
 //   - Each forward with grad enabled broadcasts rank 0's buffers (BatchNorm running stats), as
 //     PyTorch's broadcast_buffers=True does.
 //   - Gradients are grouped into buckets of about bucket_cap_mb in reverse parameter order (the
 //     order backward produces them). A bucket's all-reduce starts as soon as its last gradient has
 //     been accumulated, while backward continues with earlier layers; when backward finishes, the
 //     wrapper waits for every bucket and writes the averages into each parameter's .grad().
-//   - Parameters that got no gradient in a backward contribute zeros (they still get a .grad()),
-//     so ranks never disagree about which buckets to reduce.
+//   - Parameters a rank's backward did not reach contribute zeros (or their accumulated .grad()),
+//     so ranks never disagree about which buckets to reduce. A used flag per parameter travels in
+//     the last bucket, so every rank learns which parameters any rank used: a parameter no rank
+//     used keeps its .grad() untouched (as PyTorch's reducer does; optimizers then skip it), the
+//     others get the average.
 //   - Inside no_sync(), backward only accumulates locally; the next synchronised backward reduces
 //     the accumulated sum.
+//   - Every exchange is timed (distributed::timeout()); see process_group.hpp.
 // Requires: init() has run; the model has the same parameter shapes on every rank; every rank
-// calls forward and backward the same number of times. The wrapper does not own the module (save
-// `module.state_dict()` from rank 0: keys have no "module." prefix). Movable, not copyable; the
-// module must outlive it.
+// calls forward and backward the same number of times (or uses a Join, join.hpp). Constructing
+// it is a collective. The wrapper does not own the module (save `module.state_dict()` from rank 0:
+// keys have no "module." prefix). Movable, not copyable; the module must outlive it.
 
 #include <lazynn/distributed/collectives.hpp>
 #include <lazynn/module.hpp>
@@ -41,6 +48,11 @@
 #include <memory>
 
 namespace lazynn::distributed {
+
+namespace detail {
+struct Group;
+}
+class Join;
 
 struct DistributedDataParallelOptions {
     /// Bucket size in MiB (PyTorch's default 25).
@@ -83,9 +95,9 @@ public:
     };
     [[nodiscard]] NoSync no_sync() { return NoSync(*this); }
 
-    /// Broadcasts rank 0's buffers now (e.g. before evaluating on every rank).
+    /// Broadcasts rank 0's buffers now (e.g. before evaluating on every rank). A collective.
     void sync_buffers();
-    /// Broadcasts rank 0's parameters and buffers now.
+    /// Broadcasts rank 0's parameters and buffers now. A collective.
     void sync_module_states();
 
     /// Buckets and the bytes each synchronised backward all-reduces (0 before the first forward).
@@ -93,13 +105,30 @@ public:
     std::size_t gradient_bytes() const;
 
 private:
+    friend class Join;
     struct Reducer;
     void prepare_forward(const std::function<void()>& materialising_pass);
+    /// Checks the layout across ranks, broadcasts rank 0's state and builds the buckets.
+    void start();
+    void broadcast_states(bool parameters, int root);
+    /// Join support: one round in which every rank says whether it still has inputs; returns how
+    /// many do and remembers the highest such rank (the authoritative one).
+    int join_round(bool active);
+    /// A joined rank's stand-in for one synchronised step of the others.
+    void shadow_step();
 
     Module* module_;
     DistributedDataParallelOptions options_;
+    std::shared_ptr<detail::Group> group_;
     std::unique_ptr<Reducer> reducer_;
     bool sync_enabled_ = true;
+    // Set by a Join (join.hpp).
+    bool join_enabled_ = false;
+    bool join_throw_on_early_termination_ = false;
+    bool join_divide_by_initial_world_size_ = true;
+    int authoritative_rank_ = 0;
+    int authoritative_active_ranks_ = 0;
+    int last_authoritative_rank_ = -1;
 };
 
 }  // namespace lazynn::distributed
