@@ -13,22 +13,19 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# Tiny Fashion-MNIST-shaped IDX files: 512 training and 128 test images of noise with labels.
-python3 - "$work/data" <<'PY'
-import os, random, struct, sys
-out = sys.argv[1]
-os.makedirs(out)
-rng = random.Random(0)
-def write(prefix, n):
-    labels = bytes(rng.randrange(10) for _ in range(n))
-    with open(os.path.join(out, prefix + "-labels-idx1-ubyte"), "wb") as f:
-        f.write(struct.pack(">II", 0x801, n) + labels)
-    with open(os.path.join(out, prefix + "-images-idx3-ubyte"), "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, n, 28, 28))
-        f.write(bytes(min(255, rng.randrange(128) + 12 * label) for label in labels for _ in range(784)))
-write("train", 512)
-write("t10k", 128)
-PY
+# Tiny Fashion-MNIST-shaped IDX files (big-endian headers, plain bytes): 512 training and 128 test
+# images of noise with labels 0-9.
+be32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
+write_idx() {   # PREFIX COUNT
+    local prefix="$1" n="$2" i
+    { be32 $((0x801)); be32 "$n"; for ((i = 0; i < n; ++i)); do printf "\\x0$((i * 7 % 10))"; done; } \
+        >"$work/data/$prefix-labels-idx1-ubyte"
+    { be32 $((0x803)); be32 "$n"; be32 28; be32 28; head -c $((n * 784)) /dev/urandom; } \
+        >"$work/data/$prefix-images-idx3-ubyte"
+}
+mkdir -p "$work/data"
+write_idx train 512
+write_idx t10k 128
 
 common=(--data "$work/data" --batch-size 16 --threads 1 --seed 3)
 
