@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
         // A regression has no accuracy: the metric is R^2 on the test set.
         samples::TrainingRun run(o, argc, argv, samples::MetricKind{"test_r2", "test R^2", false}, parallel->is_root(),
                                  parallel->enabled());
+        run.keep_state("plateau", [&] { return plateau.state_dict(); },
+                       [&](const StateDict& state) { plateau.load_state_dict(state); });
         if (!run.resume(model, &optimizer, nullptr)) return 0;
         train.set_epoch(static_cast<std::uint64_t>(run.first_epoch() - 1));
         for (int epoch = run.first_epoch(); epoch <= o.epochs; ++epoch) {

@@ -143,6 +143,16 @@ std::string render_plain_line(const ProgressSnapshot& s) {
     return line;
 }
 
+bool redraw_due(std::chrono::steady_clock::duration since_last_draw, bool last_step, bool resized) {
+    return last_step || resized || since_last_draw >= std::chrono::milliseconds(100);
+}
+
+bool plain_line_due(std::size_t done, std::size_t total, int next_decile,
+                    std::chrono::steady_clock::duration since_last) {
+    if (total == 0 || done >= total) return false;
+    return static_cast<int>(done * 10 / total) >= next_decile && since_last >= std::chrono::seconds(5);
+}
+
 int terminal_width(int fd) {
     struct winsize size {};
     if (::ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
@@ -182,7 +192,7 @@ void ProgressBar::update(std::size_t done, std::optional<double> loss, double sa
     const bool last = done >= snapshot_.total;
     if (tty_) {
         const bool resized = g_resized.exchange(false);
-        if (last || resized || now - last_draw_ >= std::chrono::milliseconds(100)) {
+        if (redraw_due(now - last_draw_, last, resized)) {
             last_draw_ = now;
             draw();
         }
@@ -190,9 +200,8 @@ void ProgressBar::update(std::size_t done, std::optional<double> loss, double sa
     }
     // Not a terminal: a plain line at each 10 % of a long pass (at most one per 5 s, none for the
     // last step: the epoch's own log line follows), so a log file gets a few lines per epoch.
-    const auto decile = static_cast<int>(done * 10 / snapshot_.total);
-    if (decile >= next_plain_decile_ && !last && now - std::max(start_, last_draw_) >= std::chrono::seconds(5)) {
-        next_plain_decile_ = decile + 1;
+    if (plain_line_due(done, snapshot_.total, next_plain_decile_, now - std::max(start_, last_draw_))) {
+        next_plain_decile_ = static_cast<int>(done * 10 / snapshot_.total) + 1;
         last_draw_ = now;
         std::fprintf(stderr, "%s\n", render_plain_line(snapshot_).c_str());
     }

@@ -38,6 +38,13 @@ std::optional<double> run_eta_seconds(const ProgressSnapshot& s);
 std::string render_progress_line(const ProgressSnapshot& s, int width, bool color);
 /// The non-terminal form: no control codes, every field.
 std::string render_plain_line(const ProgressSnapshot& s);
+/// Whether a terminal line is due: at most ten redraws a second, but always the last step of a
+/// pass and the first update after a resize.
+bool redraw_due(std::chrono::steady_clock::duration since_last_draw, bool last_step, bool resized);
+/// Whether a plain (non-terminal) line is due: when `done` reaches the next tenth of `total` (not
+/// for the last step, the epoch's own line follows) and at least 5 s after the previous line.
+bool plain_line_due(std::size_t done, std::size_t total, int next_decile,
+                    std::chrono::steady_clock::duration since_last);
 /// The number of columns of the terminal on `fd`, else $COLUMNS, else 80.
 int terminal_width(int fd);
 /// Whether to colour: a terminal that is not "dumb" and NO_COLOR unset or empty.

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 namespace samples {
 
@@ -54,6 +55,38 @@ void EpochProgress::finish_bar() {
     if (bar_) bar_->finish();
 }
 
+namespace {
+
+/// "2x3:1,2,3,4,5,6" (shape, then the values in float64's shortest exact form); "" shape for a scalar.
+std::string encode_tensor(const Tensor& t) {
+    std::string text;
+    for (std::int64_t d : t.shape()) text += (text.empty() ? "" : "x") + std::to_string(d);
+    text += ':';
+    bool first = true;
+    for (double v : t.to(kFloat64).contiguous().to_vector<double>()) {
+        text += (first ? "" : ",") + fmt::format("{}", v);
+        first = false;
+    }
+    return text;
+}
+
+Tensor decode_tensor(const std::string& key, const std::string& text) {
+    const auto colon = text.find(':');
+    if (colon == std::string::npos) throw RuntimeError("checkpoint metadata " + key + ": not SHAPE:VALUES");
+    Shape shape;
+    std::vector<double> values;
+    try {
+        std::stringstream dims(text.substr(0, colon)), cells(text.substr(colon + 1));
+        for (std::string d; std::getline(dims, d, 'x');) shape.push_back(std::stoll(d));
+        for (std::string v; std::getline(cells, v, ',');) values.push_back(std::stod(v));
+    } catch (const std::exception&) {
+        throw RuntimeError("checkpoint metadata " + key + ": cannot read '" + text + "'");
+    }
+    return tensor(values, shape, kFloat64);
+}
+
+}  // namespace
+
 TrainingRun::TrainingRun(const CommonOptions& options, int argc, char** argv, MetricKind kind, bool root,
                          bool distributed)
     : options_(options),
@@ -88,6 +121,15 @@ bool TrainingRun::resume(Module& model, optim::Optimizer* optimizer, optim::LRSc
         const auto it = state.extra.find(key);
         return it == state.extra.end() ? 0.0 : std::stod(it->second);
     };
+    for (const KeptState& kept : kept_) {
+        const std::string prefix = "state." + kept.name + ".";
+        StateDict restored;
+        for (const auto& [key, value] : state.extra) {
+            if (key.compare(0, prefix.size(), prefix) != 0) continue;
+            restored.insert(key.substr(prefix.size()), decode_tensor(key, value));
+        }
+        if (restored.size() > 0) kept.load(restored);
+    }
     resume_step_ = static_cast<std::size_t>(extra("step"));
     resume_loss_sum_ = extra("loss_sum");
     resume_examples_ = extra("examples");
@@ -115,6 +157,11 @@ bool TrainingRun::resume(Module& model, optim::Optimizer* optimizer, optim::LRSc
     return true;
 }
 
+void TrainingRun::keep_state(const std::string& name, std::function<StateDict()> save,
+                             std::function<void(const StateDict&)> load) {
+    kept_.push_back({name, std::move(save), std::move(load)});
+}
+
 EpochProgress TrainingRun::begin_epoch(int epoch, std::size_t steps) {
     if (epoch == first_epoch_ && resume_step_ > 0) {
         return EpochProgress(*this, epoch, steps, std::min(resume_step_, steps), resume_loss_sum_, resume_examples_);
@@ -137,6 +184,11 @@ void TrainingRun::save(Module& model, optim::Optimizer* optimizer, optim::LRSche
                        const EpochProgress* partial) {
     TrainingState state;
     state.epoch = completed_epochs;
+    for (const KeptState& kept : kept_) {
+        for (const auto& [key, value] : kept.save()) {
+            state.extra["state." + kept.name + "." + key] = encode_tensor(value);
+        }
+    }
     if (partial) {
         state.extra["step"] = std::to_string(partial->step());
         state.extra["loss_sum"] = fmt::format("{}", partial->loss_sum());   // shortest exact form

@@ -25,6 +25,7 @@
 
 #include <lazynn/lazynn.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,12 @@ public:
     /// --epochs epochs. Without --resume, starts a fresh history.
     bool resume(lazynn::Module& model, lazynn::optim::Optimizer* optimizer, lazynn::optim::LRScheduler* scheduler);
 
+    /// Extra state saved with every checkpoint and restored by resume(), for objects that are not
+    /// an optimizer or an LRScheduler (ReduceLROnPlateau). Float64 tensors, kept in the
+    /// checkpoint's metadata under "state.NAME.KEY". Call before resume().
+    void keep_state(const std::string& name, std::function<lazynn::StateDict()> save,
+                    std::function<void(const lazynn::StateDict&)> load);
+
     int first_epoch() const { return first_epoch_; }
     EpochProgress begin_epoch(int epoch, std::size_t steps);
     /// A progress bar for an evaluation pass of `steps` batches (nothing on ranks other than 0).
@@ -116,6 +123,12 @@ private:
     double resume_loss_sum_ = 0, resume_examples_ = 0;
     std::vector<EpochMetrics> history_;
     std::vector<StepLoss> steps_;
+    struct KeptState {
+        std::string name;
+        std::function<lazynn::StateDict()> save;
+        std::function<void(const lazynn::StateDict&)> load;
+    };
+    std::vector<KeptState> kept_;
     double measured_seconds_ = 0;
     int measured_epochs_ = 0;
 };

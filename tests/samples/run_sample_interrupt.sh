@@ -84,6 +84,18 @@ diff <(cut -d, -f1-4 "$exact/metrics.csv") <(cut -d, -f1-4 "$work/straight/metri
     || fail "resumed run differs from the uninterrupted one"
 diff "$exact/steps.csv" "$work/straight/steps.csv" || fail "per-step losses differ after resume"
 
+# The regression sample too (stop at epoch 21, step 5; it keeps its ReduceLROnPlateau counters
+# in the checkpoint, tested in test_sample_support).
+set +e
+LAZYNN_SAMPLE_STOP_AFTER=645 "$regression" --epochs 40 --out "$work/reg_exact" >/dev/null 2>"$work/run3.err"
+code=$?
+set -e
+[ "$code" -eq 130 ] || { cat "$work/run3.err"; fail "regression stop at step 645 exited $code"; }
+"$regression" --epochs 40 --out "$work/reg_exact" --resume >/dev/null 2>&1 || fail "regression resume failed"
+"$regression" --epochs 40 --out "$work/reg_straight" >/dev/null 2>&1 || fail "regression run failed"
+diff <(cut -d, -f1-4 "$work/reg_exact/metrics.csv") <(cut -d, -f1-4 "$work/reg_straight/metrics.csv") \
+    || fail "resumed regression differs from the uninterrupted one"
+
 # 5. Resuming a finished run changes nothing.
 before=$(md5sum "$out"/metrics.csv "$out"/steps.csv "$out"/checkpoint.safetensors "$out"/curves.png 2>/dev/null)
 "$mlp" "${common[@]}" --epochs "$target" --out "$out" --resume >"$work/run4.out" 2>&1 || fail "finished resume failed"

@@ -3,10 +3,11 @@
 // The trainers themselves run end to end in run_sample_interrupt.sh.
 #include "test_support.hpp"
 
+#include "interrupt.hpp"
 #include "metrics.hpp"
 #include "options.hpp"
-#include "interrupt.hpp"
 #include "progress.hpp"
+#include "training_run.hpp"
 
 #include <doctest/doctest.h>
 
@@ -143,6 +144,22 @@ TEST_SUITE("samples: progress line") {
         CHECK(line ==
               "epoch 2/5: 250/1000 steps (25%), loss 0.5000, elapsed 10s, ETA 30s, run ETA 2m30s, 1600 samples/s");
         for (char c : line) CHECK(static_cast<unsigned char>(c) >= 0x20);
+    }
+
+    TEST_CASE("at most ten redraws a second on a terminal, a plain line per tenth and 5 s off one") {
+        using namespace std::chrono_literals;
+        CHECK_FALSE(redraw_due(99ms, false, false));
+        CHECK(redraw_due(100ms, false, false));
+        CHECK(redraw_due(1ms, true, false));    // the last step is always drawn
+        CHECK(redraw_due(1ms, false, true));    // at once after a resize
+
+        CHECK_FALSE(plain_line_due(99, 1000, 1, 60s));   // not yet 10 %
+        CHECK(plain_line_due(100, 1000, 1, 60s));
+        CHECK_FALSE(plain_line_due(100, 1000, 1, 4s));   // a short pass prints nothing
+        CHECK_FALSE(plain_line_due(350, 1000, 4, 60s));  // 30 % was printed already
+        CHECK(plain_line_due(420, 1000, 4, 60s));
+        CHECK_FALSE(plain_line_due(1000, 1000, 10, 60s));   // the epoch's own line follows
+        CHECK_FALSE(plain_line_due(5, 0, 1, 60s));
     }
 
     TEST_CASE("colour only on a real terminal without NO_COLOR") {
@@ -287,5 +304,59 @@ TEST_SUITE("samples: records") {
         CHECK(std::filesystem::exists(dir.file("checkpoint.safetensors")));
         CHECK(std::filesystem::exists(dir.file("notes.tmp-draft")));
         CHECK(remove_stale_temporaries(dir.file("absent")).empty());
+    }
+}
+
+TEST_SUITE("samples: training run") {
+    TEST_CASE("kept state and history travel in the checkpoint; a finished run is left alone") {
+        TempDir dir;
+        CommonOptions o;
+        o.out = dir.path.string();
+        o.epochs = 1;
+        std::string program = "sample";
+        char* argv[] = {program.data()};
+        lazynn::nn::Linear model(2, 1);
+        lazynn::optim::SGD sgd(model.parameters(), lazynn::optim::SGDOptions(0.1));
+        {
+            // distributed=true: no SIGINT handler in the test process.
+            TrainingRun run(o, 1, argv, MetricKind{}, true, true);
+            run.keep_state(
+                "counter",
+                [] {
+                    lazynn::StateDict sd;
+                    sd.insert("value", lazynn::tensor(std::vector<double>{7.25, -1.5}, {2}, lazynn::kFloat64));
+                    return sd;
+                },
+                [](const lazynn::StateDict&) {});
+            REQUIRE(run.resume(model, &sgd, nullptr));
+            EpochProgress progress = run.begin_epoch(1, 2);
+            progress.step(0.5, 4);
+            progress.step(0.25, 4);
+            CHECK(progress.mean_loss() == doctest::Approx(0.375));
+            run.end_epoch(progress, {1, progress.mean_loss(), 0.4, 0.9, 0.1}, model, &sgd, nullptr);
+        }
+        o.resume = true;
+        o.epochs = 2;
+        lazynn::StateDict restored;
+        TrainingRun again(o, 1, argv, MetricKind{}, true, true);
+        again.keep_state("counter", [] { return lazynn::StateDict(); },
+                         [&](const lazynn::StateDict& sd) { restored = sd; });
+        REQUIRE(again.resume(model, &sgd, nullptr));
+        CHECK(again.first_epoch() == 2);
+        REQUIRE(restored.contains("value"));
+        CHECK(restored.at("value").to_vector<double>() == std::vector<double>{7.25, -1.5});
+        REQUIRE(again.history().size() == 1);
+        CHECK(again.history()[0].train_loss == 0.375);
+
+        const auto before = read_metrics_csv(dir.file("metrics.csv"));
+        o.epochs = 1;   // already trained: resume says so and returns false
+        TrainingRun done(o, 1, argv, MetricKind{}, true, true);
+        std::ostringstream said;
+        auto* old_out = std::cout.rdbuf(said.rdbuf());
+        const bool more = done.resume(model, &sgd, nullptr);
+        std::cout.rdbuf(old_out);
+        CHECK_FALSE(more);
+        CHECK(said.str().find("nothing to train") != std::string::npos);
+        CHECK(read_metrics_csv(dir.file("metrics.csv")).size() == before.size());
     }
 }
