@@ -2,7 +2,7 @@
 //
 //   fashion_mnist_mlp [--epochs 10] [--batch-size 64] [--lr 1e-3] [--seed 0]
 //                     [--data /usr/share/datasets/fashion-mnist] [--out out/fashion_mnist_mlp]
-//                     [--resume] [--threads 1]
+//                     [--resume] [--threads 1] [--distributed]
 //
 // No layer is told its input size: each LazyLinear reads it from the first batch. The optimizer
 // is built before that first batch and still trains the real tensors.
@@ -28,8 +28,9 @@ int main(int argc, char** argv) {
     samples::CommonOptions o;
     o.out = "out/fashion_mnist_mlp";
     o.epochs = 10;
-    if (int code = samples::parse_options(argc, argv, "Fashion-MNIST MLP with lazy layers", o); code >= 0) return code;
+    const auto command_line = samples::fashion_mnist_command_line("Fashion-MNIST MLP with lazy layers");
+    if (int code = samples::parse_options(argc, argv, command_line, o); code >= 0) return code;
     lazynn::manual_seed(o.seed);   // before the model: its layers draw their seeds at construction
     Mlp model;
-    return samples::train_fashion_mnist(model, o, "fashion_mnist_mlp");
+    return samples::train_fashion_mnist(model, o, "fashion_mnist_mlp", argc, argv);
 }

@@ -1,5 +1,5 @@
 // Lazy modules: the life cycle of spec section 2 and the relevant cases of PyTorch's
-// test/nn/test_lazy_modules.py, ported to this API, plus DESIGN.md decisions 3-6.
+// test/nn/test_lazy_modules.py, ported to this API, plus docs/design.md decisions 3-6.
 #include "test_support.hpp"
 
 using namespace lazynn;

@@ -179,6 +179,14 @@ void save(const Module& module, const std::string& path, const serialize::Metada
 
 IncompatibleKeys load(Module& module, const std::string& path, bool strict) {
     const auto contents = serialize::load_safetensors(path);
+    // A training checkpoint's keys are "model.*", "optimizer.*": say which call reads it.
+    const auto format = contents.metadata.find("format");
+    if (format != contents.metadata.end() && format->second == "lazynn-training-checkpoint") {
+        throw RuntimeError(path + ": a training checkpoint (model, optimizer and scheduler state, keys model.*), not a "
+                           "state_dict; resume it with load_checkpoint(path, model, &optimizer, &scheduler), or load "
+                           "the weights alone with model.load_state_dict(strip_prefix(serialize::load_safetensors(path)"
+                           ".tensors, \"model.\"), false)");
+    }
     try {
         return module.load_state_dict(contents.tensors, strict);
     } catch (const RuntimeError& e) {

@@ -1,14 +1,18 @@
 #include "fashion_mnist.hpp"
 #include "parallel.hpp"
 
-#include <filesystem>
 #include <iostream>
 
 namespace samples {
 
 using namespace lazynn;
 
-int train_fashion_mnist(Module& model, const CommonOptions& o, const std::string& program) {
+SampleCommandLine fashion_mnist_command_line(const std::string& description) {
+    return {description, DataKind::Directory,
+            "directory with the four Fashion-MNIST IDX files, .gz or plain (Debian: dataset-fashion-mnist)"};
+}
+
+int train_fashion_mnist(Module& model, const CommonOptions& o, const std::string& program, int argc, char** argv) {
     std::unique_ptr<Parallel> parallel;
     try {
         parallel = std::make_unique<Parallel>(model, o.distributed);
@@ -23,65 +27,55 @@ int train_fashion_mnist(Module& model, const CommonOptions& o, const std::string
             train_options.shuffle(true).seed(o.seed);
         }
         data::DataLoader train(train_set, train_options);
-        data::DataLoader test(test_set, data::DataLoaderOptions(1000).sampler(parallel->sampler(test_set->size(), false, 0)));
+        data::DataLoader test(test_set,
+                              data::DataLoaderOptions(1000).sampler(parallel->sampler(test_set->size(), false, 0)));
         const bool root = parallel->is_root();
 
         // Built before the first forward: the lazy parameters are materialised in place later.
         optim::Adam optimizer(model.parameters(), optim::AdamOptions(o.lr));
         optim::CosineAnnealingLR scheduler(optimizer, o.epochs);
-        const std::string checkpoint = o.out + "/checkpoint.safetensors";
-        std::filesystem::create_directories(o.out);
+        TrainingRun run(o, argc, argv, MetricKind{}, root, parallel->enabled());
+        if (!run.resume(model, &optimizer, &scheduler)) return 0;
+        train.set_epoch(static_cast<std::uint64_t>(run.first_epoch() - 1));
 
-        int first_epoch = 1;
-        std::vector<samples::EpochMetrics> history;
-        if (o.resume && std::filesystem::exists(checkpoint)) {
-            const TrainingState state = load_checkpoint(checkpoint, model, &optimizer, &scheduler);
-            first_epoch = static_cast<int>(state.epoch) + 1;
-            train.set_epoch(static_cast<std::uint64_t>(state.epoch));
-            logging::info("resumed from ", checkpoint, " after epoch ", state.epoch);
-        }
-
-        for (int epoch = first_epoch; epoch <= o.epochs; ++epoch) {
-            const auto start = std::chrono::steady_clock::now();
-            samples::ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), root ? train.size() : 0);
-            double loss_sum = 0;
-            std::size_t seen = 0, step = 0;
+        for (int epoch = run.first_epoch(); epoch <= o.epochs; ++epoch) {
+            EpochProgress progress = run.begin_epoch(epoch, train.size());
             for (const data::Example& batch : train) {
+                if (progress.skip()) continue;
                 optimizer.zero_grad();
                 const Tensor loss = nn::functional::cross_entropy(parallel->forward(batch.data), batch.target);
                 loss.backward();
                 optimizer.step();
-                const auto n = static_cast<std::size_t>(batch.target.size(0));
-                loss_sum += loss.item<double>() * static_cast<double>(n);
-                seen += n;
-                bar.update(++step, loss_sum / static_cast<double>(seen), seen);
+                progress.step(loss.item<double>(), static_cast<std::size_t>(batch.target.size(0)));
+                if (run.stop_requested()) return run.stop(model, &optimizer, &scheduler, progress);
             }
-            bar.finish();
-            scheduler.step();
+            progress.finish_bar();
             parallel->sync_buffers();  // every rank evaluates rank 0's model on its shard
-            const EvaluationTotals totals = samples::evaluate(model, test);
-            std::vector<double> sums{totals.loss_sum, totals.correct, totals.count, loss_sum, static_cast<double>(seen)};
+            const EvaluationTotals totals = evaluate(model, test, run);
+            if (totals.interrupted) return run.stop(model, &optimizer, &scheduler, progress);
+            scheduler.step();
+            std::vector<double> sums{totals.loss_sum, totals.correct, totals.count, progress.loss_sum(),
+                                     progress.examples()};
             parallel->sum(sums);
+            progress.set_totals(sums[3], sums[4]);
             const double test_loss = sums[0] / sums[2], accuracy = sums[1] / sums[2];
-            loss_sum = sums[3];
-            seen = static_cast<std::size_t>(sums[4]);
-            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            history.push_back({epoch, loss_sum / static_cast<double>(seen), test_loss, accuracy, seconds});
-            logging::info("epoch ", epoch, ": train loss ", loss_sum / static_cast<double>(seen), ", test loss ", test_loss,
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - progress.started()).count();
+            logging::info("epoch ", epoch, ": train loss ", progress.mean_loss(), ", test loss ", test_loss,
                           ", test accuracy ", accuracy * 100, "%, ", seconds, " s");
-            if (!root) continue;  // one checkpoint, written by rank 0
-            save_checkpoint(checkpoint, model, &optimizer, &scheduler, {epoch, {}});
-            samples::record_metrics(o.out, history);
+            run.end_epoch(progress, {epoch, progress.mean_loss(), test_loss, accuracy, seconds}, model, &optimizer,
+                          &scheduler);
         }
         if (!root) return 0;
-        if (first_epoch == 1) std::cout << model << "\n";
+        if (run.first_epoch() == 1) std::cout << model << "\n";
         save(model, o.out + "/model.safetensors");
-        const std::string plot = samples::record_metrics(o.out, history);
-        std::cout << "metrics:    " << o.out << "/metrics.csv\n"
-                  << "checkpoint: " << checkpoint << " (resume with --resume)\n"
+        std::cout << "metrics:    " << o.out << "/metrics.csv (per epoch), " << o.out << "/steps.csv (per step)\n"
+                  << "checkpoint: " << run.checkpoint_path() << " (continue with --resume and a larger --epochs)\n"
                   << "weights:    " << o.out << "/model.safetensors\n"
-                  << "plot:       " << (plot.empty() ? "(install gnuplot to render curves.png)" : plot) << "\n";
-        if (!history.empty()) std::cout << "final test accuracy: " << history.back().test_accuracy * 100 << "%\n";
+                  << "plot:       " << (run.plot().empty() ? "(" + run.plot_missing_reason() + ")" : run.plot())
+                  << "\n";
+        if (!run.history().empty())
+            std::cout << "final test accuracy: " << run.history().back().test_metric * 100 << "%\n";
         return 0;
     } catch (const Error& e) {
         const std::string message = program + ": " + e.what();

@@ -13,6 +13,8 @@
 #include <lazynn/parameter.hpp>
 #include <lazynn/random.hpp>
 #include <lazynn/shape.hpp>
+#include <lazynn/shape_io.hpp>
+#include <lazynn/state_dict_keys.hpp>
 #include <lazynn/tensor.hpp>
 #include <lazynn/threads.hpp>
 #include <lazynn/data/dataloader.hpp>

@@ -183,7 +183,7 @@ public:
     /// One no-grad dry run on `sample`, materialising every lazy module inside.
     void initialize(const Tensor& sample);
 
-    /// The seed this module initialises its parameters from (decision 5 in DESIGN.md).
+    /// The seed this module initialises its parameters from (docs/design.md, decision 5).
     std::uint64_t seed() const { return seed_; }
 
 protected:

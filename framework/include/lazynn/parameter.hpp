@@ -10,7 +10,7 @@
 //
 // Contract:
 //   - Parameter(data) shares data's storage, detached from its graph.
-//   - UninitializedParameter is a Parameter in the uninitialised state (DESIGN.md decision 2):
+//   - UninitializedParameter is a Parameter in the uninitialised state (docs/design.md, decision 2):
 //     only size() ([0]), dtype queries, to(dtype), copy_ and is_floating_point work; shape()
 //     throws RuntimeError, every other op throws ValueError "Attempted to use an uninitialized
 //     parameter in <op>. ...". materialize(shape) allocates in place, so every handle to the same

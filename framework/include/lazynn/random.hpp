@@ -1,7 +1,7 @@
 #pragma once
 // Random number generation. One global generator, seeded with manual_seed(), drives every
 // random factory (rand, randn, randint, dropout masks, initialisers). A Generator can also be
-// created and used on its own, e.g. per module (see DESIGN.md decision 5).
+// created and used on its own, e.g. per module (see docs/design.md, decision 5).
 
 #include <cstdint>
 #include <random>

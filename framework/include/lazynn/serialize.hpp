@@ -1,5 +1,5 @@
 #pragma once
-// Checkpoints in the safetensors format (DESIGN.md decision 7): an 8-byte little-endian header
+// Checkpoints in the safetensors format (docs/design.md, decision 7): an 8-byte little-endian header
 // length, a JSON header mapping each name to {dtype, shape, data_offsets} (plus "__metadata__"),
 // then the raw little-endian data. Key names are PyTorch's state_dict keys, so a model trained
 // here loads in PyTorch and back.

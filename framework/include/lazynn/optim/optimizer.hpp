@@ -3,7 +3,7 @@
 //
 // Contract:
 //   - Parameters are held as handles, so an optimizer built on a lazy model before its first
-//     forward updates the real tensors once they are materialised (DESIGN.md decision 6).
+//     forward updates the real tensors once they are materialised (docs/design.md, decision 6).
 //   - Per-parameter state is keyed by parameter identity and created on the first step() that
 //     sees a gradient for it; parameters without a gradient (or still uninitialised) are skipped.
 //   - Each update is one fused pass over the parameter's data (no chains of tensor ops).
