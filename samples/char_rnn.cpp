@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     if (int code = samples::parse_options(argc, argv, command_line, o); code >= 0) return code;
     std::unique_ptr<samples::Parallel> parallel;
     try {
-        set_num_threads(o.threads);
+        samples::use_threads(o.threads, parallel->is_root());
         manual_seed(o.seed);
         std::ifstream in(o.data);
         if (!in) throw RuntimeError(o.data + ": cannot open the training text (pass --data FILE)");

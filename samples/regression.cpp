@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<samples::Parallel> parallel;
     try {
         parallel = std::make_unique<samples::Parallel>(model, o.distributed);
-        set_num_threads(o.threads);
+        samples::use_threads(o.threads, parallel->is_root());
         manual_seed(o.seed);   // every rank draws the same data
         auto make_data = [](std::int64_t n) {
             const Tensor x = rand({n, 1}) * 4.0 - 2.0;

@@ -16,7 +16,7 @@ int train_fashion_mnist(Module& model, const CommonOptions& o, const std::string
     std::unique_ptr<Parallel> parallel;
     try {
         parallel = std::make_unique<Parallel>(model, o.distributed);
-        set_num_threads(o.threads);
+        use_threads(o.threads, parallel->is_root());
         auto train_set = data::load_mnist(o.data, true);
         auto test_set = data::load_mnist(o.data, false);
         // Distributed: each rank a shard, reshuffled per epoch from the shared seed.

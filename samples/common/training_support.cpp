@@ -30,4 +30,12 @@ EvaluationTotals evaluate(lazynn::Module& model, lazynn::data::DataLoader& loade
     return totals;
 }
 
+void use_threads(int threads, bool log_backend) {
+    lazynn::set_num_threads(threads);
+    if (!log_backend) return;
+    const lazynn::BackendInfo backend = lazynn::backend_info();
+    lazynn::logging::info("backend: ", backend.summary());
+    for (const std::string& warning : backend.warnings) lazynn::logging::warn(warning);
+}
+
 }  // namespace samples

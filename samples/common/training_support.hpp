@@ -22,4 +22,8 @@ struct EvaluationTotals {
 };
 EvaluationTotals evaluate(lazynn::Module& model, lazynn::data::DataLoader& loader, const TrainingRun& run);
 
+/// Sets lazynn's thread count and, on the printing rank, logs the compute backends
+/// (lazynn::backend_info()) and a warning for each slow fallback in use.
+void use_threads(int threads, bool log_backend);
+
 }  // namespace samples
