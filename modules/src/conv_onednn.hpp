@@ -7,7 +7,7 @@
 // Tensors are passed in PyTorch's contiguous layouts (N, C, spatial...; weights O, C/groups, k...);
 // oneDNN picks its own blocked layouts and the reorders run here. Primitives are created once per
 // problem and cached. Work is split over the batch across lazynn's threads, each oneDNN call
-// single-threaded (ops/onednn.hpp, docs/design.md "Compute backends").
+// single-threaded (ops/onednn.hpp, docs/design.md, decision 15).
 
 #include <lazynn/tensor.hpp>
 

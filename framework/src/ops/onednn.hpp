@@ -1,7 +1,7 @@
 #pragma once
 // oneDNN, the float32 backend (internal header): GEMM through dnnl_sgemm and convolution primitives,
 // each detecting the CPU's instruction set itself (AVX-512, AVX2, AMX, ...), so float32 speed never
-// depends on OpenBLAS's table of known CPUs (docs/design.md, "Compute backends").
+// depends on OpenBLAS's table of known CPUs (docs/design.md, decision 15).
 //
 // Threading: Debian's oneDNN runs on OpenMP. lazynn owns the threads instead: every oneDNN call runs
 // single-threaded on the thread that makes it (OpenMP's per-thread thread count is set to 1 before the
