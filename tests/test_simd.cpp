@@ -126,12 +126,13 @@ TEST_SUITE("SIMD math vs PyTorch") {
     TEST_CASE("every edge-fixture case has an op and vice versa") {
         const auto fixture = lazynn::testing::load_fixture("simd_edges.json");
         CHECK(fixture.at("cases").size() == edge_ops().size());
-        for (const auto& [name, op] : edge_ops()) CHECK_MESSAGE(fixture.at("cases").contains(name), name);
+        for (const auto& entry : edge_ops()) CHECK_MESSAGE(fixture.at("cases").contains(entry.first), entry.first);
     }
 
     TEST_CASE("values and gradients at NaN, infinities, signed zeros and the overflow edges match PyTorch") {
         const auto fixture = lazynn::testing::load_fixture("simd_edges.json");
-        for (const auto& [name, op] : edge_ops()) {
+        for (const auto& [name_entry, op] : edge_ops()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             const auto& c = fixture.at("cases").at(name);
             const auto& e32 = c.at("float32");
             const auto& e64 = c.at("float64");
@@ -199,7 +200,8 @@ TEST_SUITE("SIMD math vs PyTorch") {
             CAPTURE(std::string(c.name));
             std::vector<double> grid;
             for (int i = 0; i <= 20011; ++i) grid.push_back(c.low + (c.high - c.low) * i / 20011.0);   // not a multiple of any width
-            const auto [x, v32, v64, g32, g64] = run_in_both(c.op, grid);
+            const Float32AndFloat64 r = run_in_both(c.op, grid);   // not a structured binding: CAPTURE in clang 14
+            const auto &x = r.x, &v32 = r.v32, &v64 = r.v64, &g32 = r.g32, &g64 = r.g64;
             for (std::size_t i = 0; i < grid.size(); ++i) {
                 CAPTURE(x[i]);
                 CHECK(std::abs(v32[i] - v64[i]) <= c.rtol * std::abs(v64[i]) + c.atol);
