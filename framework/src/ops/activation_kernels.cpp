@@ -1,6 +1,6 @@
 // Vectorised float32 GELU, tanh, sigmoid and SiLU; see activation_kernels.hpp. The kernels are on
-// xsimd (simd/math_simd.hpp: xsimd's exp, tanh and erfc), run on the architecture simd::dispatch
-// picks.
+// xsimd (simd/math_simd.hpp: xsimd's exp and tanh, A&S 7.1.26 for the normal cdf), run on the
+// architecture simd::dispatch picks.
 #include "ops/activation_kernels.hpp"
 
 #include "simd/dispatch.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 // MathKernels and ActivationKernels (simd/kernels.hpp) on xsimd batches and xsimd's math
-// (exp, log, sin, cos, sqrt, log1p, tanh, erfc: a few ulps, with libm's values at NaN, ±inf
+// (exp, log, sin, cos, sqrt, log1p, tanh: a few ulps, with libm's values at NaN, ±inf
 // and -0.0; exp extended to the full range below). Included only by the per-architecture
 // translation units.
 
@@ -67,17 +67,24 @@ Batch<float, A> tanh_form_gate(Batch<float, A> x) {
     return sigmoid<A>(u + u);
 }
 
-/// The standard normal cdf Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for x far below zero.
+/// The standard normal cdf Phi(x) and pdf phi(x), sharing one exp: erfc(a) = t P(t) e^{-a^2}
+/// with a = |x| / sqrt 2 (Abramowitz & Stegun 7.1.26, absolute error below 1.5e-7: the formula
+/// PyTorch's vectorised float erf uses). One exp instead of xsimd's erfc plus an exp for the pdf:
+/// xsimd's erfc made GELU 1.4x (forward) and 1.6x (backward) slower on AVX2. phi(±inf) = 0, so
+/// the GELU gradient x phi(x) is NaN there as in PyTorch.
 template <class A>
-Batch<float, A> normal_cdf(Batch<float, A> x) {
-    return 0.5f * xsimd::erfc(x * -(std::numbers::sqrt2_v<float> / 2));
-}
-
-/// The standard normal pdf phi(x) = e^{-x^2 / 2} / sqrt(2 pi): 0 at ±inf, so that the GELU
-/// gradient x phi(x) is NaN there as in PyTorch.
-template <class A>
-Batch<float, A> normal_pdf(Batch<float, A> x) {
-    return math_detail::exp<A>(-0.5f * x * x) * (std::numbers::inv_sqrtpi_v<float> * (std::numbers::sqrt2_v<float> / 2));
+Two<Batch<float, A>> normal_cdf_pdf(Batch<float, A> x) {
+    using B = Batch<float, A>;
+    const B a = xsimd::abs(x) * (std::numbers::sqrt2_v<float> / 2);
+    const B t = 1.0f / xsimd::fma(B(0.3275911f), a, B(1.0f));
+    B poly = xsimd::fma(t, B(1.061405429f), B(-1.453152027f));
+    poly = xsimd::fma(t, poly, B(1.421413741f));
+    poly = xsimd::fma(t, poly, B(-0.284496736f));
+    poly = xsimd::fma(t, poly, B(0.254829592f));
+    const B e = math_detail::exp<A>(-a * a);   // e^{-x^2 / 2}
+    const B half_erfc = 0.5f * (t * poly) * e;
+    return {xsimd::select(x < B(0.0f), half_erfc, 1.0f - half_erfc),
+            e * (std::numbers::inv_sqrtpi_v<float> * (std::numbers::sqrt2_v<float> / 2))};
 }
 
 }  // namespace math_detail
@@ -128,7 +135,7 @@ void ActivationKernels<A>::gelu_forward(const float* x, float* y, std::int64_t n
     if (tanh_approximation) {
         simd::map<A>(x, y, n, [](B v) { return v * math_detail::tanh_form_gate<A>(v); });
     } else {
-        simd::map<A>(x, y, n, [](B v) { return v * math_detail::normal_cdf<A>(v); });
+        simd::map<A>(x, y, n, [](B v) { return v * math_detail::normal_cdf_pdf<A>(v).first; });
     }
 }
 
@@ -142,7 +149,10 @@ void ActivationKernels<A>::gelu_backward(const float* grad_y, const float* x, fl
             return g * xsimd::fma(v * s * (1.0f - s), du + du, s);
         });
     } else {
-        map2<A>(grad_y, x, grad_x, n, [](B g, B v) { return g * xsimd::fma(v, math_detail::normal_pdf<A>(v), math_detail::normal_cdf<A>(v)); });
+        map2<A>(grad_y, x, grad_x, n, [](B g, B v) {
+            const auto normal = math_detail::normal_cdf_pdf<A>(v);
+            return g * xsimd::fma(v, normal.second, normal.first);
+        });
     }
 }
 
