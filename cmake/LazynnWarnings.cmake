@@ -5,10 +5,12 @@ add_library(lazynn_build_flags INTERFACE)
 # -fno-math-errno: no kernel reads errno, and without it std::sqrt/std::exp loops cannot vectorise.
 # -fno-trapping-math: no kernel reads floating-point exception flags, and without it loops with
 # conditional arithmetic (x < 0 ? a : b - c) keep their branches and cannot vectorise.
-target_compile_options(lazynn_build_flags INTERFACE -fno-math-errno -fno-trapping-math -Wall -Wextra -Wpedantic -Wshadow=local
+target_compile_options(lazynn_build_flags INTERFACE -fno-math-errno -fno-trapping-math -Wall -Wextra -Wpedantic
+  # GCC only: clang has no -Wshadow=local (its -Wshadow also flags locals shadowing members and globals).
+  $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>
   $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict -Wno-stringop-overflow>
   # GCC's generic tuning splits unaligned 32-byte loads and stores in two; every AVX2 CPU since
-  # Haswell does them whole, and the AVX2 clones of the kernels move short unaligned rows.
+  # Haswell does them whole, and the AVX2 SIMD kernels (framework/src/simd) move short unaligned rows.
   $<$<CXX_COMPILER_ID:GNU>:-mno-avx256-split-unaligned-load -mno-avx256-split-unaligned-store>
   $<$<BOOL:${LAZYNN_WERROR}>:-Werror>
   $<$<CONFIG:Release>:-O3>

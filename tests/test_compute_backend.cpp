@@ -140,6 +140,10 @@ TEST_SUITE("compute backend") {
         CHECK_FALSE(info.openblas_core.empty());
         CHECK(info.summary().find("oneDNN " + info.onednn_version) != std::string::npos);
         CHECK(info.summary().find(info.openblas_core) != std::string::npos);
-        set_num_threads(1);
+        CHECK(info.summary().find(info.simd_arch) != std::string::npos);
+        for (const char* arch : {"avx512f", "avx2+fma", "sse2", "neon64"}) {
+            if (info.simd_arch == arch) return;
+        }
+        FAIL("unexpected vector architecture " << info.simd_arch);
     }
 }

@@ -167,7 +167,8 @@ TEST_SUITE("layers vs PyTorch") {
 
     TEST_CASE("outputs, gradients, buffers and printing match") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
-        for (const auto& [name, factory] : cases()) {
+        for (const auto& [name_entry, factory] : cases()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             auto m = factory();
@@ -221,7 +222,8 @@ TEST_SUITE("layers vs PyTorch") {
 
     TEST_CASE("gradcheck in float64 for every layer") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
-        for (const auto& [name, factory] : cases()) {
+        for (const auto& [name_entry, factory] : cases()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             auto m = factory();
@@ -602,8 +604,9 @@ TEST_SUITE("EmbeddingBag") {
 
     TEST_CASE("per_sample_weights and padding_idx match PyTorch") {
         const auto bags = lazynn::testing::load_fixture("layers.json").at("embedding_bag");
-        for (const auto& [name, mode] : std::vector<std::pair<std::string, std::string>>{
+        for (const auto& [name_entry, mode] : std::vector<std::pair<std::string, std::string>>{
                  {"sum_weighted_padding", "sum"}, {"mean_padding", "mean"}, {"max_padding", "max"}}) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = bags.at(name);
             EmbeddingBag bag(EmbeddingBagOptions(7, 3).mode(mode).padding_idx(2));

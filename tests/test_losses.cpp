@@ -72,7 +72,9 @@ TEST_SUITE("losses vs PyTorch") {
 
     TEST_CASE("values and gradients match PyTorch in float64; gradcheck passes") {
         const auto fixture = lazynn::testing::load_fixture("training.json");
-        for (const auto& [name, fn] : cases()) {
+        for (const auto& [name_entry, fn_entry] : cases()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& fn = fn_entry;
             CAPTURE(name);
             const auto& c = fixture.at("losses").at(name);
             std::vector<Tensor> inputs, extras;
@@ -92,7 +94,8 @@ TEST_SUITE("losses vs PyTorch") {
 
     TEST_CASE("float32 values agree to 1e-5 relative") {
         const auto fixture = lazynn::testing::load_fixture("training.json");
-        for (const auto& [name, fn] : cases()) {
+        for (const auto& [name_entry, fn] : cases()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("losses").at(name);
             std::vector<Tensor> inputs, extras;

@@ -76,7 +76,8 @@ TEST_SUITE("optimizers vs PyTorch") {
         const Tensor t = fixture_tensor(problem.at("t"));
         const Tensor w = fixture_tensor(problem.at("w"));
         CHECK(fixture.at("optimizers").size() == optimizers().size());
-        for (const auto& [name, make] : optimizers()) {
+        for (const auto& [name_entry, make] : optimizers()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             Parameter p(fixture_tensor(problem.at("p0")));
             auto opt = make({p});
@@ -109,7 +110,8 @@ TEST_SUITE("optimizer behaviour") {
     }
 
     TEST_CASE("every optimizer works when built on a lazy model before its first forward") {
-        for (const auto& [name, make] : optimizers()) {
+        for (const auto& [name_entry, make] : optimizers()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             manual_seed(0);
             nn::Sequential model{nn::LazyLinear(4), nn::ReLU(), nn::LazyLinear(1)};
@@ -183,7 +185,8 @@ TEST_SUITE("schedulers vs PyTorch") {
     TEST_CASE("learning rates (and OneCycle momentum) over 12 steps") {
         const auto fixture = lazynn::testing::load_fixture("training.json");
         CHECK(fixture.at("schedulers").size() == schedulers().size());
-        for (const auto& [name, make] : schedulers()) {
+        for (const auto& [name_entry, make] : schedulers()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             Parameter p(zeros({1}));
             SGD opt({p}, SGDOptions(0.1).momentum(0.9));

@@ -46,7 +46,8 @@ TEST_SUITE("safetensors") {
         serialize::save_safetensors(sd, path, {{"note", "hello"}});
         const auto back = serialize::load_safetensors(path);
         CHECK(back.tensors.keys() == sd.keys());
-        for (const auto& [k, v] : sd) {
+        for (const auto& [k_entry, v] : sd) {
+            const auto& k = k_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(k);
             CHECK(back.tensors.at(k).dtype() == v.dtype());
             CHECK(equal(back.tensors.at(k), v));

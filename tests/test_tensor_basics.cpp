@@ -207,10 +207,11 @@ TEST_SUITE("printing") {
             {"scalar", scalar_tensor(3.5)},
             {"empty", zeros({0})},
             {"empty_matrix", zeros({0, 3})},
-            {"nonfinite", tensor({std::nan(""), INFINITY, -INFINITY, 1.5})},
+            {"nonfinite", tensor(std::vector<float>{std::nanf(""), INFINITY, -INFINITY, 1.5f})},
         };
         CHECK(fixture.at("cases").size() == cases.size());
-        for (const auto& [name, t] : cases) {
+        for (const auto& [name_entry, t] : cases) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             CHECK(t.str() == fixture.at("cases").at(name).get<std::string>());
         }

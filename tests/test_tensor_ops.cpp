@@ -105,12 +105,13 @@ TEST_SUITE("tensor ops vs PyTorch") {
     TEST_CASE("every fixture case has an implementation and vice versa") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
         CHECK(fixture.at("cases").size() == cases().size());
-        for (const auto& [name, fn] : cases()) CHECK_MESSAGE(fixture.at("cases").contains(name), name);
+        for (const auto& entry : cases()) CHECK_MESSAGE(fixture.at("cases").contains(entry.first), entry.first);
     }
 
     TEST_CASE("float64 values and gradients match PyTorch") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
-        for (const auto& [name, fn] : cases()) {
+        for (const auto& [name_entry, fn] : cases()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             std::vector<Tensor> inputs = fixture_inputs(c, kFloat64, true);
@@ -128,7 +129,8 @@ TEST_SUITE("tensor ops vs PyTorch") {
 
     TEST_CASE("float32 values match PyTorch to 1e-5 relative") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
-        for (const auto& [name, fn] : cases()) {
+        for (const auto& [name_entry, fn] : cases()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             const Tensor out = fn(fixture_inputs(c, kFloat32, false));
@@ -139,7 +141,8 @@ TEST_SUITE("tensor ops vs PyTorch") {
 
     TEST_CASE("gradcheck passes for every op") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
-        for (const auto& [name, fn] : cases()) {
+        for (const auto& [name_entry, fn] : cases()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             const auto result = autograd::gradcheck(fn, fixture_inputs(c, kFloat64, true));
@@ -177,7 +180,8 @@ TEST_SUITE("vectorised float32 kernels") {
             {"tanh", [](const Tensor& t) { return t.tanh(); }},
             {"sigmoid", [](const Tensor& t) { return t.sigmoid(); }},
             {"silu", [](const Tensor& t) { return t.silu(); }}};
-        for (const auto& [name, op] : ops) {
+        for (const auto& [name_entry, op] : ops) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(std::string(name));
             const auto [v32, v64, g32, g64] = run_in_both(op, grid);
             for (std::size_t i = 0; i < grid.size(); ++i) {

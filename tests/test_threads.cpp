@@ -151,7 +151,9 @@ TEST_SUITE("threads") {
         nn::LayerNorm layer(Shape{300});
         nn::GroupNorm group(4, 8);
         const std::vector<std::pair<Module*, Tensor>> cases{{&batch, images}, {&layer, rows}, {&group, images}};
-        for (const auto& [norm, x] : cases) {
+        for (const auto& [norm_entry, x_entry] : cases) {
+            const auto& norm = norm_entry;   // clang 14 cannot capture structured bindings
+            const auto& x = x_entry;
             CAPTURE(norm->name());
             const auto serial = with_threads(1, [&] { return run(*norm, x); });
             const auto split = with_threads(2, [&] { return run(*norm, x); });

@@ -78,7 +78,8 @@ TEST_CASE("a lazy MLP learns two spirals, and a resumed run ends exactly where t
     const TrainingState state = load_checkpoint(path, resumed, &opt2, &sched2);
     loader2.set_epoch(static_cast<std::uint64_t>(state.epoch));
     train(resumed, opt2, sched2, loader2, static_cast<int>(state.epoch) + 1, 40);
-    for (const auto& [name, p] : straight.named_parameters()) {
+    for (const auto& [name_entry, p] : straight.named_parameters()) {
+        const auto& name = name_entry;   // clang 14 cannot capture structured bindings
         CAPTURE(name);
         CHECK(equal(p, resumed.get_parameter(name)));
     }

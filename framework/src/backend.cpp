@@ -2,6 +2,7 @@
 #include <lazynn/threads.hpp>
 
 #include "ops/onednn.hpp"
+#include "simd/simd.hpp"
 
 #include <cblas.h>
 
@@ -48,15 +49,6 @@ bool generic_openblas_core(std::string_view core) {
     return false;
 }
 
-/// The instruction set lazynn's own vector kernels run with.
-std::string simd_arch_description() {
-#if defined(__x86_64__)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "x86-64-v3 (avx2+fma) clones" : "x86-64 baseline (sse2)";
-#else
-    return "compiler baseline";
-#endif
-}
-
 BackendInfo detect() {
     BackendInfo info;
     const CpuFeatures features = cpu_features();
@@ -65,7 +57,7 @@ BackendInfo detect() {
     info.onednn_isa = onednn::effective_isa();
     const char* core = openblas_get_corename();
     info.openblas_core = core ? core : "unknown";
-    info.simd_arch = simd_arch_description();
+    info.simd_arch = detail::simd_arch_name();
     if (features.avx2 && generic_openblas_core(info.openblas_core)) {
         info.warnings.push_back("OpenBLAS runs its generic '" + info.openblas_core + "' kernels on this CPU, which has " +
                                 (features.avx512 ? "AVX-512" : "AVX2") +
@@ -75,6 +67,10 @@ BackendInfo detect() {
     if (features.avx2 && (info.onednn_isa == "sse41" || info.onednn_isa == "avx" || info.onednn_isa == "generic")) {
         info.warnings.push_back("oneDNN is limited to '" + info.onednn_isa + "' on a CPU with AVX2 (is ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA set?): "
                                 "float32 matrix products and convolutions run slower than they could.");
+    }
+    if ((features.avx512 && info.simd_arch != "avx512f") || (features.avx2 && info.simd_arch == "sse2")) {
+        info.warnings.push_back("lazynn's vector kernels run '" + info.simd_arch + "' although the CPU has " +
+                                (features.avx512 ? "AVX-512" : "AVX2") + " (LAZYNN_SIMD caps them): unset LAZYNN_SIMD for full speed.");
     }
     return info;
 }

@@ -8,7 +8,7 @@
 
 namespace lazynn::nn::functional::detail {
 
-/// values = relu(values) over [0, n) (fused_relu.cpp, multiversioned).
+/// values = relu(values) over [0, n) (fused_relu.cpp, SIMD-dispatched).
 void relu_span(float* values, std::int64_t n);
 void relu_span(double* values, std::int64_t n);
 

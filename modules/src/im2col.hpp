@@ -3,6 +3,7 @@
 // conv_transpose2d (conv_kernels.cpp).
 
 #include <cstdint>
+#include <utility>
 
 namespace lazynn::nn::functional::detail {
 
@@ -17,6 +18,13 @@ struct ConvGeometry {
     std::int64_t k() const { return cg() * kh * kw; }
     std::int64_t l() const { return oh * ow; }
 };
+
+/// The output columns x whose input column x*stride + shift lies inside [0, width): [first, last).
+/// Everything outside reads padding.
+std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std::int64_t width, std::int64_t stride, std::int64_t shift);
+
+/// The output rows y whose input row y*stride - pt + i*dh (kernel row i) lies inside [0, h).
+std::pair<std::int64_t, std::int64_t> valid_rows(const ConvGeometry& s, std::int64_t i);
 
 /// cols[K, L] of sample n, group g: cols[(c*kh + i)*kw + j, y*ow + x] = input[n, g*cg + c, y*sh - pt + i*dh, x*sw - pl + j*dw],
 /// zero where that lies in the padding.

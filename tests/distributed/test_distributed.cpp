@@ -251,7 +251,8 @@ TEST_SUITE("DistributedDataParallel") {
         const Tensor loss = nn::functional::cross_entropy(ddp(x), y);
         CHECK(model.fc1.weight.shape() == Shape{6, 7});
         CHECK(model.name() == "LazyNet");
-        for (const auto& [name, p] : model.named_parameters()) {
+        for (const auto& [name_entry, p] : model.named_parameters()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             INFO(name);
             CHECK(max_abs_diff(p, rank0_copy(p)) == 0);
         }
@@ -259,7 +260,8 @@ TEST_SUITE("DistributedDataParallel") {
         CHECK(model.bn.num_batches_tracked.item<std::int64_t>() == 1);
         loss.backward();
         opt.step();
-        for (const auto& [name, p] : model.named_parameters()) {
+        for (const auto& [name_entry, p] : model.named_parameters()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             INFO(name);
             CHECK(max_abs_diff(p, rank0_copy(p)) == 0);  // same averaged gradient, same step
         }
@@ -285,7 +287,8 @@ TEST_SUITE("DistributedDataParallel") {
         nn::functional::mse_loss(local(x1.narrow(0, offset, kPerRank)), y1.narrow(0, offset, kPerRank)).backward();
         CHECK(max_abs_diff(after_local, local.fc1.weight.grad()) == 0);  // no communication yet
         nn::functional::mse_loss(local(x2.narrow(0, offset, kPerRank)), y2.narrow(0, offset, kPerRank)).backward();
-        for (const auto& [name, p] : local.named_parameters()) {
+        for (const auto& [name_entry, p] : local.named_parameters()) {
+            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             Tensor expected = p.grad().clone();
             dist::all_reduce(expected, dist::ReduceOp::Mean);
             INFO(name);

@@ -1,5 +1,5 @@
 #pragma once
-// Vectorised float32 kernels for activations whose scalar forms call libm per element (erf, exp,
+// Vectorised float32 kernels (xsimd, dispatched per CPU) for activations whose scalar forms call libm (erf, exp,
 // tanh): GELU (exact and tanh-approximated), tanh, sigmoid and SiLU. float64 keeps the libm
 // functions (gradcheck).
 

@@ -2,6 +2,7 @@
 #include "autograd/function_node.hpp"
 #include "ops/activation_kernels.hpp"
 #include "ops/elementwise.hpp"
+#include "simd/math_ops.hpp"
 
 #include <numbers>
 
@@ -95,19 +96,19 @@ Tensor Tensor::abs() const {
 }
 
 Tensor Tensor::exp() const {
-    Tensor out = kernels::unary(*this, "exp", [](auto x) { return std::exp(x); }, true, kCostly);
+    Tensor out = simd::math(*this, "exp", simd::MathFunction::exp);
     record_pointwise(out, *this, "ExpBackward0", true, [](auto g, auto y) { return g * y; });
     return out;
 }
 
 Tensor Tensor::log() const {
-    Tensor out = kernels::unary(*this, "log", [](auto x) { return std::log(x); }, true, kCostly);
+    Tensor out = simd::math(*this, "log", simd::MathFunction::log);
     record_pointwise(out, *this, "LogBackward0", false, [](auto g, auto x) { return g / x; });
     return out;
 }
 
 Tensor Tensor::sqrt() const {
-    Tensor out = kernels::unary(*this, "sqrt", [](auto x) { return std::sqrt(x); });
+    Tensor out = simd::math(*this, "sqrt", simd::MathFunction::sqrt);
     record_pointwise(out, *this, "SqrtBackward0", true, [](auto g, auto y) { return g / (2 * y); });
     return out;
 }
@@ -151,13 +152,13 @@ Tensor Tensor::clamp_min(double min) const { return clamp(min, std::numeric_limi
 Tensor Tensor::clamp_max(double max) const { return clamp(-std::numeric_limits<double>::infinity(), max); }
 
 Tensor Tensor::sin() const {
-    Tensor out = kernels::unary(*this, "sin", [](auto x) { return std::sin(x); }, true, kCostly);
+    Tensor out = simd::math(*this, "sin", simd::MathFunction::sin);
     record_pointwise(out, *this, "SinBackward0", false, [](auto g, auto x) { return g * std::cos(x); }, kCostly);
     return out;
 }
 
 Tensor Tensor::cos() const {
-    Tensor out = kernels::unary(*this, "cos", [](auto x) { return std::cos(x); }, true, kCostly);
+    Tensor out = simd::math(*this, "cos", simd::MathFunction::cos);
     record_pointwise(out, *this, "CosBackward0", false, [](auto g, auto x) { return -g * std::sin(x); }, kCostly);
     return out;
 }
@@ -219,11 +220,7 @@ Tensor Tensor::silu() const {
 }
 
 Tensor Tensor::softplus(double beta, double threshold) const {
-    Tensor out = kernels::unary(*this, "softplus", [beta, threshold](auto x) {
-        using T = decltype(x);
-        const T bx = T(beta) * x;
-        return bx > T(threshold) ? x : std::log1p(std::exp(bx)) / T(beta);
-    }, true, kCostly);
+    Tensor out = simd::softplus(*this, beta, threshold);
     record_pointwise(out, *this, "SoftplusBackward0", false, [beta, threshold](auto g, auto x) {
         using T = decltype(x);
         const T bx = T(beta) * x;
