@@ -102,6 +102,15 @@ UserDescs any_descs(const UserDescs& u) {
             memory::desc(u.dst.dims(), f32, tag::any), u.bias};
 }
 
+/// Every primitive takes its scratchpad from the executing thread's buffers (Scratch below) rather than
+/// from oneDNN's library-managed one, so chunks of one call running the same primitive on several
+/// threads can never share temporary memory.
+dnnl::primitive_attr user_scratchpad() {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+}
+
 dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std::int64_t n, bool bias, bool relu, bool training) {
     const UserDescs a = any_descs(user_descs(p, n));
     const auto strides = spatial_dims(p, p.stride), dilates = spatial_dims(p, p.dilation, 1);
@@ -111,7 +120,7 @@ dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std
                                                           strides, dilates, pad_l, pad_r)
                         : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights, a.dst,
                                                           strides, dilates, pad_l, pad_r);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = user_scratchpad();
     if (relu) {
         dnnl::post_ops ops;
         ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
@@ -120,17 +129,24 @@ dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std
     return dnnl::convolution_forward::primitive_desc(d, attr, onednn::engine());
 }
 
-/// One cached primitive with the layouts it wants and the reorders from and to the user's layouts.
-struct Plan {
+/// A primitive and the scratchpad it needs.
+struct Step {
     dnnl::primitive primitive;
-    memory::desc src, weights, dst;              // the primitive's layouts (forward naming, also for gradients)
-    UserDescs user;
-    std::unique_ptr<dnnl::reorder> src_in, weights_in, dst_in, dst_out, weights_out, src_out;
+    memory::desc scratchpad;
 };
 
-std::unique_ptr<dnnl::reorder> reorder_if_needed(const memory::desc& from, const memory::desc& to) {
+/// One cached convolution primitive with the layouts it wants and the reorders from and to the user's layouts.
+struct Plan {
+    Step convolution;
+    memory::desc src, weights, dst;              // the primitive's layouts (forward naming, also for gradients)
+    UserDescs user;
+    std::unique_ptr<Step> src_in, weights_in, dst_in, dst_out, weights_out, src_out;
+};
+
+std::unique_ptr<Step> reorder_if_needed(const memory::desc& from, const memory::desc& to) {
     if (from == to) return nullptr;
-    return std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(onednn::engine(), from, onednn::engine(), to));
+    const dnnl::reorder::primitive_desc pd(onednn::engine(), from, onednn::engine(), to, user_scratchpad());
+    return std::make_unique<Step>(Step{dnnl::reorder(pd), pd.scratchpad_desc()});
 }
 
 std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
@@ -143,7 +159,7 @@ std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std:
     const auto alg = dnnl::algorithm::convolution_direct;
     if (pass == Pass::forward || pass == Pass::forward_relu) {
         const auto pd = forward_desc(p, n, bias, pass == Pass::forward_relu, false);
-        plan->primitive = dnnl::convolution_forward(pd);
+        plan->convolution = {dnnl::convolution_forward(pd), pd.scratchpad_desc()};
         plan->src = pd.src_desc(), plan->weights = pd.weights_desc(), plan->dst = pd.dst_desc();
         plan->src_in = reorder_if_needed(u.src, plan->src);
         plan->weights_in = reorder_if_needed(u.weights, plan->weights);
@@ -151,8 +167,8 @@ std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std:
     } else if (pass == Pass::backward_data) {
         const auto hint = forward_desc(p, n, false, false, true);
         const dnnl::convolution_backward_data::desc d(alg, a.src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
-        const dnnl::convolution_backward_data::primitive_desc pd(d, onednn::engine(), hint);
-        plan->primitive = dnnl::convolution_backward_data(pd);
+        const dnnl::convolution_backward_data::primitive_desc pd(d, user_scratchpad(), onednn::engine(), hint);
+        plan->convolution = {dnnl::convolution_backward_data(pd), pd.scratchpad_desc()};
         plan->src = pd.diff_src_desc(), plan->weights = pd.weights_desc(), plan->dst = pd.diff_dst_desc();
         plan->dst_in = reorder_if_needed(u.dst, plan->dst);
         plan->weights_in = reorder_if_needed(u.weights, plan->weights);
@@ -161,8 +177,8 @@ std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std:
         const auto hint = forward_desc(p, n, bias, false, true);
         const auto d = bias ? dnnl::convolution_backward_weights::desc(alg, a.src, a.weights, a.bias, a.dst, strides, dilates, pad_l, pad_r)
                             : dnnl::convolution_backward_weights::desc(alg, a.src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
-        const dnnl::convolution_backward_weights::primitive_desc pd(d, onednn::engine(), hint);
-        plan->primitive = dnnl::convolution_backward_weights(pd);
+        const dnnl::convolution_backward_weights::primitive_desc pd(d, user_scratchpad(), onednn::engine(), hint);
+        plan->convolution = {dnnl::convolution_backward_weights(pd), pd.scratchpad_desc()};
         plan->src = pd.src_desc(), plan->weights = pd.diff_weights_desc(), plan->dst = pd.diff_dst_desc();
         plan->src_in = reorder_if_needed(u.src, plan->src);
         plan->dst_in = reorder_if_needed(u.dst, plan->dst);
@@ -211,29 +227,37 @@ Scratch& thread_scratch() {
     return scratch;
 }
 
-enum Slot : std::size_t { kWeights, kChunkWeights, kSrc, kDst, kDiffWeights };
+enum Slot : std::size_t { kWeights, kChunkWeights, kSrc, kDst, kDiffWeights, kScratchpad };
+
+/// Runs a step on the calling thread with its scratchpad in that thread's buffers.
+void run(const Step& step, std::unordered_map<int, memory> args) {
+    if (step.scratchpad.get_size() > 0) {
+        args.emplace(DNNL_ARG_SCRATCHPAD, memory(step.scratchpad, onednn::engine(), thread_scratch().get(kScratchpad, step.scratchpad.get_size())));
+    }
+    step.primitive.execute(onednn::thread_stream(), args);
+}
 
 /// The memory a primitive reads: the user's buffer itself, or a blocked copy of it.
-memory input_memory(const std::unique_ptr<dnnl::reorder>& reorder, const memory::desc& user, const memory::desc& wanted, const float* data,
+memory input_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& wanted, const float* data,
                     std::size_t slot) {
     memory user_memory(user, onednn::engine(), const_cast<float*>(data));   // oneDNN reads it only
     if (!reorder) return user_memory;
     memory blocked(wanted, onednn::engine(), thread_scratch().get(slot, wanted.get_size()));
-    reorder->execute(onednn::thread_stream(), user_memory, blocked);
+    run(*reorder, {{DNNL_ARG_FROM, user_memory}, {DNNL_ARG_TO, blocked}});
     return blocked;
 }
 
 /// The memory a primitive writes: the user's buffer, or a blocked buffer reordered into it afterwards.
-memory output_memory(const std::unique_ptr<dnnl::reorder>& reorder, const memory::desc& user, const memory::desc& produced, float* data,
+memory output_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& produced, float* data,
                      std::size_t slot) {
     if (!reorder) return memory(user, onednn::engine(), data);
     return memory(produced, onednn::engine(), thread_scratch().get(slot, produced.get_size()));
 }
 
-void finish_output(const std::unique_ptr<dnnl::reorder>& reorder, memory& produced, const memory::desc& user, float* data) {
+void finish_output(const std::unique_ptr<Step>& reorder, memory& produced, const memory::desc& user, float* data) {
     if (!reorder) return;
     memory user_memory(user, onednn::engine(), data);
-    reorder->execute(onednn::thread_stream(), produced, user_memory);
+    run(*reorder, {{DNNL_ARG_FROM, produced}, {DNNL_ARG_TO, user_memory}});
 }
 
 /// The weights a chunk's primitive reads: those reordered once for the whole batch, unless the chunk's
@@ -289,7 +313,7 @@ void onednn_conv_forward(const ConvProblem& p, const float* x, const float* w, c
             memory chunk_weights = chunk_weights_memory(plan, whole, weights, w);
             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, chunk_weights}, {DNNL_ARG_DST, dst}};
             if (bias) args.emplace(DNNL_ARG_BIAS, memory(plan.user.bias, onednn::engine(), const_cast<float*>(bias)));
-            plan.primitive.execute(onednn::thread_stream(), args);
+            run(plan.convolution, std::move(args));
             finish_output(plan.dst_out, dst, plan.user.dst, out);
         });
     });
@@ -306,8 +330,7 @@ void onednn_conv_backward_data(const ConvProblem& p, const float* gy, const floa
             memory diff_dst = input_memory(plan.dst_in, plan.user.dst, plan.dst, gy + first * p.output_numel(), kDst);
             float* out = gx + first * p.input_numel();
             memory diff_src = output_memory(plan.src_out, plan.user.src, plan.src, out, kSrc);
-            plan.primitive.execute(onednn::thread_stream(),
-                                   {{DNNL_ARG_DIFF_DST, diff_dst},
+            run(plan.convolution, {{DNNL_ARG_DIFF_DST, diff_dst},
                                     {DNNL_ARG_WEIGHTS, chunk_weights_memory(plan, whole, weights, w)},
                                     {DNNL_ARG_DIFF_SRC, diff_src}});
             finish_output(plan.src_out, diff_src, plan.user.src, out);
@@ -339,7 +362,7 @@ void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const fl
             memory diff_weights = output_memory(plan.weights_out, plan.user.weights, plan.weights, weights_out, kDiffWeights);
             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
             if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, memory(plan.user.bias, onednn::engine(), bias_out));
-            plan.primitive.execute(onednn::thread_stream(), args);
+            run(plan.convolution, std::move(args));
             finish_output(plan.weights_out, diff_weights, plan.user.weights, weights_out);
             if (whole) return;
             std::lock_guard lock(merge);
