@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     if (int code = samples::parse_options(argc, argv, command_line, o); code >= 0) return code;
     std::unique_ptr<samples::Parallel> parallel;
     try {
-        samples::use_threads(o.threads, parallel->is_root());
+        set_num_threads(o.threads);
         manual_seed(o.seed);
         std::ifstream in(o.data);
         if (!in) throw RuntimeError(o.data + ": cannot open the training text (pass --data FILE)");
@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
         };
         CharModel model(vocab);
         parallel = std::make_unique<samples::Parallel>(model, o.distributed);
+        samples::use_threads(o.threads, parallel->is_root());
         auto train_set = windows(0, split);
         data::DataLoaderOptions train_options(o.batch_size);
         if (auto shard = parallel->sampler(train_set->size(), true, o.seed)) {
