@@ -337,7 +337,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
     }
     if (record_grad && i.is_view) {
         // Through the view into its base: the base's history is rebased (commit_inplace).
-        detail::commit_inplace(*this, src.to(i.dtype).expand(i.shape));
+        const Shape broadcast = broadcast_shapes(i.shape, src.impl().shape, "copy_");
+        Tensor value = src.to(i.dtype).expand(broadcast);
+        if (broadcast != i.shape) value = value.reshape(i.shape);   // leading 1s of a longer source
+        detail::commit_inplace(*this, value);
         return *this;
     }
     kernels::copy_strided(i, src.impl());
