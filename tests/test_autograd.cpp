@@ -282,6 +282,12 @@ const std::map<std::string, Scenario>& views_after_inplace() {
              row.add_(h.select(0, 0) * 3);
              return (h * h).sum() + (row * 2).sum();
          }},
+        {"fill_base_then_use_view", [](Tensor& x) {
+             Tensor h = x * 1;
+             const Tensor v = h.slice(0, 0, 2);
+             h.fill_(3);
+             return (v * v).sum();
+         }},
         {"split_output_after_base_mul", [](Tensor& x) {
              Tensor h = x * 1;
              const Tensor first = h.split(2)[0];

@@ -85,7 +85,7 @@ std::shared_ptr<Node> Tensor::grad_fn() const {
     autograd::detail::refresh_view_history(*this);
     return impl().grad_fn;
 }
-bool Tensor::is_leaf() const { return impl().grad_fn == nullptr; }
+bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
 
 void Tensor::retain_grad() const {
     TensorImpl& i = detail::checked(*this, "retain_grad");
@@ -358,12 +358,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::fill_(double value) {
     TensorImpl& i = detail::checked(*this, "fill_");
-    if (detail::prepare_inplace(*this, {}, "fill_")) {
-        if (i.is_view) {
-            detail::commit_inplace(*this, full(i.shape, value, i.dtype));   // the base keeps its history outside
-            return *this;
-        }
-        i.grad_fn.reset();  // the old history receives no gradient from a constant
+    const bool record_grad = detail::prepare_inplace(*this, {}, "fill_");
+    if (record_grad && i.is_view) {
+        detail::commit_inplace(*this, full(i.shape, value, i.dtype));   // the base keeps its history outside
+        return *this;
     }
     visit_dtype(i.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
@@ -375,6 +373,11 @@ Tensor& Tensor::fill_(double value) {
         });
     });
     i.storage->bump_version();
+    if (record_grad) {
+        // The old history receives a zero gradient from a constant (PyTorch's FillBackward0).
+        Tensor self = *this;
+        record(self, "FillBackward0", {self}, [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; }, false);
+    }
     return *this;
 }
 
