@@ -361,7 +361,8 @@ void check_same(const Tensor& actual, const Tensor& expected, bool signed_zeros,
     for (std::size_t i = 0; i < a.size(); ++i) {
         CAPTURE(i);
         if (std::isnan(e[i]) || std::isinf(e[i])) {
-            CHECK_MESSAGE((std::isnan(e[i]) ? std::isnan(a[i]) : a[i] == e[i]), "got " << a[i] << ", expected " << e[i]);
+            CHECK_MESSAGE((std::isnan(e[i]) ? std::isnan(a[i]) : a[i] == e[i]),
+                          "got " << a[i] << ", expected " << e[i]);
             continue;
         }
         CHECK_MESSAGE(std::abs(a[i] - e[i]) <= 1e-12 + rtol * std::abs(e[i]), "got " << a[i] << ", expected " << e[i]);
@@ -444,7 +445,8 @@ TEST_SUITE("tensor edge cases vs PyTorch (issue 21)") {
         const Tensor s = scalar_tensor(0.5);
         CHECK_THROWS_AS(s.sum({1}), IndexError);
         CHECK_THROWS_AS(s.logsumexp({-2}), IndexError);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(zeros({3, 0}).max(1), IndexError, "Expected reduction dim 1 to have non-zero size");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(zeros({3, 0}).max(1), IndexError,
+                                        "Expected reduction dim 1 to have non-zero size");
     }
 }
 
@@ -460,7 +462,8 @@ TEST_SUITE("new ops: dtypes and edge values (PyTorch 1.13, measured)") {
             CHECK(t.dtype() == kFloat32);
         }
         CHECK(fmod(tensor({-3, 3}), tensor({2, -2})).to_vector<std::int64_t>() == std::vector<std::int64_t>{-1, 1});
-        CHECK(remainder(tensor({-3, 3}), tensor({2, -2})).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, -1});
+        CHECK(remainder(tensor({-3, 3}), tensor({2, -2})).to_vector<std::int64_t>() ==
+              std::vector<std::int64_t>{1, -1});
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(i.fmod(0.0), RuntimeError, "ZeroDivisionError");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(remainder(i, tensor({1, 0, 1})), RuntimeError, "ZeroDivisionError");
     }

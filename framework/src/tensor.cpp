@@ -59,7 +59,8 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
                            "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().");
     }
     if (requires_grad && !is_floating(i.dtype)) {
-        throw RuntimeError("only Tensors of floating point dtype can require gradients (got " + dtype_name(i.dtype) + ")");
+        throw RuntimeError("only Tensors of floating point dtype can require gradients (got " + dtype_name(i.dtype) +
+                           ")");
     }
     i.requires_grad = requires_grad;
     return *this;
@@ -302,8 +303,8 @@ bool prepare_inplace(const Tensor& self, std::initializer_list<const Tensor*> ot
                                "inplace. You should replace the inplace operation by an out-of-place one.");
         }
         if (!meta->base->grad_fn && meta->base->requires_grad) {
-            throw RuntimeError(std::string(op) +
-                               ": a view of a leaf Variable that requires grad is being used in an in-place operation.");
+            throw RuntimeError(std::string(op) + ": a view of a leaf Variable that requires grad is being used in an "
+                                                 "in-place operation.");
         }
     }
     return record_grad;
@@ -376,7 +377,8 @@ Tensor& Tensor::fill_(double value) {
     if (record_grad) {
         // The old history receives a zero gradient from a constant (PyTorch's FillBackward0).
         Tensor self = *this;
-        record(self, "FillBackward0", {self}, [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; }, false);
+        record(self, "FillBackward0", {self}, [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; },
+               false);
     }
     return *this;
 }

@@ -134,8 +134,9 @@ namespace {
 /// other side is strictly better).
 Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
     const char* name = is_max ? "maximum" : "minimum";
-    Tensor out = is_max ? kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y > x ? y : x); })
-                        : kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y < x ? y : x); });
+    Tensor out = is_max
+        ? kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y > x ? y : x); })
+        : kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y < x ? y : x); });
     if (needs_grad({&a, &b})) {
         record(out, is_max ? "MaximumBackward0" : "MinimumBackward0", {a, b},
                [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), is_max](const Tensor& g) {
@@ -174,14 +175,16 @@ void check_integer_divisor(const Tensor& a, const Tensor& b, const char* name) {
 template <class Quotient>
 void record_modulo(Tensor& out, const Tensor& a, const Tensor& b, const char* node, Quotient quotient) {
     if (!needs_grad({&a, &b})) return;
-    record(out, node, {a, b}, [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), quotient](const Tensor& g) {
+    auto backward = [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), quotient](const Tensor& g) {
         Tensor gb;
         if (ib.needed) {
-            const Tensor q = kernels::binary(sa.unpack(), sb.unpack(), "modulo_backward", [quotient](auto x, auto y) { return quotient(x / y); });
+            const Tensor q = kernels::binary(sa.unpack(), sb.unpack(), "modulo_backward",
+                                             [quotient](auto x, auto y) { return quotient(x / y); });
             gb = input_grad(-g * q, ib.shape, ib.dtype);
         }
         return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(), gb};
-    }, true);
+    };
+    record(out, node, {a, b}, backward, true);
 }
 
 }  // namespace
@@ -214,14 +217,16 @@ Tensor atan2(const Tensor& a, const Tensor& b) {
     // Integer inputs give float32, like PyTorch.
     const bool integral = kernels::result_type(a.impl(), b.impl()) == kInt64;
     const Tensor fa = integral ? kernels::converted(a, kFloat32) : a;
-    Tensor out = kernels::binary(fa, b, "atan2", [](auto y, auto x) { return std::atan2(y, x); }, kernels::kTranscendentalGrain);
+    Tensor out = kernels::binary(fa, b, "atan2", [](auto y, auto x) { return std::atan2(y, x); },
+                                 kernels::kTranscendentalGrain);
     if (needs_grad({&a, &b})) {
-        record(out, "Atan2Backward0", {a, b}, [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
+        auto backward = [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
             const Tensor y = sa.unpack(), x = sb.unpack();
             const Tensor scale = g / (x * x + y * y);
             return std::vector<Tensor>{ia.needed ? input_grad(scale * x, ia.shape, ia.dtype) : Tensor(),
                                        ib.needed ? input_grad(-scale * y, ib.shape, ib.dtype) : Tensor()};
-        }, true);
+        };
+        record(out, "Atan2Backward0", {a, b}, backward, true);
     }
     return out;
 }
@@ -254,17 +259,19 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
             const T* pb = cb.impl().data<T>();
             kernels::for_each_run<4>(shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
                 for (std::int64_t k = 0; k < count; ++k) {
-                    po[off[0] + k * inner[0]] = pc[off[1] + k * inner[1]] != C(0) ? pa[off[2] + k * inner[2]] : pb[off[3] + k * inner[3]];
+                    const bool pick_a = pc[off[1] + k * inner[1]] != C(0);
+                    po[off[0] + k * inner[0]] = pick_a ? pa[off[2] + k * inner[2]] : pb[off[3] + k * inner[3]];
                 }
             });
         });
     });
     if (needs_grad({&a, &b})) {
-        record(out, "WhereBackward0", {a, b}, [ia = info(a), ib = info(b), sc = SavedTensor(condition)](const Tensor& g) {
-            const Tensor zero = zeros({}, g.dtype());
-            return std::vector<Tensor>{ia.needed ? input_grad(where(sc.unpack(), g, zero), ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(where(sc.unpack(), zero, g), ib.shape, ib.dtype) : Tensor()};
-        }, true);
+        auto backward = [ia = info(a), ib = info(b), sc = SavedTensor(condition)](const Tensor& g) {
+            const Tensor zero = zeros({}, g.dtype()), c = sc.unpack();
+            return std::vector<Tensor>{ia.needed ? input_grad(where(c, g, zero), ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(where(c, zero, g), ib.shape, ib.dtype) : Tensor()};
+        };
+        record(out, "WhereBackward0", {a, b}, backward, true);
     }
     return out;
 }

@@ -65,7 +65,8 @@ Tensor& Tensor::clamp_(double min, double max) {
         return *this;
     }
     if (impl.dtype == kInt64 && (std::floor(min) != min || std::floor(max) != max)) {
-        throw DtypeError("clamp_: result type Float can't be cast to the desired output type Long; use clamp() instead");
+        throw DtypeError("clamp_: result type Float can't be cast to the desired output type Long; use clamp() "
+                         "instead");
     }
     // PyTorch's min(max(x, min), max): NaN stays, min > max gives max.
     kernels::binary_inplace(impl, scalar_tensor(0.0, impl.dtype), "clamp_", [min, max](auto x, auto) {

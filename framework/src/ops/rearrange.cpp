@@ -15,7 +15,9 @@ Tensor Tensor::flip(const Shape& dims) const {
     std::vector<bool> flipped(i.shape.size(), false);
     for (auto d : dims) {
         const auto nd = static_cast<std::size_t>(normalize_dim(d, rank));
-        if (rank > 0 && flipped[nd]) throw ValueError("flip: dim " + std::to_string(d) + " appears multiple times in the list of dims");
+        if (rank > 0 && flipped[nd]) {
+            throw ValueError("flip: dim " + std::to_string(d) + " appears multiple times in the list of dims");
+        }
         if (rank > 0) flipped[nd] = true;
     }
     // Read self through a reversed geometry (negative strides, offset at the last element) into a
@@ -36,7 +38,8 @@ Tensor Tensor::flip(const Shape& dims) const {
     Tensor out = detail::empty_tensor(i.shape, i.dtype);
     if (i.numel() > 0) kernels::copy_strided(out.impl(), reversed);
     if (needs_grad({this})) {
-        record(out, "FlipBackward0", {*this}, [dims](const Tensor& g) { return std::vector<Tensor>{g.flip(dims)}; }, false);
+        record(out, "FlipBackward0", {*this}, [dims](const Tensor& g) { return std::vector<Tensor>{g.flip(dims)}; },
+               false);
     }
     return out;
 }

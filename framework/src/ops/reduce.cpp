@@ -311,7 +311,9 @@ Tensor extremum_all(const Tensor& t, bool is_max) {
 /// [outer, inner] rows of a plan back to the input's layout (contiguous).
 Tensor rows_to_input(const Tensor& rows, const ReducePlan& p) {
     Shape inverse(p.permutation.size());
-    for (std::size_t i = 0; i < p.permutation.size(); ++i) inverse[static_cast<std::size_t>(p.permutation[i])] = static_cast<std::int64_t>(i);
+    for (std::size_t i = 0; i < p.permutation.size(); ++i) {
+        inverse[static_cast<std::size_t>(p.permutation[i])] = static_cast<std::int64_t>(i);
+    }
     return detail::contiguous_data(rows.reshape(p.permuted_shape).permute(inverse));
 }
 
@@ -323,7 +325,8 @@ Tensor map_rows(const ReducePlan& p, RowFn row_fn) {
         using T = typename decltype(tag)::type;
         const T* in = p.rows.impl().data<T>();
         T* o = out.impl().data<T>();
-        const std::int64_t grain = std::max<std::int64_t>(1, kernels::kElementwiseGrain / std::max<std::int64_t>(p.inner, 1));
+        const std::int64_t row_cost = std::max<std::int64_t>(p.inner, 1);
+        const std::int64_t grain = std::max<std::int64_t>(1, kernels::kElementwiseGrain / row_cost);
         kernels::elementwise_chunks(p.outer, [&](std::int64_t begin, std::int64_t end) {
             for (std::int64_t r = begin; r < end; ++r) row_fn(in + r * p.inner, o + r * p.inner, p.inner);
         }, grain);
@@ -360,7 +363,8 @@ Tensor prod_impl(const Tensor& t, const Shape& dims, bool keepdim) {
         record(out, dims.empty() ? "ProdBackward0" : "ProdBackward1", {t},
                [dims, kept = p.kept_shape, shape = t.shape(), saved = SavedTensor(t)](const Tensor& g) {
                    const ReducePlan again = plan(saved.unpack(), dims, true, "prod_backward");
-                   return std::vector<Tensor>{rows_to_input(products_of_others(again), again) * expand_grad(g, kept, shape)};
+                   const Tensor others = rows_to_input(products_of_others(again), again);
+                   return std::vector<Tensor>{others * expand_grad(g, kept, shape)};
                }, true);
     }
     return out;
@@ -396,9 +400,13 @@ Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return sum_impl(*thi
 Tensor Tensor::mean() const { return mean_impl(*this, {}, false); }
 Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return mean_impl(*this, dims, keepdim); }
 Tensor Tensor::var() const { return var_impl(*this, {}, 1.0, false, "var"); }
-Tensor Tensor::var(const Shape& dims, double correction, bool keepdim) const { return var_impl(*this, dims, correction, keepdim, "var"); }
+Tensor Tensor::var(const Shape& dims, double correction, bool keepdim) const {
+    return var_impl(*this, dims, correction, keepdim, "var");
+}
 Tensor Tensor::std() const { return std_impl(*this, {}, 1.0, false); }
-Tensor Tensor::std(const Shape& dims, double correction, bool keepdim) const { return std_impl(*this, dims, correction, keepdim); }
+Tensor Tensor::std(const Shape& dims, double correction, bool keepdim) const {
+    return std_impl(*this, dims, correction, keepdim);
+}
 Tensor Tensor::max() const { return extremum_all(*this, true); }
 Tensor Tensor::min() const { return extremum_all(*this, false); }
 ValuesIndices Tensor::max(std::int64_t dim, bool keepdim) const { return extremum_dim(*this, dim, keepdim, true); }

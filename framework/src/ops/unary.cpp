@@ -140,7 +140,8 @@ T pow_scalar(T x, double e) {
 Tensor clamp_impl(const Tensor& self, std::optional<double> lo, std::optional<double> hi, const char* name) {
     const TensorImpl& impl = detail::checked(self, name);
     auto fractional = [](std::optional<double> v) { return v && std::floor(*v) != *v; };
-    const Tensor in = impl.dtype == kInt64 && (fractional(lo) || fractional(hi)) ? kernels::converted(self, kFloat32) : self;
+    const bool to_float = impl.dtype == kInt64 && (fractional(lo) || fractional(hi));
+    const Tensor in = to_float ? kernels::converted(self, kFloat32) : self;
     Tensor out = kernels::unary(in, name, [lo, hi](auto x) {
         using T = decltype(x);
         if (x != x) return x;
@@ -164,7 +165,8 @@ Tensor clamp_impl(const Tensor& self, std::optional<double> lo, std::optional<do
 Tensor Tensor::pow(double exponent) const {
     const bool floating_result = std::floor(exponent) != exponent || exponent < 0;
     const std::int64_t grain = exponent == 2 || exponent == 3 ? kernels::kElementwiseGrain : kCostly;
-    Tensor out = kernels::unary(*this, "pow", [exponent](auto x) { return pow_scalar(x, exponent); }, floating_result, grain);
+    Tensor out = kernels::unary(*this, "pow", [exponent](auto x) { return pow_scalar(x, exponent); }, floating_result,
+                                grain);
     record_pointwise(out, *this, "PowBackward0", false, [exponent](auto g, auto x) {
         using T = decltype(g);
         return exponent == 0 ? T(0) : static_cast<T>(g * T(exponent) * pow_scalar(static_cast<T>(x), exponent - 1));
@@ -311,21 +313,36 @@ Tensor Tensor::sign() const {
     });
 }
 
+namespace {
+
+/// round_fn(x) for floating x; integers are already whole.
+template <class T, class RoundFn>
+T whole(T x, RoundFn round_fn) {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return static_cast<T>(round_fn(x));
+}
+
+}  // namespace
+
 Tensor Tensor::floor() const {
-    return step_function(*this, "floor", "FloorBackward0", [](auto x) { return is_floating(dtype_of<decltype(x)>()) ? decltype(x)(std::floor(x)) : x; });
+    return step_function(*this, "floor", "FloorBackward0",
+                         [](auto x) { return whole(x, [](auto v) { return std::floor(v); }); });
 }
 
 Tensor Tensor::ceil() const {
-    return step_function(*this, "ceil", "CeilBackward0", [](auto x) { return is_floating(dtype_of<decltype(x)>()) ? decltype(x)(std::ceil(x)) : x; });
+    return step_function(*this, "ceil", "CeilBackward0",
+                         [](auto x) { return whole(x, [](auto v) { return std::ceil(v); }); });
 }
 
 Tensor Tensor::round() const {
     // nearbyint in the default rounding mode rounds half to even.
-    return step_function(*this, "round", "RoundBackward0", [](auto x) { return is_floating(dtype_of<decltype(x)>()) ? decltype(x)(std::nearbyint(x)) : x; });
+    return step_function(*this, "round", "RoundBackward0",
+                         [](auto x) { return whole(x, [](auto v) { return std::nearbyint(v); }); });
 }
 
 Tensor Tensor::trunc() const {
-    return step_function(*this, "trunc", "TruncBackward0", [](auto x) { return is_floating(dtype_of<decltype(x)>()) ? decltype(x)(std::trunc(x)) : x; });
+    return step_function(*this, "trunc", "TruncBackward0",
+                         [](auto x) { return whole(x, [](auto v) { return std::trunc(v); }); });
 }
 
 Tensor exp(const Tensor& t) { return t.exp(); }
