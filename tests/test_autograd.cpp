@@ -2,6 +2,9 @@
 // in-place rules and the version counter, and gradcheck's ability to catch a wrong gradient.
 #include "test_support.hpp"
 
+#include <functional>
+#include <map>
+#include <string>
 #include <thread>
 
 using namespace lazynn;
@@ -218,5 +221,202 @@ TEST_SUITE("gradient hooks and backward callbacks") {
         REQUIRE(events.size() == 3);
         CHECK(events.back() == "callback after c");
         CHECK_THROWS_WITH_AS(autograd::queue_callback([] {}), doctest::Contains("no backward pass is running"), RuntimeError);
+    }
+}
+
+namespace {
+
+using Scenario = std::function<Tensor(Tensor&)>;
+
+/// The scenarios of tools/fixtures/gen_tensor_edge_cases.py (views_after_inplace), written as in PyTorch.
+const std::map<std::string, Scenario>& views_after_inplace() {
+    static const std::map<std::string, Scenario> table = {
+        {"slice_then_base_mul", [](Tensor& x) {
+             Tensor h = x * 1;
+             const Tensor v = h.slice(0, 0, 2);
+             h.mul_(2);
+             return (v * 1).sum();
+         }},
+        {"transpose_then_base_add_self", [](Tensor& x) {
+             Tensor h = x * 1;
+             const Tensor t = h.t();
+             h.add_(h);
+             return (t * t).sum();
+         }},
+        {"mul_into_slice_of_clone", [](Tensor& x) {
+             Tensor b = x.clone();
+             b.slice(0, 0, 2).mul_(2);
+             return b.sum();
+         }},
+        {"mul_into_slice_then_use_view_and_base", [](Tensor& x) {
+             Tensor b = x.clone();
+             Tensor v = b.slice(0, 1, 3);
+             v.mul_(x.slice(0, 0, 2));
+             return (v * b.slice(0, 0, 2)).sum() + (b * b).sum();
+         }},
+        {"copy_into_slice_of_constant", [](Tensor& x) {
+             Tensor b = zeros({4}, kFloat64);
+             b.slice(0, 1, 3).copy_(x.slice(0, 0, 2) * 3);
+             return (b * b * arange(4, kFloat64)).sum();
+         }},
+        {"fill_slice", [](Tensor& x) {
+             Tensor b = x * 1;
+             b.slice(0, 0, 1).fill_(5);
+             return (b * b).sum();
+         }},
+        {"view_of_view_then_base_mul", [](Tensor& x) {
+             Tensor h = x.view({2, 2}) * 1;
+             const Tensor v = h.t().select(0, 1);
+             h.mul_(3);
+             return (v * v).sum();
+         }},
+        {"expand_then_base_mul", [](Tensor& x) {
+             Tensor h = x.view({4, 1}) * 1;
+             const Tensor e = h.expand({4, 2});
+             h.mul_(x.view({4, 1}));
+             return (e * e).sum();
+         }},
+        {"select_then_add_into_view", [](Tensor& x) {
+             Tensor h = x.view({2, 2}) * 1;
+             Tensor row = h.select(0, 1);
+             row.add_(h.select(0, 0) * 3);
+             return (h * h).sum() + (row * 2).sum();
+         }},
+        {"fill_base_then_use_view", [](Tensor& x) {
+             Tensor h = x * 1;
+             const Tensor v = h.slice(0, 0, 2);
+             h.fill_(3);
+             return (v * v).sum();
+         }},
+        {"split_output_after_base_mul", [](Tensor& x) {
+             Tensor h = x * 1;
+             const Tensor first = h.split(2)[0];
+             h.mul_(2);
+             return (first * 1).sum();
+         }},
+        {"mul_into_split_output", [](Tensor& x) {
+             Tensor h = x * 1;
+             h.split(2)[0].mul_(2);
+             return h.sum();
+         }},
+        {"mul_into_view_of_leaf", [](Tensor& x) {
+             x.slice(0, 0, 2).mul_(2);
+             return x.sum();
+         }},
+    };
+    return table;
+}
+
+/// The calls that must fail with PyTorch's wording (fixture "errors": the key phrase of each).
+const std::map<std::string, std::function<void()>>& error_cases() {
+    static const std::map<std::string, std::function<void()>> table = {
+        {"backward_gradient_shape", [] { (ones({3}).requires_grad_() * 2).backward(ones({4})); }},
+        {"grad_unused_input", [] {
+             const Tensor x = ones({3}).requires_grad_(), y = ones({3}).requires_grad_();
+             autograd::grad({(x * 2).sum()}, {x, y});
+         }},
+        {"grad_input_not_requiring", [] {
+             const Tensor x = ones({3}).requires_grad_();
+             autograd::grad({(x * 2).sum()}, {ones({3})});
+         }},
+        {"backward_root_not_requiring", [] { ones({3}).sum().backward(); }},
+        {"requires_grad_int64", [] { ones({3}, kInt64).requires_grad_(); }},
+        {"set_grad_size", [] { ones({3}).requires_grad_().set_grad(ones({4})); }},
+        {"set_grad_type", [] { ones({3}).requires_grad_().set_grad(ones({3}, kFloat64)); }},
+        {"detach_view_inplace", [] { (ones({4}).requires_grad_() * 1).slice(0, 0, 2).detach_(); }},
+        {"implicit_grad_non_scalar", [] { (ones({3}).requires_grad_() * 2).backward(); }},
+        {"backward_twice", [] {
+             const Tensor x = ones({3}).requires_grad_();
+             const Tensor out = (x * x).sum();
+             out.backward();
+             out.backward();
+         }},
+        {"saved_tensor_modified", [] {
+             const Tensor x = ones({3}).requires_grad_();
+             Tensor h = x * 1;
+             const Tensor out = h * h;
+             h.add_(1.0);
+             out.sum().backward();
+         }},
+        {"leaf_inplace", [] { ones({3}).requires_grad_().add_(1.0); }},
+        {"multi_output_view_modified", [] {
+             const Tensor x = ones({3}).requires_grad_();
+             Tensor h = x * 1;
+             const Tensor first = h.split(2)[0];
+             h.mul_(2);
+             (first * 1).sum().backward();
+         }},
+    };
+    return table;
+}
+
+}  // namespace
+
+TEST_SUITE("autograd vs PyTorch (issue 21)") {
+    TEST_CASE("error messages carry PyTorch 1.13's key phrases") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
+        CHECK(fixture.at("errors").size() == error_cases().size());
+        for (const auto& [name, fn] : error_cases()) {
+            CAPTURE(name);
+            const std::string phrase = fixture.at("errors").at(name).at("phrase");
+            LAZYNN_CHECK_THROWS_WITH_SUBSTR(fn(), RuntimeError, phrase);
+        }
+    }
+
+    TEST_CASE("views written in place, or whose base was, give PyTorch's gradient or PyTorch's error") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
+        const auto& expected_all = fixture.at("views_after_inplace");
+        CHECK(expected_all.size() == views_after_inplace().size());
+        for (const auto& [name, scenario] : views_after_inplace()) {
+            CAPTURE(name);
+            const auto& expected = expected_all.at(name);
+            Tensor x = lazynn::testing::fixture_tensor(expected.at("input")).requires_grad_();
+            if (expected.contains("error")) {
+                const std::string message = expected.at("error");
+                const std::string phrase = message.substr(message.find(' ') + 1, 60);   // past "Output 0" / "a"
+                LAZYNN_CHECK_THROWS_WITH_SUBSTR(scenario(x).backward(), RuntimeError, phrase);
+                continue;
+            }
+            const Tensor loss = scenario(x);
+            CHECK(loss.item<double>() == doctest::Approx(expected.at("loss").get<double>()).epsilon(1e-12));
+            loss.backward();
+            REQUIRE(x.grad().defined());
+            check_close(x.grad(), lazynn::testing::fixture_tensor(expected.at("grad")), 1e-12, 1e-12);
+        }
+    }
+
+    TEST_CASE("gradcheck agrees with the rebased histories of views written in place") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
+        for (const auto& [name, scenario] : views_after_inplace()) {
+            if (fixture.at("views_after_inplace").at(name).contains("error")) continue;
+            CAPTURE(name);
+            const Tensor x = tensor({0.5, -1.25, 2.0, 0.75}, kFloat64).requires_grad_();
+            const auto result = autograd::gradcheck([&scenario = scenario](const std::vector<Tensor>& in) {
+                Tensor leaf = in[0];
+                return scenario(leaf);
+            }, {x});
+            CHECK_MESSAGE(result.ok, result.message);
+        }
+    }
+
+    TEST_CASE("a view keeps following its base: grad_fn and requires_grad after the base gains history") {
+        const Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+        Tensor b = zeros({2}, kFloat64);
+        const Tensor v = b.slice(0, 0, 1);
+        CHECK_FALSE(v.requires_grad());
+        b.add_(x);   // b now has history; v, made before, must see it
+        REQUIRE(v.grad_fn() != nullptr);
+        CHECK(v.grad_fn()->name() == "AsStridedBackward0");
+        (v * 5).sum().backward();
+        check_close(x.grad(), tensor({5.0, 0.0}, kFloat64));
+    }
+
+    TEST_CASE("detach_ on a non-view still works; the float32 leaf takes a float32 gradient") {
+        Tensor y = ones({2}).requires_grad_() * 2;
+        y.detach_();
+        CHECK_FALSE(y.requires_grad());
+        const Tensor leaf = ones({2}).requires_grad_();
+        leaf.set_grad(full({2}, 3.0));
+        CHECK(leaf.grad().to_vector<float>() == std::vector<float>{3, 3});
     }
 }

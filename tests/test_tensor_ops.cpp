@@ -85,6 +85,31 @@ const std::map<std::string, Fn>& cases() {
         {"cat_dim1", [](const auto& x) { return cat({x[0], x[1]}, 1); }},
         {"stack", [](const auto& x) { return stack({x[0], x[1]}, 1); }},
         {"composite_mlp", [](const auto& x) { return (x[0].matmul(x[1].t()) + x[2]).tanh().pow(2).mean({0}); }},
+        {"log1p", [](const auto& x) { return x[0].log1p(); }},
+        {"expm1", [](const auto& x) { return x[0].expm1(); }},
+        {"tan", [](const auto& x) { return x[0].tan(); }},
+        {"erf", [](const auto& x) { return x[0].erf(); }},
+        {"sign", [](const auto& x) { return x[0].sign() * x[0]; }},
+        {"floor", [](const auto& x) { return x[0].floor() + x[0]; }},
+        {"ceil", [](const auto& x) { return x[0].ceil() + x[0]; }},
+        {"round", [](const auto& x) { return x[0].round() + x[0]; }},
+        {"trunc", [](const auto& x) { return x[0].trunc() + x[0]; }},
+        {"reciprocal", [](const auto& x) { return x[0].reciprocal(); }},
+        {"fmod", [](const auto& x) { return fmod(x[0], x[1]); }},
+        {"fmod_scalar", [](const auto& x) { return x[0].fmod(1.5); }},
+        {"remainder", [](const auto& x) { return remainder(x[0], x[1]); }},
+        {"remainder_scalar", [](const auto& x) { return x[0].remainder(-1.5); }},
+        {"atan2", [](const auto& x) { return atan2(x[0], x[1]); }},
+        {"prod_all", [](const auto& x) { return x[0].prod(); }},
+        {"prod_dim", [](const auto& x) { return x[0].prod(1); }},
+        {"prod_dim_keepdim_with_zero", [](const auto& x) { return x[0].prod(0, true); }},
+        {"prod_all_with_zero", [](const auto& x) { return x[0].prod(); }},
+        {"cumsum", [](const auto& x) { return x[0].cumsum(1); }},
+        {"cumsum_dim0_transposed", [](const auto& x) { return x[0].t().cumsum(-1); }},
+        {"flip", [](const auto& x) { return x[0].flip({0, 2}); }},
+        {"tril", [](const auto& x) { return x[0].tril(1); }},
+        {"triu_batched", [](const auto& x) { return x[0].triu(-1); }},
+        {"masked_fill", [](const auto& x) { return x[0].masked_fill(x[0] > 0.0, 2.5); }},
     };
     return table;
 }
@@ -235,5 +260,230 @@ TEST_SUITE("vectorised float32 kernels") {
             CHECK(special[1] == inf);
             CHECK(std::isnan(special[2]));
         }
+    }
+}
+
+namespace {
+
+/// Edge cases of issue 21 (tests/fixtures/tensor_ops_edge.json, tools/fixtures/gen_tensor_edge_cases.py):
+/// each case returns its outputs (values, then indices for max/min over a dim).
+using MultiFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+
+struct EdgeCase {
+    MultiFn fn;
+    bool signed_zeros = false;   // -0.0 and 0.0 must be told apart
+};
+
+MultiFn one(Fn fn) {
+    return [fn](const std::vector<Tensor>& x) { return std::vector<Tensor>{fn(x)}; };
+}
+
+MultiFn both(std::function<ValuesIndices(const std::vector<Tensor>&)> fn) {
+    return [fn](const std::vector<Tensor>& x) {
+        const ValuesIndices r = fn(x);
+        return std::vector<Tensor>{r.values, r.indices};
+    };
+}
+
+const std::map<std::string, EdgeCase>& edge_cases() {
+    static const std::map<std::string, EdgeCase> table = {
+        {"sum_0dim_dim0", {one([](const auto& x) { return x[0].sum({0}); })}},
+        {"sum_0dim_neg_keepdim", {one([](const auto& x) { return x[0].sum({-1}, true); })}},
+        {"mean_0dim_dim0", {one([](const auto& x) { return x[0].mean({0}); })}},
+        {"logsumexp_0dim", {one([](const auto& x) { return x[0].logsumexp({0}); })}},
+        {"max_0dim_dim0", {both([](const auto& x) { return x[0].max(0); })}},
+        {"argmax_0dim_dim0", {one([](const auto& x) { return x[0].argmax(0); })}},
+        {"clamp_min_int64", {one([](const auto& x) { return x[0].clamp_min(0); })}},
+        {"clamp_max_int64", {one([](const auto& x) { return x[0].clamp_max(1); })}},
+        {"clamp_int64", {one([](const auto& x) { return x[0].clamp(-1, 4); })}},
+        {"clamp_min_int64_fractional", {one([](const auto& x) { return x[0].clamp_min(0.5); })}},
+        {"maximum_nan", {one([](const auto& x) { return maximum(x[0], x[1]); })}},
+        {"minimum_nan", {one([](const auto& x) { return minimum(x[0], x[1]); })}},
+        {"max_all_nan", {one([](const auto& x) { return x[0].max(); })}},
+        {"min_all_nan", {one([](const auto& x) { return x[0].min(); })}},
+        {"max_all_two_nans", {one([](const auto& x) { return x[0].max(); })}},
+        {"max_dim_nan", {both([](const auto& x) { return x[0].max(1); })}},
+        {"promote_0dim_f64_plus_f32", {one([](const auto& x) { return x[0] + x[1]; })}},
+        {"promote_f32_times_0dim_f64", {one([](const auto& x) { return x[0] * x[1]; })}},
+        {"promote_int64_plus_0dim_f64", {one([](const auto& x) { return x[0] + x[1]; })}},
+        {"promote_int64_plus_0dim_f32", {one([](const auto& x) { return x[0] + x[1]; })}},
+        {"promote_f32_plus_0dim_int64", {one([](const auto& x) { return x[0] + x[1]; })}},
+        {"promote_both_0dim", {one([](const auto& x) { return x[0] * x[1]; })}},
+        {"promote_maximum_0dim", {one([](const auto& x) { return maximum(x[0], x[1]); })}},
+        {"where_cond_f64_keeps_f32", {one([](const auto& x) { return where(x[0] > 0.0, x[1], x[2]); })}},
+        {"where_mixed_values", {one([](const auto& x) { return where(x[0] > 0.0, x[1], x[2]); })}},
+        {"max_dim_size0", {both([](const auto& x) { return x[0].max(1); })}},
+        {"min_dim_size0", {both([](const auto& x) { return x[0].min(1); })}},
+        {"argmax_dim_size0", {one([](const auto& x) { return x[0].argmax(1); })}},
+        {"argmin_dim_size0", {one([](const auto& x) { return x[0].argmin(1); })}},
+        {"view_split_transposed_dim0", {one([](const auto& x) { return x[0].t().view({2, 3, 4}) * 2; })}},
+        {"view_split_transposed_dim1", {one([](const auto& x) { return x[0].t().view({6, 2, 2}) * 2; })}},
+        {"view_merge_size1_transposed", {one([](const auto& x) { return x[0].t().view({6}) * 2; })}},
+        {"clamp_min_above_max", {one([](const auto& x) { return x[0].clamp(0.7, -0.5); })}},
+        {"pow_half_at_neg_zero", {one([](const auto& x) { return x[0].pow(0.5); }), true}},
+        {"pow_neg_half_at_neg_zero", {one([](const auto& x) { return x[0].pow(-0.5); }), true}},
+        {"pow_three_halves_at_neg_zero", {one([](const auto& x) { return x[0].pow(1.5); }), true}},
+        {"std_constant", {one([](const auto& x) { return x[0].std(); })}},
+        {"std_dim_constant_row", {one([](const auto& x) { return x[0].std({1}); })}},
+        // The API trap: a one-element initializer list is a dim list, never the bool `unbiased`.
+        {"var_dims_default", {one([](const auto& x) { return x[0].var({1}); })}},
+        {"std_dims_default", {one([](const auto& x) { return x[0].std({1}); })}},
+        {"var_dims_correction0", {one([](const auto& x) { return x[0].var({1}, 0); })}},
+        {"var_dims_correction2_keepdim", {one([](const auto& x) { return x[0].var({1}, 2, true); })}},
+    };
+    return table;
+}
+
+Dtype dtype_named(const std::string& name) {
+    if (name == "float32") return kFloat32;
+    if (name == "float64") return kFloat64;
+    REQUIRE(name == "int64");
+    return kInt64;
+}
+
+/// A fixture tensor in its own dtype; "nan", "inf" and "-inf" stand for the non-finite values.
+Tensor edge_tensor(const nlohmann::json& entry) {
+    std::vector<double> data;
+    for (const auto& v : entry.at("data")) {
+        if (v.is_string()) {
+            const std::string s = v.get<std::string>();
+            data.push_back(s == "nan" ? std::numeric_limits<double>::quiet_NaN()
+                                      : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity());
+        } else {
+            data.push_back(v.get<double>());
+        }
+    }
+    return tensor(data, entry.at("shape").get<Shape>(), kFloat64).to(dtype_named(entry.at("dtype")));
+}
+
+/// Same dtype, shape and values (NaN matching NaN, infinities exactly, and the sign of zeros when asked).
+void check_same(const Tensor& actual, const Tensor& expected, bool signed_zeros, double rtol) {
+    CHECK(dtype_name(actual.dtype()) == dtype_name(expected.dtype()));
+    REQUIRE_MESSAGE(actual.shape() == expected.shape(),
+                    "shape " << shape_to_list(actual.shape()) << " vs expected " << shape_to_list(expected.shape()));
+    const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        CAPTURE(i);
+        if (std::isnan(e[i]) || std::isinf(e[i])) {
+            CHECK_MESSAGE((std::isnan(e[i]) ? std::isnan(a[i]) : a[i] == e[i]),
+                          "got " << a[i] << ", expected " << e[i]);
+            continue;
+        }
+        CHECK_MESSAGE(std::abs(a[i] - e[i]) <= 1e-12 + rtol * std::abs(e[i]), "got " << a[i] << ", expected " << e[i]);
+        if (signed_zeros && e[i] == 0) CHECK(std::signbit(a[i]) == std::signbit(e[i]));
+    }
+}
+
+}  // namespace
+
+TEST_SUITE("tensor edge cases vs PyTorch (issue 21)") {
+    TEST_CASE("every edge fixture case has an implementation and vice versa") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
+        CHECK(fixture.at("cases").size() == edge_cases().size());
+        for (const auto& [name, c] : edge_cases()) CHECK_MESSAGE(fixture.at("cases").contains(name), name);
+    }
+
+    TEST_CASE("values, dtypes and gradients match PyTorch, in the fixture's dtypes") {
+        const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
+        for (const auto& [name, edge] : edge_cases()) {
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            const bool differentiable = c.at("differentiable").get<bool>();
+            std::vector<Tensor> inputs;
+            for (const auto& in : c.at("inputs")) {
+                Tensor t = edge_tensor(in);
+                if (differentiable && t.is_floating_point()) t.requires_grad_();
+                inputs.push_back(t);
+            }
+            const std::vector<Tensor> outs = edge.fn(inputs);
+            REQUIRE(outs.size() == c.at("outputs").size());
+            for (std::size_t k = 0; k < outs.size(); ++k) {
+                CAPTURE(k);
+                const Tensor expected = edge_tensor(c.at("outputs")[k]);
+                check_same(outs[k], expected, edge.signed_zeros, expected.dtype() == kFloat32 ? 1e-6 : 1e-12);
+            }
+            if (!differentiable) continue;
+            (outs[0] * edge_tensor(c.at("weight"))).sum().backward();
+            for (std::size_t k = 0; k < inputs.size(); ++k) {
+                CAPTURE(k);
+                if (c.at("grads")[k].is_null()) continue;
+                REQUIRE(inputs[k].grad().defined());
+                const Tensor expected = edge_tensor(c.at("grads")[k]);
+                check_same(inputs[k].grad(), expected, edge.signed_zeros, expected.dtype() == kFloat32 ? 1e-6 : 1e-10);
+            }
+        }
+    }
+
+    TEST_CASE("the fixed ops pass gradcheck in float64 away from their kinks") {
+        const Tensor x = tensor({{0.3, -1.2, 2.0, 0.7}, {1.1, 1.5, 0.8, 1.3}, {-0.4, 0.9, -2.2, 0.1}}, kFloat64);
+        const std::vector<std::pair<const char*, Fn>> ops{
+            {"std over a dim", [](const auto& v) { return v[0].std({1}); }},
+            {"std over all", [](const auto& v) { return v[0].std(); }},
+            {"var with correction 2", [](const auto& v) { return v[0].var({1}, 2, true); }},
+            {"pow 0.5", [](const auto& v) { return (v[0] * v[0] + 0.1).pow(0.5); }},
+            {"pow -0.5", [](const auto& v) { return (v[0] * v[0] + 0.1).pow(-0.5); }},
+            {"clamp_min", [](const auto& v) { return v[0].clamp_min(0.5); }},
+            {"clamp_max", [](const auto& v) { return v[0].clamp_max(0.5); }},
+            {"maximum", [](const auto& v) { return maximum(v[0], v[0].t().contiguous().view({3, 4}) * 0.9); }},
+            {"where", [](const auto& v) { return where(v[0] > 0.0, v[0] * 2, v[0].exp()); }},
+            {"view of a transpose", [](const auto& v) { return v[0].t().view({2, 2, 3}) * v[0].t().view({2, 2, 3}); }},
+        };
+        for (const auto& [name, fn] : ops) {
+            CAPTURE(std::string(name));
+            const auto result = autograd::gradcheck(fn, {x.clone().requires_grad_()});
+            CHECK_MESSAGE(result.ok, result.message);
+        }
+    }
+
+    TEST_CASE("an initializer list never binds to var/std's bool overload") {
+        const Tensor x = tensor({{1.0, 2.0, 4.0}, {0.0, 3.0, 3.0}}, kFloat64);
+        CHECK(x.var({1}).shape() == Shape{2});
+        CHECK(x.std({0}).shape() == Shape{3});
+        CHECK(x.var({}).shape() == Shape{});
+        check_close(x.var(false), x.var({0, 1}, 0));
+        check_close(x.std(true), x.std({0, 1}, 1));
+        check_close(x.var({1}, false), x.var({1}, 0));   // a bool correction means unbiased or not
+    }
+
+    TEST_CASE("a 0-dim reduction's dim must still be in range") {
+        const Tensor s = scalar_tensor(0.5);
+        CHECK_THROWS_AS(s.sum({1}), IndexError);
+        CHECK_THROWS_AS(s.logsumexp({-2}), IndexError);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(zeros({3, 0}).max(1), IndexError,
+                                        "Expected reduction dim 1 to have non-zero size");
+    }
+}
+
+TEST_SUITE("new ops: dtypes and edge values (PyTorch 1.13, measured)") {
+    TEST_CASE("int64 inputs keep int64 where PyTorch does, and become float32 where it does not") {
+        const Tensor i = tensor({-3, 2, 5});
+        for (const Tensor& t : {i.floor(), i.ceil(), i.round(), i.trunc(), i.sign(), i.fmod(2.0), i.remainder(2.0),
+                                i.prod(), i.cumsum(0), i.flip({0}), i.masked_fill(i > 0.0, 2.5)}) {
+            CHECK(t.dtype() == kInt64);
+        }
+        CHECK(i.masked_fill(i > 0.0, 2.5).to_vector<std::int64_t>() == std::vector<std::int64_t>{-3, 2, 2});
+        for (const Tensor& t : {i.reciprocal(), i.log1p(), i.expm1(), i.tan(), i.erf(), atan2(i, i), i.fmod(1.5)}) {
+            CHECK(t.dtype() == kFloat32);
+        }
+        CHECK(fmod(tensor({-3, 3}), tensor({2, -2})).to_vector<std::int64_t>() == std::vector<std::int64_t>{-1, 1});
+        CHECK(remainder(tensor({-3, 3}), tensor({2, -2})).to_vector<std::int64_t>() ==
+              std::vector<std::int64_t>{1, -1});
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(i.fmod(0.0), RuntimeError, "ZeroDivisionError");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(remainder(i, tensor({1, 0, 1})), RuntimeError, "ZeroDivisionError");
+    }
+
+    TEST_CASE("rounding, sign and modulus at their edge values") {
+        CHECK(tensor({0.5, 1.5, 2.5, -0.5, -2.5}).round().to_vector<float>() == std::vector<float>{0, 2, 2, -0.0f, -2});
+        const std::vector<float> s = tensor(std::vector<float>{NAN, -0.0f, 0.0f, 2, -3}, {5}).sign().to_vector<float>();
+        CHECK(s == std::vector<float>{0, 0, 0, 1, -1});
+        CHECK_FALSE(std::signbit(s[1]));
+        const std::vector<float> r = tensor({-3.0, 3.0, -0.0}).remainder(2.0).to_vector<float>();
+        CHECK(r == std::vector<float>{1, 1, 0});
+        CHECK(std::signbit(r[2]));
+        CHECK(std::isnan(tensor({3.0}).fmod(0.0).item<float>()));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({3}).tril(), ShapeError, "at least 2 dimensions");
+        CHECK(zeros({0, 3}).cumsum(0).shape() == Shape{0, 3});
+        CHECK(scalar_tensor(2.5).cumsum(0).item<float>() == 2.5f);
+        CHECK(zeros({2, 0}).prod(1).to_vector<float>() == std::vector<float>{1, 1});
     }
 }

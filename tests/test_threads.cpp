@@ -5,6 +5,10 @@
 
 #include <lazynn/lazynn.hpp>
 
+#include <latch>
+#include <thread>
+#include <vector>
+
 using namespace lazynn;
 using lazynn::testing::check_close;
 
@@ -183,5 +187,31 @@ TEST_SUITE("threads") {
         const StateDict first = with_threads(2, train);
         const StateDict second = with_threads(2, train);
         for (const auto& [key, value] : first) CHECK(equal(value, second.at(key)));
+    }
+}
+
+TEST_SUITE("backward on several threads") {
+    TEST_CASE("backward passes on four threads into one shared leaf add every gradient") {
+        // Each of 4 threads runs (x * 1).sum().backward() repeatedly on one shared leaf, all starting
+        // together: x.grad must hold every contribution, with no crash. Unserialised accumulation lost
+        // updates (read-modify-write races in grad += g, two first gradients both installed) or
+        // crashed; a large leaf makes every accumulation a wide window.
+        constexpr int kThreads = 4, kIterations = 100;
+        for (int round = 0; round < 20; ++round) {
+            CAPTURE(round);
+            const Tensor x = zeros({1 << 14}).requires_grad_();
+            std::latch start(kThreads);
+            std::vector<std::thread> threads;
+            for (int t = 0; t < kThreads; ++t) {
+                threads.emplace_back([x, &start] {
+                    start.arrive_and_wait();
+                    for (int i = 0; i < kIterations; ++i) (x * 1).sum().backward();
+                });
+            }
+            for (auto& thread : threads) thread.join();
+            REQUIRE(x.grad().defined());
+            CHECK(x.grad().min().item<float>() == kThreads * kIterations);
+            CHECK(x.grad().max().item<float>() == kThreads * kIterations);
+        }
     }
 }

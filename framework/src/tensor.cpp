@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 
 namespace lazynn {
 
@@ -58,7 +59,8 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
                            "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().");
     }
     if (requires_grad && !is_floating(i.dtype)) {
-        throw RuntimeError("Only Tensors of floating point dtype can require gradients (got " + dtype_name(i.dtype) + ")");
+        throw RuntimeError("only Tensors of floating point dtype can require gradients (got " + dtype_name(i.dtype) +
+                           ")");
     }
     i.requires_grad = requires_grad;
     return *this;
@@ -69,14 +71,22 @@ Tensor Tensor::grad() const { return impl().grad; }
 void Tensor::set_grad(const Tensor& grad) const {
     TensorImpl& i = impl();
     if (grad.defined() && !i.uninitialized() && grad.shape() != i.shape) {
-        throw ShapeError("set_grad: assigned grad has shape " + shape_to_list(grad.shape()) +
-                         " but the tensor has shape " + shape_to_list(i.shape));
+        throw ShapeError("set_grad: assigned grad has data of a different size: " + shape_to_list(grad.shape()) +
+                         " for a tensor of shape " + shape_to_list(i.shape));
     }
+    if (grad.defined() && grad.dtype() != i.dtype) {
+        throw DtypeError("set_grad: assigned grad has data of a different type: " + dtype_name(grad.dtype()) +
+                         " for a tensor of dtype " + dtype_name(i.dtype));
+    }
+    std::lock_guard<std::mutex> lock(autograd::detail::autograd_mutex(&i));
     i.grad = grad;
 }
 
-std::shared_ptr<Node> Tensor::grad_fn() const { return impl().grad_fn; }
-bool Tensor::is_leaf() const { return impl().grad_fn == nullptr; }
+std::shared_ptr<Node> Tensor::grad_fn() const {
+    autograd::detail::refresh_view_history(*this);
+    return impl().grad_fn;
+}
+bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
 
 void Tensor::retain_grad() const {
     TensorImpl& i = detail::checked(*this, "retain_grad");
@@ -120,6 +130,10 @@ Tensor Tensor::detach() const {
 
 Tensor& Tensor::detach_() {
     TensorImpl& i = detail::checked(*this, "detach_");
+    if (i.is_view) {
+        throw RuntimeError("detach_: Can't detach views in-place. Use detach() instead (the view shares its base's "
+                           "autograd history).");
+    }
     i.grad_fn.reset();
     i.requires_grad = false;
     return *this;
@@ -276,9 +290,22 @@ bool prepare_inplace(const Tensor& self, std::initializer_list<const Tensor*> ot
         throw RuntimeError(std::string(op) + ": a leaf Variable that requires grad is being used in an in-place operation.");
     }
     if (record_grad && i.is_view) {
-        throw RuntimeError(std::string(op) +
-                           ": in-place operations on views are not differentiable in lazynn; use the out-of-place "
-                           "form (e.g. `y = x.slice(...) * 2`) or run under NoGradGuard");
+        const std::shared_ptr<ViewMeta> meta = i.view_meta;
+        if (!meta) {
+            throw RuntimeError(std::string(op) + ": in-place operations on this alias are not differentiable (it was "
+                               "not made by a view op); use the out-of-place form or run under NoGradGuard");
+        }
+        if (meta->multi_output_creator) {
+            throw RuntimeError(std::string(op) + ": Output " + std::to_string(meta->output_index) + " of " +
+                               meta->multi_output_creator +
+                               " is a view and is being modified inplace. This view is the output of a function that "
+                               "returns multiple views. Such functions do not allow the output views to be modified "
+                               "inplace. You should replace the inplace operation by an out-of-place one.");
+        }
+        if (!meta->base->grad_fn && meta->base->requires_grad) {
+            throw RuntimeError(std::string(op) + ": a view of a leaf Variable that requires grad is being used in an "
+                                                 "in-place operation.");
+        }
     }
     return record_grad;
 }
@@ -287,6 +314,10 @@ void commit_inplace(Tensor& self, const Tensor& result) {
     TensorImpl& i = self.impl();
     kernels::copy_strided(i, result.impl());
     i.storage->bump_version();
+    if (i.is_view && i.view_meta) {
+        autograd::detail::rebase_view_history(self, result);
+        return;
+    }
     if (result.impl().grad_fn) {
         i.grad_fn = result.impl().grad_fn;
         i.requires_grad = true;
@@ -305,6 +336,14 @@ Tensor& Tensor::copy_(const Tensor& src) {
         throw ShapeError("copy_: the source of shape " + shape_to_list(src.impl().shape) +
                          " cannot be broadcast to the destination shape " + shape_to_list(i.shape));
     }
+    if (record_grad && i.is_view) {
+        // Through the view into its base: the base's history is rebased (commit_inplace).
+        const Shape broadcast = broadcast_shapes(i.shape, src.impl().shape, "copy_");
+        Tensor value = src.to(i.dtype).expand(broadcast);
+        if (broadcast != i.shape) value = value.reshape(i.shape);   // leading 1s of a longer source
+        detail::commit_inplace(*this, value);
+        return *this;
+    }
     kernels::copy_strided(i, src.impl());
     i.storage->bump_version();
     if (record_grad) {
@@ -320,8 +359,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::fill_(double value) {
     TensorImpl& i = detail::checked(*this, "fill_");
-    if (detail::prepare_inplace(*this, {}, "fill_")) {
-        i.grad_fn.reset();  // the old history receives no gradient from a constant
+    const bool record_grad = detail::prepare_inplace(*this, {}, "fill_");
+    if (record_grad && i.is_view) {
+        detail::commit_inplace(*this, full(i.shape, value, i.dtype));   // the base keeps its history outside
+        return *this;
     }
     visit_dtype(i.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
@@ -333,6 +374,12 @@ Tensor& Tensor::fill_(double value) {
         });
     });
     i.storage->bump_version();
+    if (record_grad) {
+        // The old history receives a zero gradient from a constant (PyTorch's FillBackward0).
+        Tensor self = *this;
+        record(self, "FillBackward0", {self}, [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; },
+               false);
+    }
     return *this;
 }
 

@@ -44,6 +44,16 @@ private:
 
 enum class TensorState : std::uint8_t { Initialized, UninitializedParameter, UninitializedBuffer };
 
+/// What autograd knows about a view (PyTorch's view + in-place semantics, docs/tensors-and-autograd.md):
+/// its root base and the storage version its grad_fn was made at. When any alias of the storage
+/// was modified in place since, the view's grad_fn is rebuilt from the base's current history.
+struct ViewMeta {
+    std::shared_ptr<TensorImpl> base;              // the root (non-view) tensor
+    std::uint64_t version = 0;                     // storage version the view's grad_fn reflects
+    const char* multi_output_creator = nullptr;    // "SplitBackward0" for split/chunk outputs, else null
+    std::int64_t output_index = 0;                 // which output of the multi-output op
+};
+
 class TensorImpl {
 public:
     std::shared_ptr<Storage> storage;  // null while uninitialised
@@ -55,6 +65,8 @@ public:
     bool requires_grad = false;
     bool retains_grad = false;
     bool is_view = false;
+    /// Set on views made by the view ops (views.cpp, join.cpp); null on other aliases.
+    std::shared_ptr<ViewMeta> view_meta;
     Tensor grad;
     std::shared_ptr<Node> grad_fn;
     std::weak_ptr<Node> grad_accumulator;

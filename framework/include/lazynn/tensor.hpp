@@ -150,6 +150,25 @@ public:
     Tensor gelu(bool tanh_approximation = false) const;
     Tensor silu() const;
     Tensor softplus(double beta = 1.0, double threshold = 20.0) const;
+    Tensor log1p() const;
+    Tensor expm1() const;
+    Tensor tan() const;
+    Tensor erf() const;
+    /// -1, 0 or 1 (NaN stays NaN); the gradient is 0.
+    Tensor sign() const;
+    Tensor floor() const;
+    Tensor ceil() const;
+    /// Rounds half to even, like PyTorch.
+    Tensor round() const;
+    Tensor trunc() const;
+    Tensor reciprocal() const;
+    /// C's fmod: the remainder has the dividend's sign.
+    Tensor fmod(const Tensor& other) const;
+    Tensor fmod(double other) const;
+    /// Python's modulus: the remainder has the divisor's sign.
+    Tensor remainder(const Tensor& other) const;
+    Tensor remainder(double other) const;
+    Tensor atan2(const Tensor& other) const;
 
     // ---- in-place arithmetic ----
     Tensor& add_(const Tensor& other, double alpha = 1.0);
@@ -167,11 +186,19 @@ public:
     Tensor sum(const Shape& dims, bool keepdim = false) const;
     Tensor mean() const;
     Tensor mean(const Shape& dims, bool keepdim = false) const;
-    /// Variance with Bessel's correction by default (PyTorch's unbiased=True, correction=1).
-    Tensor var(bool unbiased = true) const;
-    Tensor var(const Shape& dims, bool unbiased = true, bool keepdim = false) const;
-    Tensor std(bool unbiased = true) const;
-    Tensor std(const Shape& dims, bool unbiased = true, bool keepdim = false) const;
+    /// Variance over every element with Bessel's correction (PyTorch's unbiased=True).
+    Tensor var() const;
+    /// var(false) is the biased variance. Only a real bool binds here: `var({1})` is a dim list.
+    template <class Bool, std::enable_if_t<std::is_same_v<Bool, bool>, int> = 0>
+    Tensor var(Bool unbiased) const { return var(Shape{}, unbiased ? 1.0 : 0.0); }
+    /// PyTorch's var(dim, correction, keepdim): sum((x - mean)^2) / (N - correction) over `dims`
+    /// (every dim when empty). A bool passed as correction means unbiased (1) or not (0).
+    Tensor var(const Shape& dims, double correction = 1.0, bool keepdim = false) const;
+    Tensor std() const;
+    template <class Bool, std::enable_if_t<std::is_same_v<Bool, bool>, int> = 0>
+    Tensor std(Bool unbiased) const { return std(Shape{}, unbiased ? 1.0 : 0.0); }
+    /// sqrt of var(dims, correction, keepdim); the gradient is 0 where the result is 0, like PyTorch.
+    Tensor std(const Shape& dims, double correction = 1.0, bool keepdim = false) const;
     Tensor max() const;
     ValuesIndices max(std::int64_t dim, bool keepdim = false) const;
     Tensor min() const;
@@ -182,6 +209,19 @@ public:
     Tensor argmin() const;
     Tensor argmin(std::int64_t dim, bool keepdim = false) const;
     Tensor logsumexp(const Shape& dims, bool keepdim = false) const;
+    Tensor prod() const;
+    Tensor prod(std::int64_t dim, bool keepdim = false) const;
+    Tensor cumsum(std::int64_t dim) const;
+
+    // ---- shape and masks ----
+    /// A copy with the order of elements reversed along `dims`.
+    Tensor flip(const Shape& dims) const;
+    /// The lower (tril) or upper (triu) triangle of the last two dims, the rest zero; `diagonal`
+    /// shifts the boundary up (> 0) or down (< 0).
+    Tensor tril(std::int64_t diagonal = 0) const;
+    Tensor triu(std::int64_t diagonal = 0) const;
+    /// `value` where mask != 0 (mask broadcast to self's shape), self elsewhere.
+    Tensor masked_fill(const Tensor& mask, double value) const;
 
     // ---- linear algebra and normalisers ----
     Tensor matmul(const Tensor& other) const;
@@ -263,6 +303,9 @@ Tensor tensor(const T (&rows)[R][C], TensorOptions options = literal_dtype<T>())
 Tensor scalar_tensor(double value, TensorOptions options = {});
 
 // ---- arithmetic (NumPy broadcasting; scalars on either side) ----
+// Result dtype, PyTorch's rule: tensors with dims promote each other; a 0-dim tensor only raises
+// the result to its category (int64 -> floating), never within one (0-dim float64 + float32 [n]
+// -> float32); a C++ double is a float32-category scalar.
 Tensor operator-(const Tensor& a);
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
@@ -293,7 +336,8 @@ Tensor pow(const Tensor& base, const Tensor& exponent);
 Tensor pow(const Tensor& base, double exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
-/// Elementwise choice: condition != 0 picks a, else b (broadcasting all three).
+/// Elementwise choice: condition != 0 picks a, else b (broadcasting all three). The result's dtype
+/// comes from a and b alone (PyTorch's promotion), whatever the condition's dtype.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 
 // ---- comparisons (not differentiable; 0/1 in the promoted dtype) ----
@@ -329,6 +373,9 @@ Tensor tanh(const Tensor& t);
 Tensor sigmoid(const Tensor& t);
 Tensor relu(const Tensor& t);
 Tensor abs(const Tensor& t);
+Tensor fmod(const Tensor& a, const Tensor& b);
+Tensor remainder(const Tensor& a, const Tensor& b);
+Tensor atan2(const Tensor& a, const Tensor& b);
 
 /// |a - b| <= atol + rtol * |b| elementwise, shapes broadcastable.
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);

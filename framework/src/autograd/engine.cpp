@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -33,8 +34,9 @@ struct Run {
 Tensor root_gradient(const Tensor& root, const Tensor& given, std::size_t index) {
     if (given.defined()) {
         if (given.shape() != root.shape()) {
-            throw ShapeError("backward: gradient for output " + std::to_string(index) + " has shape " +
-                             shape_to_list(given.shape()) + " but the output has shape " + shape_to_list(root.shape()));
+            throw ShapeError("backward: Mismatch in shape: grad_output[" + std::to_string(index) + "] has a shape of " +
+                             shape_to_list(given.shape()) + " and output[" + std::to_string(index) +
+                             "] has a shape of " + shape_to_list(root.shape()) + ".");
         }
         return given;
     }
@@ -108,6 +110,7 @@ void execute(Run& run) {
         grads.erase(node);
         if (run.captured && run.captured->count(node)) (*run.captured)[node] = grad;
         if (auto target = node->retain_grad_target.lock(); target && grad.defined() && run.accumulate) {
+            std::lock_guard<std::mutex> lock(detail::autograd_mutex(target.get()));
             target->grad = target->grad.defined() ? target->grad + grad : grad.clone();
         }
 
@@ -185,7 +188,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     std::vector<std::shared_ptr<Node>> input_nodes;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         auto edge = detail::gradient_edge(inputs[i]);
-        if (!edge) throw RuntimeError("grad: input " + std::to_string(i) + " does not require grad");
+        if (!edge) {
+            throw RuntimeError("grad: One of the differentiated Tensors does not require grad (input " +
+                               std::to_string(i) + ")");
+        }
         captured.emplace(edge.get(), Tensor());
         input_nodes.push_back(std::move(edge));
     }
@@ -195,8 +201,9 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         Tensor g = captured[input_nodes[i].get()];
         if (!g.defined() && !allow_unused) {
-            throw RuntimeError("grad: input " + std::to_string(i) +
-                               " was not used in the graph; pass allow_unused=true if this is expected");
+            throw RuntimeError("grad: One of the differentiated Tensors appears to not have been used in the graph "
+                               "(input " + std::to_string(i) + "). Set allow_unused=true if this is the desired "
+                               "behavior.");
         }
         result.push_back(g);
     }

@@ -1,4 +1,8 @@
 #include "autograd/function_node.hpp"
+#include "ops/strided.hpp"
+
+#include <array>
+#include <cstdint>
 
 namespace lazynn::autograd::detail {
 
@@ -38,40 +42,153 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
         throw ShapeError("AccumulateGrad: gradient of shape " + shape_to_list(grad_output.shape()) +
                          " does not match the leaf's shape " + shape_to_list(var.shape));
     }
-    if (!var.grad.defined()) {
-        var.grad = grad_output.to(var.dtype).clone();
-    } else {
-        var.grad.add_(grad_output);
+    std::vector<std::pair<std::uint64_t, std::function<void(const Tensor&)>>> hooks;
+    {
+        std::lock_guard<std::mutex> lock(autograd_mutex(&var));
+        if (!var.grad.defined()) {
+            var.grad = grad_output.to(var.dtype).clone();
+        } else {
+            var.grad.add_(grad_output);
+        }
+        hooks = var.post_accumulate_hooks;  // a copy: a hook may remove itself
     }
-    if (!var.post_accumulate_hooks.empty()) {
-        const auto hooks = var.post_accumulate_hooks;  // a hook may remove itself
-        const Tensor leaf(variable_);
-        for (const auto& [id, hook] : hooks) hook(leaf);
-    }
+    // Outside the lock: a hook may start work that touches other leaves.
+    const Tensor leaf(variable_);
+    for (const auto& [id, hook] : hooks) hook(leaf);
     return {};
+}
+
+std::mutex& autograd_mutex(const TensorImpl* impl) {
+    static std::array<std::mutex, 64> table;
+    const auto slot = (reinterpret_cast<std::uintptr_t>(impl) >> 4) % table.size();
+    return table[slot];
+}
+
+namespace {
+
+/// Where a tensor sits in its storage. Backward of views after in-place writes works in a flat
+/// buffer the size of the storage, so the view and its base index it the way they index the data.
+struct Geometry {
+    Shape shape, strides;
+    std::int64_t offset = 0;
+    TensorImpl as_impl_of(const Tensor& buffer) const {
+        TensorImpl impl;
+        impl.storage = buffer.impl().storage;
+        impl.shape = shape;
+        impl.strides = strides;
+        impl.offset = offset;
+        impl.dtype = buffer.impl().dtype;
+        return impl;
+    }
+};
+
+Geometry geometry(const TensorImpl& impl) { return {impl.shape, impl.strides, impl.offset}; }
+
+/// buffer[at] += g elementwise, where `at` may hit one element several times (expanded views).
+void add_at(const Tensor& buffer, const Geometry& at, const Tensor& g) {
+    const TensorImpl target = at.as_impl_of(buffer);
+    const Tensor src = g.to(target.dtype);
+    const std::array<Shape, 2> strides{target.strides, kernels::broadcast_strides(src.impl(), target.shape)};
+    visit_dtype(target.dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        T* out = static_cast<T*>(target.storage->raw()) + target.offset;
+        const T* in = src.impl().data<T>();
+        kernels::for_each_run<2>(target.shape, strides, [&](const auto& off, std::int64_t n, const auto& inner) {
+            for (std::int64_t k = 0; k < n; ++k) out[off[0] + k * inner[0]] += in[off[1] + k * inner[1]];
+        });
+    });
+}
+
+/// A contiguous copy of buffer[at].
+Tensor read_at(const Tensor& buffer, const Geometry& at) {
+    const TensorImpl source = at.as_impl_of(buffer);
+    Tensor out = lazynn::detail::empty_tensor(at.shape, source.dtype);
+    kernels::copy_strided(out.impl(), source);
+    return out;
+}
+
+}  // namespace
+
+void refresh_view_history(const Tensor& view) {
+    TensorImpl& impl = view.impl();
+    const std::shared_ptr<ViewMeta> meta = impl.view_meta;
+    if (!meta || meta->version == impl.storage->version()) return;
+    TensorImpl& base = *meta->base;
+    if (!base.grad_fn && !base.requires_grad) {
+        std::lock_guard<std::mutex> lock(autograd_mutex(&impl));
+        meta->version = impl.storage->version();
+        return;
+    }
+    if (meta->multi_output_creator) {
+        throw RuntimeError("Output " + std::to_string(meta->output_index) + " of " + meta->multi_output_creator +
+                           " is a view and its base or another view of its base has been modified inplace. This view "
+                           "is the output of a function that returns multiple views. Such functions do not allow the "
+                           "output views to be modified inplace. You should replace the inplace operation by an "
+                           "out-of-place one.");
+    }
+    std::shared_ptr<Node> base_edge = gradient_edge(Tensor(meta->base));
+    // The gradient of the view, placed where the view sits in the storage and read back as the base.
+    auto node = std::make_shared<FunctionNode>(
+        "AsStridedBackward0",
+        [view_at = geometry(impl), base_at = geometry(base), size = impl.storage->size()](const Tensor& g) {
+            const Tensor buffer = zeros({size}, g.dtype());
+            add_at(buffer, view_at, g);
+            return std::vector<Tensor>{read_at(buffer, base_at)};
+        },
+        false);
+    node->set_next_functions({std::move(base_edge)});
+    std::lock_guard<std::mutex> lock(autograd_mutex(&impl));
+    impl.grad_fn = std::move(node);
+    impl.requires_grad = true;
+    meta->version = impl.storage->version();
+}
+
+void rebase_view_history(const Tensor& view, const Tensor& result) {
+    TensorImpl& impl = view.impl();
+    Tensor base(impl.view_meta->base);
+    record(base, "CopySlices", {base, result},
+           [view_at = geometry(impl), base_at = geometry(base.impl()), size = impl.storage->size()](const Tensor& g) {
+               // The base's old history gets the gradient outside the view; the written values get the inside.
+               const Tensor buffer = zeros({size}, g.dtype());
+               add_at(buffer, base_at, g);
+               Tensor inside = read_at(buffer, view_at);
+               TensorImpl region = view_at.as_impl_of(buffer);
+               kernels::copy_strided(region, zeros({}, g.dtype()).impl());
+               return std::vector<Tensor>{read_at(buffer, base_at), std::move(inside)};
+           },
+           false);
+    refresh_view_history(view);
 }
 
 bool needs_grad(std::initializer_list<const Tensor*> inputs) {
     if (!is_grad_enabled()) return false;
+    bool needed = false;
     for (const Tensor* t : inputs) {
-        if (t->defined() && t->impl().requires_grad) return true;
+        if (!t->defined()) continue;
+        refresh_view_history(*t);
+        needed = needed || t->impl().requires_grad;
     }
-    return false;
+    return needed;
 }
 
 bool needs_grad(const std::vector<Tensor>& inputs) {
     if (!is_grad_enabled()) return false;
+    bool needed = false;
     for (const Tensor& t : inputs) {
-        if (t.defined() && t.impl().requires_grad) return true;
+        if (!t.defined()) continue;
+        refresh_view_history(t);
+        needed = needed || t.impl().requires_grad;
     }
-    return false;
+    return needed;
 }
 
 std::shared_ptr<Node> gradient_edge(const Tensor& t) {
     if (!t.defined()) return nullptr;
+    refresh_view_history(t);
     TensorImpl& impl = t.impl();
     if (impl.grad_fn) return impl.grad_fn;
     if (!impl.requires_grad) return nullptr;
+    std::lock_guard<std::mutex> lock(autograd_mutex(&impl));
     if (auto existing = impl.grad_accumulator.lock()) return existing;
     auto acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
     impl.grad_accumulator = acc;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace lazynn::autograd::detail {
@@ -57,6 +58,20 @@ public:
 private:
     std::shared_ptr<TensorImpl> variable_;
 };
+
+/// The mutex serialising a tensor's gradient accumulation and its lazily built autograd state
+/// (AccumulateGrad, rebuilt view history). One of a fixed table picked by the impl's address, so
+/// backward passes on several threads that reach one leaf add their gradients one at a time.
+std::mutex& autograd_mutex(const TensorImpl* impl);
+
+/// A view's history after in-place writes (PyTorch's semantics): when any alias of its storage was
+/// written in place since the view's grad_fn was made, the grad_fn becomes an AsStridedBackward0
+/// over the base's current history. Multi-output views (split, chunk) throw PyTorch's error instead.
+void refresh_view_history(const Tensor& view);
+
+/// An in-place write of `result` into the view `view` (data already written): the base's history
+/// becomes CopySlices (the old history outside the view, result's inside) and the view's is rebuilt.
+void rebase_view_history(const Tensor& view, const Tensor& result);
 
 /// True when grad mode is on and any input requires grad.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);

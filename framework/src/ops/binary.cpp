@@ -13,6 +13,14 @@ using autograd::detail::sum_to;
 
 namespace kernels {
 
+Dtype result_type(const TensorImpl& a, const TensorImpl& b) {
+    const bool a_dims = !a.shape.empty(), b_dims = !b.shape.empty();
+    if (a_dims == b_dims) return promote_types(a.dtype, b.dtype);
+    const Dtype with_dims = a_dims ? a.dtype : b.dtype;
+    const Dtype zero_dim = a_dims ? b.dtype : a.dtype;
+    return is_floating(with_dims) ? with_dims : promote_types(with_dims, zero_dim);
+}
+
 Tensor converted(const Tensor& t, Dtype dtype) {
     const TensorImpl& i = lazynn::detail::checked(t, "to");
     if (i.dtype == dtype) return t;
@@ -121,11 +129,14 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 
 namespace {
 
-/// maximum/minimum: the gradient goes to the winner, split evenly on ties.
+/// maximum/minimum: NaN wins; the gradient goes to the winner, split evenly on ties. A NaN pair
+/// gives the gradient to both sides (PyTorch's formula: g, halved where equal, zeroed where the
+/// other side is strictly better).
 Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
     const char* name = is_max ? "maximum" : "minimum";
-    Tensor out = is_max ? kernels::binary(a, b, name, [](auto x, auto y) { return x >= y ? x : y; })
-                        : kernels::binary(a, b, name, [](auto x, auto y) { return x <= y ? x : y; });
+    Tensor out = is_max
+        ? kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y > x ? y : x); })
+        : kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y < x ? y : x); });
     if (needs_grad({&a, &b})) {
         record(out, is_max ? "MaximumBackward0" : "MinimumBackward0", {a, b},
                [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), is_max](const Tensor& g) {
@@ -134,7 +145,7 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
                    auto share = [is_max](auto p, auto q) {
                        using T = decltype(p);
                        if (p == q) return T(0.5);
-                       return (is_max ? p > q : p < q) ? T(1) : T(0);
+                       return (is_max ? p < q : p > q) ? T(0) : T(1);
                    };
                    return std::vector<Tensor>{
                        ia.needed ? input_grad(g * kernels::binary(x, y, "extremum_backward", share), ia.shape, ia.dtype) : Tensor(),
@@ -149,24 +160,118 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
 Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
 
-Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
-    const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), "where"), b.shape(), "where");
-    const Tensor mask = kernels::binary(condition, zeros(shape, condition.dtype()), "where",
-                                        [](auto c, auto) { return c != 0 ? 1 : 0; });
-    // out = mask ? a : b, computed with exact selection (no arithmetic on the unselected side).
-    const Tensor picked_a = kernels::binary(mask, a, "where", [](auto m, auto x) { return m != 0 ? x : decltype(x)(0); });
-    const Tensor maskb = kernels::converted(mask, promote_types(a.dtype(), b.dtype()));
-    Tensor out = kernels::binary(kernels::binary(maskb, picked_a, "where", [](auto m, auto x) { return m != 0 ? x : decltype(x)(0); }),
-                                 kernels::binary(maskb, b, "where", [](auto m, auto y) { return m != 0 ? decltype(y)(0) : y; }),
-                                 "where", [](auto x, auto y) { return x + y; });
+namespace {
+
+/// int64 fmod/remainder by zero is an error in PyTorch (ZeroDivisionError), not UB.
+void check_integer_divisor(const Tensor& a, const Tensor& b, const char* name) {
+    if (kernels::result_type(a.impl(), b.impl()) != kInt64) return;
+    const std::vector<std::int64_t> divisors = b.to_vector<std::int64_t>();
+    if (std::find(divisors.begin(), divisors.end(), 0) != divisors.end()) {
+        throw RuntimeError(std::string(name) + ": ZeroDivisionError (integer division by zero)");
+    }
+}
+
+/// The gradient of a - b * q(a / b) with q piecewise constant (trunc for fmod, floor for remainder).
+template <class Quotient>
+void record_modulo(Tensor& out, const Tensor& a, const Tensor& b, const char* node, Quotient quotient) {
+    if (!needs_grad({&a, &b})) return;
+    auto backward = [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), quotient](const Tensor& g) {
+        Tensor gb;
+        if (ib.needed) {
+            const Tensor q = kernels::binary(sa.unpack(), sb.unpack(), "modulo_backward",
+                                             [quotient](auto x, auto y) { return quotient(x / y); });
+            gb = input_grad(-g * q, ib.shape, ib.dtype);
+        }
+        return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(), gb};
+    };
+    record(out, node, {a, b}, backward, true);
+}
+
+}  // namespace
+
+Tensor fmod(const Tensor& a, const Tensor& b) {
+    check_integer_divisor(a, b, "fmod");
+    Tensor out = kernels::binary(a, b, "fmod", [](auto x, auto y) {
+        if constexpr (std::is_integral_v<decltype(x)>) return x % y;
+        else return std::fmod(x, y);
+    });
+    record_modulo(out, a, b, "FmodBackward1", [](auto q) { return std::trunc(q); });
+    return out;
+}
+
+Tensor remainder(const Tensor& a, const Tensor& b) {
+    check_integer_divisor(a, b, "remainder");
+    Tensor out = kernels::binary(a, b, "remainder", [](auto x, auto y) {
+        using T = decltype(x);
+        T r;
+        if constexpr (std::is_integral_v<T>) r = x % y;
+        else r = std::fmod(x, y);
+        // Python's modulus: a nonzero remainder takes the divisor's sign.
+        return (r != 0 && ((r < 0) != (y < 0))) ? T(r + y) : r;
+    });
+    record_modulo(out, a, b, "RemainderBackward1", [](auto q) { return std::floor(q); });
+    return out;
+}
+
+Tensor atan2(const Tensor& a, const Tensor& b) {
+    // Integer inputs give float32, like PyTorch.
+    const bool integral = kernels::result_type(a.impl(), b.impl()) == kInt64;
+    const Tensor fa = integral ? kernels::converted(a, kFloat32) : a;
+    Tensor out = kernels::binary(fa, b, "atan2", [](auto y, auto x) { return std::atan2(y, x); },
+                                 kernels::kTranscendentalGrain);
     if (needs_grad({&a, &b})) {
-        record(out, "WhereBackward0", {a, b}, [ia = info(a), ib = info(b), sm = SavedTensor(mask)](const Tensor& g) {
-            const Tensor m = sm.unpack();
-            auto keep = [](auto gv, auto mv) { return mv != 0 ? gv : decltype(gv)(0); };
-            auto drop = [](auto gv, auto mv) { return mv != 0 ? decltype(gv)(0) : gv; };
-            return std::vector<Tensor>{ia.needed ? input_grad(kernels::binary(g, m, "where_backward", keep), ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(kernels::binary(g, m, "where_backward", drop), ib.shape, ib.dtype) : Tensor()};
-        }, true);
+        auto backward = [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
+            const Tensor y = sa.unpack(), x = sb.unpack();
+            const Tensor scale = g / (x * x + y * y);
+            return std::vector<Tensor>{ia.needed ? input_grad(scale * x, ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(-scale * y, ib.shape, ib.dtype) : Tensor()};
+        };
+        record(out, "Atan2Backward0", {a, b}, backward, true);
+    }
+    return out;
+}
+
+Tensor Tensor::fmod(const Tensor& other) const { return lazynn::fmod(*this, other); }
+Tensor Tensor::fmod(double other) const { return lazynn::fmod(*this, kernels::scalar_like(*this, other)); }
+Tensor Tensor::remainder(const Tensor& other) const { return lazynn::remainder(*this, other); }
+Tensor Tensor::remainder(double other) const { return lazynn::remainder(*this, kernels::scalar_like(*this, other)); }
+Tensor Tensor::atan2(const Tensor& other) const { return lazynn::atan2(*this, other); }
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+    const TensorImpl& ic = detail::checked(condition, "where");
+    const TensorImpl& ia = detail::checked(a, "where");
+    const TensorImpl& ib = detail::checked(b, "where");
+    const Shape shape = broadcast_shapes(broadcast_shapes(ic.shape, ia.shape, "where"), ib.shape, "where");
+    // The values alone decide the dtype; the condition is only tested against zero.
+    const Dtype dtype = kernels::result_type(ia, ib);
+    const Tensor ca = kernels::converted(a, dtype), cb = kernels::converted(b, dtype);
+    Tensor out = detail::empty_tensor(shape, dtype);
+    visit_dtype(dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        visit_dtype(ic.dtype, [&](auto ctag) {
+            using C = typename decltype(ctag)::type;
+            const std::array<Shape, 4> strides{out.impl().strides, kernels::broadcast_strides(ic, shape),
+                                               kernels::broadcast_strides(ca.impl(), shape),
+                                               kernels::broadcast_strides(cb.impl(), shape)};
+            T* po = out.impl().data<T>();
+            const C* pc = ic.data<C>();
+            const T* pa = ca.impl().data<T>();
+            const T* pb = cb.impl().data<T>();
+            kernels::for_each_run<4>(shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
+                for (std::int64_t k = 0; k < count; ++k) {
+                    const bool pick_a = pc[off[1] + k * inner[1]] != C(0);
+                    po[off[0] + k * inner[0]] = pick_a ? pa[off[2] + k * inner[2]] : pb[off[3] + k * inner[3]];
+                }
+            });
+        });
+    });
+    if (needs_grad({&a, &b})) {
+        auto backward = [ia = info(a), ib = info(b), sc = SavedTensor(condition)](const Tensor& g) {
+            const Tensor zero = zeros({}, g.dtype()), c = sc.unpack();
+            return std::vector<Tensor>{ia.needed ? input_grad(where(c, g, zero), ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(where(c, zero, g), ib.shape, ib.dtype) : Tensor()};
+        };
+        record(out, "WhereBackward0", {a, b}, backward, true);
     }
     return out;
 }

@@ -45,12 +45,16 @@ Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true
     return out;
 }
 
-/// out = f(a, b) elementwise with broadcasting, in the promoted dtype.
+/// PyTorch's result type of a binary op: operands with dims promote each other; a 0-dim operand
+/// only lifts the result into its category (int64 -> floating), never within one.
+Dtype result_type(const TensorImpl& a, const TensorImpl& b);
+
+/// out = f(a, b) elementwise with broadcasting, in result_type(a, b).
 template <class F>
 Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f, std::int64_t grain = kElementwiseGrain) {
     const TensorImpl& ia = lazynn::detail::checked(a, name);
     const TensorImpl& ib = lazynn::detail::checked(b, name);
-    const Dtype dtype = promote_types(ia.dtype, ib.dtype);
+    const Dtype dtype = result_type(ia, ib);
     const Shape out_shape = broadcast_shapes(ia.shape, ib.shape, name);
     const Tensor ca = converted(a, dtype);
     const Tensor cb = converted(b, dtype);

@@ -64,9 +64,17 @@ Tensor& Tensor::clamp_(double min, double max) {
         detail::commit_inplace(*this, clone().clamp(min, max));
         return *this;
     }
+    if (impl.dtype == kInt64 && (std::floor(min) != min || std::floor(max) != max)) {
+        throw DtypeError("clamp_: result type Float can't be cast to the desired output type Long; use clamp() "
+                         "instead");
+    }
+    // PyTorch's min(max(x, min), max): NaN stays, min > max gives max.
     kernels::binary_inplace(impl, scalar_tensor(0.0, impl.dtype), "clamp_", [min, max](auto x, auto) {
         using T = decltype(x);
-        return x < T(min) ? T(min) : (x > T(max) ? T(max) : x);
+        if (x != x) return x;
+        // Compared in double, so an infinite bound is never cast to int64.
+        const T low = static_cast<double>(x) < min ? T(min) : x;
+        return static_cast<double>(low) > max ? T(max) : low;
     });
     return *this;
 }

@@ -137,6 +137,11 @@ std::vector<Tensor> Tensor::split(std::int64_t split_size, std::int64_t dim) con
     std::vector<Tensor> parts;
     for (std::int64_t start = 0; start < i.shape[d]; start += split_size) {
         parts.push_back(narrow(static_cast<std::int64_t>(d), start, std::min(split_size, i.shape[d] - start)));
+        // PyTorch forbids in-place writes through the outputs of a multi-output view op, and using them
+        // after their base was written in place (autograd cannot tell which output was meant).
+        ViewMeta& meta = *parts.back().impl().view_meta;
+        meta.multi_output_creator = "SplitBackward0";
+        meta.output_index = static_cast<std::int64_t>(parts.size()) - 1;
     }
     if (parts.empty()) parts.push_back(*this);
     return parts;

@@ -1,4 +1,5 @@
-// Reductions over all or some dims: sum, mean, var, std, max, min, argmax, argmin, logsumexp.
+// Reductions over all or some dims: sum, mean, var, std, prod, max, min, argmax, argmin, logsumexp,
+// and the scan cumsum.
 // Each moves the reduced dims last, makes the data contiguous as [outer, inner] rows, and
 // reduces every row with a raw-pointer loop (float32 accumulates in double).
 #include "autograd/function_node.hpp"
@@ -89,7 +90,7 @@ Tensor expand_grad(const Tensor& g, const Shape& kept_shape, const Shape& input_
 /// Reductions over leading dims of contiguous data (bias gradients, batch sums) accumulate whole
 /// rows in place instead of permuting a copy. Returns false when the layout does not qualify.
 bool leading_dims(const TensorImpl& impl, const Shape& dims, std::int64_t& reduced, std::int64_t& inner) {
-    if (dims.empty() || !impl.is_contiguous()) return false;
+    if (dims.empty() || impl.shape.empty() || !impl.is_contiguous()) return false;
     const auto rank = static_cast<std::int64_t>(impl.shape.size());
     std::vector<bool> mask(static_cast<std::size_t>(rank), false);
     for (auto d : dims) {
@@ -175,21 +176,25 @@ Tensor mean_impl(const Tensor& t, const Shape& dims, bool keepdim) {
     return out;
 }
 
-Tensor var_impl(const Tensor& t, const Shape& dims, bool unbiased, bool keepdim, const char* name) {
-    if (!t.is_floating_point()) throw_needs_floating(name, t.dtype());
-    const ReducePlan p = plan(t, dims, keepdim, name);
-    const double correction = unbiased ? 1.0 : 0.0;
-    Tensor out = reduce_rows(p, t.dtype(), [correction](const auto* row, std::int64_t n) {
+/// sum((x - mean)^2) / max(0, N - correction) per row, without autograd (PyTorch divides by zero
+/// when N <= correction: inf, or NaN for a constant row).
+Tensor variance_values(const ReducePlan& p, Dtype dtype, double correction) {
+    return reduce_rows(p, dtype, [correction](const auto* row, std::int64_t n) {
         double mean = 0;
         for (std::int64_t i = 0; i < n; ++i) mean += row[i];
         mean /= static_cast<double>(n);
         double ss = 0;
         for (std::int64_t i = 0; i < n; ++i) ss += (row[i] - mean) * (row[i] - mean);
-        const double denom = static_cast<double>(n) - correction;
-        return denom > 0 ? ss / denom : std::numeric_limits<double>::quiet_NaN();
+        return ss / std::max(0.0, static_cast<double>(n) - correction);
     });
+}
+
+Tensor var_impl(const Tensor& t, const Shape& dims, double correction, bool keepdim, const char* name) {
+    if (!t.is_floating_point()) throw_needs_floating(name, t.dtype());
+    const ReducePlan p = plan(t, dims, keepdim, name);
+    Tensor out = variance_values(p, t.dtype(), correction);
     if (needs_grad({&t})) {
-        const double denom = static_cast<double>(p.inner) - correction;
+        const double denom = std::max(0.0, static_cast<double>(p.inner) - correction);
         record(out, "VarBackward0", {t}, [kept = p.kept_shape, shape = t.shape(), dims, denom, saved = SavedTensor(t)](const Tensor& g) {
             const Tensor x = saved.unpack();
             const Tensor centered = x - x.mean(dims, true);
@@ -199,11 +204,34 @@ Tensor var_impl(const Tensor& t, const Shape& dims, bool unbiased, bool keepdim,
     return out;
 }
 
+/// std as its own op: its backward is var's divided by 2 std, taken as 0 where std is 0 (a constant
+/// row), as PyTorch does, instead of the NaN that sqrt's backward would give.
+Tensor std_impl(const Tensor& t, const Shape& dims, double correction, bool keepdim) {
+    if (!t.is_floating_point()) throw_needs_floating("std", t.dtype());
+    const ReducePlan p = plan(t, dims, keepdim, "std");
+    Tensor out = kernels::unary(variance_values(p, t.dtype(), correction), "std", [](auto v) { return std::sqrt(v); });
+    if (needs_grad({&t})) {
+        const double denom = std::max(0.0, static_cast<double>(p.inner) - correction);
+        record(out, "StdBackward0", {t}, [kept = p.kept_shape, shape = t.shape(), dims, denom, saved = SavedTensor(t),
+                                          saved_out = SavedTensor(out)](const Tensor& g) {
+            const Tensor x = saved.unpack();
+            const Tensor per_row = kernels::binary(g, saved_out.unpack(), "std_backward", [](auto gv, auto s) {
+                return s == 0 ? decltype(gv)(0) : gv / s;
+            });
+            const Tensor centered = x - x.mean(dims, true);
+            return std::vector<Tensor>{expand_grad(per_row, kept, shape) * centered * (1.0 / denom)};
+        }, true);
+    }
+    return out;
+}
+
 /// max/min over one dim: values and int64 indices of the first extremum.
 ValuesIndices extremum_dim(const Tensor& t, std::int64_t dim, bool keepdim, bool is_max) {
     const char* name = is_max ? "max" : "min";
     const TensorImpl& impl = detail::checked(t, name);
-    if (impl.numel() == 0) {
+    const auto rank = static_cast<std::int64_t>(impl.shape.size());
+    const std::int64_t reduced_dim = normalize_dim(dim, rank);
+    if (rank > 0 && impl.shape[static_cast<std::size_t>(reduced_dim)] == 0) {
         throw IndexError(std::string(name) + "(): Expected reduction dim " + std::to_string(dim) +
                          " to have non-zero size.");
     }
@@ -268,12 +296,91 @@ Tensor extremum_all(const Tensor& t, bool is_max) {
     });
     if (needs_grad({&t})) {
         record(out, is_max ? "MaxBackward1" : "MinBackward1", {t}, [saved = SavedTensor(t), so = SavedTensor(out)](const Tensor& g) {
-            const Tensor x = saved.unpack();
-            const Tensor mask = eq(x, so.unpack());
+            // The extremum's positions share the gradient: the NaNs when the result is NaN.
+            const Tensor mask = kernels::binary(saved.unpack(), so.unpack(), "max_backward", [](auto x, auto best) {
+                using T = decltype(x);
+                const bool hit = best != best ? x != x : x == best;
+                return hit ? T(1) : T(0);
+            });
             return std::vector<Tensor>{mask * (g / mask.sum())};
         }, true);
     }
     return out;
+}
+
+/// [outer, inner] rows of a plan back to the input's layout (contiguous).
+Tensor rows_to_input(const Tensor& rows, const ReducePlan& p) {
+    Shape inverse(p.permutation.size());
+    for (std::size_t i = 0; i < p.permutation.size(); ++i) {
+        inverse[static_cast<std::size_t>(p.permutation[i])] = static_cast<std::int64_t>(i);
+    }
+    return detail::contiguous_data(rows.reshape(p.permuted_shape).permute(inverse));
+}
+
+/// Runs row_fn(in_row, out_row, inner) over every row of a plan, in parallel across rows.
+template <class RowFn>
+Tensor map_rows(const ReducePlan& p, RowFn row_fn) {
+    Tensor out = detail::empty_tensor({p.outer, p.inner}, p.rows.dtype());
+    visit_dtype(p.rows.dtype(), [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = p.rows.impl().data<T>();
+        T* o = out.impl().data<T>();
+        const std::int64_t row_cost = std::max<std::int64_t>(p.inner, 1);
+        const std::int64_t grain = std::max<std::int64_t>(1, kernels::kElementwiseGrain / row_cost);
+        kernels::elementwise_chunks(p.outer, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t r = begin; r < end; ++r) row_fn(in + r * p.inner, o + r * p.inner, p.inner);
+        }, grain);
+    });
+    return out;
+}
+
+/// The product of the other elements of each row (prefix times suffix products: exact with zeros).
+Tensor products_of_others(const ReducePlan& p) {
+    return map_rows(p, [](const auto* in, auto* out, std::int64_t n) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(in)>>;
+        Acc<T> prefix = 1;
+        for (std::int64_t i = 0; i < n; ++i) {
+            out[i] = static_cast<T>(prefix);
+            prefix *= in[i];
+        }
+        Acc<T> suffix = 1;
+        for (std::int64_t i = n; i-- > 0;) {
+            out[i] = static_cast<T>(out[i] * suffix);
+            suffix *= in[i];
+        }
+    });
+}
+
+Tensor prod_impl(const Tensor& t, const Shape& dims, bool keepdim) {
+    const ReducePlan p = plan(t, dims, keepdim, "prod");
+    Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(row)>>;
+        Acc<T> acc = 1;
+        for (std::int64_t i = 0; i < n; ++i) acc *= row[i];
+        return acc;
+    });
+    if (needs_grad({&t})) {
+        record(out, dims.empty() ? "ProdBackward0" : "ProdBackward1", {t},
+               [dims, kept = p.kept_shape, shape = t.shape(), saved = SavedTensor(t)](const Tensor& g) {
+                   const ReducePlan again = plan(saved.unpack(), dims, true, "prod_backward");
+                   const Tensor others = rows_to_input(products_of_others(again), again);
+                   return std::vector<Tensor>{others * expand_grad(g, kept, shape)};
+               }, true);
+    }
+    return out;
+}
+
+/// Running sums along the last axis of each row; `reverse` sums from the end (cumsum's backward).
+Tensor running_sums(const ReducePlan& p, bool reverse) {
+    return map_rows(p, [reverse](const auto* in, auto* out, std::int64_t n) {
+        using T = std::remove_cv_t<std::remove_pointer_t<decltype(in)>>;
+        Acc<T> acc = 0;
+        for (std::int64_t k = 0; k < n; ++k) {
+            const std::int64_t i = reverse ? n - 1 - k : k;
+            acc += in[i];
+            out[i] = static_cast<T>(acc);
+        }
+    });
 }
 
 Tensor arg_extremum(const Tensor& t, std::int64_t dim, bool keepdim, bool is_max) {
@@ -292,10 +399,14 @@ Tensor Tensor::sum() const { return sum_impl(*this, {}, false); }
 Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return sum_impl(*this, dims, keepdim); }
 Tensor Tensor::mean() const { return mean_impl(*this, {}, false); }
 Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return mean_impl(*this, dims, keepdim); }
-Tensor Tensor::var(bool unbiased) const { return var_impl(*this, {}, unbiased, false, "var"); }
-Tensor Tensor::var(const Shape& dims, bool unbiased, bool keepdim) const { return var_impl(*this, dims, unbiased, keepdim, "var"); }
-Tensor Tensor::std(bool unbiased) const { return var(unbiased).sqrt(); }
-Tensor Tensor::std(const Shape& dims, bool unbiased, bool keepdim) const { return var(dims, unbiased, keepdim).sqrt(); }
+Tensor Tensor::var() const { return var_impl(*this, {}, 1.0, false, "var"); }
+Tensor Tensor::var(const Shape& dims, double correction, bool keepdim) const {
+    return var_impl(*this, dims, correction, keepdim, "var");
+}
+Tensor Tensor::std() const { return std_impl(*this, {}, 1.0, false); }
+Tensor Tensor::std(const Shape& dims, double correction, bool keepdim) const {
+    return std_impl(*this, dims, correction, keepdim);
+}
 Tensor Tensor::max() const { return extremum_all(*this, true); }
 Tensor Tensor::min() const { return extremum_all(*this, false); }
 ValuesIndices Tensor::max(std::int64_t dim, bool keepdim) const { return extremum_dim(*this, dim, keepdim, true); }
@@ -304,6 +415,21 @@ Tensor Tensor::argmax() const { return arg_extremum_all(*this, true); }
 Tensor Tensor::argmin() const { return arg_extremum_all(*this, false); }
 Tensor Tensor::argmax(std::int64_t dim, bool keepdim) const { return arg_extremum(*this, dim, keepdim, true); }
 Tensor Tensor::argmin(std::int64_t dim, bool keepdim) const { return arg_extremum(*this, dim, keepdim, false); }
+
+Tensor Tensor::prod() const { return prod_impl(*this, {}, false); }
+Tensor Tensor::prod(std::int64_t dim, bool keepdim) const { return prod_impl(*this, {dim}, keepdim); }
+
+Tensor Tensor::cumsum(std::int64_t dim) const {
+    const ReducePlan p = plan(*this, {dim}, true, "cumsum");
+    Tensor out = rows_to_input(running_sums(p, false), p);
+    if (needs_grad({this})) {
+        record(out, "CumsumBackward0", {*this}, [dim, dtype = dtype()](const Tensor& g) {
+            const ReducePlan pg = plan(g, {dim}, true, "cumsum_backward");
+            return std::vector<Tensor>{rows_to_input(running_sums(pg, true), pg).to(dtype)};
+        }, false);
+    }
+    return out;
+}
 
 Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const {
     if (!is_floating_point()) throw_needs_floating("logsumexp", dtype());
@@ -319,7 +445,7 @@ Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const {
     }
     // The shift is a constant for autograd: d/dx [m + log sum exp(x - m)] is softmax regardless of m.
     Tensor out = (*this - shift).exp().sum(dims, true).log() + shift;
-    if (!keepdim) {
+    if (!keepdim && dim() > 0) {
         Shape dims_all = dims;
         if (dims_all.empty()) {
             for (std::int64_t d = 0; d < dim(); ++d) dims_all.push_back(d);

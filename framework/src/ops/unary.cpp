@@ -5,6 +5,7 @@
 #include "simd/math_ops.hpp"
 
 #include <numbers>
+#include <optional>
 
 namespace lazynn {
 
@@ -119,37 +120,64 @@ Tensor Tensor::rsqrt() const {
     return out;
 }
 
+namespace {
+
+/// x^e with PyTorch's special exponents: 0.5 is sqrt and -0.5 is 1/sqrt (so -0 gives -0 and
+/// -inf, not pow's +0 and +inf), 2 and 3 are products, -1 and -2 are reciprocals.
+template <class T>
+T pow_scalar(T x, double e) {
+    if (e == 1) return x;
+    if (e == 2) return x * x;
+    if (e == 3) return x * x * x;
+    if (e == 0.5) return std::sqrt(x);
+    if (e == -0.5) return T(1) / std::sqrt(x);
+    if (e == -1) return T(1) / x;
+    if (e == -2) return T(1) / (x * x);
+    return static_cast<T>(std::pow(x, static_cast<T>(e)));
+}
+
+/// clamp with either bound optional. NaN stays NaN; min > max gives max everywhere (PyTorch's
+/// min(max(x, min), max)). An int64 tensor with a fractional bound computes in float32.
+Tensor clamp_impl(const Tensor& self, std::optional<double> lo, std::optional<double> hi, const char* name) {
+    const TensorImpl& impl = detail::checked(self, name);
+    auto fractional = [](std::optional<double> v) { return v && std::floor(*v) != *v; };
+    const bool to_float = impl.dtype == kInt64 && (fractional(lo) || fractional(hi));
+    const Tensor in = to_float ? kernels::converted(self, kFloat32) : self;
+    Tensor out = kernels::unary(in, name, [lo, hi](auto x) {
+        using T = decltype(x);
+        if (x != x) return x;
+        if (lo && static_cast<double>(x) < *lo) x = T(*lo);
+        if (hi && static_cast<double>(x) > *hi) x = T(*hi);
+        return x;
+    }, false);
+    const double lo_v = lo.value_or(-std::numeric_limits<double>::infinity());
+    const double hi_v = hi.value_or(std::numeric_limits<double>::infinity());
+    record_pointwise(out, self, lo && hi ? "ClampBackward1" : (lo ? "ClampMinBackward0" : "ClampMaxBackward0"), false,
+                     [lo_v, hi_v](auto g, auto x) {
+                         // Compared in double: an infinite bound must not be cast to the element type.
+                         const auto xv = static_cast<double>(x);
+                         return (xv >= lo_v && xv <= hi_v) ? g : decltype(g)(0);
+                     });
+    return out;
+}
+
+}  // namespace
+
 Tensor Tensor::pow(double exponent) const {
-    if (exponent == 2) {
-        // Squares are common (losses, norms): a multiply, not a call to pow per element.
-        Tensor out = kernels::unary(*this, "pow", [](auto x) { return x * x; }, false);
-        record_pointwise(out, *this, "PowBackward0", false, [](auto g, auto x) { return decltype(g)(2) * g * x; });
-        return out;
-    }
-    Tensor out = kernels::unary(*this, "pow", [exponent](auto x) { return std::pow(x, exponent); },
-                                std::floor(exponent) != exponent || exponent < 0, kCostly);
+    const bool floating_result = std::floor(exponent) != exponent || exponent < 0;
+    const std::int64_t grain = exponent == 2 || exponent == 3 ? kernels::kElementwiseGrain : kCostly;
+    Tensor out = kernels::unary(*this, "pow", [exponent](auto x) { return pow_scalar(x, exponent); }, floating_result,
+                                grain);
     record_pointwise(out, *this, "PowBackward0", false, [exponent](auto g, auto x) {
         using T = decltype(g);
-        return exponent == 0 ? T(0) : static_cast<T>(g * exponent * std::pow(x, exponent - 1));
-    }, kCostly);
+        return exponent == 0 ? T(0) : static_cast<T>(g * T(exponent) * pow_scalar(static_cast<T>(x), exponent - 1));
+    }, grain);
     return out;
 }
 
-Tensor Tensor::clamp(double min, double max) const {
-    if (min > max) throw ValueError("clamp: min (" + std::to_string(min) + ") must not exceed max (" + std::to_string(max) + ")");
-    Tensor out = kernels::unary(*this, "clamp", [min, max](auto x) {
-        using T = decltype(x);
-        return x < T(min) ? T(min) : (x > T(max) ? T(max) : x);
-    }, false);
-    record_pointwise(out, *this, "ClampBackward1", false, [min, max](auto g, auto x) {
-        using T = decltype(g);
-        return (x >= T(min) && x <= T(max)) ? g : T(0);
-    });
-    return out;
-}
-
-Tensor Tensor::clamp_min(double min) const { return clamp(min, std::numeric_limits<double>::infinity()); }
-Tensor Tensor::clamp_max(double max) const { return clamp(-std::numeric_limits<double>::infinity(), max); }
+Tensor Tensor::clamp(double min, double max) const { return clamp_impl(*this, min, max, "clamp"); }
+Tensor Tensor::clamp_min(double min) const { return clamp_impl(*this, min, std::nullopt, "clamp_min"); }
+Tensor Tensor::clamp_max(double max) const { return clamp_impl(*this, std::nullopt, max, "clamp_max"); }
 
 Tensor Tensor::sin() const {
     Tensor out = simd::math(*this, "sin", simd::MathFunction::sin);
@@ -227,6 +255,91 @@ Tensor Tensor::softplus(double beta, double threshold) const {
         return bx > T(threshold) ? g : g * stable_sigmoid(bx);
     }, kCostly);
     return out;
+}
+
+Tensor Tensor::log1p() const {
+    Tensor out = kernels::unary(*this, "log1p", [](auto x) { return std::log1p(x); }, true, kCostly);
+    record_pointwise(out, *this, "Log1PBackward0", false, [](auto g, auto x) { return g / (1 + x); });
+    return out;
+}
+
+Tensor Tensor::expm1() const {
+    Tensor out = kernels::unary(*this, "expm1", [](auto x) { return std::expm1(x); }, true, kCostly);
+    record_pointwise(out, *this, "Expm1Backward0", true, [](auto g, auto y) { return g * (y + 1); });
+    return out;
+}
+
+Tensor Tensor::tan() const {
+    Tensor out = kernels::unary(*this, "tan", [](auto x) { return std::tan(x); }, true, kCostly);
+    record_pointwise(out, *this, "TanBackward0", true, [](auto g, auto y) { return g * (1 + y * y); });
+    return out;
+}
+
+Tensor Tensor::erf() const {
+    Tensor out = kernels::unary(*this, "erf", [](auto x) { return std::erf(x); }, true, kCostly);
+    record_pointwise(out, *this, "ErfBackward0", false, [](auto g, auto x) {
+        using T = decltype(g);
+        return g * T(std::numbers::inv_sqrtpi * 2) * std::exp(-x * x);
+    }, kCostly);
+    return out;
+}
+
+Tensor Tensor::reciprocal() const {
+    Tensor out = kernels::unary(*this, "reciprocal", [](auto x) { return decltype(x)(1) / x; });
+    record_pointwise(out, *this, "ReciprocalBackward0", true, [](auto g, auto y) { return -g * y * y; });
+    return out;
+}
+
+namespace {
+
+/// A piecewise-constant op (sign, floor, ...): int64 stays int64, and the gradient is zero.
+template <class F>
+Tensor step_function(const Tensor& self, const char* name, const char* node, F f) {
+    Tensor out = kernels::unary(self, name, f, false);
+    record_pointwise(out, self, node, false, [](auto g, auto) { return decltype(g)(0); });
+    return out;
+}
+
+}  // namespace
+
+Tensor Tensor::sign() const {
+    // (0 < x) - (x < 0): NaN and both zeros give +0, as in PyTorch.
+    return step_function(*this, "sign", "SignBackward0", [](auto x) {
+        using T = decltype(x);
+        return static_cast<T>(static_cast<int>(T(0) < x) - static_cast<int>(x < T(0)));
+    });
+}
+
+namespace {
+
+/// round_fn(x) for floating x; integers are already whole.
+template <class T, class RoundFn>
+T whole(T x, RoundFn round_fn) {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return static_cast<T>(round_fn(x));
+}
+
+}  // namespace
+
+Tensor Tensor::floor() const {
+    return step_function(*this, "floor", "FloorBackward0",
+                         [](auto x) { return whole(x, [](auto v) { return std::floor(v); }); });
+}
+
+Tensor Tensor::ceil() const {
+    return step_function(*this, "ceil", "CeilBackward0",
+                         [](auto x) { return whole(x, [](auto v) { return std::ceil(v); }); });
+}
+
+Tensor Tensor::round() const {
+    // nearbyint in the default rounding mode rounds half to even.
+    return step_function(*this, "round", "RoundBackward0",
+                         [](auto x) { return whole(x, [](auto v) { return std::nearbyint(v); }); });
+}
+
+Tensor Tensor::trunc() const {
+    return step_function(*this, "trunc", "TruncBackward0",
+                         [](auto x) { return whole(x, [](auto v) { return std::trunc(v); }); });
 }
 
 Tensor exp(const Tensor& t) { return t.exp(); }

@@ -3,6 +3,7 @@
 #include "ops/elementwise.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace lazynn {
 
@@ -12,8 +13,48 @@ using autograd::detail::sum_to;
 
 namespace {
 
+/// A view of `base` that remembers its root base and the storage version, so autograd can rebuild
+/// its history after in-place writes (docs/tensors-and-autograd.md, "Views and in-place ops").
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, std::int64_t offset) {
-    return Tensor(TensorImpl::alias(base.impl(), std::move(shape), std::move(strides), offset));
+    const TensorImpl& b = base.impl();
+    auto impl = TensorImpl::alias(b, std::move(shape), std::move(strides), offset);
+    auto meta = std::make_shared<ViewMeta>();
+    meta->base = b.view_meta ? b.view_meta->base : base.impl_ptr();
+    meta->version = b.storage->version();
+    impl->view_meta = std::move(meta);
+    return Tensor(std::move(impl));
+}
+
+/// Strides that let `shape` view data laid out as `old_shape`/`old_strides`, or nothing when a new
+/// dim would span two blocks that are not contiguous with each other. Walks the old dims from the
+/// last, grouping runs that are contiguous among themselves, and requires every group to be cut
+/// into whole new dims (PyTorch's rule for view).
+std::optional<Shape> view_strides(const Shape& old_shape, const Shape& old_strides, const Shape& shape) {
+    if (old_shape.empty()) return Shape(shape.size(), 1);
+    if (shape_numel(old_shape) == 0) return old_shape == shape ? old_strides : contiguous_strides(shape);
+    Shape strides(shape.size(), 0);
+    auto view_d = static_cast<std::int64_t>(shape.size()) - 1;
+    std::int64_t chunk_stride = old_strides.back();
+    std::int64_t chunk_numel = 1, view_numel = 1;
+    for (auto d = static_cast<std::int64_t>(old_shape.size()) - 1; d >= 0; --d) {
+        const auto ud = static_cast<std::size_t>(d);
+        chunk_numel *= old_shape[ud];
+        const bool chunk_ends = d == 0 || (old_shape[ud - 1] != 1 && old_strides[ud - 1] != chunk_numel * chunk_stride);
+        if (!chunk_ends) continue;
+        while (view_d >= 0 && (view_numel < chunk_numel || shape[static_cast<std::size_t>(view_d)] == 1)) {
+            strides[static_cast<std::size_t>(view_d)] = view_numel * chunk_stride;
+            view_numel *= shape[static_cast<std::size_t>(view_d)];
+            --view_d;
+        }
+        if (view_numel != chunk_numel) return std::nullopt;
+        if (d > 0) {
+            chunk_stride = old_strides[ud - 1];
+            chunk_numel = 1;
+            view_numel = 1;
+        }
+    }
+    if (view_d != -1) return std::nullopt;
+    return strides;
 }
 
 /// Resolves one -1 entry and checks the element count.
@@ -48,11 +89,12 @@ void record_reshape(Tensor& out, const Tensor& in, const char* name) {
 Tensor Tensor::view(const Shape& shape) const {
     const TensorImpl& i = detail::checked(*this, "view");
     const Shape target = infer_shape(shape, i.numel());
-    if (!i.is_contiguous()) {
+    const std::optional<Shape> strides = view_strides(i.shape, i.strides, target);
+    if (!strides) {
         throw RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.");
     }
-    Tensor out = make_view(*this, target, contiguous_strides(target), i.offset);
+    Tensor out = make_view(*this, target, *strides, i.offset);
     record_reshape(out, *this, "ViewBackward0");
     return out;
 }
@@ -60,8 +102,15 @@ Tensor Tensor::view(const Shape& shape) const {
 Tensor Tensor::reshape(const Shape& shape) const {
     const TensorImpl& i = detail::checked(*this, "reshape");
     const Shape target = infer_shape(shape, i.numel());
-    const Tensor source = i.is_contiguous() ? *this : detail::contiguous_data(*this);
-    Tensor out = make_view(source, target, contiguous_strides(target), source.impl().offset);
+    Tensor out;
+    if (i.is_contiguous()) {
+        out = make_view(*this, target, contiguous_strides(target), i.offset);
+    } else {
+        // A copy, not a view: in-place writes to it must not reach (or rebase) the input.
+        out = detail::contiguous_data(*this);
+        out.impl().shape = target;
+        out.impl().strides = contiguous_strides(target);
+    }
     record_reshape(out, *this, i.is_contiguous() ? "ViewBackward0" : "ReshapeAliasBackward0");
     return out;
 }
