@@ -3,6 +3,8 @@
 // Every step is a differentiable op, so the backward comes from the 2-D kernels' backward.
 #include <lazynn/nn/conv.hpp>
 
+#include "conv_checks.hpp"
+
 namespace lazynn::nn::functional {
 namespace {
 
@@ -26,6 +28,7 @@ void check_input(const Tensor& input, const Tensor& weight, const char* op) {
 Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
               std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups) {
     check_input(input, weight, "conv3d");
+    detail::check_conv_bias(weight, bias, groups, false, "conv3d");
     // Depth padding is applied here; height and width padding go to the 2-D kernel.
     const Tensor x = (padding[0] || padding[1]) ? pad(input, {0, 0, 0, 0, padding[0], padding[1]}) : input;
     const std::int64_t n = x.size(0), depth = x.size(2), taps = weight.size(2);
@@ -51,6 +54,7 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
                         std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> output_padding,
                         std::array<std::int64_t, 3> dilation, std::int64_t groups) {
     check_input(input, weight, "conv_transpose3d");
+    detail::check_conv_bias(weight, bias, groups, true, "conv_transpose3d");
     const std::int64_t n = input.size(0), depth = input.size(2), taps = weight.size(2);
     // Full depth before cropping the padding: every input slice d lands at d*stride + kd*dilation.
     const std::int64_t full = (depth - 1) * stride[0] + dilation[0] * (taps - 1) + 1 + output_padding[0];
