@@ -21,6 +21,17 @@ if(LAZYNN_SANITIZE)
   target_link_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
+if(LAZYNN_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "LAZYNN_FUZZ needs clang (libFuzzer): configure with -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  # The library gets coverage instrumentation and both sanitizers; only the harnesses link
+  # libFuzzer's main (-fsanitize=fuzzer, tests/fuzz/CMakeLists.txt).
+  target_compile_options(lazynn_build_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+    -fno-sanitize-recover=undefined)
+  target_link_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined)
+endif()
+
 function(lazynn_configure_target target)
   target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:lazynn_build_flags>)
 endfunction()

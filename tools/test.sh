@@ -23,6 +23,9 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAZYNN_WERROR=ON -D
 cmake --build build/asan -j "$JOBS"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -j "$JOBS" --output-on-failure)
 
+echo "==> fuzz smoke run (libFuzzer, ${FUZZ_SECONDS:-20}s per target; skipped without clang)"
+"$LAZYNN_ROOT/tools/fuzz.sh" "${FUZZ_SECONDS:-20}"
+
 echo "==> find_package(lazynn) from an outside project"
 rm -rf build/ci-install build/consumer
 cmake --install build/ci >/dev/null

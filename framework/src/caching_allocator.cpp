@@ -1,8 +1,14 @@
 #include "caching_allocator.hpp"
 
+#include <lazynn/error.hpp>
+
 #include <sys/mman.h>
 
 #include <bit>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <string>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -30,14 +36,20 @@ constexpr std::size_t kReleaseOnMiss = std::size_t{64} << 20;
 /// which made an evaluation pass with bigger batches hold on to hundreds of megabytes.
 constexpr std::size_t kMapThreshold = std::size_t{256} << 10;
 
+/// PyTorch's wording for the CPU allocator's failure, with the size that was asked for.
+[[noreturn]] void throw_out_of_memory(std::size_t bytes, int error) {
+    throw RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate " + std::to_string(bytes) + " bytes (" +
+                       std::strerror(error) + ")");
+}
+
 void* raw_allocate(std::size_t size) {
     if (size >= kMapThreshold) {
         void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) throw std::bad_alloc();
+        if (p == MAP_FAILED) throw_out_of_memory(size, errno);
         return p;   // page-aligned, which satisfies kAlignment
     }
     void* p = std::aligned_alloc(kAlignment, (size + kAlignment - 1) / kAlignment * kAlignment);
-    if (!p) throw std::bad_alloc();
+    if (!p) throw_out_of_memory(size, ENOMEM);
     return p;
 }
 
@@ -49,9 +61,13 @@ void raw_free(void* p, std::size_t size) noexcept {
     }
 }
 
+/// Above this a request cannot be rounded up to a size class (or mapped) without wrapping around.
+constexpr std::size_t kMaxRequest = std::numeric_limits<std::size_t>::max() / 4;
+
 /// Rounds up to a size class: multiples of 64 below 512 bytes, else 8 steps per power of two.
 std::size_t size_class(std::size_t bytes) {
     if (bytes == 0) bytes = 1;
+    if (bytes > kMaxRequest) throw_out_of_memory(bytes, ENOMEM);
     if (bytes <= 512) return (bytes + kAlignment - 1) / kAlignment * kAlignment;
     const std::size_t power = std::bit_floor(bytes);
     const std::size_t step = power / 8;
@@ -102,6 +118,11 @@ void* cached_allocate(std::size_t bytes) {
         }
     }
     return raw_allocate(size);
+}
+
+void throw_allocation_overflow(std::size_t count, std::size_t element_size) {
+    throw RuntimeError("DefaultCPUAllocator: cannot allocate " + std::to_string(count) + " elements of " + std::to_string(element_size) +
+                       " bytes: the size overflows " + std::to_string(sizeof(std::size_t) * 8) + " bits");
 }
 
 void cached_deallocate(void* p, std::size_t bytes) noexcept {

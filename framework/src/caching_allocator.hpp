@@ -9,7 +9,10 @@
 
 namespace lazynn::detail {
 
+/// Throws lazynn::RuntimeError naming the size when the system cannot provide `bytes`.
 void* cached_allocate(std::size_t bytes);
+/// The RuntimeError for `count` elements of `element_size` bytes whose product overflows.
+[[noreturn]] void throw_allocation_overflow(std::size_t count, std::size_t element_size);
 void cached_deallocate(void* p, std::size_t bytes) noexcept;
 /// Returns every cached block to the system; the bytes currently cached.
 void empty_cache();
@@ -22,7 +25,11 @@ struct CachingAllocator {
     CachingAllocator() = default;
     template <class U>
     CachingAllocator(const CachingAllocator<U>&) noexcept {}  // NOLINT
-    T* allocate(std::size_t n) { return static_cast<T*>(cached_allocate(n * sizeof(T))); }
+    T* allocate(std::size_t n) {
+        std::size_t bytes = 0;
+        if (__builtin_mul_overflow(n, sizeof(T), &bytes)) throw_allocation_overflow(n, sizeof(T));
+        return static_cast<T*>(cached_allocate(bytes));
+    }
     void deallocate(T* p, std::size_t n) noexcept { cached_deallocate(p, n * sizeof(T)); }
     template <class U>
     bool operator==(const CachingAllocator<U>&) const noexcept { return true; }

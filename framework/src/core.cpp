@@ -1,6 +1,8 @@
 // Dtype and shape helpers, Storage and TensorImpl.
 #include "tensor_impl.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <sstream>
 
 namespace lazynn {
@@ -28,9 +30,15 @@ void throw_needs_floating(const char* op, Dtype got) {
 }
 
 std::int64_t shape_numel(const Shape& shape) {
+    // Checked: a shape read from a file ([2^62 + 1, 4], [65536]^4) must not wrap into a small count.
     std::int64_t n = 1;
-    for (auto d : shape) n *= d;
-    return n;
+    bool overflow = false;
+    for (auto d : shape) overflow = __builtin_mul_overflow(n, d, &n) || overflow;
+    // A zero extent makes the product 0 whatever overflowed before it.
+    if (overflow && std::find(shape.begin(), shape.end(), 0) == shape.end()) {
+        throw RuntimeError("the shape " + shape_to_list(shape) + " has more elements than a 64-bit count can hold");
+    }
+    return overflow ? 0 : n;
 }
 
 std::string shape_to_string(const Shape& shape) {
@@ -52,7 +60,10 @@ Shape contiguous_strides(const Shape& shape) {
     std::int64_t s = 1;
     for (std::size_t i = shape.size(); i-- > 0;) {
         strides[i] = s;
-        s *= std::max<std::int64_t>(shape[i], 1);
+        // The outermost stride is never multiplied again, so only products still needed are checked.
+        if (i > 0 && __builtin_mul_overflow(s, std::max<std::int64_t>(shape[i], 1), &s)) {
+            throw RuntimeError("the shape " + shape_to_list(shape) + " is too large: its strides overflow a 64-bit count");
+        }
     }
     return strides;
 }
@@ -96,7 +107,13 @@ std::shared_ptr<TensorImpl> TensorImpl::allocate(const Shape& shape, Dtype dtype
         if (d < 0) throw ValueError("Trying to create tensor with negative dimension " + std::to_string(d) + ": " + shape_to_list(shape));
     }
     auto impl = std::make_shared<TensorImpl>();
-    impl->storage = std::make_shared<Storage>(dtype, shape_numel(shape));
+    const std::int64_t numel = shape_numel(shape);
+    if (static_cast<std::uint64_t>(numel) > std::numeric_limits<std::uint64_t>::max() / 2 / dtype_size(dtype)) {
+        throw RuntimeError("cannot allocate a " + dtype_name(dtype) + " tensor of shape " + shape_to_list(shape) + ": " +
+                           std::to_string(numel) + " elements of " + std::to_string(dtype_size(dtype)) +
+                           " bytes overflow the addressable size");
+    }
+    impl->storage = std::make_shared<Storage>(dtype, numel);
     impl->shape = shape;
     impl->strides = contiguous_strides(shape);
     impl->dtype = dtype;

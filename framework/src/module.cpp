@@ -553,24 +553,44 @@ void Module::make_lazy(std::string concrete_name) {
                           // Materialise from the stored shapes; when nothing is left uninitialised,
                           // finish the module now (Gen C) instead of waiting for a forward.
                           NoGradGuard no_grad;
-                          for (const auto& slot : m.registry_->params) {
-                              Parameter* p = slot.get();
-                              const std::string key = prefix + slot.name;
-                              if (p && lazynn::is_lazy(*p) && sd.contains(key) && sd.at(key).defined() && !lazynn::is_lazy(sd.at(key))) {
-                                  p->materialize(sd.at(key).shape());
+                          // What this hook materialised, so a failed check can make it lazy again.
+                          std::vector<std::pair<TensorImpl*, TensorState>> fresh;
+                          const auto undo = [&fresh] {
+                              for (auto [impl, was] : fresh) {
+                                  impl->storage.reset();
+                                  impl->shape = {0};
+                                  impl->strides = {1};
+                                  impl->offset = 0;
+                                  impl->state = was;
                               }
-                          }
-                          for (const auto& slot : m.registry_->buffers) {
-                              Buffer* b = slot.get();
-                              const std::string key = prefix + slot.name;
-                              if (b && lazynn::is_lazy(*b) && sd.contains(key) && sd.at(key).defined() && !lazynn::is_lazy(sd.at(key))) {
-                                  b->materialize(sd.at(key).shape());
+                          };
+                          try {
+                              for (const auto& slot : m.registry_->params) {
+                                  Parameter* p = slot.get();
+                                  const std::string key = prefix + slot.name;
+                                  if (p && lazynn::is_lazy(*p) && sd.contains(key) && sd.at(key).defined() && !lazynn::is_lazy(sd.at(key))) {
+                                      const TensorState was = p->impl().state;
+                                      p->materialize(sd.at(key).shape());
+                                      fresh.emplace_back(&p->impl(), was);
+                                  }
                               }
+                              for (const auto& slot : m.registry_->buffers) {
+                                  Buffer* b = slot.get();
+                                  const std::string key = prefix + slot.name;
+                                  if (b && lazynn::is_lazy(*b) && sd.contains(key) && sd.at(key).defined() && !lazynn::is_lazy(sd.at(key))) {
+                                      const TensorState was = b->impl().state;
+                                      b->materialize(sd.at(key).shape());
+                                      fresh.emplace_back(&b->impl(), was);
+                                  }
+                              }
+                              // Each tensor was materialised from its own stored shape; the module
+                              // checks that they agree (lazy_load_finalize) before it stops being lazy.
+                              if (!m.has_uninitialized_params()) m.lazy_load_finalize();
+                          } catch (...) {
+                              undo();
+                              throw;
                           }
-                          if (!m.has_uninitialized_params()) {
-                              m.lazy_load_finalize();
-                              m.finish_lazy_initialization();
-                          }
+                          if (!m.has_uninitialized_params()) m.finish_lazy_initialization();
                       })
                           .id();
     lazy_ = std::move(state);

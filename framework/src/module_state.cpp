@@ -19,6 +19,14 @@ std::string quoted_list(const std::vector<std::string>& keys) {
     return s;
 }
 
+/// True when every value of a floating tensor is finite and inside int64's range.
+bool representable_as_int64(const Tensor& t) {
+    for (const double v : t.to_vector<double>()) {
+        if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 StateDict Module::state_dict(const std::string& prefix, bool keep_vars) const {
@@ -45,7 +53,14 @@ StateDict Module::state_dict(const std::string& prefix, bool keep_vars) const {
 void Module::load_recursive(const StateDict& state, const std::string& prefix, IncompatibleKeys& keys,
                             std::vector<std::string>& errors) {
     const auto hooks = load_pre_hooks_;  // the lazy hook removes itself when it finishes the module
-    for (const auto& h : hooks) h.fn(*this, state, prefix);
+    for (const auto& h : hooks) {
+        try {
+            h.fn(*this, state, prefix);
+        } catch (const Error& e) {
+            // A lazy module checks the shapes it materialised; say which keys and module were at fault.
+            throw RuntimeError("Error(s) in loading state_dict for " + name() + " (keys '" + prefix + "*'): " + e.what());
+        }
+    }
 
     std::vector<std::pair<std::string, Tensor>> local;
     for (const auto& slot : registry_->params) {
@@ -81,6 +96,12 @@ void Module::load_recursive(const StateDict& state, const std::string& prefix, I
         if (source.shape() != dest.shape()) {
             errors.push_back("size mismatch for " + key + ": copying a param with shape " + torch_size(source.shape()) +
                              " from checkpoint, the shape in current model is " + torch_size(dest.shape()) + ".");
+            continue;
+        }
+        if (dest.dtype() == kInt64 && source.dtype() != kInt64 && !representable_as_int64(source)) {
+            // Converting NaN, inf or an out-of-range float to an integer is undefined behaviour.
+            errors.push_back("While copying the parameter named \"" + key + "\": the checkpoint holds non-finite or out-of-range " +
+                             dtype_name(source.dtype()) + " values for an int64 tensor");
             continue;
         }
         NoGradGuard no_grad;

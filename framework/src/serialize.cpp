@@ -15,6 +15,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <charconv>
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; big-endian hosts need byte swapping");
@@ -34,10 +38,48 @@ const char* dtype_code(Dtype d) {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) { throw RuntimeError(path + ": " + what); }
 
+/// The process id in a temporary file name "<name>.tmp-<pid>-<n>", or 0 when it is not one.
+pid_t temporary_owner(const std::string& name) {
+    const std::size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos) return 0;
+    const char* first = name.c_str() + at + 5;
+    const char* last = name.c_str() + name.size();
+    long long pid = 0, serial = 0;
+    const auto [dash, e1] = std::from_chars(first, last, pid);
+    if (e1 != std::errc() || dash == last || *dash != '-' || pid <= 0) return 0;
+    const auto [end, e2] = std::from_chars(dash + 1, last, serial);
+    if (e2 != std::errc() || end != last || pid > std::numeric_limits<pid_t>::max()) return 0;
+    return static_cast<pid_t>(pid);
+}
+
+/// Removes the temporary files a killed save left in `directory`: only those whose writer is no
+/// longer running, so a save in progress in another process is never touched.
+void remove_stale_temporaries(const std::filesystem::path& directory) {
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(directory.empty() ? "." : directory, ec), end; !ec && it != end; it.increment(ec)) {
+        const pid_t owner = temporary_owner(it->path().filename().string());
+        if (owner == 0 || owner == ::getpid()) continue;
+        if (::kill(owner, 0) == -1 && errno == ESRCH) {
+            std::error_code ignored;
+            std::filesystem::remove(it->path(), ignored);
+        }
+    }
+}
+
+/// Makes the rename itself durable: without syncing the directory a power cut can lose the new
+/// name even though the file's data reached the disk.
+void sync_directory(const std::filesystem::path& directory) {
+    const int fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;
+    ::fsync(fd);   // some filesystems cannot sync a directory (EINVAL); the file itself is synced
+    ::close(fd);
+}
+
 /// Writes `bytes` to `path` through a temporary file and an atomic rename.
 void write_atomically(const std::string& path, const std::string& header, const std::vector<Tensor>& payload) {
     static std::atomic<unsigned> counter{0};
     const std::filesystem::path target(path);
+    remove_stale_temporaries(target.parent_path());
     const std::filesystem::path tmp = target.parent_path() /
         (target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     FILE* f = std::fopen(tmp.c_str(), "wb");
@@ -64,6 +106,7 @@ void write_atomically(const std::string& path, const std::string& header, const 
         std::filesystem::remove(tmp);
         fail(path, "cannot move the finished file into place (" + ec.message() + ")");
     }
+    sync_directory(target.parent_path());
 }
 
 }  // namespace
@@ -89,9 +132,13 @@ void save_safetensors(const StateDict& tensors, const std::string& path, const M
     write_atomically(path, text, payload);
 }
 
-SafetensorsContents load_safetensors(const std::string& path) {
+namespace {
+
+SafetensorsContents read_safetensors(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not a safetensors file");
     std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, std::filesystem::exists(path) ? "cannot open" : "no such file");
+    if (!in) fail(path, std::filesystem::exists(path, ec) ? "cannot open" : "no such file");
     in.seekg(0, std::ios::end);
     const auto file_size = static_cast<std::uint64_t>(in.tellg());
     in.seekg(0);
@@ -144,14 +191,25 @@ SafetensorsContents load_safetensors(const std::string& path) {
         else if (code == "I64") dtype = kInt64;
         else fail(path, "tensor '" + key + "' has dtype '" + code + "'; lazynn reads F32, F64 and I64");
         Shape shape;
+        if (!entry["shape"].is_array()) fail(path, "tensor '" + key + "' has an invalid shape (expected a list of sizes)");
         for (const auto& d : entry["shape"]) {
-            if (!d.is_number_unsigned()) fail(path, "tensor '" + key + "' has an invalid shape");
+            if (!d.is_number_unsigned() || d.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                fail(path, "tensor '" + key + "' has an invalid shape " + entry["shape"].dump());
+            }
             shape.push_back(d.get<std::int64_t>());
         }
         const auto& offs = entry["data_offsets"];
         if (!offs[0].is_number_unsigned() || !offs[1].is_number_unsigned()) fail(path, "tensor '" + key + "' has invalid data_offsets");
         const auto begin = offs[0].get<std::uint64_t>(), end = offs[1].get<std::uint64_t>();
-        const auto expected = static_cast<std::uint64_t>(shape_numel(shape)) * dtype_size(dtype);
+        // Checked products: a shape like [2^62 + 1, 4] must not wrap into a size the offsets match.
+        std::uint64_t expected = 0;
+        bool too_big = false;
+        try {
+            too_big = __builtin_mul_overflow(static_cast<std::uint64_t>(shape_numel(shape)), dtype_size(dtype), &expected);
+        } catch (const Error&) {
+            too_big = true;
+        }
+        if (too_big) fail(path, "tensor '" + key + "' has a shape " + shape_to_list(shape) + " too large to address");
         if (end < begin || end - begin != expected) {
             fail(path, "tensor '" + key + "': data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + ") do not hold " +
                            shape_to_list(shape) + " " + code + " values (" + std::to_string(expected) + " bytes)");
@@ -160,13 +218,31 @@ SafetensorsContents load_safetensors(const std::string& path) {
             fail(path, "truncated: tensor '" + key + "' needs bytes up to " + std::to_string(end) + " but the data section has " +
                            std::to_string(data_size));
         }
-        Tensor t = detail::empty_tensor(shape, dtype);
+        Tensor t;
+        try {
+            t = detail::empty_tensor(shape, dtype);
+        } catch (const Error& e) {
+            fail(path, "tensor '" + key + "': " + e.what());
+        }
         in.seekg(static_cast<std::streamoff>(8 + header_size + begin));
         in.read(static_cast<char*>(t.impl().storage->raw()), static_cast<std::streamsize>(expected));
         if (!in) fail(path, "read error in tensor '" + key + "'");
         out.tensors.insert(key, t);
     }
     return out;
+}
+
+}  // namespace
+
+SafetensorsContents load_safetensors(const std::string& path) {
+    try {
+        return read_safetensors(path);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        // Whatever the checks above missed still reaches the caller as a lazynn::Error.
+        fail(path, std::string("cannot be read (") + e.what() + ")");
+    }
 }
 
 }  // namespace serialize
@@ -189,7 +265,7 @@ IncompatibleKeys load(Module& module, const std::string& path, bool strict) {
     }
     try {
         return module.load_state_dict(contents.tensors, strict);
-    } catch (const RuntimeError& e) {
+    } catch (const std::exception& e) {
         throw RuntimeError(path + ": " + e.what());
     }
 }
@@ -228,22 +304,67 @@ void save_checkpoint(const std::string& path, const Module& model, optim::Optimi
     serialize::save_safetensors(all, path, meta);
 }
 
+namespace {
+
+/// A copy that later loads cannot alter (state_dict() shares storage with the live tensors);
+/// uninitialised entries are left out, as there is nothing to restore for them.
+StateDict snapshot(const StateDict& sd) {
+    StateDict out;
+    for (const auto& [k, v] : sd) {
+        if (v.defined() && !lazynn::is_lazy(v)) out.insert(k, v.detach().clone());
+    }
+    return out;
+}
+
+std::int64_t parse_epoch(const std::string& path, const std::string& text) {
+    std::int64_t epoch = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), epoch);
+    if (error != std::errc() || end != text.data() + text.size() || epoch < 0) {
+        throw RuntimeError(path + ": corrupt training checkpoint: metadata 'epoch' is not a non-negative integer: '" + text + "'");
+    }
+    return epoch;
+}
+
+}  // namespace
+
 TrainingState load_checkpoint(const std::string& path, Module& model, optim::Optimizer* optimizer, optim::LRScheduler* scheduler) {
     const auto contents = serialize::load_safetensors(path);
     if (!contents.metadata.count("epoch") || !contents.metadata.count("rng_state")) {
         throw RuntimeError(path + ": not a training checkpoint (no epoch / rng_state metadata); use lazynn::load for model weights");
     }
+    // Everything that can be checked without touching the model is checked first ...
+    TrainingState state;
+    state.epoch = parse_epoch(path, contents.metadata.at("epoch"));
+    state.extra = contents.metadata;
+    Generator rng(0);
+    try {
+        rng.set_state(contents.metadata.at("rng_state"));
+    } catch (const Error& e) {
+        throw RuntimeError(path + ": corrupt training checkpoint: metadata 'rng_state': " + e.what());
+    }
+    // ... and what can only be checked while loading (the optimizer's state against parameters a
+    // lazy model materialises from this file) is undone when a later part fails: the model,
+    // optimizer and scheduler end up all loaded or all as they were (a lazy module that the file
+    // materialised stays materialised).
+    const StateDict model_before = snapshot(model.state_dict());
+    const StateDict optimizer_before = optimizer ? snapshot(optimizer->state_dict()) : StateDict();
+    const StateDict scheduler_before = scheduler ? snapshot(scheduler->state_dict()) : StateDict();
     try {
         model.load_state_dict(strip_prefix(contents.tensors, "model."));
         if (optimizer) optimizer->load_state_dict(strip_prefix(contents.tensors, "optimizer."));
         if (scheduler) scheduler->load_state_dict(strip_prefix(contents.tensors, "scheduler."));
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
+        try {
+            model.load_state_dict(model_before, /*strict=*/false);
+            if (scheduler) scheduler->load_state_dict(scheduler_before);   // sets the lr ...
+            if (optimizer) optimizer->load_state_dict(optimizer_before);   // ... which this restores exactly
+        } catch (const std::exception&) {
+            // Restoring what was just read from these objects cannot fail short of memory; the
+            // first error is the one worth reporting.
+        }
         throw RuntimeError(path + ": " + e.what());
     }
-    default_generator().set_state(contents.metadata.at("rng_state"));
-    TrainingState state;
-    state.epoch = std::stoll(contents.metadata.at("epoch"));
-    state.extra = contents.metadata;
+    default_generator() = rng;
     return state;
 }
 

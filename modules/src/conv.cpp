@@ -3,9 +3,23 @@
 #include <lazynn/init.hpp>
 #include <lazynn/nn/conv.hpp>
 
+#include "conv_checks.hpp"
+
 #include <cmath>
 
 namespace lazynn::nn {
+
+void functional::detail::check_conv_bias(const Tensor& weight, const Tensor& bias, std::int64_t groups, bool transposed, const char* op) {
+    if (!bias.defined()) return;
+    if (weight.dim() < 2) throw ShapeError(std::string(op) + ": expected a weight with at least 2 dims, got " + shape_to_list(weight.shape()));
+    const std::int64_t out_channels = transposed ? weight.size(1) * groups : weight.size(0);
+    if (bias.dim() != 1 || bias.size(0) != out_channels) {
+        throw RuntimeError(std::string(op) + ": Given " + (transposed ? "transposed=1, " : "") + "weight of size " + shape_to_list(weight.shape()) +
+                           ", expected bias to be 1-dimensional with " + std::to_string(out_channels) + " elements, but got bias of size " +
+                           shape_to_list(bias.shape()) + " instead");
+    }
+}
+
 namespace {
 
 template <std::size_t N>
@@ -88,6 +102,7 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
         throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
                          "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
     }
+    functional::detail::check_conv_bias(weight, bias, o.groups_, false, conv_name<N>());
     const bool unbatched = input_given.dim() == batched_rank - 1;
     Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
     if (input.size(1) != o.in_channels_) {
@@ -188,6 +203,29 @@ void lazy_conv_initialize(Conv& conv, Options& o, const std::vector<Tensor>& inp
     conv.reset_parameters();
 }
 
+/// Checks a lazy convolution's weight and bias as materialised from a checkpoint against its
+/// options (out_channels, kernel_size, groups) before they fix in_channels: each was created from
+/// its own stored shape, and the kernels trust them to agree.
+template <std::size_t N, class Conv, class Options>
+void check_loaded_conv(const Conv& conv, const Options& o, const char* lazy_name, bool transposed) {
+    const Shape& w = conv.weight.shape();
+    Shape expected = transposed ? Shape{-1, o.out_channels_ / o.groups_} : Shape{o.out_channels_, -1};
+    for (std::size_t i = 0; i < N; ++i) expected.push_back(o.kernel_size_[i]);
+    bool ok = w.size() == expected.size();
+    for (std::size_t i = 0; ok && i < w.size(); ++i) ok = expected[i] == -1 ? w[i] > 0 : w[i] == expected[i];
+    if (ok && transposed) ok = w[0] % o.groups_ == 0;   // in_channels splits into the groups
+    if (!ok) {
+        std::string want = shape_to_list(expected);
+        want.replace(want.find("-1"), 2, transposed ? "in_channels" : "in_channels/groups");
+        throw RuntimeError(std::string(lazy_name) + ": the loaded weight has shape " + shape_to_list(w) + ", but this module expects " + want);
+    }
+    if (Module::is_lazy(conv.bias) || !conv.bias.defined()) return;
+    if (conv.bias.shape() != Shape{o.out_channels_}) {
+        throw RuntimeError(std::string(lazy_name) + ": the loaded bias has shape " + shape_to_list(conv.bias.shape()) + ", but out_channels is " +
+                           std::to_string(o.out_channels_) + " (expected [" + std::to_string(o.out_channels_) + "])");
+    }
+}
+
 }  // namespace
 
 LazyConv1d::LazyConv1d(Conv1dOptions options) : Conv1d((options.in_channels_ = 0, options), Uninitialized{}) {
@@ -198,7 +236,10 @@ void LazyConv1d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy
 void LazyConv1d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv1d::reset_parameters();
 }
-void LazyConv1d::lazy_load_finalize() { options_.in_channels_ = weight.size(1) * options_.groups_; }
+void LazyConv1d::lazy_load_finalize() {
+    check_loaded_conv<1>(*this, options_, "LazyConv1d", false);
+    options_.in_channels_ = weight.size(1) * options_.groups_;
+}
 
 LazyConv2d::LazyConv2d(Conv2dOptions options) : Conv2d((options.in_channels_ = 0, options), Uninitialized{}) {
     set_name("LazyConv2d");
@@ -208,7 +249,10 @@ void LazyConv2d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy
 void LazyConv2d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv2d::reset_parameters();
 }
-void LazyConv2d::lazy_load_finalize() { options_.in_channels_ = weight.size(1) * options_.groups_; }
+void LazyConv2d::lazy_load_finalize() {
+    check_loaded_conv<2>(*this, options_, "LazyConv2d", false);
+    options_.in_channels_ = weight.size(1) * options_.groups_;
+}
 
 LazyConv3d::LazyConv3d(Conv3dOptions options) : Conv3d((options.in_channels_ = 0, options), Uninitialized{}) {
     set_name("LazyConv3d");
@@ -218,7 +262,10 @@ void LazyConv3d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy
 void LazyConv3d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv3d::reset_parameters();
 }
-void LazyConv3d::lazy_load_finalize() { options_.in_channels_ = weight.size(1) * options_.groups_; }
+void LazyConv3d::lazy_load_finalize() {
+    check_loaded_conv<3>(*this, options_, "LazyConv3d", false);
+    options_.in_channels_ = weight.size(1) * options_.groups_;
+}
 
 // ---- transposed convolutions ----
 
@@ -316,6 +363,7 @@ Tensor ConvTransposeNd<N>::transposed(const Tensor& input_given, const std::arra
         throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
                          "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
     }
+    functional::detail::check_conv_bias(weight, bias, o.groups_, true, name().c_str());
     const bool unbatched = input_given.dim() == batched_rank - 1;
     const Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
     if (input.size(1) != o.in_channels_) {
@@ -375,7 +423,10 @@ void LazyConvTranspose1d::initialize_parameters(const std::vector<Tensor>& input
 void LazyConvTranspose1d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose1d::reset_parameters();
 }
-void LazyConvTranspose1d::lazy_load_finalize() { options_.in_channels_ = weight.size(0); }
+void LazyConvTranspose1d::lazy_load_finalize() {
+    check_loaded_conv<1>(*this, options_, "LazyConvTranspose1d", true);
+    options_.in_channels_ = weight.size(0);
+}
 
 LazyConvTranspose2d::LazyConvTranspose2d(ConvTranspose2dOptions options) : ConvTranspose2d((options.in_channels_ = 0, options), Uninitialized{}) {
     set_name("LazyConvTranspose2d");
@@ -387,7 +438,10 @@ void LazyConvTranspose2d::initialize_parameters(const std::vector<Tensor>& input
 void LazyConvTranspose2d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose2d::reset_parameters();
 }
-void LazyConvTranspose2d::lazy_load_finalize() { options_.in_channels_ = weight.size(0); }
+void LazyConvTranspose2d::lazy_load_finalize() {
+    check_loaded_conv<2>(*this, options_, "LazyConvTranspose2d", true);
+    options_.in_channels_ = weight.size(0);
+}
 
 LazyConvTranspose3d::LazyConvTranspose3d(ConvTranspose3dOptions options) : ConvTranspose3d((options.in_channels_ = 0, options), Uninitialized{}) {
     set_name("LazyConvTranspose3d");
@@ -399,6 +453,9 @@ void LazyConvTranspose3d::initialize_parameters(const std::vector<Tensor>& input
 void LazyConvTranspose3d::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose3d::reset_parameters();
 }
-void LazyConvTranspose3d::lazy_load_finalize() { options_.in_channels_ = weight.size(0); }
+void LazyConvTranspose3d::lazy_load_finalize() {
+    check_loaded_conv<3>(*this, options_, "LazyConvTranspose3d", true);
+    options_.in_channels_ = weight.size(0);
+}
 
 }  // namespace lazynn::nn

@@ -6,6 +6,20 @@
 #include <cstdio>
 
 namespace lazynn::nn {
+namespace {
+
+/// Indices must lie in [0, rows): negative ones do not wrap (PyTorch's "index out of range in
+/// self"), and max_norm renormalises rows before the lookup would catch them.
+void check_indices(const Tensor& flat, std::int64_t rows, const char* module) {
+    for (const std::int64_t i : flat.to_vector<std::int64_t>()) {
+        if (i < 0 || i >= rows) {
+            throw IndexError(std::string(module) + ": index out of range in self (index " + std::to_string(i) + ", num_embeddings " +
+                             std::to_string(rows) + ")");
+        }
+    }
+}
+
+}  // namespace
 
 Embedding::Embedding(EmbeddingOptions options) : options_(options) {
     set_name("Embedding");
@@ -30,6 +44,7 @@ void Embedding::reset_parameters() {
 Tensor Embedding::forward(const Tensor& indices) {
     if (indices.dtype() != kInt64) throw DtypeError("Embedding: expected int64 indices, got " + dtype_name(indices.dtype()));
     const Tensor flat = indices.reshape({-1});
+    check_indices(flat, weight.size(0), "Embedding");
     if (options_.max_norm_) {
         // Renormalise the rows about to be used, in place and without recording (PyTorch's embedding_renorm_).
         NoGradGuard no_grad;
@@ -80,6 +95,7 @@ EmbeddingBag::EmbeddingBag(EmbeddingBagOptions options) : options_(std::move(opt
 
 Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Tensor& per_sample_weights) {
     if (indices.dtype() != kInt64) throw DtypeError("EmbeddingBag: expected int64 indices, got " + dtype_name(indices.dtype()));
+    check_indices(indices.reshape({-1}), weight.size(0), "EmbeddingBag");
     const std::string& mode = options_.mode_;
     if (per_sample_weights.defined()) {
         if (mode != "sum") {

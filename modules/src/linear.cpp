@@ -80,7 +80,18 @@ void LazyLinear::reset_parameters() {
     if (!has_uninitialized_params() && options_.in_features_ != 0) Linear::reset_parameters();
 }
 
-void LazyLinear::lazy_load_finalize() { options_.in_features_ = weight.size(1); }
+void LazyLinear::lazy_load_finalize() {
+    // Materialised from the checkpoint's own shapes: check them before in_features comes from them.
+    if (weight.dim() != 2 || weight.size(0) != options_.out_features_ || weight.size(1) == 0) {
+        throw RuntimeError("LazyLinear: the loaded weight has shape " + shape_to_list(weight.shape()) + ", expected [" +
+                           std::to_string(options_.out_features_) + ", in_features]");
+    }
+    if (bias.defined() && !is_lazy(bias) && bias.shape() != Shape{options_.out_features_}) {
+        throw RuntimeError("LazyLinear: the loaded bias has shape " + shape_to_list(bias.shape()) + ", expected [" +
+                           std::to_string(options_.out_features_) + "]");
+    }
+    options_.in_features_ = weight.size(1);
+}
 
 Identity::Identity() { set_name("Identity"); }
 

@@ -30,6 +30,14 @@ std::int64_t channel_grain(std::int64_t per_channel) { return std::max<std::int6
 Tensor fused_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean_in, const Tensor& var_in,
                         bool use_batch, double eps, std::vector<double>& batch_mean, std::vector<double>& batch_var) {
     namespace kernels = functional::detail;
+    // The kernels read one value per channel from each of these: a wrong length would read past
+    // the end or silently drop channels (PyTorch's messages).
+    const std::pair<const char*, const Tensor*> per_channel[] = {{"weight", &weight}, {"bias", &bias}, {"running_mean", &mean_in}, {"running_var", &var_in}};
+    for (const auto& [what, t] : per_channel) {
+        if (t->defined() && t->numel() != input.size(1)) {
+            throw RuntimeError(std::string(what) + " should contain " + std::to_string(input.size(1)) + " elements not " + std::to_string(t->numel()));
+        }
+    }
     const Tensor x = lazynn::detail::contiguous_data(input);
     const std::int64_t n = input.size(0), c = input.size(1), s = input.numel() / std::max<std::int64_t>(n * c, 1);
     const auto channels = static_cast<std::size_t>(c);
@@ -207,6 +215,31 @@ void lazy_norm_initialize(Lazy& m, Options& o, const std::vector<Tensor>& inputs
     m.reset_parameters();
 }
 
+/// A lazy norm's affine parameters and running statistics as materialised from a checkpoint,
+/// each from its own stored shape: they must all be [C] for one C before C is taken from them.
+template <class Lazy>
+void check_loaded_norm(const Lazy& m, const char* lazy_name) {
+    std::int64_t channels = -1;
+    const char* first = nullptr;
+    const std::pair<const char*, const Tensor*> stored[] = {{"weight", &m.weight}, {"bias", &m.bias}, {"running_mean", &m.running_mean},
+                                                            {"running_var", &m.running_var}};
+    for (const auto& [what, t] : stored) {
+        if (!t->defined() || Module::is_lazy(*t)) continue;
+        if (t->dim() != 1 || t->size(0) == 0) {
+            throw RuntimeError(std::string(lazy_name) + ": the loaded " + what + " has shape " + shape_to_list(t->shape()) +
+                               ", expected [num_features]");
+        }
+        if (channels >= 0 && t->size(0) != channels) {
+            throw RuntimeError(std::string(lazy_name) + ": the loaded " + what + " has " + std::to_string(t->size(0)) + " elements but the loaded " +
+                               first + " has " + std::to_string(channels));
+        }
+        if (channels < 0) {
+            channels = t->size(0);
+            first = what;
+        }
+    }
+}
+
 }  // namespace
 
 #define LAZYNN_LAZY_BATCHNORM_IMPL(Class, Concrete)                                                                   \
@@ -219,6 +252,7 @@ void lazy_norm_initialize(Lazy& m, Options& o, const std::vector<Tensor>& inputs
         if (!has_uninitialized_params() && options_.num_features_ != 0) Concrete::reset_parameters();                \
     }                                                                                                                 \
     void Class::lazy_load_finalize() {                                                                                \
+        check_loaded_norm(*this, #Class);                                                                             \
         if (weight.defined()) options_.num_features_ = weight.size(0);                                               \
         else if (running_mean.defined()) options_.num_features_ = running_mean.size(0);                              \
     }
@@ -330,6 +364,7 @@ std::string InstanceNormBase::extra_repr() const {
         if (!has_uninitialized_params() && options_.num_features_ != 0) Concrete::reset_parameters();                \
     }                                                                                                                 \
     void Class::lazy_load_finalize() {                                                                                \
+        check_loaded_norm(*this, #Class);                                                                             \
         if (weight.defined()) options_.num_features_ = weight.size(0);                                               \
         else if (running_mean.defined()) options_.num_features_ = running_mean.size(0);                              \
     }
@@ -482,7 +517,13 @@ void LazyLayerNorm::reset_parameters() {
 }
 
 void LazyLayerNorm::lazy_load_finalize() {
-    if (weight.defined()) normalized_shape_ = weight.shape();
+    if (!weight.defined()) return;
+    if (weight.dim() != trailing_dims_ || (bias.defined() && !is_lazy(bias) && bias.shape() != weight.shape())) {
+        throw RuntimeError("LazyLayerNorm: the loaded weight " + shape_to_list(weight.shape()) + " and bias " +
+                           (bias.defined() && !is_lazy(bias) ? shape_to_list(bias.shape()) : std::string("(none)")) +
+                           " must both have the " + std::to_string(trailing_dims_) + " normalized dims");
+    }
+    normalized_shape_ = weight.shape();
 }
 
 GroupNorm::GroupNorm(std::int64_t num_groups, std::int64_t num_channels, double eps, bool affine)

@@ -20,14 +20,40 @@ using autograd::detail::SavedTensor;
 
 std::int64_t pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d, bool ceil_mode) {
     const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
-    std::int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    // Floor (or ceil) division, also for a negative span (a window larger than the padded input):
+    // C++ division truncates towards zero, which would turn that into one output instead of none.
+    const std::int64_t rounded = ceil_mode ? span + s - 1 : span;
+    std::int64_t out = (rounded >= 0 ? rounded / s : -((-rounded + s - 1) / s)) + 1;
     // The last window must start inside the input or the left padding (PyTorch's rule).
     if (ceil_mode && (out - 1) * s >= in + p) --out;
     return out;
 }
 
-void check_pool_input(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> padding, const char* op) {
+/// PyTorch's message, with the sizes of one sample: "Given input size: (CxHxW). Calculated output
+/// size: (CxH'xW'). Output size is too small".
+[[noreturn]] void throw_output_too_small(const Tensor& input, std::int64_t oh, std::int64_t ow) {
+    const std::string c = std::to_string(input.size(1));
+    throw ShapeError("Given input size: (" + c + "x" + std::to_string(input.size(2)) + "x" + std::to_string(input.size(3)) +
+                     "). Calculated output size: (" + c + "x" + std::to_string(std::max<std::int64_t>(oh, 0)) + "x" +
+                     std::to_string(std::max<std::int64_t>(ow, 0)) + "). Output size is too small");
+}
+
+void check_pool_input(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
+                      std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> dilation, const char* op) {
     if (input.dim() != 4) throw ShapeError(std::string(op) + ": expected input [N, C, H, W], got " + shape_to_list(input.shape()));
+    // Non-positive values would divide by zero or index before the input (PyTorch's checks).
+    if (stride[0] <= 0 || stride[1] <= 0 || kernel[0] <= 0 || kernel[1] <= 0) {
+        throw RuntimeError(std::string(op) + ": stride and kernel_size should be greater than zero, but got kernel_size=" +
+                           std::to_string(kernel[0]) + "x" + std::to_string(kernel[1]) + ", stride=" + std::to_string(stride[0]) + "x" +
+                           std::to_string(stride[1]));
+    }
+    if (dilation[0] <= 0 || dilation[1] <= 0) {
+        throw RuntimeError(std::string(op) + ": dilation should be greater than zero, but got dilationH: " + std::to_string(dilation[0]) +
+                           " dilationW: " + std::to_string(dilation[1]));
+    }
+    if (padding[0] < 0 || padding[1] < 0) {
+        throw RuntimeError(std::string(op) + ": pad must be non-negative, but got pad: " + std::to_string(std::min(padding[0], padding[1])));
+    }
     for (int i = 0; i < 2; ++i) {
         if (padding[static_cast<std::size_t>(i)] * 2 > kernel[static_cast<std::size_t>(i)]) {
             throw ValueError(std::string(op) + ": pad should be at most half of effective kernel size, but got pad=" +
@@ -40,10 +66,10 @@ void check_pool_input(const Tensor& input, std::array<std::int64_t, 2> kernel, s
 
 ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
                                       std::array<std::int64_t, 2> p, std::array<std::int64_t, 2> d, bool ceil_mode) {
-    check_pool_input(input, k, p, "max_pool2d");
+    check_pool_input(input, k, s, p, d, "max_pool2d");
     const std::int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
     const std::int64_t oh = pooled_size(h, k[0], s[0], p[0], d[0], ceil_mode), ow = pooled_size(w, k[1], s[1], p[1], d[1], ceil_mode);
-    if (oh <= 0 || ow <= 0) throw ShapeError("max_pool2d: output size is too small for input " + shape_to_list(input.shape()));
+    if (oh <= 0 || ow <= 0) throw_output_too_small(input, oh, ow);
     const Tensor x = lazynn::detail::contiguous_data(input);
     Tensor values = lazynn::detail::empty_tensor({n, c, oh, ow}, input.dtype());
     Tensor indices = lazynn::detail::empty_tensor({n, c, oh, ow}, kInt64);
@@ -218,10 +244,10 @@ Tensor max_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array
 
 Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> p,
                   bool ceil_mode, bool count_include_pad, std::int64_t divisor_override) {
-    check_pool_input(input, k, p, "avg_pool2d");
+    check_pool_input(input, k, s, p, {1, 1}, "avg_pool2d");
     const std::int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
     const std::int64_t oh = pooled_size(h, k[0], s[0], p[0], 1, ceil_mode), ow = pooled_size(w, k[1], s[1], p[1], 1, ceil_mode);
-    if (oh <= 0 || ow <= 0) throw ShapeError("avg_pool2d: output size is too small for input " + shape_to_list(input.shape()));
+    if (oh <= 0 || ow <= 0) throw_output_too_small(input, oh, ow);
     // For every output cell: the clipped window and its divisor (PyTorch's rules).
     struct Window {
         std::int64_t y0, y1, x0, x1;

@@ -30,7 +30,8 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
 
 std::size_t DataLoader::size() const {
     const std::size_t n = options_.sampler_ ? options_.sampler_->size() : dataset_->size(), b = options_.batch_size_;
-    return options_.drop_last_ ? n / b : (n + b - 1) / b;
+    // Not (n + b - 1) / b: that wraps to 0 batches for a batch size near SIZE_MAX.
+    return options_.drop_last_ || n % b == 0 ? n / b : n / b + 1;
 }
 
 std::vector<std::int64_t> DataLoader::order(std::uint64_t epoch) const {
@@ -46,7 +47,7 @@ std::vector<std::int64_t> DataLoader::order(std::uint64_t epoch) const {
 
 Example DataLoader::batch(std::uint64_t epoch, const std::vector<std::int64_t>& order, std::size_t b) const {
     const std::size_t start = b * options_.batch_size_;
-    const std::size_t stop = std::min(start + options_.batch_size_, order.size());
+    const std::size_t stop = start + std::min(options_.batch_size_, order.size() - start);
     const std::vector<std::int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start), order.begin() + static_cast<std::ptrdiff_t>(stop));
     Example e = dataset_->get_batch(indices);
     if (options_.transform_) {

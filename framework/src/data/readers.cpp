@@ -10,14 +10,18 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <iterator>
 #include <sstream>
+#include <string_view>
 
 namespace lazynn::data {
 namespace {
 
 /// Reads a whole file, gunzipping it when it is gzip (zlib passes plain files through).
 std::vector<unsigned char> read_all(const std::string& path) {
-    if (!std::filesystem::exists(path)) throw RuntimeError(path + ": no such file");
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw RuntimeError(path + ": no such file");
+    if (std::filesystem::is_directory(path, ec)) throw RuntimeError(path + ": is a directory, not a data file");
     std::unique_ptr<gzFile_s, int (*)(gzFile)> file(gzopen(path.c_str(), "rb"), gzclose);
     if (!file) throw RuntimeError(path + ": cannot open (" + std::strerror(errno) + ")");
     std::vector<unsigned char> bytes;
@@ -77,7 +81,13 @@ IdxBytes read_idx_bytes(const std::string& path) {
     if (bytes.size() < header) throw RuntimeError(path + ": truncated IDX header");
     IdxBytes idx;
     for (unsigned d = 0; d < rank; ++d) idx.shape.push_back(big_endian(bytes.data() + 4 + 4 * d));
-    const auto expected = static_cast<std::size_t>(shape_numel(idx.shape));
+    // [65536]^4 overflows a 64-bit count; shape_numel throws rather than wrapping.
+    std::size_t expected = 0;
+    try {
+        expected = static_cast<std::size_t>(shape_numel(idx.shape));
+    } catch (const Error&) {
+        throw RuntimeError(path + ": corrupt IDX header: the shape " + shape_to_list(idx.shape) + " is too large");
+    }
     if (bytes.size() - header != expected) {
         throw RuntimeError(path + ": truncated or oversized: the header promises " + std::to_string(expected) + " values of shape " +
                            shape_to_list(idx.shape) + " but the file holds " + std::to_string(bytes.size() - header));
@@ -115,21 +125,33 @@ std::shared_ptr<ByteImageDataset> load_mnist(const std::string& directory, bool 
 }
 
 Tensor read_csv(const std::string& path, bool header, char delimiter) {
-    std::ifstream in(path);
-    if (!in) throw RuntimeError(path + ": cannot open");
-    std::string line;
-    std::size_t line_number = 0;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw RuntimeError(path + ": is a directory, not a CSV file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw RuntimeError(path + ": " + (std::filesystem::exists(path, ec) ? "cannot open" : "no such file"));
+    const std::string text(std::istreambuf_iterator<char>(in), {});
+    if (in.bad()) throw RuntimeError(path + ": read error");
     std::vector<double> values;
     std::int64_t columns = -1, rows = 0;
-    while (std::getline(in, line)) {
+    std::size_t line_number = 0;
+    for (std::size_t pos = 0; pos < text.size();) {
+        const std::size_t newline = std::min(text.find('\n', pos), text.size());
+        std::string_view line(text.data() + pos, newline - pos);
+        pos = newline + 1;
         ++line_number;
         if (header && line_number == 1) continue;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty()) continue;
+        // strtod would stop at an embedded NUL and silently read the cell's prefix.
+        if (const std::size_t nul = line.find('\0'); nul != std::string_view::npos) {
+            throw RuntimeError(path + ":" + std::to_string(line_number) + ": contains a NUL byte at column " + std::to_string(nul + 1) +
+                               " (is this a binary file?)");
+        }
+        // Every delimiter separates two cells, so "1,2," has an empty third cell (an error), as in Python's csv.
         std::int64_t count = 0;
-        std::stringstream cells(line);
-        std::string cell;
-        while (std::getline(cells, cell, delimiter)) {
+        for (std::size_t begin = 0;;) {
+            const std::size_t stop = std::min(line.find(delimiter, begin), line.size());
+            const std::string cell(line.substr(begin, stop - begin));
             ++count;
             char* end = nullptr;
             const double v = std::strtod(cell.c_str(), &end);
@@ -138,6 +160,8 @@ Tensor read_csv(const std::string& path, bool header, char delimiter) {
                 throw RuntimeError(path + ":" + std::to_string(line_number) + ": column " + std::to_string(count) + " is not a number: '" + cell + "'");
             }
             values.push_back(v);
+            if (stop == line.size()) break;
+            begin = stop + 1;
         }
         if (columns >= 0 && count != columns) {
             throw RuntimeError(path + ":" + std::to_string(line_number) + ": expected " + std::to_string(columns) + " columns, got " + std::to_string(count));

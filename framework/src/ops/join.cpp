@@ -20,9 +20,9 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
     const std::int64_t size = rank ? i.shape[d] : 1;
     const std::vector<std::int64_t> idx = index.to_vector<std::int64_t>();
     for (auto v : idx) {
-        if (v < -size || v >= size) {
-            throw IndexError("index_select(): index " + std::to_string(v) + " is out of bounds for dimension " +
-                             std::to_string(d) + " with size " + std::to_string(size));
+        if (v < 0 || v >= size) {   // negative indices do not wrap (PyTorch: "index out of range in self")
+            throw IndexError("index_select(): index out of range in self (index " + std::to_string(v) + " is out of bounds for dimension " +
+                             std::to_string(d) + " with size " + std::to_string(size) + ")");
         }
     }
     Shape out_shape = i.shape;
@@ -39,7 +39,7 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
     const auto count = static_cast<std::int64_t>(idx.size());
     for (std::int64_t o = 0; o < outer; ++o) {
         for (std::int64_t k = 0; k < count; ++k) {
-            const std::int64_t s = idx[static_cast<std::size_t>(k)] < 0 ? idx[static_cast<std::size_t>(k)] + size : idx[static_cast<std::size_t>(k)];
+            const std::int64_t s = idx[static_cast<std::size_t>(k)];
             std::memcpy(to + static_cast<std::size_t>(o * count + k) * bytes, from + static_cast<std::size_t>(o * size + s) * bytes, bytes);
         }
     }
@@ -53,7 +53,7 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
                 const T* gv = g.impl().data<T>();
                 for (std::int64_t o = 0; o < outer; ++o) {
                     for (std::int64_t k = 0; k < count; ++k) {
-                        const std::int64_t s = idx[static_cast<std::size_t>(k)] < 0 ? idx[static_cast<std::size_t>(k)] + size : idx[static_cast<std::size_t>(k)];
+                        const std::int64_t s = idx[static_cast<std::size_t>(k)];
                         T* row = dst + (o * size + s) * inner;
                         const T* grow = gv + (o * count + k) * inner;
                         for (std::int64_t e = 0; e < inner; ++e) row[e] += grow[e];

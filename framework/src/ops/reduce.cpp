@@ -82,6 +82,26 @@ Tensor reduce_rows(const ReducePlan& p, Dtype out_dtype, RowFn row_fn) {
 template <class T>
 using Acc = std::conditional_t<std::is_same_v<T, std::int64_t>, std::int64_t, double>;
 
+/// a + b and a * b, wrapping around for int64 as PyTorch's (two's complement) results do instead of
+/// overflowing, which C++ leaves undefined; plain arithmetic for floating point.
+template <class T>
+T add_wrapping(T a, T b) {
+    if constexpr (std::is_same_v<T, std::int64_t>) {
+        return static_cast<T>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+    } else {
+        return a + b;
+    }
+}
+
+template <class T>
+T multiply_wrapping(T a, T b) {
+    if constexpr (std::is_same_v<T, std::int64_t>) {
+        return static_cast<T>(static_cast<std::uint64_t>(a) * static_cast<std::uint64_t>(b));
+    } else {
+        return a * b;
+    }
+}
+
 /// Broadcasts a reduced gradient back over the input shape.
 Tensor expand_grad(const Tensor& g, const Shape& kept_shape, const Shape& input_shape) {
     return g.reshape(kept_shape).expand(input_shape);
@@ -127,7 +147,7 @@ Tensor sum_leading(const Tensor& t, const Shape& dims, bool keepdim, std::int64_
         T* o = out.impl().data<T>();
         for (std::int64_t i = 0; i < reduced; ++i) {
             const T* row = in + i * inner;
-            for (std::int64_t j = 0; j < inner; ++j) o[j] += row[j];
+            for (std::int64_t j = 0; j < inner; ++j) o[j] = add_wrapping(o[j], row[j]);
         }
     });
     if (needs_grad({&t})) {
@@ -145,7 +165,7 @@ Tensor sum_impl(const Tensor& t, const Shape& dims, bool keepdim) {
     Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
         using T = std::remove_cv_t<std::remove_pointer_t<decltype(row)>>;
         Acc<T> acc = 0;
-        for (std::int64_t i = 0; i < n; ++i) acc += row[i];
+        for (std::int64_t i = 0; i < n; ++i) acc = add_wrapping<Acc<T>>(acc, row[i]);
         return acc;
     });
     if (needs_grad({&t})) {
@@ -356,7 +376,7 @@ Tensor prod_impl(const Tensor& t, const Shape& dims, bool keepdim) {
     Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
         using T = std::remove_cv_t<std::remove_pointer_t<decltype(row)>>;
         Acc<T> acc = 1;
-        for (std::int64_t i = 0; i < n; ++i) acc *= row[i];
+        for (std::int64_t i = 0; i < n; ++i) acc = multiply_wrapping<Acc<T>>(acc, row[i]);
         return acc;
     });
     if (needs_grad({&t})) {
@@ -377,7 +397,7 @@ Tensor running_sums(const ReducePlan& p, bool reverse) {
         Acc<T> acc = 0;
         for (std::int64_t k = 0; k < n; ++k) {
             const std::int64_t i = reverse ? n - 1 - k : k;
-            acc += in[i];
+            acc = add_wrapping<Acc<T>>(acc, in[i]);
             out[i] = static_cast<T>(acc);
         }
     });

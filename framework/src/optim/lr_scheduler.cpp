@@ -33,9 +33,37 @@ StateDict LRScheduler::state_dict() const {
     return sd;
 }
 
+namespace {
+
+/// A whole number stored as a float64 scalar (last_epoch, counters): checked before the cast,
+/// which is undefined for NaN and out-of-range values.
+std::int64_t stored_count(const StateDict& state, const std::string& key, const char* who) {
+    const Tensor& t = state.at(key);
+    if (!t.defined() || t.numel() != 1) throw ValueError(std::string(who) + " load_state_dict: '" + key + "' must hold one number");
+    const double v = t.item<double>();
+    // 2^53: beyond it float64 no longer holds every integer, and no schedule runs that long.
+    if (!(std::abs(v) <= 9007199254740992.0) || v != std::floor(v)) {
+        throw ValueError(std::string(who) + " load_state_dict: '" + key + "' must be a whole number, got " + std::to_string(v));
+    }
+    return static_cast<std::int64_t>(v);
+}
+
+}  // namespace
+
 void LRScheduler::load_state_dict(const StateDict& state) {
-    last_epoch_ = static_cast<std::int64_t>(state.at("last_epoch").item<double>());
-    base_lrs_ = state.at("base_lrs").to_vector<double>();
+    const std::int64_t last_epoch = stored_count(state, "last_epoch", "LRScheduler");
+    if (last_epoch < 0) throw ValueError("LRScheduler load_state_dict: 'last_epoch' must not be negative, got " + std::to_string(last_epoch));
+    const Tensor& lrs = state.at("base_lrs");
+    if (!lrs.defined() || lrs.dim() != 1 || lrs.numel() != static_cast<std::int64_t>(base_lrs_.size())) {
+        throw ValueError("LRScheduler load_state_dict: 'base_lrs' must hold one learning rate per parameter group (" +
+                         std::to_string(base_lrs_.size()) + "), got shape " + (lrs.defined() ? shape_to_list(lrs.shape()) : "none"));
+    }
+    std::vector<double> base_lrs = lrs.to_vector<double>();
+    for (double lr : base_lrs) {
+        if (!std::isfinite(lr)) throw ValueError("LRScheduler load_state_dict: 'base_lrs' holds a non-finite value " + std::to_string(lr));
+    }
+    last_epoch_ = last_epoch;
+    base_lrs_ = std::move(base_lrs);
     apply(last_epoch_);
 }
 
@@ -93,6 +121,8 @@ LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor,
     apply(0);
 }
 double LinearLR::lr_at(std::int64_t epoch, std::size_t g) const {
+    // total_iters=0: PyTorch keeps start_factor (its recursive form never reaches the division).
+    if (total_iters_ <= 0) return base_lrs_[g] * start_;
     const double progress = static_cast<double>(std::min(epoch, total_iters_)) / static_cast<double>(total_iters_);
     return base_lrs_[g] * (start_ + (end_ - start_) * progress);
 }
@@ -224,10 +254,17 @@ StateDict ReduceLROnPlateau::state_dict() const {
 }
 
 void ReduceLROnPlateau::load_state_dict(const StateDict& sd) {
-    best_ = sd.at("best").item<double>();
-    num_bad_epochs_ = static_cast<std::int64_t>(sd.at("num_bad_epochs").item<double>());
-    cooldown_counter_ = static_cast<std::int64_t>(sd.at("cooldown_counter").item<double>());
-    last_epoch_ = static_cast<std::int64_t>(sd.at("last_epoch").item<double>());
+    const Tensor& best = sd.at("best");
+    if (!best.defined() || best.numel() != 1 || std::isnan(best.item<double>())) {
+        throw ValueError("ReduceLROnPlateau load_state_dict: 'best' must hold one number");
+    }
+    const std::int64_t bad = stored_count(sd, "num_bad_epochs", "ReduceLROnPlateau");
+    const std::int64_t cooldown = stored_count(sd, "cooldown_counter", "ReduceLROnPlateau");
+    const std::int64_t last_epoch = stored_count(sd, "last_epoch", "ReduceLROnPlateau");
+    best_ = best.item<double>();
+    num_bad_epochs_ = bad;
+    cooldown_counter_ = cooldown;
+    last_epoch_ = last_epoch;
 }
 
 }  // namespace lazynn::optim

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses of tests/fuzz with clang (ASan + UBSan) and runs each for a
+# while: tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 20 s each, every target).
+# Seeds come from the library itself (fuzz_make_seeds) plus the committed edge cases and
+# reproducers; what a run learns is kept in build/fuzz/corpus/<target>, and a crash leaves its
+# input as build/fuzz/artifacts/<target>/crash-* (minimise it with -minimize_crash=1 and commit
+# it under tests/fuzz/regressions/<target>/). See docs/fuzzing.md.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$LAZYNN_ROOT"
+SECONDS_PER_TARGET="${1:-20}"
+shift || true
+TARGETS=("$@")
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(safetensors lazy_load checkpoint idx csv)
+JOBS="${JOBS:-2}"
+
+CLANGXX="${CLANGXX:-$(command -v clang++ || command -v clang++-14 || true)}"
+if [ -z "$CLANGXX" ]; then
+    echo "==> fuzz: clang++ is not installed (Debian: apt-get install clang libclang-rt-14-dev); skipping"
+    exit 0
+fi
+
+echo "==> fuzz build ($CLANGXX, -fsanitize=fuzzer,address,undefined)"
+LAUNCHER=()
+if command -v ccache >/dev/null; then LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER="$CLANGXX" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAZYNN_FUZZ=ON \
+      -DLAZYNN_WITH_MPI=OFF -DLAZYNN_BUILD_SAMPLES=OFF "${LAUNCHER[@]}" >/dev/null
+BUILD_TARGETS=(fuzz_make_seeds)
+for t in "${TARGETS[@]}"; do BUILD_TARGETS+=("fuzz_$t"); done
+cmake --build build/fuzz -j "$JOBS" --target "${BUILD_TARGETS[@]}"
+
+FUZZ_DIR="$PWD/build/fuzz"
+rm -rf "$FUZZ_DIR/seeds"
+"$FUZZ_DIR/tests/fuzz/fuzz_make_seeds" "$FUZZ_DIR/seeds" >/dev/null
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+failed=()
+for t in "${TARGETS[@]}"; do
+    corpus="$FUZZ_DIR/corpus/$t"
+    artifacts="$FUZZ_DIR/artifacts/$t"
+    mkdir -p "$corpus" "$artifacts"
+    inputs=("$corpus" "$FUZZ_DIR/seeds/$t")
+    for d in corpus regressions; do
+        if [ -d "tests/fuzz/$d/$t" ]; then inputs+=("tests/fuzz/$d/$t"); fi
+    done
+    echo "==> fuzz_$t for ${SECONDS_PER_TARGET}s"
+    # New inputs go to the first directory only, so the seeds and committed inputs stay as they are.
+    if ! "$FUZZ_DIR/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+            -artifact_prefix="$artifacts/" -print_final_stats=1 "${inputs[@]}" 2>"$FUZZ_DIR/fuzz_$t.log"; then
+        failed+=("$t")
+        tail -60 "$FUZZ_DIR/fuzz_$t.log"
+    else
+        grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$FUZZ_DIR/fuzz_$t.log" | sed "s/^/    /" || true
+    fi
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "==> fuzz: failures in ${failed[*]} (inputs in build/fuzz/artifacts/)"
+    exit 1
+fi
+echo "==> fuzz: no crashes"
