@@ -816,6 +816,55 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         }
     }
 
+    TEST_CASE("a batch norm followed by a ReLU fuses in training and in evaluation, running statistics included") {
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            CAPTURE(dtype_name(dtype));
+            auto build = [dtype] {
+                manual_seed(24);
+                Sequential model{Conv2d(Conv2dOptions(2, 3, 3).padding(1)), BatchNorm2d(3), ReLU(), Flatten(),
+                                 Linear(90, 4), BatchNorm1d(4), ReLU()};
+                model.to(dtype);
+                return model;
+            };
+            Sequential fused_model = build(), separate_model = build();
+            const Tensor x = randn({5, 2, 6, 5}).to(dtype);
+            for (const bool training : {true, false, true}) {
+                CAPTURE(training);
+                fused_model.train(training);
+                separate_model.train(training);
+                const Run fused = run(fused_model, x, true), separate = run(separate_model, x, false);
+                CHECK(fused.out.grad_fn()->name() == "ReluBackward0");
+                CHECK(fused.out.min().item<double>() >= 0);
+                CHECK(equal(fused.out, separate.out));
+                CHECK(equal(fused.input_grad, separate.input_grad));
+                REQUIRE(fused.param_grads.size() == separate.param_grads.size());
+                for (std::size_t i = 0; i < fused.param_grads.size(); ++i) CHECK(equal(fused.param_grads[i], separate.param_grads[i]));
+                const auto fused_buffers = fused_model.named_buffers(), separate_buffers = separate_model.named_buffers();
+                REQUIRE(fused_buffers.size() == separate_buffers.size());
+                for (std::size_t i = 0; i < fused_buffers.size(); ++i) CHECK(equal(fused_buffers[i].second, separate_buffers[i].second));
+            }
+        }
+        // The fused pass in float64 against finite differences, with batch statistics, and
+        // PyTorch's ReLU at NaN (passes, gradient 1).
+        manual_seed(25);
+        BatchNorm2d norm(3);
+        norm.to(kFloat64);
+        const auto check = autograd::gradcheck([&](const std::vector<Tensor>& in) { return norm.forward_relu(in[0]); },
+                                               {randn({4, 3, 3, 2}, kFloat64).requires_grad_()});
+        CHECK_MESSAGE(check.ok, check.message);
+        BatchNorm1d plain(1);
+        plain.to(kFloat64);
+        plain.eval();
+        const Tensor specials = tensor(std::vector<double>{std::nan(""), -1.0, 2.0}, {3, 1}, kFloat64).requires_grad_();
+        const Tensor y = plain.forward_relu(specials);
+        CHECK(std::isnan(y.to_vector<double>()[0]));
+        y.sum().backward();
+        const auto grads = specials.grad().to_vector<double>();
+        CHECK(grads[0] == doctest::Approx(1.0 / std::sqrt(1.0 + 1e-5)));
+        CHECK(grads[1] == 0.0);
+        CHECK(grads[2] == doctest::Approx(1.0 / std::sqrt(1.0 + 1e-5)));
+    }
+
     TEST_CASE("without autograd, an eval-mode BatchNorm2d after a Conv2d is folded into it") {
         manual_seed(23);
         for (const Dtype dtype : {kFloat32, kFloat64}) {

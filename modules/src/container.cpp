@@ -2,6 +2,7 @@
 
 #include <lazynn/nn/activation.hpp>
 #include <lazynn/nn/container.hpp>
+#include <lazynn/nn/fusion.hpp>
 #include <lazynn/nn/conv.hpp>
 #include <lazynn/nn/linear.hpp>
 #include <lazynn/nn/normalization.hpp>
@@ -46,22 +47,14 @@ namespace {
 /// intermediate tensor.
 bool unhooked(const Module& m) { return !m.num_forward_hooks() && !m.num_forward_pre_hooks() && !m.is_lazy(); }
 
-/// Runs `layer` and the ReLU `next` as one fused pass into x when `next` is exactly a ReLU,
-/// `layer` exactly a (materialised) Linear or 1-d/2-d convolution, and neither has hooks that
-/// would see the intermediate tensor; returns false (and leaves x) otherwise. The fused result
-/// and gradients equal the two separate calls.
+/// Runs `layer` and the ReLU `next` as one fused pass into x when `layer` declares the capability
+/// (FusesFollowingReLU: Linear, convolutions, batch norm), `next` is exactly a ReLU, and neither
+/// has hooks that would see the intermediate tensor; returns false (and leaves x) otherwise. The
+/// fused result and gradients equal the two separate calls.
 bool run_fused_relu(Module& layer, Module& next, Tensor& x) {
-    if (typeid(next) != typeid(ReLU) || !unhooked(next) || !unhooked(layer)) return false;
-    const std::type_info& type = typeid(layer);
-    if (type == typeid(Linear) || type == typeid(LazyLinear)) {
-        x = static_cast<Linear&>(layer).forward_relu(x);
-    } else if (type == typeid(Conv2d) || type == typeid(LazyConv2d)) {
-        x = static_cast<Conv2d&>(layer).forward_relu(x);
-    } else if (type == typeid(Conv1d) || type == typeid(LazyConv1d)) {
-        x = static_cast<Conv1d&>(layer).forward_relu(x);
-    } else {
-        return false;
-    }
+    auto* fusing = dynamic_cast<FusesFollowingReLU*>(&layer);
+    if (fusing == nullptr || typeid(next) != typeid(ReLU) || !unhooked(next) || !unhooked(layer)) return false;
+    x = fusing->forward_relu(x);
     return true;
 }
 

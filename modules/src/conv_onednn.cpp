@@ -175,8 +175,12 @@ std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std:
         plan->src_out = reorder_if_needed(plan->src, u.src);
     } else {
         const auto hint = forward_desc(p, n, bias, false, true);
-        const auto d = bias ? dnnl::convolution_backward_weights::desc(alg, a.src, a.weights, a.bias, a.dst, strides, dilates, pad_l, pad_r)
-                            : dnnl::convolution_backward_weights::desc(alg, a.src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
+        // A first layer's few input channels (an image's 1 or 3) would be padded to a whole channel
+        // block in a blocked source layout: 8x the work for 1 channel. Its plain layout has a kernel
+        // of its own, measured 10x faster for the weight gradient of a 1-channel 3x3 convolution.
+        const memory::desc src = p.c / p.groups < 8 ? u.src : a.src;
+        const auto d = bias ? dnnl::convolution_backward_weights::desc(alg, src, a.weights, a.bias, a.dst, strides, dilates, pad_l, pad_r)
+                            : dnnl::convolution_backward_weights::desc(alg, src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
         const dnnl::convolution_backward_weights::primitive_desc pd(d, user_scratchpad(), onednn::engine(), hint);
         plan->convolution = {dnnl::convolution_backward_weights(pd), pd.scratchpad_desc()};
         plan->src = pd.src_desc(), plan->weights = pd.diff_weights_desc(), plan->dst = pd.diff_dst_desc();

@@ -178,6 +178,12 @@ void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std:
             const T* row = x + (i * c + ch) * s;
             const T* grow = g + (i * c + ch) * s;
             T* drow = grad_x + (i * c + ch) * s;
+            if (!batch_statistics) {
+                // Running statistics: the input does not enter the gradient (a NaN input must not
+                // turn its gradient into NaN, as (x - mean) * 0 would; PyTorch gives weight * invstd * g).
+                transform<A, T>(s, [&](std::int64_t k, auto load, auto store) { store(drow + k, k1 * load(grow + k)); });
+                continue;
+            }
             transform<A, T>(s, [&](std::int64_t k, auto load, auto store) {
                 store(drow + k, k1 * (load(grow + k) - mean_dy - (load(row + k) - centre) * slope));
             });

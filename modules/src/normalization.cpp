@@ -1,4 +1,5 @@
 #include "autograd/function_node.hpp"
+#include "fused_relu.hpp"
 #include "norm_kernels.hpp"
 #include "parallel.hpp"
 #include "python_repr.hpp"
@@ -24,11 +25,29 @@ using autograd::detail::SavedTensor;
 /// Channels per thread chunk: enough elements that splitting pays.
 std::int64_t channel_grain(std::int64_t per_channel) { return std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(per_channel, 1)); }
 
-/// Batch normalisation over [N, C, S] in one fused kernel, split over channels. With batch
-/// statistics (use_batch) it returns the per-channel mean and biased variance through
-/// `batch_mean` / `batch_var`.
+/// relu(y) in place over channels [first, end) of y [n, c, s] (PyTorch's ReLU: NaN and -0.0 pass).
+template <class T>
+void relu_channels(T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end) {
+    for (std::int64_t i = 0; i < n; ++i) functional::detail::relu_span(y + (i * c + first) * s, (end - first) * s);
+}
+
+/// g masked by the ReLU's output over channels [first, end), as ReLU's backward computes it.
+template <class T>
+void relu_mask_channels(const T* g, const T* out, T* masked, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
+                        std::int64_t end) {
+    for (std::int64_t i = 0; i < n; ++i) {
+        const std::int64_t offset = (i * c + first) * s;
+        functional::detail::relu_backward_span(g + offset, out + offset, masked + offset, (end - first) * s);
+    }
+}
+
+/// Batch normalisation over [N, C, S] in one fused kernel, split over channels, followed by a
+/// ReLU when `relu` (in the same pass over each channel chunk, and masked in the same backward:
+/// training a conv-BN-ReLU stack then costs no separate ReLU passes). With batch statistics
+/// (use_batch) it returns the per-channel mean and biased variance through `batch_mean` /
+/// `batch_var`.
 Tensor fused_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean_in, const Tensor& var_in,
-                        bool use_batch, double eps, std::vector<double>& batch_mean, std::vector<double>& batch_var) {
+                        bool use_batch, double eps, bool relu, std::vector<double>& batch_mean, std::vector<double>& batch_var) {
     namespace kernels = functional::detail;
     // The kernels read one value per channel from each of these: a wrong length would read past
     // the end or silently drop channels (PyTorch's messages).
@@ -70,19 +89,26 @@ Tensor fused_batch_norm(const Tensor& input, const Tensor& weight, const Tensor&
         }
         lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
             kernels::batch_norm_transform(xv, o, n, c, s, first, end, scale.data(), shift.data());
+            if (relu) relu_channels(o, n, c, s, first, end);
         });
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gx = input.requires_grad(), gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        record(out, "NativeBatchNormBackward0", {input, weight, bias},
-               [sx = SavedTensor(x), mean, invstd, w, use_batch, n, c, s, grain, gx, gw, gb](const Tensor& g_in) {
-                   const Tensor g = lazynn::detail::contiguous_data(g_in);
+        // With the ReLU fused, the output is saved for its mask (as ReLU's own backward saves it),
+        // and the node carries the name PyTorch shows for the output's grad_fn.
+        record(out, relu ? "ReluBackward0" : "NativeBatchNormBackward0", {input, weight, bias},
+               [sx = SavedTensor(x), sy = SavedTensor(relu ? out : Tensor()), relu, mean, invstd, w, use_batch, n, c, s, grain, gx, gw,
+                gb](const Tensor& g_in) {
+                   const Tensor g_given = lazynn::detail::contiguous_data(g_in);
                    const Tensor xv_t = sx.unpack();
+                   const Tensor y = relu ? sy.unpack() : Tensor();
+                   Tensor g = relu ? lazynn::detail::empty_tensor(g_given.shape(), g_given.dtype()) : g_given;
                    Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
                    std::vector<double> sum_dy(static_cast<std::size_t>(c), 0.0), sum_dy_xhat(static_cast<std::size_t>(c), 0.0);
                    visit_floating(xv_t.dtype(), "batch_norm_backward", [&](auto tag) {
                        using T = typename decltype(tag)::type;
                        lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
+                           if (relu) relu_mask_channels(g_given.impl().data<T>(), y.impl().data<T>(), g.impl().data<T>(), n, c, s, first, end);
                            functional::detail::batch_norm_backward(xv_t.impl().data<T>(), g.impl().data<T>(),
                                                                    gx ? grad_x.impl().data<T>() : nullptr, n, c, s, first, end, mean.data(),
                                                                    invstd.data(), w.data(), use_batch, sum_dy.data(), sum_dy_xhat.data());
@@ -156,7 +182,7 @@ void BatchNormBase::reset_parameters() {
     }
 }
 
-Tensor BatchNormBase::forward(const Tensor& input) {
+Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
     const auto rank = input.dim();
     if (std::find(ranks_.begin(), ranks_.end(), rank) == ranks_.end()) {
         std::string expected;
@@ -175,7 +201,7 @@ Tensor BatchNormBase::forward(const Tensor& input) {
         throw ValueError("Expected more than 1 value per channel when training, got input size " + shape_to_list(input.shape()));
     }
     std::vector<double> batch_mean, batch_var;
-    Tensor out = fused_batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps_, batch_mean, batch_var);
+    Tensor out = fused_batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps_, relu, batch_mean, batch_var);
     if (is_training() && options_.track_running_stats_) {
         NoGradGuard no_grad;
         num_batches_tracked.add_(1.0);
@@ -328,7 +354,7 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
     std::vector<double> instance_mean, instance_var;
     Tensor out = fused_batch_norm(input.reshape({1, n * c, spatial}), repeat(weight), repeat(bias),
                                   use_instance_stats ? Tensor() : repeat(running_mean), use_instance_stats ? Tensor() : repeat(running_var),
-                                  use_instance_stats, options_.eps_, instance_mean, instance_var)
+                                  use_instance_stats, options_.eps_, /*relu=*/false, instance_mean, instance_var)
                      .reshape(input.shape());
     if (is_training() && options_.track_running_stats_) {
         // Like PyTorch's F.instance_norm: num_batches_tracked is not advanced; momentum=None

@@ -9,6 +9,7 @@
 #include <lazynn/nn/embedding.hpp>
 #include <lazynn/nn/flatten.hpp>
 #include <lazynn/nn/functional.hpp>
+#include <lazynn/nn/fusion.hpp>
 #include <lazynn/nn/linear.hpp>
 #include <lazynn/nn/loss.hpp>
 #include <lazynn/nn/normalization.hpp>

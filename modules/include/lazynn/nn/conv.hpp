@@ -4,6 +4,7 @@
 // 1-D runs as 2-D with a unit height, 3-D as one 2-D convolution per depth tap (conv3d.cpp).
 
 #include <lazynn/module.hpp>
+#include <lazynn/nn/fusion.hpp>
 
 #include <array>
 #include <cstdint>
@@ -98,13 +99,13 @@ Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std
 
 /// Shared implementation of Conv1d, Conv2d and Conv3d.
 template <std::size_t N>
-class ConvNd : public Module {
+class ConvNd : public Module, public FusesFollowingReLU {
 public:
     explicit ConvNd(ConvOptions<N> options);
     /// Shapes: input [B, C_in, *spatial] or unbatched [C_in, *spatial] -> [B, C_out, *spatial']
     Tensor forward(const Tensor& input) override { return forward_then(input, false); }
     /// relu(forward(input)) in one pass (no hooks run): Sequential's fusion of a following ReLU.
-    Tensor forward_relu(const Tensor& input) { return forward_then(input, true); }
+    Tensor forward_relu(const Tensor& input) override { return forward_then(input, true); }
     /// This layer's convolution (its options and padding mode) with another weight and bias, then
     /// the ReLU when `relu`; no hooks run. Sequential uses it to fold a following eval-mode batch
     /// norm into the weights.

@@ -2,6 +2,7 @@
 // Linear, LazyLinear and Identity.
 
 #include <lazynn/module.hpp>
+#include <lazynn/nn/fusion.hpp>
 
 #include <cstdint>
 
@@ -17,7 +18,7 @@ struct LinearOptions {
 
 /// y = x W^T + b, initialised like PyTorch: W ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with
 /// a = sqrt(5)) and b ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from the module's own seed.
-class Linear : public Module {
+class Linear : public Module, public FusesFollowingReLU {
     LAZYNN_MODULE(Linear)
 public:
     explicit Linear(LinearOptions options);
@@ -27,7 +28,7 @@ public:
     /// Shapes: input [*, in_features] -> output [*, out_features]
     Tensor forward(const Tensor& input) override { return forward_then(input, false); }
     /// relu(forward(input)) in one pass (no hooks run): Sequential's fusion of a following ReLU.
-    Tensor forward_relu(const Tensor& input) { return forward_then(input, true); }
+    Tensor forward_relu(const Tensor& input) override { return forward_then(input, true); }
     virtual void reset_parameters();
     std::string extra_repr() const override;
 

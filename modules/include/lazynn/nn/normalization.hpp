@@ -2,6 +2,7 @@
 // Batch normalisation: BatchNorm1d/2d/3d and the lazy twins LazyBatchNorm1d/2d/3d.
 
 #include <lazynn/module.hpp>
+#include <lazynn/nn/fusion.hpp>
 
 #include <optional>
 
@@ -36,10 +37,13 @@ struct BatchNormOptions {
 /// Normalises each channel over the batch (and spatial dims): y = (x - mean) / sqrt(var + eps) * w + b.
 /// Training uses the batch's statistics and updates running_mean/var (unbiased variance);
 /// eval uses the running statistics (unless track_running_stats is false).
-class BatchNormBase : public Module {
+class BatchNormBase : public Module, public FusesFollowingReLU {
 public:
     /// Shapes: input [N, C, *] (rank given by the subclass) -> same shape
-    Tensor forward(const Tensor& input) override;
+    Tensor forward(const Tensor& input) override { return forward_then(input, false); }
+    /// relu(forward(input)) in one pass and one autograd node (no hooks run): Sequential's fusion
+    /// of a following ReLU, in training as in evaluation.
+    Tensor forward_relu(const Tensor& input) override { return forward_then(input, true); }
     virtual void reset_parameters();
     void reset_running_stats();
     std::string extra_repr() const override;
@@ -58,6 +62,9 @@ protected:
     BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name, Uninitialized);
     BatchNormOptions options_;
     std::vector<std::int64_t> ranks_;   // accepted input ranks
+
+private:
+    Tensor forward_then(const Tensor& input, bool relu);
 };
 
 #define LAZYNN_BATCHNORM(Class, ...)                                                                         \
