@@ -54,6 +54,8 @@ public:
     /// The lr a group had when the first scheduler attached to it (PyTorch's "initial_lr"):
     /// recorded on first request, so chained schedulers share one base.
     double initial_lr(std::size_t group);
+    /// Replaces a group's initial lr (OneCycleLR does, as in PyTorch).
+    void set_initial_lr(std::size_t group, double lr) { initial_lrs_[group] = lr; }
 
     virtual StateDict state_dict() = 0;
     virtual void load_state_dict(const StateDict& state) = 0;
