@@ -59,9 +59,8 @@ int main(int argc, char** argv) {
         // A regression has no accuracy: the metric is R^2 on the test set.
         samples::TrainingRun run(o, argc, argv, samples::MetricKind{"test_r2", "test R^2", false}, parallel->is_root(),
                                  parallel->enabled());
-        run.keep_state("plateau", [&] { return plateau.state_dict(); },
-                       [&](const StateDict& state) { plateau.load_state_dict(state); });
-        if (!run.resume(model, &optimizer, nullptr)) return 0;
+        // The plateau is an LRScheduler: its counters go into the checkpoint with the optimizer.
+        if (!run.resume(model, &optimizer, &plateau)) return 0;
         train.set_epoch(static_cast<std::uint64_t>(run.first_epoch() - 1));
         for (int epoch = run.first_epoch(); epoch <= o.epochs; ++epoch) {
             samples::EpochProgress progress = run.begin_epoch(epoch, train.size());
@@ -72,7 +71,7 @@ int main(int argc, char** argv) {
                 loss.backward();
                 optimizer.step();
                 progress.step(loss.item<double>(), static_cast<std::size_t>(batch.data.size(0)));
-                if (run.stop_requested()) return run.stop(model, &optimizer, nullptr, progress);
+                if (run.stop_requested()) return run.stop(model, &optimizer, &plateau, progress);
             }
             progress.finish_bar();
             double test_loss = 0;
@@ -92,7 +91,7 @@ int main(int argc, char** argv) {
                 logging::info("epoch ", epoch, ": train mse ", progress.mean_loss(), ", test mse ", test_loss,
                               ", test R^2 ", r2);
             }
-            run.end_epoch(progress, {epoch, progress.mean_loss(), test_loss, r2, seconds}, model, &optimizer, nullptr);
+            run.end_epoch(progress, {epoch, progress.mean_loss(), test_loss, r2, seconds}, model, &optimizer, &plateau);
         }
         if (!parallel->is_root()) return 0;
         std::cout << model << "\n"

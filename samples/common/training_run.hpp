@@ -79,7 +79,7 @@ public:
     bool resume(lazynn::Module& model, lazynn::optim::Optimizer* optimizer, lazynn::optim::LRScheduler* scheduler);
 
     /// Extra state saved with every checkpoint and restored by resume(), for objects that are not
-    /// an optimizer or an LRScheduler (ReduceLROnPlateau). Float64 tensors, kept in the
+    /// an optimizer or an LRScheduler (e.g. a second scheduler). Float64 tensors, kept in the
     /// checkpoint's metadata under "state.NAME.KEY". Call before resume().
     void keep_state(const std::string& name, std::function<lazynn::StateDict()> save,
                     std::function<void(const lazynn::StateDict&)> load);

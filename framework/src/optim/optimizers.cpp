@@ -46,12 +46,6 @@ T* data(Tensor& t) {
 
 }  // namespace
 
-SGD::SGD(std::vector<Parameter> params, SGDOptions options) : OptimizerBase(std::move(params), options) {
-    if (options.nesterov_ && (options.momentum_ <= 0 || options.dampening_ != 0)) {
-        throw ValueError("Nesterov momentum requires a momentum and zero dampening");
-    }
-}
-
 void SGD::update(Parameter& p, const Tensor& grad, SGDState& state, const SGDOptions& o) {
     const bool first = !state.momentum_buffer.defined();
     if (o.momentum_ != 0) ensure(state.momentum_buffer, p);
@@ -99,14 +93,10 @@ void SGD::update(Parameter& p, const Tensor& grad, SGDState& state, const SGDOpt
     });
 }
 
-Adam::Adam(std::vector<Parameter> params, AdamOptions options) : OptimizerBase(std::move(params), options) {
-    if (options.lr_ < 0) throw ValueError("Invalid learning rate: " + std::to_string(options.lr_));
-    if (options.beta1_ < 0 || options.beta1_ >= 1) throw ValueError("Invalid beta parameter at index 0: " + std::to_string(options.beta1_));
-    if (options.beta2_ < 0 || options.beta2_ >= 1) throw ValueError("Invalid beta parameter at index 1: " + std::to_string(options.beta2_));
+AdamW::AdamW(std::vector<Parameter> params, AdamOptions options) : Adam(std::move(params), options, "AdamW") { decoupled_weight_decay_ = true; }
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions options) : Adam(std::move(groups), options, "AdamW") {
+    decoupled_weight_decay_ = true;
 }
-
-AdamW::AdamW(std::vector<Parameter> params, AdamOptions options) : Adam(std::move(params), options) { decoupled_weight_decay_ = true; }
-AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions options) : Adam(std::move(groups), options) { decoupled_weight_decay_ = true; }
 
 void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const AdamOptions& o) {
     ensure(state.exp_avg, p);
@@ -123,6 +113,8 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
         T* v = data<T>(state.exp_avg_sq);
         T* vmax = o.amsgrad_ ? data<T>(state.max_exp_avg_sq) : nullptr;
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
+        // 1 - beta in double, rounded once (as PyTorch passes it): 1 - float(0.9999) is off by 2e-4.
+        const T c1 = static_cast<T>(1 - o.beta1_), c2 = static_cast<T>(1 - o.beta2_);
         const T wd = static_cast<T>(o.weight_decay_), decay = static_cast<T>(1 - o.lr_ * o.weight_decay_);
         const T ss = static_cast<T>(step_size), b2s = static_cast<T>(bias2_sqrt);
         if (!o.maximize_ && !vmax) {
@@ -138,8 +130,8 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
                     T wi = wr[i];
                     if constexpr (decltype(l2_decay)::value) d += wd * wi;
                     if constexpr (decltype(decoupled_decay)::value) wi *= decay;
-                    const T mi = b1 * mr[i] + (1 - b1) * d;
-                    const T vi = b2 * vr[i] + (1 - b2) * d * d;
+                    const T mi = b1 * mr[i] + c1 * d;
+                    const T vi = b2 * vr[i] + c2 * d * d;
                     mr[i] = mi;
                     vr[i] = vi;
                     wr[i] = wi - ss * mi / (std::sqrt(vi) / b2s + eps);
@@ -156,8 +148,8 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
                 if (decoupled) w[i] *= decay;
                 else d += wd * w[i];
             }
-            m[i] = b1 * m[i] + (1 - b1) * d;
-            v[i] = b2 * v[i] + (1 - b2) * d * d;
+            m[i] = b1 * m[i] + c1 * d;
+            v[i] = b2 * v[i] + c2 * d * d;
             T second = v[i];
             if (vmax) {
                 vmax[i] = std::max(vmax[i], v[i]);
@@ -168,8 +160,6 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
     });
 }
 
-Adamax::Adamax(std::vector<Parameter> params, AdamaxOptions options) : OptimizerBase(std::move(params), options) {}
-
 void Adamax::update(Parameter& p, const Tensor& grad, AdamaxState& state, const AdamaxOptions& o) {
     ensure(state.exp_avg, p);
     ensure(state.exp_inf, p);
@@ -179,18 +169,18 @@ void Adamax::update(Parameter& p, const Tensor& grad, AdamaxState& state, const 
         T* m = data<T>(state.exp_avg);
         T* u = data<T>(state.exp_inf);
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
+        // 1 - beta in double, rounded once (as PyTorch passes it): 1 - float(0.9999) is off by 2e-4.
+        const T c1 = static_cast<T>(1 - o.beta1_);
         const T wd = static_cast<T>(o.weight_decay_), c = static_cast<T>(clr);
         for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
-            m[i] = b1 * m[i] + (1 - b1) * d;
+            m[i] = b1 * m[i] + c1 * d;
             u[i] = std::max(b2 * u[i], std::abs(d) + eps);
             w[i] -= c * m[i] / u[i];
         }
     });
 }
-
-NAdam::NAdam(std::vector<Parameter> params, NAdamOptions options) : OptimizerBase(std::move(params), options) {}
 
 void NAdam::update(Parameter& p, const Tensor& grad, NAdamState& state, const NAdamOptions& o) {
     ensure(state.exp_avg, p);
@@ -208,20 +198,20 @@ void NAdam::update(Parameter& p, const Tensor& grad, NAdamState& state, const NA
         T* m = data<T>(state.exp_avg);
         T* v = data<T>(state.exp_avg_sq);
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
+        // 1 - beta in double, rounded once (as PyTorch passes it): 1 - float(0.9999) is off by 2e-4.
+        const T c1 = static_cast<T>(1 - o.beta1_), c2 = static_cast<T>(1 - o.beta2_);
         const T wd = static_cast<T>(o.weight_decay_), cg = static_cast<T>(c_grad), ca = static_cast<T>(c_avg);
         const T b2s = static_cast<T>(std::sqrt(bias2));
         for (std::int64_t i = begin; i < end; ++i) {
             T d = g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
-            m[i] = b1 * m[i] + (1 - b1) * d;
-            v[i] = b2 * v[i] + (1 - b2) * d * d;
+            m[i] = b1 * m[i] + c1 * d;
+            v[i] = b2 * v[i] + c2 * d * d;
             const T denom = std::sqrt(v[i]) / b2s + eps;
             w[i] -= cg * d / denom + ca * m[i] / denom;
         }
     });
 }
-
-RAdam::RAdam(std::vector<Parameter> params, RAdamOptions options) : OptimizerBase(std::move(params), options) {}
 
 void RAdam::update(Parameter& p, const Tensor& grad, RAdamState& state, const RAdamOptions& o) {
     ensure(state.exp_avg, p);
@@ -238,21 +228,21 @@ void RAdam::update(Parameter& p, const Tensor& grad, RAdamState& state, const RA
         T* m = data<T>(state.exp_avg);
         T* v = data<T>(state.exp_avg_sq);
         const T b1 = static_cast<T>(o.beta1_), b2 = static_cast<T>(o.beta2_), eps = static_cast<T>(o.eps_);
+        // 1 - beta in double, rounded once (as PyTorch passes it): 1 - float(0.9999) is off by 2e-4.
+        const T c1 = static_cast<T>(1 - o.beta1_), c2 = static_cast<T>(1 - o.beta2_);
         const T wd = static_cast<T>(o.weight_decay_), lr = static_cast<T>(o.lr_);
         const T b1c = static_cast<T>(bias1), b2s = static_cast<T>(std::sqrt(bias2)), r = static_cast<T>(rect);
         for (std::int64_t i = begin; i < end; ++i) {
             T d = g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
-            m[i] = b1 * m[i] + (1 - b1) * d;
-            v[i] = b2 * v[i] + (1 - b2) * d * d;
+            m[i] = b1 * m[i] + c1 * d;
+            v[i] = b2 * v[i] + c2 * d * d;
             const T corrected = m[i] / b1c;
             if (rectify) w[i] -= lr * corrected * r * (b2s / (std::sqrt(v[i]) + eps));
             else w[i] -= lr * corrected;
         }
     });
 }
-
-RMSprop::RMSprop(std::vector<Parameter> params, RMSpropOptions options) : OptimizerBase(std::move(params), options) {}
 
 void RMSprop::update(Parameter& p, const Tensor& grad, RMSpropState& state, const RMSpropOptions& o) {
     ensure(state.square_avg, p);
@@ -264,14 +254,15 @@ void RMSprop::update(Parameter& p, const Tensor& grad, RMSpropState& state, cons
         T* buf = o.momentum_ > 0 ? data<T>(state.momentum_buffer) : nullptr;
         T* ga = o.centered_ ? data<T>(state.grad_avg) : nullptr;
         const T alpha = static_cast<T>(o.alpha_), eps = static_cast<T>(o.eps_), wd = static_cast<T>(o.weight_decay_);
+        const T c_alpha = static_cast<T>(1 - o.alpha_);   // in double, as PyTorch
         const T lr = static_cast<T>(o.lr_), mom = static_cast<T>(o.momentum_);
         for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
-            sq[i] = alpha * sq[i] + (1 - alpha) * d * d;
+            sq[i] = alpha * sq[i] + c_alpha * d * d;
             T avg;
             if (ga) {
-                ga[i] = alpha * ga[i] + (1 - alpha) * d;
+                ga[i] = alpha * ga[i] + c_alpha * d;
                 avg = std::sqrt(sq[i] - ga[i] * ga[i]) + eps;
             } else {
                 avg = std::sqrt(sq[i]) + eps;
@@ -285,8 +276,6 @@ void RMSprop::update(Parameter& p, const Tensor& grad, RMSpropState& state, cons
         }
     });
 }
-
-Adagrad::Adagrad(std::vector<Parameter> params, AdagradOptions options) : OptimizerBase(std::move(params), options) {}
 
 void Adagrad::update(Parameter& p, const Tensor& grad, AdagradState& state, const AdagradOptions& o) {
     ensure(state.sum, p, o.initial_accumulator_value_);
@@ -304,8 +293,6 @@ void Adagrad::update(Parameter& p, const Tensor& grad, AdagradState& state, cons
     });
 }
 
-Adadelta::Adadelta(std::vector<Parameter> params, AdadeltaOptions options) : OptimizerBase(std::move(params), options) {}
-
 void Adadelta::update(Parameter& p, const Tensor& grad, AdadeltaState& state, const AdadeltaOptions& o) {
     ensure(state.square_avg, p);
     ensure(state.acc_delta, p);
@@ -314,12 +301,13 @@ void Adadelta::update(Parameter& p, const Tensor& grad, AdadeltaState& state, co
         T* sq = data<T>(state.square_avg);
         T* acc = data<T>(state.acc_delta);
         const T rho = static_cast<T>(o.rho_), eps = static_cast<T>(o.eps_), wd = static_cast<T>(o.weight_decay_), lr = static_cast<T>(o.lr_);
+        const T c_rho = static_cast<T>(1 - o.rho_);   // in double, as PyTorch
         for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize_ ? -g[i] : g[i];
             if (o.weight_decay_ != 0) d += wd * w[i];
-            sq[i] = rho * sq[i] + (1 - rho) * d * d;
+            sq[i] = rho * sq[i] + c_rho * d * d;
             const T delta = std::sqrt(acc[i] + eps) / std::sqrt(sq[i] + eps) * d;
-            acc[i] = rho * acc[i] + (1 - rho) * delta * delta;
+            acc[i] = rho * acc[i] + c_rho * delta * delta;
             w[i] -= lr * delta;
         }
     });

@@ -54,6 +54,8 @@ public:
     /// The lr a group had when the first scheduler attached to it (PyTorch's "initial_lr"):
     /// recorded on first request, so chained schedulers share one base.
     double initial_lr(std::size_t group);
+    /// Replaces a group's initial lr (OneCycleLR does, as in PyTorch).
+    void set_initial_lr(std::size_t group, double lr) { initial_lrs_[group] = lr; }
 
     virtual StateDict state_dict() = 0;
     virtual void load_state_dict(const StateDict& state) = 0;
@@ -62,8 +64,12 @@ private:
     std::unordered_map<std::size_t, double> initial_lrs_;
 };
 
+/// "optimizer got an empty parameter list" (PyTorch's words) with a hint at the usual cause.
+std::string empty_list_message(const char* optimizer);
+
 /// Shared implementation: parameter groups of `Options` and per-parameter `State`.
-/// Options must provide `double lr_` and `std::vector<OptionField> fields()`; State must provide
+/// Options must provide `double lr_`, `std::vector<OptionField> fields()`, `kName` and
+/// `validate(const char* optimizer)`; State must provide
 /// `std::vector<std::pair<const char*, Tensor*>> tensors()` and `double step`.
 template <class Options, class State>
 class OptimizerBase : public Optimizer {
@@ -73,14 +79,24 @@ public:
         Options options;
     };
 
-    OptimizerBase(std::vector<Parameter> params, Options defaults) : defaults_(defaults) {
+    /// `name` only labels error messages (AdamW passes its own; the rest use Options::kName).
+    /// Throws ValueError for an empty list and for options PyTorch rejects.
+    OptimizerBase(std::vector<Parameter> params, Options defaults, const char* name = Options::kName)
+        : name_(name), defaults_(defaults) {
+        if (params.empty()) throw ValueError(empty_list_message(name_));
         add_param_group({std::move(params), defaults});
     }
-    OptimizerBase(std::vector<ParamGroup> groups, Options defaults) : defaults_(defaults) {
+    OptimizerBase(std::vector<ParamGroup> groups, Options defaults, const char* name = Options::kName)
+        : name_(name), defaults_(defaults) {
+        if (groups.empty()) throw ValueError(empty_list_message(name_));
+        defaults_.validate(name_);
         for (auto& g : groups) add_param_group(std::move(g));
     }
 
+    /// Adds a group after checking its options as the constructor does (PyTorch checks only the
+    /// constructor's defaults; a group's own options deserve the same checks).
     void add_param_group(ParamGroup group) {
+        group.options.validate(name_);
         for (const auto& p : group.params) {
             if (!p.defined()) throw ValueError("optimizer: a parameter group contains an undefined parameter");
             for (const auto& existing : groups_) {
@@ -212,6 +228,7 @@ public:
     }
 
 protected:
+    const char* name_;
     /// One fused update of `param` from `grad`; state.step already counts this step.
     virtual void update(Parameter& param, const Tensor& grad, State& state, const Options& options) = 0;
 

@@ -16,6 +16,9 @@ namespace lazynn::optim {
 
 // ---------------------------------------------------------------- SGD
 struct SGDOptions {
+    static constexpr const char* kName = "SGD";
+    /// PyTorch's argument checks (ValueError with its message, naming `optimizer`).
+    void validate(const char* optimizer) const;
     explicit SGDOptions(double lr = 1e-3) : lr_(lr) {}
     LAZYNN_OPTION(double, lr, lr_)
     LAZYNN_OPTION(double, momentum, momentum_)
@@ -38,7 +41,6 @@ struct SGDState {
 class SGD : public OptimizerBase<SGDOptions, SGDState> {
 public:
     using OptimizerBase::OptimizerBase;
-    SGD(std::vector<Parameter> params, SGDOptions options);
 
 protected:
     void update(Parameter& p, const Tensor& grad, SGDState& state, const SGDOptions& o) override;
@@ -46,6 +48,9 @@ protected:
 
 // ---------------------------------------------------------------- Adam / AdamW
 struct AdamOptions {
+    static constexpr const char* kName = "Adam";
+    /// PyTorch's argument checks (ValueError with its message, naming `optimizer`).
+    void validate(const char* optimizer) const;
     explicit AdamOptions(double lr = 1e-3) : lr_(lr) {}
     LAZYNN_OPTION(double, lr, lr_)
     auto& betas(double b1, double b2) {
@@ -78,7 +83,6 @@ struct AdamState {
 class Adam : public OptimizerBase<AdamOptions, AdamState> {
 public:
     using OptimizerBase::OptimizerBase;
-    Adam(std::vector<Parameter> params, AdamOptions options);
 
 protected:
     void update(Parameter& p, const Tensor& grad, AdamState& state, const AdamOptions& o) override;
@@ -93,6 +97,9 @@ public:
 
 // ---------------------------------------------------------------- Adamax
 struct AdamaxOptions {
+    static constexpr const char* kName = "Adamax";
+    /// PyTorch's argument checks (ValueError with its message, naming `optimizer`).
+    void validate(const char* optimizer) const;
     explicit AdamaxOptions(double lr = 2e-3) : lr_(lr) {}
     LAZYNN_OPTION(double, lr, lr_)
     auto& betas(double b1, double b2) {
@@ -117,7 +124,6 @@ struct AdamaxState {
 class Adamax : public OptimizerBase<AdamaxOptions, AdamaxState> {
 public:
     using OptimizerBase::OptimizerBase;
-    Adamax(std::vector<Parameter> params, AdamaxOptions options);
 
 protected:
     void update(Parameter& p, const Tensor& grad, AdamaxState& state, const AdamaxOptions& o) override;
@@ -125,6 +131,9 @@ protected:
 
 // ---------------------------------------------------------------- NAdam
 struct NAdamOptions {
+    static constexpr const char* kName = "NAdam";
+    /// PyTorch's argument checks (ValueError with its message, naming `optimizer`).
+    void validate(const char* optimizer) const;
     explicit NAdamOptions(double lr = 2e-3) : lr_(lr) {}
     LAZYNN_OPTION(double, lr, lr_)
     auto& betas(double b1, double b2) {
@@ -152,7 +161,6 @@ struct NAdamState {
 class NAdam : public OptimizerBase<NAdamOptions, NAdamState> {
 public:
     using OptimizerBase::OptimizerBase;
-    NAdam(std::vector<Parameter> params, NAdamOptions options);
 
 protected:
     void update(Parameter& p, const Tensor& grad, NAdamState& state, const NAdamOptions& o) override;
@@ -160,6 +168,9 @@ protected:
 
 // ---------------------------------------------------------------- RAdam
 struct RAdamOptions {
+    static constexpr const char* kName = "RAdam";
+    /// PyTorch's argument checks (ValueError with its message, naming `optimizer`).
+    void validate(const char* optimizer) const;
     explicit RAdamOptions(double lr = 1e-3) : lr_(lr) {}
     LAZYNN_OPTION(double, lr, lr_)
     auto& betas(double b1, double b2) {
@@ -182,7 +193,6 @@ struct RAdamState {
 class RAdam : public OptimizerBase<RAdamOptions, RAdamState> {
 public:
     using OptimizerBase::OptimizerBase;
-    RAdam(std::vector<Parameter> params, RAdamOptions options);
 
 protected:
     void update(Parameter& p, const Tensor& grad, RAdamState& state, const RAdamOptions& o) override;
@@ -190,6 +200,9 @@ protected:
 
 // ---------------------------------------------------------------- RMSprop
 struct RMSpropOptions {
+    static constexpr const char* kName = "RMSprop";
+    /// PyTorch's argument checks (ValueError with its message, naming `optimizer`).
+    void validate(const char* optimizer) const;
     explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
     LAZYNN_OPTION(double, lr, lr_)
     LAZYNN_OPTION(double, alpha, alpha_)
@@ -215,7 +228,6 @@ struct RMSpropState {
 class RMSprop : public OptimizerBase<RMSpropOptions, RMSpropState> {
 public:
     using OptimizerBase::OptimizerBase;
-    RMSprop(std::vector<Parameter> params, RMSpropOptions options);
 
 protected:
     void update(Parameter& p, const Tensor& grad, RMSpropState& state, const RMSpropOptions& o) override;
@@ -223,6 +235,9 @@ protected:
 
 // ---------------------------------------------------------------- Adagrad
 struct AdagradOptions {
+    static constexpr const char* kName = "Adagrad";
+    /// PyTorch's argument checks (ValueError with its message, naming `optimizer`).
+    void validate(const char* optimizer) const;
     explicit AdagradOptions(double lr = 1e-2) : lr_(lr) {}
     LAZYNN_OPTION(double, lr, lr_)
     LAZYNN_OPTION(double, lr_decay, lr_decay_)
@@ -247,7 +262,6 @@ struct AdagradState {
 class Adagrad : public OptimizerBase<AdagradOptions, AdagradState> {
 public:
     using OptimizerBase::OptimizerBase;
-    Adagrad(std::vector<Parameter> params, AdagradOptions options);
 
 protected:
     void update(Parameter& p, const Tensor& grad, AdagradState& state, const AdagradOptions& o) override;
@@ -255,6 +269,9 @@ protected:
 
 // ---------------------------------------------------------------- Adadelta
 struct AdadeltaOptions {
+    static constexpr const char* kName = "Adadelta";
+    /// PyTorch's argument checks (ValueError with its message, naming `optimizer`).
+    void validate(const char* optimizer) const;
     explicit AdadeltaOptions(double lr = 1.0) : lr_(lr) {}
     LAZYNN_OPTION(double, lr, lr_)
     LAZYNN_OPTION(double, rho, rho_)
@@ -275,7 +292,6 @@ struct AdadeltaState {
 class Adadelta : public OptimizerBase<AdadeltaOptions, AdadeltaState> {
 public:
     using OptimizerBase::OptimizerBase;
-    Adadelta(std::vector<Parameter> params, AdadeltaOptions options);
 
 protected:
     void update(Parameter& p, const Tensor& grad, AdadeltaState& state, const AdadeltaOptions& o) override;
