@@ -564,3 +564,54 @@ TEST_SUITE("copies of an uninitialised lazy module (issue 13, item 10)") {
         CHECK_FALSE(equal(m1.get_parameter("blocks.1.0.weight"), m1.get_parameter("blocks.2.0.weight")));
     }
 }
+
+TEST_SUITE("lazy options without the inferred size (issue 13, item 6)") {
+    // The expected reprs are what PyTorch 1.13 prints for the same lazy layers after one forward.
+    TEST_CASE("LazyInstanceNorm options keep the lazy defaults (affine, tracked statistics)") {
+        nn::LazyInstanceNorm2d norm(nn::LazyInstanceNormOptions().eps(1e-3));
+        CHECK(norm.str() == "LazyInstanceNorm2d(0, eps=0.001, momentum=0.1, affine=True, track_running_stats=True)");
+        (void)norm(ones({2, 3, 4, 4}));
+        CHECK(norm.str() == "InstanceNorm2d(3, eps=0.001, momentum=0.1, affine=True, track_running_stats=True)");
+        CHECK(norm.weight.shape() == Shape{3});
+        // InstanceNormOptions (InstanceNorm's defaults) no longer silently switch them off.
+        static_assert(!std::is_constructible_v<nn::LazyInstanceNorm2d, nn::InstanceNormOptions>);
+    }
+
+    TEST_CASE("LazyBatchNorm takes no size") {
+        nn::LazyBatchNorm1d bn(nn::LazyBatchNormOptions().momentum(0.2).affine(false));
+        CHECK(bn.str() == "LazyBatchNorm1d(0, eps=1e-05, momentum=0.2, affine=False, track_running_stats=True)");
+        (void)bn(ones({2, 3}));
+        CHECK(bn.str() == "BatchNorm1d(3, eps=1e-05, momentum=0.2, affine=False, track_running_stats=True)");
+    }
+
+    TEST_CASE("lazy convolutions take (out_channels, kernel_size) options") {
+        nn::LazyConv2d conv(nn::LazyConv2dOptions(16, 3).stride(2).padding(1).bias(false));
+        (void)conv(ones({1, 3, 8, 8}));
+        CHECK(conv.str() == "Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)");
+        nn::LazyConvTranspose2d up(nn::LazyConvTranspose2dOptions(4, 3).stride(2).output_padding(1));
+        (void)up(ones({1, 3, 8, 8}));
+        CHECK(up.str() == "ConvTranspose2d(3, 4, kernel_size=(3, 3), stride=(2, 2), output_padding=(1, 1))");
+        nn::LazyConv1d c1(nn::LazyConv1dOptions(2, 3).groups(2));
+        CHECK(c1(ones({1, 4, 5})).shape() == Shape{1, 2, 3});
+        nn::LazyConv3d c3(nn::LazyConv3dOptions(2, 1));
+        CHECK(c3(ones({1, 3, 2, 2, 2})).shape() == Shape{1, 2, 2, 2, 2});
+    }
+
+    TEST_CASE("lazy recurrent layers take hidden_size only") {
+        nn::LazyLSTM lstm(nn::LazyRNNOptions(5).bidirectional(true));
+        (void)lstm(ones({4, 1, 3}));
+        CHECK(lstm.str() == "LSTM(3, 5, bidirectional=True)");
+        nn::LazyGRU gru(nn::LazyRNNOptions(2).num_layers(2).batch_first(true));
+        CHECK(gru(ones({1, 4, 6})).shape() == Shape{1, 4, 2});
+    }
+
+    TEST_CASE("the older forms still compile and behave as before") {
+        nn::LazyConv2d conv(nn::Conv2dOptions(0, 4, 3).padding(1));
+        CHECK(conv(ones({1, 2, 5, 5})).shape() == Shape{1, 4, 5, 5});
+        nn::LazyBatchNorm2d bn(nn::BatchNormOptions(0).eps(1e-3));
+        (void)bn(ones({2, 3, 2, 2}));
+        CHECK(bn.num_features() == 3);
+        nn::LazyRNN rnn(nn::RNNOptions(0, 2));
+        CHECK(rnn(ones({3, 1, 4})).shape() == Shape{3, 1, 2});
+    }
+}

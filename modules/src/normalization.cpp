@@ -357,7 +357,7 @@ std::string InstanceNormBase::extra_repr() const {
 
 
 #define LAZYNN_LAZY_INSTANCENORM_IMPL(Class, Concrete)                                                                \
-    Class::Class(InstanceNormOptions options) : Concrete((options.num_features_ = 0, options), Uninitialized{}) {    \
+    Class::Class(const LazyInstanceNormOptions& options) : Concrete(options.instance_norm_options(), Uninitialized{}) { \
         set_name(#Class);                                                                                             \
         make_lazy(#Concrete);                                                                                         \
     }                                                                                                                 \
