@@ -17,7 +17,7 @@ using namespace lazynn;
 struct CharModel : Cloneable<CharModel> {
     explicit CharModel(std::int64_t vocab) : head(this, "head", vocab) {}
 
-    nn::LazyLSTM lstm{this, "lstm", nn::RNNOptions(0, 128).batch_first(true)};
+    nn::LazyLSTM lstm{this, "lstm", nn::LazyRNNOptions(128).batch_first(true)};
     nn::LazyLinear head;   // sized by the vocabulary, given at construction
 
     /// Shapes: one-hot input [N, T, V] -> logits [N, T, V]

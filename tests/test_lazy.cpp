@@ -335,3 +335,283 @@ TEST_SUITE("lazy machinery contracts") {
         CHECK(seq(randn({2, 30})).shape() == Shape{2, 10});
     }
 }
+
+TEST_SUITE("initialize() and summary() have no side effects (issue 13, item 4)") {
+    struct Model : Module {
+        nn::LazyConv2d conv{this, "conv", 4, 3};
+        nn::LazyBatchNorm2d bn{this, "bn"};
+        nn::BatchNorm2d eager_bn{this, "eager_bn", 4};
+        nn::Dropout drop{this, "drop", 0.5};
+        nn::Flatten flat{this, "flat"};
+        nn::LazyLinear fc{this, "fc", 3};
+        Tensor forward(const Tensor& x) override { return fc(flat(drop(eager_bn(bn(conv(x)))))); }
+    };
+
+    void check_untouched(Model& m) {
+        CHECK(equal(m.bn.running_mean, zeros({4})));
+        CHECK(equal(m.bn.running_var, ones({4})));
+        CHECK(m.bn.num_batches_tracked.item<std::int64_t>() == 0);
+        CHECK(equal(m.eager_bn.running_mean, full({4}, 0.5)));
+        CHECK(m.eager_bn.num_batches_tracked.item<std::int64_t>() == 7);
+        // Each submodule's own flag, not one flag for the whole tree.
+        CHECK(m.is_training());
+        CHECK(m.conv.is_training());
+        CHECK_FALSE(m.bn.is_training());
+        CHECK(m.eager_bn.is_training());
+        CHECK_FALSE(m.drop.is_training());
+    }
+
+    void prepare(Model& m) {
+        m.bn.eval();
+        m.drop.eval();
+        NoGradGuard no_grad;
+        m.eager_bn.running_mean.fill_(0.5);
+        m.eager_bn.num_batches_tracked.fill_(7);
+    }
+
+    TEST_CASE("initialize: no statistics move, modes and the global stream are restored") {
+        manual_seed(3);
+        Model m;
+        prepare(m);
+        const std::string before = default_generator().state();
+        const Tensor expected = randn({6});   // what the stream gives next without a dry run
+        default_generator().set_state(before);
+        m.initialize(ones({2, 3, 6, 6}));
+        CHECK(default_generator().state() == before);
+        CHECK(equal(randn({6}), expected));
+        CHECK_FALSE(m.is_lazy());
+        CHECK_FALSE(m.conv.is_lazy());
+        CHECK(m.fc.in_features() == 64);
+        check_untouched(m);
+        m.train();
+        prepare(m);
+        const std::string again = default_generator().state();
+        m.summary({2, 3, 6, 6});
+        CHECK(default_generator().state() == again);
+        check_untouched(m);
+    }
+
+    TEST_CASE("summary on an uninitialised model leaves the generator and statistics alone") {
+        Model m;
+        prepare(m);
+        const std::string before = default_generator().state();
+        const std::string table = m.summary({1, 3, 5, 5});
+        CHECK(table.find("conv (Conv2d)") != std::string::npos);
+        CHECK(default_generator().state() == before);
+        check_untouched(m);
+    }
+
+    TEST_CASE("initialize materialises with the values a first (training) forward gives") {
+        manual_seed(21);
+        Model a;
+        manual_seed(21);
+        Model b;
+        a.initialize(ones({2, 3, 6, 6}));
+        (void)b(ones({2, 3, 6, 6}));   // a real forward: training mode, dropout draws, statistics move
+        CHECK(equal(a.conv.weight, b.conv.weight));
+        CHECK(equal(a.conv.bias, b.conv.bias));
+        CHECK(equal(a.fc.weight, b.fc.weight));
+        CHECK(equal(a.fc.bias, b.fc.bias));
+        CHECK(equal(a.bn.weight, b.bn.weight));
+        CHECK(b.bn.num_batches_tracked.item<std::int64_t>() == 1);   // the real forward did count
+    }
+
+    TEST_CASE("a failing dry run still restores modes and the generator") {
+        Model m;
+        prepare(m);
+        manual_seed(5);
+        const std::string before = default_generator().state();
+        CHECK_THROWS_AS(m.initialize(ones({2, 3})), Error);
+        CHECK(default_generator().state() == before);
+        CHECK_FALSE(m.bn.is_training());
+        CHECK(m.eager_bn.is_training());
+    }
+}
+
+TEST_SUITE("partial load, then forward (issue 13, item 7)") {
+    TEST_CASE("loaded tensors are kept; only the missing ones are initialised, as a fresh module would") {
+        nn::Linear source(5, 10);
+        manual_seed(8);
+        nn::LazyLinear lazy(10);
+        manual_seed(8);
+        nn::LazyLinear fresh(10);
+        StateDict sd;
+        sd.insert("weight", source.state_dict().at("weight"));
+        lazy.load_state_dict(sd, false);
+        (void)lazy(ones({2, 5}));
+        (void)fresh(ones({2, 5}));
+        CHECK(equal(lazy.weight, source.weight));
+        CHECK(equal(lazy.bias, fresh.bias));   // the same draws from the module's seed
+        CHECK_FALSE(equal(lazy.weight, fresh.weight));
+        CHECK(lazy.name() == "Linear");
+        CHECK(lazy.in_features() == 5);
+    }
+
+    TEST_CASE("a loaded shape that disagrees with the input is a clear error; the module stays lazy") {
+        nn::Linear source(5, 10);
+        nn::LazyLinear lazy(10);
+        StateDict sd;
+        sd.insert("weight", source.state_dict().at("weight"));
+        lazy.load_state_dict(sd, false);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(lazy(ones({2, 7})), ShapeError,
+                                        "LazyLinear: the loaded weight has shape [10, 5], but the input ([2, 7]) needs [10, 7]");
+        CHECK(lazy.is_lazy());
+        CHECK(is_lazy(lazy.bias));
+        CHECK(equal(lazy.weight, source.weight));   // still the loaded values
+        CHECK(lazy(ones({2, 5})).shape() == Shape{2, 10});
+        CHECK(equal(lazy.weight, source.weight));
+    }
+
+    TEST_CASE("conv, batch norm and recurrent layers keep what was loaded") {
+        nn::Conv2d conv_src(3, 4, 3);
+        nn::LazyConv2d conv(4, 3);
+        StateDict c;
+        c.insert("bias", conv_src.state_dict().at("bias"));
+        conv.load_state_dict(c, false);
+        (void)conv(ones({1, 3, 5, 5}));
+        CHECK(equal(conv.bias, conv_src.bias));
+        CHECK(conv.weight.shape() == Shape{4, 3, 3, 3});
+
+        nn::BatchNorm2d bn_src(3);
+        {
+            NoGradGuard no_grad;
+            bn_src.running_mean.fill_(0.25);
+        }
+        nn::LazyBatchNorm2d bn;
+        StateDict b;
+        b.insert("running_mean", bn_src.state_dict().at("running_mean"));
+        bn.load_state_dict(b, false);
+        bn.eval();
+        (void)bn(ones({2, 3, 2, 2}));
+        CHECK(equal(bn.running_mean, full({3}, 0.25)));
+        CHECK(equal(bn.running_var, ones({3})));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR([&] {
+            nn::LazyBatchNorm2d other;
+            other.load_state_dict(b, false);
+            return other(ones({2, 4, 2, 2}));
+        }(), ShapeError, "the loaded running_mean has shape [3], but the input ([2, 4, 2, 2]) needs [4]");
+
+        nn::LSTM lstm_src(3, 2);
+        nn::LazyLSTM lstm(2);
+        StateDict l;
+        l.insert("weight_ih_l0", lstm_src.state_dict().at("weight_ih_l0"));
+        lstm.load_state_dict(l, false);
+        (void)lstm(ones({4, 1, 3}));
+        CHECK(equal(lstm.get_parameter("weight_ih_l0"), lstm_src.get_parameter("weight_ih_l0")));
+    }
+}
+
+TEST_SUITE("copies of an uninitialised lazy module (issue 13, item 10)") {
+    TEST_CASE("copies, clones and ModuleList copies initialise independently") {
+        nn::LazyLinear a(4);
+        nn::LazyLinear b = a;
+        auto c = a.clone();
+        nn::ModuleList list{a, a};
+        const Tensor x = ones({1, 3});
+        (void)a(x);
+        (void)b(x);
+        (void)(*c)(x);
+        (void)list[0](x);
+        (void)list[1](x);
+        const std::vector<Tensor> weights{a.weight, b.weight, c->get_parameter("weight"), list[0].get_parameter("weight"),
+                                          list[1].get_parameter("weight")};
+        for (std::size_t i = 0; i < weights.size(); ++i) {
+            for (std::size_t j = i + 1; j < weights.size(); ++j) {
+                CAPTURE(i);
+                CAPTURE(j);
+                CHECK_FALSE(equal(weights[i], weights[j]));
+            }
+        }
+        CHECK(a.seed() != b.seed());
+    }
+
+    TEST_CASE("copying draws nothing from the global generator, and moving keeps the seed") {
+        nn::LazyLinear a(4);
+        const std::string before = default_generator().state();
+        nn::LazyLinear b = a;
+        auto c = b.clone();
+        CHECK(default_generator().state() == before);
+        const std::uint64_t seed = b.seed();
+        nn::LazyLinear moved = std::move(b);
+        CHECK(moved.seed() == seed);
+    }
+
+    TEST_CASE("same manual_seed, same weights, for a whole model built from copies") {
+        struct Blocks : Module {
+            nn::ModuleList blocks{this, "blocks"};
+            Blocks() {
+                nn::Sequential block{nn::LazyLinear(8), nn::ReLU()};
+                for (int i = 0; i < 3; ++i) blocks.push_back(block);   // copies of one uninitialised block
+            }
+            Tensor forward(const Tensor& x) override {
+                Tensor y = x;
+                for (Module* b : blocks.children()) y = (*b)(y);
+                return y;
+            }
+        };
+        manual_seed(77);
+        Blocks m1;
+        manual_seed(77);
+        Blocks m2;
+        m1.initialize(ones({2, 5}));
+        (void)m2(ones({2, 5}));
+        const auto p1 = m1.named_parameters(), p2 = m2.named_parameters();
+        REQUIRE(p1.size() == 6);
+        for (std::size_t i = 0; i < p1.size(); ++i) {
+            CAPTURE(p1[i].first);
+            CHECK(equal(p1[i].second, p2[i].second));
+        }
+        CHECK_FALSE(equal(m1.get_parameter("blocks.1.0.weight"), m1.get_parameter("blocks.2.0.weight")));
+    }
+}
+
+TEST_SUITE("lazy options without the inferred size (issue 13, item 6)") {
+    // The expected reprs are what PyTorch 1.13 prints for the same lazy layers after one forward.
+    TEST_CASE("LazyInstanceNorm options keep the lazy defaults (affine, tracked statistics)") {
+        nn::LazyInstanceNorm2d norm(nn::LazyInstanceNormOptions().eps(1e-3));
+        CHECK(norm.str() == "LazyInstanceNorm2d(0, eps=0.001, momentum=0.1, affine=True, track_running_stats=True)");
+        (void)norm(ones({2, 3, 4, 4}));
+        CHECK(norm.str() == "InstanceNorm2d(3, eps=0.001, momentum=0.1, affine=True, track_running_stats=True)");
+        CHECK(norm.weight.shape() == Shape{3});
+        // InstanceNormOptions (InstanceNorm's defaults) no longer silently switch them off.
+        static_assert(!std::is_constructible_v<nn::LazyInstanceNorm2d, nn::InstanceNormOptions>);
+    }
+
+    TEST_CASE("LazyBatchNorm takes no size") {
+        nn::LazyBatchNorm1d bn(nn::LazyBatchNormOptions().momentum(0.2).affine(false));
+        CHECK(bn.str() == "LazyBatchNorm1d(0, eps=1e-05, momentum=0.2, affine=False, track_running_stats=True)");
+        (void)bn(ones({2, 3}));
+        CHECK(bn.str() == "BatchNorm1d(3, eps=1e-05, momentum=0.2, affine=False, track_running_stats=True)");
+    }
+
+    TEST_CASE("lazy convolutions take (out_channels, kernel_size) options") {
+        nn::LazyConv2d conv(nn::LazyConv2dOptions(16, 3).stride(2).padding(1).bias(false));
+        (void)conv(ones({1, 3, 8, 8}));
+        CHECK(conv.str() == "Conv2d(3, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)");
+        nn::LazyConvTranspose2d up(nn::LazyConvTranspose2dOptions(4, 3).stride(2).output_padding(1));
+        (void)up(ones({1, 3, 8, 8}));
+        CHECK(up.str() == "ConvTranspose2d(3, 4, kernel_size=(3, 3), stride=(2, 2), output_padding=(1, 1))");
+        nn::LazyConv1d c1(nn::LazyConv1dOptions(2, 3).groups(2));
+        CHECK(c1(ones({1, 4, 5})).shape() == Shape{1, 2, 3});
+        nn::LazyConv3d c3(nn::LazyConv3dOptions(2, 1));
+        CHECK(c3(ones({1, 3, 2, 2, 2})).shape() == Shape{1, 2, 2, 2, 2});
+    }
+
+    TEST_CASE("lazy recurrent layers take hidden_size only") {
+        nn::LazyLSTM lstm(nn::LazyRNNOptions(5).bidirectional(true));
+        (void)lstm(ones({4, 1, 3}));
+        CHECK(lstm.str() == "LSTM(3, 5, bidirectional=True)");
+        nn::LazyGRU gru(nn::LazyRNNOptions(2).num_layers(2).batch_first(true));
+        CHECK(gru(ones({1, 4, 6})).shape() == Shape{1, 4, 2});
+    }
+
+    TEST_CASE("the older forms still compile and behave as before") {
+        nn::LazyConv2d conv(nn::Conv2dOptions(0, 4, 3).padding(1));
+        CHECK(conv(ones({1, 2, 5, 5})).shape() == Shape{1, 4, 5, 5});
+        nn::LazyBatchNorm2d bn(nn::BatchNormOptions(0).eps(1e-3));
+        (void)bn(ones({2, 3, 2, 2}));
+        CHECK(bn.num_features() == 3);
+        nn::LazyRNN rnn(nn::RNNOptions(0, 2));
+        CHECK(rnn(ones({3, 1, 4})).shape() == Shape{3, 1, 2});
+    }
+}

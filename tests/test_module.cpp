@@ -265,6 +265,54 @@ TEST_SUITE("hooks") {
         CHECK(events.size() == 2);
         CHECK(fc.num_forward_pre_hooks() == 0);
     }
+
+    TEST_CASE("hooks may replace the input and the output, as PyTorch's hooks returning a value do") {
+        nn::Linear fc(2, 2);
+        const Tensor x = tensor(std::vector<float>{1.0f, -2.0f, 0.5f, 3.0f}, Shape{2, 2});
+        std::vector<std::string> seen;
+        // A replacing pre-hook (a one-input call may return std::optional<Tensor>) ...
+        fc.register_forward_pre_hook([](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> { return in[0] * 2.0; });
+        // ... later pre-hooks and the forward hooks see the replacement; std::nullopt keeps it.
+        fc.register_forward_pre_hook([&](Module&, const std::vector<Tensor>& in) -> std::optional<std::vector<Tensor>> {
+            seen.push_back("pre2 " + std::to_string(in[0].select(0, 0).select(0, 0).item<float>()));
+            return std::nullopt;
+        });
+        fc.register_forward_hook([&](Module&, const std::vector<Tensor>& in, const Tensor&) {   // the void form still works
+            seen.push_back("post " + std::to_string(in[0].select(0, 0).select(0, 0).item<float>()));
+        });
+        fc.register_forward_hook([](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out + 1.0; });
+        fc.register_forward_hook([](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out * 10.0; });
+        const Tensor y = fc(x);
+        const Tensor expected = (nn::functional::linear(x * 2.0, fc.weight, fc.bias) + 1.0) * 10.0;
+        CHECK(allclose(y, expected));
+        CHECK(seen == std::vector<std::string>{"pre2 2.000000", "post 2.000000"});
+    }
+
+    TEST_CASE("replacement works for multi-input calls; a wrong count is a ValueError naming the module") {
+        nn::MSELoss loss;
+        auto h = loss.register_forward_pre_hook([](Module&, const std::vector<Tensor>& in) -> std::optional<std::vector<Tensor>> {
+            return std::vector<Tensor>{in[0], in[0]};   // compare the input with itself
+        });
+        CHECK(loss(ones({3}), zeros({3})).item<float>() == 0.0f);
+        h.remove();
+        loss.register_forward_pre_hook([](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> { return in[0]; });
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(loss(ones({3}), zeros({3})), ValueError,
+                                        "MSELoss: a forward pre-hook returned 1 inputs, but the module is called with 2");
+        // Multi-output modules: the replacement becomes the primary output.
+        nn::LSTM lstm(3, 2);
+        lstm.register_forward_hook([](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out * 0.0; });
+        const nn::RNNResult r = lstm(ones({4, 1, 3}), Tensor());
+        CHECK(equal(r.output, zeros({4, 1, 2})));
+        CHECK(r.h_n.abs().sum().item<float>() > 0.0f);   // the states are untouched
+    }
+
+    TEST_CASE("a prepended replacing pre-hook runs before a lazy module's initialisation") {
+        nn::LazyLinear fc(2);
+        fc.register_forward_pre_hook([](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> { return in[0].reshape({1, -1}); },
+                                     /*prepend=*/true);
+        CHECK(fc(ones({2, 3})).shape() == Shape{1, 2});
+        CHECK(fc.in_features() == 6);
+    }
 }
 
 TEST_SUITE("printing and counting") {

@@ -110,7 +110,14 @@ TEST_SUITE("UninitializedParameter") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.detach(), ValueError, fragment + "detach");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.zero_(), ValueError, fragment + "fill_");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.requires_grad_(false), ValueError, fragment + "requires_grad_");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(zeros_like(u), RuntimeError, "Can't access the shape");
+        // The *_like factories give the same ValueError as every other op (issue 13, item 3).
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(empty_like(u), ValueError, fragment + "empty_like");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(zeros_like(u), ValueError, fragment + "zeros_like");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones_like(u), ValueError, fragment + "ones_like");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(full_like(u, 2.0), ValueError, fragment + "full_like");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(rand_like(u), ValueError, fragment + "rand_like");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(randn_like(u), ValueError, fragment + "randn_like");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(zeros_like(UninitializedBuffer()), ValueError, "`lazynn::UninitializedBuffer` objects");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(matmul(u, ones({1})), ValueError, fragment + "matmul");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.reshape({1}), ValueError, fragment + "reshape");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.item<float>(), ValueError, fragment + "item");

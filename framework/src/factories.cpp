@@ -85,12 +85,32 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOp
     });
 }
 
-Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype()); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
-Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.dtype()); }
-Tensor rand_like(const Tensor& t) { return rand(t.shape(), t.dtype()); }
-Tensor randn_like(const Tensor& t) { return randn(t.shape(), t.dtype()); }
+// The *_like factories read t's shape, so an uninitialised parameter gets the same ValueError
+// every other op gives (PyTorch's torch.empty_like(u) does), not shape()'s RuntimeError.
+Tensor empty_like(const Tensor& t) {
+    const TensorImpl& i = detail::checked(t, "empty_like");
+    return empty(i.shape, i.dtype);
+}
+Tensor zeros_like(const Tensor& t) {
+    const TensorImpl& i = detail::checked(t, "zeros_like");
+    return zeros(i.shape, i.dtype);
+}
+Tensor ones_like(const Tensor& t) {
+    const TensorImpl& i = detail::checked(t, "ones_like");
+    return ones(i.shape, i.dtype);
+}
+Tensor full_like(const Tensor& t, double value) {
+    const TensorImpl& i = detail::checked(t, "full_like");
+    return full(i.shape, value, i.dtype);
+}
+Tensor rand_like(const Tensor& t) {
+    const TensorImpl& i = detail::checked(t, "rand_like");
+    return rand(i.shape, i.dtype);
+}
+Tensor randn_like(const Tensor& t) {
+    const TensorImpl& i = detail::checked(t, "randn_like");
+    return randn(i.shape, i.dtype);
+}
 
 namespace {
 

@@ -52,6 +52,16 @@ auto find_slot(Slots& slots, const std::string& name) {
     return std::find_if(slots.begin(), slots.end(), [&](const auto& s) { return s.name == name; });
 }
 
+/// The seed of the n-th copy (n >= 1) of a module seeded with `seed`: splitmix64 of the pair, so
+/// copies differ from the source and from each other, and the global generator is not touched
+/// (copying inside a model's constructor keeps "same manual_seed, same weights").
+std::uint64_t copy_seed(std::uint64_t seed, std::uint64_t n) {
+    std::uint64_t z = seed + n * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
 }  // namespace
 
 // ---- construction, copy, destruction ----
@@ -67,7 +77,7 @@ Module::Module(const Module& other)
     : registry_(std::make_unique<Registry>()),
       name_(other.name_),
       training_(other.training_),
-      seed_(other.seed_),
+      seed_(copy_seed(other.seed_, ++other.copies_made_)),
       lazy_(other.lazy_),
       pre_hooks_(other.pre_hooks_),
       hooks_(other.hooks_),
@@ -108,7 +118,8 @@ Module::Module(Module&& other) noexcept
       hooks_(other.hooks_),
       load_pre_hooks_(other.load_pre_hooks_),
       next_hook_id_(other.next_hook_id_),
-      copier_(other.copier_) {
+      copier_(other.copier_),
+      copies_made_(other.copies_made_.load()) {
     for (auto& s : other.registry_->params) {
         auto& slot = registry_->params.emplace_back();
         slot.name = s.name;
@@ -408,27 +419,48 @@ Tensor Module::forward(const Tensor&) {
 }
 
 Tensor Module::operator()(const Tensor& input) {
-    return call_with_hooks({input}, [&] { return forward(input); });
+    return call_with_hooks({input}, [&](const std::vector<Tensor>& in) { return forward(in[0]); });
 }
 
-void Module::run_pre_hooks(const std::vector<Tensor>& inputs) {
+std::optional<std::vector<Tensor>> Module::run_pre_hooks(const std::vector<Tensor>& inputs) {
+    if (pre_hooks_.empty()) return std::nullopt;
     const auto snapshot = pre_hooks_;  // hooks may remove themselves (the lazy hook does)
-    for (const auto& h : snapshot) h.fn(*this, inputs);
+    std::optional<std::vector<Tensor>> replaced;
+    for (const auto& h : snapshot) {
+        std::optional<std::vector<Tensor>> result = h.fn(*this, replaced ? *replaced : inputs);
+        if (!result) continue;
+        if (result->size() != inputs.size()) {
+            throw ValueError(name() + ": a forward pre-hook returned " + std::to_string(result->size()) +
+                             " inputs, but the module is called with " + std::to_string(inputs.size()) +
+                             "; return them all (std::optional<std::vector<Tensor>>) or std::nullopt to keep them");
+        }
+        replaced = std::move(result);
+    }
+    return replaced;
 }
 
-void Module::run_hooks(const std::vector<Tensor>& inputs, const Tensor& output) {
+Tensor Module::run_hooks(const std::vector<Tensor>& inputs, Tensor output) {
+    if (hooks_.empty()) return output;
     const auto snapshot = hooks_;
-    for (const auto& h : snapshot) h.fn(*this, inputs, output);
+    for (const auto& h : snapshot) {
+        if (std::optional<Tensor> result = h.fn(*this, inputs, output)) output = std::move(*result);
+    }
+    return output;
 }
 
-HookHandle Module::register_forward_pre_hook(ForwardPreHook hook, bool prepend) {
+void Module::refuse_replaced_inputs() const {
+    throw NotImplementedError(name() + ": a forward pre-hook replaced the inputs, but this module's call does not take replaced "
+                              "inputs (its call_with_hooks body takes no arguments)");
+}
+
+HookHandle Module::add_forward_pre_hook(ReplacingForwardPreHook hook, bool prepend) {
     const std::uint64_t id = next_hook_id_++;
     if (prepend) pre_hooks_.insert(pre_hooks_.begin(), {id, std::move(hook)});
     else pre_hooks_.push_back({id, std::move(hook)});
     return HookHandle(alive_, this, id);
 }
 
-HookHandle Module::register_forward_hook(ForwardHook hook, bool prepend) {
+HookHandle Module::add_forward_hook(ReplacingForwardHook hook, bool prepend) {
     const std::uint64_t id = next_hook_id_++;
     if (prepend) hooks_.insert(hooks_.begin(), {id, std::move(hook)});
     else hooks_.push_back({id, std::move(hook)});
@@ -450,6 +482,23 @@ void Module::remove_hook(std::uint64_t id) {
 void HookHandle::remove() {
     if (alive_.lock() && module_) module_->remove_hook(id_);
     module_ = nullptr;
+}
+
+void Module::check_input_dtype(const Tensor& input, const Tensor& param, const char* torch_says) const {
+    if (!input.defined()) return;
+    const Dtype got = input.dtype();
+    const bool known = param.defined() && !param.is_uninitialized();
+    if (known && got == param.dtype()) return;
+    if (!known && is_floating(got)) return;
+    const std::string expected = known ? dtype_name(param.dtype()) : std::string("floating point");
+    std::string message = name() + ": expected a " + expected + " input (the dtype of its parameters), got " + dtype_name(got);
+    if (torch_says) message += std::string(" (PyTorch: ") + torch_says + ")";
+    if (known && is_floating(got)) {
+        message += "; convert the input with .to(" + dtype_name(param.dtype()) + ") or the module with .to(" + dtype_name(got) + ")";
+    } else if (known) {
+        message += "; convert the input with .to(" + dtype_name(param.dtype()) + ")";
+    }
+    throw DtypeError(message);
 }
 
 // ---- modes and bulk operations ----
@@ -539,15 +588,8 @@ void Module::initialize_parameters(const std::vector<Tensor>&) {
 void Module::make_lazy(std::string concrete_name) {
     LazyState state;
     state.concrete_name = std::move(concrete_name);
-    state.pre_hook = register_forward_pre_hook(
-                         [](Module& m, const std::vector<Tensor>& inputs) {
-                             m.initialize_parameters(inputs);
-                             if (m.has_uninitialized_params()) {
-                                 throw RuntimeError("module " + m.name() + " has not been fully initialized");
-                             }
-                             m.finish_lazy_initialization();
-                         },
-                         /*prepend=*/true)
+    state.pre_hook = register_forward_pre_hook([](Module& m, const std::vector<Tensor>& inputs) { m.run_lazy_initialization(inputs); },
+                                               /*prepend=*/true)
                          .id();
     state.load_hook = register_load_state_dict_pre_hook([](Module& m, const StateDict& sd, const std::string& prefix) {
                           // Materialise from the stored shapes; when nothing is left uninitialised,
@@ -590,10 +632,108 @@ void Module::make_lazy(std::string concrete_name) {
                               undo();
                               throw;
                           }
-                          if (!m.has_uninitialized_params()) m.finish_lazy_initialization();
+                          if (!m.has_uninitialized_params()) {
+                              m.finish_lazy_initialization();
+                              return;
+                          }
+                          // Still lazy: remember what the checkpoint filled, so the first forward keeps it.
+                          for (const auto& slot : m.registry_->params) {
+                              for (const auto& [impl, was] : fresh) {
+                                  if (slot.get() && &slot.get()->impl() == impl) m.lazy_->loaded_params.push_back(slot.name);
+                              }
+                          }
+                          for (const auto& slot : m.registry_->buffers) {
+                              for (const auto& [impl, was] : fresh) {
+                                  if (slot.get() && &slot.get()->impl() == impl) m.lazy_->loaded_buffers.push_back(slot.name);
+                              }
+                          }
                       })
                           .id();
     lazy_ = std::move(state);
+}
+
+namespace {
+
+/// A tensor's data and geometry, set aside while it is made uninitialised again.
+struct HeldTensor {
+    std::string name;
+    TensorImpl* impl;
+    std::shared_ptr<Storage> storage;
+    Shape shape, strides;
+    std::int64_t offset;
+    TensorState lazy_state;
+};
+
+void make_uninitialized(TensorImpl& impl, TensorState state) {
+    impl.storage.reset();
+    impl.shape = {0};
+    impl.strides = {1};
+    impl.offset = 0;
+    impl.state = state;
+}
+
+void put_back(const HeldTensor& h) {
+    h.impl->storage = h.storage;
+    h.impl->shape = h.shape;
+    h.impl->strides = h.strides;
+    h.impl->offset = h.offset;
+    h.impl->state = TensorState::Initialized;
+}
+
+}  // namespace
+
+void Module::run_lazy_initialization(const std::vector<Tensor>& inputs) {
+    // Tensors a partial load filled are set aside and made uninitialised for the duration, so
+    // initialize_parameters infers and materialises everything as usual; then each loaded tensor
+    // must have the shape the input implies, and gets its loaded values back. Only the tensors the
+    // checkpoint did not hold keep their fresh initialisation.
+    std::vector<HeldTensor> held;
+    const auto set_aside = [&](const std::string& name, Tensor* t, TensorState state) {
+        if (!t || !t->defined() || t->is_uninitialized()) return;
+        TensorImpl& impl = t->impl();
+        held.push_back({name, &impl, impl.storage, impl.shape, impl.strides, impl.offset, state});
+        make_uninitialized(impl, state);
+    };
+    if (lazy_) {
+        for (const auto& name : lazy_->loaded_params) {
+            auto it = find_slot(registry_->params, name);
+            if (it != registry_->params.end()) set_aside(name, it->get(), TensorState::UninitializedParameter);
+        }
+        for (const auto& name : lazy_->loaded_buffers) {
+            auto it = find_slot(registry_->buffers, name);
+            if (it != registry_->buffers.end()) set_aside(name, it->get(), TensorState::UninitializedBuffer);
+        }
+    }
+    // Everything uninitialised now, so a failure can return the module to exactly this state.
+    std::vector<std::pair<TensorImpl*, TensorState>> lazy_now;
+    for (const auto& s : registry_->params) {
+        if (s.get() && lazynn::is_lazy(*s.get())) lazy_now.emplace_back(&s.get()->impl(), s.get()->impl().state);
+    }
+    for (const auto& s : registry_->buffers) {
+        if (s.get() && lazynn::is_lazy(*s.get())) lazy_now.emplace_back(&s.get()->impl(), s.get()->impl().state);
+    }
+    const auto restore = [&] {
+        for (auto [impl, state] : lazy_now) make_uninitialized(*impl, state);
+        for (const auto& h : held) put_back(h);
+    };
+    try {
+        initialize_parameters(inputs);
+        if (has_uninitialized_params()) throw RuntimeError("module " + name() + " has not been fully initialized");
+        for (const auto& h : held) {
+            if (h.impl->shape != h.shape) {
+                std::string input_shapes;
+                for (const auto& x : inputs) input_shapes += (input_shapes.empty() ? "" : ", ") + shape_to_list(x.shape());
+                throw ShapeError(name() + ": the loaded " + h.name + " has shape " + shape_to_list(h.shape) + ", but the input (" +
+                                 input_shapes + ") needs " + shape_to_list(h.impl->shape) +
+                                 "; load a checkpoint that matches the input, or drop the entry to initialise it");
+            }
+        }
+    } catch (...) {
+        restore();
+        throw;
+    }
+    for (const auto& h : held) put_back(h);
+    finish_lazy_initialization();
 }
 
 void Module::finish_lazy_initialization() {
@@ -605,6 +745,31 @@ void Module::finish_lazy_initialization() {
 }
 
 void Module::initialize(const Tensor& sample) {
+    // A dry run only materialises: everything else it could change is put back, on failure too.
+    struct Restore {
+        std::vector<std::pair<Module*, bool>> modes;
+        std::vector<std::pair<Tensor, Tensor>> buffers;   // (the buffer, a copy of its values)
+        Generator generator = default_generator();
+        ~Restore() {
+            for (auto [m, training] : modes) m->training_ = training;
+            NoGradGuard no_grad;
+            for (auto& [b, saved] : buffers) {
+                try {
+                    if (b.shape() == saved.shape()) b.copy_(saved);
+                } catch (...) {   // a buffer the run replaced with another geometry: leave it
+                }
+            }
+            default_generator() = generator;
+        }
+    } restore;
+    for (auto& [path, m] : named_modules()) restore.modes.emplace_back(m, m->training_);
+    {
+        NoGradGuard no_grad;
+        for (auto& b : buffers()) {
+            if (!b.is_uninitialized()) restore.buffers.emplace_back(b, b.clone());
+        }
+    }
+    eval();
     NoGradGuard no_grad;
     (*this)(sample);
 }

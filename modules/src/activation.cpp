@@ -108,6 +108,7 @@ PReLU::PReLU(std::int64_t num_parameters, double init) : num_parameters_(num_par
 }
 
 Tensor PReLU::forward(const Tensor& x) {
+    check_input_dtype(x, weight);
     Tensor w = weight;
     if (num_parameters_ > 1) {
         if (x.dim() < 2 || x.size(1) != num_parameters_) {

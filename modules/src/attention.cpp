@@ -75,8 +75,8 @@ void MultiheadAttention::reset_parameters() {
 
 AttentionResult MultiheadAttention::operator()(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call) {
     AttentionResult result;
-    call_with_hooks({query, key, value}, [&] {
-        result = attend(query, key, value, call);
+    result.output = call_with_hooks({query, key, value}, [&](const std::vector<Tensor>& in) {
+        result = attend(in[0], in[1], in[2], call);
         return result.output;
     });
     return result;
@@ -89,6 +89,8 @@ Tensor MultiheadAttention::forward(const Tensor& x) {
 }
 
 AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in, const AttentionCall& call) {
+    // Every projection has the dtype of out_proj's weight (in_proj_weight is None with separate kdim/vdim).
+    for (const Tensor* t : {&query_in, &key_in, &value_in}) check_input_dtype(*t, out_proj.weight, "mat1 and mat2 must have the same dtype");
     const auto& o = options_;
     const bool unbatched = query_in.dim() == 2;
     if (query_in.dim() != 2 && query_in.dim() != 3) {
@@ -279,7 +281,8 @@ TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions 
 }
 
 Tensor TransformerEncoderLayer::operator()(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask) {
-    return call_with_hooks({src, src_mask, src_key_padding_mask}, [&] { return encode(src, src_mask, src_key_padding_mask); });
+    return call_with_hooks({src, src_mask, src_key_padding_mask},
+                           [&](const std::vector<Tensor>& in) { return encode(in[0], in[1], in[2]); });
 }
 
 Tensor TransformerEncoderLayer::encode(const Tensor& src, const Tensor& mask, const Tensor& padding_mask) {
@@ -315,10 +318,10 @@ TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, std
 std::size_t TransformerEncoder::num_layers() const { return const_cast<TransformerEncoder*>(this)->get_submodule("layers").children().size(); }
 
 Tensor TransformerEncoder::operator()(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask) {
-    return call_with_hooks({src, mask, src_key_padding_mask}, [&] {
-        Tensor x = src;
+    return call_with_hooks({src, mask, src_key_padding_mask}, [&](const std::vector<Tensor>& in) {
+        Tensor x = in[0];
         for (Module* layer : get_submodule("layers").children()) {
-            x = (*static_cast<TransformerEncoderLayer*>(layer))(x, mask, src_key_padding_mask);
+            x = (*static_cast<TransformerEncoderLayer*>(layer))(x, in[1], in[2]);
         }
         for (auto& [name, child] : named_children()) {
             if (name == "norm") x = (*child)(x);

@@ -96,6 +96,7 @@ Tensor ConvNd<N>::forward_then(const Tensor& input_given, bool relu) {
 
 template <std::size_t N>
 Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, const Tensor& bias, bool relu) {
+    this->check_input_dtype(input_given, weight);
     const auto& o = options_;
     const auto batched_rank = static_cast<std::int64_t>(N) + 2;
     if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {
@@ -321,7 +322,7 @@ Tensor ConvTransposeNd<N>::forward(const Tensor& input) {
 
 template <std::size_t N>
 Tensor ConvTransposeNd<N>::operator()(const Tensor& input, const Shape& output_size) {
-    return call_with_hooks({input}, [&] { return forward(input, output_size); });
+    return call_with_hooks({input}, [&](const std::vector<Tensor>& in) { return forward(in[0], output_size); });
 }
 
 template <std::size_t N>
@@ -357,6 +358,7 @@ Tensor ConvTransposeNd<N>::forward(const Tensor& input, const Shape& output_size
 
 template <std::size_t N>
 Tensor ConvTransposeNd<N>::transposed(const Tensor& input_given, const std::array<std::int64_t, N>& output_padding) {
+    this->check_input_dtype(input_given, weight);
     const auto& o = options_;
     const auto batched_rank = static_cast<std::int64_t>(N) + 2;
     if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {

@@ -8,6 +8,10 @@
 namespace lazynn::nn {
 namespace {
 
+// PyTorch 1.13's wording (lazynn has no int32, so int64 is the one index dtype).
+constexpr const char* kIndicesTorchSays =
+    " (PyTorch: Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int)";
+
 /// Indices must lie in [0, rows): negative ones do not wrap (PyTorch's "index out of range in
 /// self"), and max_norm renormalises rows before the lookup would catch them.
 void check_indices(const Tensor& flat, std::int64_t rows, const char* module) {
@@ -42,7 +46,7 @@ void Embedding::reset_parameters() {
 }
 
 Tensor Embedding::forward(const Tensor& indices) {
-    if (indices.dtype() != kInt64) throw DtypeError("Embedding: expected int64 indices, got " + dtype_name(indices.dtype()));
+    if (indices.dtype() != kInt64) throw DtypeError("Embedding: expected int64 indices, got " + dtype_name(indices.dtype()) + kIndicesTorchSays);
     const Tensor flat = indices.reshape({-1});
     check_indices(flat, weight.size(0), "Embedding");
     if (options_.max_norm_) {
@@ -94,7 +98,7 @@ EmbeddingBag::EmbeddingBag(EmbeddingBagOptions options) : options_(std::move(opt
 }
 
 Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Tensor& per_sample_weights) {
-    if (indices.dtype() != kInt64) throw DtypeError("EmbeddingBag: expected int64 indices, got " + dtype_name(indices.dtype()));
+    if (indices.dtype() != kInt64) throw DtypeError("EmbeddingBag: expected int64 indices, got " + dtype_name(indices.dtype()) + kIndicesTorchSays);
     check_indices(indices.reshape({-1}), weight.size(0), "EmbeddingBag");
     const std::string& mode = options_.mode_;
     if (per_sample_weights.defined()) {

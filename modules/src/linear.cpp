@@ -33,6 +33,7 @@ void Linear::reset_parameters() {
 }
 
 Tensor Linear::forward_then(const Tensor& input, bool relu) {
+    check_input_dtype(input, weight, "mat1 and mat2 must have the same dtype");
     if (input.dim() == 0 || input.size(-1) != options_.in_features_) {
         const Shape& s = input.shape();
         Shape rows = s.size() >= 2 ? Shape{shape_numel(Shape(s.begin(), s.end() - 1)), s.back()} : Shape{1, s.empty() ? 1 : s[0]};

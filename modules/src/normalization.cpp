@@ -183,6 +183,7 @@ void BatchNormBase::reset_parameters() {
 }
 
 Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
+    check_input_dtype(input, weight.defined() ? Tensor(weight) : Tensor(running_mean));
     const auto rank = input.dim();
     if (std::find(ranks_.begin(), ranks_.end(), rank) == ranks_.end()) {
         std::string expected;
@@ -333,6 +334,7 @@ void InstanceNormBase::reset_parameters() {
 }
 
 Tensor InstanceNormBase::forward(const Tensor& input_given) {
+    check_input_dtype(input_given, weight.defined() ? Tensor(weight) : Tensor(running_mean));
     const std::int64_t batched = spatial_dims_ + 2;
     if (input_given.dim() != batched && input_given.dim() != batched - 1) {
         throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D (unbatched) or " + std::to_string(batched) +
@@ -381,7 +383,7 @@ std::string InstanceNormBase::extra_repr() const {
 
 
 #define LAZYNN_LAZY_INSTANCENORM_IMPL(Class, Concrete)                                                                \
-    Class::Class(InstanceNormOptions options) : Concrete((options.num_features_ = 0, options), Uninitialized{}) {    \
+    Class::Class(const LazyInstanceNormOptions& options) : Concrete(options.instance_norm_options(), Uninitialized{}) { \
         set_name(#Class);                                                                                             \
         make_lazy(#Concrete);                                                                                         \
     }                                                                                                                 \
@@ -507,6 +509,7 @@ void LayerNorm::reset_parameters() {
 }
 
 Tensor LayerNorm::forward(const Tensor& input) {
+    check_input_dtype(input, weight);
     return functional::layer_norm(input, normalized_shape_, affine_ ? Tensor(weight) : Tensor(), affine_ ? Tensor(bias) : Tensor(), eps_);
 }
 
@@ -579,6 +582,7 @@ void GroupNorm::reset_parameters() {
 }
 
 Tensor GroupNorm::forward(const Tensor& input) {
+    check_input_dtype(input, weight);
     if (input.dim() < 2 || input.size(1) != num_channels_) {
         throw ShapeError(name() + "(" + extra_repr() + "): expected input [N, " + std::to_string(num_channels_) + ", *], got " +
                          shape_to_list(input.shape()));

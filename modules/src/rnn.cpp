@@ -94,6 +94,7 @@ void RNNBase::materialize_first_layer(std::int64_t input_size) {
 }
 
 RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_given, const Tensor& c0_given) {
+    check_input_dtype(input, get_parameter("weight_hh_l0"), "mat1 and mat2 must have the same dtype");
     const auto& o = options_;
     if (input.dim() != 2 && input.dim() != 3) {
         throw ShapeError(name() + ": Expected input to be 2D (unbatched) or 3D (batched), got " + std::to_string(input.dim()) +
@@ -159,8 +160,9 @@ RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_give
 
 RNNResult RNNBase::operator()(const Tensor& input, const Tensor& h0, const Tensor& c0) {
     RNNResult result;
-    call_with_hooks({input, h0, c0}, [&] {
-        result = forward_with_state(input, h0, c0);
+    // A forward hook's replacement output replaces result.output.
+    result.output = call_with_hooks({input, h0, c0}, [&](const std::vector<Tensor>& in) {
+        result = forward_with_state(in[0], in[1], in[2]);
         return result.output;
     });
     return result;
@@ -246,14 +248,15 @@ void RNNCellBase::reset_parameters() {
 
 RNNResult RNNCellBase::step(const Tensor& input, const Tensor& h, const Tensor& c) {
     RNNResult result;
-    call_with_hooks({input, h, c}, [&] {
-        result = step_impl(input, h, c);
+    result.h_n = call_with_hooks({input, h, c}, [&](const std::vector<Tensor>& in) {
+        result = step_impl(in[0], in[1], in[2]);
         return result.h_n;
     });
     return result;
 }
 
 RNNResult RNNCellBase::step_impl(const Tensor& input, const Tensor& h_given, const Tensor& c_given) {
+    check_input_dtype(input, weight_ih, "mat1 and mat2 must have the same dtype");
     if (input.dim() != 1 && input.dim() != 2) {
         throw ShapeError(name() + ": Expected input to be 1D or 2D, got " + std::to_string(input.dim()) + "D instead");
     }

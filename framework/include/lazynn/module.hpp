@@ -21,7 +21,7 @@
 //   - operator()(x) runs the forward pre-hooks, forward(x), then the forward hooks. A lazy
 //     module's first pre-hook infers its sizes, materialises and becomes its concrete twin.
 // Copy/move: copying a Module is a deep copy (new storage for every parameter and buffer) whose
-// registry points into the copy; moving keeps the tensors. clone() deep-copies through a base
+// registry points into the copy, with a seed of its own (seed()); moving keeps the tensors and seed. clone() deep-copies through a base
 // pointer. Assignment is deleted: copy-construct or clone() instead.
 
 #include <lazynn/ordered_dict.hpp>
@@ -29,11 +29,13 @@
 #include <lazynn/random.hpp>
 #include <lazynn/tensor.hpp>
 
+#include <atomic>
 #include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,8 +60,14 @@ struct ParameterCount {
     std::int64_t uninitialized = 0;   // parameter tensors still waiting for their first forward
 };
 
+// Forward hooks observe (return void) or, like PyTorch's hooks returning a value instead of None,
+// replace: a pre-hook returning std::optional<std::vector<Tensor>> (or std::optional<Tensor> for a
+// one-input call) replaces the inputs the next hooks and forward see; a forward hook returning
+// std::optional<Tensor> replaces the output. std::nullopt keeps the current value.
 using ForwardPreHook = std::function<void(Module&, const std::vector<Tensor>& inputs)>;
 using ForwardHook = std::function<void(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
+using ReplacingForwardPreHook = std::function<std::optional<std::vector<Tensor>>(Module&, const std::vector<Tensor>& inputs)>;
+using ReplacingForwardHook = std::function<std::optional<Tensor>(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
 using LoadStateDictPreHook = std::function<void(Module&, const StateDict& state, const std::string& prefix)>;
 
 /// Removes a hook when remove() is called (idempotent). Outliving the module is safe.
@@ -150,8 +158,51 @@ public:
     std::unique_ptr<Module> clone() const;
 
     // ---- hooks ----
-    HookHandle register_forward_pre_hook(ForwardPreHook hook, bool prepend = false);
-    HookHandle register_forward_hook(ForwardHook hook, bool prepend = false);
+    /// `hook(module, inputs)` returning void, std::optional<std::vector<Tensor>> or
+    /// std::optional<Tensor> (see ReplacingForwardPreHook).
+    template <class F>
+        requires std::invocable<F&, Module&, const std::vector<Tensor>&>
+    HookHandle register_forward_pre_hook(F hook, bool prepend = false) {
+        using R = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&>;
+        using Inputs = std::optional<std::vector<Tensor>>;
+        if constexpr (std::is_void_v<R>) {
+            return add_forward_pre_hook(
+                [h = std::move(hook)](Module& m, const std::vector<Tensor>& in) mutable -> Inputs {
+                    h(m, in);
+                    return std::nullopt;
+                },
+                prepend);
+        } else if constexpr (std::is_convertible_v<R, Inputs>) {
+            return add_forward_pre_hook(ReplacingForwardPreHook(std::move(hook)), prepend);
+        } else {
+            static_assert(std::is_convertible_v<R, std::optional<Tensor>>,
+                          "a forward pre-hook returns void, std::optional<std::vector<Tensor>> or std::optional<Tensor>");
+            return add_forward_pre_hook(
+                [h = std::move(hook)](Module& m, const std::vector<Tensor>& in) mutable -> Inputs {
+                    std::optional<Tensor> x = h(m, in);
+                    if (!x) return std::nullopt;
+                    return std::vector<Tensor>{*x};
+                },
+                prepend);
+        }
+    }
+    /// `hook(module, inputs, output)` returning void or std::optional<Tensor> (a replacement output).
+    template <class F>
+        requires std::invocable<F&, Module&, const std::vector<Tensor>&, const Tensor&>
+    HookHandle register_forward_hook(F hook, bool prepend = false) {
+        using R = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&, const Tensor&>;
+        if constexpr (std::is_void_v<R>) {
+            return add_forward_hook(
+                [h = std::move(hook)](Module& m, const std::vector<Tensor>& in, const Tensor& out) mutable -> std::optional<Tensor> {
+                    h(m, in, out);
+                    return std::nullopt;
+                },
+                prepend);
+        } else {
+            static_assert(std::is_convertible_v<R, std::optional<Tensor>>, "a forward hook returns void or std::optional<Tensor>");
+            return add_forward_hook(ReplacingForwardHook(std::move(hook)), prepend);
+        }
+    }
     HookHandle register_load_state_dict_pre_hook(LoadStateDictPreHook hook);
     std::size_t num_forward_pre_hooks() const { return pre_hooks_.size(); }
     std::size_t num_forward_hooks() const { return hooks_.size(); }
@@ -180,23 +231,48 @@ public:
     /// throws NotImplementedError. Calling it by hand materialises without finishing the module:
     /// the next forward does that.
     virtual void initialize_parameters(const std::vector<Tensor>& inputs);
-    /// One no-grad dry run on `sample`, materialising every lazy module inside.
+    /// One no-grad dry run on `sample`, materialising every lazy module inside, with no other
+    /// effect: it runs in eval mode (no BatchNorm statistics or counters move), then restores
+    /// every submodule's own train/eval flag, the buffers that were already initialised and the
+    /// global generator. The parameters get the values a first forward would give them: lazy
+    /// modules draw from their own seed, not from the global stream (docs/lazy-modules.md).
     void initialize(const Tensor& sample);
 
-    /// The seed this module initialises its parameters from (docs/design.md, decision 5).
+    /// The seed this module initialises its parameters from (docs/design.md, decision 5). A copy
+    /// (copy constructor, clone(), a container's deep copy) gets its own seed, derived from the
+    /// source's seed and how many copies the source has made, so copies of an uninitialised lazy
+    /// module initialise independently while the same manual_seed still gives the same model.
     std::uint64_t seed() const { return seed_; }
 
 protected:
-    /// Runs `body` between the hooks; for modules whose forward takes several tensors.
+    /// Runs `body(inputs)` between the hooks, for modules whose forward takes several tensors:
+    /// `body` receives the inputs after the pre-hooks (which may have replaced them), and the
+    /// forward hooks may replace what it returns. A body taking no arguments still works, but then
+    /// a pre-hook that replaces the inputs is refused (the body would not see the replacement).
     template <class Body>
     Tensor call_with_hooks(const std::vector<Tensor>& inputs, Body&& body) {
-        run_pre_hooks(inputs);
-        Tensor out = body();
-        run_hooks(inputs, out);
-        return out;
+        std::optional<std::vector<Tensor>> replaced = run_pre_hooks(inputs);
+        const std::vector<Tensor>& in = replaced ? *replaced : inputs;
+        Tensor out;
+        if constexpr (std::is_invocable_v<Body&, const std::vector<Tensor>&>) {
+            out = body(in);
+        } else {
+            if (replaced) refuse_replaced_inputs();
+            out = body();
+        }
+        return run_hooks(in, std::move(out));
     }
-    void run_pre_hooks(const std::vector<Tensor>& inputs);
-    void run_hooks(const std::vector<Tensor>& inputs, const Tensor& output);
+    /// The pre-hooks in order; the replaced inputs when any hook replaced them.
+    std::optional<std::vector<Tensor>> run_pre_hooks(const std::vector<Tensor>& inputs);
+    /// The forward hooks in order; the output, possibly replaced.
+    Tensor run_hooks(const std::vector<Tensor>& inputs, Tensor output);
+
+    /// Layers call this first in forward: PyTorch refuses an input whose dtype differs from the
+    /// parameters' (float64 or int64 into a float32 layer), so this throws DtypeError naming the
+    /// module and both dtypes, with PyTorch's wording (`torch_says`, when it is one fixed text) in
+    /// parentheses. An undefined or uninitialised `param` has no dtype to match; then only a
+    /// non-floating input is refused.
+    void check_input_dtype(const Tensor& input, const Tensor& param, const char* torch_says = nullptr) const;
 
     /// Registers this (already constructed) module as child `name` of `parent`; layers' registering
     /// constructors delegate to their standalone constructor and then call this.
@@ -224,6 +300,8 @@ private:
         std::string concrete_name;
         std::uint64_t pre_hook = 0;
         std::uint64_t load_hook = 0;
+        // Own tensors a partial load_state_dict materialised: the first forward keeps them.
+        std::vector<std::string> loaded_params, loaded_buffers;
     };
     template <class H>
     struct HookEntry {
@@ -238,6 +316,10 @@ private:
     void release_member(const Buffer& b);
     void release_member(const Module& m);
     void finish_lazy_initialization();
+    HookHandle add_forward_pre_hook(ReplacingForwardPreHook hook, bool prepend);
+    HookHandle add_forward_hook(ReplacingForwardHook hook, bool prepend);
+    [[noreturn]] void refuse_replaced_inputs() const;
+    void run_lazy_initialization(const std::vector<Tensor>& inputs);
     void remove_hook(std::uint64_t id);
     void load_recursive(const StateDict& state, const std::string& prefix, IncompatibleKeys& keys,
                         std::vector<std::string>& errors);
@@ -248,14 +330,15 @@ private:
     bool training_ = true;
     std::uint64_t seed_ = 0;
     std::optional<LazyState> lazy_;
-    std::vector<HookEntry<ForwardPreHook>> pre_hooks_;
-    std::vector<HookEntry<ForwardHook>> hooks_;
+    std::vector<HookEntry<ReplacingForwardPreHook>> pre_hooks_;
+    std::vector<HookEntry<ReplacingForwardHook>> hooks_;
     std::vector<HookEntry<LoadStateDictPreHook>> load_pre_hooks_;
     std::uint64_t next_hook_id_ = 1;
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
     Module* parent_ = nullptr;   // set while registered as a member child
     std::string member_name_;
     std::unique_ptr<Module> (*copier_)(const Module&) = nullptr;
+    mutable std::atomic<std::uint64_t> copies_made_{0};   // numbers this module's copies (their seeds)
 
 public:
     // Internal: registry access for containers and traversals.

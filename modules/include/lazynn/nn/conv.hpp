@@ -67,6 +67,27 @@ using Conv1dOptions = ConvOptions<1>;
 using Conv2dOptions = ConvOptions<2>;
 using Conv3dOptions = ConvOptions<3>;
 
+/// A lazy convolution's options: ConvOptions without in_channels (inferred on the first forward),
+/// with the same defaults, as PyTorch's LazyConv2d(out_channels, kernel_size, stride=1, ...).
+template <std::size_t N>
+struct LazyConvOptions {
+    LazyConvOptions(std::int64_t out_channels, ExpandingArray<N> kernel_size) : conv_(0, out_channels, kernel_size) {}
+    LazyConvOptions& stride(ExpandingArray<N> v) { conv_.stride(v); return *this; }
+    LazyConvOptions& padding(Padding<N> v) { conv_.padding(std::move(v)); return *this; }
+    LazyConvOptions& dilation(ExpandingArray<N> v) { conv_.dilation(v); return *this; }
+    LazyConvOptions& groups(std::int64_t v) { conv_.groups(v); return *this; }
+    LazyConvOptions& bias(bool v) { conv_.bias(v); return *this; }
+    LazyConvOptions& padding_mode(std::string v) { conv_.padding_mode(std::move(v)); return *this; }
+    /// The concrete layer's options, in_channels 0 until the first forward.
+    const ConvOptions<N>& conv_options() const { return conv_; }
+
+private:
+    ConvOptions<N> conv_;
+};
+using LazyConv1dOptions = LazyConvOptions<1>;
+using LazyConv2dOptions = LazyConvOptions<2>;
+using LazyConv3dOptions = LazyConvOptions<3>;
+
 namespace functional {
 /// 2-D convolution with zero padding (begin/end per dim, so "same" works for even kernels).
 /// Shapes: input [N, C, H, W], weight [O, C/groups, kH, kW], bias [O] -> [N, O, H', W']
@@ -164,8 +185,9 @@ protected:
 class LazyConv1d : public Conv1d {
     LAZYNN_MODULE(LazyConv1d)
 public:
-    /// in_channels in the options is ignored (pass 0).
+    /// The older form: in_channels in the options is ignored (pass 0); prefer LazyConv1dOptions.
     explicit LazyConv1d(Conv1dOptions options);
+    explicit LazyConv1d(const LazyConv1dOptions& options) : LazyConv1d(options.conv_options()) {}
     LazyConv1d(std::int64_t out_channels, std::int64_t kernel_size) : LazyConv1d(Conv1dOptions(0, out_channels, kernel_size)) {}
     void initialize_parameters(const std::vector<Tensor>& inputs) override;
     void reset_parameters() override;
@@ -179,6 +201,7 @@ class LazyConv2d : public Conv2d {
     LAZYNN_MODULE(LazyConv2d)
 public:
     explicit LazyConv2d(Conv2dOptions options);
+    explicit LazyConv2d(const LazyConv2dOptions& options) : LazyConv2d(options.conv_options()) {}
     LazyConv2d(std::int64_t out_channels, ExpandingArray<2> kernel_size) : LazyConv2d(Conv2dOptions(0, out_channels, kernel_size)) {}
     void initialize_parameters(const std::vector<Tensor>& inputs) override;
     void reset_parameters() override;
@@ -192,6 +215,7 @@ class LazyConv3d : public Conv3d {
     LAZYNN_MODULE(LazyConv3d)
 public:
     explicit LazyConv3d(Conv3dOptions options);
+    explicit LazyConv3d(const LazyConv3dOptions& options) : LazyConv3d(options.conv_options()) {}
     LazyConv3d(std::int64_t out_channels, ExpandingArray<3> kernel_size) : LazyConv3d(Conv3dOptions(0, out_channels, kernel_size)) {}
     void initialize_parameters(const std::vector<Tensor>& inputs) override;
     void reset_parameters() override;
@@ -219,6 +243,26 @@ struct ConvTransposeOptions {
 using ConvTranspose1dOptions = ConvTransposeOptions<1>;
 using ConvTranspose2dOptions = ConvTransposeOptions<2>;
 using ConvTranspose3dOptions = ConvTransposeOptions<3>;
+
+/// A lazy transposed convolution's options: ConvTransposeOptions without in_channels.
+template <std::size_t N>
+struct LazyConvTransposeOptions {
+    LazyConvTransposeOptions(std::int64_t out_channels, ExpandingArray<N> kernel_size) : conv_(0, out_channels, kernel_size) {}
+    LazyConvTransposeOptions& stride(ExpandingArray<N> v) { conv_.stride(v); return *this; }
+    LazyConvTransposeOptions& padding(ExpandingArray<N> v) { conv_.padding(v); return *this; }
+    LazyConvTransposeOptions& output_padding(ExpandingArray<N> v) { conv_.output_padding(v); return *this; }
+    LazyConvTransposeOptions& dilation(ExpandingArray<N> v) { conv_.dilation(v); return *this; }
+    LazyConvTransposeOptions& groups(std::int64_t v) { conv_.groups(v); return *this; }
+    LazyConvTransposeOptions& bias(bool v) { conv_.bias(v); return *this; }
+    /// The concrete layer's options, in_channels 0 until the first forward.
+    const ConvTransposeOptions<N>& conv_transpose_options() const { return conv_; }
+
+private:
+    ConvTransposeOptions<N> conv_;
+};
+using LazyConvTranspose1dOptions = LazyConvTransposeOptions<1>;
+using LazyConvTranspose2dOptions = LazyConvTransposeOptions<2>;
+using LazyConvTranspose3dOptions = LazyConvTransposeOptions<3>;
 
 /// Shared implementation of ConvTranspose1d/2d/3d (zero padding only, as PyTorch).
 template <std::size_t N>
@@ -289,6 +333,7 @@ class LazyConvTranspose1d : public ConvTranspose1d {
     LAZYNN_MODULE(LazyConvTranspose1d)
 public:
     explicit LazyConvTranspose1d(ConvTranspose1dOptions options);
+    explicit LazyConvTranspose1d(const LazyConvTranspose1dOptions& options) : LazyConvTranspose1d(options.conv_transpose_options()) {}
     LazyConvTranspose1d(std::int64_t out_channels, std::int64_t kernel_size) : LazyConvTranspose1d(ConvTranspose1dOptions(0, out_channels, kernel_size)) {}
     void initialize_parameters(const std::vector<Tensor>& inputs) override;
     void reset_parameters() override;
@@ -302,6 +347,7 @@ class LazyConvTranspose2d : public ConvTranspose2d {
     LAZYNN_MODULE(LazyConvTranspose2d)
 public:
     explicit LazyConvTranspose2d(ConvTranspose2dOptions options);
+    explicit LazyConvTranspose2d(const LazyConvTranspose2dOptions& options) : LazyConvTranspose2d(options.conv_transpose_options()) {}
     LazyConvTranspose2d(std::int64_t out_channels, ExpandingArray<2> kernel_size) : LazyConvTranspose2d(ConvTranspose2dOptions(0, out_channels, kernel_size)) {}
     void initialize_parameters(const std::vector<Tensor>& inputs) override;
     void reset_parameters() override;
@@ -315,6 +361,7 @@ class LazyConvTranspose3d : public ConvTranspose3d {
     LAZYNN_MODULE(LazyConvTranspose3d)
 public:
     explicit LazyConvTranspose3d(ConvTranspose3dOptions options);
+    explicit LazyConvTranspose3d(const LazyConvTranspose3dOptions& options) : LazyConvTranspose3d(options.conv_transpose_options()) {}
     LazyConvTranspose3d(std::int64_t out_channels, ExpandingArray<3> kernel_size) : LazyConvTranspose3d(ConvTranspose3dOptions(0, out_channels, kernel_size)) {}
     void initialize_parameters(const std::vector<Tensor>& inputs) override;
     void reset_parameters() override;

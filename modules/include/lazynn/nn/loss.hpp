@@ -55,7 +55,7 @@ class Loss : public Module {
 public:
     explicit Loss(Reduction reduction) : reduction_(reduction) {}
     Tensor operator()(const Tensor& input, const Tensor& target) {
-        return call_with_hooks({input, target}, [&] { return forward(input, target); });
+        return call_with_hooks({input, target}, [&](const std::vector<Tensor>& in) { return forward(in[0], in[1]); });
     }
     virtual Tensor forward(const Tensor& input, const Tensor& target) = 0;
     using Module::forward;
@@ -180,8 +180,8 @@ public:
         : margin_(margin), p_(p), eps_(eps), swap_(swap), reduction_(reduction) { set_name("TripletMarginLoss"); }
     /// Shapes: anchor, positive, negative [N, D] -> scalar, or [N]
     Tensor operator()(const Tensor& anchor, const Tensor& positive, const Tensor& negative) {
-        return call_with_hooks({anchor, positive, negative}, [&] {
-            return functional::triplet_margin_loss(anchor, positive, negative, margin_, p_, eps_, swap_, reduction_);
+        return call_with_hooks({anchor, positive, negative}, [&](const std::vector<Tensor>& in) {
+            return functional::triplet_margin_loss(in[0], in[1], in[2], margin_, p_, eps_, swap_, reduction_);
         });
     }
 
@@ -200,7 +200,7 @@ public:
     /// Shapes: input1, input2 [N, D], target [N] of 1 / -1 -> scalar, or [N]
     Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) {
         return call_with_hooks({input1, input2, target},
-                               [&] { return functional::cosine_embedding_loss(input1, input2, target, margin_, reduction_); });
+                               [&](const std::vector<Tensor>& in) { return functional::cosine_embedding_loss(in[0], in[1], in[2], margin_, reduction_); });
     }
 
 private:
@@ -217,7 +217,7 @@ public:
     /// Shapes: input1, input2, target [N] -> scalar, or [N]
     Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) {
         return call_with_hooks({input1, input2, target},
-                               [&] { return functional::margin_ranking_loss(input1, input2, target, margin_, reduction_); });
+                               [&](const std::vector<Tensor>& in) { return functional::margin_ranking_loss(in[0], in[1], in[2], margin_, reduction_); });
     }
 
 private:

@@ -34,6 +34,22 @@ struct BatchNormOptions {
     bool track_running_stats_ = true;
 };
 
+/// A lazy batch norm's options: no num_features (inferred), PyTorch's LazyBatchNorm defaults.
+struct LazyBatchNormOptions {
+    LazyBatchNormOptions& eps(double v) { eps_ = v; return *this; }
+    LazyBatchNormOptions& momentum(std::optional<double> v) { momentum_ = v; return *this; }
+    LazyBatchNormOptions& affine(bool v) { affine_ = v; return *this; }
+    LazyBatchNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
+    /// The concrete layer's options, num_features 0 until the first forward.
+    BatchNormOptions batch_norm_options() const {
+        return BatchNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(track_running_stats_);
+    }
+    double eps_ = 1e-5;
+    std::optional<double> momentum_ = 0.1;
+    bool affine_ = true;
+    bool track_running_stats_ = true;
+};
+
 /// Normalises each channel over the batch (and spatial dims): y = (x - mean) / sqrt(var + eps) * w + b.
 /// Training uses the batch's statistics and updates running_mean/var (unbiased variance);
 /// eval uses the running statistics (unless track_running_stats is false).
@@ -89,7 +105,10 @@ LAZYNN_BATCHNORM(BatchNorm3d, 5);
     class Class : public Concrete {                                                         \
         LAZYNN_MODULE(Class)                                                                \
     public:                                                                                 \
-        explicit Class(BatchNormOptions options = BatchNormOptions(0));                     \
+        Class() : Class(LazyBatchNormOptions()) {}                                          \
+        explicit Class(const LazyBatchNormOptions& options) : Class(options.batch_norm_options()) {} \
+        /** The older form: num_features in the options is ignored (pass 0). */            \
+        explicit Class(BatchNormOptions options);                                           \
         void initialize_parameters(const std::vector<Tensor>& inputs) override;             \
         void reset_parameters() override;                                                   \
                                                                                             \
@@ -113,6 +132,23 @@ struct InstanceNormOptions {
     std::optional<double> momentum_ = 0.1;
     bool affine_ = false;               // PyTorch's InstanceNorm defaults
     bool track_running_stats_ = false;
+};
+
+/// A lazy instance norm's options: no num_features (inferred), and PyTorch's LazyInstanceNorm
+/// defaults, which are LazyBatchNorm's (affine and tracked statistics on), not InstanceNorm's.
+struct LazyInstanceNormOptions {
+    LazyInstanceNormOptions& eps(double v) { eps_ = v; return *this; }
+    LazyInstanceNormOptions& momentum(std::optional<double> v) { momentum_ = v; return *this; }
+    LazyInstanceNormOptions& affine(bool v) { affine_ = v; return *this; }
+    LazyInstanceNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
+    /// The concrete layer's options, num_features 0 until the first forward.
+    InstanceNormOptions instance_norm_options() const {
+        return InstanceNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(track_running_stats_);
+    }
+    double eps_ = 1e-5;
+    std::optional<double> momentum_ = 0.1;
+    bool affine_ = true;
+    bool track_running_stats_ = true;
 };
 
 /// Normalises each (sample, channel) over its spatial dims. Runs as batch norm over
@@ -161,7 +197,11 @@ LAZYNN_INSTANCENORM(InstanceNorm3d, 3);
     class Class : public Concrete {                                                                 \
         LAZYNN_MODULE(Class)                                                                        \
     public:                                                                                         \
-        explicit Class(InstanceNormOptions options = InstanceNormOptions(0).affine(true).track_running_stats(true)); \
+        Class() : Class(LazyInstanceNormOptions()) {}                                               \
+        explicit Class(const LazyInstanceNormOptions& options);                                     \
+        /** Refused: InstanceNormOptions carries InstanceNorm's defaults (affine and tracked       \
+            statistics off), which would silently replace the lazy ones. Use LazyInstanceNormOptions. */ \
+        explicit Class(InstanceNormOptions options) = delete;                                       \
         void initialize_parameters(const std::vector<Tensor>& inputs) override;                     \
         void reset_parameters() override;                                                           \
                                                                                                     \

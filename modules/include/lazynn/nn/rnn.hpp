@@ -32,6 +32,23 @@ struct RNNOptions {
     std::int64_t proj_size_ = 0;
 };
 
+/// A lazy recurrent layer's options: RNNOptions without input_size (inferred from input.size(-1)).
+struct LazyRNNOptions {
+    explicit LazyRNNOptions(std::int64_t hidden_size) : rnn_(0, hidden_size) {}
+    LazyRNNOptions& num_layers(std::int64_t v) { rnn_.num_layers(v); return *this; }
+    LazyRNNOptions& nonlinearity(std::string v) { rnn_.nonlinearity(std::move(v)); return *this; }
+    LazyRNNOptions& bias(bool v) { rnn_.bias(v); return *this; }
+    LazyRNNOptions& batch_first(bool v) { rnn_.batch_first(v); return *this; }
+    LazyRNNOptions& dropout(double v) { rnn_.dropout(v); return *this; }
+    LazyRNNOptions& bidirectional(bool v) { rnn_.bidirectional(v); return *this; }
+    LazyRNNOptions& proj_size(std::int64_t v) { rnn_.proj_size(v); return *this; }
+    /// The concrete layer's options, input_size 0 until the first forward.
+    const RNNOptions& rnn_options() const { return rnn_; }
+
+private:
+    RNNOptions rnn_;
+};
+
 struct RNNResult {
     Tensor output;   // [T, N, D*H_out] ([N, T, D*H_out] with batch_first; [T, D*H_out] unbatched)
     Tensor h_n;      // [D*num_layers, N, H_out]
@@ -97,7 +114,8 @@ protected:
     class Class : public Concrete {                                                                         \
         LAZYNN_MODULE(Class)                                                                                \
     public:                                                                                                 \
-        /** input_size in the options is ignored (inferred from input.size(-1)). */                          \
+        explicit Class(const LazyRNNOptions& options) : Class(options.rnn_options()) {}                     \
+        /** The older form: input_size in the options is ignored (pass 0); prefer LazyRNNOptions. */        \
         explicit Class(RNNOptions options);                                                                 \
         explicit Class(std::int64_t hidden_size) : Class(RNNOptions(0, hidden_size)) {}                     \
         void initialize_parameters(const std::vector<Tensor>& inputs) override;                             \
