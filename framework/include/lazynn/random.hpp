@@ -12,7 +12,12 @@ namespace lazynn {
 class Generator {
 public:
     explicit Generator(std::uint64_t seed = 5489u) { seed_(seed); }
-    void seed_(std::uint64_t seed) { engine_.seed(seed); initial_seed_ = seed; }
+    /// Restarts the stream; the unused half of a normal pair is dropped with it.
+    void seed_(std::uint64_t seed) {
+        engine_.seed(seed);
+        initial_seed_ = seed;
+        has_spare_ = false;
+    }
     std::uint64_t initial_seed() const { return initial_seed_; }
     std::uint64_t next_u64() { return engine_(); }
     /// U[0, 1) with 53 random bits.
