@@ -153,6 +153,9 @@ class NAdam : public OptimizerBase<NAdamOptions, NAdamState> {
 public:
     using OptimizerBase::OptimizerBase;
     NAdam(std::vector<Parameter> params, NAdamOptions options);
+    /// The generic load, plus each parameter's mu_product read back at full precision (the update
+    /// multiplies it on, so a resumed run continues bit-identically).
+    void load_state_dict(const StateDict& sd) override;
 
 protected:
     void update(Parameter& p, const Tensor& grad, NAdamState& state, const NAdamOptions& o) override;
