@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of tests/fuzz with clang (ASan + UBSan) and runs each for a
 # while: tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 20 s each, every target).
-# FUZZ_RUNS=N stops each target after N executions instead (SECONDS_PER_TARGET still caps it).
+# FUZZ_RUNS=N stops each target after N executions instead (SECONDS_PER_TARGET still caps it);
+# FUZZ_TIMEOUT=S (default 10) is the wall-clock limit for one input.
 # Seeds come from the library itself (fuzz_make_seeds) plus the committed edge cases and
 # reproducers; what a run learns is kept in $FUZZ_CORPUS/<target> (default build/fuzz/corpus), and
 # a crash leaves its input as $FUZZ_ARTIFACTS/<target>/crash-* (default build/fuzz/artifacts;
@@ -43,6 +44,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" LAZYNN_LOG_LEVEL="${LAZYNN_LOG_LEVEL:-warn}"
 FUZZ_CORPUS="${FUZZ_CORPUS:-$FUZZ_DIR/corpus}"
 FUZZ_ARTIFACTS="${FUZZ_ARTIFACTS:-$FUZZ_DIR/artifacts}"
+# libFuzzer's -timeout is wall-clock time: a run at nice 19 on a busy machine can be starved for
+# longer than 10 s on an input that takes a millisecond, so long background runs raise it.
+FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-10}"
 RUN_LIMIT=()
 if [ -n "${FUZZ_RUNS:-}" ]; then RUN_LIMIT=(-runs="$FUZZ_RUNS"); fi
 
@@ -69,7 +73,7 @@ for t in "${TARGETS[@]}"; do
     echo "==> fuzz_$t for ${SECONDS_PER_TARGET}s"
     # New inputs go to the first directory only, so the seeds and committed inputs stay as they are.
     if ! "$FUZZ_DIR/tests/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" "${RUN_LIMIT[@]}" -max_len="$(max_len "$t")" \
-            -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$artifacts/" -print_final_stats=1 "${inputs[@]}" \
+            -rss_limit_mb=2048 -timeout="$FUZZ_TIMEOUT" -artifact_prefix="$artifacts/" -print_final_stats=1 "${inputs[@]}" \
             2>"$FUZZ_DIR/fuzz_$t.log"; then
         failed+=("$t")
         tail -60 "$FUZZ_DIR/fuzz_$t.log"
