@@ -197,6 +197,49 @@ TEST_SUITE("hostile input: indices and windows") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(nn::functional::max_pool2d(zeros({1, 1, 4, 4}), {2, 2}, {0, 0}, {0, 0}, {1, 1}, false), RuntimeError,
                                         "stride and kernel_size should be greater than zero");
     }
+
+    TEST_CASE("3-D pooling reports its own 3-D sizes (it is composed of 2-D passes, whose sizes are not the caller's)") {
+        namespace F = nn::functional;
+        // PyTorch 1.13: F.max_pool3d(torch.zeros(1,2,2,5,5), 3) -> "Given input size: (2x2x5x5). Calculated output size: (2x0x1x1). Output size is too small"
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::max_pool3d_with_indices(zeros({1, 2, 2, 5, 5}), {3, 3, 3}, {3, 3, 3}, {0, 0, 0}, {1, 1, 1}, false), ShapeError,
+                                        "max_pool3d: Given input size: (2x2x5x5). Calculated output size: (2x0x1x1). Output size is too small");
+        // F.max_pool3d(torch.zeros(1,2,5,5,2), (1,1,3)) -> "... (2x5x5x2). Calculated output size: (2x5x5x0) ..."
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::max_pool3d_with_indices(zeros({1, 2, 5, 5, 2}), {1, 1, 3}, {1, 1, 3}, {0, 0, 0}, {1, 1, 1}, false), ShapeError,
+                                        "Given input size: (2x5x5x2). Calculated output size: (2x5x5x0). Output size is too small");
+        // F.max_pool3d(torch.zeros(1,1,3,3,3), 2, 2, 0, 3) (dilation 3) -> "(1x3x3x3). Calculated output size: (1x0x0x0)"
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::max_pool3d_with_indices(zeros({1, 1, 3, 3, 3}), {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {3, 3, 3}, false), ShapeError,
+                                        "Given input size: (1x3x3x3). Calculated output size: (1x0x0x0). Output size is too small");
+        nn::MaxPool3d pool(nn::MaxPoolOptions<3>(3));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(pool(zeros({1, 1, 2, 2, 2})), ShapeError,
+                                        "Given input size: (1x2x2x2). Calculated output size: (1x0x0x0). Output size is too small");
+        CHECK(pool(zeros({1, 1, 3, 3, 3})).shape() == Shape{1, 1, 1, 1, 1});
+
+        // avg_pool3d compares the unpadded input with the kernel first (PyTorch's pool3d_shape_check):
+        // F.avg_pool3d(torch.zeros(1,2,5,5,2), (1,1,3)) -> "input image (T: 5 H: 5 W: 2) smaller than kernel size (kT: 1 kH: 1 kW: 3)"
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::avg_pool3d(zeros({1, 2, 5, 5, 2}), {1, 1, 3}, {1, 1, 3}, {0, 0, 0}, false, true, 0), ShapeError,
+                                        "avg_pool3d: input image (T: 5 H: 5 W: 2) smaller than kernel size (kT: 1 kH: 1 kW: 3)");
+        // F.avg_pool3d(torch.zeros(1,1,2,2,2), 3, 1, 1) raises too, although the padded input would fit.
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::avg_pool3d(zeros({1, 1, 2, 2, 2}), {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, false, true, 0), ShapeError,
+                                        "input image (T: 2 H: 2 W: 2) smaller than kernel size (kT: 3 kH: 3 kW: 3)");
+        // F.max_pool3d(torch.zeros(1,1,2,2,2), 3, 1, 1) -> shape [1, 1, 2, 2, 2]: max pooling has no such check.
+        CHECK(F::max_pool3d_with_indices(zeros({1, 1, 2, 2, 2}), {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, false).values.shape() == Shape{1, 1, 2, 2, 2});
+
+        // The argument checks name the 3-D values (PyTorch 1.13's pool3d_shape_check messages).
+        // F.max_pool3d(torch.zeros(1,1,4,4,4), (2,0,2), 1) -> "kernel size should be greater than zero, but got kT: 2 kH: 0 kW: 2"
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::max_pool3d_with_indices(zeros({1, 1, 4, 4, 4}), {2, 0, 2}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false), RuntimeError,
+                                        "max_pool3d: kernel size should be greater than zero, but got kT: 2 kH: 0 kW: 2");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::avg_pool3d(zeros({1, 1, 4, 4, 4}), {2, 2, 2}, {1, 0, 1}, {0, 0, 0}, false, true, 0), RuntimeError,
+                                        "avg_pool3d: stride should be greater than zero, but got dT: 1 dH: 0 dW: 1");
+        // F.max_pool3d(torch.zeros(1,1,4,4,4), 2, 2, 0, (1,0,1)) -> "dilation should be greater than zero, but got dilationT: 1 dilationH: 0 dilationW: 1"
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::max_pool3d_with_indices(zeros({1, 1, 4, 4, 4}), {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 0, 1}, false), RuntimeError,
+                                        "dilation should be greater than zero, but got dilationT: 1 dilationH: 0 dilationW: 1");
+        // F.max_pool3d(torch.zeros(1,1,4,4,4), (4,2,2), 2, (0,0,2)) -> "pad should be at most half of kernel size, but got pad=2 and kernel_size=2"
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::max_pool3d_with_indices(zeros({1, 1, 4, 4, 4}), {4, 2, 2}, {2, 2, 2}, {0, 0, 2}, {1, 1, 1}, false), ValueError,
+                                        "pad should be at most half of kernel size, but got pad=2 and kernel_size=2");
+        // F.avg_pool3d(torch.zeros(1,1,4,4,4), 2, 2, (0,-1,0)) -> "pad must be non-negative, but got pad: -1"
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::avg_pool3d(zeros({1, 1, 4, 4, 4}), {2, 2, 2}, {2, 2, 2}, {0, -1, 0}, false, true, 0), RuntimeError,
+                                        "avg_pool3d: pad must be non-negative, but got pad: -1");
+    }
 }
 
 TEST_SUITE("hostile input: bias and statistics lengths") {

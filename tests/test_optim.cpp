@@ -5,6 +5,7 @@
 #include <lazynn/optim/lr_scheduler.hpp>
 #include <lazynn/optim/optimizers.hpp>
 
+#include <cmath>
 #include <functional>
 #include <map>
 
@@ -166,6 +167,55 @@ TEST_SUITE("optimizer behaviour") {
         CHECK(equal(p, q));
         Adam c({q, Parameter(ones({1}))}, AdamOptions());
         CHECK_THROWS_AS(c.load_state_dict(sd), ValueError);
+    }
+
+    TEST_CASE("NAdam saved and loaded mid-training continues bit-identically (mu_product is restored)") {
+        for (const Dtype dtype : {kFloat64, kFloat32}) {
+            const std::string dtype_label = dtype_name(dtype);
+            CAPTURE(dtype_label);
+            const Tensor t = tensor({1.0, -2.0, 0.5}, dtype);
+            const Tensor w = tensor({1.0, 2.0, 0.5}, dtype);
+            const auto train = [&](Parameter& p, NAdam& opt, int steps) {
+                for (int i = 0; i < steps; ++i) {
+                    opt.zero_grad();
+                    objective(p, t, w).backward();
+                    opt.step();
+                }
+            };
+            Parameter p(zeros({3}, dtype));
+            NAdam uninterrupted({p}, NAdamOptions(0.1).weight_decay(0.05));
+            train(p, uninterrupted, 4);
+            const StateDict sd = uninterrupted.state_dict();
+            // PyTorch's NAdam state keys: step, mu_product, exp_avg, exp_avg_sq.
+            for (const char* key : {"state.0.step", "state.0.mu_product", "state.0.exp_avg", "state.0.exp_avg_sq"}) {
+                CAPTURE(key);
+                CHECK(sd.contains(key));
+            }
+            const double mu_product = uninterrupted.state_of(p)->mu_product;
+            CHECK(mu_product < 1.0);   // four steps in: the product of four momenta, well below 1
+            CHECK(sd.at("state.0.mu_product").item<double>() == mu_product);
+
+            Parameter q(p.detach().clone());
+            NAdam resumed({q}, NAdamOptions(0.5));
+            resumed.load_state_dict(sd);
+            REQUIRE(resumed.state_of(q) != nullptr);
+            CHECK(resumed.state_of(q)->mu_product == mu_product);
+            train(p, uninterrupted, 5);
+            train(q, resumed, 5);
+            CHECK(equal(p, q));
+            CHECK(resumed.state_of(q)->mu_product == uninterrupted.state_of(p)->mu_product);
+        }
+        // A non-finite mu_product is refused before anything changes.
+        Parameter p(zeros({3}, kFloat64));
+        p.set_grad(ones({3}, kFloat64));
+        NAdam nadam({p}, NAdamOptions(0.1));
+        nadam.step();
+        StateDict bad = nadam.state_dict();
+        bad.insert("state.0.mu_product", scalar_tensor(std::nan(""), kFloat64));
+        NAdam other({p}, NAdamOptions(0.3));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(other.load_state_dict(bad), ValueError, "'state.0.mu_product' is not finite");
+        CHECK(other.state_of(p) == nullptr);
+        CHECK(other.param_groups()[0].options.lr_ == doctest::Approx(0.3));
     }
 
     TEST_CASE("clip_grad_norm_ and clip_grad_value_") {

@@ -22,11 +22,18 @@ spdlog::level::level_enum to_spdlog(Level level) {
     return spdlog::level::off;
 }
 
+/// spdlog's automatic mode colours the level tag only on a colour terminal; NO_COLOR set to anything
+/// but the empty string turns colour off there too (https://no-color.org, as the samples' progress).
+spdlog::color_mode colour_mode() {
+    const char* no_color = std::getenv("NO_COLOR");
+    return no_color && *no_color ? spdlog::color_mode::never : spdlog::color_mode::automatic;
+}
+
 struct State {
     std::shared_ptr<spdlog::logger> logger;
     Level level = Level::Info;
 
-    State() : logger(spdlog::stderr_color_mt("lazynn")) {
+    State() : logger(spdlog::stderr_color_mt("lazynn", colour_mode())) {
         logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
         if (const char* env = std::getenv("LAZYNN_LOG_LEVEL")) {
             try {

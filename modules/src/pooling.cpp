@@ -2,6 +2,7 @@
 #include "autograd/function_node.hpp"
 #include "parallel.hpp"
 #include "pooling_kernels.hpp"
+#include "pooling_size.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
@@ -12,13 +13,8 @@
 
 namespace lazynn::nn {
 namespace functional {
-namespace {
 
-using autograd::detail::needs_grad;
-using autograd::detail::record;
-using autograd::detail::SavedTensor;
-
-std::int64_t pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d, bool ceil_mode) {
+std::int64_t detail::pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d, bool ceil_mode) {
     const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
     // Floor (or ceil) division, also for a negative span (a window larger than the padded input):
     // C++ division truncates towards zero, which would turn that into one output instead of none.
@@ -28,6 +24,13 @@ std::int64_t pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::i
     if (ceil_mode && (out - 1) * s >= in + p) --out;
     return out;
 }
+
+namespace {
+
+using autograd::detail::needs_grad;
+using autograd::detail::record;
+using autograd::detail::SavedTensor;
+using detail::pooled_size;
 
 /// PyTorch's message, with the sizes of one sample: "Given input size: (CxHxW). Calculated output
 /// size: (CxH'xW'). Output size is too small".

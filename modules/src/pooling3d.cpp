@@ -2,14 +2,65 @@
 // pool height and width of every depth slice first, then pool along depth. The per-dimension
 // output sizes, ceil_mode, padding and (for averages) the divisors are per-dimension rules, so the
 // composition gives PyTorch's numbers; max pooling also keeps PyTorch's first-maximum tie rule
-// because both passes scan in (d, h, w) order.
+// because both passes scan in (d, h, w) order. The arguments are checked here, in 3-D terms, before
+// any pass runs: a pass's own messages would name its [N, C*D, H, W] or [N, C*H'*W', 1, D] view.
+#include "pooling_size.hpp"
+
 #include <lazynn/nn/pooling.hpp>
+
+#include <algorithm>
 
 namespace lazynn::nn::functional {
 namespace {
 
+using Sizes3 = std::array<std::int64_t, 3>;
+
 void check_5d(const Tensor& input, const char* op) {
     if (input.dim() != 5) throw ShapeError(std::string(op) + ": expected input [N, C, D, H, W], got " + shape_to_list(input.shape()));
+}
+
+/// "T: a H: b W: c" with the given prefix on each letter (PyTorch's way of printing 3-D sizes).
+std::string thw(const char* prefix, const Sizes3& v) {
+    const std::string p(prefix);
+    return p + "T: " + std::to_string(v[0]) + " " + p + "H: " + std::to_string(v[1]) + " " + p + "W: " + std::to_string(v[2]);
+}
+
+/// PyTorch's pool3d_shape_check: the arguments, then (avg_pool3d only) the unpadded input against the
+/// kernel, then the output size. Messages as PyTorch 1.13's, prefixed with `op`.
+void check_pool3d(const Tensor& input, const Sizes3& kernel, const Sizes3& stride, const Sizes3& padding, const Sizes3& dilation,
+                  bool ceil_mode, bool avg, const char* op) {
+    check_5d(input, op);
+    const std::string name(op);
+    const auto any_below = [](const Sizes3& v, std::int64_t least) { return std::any_of(v.begin(), v.end(), [&](std::int64_t x) { return x < least; }); };
+    if (any_below(kernel, 1)) throw RuntimeError(name + ": kernel size should be greater than zero, but got " + thw("k", kernel));
+    if (any_below(stride, 1)) {
+        throw RuntimeError(name + ": stride should be greater than zero, but got dT: " + std::to_string(stride[0]) + " dH: " +
+                           std::to_string(stride[1]) + " dW: " + std::to_string(stride[2]));
+    }
+    if (any_below(dilation, 1)) throw RuntimeError(name + ": dilation should be greater than zero, but got " + thw("dilation", dilation));
+    if (any_below(padding, 0)) {
+        throw RuntimeError(name + ": pad must be non-negative, but got pad: " + std::to_string(*std::min_element(padding.begin(), padding.end())));
+    }
+    for (std::size_t i = 0; i < 3; ++i) {
+        if (padding[i] * 2 > kernel[i]) {
+            throw ValueError(name + ": pad should be at most half of kernel size, but got pad=" + std::to_string(padding[i]) +
+                             " and kernel_size=" + std::to_string(kernel[i]));
+        }
+    }
+    const Sizes3 in{input.size(2), input.size(3), input.size(4)};
+    if (avg && (in[0] < kernel[0] || in[1] < kernel[1] || in[2] < kernel[2])) {
+        throw ShapeError(name + ": input image (" + thw("", in) + ") smaller than kernel size (" + thw("k", kernel) + ")");
+    }
+    Sizes3 out{};
+    for (std::size_t i = 0; i < 3; ++i) out[i] = detail::pooled_size(in[i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode);
+    if (any_below(out, 1)) {
+        const std::string c = std::to_string(input.size(1));
+        const auto dims = [&](const Sizes3& v) {
+            return c + "x" + std::to_string(std::max<std::int64_t>(v[0], 0)) + "x" + std::to_string(std::max<std::int64_t>(v[1], 0)) + "x" +
+                   std::to_string(std::max<std::int64_t>(v[2], 0));
+        };
+        throw ShapeError(name + ": Given input size: (" + dims(in) + "). Calculated output size: (" + dims(out) + "). Output size is too small");
+    }
 }
 
 /// [N, C, D, H, W] -> [N, C*D, H, W]: every depth slice becomes a channel.
@@ -29,7 +80,7 @@ Tensor width_as_depth(const Tensor& y, const Shape& planes /* N, C, H', W' */) {
 
 ValuesIndices max_pool3d_with_indices(const Tensor& input, std::array<std::int64_t, 3> kernel, std::array<std::int64_t, 3> stride,
                                       std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> dilation, bool ceil_mode) {
-    check_5d(input, "max_pool3d");
+    check_pool3d(input, kernel, stride, padding, dilation, ceil_mode, /*avg=*/false, "max_pool3d");
     const std::int64_t n = input.size(0), c = input.size(1), depth = input.size(2), h = input.size(3), w = input.size(4);
     const ValuesIndices planar = max_pool2d_with_indices(slices_as_channels(input), {kernel[1], kernel[2]}, {stride[1], stride[2]},
                                                          {padding[1], padding[2]}, {dilation[1], dilation[2]}, ceil_mode);
@@ -61,7 +112,7 @@ ValuesIndices max_pool3d_with_indices(const Tensor& input, std::array<std::int64
 
 Tensor avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> kernel, std::array<std::int64_t, 3> stride,
                   std::array<std::int64_t, 3> padding, bool ceil_mode, bool count_include_pad, std::int64_t divisor_override) {
-    check_5d(input, "avg_pool3d");
+    check_pool3d(input, kernel, stride, padding, {1, 1, 1}, ceil_mode, /*avg=*/true, "avg_pool3d");
     // With divisor_override both passes sum (divisor 1) and the total is divided once.
     const std::int64_t per_pass_divisor = divisor_override ? 1 : 0;
     const std::int64_t n = input.size(0), c = input.size(1), depth = input.size(2);

@@ -182,6 +182,32 @@ void Adamax::update(Parameter& p, const Tensor& grad, AdamaxState& state, const 
     });
 }
 
+void NAdam::load_state_dict(const StateDict& sd) {
+    // The generic load restores the mu_product tensor (in the parameter's dtype) but update() reads
+    // the double, which would restart at 1. Read each one first, so a bad value throws before
+    // anything changes; shapes and dtypes are the generic load's checks.
+    std::vector<std::pair<const TensorImpl*, double>> products;
+    std::int64_t index = 0;
+    for (const auto& group : groups_) {
+        for (const auto& p : group.params) {
+            const std::string key = "state." + std::to_string(index++) + ".mu_product";
+            if (!sd.contains(key)) continue;
+            const Tensor& t = sd.at(key);
+            if (!t.defined() || is_lazy(t) || t.numel() != 1 || t.dtype() == kInt64) continue;   // the generic load says why
+            const double v = t.item<double>();
+            if (!std::isfinite(v)) throw ValueError("optimizer load_state_dict: '" + key + "' is not finite (" + std::to_string(v) + ")");
+            products.emplace_back(p.impl_ptr().get(), v);
+        }
+    }
+    OptimizerBase::load_state_dict(sd);
+    for (const auto& [impl, v] : products) {
+        if (auto it = state_.find(impl); it != state_.end()) {
+            it->second.mu_product = v;
+            it->second.mu_product_tensor = scalar_tensor(v, kFloat64);
+        }
+    }
+}
+
 void NAdam::update(Parameter& p, const Tensor& grad, NAdamState& state, const NAdamOptions& o) {
     ensure(state.exp_avg, p);
     ensure(state.exp_avg_sq, p);

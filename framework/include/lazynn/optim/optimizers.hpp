@@ -161,6 +161,9 @@ struct NAdamState {
 class NAdam : public OptimizerBase<NAdamOptions, NAdamState> {
 public:
     using OptimizerBase::OptimizerBase;
+    /// The generic load, plus each parameter's mu_product read back at full precision (the update
+    /// multiplies it on, so a resumed run continues bit-identically).
+    void load_state_dict(const StateDict& sd) override;
 
 protected:
     void update(Parameter& p, const Tensor& grad, NAdamState& state, const NAdamOptions& o) override;
