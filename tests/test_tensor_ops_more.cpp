@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -300,6 +301,21 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR((x > 0.0).mean(), DtypeError, "Input dtype must be a floating point dtype");
     }
 
+    TEST_CASE("attention takes bool masks as PyTorch does: true is not allowed to attend") {
+        manual_seed(3);
+        nn::MultiheadAttention mha(4, 2);
+        const Tensor q = randn({3, 2, 4});
+        const Tensor blocked = tensor({{0.0, 1.0, 0.0}, {0.0, 0.0, 1.0}, {1.0, 0.0, 0.0}}) > 0.5;
+        const Tensor padding = tensor({{0.0, 0.0, 1.0}, {0.0, 0.0, 0.0}}) > 0.5;
+        nn::AttentionCall with_bool, with_float;
+        with_bool.attn_mask = blocked;
+        with_bool.key_padding_mask = padding;
+        with_float.attn_mask = nn::additive_mask(blocked);
+        with_float.key_padding_mask = nn::additive_mask(padding);
+        CHECK(allclose(mha(q, q, q, with_bool).output, mha(q, q, q, with_float).output));
+        CHECK_FALSE(allclose(mha(q, q, q, with_bool).output, mha(q, q, q).output));
+    }
+
     TEST_CASE("bool tensors print, convert and round-trip through safetensors as PyTorch's") {
         const Tensor m = tensor({1.0, -2.0, 3.0}) > 0.0;
         CHECK(m.dtype() == kBool);
@@ -317,6 +333,13 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
         const Tensor back = serialize::load_safetensors(path).tensors.at("mask");
         CHECK(back.dtype() == kBool);
         CHECK(equal(back, m));
+        {
+            // A byte that is not 0 or 1 cannot be a C++ bool: the load refuses it.
+            std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+            file.seekp(-1, std::ios::end);
+            file.put(static_cast<char>(2));
+        }
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "holds a BOOL byte 2 (expected 0 or 1)");
         std::remove(path.c_str());
     }
 }
