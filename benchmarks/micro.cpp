@@ -93,6 +93,29 @@ static void BM_SumDim(benchmark::State& state) {
 }
 BENCHMARK(BM_SumDim);
 
+// Sorting and selection along the last dim of [rows, n] (issue 21's sort/topk), and gather by int64 indices.
+static void BM_SortLastDim(benchmark::State& state) {
+    const Tensor x = randn({256, state.range(0)});
+    for (auto _ : state) benchmark::DoNotOptimize(x.sort(-1).values);
+    state.SetItemsProcessed(state.iterations() * x.numel());
+}
+BENCHMARK(BM_SortLastDim)->UseRealTime()->Arg(64)->Arg(4096);
+
+static void BM_TopkLastDim(benchmark::State& state) {
+    const Tensor x = randn({256, 4096});
+    for (auto _ : state) benchmark::DoNotOptimize(x.topk(state.range(0)).values);
+    state.SetItemsProcessed(state.iterations() * x.numel());
+}
+BENCHMARK(BM_TopkLastDim)->UseRealTime()->Arg(1)->Arg(64);
+
+static void BM_Gather(benchmark::State& state) {
+    const Tensor x = randn({1024, 512});
+    const Tensor index = randint(0, 512, {1024, 512});
+    for (auto _ : state) benchmark::DoNotOptimize(x.gather(1, index));
+    state.SetItemsProcessed(state.iterations() * index.numel());
+}
+BENCHMARK(BM_Gather)->UseRealTime();
+
 static void BM_CrossEntropy(benchmark::State& state) {
     const Tensor logits = randn({256, 10}).requires_grad_();
     const Tensor y = randint(0, 10, {256});

@@ -74,6 +74,7 @@ MPI_Datatype mpi_type(Dtype dtype) {
         case kFloat32: return MPI_FLOAT;
         case kFloat64: return MPI_DOUBLE;
         case kInt64: return MPI_INT64_T;
+        case kBool: return MPI_CXX_BOOL;   // moves data (broadcast, gather); MPI refuses arithmetic reductions on it
     }
     throw DtypeError("distributed: unsupported dtype " + dtype_name(dtype));
 }
@@ -102,6 +103,7 @@ void* contiguous_data(const Tensor& tensor, const char* what) {
         case kFloat32: return t.data_ptr<float>();
         case kFloat64: return t.data_ptr<double>();
         case kInt64: return t.data_ptr<std::int64_t>();
+        case kBool: return t.data_ptr<bool>();
     }
     throw DtypeError(std::string(what) + ": unsupported dtype");
 }

@@ -12,16 +12,26 @@ std::string dtype_name(Dtype dtype) {
         case Dtype::Float32: return "float32";
         case Dtype::Float64: return "float64";
         case Dtype::Int64: return "int64";
+        case Dtype::Bool: return "bool";
     }
     return "unknown";
 }
 
-std::size_t dtype_size(Dtype dtype) { return dtype == Dtype::Float32 ? 4 : 8; }
+std::size_t dtype_size(Dtype dtype) {
+    switch (dtype) {
+        case Dtype::Float32: return 4;
+        case Dtype::Bool: return 1;
+        case Dtype::Float64:
+        case Dtype::Int64: break;
+    }
+    return 8;
+}
 
 Dtype promote_types(Dtype a, Dtype b) {
     if (a == Dtype::Float64 || b == Dtype::Float64) return Dtype::Float64;
     if (a == Dtype::Float32 || b == Dtype::Float32) return Dtype::Float32;
-    return Dtype::Int64;
+    if (a == Dtype::Int64 || b == Dtype::Int64) return Dtype::Int64;
+    return Dtype::Bool;
 }
 
 void throw_needs_floating(const char* op, Dtype got) {
@@ -99,6 +109,7 @@ Storage::Storage(Dtype dtype, std::int64_t size) : dtype_(dtype), size_(size) {
         case Dtype::Float32: raw_ = buffer_.emplace<StorageBuffer<float>>(n).data(); break;
         case Dtype::Float64: raw_ = buffer_.emplace<StorageBuffer<double>>(n).data(); break;
         case Dtype::Int64: raw_ = buffer_.emplace<StorageBuffer<std::int64_t>>(n).data(); break;
+        case Dtype::Bool: raw_ = buffer_.emplace<StorageBuffer<bool>>(n).data(); break;
     }
 }
 

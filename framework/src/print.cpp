@@ -26,8 +26,9 @@ std::string printf_string(const char* format, double v) {
 /// PyTorch's _Formatter: one mode and width shared by every element.
 class Formatter {
 public:
-    Formatter(const std::vector<double>& values, bool integral) : integral_(integral) {
-        if (integral) {
+    Formatter(const std::vector<double>& values, bool integral, bool boolean = false)
+        : integral_(integral || boolean), boolean_(boolean) {
+        if (integral_) {
             for (double v : values) width_ = std::max(width_, format(v).size());
             return;
         }
@@ -54,6 +55,7 @@ public:
     std::size_t width() const { return width_; }
 
     std::string format(double v) const {
+        if (boolean_) return v != 0 ? "True" : "False";
         if (integral_) return std::to_string(static_cast<std::int64_t>(v));
         if (std::isnan(v)) return "nan";
         if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -75,6 +77,7 @@ public:
 
 private:
     bool integral_;
+    bool boolean_;
     bool int_mode_ = false;
     bool sci_mode_ = false;
     std::size_t width_ = 1;
@@ -149,17 +152,18 @@ std::string Tensor::str() const {
     }
     const std::vector<double> values = to_vector<double>();
     const bool integral = i.dtype == kInt64;
+    const bool boolean = i.dtype == kBool;
     std::string body;
     const std::size_t indent = 7;  // len("tensor(")
     if (i.numel() == 0) {
         body = "[]";
     } else if (i.shape.empty()) {
-        body = Formatter(values, integral).format(values[0]);
+        body = Formatter(values, integral, boolean).format(values[0]);
     } else {
         Printer printer{values, i.shape, contiguous_strides(i.shape), i.numel() > kThreshold};
         std::vector<double> visible;
         printer.collect(0, 0, visible);
-        body = printer.render(0, 0, indent, Formatter(visible, integral));
+        body = printer.render(0, 0, indent, Formatter(visible, integral, boolean));
     }
     std::string suffix;
     if (i.numel() == 0 && i.shape != Shape{0}) {
@@ -167,7 +171,8 @@ std::string Tensor::str() const {
         for (std::size_t k = 0; k < i.shape.size(); ++k) size.append(k ? ", " : "").append(std::to_string(i.shape[k]));
         suffix.append(", size=").append(size).append(i.shape.size() == 1 ? ",)" : ")");
     }
-    if (i.dtype == kFloat64) suffix += ", dtype=torch.float64";
+    // PyTorch names the dtype when it is not float32, int64 or bool, and for every empty non-float32 tensor.
+    if (i.dtype == kFloat64 || (i.numel() == 0 && i.dtype != kFloat32)) suffix += ", dtype=torch." + dtype_name(i.dtype);
     if (i.grad_fn) suffix.append(", grad_fn=<").append(i.grad_fn->name()).append(">");
     else if (i.requires_grad) suffix += ", requires_grad=True";
     std::string result("tensor(");

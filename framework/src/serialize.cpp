@@ -32,6 +32,7 @@ const char* dtype_code(Dtype d) {
         case Dtype::Float32: return "F32";
         case Dtype::Float64: return "F64";
         case Dtype::Int64: return "I64";
+        case Dtype::Bool: return "BOOL";
     }
     return "?";
 }
@@ -189,7 +190,8 @@ SafetensorsContents read_safetensors(const std::string& path) {
         if (code == "F32") dtype = kFloat32;
         else if (code == "F64") dtype = kFloat64;
         else if (code == "I64") dtype = kInt64;
-        else fail(path, "tensor '" + key + "' has dtype '" + code + "'; lazynn reads F32, F64 and I64");
+        else if (code == "BOOL") dtype = kBool;
+        else fail(path, "tensor '" + key + "' has dtype '" + code + "'; lazynn reads F32, F64, I64 and BOOL");
         Shape shape;
         if (!entry["shape"].is_array()) fail(path, "tensor '" + key + "' has an invalid shape (expected a list of sizes)");
         for (const auto& d : entry["shape"]) {
@@ -227,6 +229,13 @@ SafetensorsContents read_safetensors(const std::string& path) {
         in.seekg(static_cast<std::streamoff>(8 + header_size + begin));
         in.read(static_cast<char*>(t.impl().storage->raw()), static_cast<std::streamsize>(expected));
         if (!in) fail(path, "read error in tensor '" + key + "'");
+        if (dtype == kBool) {
+            // A bool byte other than 0 or 1 is not a value C++ can hold in a bool: refuse it.
+            const auto* bytes = static_cast<const unsigned char*>(t.impl().storage->raw());
+            for (std::uint64_t k = 0; k < expected; ++k) {
+                if (bytes[k] > 1) fail(path, "tensor '" + key + "' holds a BOOL byte " + std::to_string(bytes[k]) + " (expected 0 or 1)");
+            }
+        }
         out.tensors.insert(key, t);
     }
     return out;

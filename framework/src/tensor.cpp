@@ -193,6 +193,10 @@ template const std::int64_t* Tensor::data_ptr<std::int64_t>() const;
 template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+template bool Tensor::item<bool>() const;
+template bool* Tensor::data_ptr<bool>();
+template const bool* Tensor::data_ptr<bool>() const;
+template std::vector<bool> Tensor::to_vector<bool>() const;
 
 namespace kernels {
 

@@ -37,7 +37,7 @@ public:
 private:
     Dtype dtype_;
     std::int64_t size_;
-    std::variant<StorageBuffer<float>, StorageBuffer<double>, StorageBuffer<std::int64_t>> buffer_;
+    std::variant<StorageBuffer<float>, StorageBuffer<double>, StorageBuffer<std::int64_t>, StorageBuffer<bool>> buffer_;
     void* raw_ = nullptr;
     std::uint64_t version_ = 0;
 };

@@ -125,7 +125,8 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
     const Tensor k = heads(functional::linear(key, wk, bk), s);
     const Tensor v = heads(functional::linear(value, wv, bv), s);
     Tensor scores = q.matmul(k.transpose(1, 2));   // [N*H, L, S]
-    Tensor mask = call.attn_mask;
+    // A bool mask marks the positions not allowed to attend (PyTorch's rule); a float mask is added.
+    Tensor mask = call.attn_mask.defined() && call.attn_mask.dtype() == kBool ? additive_mask(call.attn_mask) : call.attn_mask;
     if (call.is_causal) {
         const Tensor causal = causal_mask(l, scores.dtype());
         mask = mask.defined() ? mask + causal : causal;
@@ -142,7 +143,8 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
         scores = scores + mask.to(scores.dtype());
     }
     if (call.key_padding_mask.defined()) {
-        const Tensor kpm = unbatched ? call.key_padding_mask.reshape({1, s}) : call.key_padding_mask;
+        const Tensor given = call.key_padding_mask.dtype() == kBool ? additive_mask(call.key_padding_mask) : call.key_padding_mask;
+        const Tensor kpm = unbatched ? given.reshape({1, s}) : given;
         if (kpm.shape() != Shape{n, s}) {
             throw ShapeError("MultiheadAttention: expecting key_padding_mask shape of " + shape_to_list({n, s}) + ", but got " +
                              shape_to_list(call.key_padding_mask.shape()));

@@ -224,8 +224,85 @@ public:
     /// `value` where mask != 0 (mask broadcast to self's shape), self elsewhere.
     Tensor masked_fill(const Tensor& mask, double value) const;
 
+    // ---- indexing (framework/src/ops/indexing.cpp, sort.cpp) ----
+    // Index tensors are int64; masks are bool (other dtypes are read as nonzero = true).
+    /// out[i][j] = self[index[i][j]][j] for dim 0 (and likewise for other dims); out has index's shape.
+    Tensor gather(std::int64_t dim, const Tensor& index) const;
+    /// A copy of self with src[i][j] written at [index[i][j]][j] (dim 0); index no larger than src.
+    /// Duplicate indices leave one of the values, unspecified which (as in PyTorch).
+    Tensor scatter(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+    Tensor scatter(std::int64_t dim, const Tensor& index, double value) const;
+    /// Like scatter, adding src into the copy (duplicates accumulate).
+    Tensor scatter_add(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+    /// The elements where mask (broadcast with self) is true, as a 1-D tensor.
+    Tensor masked_select(const Tensor& mask) const;
+    /// Indices of the nonzero elements, [count, dim] int64, in row-major order.
+    Tensor nonzero() const;
+    /// Sorted values and the indices they came from along `dim`; `stable` keeps equal elements in
+    /// their order. NaN sorts as the largest value (PyTorch's rule).
+    ValuesIndices sort(std::int64_t dim = -1, bool descending = false, bool stable = false) const;
+    Tensor argsort(std::int64_t dim = -1, bool descending = false, bool stable = false) const;
+    /// The k largest (or smallest) elements along `dim` and their indices, sorted when `sorted`.
+    ValuesIndices topk(std::int64_t k, std::int64_t dim = -1, bool largest = true, bool sorted = true) const;
+
+    // ---- more reductions (framework/src/ops/norms.cpp) ----
+    /// The vector p-norm over all elements (p = 1, 2, inf, or any p > 0); the gradient is 0 where the
+    /// norm is 0.
+    Tensor norm(double p = 2.0) const;
+    Tensor norm(double p, const Shape& dims, bool keepdim = false) const;
+    /// True when every (any) element is nonzero; bool results.
+    Tensor all() const;
+    Tensor all(std::int64_t dim, bool keepdim = false) const;
+    Tensor any() const;
+    Tensor any(std::int64_t dim, bool keepdim = false) const;
+    /// Running products along `dim`; the gradient is exact where elements are zero.
+    Tensor cumprod(std::int64_t dim) const;
+    /// max/min over a list of dims (every dim when empty); the gradient is shared evenly among ties.
+    Tensor amax(const Shape& dims = {}, bool keepdim = false) const;
+    Tensor amin(const Shape& dims = {}, bool keepdim = false) const;
+
+    // ---- more shape ops (framework/src/ops/shape_ops.cpp) ----
+    /// Tiles self `repeats[d]` times along each dim (leading repeats add dims).
+    Tensor repeat(const Shape& repeats) const;
+    /// Elements shifted circularly by `shifts[k]` along `dims[k]`; without dims, over the flattened
+    /// tensor (the shape is kept).
+    Tensor roll(const Shape& shifts, const Shape& dims = {}) const;
+    Tensor roll(std::int64_t shift) const;
+    Tensor roll(std::int64_t shift, std::int64_t dim) const;
+    /// The slices along `dim`, as views.
+    std::vector<Tensor> unbind(std::int64_t dim = 0) const;
+    /// Consecutive pieces of the given sizes along `dim` (they must add up to its size). A
+    /// one-element braced list binds to split(int64) instead: pass `std::vector<std::int64_t>{n}`.
+    std::vector<Tensor> split(const std::vector<std::int64_t>& split_sizes, std::int64_t dim = 0) const;
+
+    // ---- comparisons and logical ops (bool results) ----
+    Tensor eq(const Tensor& other) const;
+    Tensor ne(const Tensor& other) const;
+    Tensor lt(const Tensor& other) const;
+    Tensor le(const Tensor& other) const;
+    Tensor gt(const Tensor& other) const;
+    Tensor ge(const Tensor& other) const;
+    Tensor eq(double other) const;
+    Tensor ne(double other) const;
+    Tensor lt(double other) const;
+    Tensor le(double other) const;
+    Tensor gt(double other) const;
+    Tensor ge(double other) const;
+    Tensor logical_and(const Tensor& other) const;
+    Tensor logical_or(const Tensor& other) const;
+    Tensor logical_xor(const Tensor& other) const;
+    Tensor logical_not() const;
+
     // ---- linear algebra and normalisers ----
     Tensor matmul(const Tensor& other) const;
+    /// [n, m] x [m, p] -> [n, p] (2-D only).
+    Tensor mm(const Tensor& other) const;
+    /// [b, n, m] x [b, m, p] -> [b, n, p] (3-D only, equal batch sizes).
+    Tensor bmm(const Tensor& other) const;
+    /// [n] x [m] -> [n, m].
+    Tensor outer(const Tensor& other) const;
+    /// [n] . [n] -> 0-dim.
+    Tensor dot(const Tensor& other) const;
     Tensor softmax(std::int64_t dim) const;
     Tensor log_softmax(std::int64_t dim) const;
 
@@ -337,7 +414,8 @@ Tensor minimum(const Tensor& a, const Tensor& b);
 /// comes from a and b alone (PyTorch's promotion), whatever the condition's dtype.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 
-// ---- comparisons (not differentiable; 0/1 in the promoted dtype) ----
+// ---- comparisons and logical ops (not differentiable; bool results, PyTorch's dtype) ----
+// Comparisons compare in the operands' promoted dtype; logical ops test each operand against zero.
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -356,6 +434,16 @@ Tensor operator<(const Tensor& a, double b);
 Tensor operator<=(const Tensor& a, double b);
 Tensor operator>(const Tensor& a, double b);
 Tensor operator>=(const Tensor& a, double b);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& t);
+/// On bool tensors: logical and, or, xor, not (any dtype is read as nonzero = true; PyTorch's bitwise
+/// forms on integers are not offered).
+Tensor operator&(const Tensor& a, const Tensor& b);
+Tensor operator|(const Tensor& a, const Tensor& b);
+Tensor operator^(const Tensor& a, const Tensor& b);
+Tensor operator~(const Tensor& a);
 
 // ---- free-function forms of the methods ----
 Tensor matmul(const Tensor& a, const Tensor& b);
@@ -373,6 +461,33 @@ Tensor abs(const Tensor& t);
 Tensor fmod(const Tensor& a, const Tensor& b);
 Tensor remainder(const Tensor& a, const Tensor& b);
 Tensor atan2(const Tensor& a, const Tensor& b);
+
+Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index);
+Tensor scatter(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& t, std::int64_t dim, const Tensor& index, double value);
+Tensor scatter_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& src);
+Tensor masked_select(const Tensor& t, const Tensor& mask);
+Tensor masked_fill(const Tensor& t, const Tensor& mask, double value);
+Tensor nonzero(const Tensor& t);
+ValuesIndices sort(const Tensor& t, std::int64_t dim = -1, bool descending = false, bool stable = false);
+Tensor argsort(const Tensor& t, std::int64_t dim = -1, bool descending = false, bool stable = false);
+ValuesIndices topk(const Tensor& t, std::int64_t k, std::int64_t dim = -1, bool largest = true, bool sorted = true);
+/// int64 class indices -> int64 [*, num_classes] with a 1 at each index (num_classes = max + 1
+/// when negative), as torch.nn.functional.one_hot.
+Tensor one_hot(const Tensor& t, std::int64_t num_classes = -1);
+Tensor norm(const Tensor& t, double p = 2.0);
+Tensor all(const Tensor& t);
+Tensor any(const Tensor& t);
+Tensor cumprod(const Tensor& t, std::int64_t dim);
+Tensor cumsum(const Tensor& t, std::int64_t dim);
+Tensor amax(const Tensor& t, const Shape& dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& t, const Shape& dims = {}, bool keepdim = false);
+Tensor roll(const Tensor& t, const Shape& shifts, const Shape& dims = {});
+std::vector<Tensor> unbind(const Tensor& t, std::int64_t dim = 0);
+Tensor mm(const Tensor& a, const Tensor& b);
+Tensor bmm(const Tensor& a, const Tensor& b);
+Tensor outer(const Tensor& a, const Tensor& b);
+Tensor dot(const Tensor& a, const Tensor& b);
 
 /// |a - b| <= atol + rtol * |b| elementwise, shapes broadcastable.
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
@@ -392,5 +507,9 @@ extern template const std::int64_t* Tensor::data_ptr<std::int64_t>() const;
 extern template std::vector<float> Tensor::to_vector<float>() const;
 extern template std::vector<double> Tensor::to_vector<double>() const;
 extern template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+extern template bool Tensor::item<bool>() const;
+extern template bool* Tensor::data_ptr<bool>();
+extern template const bool* Tensor::data_ptr<bool>() const;
+extern template std::vector<bool> Tensor::to_vector<bool>() const;
 
 }  // namespace lazynn

@@ -29,9 +29,15 @@ Tensor converted(const Tensor& t, Dtype dtype) {
     return out;
 }
 
+void throw_bool_unsupported(const char* op) {
+    throw DtypeError(std::string(op) + ": not implemented for 'Bool' tensors; convert with .to(kInt64) or .to(kFloat32)");
+}
+
 Tensor scalar_like(const Tensor& like, double value) {
     Dtype dtype = lazynn::detail::checked(like, "scalar").dtype;
-    if (dtype == kInt64 && std::floor(value) != value) dtype = kFloat32;
+    // A C++ number is an integer- or float-category scalar: bool tensors take integers as int64.
+    if ((dtype == kInt64 || dtype == kBool) && std::floor(value) != value) dtype = kFloat32;
+    else if (dtype == kBool) dtype = kInt64;
     return full({}, value, dtype);
 }
 
@@ -65,6 +71,10 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+    if (kernels::result_type(detail::checked(a, "sub"), detail::checked(b, "sub")) == kBool) {
+        throw RuntimeError("sub: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.");
+    }
     Tensor out = kernels::binary(a, b, "sub", [](auto x, auto y) { return x - y; });
     if (needs_grad({&a, &b})) {
         record(out, "SubBackward0", {a, b}, [ia = info(a), ib = info(b)](const Tensor& g) {
@@ -87,8 +97,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-    // Integer division in PyTorch is true division: promote int64 to float32 first.
-    const bool integral = a.dtype() == kInt64 && b.dtype() == kInt64;
+    // Integer (and bool) division in PyTorch is true division: promote to float32 first.
+    const bool integral = !is_floating(kernels::result_type(detail::checked(a, "div"), detail::checked(b, "div")));
     const Tensor fa = integral ? kernels::converted(a, kFloat32) : a;
     Tensor out = kernels::binary(fa, b, "div", [](auto x, auto y) { return x / y; });
     if (needs_grad({&a, &b})) {
@@ -276,12 +286,70 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     return out;
 }
 
-Tensor eq(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "eq", [](auto x, auto y) { return x == y ? 1 : 0; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "ne", [](auto x, auto y) { return x != y ? 1 : 0; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "lt", [](auto x, auto y) { return x < y ? 1 : 0; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "le", [](auto x, auto y) { return x <= y ? 1 : 0; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "gt", [](auto x, auto y) { return x > y ? 1 : 0; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return kernels::binary(a, b, "ge", [](auto x, auto y) { return x >= y ? 1 : 0; }); }
+namespace {
+
+/// A comparison computed in the operands' promoted dtype, returning bool.
+template <class F>
+Tensor compare(const Tensor& a, const Tensor& b, const char* name, F f) {
+    const Dtype dtype = kernels::result_type(detail::checked(a, name), detail::checked(b, name));
+    return kernels::binary_in(a, b, dtype == kBool ? kInt64 : dtype, name, f, true);
+}
+
+/// A logical op on the truth of each operand (nonzero is true), returning bool.
+template <class F>
+Tensor logical(const Tensor& a, const Tensor& b, const char* name, F f) {
+    const Dtype dtype = promote_types(detail::checked(a, name).dtype, detail::checked(b, name).dtype);
+    return kernels::binary_in(a, b, dtype == kBool ? kInt64 : dtype, name, [f](auto x, auto y) {
+        using T = decltype(x);
+        return f(x != T(0), y != T(0));
+    }, true);
+}
+
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto y) { return x == y; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", [](auto x, auto y) { return x != y; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto y) { return x < y; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", [](auto x, auto y) { return x <= y; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", [](auto x, auto y) { return x > y; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
+
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+    return logical(a, b, "logical_and", [](bool x, bool y) { return x && y; });
+}
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+    return logical(a, b, "logical_or", [](bool x, bool y) { return x || y; });
+}
+Tensor logical_xor(const Tensor& a, const Tensor& b) {
+    return logical(a, b, "logical_xor", [](bool x, bool y) { return x != y; });
+}
+Tensor logical_not(const Tensor& t) {
+    // Shapes: out has t's shape, dtype bool.
+    const TensorImpl& i = detail::checked(t, "logical_not");
+    return compare(t, zeros({}, i.dtype), "logical_not", [](auto x, auto zero) { return x == zero; });
+}
+
+Tensor Tensor::eq(const Tensor& other) const { return lazynn::eq(*this, other); }
+Tensor Tensor::ne(const Tensor& other) const { return lazynn::ne(*this, other); }
+Tensor Tensor::lt(const Tensor& other) const { return lazynn::lt(*this, other); }
+Tensor Tensor::le(const Tensor& other) const { return lazynn::le(*this, other); }
+Tensor Tensor::gt(const Tensor& other) const { return lazynn::gt(*this, other); }
+Tensor Tensor::ge(const Tensor& other) const { return lazynn::ge(*this, other); }
+Tensor Tensor::eq(double other) const { return lazynn::eq(*this, kernels::scalar_like(*this, other)); }
+Tensor Tensor::ne(double other) const { return lazynn::ne(*this, kernels::scalar_like(*this, other)); }
+Tensor Tensor::lt(double other) const { return lazynn::lt(*this, kernels::scalar_like(*this, other)); }
+Tensor Tensor::le(double other) const { return lazynn::le(*this, kernels::scalar_like(*this, other)); }
+Tensor Tensor::gt(double other) const { return lazynn::gt(*this, kernels::scalar_like(*this, other)); }
+Tensor Tensor::ge(double other) const { return lazynn::ge(*this, kernels::scalar_like(*this, other)); }
+Tensor Tensor::logical_and(const Tensor& other) const { return lazynn::logical_and(*this, other); }
+Tensor Tensor::logical_or(const Tensor& other) const { return lazynn::logical_or(*this, other); }
+Tensor Tensor::logical_xor(const Tensor& other) const { return lazynn::logical_xor(*this, other); }
+Tensor Tensor::logical_not() const { return lazynn::logical_not(*this); }
+
+Tensor operator&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
+Tensor operator|(const Tensor& a, const Tensor& b) { return logical_or(a, b); }
+Tensor operator^(const Tensor& a, const Tensor& b) { return logical_xor(a, b); }
+Tensor operator~(const Tensor& a) { return logical_not(a); }
 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }

@@ -24,17 +24,36 @@ void elementwise_chunks(std::int64_t n, Body&& body, std::int64_t grain = kEleme
     lazynn::detail::parallel_for(n, grain, body);
 }
 
+[[noreturn]] void throw_bool_unsupported(const char* op);
+
+/// visit_dtype over float, double and int64: for kernels whose arithmetic means nothing on bool
+/// (callers convert bool operands first); a bool tensor reaching one throws DtypeError naming `op`.
+template <class Fn>
+decltype(auto) visit_numeric(Dtype dtype, const char* op, Fn&& fn) {
+    switch (dtype) {
+        case Dtype::Float64: return fn(TypeTag<double>{});
+        case Dtype::Int64: return fn(TypeTag<std::int64_t>{});
+        case Dtype::Bool: throw_bool_unsupported(op);
+        case Dtype::Float32: break;
+    }
+    return fn(TypeTag<float>{});
+}
+
 /// A raw copy converted to `dtype` (no autograd); `t` itself when it already has that dtype.
 Tensor converted(const Tensor& t, Dtype dtype);
 
-/// out = f(x) elementwise. int64 inputs are computed in float32 when `floating_result`.
+/// out = f(x) elementwise. int64 and bool inputs are computed in float32 when `floating_result`.
 template <class F>
 Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true, std::int64_t grain = kElementwiseGrain) {
     const TensorImpl& in_impl = lazynn::detail::checked(t, name);
-    const Dtype dtype = floating_result && in_impl.dtype == kInt64 ? kFloat32 : in_impl.dtype;
+    if (in_impl.dtype == kBool && !floating_result) {
+        // Runs in int64 and keeps the truth of the result.
+        return converted(unary(converted(t, kInt64), name, f, false, grain), kBool);
+    }
+    const Dtype dtype = floating_result && !is_floating(in_impl.dtype) ? kFloat32 : in_impl.dtype;
     Tensor in = lazynn::detail::contiguous_data(converted(t, dtype));
     Tensor out = lazynn::detail::empty_tensor(in_impl.shape, dtype);
-    visit_dtype(dtype, [&](auto tag) {
+    visit_numeric(dtype, name, [&](auto tag) {
         using T = typename decltype(tag)::type;
         const T* x = in.impl().data<T>();
         T* y = out.impl().data<T>();
@@ -49,75 +68,92 @@ Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true
 /// only lifts the result into its category (int64 -> floating), never within one.
 Dtype result_type(const TensorImpl& a, const TensorImpl& b);
 
-/// out = f(a, b) elementwise with broadcasting, in result_type(a, b).
+/// out = f(a, b) elementwise with broadcasting, computed in `dtype` (not bool: bool operands are
+/// computed as int64); the result holds `dtype`, or bool when `bool_result` (comparisons, logical ops).
 template <class F>
-Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f, std::int64_t grain = kElementwiseGrain) {
+Tensor binary_in(const Tensor& a, const Tensor& b, Dtype dtype, const char* name, F f, bool bool_result,
+                 std::int64_t grain = kElementwiseGrain) {
     const TensorImpl& ia = lazynn::detail::checked(a, name);
     const TensorImpl& ib = lazynn::detail::checked(b, name);
-    const Dtype dtype = result_type(ia, ib);
     const Shape out_shape = broadcast_shapes(ia.shape, ib.shape, name);
     const Tensor ca = converted(a, dtype);
     const Tensor cb = converted(b, dtype);
     const TensorImpl& ka = ca.impl();
     const TensorImpl& kb = cb.impl();
-    Tensor out = lazynn::detail::empty_tensor(out_shape, dtype);
-    visit_dtype(dtype, [&](auto tag) {
+    Tensor out = lazynn::detail::empty_tensor(out_shape, bool_result ? kBool : dtype);
+    visit_numeric(dtype, name, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        const T* pa = ka.data<T>();
-        const T* pb = kb.data<T>();
-        T* po = out.impl().data<T>();
-        const std::int64_t n = out.impl().numel();
-        const bool a_full = ka.shape == out_shape && ka.is_contiguous();
-        const bool b_full = kb.shape == out_shape && kb.is_contiguous();
-        if (a_full && b_full) {
-            elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
-                for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(pa[i], pb[i]));
-            }, grain);
-        } else if (a_full && kb.numel() == 1) {
-            const T s = *pb;
-            elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
-                for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(pa[i], s));
-            }, grain);
-        } else if (b_full && ka.numel() == 1) {
-            const T s = *pa;
-            elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
-                for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(s, pb[i]));
-            }, grain);
-        } else {
-            const std::array<Shape, 3> strides{out.impl().strides, broadcast_strides(ka, out_shape),
-                                               broadcast_strides(kb, out_shape)};
-            for_each_run<3>(out_shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
-                T* o = po + off[0];
-                const T* x = pa + off[1];
-                const T* y = pb + off[2];
-                // Unit and zero (broadcast) strides get their own loops so the compiler vectorises them.
-                if (inner[1] == 1 && inner[2] == 1) {
-                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(x[k], y[k]));
-                } else if (inner[1] == 1 && inner[2] == 0) {
-                    const T yv = *y;
-                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(x[k], yv));
-                } else if (inner[1] == 0 && inner[2] == 1) {
-                    const T xv = *x;
-                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(xv, y[k]));
-                } else {
-                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<T>(f(x[k * inner[1]], y[k * inner[2]]));
-                }
-            });
-        }
+        // O is T, or bool for a bool result (only those two pairs are instantiated).
+        auto run = [&](auto otag) {
+            using O = typename decltype(otag)::type;
+            const T* pa = ka.data<T>();
+            const T* pb = kb.data<T>();
+            O* po = out.impl().data<O>();
+            const std::int64_t n = out.impl().numel();
+            const bool a_full = ka.shape == out_shape && ka.is_contiguous();
+            const bool b_full = kb.shape == out_shape && kb.is_contiguous();
+            if (a_full && b_full) {
+                elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], pb[i]));
+                }, grain);
+            } else if (a_full && kb.numel() == 1) {
+                const T s = *pb;
+                elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], s));
+                }, grain);
+            } else if (b_full && ka.numel() == 1) {
+                const T s = *pa;
+                elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(s, pb[i]));
+                }, grain);
+            } else {
+                const std::array<Shape, 3> strides{out.impl().strides, broadcast_strides(ka, out_shape),
+                                                   broadcast_strides(kb, out_shape)};
+                for_each_run<3>(out_shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
+                    O* o = po + off[0];
+                    const T* x = pa + off[1];
+                    const T* y = pb + off[2];
+                    // Unit and zero (broadcast) strides get their own loops so the compiler vectorises them.
+                    if (inner[1] == 1 && inner[2] == 1) {
+                        for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k], y[k]));
+                    } else if (inner[1] == 1 && inner[2] == 0) {
+                        const T yv = *y;
+                        for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k], yv));
+                    } else if (inner[1] == 0 && inner[2] == 1) {
+                        const T xv = *x;
+                        for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(xv, y[k]));
+                    } else {
+                        for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k * inner[1]], y[k * inner[2]]));
+                    }
+                });
+            }
+        };
+        if (bool_result) run(TypeTag<bool>{});
+        else run(TypeTag<T>{});
     });
     return out;
+}
+
+/// out = f(a, b) elementwise with broadcasting, in result_type(a, b).
+template <class F>
+Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f, std::int64_t grain = kElementwiseGrain) {
+    const Dtype dtype = result_type(lazynn::detail::checked(a, name), lazynn::detail::checked(b, name));
+    // Arithmetic on two bools runs in int64 and keeps the truth of the result (+ is or, * is and).
+    if (dtype == kBool) return binary_in(a, b, kInt64, name, [f](auto x, auto y) { return f(x, y) != 0; }, true, grain);
+    return binary_in(a, b, dtype, name, f, false, grain);
 }
 
 /// self = f(self, other) in place; `other` broadcasts to self's shape and converts to its dtype.
 template <class F>
 void binary_inplace(TensorImpl& self, const Tensor& other, const char* name, F f) {
+    if (self.dtype == kBool) throw_bool_unsupported(name);
     const Tensor c = converted(other, self.dtype);
     const TensorImpl& ko = c.impl();
     if (broadcast_shapes(self.shape, ko.shape, name) != self.shape) {
         throw ShapeError(std::string(name) + ": output with shape " + shape_to_list(self.shape) +
                          " doesn't match the broadcast shape " + shape_to_list(broadcast_shapes(self.shape, ko.shape, name)));
     }
-    visit_dtype(self.dtype, [&](auto tag) {
+    visit_numeric(self.dtype, name, [&](auto tag) {
         using T = typename decltype(tag)::type;
         T* ps = self.data<T>();
         const T* po = ko.data<T>();

@@ -158,7 +158,13 @@ Tensor sum_leading(const Tensor& t, const Shape& dims, bool keepdim, std::int64_
     return out;
 }
 
-Tensor sum_impl(const Tensor& t, const Shape& dims, bool keepdim) {
+/// Sums, products and running sums of bools count in int64, as in PyTorch.
+Tensor bool_as_int64(const Tensor& t, const char* name) {
+    return detail::checked(t, name).dtype == kBool ? kernels::converted(t, kInt64) : t;
+}
+
+Tensor sum_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
+    const Tensor t = bool_as_int64(t_in, "sum");
     std::int64_t reduced = 0, inner = 0;
     if (leading_dims(detail::checked(t, "sum"), dims, reduced, inner)) return sum_leading(t, dims, keepdim, reduced, inner);
     const ReducePlan p = plan(t, dims, keepdim, "sum");
@@ -371,7 +377,8 @@ Tensor products_of_others(const ReducePlan& p) {
     });
 }
 
-Tensor prod_impl(const Tensor& t, const Shape& dims, bool keepdim) {
+Tensor prod_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
+    const Tensor t = bool_as_int64(t_in, "prod");
     const ReducePlan p = plan(t, dims, keepdim, "prod");
     Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
         using T = std::remove_cv_t<std::remove_pointer_t<decltype(row)>>;
@@ -440,6 +447,7 @@ Tensor Tensor::prod() const { return prod_impl(*this, {}, false); }
 Tensor Tensor::prod(std::int64_t dim, bool keepdim) const { return prod_impl(*this, {dim}, keepdim); }
 
 Tensor Tensor::cumsum(std::int64_t dim) const {
+    if (detail::checked(*this, "cumsum").dtype == kBool) return bool_as_int64(*this, "cumsum").cumsum(dim);
     const ReducePlan p = plan(*this, {dim}, true, "cumsum");
     Tensor out = rows_to_input(running_sums(p, false), p);
     if (needs_grad({this})) {

@@ -38,14 +38,14 @@ void for_each_lane(const Lanes& l, Fn fn) {
 Tensor softmax_impl(const Tensor& t, std::int64_t dim, bool log) {
     const char* name = log ? "log_softmax" : "softmax";
     const TensorImpl& impl = detail::checked(t, name);
-    const Tensor x = detail::contiguous_data(impl.dtype == kInt64 ? kernels::converted(t, kFloat32) : t);
+    const Tensor x = detail::contiguous_data(!is_floating(impl.dtype) ? kernels::converted(t, kFloat32) : t);
     const Dtype dtype = x.dtype();
     const auto d = static_cast<std::size_t>(normalize_dim(dim, static_cast<std::int64_t>(impl.shape.size())));
     const Lanes l = impl.shape.empty() ? Lanes{} : lanes(impl.shape, d);
     Tensor out = detail::empty_tensor(impl.shape, dtype);
     visit_dtype(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        if constexpr (!std::is_same_v<T, std::int64_t>) {
+        if constexpr (std::is_floating_point_v<T>) {
             const T* in = x.impl().data<T>();
             T* o = out.impl().data<T>();
             for_each_lane(l, [&](std::int64_t base, std::int64_t stride) {

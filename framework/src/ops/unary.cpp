@@ -83,6 +83,10 @@ Tensor float32_activation(const Tensor& input, const char* node, Forward forward
 }  // namespace
 
 Tensor Tensor::neg() const {
+    if (detail::checked(*this, "neg").dtype == kBool) {
+        throw RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.");
+    }
     Tensor out = kernels::unary(*this, "neg", [](auto x) { return -x; }, false);
     if (needs_grad({this})) record(out, "NegBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{-g}; }, false);
     return out;

@@ -2,9 +2,9 @@
 // MultiheadAttention, TransformerEncoderLayer and TransformerEncoder, with PyTorch's parameter
 // names (in_proj_weight, out_proj.weight, self_attn..., linear1, norm1, ...).
 //
-// Masks: lazynn has no bool dtype, so attn_mask and key_padding_mask are additive float masks
-// (0 to keep, -inf to mask), which PyTorch accepts too. `additive_mask(m)` turns a 0/1 "masked"
-// tensor into that form and `causal_mask(L)` is PyTorch's generate_square_subsequent_mask.
+// Masks: attn_mask and key_padding_mask are bool masks (true = not allowed to attend) or additive
+// float masks (0 to keep, -inf to mask), as in PyTorch. `additive_mask(m)` turns a bool or 0/1
+// "masked" tensor into the float form and `causal_mask(L)` is PyTorch's generate_square_subsequent_mask.
 
 #include <lazynn/module.hpp>
 #include <lazynn/nn/dropout.hpp>
@@ -18,7 +18,7 @@ namespace lazynn::nn {
 
 /// [L, L] with -inf above the diagonal and 0 elsewhere.
 Tensor causal_mask(std::int64_t size, Dtype dtype = kFloat32);
-/// 1 (masked) -> -inf, 0 (kept) -> 0.
+/// true or 1 (masked) -> -inf, false or 0 (kept) -> 0.
 Tensor additive_mask(const Tensor& masked);
 
 /// A Linear under PyTorch's name for MultiheadAttention's output projection (so printing matches).
@@ -56,8 +56,8 @@ struct AttentionResult {
 };
 
 struct AttentionCall {
-    Tensor key_padding_mask;   // [N, S] additive
-    Tensor attn_mask;          // [L, S] or [N*H, L, S] additive
+    Tensor key_padding_mask;   // [N, S] bool (true = masked) or additive
+    Tensor attn_mask;          // [L, S] or [N*H, L, S] bool (true = masked) or additive
     bool need_weights = true;
     bool average_attn_weights = true;
     bool is_causal = false;    // adds causal_mask(L) to attn_mask
