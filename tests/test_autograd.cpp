@@ -124,7 +124,7 @@ TEST_SUITE("autograd") {
         CHECK_FALSE(x.grad().defined());
         Tensor unused = ones({1}).requires_grad_();
         CHECK_THROWS_AS(autograd::grad({(x * 2).sum()}, {unused}), RuntimeError);
-        CHECK_FALSE(autograd::grad({(x * 2).sum()}, {unused}, {}, false, true)[0].defined());
+        CHECK_FALSE(autograd::grad({(x * 2).sum()}, {unused}, {}, false, false, true)[0].defined());
     }
 
     TEST_CASE("gradients keep the leaf's dtype across promotion") {

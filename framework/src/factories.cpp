@@ -34,6 +34,7 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 Tensor full(const Shape& shape, double value, TensorOptions options) {
     Tensor t = detail::empty_tensor(shape, options.dtype_);
     t.fill_(value);
+    t.impl().storage->reset_version();   // a new tensor is at version 0, as in PyTorch
     return finish(t, options);
 }
 

@@ -94,7 +94,38 @@ void Tensor::retain_grad() const {
     if (i.grad_fn && !i.retains_grad) {
         i.retains_grad = true;
         i.grad_fn->retain_grad_target = impl_;
+        i.grad_fn->pre_hooks.emplace_back(0, nullptr);  // marks where among the hooks .grad() is kept
     }
+}
+
+RemovableHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
+    TensorImpl& i = detail::checked(*this, "register_hook");
+    if (!i.requires_grad) throw RuntimeError("cannot register a hook on a tensor that doesn't require gradient");
+    static std::atomic<std::uint64_t> next_id{1};
+    const std::uint64_t id = next_id++;
+    const std::shared_ptr<Node> node = grad_fn();
+    if (node) {
+        // A non-leaf's hooks live on its grad_fn, where its gradient arrives.
+        node->pre_hooks.emplace_back(id, std::move(hook));
+        return RemovableHandle([weak = std::weak_ptr<Node>(node), id] {
+            if (auto n = weak.lock()) std::erase_if(n->pre_hooks, [id](const auto& entry) { return entry.first == id; });
+        });
+    }
+    {
+        std::lock_guard<std::mutex> lock(autograd::detail::autograd_mutex(&i));
+        i.grad_hooks.emplace_back(id, std::move(hook));
+    }
+    return RemovableHandle([weak = std::weak_ptr<TensorImpl>(impl_), id] {
+        auto leaf = weak.lock();
+        if (!leaf) return;
+        std::lock_guard<std::mutex> lock(autograd::detail::autograd_mutex(leaf.get()));
+        std::erase_if(leaf->grad_hooks, [id](const auto& entry) { return entry.first == id; });
+    });
+}
+
+std::int64_t Tensor::_version() const {
+    const TensorImpl& i = impl();
+    return i.storage ? static_cast<std::int64_t>(i.storage->version()) : 0;
 }
 
 bool Tensor::retains_grad() const { return impl().retains_grad; }
@@ -116,9 +147,10 @@ void Tensor::remove_post_accumulate_grad_hook(std::uint64_t id) const {
     std::erase_if(hooks, [id](const auto& entry) { return entry.first == id; });
 }
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
     detail::checked(*this, "backward");
-    autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{}, retain_graph);
+    autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{}, retain_graph,
+                       create_graph);
 }
 
 Tensor Tensor::detach() const {
@@ -263,7 +295,8 @@ Tensor Tensor::to(Dtype dtype) const {
     kernels::copy_strided(out.impl(), i);
     if (needs_grad({this}) && is_floating(dtype)) {
         const Dtype from = i.dtype;
-        record(out, "ToCopyBackward0", {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; }, false);
+        record(out, "ToCopyBackward0", {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; }, false,
+               autograd::detail::kDifferentiable);
     }
     return out;
 }
@@ -273,7 +306,8 @@ Tensor Tensor::clone() const {
     Tensor out = detail::empty_tensor(i.shape, i.dtype);
     kernels::copy_strided(out.impl(), i);
     if (needs_grad({this})) {
-        record(out, "CloneBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; }, false);
+        record(out, "CloneBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; }, false,
+               autograd::detail::kDifferentiable);
     }
     return out;
 }
@@ -357,7 +391,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
         Tensor self = *this;
         record(self, "CopyBackwards", {src}, [src_shape, src_dtype](const Tensor& g) {
             return std::vector<Tensor>{sum_to(g, src_shape).to(src_dtype)};
-        }, false);
+        }, false, autograd::detail::kDifferentiable);
     }
     return *this;
 }
@@ -383,7 +417,7 @@ Tensor& Tensor::fill_(double value) {
         // The old history receives a zero gradient from a constant (PyTorch's FillBackward0).
         Tensor self = *this;
         record(self, "FillBackward0", {self}, [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; },
-               false);
+               false, autograd::detail::kDifferentiable);
     }
     return *this;
 }

@@ -33,6 +33,8 @@ public:
     const void* raw() const { return raw_; }
     std::uint64_t version() const { return version_; }
     void bump_version() { ++version_; }
+    /// Only for a factory's fresh storage that nobody else has seen (its fill is not a user write).
+    void reset_version() { version_ = 0; }
 
 private:
     Dtype dtype_;
@@ -70,6 +72,8 @@ public:
     Tensor grad;
     std::shared_ptr<Node> grad_fn;
     std::weak_ptr<Node> grad_accumulator;
+    /// A leaf's register_hook hooks, run on the incoming gradient before it is accumulated.
+    std::vector<std::pair<std::uint64_t, std::function<Tensor(const Tensor&)>>> grad_hooks;
     /// Run after backward accumulated into a leaf's grad (register_post_accumulate_grad_hook).
     std::vector<std::pair<std::uint64_t, std::function<void(const Tensor&)>>> post_accumulate_hooks;
 

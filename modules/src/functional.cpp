@@ -84,7 +84,22 @@ Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias
                    });
                    return std::vector<Tensor>{grad_x, grad_w, grad_b};
                },
-               true);
+               true,
+               [so = relu ? SavedTensor(out) : SavedTensor(), relu, gx, gw, gb, in_features,
+                out_features](const Tensor& g_in, const autograd::detail::BackwardInputs& in) {
+                   // create_graph: the same gradients with differentiable ops; the ReLU mask is constant.
+                   Tensor g = g_in;
+                   if (relu) {
+                       const Tensor y = so.unpack();
+                       g = g_in * detail::relu_backward(ones(y.shape(), y.dtype()), y);
+                   }
+                   const Tensor rows_g = g.reshape({-1, out_features});
+                   Tensor grad_x, grad_w, grad_b;
+                   if (gx) grad_x = matmul(g, in[1]);
+                   if (gw) grad_w = matmul(rows_g.t(), in[0].reshape({-1, in_features}));
+                   if (gb) grad_b = rows_g.sum({0});
+                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
+               });
     }
     return out;
 }

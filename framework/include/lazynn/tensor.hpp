@@ -21,6 +21,7 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -31,6 +32,7 @@ namespace lazynn {
 class TensorImpl;
 class Node;
 class Tensor;
+class RemovableHandle;
 
 /// Factory options: dtype and requires_grad, with fluent setters.
 struct TensorOptions {
@@ -89,8 +91,19 @@ public:
     std::uint64_t register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
     /// Removes a hook by id; unknown ids are ignored.
     void remove_post_accumulate_grad_hook(std::uint64_t id) const;
+    /// Calls hook(grad) on the gradient computed for this tensor during backward(), before it is
+    /// accumulated into .grad() (leaves) or flows on (non-leaves); a defined return value of the
+    /// same shape replaces the gradient. Hooks run in registration order; autograd::grad() does not
+    /// run them (PyTorch 1.13). Throws on a tensor that does not require grad.
+    RemovableHandle register_hook(std::function<Tensor(const Tensor&)> hook) const;
     /// Runs backprop from this tensor. Without `gradient` the tensor must hold one element.
-    void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+    /// create_graph records the backward so the gradients can be differentiated again;
+    /// retain_graph defaults to create_graph.
+    void backward(const Tensor& gradient = Tensor(), std::optional<bool> retain_graph = std::nullopt,
+                  bool create_graph = false) const;
+    /// How many in-place writes the tensor's storage has seen (shared with its views and
+    /// detach()ed aliases), like PyTorch's `_version`.
+    std::int64_t _version() const;
     /// A new handle sharing storage, cut from the graph, requires_grad false.
     Tensor detach() const;
     Tensor& detach_();

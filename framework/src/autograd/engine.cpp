@@ -17,6 +17,8 @@ bool is_grad_enabled() { return grad_enabled; }
 void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
 NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
+EnableGradGuard::EnableGradGuard() : previous_(grad_enabled) { grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { grad_enabled = previous_; }
 
 namespace autograd {
 namespace {
@@ -27,6 +29,7 @@ struct Run {
     std::vector<std::shared_ptr<Node>> roots;
     std::vector<Tensor> root_grads;
     bool retain_graph = false;
+    bool create_graph = false;
     bool accumulate = true;                           // false for autograd::grad()
     std::unordered_map<Node*, Tensor>* captured = nullptr;  // gradients arriving at these nodes
 };
@@ -69,8 +72,45 @@ private:
     std::vector<std::function<void()>>* previous_;
 };
 
+/// Grad mode for the duration of a backward: off, or on with create_graph (recording the pass).
+class GradModeScope {
+public:
+    explicit GradModeScope(bool enabled) : previous_(is_grad_enabled()) { set_grad_enabled(enabled); }
+    ~GradModeScope() { set_grad_enabled(previous_); }
+    GradModeScope(const GradModeScope&) = delete;
+    GradModeScope& operator=(const GradModeScope&) = delete;
+
+private:
+    bool previous_;
+};
+
+/// Keeps the gradient in a retain_grad() target (a non-leaf asked to keep its .grad()).
+void retain(Node& node, const Tensor& grad) {
+    auto target = node.retain_grad_target.lock();
+    if (!target) return;
+    std::lock_guard<std::mutex> lock(detail::autograd_mutex(target.get()));
+    target->grad = target->grad.defined() ? target->grad + grad : grad.clone();
+}
+
+/// Runs the register_hook hooks of a non-leaf on its gradient, retain_grad() keeping the value at
+/// the point it was called among them (PyTorch 1.13's order).
+Tensor run_pre_hooks(Node& node, Tensor grad, bool accumulate) {
+    const auto hooks = node.pre_hooks;  // a copy: a hook may remove itself
+    bool retained = false;
+    for (const auto& [id, hook] : hooks) {
+        if (!hook) {
+            if (accumulate) retain(node, grad);
+            retained = true;
+        } else {
+            grad = detail::run_grad_hook(hook, grad);
+        }
+    }
+    if (!retained && accumulate) retain(node, grad);
+    return grad;
+}
+
 void execute(Run& run) {
-    NoGradGuard no_grad;
+    GradModeScope grad_mode(run.create_graph);
     std::vector<std::function<void()>> callbacks;
     CallbackScope callback_scope(callbacks);
     // Count, for every reachable node, how many edges lead into it.
@@ -109,14 +149,14 @@ void execute(Run& run) {
         Tensor grad = std::move(grads[node]);
         grads.erase(node);
         if (run.captured && run.captured->count(node)) (*run.captured)[node] = grad;
-        if (auto target = node->retain_grad_target.lock(); target && grad.defined() && run.accumulate) {
-            std::lock_guard<std::mutex> lock(detail::autograd_mutex(target.get()));
-            target->grad = target->grad.defined() ? target->grad + grad : grad.clone();
-        }
+        // autograd::grad() runs no hooks (PyTorch 1.13: they belong to the .grad()-filling pass).
+        if (grad.defined() && run.accumulate) grad = run_pre_hooks(*node, grad, true);
 
         std::vector<Tensor> outputs;
         const bool is_accumulator = dynamic_cast<AccumulateGrad*>(node) != nullptr;
-        if (grad.defined() && !(is_accumulator && !run.accumulate)) outputs = node->apply(grad);
+        if (grad.defined() && !(is_accumulator && !run.accumulate)) {
+            outputs = run.create_graph ? node->apply_with_graph(grad) : node->apply(grad);
+        }
         if (!run.retain_graph) node->release_saved();
 
         const auto& next = node->next_functions();
@@ -147,14 +187,17 @@ std::vector<std::shared_ptr<Node>> root_nodes(const std::vector<Tensor>& roots) 
     return nodes;
 }
 
-std::vector<Tensor> root_grads(const std::vector<Tensor>& roots, const std::vector<Tensor>& given) {
+std::vector<Tensor> root_grads(const std::vector<Tensor>& roots, const std::vector<Tensor>& given, bool create_graph) {
     if (!given.empty() && given.size() != roots.size()) {
         throw ValueError("backward: got " + std::to_string(given.size()) + " gradients for " +
                          std::to_string(roots.size()) + " outputs");
     }
     std::vector<Tensor> grads;
     for (std::size_t i = 0; i < roots.size(); ++i) {
-        grads.push_back(root_gradient(roots[i], given.empty() ? Tensor() : given[i], i).detach());
+        // With create_graph a given gradient keeps its history (the result may be differentiated
+        // with respect to it, as in double-VJP tricks).
+        const Tensor g = root_gradient(roots[i], given.empty() ? Tensor() : given[i], i);
+        grads.push_back(create_graph ? g : g.detach());
     }
     return grads;
 }
@@ -169,20 +212,24 @@ void queue_callback(std::function<void()> callback) {
     queued_callbacks->push_back(std::move(callback));
 }
 
-void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads_given, bool retain_graph) {
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads_given,
+              std::optional<bool> retain_graph, bool create_graph) {
     Run run;
     run.roots = root_nodes(roots);
-    run.root_grads = root_grads(roots, root_grads_given);
-    run.retain_graph = retain_graph;
+    run.root_grads = root_grads(roots, root_grads_given, create_graph);
+    run.retain_graph = retain_graph.value_or(create_graph);
+    run.create_graph = create_graph;
     execute(run);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs, bool retain_graph, bool allow_unused) {
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,
+                         bool allow_unused) {
     Run run;
     run.roots = root_nodes(outputs);
-    run.root_grads = root_grads(outputs, grad_outputs);
-    run.retain_graph = retain_graph;
+    run.root_grads = root_grads(outputs, grad_outputs, create_graph);
+    run.retain_graph = retain_graph.value_or(create_graph);
+    run.create_graph = create_graph;
     run.accumulate = false;
     std::unordered_map<Node*, Tensor> captured;
     std::vector<std::shared_ptr<Node>> input_nodes;

@@ -1,6 +1,7 @@
 #include "autograd/function_node.hpp"
 #include "ops/strided.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -25,15 +26,60 @@ Tensor SavedTensor::unpack() const {
     return alias_;
 }
 
-std::vector<Tensor> FunctionNode::apply(const Tensor& grad_output) {
-    if (!fn_) {
-        throw RuntimeError(
+namespace {
+
+[[noreturn]] void throw_freed() {
+    throw RuntimeError(
             "Trying to backward through the graph a second time (or directly access saved tensors after they have "
             "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
             "autograd::grad(). Specify retain_graph=true if you need to backward through the graph a second time or "
             "if you need to access saved tensors after calling backward.");
+}
+
+}  // namespace
+
+Tensor BackwardInputs::operator[](std::size_t i) const {
+    const Tensor value = saved_.at(i).unpack();
+    if (!value.defined()) return value;
+    const TensorImpl& v = value.impl();
+    Tensor t(TensorImpl::alias(v, v.shape, v.strides, v.offset));
+    t.impl().is_view = v.is_view;
+    if (edges_.at(i)) {
+        t.impl().grad_fn = edges_[i];
+        t.impl().requires_grad = true;
     }
+    return t;
+}
+
+std::vector<Tensor> FunctionNode::apply(const Tensor& grad_output) {
+    if (!fn_) throw_freed();
     return fn_(grad_output);
+}
+
+std::vector<Tensor> FunctionNode::apply_with_graph(const Tensor& grad_output) {
+    if (!fn_ || graph_released_) throw_freed();
+    if (graph_fn_) return graph_fn_(grad_output, BackwardInputs(saved_inputs_, next_functions()));
+    if (fast_differentiable_) return fn_(grad_output);
+    return Node::apply_with_graph(grad_output);
+}
+
+std::vector<Tensor> DelayedError::apply(const Tensor&) {
+    throw NotImplementedError("double backward through " + node_ +
+                              " is not supported: its backward is not differentiable (see docs/tensors-and-autograd.md)");
+}
+
+Tensor run_grad_hook(const std::function<Tensor(const Tensor&)>& hook, const Tensor& grad) {
+    Tensor replaced = hook(grad);
+    if (!replaced.defined()) return grad;
+    if (replaced.shape() != grad.shape()) {
+        throw RuntimeError("hook has changed the size of value: expected " + shape_to_list(grad.shape()) + ", got " +
+                           shape_to_list(replaced.shape()));
+    }
+    if (replaced.dtype() != grad.dtype()) {
+        throw RuntimeError("hook has changed the type of value: expected " + dtype_name(grad.dtype()) + ", got " +
+                           dtype_name(replaced.dtype()));
+    }
+    return replaced;
 }
 
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
@@ -42,13 +88,25 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
         throw ShapeError("AccumulateGrad: gradient of shape " + shape_to_list(grad_output.shape()) +
                          " does not match the leaf's shape " + shape_to_list(var.shape));
     }
+    std::vector<std::pair<std::uint64_t, std::function<Tensor(const Tensor&)>>> grad_hooks;
+    {
+        std::lock_guard<std::mutex> lock(autograd_mutex(&var));
+        grad_hooks = var.grad_hooks;  // a copy: a hook may remove itself
+    }
+    // register_hook hooks see (and may replace) the gradient before it is accumulated.
+    Tensor incoming = grad_output;
+    for (const auto& [id, hook] : grad_hooks) incoming = run_grad_hook(hook, incoming);
     std::vector<std::pair<std::uint64_t, std::function<void(const Tensor&)>>> hooks;
     {
         std::lock_guard<std::mutex> lock(autograd_mutex(&var));
-        if (!var.grad.defined()) {
-            var.grad = grad_output.to(var.dtype).clone();
+        if (is_grad_enabled()) {
+            // create_graph: out of place, so .grad() carries the history of the gradient (PyTorch).
+            const Tensor g = incoming.to(var.dtype);
+            var.grad = var.grad.defined() ? var.grad + g : g.clone();
+        } else if (!var.grad.defined()) {
+            var.grad = incoming.to(var.dtype).clone();
         } else {
-            var.grad.add_(grad_output);
+            var.grad.add_(incoming);
         }
         hooks = var.post_accumulate_hooks;  // a copy: a hook may remove itself
     }
@@ -195,15 +253,34 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
     return acc;
 }
 
-void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors) {
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors) {
     auto node = std::make_shared<FunctionNode>(name, std::move(fn), saves_tensors);
     std::vector<std::shared_ptr<Node>> next;
     next.reserve(inputs.size());
     for (const Tensor& in : inputs) next.push_back(gradient_edge(in));
     node->set_next_functions(std::move(next));
+    FunctionNode& result = *node;
     TensorImpl& impl = out.impl();
     impl.requires_grad = true;
     impl.grad_fn = std::move(node);
+    return result;
+}
+
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors,
+                     GraphBackwardFn graph_fn) {
+    std::vector<SavedTensor> saved;
+    saved.reserve(inputs.size());
+    for (const Tensor& in : inputs) saved.emplace_back(in);
+    FunctionNode& node = record(out, name, inputs, std::move(fn), saves_tensors);
+    node.set_graph_formula(std::move(graph_fn), std::move(saved));
+    return node;
+}
+
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors,
+                     Differentiable) {
+    FunctionNode& node = record(out, name, inputs, std::move(fn), saves_tensors);
+    node.set_fast_differentiable();
+    return node;
 }
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
@@ -219,3 +296,30 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
 }
 
 }  // namespace lazynn::autograd::detail
+
+namespace lazynn {
+
+std::vector<Tensor> Node::apply_with_graph(const Tensor& grad_output) {
+    std::vector<Tensor> grads;
+    {
+        NoGradGuard no_grad;
+        grads = apply(grad_output);
+    }
+    // The gradients depend on the incoming gradient and on the inputs (through saved values):
+    // a later backward that reaches them must fail loudly instead of seeing constants.
+    std::vector<std::shared_ptr<Node>> next{autograd::detail::gradient_edge(grad_output)};
+    next.insert(next.end(), next_functions().begin(), next_functions().end());
+    if (std::all_of(next.begin(), next.end(), [](const auto& edge) { return edge == nullptr; })) return grads;
+    for (Tensor& g : grads) {
+        if (!g.defined() || !is_floating(g.dtype())) continue;
+        auto error = std::make_shared<autograd::detail::DelayedError>(name());
+        error->set_next_functions(next);
+        Tensor fresh = g.detach();
+        fresh.impl().grad_fn = std::move(error);
+        fresh.impl().requires_grad = true;
+        g = std::move(fresh);
+    }
+    return grads;
+}
+
+}  // namespace lazynn

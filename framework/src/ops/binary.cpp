@@ -10,6 +10,8 @@ using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
 using autograd::detail::sum_to;
+using autograd::detail::BackwardInputs;
+using autograd::detail::kDifferentiable;
 
 namespace kernels {
 
@@ -65,7 +67,7 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
         record(out, "AddBackward0", {a, b}, [ia = info(a), ib = info(b), alpha](const Tensor& g) {
             return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(),
                                        ib.needed ? input_grad(alpha == 1.0 ? g : g * alpha, ib.shape, ib.dtype) : Tensor()};
-        }, false);
+        }, false, kDifferentiable);
     }
     return out;
 }
@@ -80,7 +82,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
         record(out, "SubBackward0", {a, b}, [ia = info(a), ib = info(b)](const Tensor& g) {
             return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(),
                                        ib.needed ? input_grad(-g, ib.shape, ib.dtype) : Tensor()};
-        }, false);
+        }, false, kDifferentiable);
     }
     return out;
 }
@@ -91,7 +93,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
         record(out, "MulBackward0", {a, b}, [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
             return std::vector<Tensor>{ia.needed ? input_grad(g * sb.unpack(), ia.shape, ia.dtype) : Tensor(),
                                        ib.needed ? input_grad(g * sa.unpack(), ib.shape, ib.dtype) : Tensor()};
-        }, true);
+        }, true, [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
+            return std::vector<Tensor>{ia.needed ? input_grad(g * in[1], ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(g * in[0], ib.shape, ib.dtype) : Tensor()};
+        });
     }
     return out;
 }
@@ -106,7 +111,11 @@ Tensor div(const Tensor& a, const Tensor& b) {
             const Tensor bv = sb.unpack();
             return std::vector<Tensor>{ia.needed ? input_grad(g / bv, ia.shape, ia.dtype) : Tensor(),
                                        ib.needed ? input_grad(-g * sa.unpack() / (bv * bv), ib.shape, ib.dtype) : Tensor()};
-        }, true);
+        }, true, [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
+            const Tensor bv = in[1];
+            return std::vector<Tensor>{ia.needed ? input_grad(g / bv, ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(-g * in[0] / (bv * bv), ib.shape, ib.dtype) : Tensor()};
+        });
     }
     return out;
 }
@@ -132,7 +141,20 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
                        gb = input_grad(g * dlog, ib.shape, ib.dtype);
                    }
                    return std::vector<Tensor>{ga, gb};
-               }, true);
+               }, true, [ia = info(base), ib = info(exponent)](const Tensor& g, const BackwardInputs& in) {
+                   // The same conventions, with masks that are constant for autograd.
+                   const Tensor a = in[0], e = in[1];
+                   const Tensor zero = zeros({}, g.dtype());
+                   Tensor ga, gb;
+                   if (ia.needed) ga = input_grad(where(e == 0.0, zero, g * e * a.pow(e - 1.0)), ia.shape, ia.dtype);
+                   if (ib.needed) {
+                       const Tensor skip = kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
+                           return (x == 0 && y >= 0) ? decltype(x)(1) : decltype(x)(0);
+                       });
+                       gb = input_grad(where(skip, zero, g * a.pow(e) * a.log()), ib.shape, ib.dtype);
+                   }
+                   return std::vector<Tensor>{ga, gb};
+               });
     }
     return out;
 }
@@ -160,7 +182,7 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
                    return std::vector<Tensor>{
                        ia.needed ? input_grad(g * kernels::binary(x, y, "extremum_backward", share), ia.shape, ia.dtype) : Tensor(),
                        ib.needed ? input_grad(g * kernels::binary(y, x, "extremum_backward", share), ib.shape, ib.dtype) : Tensor()};
-               }, true);
+               }, true, kDifferentiable);
     }
     return out;
 }
@@ -194,7 +216,7 @@ void record_modulo(Tensor& out, const Tensor& a, const Tensor& b, const char* no
         }
         return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(), gb};
     };
-    record(out, node, {a, b}, backward, true);
+    record(out, node, {a, b}, backward, true, kDifferentiable);   // the quotient is locally constant
 }
 
 }  // namespace
@@ -236,7 +258,12 @@ Tensor atan2(const Tensor& a, const Tensor& b) {
             return std::vector<Tensor>{ia.needed ? input_grad(scale * x, ia.shape, ia.dtype) : Tensor(),
                                        ib.needed ? input_grad(-scale * y, ib.shape, ib.dtype) : Tensor()};
         };
-        record(out, "Atan2Backward0", {a, b}, backward, true);
+        record(out, "Atan2Backward0", {a, b}, backward, true, [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
+            const Tensor y = in[0], x = in[1];
+            const Tensor scale = g / (x * x + y * y);
+            return std::vector<Tensor>{ia.needed ? input_grad(scale * x, ia.shape, ia.dtype) : Tensor(),
+                                       ib.needed ? input_grad(-scale * y, ib.shape, ib.dtype) : Tensor()};
+        });
     }
     return out;
 }
@@ -281,7 +308,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
             return std::vector<Tensor>{ia.needed ? input_grad(where(c, g, zero), ia.shape, ia.dtype) : Tensor(),
                                        ib.needed ? input_grad(where(c, zero, g), ib.shape, ib.dtype) : Tensor()};
         };
-        record(out, "WhereBackward0", {a, b}, backward, true);
+        record(out, "WhereBackward0", {a, b}, backward, true, kDifferentiable);
     }
     return out;
 }

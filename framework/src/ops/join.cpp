@@ -61,7 +61,16 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
                 }
             });
             return std::vector<Tensor>{grad};
-        }, false);
+        }, false, [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](const Tensor& g, const autograd::detail::BackwardInputs&) {
+            // For create_graph: the scatter-add as a product with a constant one-hot [size, count] matrix.
+            Tensor one_hot = zeros({size, count}, dtype);
+            visit_dtype(dtype, [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                T* m = one_hot.impl().data<T>();
+                for (std::int64_t k = 0; k < count; ++k) m[idx[static_cast<std::size_t>(k)] * count + k] = T(1);
+            });
+            return std::vector<Tensor>{lazynn::matmul(one_hot, g.reshape({outer, count, inner})).reshape(in_shape)};
+        });
     }
     return out;
 }
@@ -110,7 +119,7 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
                 offset += sizes[k];
             }
             return grads;
-        }, false);
+        }, false, autograd::detail::kDifferentiable);
     }
     return out;
 }

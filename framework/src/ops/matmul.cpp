@@ -136,7 +136,13 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
                 }
             }
             return std::vector<Tensor>{ga, gb};
-        }, true);
+        }, true, [ra = a.requires_grad(), rb = b.requires_grad()](const Tensor& g, const autograd::detail::BackwardInputs& in) {
+            const Tensor x = in[0], y = in[1];
+            Tensor ga, gb;
+            if (ra) ga = sum_to(matmul_nd(g, y.transpose(-1, -2)), x.shape()).to(x.dtype());
+            if (rb) gb = sum_to(matmul_nd(x.transpose(-1, -2), g), y.shape()).to(y.dtype());
+            return std::vector<Tensor>{ga, gb};
+        });
     }
     return out;
 }

@@ -39,7 +39,7 @@ Tensor Tensor::flip(const Shape& dims) const {
     if (i.numel() > 0) kernels::copy_strided(out.impl(), reversed);
     if (needs_grad({this})) {
         record(out, "FlipBackward0", {*this}, [dims](const Tensor& g) { return std::vector<Tensor>{g.flip(dims)}; },
-               false);
+               false, autograd::detail::kDifferentiable);
     }
     return out;
 }
@@ -71,7 +71,7 @@ Tensor triangle(const Tensor& self, std::int64_t diagonal, bool lower, const cha
     if (needs_grad({&self})) {
         record(out, lower ? "TrilBackward0" : "TriuBackward0", {self}, [diagonal, lower, name](const Tensor& g) {
             return std::vector<Tensor>{triangle(g, diagonal, lower, name)};
-        }, false);
+        }, false, autograd::detail::kDifferentiable);
     }
     return out;
 }

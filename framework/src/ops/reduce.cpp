@@ -12,6 +12,8 @@ namespace lazynn {
 
 using autograd::detail::needs_grad;
 using autograd::detail::record;
+using autograd::detail::BackwardInputs;
+using autograd::detail::kDifferentiable;
 using autograd::detail::SavedTensor;
 
 namespace {
@@ -153,7 +155,7 @@ Tensor sum_leading(const Tensor& t, const Shape& dims, bool keepdim, std::int64_
     if (needs_grad({&t})) {
         record(out, "SumBackward1", {t}, [kept_shape, shape = impl.shape](const Tensor& g) {
             return std::vector<Tensor>{expand_grad(g, kept_shape, shape)};
-        }, false);
+        }, false, kDifferentiable);
     }
     return out;
 }
@@ -177,7 +179,7 @@ Tensor sum_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
     if (needs_grad({&t})) {
         record(out, dims.empty() ? "SumBackward0" : "SumBackward1", {t}, [kept = p.kept_shape, shape = t.shape()](const Tensor& g) {
             return std::vector<Tensor>{expand_grad(g, kept, shape)};
-        }, false);
+        }, false, kDifferentiable);
     }
     return out;
 }
@@ -197,7 +199,7 @@ Tensor mean_impl(const Tensor& t, const Shape& dims, bool keepdim) {
         const auto count = static_cast<double>(p.inner);
         record(out, dims.empty() ? "MeanBackward0" : "MeanBackward1", {t}, [kept = p.kept_shape, shape = t.shape(), count](const Tensor& g) {
             return std::vector<Tensor>{expand_grad(g / count, kept, shape)};
-        }, false);
+        }, false, kDifferentiable);
     }
     return out;
 }
@@ -225,7 +227,10 @@ Tensor var_impl(const Tensor& t, const Shape& dims, double correction, bool keep
             const Tensor x = saved.unpack();
             const Tensor centered = x - x.mean(dims, true);
             return std::vector<Tensor>{expand_grad(g, kept, shape) * centered * (2.0 / denom)};
-        }, true);
+        }, true, [kept = p.kept_shape, shape = t.shape(), dims, denom](const Tensor& g, const BackwardInputs& in) {
+            const Tensor x = in[0];
+            return std::vector<Tensor>{expand_grad(g, kept, shape) * (x - x.mean(dims, true)) * (2.0 / denom)};
+        });
     }
     return out;
 }
@@ -246,7 +251,13 @@ Tensor std_impl(const Tensor& t, const Shape& dims, double correction, bool keep
             });
             const Tensor centered = x - x.mean(dims, true);
             return std::vector<Tensor>{expand_grad(per_row, kept, shape) * centered * (1.0 / denom)};
-        }, true);
+        }, true, [kept = p.kept_shape, shape = t.shape(), dims, correction, denom](const Tensor& g, const BackwardInputs& in) {
+            const Tensor x = in[0];
+            const Tensor s = x.std(dims, correction, true);
+            // Zero where std is 0 (constant mask), as in the fast formula.
+            const Tensor per_row = where(s == 0.0, zeros({}, g.dtype()), g.reshape(kept) / s);
+            return std::vector<Tensor>{per_row.expand(shape) * (x - x.mean(dims, true)) * (1.0 / denom)};
+        });
     }
     return out;
 }
@@ -282,9 +293,8 @@ ValuesIndices extremum_dim(const Tensor& t, std::int64_t dim, bool keepdim, bool
         }
     });
     if (needs_grad({&t})) {
-        record(values, is_max ? "MaxBackward0" : "MinBackward0", {t},
-               [p_shape = p.permuted_shape, perm = p.permutation, outer = p.outer, inner = p.inner,
-                saved_ix = SavedTensor(indices), dtype = impl.dtype](const Tensor& g) {
+        auto scatter = [p_shape = p.permuted_shape, perm = p.permutation, outer = p.outer, inner = p.inner,
+                        saved_ix = SavedTensor(indices), dtype = impl.dtype](const Tensor& g) {
                    Tensor rows = zeros({outer, inner}, dtype);
                    const Tensor gc = detail::contiguous_data(g);
                    const Tensor ix = saved_ix.unpack();
@@ -298,7 +308,17 @@ ValuesIndices extremum_dim(const Tensor& t, std::int64_t dim, bool keepdim, bool
                    Shape inverse(perm.size());
                    for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
                    return std::vector<Tensor>{rows.reshape(p_shape).permute(inverse).contiguous()};
-               }, true);
+               };
+        // For create_graph: the gradient times the (constant) one-hot mask of the chosen elements.
+        auto graph = [scatter, kept = p.kept_shape, shape = impl.shape](const Tensor& g, const BackwardInputs&) {
+            Tensor mask;
+            {
+                NoGradGuard no_grad;
+                mask = scatter(ones(g.shape(), g.dtype()))[0];
+            }
+            return std::vector<Tensor>{mask * expand_grad(g, kept, shape)};
+        };
+        record(values, is_max ? "MaxBackward0" : "MinBackward0", {t}, scatter, true, graph);
     }
     return {values, indices};
 }
@@ -329,7 +349,7 @@ Tensor extremum_all(const Tensor& t, bool is_max) {
                 return hit ? T(1) : T(0);
             });
             return std::vector<Tensor>{mask * (g / mask.sum())};
-        }, true);
+        }, true, kDifferentiable);
     }
     return out;
 }
@@ -377,6 +397,20 @@ Tensor products_of_others(const ReducePlan& p) {
     });
 }
 
+/// products_of_others with differentiable ops (create_graph): each element's row seen n times
+/// with that element replaced by 1, multiplied out. O(n^2) memory per row, only for double backward.
+Tensor products_of_others_graph(const Tensor& x, const Shape& dims) {
+    const Tensor rows = dims.empty() ? x.reshape({-1}) : x.transpose(dims[0], -1);   // [..., n]
+    const std::int64_t n = rows.size(-1);
+    const Tensor index = arange(static_cast<double>(n));
+    const Tensor diagonal = index.unsqueeze(1) == index.unsqueeze(0);                  // [n, n]
+    Shape square = rows.shape();
+    square.insert(square.end() - 1, n);
+    const Tensor spread = rows.unsqueeze(-2).expand(square);                           // [..., i, j] = rows[..., j]
+    const Tensor others = where(diagonal, ones({}, x.dtype()), spread).prod(-1);
+    return dims.empty() ? others.reshape(x.shape()) : others.transpose(dims[0], -1);
+}
+
 Tensor prod_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
     const Tensor t = bool_as_int64(t_in, "prod");
     const ReducePlan p = plan(t, dims, keepdim, "prod");
@@ -392,7 +426,9 @@ Tensor prod_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
                    const ReducePlan again = plan(saved.unpack(), dims, true, "prod_backward");
                    const Tensor others = rows_to_input(products_of_others(again), again);
                    return std::vector<Tensor>{others * expand_grad(g, kept, shape)};
-               }, true);
+               }, true, [dims, kept = p.kept_shape, shape = t.shape()](const Tensor& g, const BackwardInputs& in) {
+                   return std::vector<Tensor>{products_of_others_graph(in[0], dims) * expand_grad(g, kept, shape)};
+               });
     }
     return out;
 }
@@ -454,7 +490,9 @@ Tensor Tensor::cumsum(std::int64_t dim) const {
         record(out, "CumsumBackward0", {*this}, [dim, dtype = dtype()](const Tensor& g) {
             const ReducePlan pg = plan(g, {dim}, true, "cumsum_backward");
             return std::vector<Tensor>{rows_to_input(running_sums(pg, true), pg).to(dtype)};
-        }, false);
+        }, false, [dim, dtype = dtype()](const Tensor& g, const BackwardInputs&) {
+            return std::vector<Tensor>{g.flip({dim}).cumsum(dim).flip({dim}).to(dtype)};
+        });
     }
     return out;
 }

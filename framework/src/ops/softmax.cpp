@@ -85,7 +85,15 @@ Tensor softmax_impl(const Tensor& t, std::int64_t dim, bool log) {
                 });
             });
             return std::vector<Tensor>{grad};
-        }, true);
+        }, true, [dim, log](const Tensor& g, const autograd::detail::BackwardInputs& in) {
+            const Tensor input = in[0];
+            if (log) {
+                const Tensor y = input.log_softmax(dim);
+                return std::vector<Tensor>{g - y.exp() * g.sum({dim}, true)};
+            }
+            const Tensor y = input.softmax(dim);
+            return std::vector<Tensor>{y * (g - (g * y).sum({dim}, true))};
+        });
     }
     return out;
 }

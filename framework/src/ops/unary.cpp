@@ -16,16 +16,29 @@ using autograd::detail::SavedTensor;
 namespace {
 
 /// Records a backward that multiplies the incoming gradient by f(saved) elementwise, where the
-/// saved tensor is the input (use_output false) or the output.
-template <class Derivative>
-void record_pointwise(Tensor& out, const Tensor& in, const char* name, bool use_output, Derivative derivative,
+/// saved tensor is the input (use_output false) or the output. `graph(g, x)` is the same gradient
+/// written with differentiable ops on the input x (create_graph).
+template <class Derivative, class Graph>
+void record_pointwise(Tensor& out, const Tensor& in, const char* name, bool use_output, Derivative derivative, Graph graph,
                       std::int64_t grain = kernels::kElementwiseGrain) {
     if (!needs_grad({&in})) return;
     const Dtype in_dtype = in.dtype();
     record(out, name, {in}, [saved = SavedTensor(use_output ? out : in), derivative, in_dtype, grain](const Tensor& g) {
         const Tensor s = saved.unpack();
         return std::vector<Tensor>{kernels::binary(g, s, "backward", derivative, grain).to(in_dtype)};
-    }, true);
+    }, true, [graph, in_dtype](const Tensor& g, const autograd::detail::BackwardInputs& inputs) {
+        return std::vector<Tensor>{graph(g, inputs[0]).to(in_dtype)};
+    });
+}
+
+/// The graph formula of an op whose derivative is piecewise constant (abs, clamp, relu, steps):
+/// the gradient times a constant mask, derivative(1, x), so only the gradient carries history.
+/// derivative must read its second argument as the input (or give the same mask from it).
+template <class Derivative>
+auto constant_derivative(Derivative derivative) {
+    return [derivative](const Tensor& g, const Tensor& x) {
+        return g * kernels::binary(ones_like(x), x, "backward", derivative);
+    };
 }
 
 constexpr std::int64_t kCostly = kernels::kTranscendentalGrain;
@@ -60,8 +73,8 @@ Tensor float32_map(const Tensor& input, Forward forward) {
 
 /// A float32 activation whose backward needs its input again: y = forward(x), and in the
 /// backward grad_x = backward(grad_y, x), both through vectorised kernels.
-template <class Forward, class Backward>
-Tensor float32_activation(const Tensor& input, const char* node, Forward forward, Backward backward) {
+template <class Forward, class Backward, class Graph>
+Tensor float32_activation(const Tensor& input, const char* node, Forward forward, Backward backward, Graph graph) {
     Tensor out = float32_map(input, forward);
     if (needs_grad({&input})) {
         record(out, node, {input}, [saved = SavedTensor(lazynn::detail::contiguous_data(input)), backward](const Tensor& g_in) {
@@ -75,9 +88,28 @@ Tensor float32_activation(const Tensor& input, const char* node, Forward forward
                 backward(gv + begin, saved_x + begin, gr + begin, end - begin);
             }, kCostly);
             return std::vector<Tensor>{grad};
-        }, true);
+        }, true, [graph](const Tensor& g, const autograd::detail::BackwardInputs& inputs) {
+            return std::vector<Tensor>{graph(g, inputs[0])};
+        });
     }
     return out;
+}
+
+/// Graph formulas shared by the float32 (vectorised) and generic paths.
+Tensor gelu_grad(const Tensor& g, const Tensor& x, bool tanh_approximation) {
+    if (!tanh_approximation) {
+        const Tensor cdf = 0.5 * (1.0 + (x * (std::numbers::sqrt2 / 2)).erf());
+        const Tensor pdf = (x * x * -0.5).exp() * (0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2);
+        return g * (cdf + x * pdf);
+    }
+    const Tensor t = ((x + x * x * x * kGeluTanhCubic) * kGeluTanhScale).tanh();
+    const Tensor dinner = (1.0 + x * x * (3 * kGeluTanhCubic)) * kGeluTanhScale;
+    return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner);
+}
+
+Tensor silu_grad(const Tensor& g, const Tensor& x) {
+    const Tensor s = x.sigmoid();
+    return g * s * (1.0 + x * (1.0 - s));
 }
 
 }  // namespace
@@ -88,39 +120,45 @@ Tensor Tensor::neg() const {
                            "invert a mask, use the `~` or `logical_not()` operator instead.");
     }
     Tensor out = kernels::unary(*this, "neg", [](auto x) { return -x; }, false);
-    if (needs_grad({this})) record(out, "NegBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{-g}; }, false);
+    if (needs_grad({this})) {
+        record(out, "NegBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{-g}; }, false,
+               autograd::detail::kDifferentiable);
+    }
     return out;
 }
 
 Tensor Tensor::abs() const {
     Tensor out = kernels::unary(*this, "abs", [](auto x) { return x < 0 ? -x : x; }, false);
-    record_pointwise(out, *this, "AbsBackward0", false, [](auto g, auto x) {
-        return x > 0 ? g : (x < 0 ? -g : decltype(g)(0));
-    });
+    auto derivative = [](auto g, auto x) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); };
+    record_pointwise(out, *this, "AbsBackward0", false, derivative, constant_derivative(derivative));
     return out;
 }
 
 Tensor Tensor::exp() const {
     Tensor out = simd::math(*this, "exp", simd::MathFunction::exp);
-    record_pointwise(out, *this, "ExpBackward0", true, [](auto g, auto y) { return g * y; });
+    record_pointwise(out, *this, "ExpBackward0", true, [](auto g, auto y) { return g * y; },
+                     [](const Tensor& g, const Tensor& x) { return g * x.exp(); });
     return out;
 }
 
 Tensor Tensor::log() const {
     Tensor out = simd::math(*this, "log", simd::MathFunction::log);
-    record_pointwise(out, *this, "LogBackward0", false, [](auto g, auto x) { return g / x; });
+    record_pointwise(out, *this, "LogBackward0", false, [](auto g, auto x) { return g / x; },
+                     [](const Tensor& g, const Tensor& x) { return g / x; });
     return out;
 }
 
 Tensor Tensor::sqrt() const {
     Tensor out = simd::math(*this, "sqrt", simd::MathFunction::sqrt);
-    record_pointwise(out, *this, "SqrtBackward0", true, [](auto g, auto y) { return g / (2 * y); });
+    record_pointwise(out, *this, "SqrtBackward0", true, [](auto g, auto y) { return g / (2 * y); },
+                     [](const Tensor& g, const Tensor& x) { return g / (2.0 * x.sqrt()); });
     return out;
 }
 
 Tensor Tensor::rsqrt() const {
     Tensor out = kernels::unary(*this, "rsqrt", [](auto x) { return 1 / std::sqrt(x); });
-    record_pointwise(out, *this, "RsqrtBackward0", true, [](auto g, auto y) { return decltype(g)(-0.5) * g * y * y * y; });
+    record_pointwise(out, *this, "RsqrtBackward0", true, [](auto g, auto y) { return decltype(g)(-0.5) * g * y * y * y; },
+                     [](const Tensor& g, const Tensor& x) { return -0.5 * g * x.pow(-1.5); });
     return out;
 }
 
@@ -156,12 +194,13 @@ Tensor clamp_impl(const Tensor& self, std::optional<double> lo, std::optional<do
     }, false);
     const double lo_v = lo.value_or(-std::numeric_limits<double>::infinity());
     const double hi_v = hi.value_or(std::numeric_limits<double>::infinity());
+    auto derivative = [lo_v, hi_v](auto g, auto x) {
+        // Compared in double: an infinite bound must not be cast to the element type.
+        const auto xv = static_cast<double>(x);
+        return (xv >= lo_v && xv <= hi_v) ? g : decltype(g)(0);
+    };
     record_pointwise(out, self, lo && hi ? "ClampBackward1" : (lo ? "ClampMinBackward0" : "ClampMaxBackward0"), false,
-                     [lo_v, hi_v](auto g, auto x) {
-                         // Compared in double: an infinite bound must not be cast to the element type.
-                         const auto xv = static_cast<double>(x);
-                         return (xv >= lo_v && xv <= hi_v) ? g : decltype(g)(0);
-                     });
+                     derivative, constant_derivative(derivative));
     return out;
 }
 
@@ -175,6 +214,8 @@ Tensor Tensor::pow(double exponent) const {
     record_pointwise(out, *this, "PowBackward0", false, [exponent](auto g, auto x) {
         using T = decltype(g);
         return exponent == 0 ? T(0) : static_cast<T>(g * T(exponent) * pow_scalar(static_cast<T>(x), exponent - 1));
+    }, [exponent](const Tensor& g, const Tensor& x) {
+        return exponent == 0 ? g * zeros_like(x) : g * exponent * x.pow(exponent - 1);
     }, grain);
     return out;
 }
@@ -185,34 +226,46 @@ Tensor Tensor::clamp_max(double max) const { return clamp_impl(*this, std::nullo
 
 Tensor Tensor::sin() const {
     Tensor out = simd::math(*this, "sin", simd::MathFunction::sin);
-    record_pointwise(out, *this, "SinBackward0", false, [](auto g, auto x) { return g * std::cos(x); }, kCostly);
+    record_pointwise(out, *this, "SinBackward0", false, [](auto g, auto x) { return g * std::cos(x); },
+                     [](const Tensor& g, const Tensor& x) { return g * x.cos(); }, kCostly);
     return out;
 }
 
 Tensor Tensor::cos() const {
     Tensor out = simd::math(*this, "cos", simd::MathFunction::cos);
-    record_pointwise(out, *this, "CosBackward0", false, [](auto g, auto x) { return -g * std::sin(x); }, kCostly);
+    record_pointwise(out, *this, "CosBackward0", false, [](auto g, auto x) { return -g * std::sin(x); },
+                     [](const Tensor& g, const Tensor& x) { return -g * x.sin(); }, kCostly);
     return out;
 }
 
 Tensor Tensor::tanh() const {
     Tensor out = dtype() == kFloat32 ? float32_map(*this, kernels::tanh_forward)
                                      : kernels::unary(*this, "tanh", [](auto x) { return std::tanh(x); }, true, kCostly);
-    record_pointwise(out, *this, "TanhBackward0", true, [](auto g, auto y) { return g * (1 - y * y); });
+    record_pointwise(out, *this, "TanhBackward0", true, [](auto g, auto y) { return g * (1 - y * y); },
+                     [](const Tensor& g, const Tensor& x) {
+                         const Tensor t = x.tanh();
+                         return g * (1.0 - t * t);
+                     });
     return out;
 }
 
 Tensor Tensor::sigmoid() const {
     Tensor out = dtype() == kFloat32 ? float32_map(*this, kernels::sigmoid_forward)
                                      : kernels::unary(*this, "sigmoid", [](auto x) { return stable_sigmoid(x); }, true, kCostly);
-    record_pointwise(out, *this, "SigmoidBackward0", true, [](auto g, auto y) { return g * y * (1 - y); });
+    record_pointwise(out, *this, "SigmoidBackward0", true, [](auto g, auto y) { return g * y * (1 - y); },
+                     [](const Tensor& g, const Tensor& x) {
+                         const Tensor s = x.sigmoid();
+                         return g * s * (1.0 - s);
+                     });
     return out;
 }
 
 Tensor Tensor::relu() const {
     // PyTorch's threshold semantics: NaN passes through (with gradient 1), -0.0 stays -0.0 (gradient 0).
     Tensor out = kernels::unary(*this, "relu", [](auto x) { return x < 0 ? decltype(x)(0) : x; }, false);
-    record_pointwise(out, *this, "ReluBackward0", true, [](auto g, auto y) { return y <= 0 ? decltype(g)(0) : g; });
+    // The mask from the input equals the one from the output: relu(x) <= 0 exactly when x <= 0.
+    auto derivative = [](auto g, auto y) { return y <= 0 ? decltype(g)(0) : g; };
+    record_pointwise(out, *this, "ReluBackward0", true, derivative, constant_derivative(derivative));
     return out;
 }
 
@@ -220,11 +273,13 @@ Tensor Tensor::gelu(bool tanh_approximation) const {
     if (dtype() == kFloat32) {
         return float32_activation(
             *this, "GeluBackward0", [=](const float* x, float* y, std::int64_t n) { kernels::gelu_forward(x, y, n, tanh_approximation); },
-            [=](const float* g, const float* x, float* out, std::int64_t n) { kernels::gelu_backward(g, x, out, n, tanh_approximation); });
+            [=](const float* g, const float* x, float* out, std::int64_t n) { kernels::gelu_backward(g, x, out, n, tanh_approximation); },
+            [=](const Tensor& g, const Tensor& x) { return gelu_grad(g, x, tanh_approximation); });
     }
     if (!tanh_approximation) {
         Tensor out = kernels::unary(*this, "gelu", [](auto x) { return x * normal_cdf(x); }, true, kCostly);
-        record_pointwise(out, *this, "GeluBackward0", false, [](auto g, auto x) { return g * (normal_cdf(x) + x * normal_pdf(x)); }, kCostly);
+        record_pointwise(out, *this, "GeluBackward0", false, [](auto g, auto x) { return g * (normal_cdf(x) + x * normal_pdf(x)); },
+                         [](const Tensor& g, const Tensor& x) { return gelu_grad(g, x, false); }, kCostly);
         return out;
     }
     Tensor out = kernels::unary(*this, "gelu", [](auto x) {
@@ -237,17 +292,19 @@ Tensor Tensor::gelu(bool tanh_approximation) const {
         const T t = std::tanh(inner);
         const T dinner = T(kGeluTanhScale) * (T(1) + T(3 * kGeluTanhCubic) * x * x);
         return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner);
-    }, kCostly);
+    }, [](const Tensor& g, const Tensor& x) { return gelu_grad(g, x, true); }, kCostly);
     return out;
 }
 
 Tensor Tensor::silu() const {
-    if (dtype() == kFloat32) return float32_activation(*this, "SiluBackward0", kernels::silu_forward, kernels::silu_backward);
+    if (dtype() == kFloat32) {
+        return float32_activation(*this, "SiluBackward0", kernels::silu_forward, kernels::silu_backward, silu_grad);
+    }
     Tensor out = kernels::unary(*this, "silu", [](auto x) { return x * stable_sigmoid(x); }, true, kCostly);
     record_pointwise(out, *this, "SiluBackward0", false, [](auto g, auto x) {
         const auto s = stable_sigmoid(x);
         return g * s * (1 + x * (1 - s));
-    }, kCostly);
+    }, silu_grad, kCostly);
     return out;
 }
 
@@ -257,25 +314,34 @@ Tensor Tensor::softplus(double beta, double threshold) const {
         using T = decltype(x);
         const T bx = T(beta) * x;
         return bx > T(threshold) ? g : g * stable_sigmoid(bx);
+    }, [beta, threshold](const Tensor& g, const Tensor& x) {
+        const Tensor bx = x * beta;
+        return where(bx > threshold, g, g * bx.sigmoid());
     }, kCostly);
     return out;
 }
 
 Tensor Tensor::log1p() const {
     Tensor out = kernels::unary(*this, "log1p", [](auto x) { return std::log1p(x); }, true, kCostly);
-    record_pointwise(out, *this, "Log1PBackward0", false, [](auto g, auto x) { return g / (1 + x); });
+    record_pointwise(out, *this, "Log1PBackward0", false, [](auto g, auto x) { return g / (1 + x); },
+                     [](const Tensor& g, const Tensor& x) { return g / (1.0 + x); });
     return out;
 }
 
 Tensor Tensor::expm1() const {
     Tensor out = kernels::unary(*this, "expm1", [](auto x) { return std::expm1(x); }, true, kCostly);
-    record_pointwise(out, *this, "Expm1Backward0", true, [](auto g, auto y) { return g * (y + 1); });
+    record_pointwise(out, *this, "Expm1Backward0", true, [](auto g, auto y) { return g * (y + 1); },
+                     [](const Tensor& g, const Tensor& x) { return g * x.exp(); });
     return out;
 }
 
 Tensor Tensor::tan() const {
     Tensor out = kernels::unary(*this, "tan", [](auto x) { return std::tan(x); }, true, kCostly);
-    record_pointwise(out, *this, "TanBackward0", true, [](auto g, auto y) { return g * (1 + y * y); });
+    record_pointwise(out, *this, "TanBackward0", true, [](auto g, auto y) { return g * (1 + y * y); },
+                     [](const Tensor& g, const Tensor& x) {
+                         const Tensor t = x.tan();
+                         return g * (1.0 + t * t);
+                     });
     return out;
 }
 
@@ -284,13 +350,14 @@ Tensor Tensor::erf() const {
     record_pointwise(out, *this, "ErfBackward0", false, [](auto g, auto x) {
         using T = decltype(g);
         return g * T(std::numbers::inv_sqrtpi * 2) * std::exp(-x * x);
-    }, kCostly);
+    }, [](const Tensor& g, const Tensor& x) { return g * (std::numbers::inv_sqrtpi * 2) * (-x * x).exp(); }, kCostly);
     return out;
 }
 
 Tensor Tensor::reciprocal() const {
     Tensor out = kernels::unary(*this, "reciprocal", [](auto x) { return decltype(x)(1) / x; });
-    record_pointwise(out, *this, "ReciprocalBackward0", true, [](auto g, auto y) { return -g * y * y; });
+    record_pointwise(out, *this, "ReciprocalBackward0", true, [](auto g, auto y) { return -g * y * y; },
+                     [](const Tensor& g, const Tensor& x) { return -g / (x * x); });
     return out;
 }
 
@@ -300,7 +367,8 @@ namespace {
 template <class F>
 Tensor step_function(const Tensor& self, const char* name, const char* node, F f) {
     Tensor out = kernels::unary(self, name, f, false);
-    record_pointwise(out, self, node, false, [](auto g, auto) { return decltype(g)(0); });
+    auto derivative = [](auto g, auto) { return decltype(g)(0); };
+    record_pointwise(out, self, node, false, derivative, constant_derivative(derivative));
     return out;
 }
 

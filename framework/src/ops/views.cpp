@@ -10,6 +10,7 @@ namespace lazynn {
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::sum_to;
+using autograd::detail::kDifferentiable;
 
 namespace {
 
@@ -81,7 +82,8 @@ Shape infer_shape(const Shape& requested, std::int64_t numel) {
 
 void record_reshape(Tensor& out, const Tensor& in, const char* name) {
     if (!needs_grad({&in})) return;
-    record(out, name, {in}, [shape = in.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(shape)}; }, false);
+    record(out, name, {in}, [shape = in.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(shape)}; }, false,
+           kDifferentiable);
 }
 
 }  // namespace
@@ -189,7 +191,8 @@ Tensor Tensor::permute(const Shape& dims) const {
     }
     Tensor out = make_view(*this, shape, strides, i.offset);
     if (needs_grad({this})) {
-        record(out, "PermuteBackward0", {*this}, [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; }, false);
+        record(out, "PermuteBackward0", {*this}, [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; }, false,
+               kDifferentiable);
     }
     return out;
 }
@@ -226,7 +229,7 @@ Tensor Tensor::slice(std::int64_t dim, std::int64_t start, std::int64_t end, std
             Tensor grad = zeros(in_shape, dtype);
             grad.slice(static_cast<std::int64_t>(d), s, e, step).copy_(g);
             return std::vector<Tensor>{grad};
-        }, false);
+        }, false, kDifferentiable);   // copy_ into the view records CopySlices when g has history
     }
     return out;
 }
@@ -261,7 +264,7 @@ Tensor Tensor::select(std::int64_t dim, std::int64_t index) const {
             Tensor grad = zeros(in_shape, dtype);
             grad.select(static_cast<std::int64_t>(d), idx).copy_(g);
             return std::vector<Tensor>{grad};
-        }, false);
+        }, false, kDifferentiable);
     }
     return out;
 }
@@ -293,7 +296,8 @@ Tensor Tensor::expand(const Shape& shape) const {
     }
     Tensor out = make_view(*this, out_shape, strides, i.offset);
     if (needs_grad({this})) {
-        record(out, "ExpandBackward0", {*this}, [in_shape = i.shape](const Tensor& g) { return std::vector<Tensor>{sum_to(g, in_shape)}; }, false);
+        record(out, "ExpandBackward0", {*this}, [in_shape = i.shape](const Tensor& g) { return std::vector<Tensor>{sum_to(g, in_shape)}; }, false,
+               kDifferentiable);
     }
     return out;
 }
