@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <limits>
 #include <string>
 
 namespace lazynn::testing {
@@ -23,6 +24,31 @@ inline Tensor fixture_tensor(const nlohmann::json& entry, Dtype dtype = kFloat64
     const Shape shape = entry.at("shape").get<Shape>();
     const std::vector<double> data = entry.at("data").get<std::vector<double>>();
     return tensor(data, shape, kFloat64).to(dtype);
+}
+
+/// A fixture entry's dtype name ("float32", "float64", "int64", "bool") as a Dtype.
+inline Dtype fixture_dtype(const std::string& name) {
+    if (name == "float32") return kFloat32;
+    if (name == "float64") return kFloat64;
+    if (name == "bool") return kBool;
+    REQUIRE_MESSAGE(name == "int64", "unknown fixture dtype " << name);
+    return kInt64;
+}
+
+/// A fixture tensor {"shape", "data", "dtype"} in its own dtype; the strings "nan", "inf" and
+/// "-inf" in data stand for the non-finite values JSON cannot hold.
+inline Tensor typed_fixture_tensor(const nlohmann::json& entry) {
+    std::vector<double> data;
+    for (const auto& v : entry.at("data")) {
+        if (v.is_string()) {
+            const std::string s = v.get<std::string>();
+            data.push_back(s == "nan" ? std::numeric_limits<double>::quiet_NaN()
+                                      : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity());
+        } else {
+            data.push_back(v.get<double>());
+        }
+    }
+    return tensor(data, entry.at("shape").get<Shape>(), kFloat64).to(fixture_dtype(entry.at("dtype")));
 }
 
 /// Checks shape equality and elementwise closeness, reporting the first mismatch.

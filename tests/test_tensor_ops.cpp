@@ -12,6 +12,7 @@
 using namespace lazynn;
 using lazynn::testing::check_close;
 using lazynn::testing::fixture_tensor;
+using lazynn::testing::typed_fixture_tensor;
 
 namespace {
 
@@ -334,27 +335,6 @@ const std::map<std::string, EdgeCase>& edge_cases() {
     return table;
 }
 
-Dtype dtype_named(const std::string& name) {
-    if (name == "float32") return kFloat32;
-    if (name == "float64") return kFloat64;
-    REQUIRE(name == "int64");
-    return kInt64;
-}
-
-/// A fixture tensor in its own dtype; "nan", "inf" and "-inf" stand for the non-finite values.
-Tensor edge_tensor(const nlohmann::json& entry) {
-    std::vector<double> data;
-    for (const auto& v : entry.at("data")) {
-        if (v.is_string()) {
-            const std::string s = v.get<std::string>();
-            data.push_back(s == "nan" ? std::numeric_limits<double>::quiet_NaN()
-                                      : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity());
-        } else {
-            data.push_back(v.get<double>());
-        }
-    }
-    return tensor(data, entry.at("shape").get<Shape>(), kFloat64).to(dtype_named(entry.at("dtype")));
-}
 
 /// Same dtype, shape and values (NaN matching NaN, infinities exactly, and the sign of zeros when asked).
 void check_same(const Tensor& actual, const Tensor& expected, bool signed_zeros, double rtol) {
@@ -391,7 +371,7 @@ TEST_SUITE("tensor edge cases vs PyTorch (issue 21)") {
             const bool differentiable = c.at("differentiable").get<bool>();
             std::vector<Tensor> inputs;
             for (const auto& in : c.at("inputs")) {
-                Tensor t = edge_tensor(in);
+                Tensor t = typed_fixture_tensor(in);
                 if (differentiable && t.is_floating_point()) t.requires_grad_();
                 inputs.push_back(t);
             }
@@ -399,16 +379,16 @@ TEST_SUITE("tensor edge cases vs PyTorch (issue 21)") {
             REQUIRE(outs.size() == c.at("outputs").size());
             for (std::size_t k = 0; k < outs.size(); ++k) {
                 CAPTURE(k);
-                const Tensor expected = edge_tensor(c.at("outputs")[k]);
+                const Tensor expected = typed_fixture_tensor(c.at("outputs")[k]);
                 check_same(outs[k], expected, edge.signed_zeros, expected.dtype() == kFloat32 ? 1e-6 : 1e-12);
             }
             if (!differentiable) continue;
-            (outs[0] * edge_tensor(c.at("weight"))).sum().backward();
+            (outs[0] * typed_fixture_tensor(c.at("weight"))).sum().backward();
             for (std::size_t k = 0; k < inputs.size(); ++k) {
                 CAPTURE(k);
                 if (c.at("grads")[k].is_null()) continue;
                 REQUIRE(inputs[k].grad().defined());
-                const Tensor expected = edge_tensor(c.at("grads")[k]);
+                const Tensor expected = typed_fixture_tensor(c.at("grads")[k]);
                 check_same(inputs[k].grad(), expected, edge.signed_zeros, expected.dtype() == kFloat32 ? 1e-6 : 1e-10);
             }
         }

@@ -13,6 +13,7 @@
 
 using namespace lazynn;
 using lazynn::testing::load_fixture;
+using lazynn::testing::typed_fixture_tensor;
 
 namespace {
 
@@ -126,28 +127,6 @@ const std::map<std::string, MultiFn>& cases() {
     return table;
 }
 
-Dtype dtype_named(const std::string& name) {
-    if (name == "float32") return kFloat32;
-    if (name == "float64") return kFloat64;
-    if (name == "bool") return kBool;
-    REQUIRE(name == "int64");
-    return kInt64;
-}
-
-/// A fixture tensor in its own dtype; "nan", "inf" and "-inf" stand for the non-finite values.
-Tensor fixture(const nlohmann::json& entry) {
-    std::vector<double> data;
-    for (const auto& v : entry.at("data")) {
-        if (v.is_string()) {
-            const std::string s = v.get<std::string>();
-            data.push_back(s == "nan" ? std::numeric_limits<double>::quiet_NaN()
-                                      : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity());
-        } else {
-            data.push_back(v.get<double>());
-        }
-    }
-    return tensor(data, entry.at("shape").get<Shape>(), kFloat64).to(dtype_named(entry.at("dtype")));
-}
 
 void check_same(const Tensor& actual, const Tensor& expected, double rtol) {
     CHECK(dtype_name(actual.dtype()) == dtype_name(expected.dtype()));
@@ -183,7 +162,7 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
             const bool differentiable = c.at("differentiable").get<bool>();
             Ins inputs;
             for (const auto& in : c.at("inputs")) {
-                Tensor x = fixture(in);
+                Tensor x = typed_fixture_tensor(in);
                 if (differentiable && x.is_floating_point()) x.requires_grad_();
                 inputs.push_back(x);
             }
@@ -205,14 +184,14 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
             REQUIRE(outs.size() == c.at("outputs").size());
             for (std::size_t k = 0; k < outs.size(); ++k) {
                 CAPTURE(k);
-                const Tensor expected = fixture(c.at("outputs")[k]);
+                const Tensor expected = typed_fixture_tensor(c.at("outputs")[k]);
                 check_same(outs[k], expected, rtol_for(expected.dtype()));
             }
             if (!differentiable) continue;
             Tensor loss;
             for (std::size_t k = 0; k < outs.size(); ++k) {
                 if (c.at("weights")[k].is_null()) continue;
-                const Tensor term = (outs[k] * fixture(c.at("weights")[k])).sum();
+                const Tensor term = (outs[k] * typed_fixture_tensor(c.at("weights")[k])).sum();
                 loss = loss.defined() ? loss + term : term;
             }
             loss.backward();
@@ -234,7 +213,7 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
                     for (std::int64_t d = grad.dim(); d-- > 0;) order.push_back(d);
                     grad = grad.permute(order);
                 }
-                const Tensor expected = fixture(c.at("grads")[k]);
+                const Tensor expected = typed_fixture_tensor(c.at("grads")[k]);
                 check_same(grad, expected, rtol_for(expected.dtype()));
             }
         }
