@@ -214,6 +214,9 @@ TEST_SUITE("double backward") {
         check_close(xb.grad(), fixture_tensor(c.at("backward_grad")), 1e-10, 1e-12);
         (xb.grad() * v).sum().backward();
         check_close(xb.grad(), fixture_tensor(c.at("backward_accumulated")), 1e-9, 1e-12);
+        // A leaf's .grad with a history references the leaf through its graph (as in PyTorch, which
+        // warns about this cycle): clearing it frees both.
+        xb.set_grad(Tensor());
     }
 
     TEST_CASE("create_graph keeps the graph by default; without it gradients have no history") {
@@ -315,6 +318,7 @@ TEST_SUITE("double backward") {
         check_close(x.grad(), tensor({2.0, 8.0}, kFloat64));
         const Tensor second = autograd::grad({x.grad().sum()}, {x})[0];   // d/dx 2x^2 = 4x
         check_close(second, tensor({4.0, 8.0}, kFloat64));
+        x.set_grad(Tensor());   // breaks the leaf -> grad -> graph -> leaf cycle (see above)
     }
 
     TEST_CASE("EnableGradGuard re-enables recording inside NoGradGuard, per thread") {
