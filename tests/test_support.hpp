@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -49,6 +50,24 @@ inline Tensor typed_fixture_tensor(const nlohmann::json& entry) {
         }
     }
     return tensor(data, entry.at("shape").get<Shape>(), kFloat64).to(fixture_dtype(entry.at("dtype")));
+}
+
+/// Same dtype, shape and values (NaN matching NaN, infinities exactly, and the sign of zeros when asked).
+inline void check_same(const Tensor& actual, const Tensor& expected, bool signed_zeros, double rtol) {
+    CHECK(dtype_name(actual.dtype()) == dtype_name(expected.dtype()));
+    REQUIRE_MESSAGE(actual.shape() == expected.shape(),
+                    "shape " << shape_to_list(actual.shape()) << " vs expected " << shape_to_list(expected.shape()));
+    const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        CAPTURE(i);
+        if (std::isnan(e[i]) || std::isinf(e[i])) {
+            CHECK_MESSAGE((std::isnan(e[i]) ? std::isnan(a[i]) : a[i] == e[i]),
+                          "got " << a[i] << ", expected " << e[i]);
+            continue;
+        }
+        CHECK_MESSAGE(std::abs(a[i] - e[i]) <= 1e-12 + rtol * std::abs(e[i]), "got " << a[i] << ", expected " << e[i]);
+        if (signed_zeros && e[i] == 0) CHECK(std::signbit(a[i]) == std::signbit(e[i]));
+    }
 }
 
 /// Checks shape equality and elementwise closeness, reporting the first mismatch.
