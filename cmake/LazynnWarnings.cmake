@@ -16,20 +16,39 @@ target_compile_options(lazynn_build_flags INTERFACE -fno-math-errno -fno-trappin
   $<$<CONFIG:Release>:-O3>
   $<$<BOOL:${LAZYNN_NATIVE}>:-march=native>)
 target_compile_definitions(lazynn_build_flags INTERFACE $<$<BOOL:${LAZYNN_NATIVE}>:LAZYNN_NATIVE_ARCH>)
-if(LAZYNN_SANITIZE)
-  target_compile_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-  target_link_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined)
+# LAZYNN_SANITIZER is what the build got: "address" (ASan + UBSan), "thread" (TSan) or empty.
+string(TOLOWER "${LAZYNN_SANITIZE}" lazynn_sanitize_choice)
+if(lazynn_sanitize_choice MATCHES "^(on|yes|true|1|address)$")
+  set(LAZYNN_SANITIZER address)
+elseif(lazynn_sanitize_choice STREQUAL "thread")
+  set(LAZYNN_SANITIZER thread)
+elseif(lazynn_sanitize_choice MATCHES "^(off|no|false|0|)$")
+  set(LAZYNN_SANITIZER "")
+else()
+  message(FATAL_ERROR "LAZYNN_SANITIZE=${LAZYNN_SANITIZE}: expected OFF, address or thread")
 endif()
 
 if(LAZYNN_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "LAZYNN_FUZZ needs clang (libFuzzer): configure with -DCMAKE_CXX_COMPILER=clang++")
   endif()
-  # The library gets coverage instrumentation and both sanitizers; only the harnesses link
-  # libFuzzer's main (-fsanitize=fuzzer, tests/fuzz/CMakeLists.txt).
-  target_compile_options(lazynn_build_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+  if(LAZYNN_SANITIZER STREQUAL "thread")
+    message(FATAL_ERROR "LAZYNN_FUZZ runs under ASan + UBSan; it cannot be combined with LAZYNN_SANITIZE=thread")
+  endif()
+  set(LAZYNN_SANITIZER address)
+  # Everything gets libFuzzer's coverage instrumentation; only the harnesses link its main
+  # (-fsanitize=fuzzer, tests/fuzz/CMakeLists.txt). The same build runs the test suites under
+  # ASan + UBSan, so CI compiles the library once for both (tools/test.sh).
+  target_compile_options(lazynn_build_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
+if(LAZYNN_SANITIZER STREQUAL "address")
+  target_compile_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
     -fno-sanitize-recover=undefined)
   target_link_options(lazynn_build_flags INTERFACE -fsanitize=address,undefined)
+elseif(LAZYNN_SANITIZER STREQUAL "thread")
+  target_compile_options(lazynn_build_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(lazynn_build_flags INTERFACE -fsanitize=thread)
 endif()
 
 function(lazynn_configure_target target)

@@ -2,7 +2,8 @@
 # Builds the libFuzzer harnesses of tests/fuzz with clang (ASan + UBSan) and runs each for a
 # while: tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 20 s each, every target).
 # FUZZ_RUNS=N stops each target after N executions instead (SECONDS_PER_TARGET still caps it);
-# FUZZ_TIMEOUT=S (default 10) is the wall-clock limit for one input.
+# FUZZ_TIMEOUT=S (default 10) is the wall-clock limit for one input. FUZZ_BUILD_DIR=DIR uses a tree
+# already configured with -DLAZYNN_FUZZ=ON (CI's sanitizer build) instead of configuring build/fuzz.
 # Seeds come from the library itself (fuzz_make_seeds) plus the committed edge cases and
 # reproducers; what a run learns is kept in $FUZZ_CORPUS/<target> (default build/fuzz/corpus), and
 # a crash leaves its input as $FUZZ_ARTIFACTS/<target>/crash-* (default build/fuzz/artifacts;
@@ -22,16 +23,23 @@ if [ -z "$CLANGXX" ]; then
     exit 0
 fi
 
-echo "==> fuzz build ($CLANGXX, -fsanitize=fuzzer,address,undefined)"
-LAUNCHER=()
-if command -v ccache >/dev/null; then LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER="$CLANGXX" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAZYNN_FUZZ=ON \
-      -DLAZYNN_WITH_MPI=OFF -DLAZYNN_BUILD_SAMPLES=OFF "${LAUNCHER[@]}" >/dev/null
+FUZZ_DIR="${FUZZ_BUILD_DIR:-$PWD/build/fuzz}"
+if [ -n "${FUZZ_BUILD_DIR:-}" ]; then
+    if ! grep -q '^LAZYNN_FUZZ:BOOL=ON' "$FUZZ_DIR/CMakeCache.txt" 2>/dev/null; then
+        echo "==> fuzz: FUZZ_BUILD_DIR=$FUZZ_DIR is not a tree configured with -DLAZYNN_FUZZ=ON" >&2
+        exit 1
+    fi
+else
+    echo "==> fuzz build ($CLANGXX, -fsanitize=fuzzer,address,undefined)"
+    LAUNCHER=()
+    if command -v ccache >/dev/null; then LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+    cmake -S . -B "$FUZZ_DIR" -DCMAKE_CXX_COMPILER="$CLANGXX" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAZYNN_FUZZ=ON \
+          -DLAZYNN_WITH_MPI=OFF -DLAZYNN_BUILD_SAMPLES=OFF "${LAUNCHER[@]}" >/dev/null
+fi
 BUILD_TARGETS=(fuzz_make_seeds)
 for t in "${TARGETS[@]}"; do BUILD_TARGETS+=("fuzz_$t"); done
-cmake --build build/fuzz -j "$JOBS" --target "${BUILD_TARGETS[@]}"
+cmake --build "$FUZZ_DIR" -j "$JOBS" --target "${BUILD_TARGETS[@]}"
 
-FUZZ_DIR="$PWD/build/fuzz"
 rm -rf "$FUZZ_DIR/seeds"
 "$FUZZ_DIR/tests/fuzz/fuzz_make_seeds" "$FUZZ_DIR/seeds" >/dev/null
 # malloc_context_size: ASan records 5 frames per allocation instead of 30. Detection is the same;

@@ -66,7 +66,12 @@ std::uint64_t copy_seed(std::uint64_t seed, std::uint64_t n) {
 
 // ---- construction, copy, destruction ----
 
-Module::Module() : registry_(std::make_unique<Registry>()), seed_(default_generator().next_u64()) {}
+Module::Module() : registry_(std::make_unique<Registry>()) {}
+
+std::uint64_t Module::seed() const {
+    if (!seed_) seed_ = draw_module_seed();
+    return *seed_;
+}
 
 Module::Module(Module* parent, std::string name) : Module() {
     if (parent == nullptr) throw ValueError("module '" + name + "': the parent module is null");
@@ -77,7 +82,8 @@ Module::Module(const Module& other)
     : registry_(std::make_unique<Registry>()),
       name_(other.name_),
       training_(other.training_),
-      seed_(copy_seed(other.seed_, ++other.copies_made_)),
+      // An unseeded source has no parameters yet; its copy draws on first need like any module.
+      seed_(other.seed_ ? std::optional<std::uint64_t>(copy_seed(*other.seed_, ++other.copies_made_)) : std::nullopt),
       lazy_(other.lazy_),
       pre_hooks_(other.pre_hooks_),
       hooks_(other.hooks_),
@@ -168,6 +174,7 @@ std::unique_ptr<Module> Module::clone_impl() const {
 
 void Module::adopt_member(Parameter& p, const std::string& name) {
     check_name(name, "parameter");
+    (void)seed();   // a module with parameters owns a seed from its first one on (decision 5)
     auto& r = *registry_;
     auto it = find_slot(r.params, name);
     if (it != r.params.end() && !it->member && !it->owned) {
@@ -232,6 +239,7 @@ void Module::release_member(const Module& m) {
 
 Parameter& Module::register_parameter(const std::string& name, const Tensor& value, bool requires_grad) {
     check_name(name, "parameter");
+    (void)seed();
     if (value.defined() && value.grad_fn()) {
         throw ValueError("Cannot assign non-leaf Tensor to parameter '" + name +
                          "'. Model parameters must be created explicitly. To express '" + name +

@@ -2,6 +2,7 @@
 #include <lazynn/random.hpp>
 
 #include <bit>
+#include <mutex>
 #include <cmath>
 #include <numbers>
 #include <sstream>
@@ -49,6 +50,27 @@ Generator& default_generator() {
     return generator;
 }
 
-void manual_seed(std::uint64_t seed) { default_generator().seed_(seed); }
+namespace {
+std::mutex& module_seed_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+thread_local ModuleSeedScope* innermost_scope = nullptr;
+}  // namespace
+
+void manual_seed(std::uint64_t seed) {
+    std::lock_guard lock(module_seed_mutex());
+    default_generator().seed_(seed);
+}
+
+std::uint64_t draw_module_seed() {
+    if (innermost_scope != nullptr) return innermost_scope->generator_.next_u64();
+    std::lock_guard lock(module_seed_mutex());
+    return default_generator().next_u64();
+}
+
+ModuleSeedScope::ModuleSeedScope(std::uint64_t seed) : generator_(seed), outer_(innermost_scope) { innermost_scope = this; }
+
+ModuleSeedScope::~ModuleSeedScope() { innermost_scope = outer_; }
 
 }  // namespace lazynn

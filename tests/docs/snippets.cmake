@@ -92,7 +92,7 @@ foreach(entry ${LAZYNN_SNIPPETS})
     continue()   # no MPI in this build: nothing to link the block against
   endif()
   add_executable(${target} ${LAZYNN_SNIPPET_DIR}/${name}.cpp)
-  if(LAZYNN_SANITIZE)
+  if(LAZYNN_SANITIZER)
     lazynn_configure_target(${target})   # the instrumented library needs instrumented programs
   else()
     # A user's flags, not the project's: none of lazynn's warning suppressions, so a block that

@@ -242,7 +242,9 @@ public:
     /// (copy constructor, clone(), a container's deep copy) gets its own seed, derived from the
     /// source's seed and how many copies the source has made, so copies of an uninitialised lazy
     /// module initialise independently while the same manual_seed still gives the same model.
-    std::uint64_t seed() const { return seed_; }
+    /// A module draws its seed when it first needs one (registering its first parameter, or this
+    /// call): modules without parameters never draw, so inserting a ReLU shifts nothing.
+    std::uint64_t seed() const;
 
 protected:
     /// Runs `body(inputs)` between the hooks, for modules whose forward takes several tensors:
@@ -284,7 +286,7 @@ protected:
     /// Gen C loading: called when a load materialised every parameter; set inferred sizes here.
     virtual void lazy_load_finalize() {}
     /// A generator seeded with seed(): parameter initialisers draw from it.
-    Generator init_generator() const { return Generator(seed_); }
+    Generator init_generator() const { return Generator(seed()); }
     /// Subclasses whose dynamic type must survive clone() override this (or derive Cloneable).
     virtual std::unique_ptr<Module> clone_impl() const;
 
@@ -328,7 +330,7 @@ private:
     std::unique_ptr<Registry> registry_;
     std::string name_;
     bool training_ = true;
-    std::uint64_t seed_ = 0;
+    mutable std::optional<std::uint64_t> seed_;   // drawn on first need (seed())
     std::optional<LazyState> lazy_;
     std::vector<HookEntry<ReplacingForwardPreHook>> pre_hooks_;
     std::vector<HookEntry<ReplacingForwardHook>> hooks_;

@@ -35,9 +35,38 @@ private:
     double spare_ = 0.0;
 };
 
-/// The global generator (not thread-safe: draw from one thread or use your own Generator).
+/// The global generator. Drawing from it directly (rand, randn, dropout masks, the initialisers'
+/// default argument) is not thread-safe: draw from one thread or use your own Generator.
+/// Module seeds are the exception: draw_module_seed() takes a lock.
 Generator& default_generator();
 /// Seeds the global generator (PyTorch's torch.manual_seed).
 void manual_seed(std::uint64_t seed);
+
+/// The seed a module initialises its parameters from (docs/design.md, decision 5): the next draw
+/// of the calling thread's innermost ModuleSeedScope if one is open, otherwise of the global
+/// generator under a lock, so models can be built on several threads at once without a race.
+std::uint64_t draw_module_seed();
+
+/// While alive, modules built on this thread take their seeds from a stream of their own, started
+/// at `seed`, instead of the global generator: a model built on a worker thread is then the same
+/// whatever the other threads do, and the global stream does not move. Scopes nest (the innermost
+/// one is used) and must be destroyed on the thread that made them, in reverse order.
+///
+///     std::thread worker([] {
+///         ModuleSeedScope scope(7);
+///         nn::Linear fc(784, 256);   // the same weights on every run, on any thread
+///     });
+class ModuleSeedScope {
+public:
+    explicit ModuleSeedScope(std::uint64_t seed);
+    ~ModuleSeedScope();
+    ModuleSeedScope(const ModuleSeedScope&) = delete;
+    ModuleSeedScope& operator=(const ModuleSeedScope&) = delete;
+
+private:
+    friend std::uint64_t draw_module_seed();
+    Generator generator_;
+    ModuleSeedScope* outer_;
+};
 
 }  // namespace lazynn
