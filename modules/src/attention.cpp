@@ -47,8 +47,8 @@ MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options)
     reset_parameters();
 }
 
-MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options, Deferred)
-    : out_proj(this, "out_proj", options.bias_, NonDynamicallyQuantizableLinear::Deferred{}), options_(options) {
+MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options, Uninitialized)
+    : out_proj(this, "out_proj", options.bias_, Uninitialized{}), options_(options) {
     set_name("MultiheadAttention");
     in_proj_weight = UninitializedParameter();
     q_proj_weight = UninitializedParameter();
@@ -167,54 +167,61 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
 
 // ---- lazy twin ----
 
-NonDynamicallyQuantizableLinear::NonDynamicallyQuantizableLinear(bool bias, Deferred)
+NonDynamicallyQuantizableLinear::NonDynamicallyQuantizableLinear(bool bias, Uninitialized)
     : Linear(LinearOptions(0, 0).bias(bias), Uninitialized{}) {
     set_name("NonDynamicallyQuantizableLinear");
 }
 
 void NonDynamicallyQuantizableLinear::materialize(std::int64_t features) {
     NoGradGuard no_grad;
-    options_.in_features_ = options_.out_features_ = features;
+    options_.in_features(features).out_features(features);
     if (is_lazy(weight)) weight.materialize({features, features});
     if (is_lazy(bias)) bias.materialize({features});
     Linear::reset_parameters();
 }
 
 void NonDynamicallyQuantizableLinear::adopt_loaded_shape() {
-    options_.out_features_ = weight.size(0);
-    options_.in_features_ = weight.size(1);
+    options_.out_features(weight.size(0)).in_features(weight.size(1));
 }
 
-LazyMultiheadAttention::LazyMultiheadAttention(MultiheadAttentionOptions options)
-    : MultiheadAttention(options, Deferred{}) {
-    set_name("LazyMultiheadAttention");
+void MultiheadAttention::materialize_from_options() {
+    const std::int64_t e = options_.embed_dim_;
+    if (same_dims()) {
+        if (is_lazy(in_proj_weight)) in_proj_weight.materialize({3 * e, e});
+        q_proj_weight = k_proj_weight = v_proj_weight = Parameter();
+    } else {
+        in_proj_weight = Parameter();
+        if (is_lazy(q_proj_weight)) q_proj_weight.materialize({e, e});
+        if (is_lazy(k_proj_weight)) k_proj_weight.materialize({e, options_.kdim_});
+        if (is_lazy(v_proj_weight)) v_proj_weight.materialize({e, options_.vdim_});
+    }
+    if (is_lazy(in_proj_bias)) in_proj_bias.materialize({3 * e});
+    out_proj.materialize(e);
+}
+
+LazyMultiheadAttention::LazyMultiheadAttention(MultiheadAttentionOptions options) : Lazy<MultiheadAttention>(options) {
     if (options.embed_dim_ != 0 || options.kdim_ != 0 || options.vdim_ != 0) {
         throw ValueError("LazyMultiheadAttention infers embed_dim, kdim and vdim from its inputs; leave them 0 "
                          "(or use MultiheadAttention to give them)");
     }
     if (options.num_heads_ <= 0) throw ValueError("LazyMultiheadAttention: num_heads must be positive, got " + std::to_string(options.num_heads_));
-    // Registered before make_lazy's own load hook, so it runs first: it drops the projections the
-    // checkpoint does not have and materialises out_proj, after which the lazy hook can finish.
-    register_load_state_dict_pre_hook([](Module& m, const StateDict& state, const std::string& prefix) {
-        auto& self = static_cast<LazyMultiheadAttention&>(m);
-        if (!self.is_lazy()) return;
-        auto stored = [&](const std::string& key) { return state.contains(prefix + key) && state.at(prefix + key).defined(); };
-        if (stored("in_proj_weight")) {
-            self.q_proj_weight = Parameter();
-            self.k_proj_weight = Parameter();
-            self.v_proj_weight = Parameter();
-        } else if (stored("q_proj_weight")) {
-            self.in_proj_weight = Parameter();
-        }
-        NoGradGuard no_grad;
-        if (is_lazy(self.out_proj.weight) && stored("out_proj.weight")) self.out_proj.weight.materialize(state.at(prefix + "out_proj.weight").shape());
-        if (is_lazy(self.out_proj.bias) && stored("out_proj.bias")) self.out_proj.bias.materialize(state.at(prefix + "out_proj.bias").shape());
-    });
-    make_lazy("MultiheadAttention");
 }
 
-void LazyMultiheadAttention::initialize_parameters(const std::vector<Tensor>& inputs) {
-    if (inputs.empty()) throw TypeError("LazyMultiheadAttention.initialize_parameters() missing 1 required positional argument: 'query'");
+void LazyMultiheadAttention::lazy_load_prepare(const StateDict& state, const std::string& prefix) {
+    auto stored = [&](const std::string& key) { return state.contains(prefix + key) && state.at(prefix + key).defined(); };
+    if (stored("in_proj_weight")) {
+        q_proj_weight = Parameter();
+        k_proj_weight = Parameter();
+        v_proj_weight = Parameter();
+    } else if (stored("q_proj_weight")) {
+        in_proj_weight = Parameter();
+    }
+    NoGradGuard no_grad;
+    if (is_lazy(out_proj.weight) && stored("out_proj.weight")) out_proj.weight.materialize(state.at(prefix + "out_proj.weight").shape());
+    if (is_lazy(out_proj.bias) && stored("out_proj.bias")) out_proj.bias.materialize(state.at(prefix + "out_proj.bias").shape());
+}
+
+void LazyMultiheadAttention::infer_options(const std::vector<Tensor>& inputs) {
     const Tensor& query = inputs[0];
     const Tensor& key = inputs.size() >= 3 ? inputs[1] : query;
     const Tensor& value = inputs.size() >= 3 ? inputs[2] : query;
@@ -231,26 +238,9 @@ void LazyMultiheadAttention::initialize_parameters(const std::vector<Tensor>& in
         throw ValueError("LazyMultiheadAttention: embed_dim inferred from the query (" + std::to_string(e) +
                          ") must be divisible by num_heads (" + std::to_string(h) + ")");
     }
-    NoGradGuard no_grad;
     options_.embed_dim_ = e;
     options_.kdim_ = key.size(-1);
     options_.vdim_ = value.size(-1);
-    if (same_dims()) {
-        in_proj_weight.materialize({3 * e, e});
-        q_proj_weight = k_proj_weight = v_proj_weight = Parameter();
-    } else {
-        in_proj_weight = Parameter();
-        q_proj_weight.materialize({e, e});
-        k_proj_weight.materialize({e, options_.kdim_});
-        v_proj_weight.materialize({e, options_.vdim_});
-    }
-    if (options_.bias_) in_proj_bias.materialize({3 * e});
-    out_proj.materialize(e);
-    MultiheadAttention::reset_parameters();
-}
-
-void LazyMultiheadAttention::reset_parameters() {
-    if (!has_uninitialized_params() && options_.embed_dim_ != 0) MultiheadAttention::reset_parameters();
 }
 
 void LazyMultiheadAttention::lazy_load_finalize() {

@@ -6,6 +6,7 @@
 // float masks (0 to keep, -inf to mask), as in PyTorch. `additive_mask(m)` turns a bool or 0/1
 // "masked" tensor into the float form and `causal_mask(L)` is PyTorch's generate_square_subsequent_mask.
 
+#include <lazynn/lazy.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/dropout.hpp>
 #include <lazynn/nn/linear.hpp>
@@ -28,8 +29,7 @@ public:
     explicit NonDynamicallyQuantizableLinear(LinearOptions options) : Linear(options) { set_name("NonDynamicallyQuantizableLinear"); }
 
     /// For LazyMultiheadAttention: weight and bias uninitialised until materialize().
-    struct Deferred {};
-    NonDynamicallyQuantizableLinear(bool bias, Deferred);
+    NonDynamicallyQuantizableLinear(bool bias, Uninitialized);
     /// Allocates [features, features] (+ bias) and initialises like Linear.
     void materialize(std::int64_t features);
     /// After a checkpoint load materialised the weight: take the sizes from it.
@@ -75,6 +75,8 @@ public:
     using Module::operator();
     /// Self-attention with default options (what a container calls).
     Tensor forward(const Tensor& x) override;
+    /// requires: the projections materialised. ensures: xavier_uniform input projections and zero
+    /// biases from the module's seed (out_proj keeps Linear's initialisation).
     virtual void reset_parameters();
     const MultiheadAttentionOptions& options() const { return options_; }
 
@@ -86,9 +88,11 @@ public:
     NonDynamicallyQuantizableLinear out_proj;
 
 protected:
-    struct Deferred {};
     /// For LazyMultiheadAttention: every projection uninitialised, sizes unknown.
-    MultiheadAttention(MultiheadAttentionOptions options, Deferred);
+    MultiheadAttention(MultiheadAttentionOptions options, Uninitialized);
+    /// Materialises the projections the options imply (in_proj_weight when kdim == vdim ==
+    /// embed_dim, q/k/v_proj_weight otherwise; the others become None) and out_proj (the lazy protocol).
+    void materialize_from_options();
     AttentionResult attend(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call);
     bool same_dims() const { return options_.kdim_ == options_.embed_dim_ && options_.vdim_ == options_.embed_dim_; }
     MultiheadAttentionOptions options_;
@@ -101,19 +105,23 @@ protected:
 /// layer (in_proj_weight when kdim == vdim == embed_dim, separate projections otherwise). Loading a
 /// checkpoint decides the same way from the keys it holds. Afterwards it is a MultiheadAttention
 /// with the eager layer's initialisation from the same seed.
-class LazyMultiheadAttention : public MultiheadAttention {
+///
+/// Example:
+///     nn::LazyMultiheadAttention attn(2);
+///     auto r = attn(q, k, v);   // embed_dim = q.size(-1), kdim = k.size(-1), vdim = v.size(-1)
+class LazyMultiheadAttention : public Lazy<MultiheadAttention> {
     LAZYNN_MODULE(LazyMultiheadAttention)
 public:
     /// `options` carries num_heads, dropout, bias and batch_first; its embed_dim/kdim/vdim must be 0.
     explicit LazyMultiheadAttention(MultiheadAttentionOptions options);
     explicit LazyMultiheadAttention(std::int64_t num_heads) : LazyMultiheadAttention(MultiheadAttentionOptions(0, num_heads)) {}
 
-    /// inputs: {query} (self-attention) or {query, key, value}.
-    void initialize_parameters(const std::vector<Tensor>& inputs) override;
-    /// A silent no-op until the sizes are known.
-    void reset_parameters() override;
-
 protected:
+    /// inputs: {query} (self-attention) or {query, key, value}: embed_dim, kdim and vdim from their last dims.
+    void infer_options(const std::vector<Tensor>& inputs) override;
+    /// Drops the projections the checkpoint does not hold and materialises out_proj from it.
+    void lazy_load_prepare(const StateDict& state, const std::string& prefix) override;
+    /// embed_dim, kdim and vdim from the loaded projections.
     void lazy_load_finalize() override;
 };
 
