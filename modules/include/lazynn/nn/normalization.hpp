@@ -30,8 +30,19 @@ struct BatchNormOptions {
     BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: BatchNorm2d(16)
     LAZYNN_ARG(std::int64_t, num_features);
     LAZYNN_ARG(double, eps) = 1e-5;
-    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None).
-    LAZYNN_ARG(std::optional<double>, momentum) = 0.1;
+    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None). Written out rather
+    /// than LAZYNN_ARG: GCC 12 misreports the macro's move of a disengaged optional as uninitialised.
+public:
+    auto& momentum(std::optional<double> v) {
+        momentum_ = v;
+        return *this;
+    }
+    const std::optional<double>& momentum() const noexcept { return momentum_; }
+
+private:
+    std::optional<double> momentum_ = 0.1;
+
+public:
     LAZYNN_ARG(bool, affine) = true;
     LAZYNN_ARG(bool, track_running_stats) = true;
 };
@@ -39,7 +50,18 @@ struct BatchNormOptions {
 /// A lazy batch norm's options: no num_features (inferred), PyTorch's LazyBatchNorm defaults.
 struct LazyBatchNormOptions {
     LAZYNN_ARG(double, eps) = 1e-5;
-    LAZYNN_ARG(std::optional<double>, momentum) = 0.1;
+    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
+public:
+    auto& momentum(std::optional<double> v) {
+        momentum_ = v;
+        return *this;
+    }
+    const std::optional<double>& momentum() const noexcept { return momentum_; }
+
+private:
+    std::optional<double> momentum_ = 0.1;
+
+public:
     LAZYNN_ARG(bool, affine) = true;
     LAZYNN_ARG(bool, track_running_stats) = true;
 
@@ -149,7 +171,18 @@ struct InstanceNormOptions {
     InstanceNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: InstanceNorm2d(16)
     LAZYNN_ARG(std::int64_t, num_features);
     LAZYNN_ARG(double, eps) = 1e-5;
-    LAZYNN_ARG(std::optional<double>, momentum) = 0.1;
+    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
+public:
+    auto& momentum(std::optional<double> v) {
+        momentum_ = v;
+        return *this;
+    }
+    const std::optional<double>& momentum() const noexcept { return momentum_; }
+
+private:
+    std::optional<double> momentum_ = 0.1;
+
+public:
     LAZYNN_ARG(bool, affine) = false;               // PyTorch's InstanceNorm defaults
     LAZYNN_ARG(bool, track_running_stats) = false;
 };
@@ -158,7 +191,18 @@ struct InstanceNormOptions {
 /// defaults, which are LazyBatchNorm's (affine and tracked statistics on), not InstanceNorm's.
 struct LazyInstanceNormOptions {
     LAZYNN_ARG(double, eps) = 1e-5;
-    LAZYNN_ARG(std::optional<double>, momentum) = 0.1;
+    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
+public:
+    auto& momentum(std::optional<double> v) {
+        momentum_ = v;
+        return *this;
+    }
+    const std::optional<double>& momentum() const noexcept { return momentum_; }
+
+private:
+    std::optional<double> momentum_ = 0.1;
+
+public:
     LAZYNN_ARG(bool, affine) = true;
     LAZYNN_ARG(bool, track_running_stats) = true;
 
