@@ -126,7 +126,7 @@ const std::map<std::string, Factory>& cases() {
         {"mha_batch_first_nobias", make<MultiheadAttention>(MultiheadAttentionOptions(6, 3).bias(false).batch_first(true))},
         {"transformer_layer", make<TransformerEncoderLayer>(TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0))},
         {"transformer_layer_norm_first_gelu",
-         make<TransformerEncoderLayer>(TransformerEncoderLayerOptions(8, 4).dim_feedforward(12).dropout(0.0).activation("gelu").norm_first(true).batch_first(true))},
+         make<TransformerEncoderLayer>(TransformerEncoderLayerOptions(8, 4).dim_feedforward(12).dropout(0.0).activation(TransformerActivation::GELU).norm_first(true).batch_first(true))},
         {"transformer_encoder", [] {
              return std::make_unique<TransformerEncoder>(TransformerEncoderLayer(TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0)), 2);
          }},
@@ -543,9 +543,9 @@ TEST_SUITE("lazy attention") {
             const AttentionResult expected = eager(q, k, v);
             const AttentionResult actual = lazy(q, k, v);
             CHECK(lazy.name() == "MultiheadAttention");
-            CHECK(lazy.options().embed_dim_ == 6);
-            CHECK(lazy.options().kdim_ == kdim);
-            CHECK(lazy.options().vdim_ == vdim);
+            CHECK(lazy.options().embed_dim() == 6);
+            CHECK(lazy.options().kdim() == kdim);
+            CHECK(lazy.options().vdim() == vdim);
             CHECK(equal(actual.output, expected.output));
             CHECK(equal(actual.weights, expected.weights));
             std::vector<std::string> names, eager_names;
@@ -559,7 +559,7 @@ TEST_SUITE("lazy attention") {
             LazyMultiheadAttention loaded(MultiheadAttentionOptions(0, 2).batch_first(true));
             CHECK(loaded.load_state_dict(eager.state_dict()).ok());   // no forward needed
             CHECK(loaded.name() == "MultiheadAttention");
-            CHECK(loaded.options().kdim_ == kdim);
+            CHECK(loaded.options().kdim() == kdim);
             CHECK(loaded.out_proj.in_features() == 6);
             CHECK(equal(loaded(q, k, v).output, expected.output));
         }
@@ -580,13 +580,20 @@ TEST_SUITE("lazy attention") {
     }
 }
 
+namespace {
+/// The fixtures name PyTorch's mode strings.
+EmbeddingBagMode bag_mode(const std::string& mode) {
+    return mode == "sum" ? EmbeddingBagMode::Sum : mode == "mean" ? EmbeddingBagMode::Mean : EmbeddingBagMode::Max;
+}
+}  // namespace
+
 TEST_SUITE("EmbeddingBag") {
     TEST_CASE("sum, mean and max bags with offsets (an empty bag included) match PyTorch") {
         const auto bags = lazynn::testing::load_fixture("layers.json").at("embedding_bag");
         for (const std::string mode : {"sum", "mean", "max"}) {
             CAPTURE(mode);
             const auto& c = bags.at(mode);
-            EmbeddingBag bag(7, 3, mode);
+            EmbeddingBag bag(7, 3, bag_mode(mode));
             bag.to(kFloat64);
             StateDict sd;
             sd.insert("weight", fixture_tensor(c.at("weight")));
@@ -596,7 +603,7 @@ TEST_SUITE("EmbeddingBag") {
             (out * fixture_tensor(c.at("seed"))).sum().backward();
             check_close(bag.weight.grad(), fixture_tensor(c.at("grad")), 1e-12, 1e-12);
         }
-        EmbeddingBag fixed(5, 2, "sum");
+        EmbeddingBag fixed(5, 2, EmbeddingBagMode::Sum);
         CHECK(fixed(tensor({{0, 1}, {2, 3}})).shape() == Shape{2, 2});
         CHECK(fixed.str() == "EmbeddingBag(5, 2, mode=sum)");
         CHECK_THROWS_AS(fixed.bags(tensor({0, 1}), Tensor()), ValueError);
@@ -624,13 +631,13 @@ TEST_SUITE("EmbeddingBag") {
             check_close(bag.weight.grad(), fixture_tensor(c.at("grad")), 1e-12, 1e-12);
             if (psw.defined()) check_close(psw.grad(), fixture_tensor(c.at("grad_per_sample_weights")), 1e-12, 1e-12);
         }
-        EmbeddingBag mean(5, 2, "mean");
+        EmbeddingBag mean(5, 2, EmbeddingBagMode::Mean);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(mean.bags(tensor({{1, 2}}), Tensor(), ones({1, 2})), NotImplementedError,
                                         "per_sample_weights is only supported for mode='sum' (got mode='mean')");
-        EmbeddingBag sum(5, 2, "sum");
+        EmbeddingBag sum(5, 2, EmbeddingBagMode::Sum);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(sum.bags(tensor({{1, 2}}), Tensor(), ones({1, 3})), ValueError,
                                         "must have the same shape as the input ([1, 2])");
-        EmbeddingBag weighted(5, 2, "sum");
+        EmbeddingBag weighted(5, 2, EmbeddingBagMode::Sum);
         weighted.to(kFloat64);
         const Tensor w = rand({2, 3}, TensorOptions().dtype(kFloat64)).requires_grad_();
         CHECK(autograd::gradcheck([&](const std::vector<Tensor>& in) { return weighted.bags(tensor({{1, 2, 1}, {4, 0, 3}}), Tensor(), in[0]); }, {w}));

@@ -6,6 +6,7 @@
 // float masks (0 to keep, -inf to mask), as in PyTorch. `additive_mask(m)` turns a bool or 0/1
 // "masked" tensor into the float form and `causal_mask(L)` is PyTorch's generate_square_subsequent_mask.
 
+#include <lazynn/arg.hpp>
 #include <lazynn/lazy.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/dropout.hpp>
@@ -23,6 +24,9 @@ Tensor causal_mask(std::int64_t size, Dtype dtype = kFloat32);
 Tensor additive_mask(const Tensor& masked);
 
 /// A Linear under PyTorch's name for MultiheadAttention's output projection (so printing matches).
+///
+/// Example:
+///     nn::NonDynamicallyQuantizableLinear proj(nn::LinearOptions(8, 8));
 class NonDynamicallyQuantizableLinear : public Linear {
     LAZYNN_MODULE(NonDynamicallyQuantizableLinear)
 public:
@@ -36,18 +40,18 @@ public:
     void adopt_loaded_shape();
 };
 
+/// MultiheadAttention's options (PyTorch's MultiheadAttention(embed_dim, num_heads, dropout=0.0,
+/// bias=True, kdim=None, vdim=None, batch_first=False)).
 struct MultiheadAttentionOptions {
     MultiheadAttentionOptions(std::int64_t embed_dim, std::int64_t num_heads) : embed_dim_(embed_dim), num_heads_(num_heads) {}
-    MultiheadAttentionOptions& dropout(double v) { dropout_ = v; return *this; }
-    MultiheadAttentionOptions& bias(bool v) { bias_ = v; return *this; }
-    MultiheadAttentionOptions& kdim(std::int64_t v) { kdim_ = v; return *this; }
-    MultiheadAttentionOptions& vdim(std::int64_t v) { vdim_ = v; return *this; }
-    MultiheadAttentionOptions& batch_first(bool v) { batch_first_ = v; return *this; }
-    std::int64_t embed_dim_, num_heads_;
-    double dropout_ = 0.0;
-    bool bias_ = true;
-    std::int64_t kdim_ = 0, vdim_ = 0;   // 0: embed_dim
-    bool batch_first_ = false;
+    LAZYNN_ARG(std::int64_t, embed_dim);
+    LAZYNN_ARG(std::int64_t, num_heads);
+    LAZYNN_ARG(double, dropout) = 0.0;
+    LAZYNN_ARG(bool, bias) = true;
+    /// 0: embed_dim (PyTorch's None).
+    LAZYNN_ARG(std::int64_t, kdim) = 0;
+    LAZYNN_ARG(std::int64_t, vdim) = 0;
+    LAZYNN_ARG(bool, batch_first) = false;
 };
 
 struct AttentionResult {
@@ -63,6 +67,11 @@ struct AttentionCall {
     bool is_causal = false;    // adds causal_mask(L) to attn_mask
 };
 
+/// Attention over num_heads heads of embed_dim / num_heads each, with PyTorch's parameters.
+///
+/// Example:
+///     nn::MultiheadAttention attn(nn::MultiheadAttentionOptions(8, 2).batch_first(true));
+///     AttentionResult r = attn(q, k, v);   // r.output like q, r.weights [N, L, S]
 class MultiheadAttention : public Module {
     LAZYNN_MODULE(MultiheadAttention)
 public:
@@ -94,7 +103,7 @@ protected:
     /// embed_dim, q/k/v_proj_weight otherwise; the others become None) and out_proj (the lazy protocol).
     void materialize_from_options();
     AttentionResult attend(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call);
-    bool same_dims() const { return options_.kdim_ == options_.embed_dim_ && options_.vdim_ == options_.embed_dim_; }
+    bool same_dims() const { return options_.kdim() == options_.embed_dim() && options_.vdim() == options_.embed_dim(); }
     MultiheadAttentionOptions options_;
 };
 
@@ -125,23 +134,30 @@ protected:
     void lazy_load_finalize() override;
 };
 
+/// The feed-forward activation of a transformer layer: PyTorch's activation="relu" or "gelu".
+enum class TransformerActivation { ReLU, GELU };
+
+/// TransformerEncoderLayer's options (PyTorch's TransformerEncoderLayer(d_model, nhead,
+/// dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5, batch_first=False,
+/// norm_first=False)).
 struct TransformerEncoderLayerOptions {
     TransformerEncoderLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
-    TransformerEncoderLayerOptions& dim_feedforward(std::int64_t v) { dim_feedforward_ = v; return *this; }
-    TransformerEncoderLayerOptions& dropout(double v) { dropout_ = v; return *this; }
-    /// "relu" or "gelu".
-    TransformerEncoderLayerOptions& activation(std::string v) { activation_ = std::move(v); return *this; }
-    TransformerEncoderLayerOptions& layer_norm_eps(double v) { layer_norm_eps_ = v; return *this; }
-    TransformerEncoderLayerOptions& batch_first(bool v) { batch_first_ = v; return *this; }
-    TransformerEncoderLayerOptions& norm_first(bool v) { norm_first_ = v; return *this; }
-    std::int64_t d_model_, nhead_;
-    std::int64_t dim_feedforward_ = 2048;
-    double dropout_ = 0.1;
-    std::string activation_ = "relu";
-    double layer_norm_eps_ = 1e-5;
-    bool batch_first_ = false, norm_first_ = false;
+    LAZYNN_ARG(std::int64_t, d_model);
+    LAZYNN_ARG(std::int64_t, nhead);
+    LAZYNN_ARG(std::int64_t, dim_feedforward) = 2048;
+    LAZYNN_ARG(double, dropout) = 0.1;
+    LAZYNN_ARG(TransformerActivation, activation) = TransformerActivation::ReLU;
+    LAZYNN_ARG(double, layer_norm_eps) = 1e-5;
+    LAZYNN_ARG(bool, batch_first) = false;
+    LAZYNN_ARG(bool, norm_first) = false;
 };
 
+/// Self-attention then a feed-forward block, each with a residual and a LayerNorm (after, or
+/// before with norm_first).
+///
+/// Example:
+///     nn::TransformerEncoderLayer layer(nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).activation(nn::TransformerActivation::GELU));
+///     Tensor y = layer(randn({5, 3, 8}));   // [S, N, E] -> same
 class TransformerEncoderLayer : public Module {
     LAZYNN_MODULE(TransformerEncoderLayer)
 public:
@@ -165,6 +181,11 @@ private:
     TransformerEncoderLayerOptions options_;
 };
 
+/// num_layers copies of an encoder layer.
+///
+/// Example:
+///     nn::TransformerEncoder encoder(nn::TransformerEncoderLayer(nn::TransformerEncoderLayerOptions(8, 2)), 3);
+///     Tensor y = encoder(randn({5, 3, 8}));
 class TransformerEncoder : public Module {
     LAZYNN_MODULE(TransformerEncoder)
 public:
