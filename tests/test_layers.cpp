@@ -616,7 +616,7 @@ TEST_SUITE("EmbeddingBag") {
             const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = bags.at(name);
-            EmbeddingBag bag(EmbeddingBagOptions(7, 3).mode(mode).padding_idx(2));
+            EmbeddingBag bag(EmbeddingBagOptions(7, 3).mode(bag_mode(mode)).padding_idx(2));
             CHECK(bag.weight.select(0, 2).abs().sum().item<double>() == 0);   // the padding row starts at zero
             CHECK(bag.str() == c.at("repr").get<std::string>());
             bag.to(kFloat64);
