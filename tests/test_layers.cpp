@@ -38,14 +38,14 @@ const std::map<std::string, Factory>& cases() {
         {"conv2d_basic", make<Conv2d>(3, 4, 3)},
         {"conv2d_stride_pad", make<Conv2d>(Conv2dOptions(3, 4, 3).stride(2).padding(1))},
         {"conv2d_dilation_groups", make<Conv2d>(Conv2dOptions(4, 6, {3, 2}).dilation({2, 1}).groups(2).padding({2, 1}))},
-        {"conv2d_same_even", make<Conv2d>(Conv2dOptions(2, 3, 4).padding("same"))},
-        {"conv2d_valid_nobias", make<Conv2d>(Conv2dOptions(2, 3, {2, 3}).padding("valid").bias(false))},
-        {"conv2d_reflect", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(1).padding_mode("reflect"))},
-        {"conv2d_replicate", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(2).padding_mode("replicate"))},
-        {"conv2d_circular", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(1).padding_mode("circular"))},
+        {"conv2d_same_even", make<Conv2d>(Conv2dOptions(2, 3, 4).padding(kSame))},
+        {"conv2d_valid_nobias", make<Conv2d>(Conv2dOptions(2, 3, {2, 3}).padding(kValid).bias(false))},
+        {"conv2d_reflect", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(1).padding_mode(PaddingMode::Reflect))},
+        {"conv2d_replicate", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(2).padding_mode(PaddingMode::Replicate))},
+        {"conv2d_circular", make<Conv2d>(Conv2dOptions(2, 3, 3).padding(1).padding_mode(PaddingMode::Circular))},
         {"conv2d_unbatched", make<Conv2d>(2, 3, 3)},
         {"conv1d", make<Conv1d>(Conv1dOptions(3, 4, 3).stride(2).padding(1))},
-        {"conv1d_same_dilated_groups", make<Conv1d>(Conv1dOptions(4, 4, 3).padding("same").dilation(2).groups(4))},
+        {"conv1d_same_dilated_groups", make<Conv1d>(Conv1dOptions(4, 4, 3).padding(kSame).dilation(2).groups(4))},
         {"batchnorm2d_train", make<BatchNorm2d>(3)},
         {"batchnorm2d_eval", make<BatchNorm2d>(3)},
         {"batchnorm1d_2d", make<BatchNorm1d>(5)},
@@ -73,8 +73,8 @@ const std::map<std::string, Factory>& cases() {
         {"conv3d_basic", make<Conv3d>(2, 3, 3)},
         {"conv3d_stride_pad_dilation_groups",
          make<Conv3d>(Conv3dOptions(4, 6, {2, 3, 2}).stride({2, 1, 2}).padding({1, 1, 0}).dilation({2, 1, 1}).groups(2))},
-        {"conv3d_same_replicate", make<Conv3d>(Conv3dOptions(2, 2, 3).padding("same").padding_mode("replicate").bias(false))},
-        {"conv3d_circular", make<Conv3d>(Conv3dOptions(2, 3, {3, 2, 2}).padding(1).padding_mode("circular"))},
+        {"conv3d_same_replicate", make<Conv3d>(Conv3dOptions(2, 2, 3).padding(kSame).padding_mode(PaddingMode::Replicate).bias(false))},
+        {"conv3d_circular", make<Conv3d>(Conv3dOptions(2, 3, {3, 2, 2}).padding(1).padding_mode(PaddingMode::Circular))},
         {"conv3d_unbatched", make<Conv3d>(2, 2, 2)},
         {"conv_transpose3d", make<ConvTranspose3d>(3, 2, 3)},
         {"conv_transpose3d_stride_pad_outpad_groups",
@@ -91,7 +91,7 @@ const std::map<std::string, Factory>& cases() {
         {"instancenorm2d_affine_tracked", make<InstanceNorm2d>(InstanceNormOptions(3).affine(true).track_running_stats(true))},
         {"instancenorm1d_tracked_eval", make<InstanceNorm1d>(InstanceNormOptions(2).affine(true).track_running_stats(true))},
         {"rnn_tanh", make<RNN>(4, 5)},
-        {"rnn_relu_2layer_batch_first", make<RNN>(RNNOptions(4, 5).num_layers(2).nonlinearity("relu").batch_first(true))},
+        {"rnn_relu_2layer_batch_first", make<RNN>(RNNOptions(4, 5).num_layers(2).nonlinearity(RNNNonlinearity::ReLU).batch_first(true))},
         {"lstm", make<LSTM>(4, 5)},
         {"lstm_bidirectional_2layer_proj", make<LSTM>(RNNOptions(4, 6).num_layers(2).bidirectional(true).proj_size(3))},
         {"lstm_unbatched", make<LSTM>(3, 4)},
@@ -126,7 +126,7 @@ const std::map<std::string, Factory>& cases() {
         {"mha_batch_first_nobias", make<MultiheadAttention>(MultiheadAttentionOptions(6, 3).bias(false).batch_first(true))},
         {"transformer_layer", make<TransformerEncoderLayer>(TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0))},
         {"transformer_layer_norm_first_gelu",
-         make<TransformerEncoderLayer>(TransformerEncoderLayerOptions(8, 4).dim_feedforward(12).dropout(0.0).activation("gelu").norm_first(true).batch_first(true))},
+         make<TransformerEncoderLayer>(TransformerEncoderLayerOptions(8, 4).dim_feedforward(12).dropout(0.0).activation(TransformerActivation::GELU).norm_first(true).batch_first(true))},
         {"transformer_encoder", [] {
              return std::make_unique<TransformerEncoder>(TransformerEncoderLayer(TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0)), 2);
          }},
@@ -543,9 +543,9 @@ TEST_SUITE("lazy attention") {
             const AttentionResult expected = eager(q, k, v);
             const AttentionResult actual = lazy(q, k, v);
             CHECK(lazy.name() == "MultiheadAttention");
-            CHECK(lazy.options().embed_dim_ == 6);
-            CHECK(lazy.options().kdim_ == kdim);
-            CHECK(lazy.options().vdim_ == vdim);
+            CHECK(lazy.options().embed_dim() == 6);
+            CHECK(lazy.options().kdim() == kdim);
+            CHECK(lazy.options().vdim() == vdim);
             CHECK(equal(actual.output, expected.output));
             CHECK(equal(actual.weights, expected.weights));
             std::vector<std::string> names, eager_names;
@@ -559,7 +559,7 @@ TEST_SUITE("lazy attention") {
             LazyMultiheadAttention loaded(MultiheadAttentionOptions(0, 2).batch_first(true));
             CHECK(loaded.load_state_dict(eager.state_dict()).ok());   // no forward needed
             CHECK(loaded.name() == "MultiheadAttention");
-            CHECK(loaded.options().kdim_ == kdim);
+            CHECK(loaded.options().kdim() == kdim);
             CHECK(loaded.out_proj.in_features() == 6);
             CHECK(equal(loaded(q, k, v).output, expected.output));
         }
@@ -580,13 +580,20 @@ TEST_SUITE("lazy attention") {
     }
 }
 
+namespace {
+/// The fixtures name PyTorch's mode strings.
+EmbeddingBagMode bag_mode(const std::string& mode) {
+    return mode == "sum" ? EmbeddingBagMode::Sum : mode == "mean" ? EmbeddingBagMode::Mean : EmbeddingBagMode::Max;
+}
+}  // namespace
+
 TEST_SUITE("EmbeddingBag") {
     TEST_CASE("sum, mean and max bags with offsets (an empty bag included) match PyTorch") {
         const auto bags = lazynn::testing::load_fixture("layers.json").at("embedding_bag");
         for (const std::string mode : {"sum", "mean", "max"}) {
             CAPTURE(mode);
             const auto& c = bags.at(mode);
-            EmbeddingBag bag(7, 3, mode);
+            EmbeddingBag bag(7, 3, bag_mode(mode));
             bag.to(kFloat64);
             StateDict sd;
             sd.insert("weight", fixture_tensor(c.at("weight")));
@@ -596,7 +603,7 @@ TEST_SUITE("EmbeddingBag") {
             (out * fixture_tensor(c.at("seed"))).sum().backward();
             check_close(bag.weight.grad(), fixture_tensor(c.at("grad")), 1e-12, 1e-12);
         }
-        EmbeddingBag fixed(5, 2, "sum");
+        EmbeddingBag fixed(5, 2, EmbeddingBagMode::Sum);
         CHECK(fixed(tensor({{0, 1}, {2, 3}})).shape() == Shape{2, 2});
         CHECK(fixed.str() == "EmbeddingBag(5, 2, mode=sum)");
         CHECK_THROWS_AS(fixed.bags(tensor({0, 1}), Tensor()), ValueError);
@@ -609,7 +616,7 @@ TEST_SUITE("EmbeddingBag") {
             const auto& name = name_entry;   // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = bags.at(name);
-            EmbeddingBag bag(EmbeddingBagOptions(7, 3).mode(mode).padding_idx(2));
+            EmbeddingBag bag(EmbeddingBagOptions(7, 3).mode(bag_mode(mode)).padding_idx(2));
             CHECK(bag.weight.select(0, 2).abs().sum().item<double>() == 0);   // the padding row starts at zero
             CHECK(bag.str() == c.at("repr").get<std::string>());
             bag.to(kFloat64);
@@ -624,13 +631,13 @@ TEST_SUITE("EmbeddingBag") {
             check_close(bag.weight.grad(), fixture_tensor(c.at("grad")), 1e-12, 1e-12);
             if (psw.defined()) check_close(psw.grad(), fixture_tensor(c.at("grad_per_sample_weights")), 1e-12, 1e-12);
         }
-        EmbeddingBag mean(5, 2, "mean");
+        EmbeddingBag mean(5, 2, EmbeddingBagMode::Mean);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(mean.bags(tensor({{1, 2}}), Tensor(), ones({1, 2})), NotImplementedError,
                                         "per_sample_weights is only supported for mode='sum' (got mode='mean')");
-        EmbeddingBag sum(5, 2, "sum");
+        EmbeddingBag sum(5, 2, EmbeddingBagMode::Sum);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(sum.bags(tensor({{1, 2}}), Tensor(), ones({1, 3})), ValueError,
                                         "must have the same shape as the input ([1, 2])");
-        EmbeddingBag weighted(5, 2, "sum");
+        EmbeddingBag weighted(5, 2, EmbeddingBagMode::Sum);
         weighted.to(kFloat64);
         const Tensor w = rand({2, 3}, TensorOptions().dtype(kFloat64)).requires_grad_();
         CHECK(autograd::gradcheck([&](const std::vector<Tensor>& in) { return weighted.bags(tensor({{1, 2, 1}, {4, 0, 3}}), Tensor(), in[0]); }, {w}));
@@ -763,8 +770,9 @@ TEST_SUITE("layer errors") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(bn(ones({2, 3, 4})), ShapeError, "BatchNorm2d: expected 4D input (got 3D input");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(bn(ones({2, 5, 4, 4})), ShapeError, "expected input with 3 channels");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(BatchNorm1d(3)(ones({1, 3})), ValueError, "Expected more than 1 value per channel when training");
-        CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).stride(2).padding("same")), ValueError);
-        CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).padding_mode("mirror")), ValueError);
+        CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).stride(2).padding(kSame)), ValueError);
+        // padding_mode is an enum: an unknown mode ("mirror") no longer compiles.
+        static_assert(!std::is_constructible_v<PaddingMode, const char*>);
         CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).groups(2)), ValueError);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(MaxPool2d(MaxPoolOptions<2>(2).padding(2))(ones({1, 1, 4, 4})), ValueError, "pad should be at most half");
     }
@@ -971,7 +979,7 @@ TEST_SUITE("float32 3x3 convolutions") {
             check_close(w32.grad(), w64.grad(), 1e-4, 1e-3 * static_cast<double>(k.c));
         }
         // The "same" padding of a Conv2d module takes the same path.
-        Conv2d same(Conv2dOptions(8, 4, 3).padding("same"));
+        Conv2d same(Conv2dOptions(8, 4, 3).padding(kSame));
         const Tensor x = randn({2, 8, 11, 12});
         Conv2d same64(same);
         same64.to(kFloat64);

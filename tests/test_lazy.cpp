@@ -8,13 +8,10 @@ namespace {
 
 /// A lazy module holding a bare uninitialised parameter and buffer, like PyTorch's
 /// `class LazyModule(LazyModuleMixin, Module)` in test_lazy_module_parameter/buffer.
-struct Holder : Cloneable<Holder> {
+struct Holder : Cloneable<Holder>, LazyModule {
     Parameter test_param{this, "test_param", UninitializedParameter()};
     Buffer test_buffer{this, "test_buffer", UninitializedBuffer()};
-    Holder() {
-        set_name("Holder");
-        make_lazy("Holder");
-    }
+    Holder() : LazyModule(*this, "Holder", "Holder") {}
 };
 
 /// The same members in a module that is not lazy.
@@ -23,22 +20,16 @@ struct PlainHolder : Module {
 };
 
 /// A lazy module that forgets to override initialize_parameters.
-struct NoInit : Module {
-    NoInit() {
-        set_name("NoInit");
-        make_lazy("Done");
-    }
+struct NoInit : Module, LazyModule {
+    NoInit() : LazyModule(*this, "NoInit", "Done") {}
     Tensor forward(const Tensor& x) override { return x; }
 };
 
 /// A lazy module whose initialize_parameters leaves a parameter uninitialised.
-struct HalfInit : Module {
+struct HalfInit : Module, LazyModule {
     Parameter a{this, "a", UninitializedParameter()};
     Parameter b{this, "b", UninitializedParameter()};
-    HalfInit() {
-        set_name("HalfInit");
-        make_lazy("Done");
-    }
+    HalfInit() : LazyModule(*this, "HalfInit", "Done") {}
     void initialize_parameters(const std::vector<Tensor>& inputs) override { a.materialize(inputs[0].shape()); }
     Tensor forward(const Tensor& x) override { return x; }
 };
@@ -613,5 +604,62 @@ TEST_SUITE("lazy options without the inferred size (issue 13, item 6)") {
         CHECK(bn.num_features() == 3);
         nn::LazyRNN rnn(nn::RNNOptions(0, 2));
         CHECK(rnn(ones({3, 1, 4})).shape() == Shape{3, 1, 2});
+    }
+}
+
+TEST_SUITE("one lazy protocol (issue 16, item 2)") {
+    TEST_CASE("a built-in twin is its concrete layer plus LazyModule, named Lazy + the concrete name") {
+        static_assert(std::is_base_of_v<nn::BatchNorm2d, nn::LazyBatchNorm2d>);
+        static_assert(std::is_base_of_v<LazyModule, nn::LazyBatchNorm2d>);
+        static_assert(std::is_base_of_v<nn::ConvTranspose2d, nn::LazyConvTranspose2d>);
+        static_assert(!std::is_base_of_v<LazyModule, nn::Linear>);
+        nn::Linear plain(2, 3);
+        CHECK_FALSE(plain.is_lazy());
+        nn::LazyGRUCell cell(3);
+        CHECK(cell.name() == "LazyGRUCell");
+        (void)cell.step(ones({2, 4}));
+        CHECK(cell.str() == "GRUCell(4, 3)");
+        CHECK_FALSE(cell.is_lazy());
+        nn::LazyInstanceNorm1d norm;
+        CHECK(norm.name() == "LazyInstanceNorm1d");
+    }
+
+    TEST_CASE("a twin whose options matter without parameters still infers them (LayerNorm, GroupNorm without affine)") {
+        nn::LazyLayerNorm ln(1, 1e-5, false);
+        (void)ln(ones({2, 5}));
+        CHECK(ln.str() == "LayerNorm((5,), eps=1e-05, elementwise_affine=False)");
+        nn::LazyGroupNorm gn(2, 1e-5, false);
+        (void)gn(ones({2, 4, 3}));
+        CHECK(gn.str() == "GroupNorm(2, 4, eps=1e-05, affine=False)");
+    }
+
+    TEST_CASE("manual initialize_parameters after a partial load checks the loaded weight (PyTorch 2.8's assertion)") {
+        nn::Linear source(5, 10);
+        nn::LazyLinear lazy(10);
+        StateDict sd;
+        sd.insert("weight", source.state_dict().at("weight"));
+        lazy.load_state_dict(sd, false);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(lazy.initialize_parameters(ones({2, 7})), AssertionError,
+                                        "The in_features inferred from input: 7 is not equal to in_features from self.weight: 5");
+    }
+}
+
+TEST_SUITE("options convention for the lazy families (issue 16, item 3)") {
+    TEST_CASE("getters, fluent setters and enums; the repr keeps PyTorch's strings") {
+        nn::LinearOptions o(3, 4);
+        o.bias(false);
+        CHECK(o.in_features() == 3);
+        CHECK_FALSE(o.bias());
+        nn::Conv2d c(nn::Conv2dOptions(2, 4, 3).padding(nn::kSame).padding_mode(nn::PaddingMode::Reflect));
+        CHECK(c.str() == "Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=same, padding_mode=reflect)");
+        CHECK(c(ones({1, 2, 5, 5})).shape() == Shape{1, 4, 5, 5});
+        nn::GroupNorm g(nn::GroupNormOptions(2, 6).eps(1e-3));
+        CHECK(g.str() == "GroupNorm(2, 6, eps=0.001, affine=True)");
+        nn::LayerNorm l(nn::LayerNormOptions({4}).elementwise_affine(false));
+        CHECK(l.str() == "LayerNorm((4,), eps=1e-05, elementwise_affine=False)");
+        nn::RNN r(nn::RNNOptions(3, 2).nonlinearity(nn::RNNNonlinearity::ReLU));
+        CHECK(r.options().nonlinearity() == nn::RNNNonlinearity::ReLU);
+        nn::LSTMCell cell(nn::RNNCellOptions(3, 2).bias(false));
+        CHECK(cell.str() == "LSTMCell(3, 2, bias=False)");
     }
 }

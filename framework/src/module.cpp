@@ -1,8 +1,9 @@
-// Module: registry, copying, traversal, hooks, modes and the lazy life cycle.
+// Module: registry, copying, traversal, hooks, modes, and the lazy queries (the life cycle is lazy.cpp).
 #include "module_registry.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
+#include <lazynn/lazy.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -84,7 +85,6 @@ Module::Module(const Module& other)
       training_(other.training_),
       // An unseeded source has no parameters yet; its copy draws on first need like any module.
       seed_(other.seed_ ? std::optional<std::uint64_t>(copy_seed(*other.seed_, ++other.copies_made_)) : std::nullopt),
-      lazy_(other.lazy_),
       pre_hooks_(other.pre_hooks_),
       hooks_(other.hooks_),
       load_pre_hooks_(other.load_pre_hooks_),
@@ -119,7 +119,6 @@ Module::Module(Module&& other) noexcept
       name_(other.name_),
       training_(other.training_),
       seed_(other.seed_),
-      lazy_(other.lazy_),
       pre_hooks_(other.pre_hooks_),
       hooks_(other.hooks_),
       load_pre_hooks_(other.load_pre_hooks_),
@@ -579,6 +578,12 @@ Module& Module::requires_grad_(bool requires_grad) {
 
 // ---- lazy life cycle ----
 
+bool Module::is_lazy() const {
+    // Module holds no lazy state: a lazy module is one that also derives LazyModule.
+    const auto* lazy = dynamic_cast<const LazyModule*>(this);
+    return lazy && lazy->pending();
+}
+
 bool Module::has_uninitialized_params() const {
     for (const auto& s : registry_->params) {
         if (s.get() && lazynn::is_lazy(*s.get())) return true;
@@ -587,169 +592,6 @@ bool Module::has_uninitialized_params() const {
         if (s.get() && lazynn::is_lazy(*s.get())) return true;
     }
     return false;
-}
-
-void Module::initialize_parameters(const std::vector<Tensor>&) {
-    throw NotImplementedError("initialize_parameters is not implemented for " + name());
-}
-
-void Module::make_lazy(std::string concrete_name) {
-    LazyState state;
-    state.concrete_name = std::move(concrete_name);
-    state.pre_hook = register_forward_pre_hook([](Module& m, const std::vector<Tensor>& inputs) { m.run_lazy_initialization(inputs); },
-                                               /*prepend=*/true)
-                         .id();
-    state.load_hook = register_load_state_dict_pre_hook([](Module& m, const StateDict& sd, const std::string& prefix) {
-                          // Materialise from the stored shapes; when nothing is left uninitialised,
-                          // finish the module now (Gen C) instead of waiting for a forward.
-                          NoGradGuard no_grad;
-                          // What this hook materialised, so a failed check can make it lazy again.
-                          std::vector<std::pair<TensorImpl*, TensorState>> fresh;
-                          const auto undo = [&fresh] {
-                              for (auto [impl, was] : fresh) {
-                                  impl->storage.reset();
-                                  impl->shape = {0};
-                                  impl->strides = {1};
-                                  impl->offset = 0;
-                                  impl->state = was;
-                              }
-                          };
-                          try {
-                              for (const auto& slot : m.registry_->params) {
-                                  Parameter* p = slot.get();
-                                  const std::string key = prefix + slot.name;
-                                  if (p && lazynn::is_lazy(*p) && sd.contains(key) && sd.at(key).defined() && !lazynn::is_lazy(sd.at(key))) {
-                                      const TensorState was = p->impl().state;
-                                      p->materialize(sd.at(key).shape());
-                                      fresh.emplace_back(&p->impl(), was);
-                                  }
-                              }
-                              for (const auto& slot : m.registry_->buffers) {
-                                  Buffer* b = slot.get();
-                                  const std::string key = prefix + slot.name;
-                                  if (b && lazynn::is_lazy(*b) && sd.contains(key) && sd.at(key).defined() && !lazynn::is_lazy(sd.at(key))) {
-                                      const TensorState was = b->impl().state;
-                                      b->materialize(sd.at(key).shape());
-                                      fresh.emplace_back(&b->impl(), was);
-                                  }
-                              }
-                              // Each tensor was materialised from its own stored shape; the module
-                              // checks that they agree (lazy_load_finalize) before it stops being lazy.
-                              if (!m.has_uninitialized_params()) m.lazy_load_finalize();
-                          } catch (...) {
-                              undo();
-                              throw;
-                          }
-                          if (!m.has_uninitialized_params()) {
-                              m.finish_lazy_initialization();
-                              return;
-                          }
-                          // Still lazy: remember what the checkpoint filled, so the first forward keeps it.
-                          for (const auto& slot : m.registry_->params) {
-                              for (const auto& [impl, was] : fresh) {
-                                  if (slot.get() && &slot.get()->impl() == impl) m.lazy_->loaded_params.push_back(slot.name);
-                              }
-                          }
-                          for (const auto& slot : m.registry_->buffers) {
-                              for (const auto& [impl, was] : fresh) {
-                                  if (slot.get() && &slot.get()->impl() == impl) m.lazy_->loaded_buffers.push_back(slot.name);
-                              }
-                          }
-                      })
-                          .id();
-    lazy_ = std::move(state);
-}
-
-namespace {
-
-/// A tensor's data and geometry, set aside while it is made uninitialised again.
-struct HeldTensor {
-    std::string name;
-    TensorImpl* impl;
-    std::shared_ptr<Storage> storage;
-    Shape shape, strides;
-    std::int64_t offset;
-    TensorState lazy_state;
-};
-
-void make_uninitialized(TensorImpl& impl, TensorState state) {
-    impl.storage.reset();
-    impl.shape = {0};
-    impl.strides = {1};
-    impl.offset = 0;
-    impl.state = state;
-}
-
-void put_back(const HeldTensor& h) {
-    h.impl->storage = h.storage;
-    h.impl->shape = h.shape;
-    h.impl->strides = h.strides;
-    h.impl->offset = h.offset;
-    h.impl->state = TensorState::Initialized;
-}
-
-}  // namespace
-
-void Module::run_lazy_initialization(const std::vector<Tensor>& inputs) {
-    // Tensors a partial load filled are set aside and made uninitialised for the duration, so
-    // initialize_parameters infers and materialises everything as usual; then each loaded tensor
-    // must have the shape the input implies, and gets its loaded values back. Only the tensors the
-    // checkpoint did not hold keep their fresh initialisation.
-    std::vector<HeldTensor> held;
-    const auto set_aside = [&](const std::string& name, Tensor* t, TensorState state) {
-        if (!t || !t->defined() || t->is_uninitialized()) return;
-        TensorImpl& impl = t->impl();
-        held.push_back({name, &impl, impl.storage, impl.shape, impl.strides, impl.offset, state});
-        make_uninitialized(impl, state);
-    };
-    if (lazy_) {
-        for (const auto& name : lazy_->loaded_params) {
-            auto it = find_slot(registry_->params, name);
-            if (it != registry_->params.end()) set_aside(name, it->get(), TensorState::UninitializedParameter);
-        }
-        for (const auto& name : lazy_->loaded_buffers) {
-            auto it = find_slot(registry_->buffers, name);
-            if (it != registry_->buffers.end()) set_aside(name, it->get(), TensorState::UninitializedBuffer);
-        }
-    }
-    // Everything uninitialised now, so a failure can return the module to exactly this state.
-    std::vector<std::pair<TensorImpl*, TensorState>> lazy_now;
-    for (const auto& s : registry_->params) {
-        if (s.get() && lazynn::is_lazy(*s.get())) lazy_now.emplace_back(&s.get()->impl(), s.get()->impl().state);
-    }
-    for (const auto& s : registry_->buffers) {
-        if (s.get() && lazynn::is_lazy(*s.get())) lazy_now.emplace_back(&s.get()->impl(), s.get()->impl().state);
-    }
-    const auto restore = [&] {
-        for (auto [impl, state] : lazy_now) make_uninitialized(*impl, state);
-        for (const auto& h : held) put_back(h);
-    };
-    try {
-        initialize_parameters(inputs);
-        if (has_uninitialized_params()) throw RuntimeError("module " + name() + " has not been fully initialized");
-        for (const auto& h : held) {
-            if (h.impl->shape != h.shape) {
-                std::string input_shapes;
-                for (const auto& x : inputs) input_shapes += (input_shapes.empty() ? "" : ", ") + shape_to_list(x.shape());
-                throw ShapeError(name() + ": the loaded " + h.name + " has shape " + shape_to_list(h.shape) + ", but the input (" +
-                                 input_shapes + ") needs " + shape_to_list(h.impl->shape) +
-                                 "; load a checkpoint that matches the input, or drop the entry to initialise it");
-            }
-        }
-    } catch (...) {
-        restore();
-        throw;
-    }
-    for (const auto& h : held) put_back(h);
-    finish_lazy_initialization();
-}
-
-void Module::finish_lazy_initialization() {
-    if (!lazy_) return;
-    remove_hook(lazy_->pre_hook);
-    remove_hook(lazy_->load_hook);
-    name_ = lazy_->concrete_name;
-    lazy_.reset();
 }
 
 void Module::initialize(const Tensor& sample) {

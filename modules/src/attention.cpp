@@ -25,36 +25,36 @@ Tensor additive_mask(const Tensor& masked) {
 
 namespace {
 MultiheadAttentionOptions resolved(MultiheadAttentionOptions o) {
-    if (o.kdim_ == 0) o.kdim_ = o.embed_dim_;
-    if (o.vdim_ == 0) o.vdim_ = o.embed_dim_;
-    if (o.num_heads_ <= 0 || o.embed_dim_ % o.num_heads_ != 0) throw ValueError("embed_dim must be divisible by num_heads");
+    if (o.kdim() == 0) o.kdim(o.embed_dim());
+    if (o.vdim() == 0) o.vdim(o.embed_dim());
+    if (o.num_heads() <= 0 || o.embed_dim() % o.num_heads() != 0) throw ValueError("embed_dim must be divisible by num_heads");
     return o;
 }
 }  // namespace
 
 MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options)
-    : out_proj(this, "out_proj", LinearOptions(options.embed_dim_, options.embed_dim_).bias(options.bias_)), options_(resolved(options)) {
+    : out_proj(this, "out_proj", LinearOptions(options.embed_dim(), options.embed_dim()).bias(options.bias())), options_(resolved(options)) {
     set_name("MultiheadAttention");
-    const std::int64_t e = options_.embed_dim_;
+    const std::int64_t e = options_.embed_dim();
     if (same_dims()) {
         in_proj_weight = Parameter(empty({3 * e, e}));
     } else {
         q_proj_weight = Parameter(empty({e, e}));
-        k_proj_weight = Parameter(empty({e, options_.kdim_}));
-        v_proj_weight = Parameter(empty({e, options_.vdim_}));
+        k_proj_weight = Parameter(empty({e, options_.kdim()}));
+        v_proj_weight = Parameter(empty({e, options_.vdim()}));
     }
-    if (options_.bias_) in_proj_bias = Parameter(empty({3 * e}));
+    if (options_.bias()) in_proj_bias = Parameter(empty({3 * e}));
     reset_parameters();
 }
 
-MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options, Deferred)
-    : out_proj(this, "out_proj", options.bias_, NonDynamicallyQuantizableLinear::Deferred{}), options_(options) {
+MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options, Uninitialized)
+    : out_proj(this, "out_proj", options.bias(), Uninitialized{}), options_(options) {
     set_name("MultiheadAttention");
     in_proj_weight = UninitializedParameter();
     q_proj_weight = UninitializedParameter();
     k_proj_weight = UninitializedParameter();
     v_proj_weight = UninitializedParameter();
-    if (options_.bias_) in_proj_bias = UninitializedParameter();
+    if (options_.bias()) in_proj_bias = UninitializedParameter();
 }
 
 void MultiheadAttention::reset_parameters() {
@@ -67,7 +67,7 @@ void MultiheadAttention::reset_parameters() {
         init::xavier_uniform_(k_proj_weight, 1.0, gen);
         init::xavier_uniform_(v_proj_weight, 1.0, gen);
     }
-    if (options_.bias_) {
+    if (options_.bias()) {
         init::zeros_(in_proj_bias);
         init::zeros_(out_proj.bias);
     }
@@ -97,9 +97,9 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
         throw ShapeError("MultiheadAttention: query should be unbatched 2D or batched 3D tensor but received " +
                          std::to_string(query_in.dim()) + "-D query tensor");
     }
-    auto seq_first = [&](const Tensor& t) { return unbatched ? t.unsqueeze(1) : (o.batch_first_ ? t.transpose(0, 1) : t); };
+    auto seq_first = [&](const Tensor& t) { return unbatched ? t.unsqueeze(1) : (o.batch_first() ? t.transpose(0, 1) : t); };
     const Tensor query = seq_first(query_in), key = seq_first(key_in), value = seq_first(value_in);
-    const std::int64_t l = query.size(0), n = query.size(1), e = o.embed_dim_, h = o.num_heads_, d = e / h, s = key.size(0);
+    const std::int64_t l = query.size(0), n = query.size(1), e = o.embed_dim(), h = o.num_heads(), d = e / h, s = key.size(0);
     if (query.size(2) != e) {
         throw ShapeError("MultiheadAttention: was expecting embedding dimension of " + std::to_string(e) + ", but got " + std::to_string(query.size(2)));
     }
@@ -115,7 +115,7 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
         wq = q_proj_weight, wk = k_proj_weight, wv = v_proj_weight;
     }
     Tensor bq, bk, bv;
-    if (o.bias_) {
+    if (o.bias()) {
         const auto parts = in_proj_bias.chunk(3, 0);
         bq = parts[0], bk = parts[1], bv = parts[2];
     }
@@ -152,11 +152,11 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
         scores = (scores.reshape({n, h, l, s}) + kpm.to(scores.dtype()).reshape({n, 1, 1, s})).reshape({n * h, l, s});
     }
     Tensor weights = scores.softmax(-1);
-    const Tensor attended_weights = functional::dropout(weights, o.dropout_, is_training());
+    const Tensor attended_weights = functional::dropout(weights, o.dropout(), is_training());
     Tensor out = attended_weights.matmul(v).transpose(0, 1).reshape({l * n, e});   // [L, N*H, d] -> [L*N, E]
     out = functional::linear(out, out_proj.weight, out_proj.bias).reshape({l, n, e});
     AttentionResult result;
-    result.output = unbatched ? out.squeeze(1) : (o.batch_first_ ? out.transpose(0, 1) : out);
+    result.output = unbatched ? out.squeeze(1) : (o.batch_first() ? out.transpose(0, 1) : out);
     if (call.need_weights) {
         Tensor w = weights.reshape({n, h, l, s});
         if (call.average_attn_weights) w = w.mean({1});
@@ -167,54 +167,61 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
 
 // ---- lazy twin ----
 
-NonDynamicallyQuantizableLinear::NonDynamicallyQuantizableLinear(bool bias, Deferred)
+NonDynamicallyQuantizableLinear::NonDynamicallyQuantizableLinear(bool bias, Uninitialized)
     : Linear(LinearOptions(0, 0).bias(bias), Uninitialized{}) {
     set_name("NonDynamicallyQuantizableLinear");
 }
 
 void NonDynamicallyQuantizableLinear::materialize(std::int64_t features) {
     NoGradGuard no_grad;
-    options_.in_features_ = options_.out_features_ = features;
+    options_.in_features(features).out_features(features);
     if (is_lazy(weight)) weight.materialize({features, features});
     if (is_lazy(bias)) bias.materialize({features});
     Linear::reset_parameters();
 }
 
 void NonDynamicallyQuantizableLinear::adopt_loaded_shape() {
-    options_.out_features_ = weight.size(0);
-    options_.in_features_ = weight.size(1);
+    options_.out_features(weight.size(0)).in_features(weight.size(1));
 }
 
-LazyMultiheadAttention::LazyMultiheadAttention(MultiheadAttentionOptions options)
-    : MultiheadAttention(options, Deferred{}) {
-    set_name("LazyMultiheadAttention");
-    if (options.embed_dim_ != 0 || options.kdim_ != 0 || options.vdim_ != 0) {
+void MultiheadAttention::materialize_from_options() {
+    const std::int64_t e = options_.embed_dim();
+    if (same_dims()) {
+        if (is_lazy(in_proj_weight)) in_proj_weight.materialize({3 * e, e});
+        q_proj_weight = k_proj_weight = v_proj_weight = Parameter();
+    } else {
+        in_proj_weight = Parameter();
+        if (is_lazy(q_proj_weight)) q_proj_weight.materialize({e, e});
+        if (is_lazy(k_proj_weight)) k_proj_weight.materialize({e, options_.kdim()});
+        if (is_lazy(v_proj_weight)) v_proj_weight.materialize({e, options_.vdim()});
+    }
+    if (is_lazy(in_proj_bias)) in_proj_bias.materialize({3 * e});
+    out_proj.materialize(e);
+}
+
+LazyMultiheadAttention::LazyMultiheadAttention(MultiheadAttentionOptions options) : Lazy<MultiheadAttention>(options) {
+    if (options.embed_dim() != 0 || options.kdim() != 0 || options.vdim() != 0) {
         throw ValueError("LazyMultiheadAttention infers embed_dim, kdim and vdim from its inputs; leave them 0 "
                          "(or use MultiheadAttention to give them)");
     }
-    if (options.num_heads_ <= 0) throw ValueError("LazyMultiheadAttention: num_heads must be positive, got " + std::to_string(options.num_heads_));
-    // Registered before make_lazy's own load hook, so it runs first: it drops the projections the
-    // checkpoint does not have and materialises out_proj, after which the lazy hook can finish.
-    register_load_state_dict_pre_hook([](Module& m, const StateDict& state, const std::string& prefix) {
-        auto& self = static_cast<LazyMultiheadAttention&>(m);
-        if (!self.is_lazy()) return;
-        auto stored = [&](const std::string& key) { return state.contains(prefix + key) && state.at(prefix + key).defined(); };
-        if (stored("in_proj_weight")) {
-            self.q_proj_weight = Parameter();
-            self.k_proj_weight = Parameter();
-            self.v_proj_weight = Parameter();
-        } else if (stored("q_proj_weight")) {
-            self.in_proj_weight = Parameter();
-        }
-        NoGradGuard no_grad;
-        if (is_lazy(self.out_proj.weight) && stored("out_proj.weight")) self.out_proj.weight.materialize(state.at(prefix + "out_proj.weight").shape());
-        if (is_lazy(self.out_proj.bias) && stored("out_proj.bias")) self.out_proj.bias.materialize(state.at(prefix + "out_proj.bias").shape());
-    });
-    make_lazy("MultiheadAttention");
+    if (options.num_heads() <= 0) throw ValueError("LazyMultiheadAttention: num_heads must be positive, got " + std::to_string(options.num_heads()));
 }
 
-void LazyMultiheadAttention::initialize_parameters(const std::vector<Tensor>& inputs) {
-    if (inputs.empty()) throw TypeError("LazyMultiheadAttention.initialize_parameters() missing 1 required positional argument: 'query'");
+void LazyMultiheadAttention::lazy_load_prepare(const StateDict& state, const std::string& prefix) {
+    auto stored = [&](const std::string& key) { return state.contains(prefix + key) && state.at(prefix + key).defined(); };
+    if (stored("in_proj_weight")) {
+        q_proj_weight = Parameter();
+        k_proj_weight = Parameter();
+        v_proj_weight = Parameter();
+    } else if (stored("q_proj_weight")) {
+        in_proj_weight = Parameter();
+    }
+    NoGradGuard no_grad;
+    if (is_lazy(out_proj.weight) && stored("out_proj.weight")) out_proj.weight.materialize(state.at(prefix + "out_proj.weight").shape());
+    if (is_lazy(out_proj.bias) && stored("out_proj.bias")) out_proj.bias.materialize(state.at(prefix + "out_proj.bias").shape());
+}
+
+void LazyMultiheadAttention::infer_options(const std::vector<Tensor>& inputs) {
     const Tensor& query = inputs[0];
     const Tensor& key = inputs.size() >= 3 ? inputs[1] : query;
     const Tensor& value = inputs.size() >= 3 ? inputs[2] : query;
@@ -226,40 +233,23 @@ void LazyMultiheadAttention::initialize_parameters(const std::vector<Tensor>& in
         throw ShapeError("LazyMultiheadAttention: query, key and value must have the same number of dims, got " +
                          shape_to_list(query.shape()) + ", " + shape_to_list(key.shape()) + " and " + shape_to_list(value.shape()));
     }
-    const std::int64_t e = query.size(-1), h = options_.num_heads_;
+    const std::int64_t e = query.size(-1), h = options_.num_heads();
     if (e % h != 0) {
         throw ValueError("LazyMultiheadAttention: embed_dim inferred from the query (" + std::to_string(e) +
                          ") must be divisible by num_heads (" + std::to_string(h) + ")");
     }
-    NoGradGuard no_grad;
-    options_.embed_dim_ = e;
-    options_.kdim_ = key.size(-1);
-    options_.vdim_ = value.size(-1);
-    if (same_dims()) {
-        in_proj_weight.materialize({3 * e, e});
-        q_proj_weight = k_proj_weight = v_proj_weight = Parameter();
-    } else {
-        in_proj_weight = Parameter();
-        q_proj_weight.materialize({e, e});
-        k_proj_weight.materialize({e, options_.kdim_});
-        v_proj_weight.materialize({e, options_.vdim_});
-    }
-    if (options_.bias_) in_proj_bias.materialize({3 * e});
-    out_proj.materialize(e);
-    MultiheadAttention::reset_parameters();
-}
-
-void LazyMultiheadAttention::reset_parameters() {
-    if (!has_uninitialized_params() && options_.embed_dim_ != 0) MultiheadAttention::reset_parameters();
+    options_.embed_dim(e);
+    options_.kdim(key.size(-1));
+    options_.vdim(value.size(-1));
 }
 
 void LazyMultiheadAttention::lazy_load_finalize() {
     if (in_proj_weight.defined()) {
-        options_.embed_dim_ = options_.kdim_ = options_.vdim_ = in_proj_weight.size(1);
+        options_.embed_dim(in_proj_weight.size(1)).kdim(in_proj_weight.size(1)).vdim(in_proj_weight.size(1));
     } else {
-        options_.embed_dim_ = q_proj_weight.size(0);
-        options_.kdim_ = k_proj_weight.size(1);
-        options_.vdim_ = v_proj_weight.size(1);
+        options_.embed_dim(q_proj_weight.size(0));
+        options_.kdim(k_proj_weight.size(1));
+        options_.vdim(v_proj_weight.size(1));
     }
     out_proj.adopt_loaded_shape();
 }
@@ -267,19 +257,16 @@ void LazyMultiheadAttention::lazy_load_finalize() {
 // ---- Transformer encoder ----
 
 TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions o)
-    : self_attn(this, "self_attn", MultiheadAttentionOptions(o.d_model_, o.nhead_).dropout(o.dropout_).batch_first(o.batch_first_)),
-      linear1(this, "linear1", o.d_model_, o.dim_feedforward_),
-      dropout(this, "dropout", o.dropout_),
-      linear2(this, "linear2", o.dim_feedforward_, o.d_model_),
-      norm1(this, "norm1", Shape{o.d_model_}, o.layer_norm_eps_),
-      norm2(this, "norm2", Shape{o.d_model_}, o.layer_norm_eps_),
-      dropout1(this, "dropout1", o.dropout_),
-      dropout2(this, "dropout2", o.dropout_),
+    : self_attn(this, "self_attn", MultiheadAttentionOptions(o.d_model(), o.nhead()).dropout(o.dropout()).batch_first(o.batch_first())),
+      linear1(this, "linear1", o.d_model(), o.dim_feedforward()),
+      dropout(this, "dropout", o.dropout()),
+      linear2(this, "linear2", o.dim_feedforward(), o.d_model()),
+      norm1(this, "norm1", Shape{o.d_model()}, o.layer_norm_eps()),
+      norm2(this, "norm2", Shape{o.d_model()}, o.layer_norm_eps()),
+      dropout1(this, "dropout1", o.dropout()),
+      dropout2(this, "dropout2", o.dropout()),
       options_(std::move(o)) {
     set_name("TransformerEncoderLayer");
-    if (options_.activation_ != "relu" && options_.activation_ != "gelu") {
-        throw ValueError("activation should be relu/gelu, not " + options_.activation_);
-    }
 }
 
 Tensor TransformerEncoderLayer::operator()(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask) {
@@ -296,11 +283,11 @@ Tensor TransformerEncoderLayer::encode(const Tensor& src, const Tensor& mask, co
         return dropout1(self_attn(x, x, x, call).output);
     };
     auto feed_forward = [&](const Tensor& x) {
-        const Tensor hidden = options_.activation_ == "gelu" ? linear1(x).gelu() : linear1(x).relu();
+        const Tensor hidden = options_.activation() == TransformerActivation::GELU ? linear1(x).gelu() : linear1(x).relu();
         return dropout2(linear2(dropout(hidden)));
     };
     Tensor x = src;
-    if (options_.norm_first_) {
+    if (options_.norm_first()) {
         x = x + self_attention(norm1(x));
         x = x + feed_forward(norm2(x));
     } else {

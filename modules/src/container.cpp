@@ -78,7 +78,7 @@ std::size_t run_folded_batch_norm(Module& layer, Module& next, Module* after, Te
     const Tensor mean = norm.running_mean.to(kFloat64), var = norm.running_var.to(kFloat64);
     const Tensor gamma = norm.weight.defined() ? norm.weight.to(kFloat64) : ones({norm.num_features()}, kFloat64);
     const Tensor beta = norm.bias.defined() ? norm.bias.to(kFloat64) : zeros({norm.num_features()}, kFloat64);
-    const Tensor scale = gamma * (var + norm.options().eps_).rsqrt();
+    const Tensor scale = gamma * (var + norm.options().eps()).rsqrt();
     const Tensor bias = conv.bias.defined() ? conv.bias.to(kFloat64) : zeros({norm.num_features()}, kFloat64);
     const Tensor folded_weight = (conv.weight.to(kFloat64) * scale.reshape({-1, 1, 1, 1})).to(dtype);
     const Tensor folded_bias = ((bias - mean) * scale + beta).to(dtype);

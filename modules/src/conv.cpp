@@ -20,6 +20,18 @@ void functional::detail::check_conv_bias(const Tensor& weight, const Tensor& bia
     }
 }
 
+const char* padding_keyword_name(PaddingKeyword keyword) { return keyword == PaddingKeyword::Same ? "same" : "valid"; }
+
+const char* padding_mode_name(PaddingMode mode) {
+    switch (mode) {
+        case PaddingMode::Zeros: return "zeros";
+        case PaddingMode::Reflect: return "reflect";
+        case PaddingMode::Replicate: return "replicate";
+        case PaddingMode::Circular: return "circular";
+    }
+    throw ValueError("padding_mode: not one of zeros, reflect, replicate, circular");
+}
+
 namespace {
 
 template <std::size_t N>
@@ -40,39 +52,42 @@ template <std::size_t N>
 ConvNd<N>::ConvNd(ConvOptions<N> options) : options_(std::move(options)) {
     set_name(conv_name<N>());
     validate();
-    if (options_.in_channels_ % options_.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
-    Shape wshape{options_.out_channels_, options_.in_channels_ / options_.groups_};
-    for (std::size_t i = 0; i < N; ++i) wshape.push_back(options_.kernel_size_[i]);
+    if (options_.in_channels() % options_.groups() != 0) throw ValueError("in_channels must be divisible by groups");
+    Shape wshape{options_.out_channels(), options_.in_channels() / options_.groups()};
+    for (std::size_t i = 0; i < N; ++i) wshape.push_back(options_.kernel_size()[i]);
     weight = Parameter(empty(wshape));
-    if (options_.bias_) bias = Parameter(empty({options_.out_channels_}));
+    if (options_.bias()) bias = Parameter(empty({options_.out_channels()}));
     reset_parameters();
 }
 
 template <std::size_t N>
 ConvNd<N>::ConvNd(ConvOptions<N> options, Uninitialized) : options_(std::move(options)) {
+    set_name(conv_name<N>());
     validate();
     weight = UninitializedParameter();
-    if (options_.bias_) bias = UninitializedParameter();
+    if (options_.bias()) bias = UninitializedParameter();
+}
+
+template <std::size_t N>
+void ConvNd<N>::materialize_from_options() {
+    Shape wshape{options_.out_channels(), options_.in_channels() / options_.groups()};
+    for (std::size_t i = 0; i < N; ++i) wshape.push_back(options_.kernel_size()[i]);
+    if (is_lazy(weight)) weight.materialize(wshape);
+    if (is_lazy(bias)) bias.materialize({options_.out_channels()});
 }
 
 template <std::size_t N>
 void ConvNd<N>::validate() const {
     const auto& o = options_;
-    if (o.groups_ <= 0) throw ValueError("groups must be a positive integer");
-    if (o.out_channels_ % o.groups_ != 0) throw ValueError("out_channels must be divisible by groups");
-    const std::string& k = o.padding_.keyword;
-    if (!k.empty() && k != "same" && k != "valid") throw ValueError("Invalid padding string '" + k + "', should be one of {'valid', 'same'}");
-    if (k == "same") {
+    if (o.groups() <= 0) throw ValueError("groups must be a positive integer");
+    if (o.out_channels() % o.groups() != 0) throw ValueError("out_channels must be divisible by groups");
+    if (o.padding().keyword == PaddingKeyword::Same) {
         for (std::size_t i = 0; i < N; ++i) {
-            if (o.stride_[i] != 1) throw ValueError("padding='same' is not supported for strided convolutions");
+            if (o.stride()[i] != 1) throw ValueError("padding='same' is not supported for strided convolutions");
         }
     }
-    const std::string& m = o.padding_mode_;
-    if (m != "zeros" && m != "reflect" && m != "replicate" && m != "circular") {
-        throw ValueError("padding_mode must be one of ['zeros', 'reflect', 'replicate', 'circular'], but got padding_mode='" + m + "'");
-    }
     for (std::size_t i = 0; i < N; ++i) {
-        if (o.kernel_size_[i] <= 0 || o.stride_[i] <= 0 || o.dilation_[i] <= 0) {
+        if (o.kernel_size()[i] <= 0 || o.stride()[i] <= 0 || o.dilation()[i] <= 0) {
             throw ValueError(std::string(conv_name<N>()) + ": kernel_size, stride and dilation must be positive");
         }
     }
@@ -103,48 +118,48 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
         throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
                          "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
     }
-    functional::detail::check_conv_bias(weight, bias, o.groups_, false, conv_name<N>());
+    functional::detail::check_conv_bias(weight, bias, o.groups(), false, conv_name<N>());
     const bool unbatched = input_given.dim() == batched_rank - 1;
     Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
-    if (input.size(1) != o.in_channels_) {
+    if (input.size(1) != o.in_channels()) {
         Shape expected = input.shape();
-        expected[1] = o.in_channels_;
-        throw ShapeError(name() + "(" + extra_repr() + "): Given groups=" + std::to_string(o.groups_) + ", weight of size " +
+        expected[1] = o.in_channels();
+        throw ShapeError(name() + "(" + extra_repr() + "): Given groups=" + std::to_string(o.groups()) + ", weight of size " +
                          shape_to_list(weight.shape()) + ", expected input" + shape_to_list(input.shape()) + " to have " +
-                         std::to_string(o.in_channels_) + " channels, but got " + std::to_string(input.size(1)) + " channels instead");
+                         std::to_string(o.in_channels()) + " channels, but got " + std::to_string(input.size(1)) + " channels instead");
     }
     // Spatial padding per dim: begin and end.
     std::array<std::int64_t, N> begin{}, end{};
     for (std::size_t i = 0; i < N; ++i) {
-        if (o.padding_.keyword == "same") {
-            const std::int64_t total = o.dilation_[i] * (o.kernel_size_[i] - 1);
+        if (o.padding().keyword == PaddingKeyword::Same) {
+            const std::int64_t total = o.dilation()[i] * (o.kernel_size()[i] - 1);
             begin[i] = total / 2;
             end[i] = total - begin[i];
-        } else if (o.padding_.keyword.empty()) {
-            begin[i] = end[i] = o.padding_.amount[i];
+        } else if (!o.padding().keyword) {
+            begin[i] = end[i] = o.padding().amount[i];
         }
     }
-    if (o.padding_mode_ != "zeros") {
+    if (o.padding_mode() != PaddingMode::Zeros) {
         std::vector<std::int64_t> pads;   // last dim first, as F.pad takes them
         for (std::size_t i = N; i-- > 0;) {
             pads.push_back(begin[i]);
             pads.push_back(end[i]);
         }
-        input = functional::pad(input, pads, o.padding_mode_);
+        input = functional::pad(input, pads, padding_mode_name(o.padding_mode()));
         begin.fill(0);
         end.fill(0);
     }
     Tensor out;
     const auto conv2d = relu ? functional::conv2d_relu : functional::conv2d;
     if constexpr (N == 3) {
-        out = functional::conv3d(input, weight, bias, o.stride_.values, {begin[0], end[0], begin[1], end[1], begin[2], end[2]},
-                                 o.dilation_.values, o.groups_);
+        out = functional::conv3d(input, weight, bias, o.stride().values, {begin[0], end[0], begin[1], end[1], begin[2], end[2]},
+                                 o.dilation().values, o.groups());
         if (relu) out = out.relu();
     } else if constexpr (N == 2) {
-        out = conv2d(input, weight, bias, {o.stride_[0], o.stride_[1]}, {begin[0], end[0], begin[1], end[1]}, {o.dilation_[0], o.dilation_[1]},
-                     o.groups_);
+        out = conv2d(input, weight, bias, {o.stride()[0], o.stride()[1]}, {begin[0], end[0], begin[1], end[1]}, {o.dilation()[0], o.dilation()[1]},
+                     o.groups());
     } else {
-        out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride_[0]}, {0, 0, begin[0], end[0]}, {1, o.dilation_[0]}, o.groups_)
+        out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride()[0]}, {0, 0, begin[0], end[0]}, {1, o.dilation()[0]}, o.groups())
                   .squeeze(2);
     }
     return unbatched ? out.squeeze(0) : out;
@@ -153,21 +168,21 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
 template <std::size_t N>
 std::string ConvNd<N>::extra_repr() const {
     const auto& o = options_;
-    std::string s = std::to_string(o.in_channels_) + ", " + std::to_string(o.out_channels_) + ", kernel_size=" + tuple_string<N>(o.kernel_size_) +
-                    ", stride=" + tuple_string<N>(o.stride_);
-    if (!o.padding_.keyword.empty()) {
-        s += ", padding=" + o.padding_.keyword;
+    std::string s = std::to_string(o.in_channels()) + ", " + std::to_string(o.out_channels()) + ", kernel_size=" + tuple_string<N>(o.kernel_size()) +
+                    ", stride=" + tuple_string<N>(o.stride());
+    if (o.padding().keyword) {
+        s += std::string(", padding=") + padding_keyword_name(*o.padding().keyword);
     } else {
         bool nonzero = false;
-        for (std::size_t i = 0; i < N; ++i) nonzero = nonzero || o.padding_.amount[i] != 0;
-        if (nonzero) s += ", padding=" + tuple_string<N>(o.padding_.amount);
+        for (std::size_t i = 0; i < N; ++i) nonzero = nonzero || o.padding().amount[i] != 0;
+        if (nonzero) s += ", padding=" + tuple_string<N>(o.padding().amount);
     }
     bool dilated = false;
-    for (std::size_t i = 0; i < N; ++i) dilated = dilated || o.dilation_[i] != 1;
-    if (dilated) s += ", dilation=" + tuple_string<N>(o.dilation_);
-    if (o.groups_ != 1) s += ", groups=" + std::to_string(o.groups_);
-    if (!o.bias_) s += ", bias=False";
-    if (o.padding_mode_ != "zeros") s += ", padding_mode=" + o.padding_mode_;
+    for (std::size_t i = 0; i < N; ++i) dilated = dilated || o.dilation()[i] != 1;
+    if (dilated) s += ", dilation=" + tuple_string<N>(o.dilation());
+    if (o.groups() != 1) s += ", groups=" + std::to_string(o.groups());
+    if (!o.bias()) s += ", bias=False";
+    if (o.padding_mode() != PaddingMode::Zeros) s += std::string(", padding_mode=") + padding_mode_name(o.padding_mode());
     return s;
 }
 
@@ -179,126 +194,46 @@ Conv1d::Conv1d(Conv1dOptions options) : ConvNd<1>(std::move(options)) {}
 Conv2d::Conv2d(Conv2dOptions options) : ConvNd<2>(std::move(options)) {}
 Conv3d::Conv3d(Conv3dOptions options) : ConvNd<3>(std::move(options)) {}
 
-namespace {
-
-/// PyTorch's _LazyConvXdMixin: infer in_channels (with the rank check and the groups check),
-/// materialise the weight ([out, in/groups, *kernel], or [in, out/groups, *kernel] when
-/// transposed) and the bias, then initialise.
-template <std::size_t N, class Conv, class Options>
-void lazy_conv_initialize(Conv& conv, Options& o, const std::vector<Tensor>& inputs, const char* lazy_name, bool transposed) {
-    if (inputs.empty()) throw TypeError(std::string(lazy_name) + ".initialize_parameters() missing 1 required positional argument: 'input'");
-    if (!conv.has_uninitialized_params()) return;
-    const Tensor& input = inputs[0];
-    const auto batched_rank = static_cast<std::int64_t>(N) + 2;
-    if (input.dim() != batched_rank && input.dim() != batched_rank - 1) {
-        throw RuntimeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
-                           "D (batched) input to " + lazy_name + ", but got input of size: " + shape_to_list(input.shape()));
-    }
-    o.in_channels_ = input.dim() == batched_rank ? input.size(1) : input.size(0);
-    if (o.in_channels_ % o.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
-    NoGradGuard no_grad;
-    Shape wshape = transposed ? Shape{o.in_channels_, o.out_channels_ / o.groups_} : Shape{o.out_channels_, o.in_channels_ / o.groups_};
-    for (std::size_t i = 0; i < N; ++i) wshape.push_back(o.kernel_size_[i]);
-    if (Module::is_lazy(conv.weight)) conv.weight.materialize(wshape);
-    if (Module::is_lazy(conv.bias)) conv.bias.materialize({o.out_channels_});
-    conv.reset_parameters();
-}
-
-/// Checks a lazy convolution's weight and bias as materialised from a checkpoint against its
-/// options (out_channels, kernel_size, groups) before they fix in_channels: each was created from
-/// its own stored shape, and the kernels trust them to agree.
-template <std::size_t N, class Conv, class Options>
-void check_loaded_conv(const Conv& conv, const Options& o, const char* lazy_name, bool transposed) {
-    const Shape& w = conv.weight.shape();
-    Shape expected = transposed ? Shape{-1, o.out_channels_ / o.groups_} : Shape{o.out_channels_, -1};
-    for (std::size_t i = 0; i < N; ++i) expected.push_back(o.kernel_size_[i]);
-    bool ok = w.size() == expected.size();
-    for (std::size_t i = 0; ok && i < w.size(); ++i) ok = expected[i] == -1 ? w[i] > 0 : w[i] == expected[i];
-    if (ok && transposed) ok = w[0] % o.groups_ == 0;   // in_channels splits into the groups
-    if (!ok) {
-        std::string want = shape_to_list(expected);
-        want.replace(want.find("-1"), 2, transposed ? "in_channels" : "in_channels/groups");
-        throw RuntimeError(std::string(lazy_name) + ": the loaded weight has shape " + shape_to_list(w) + ", but this module expects " + want);
-    }
-    if (Module::is_lazy(conv.bias) || !conv.bias.defined()) return;
-    if (conv.bias.shape() != Shape{o.out_channels_}) {
-        throw RuntimeError(std::string(lazy_name) + ": the loaded bias has shape " + shape_to_list(conv.bias.shape()) + ", but out_channels is " +
-                           std::to_string(o.out_channels_) + " (expected [" + std::to_string(o.out_channels_) + "])");
-    }
-}
-
-}  // namespace
-
-LazyConv1d::LazyConv1d(Conv1dOptions options) : Conv1d((options.in_channels_ = 0, options), Uninitialized{}) {
-    set_name("LazyConv1d");
-    make_lazy("Conv1d");
-}
-void LazyConv1d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<1>(*this, options_, inputs, "LazyConv1d", false); }
-void LazyConv1d::reset_parameters() {
-    if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv1d::reset_parameters();
-}
-void LazyConv1d::lazy_load_finalize() {
-    check_loaded_conv<1>(*this, options_, "LazyConv1d", false);
-    options_.in_channels_ = weight.size(1) * options_.groups_;
-}
-
-LazyConv2d::LazyConv2d(Conv2dOptions options) : Conv2d((options.in_channels_ = 0, options), Uninitialized{}) {
-    set_name("LazyConv2d");
-    make_lazy("Conv2d");
-}
-void LazyConv2d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<2>(*this, options_, inputs, "LazyConv2d", false); }
-void LazyConv2d::reset_parameters() {
-    if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv2d::reset_parameters();
-}
-void LazyConv2d::lazy_load_finalize() {
-    check_loaded_conv<2>(*this, options_, "LazyConv2d", false);
-    options_.in_channels_ = weight.size(1) * options_.groups_;
-}
-
-LazyConv3d::LazyConv3d(Conv3dOptions options) : Conv3d((options.in_channels_ = 0, options), Uninitialized{}) {
-    set_name("LazyConv3d");
-    make_lazy("Conv3d");
-}
-void LazyConv3d::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_conv_initialize<3>(*this, options_, inputs, "LazyConv3d", false); }
-void LazyConv3d::reset_parameters() {
-    if (!has_uninitialized_params() && options_.in_channels_ != 0) Conv3d::reset_parameters();
-}
-void LazyConv3d::lazy_load_finalize() {
-    check_loaded_conv<3>(*this, options_, "LazyConv3d", false);
-    options_.in_channels_ = weight.size(1) * options_.groups_;
-}
-
 // ---- transposed convolutions ----
 
 template <std::size_t N>
 ConvTransposeNd<N>::ConvTransposeNd(ConvTransposeOptions<N> options) : options_(std::move(options)) {
     set_name(N == 1 ? "ConvTranspose1d" : N == 2 ? "ConvTranspose2d" : "ConvTranspose3d");
     validate();
-    if (options_.in_channels_ % options_.groups_ != 0) throw ValueError("in_channels must be divisible by groups");
-    Shape wshape{options_.in_channels_, options_.out_channels_ / options_.groups_};
-    for (std::size_t i = 0; i < N; ++i) wshape.push_back(options_.kernel_size_[i]);
+    if (options_.in_channels() % options_.groups() != 0) throw ValueError("in_channels must be divisible by groups");
+    Shape wshape{options_.in_channels(), options_.out_channels() / options_.groups()};
+    for (std::size_t i = 0; i < N; ++i) wshape.push_back(options_.kernel_size()[i]);
     weight = Parameter(empty(wshape));
-    if (options_.bias_) bias = Parameter(empty({options_.out_channels_}));
+    if (options_.bias()) bias = Parameter(empty({options_.out_channels()}));
     reset_parameters();
 }
 
 template <std::size_t N>
 ConvTransposeNd<N>::ConvTransposeNd(ConvTransposeOptions<N> options, Uninitialized) : options_(std::move(options)) {
+    set_name(N == 1 ? "ConvTranspose1d" : N == 2 ? "ConvTranspose2d" : "ConvTranspose3d");
     validate();
     weight = UninitializedParameter();
-    if (options_.bias_) bias = UninitializedParameter();
+    if (options_.bias()) bias = UninitializedParameter();
+}
+
+template <std::size_t N>
+void ConvTransposeNd<N>::materialize_from_options() {
+    Shape wshape{options_.in_channels(), options_.out_channels() / options_.groups()};
+    for (std::size_t i = 0; i < N; ++i) wshape.push_back(options_.kernel_size()[i]);
+    if (is_lazy(weight)) weight.materialize(wshape);
+    if (is_lazy(bias)) bias.materialize({options_.out_channels()});
 }
 
 template <std::size_t N>
 void ConvTransposeNd<N>::validate() const {
     const auto& o = options_;
-    if (o.groups_ <= 0) throw ValueError("groups must be a positive integer");
-    if (o.out_channels_ % o.groups_ != 0) throw ValueError("out_channels must be divisible by groups");
+    if (o.groups() <= 0) throw ValueError("groups must be a positive integer");
+    if (o.out_channels() % o.groups() != 0) throw ValueError("out_channels must be divisible by groups");
     for (std::size_t i = 0; i < N; ++i) {
-        if (o.output_padding_[i] >= std::max(o.stride_[i], o.dilation_[i])) {
+        if (o.output_padding()[i] >= std::max(o.stride()[i], o.dilation()[i])) {
             throw ValueError("output padding must be smaller than either stride or dilation, but got output_padding=" +
-                             std::to_string(o.output_padding_[i]) + ", stride=" + std::to_string(o.stride_[i]) +
-                             ", dilation=" + std::to_string(o.dilation_[i]));
+                             std::to_string(o.output_padding()[i]) + ", stride=" + std::to_string(o.stride()[i]) +
+                             ", dilation=" + std::to_string(o.dilation()[i]));
         }
     }
 }
@@ -317,7 +252,7 @@ void ConvTransposeNd<N>::reset_parameters() {
 
 template <std::size_t N>
 Tensor ConvTransposeNd<N>::forward(const Tensor& input) {
-    return transposed(input, options_.output_padding_.values);
+    return transposed(input, options_.output_padding().values);
 }
 
 template <std::size_t N>
@@ -340,8 +275,8 @@ Tensor ConvTransposeNd<N>::forward(const Tensor& input, const Shape& output_size
     Shape min_sizes, max_sizes;
     for (std::size_t d = 0; d < N; ++d) {
         const std::int64_t in = input.size(static_cast<std::int64_t>(d) + leading);
-        min_sizes.push_back((in - 1) * o.stride_[d] - 2 * o.padding_[d] + o.dilation_[d] * (o.kernel_size_[d] - 1) + 1);
-        max_sizes.push_back(min_sizes.back() + o.stride_[d] - 1);
+        min_sizes.push_back((in - 1) * o.stride()[d] - 2 * o.padding()[d] + o.dilation()[d] * (o.kernel_size()[d] - 1) + 1);
+        max_sizes.push_back(min_sizes.back() + o.stride()[d] - 1);
     }
     std::array<std::int64_t, N> output_padding{};
     for (std::size_t d = 0; d < N; ++d) {
@@ -365,24 +300,24 @@ Tensor ConvTransposeNd<N>::transposed(const Tensor& input_given, const std::arra
         throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
                          "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
     }
-    functional::detail::check_conv_bias(weight, bias, o.groups_, true, name().c_str());
+    functional::detail::check_conv_bias(weight, bias, o.groups(), true, name().c_str());
     const bool unbatched = input_given.dim() == batched_rank - 1;
     const Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
-    if (input.size(1) != o.in_channels_) {
+    if (input.size(1) != o.in_channels()) {
         throw ShapeError(name() + "(" + extra_repr() + "): Given transposed=1, weight of size " + shape_to_list(weight.shape()) +
-                         ", expected input" + shape_to_list(input.shape()) + " to have " + std::to_string(o.in_channels_) +
+                         ", expected input" + shape_to_list(input.shape()) + " to have " + std::to_string(o.in_channels()) +
                          " channels, but got " + std::to_string(input.size(1)) + " channels instead");
     }
     Tensor out;
     if constexpr (N == 3) {
-        out = functional::conv_transpose3d(input, weight, bias, o.stride_.values, o.padding_.values, output_padding, o.dilation_.values,
-                                           o.groups_);
+        out = functional::conv_transpose3d(input, weight, bias, o.stride().values, o.padding().values, output_padding, o.dilation().values,
+                                           o.groups());
     } else if constexpr (N == 2) {
-        out = functional::conv_transpose2d(input, weight, bias, {o.stride_[0], o.stride_[1]}, {o.padding_[0], o.padding_[1]},
-                                           {output_padding[0], output_padding[1]}, {o.dilation_[0], o.dilation_[1]}, o.groups_);
+        out = functional::conv_transpose2d(input, weight, bias, {o.stride()[0], o.stride()[1]}, {o.padding()[0], o.padding()[1]},
+                                           {output_padding[0], output_padding[1]}, {o.dilation()[0], o.dilation()[1]}, o.groups());
     } else {
-        out = functional::conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride_[0]}, {0, o.padding_[0]},
-                                           {0, output_padding[0]}, {1, o.dilation_[0]}, o.groups_)
+        out = functional::conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride()[0]}, {0, o.padding()[0]},
+                                           {0, output_padding[0]}, {1, o.dilation()[0]}, o.groups())
                   .squeeze(2);
     }
     return unbatched ? out.squeeze(0) : out;
@@ -391,19 +326,19 @@ Tensor ConvTransposeNd<N>::transposed(const Tensor& input_given, const std::arra
 template <std::size_t N>
 std::string ConvTransposeNd<N>::extra_repr() const {
     const auto& o = options_;
-    std::string s = std::to_string(o.in_channels_) + ", " + std::to_string(o.out_channels_) + ", kernel_size=" + tuple_string<N>(o.kernel_size_) +
-                    ", stride=" + tuple_string<N>(o.stride_);
+    std::string s = std::to_string(o.in_channels()) + ", " + std::to_string(o.out_channels()) + ", kernel_size=" + tuple_string<N>(o.kernel_size()) +
+                    ", stride=" + tuple_string<N>(o.stride());
     auto any = [](const ExpandingArray<N>& a, std::int64_t v) {
         for (std::size_t i = 0; i < N; ++i) {
             if (a[i] != v) return true;
         }
         return false;
     };
-    if (any(o.padding_, 0)) s += ", padding=" + tuple_string<N>(o.padding_);
-    if (any(o.dilation_, 1)) s += ", dilation=" + tuple_string<N>(o.dilation_);
-    if (any(o.output_padding_, 0)) s += ", output_padding=" + tuple_string<N>(o.output_padding_);
-    if (o.groups_ != 1) s += ", groups=" + std::to_string(o.groups_);
-    if (!o.bias_) s += ", bias=False";
+    if (any(o.padding(), 0)) s += ", padding=" + tuple_string<N>(o.padding());
+    if (any(o.dilation(), 1)) s += ", dilation=" + tuple_string<N>(o.dilation());
+    if (any(o.output_padding(), 0)) s += ", output_padding=" + tuple_string<N>(o.output_padding());
+    if (o.groups() != 1) s += ", groups=" + std::to_string(o.groups());
+    if (!o.bias()) s += ", bias=False";
     return s;
 }
 
@@ -415,49 +350,52 @@ ConvTranspose1d::ConvTranspose1d(ConvTranspose1dOptions options) : ConvTranspose
 ConvTranspose2d::ConvTranspose2d(ConvTranspose2dOptions options) : ConvTransposeNd<2>(std::move(options)) {}
 ConvTranspose3d::ConvTranspose3d(ConvTranspose3dOptions options) : ConvTransposeNd<3>(std::move(options)) {}
 
-LazyConvTranspose1d::LazyConvTranspose1d(ConvTranspose1dOptions options) : ConvTranspose1d((options.in_channels_ = 0, options), Uninitialized{}) {
-    set_name("LazyConvTranspose1d");
-    make_lazy("ConvTranspose1d");
-}
-void LazyConvTranspose1d::initialize_parameters(const std::vector<Tensor>& inputs) {
-    lazy_conv_initialize<1>(*this, options_, inputs, "LazyConvTranspose1d", true);
-}
-void LazyConvTranspose1d::reset_parameters() {
-    if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose1d::reset_parameters();
-}
-void LazyConvTranspose1d::lazy_load_finalize() {
-    check_loaded_conv<1>(*this, options_, "LazyConvTranspose1d", true);
-    options_.in_channels_ = weight.size(0);
+// ---- lazy twins ----
+
+template <class Conv>
+void LazyConvolution<Conv>::infer_options(const std::vector<Tensor>& inputs) {
+    constexpr std::size_t N = Conv::spatial_dims;
+    auto& o = this->options_;
+    const Tensor& input = inputs[0];
+    const auto batched_rank = static_cast<std::int64_t>(N) + 2;
+    if (input.dim() != batched_rank && input.dim() != batched_rank - 1) {
+        throw RuntimeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
+                           "D (batched) input to " + this->name() + ", but got input of size: " + shape_to_list(input.shape()));
+    }
+    o.in_channels(input.dim() == batched_rank ? input.size(1) : input.size(0));
+    if (o.in_channels() % o.groups() != 0) throw ValueError("in_channels must be divisible by groups");
 }
 
-LazyConvTranspose2d::LazyConvTranspose2d(ConvTranspose2dOptions options) : ConvTranspose2d((options.in_channels_ = 0, options), Uninitialized{}) {
-    set_name("LazyConvTranspose2d");
-    make_lazy("ConvTranspose2d");
-}
-void LazyConvTranspose2d::initialize_parameters(const std::vector<Tensor>& inputs) {
-    lazy_conv_initialize<2>(*this, options_, inputs, "LazyConvTranspose2d", true);
-}
-void LazyConvTranspose2d::reset_parameters() {
-    if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose2d::reset_parameters();
-}
-void LazyConvTranspose2d::lazy_load_finalize() {
-    check_loaded_conv<2>(*this, options_, "LazyConvTranspose2d", true);
-    options_.in_channels_ = weight.size(0);
+template <class Conv>
+void LazyConvolution<Conv>::lazy_load_finalize() {
+    // Each tensor was materialised from its own stored shape, and the kernels trust them to agree.
+    constexpr std::size_t N = Conv::spatial_dims;
+    constexpr bool transposed = Conv::is_transposed;
+    auto& o = this->options_;
+    const Shape& w = this->weight.shape();
+    Shape expected = transposed ? Shape{-1, o.out_channels() / o.groups()} : Shape{o.out_channels(), -1};
+    for (std::size_t i = 0; i < N; ++i) expected.push_back(o.kernel_size()[i]);
+    bool ok = w.size() == expected.size();
+    for (std::size_t i = 0; ok && i < w.size(); ++i) ok = expected[i] == -1 ? w[i] > 0 : w[i] == expected[i];
+    if (ok && transposed) ok = w[0] % o.groups() == 0;   // in_channels splits into the groups
+    if (!ok) {
+        std::string want = shape_to_list(expected);
+        want.replace(want.find("-1"), 2, transposed ? "in_channels" : "in_channels/groups");
+        throw RuntimeError(this->name() + ": the loaded weight has shape " + shape_to_list(w) + ", but this module expects " + want);
+    }
+    const Parameter& b = this->bias;
+    if (b.defined() && !Module::is_lazy(b) && b.shape() != Shape{o.out_channels()}) {
+        throw RuntimeError(this->name() + ": the loaded bias has shape " + shape_to_list(b.shape()) + ", but out_channels is " +
+                           std::to_string(o.out_channels()) + " (expected [" + std::to_string(o.out_channels()) + "])");
+    }
+    o.in_channels(transposed ? w[0] : w[1] * o.groups());
 }
 
-LazyConvTranspose3d::LazyConvTranspose3d(ConvTranspose3dOptions options) : ConvTranspose3d((options.in_channels_ = 0, options), Uninitialized{}) {
-    set_name("LazyConvTranspose3d");
-    make_lazy("ConvTranspose3d");
-}
-void LazyConvTranspose3d::initialize_parameters(const std::vector<Tensor>& inputs) {
-    lazy_conv_initialize<3>(*this, options_, inputs, "LazyConvTranspose3d", true);
-}
-void LazyConvTranspose3d::reset_parameters() {
-    if (!has_uninitialized_params() && options_.in_channels_ != 0) ConvTranspose3d::reset_parameters();
-}
-void LazyConvTranspose3d::lazy_load_finalize() {
-    check_loaded_conv<3>(*this, options_, "LazyConvTranspose3d", true);
-    options_.in_channels_ = weight.size(0);
-}
+template class LazyConvolution<Conv1d>;
+template class LazyConvolution<Conv2d>;
+template class LazyConvolution<Conv3d>;
+template class LazyConvolution<ConvTranspose1d>;
+template class LazyConvolution<ConvTranspose2d>;
+template class LazyConvolution<ConvTranspose3d>;
 
 }  // namespace lazynn::nn

@@ -6,6 +6,15 @@
 #include <cstdio>
 
 namespace lazynn::nn {
+
+const char* embedding_bag_mode_name(EmbeddingBagMode mode) {
+    switch (mode) {
+        case EmbeddingBagMode::Sum: return "sum";
+        case EmbeddingBagMode::Mean: return "mean";
+        case EmbeddingBagMode::Max: return "max";
+    }
+    throw ValueError("mode has to be one of sum, mean or max");
+}
 namespace {
 
 // PyTorch 1.13's wording (lazynn has no int32, so int64 is the one index dtype).
@@ -27,21 +36,21 @@ void check_indices(const Tensor& flat, std::int64_t rows, const char* module) {
 
 Embedding::Embedding(EmbeddingOptions options) : options_(options) {
     set_name("Embedding");
-    auto& p = options_.padding_idx_;
+    auto& p = options_.padding_idx();
     if (p) {
-        if (*p >= options_.num_embeddings_ || *p < -options_.num_embeddings_) throw ValueError("Padding_idx must be within num_embeddings");
-        if (*p < 0) *p += options_.num_embeddings_;
+        if (*p >= options_.num_embeddings() || *p < -options_.num_embeddings()) throw ValueError("Padding_idx must be within num_embeddings");
+        if (*p < 0) *p += options_.num_embeddings();
     }
-    weight = Parameter(empty({options_.num_embeddings_, options_.embedding_dim_}));
+    weight = Parameter(empty({options_.num_embeddings(), options_.embedding_dim()}));
     reset_parameters();
 }
 
 void Embedding::reset_parameters() {
     Generator gen = init_generator();
     init::normal_(weight, 0.0, 1.0, gen);
-    if (options_.padding_idx_) {
+    if (options_.padding_idx()) {
         NoGradGuard no_grad;
-        weight.select(0, *options_.padding_idx_).zero_();
+        weight.select(0, *options_.padding_idx()).zero_();
     }
 }
 
@@ -49,32 +58,32 @@ Tensor Embedding::forward(const Tensor& indices) {
     if (indices.dtype() != kInt64) throw DtypeError("Embedding: expected int64 indices, got " + dtype_name(indices.dtype()) + kIndicesTorchSays);
     const Tensor flat = indices.reshape({-1});
     check_indices(flat, weight.size(0), "Embedding");
-    if (options_.max_norm_) {
+    if (options_.max_norm()) {
         // Renormalise the rows about to be used, in place and without recording (PyTorch's embedding_renorm_).
         NoGradGuard no_grad;
         for (auto i : flat.to_vector<std::int64_t>()) {
             Tensor row = weight.select(0, i);
-            const double norm = std::pow(row.abs().pow(options_.norm_type_).sum().item<double>(), 1.0 / options_.norm_type_);
-            if (norm > *options_.max_norm_) row.mul_(*options_.max_norm_ / (norm + 1e-7));
+            const double norm = std::pow(row.abs().pow(options_.norm_type()).sum().item<double>(), 1.0 / options_.norm_type());
+            if (norm > *options_.max_norm()) row.mul_(*options_.max_norm() / (norm + 1e-7));
         }
     }
     Tensor out = weight.index_select(0, flat);
-    if (options_.padding_idx_) {
+    if (options_.padding_idx()) {
         // Same values, but no gradient flows to the padding row.
-        const Tensor keep = (flat != static_cast<double>(*options_.padding_idx_)).to(out.dtype()).unsqueeze(1);
+        const Tensor keep = (flat != static_cast<double>(*options_.padding_idx())).to(out.dtype()).unsqueeze(1);
         out = where(keep, out, out.detach());
     }
     Shape shape = indices.shape();
-    shape.push_back(options_.embedding_dim_);
+    shape.push_back(options_.embedding_dim());
     return out.reshape(shape);
 }
 
 std::string Embedding::extra_repr() const {
-    std::string s = std::to_string(options_.num_embeddings_) + ", " + std::to_string(options_.embedding_dim_);
-    if (options_.padding_idx_) s += ", padding_idx=" + std::to_string(*options_.padding_idx_);
-    if (options_.max_norm_) {
+    std::string s = std::to_string(options_.num_embeddings()) + ", " + std::to_string(options_.embedding_dim());
+    if (options_.padding_idx()) s += ", padding_idx=" + std::to_string(*options_.padding_idx());
+    if (options_.max_norm()) {
         char buffer[32];
-        std::snprintf(buffer, sizeof buffer, ", max_norm=%g", *options_.max_norm_);
+        std::snprintf(buffer, sizeof buffer, ", max_norm=%g", *options_.max_norm());
         s += buffer;
     }
     return s;
@@ -82,25 +91,23 @@ std::string Embedding::extra_repr() const {
 
 EmbeddingBag::EmbeddingBag(EmbeddingBagOptions options) : options_(std::move(options)) {
     set_name("EmbeddingBag");
-    const std::string& mode = options_.mode_;
-    if (mode != "sum" && mode != "mean" && mode != "max") throw ValueError("mode has to be one of sum, mean or max");
-    if (auto& pad = options_.padding_idx_) {
-        if (*pad >= options_.num_embeddings_ || *pad < -options_.num_embeddings_) throw ValueError("padding_idx must be within num_embeddings");
-        if (*pad < 0) *pad += options_.num_embeddings_;
+    if (auto& pad = options_.padding_idx()) {
+        if (*pad >= options_.num_embeddings() || *pad < -options_.num_embeddings()) throw ValueError("padding_idx must be within num_embeddings");
+        if (*pad < 0) *pad += options_.num_embeddings();
     }
-    weight = Parameter(empty({options_.num_embeddings_, options_.embedding_dim_}));
+    weight = Parameter(empty({options_.num_embeddings(), options_.embedding_dim()}));
     Generator gen = init_generator();
     init::normal_(weight, 0.0, 1.0, gen);
-    if (options_.padding_idx_) {
+    if (options_.padding_idx()) {
         NoGradGuard no_grad;
-        weight.select(0, *options_.padding_idx_).zero_();
+        weight.select(0, *options_.padding_idx()).zero_();
     }
 }
 
 Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Tensor& per_sample_weights) {
     if (indices.dtype() != kInt64) throw DtypeError("EmbeddingBag: expected int64 indices, got " + dtype_name(indices.dtype()) + kIndicesTorchSays);
     check_indices(indices.reshape({-1}), weight.size(0), "EmbeddingBag");
-    const std::string& mode = options_.mode_;
+    const std::string mode = embedding_bag_mode_name(options_.mode());
     if (per_sample_weights.defined()) {
         if (mode != "sum") {
             throw NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only supported for mode='sum' (got mode='" +
@@ -135,10 +142,10 @@ Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Te
         // Entries equal to padding_idx do not count, not even towards a mean's divisor.
         std::vector<std::int64_t> members;
         for (std::int64_t i = begin; i < end; ++i) {
-            if (!options_.padding_idx_ || ids[static_cast<std::size_t>(i)] != *options_.padding_idx_) members.push_back(i);
+            if (!options_.padding_idx() || ids[static_cast<std::size_t>(i)] != *options_.padding_idx()) members.push_back(i);
         }
         if (members.empty()) {
-            out.push_back(zeros({options_.embedding_dim_}, weight.dtype()));
+            out.push_back(zeros({options_.embedding_dim()}, weight.dtype()));
             continue;
         }
         const bool contiguous = members.size() == static_cast<std::size_t>(end - begin);
@@ -150,8 +157,8 @@ Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Te
 }
 
 std::string EmbeddingBag::extra_repr() const {
-    std::string s = std::to_string(options_.num_embeddings_) + ", " + std::to_string(options_.embedding_dim_) + ", mode=" + options_.mode_;
-    if (options_.padding_idx_) s += ", padding_idx=" + std::to_string(*options_.padding_idx_);
+    std::string s = std::to_string(options_.num_embeddings()) + ", " + std::to_string(options_.embedding_dim()) + ", mode=" + embedding_bag_mode_name(options_.mode());
+    if (options_.padding_idx()) s += ", padding_idx=" + std::to_string(*options_.padding_idx());
     return s;
 }
 

@@ -139,12 +139,12 @@ std::string norm_extra_repr(std::int64_t num_features, double eps, std::optional
 BatchNormBase::BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name)
     : options_(std::move(options)), ranks_(std::move(ranks)) {
     set_name(name);
-    const std::int64_t c = options_.num_features_;
-    if (options_.affine_) {
+    const std::int64_t c = options_.num_features();
+    if (options_.affine()) {
         weight = Parameter(empty({c}));
         bias = Parameter(empty({c}));
     }
-    if (options_.track_running_stats_) {
+    if (options_.track_running_stats()) {
         running_mean = Buffer(zeros({c}));
         running_var = Buffer(ones({c}));
         num_batches_tracked = Buffer(zeros({}, kInt64));
@@ -155,11 +155,11 @@ BatchNormBase::BatchNormBase(BatchNormOptions options, std::vector<std::int64_t>
 BatchNormBase::BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name, Uninitialized)
     : options_(std::move(options)), ranks_(std::move(ranks)) {
     set_name(name);
-    if (options_.affine_) {
+    if (options_.affine()) {
         weight = UninitializedParameter();
         bias = UninitializedParameter();
     }
-    if (options_.track_running_stats_) {
+    if (options_.track_running_stats()) {
         running_mean = UninitializedBuffer();
         running_var = UninitializedBuffer();
         num_batches_tracked = Buffer(zeros({}, kInt64));
@@ -167,7 +167,7 @@ BatchNormBase::BatchNormBase(BatchNormOptions options, std::vector<std::int64_t>
 }
 
 void BatchNormBase::reset_running_stats() {
-    if (!options_.track_running_stats_) return;
+    if (!options_.track_running_stats()) return;
     NoGradGuard no_grad;
     running_mean.zero_();
     running_var.fill_(1.0);
@@ -176,7 +176,7 @@ void BatchNormBase::reset_running_stats() {
 
 void BatchNormBase::reset_parameters() {
     reset_running_stats();
-    if (options_.affine_) {
+    if (options_.affine()) {
         init::ones_(weight);
         init::zeros_(bias);
     }
@@ -192,21 +192,21 @@ Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
                          shape_to_list(input.shape()) + ")");
     }
     const std::int64_t c = input.size(1);
-    if (c != options_.num_features_ && (options_.affine_ || options_.track_running_stats_)) {
-        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " + std::to_string(options_.num_features_) +
+    if (c != options_.num_features() && (options_.affine() || options_.track_running_stats())) {
+        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " + std::to_string(options_.num_features()) +
                          " channels (dim 1), got input of shape " + shape_to_list(input.shape()));
     }
-    const bool use_batch_stats = is_training() || !options_.track_running_stats_;
+    const bool use_batch_stats = is_training() || !options_.track_running_stats();
     const std::int64_t count = input.numel() / std::max<std::int64_t>(c, 1);
     if (is_training() && count <= 1) {
         throw ValueError("Expected more than 1 value per channel when training, got input size " + shape_to_list(input.shape()));
     }
     std::vector<double> batch_mean, batch_var;
-    Tensor out = fused_batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps_, relu, batch_mean, batch_var);
-    if (is_training() && options_.track_running_stats_) {
+    Tensor out = fused_batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps(), relu, batch_mean, batch_var);
+    if (is_training() && options_.track_running_stats()) {
         NoGradGuard no_grad;
         num_batches_tracked.add_(1.0);
-        const double m = options_.momentum_ ? *options_.momentum_ : 1.0 / static_cast<double>(num_batches_tracked.item<std::int64_t>());
+        const double m = options_.momentum() ? *options_.momentum() : 1.0 / static_cast<double>(num_batches_tracked.item<std::int64_t>());
         const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
         for (double& v : batch_var) v *= unbias;
         running_mean.mul_(1.0 - m).add_(tensor(batch_mean, {c}, kFloat64).to(running_mean.dtype()), m);
@@ -216,89 +216,30 @@ Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
 }
 
 std::string BatchNormBase::extra_repr() const {
-    return norm_extra_repr(options_.num_features_, options_.eps_, options_.momentum_, options_.affine_, options_.track_running_stats_);
+    return norm_extra_repr(options_.num_features(), options_.eps(), options_.momentum(), options_.affine(), options_.track_running_stats());
 }
 
-namespace {
-
-/// PyTorch's _LazyNormBase.initialize_parameters: num_features = input.size(1), then materialise
-/// the affine parameters and running statistics that exist, and reset them.
-template <class Lazy, class Options>
-void lazy_norm_initialize(Lazy& m, Options& o, const std::vector<Tensor>& inputs) {
-    if (inputs.empty()) throw TypeError(m.name() + ".initialize_parameters() missing 1 required positional argument: 'input'");
-    if (!m.has_uninitialized_params()) return;
-    if (inputs[0].dim() < 2) throw ShapeError(m.name() + ": cannot infer num_features from input of shape " + shape_to_list(inputs[0].shape()));
-    o.num_features_ = inputs[0].size(1);
-    NoGradGuard no_grad;
-    const Shape shape{o.num_features_};
-    if (o.affine_) {
-        m.weight.materialize(shape);
-        m.bias.materialize(shape);
+void BatchNormBase::materialize_from_options() {
+    const Shape shape{options_.num_features()};
+    for (Parameter* p : {&weight, &bias}) {
+        if (is_lazy(*p)) p->materialize(shape);
     }
-    if (o.track_running_stats_) {
-        m.running_mean.materialize(shape);
-        m.running_var.materialize(shape);
-    }
-    m.reset_parameters();
-}
-
-/// A lazy norm's affine parameters and running statistics as materialised from a checkpoint,
-/// each from its own stored shape: they must all be [C] for one C before C is taken from them.
-template <class Lazy>
-void check_loaded_norm(const Lazy& m, const char* lazy_name) {
-    std::int64_t channels = -1;
-    const char* first = nullptr;
-    const std::pair<const char*, const Tensor*> stored[] = {{"weight", &m.weight}, {"bias", &m.bias}, {"running_mean", &m.running_mean},
-                                                            {"running_var", &m.running_var}};
-    for (const auto& [what, t] : stored) {
-        if (!t->defined() || Module::is_lazy(*t)) continue;
-        if (t->dim() != 1 || t->size(0) == 0) {
-            throw RuntimeError(std::string(lazy_name) + ": the loaded " + what + " has shape " + shape_to_list(t->shape()) +
-                               ", expected [num_features]");
-        }
-        if (channels >= 0 && t->size(0) != channels) {
-            throw RuntimeError(std::string(lazy_name) + ": the loaded " + what + " has " + std::to_string(t->size(0)) + " elements but the loaded " +
-                               first + " has " + std::to_string(channels));
-        }
-        if (channels < 0) {
-            channels = t->size(0);
-            first = what;
-        }
+    for (Buffer* b : {&running_mean, &running_var}) {
+        if (is_lazy(*b)) b->materialize(shape);
     }
 }
-
-}  // namespace
-
-#define LAZYNN_LAZY_BATCHNORM_IMPL(Class, Concrete)                                                                   \
-    Class::Class(BatchNormOptions options) : Concrete((options.num_features_ = 0, options), Uninitialized{}) {        \
-        set_name(#Class);                                                                                             \
-        make_lazy(#Concrete);                                                                                         \
-    }                                                                                                                 \
-    void Class::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_norm_initialize(*this, options_, inputs); } \
-    void Class::reset_parameters() {                                                                                  \
-        if (!has_uninitialized_params() && options_.num_features_ != 0) Concrete::reset_parameters();                \
-    }                                                                                                                 \
-    void Class::lazy_load_finalize() {                                                                                \
-        check_loaded_norm(*this, #Class);                                                                             \
-        if (weight.defined()) options_.num_features_ = weight.size(0);                                               \
-        else if (running_mean.defined()) options_.num_features_ = running_mean.size(0);                              \
-    }
-
-LAZYNN_LAZY_BATCHNORM_IMPL(LazyBatchNorm1d, BatchNorm1d)
-LAZYNN_LAZY_BATCHNORM_IMPL(LazyBatchNorm2d, BatchNorm2d)
-LAZYNN_LAZY_BATCHNORM_IMPL(LazyBatchNorm3d, BatchNorm3d)
 
 // ---- InstanceNorm ----
 
 InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name)
     : options_(std::move(options)), spatial_dims_(spatial_dims) {
     set_name(name);
-    const std::int64_t c = options_.num_features_;
-    if (options_.affine_) {
+    const std::int64_t c = options_.num_features();
+    if (options_.affine()) {
         weight = Parameter(empty({c}));
         bias = Parameter(empty({c}));
     }
-    if (options_.track_running_stats_) {
+    if (options_.track_running_stats()) {
         running_mean = Buffer(zeros({c}));
         running_var = Buffer(ones({c}));
         num_batches_tracked = Buffer(zeros({}, kInt64));
@@ -309,11 +250,11 @@ InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spa
 InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name, Uninitialized)
     : options_(std::move(options)), spatial_dims_(spatial_dims) {
     set_name(name);
-    if (options_.affine_) {
+    if (options_.affine()) {
         weight = UninitializedParameter();
         bias = UninitializedParameter();
     }
-    if (options_.track_running_stats_) {
+    if (options_.track_running_stats()) {
         running_mean = UninitializedBuffer();
         running_var = UninitializedBuffer();
         num_batches_tracked = Buffer(zeros({}, kInt64));
@@ -322,12 +263,12 @@ InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spa
 
 void InstanceNormBase::reset_parameters() {
     NoGradGuard no_grad;
-    if (options_.track_running_stats_) {
+    if (options_.track_running_stats()) {
         running_mean.zero_();
         running_var.fill_(1.0);
         num_batches_tracked.zero_();
     }
-    if (options_.affine_) {
+    if (options_.affine()) {
         init::ones_(weight);
         init::zeros_(bias);
     }
@@ -343,12 +284,12 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
     const bool unbatched = input_given.dim() == batched - 1;
     const Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
     const std::int64_t n = input.size(0), c = input.size(1);
-    if (c != options_.num_features_ && (options_.affine_ || options_.track_running_stats_)) {
-        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " + std::to_string(options_.num_features_) +
+    if (c != options_.num_features() && (options_.affine() || options_.track_running_stats())) {
+        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " + std::to_string(options_.num_features()) +
                          " channels, got input of shape " + shape_to_list(input_given.shape()));
     }
     const std::int64_t spatial = input.numel() / std::max<std::int64_t>(n * c, 1);
-    const bool use_instance_stats = is_training() || !options_.track_running_stats_;
+    const bool use_instance_stats = is_training() || !options_.track_running_stats();
     if (use_instance_stats && spatial <= 1) {
         throw ValueError("Expected more than 1 spatial element when training, got input size " + shape_to_list(input_given.shape()));
     }
@@ -356,13 +297,13 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
     std::vector<double> instance_mean, instance_var;
     Tensor out = fused_batch_norm(input.reshape({1, n * c, spatial}), repeat(weight), repeat(bias),
                                   use_instance_stats ? Tensor() : repeat(running_mean), use_instance_stats ? Tensor() : repeat(running_var),
-                                  use_instance_stats, options_.eps_, /*relu=*/false, instance_mean, instance_var)
+                                  use_instance_stats, options_.eps(), /*relu=*/false, instance_mean, instance_var)
                      .reshape(input.shape());
-    if (is_training() && options_.track_running_stats_) {
+    if (is_training() && options_.track_running_stats()) {
         // Like PyTorch's F.instance_norm: num_batches_tracked is not advanced; momentum=None
         // (a cumulative average) is not supported by instance norm there either, so 0.1 stands in.
         NoGradGuard no_grad;
-        const double m = options_.momentum_.value_or(0.1);
+        const double m = options_.momentum().value_or(0.1);
         const double unbias = static_cast<double>(spatial) / static_cast<double>(spatial - 1);
         std::vector<double> mean_c(static_cast<std::size_t>(c), 0.0), var_c(static_cast<std::size_t>(c), 0.0);
         for (std::int64_t i = 0; i < n; ++i) {
@@ -378,28 +319,58 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
 }
 
 std::string InstanceNormBase::extra_repr() const {
-    return norm_extra_repr(options_.num_features_, options_.eps_, options_.momentum_, options_.affine_, options_.track_running_stats_);
+    return norm_extra_repr(options_.num_features(), options_.eps(), options_.momentum(), options_.affine(), options_.track_running_stats());
 }
 
 
-#define LAZYNN_LAZY_INSTANCENORM_IMPL(Class, Concrete)                                                                \
-    Class::Class(const LazyInstanceNormOptions& options) : Concrete(options.instance_norm_options(), Uninitialized{}) { \
-        set_name(#Class);                                                                                             \
-        make_lazy(#Concrete);                                                                                         \
-    }                                                                                                                 \
-    void Class::initialize_parameters(const std::vector<Tensor>& inputs) { lazy_norm_initialize(*this, options_, inputs); } \
-    void Class::reset_parameters() {                                                                                  \
-        if (!has_uninitialized_params() && options_.num_features_ != 0) Concrete::reset_parameters();                \
-    }                                                                                                                 \
-    void Class::lazy_load_finalize() {                                                                                \
-        check_loaded_norm(*this, #Class);                                                                             \
-        if (weight.defined()) options_.num_features_ = weight.size(0);                                               \
-        else if (running_mean.defined()) options_.num_features_ = running_mean.size(0);                              \
+void InstanceNormBase::materialize_from_options() {
+    const Shape shape{options_.num_features()};
+    for (Parameter* p : {&weight, &bias}) {
+        if (is_lazy(*p)) p->materialize(shape);
     }
+    for (Buffer* b : {&running_mean, &running_var}) {
+        if (is_lazy(*b)) b->materialize(shape);
+    }
+}
 
-LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm1d, InstanceNorm1d)
-LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm2d, InstanceNorm2d)
-LAZYNN_LAZY_INSTANCENORM_IMPL(LazyInstanceNorm3d, InstanceNorm3d)
+// ---- the norms' lazy twin ----
+
+template <class Norm>
+void LazyNorm<Norm>::infer_options(const std::vector<Tensor>& inputs) {
+    if (inputs[0].dim() < 2) throw ShapeError(this->name() + ": cannot infer num_features from input of shape " + shape_to_list(inputs[0].shape()));
+    this->options_.num_features(inputs[0].size(1));
+}
+
+template <class Norm>
+void LazyNorm<Norm>::lazy_load_finalize() {
+    // Each was materialised from its own stored shape: all must be [C] for one C before C is taken from them.
+    std::int64_t channels = -1;
+    const char* first = nullptr;
+    const std::pair<const char*, const Tensor*> stored[] = {{"weight", &this->weight}, {"bias", &this->bias},
+                                                            {"running_mean", &this->running_mean}, {"running_var", &this->running_var}};
+    for (const auto& [what, t] : stored) {
+        if (!t->defined() || Module::is_lazy(*t)) continue;
+        if (t->dim() != 1 || t->size(0) == 0) {
+            throw RuntimeError(this->name() + ": the loaded " + what + " has shape " + shape_to_list(t->shape()) + ", expected [num_features]");
+        }
+        if (channels >= 0 && t->size(0) != channels) {
+            throw RuntimeError(this->name() + ": the loaded " + what + " has " + std::to_string(t->size(0)) + " elements but the loaded " +
+                               first + " has " + std::to_string(channels));
+        }
+        if (channels < 0) {
+            channels = t->size(0);
+            first = what;
+        }
+    }
+    if (channels >= 0) this->options_.num_features(channels);
+}
+
+template class LazyNorm<BatchNorm1d>;
+template class LazyNorm<BatchNorm2d>;
+template class LazyNorm<BatchNorm3d>;
+template class LazyNorm<InstanceNorm1d>;
+template class LazyNorm<InstanceNorm2d>;
+template class LazyNorm<InstanceNorm3d>;
 
 // ---- LayerNorm / GroupNorm ----
 
@@ -482,142 +453,135 @@ std::string shape_tuple(const Shape& s) {
 }
 }  // namespace
 
-LayerNorm::LayerNorm(Shape normalized_shape, double eps, bool elementwise_affine)
-    : normalized_shape_(std::move(normalized_shape)), eps_(eps), affine_(elementwise_affine) {
+LayerNorm::LayerNorm(LayerNormOptions options) : options_(std::move(options)) {
     set_name("LayerNorm");
-    if (normalized_shape_.empty()) throw ValueError("LayerNorm: normalized_shape must have at least one dimension");
-    if (affine_) {
-        weight = Parameter(empty(normalized_shape_));
-        bias = Parameter(empty(normalized_shape_));
+    if (options_.normalized_shape().empty()) throw ValueError("LayerNorm: normalized_shape must have at least one dimension");
+    if (options_.elementwise_affine()) {
+        weight = Parameter(empty(options_.normalized_shape()));
+        bias = Parameter(empty(options_.normalized_shape()));
     }
     reset_parameters();
 }
 
-LayerNorm::LayerNorm(std::int64_t trailing_dims, double eps, bool elementwise_affine, Uninitialized)
-    : normalized_shape_(static_cast<std::size_t>(trailing_dims), 0), eps_(eps), affine_(elementwise_affine) {
-    if (trailing_dims < 1) throw ValueError("LazyLayerNorm: trailing_dims must be at least 1");
-    if (affine_) {
+LayerNorm::LayerNorm(LayerNormOptions options, Uninitialized) : options_(std::move(options)) {
+    set_name("LayerNorm");
+    if (options_.normalized_shape().empty()) throw ValueError("LazyLayerNorm: trailing_dims must be at least 1");
+    if (options_.elementwise_affine()) {
         weight = UninitializedParameter();
         bias = UninitializedParameter();
     }
 }
 
+void LayerNorm::materialize_from_options() {
+    if (is_lazy(weight)) weight.materialize(options_.normalized_shape());
+    if (is_lazy(bias)) bias.materialize(options_.normalized_shape());
+}
+
 void LayerNorm::reset_parameters() {
-    if (!affine_) return;
+    if (!options_.elementwise_affine()) return;
     init::ones_(weight);
     init::zeros_(bias);
 }
 
 Tensor LayerNorm::forward(const Tensor& input) {
     check_input_dtype(input, weight);
-    return functional::layer_norm(input, normalized_shape_, affine_ ? Tensor(weight) : Tensor(), affine_ ? Tensor(bias) : Tensor(), eps_);
+    const bool affine = options_.elementwise_affine();
+    return functional::layer_norm(input, options_.normalized_shape(), affine ? Tensor(weight) : Tensor(), affine ? Tensor(bias) : Tensor(),
+                                  options_.eps());
 }
 
 std::string LayerNorm::extra_repr() const {
     char eps[32];
-    std::snprintf(eps, sizeof eps, "%g", eps_);
-    return shape_tuple(normalized_shape_) + ", eps=" + eps + ", elementwise_affine=" + (affine_ ? "True" : "False");
+    std::snprintf(eps, sizeof eps, "%g", options_.eps());
+    return shape_tuple(options_.normalized_shape()) + ", eps=" + eps + ", elementwise_affine=" + (options_.elementwise_affine() ? "True" : "False");
 }
 
 LazyLayerNorm::LazyLayerNorm(std::int64_t trailing_dims, double eps, bool elementwise_affine)
-    : LayerNorm(trailing_dims, eps, elementwise_affine, Uninitialized{}), trailing_dims_(trailing_dims) {
-    set_name("LazyLayerNorm");
-    make_lazy("LayerNorm");
-}
+    : Lazy<LayerNorm>(LayerNormOptions(Shape(static_cast<std::size_t>(std::max<std::int64_t>(trailing_dims, 0)), 0))
+                          .eps(eps)
+                          .elementwise_affine(elementwise_affine)) {}
 
-void LazyLayerNorm::initialize_parameters(const std::vector<Tensor>& inputs) {
-    if (inputs.empty()) throw TypeError("LazyLayerNorm.initialize_parameters() missing 1 required positional argument: 'input'");
-    if (!has_uninitialized_params() && !normalized_shape_.empty() && normalized_shape_[0] != 0) return;
+void LazyLayerNorm::infer_options(const std::vector<Tensor>& inputs) {
     const Tensor& x = inputs[0];
-    if (x.dim() < trailing_dims_) {
-        throw ShapeError("LazyLayerNorm: cannot take the last " + std::to_string(trailing_dims_) + " dims of input " + shape_to_list(x.shape()));
+    const auto trailing_dims = static_cast<std::int64_t>(normalized_shape().size());
+    if (x.dim() < trailing_dims) {
+        throw ShapeError("LazyLayerNorm: cannot take the last " + std::to_string(trailing_dims) + " dims of input " + shape_to_list(x.shape()));
     }
-    normalized_shape_.assign(x.shape().end() - trailing_dims_, x.shape().end());
-    NoGradGuard no_grad;
-    if (affine_) {
-        weight.materialize(normalized_shape_);
-        bias.materialize(normalized_shape_);
-    }
-    reset_parameters();
-}
-
-void LazyLayerNorm::reset_parameters() {
-    if (!has_uninitialized_params() && !normalized_shape_.empty() && normalized_shape_[0] != 0) LayerNorm::reset_parameters();
+    options_.normalized_shape(Shape(x.shape().end() - trailing_dims, x.shape().end()));
 }
 
 void LazyLayerNorm::lazy_load_finalize() {
     if (!weight.defined()) return;
-    if (weight.dim() != trailing_dims_ || (bias.defined() && !is_lazy(bias) && bias.shape() != weight.shape())) {
+    const auto trailing_dims = static_cast<std::int64_t>(normalized_shape().size());
+    if (weight.dim() != trailing_dims || (bias.defined() && !is_lazy(bias) && bias.shape() != weight.shape())) {
         throw RuntimeError("LazyLayerNorm: the loaded weight " + shape_to_list(weight.shape()) + " and bias " +
                            (bias.defined() && !is_lazy(bias) ? shape_to_list(bias.shape()) : std::string("(none)")) +
-                           " must both have the " + std::to_string(trailing_dims_) + " normalized dims");
+                           " must both have the " + std::to_string(trailing_dims) + " normalized dims");
     }
-    normalized_shape_ = weight.shape();
+    options_.normalized_shape(weight.shape());
 }
 
-GroupNorm::GroupNorm(std::int64_t num_groups, std::int64_t num_channels, double eps, bool affine)
-    : num_groups_(num_groups), num_channels_(num_channels), eps_(eps), affine_(affine) {
+GroupNorm::GroupNorm(GroupNormOptions options) : options_(options) {
     set_name("GroupNorm");
-    if (num_groups <= 0 || num_channels % num_groups != 0) throw ValueError("num_channels must be divisible by num_groups");
-    if (affine_) {
-        weight = Parameter(empty({num_channels}));
-        bias = Parameter(empty({num_channels}));
+    const std::int64_t groups = options_.num_groups(), channels = options_.num_channels();
+    if (groups <= 0 || channels % groups != 0) throw ValueError("num_channels must be divisible by num_groups");
+    if (options_.affine()) {
+        weight = Parameter(empty({channels}));
+        bias = Parameter(empty({channels}));
     }
     reset_parameters();
 }
 
-GroupNorm::GroupNorm(std::int64_t num_groups, double eps, bool affine, Uninitialized)
-    : num_groups_(num_groups), num_channels_(0), eps_(eps), affine_(affine) {
-    if (num_groups <= 0) throw ValueError("LazyGroupNorm: num_groups must be positive");
-    if (affine_) {
+GroupNorm::GroupNorm(GroupNormOptions options, Uninitialized) : options_(options) {
+    set_name("GroupNorm");
+    if (options_.num_groups() <= 0) throw ValueError("LazyGroupNorm: num_groups must be positive");
+    if (options_.affine()) {
         weight = UninitializedParameter();
         bias = UninitializedParameter();
     }
 }
 
+void GroupNorm::materialize_from_options() {
+    if (is_lazy(weight)) weight.materialize({options_.num_channels()});
+    if (is_lazy(bias)) bias.materialize({options_.num_channels()});
+}
+
 void GroupNorm::reset_parameters() {
-    if (!affine_) return;
+    if (!options_.affine()) return;
     init::ones_(weight);
     init::zeros_(bias);
 }
 
 Tensor GroupNorm::forward(const Tensor& input) {
     check_input_dtype(input, weight);
-    if (input.dim() < 2 || input.size(1) != num_channels_) {
-        throw ShapeError(name() + "(" + extra_repr() + "): expected input [N, " + std::to_string(num_channels_) + ", *], got " +
+    if (input.dim() < 2 || input.size(1) != options_.num_channels()) {
+        throw ShapeError(name() + "(" + extra_repr() + "): expected input [N, " + std::to_string(options_.num_channels()) + ", *], got " +
                          shape_to_list(input.shape()));
     }
-    return functional::group_norm(input, num_groups_, affine_ ? Tensor(weight) : Tensor(), affine_ ? Tensor(bias) : Tensor(), eps_);
+    const bool affine = options_.affine();
+    return functional::group_norm(input, options_.num_groups(), affine ? Tensor(weight) : Tensor(), affine ? Tensor(bias) : Tensor(),
+                                  options_.eps());
 }
 
 std::string GroupNorm::extra_repr() const {
     char eps[32];
-    std::snprintf(eps, sizeof eps, "%g", eps_);
-    return std::to_string(num_groups_) + ", " + std::to_string(num_channels_) + ", eps=" + eps + ", affine=" + (affine_ ? "True" : "False");
+    std::snprintf(eps, sizeof eps, "%g", options_.eps());
+    return std::to_string(options_.num_groups()) + ", " + std::to_string(options_.num_channels()) + ", eps=" + eps +
+           ", affine=" + (options_.affine() ? "True" : "False");
 }
 
-LazyGroupNorm::LazyGroupNorm(std::int64_t num_groups, double eps, bool affine) : GroupNorm(num_groups, eps, affine, Uninitialized{}) {
-    set_name("LazyGroupNorm");
-    make_lazy("GroupNorm");
-}
+LazyGroupNorm::LazyGroupNorm(std::int64_t num_groups, double eps, bool affine)
+    : Lazy<GroupNorm>(GroupNormOptions(num_groups, 0).eps(eps).affine(affine)) {}
 
-void LazyGroupNorm::initialize_parameters(const std::vector<Tensor>& inputs) {
-    if (inputs.empty()) throw TypeError("LazyGroupNorm.initialize_parameters() missing 1 required positional argument: 'input'");
-    if (num_channels_ != 0) return;
+void LazyGroupNorm::infer_options(const std::vector<Tensor>& inputs) {
     if (inputs[0].dim() < 2) throw ShapeError("LazyGroupNorm: expected input [N, C, *], got " + shape_to_list(inputs[0].shape()));
     const std::int64_t c = inputs[0].size(1);
-    if (c % num_groups_ != 0) throw ValueError("num_channels must be divisible by num_groups");
-    num_channels_ = c;
-    NoGradGuard no_grad;
-    if (affine_) {
-        weight.materialize({c});
-        bias.materialize({c});
-    }
-    reset_parameters();
+    if (c % options_.num_groups() != 0) throw ValueError("num_channels must be divisible by num_groups");
+    options_.num_channels(c);
 }
 
-void LazyGroupNorm::reset_parameters() {
-    if (!has_uninitialized_params() && num_channels_ != 0) GroupNorm::reset_parameters();
+void LazyGroupNorm::lazy_load_finalize() {
+    if (weight.defined()) options_.num_channels(weight.size(0));
 }
 
 // ---- LocalResponseNorm ----

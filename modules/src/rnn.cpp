@@ -50,24 +50,24 @@ std::string suffix(std::int64_t layer, std::int64_t direction) {
 RNNBase::RNNBase(std::string mode, RNNOptions options, bool lazy) : mode_(std::move(mode)), options_(std::move(options)) {
     const auto& o = options_;
     set_name(mode_ == "LSTM" ? "LSTM" : mode_ == "GRU" ? "GRU" : "RNN");
-    if (o.dropout_ < 0 || o.dropout_ > 1) throw ValueError("dropout should be a number in range [0, 1] representing the probability of an element being zeroed");
-    if (o.hidden_size_ <= 0) throw ValueError("hidden_size must be greater than zero");
-    if (o.num_layers_ <= 0) throw ValueError("num_layers must be greater than zero");
-    if (o.proj_size_ < 0) throw ValueError("proj_size should be a positive integer or zero to disable projections");
-    if (o.proj_size_ > 0 && mode_ != "LSTM") throw ValueError("proj_size argument is only supported for LSTM, not RNN or GRU");
-    if (o.proj_size_ >= o.hidden_size_ && o.proj_size_ > 0) throw ValueError("proj_size has to be smaller than hidden_size");
-    const std::int64_t dirs = o.bidirectional_ ? 2 : 1, g = gates(), h_out = output_hidden();
-    for (std::int64_t l = 0; l < o.num_layers_; ++l) {
+    if (o.dropout() < 0 || o.dropout() > 1) throw ValueError("dropout should be a number in range [0, 1] representing the probability of an element being zeroed");
+    if (o.hidden_size() <= 0) throw ValueError("hidden_size must be greater than zero");
+    if (o.num_layers() <= 0) throw ValueError("num_layers must be greater than zero");
+    if (o.proj_size() < 0) throw ValueError("proj_size should be a positive integer or zero to disable projections");
+    if (o.proj_size() > 0 && mode_ != "LSTM") throw ValueError("proj_size argument is only supported for LSTM, not RNN or GRU");
+    if (o.proj_size() >= o.hidden_size() && o.proj_size() > 0) throw ValueError("proj_size has to be smaller than hidden_size");
+    const std::int64_t dirs = o.bidirectional() ? 2 : 1, g = gates(), h_out = output_hidden();
+    for (std::int64_t l = 0; l < o.num_layers(); ++l) {
         for (std::int64_t d = 0; d < dirs; ++d) {
             const std::string s = suffix(l, d);
-            const std::int64_t in = l == 0 ? o.input_size_ : h_out * dirs;
-            register_parameter("weight_ih" + s, lazy && l == 0 ? Tensor(UninitializedParameter()) : empty({g * o.hidden_size_, in}));
-            register_parameter("weight_hh" + s, empty({g * o.hidden_size_, h_out}));
-            if (o.bias_) {
-                register_parameter("bias_ih" + s, empty({g * o.hidden_size_}));
-                register_parameter("bias_hh" + s, empty({g * o.hidden_size_}));
+            const std::int64_t in = l == 0 ? o.input_size() : h_out * dirs;
+            register_parameter("weight_ih" + s, lazy && l == 0 ? Tensor(UninitializedParameter()) : empty({g * o.hidden_size(), in}));
+            register_parameter("weight_hh" + s, empty({g * o.hidden_size(), h_out}));
+            if (o.bias()) {
+                register_parameter("bias_ih" + s, empty({g * o.hidden_size()}));
+                register_parameter("bias_hh" + s, empty({g * o.hidden_size()}));
             }
-            if (o.proj_size_ > 0) register_parameter("weight_hr" + s, empty({o.proj_size_, o.hidden_size_}));
+            if (o.proj_size() > 0) register_parameter("weight_hr" + s, empty({o.proj_size(), o.hidden_size()}));
         }
     }
     if (!lazy) reset_parameters();
@@ -78,18 +78,17 @@ std::int64_t RNNBase::gates() const { return gate_count(mode_); }
 void RNNBase::reset_parameters() {
     // PyTorch: every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
     Generator gen = init_generator();
-    const double bound = 1.0 / std::sqrt(static_cast<double>(options_.hidden_size_));
+    const double bound = 1.0 / std::sqrt(static_cast<double>(options_.hidden_size()));
     for (auto& [name, p] : named_parameters("", false)) {
         if (!is_lazy(p)) init::uniform_(p, -bound, bound, gen);
     }
 }
 
-void RNNBase::materialize_first_layer(std::int64_t input_size) {
-    options_.input_size_ = input_size;
-    const std::int64_t dirs = options_.bidirectional_ ? 2 : 1;
+void RNNBase::materialize_from_options() {
+    const std::int64_t dirs = options_.bidirectional() ? 2 : 1;
     for (std::int64_t d = 0; d < dirs; ++d) {
         Parameter& w = get_parameter("weight_ih" + suffix(0, d));
-        if (is_lazy(w)) w.materialize({gates() * options_.hidden_size_, input_size});
+        if (is_lazy(w)) w.materialize({gates() * options_.hidden_size(), options_.input_size()});
     }
 }
 
@@ -101,36 +100,36 @@ RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_give
                          "D input of shape " + shape_to_list(input.shape()));
     }
     const bool unbatched = input.dim() == 2;
-    Tensor x = unbatched ? input.unsqueeze(1) : (o.batch_first_ ? input.transpose(0, 1) : input);
-    if (x.size(2) != o.input_size_) {
+    Tensor x = unbatched ? input.unsqueeze(1) : (o.batch_first() ? input.transpose(0, 1) : input);
+    if (x.size(2) != o.input_size()) {
         throw ShapeError(name() + "(" + extra_repr() + "): input.size(-1) must be equal to input_size. Expected " +
-                         std::to_string(o.input_size_) + ", got " + std::to_string(x.size(2)));
+                         std::to_string(o.input_size()) + ", got " + std::to_string(x.size(2)));
     }
-    const std::int64_t steps = x.size(0), batch = x.size(1), dirs = o.bidirectional_ ? 2 : 1, h_out = output_hidden();
+    const std::int64_t steps = x.size(0), batch = x.size(1), dirs = o.bidirectional() ? 2 : 1, h_out = output_hidden();
     auto state = [&](const Tensor& given, std::int64_t width, const char* what) {
-        if (!given.defined()) return zeros({o.num_layers_ * dirs, batch, width}, x.dtype());
+        if (!given.defined()) return zeros({o.num_layers() * dirs, batch, width}, x.dtype());
         const Tensor s = unbatched ? given.unsqueeze(1) : given;
-        const Shape expected{o.num_layers_ * dirs, batch, width};
+        const Shape expected{o.num_layers() * dirs, batch, width};
         if (s.shape() != expected) {
             throw ShapeError(name() + ": Expected " + what + " size " + shape_to_list(expected) + ", got " + shape_to_list(s.shape()));
         }
         return s;
     };
     const Tensor h0 = state(h0_given, h_out, "hidden");
-    const Tensor c0 = mode_ == "LSTM" ? state(c0_given, o.hidden_size_, "cell") : Tensor();
+    const Tensor c0 = mode_ == "LSTM" ? state(c0_given, o.hidden_size(), "cell") : Tensor();
 
     Tensor layer_input = x;
     std::vector<Tensor> h_n, c_n;
-    for (std::int64_t l = 0; l < o.num_layers_; ++l) {
+    for (std::int64_t l = 0; l < o.num_layers(); ++l) {
         std::vector<Tensor> direction_outputs;
         for (std::int64_t d = 0; d < dirs; ++d) {
             const std::string s = suffix(l, d);
             const Tensor w_ih = get_parameter("weight_ih" + s), w_hh = get_parameter("weight_hh" + s);
-            const Tensor b_ih = o.bias_ ? Tensor(get_parameter("bias_ih" + s)) : Tensor();
-            const Tensor b_hh = o.bias_ ? Tensor(get_parameter("bias_hh" + s)) : Tensor();
-            const Tensor w_hr = o.proj_size_ > 0 ? Tensor(get_parameter("weight_hr" + s)) : Tensor();
+            const Tensor b_ih = o.bias() ? Tensor(get_parameter("bias_ih" + s)) : Tensor();
+            const Tensor b_hh = o.bias() ? Tensor(get_parameter("bias_hh" + s)) : Tensor();
+            const Tensor w_hr = o.proj_size() > 0 ? Tensor(get_parameter("weight_hr" + s)) : Tensor();
             const Tensor xp = functional::linear(layer_input.reshape({steps * batch, layer_input.size(2)}), w_ih, b_ih)
-                                  .reshape({steps, batch, gates() * o.hidden_size_});
+                                  .reshape({steps, batch, gates() * o.hidden_size()});
             Tensor h = h0.select(0, l * dirs + d), c = c0.defined() ? c0.select(0, l * dirs + d) : Tensor();
             std::vector<Tensor> outputs(static_cast<std::size_t>(steps));
             for (std::int64_t k = 0; k < steps; ++k) {
@@ -145,11 +144,11 @@ RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_give
             if (c.defined()) c_n.push_back(c);
         }
         layer_input = dirs == 2 ? cat(direction_outputs, 2) : direction_outputs[0];
-        if (o.dropout_ > 0 && is_training() && l + 1 < o.num_layers_) layer_input = functional::dropout(layer_input, o.dropout_, true);
+        if (o.dropout() > 0 && is_training() && l + 1 < o.num_layers()) layer_input = functional::dropout(layer_input, o.dropout(), true);
     }
     Tensor output = layer_input;
     if (unbatched) output = output.squeeze(1);
-    else if (o.batch_first_) output = output.transpose(0, 1);
+    else if (o.batch_first()) output = output.transpose(0, 1);
     RNNResult result{output, stack(h_n, 0), c_n.empty() ? Tensor() : stack(c_n, 0)};
     if (unbatched) {
         result.h_n = result.h_n.squeeze(1);
@@ -170,25 +169,22 @@ RNNResult RNNBase::operator()(const Tensor& input, const Tensor& h0, const Tenso
 
 std::string RNNBase::extra_repr() const {
     const auto& o = options_;
-    std::string s = std::to_string(o.input_size_) + ", " + std::to_string(o.hidden_size_);
-    if (o.proj_size_ != 0) s += ", proj_size=" + std::to_string(o.proj_size_);
-    if (o.num_layers_ != 1) s += ", num_layers=" + std::to_string(o.num_layers_);
-    if (!o.bias_) s += ", bias=False";
-    if (o.batch_first_) s += ", batch_first=True";
-    if (o.dropout_ != 0) {
+    std::string s = std::to_string(o.input_size()) + ", " + std::to_string(o.hidden_size());
+    if (o.proj_size() != 0) s += ", proj_size=" + std::to_string(o.proj_size());
+    if (o.num_layers() != 1) s += ", num_layers=" + std::to_string(o.num_layers());
+    if (!o.bias()) s += ", bias=False";
+    if (o.batch_first()) s += ", batch_first=True";
+    if (o.dropout() != 0) {
         char buffer[32];
-        std::snprintf(buffer, sizeof buffer, ", dropout=%g", o.dropout_);
+        std::snprintf(buffer, sizeof buffer, ", dropout=%g", o.dropout());
         s += buffer;
     }
-    if (o.bidirectional_) s += ", bidirectional=True";
+    if (o.bidirectional()) s += ", bidirectional=True";
     return s;
 }
 
 namespace {
-std::string rnn_mode(const RNNOptions& o) {
-    if (o.nonlinearity_ != "tanh" && o.nonlinearity_ != "relu") throw ValueError("Unknown nonlinearity '" + o.nonlinearity_ + "'. Select from 'tanh' or 'relu'.");
-    return o.nonlinearity_ == "relu" ? "RNN_RELU" : "RNN_TANH";
-}
+std::string rnn_mode(const RNNOptions& o) { return o.nonlinearity() == RNNNonlinearity::ReLU ? "RNN_RELU" : "RNN_TANH"; }
 }  // namespace
 
 RNN::RNN(RNNOptions options) : RNNBase(rnn_mode(options), options, false) {}
@@ -198,49 +194,46 @@ LSTM::LSTM(RNNOptions options, Uninitialized) : RNNBase("LSTM", std::move(option
 GRU::GRU(RNNOptions options) : RNNBase("GRU", std::move(options), false) {}
 GRU::GRU(RNNOptions options, Uninitialized) : RNNBase("GRU", std::move(options), true) {}
 
-#define LAZYNN_LAZY_RNN_IMPL(Class, Concrete)                                                                      \
-    Class::Class(RNNOptions options) : Concrete((options.input_size_ = 0, options), Uninitialized{}) {            \
-        set_name(#Class);                                                                                          \
-        make_lazy(#Concrete);                                                                                      \
-    }                                                                                                              \
-    void Class::initialize_parameters(const std::vector<Tensor>& inputs) {                                         \
-        if (inputs.empty()) throw TypeError(#Class ".initialize_parameters() missing 1 required positional argument: 'input'"); \
-        if (!has_uninitialized_params()) return;                                                                   \
-        if (inputs[0].dim() != 2 && inputs[0].dim() != 3) {                                                        \
-            throw ShapeError(#Class ": Expected input to be 2D (unbatched) or 3D (batched), got " + shape_to_list(inputs[0].shape())); \
-        }                                                                                                          \
-        NoGradGuard no_grad;                                                                                       \
-        materialize_first_layer(inputs[0].size(-1));                                                               \
-        reset_parameters();                                                                                        \
-    }                                                                                                              \
-    void Class::reset_parameters() {                                                                               \
-        if (!has_uninitialized_params() && options_.input_size_ != 0) Concrete::reset_parameters();               \
-    }                                                                                                              \
-    void Class::lazy_load_finalize() { options_.input_size_ = get_parameter("weight_ih_l0").size(1); }
+template <class Recurrent>
+void LazyRecurrent<Recurrent>::infer_options(const std::vector<Tensor>& inputs) {
+    if (inputs[0].dim() != 2 && inputs[0].dim() != 3) {
+        throw ShapeError(this->name() + ": Expected input to be 2D (unbatched) or 3D (batched), got " + shape_to_list(inputs[0].shape()));
+    }
+    this->options_.input_size(inputs[0].size(-1));
+}
 
-LAZYNN_LAZY_RNN_IMPL(LazyRNN, RNN)
-LAZYNN_LAZY_RNN_IMPL(LazyLSTM, LSTM)
-LAZYNN_LAZY_RNN_IMPL(LazyGRU, GRU)
+template <class Recurrent>
+void LazyRecurrent<Recurrent>::lazy_load_finalize() {
+    this->options_.input_size(this->get_parameter("weight_ih_l0").size(1));
+}
+
+template class LazyRecurrent<RNN>;
+template class LazyRecurrent<LSTM>;
+template class LazyRecurrent<GRU>;
 
 // ---- cells ----
 
-RNNCellBase::RNNCellBase(std::string mode, std::int64_t input_size, std::int64_t hidden_size, bool bias, bool lazy)
-    : mode_(std::move(mode)), input_size_(input_size), hidden_size_(hidden_size), bias_(bias) {
-    const std::int64_t g = gates();
-    weight_ih = lazy ? Parameter(UninitializedParameter()) : Parameter(empty({g * hidden_size, input_size}));
-    weight_hh = Parameter(empty({g * hidden_size, hidden_size}));
-    if (bias) {
-        bias_ih = Parameter(empty({g * hidden_size}));
-        bias_hh = Parameter(empty({g * hidden_size}));
+RNNCellBase::RNNCellBase(std::string mode, RNNCellOptions options, bool lazy, const char* name) : mode_(std::move(mode)), options_(options) {
+    set_name(name);
+    const std::int64_t g = gates(), hidden = options_.hidden_size();
+    weight_ih = lazy ? Parameter(UninitializedParameter()) : Parameter(empty({g * hidden, options_.input_size()}));
+    weight_hh = Parameter(empty({g * hidden, hidden}));
+    if (options_.bias()) {
+        bias_ih = Parameter(empty({g * hidden}));
+        bias_hh = Parameter(empty({g * hidden}));
     }
     if (!lazy) reset_parameters();
+}
+
+void RNNCellBase::materialize_from_options() {
+    if (is_lazy(weight_ih)) weight_ih.materialize({gates() * options_.hidden_size(), options_.input_size()});
 }
 
 std::int64_t RNNCellBase::gates() const { return gate_count(mode_); }
 
 void RNNCellBase::reset_parameters() {
     Generator gen = init_generator();
-    const double bound = 1.0 / std::sqrt(static_cast<double>(hidden_size_));
+    const double bound = 1.0 / std::sqrt(static_cast<double>(options_.hidden_size()));
     for (auto& [name, p] : named_parameters("", false)) {
         if (!is_lazy(p)) init::uniform_(p, -bound, bound, gen);
     }
@@ -262,12 +255,12 @@ RNNResult RNNCellBase::step_impl(const Tensor& input, const Tensor& h_given, con
     }
     const bool unbatched = input.dim() == 1;
     const Tensor x = unbatched ? input.unsqueeze(0) : input;
-    if (x.size(1) != input_size_) {
+    if (x.size(1) != options_.input_size()) {
         throw ShapeError(name() + "(" + extra_repr() + "): input has inconsistent input_size: got " + std::to_string(x.size(1)) +
-                         " expected " + std::to_string(input_size_));
+                         " expected " + std::to_string(options_.input_size()));
     }
     auto state = [&](const Tensor& s) {
-        if (!s.defined()) return zeros({x.size(0), hidden_size_}, x.dtype());
+        if (!s.defined()) return zeros({x.size(0), options_.hidden_size()}, x.dtype());
         return unbatched ? s.unsqueeze(0) : s;
     };
     const Tensor xp = functional::linear(x, weight_ih, bias_ih);
@@ -281,30 +274,9 @@ RNNResult RNNCellBase::step_impl(const Tensor& input, const Tensor& h_given, con
 }
 
 std::string RNNCellBase::extra_repr() const {
-    std::string s = std::to_string(input_size_) + ", " + std::to_string(hidden_size_);
-    if (!bias_) s += ", bias=False";
+    std::string s = std::to_string(options_.input_size()) + ", " + std::to_string(options_.hidden_size());
+    if (!options_.bias()) s += ", bias=False";
     return s;
 }
-
-#define LAZYNN_LAZY_CELL_IMPL(Class, Concrete)                                                                    \
-    Class::Class(std::int64_t hidden_size, bool bias) : Concrete(hidden_size, bias, Uninitialized{}) {            \
-        set_name(#Class);                                                                                         \
-        make_lazy(#Concrete);                                                                                     \
-    }                                                                                                             \
-    void Class::initialize_parameters(const std::vector<Tensor>& inputs) {                                        \
-        if (inputs.empty()) throw TypeError(#Class ".initialize_parameters() missing 1 required positional argument: 'input'"); \
-        if (!has_uninitialized_params()) return;                                                                  \
-        NoGradGuard no_grad;                                                                                      \
-        input_size_ = inputs[0].size(-1);                                                                         \
-        weight_ih.materialize({gates() * hidden_size_, input_size_});                                             \
-        reset_parameters();                                                                                       \
-    }                                                                                                             \
-    void Class::reset_parameters() {                                                                              \
-        if (!has_uninitialized_params() && input_size_ != 0) Concrete::reset_parameters();                       \
-    }
-
-LAZYNN_LAZY_CELL_IMPL(LazyRNNCell, RNNCell)
-LAZYNN_LAZY_CELL_IMPL(LazyLSTMCell, LSTMCell)
-LAZYNN_LAZY_CELL_IMPL(LazyGRUCell, GRUCell)
 
 }  // namespace lazynn::nn

@@ -6,6 +6,7 @@
 #include <lazynn/dtype.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/init.hpp>
+#include <lazynn/lazy.hpp>
 #include <lazynn/log.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn.hpp>

@@ -19,7 +19,8 @@
 //   - state_dict() keys are PyTorch's (`fc1.weight`, `bn.running_mean`, ...); values share
 //     storage with the parameters (detached), uninitialised entries are the parameters themselves.
 //   - operator()(x) runs the forward pre-hooks, forward(x), then the forward hooks. A lazy
-//     module's first pre-hook infers its sizes, materialises and becomes its concrete twin.
+//     module's (LazyModule, <lazynn/lazy.hpp>) first pre-hook infers its sizes, materialises and
+//     becomes its concrete twin.
 // Copy/move: copying a Module is a deep copy (new storage for every parameter and buffer) whose
 // registry points into the copy, with a seed of its own (seed()); moving keeps the tensors and seed. clone() deep-copies through a base
 // pointer. Assignment is deleted: copy-construct or clone() instead.
@@ -220,17 +221,14 @@ public:
     /// table of every submodule with its output shape and parameter count.
     std::string summary(const Shape& input_shape);
 
-    // ---- lazy modules ----
-    /// True until a lazy module's first forward (or a full load) finished initialising it.
-    bool is_lazy() const { return lazy_.has_value(); }
+    // ---- lazy modules (the life cycle itself is LazyModule's, <lazynn/lazy.hpp>) ----
+    /// True until a lazy module's first forward (or a full load) finished initialising it; false
+    /// for every module that does not derive LazyModule.
+    bool is_lazy() const;
     /// Whether a tensor is uninitialised (the free lazynn::is_lazy, visible inside modules too).
     static bool is_lazy(const Tensor& t) { return lazynn::is_lazy(t); }
     /// Whether any of this module's own parameters or buffers is uninitialised.
     bool has_uninitialized_params() const;
-    /// Infers sizes from the forward inputs and materialises. Lazy modules override; the base
-    /// throws NotImplementedError. Calling it by hand materialises without finishing the module:
-    /// the next forward does that.
-    virtual void initialize_parameters(const std::vector<Tensor>& inputs);
     /// One no-grad dry run on `sample`, materialising every lazy module inside, with no other
     /// effect: it runs in eval mode (no BatchNorm statistics or counters move), then restores
     /// every submodule's own train/eval flag, the buffers that were already initialised and the
@@ -281,10 +279,6 @@ protected:
     void register_with(Module* parent, const std::string& name);
     /// Sets the class name reported by name() (built-in modules call it in their constructor).
     void set_name(std::string name) { name_ = std::move(name); }
-    /// Makes this a lazy module that becomes `concrete_name` once initialised.
-    void make_lazy(std::string concrete_name);
-    /// Gen C loading: called when a load materialised every parameter; set inferred sizes here.
-    virtual void lazy_load_finalize() {}
     /// A generator seeded with seed(): parameter initialisers draw from it.
     Generator init_generator() const { return Generator(seed()); }
     /// Subclasses whose dynamic type must survive clone() override this (or derive Cloneable).
@@ -297,14 +291,10 @@ private:
     friend class Parameter;
     friend class Buffer;
     friend class HookHandle;
+    // The lazy life cycle renames the module, removes its own hooks and materialises registry
+    // entries from a checkpoint; Module itself keeps no lazy state (docs/design.md).
+    friend class LazyModule;
     struct Registry;
-    struct LazyState {
-        std::string concrete_name;
-        std::uint64_t pre_hook = 0;
-        std::uint64_t load_hook = 0;
-        // Own tensors a partial load_state_dict materialised: the first forward keeps them.
-        std::vector<std::string> loaded_params, loaded_buffers;
-    };
     template <class H>
     struct HookEntry {
         std::uint64_t id;
@@ -317,11 +307,9 @@ private:
     void release_member(const Parameter& p);
     void release_member(const Buffer& b);
     void release_member(const Module& m);
-    void finish_lazy_initialization();
     HookHandle add_forward_pre_hook(ReplacingForwardPreHook hook, bool prepend);
     HookHandle add_forward_hook(ReplacingForwardHook hook, bool prepend);
     [[noreturn]] void refuse_replaced_inputs() const;
-    void run_lazy_initialization(const std::vector<Tensor>& inputs);
     void remove_hook(std::uint64_t id);
     void load_recursive(const StateDict& state, const std::string& prefix, IncompatibleKeys& keys,
                         std::vector<std::string>& errors);
@@ -331,7 +319,6 @@ private:
     std::string name_;
     bool training_ = true;
     mutable std::optional<std::uint64_t> seed_;   // drawn on first need (seed())
-    std::optional<LazyState> lazy_;
     std::vector<HookEntry<ReplacingForwardPreHook>> pre_hooks_;
     std::vector<HookEntry<ReplacingForwardHook>> hooks_;
     std::vector<HookEntry<LoadStateDictPreHook>> load_pre_hooks_;

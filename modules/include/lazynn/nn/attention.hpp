@@ -6,6 +6,8 @@
 // float masks (0 to keep, -inf to mask), as in PyTorch. `additive_mask(m)` turns a bool or 0/1
 // "masked" tensor into the float form and `causal_mask(L)` is PyTorch's generate_square_subsequent_mask.
 
+#include <lazynn/arg.hpp>
+#include <lazynn/lazy.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/dropout.hpp>
 #include <lazynn/nn/linear.hpp>
@@ -22,32 +24,34 @@ Tensor causal_mask(std::int64_t size, Dtype dtype = kFloat32);
 Tensor additive_mask(const Tensor& masked);
 
 /// A Linear under PyTorch's name for MultiheadAttention's output projection (so printing matches).
+///
+/// Example:
+///     nn::NonDynamicallyQuantizableLinear proj(nn::LinearOptions(8, 8));
 class NonDynamicallyQuantizableLinear : public Linear {
     LAZYNN_MODULE(NonDynamicallyQuantizableLinear)
 public:
     explicit NonDynamicallyQuantizableLinear(LinearOptions options) : Linear(options) { set_name("NonDynamicallyQuantizableLinear"); }
 
     /// For LazyMultiheadAttention: weight and bias uninitialised until materialize().
-    struct Deferred {};
-    NonDynamicallyQuantizableLinear(bool bias, Deferred);
+    NonDynamicallyQuantizableLinear(bool bias, Uninitialized);
     /// Allocates [features, features] (+ bias) and initialises like Linear.
     void materialize(std::int64_t features);
     /// After a checkpoint load materialised the weight: take the sizes from it.
     void adopt_loaded_shape();
 };
 
+/// MultiheadAttention's options (PyTorch's MultiheadAttention(embed_dim, num_heads, dropout=0.0,
+/// bias=True, kdim=None, vdim=None, batch_first=False)).
 struct MultiheadAttentionOptions {
     MultiheadAttentionOptions(std::int64_t embed_dim, std::int64_t num_heads) : embed_dim_(embed_dim), num_heads_(num_heads) {}
-    MultiheadAttentionOptions& dropout(double v) { dropout_ = v; return *this; }
-    MultiheadAttentionOptions& bias(bool v) { bias_ = v; return *this; }
-    MultiheadAttentionOptions& kdim(std::int64_t v) { kdim_ = v; return *this; }
-    MultiheadAttentionOptions& vdim(std::int64_t v) { vdim_ = v; return *this; }
-    MultiheadAttentionOptions& batch_first(bool v) { batch_first_ = v; return *this; }
-    std::int64_t embed_dim_, num_heads_;
-    double dropout_ = 0.0;
-    bool bias_ = true;
-    std::int64_t kdim_ = 0, vdim_ = 0;   // 0: embed_dim
-    bool batch_first_ = false;
+    LAZYNN_ARG(std::int64_t, embed_dim);
+    LAZYNN_ARG(std::int64_t, num_heads);
+    LAZYNN_ARG(double, dropout) = 0.0;
+    LAZYNN_ARG(bool, bias) = true;
+    /// 0: embed_dim (PyTorch's None).
+    LAZYNN_ARG(std::int64_t, kdim) = 0;
+    LAZYNN_ARG(std::int64_t, vdim) = 0;
+    LAZYNN_ARG(bool, batch_first) = false;
 };
 
 struct AttentionResult {
@@ -63,6 +67,11 @@ struct AttentionCall {
     bool is_causal = false;    // adds causal_mask(L) to attn_mask
 };
 
+/// Attention over num_heads heads of embed_dim / num_heads each, with PyTorch's parameters.
+///
+/// Example:
+///     nn::MultiheadAttention attn(nn::MultiheadAttentionOptions(8, 2).batch_first(true));
+///     AttentionResult r = attn(q, k, v);   // r.output like q, r.weights [N, L, S]
 class MultiheadAttention : public Module {
     LAZYNN_MODULE(MultiheadAttention)
 public:
@@ -75,6 +84,8 @@ public:
     using Module::operator();
     /// Self-attention with default options (what a container calls).
     Tensor forward(const Tensor& x) override;
+    /// requires: the projections materialised. ensures: xavier_uniform input projections and zero
+    /// biases from the module's seed (out_proj keeps Linear's initialisation).
     virtual void reset_parameters();
     const MultiheadAttentionOptions& options() const { return options_; }
 
@@ -86,11 +97,13 @@ public:
     NonDynamicallyQuantizableLinear out_proj;
 
 protected:
-    struct Deferred {};
     /// For LazyMultiheadAttention: every projection uninitialised, sizes unknown.
-    MultiheadAttention(MultiheadAttentionOptions options, Deferred);
+    MultiheadAttention(MultiheadAttentionOptions options, Uninitialized);
+    /// Materialises the projections the options imply (in_proj_weight when kdim == vdim ==
+    /// embed_dim, q/k/v_proj_weight otherwise; the others become None) and out_proj (the lazy protocol).
+    void materialize_from_options();
     AttentionResult attend(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call);
-    bool same_dims() const { return options_.kdim_ == options_.embed_dim_ && options_.vdim_ == options_.embed_dim_; }
+    bool same_dims() const { return options_.kdim() == options_.embed_dim() && options_.vdim() == options_.embed_dim(); }
     MultiheadAttentionOptions options_;
 };
 
@@ -101,39 +114,50 @@ protected:
 /// layer (in_proj_weight when kdim == vdim == embed_dim, separate projections otherwise). Loading a
 /// checkpoint decides the same way from the keys it holds. Afterwards it is a MultiheadAttention
 /// with the eager layer's initialisation from the same seed.
-class LazyMultiheadAttention : public MultiheadAttention {
+///
+/// Example:
+///     nn::LazyMultiheadAttention attn(2);
+///     auto r = attn(q, k, v);   // embed_dim = q.size(-1), kdim = k.size(-1), vdim = v.size(-1)
+class LazyMultiheadAttention : public Lazy<MultiheadAttention> {
     LAZYNN_MODULE(LazyMultiheadAttention)
 public:
     /// `options` carries num_heads, dropout, bias and batch_first; its embed_dim/kdim/vdim must be 0.
     explicit LazyMultiheadAttention(MultiheadAttentionOptions options);
     explicit LazyMultiheadAttention(std::int64_t num_heads) : LazyMultiheadAttention(MultiheadAttentionOptions(0, num_heads)) {}
 
-    /// inputs: {query} (self-attention) or {query, key, value}.
-    void initialize_parameters(const std::vector<Tensor>& inputs) override;
-    /// A silent no-op until the sizes are known.
-    void reset_parameters() override;
-
 protected:
+    /// inputs: {query} (self-attention) or {query, key, value}: embed_dim, kdim and vdim from their last dims.
+    void infer_options(const std::vector<Tensor>& inputs) override;
+    /// Drops the projections the checkpoint does not hold and materialises out_proj from it.
+    void lazy_load_prepare(const StateDict& state, const std::string& prefix) override;
+    /// embed_dim, kdim and vdim from the loaded projections.
     void lazy_load_finalize() override;
 };
 
+/// The feed-forward activation of a transformer layer: PyTorch's activation="relu" or "gelu".
+enum class TransformerActivation { ReLU, GELU };
+
+/// TransformerEncoderLayer's options (PyTorch's TransformerEncoderLayer(d_model, nhead,
+/// dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5, batch_first=False,
+/// norm_first=False)).
 struct TransformerEncoderLayerOptions {
     TransformerEncoderLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
-    TransformerEncoderLayerOptions& dim_feedforward(std::int64_t v) { dim_feedforward_ = v; return *this; }
-    TransformerEncoderLayerOptions& dropout(double v) { dropout_ = v; return *this; }
-    /// "relu" or "gelu".
-    TransformerEncoderLayerOptions& activation(std::string v) { activation_ = std::move(v); return *this; }
-    TransformerEncoderLayerOptions& layer_norm_eps(double v) { layer_norm_eps_ = v; return *this; }
-    TransformerEncoderLayerOptions& batch_first(bool v) { batch_first_ = v; return *this; }
-    TransformerEncoderLayerOptions& norm_first(bool v) { norm_first_ = v; return *this; }
-    std::int64_t d_model_, nhead_;
-    std::int64_t dim_feedforward_ = 2048;
-    double dropout_ = 0.1;
-    std::string activation_ = "relu";
-    double layer_norm_eps_ = 1e-5;
-    bool batch_first_ = false, norm_first_ = false;
+    LAZYNN_ARG(std::int64_t, d_model);
+    LAZYNN_ARG(std::int64_t, nhead);
+    LAZYNN_ARG(std::int64_t, dim_feedforward) = 2048;
+    LAZYNN_ARG(double, dropout) = 0.1;
+    LAZYNN_ARG(TransformerActivation, activation) = TransformerActivation::ReLU;
+    LAZYNN_ARG(double, layer_norm_eps) = 1e-5;
+    LAZYNN_ARG(bool, batch_first) = false;
+    LAZYNN_ARG(bool, norm_first) = false;
 };
 
+/// Self-attention then a feed-forward block, each with a residual and a LayerNorm (after, or
+/// before with norm_first).
+///
+/// Example:
+///     nn::TransformerEncoderLayer layer(nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).activation(nn::TransformerActivation::GELU));
+///     Tensor y = layer(randn({5, 3, 8}));   // [S, N, E] -> same
 class TransformerEncoderLayer : public Module {
     LAZYNN_MODULE(TransformerEncoderLayer)
 public:
@@ -157,6 +181,11 @@ private:
     TransformerEncoderLayerOptions options_;
 };
 
+/// num_layers copies of an encoder layer.
+///
+/// Example:
+///     nn::TransformerEncoder encoder(nn::TransformerEncoderLayer(nn::TransformerEncoderLayerOptions(8, 2)), 3);
+///     Tensor y = encoder(randn({5, 3, 8}));
 class TransformerEncoder : public Module {
     LAZYNN_MODULE(TransformerEncoder)
 public:

@@ -1,6 +1,7 @@
 #pragma once
 // Embedding: a lookup table of learnable vectors.
 
+#include <lazynn/arg.hpp>
 #include <lazynn/module.hpp>
 
 #include <optional>
@@ -8,19 +9,24 @@
 
 namespace lazynn::nn {
 
+/// Embedding's options (PyTorch's Embedding(num_embeddings, embedding_dim, padding_idx=None,
+/// max_norm=None, norm_type=2.0)).
 struct EmbeddingOptions {
     EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim) : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
+    LAZYNN_ARG(std::int64_t, num_embeddings);
+    LAZYNN_ARG(std::int64_t, embedding_dim);
     /// The row at this index is initialised to zeros and receives no gradient.
-    EmbeddingOptions& padding_idx(std::optional<std::int64_t> v) { padding_idx_ = v; return *this; }
+    LAZYNN_ARG(std::optional<std::int64_t>, padding_idx);
     /// Rows looked up with a larger (p-)norm are rescaled to this norm in place first.
-    EmbeddingOptions& max_norm(std::optional<double> v) { max_norm_ = v; return *this; }
-    EmbeddingOptions& norm_type(double v) { norm_type_ = v; return *this; }
-    std::int64_t num_embeddings_, embedding_dim_;
-    std::optional<std::int64_t> padding_idx_;
-    std::optional<double> max_norm_;
-    double norm_type_ = 2.0;
+    LAZYNN_ARG(std::optional<double>, max_norm);
+    LAZYNN_ARG(double, norm_type) = 2.0;
 };
 
+/// A lookup table: row i of weight [num_embeddings, embedding_dim] for index i, N(0, 1) initialised.
+///
+/// Example:
+///     nn::Embedding emb(nn::EmbeddingOptions(10, 3).padding_idx(0));
+///     Tensor y = emb(tensor({{1, 2}, {0, 9}}));   // [2, 2, 3]
 class Embedding : public Module {
     LAZYNN_MODULE(Embedding)
 public:
@@ -28,8 +34,10 @@ public:
     Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim) : Embedding(EmbeddingOptions(num_embeddings, embedding_dim)) {}
     /// Shapes: int64 indices [*] -> [*, embedding_dim]
     Tensor forward(const Tensor& indices) override;
+    /// requires: nothing. ensures: weight ~ N(0, 1) from the module's seed, the padding row zero.
     void reset_parameters();
     std::string extra_repr() const override;
+    const EmbeddingOptions& options() const { return options_; }
 
     Parameter weight{this, "weight"};
 
@@ -37,25 +45,33 @@ private:
     EmbeddingOptions options_;
 };
 
+/// How EmbeddingBag reduces a bag: PyTorch's mode='sum', 'mean' or 'max'.
+enum class EmbeddingBagMode { Sum, Mean, Max };
+/// PyTorch's string for the mode ("sum", "mean", "max").
+const char* embedding_bag_mode_name(EmbeddingBagMode mode);
+
+/// EmbeddingBag's options (PyTorch's EmbeddingBag(num_embeddings, embedding_dim, mode='mean', padding_idx=None)).
 struct EmbeddingBagOptions {
     EmbeddingBagOptions(std::int64_t num_embeddings, std::int64_t embedding_dim) : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
-    /// "sum", "mean" (PyTorch's default) or "max".
-    EmbeddingBagOptions& mode(std::string v) { mode_ = std::move(v); return *this; }
+    LAZYNN_ARG(std::int64_t, num_embeddings);
+    LAZYNN_ARG(std::int64_t, embedding_dim);
+    LAZYNN_ARG(EmbeddingBagMode, mode) = EmbeddingBagMode::Mean;
     /// Entries equal to this index are left out of their bag (and the row is zero, with no gradient).
-    EmbeddingBagOptions& padding_idx(std::optional<std::int64_t> v) { padding_idx_ = v; return *this; }
-    std::int64_t num_embeddings_, embedding_dim_;
-    std::string mode_ = "mean";
-    std::optional<std::int64_t> padding_idx_;
+    LAZYNN_ARG(std::optional<std::int64_t>, padding_idx);
 };
 
 /// Sums, averages or takes the maximum of each bag of embeddings without materialising the
 /// per-index rows for the caller.
+///
+/// Example:
+///     nn::EmbeddingBag bag(10, 3, nn::EmbeddingBagMode::Sum);
+///     Tensor y = bag.bags(tensor({1, 2, 4, 5}), tensor({0, 2}));   // two bags -> [2, 3]
 class EmbeddingBag : public Module {
     LAZYNN_MODULE(EmbeddingBag)
 public:
     explicit EmbeddingBag(EmbeddingBagOptions options);
-    EmbeddingBag(std::int64_t num_embeddings, std::int64_t embedding_dim, std::string mode = "mean")
-        : EmbeddingBag(EmbeddingBagOptions(num_embeddings, embedding_dim).mode(std::move(mode))) {}
+    EmbeddingBag(std::int64_t num_embeddings, std::int64_t embedding_dim, EmbeddingBagMode mode = EmbeddingBagMode::Mean)
+        : EmbeddingBag(EmbeddingBagOptions(num_embeddings, embedding_dim).mode(mode)) {}
     /// Shapes: indices [B, L] (bags of equal length) -> [B, dim]
     Tensor forward(const Tensor& indices) override { return bags(indices, Tensor()); }
     /// Shapes: flat indices [n] with offsets [B] (each bag starts at its offset), or [B, L] with

@@ -1,6 +1,8 @@
 #pragma once
 // Linear, LazyLinear and Identity.
 
+#include <lazynn/arg.hpp>
+#include <lazynn/lazy.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/fusion.hpp>
 
@@ -8,16 +10,20 @@
 
 namespace lazynn::nn {
 
+/// Linear's options (PyTorch's Linear(in_features, out_features, bias=True)).
 struct LinearOptions {
     LinearOptions(std::int64_t in_features, std::int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
-    LinearOptions& bias(bool b) { bias_ = b; return *this; }
-    std::int64_t in_features_;
-    std::int64_t out_features_;
-    bool bias_ = true;
+    LAZYNN_ARG(std::int64_t, in_features);
+    LAZYNN_ARG(std::int64_t, out_features);
+    LAZYNN_ARG(bool, bias) = true;
 };
 
 /// y = x W^T + b, initialised like PyTorch: W ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with
 /// a = sqrt(5)) and b ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from the module's own seed.
+///
+/// Example:
+///     nn::Linear fc(nn::LinearOptions(784, 256).bias(false));
+///     Tensor y = fc(randn({64, 784}));   // [64, 256]
 class Linear : public Module, public FusesFollowingReLU {
     LAZYNN_MODULE(Linear)
 public:
@@ -29,20 +35,23 @@ public:
     Tensor forward(const Tensor& input) override { return forward_then(input, false); }
     /// relu(forward(input)) in one pass (no hooks run): Sequential's fusion of a following ReLU.
     Tensor forward_relu(const Tensor& input) override { return forward_then(input, true); }
+    /// requires: weight and bias materialised. ensures: both redrawn from the module's seed
+    /// (the same values every call), PyTorch's distributions.
     virtual void reset_parameters();
     std::string extra_repr() const override;
 
-    std::int64_t in_features() const { return options_.in_features_; }
-    std::int64_t out_features() const { return options_.out_features_; }
+    std::int64_t in_features() const { return options_.in_features(); }
+    std::int64_t out_features() const { return options_.out_features(); }
     const LinearOptions& options() const { return options_; }
 
     Parameter weight{this, "weight"};
     Parameter bias{this, "bias"};   // undefined when bias(false)
 
 protected:
-    struct Uninitialized {};
-    /// For LazyLinear: the same registry with uninitialised weight and bias.
+    /// For the lazy twin: weight and bias uninitialised.
     Linear(LinearOptions options, Uninitialized);
+    /// Materialises weight [out, in] and bias [out] from the options (the lazy protocol).
+    void materialize_from_options();
     Tensor forward_then(const Tensor& input, bool relu);
     LinearOptions options_;
 };
@@ -51,21 +60,27 @@ protected:
 /// Until then weight and bias are UninitializedParameters; afterwards the module is a Linear
 /// (name(), printing) with PyTorch's initialisation drawn from its own seed, so LazyLinear(256)
 /// and Linear(784, 256) built in the same order under the same manual_seed start identical.
-class LazyLinear : public Linear {
+///
+/// Example:
+///     nn::LazyLinear fc(256);
+///     Tensor y = fc(randn({64, 784}));   // fc is now Linear(in_features=784, out_features=256, bias=True)
+class LazyLinear : public Lazy<Linear> {
     LAZYNN_MODULE(LazyLinear)
 public:
-    explicit LazyLinear(std::int64_t out_features, bool bias = true);
-
-    void initialize_parameters(const std::vector<Tensor>& inputs) override;
-    void initialize_parameters(const Tensor& input);
-    /// A silent no-op until the sizes are known (PyTorch's guard).
-    void reset_parameters() override;
+    explicit LazyLinear(std::int64_t out_features, bool bias = true) : Lazy<Linear>(LinearOptions(0, out_features).bias(bias)) {}
 
 protected:
+    /// in_features = input.size(-1).
+    void infer_options(const std::vector<Tensor>& inputs) override;
+    /// in_features = weight.size(1), after checking weight [out_features, *] and bias [out_features].
     void lazy_load_finalize() override;
 };
 
 /// Returns its input unchanged.
+///
+/// Example:
+///     nn::Identity id;
+///     Tensor y = id(x);   // y is x
 class Identity : public Module {
     LAZYNN_MODULE(Identity)
 public:

@@ -1,10 +1,14 @@
 #pragma once
-// Batch normalisation: BatchNorm1d/2d/3d and the lazy twins LazyBatchNorm1d/2d/3d.
+// Normalisation layers: BatchNormNd, InstanceNormNd, LayerNorm, GroupNorm, LocalResponseNorm and the lazy twins.
 
+#include <lazynn/arg.hpp>
+#include <lazynn/lazy.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/fusion.hpp>
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace lazynn::nn {
 
@@ -20,34 +24,52 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
 Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
 }  // namespace functional
 
+/// Batch norm's options (PyTorch's BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True,
+/// track_running_stats=True)).
 struct BatchNormOptions {
     BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: BatchNorm2d(16)
-    BatchNormOptions& eps(double v) { eps_ = v; return *this; }
-    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None).
-    BatchNormOptions& momentum(std::optional<double> v) { momentum_ = v; return *this; }
-    BatchNormOptions& affine(bool v) { affine_ = v; return *this; }
-    BatchNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
-    std::int64_t num_features_;
-    double eps_ = 1e-5;
+    LAZYNN_ARG(std::int64_t, num_features);
+    LAZYNN_ARG(double, eps) = 1e-5;
+    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None). Written out rather
+    /// than LAZYNN_ARG: GCC 12 misreports the macro's move of a disengaged optional as uninitialised.
+public:
+    auto& momentum(std::optional<double> v) {
+        momentum_ = v;
+        return *this;
+    }
+    const std::optional<double>& momentum() const noexcept { return momentum_; }
+
+private:
     std::optional<double> momentum_ = 0.1;
-    bool affine_ = true;
-    bool track_running_stats_ = true;
+
+public:
+    LAZYNN_ARG(bool, affine) = true;
+    LAZYNN_ARG(bool, track_running_stats) = true;
 };
 
 /// A lazy batch norm's options: no num_features (inferred), PyTorch's LazyBatchNorm defaults.
 struct LazyBatchNormOptions {
-    LazyBatchNormOptions& eps(double v) { eps_ = v; return *this; }
-    LazyBatchNormOptions& momentum(std::optional<double> v) { momentum_ = v; return *this; }
-    LazyBatchNormOptions& affine(bool v) { affine_ = v; return *this; }
-    LazyBatchNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
+    LAZYNN_ARG(double, eps) = 1e-5;
+    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
+public:
+    auto& momentum(std::optional<double> v) {
+        momentum_ = v;
+        return *this;
+    }
+    const std::optional<double>& momentum() const noexcept { return momentum_; }
+
+private:
+    std::optional<double> momentum_ = 0.1;
+
+public:
+    LAZYNN_ARG(bool, affine) = true;
+    LAZYNN_ARG(bool, track_running_stats) = true;
+
+public:
     /// The concrete layer's options, num_features 0 until the first forward.
     BatchNormOptions batch_norm_options() const {
         return BatchNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(track_running_stats_);
     }
-    double eps_ = 1e-5;
-    std::optional<double> momentum_ = 0.1;
-    bool affine_ = true;
-    bool track_running_stats_ = true;
 };
 
 /// Normalises each channel over the batch (and spatial dims): y = (x - mean) / sqrt(var + eps) * w + b.
@@ -60,11 +82,13 @@ public:
     /// relu(forward(input)) in one pass and one autograd node (no hooks run): Sequential's fusion
     /// of a following ReLU, in training as in evaluation.
     Tensor forward_relu(const Tensor& input) override { return forward_then(input, true); }
+    /// requires: the affine parameters and running statistics materialised. ensures: running
+    /// statistics reset (mean 0, var 1, count 0), weight 1, bias 0.
     virtual void reset_parameters();
     void reset_running_stats();
     std::string extra_repr() const override;
     const BatchNormOptions& options() const { return options_; }
-    std::int64_t num_features() const { return options_.num_features_; }
+    std::int64_t num_features() const { return options_.num_features(); }
 
     Parameter weight{this, "weight"};
     Parameter bias{this, "bias"};
@@ -73,9 +97,12 @@ public:
     Buffer num_batches_tracked{this, "num_batches_tracked"};
 
 protected:
-    struct Uninitialized {};
     BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name);
+    /// For the lazy twins: the affine parameters and running statistics uninitialised
+    /// (num_batches_tracked is a real tensor from construction, as in PyTorch).
     BatchNormBase(BatchNormOptions options, std::vector<std::int64_t> ranks, const char* name, Uninitialized);
+    /// Materialises the affine parameters and running statistics as [num_features] (the lazy protocol).
+    void materialize_from_options();
     BatchNormOptions options_;
     std::vector<std::int64_t> ranks_;   // accepted input ranks
 
@@ -83,72 +110,107 @@ private:
     Tensor forward_then(const Tensor& input, bool relu);
 };
 
-#define LAZYNN_BATCHNORM(Class, ...)                                                                         \
-    class Class : public BatchNormBase {                                                                     \
-        LAZYNN_MODULE(Class)                                                                                 \
-    public:                                                                                                  \
-        explicit Class(BatchNormOptions options) : BatchNormBase(std::move(options), {__VA_ARGS__}, #Class) {} \
-                                                                                                             \
-    protected:                                                                                               \
-        Class(BatchNormOptions options, Uninitialized u) : BatchNormBase(std::move(options), {__VA_ARGS__}, #Class, u) {} \
-    }
+/// Batch norm over N spatial dims: BatchNorm1d ([N, C] or [N, C, L]), BatchNorm2d ([N, C, H, W]),
+/// BatchNorm3d ([N, C, D, H, W]).
+///
+/// Example:
+///     nn::BatchNorm2d bn(nn::BatchNormOptions(16).momentum(0.01));
+///     Tensor y = bn(randn({8, 16, 5, 5}));
+template <std::size_t N>
+class BatchNormNd : public BatchNormBase {
+    LAZYNN_MODULE(BatchNormNd)
+public:
+    explicit BatchNormNd(BatchNormOptions options) : BatchNormBase(std::move(options), input_ranks(), class_name()) {}
 
-LAZYNN_BATCHNORM(BatchNorm1d, 2, 3);
-LAZYNN_BATCHNORM(BatchNorm2d, 4);
-LAZYNN_BATCHNORM(BatchNorm3d, 5);
-#undef LAZYNN_BATCHNORM
+protected:
+    BatchNormNd(BatchNormOptions options, Uninitialized u) : BatchNormBase(std::move(options), input_ranks(), class_name(), u) {}
 
-/// Lazy twins: num_features = input.size(1). PyTorch's lazy defaults (affine, tracked stats);
-/// num_batches_tracked is a real tensor from construction. With neither affine nor tracked
-/// statistics there is nothing to infer and num_features stays 0, as in PyTorch.
-#define LAZYNN_LAZY_BATCHNORM(Class, Concrete)                                              \
-    class Class : public Concrete {                                                         \
-        LAZYNN_MODULE(Class)                                                                \
-    public:                                                                                 \
-        Class() : Class(LazyBatchNormOptions()) {}                                          \
-        explicit Class(const LazyBatchNormOptions& options) : Class(options.batch_norm_options()) {} \
-        /** The older form: num_features in the options is ignored (pass 0). */            \
-        explicit Class(BatchNormOptions options);                                           \
-        void initialize_parameters(const std::vector<Tensor>& inputs) override;             \
-        void reset_parameters() override;                                                   \
-                                                                                            \
-    protected:                                                                              \
-        void lazy_load_finalize() override;                                                 \
-    }
+private:
+    static std::vector<std::int64_t> input_ranks() { return N == 1 ? std::vector<std::int64_t>{2, 3} : std::vector<std::int64_t>{N + 2}; }
+    static const char* class_name() { return N == 1 ? "BatchNorm1d" : N == 2 ? "BatchNorm2d" : "BatchNorm3d"; }
+};
+using BatchNorm1d = BatchNormNd<1>;
+using BatchNorm2d = BatchNormNd<2>;
+using BatchNorm3d = BatchNormNd<3>;
 
-LAZYNN_LAZY_BATCHNORM(LazyBatchNorm1d, BatchNorm1d);
-LAZYNN_LAZY_BATCHNORM(LazyBatchNorm2d, BatchNorm2d);
-LAZYNN_LAZY_BATCHNORM(LazyBatchNorm3d, BatchNorm3d);
-#undef LAZYNN_LAZY_BATCHNORM
+/// The lazy twin of a batch or instance norm (PyTorch's _LazyNormBase): num_features =
+/// input.size(1). With neither affine nor tracked statistics there is nothing to infer and
+/// num_features stays 0, as in PyTorch.
+template <class Norm>
+class LazyNorm : public Lazy<Norm> {
+protected:
+    using Lazy<Norm>::Lazy;
+    void infer_options(const std::vector<Tensor>& inputs) override;
+    /// Checks that the loaded weight, bias and running statistics are all [C] for one C, then
+    /// num_features = C.
+    void lazy_load_finalize() override;
+};
 
+/// BatchNormNd whose num_features is read from the first input, with PyTorch's lazy defaults
+/// (affine, tracked statistics).
+///
+/// Example:
+///     nn::LazyBatchNorm2d bn(nn::LazyBatchNormOptions().eps(1e-3));
+///     Tensor y = bn(randn({8, 16, 5, 5}));   // now BatchNorm2d(16, eps=0.001, ...)
+template <std::size_t N>
+class LazyBatchNormNd : public LazyNorm<BatchNormNd<N>> {
+    LAZYNN_MODULE(LazyBatchNormNd)
+public:
+    LazyBatchNormNd() : LazyBatchNormNd(LazyBatchNormOptions()) {}
+    explicit LazyBatchNormNd(const LazyBatchNormOptions& options) : LazyNorm<BatchNormNd<N>>(options.batch_norm_options()) {}
+    /// The older form: num_features in the options is ignored (pass 0).
+    explicit LazyBatchNormNd(BatchNormOptions options) : LazyNorm<BatchNormNd<N>>(options.num_features(0)) {}
+};
+using LazyBatchNorm1d = LazyBatchNormNd<1>;
+using LazyBatchNorm2d = LazyBatchNormNd<2>;
+using LazyBatchNorm3d = LazyBatchNormNd<3>;
+
+/// Instance norm's options (PyTorch's InstanceNorm2d(num_features, eps=1e-5, momentum=0.1,
+/// affine=False, track_running_stats=False)).
 struct InstanceNormOptions {
     InstanceNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: InstanceNorm2d(16)
-    InstanceNormOptions& eps(double v) { eps_ = v; return *this; }
-    InstanceNormOptions& momentum(std::optional<double> v) { momentum_ = v; return *this; }
-    InstanceNormOptions& affine(bool v) { affine_ = v; return *this; }
-    InstanceNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
-    std::int64_t num_features_;
-    double eps_ = 1e-5;
+    LAZYNN_ARG(std::int64_t, num_features);
+    LAZYNN_ARG(double, eps) = 1e-5;
+    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
+public:
+    auto& momentum(std::optional<double> v) {
+        momentum_ = v;
+        return *this;
+    }
+    const std::optional<double>& momentum() const noexcept { return momentum_; }
+
+private:
     std::optional<double> momentum_ = 0.1;
-    bool affine_ = false;               // PyTorch's InstanceNorm defaults
-    bool track_running_stats_ = false;
+
+public:
+    LAZYNN_ARG(bool, affine) = false;               // PyTorch's InstanceNorm defaults
+    LAZYNN_ARG(bool, track_running_stats) = false;
 };
 
 /// A lazy instance norm's options: no num_features (inferred), and PyTorch's LazyInstanceNorm
 /// defaults, which are LazyBatchNorm's (affine and tracked statistics on), not InstanceNorm's.
 struct LazyInstanceNormOptions {
-    LazyInstanceNormOptions& eps(double v) { eps_ = v; return *this; }
-    LazyInstanceNormOptions& momentum(std::optional<double> v) { momentum_ = v; return *this; }
-    LazyInstanceNormOptions& affine(bool v) { affine_ = v; return *this; }
-    LazyInstanceNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
+    LAZYNN_ARG(double, eps) = 1e-5;
+    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
+public:
+    auto& momentum(std::optional<double> v) {
+        momentum_ = v;
+        return *this;
+    }
+    const std::optional<double>& momentum() const noexcept { return momentum_; }
+
+private:
+    std::optional<double> momentum_ = 0.1;
+
+public:
+    LAZYNN_ARG(bool, affine) = true;
+    LAZYNN_ARG(bool, track_running_stats) = true;
+
+public:
     /// The concrete layer's options, num_features 0 until the first forward.
     InstanceNormOptions instance_norm_options() const {
         return InstanceNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(track_running_stats_);
     }
-    double eps_ = 1e-5;
-    std::optional<double> momentum_ = 0.1;
-    bool affine_ = true;
-    bool track_running_stats_ = true;
 };
 
 /// Normalises each (sample, channel) over its spatial dims. Runs as batch norm over
@@ -157,10 +219,12 @@ class InstanceNormBase : public Module {
 public:
     /// Shapes: input [N, C, *spatial] or unbatched [C, *spatial] -> same shape
     Tensor forward(const Tensor& input) override;
+    /// requires: the affine parameters and running statistics materialised. ensures: running
+    /// statistics reset (mean 0, var 1, count 0), weight 1, bias 0.
     virtual void reset_parameters();
     std::string extra_repr() const override;
     const InstanceNormOptions& options() const { return options_; }
-    std::int64_t num_features() const { return options_.num_features_; }
+    std::int64_t num_features() const { return options_.num_features(); }
 
     Parameter weight{this, "weight"};
     Parameter bias{this, "bias"};
@@ -169,123 +233,179 @@ public:
     Buffer num_batches_tracked{this, "num_batches_tracked"};
 
 protected:
-    struct Uninitialized {};
     InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name);
     InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name, Uninitialized);
+    /// Materialises the affine parameters and running statistics as [num_features] (the lazy protocol).
+    void materialize_from_options();
     InstanceNormOptions options_;
     std::int64_t spatial_dims_;
 };
 
-#define LAZYNN_INSTANCENORM(Class, Dims)                                                                             \
-    class Class : public InstanceNormBase {                                                                          \
-        LAZYNN_MODULE(Class)                                                                                         \
-    public:                                                                                                          \
-        explicit Class(InstanceNormOptions options) : InstanceNormBase(std::move(options), Dims, #Class) {}           \
-                                                                                                                     \
-    protected:                                                                                                       \
-        Class(InstanceNormOptions options, Uninitialized u) : InstanceNormBase(std::move(options), Dims, #Class, u) {} \
-    }
+/// Instance norm over N spatial dims: InstanceNorm1d, InstanceNorm2d, InstanceNorm3d.
+///
+/// Example:
+///     nn::InstanceNorm2d norm(nn::InstanceNormOptions(3).affine(true));
+///     Tensor y = norm(randn({2, 3, 8, 8}));
+template <std::size_t N>
+class InstanceNormNd : public InstanceNormBase {
+    LAZYNN_MODULE(InstanceNormNd)
+public:
+    explicit InstanceNormNd(InstanceNormOptions options) : InstanceNormBase(std::move(options), N, class_name()) {}
 
-LAZYNN_INSTANCENORM(InstanceNorm1d, 1);
-LAZYNN_INSTANCENORM(InstanceNorm2d, 2);
-LAZYNN_INSTANCENORM(InstanceNorm3d, 3);
-#undef LAZYNN_INSTANCENORM
+protected:
+    InstanceNormNd(InstanceNormOptions options, Uninitialized u) : InstanceNormBase(std::move(options), N, class_name(), u) {}
 
-/// Lazy twins with PyTorch's lazy defaults (affine and tracked statistics on, like LazyBatchNorm):
-/// num_features = input.size(1).
-#define LAZYNN_LAZY_INSTANCENORM(Class, Concrete)                                                   \
-    class Class : public Concrete {                                                                 \
-        LAZYNN_MODULE(Class)                                                                        \
-    public:                                                                                         \
-        Class() : Class(LazyInstanceNormOptions()) {}                                               \
-        explicit Class(const LazyInstanceNormOptions& options);                                     \
-        /** Refused: InstanceNormOptions carries InstanceNorm's defaults (affine and tracked       \
-            statistics off), which would silently replace the lazy ones. Use LazyInstanceNormOptions. */ \
-        explicit Class(InstanceNormOptions options) = delete;                                       \
-        void initialize_parameters(const std::vector<Tensor>& inputs) override;                     \
-        void reset_parameters() override;                                                           \
-                                                                                                    \
-    protected:                                                                                      \
-        void lazy_load_finalize() override;                                                         \
-    }
+private:
+    static const char* class_name() { return N == 1 ? "InstanceNorm1d" : N == 2 ? "InstanceNorm2d" : "InstanceNorm3d"; }
+};
+using InstanceNorm1d = InstanceNormNd<1>;
+using InstanceNorm2d = InstanceNormNd<2>;
+using InstanceNorm3d = InstanceNormNd<3>;
 
-LAZYNN_LAZY_INSTANCENORM(LazyInstanceNorm1d, InstanceNorm1d);
-LAZYNN_LAZY_INSTANCENORM(LazyInstanceNorm2d, InstanceNorm2d);
-LAZYNN_LAZY_INSTANCENORM(LazyInstanceNorm3d, InstanceNorm3d);
-#undef LAZYNN_LAZY_INSTANCENORM
+/// InstanceNormNd whose num_features is read from the first input (input.size(1)), with PyTorch's
+/// lazy defaults (affine and tracked statistics on, like LazyBatchNorm).
+///
+/// Example:
+///     nn::LazyInstanceNorm2d norm(nn::LazyInstanceNormOptions().eps(1e-3));
+///     Tensor y = norm(randn({2, 3, 4, 4}));   // now InstanceNorm2d(3, eps=0.001, ...)
+template <std::size_t N>
+class LazyInstanceNormNd : public LazyNorm<InstanceNormNd<N>> {
+    LAZYNN_MODULE(LazyInstanceNormNd)
+public:
+    LazyInstanceNormNd() : LazyInstanceNormNd(LazyInstanceNormOptions()) {}
+    explicit LazyInstanceNormNd(const LazyInstanceNormOptions& options) : LazyNorm<InstanceNormNd<N>>(options.instance_norm_options()) {}
+    /// Refused: InstanceNormOptions carries InstanceNorm's defaults (affine and tracked
+    /// statistics off), which would silently replace the lazy ones. Use LazyInstanceNormOptions.
+    explicit LazyInstanceNormNd(InstanceNormOptions options) = delete;
+};
+using LazyInstanceNorm1d = LazyInstanceNormNd<1>;
+using LazyInstanceNorm2d = LazyInstanceNormNd<2>;
+using LazyInstanceNorm3d = LazyInstanceNormNd<3>;
+
+/// LayerNorm's options (PyTorch's LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True)).
+struct LayerNormOptions {
+    LayerNormOptions(Shape normalized_shape) : normalized_shape_(std::move(normalized_shape)) {}  // NOLINT: LayerNorm({8})
+    LAZYNN_ARG(Shape, normalized_shape);
+    LAZYNN_ARG(double, eps) = 1e-5;
+    LAZYNN_ARG(bool, elementwise_affine) = true;
+};
 
 /// Normalises over the trailing `normalized_shape` dims of each sample, with an elementwise affine.
+///
+/// Example:
+///     nn::LayerNorm norm(nn::LayerNormOptions({8}).eps(1e-6));
+///     Tensor y = norm(randn({4, 10, 8}));
 class LayerNorm : public Module {
     LAZYNN_MODULE(LayerNorm)
 public:
-    explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
+    explicit LayerNorm(LayerNormOptions options);
+    explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true)
+        : LayerNorm(LayerNormOptions(std::move(normalized_shape)).eps(eps).elementwise_affine(elementwise_affine)) {}
     /// Shapes: input [*, *normalized_shape] -> same shape
     Tensor forward(const Tensor& input) override;
+    /// requires: weight and bias materialised. ensures: weight 1, bias 0.
     virtual void reset_parameters();
     std::string extra_repr() const override;
-    const Shape& normalized_shape() const { return normalized_shape_; }
+    const Shape& normalized_shape() const { return options_.normalized_shape(); }
+    const LayerNormOptions& options() const { return options_; }
 
     Parameter weight{this, "weight"};
     Parameter bias{this, "bias"};
 
 protected:
-    struct Uninitialized {};
-    LayerNorm(std::int64_t trailing_dims, double eps, bool elementwise_affine, Uninitialized);
-    Shape normalized_shape_;
-    double eps_;
-    bool affine_;
+    /// For the lazy twin: normalized_shape holds one 0 per trailing dim; weight and bias uninitialised.
+    LayerNorm(LayerNormOptions options, Uninitialized);
+    void materialize_from_options();
+    LayerNormOptions options_;
 };
 
 /// A LayerNorm (which PyTorch does not ship lazily) whose normalized_shape is the last
 /// `trailing_dims` sizes of the first input.
-class LazyLayerNorm : public LayerNorm {
+///
+/// Example:
+///     nn::LazyLayerNorm norm;          // normalises the last dim
+///     Tensor y = norm(randn({4, 8}));  // now LayerNorm((8,), eps=1e-05, elementwise_affine=True)
+class LazyLayerNorm : public Lazy<LayerNorm> {
     LAZYNN_MODULE(LazyLayerNorm)
 public:
     explicit LazyLayerNorm(std::int64_t trailing_dims = 1, double eps = 1e-5, bool elementwise_affine = true);
-    void initialize_parameters(const std::vector<Tensor>& inputs) override;
-    void reset_parameters() override;
 
 protected:
+    /// normalized_shape = the input's last trailing_dims sizes (also without affine parameters).
+    void infer_options(const std::vector<Tensor>& inputs) override;
+    bool sizes_known() const override { return normalized_shape()[0] != 0; }
+    /// normalized_shape = weight's shape, after checking weight and bias agree.
     void lazy_load_finalize() override;
-    std::int64_t trailing_dims_;
+};
+
+/// GroupNorm's options (PyTorch's GroupNorm(num_groups, num_channels, eps=1e-5, affine=True)).
+struct GroupNormOptions {
+    GroupNormOptions(std::int64_t num_groups, std::int64_t num_channels) : num_groups_(num_groups), num_channels_(num_channels) {}
+    LAZYNN_ARG(std::int64_t, num_groups);
+    LAZYNN_ARG(std::int64_t, num_channels);
+    LAZYNN_ARG(double, eps) = 1e-5;
+    LAZYNN_ARG(bool, affine) = true;
 };
 
 /// Normalises each sample over groups of channels: [N, C, *] seen as [N, G, C/G * *].
+///
+/// Example:
+///     nn::GroupNorm norm(nn::GroupNormOptions(2, 6).eps(1e-3));
+///     Tensor y = norm(randn({4, 6, 5}));
 class GroupNorm : public Module {
     LAZYNN_MODULE(GroupNorm)
 public:
-    GroupNorm(std::int64_t num_groups, std::int64_t num_channels, double eps = 1e-5, bool affine = true);
+    explicit GroupNorm(GroupNormOptions options);
+    GroupNorm(std::int64_t num_groups, std::int64_t num_channels, double eps = 1e-5, bool affine = true)
+        : GroupNorm(GroupNormOptions(num_groups, num_channels).eps(eps).affine(affine)) {}
     /// Shapes: input [N, C, *] -> same shape
     Tensor forward(const Tensor& input) override;
+    /// requires: weight and bias materialised. ensures: weight 1, bias 0.
     virtual void reset_parameters();
     std::string extra_repr() const override;
-    std::int64_t num_channels() const { return num_channels_; }
+    std::int64_t num_channels() const { return options_.num_channels(); }
+    const GroupNormOptions& options() const { return options_; }
 
     Parameter weight{this, "weight"};
     Parameter bias{this, "bias"};
 
 protected:
-    struct Uninitialized {};
-    GroupNorm(std::int64_t num_groups, double eps, bool affine, Uninitialized);
-    std::int64_t num_groups_, num_channels_;
-    double eps_;
-    bool affine_;
+    /// For the lazy twin: num_channels 0, weight and bias uninitialised.
+    GroupNorm(GroupNormOptions options, Uninitialized);
+    void materialize_from_options();
+    GroupNormOptions options_;
 };
 
 /// A GroupNorm (requested in pytorch#161869) whose num_channels is read from input.size(1).
-class LazyGroupNorm : public GroupNorm {
+///
+/// Example:
+///     nn::LazyGroupNorm norm(2);
+///     Tensor y = norm(randn({4, 6, 5}));   // now GroupNorm(2, 6, eps=1e-05, affine=True)
+class LazyGroupNorm : public Lazy<GroupNorm> {
     LAZYNN_MODULE(LazyGroupNorm)
 public:
     explicit LazyGroupNorm(std::int64_t num_groups, double eps = 1e-5, bool affine = true);
-    void initialize_parameters(const std::vector<Tensor>& inputs) override;
-    void reset_parameters() override;
 
 protected:
-    void lazy_load_finalize() override { num_channels_ = weight.defined() ? weight.size(0) : num_channels_; }
+    /// num_channels = input.size(1), which num_groups must divide (also without affine parameters).
+    void infer_options(const std::vector<Tensor>& inputs) override;
+    bool sizes_known() const override { return options_.num_channels() != 0; }
+    void lazy_load_finalize() override;
 };
+
+extern template class LazyNorm<BatchNorm1d>;
+extern template class LazyNorm<BatchNorm2d>;
+extern template class LazyNorm<BatchNorm3d>;
+extern template class LazyNorm<InstanceNorm1d>;
+extern template class LazyNorm<InstanceNorm2d>;
+extern template class LazyNorm<InstanceNorm3d>;
 
 /// Normalises each element by the activity of `size` neighbouring channels (AlexNet's LRN):
 /// x / (k + alpha/size * sum of x^2 over the window)^beta.
+///
+/// Example:
+///     nn::LocalResponseNorm lrn(5);
+///     Tensor y = lrn(randn({2, 8, 6, 6}));
 class LocalResponseNorm : public Module {
     LAZYNN_MODULE(LocalResponseNorm)
 public:

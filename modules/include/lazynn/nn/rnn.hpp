@@ -4,39 +4,43 @@
 // infer input_size from the last dimension of the first input (pytorch#69756). Parameter names
 // are PyTorch's (weight_ih_l0, weight_hh_l1_reverse, weight_hr_l0, ...) so checkpoints map one to one.
 
+#include <lazynn/arg.hpp>
+#include <lazynn/lazy.hpp>
 #include <lazynn/module.hpp>
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 #include <string>
 #include <utility>
 
 namespace lazynn::nn {
 
+/// RNN's element-wise nonlinearity: PyTorch's nonlinearity='tanh' or 'relu'.
+enum class RNNNonlinearity { Tanh, ReLU };
+
+/// A recurrent layer's options (PyTorch's RNN/LSTM/GRU(input_size, hidden_size, num_layers=1,
+/// nonlinearity='tanh', bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)).
 struct RNNOptions {
     RNNOptions(std::int64_t input_size, std::int64_t hidden_size) : input_size_(input_size), hidden_size_(hidden_size) {}
-    RNNOptions& num_layers(std::int64_t v) { num_layers_ = v; return *this; }
-    /// "tanh" or "relu" (RNN only).
-    RNNOptions& nonlinearity(std::string v) { nonlinearity_ = std::move(v); return *this; }
-    RNNOptions& bias(bool v) { bias_ = v; return *this; }
-    RNNOptions& batch_first(bool v) { batch_first_ = v; return *this; }
-    RNNOptions& dropout(double v) { dropout_ = v; return *this; }
-    RNNOptions& bidirectional(bool v) { bidirectional_ = v; return *this; }
+    LAZYNN_ARG(std::int64_t, input_size);
+    LAZYNN_ARG(std::int64_t, hidden_size);
+    LAZYNN_ARG(std::int64_t, num_layers) = 1;
+    /// RNN only.
+    LAZYNN_ARG(RNNNonlinearity, nonlinearity) = RNNNonlinearity::Tanh;
+    LAZYNN_ARG(bool, bias) = true;
+    LAZYNN_ARG(bool, batch_first) = false;
+    LAZYNN_ARG(double, dropout) = 0.0;
+    LAZYNN_ARG(bool, bidirectional) = false;
     /// LSTM only: project the hidden state to this size (0 = off).
-    RNNOptions& proj_size(std::int64_t v) { proj_size_ = v; return *this; }
-    std::int64_t input_size_, hidden_size_;
-    std::int64_t num_layers_ = 1;
-    std::string nonlinearity_ = "tanh";
-    bool bias_ = true, batch_first_ = false;
-    double dropout_ = 0.0;
-    bool bidirectional_ = false;
-    std::int64_t proj_size_ = 0;
+    LAZYNN_ARG(std::int64_t, proj_size) = 0;
 };
 
 /// A lazy recurrent layer's options: RNNOptions without input_size (inferred from input.size(-1)).
 struct LazyRNNOptions {
     explicit LazyRNNOptions(std::int64_t hidden_size) : rnn_(0, hidden_size) {}
     LazyRNNOptions& num_layers(std::int64_t v) { rnn_.num_layers(v); return *this; }
-    LazyRNNOptions& nonlinearity(std::string v) { rnn_.nonlinearity(std::move(v)); return *this; }
+    LazyRNNOptions& nonlinearity(RNNNonlinearity v) { rnn_.nonlinearity(v); return *this; }
     LazyRNNOptions& bias(bool v) { rnn_.bias(v); return *this; }
     LazyRNNOptions& batch_first(bool v) { rnn_.batch_first(v); return *this; }
     LazyRNNOptions& dropout(double v) { rnn_.dropout(v); return *this; }
@@ -66,20 +70,26 @@ public:
     Tensor forward(const Tensor& input) override { return forward_with_state(input).output; }
     RNNResult operator()(const Tensor& input, const Tensor& h0, const Tensor& c0 = Tensor());
     using Module::operator();
+    /// requires: every parameter materialised (the uninitialised first-layer input weights are
+    /// skipped). ensures: each redrawn from the module's seed, U(-1/sqrt(hidden), 1/sqrt(hidden)).
     virtual void reset_parameters();
     std::string extra_repr() const override;
     const RNNOptions& options() const { return options_; }
 
 protected:
-    struct Uninitialized {};
     RNNBase(std::string mode, RNNOptions options, bool lazy);
     std::int64_t gates() const;
-    std::int64_t output_hidden() const { return options_.proj_size_ > 0 ? options_.proj_size_ : options_.hidden_size_; }
-    void materialize_first_layer(std::int64_t input_size);
+    std::int64_t output_hidden() const { return options_.proj_size() > 0 ? options_.proj_size() : options_.hidden_size(); }
+    /// Materialises the first layer's input weights [gates*hidden, input_size] (the lazy protocol).
+    void materialize_from_options();
     std::string mode_;
     RNNOptions options_;
 };
 
+/// Elman RNN: h_t = tanh (or relu)(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
+///
+/// Example:
+///     nn::RNN rnn(nn::RNNOptions(4, 8).nonlinearity(nn::RNNNonlinearity::ReLU));   // [T, N, 4] -> [T, N, 8]
 class RNN : public RNNBase {
     LAZYNN_MODULE(RNN)
 public:
@@ -90,6 +100,10 @@ protected:
     RNN(RNNOptions options, Uninitialized);
 };
 
+/// Long short-term memory (with proj_size: LSTMP).
+///
+/// Example:
+///     nn::LSTM lstm(nn::RNNOptions(4, 8).num_layers(2).batch_first(true));   // result.output, h_n, c_n
 class LSTM : public RNNBase {
     LAZYNN_MODULE(LSTM)
 public:
@@ -100,6 +114,10 @@ protected:
     LSTM(RNNOptions options, Uninitialized);
 };
 
+/// Gated recurrent unit.
+///
+/// Example:
+///     nn::GRU gru(nn::RNNOptions(4, 8).bidirectional(true));   // output [T, N, 16]
 class GRU : public RNNBase {
     LAZYNN_MODULE(GRU)
 public:
@@ -110,25 +128,36 @@ protected:
     GRU(RNNOptions options, Uninitialized);
 };
 
-#define LAZYNN_LAZY_RNN(Class, Concrete)                                                                    \
-    class Class : public Concrete {                                                                         \
-        LAZYNN_MODULE(Class)                                                                                \
-    public:                                                                                                 \
-        explicit Class(const LazyRNNOptions& options) : Class(options.rnn_options()) {}                     \
-        /** The older form: input_size in the options is ignored (pass 0); prefer LazyRNNOptions. */        \
-        explicit Class(RNNOptions options);                                                                 \
-        explicit Class(std::int64_t hidden_size) : Class(RNNOptions(0, hidden_size)) {}                     \
-        void initialize_parameters(const std::vector<Tensor>& inputs) override;                             \
-        void reset_parameters() override;                                                                   \
-                                                                                                            \
-    protected:                                                                                              \
-        void lazy_load_finalize() override;                                                                 \
-    }
+/// The lazy twin of RNN, LSTM or GRU (pytorch#69756): input_size = input.size(-1).
+///
+/// Example:
+///     nn::LazyLSTM lstm(nn::LazyRNNOptions(8).num_layers(2));
+///     auto out = lstm(randn({5, 3, 4}));   // now LSTM(4, 8, num_layers=2)
+template <class Recurrent>
+class LazyRecurrent : public Lazy<Recurrent> {
+    LAZYNN_MODULE(LazyRecurrent)
+public:
+    explicit LazyRecurrent(const LazyRNNOptions& options) : Lazy<Recurrent>(options.rnn_options()) {}
+    /// The older form: input_size in the options is ignored (pass 0); prefer LazyRNNOptions.
+    explicit LazyRecurrent(RNNOptions options) : Lazy<Recurrent>(options.input_size(0)) {}
+    explicit LazyRecurrent(std::int64_t hidden_size) : LazyRecurrent(LazyRNNOptions(hidden_size)) {}
 
-LAZYNN_LAZY_RNN(LazyRNN, RNN);
-LAZYNN_LAZY_RNN(LazyLSTM, LSTM);
-LAZYNN_LAZY_RNN(LazyGRU, GRU);
-#undef LAZYNN_LAZY_RNN
+protected:
+    void infer_options(const std::vector<Tensor>& inputs) override;
+    /// input_size = weight_ih_l0.size(1).
+    void lazy_load_finalize() override;
+};
+using LazyRNN = LazyRecurrent<RNN>;
+using LazyLSTM = LazyRecurrent<LSTM>;
+using LazyGRU = LazyRecurrent<GRU>;
+
+/// A recurrent cell's options (PyTorch's RNNCell/LSTMCell/GRUCell(input_size, hidden_size, bias=True)).
+struct RNNCellOptions {
+    RNNCellOptions(std::int64_t input_size, std::int64_t hidden_size) : input_size_(input_size), hidden_size_(hidden_size) {}
+    LAZYNN_ARG(std::int64_t, input_size);
+    LAZYNN_ARG(std::int64_t, hidden_size);
+    LAZYNN_ARG(bool, bias) = true;
+};
 
 /// One step of a recurrence: RNNCell, LSTMCell, GRUCell (weights weight_ih, weight_hh, bias_ih, bias_hh).
 class RNNCellBase : public Module {
@@ -137,9 +166,12 @@ public:
     /// Runs the hooks (so a lazy cell initialises here too).
     RNNResult step(const Tensor& input, const Tensor& h = Tensor(), const Tensor& c = Tensor());
     Tensor forward(const Tensor& input) override { return step_impl(input, Tensor(), Tensor()).h_n; }
+    /// requires: every parameter materialised (an uninitialised weight_ih is skipped). ensures:
+    /// each redrawn from the module's seed, U(-1/sqrt(hidden), 1/sqrt(hidden)).
     virtual void reset_parameters();
     std::string extra_repr() const override;
-    std::int64_t input_size() const { return input_size_; }
+    std::int64_t input_size() const { return options_.input_size(); }
+    const RNNCellOptions& options() const { return options_; }
 
     Parameter weight_ih{this, "weight_ih"};
     Parameter weight_hh{this, "weight_hh"};
@@ -148,45 +180,81 @@ public:
 
 protected:
     RNNResult step_impl(const Tensor& input, const Tensor& h, const Tensor& c);
-    RNNCellBase(std::string mode, std::int64_t input_size, std::int64_t hidden_size, bool bias, bool lazy);
+    RNNCellBase(std::string mode, RNNCellOptions options, bool lazy, const char* name);
+    /// Materialises weight_ih [gates*hidden, input_size] (the lazy protocol).
+    void materialize_from_options();
     std::int64_t gates() const;
     std::string mode_;
-    std::int64_t input_size_, hidden_size_;
-    bool bias_;
+    RNNCellOptions options_;
 };
 
-#define LAZYNN_RNN_CELL(Class, Mode)                                                                          \
-    class Class : public RNNCellBase {                                                                        \
-        LAZYNN_MODULE(Class)                                                                                  \
-    public:                                                                                                   \
-        Class(std::int64_t input_size, std::int64_t hidden_size, bool bias = true)                            \
-            : RNNCellBase(Mode, input_size, hidden_size, bias, false) { set_name(#Class); }                   \
-                                                                                                              \
-    protected:                                                                                                \
-        struct Uninitialized {};                                                                              \
-        Class(std::int64_t hidden_size, bool bias, Uninitialized) : RNNCellBase(Mode, 0, hidden_size, bias, true) {} \
-    }
+/// One tanh RNN step.
+///
+/// Example:
+///     nn::RNNCell cell(4, 8);   auto r = cell.step(x, h);   // r.h_n [N, 8]
+class RNNCell : public RNNCellBase {
+    LAZYNN_MODULE(RNNCell)
+public:
+    explicit RNNCell(RNNCellOptions options) : RNNCellBase("RNN_TANH", options, false, "RNNCell") {}
+    RNNCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true)
+        : RNNCell(RNNCellOptions(input_size, hidden_size).bias(bias)) {}
 
-LAZYNN_RNN_CELL(RNNCell, "RNN_TANH");
-LAZYNN_RNN_CELL(LSTMCell, "LSTM");
-LAZYNN_RNN_CELL(GRUCell, "GRU");
-#undef LAZYNN_RNN_CELL
+protected:
+    RNNCell(RNNCellOptions options, Uninitialized) : RNNCellBase("RNN_TANH", options, true, "RNNCell") {}
+};
 
-#define LAZYNN_LAZY_CELL(Class, Concrete)                                                                     \
-    class Class : public Concrete {                                                                           \
-        LAZYNN_MODULE(Class)                                                                                  \
-    public:                                                                                                   \
-        explicit Class(std::int64_t hidden_size, bool bias = true);                                           \
-        void initialize_parameters(const std::vector<Tensor>& inputs) override;                               \
-        void reset_parameters() override;                                                                     \
-                                                                                                              \
-    protected:                                                                                                \
-        void lazy_load_finalize() override { input_size_ = weight_ih.size(1); }                               \
-    }
+/// One LSTM step.
+///
+/// Example:
+///     nn::LSTMCell cell(4, 8);   auto r = cell.step(x, h, c);   // r.h_n, r.c_n
+class LSTMCell : public RNNCellBase {
+    LAZYNN_MODULE(LSTMCell)
+public:
+    explicit LSTMCell(RNNCellOptions options) : RNNCellBase("LSTM", options, false, "LSTMCell") {}
+    LSTMCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true)
+        : LSTMCell(RNNCellOptions(input_size, hidden_size).bias(bias)) {}
 
-LAZYNN_LAZY_CELL(LazyRNNCell, RNNCell);
-LAZYNN_LAZY_CELL(LazyLSTMCell, LSTMCell);
-LAZYNN_LAZY_CELL(LazyGRUCell, GRUCell);
-#undef LAZYNN_LAZY_CELL
+protected:
+    LSTMCell(RNNCellOptions options, Uninitialized) : RNNCellBase("LSTM", options, true, "LSTMCell") {}
+};
+
+/// One GRU step.
+///
+/// Example:
+///     nn::GRUCell cell(4, 8);   auto r = cell.step(x, h);
+class GRUCell : public RNNCellBase {
+    LAZYNN_MODULE(GRUCell)
+public:
+    explicit GRUCell(RNNCellOptions options) : RNNCellBase("GRU", options, false, "GRUCell") {}
+    GRUCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true)
+        : GRUCell(RNNCellOptions(input_size, hidden_size).bias(bias)) {}
+
+protected:
+    GRUCell(RNNCellOptions options, Uninitialized) : RNNCellBase("GRU", options, true, "GRUCell") {}
+};
+
+/// The lazy twin of a cell: input_size = input.size(-1).
+///
+/// Example:
+///     nn::LazyLSTMCell cell(8);
+///     auto r = cell.step(randn({3, 4}));   // now LSTMCell(4, 8)
+template <class Cell>
+class LazyCell : public Lazy<Cell> {
+    LAZYNN_MODULE(LazyCell)
+public:
+    explicit LazyCell(std::int64_t hidden_size, bool bias = true) : Lazy<Cell>(RNNCellOptions(0, hidden_size).bias(bias)) {}
+
+protected:
+    void infer_options(const std::vector<Tensor>& inputs) override { this->options_.input_size(inputs[0].size(-1)); }
+    /// input_size = weight_ih.size(1).
+    void lazy_load_finalize() override { this->options_.input_size(this->weight_ih.size(1)); }
+};
+using LazyRNNCell = LazyCell<RNNCell>;
+using LazyLSTMCell = LazyCell<LSTMCell>;
+using LazyGRUCell = LazyCell<GRUCell>;
+
+extern template class LazyRecurrent<RNN>;
+extern template class LazyRecurrent<LSTM>;
+extern template class LazyRecurrent<GRU>;
 
 }  // namespace lazynn::nn
