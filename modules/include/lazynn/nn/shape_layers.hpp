@@ -63,6 +63,22 @@ private:
     PixelShuffleOptions options_;
 };
 
+/// Constant padding: D amounts in PyTorch's order (left, right[, top, bottom]) and the fill value.
+template <std::size_t D>
+struct ConstantPadOptions {
+    ConstantPadOptions(ExpandingArray<D> padding, double value) : padding_(padding), value_(value) {}
+    LAZYNN_ARG(ExpandingArray<D>, padding);
+    LAZYNN_ARG(double, value);
+};
+using ConstantPad1dOptions = ConstantPadOptions<2>;
+using ConstantPad2dOptions = ConstantPadOptions<4>;
+
+struct ZeroPad2dOptions {
+    ZeroPad2dOptions(ExpandingArray<4> padding) : padding_(padding) {}  // NOLINT(google-explicit-constructor): ZeroPad2d({1, 2, 0, 1})
+    /// left, right, top, bottom.
+    LAZYNN_ARG(ExpandingArray<4>, padding);
+};
+
 /// Constant padding of the last dims (PyTorch order: left, right[, top, bottom]).
 class ConstantPadNd : public Module {
 public:
@@ -79,11 +95,13 @@ protected:
 /// Pads the last dim with a constant.
 ///
 /// Example:
-///     nn::ConstantPad1d pad(nn::ExpandingArray<2>({2, 1}), 3.5);   // [*, W] -> [*, W + 3]
+///     nn::ConstantPad1d pad(nn::ConstantPad1dOptions({2, 1}, 3.5));   // [*, W] -> [*, W + 3]
 class ConstantPad1d : public ConstantPadNd {
     LAZYNN_MODULE(ConstantPad1d)
 public:
-    ConstantPad1d(ExpandingArray<2> padding, double value) : ConstantPadNd({padding[0], padding[1]}, value, "ConstantPad1d") {}
+    explicit ConstantPad1d(ConstantPad1dOptions options)
+        : ConstantPadNd({options.padding()[0], options.padding()[1]}, options.value(), "ConstantPad1d") {}
+    ConstantPad1d(ExpandingArray<2> padding, double value) : ConstantPad1d(ConstantPad1dOptions(padding, value)) {}
 };
 
 /// Pads the last two dims with a constant.
@@ -93,7 +111,10 @@ public:
 class ConstantPad2d : public ConstantPadNd {
     LAZYNN_MODULE(ConstantPad2d)
 public:
-    ConstantPad2d(ExpandingArray<4> padding, double value) : ConstantPadNd({padding[0], padding[1], padding[2], padding[3]}, value, "ConstantPad2d") {}
+    explicit ConstantPad2d(ConstantPad2dOptions options)
+        : ConstantPadNd({options.padding()[0], options.padding()[1], options.padding()[2], options.padding()[3]}, options.value(),
+                        "ConstantPad2d") {}
+    ConstantPad2d(ExpandingArray<4> padding, double value) : ConstantPad2d(ConstantPad2dOptions(padding, value)) {}
 };
 
 /// Pads the last two dims with zeros.
@@ -103,7 +124,8 @@ public:
 class ZeroPad2d : public ConstantPadNd {
     LAZYNN_MODULE(ZeroPad2d)
 public:
-    explicit ZeroPad2d(ExpandingArray<4> padding) : ConstantPadNd({padding[0], padding[1], padding[2], padding[3]}, 0.0, "ZeroPad2d") {}
+    explicit ZeroPad2d(ZeroPad2dOptions options)
+        : ConstantPadNd({options.padding()[0], options.padding()[1], options.padding()[2], options.padding()[3]}, 0.0, "ZeroPad2d") {}
     std::string extra_repr() const override;
 };
 
