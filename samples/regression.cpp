@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
         const double target_variance = test_set->targets().var(false).item<double>();
 
         optim::Adam optimizer(model.parameters(), optim::AdamOptions(o.lr));
-        optim::ReduceLROnPlateau plateau(optimizer, optim::ReduceLROnPlateau::Options().patience(5).factor(0.5));
+        optim::ReduceLROnPlateau plateau(optimizer, optim::ReduceLROnPlateauOptions().patience(5).factor(0.5));
         // A regression has no accuracy: the metric is R^2 on the test set.
         samples::TrainingRun run(o, argc, argv, samples::MetricKind{"test_r2", "test R^2", false}, parallel->is_root(),
                                  parallel->enabled());

@@ -17,12 +17,8 @@ using LossFn = std::function<Tensor(const std::vector<Tensor>& inputs, const std
 
 Tensor labels(const Tensor& t) { return t.to(kInt64); }
 
-F::CrossEntropyOptions ce(Reduction reduction = Reduction::Mean, Tensor weight = Tensor(), double smoothing = 0.0) {
-    F::CrossEntropyOptions o;
-    o.reduction = reduction;
-    o.weight = std::move(weight);
-    o.label_smoothing = smoothing;
-    return o;
+CrossEntropyLossOptions ce(Reduction reduction = Reduction::Mean, Tensor weight = Tensor(), double smoothing = 0.0) {
+    return CrossEntropyLossOptions().reduction(reduction).weight(std::move(weight)).label_smoothing(smoothing);
 }
 
 const std::map<std::string, LossFn>& cases() {
@@ -52,8 +48,8 @@ const std::map<std::string, LossFn>& cases() {
         {"bce_logits", [](const auto& x, const auto&) { return F::binary_cross_entropy_with_logits(x[0], x[1]); }},
         {"bce_logits_pos_weight",
          [](const auto& x, const auto& e) { return F::binary_cross_entropy_with_logits(x[0], e[0], Tensor(), e[1]); }},
-        {"kl_div_batchmean", [](const auto& x, const auto& e) { return F::kl_div(x[0], e[0], "batchmean"); }},
-        {"kl_div_log_target_sum", [](const auto& x, const auto& e) { return F::kl_div(x[0], e[0], "sum", true); }},
+        {"kl_div_batchmean", [](const auto& x, const auto& e) { return F::kl_div(x[0], e[0], KLDivReduction::BatchMean); }},
+        {"kl_div_log_target_sum", [](const auto& x, const auto& e) { return F::kl_div(x[0], e[0], KLDivReduction::Sum, true); }},
         {"cosine_embedding", [](const auto& x, const auto& e) { return F::cosine_embedding_loss(x[0], x[1], e[0], 0.2); }},
         {"margin_ranking", [](const auto& x, const auto& e) { return F::margin_ranking_loss(x[0], x[1], e[0], 0.3); }},
         {"triplet", [](const auto& x, const auto&) { return F::triplet_margin_loss(x[0], x[1], x[2], 1.0); }},

@@ -49,7 +49,7 @@ const std::map<std::string, Make>& cases() {
         {"onecycle", [](Optimizer& o) { return Schedulers{make<OneCycleLR>(o, OneCycleOptions(1.0, 25))}; }},
         {"onecycle_epochs_three_phase_linear",
          [](Optimizer& o) {
-             return Schedulers{make<OneCycleLR>(o, OneCycleOptions(0.5).epochs(5).steps_per_epoch(5).three_phase(true).anneal_cos(false).pct_start(0.25))};
+             return Schedulers{make<OneCycleLR>(o, OneCycleOptions(0.5).epochs(5).steps_per_epoch(5).three_phase(true).anneal_strategy(AnnealStrategy::Linear).pct_start(0.25))};
          }},
         {"cyclic_triangular", [](Optimizer& o) { return Schedulers{make<CyclicLR>(o, CyclicLROptions(0.01, 0.1).step_size_up(4))}; }},
         {"cyclic_triangular2",
@@ -57,14 +57,14 @@ const std::map<std::string, Make>& cases() {
              return Schedulers{make<CyclicLR>(o, CyclicLROptions(0.01, 0.1)
                                                      .step_size_up(3)
                                                      .step_size_down(5)
-                                                     .mode(CyclicLROptions::Mode::Triangular2)
+                                                     .mode(CyclicLRMode::Triangular2)
                                                      .base_momentum(0.7)
                                                      .max_momentum(0.95))};
          }},
         {"cyclic_exp_range",
          [](Optimizer& o) {
              return Schedulers{
-                 make<CyclicLR>(o, CyclicLROptions(0.02, 0.2).step_size_up(4).mode(CyclicLROptions::Mode::ExpRange).gamma(0.9).cycle_momentum(false))};
+                 make<CyclicLR>(o, CyclicLROptions(0.02, 0.2).step_size_up(4).mode(CyclicLRMode::ExpRange).gamma(0.9).cycle_momentum(false))};
          }},
         {"sequential",
          [](Optimizer& o) {
@@ -88,13 +88,13 @@ const std::map<std::string, Make>& cases() {
         {"multiplicative_and_polynomial",
          [](Optimizer& o) { return Schedulers{make<MultiplicativeLR>(o, [](std::int64_t) { return 0.97; }), make<PolynomialLR>(o, 10, 1.5)}; }},
         {"plateau",
-         [](Optimizer& o) { return Schedulers{make<ReduceLROnPlateau>(o, ReduceLROnPlateau::Options().patience(2).factor(0.5).cooldown(1).min_lr(0.004))}; }},
+         [](Optimizer& o) { return Schedulers{make<ReduceLROnPlateau>(o, ReduceLROnPlateauOptions().patience(2).factor(0.5).cooldown(1).min_lr(0.004))}; }},
         {"plateau_max_abs",
          [](Optimizer& o) {
-             return Schedulers{make<ReduceLROnPlateau>(o, ReduceLROnPlateau::Options().mode_max(true).threshold_mode_abs(true).threshold(0.05).patience(1).factor(0.3))};
+             return Schedulers{make<ReduceLROnPlateau>(o, ReduceLROnPlateauOptions().mode(PlateauMode::Max).threshold_mode(ThresholdMode::Abs).threshold(0.05).patience(1).factor(0.3))};
          }},
         {"exponential_and_plateau",
-         [](Optimizer& o) { return Schedulers{make<ExponentialLR>(o, 0.95), make<ReduceLROnPlateau>(o, ReduceLROnPlateau::Options().patience(1).factor(0.5))}; }},
+         [](Optimizer& o) { return Schedulers{make<ExponentialLR>(o, 0.95), make<ReduceLROnPlateau>(o, ReduceLROnPlateauOptions().patience(1).factor(0.5))}; }},
     };
     return table;
 }
@@ -104,7 +104,7 @@ struct Setup {
     Parameter a{zeros({1})}, b{zeros({1})};
     SGD sgd{std::vector<SGD::ParamGroup>{{{a}, SGDOptions(0.1).momentum(0.9)}, {{b}, SGDOptions(0.02).momentum(0.8)}}, SGDOptions(0.1).momentum(0.9)};
     std::vector<double> lrs() { return {sgd.lr(0), sgd.lr(1)}; }
-    std::vector<double> momenta() { return {sgd.param_groups()[0].options.momentum_, sgd.param_groups()[1].options.momentum_}; }
+    std::vector<double> momenta() { return {sgd.param_groups()[0].options.momentum(), sgd.param_groups()[1].options.momentum()}; }
 };
 
 void step_all(const std::string& name, Schedulers& schedulers, std::size_t i, const nlohmann::json& fixture) {
@@ -221,7 +221,7 @@ TEST_SUITE("scheduler arguments and state") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(restarts.step(-0.5), ValueError, "Expected non-negative epoch, but got");
         ReduceLROnPlateau plateau(sgd);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(plateau.step(), ValueError, "needs the metric");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ReduceLROnPlateau(sgd, ReduceLROnPlateau::Options().factor(1.0)), ValueError, "Factor should be < 1.0.");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ReduceLROnPlateau(sgd, ReduceLROnPlateauOptions().factor(1.0)), ValueError, "Factor should be < 1.0.");
     }
 
     TEST_CASE("OneCycleLR: stepping past total_steps says so (PyTorch counts the initial step)") {
@@ -256,7 +256,7 @@ TEST_SUITE("scheduler arguments and state") {
             manual_seed(3);
             nn::Linear model(2, 1);
             Adam adam(model.parameters(), AdamOptions(0.05));
-            ReduceLROnPlateau plateau(adam, ReduceLROnPlateau::Options().patience(1).factor(0.5));
+            ReduceLROnPlateau plateau(adam, ReduceLROnPlateauOptions().patience(1).factor(0.5));
             int first = 1;
             if (!resume_from.empty()) first = static_cast<int>(load_checkpoint(resume_from, model, &adam, &plateau).epoch) + 1;
             std::vector<double> lrs;

@@ -161,7 +161,7 @@ TEST_SUITE("safetensors") {
         const TrainingState state = load_checkpoint(path, resumed, &adam2, &sched2);
         CHECK(state.epoch == 3);
         CHECK(state.extra.at("note") == "mid-run");
-        CHECK(adam2.lr() == doctest::Approx(adam.param_groups()[0].options.lr_ * 4).epsilon(1e-9));   // two halvings ago
+        CHECK(adam2.lr() == doctest::Approx(adam.param_groups()[0].options.lr() * 4).epsilon(1e-9));   // two halvings ago
         run_steps(resumed, adam2, sched2, 4);
         CHECK(equal(resumed.fc2.weight, expected));
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(load_checkpoint(path + ".missing", resumed, nullptr, nullptr), RuntimeError, "no such file");

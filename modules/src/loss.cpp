@@ -19,6 +19,15 @@ Reduction parse_reduction(const std::string& name) {
     throw ValueError("reduction must be 'none', 'mean' or 'sum', got '" + name + "'");
 }
 
+const char* reduction_name(Reduction reduction) {
+    switch (reduction) {
+        case Reduction::None: return "none";
+        case Reduction::Mean: return "mean";
+        case Reduction::Sum: return "sum";
+    }
+    return "?";
+}
+
 namespace functional {
 namespace {
 
@@ -196,30 +205,30 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction
     return reduce(where(d < delta, d.pow(2) * 0.5, (d - 0.5 * delta) * delta), reduction);
 }
 
-Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& options) {
-    if (options.label_smoothing < 0 || options.label_smoothing > 1) {
-        throw ValueError("cross_entropy: label_smoothing must be between 0.0 and 1.0, got " + std::to_string(options.label_smoothing));
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& options) {
+    if (options.label_smoothing() < 0 || options.label_smoothing() > 1) {
+        throw ValueError("cross_entropy: label_smoothing must be between 0.0 and 1.0, got " + std::to_string(options.label_smoothing()));
     }
     if (target.is_floating_point()) {
         // Class probabilities: -sum_c w_c t'_c log p_c, averaged over samples for 'mean'.
         check_same_shape(input, target, "cross_entropy");
         const std::int64_t classes = input.dim() == 1 ? input.size(0) : input.size(1);
         const std::int64_t class_dim = input.dim() == 1 ? 0 : 1;
-        Tensor t = options.label_smoothing > 0 ? target * (1.0 - options.label_smoothing) + options.label_smoothing / static_cast<double>(classes)
+        Tensor t = options.label_smoothing() > 0 ? target * (1.0 - options.label_smoothing()) + options.label_smoothing() / static_cast<double>(classes)
                                                : target;
         Tensor terms = input.log_softmax(class_dim) * t;
-        if (options.weight.defined()) {
+        if (options.weight().defined()) {
             Shape wshape(static_cast<std::size_t>(input.dim()), 1);
             wshape[static_cast<std::size_t>(class_dim)] = classes;
-            terms = terms * options.weight.reshape(wshape);
+            terms = terms * options.weight().reshape(wshape);
         }
         const Tensor per_sample = -terms.sum({class_dim});
-        return reduce(per_sample, options.reduction);
+        return reduce(per_sample, options.reduction());
     }
     if (target.dtype() != kInt64) throw DtypeError("cross_entropy: class-index targets must be int64");
     auto [x, y] = flatten_classes(input, target, "cross_entropy");
-    const Tensor loss = fused_class_loss(x, y, options.weight, options.ignore_index, options.reduction, options.label_smoothing, true, "cross_entropy");
-    return unflatten_none(loss, input, options.reduction);
+    const Tensor loss = fused_class_loss(x, y, options.weight(), options.ignore_index(), options.reduction(), options.label_smoothing(), true, "cross_entropy");
+    return unflatten_none(loss, input, options.reduction());
 }
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, std::int64_t ignore_index, Reduction reduction) {
@@ -251,7 +260,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
     return reduce(loss, reduction);
 }
 
-Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& reduction, bool log_target) {
+Tensor kl_div(const Tensor& input, const Tensor& target, KLDivReduction reduction, bool log_target) {
     check_same_shape(input, target, "kl_div");
     Tensor loss;
     if (log_target) {
@@ -260,8 +269,13 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& redu
         const Tensor zero = zeros_like(target);
         loss = where(target > 0.0, target * target.log(), zero) - target * input;
     }
-    if (reduction == "batchmean") return input.dim() == 0 ? loss.sum() : loss.sum() / static_cast<double>(input.size(0));
-    return reduce(loss, parse_reduction(reduction));
+    switch (reduction) {
+        case KLDivReduction::BatchMean: return input.dim() == 0 ? loss.sum() : loss.sum() / static_cast<double>(input.size(0));
+        case KLDivReduction::None: return loss;
+        case KLDivReduction::Sum: return reduce(loss, Reduction::Sum);
+        case KLDivReduction::Mean: break;
+    }
+    return reduce(loss, Reduction::Mean);
 }
 
 Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin, Reduction reduction) {

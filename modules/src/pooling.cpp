@@ -377,14 +377,11 @@ Tensor pooled(const Module& m, const Tensor& input, Fn fn) {
 }  // namespace
 
 template <std::size_t N>
-MaxPoolNd<N>::MaxPoolNd(MaxPoolOptions<N> options) : options_(options) {}
-
-template <std::size_t N>
 Tensor MaxPoolNd<N>::forward(const Tensor& input) {
     if constexpr (N == 3) return forward_with_indices(input).values;
     return pooled<N>(*this, input, [&](const Tensor& x) {
-        return functional::max_pool2d(x, as2d<N>(options_.kernel_size_, 1), as2d<N>(options_.stride_, 1), as2d<N>(options_.padding_, 0),
-                                      as2d<N>(options_.dilation_, 1), options_.ceil_mode_);
+        return functional::max_pool2d(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1), as2d<N>(options_.padding(), 0),
+                                      as2d<N>(options_.dilation(), 1), options_.ceil_mode());
     });
 }
 
@@ -393,13 +390,13 @@ ValuesIndices MaxPoolNd<N>::forward_with_indices(const Tensor& input) {
     Tensor indices;
     Tensor values = pooled<N>(*this, input, [&](const Tensor& x) {
         if constexpr (N == 3) {
-            auto r = functional::max_pool3d_with_indices(x, options_.kernel_size_.values, options_.stride_.values, options_.padding_.values,
-                                                         options_.dilation_.values, options_.ceil_mode_);
+            auto r = functional::max_pool3d_with_indices(x, options_.kernel_size().values, options_.stride().values, options_.padding().values,
+                                                         options_.dilation().values, options_.ceil_mode());
             indices = r.indices;
             return r.values;
         }
-        auto r = functional::max_pool2d_with_indices(x, as2d<N>(options_.kernel_size_, 1), as2d<N>(options_.stride_, 1),
-                                                     as2d<N>(options_.padding_, 0), as2d<N>(options_.dilation_, 1), options_.ceil_mode_);
+        auto r = functional::max_pool2d_with_indices(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1),
+                                                     as2d<N>(options_.padding(), 0), as2d<N>(options_.dilation(), 1), options_.ceil_mode());
         indices = r.indices;
         return r.values;
     });
@@ -410,46 +407,40 @@ ValuesIndices MaxPoolNd<N>::forward_with_indices(const Tensor& input) {
 
 template <std::size_t N>
 std::string MaxPoolNd<N>::extra_repr() const {
-    return "kernel_size=" + tuple_or_int<N>(options_.kernel_size_) + ", stride=" + tuple_or_int<N>(options_.stride_) +
-           ", padding=" + tuple_or_int<N>(options_.padding_) + ", dilation=" + tuple_or_int<N>(options_.dilation_) +
-           ", ceil_mode=" + (options_.ceil_mode_ ? "True" : "False");
+    return "kernel_size=" + tuple_or_int<N>(options_.kernel_size()) + ", stride=" + tuple_or_int<N>(options_.stride()) +
+           ", padding=" + tuple_or_int<N>(options_.padding()) + ", dilation=" + tuple_or_int<N>(options_.dilation()) +
+           ", ceil_mode=" + (options_.ceil_mode() ? "True" : "False");
 }
-
-template <std::size_t N>
-AvgPoolNd<N>::AvgPoolNd(AvgPoolOptions<N> options) : options_(options) {}
 
 template <std::size_t N>
 Tensor AvgPoolNd<N>::forward(const Tensor& input) {
     return pooled<N>(*this, input, [&](const Tensor& x) {
         if constexpr (N == 3) {
-            return functional::avg_pool3d(x, options_.kernel_size_.values, options_.stride_.values, options_.padding_.values,
-                                          options_.ceil_mode_, options_.count_include_pad_, options_.divisor_override_);
+            return functional::avg_pool3d(x, options_.kernel_size().values, options_.stride().values, options_.padding().values,
+                                          options_.ceil_mode(), options_.count_include_pad(), options_.divisor_override());
         }
-        return functional::avg_pool2d(x, as2d<N>(options_.kernel_size_, 1), as2d<N>(options_.stride_, 1), as2d<N>(options_.padding_, 0),
-                                      options_.ceil_mode_, options_.count_include_pad_, options_.divisor_override_);
+        return functional::avg_pool2d(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1), as2d<N>(options_.padding(), 0),
+                                      options_.ceil_mode(), options_.count_include_pad(), options_.divisor_override());
     });
 }
 
 template <std::size_t N>
 std::string AvgPoolNd<N>::extra_repr() const {
-    return "kernel_size=" + tuple_or_int<N>(options_.kernel_size_, N == 1) + ", stride=" + tuple_or_int<N>(options_.stride_, N == 1) +
-           ", padding=" + tuple_or_int<N>(options_.padding_, N == 1);
+    return "kernel_size=" + tuple_or_int<N>(options_.kernel_size(), N == 1) + ", stride=" + tuple_or_int<N>(options_.stride(), N == 1) +
+           ", padding=" + tuple_or_int<N>(options_.padding(), N == 1);
 }
-
-template <std::size_t N>
-AdaptiveAvgPoolNd<N>::AdaptiveAvgPoolNd(ExpandingArray<N> output_size) : output_size_(output_size) {}
 
 template <std::size_t N>
 Tensor AdaptiveAvgPoolNd<N>::forward(const Tensor& input) {
     return pooled<N>(*this, input, [&](const Tensor& x) {
-        if constexpr (N == 3) return functional::adaptive_avg_pool3d(x, output_size_.values);
-        return functional::adaptive_avg_pool2d(x, as2d<N>(output_size_, 1));
+        if constexpr (N == 3) return functional::adaptive_avg_pool3d(x, options_.output_size().values);
+        return functional::adaptive_avg_pool2d(x, as2d<N>(options_.output_size(), 1));
     });
 }
 
 template <std::size_t N>
 std::string AdaptiveAvgPoolNd<N>::extra_repr() const {
-    return "output_size=" + tuple_or_int<N>(output_size_);
+    return "output_size=" + tuple_or_int<N>(options_.output_size());
 }
 
 template class MaxPoolNd<1>;

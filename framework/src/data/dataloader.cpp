@@ -22,37 +22,37 @@ std::uint64_t mix(std::uint64_t x) {
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)) {
     if (!dataset_) throw ValueError("DataLoader: the dataset is null");
-    if (options_.sampler_ && options_.shuffle_) {
+    if (options_.sampler() && options_.shuffle()) {
         throw ValueError("DataLoader: sampler option is mutually exclusive with shuffle; shuffle in the sampler instead");
     }
-    if (options_.batch_size_ == 0) throw ValueError("DataLoader: batch_size should be a positive integer value, but got batch_size=0");
+    if (options_.batch_size() == 0) throw ValueError("DataLoader: batch_size should be a positive integer value, but got batch_size=0");
 }
 
 std::size_t DataLoader::size() const {
-    const std::size_t n = options_.sampler_ ? options_.sampler_->size() : dataset_->size(), b = options_.batch_size_;
+    const std::size_t n = options_.sampler() ? options_.sampler()->size() : dataset_->size(), b = options_.batch_size();
     // Not (n + b - 1) / b: that wraps to 0 batches for a batch size near SIZE_MAX.
-    return options_.drop_last_ || n % b == 0 ? n / b : n / b + 1;
+    return options_.drop_last() || n % b == 0 ? n / b : n / b + 1;
 }
 
 std::vector<std::int64_t> DataLoader::order(std::uint64_t epoch) const {
-    if (options_.sampler_) return options_.sampler_->indices(epoch);
+    if (options_.sampler()) return options_.sampler()->indices(epoch);
     std::vector<std::int64_t> idx(dataset_->size());
     std::iota(idx.begin(), idx.end(), 0);
-    if (options_.shuffle_) {
-        Generator gen(mix(options_.seed_ ^ mix(epoch)));
+    if (options_.shuffle()) {
+        Generator gen(mix(options_.seed() ^ mix(epoch)));
         detail::shuffle(idx, gen);
     }
     return idx;
 }
 
 Example DataLoader::batch(std::uint64_t epoch, const std::vector<std::int64_t>& order, std::size_t b) const {
-    const std::size_t start = b * options_.batch_size_;
-    const std::size_t stop = start + std::min(options_.batch_size_, order.size() - start);
+    const std::size_t start = b * options_.batch_size();
+    const std::size_t stop = start + std::min(options_.batch_size(), order.size() - start);
     const std::vector<std::int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start), order.begin() + static_cast<std::ptrdiff_t>(stop));
     Example e = dataset_->get_batch(indices);
-    if (options_.transform_) {
-        Generator gen(mix(mix(options_.seed_ ^ mix(epoch)) + b));
-        e = options_.transform_(std::move(e), gen);
+    if (options_.transform()) {
+        Generator gen(mix(mix(options_.seed() ^ mix(epoch)) + b));
+        e = options_.transform()(std::move(e), gen);
     }
     return e;
 }
@@ -75,7 +75,7 @@ DataLoader::Iterator::~Iterator() = default;
 
 void DataLoader::Iterator::load(std::size_t b) {
     if (b >= loader_->size()) return;
-    if (loader_->options_.prefetch_) {
+    if (loader_->options_.prefetch()) {
         next_ = std::async(std::launch::async, [loader = loader_, epoch = epoch_, order = order_, b] { return loader->batch(epoch, *order, b); });
     } else {
         next_ = std::async(std::launch::deferred, [loader = loader_, epoch = epoch_, order = order_, b] { return loader->batch(epoch, *order, b); });

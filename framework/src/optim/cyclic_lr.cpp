@@ -18,7 +18,7 @@ std::vector<double> per_group(std::vector<double> values, std::size_t groups, co
 
 /// PyTorch sets the lrs to base_lr before recording initial_lr; this runs before the base class does.
 Optimizer& start_at_base_lr(Optimizer& optimizer, const CyclicLROptions& options) {
-    const auto lrs = per_group(options.base_lrs_, optimizer.num_param_groups(), "base_lr", "CyclicLR");
+    const auto lrs = per_group(options.base_lrs(), optimizer.num_param_groups(), "base_lr", "CyclicLR");
     for (std::size_t g = 0; g < lrs.size(); ++g) optimizer.set_lr(lrs[g], g);
     return optimizer;
 }
@@ -35,35 +35,37 @@ double* option(Optimizer& optimizer, std::size_t group, const char* name) {
 
 CyclicLR::CyclicLR(Optimizer& optimizer, CyclicLROptions options) : LRScheduler(start_at_base_lr(optimizer, options)), options_(std::move(options)) {
     const std::size_t n = optimizer.num_param_groups();
-    options_.base_lrs_ = per_group(options_.base_lrs_, n, "base_lr", "CyclicLR");
-    options_.max_lrs_ = per_group(options_.max_lrs_, n, "max_lr", "CyclicLR");
-    const std::int64_t down = options_.step_size_down_.value_or(options_.step_size_up_);
-    if (options_.step_size_up_ <= 0 || down < 0) {
-        throw ValueError("CyclicLR: expected step_size_up > 0 and step_size_down >= 0, got " + std::to_string(options_.step_size_up_) + " and " +
+    options_.base_lrs() = per_group(options_.base_lrs(), n, "base_lr", "CyclicLR");
+    options_.max_lrs() = per_group(options_.max_lrs(), n, "max_lr", "CyclicLR");
+    const std::int64_t down = options_.step_size_down().value_or(options_.step_size_up());
+    if (options_.step_size_up() <= 0 || down < 0) {
+        throw ValueError("CyclicLR: expected step_size_up > 0 and step_size_down >= 0, got " + std::to_string(options_.step_size_up()) + " and " +
                          std::to_string(down));
     }
-    total_size_ = static_cast<double>(options_.step_size_up_ + down);
-    step_ratio_ = static_cast<double>(options_.step_size_up_) / total_size_;
-    if (!options_.scale_fn_) options_.scale_mode_ = options_.mode_ == CyclicLROptions::Mode::ExpRange ? CyclicLROptions::ScaleMode::Iterations
-                                                                                                     : CyclicLROptions::ScaleMode::Cycle;
-    if (options_.cycle_momentum_) {
+    total_size_ = static_cast<double>(options_.step_size_up() + down);
+    step_ratio_ = static_cast<double>(options_.step_size_up()) / total_size_;
+    // PyTorch's rule: without a scale_fn the mode decides what the scale is evaluated on.
+    if (!options_.scale_fn()) {
+        options_.scale_mode(options_.mode() == CyclicLRMode::ExpRange ? CyclicLRScaleMode::Iterations : CyclicLRScaleMode::Cycle);
+    }
+    if (options_.cycle_momentum()) {
         for (std::size_t g = 0; g < n; ++g) {
             double* m = option(optimizer, g, "momentum");
             if (!m) throw ValueError("optimizer must support momentum with `cycle_momentum` option enabled (CyclicLR: this optimizer has no 'momentum')");
-            *m = options_.base_momentum_;
+            *m = options_.base_momentum();
             base_momenta_.push_back(*m);
         }
     }
     initial_step();
-    base_lrs_ = options_.base_lrs_;
+    base_lrs_ = options_.base_lrs();
 }
 
 double CyclicLR::scale(double x) const {
-    if (options_.scale_fn_) return options_.scale_fn_(x);
-    switch (options_.mode_) {
-        case CyclicLROptions::Mode::Triangular: return 1.0;
-        case CyclicLROptions::Mode::Triangular2: return 1.0 / std::pow(2.0, x - 1);
-        case CyclicLROptions::Mode::ExpRange: return std::pow(options_.gamma_, x);
+    if (options_.scale_fn()) return options_.scale_fn()(x);
+    switch (options_.mode()) {
+        case CyclicLRMode::Triangular: return 1.0;
+        case CyclicLRMode::Triangular2: return 1.0 / std::pow(2.0, x - 1);
+        case CyclicLRMode::ExpRange: return std::pow(options_.gamma(), x);
     }
     return 1.0;
 }
@@ -73,16 +75,16 @@ std::vector<double> CyclicLR::get_lr() {
     const double cycle = std::floor(1 + e / total_size_);
     const double x = 1.0 + e / total_size_ - cycle;
     const double scale_factor = x <= step_ratio_ ? x / step_ratio_ : (x - 1) / (step_ratio_ - 1);
-    const double s = scale(options_.scale_mode_ == CyclicLROptions::ScaleMode::Cycle ? cycle : e);
+    const double s = scale(options_.scale_mode().value_or(CyclicLRScaleMode::Cycle) == CyclicLRScaleMode::Cycle ? cycle : e);
     std::vector<double> lrs;
     for (std::size_t g = 0; g < groups(); ++g) {
         // base_lrs_, as PyTorch: the initial lrs during the initial step, base_lr afterwards.
-        lrs.push_back(base_lrs_[g] + (options_.max_lrs_[g] - base_lrs_[g]) * scale_factor * s);
+        lrs.push_back(base_lrs_[g] + (options_.max_lrs()[g] - base_lrs_[g]) * scale_factor * s);
     }
-    if (options_.cycle_momentum_) {
+    if (options_.cycle_momentum()) {
         for (std::size_t g = 0; g < groups(); ++g) {
-            const double height = (options_.max_momentum_ - base_momenta_[g]) * scale_factor;
-            *option(optimizer_, g, "momentum") = options_.max_momentum_ - height * s;
+            const double height = (options_.max_momentum() - base_momenta_[g]) * scale_factor;
+            *option(optimizer_, g, "momentum") = options_.max_momentum() - height * s;
         }
     }
     return lrs;
@@ -91,34 +93,34 @@ std::vector<double> CyclicLR::get_lr() {
 // ---------------------------------------------------------------- OneCycleLR
 
 OneCycleLR::OneCycleLR(Optimizer& optimizer, OneCycleOptions options) : LRScheduler(optimizer), options_(options) {
-    if (!options.total_steps_ && !(options.epochs_ && options.steps_per_epoch_)) {
+    if (!options.total_steps() && !(options.epochs() && options.steps_per_epoch())) {
         throw ValueError("OneCycleLR: You must define either total_steps OR (epochs AND steps_per_epoch)");
     }
-    if (options.total_steps_) {
-        if (*options.total_steps_ <= 0) throw ValueError("OneCycleLR: Expected positive integer total_steps, but got " + std::to_string(*options.total_steps_));
-        total_steps_ = *options.total_steps_;
+    if (options.total_steps()) {
+        if (*options.total_steps() <= 0) throw ValueError("OneCycleLR: Expected positive integer total_steps, but got " + std::to_string(*options.total_steps()));
+        total_steps_ = *options.total_steps();
     } else {
-        if (*options.epochs_ <= 0) throw ValueError("OneCycleLR: Expected positive integer epochs, but got " + std::to_string(*options.epochs_));
-        if (*options.steps_per_epoch_ <= 0) {
-            throw ValueError("OneCycleLR: Expected positive integer steps_per_epoch, but got " + std::to_string(*options.steps_per_epoch_));
+        if (*options.epochs() <= 0) throw ValueError("OneCycleLR: Expected positive integer epochs, but got " + std::to_string(*options.epochs()));
+        if (*options.steps_per_epoch() <= 0) {
+            throw ValueError("OneCycleLR: Expected positive integer steps_per_epoch, but got " + std::to_string(*options.steps_per_epoch()));
         }
-        total_steps_ = *options.epochs_ * *options.steps_per_epoch_;
+        total_steps_ = *options.epochs() * *options.steps_per_epoch();
     }
-    if (!(options.pct_start_ >= 0 && options.pct_start_ <= 1)) {
-        throw ValueError("OneCycleLR: Expected float between 0 and 1 pct_start, but got " + std::to_string(options.pct_start_));
+    if (!(options.pct_start() >= 0 && options.pct_start() <= 1)) {
+        throw ValueError("OneCycleLR: Expected float between 0 and 1 pct_start, but got " + std::to_string(options.pct_start()));
     }
-    const double initial = options.max_lr_ / options.div_factor_;
-    const double min_lr = initial / options.final_div_factor_;
+    const double initial = options.max_lr() / options.div_factor();
+    const double min_lr = initial / options.final_div_factor();
     const double total = static_cast<double>(total_steps_);
-    const double bm = options.base_momentum_, mm = options.max_momentum_;
-    if (options.three_phase_) {
-        phases_ = {{options.pct_start_ * total - 1, initial, options.max_lr_, mm, bm},
-                   {2 * options.pct_start_ * total - 2, options.max_lr_, initial, bm, mm},
+    const double bm = options.base_momentum(), mm = options.max_momentum();
+    if (options.three_phase()) {
+        phases_ = {{options.pct_start() * total - 1, initial, options.max_lr(), mm, bm},
+                   {2 * options.pct_start() * total - 2, options.max_lr(), initial, bm, mm},
                    {total - 1, initial, min_lr, mm, mm}};
     } else {
-        phases_ = {{options.pct_start_ * total - 1, initial, options.max_lr_, mm, bm}, {total - 1, options.max_lr_, min_lr, bm, mm}};
+        phases_ = {{options.pct_start() * total - 1, initial, options.max_lr(), mm, bm}, {total - 1, options.max_lr(), min_lr, bm, mm}};
     }
-    if (options.cycle_momentum_) {
+    if (options.cycle_momentum()) {
         // PyTorch cycles "momentum" where the optimizer has it, else beta1 ("betas").
         momentum_name_ = option(optimizer, 0, "momentum") ? "momentum" : option(optimizer, 0, "beta1") ? "beta1" : nullptr;
         if (!momentum_name_) {
@@ -135,7 +137,7 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, OneCycleOptions options) : LRSchedu
 }
 
 double OneCycleLR::anneal(double start, double end, double pct) const {
-    if (options_.anneal_cos_) return end + (start - end) / 2.0 * (std::cos(std::numbers::pi * pct) + 1);
+    if (options_.anneal_strategy() == AnnealStrategy::Cos) return end + (start - end) / 2.0 * (std::cos(std::numbers::pi * pct) + 1);
     return (end - start) * pct + start;
 }
 

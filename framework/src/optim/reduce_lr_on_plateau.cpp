@@ -5,6 +5,7 @@
 #include <lazynn/optim/lr_scheduler.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -13,20 +14,21 @@ namespace lazynn::optim {
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, Options options)
     : LRScheduler(optimizer),
       options_(options),
-      best_(options.mode_max_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity()) {
-    if (!(options.factor_ < 1.0)) throw ValueError("Factor should be < 1.0. (ReduceLROnPlateau got " + std::to_string(options.factor_) + ")");
-    min_lrs_ = options.min_lrs_;
+      best_(options.mode() == PlateauMode::Max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity()) {
+    if (!(options.factor() < 1.0)) throw ValueError("Factor should be < 1.0. (ReduceLROnPlateau got " + std::to_string(options.factor()) + ")");
+    min_lrs_ = options.min_lrs();
     if (min_lrs_.size() == 1) min_lrs_.assign(groups(), min_lrs_[0]);
     if (min_lrs_.size() != groups()) {
-        throw ValueError("ReduceLROnPlateau: expected " + std::to_string(groups()) + " min_lrs, got " + std::to_string(options.min_lrs_.size()));
+        throw ValueError("ReduceLROnPlateau: expected " + std::to_string(groups()) + " min_lrs, got " + std::to_string(options.min_lrs().size()));
     }
     last_epoch_ = 0;   // no initial step: PyTorch's plateau starts at epoch 0 and leaves the lr alone
 }
 
 bool ReduceLROnPlateau::is_better(double a, double best) const {
-    const double t = options_.threshold_;
-    if (!options_.mode_max_) return options_.threshold_abs_ ? a < best - t : a < best * (1 - t);
-    return options_.threshold_abs_ ? a > best + t : a > best * (1 + t);
+    const double t = options_.threshold();
+    const bool absolute = options_.threshold_mode() == ThresholdMode::Abs;
+    if (options_.mode() == PlateauMode::Min) return absolute ? a < best - t : a < best * (1 - t);
+    return absolute ? a > best + t : a > best * (1 + t);
 }
 
 void ReduceLROnPlateau::step(double metric) {
@@ -41,13 +43,13 @@ void ReduceLROnPlateau::step(double metric) {
         --cooldown_counter_;
         num_bad_epochs_ = 0;   // bad epochs in cooldown do not count
     }
-    if (num_bad_epochs_ > options_.patience_) {
+    if (num_bad_epochs_ > options_.patience()) {
         for (std::size_t g = 0; g < groups(); ++g) {
             const double old_lr = optimizer_.lr(g);
-            const double new_lr = std::max(old_lr * options_.factor_, min_lrs_[g]);
-            if (old_lr - new_lr > options_.eps_) optimizer_.set_lr(new_lr, g);
+            const double new_lr = std::max(old_lr * options_.factor(), min_lrs_[g]);
+            if (old_lr - new_lr > options_.eps()) optimizer_.set_lr(new_lr, g);
         }
-        cooldown_counter_ = options_.cooldown_;
+        cooldown_counter_ = options_.cooldown();
         num_bad_epochs_ = 0;
     }
     last_lr_ = current_lrs();
@@ -80,6 +82,47 @@ void ReduceLROnPlateau::load_state_dict(const StateDict& sd) {
     num_bad_epochs_ = bad;
     cooldown_counter_ = cooldown;
     last_epoch_ = last_epoch;
+}
+
+namespace {
+
+template <class Enum, std::size_t N>
+Enum parse_choice(const std::string& name, const char* what, const std::array<std::pair<const char*, Enum>, N>& choices) {
+    std::string accepted;
+    for (const auto& [text, value] : choices) {
+        if (name == text) return value;
+        accepted += (accepted.empty() ? "'" : ", '") + std::string(text) + "'";
+    }
+    throw ValueError(std::string(what) + " must be one of " + accepted + ", got '" + name + "'");
+}
+
+}  // namespace
+
+const char* to_string(PlateauMode mode) { return mode == PlateauMode::Max ? "max" : "min"; }
+const char* to_string(ThresholdMode mode) { return mode == ThresholdMode::Abs ? "abs" : "rel"; }
+const char* to_string(CyclicLRMode mode) {
+    switch (mode) {
+        case CyclicLRMode::Triangular: return "triangular";
+        case CyclicLRMode::Triangular2: return "triangular2";
+        case CyclicLRMode::ExpRange: return "exp_range";
+    }
+    return "?";
+}
+const char* to_string(CyclicLRScaleMode mode) { return mode == CyclicLRScaleMode::Iterations ? "iterations" : "cycle"; }
+const char* to_string(AnnealStrategy strategy) { return strategy == AnnealStrategy::Linear ? "linear" : "cos"; }
+
+PlateauMode parse_plateau_mode(const std::string& name) {
+    return parse_choice<PlateauMode, 2>(name, "mode", {{{"min", PlateauMode::Min}, {"max", PlateauMode::Max}}});
+}
+ThresholdMode parse_threshold_mode(const std::string& name) {
+    return parse_choice<ThresholdMode, 2>(name, "threshold_mode", {{{"rel", ThresholdMode::Rel}, {"abs", ThresholdMode::Abs}}});
+}
+CyclicLRMode parse_cyclic_lr_mode(const std::string& name) {
+    return parse_choice<CyclicLRMode, 3>(
+        name, "mode", {{{"triangular", CyclicLRMode::Triangular}, {"triangular2", CyclicLRMode::Triangular2}, {"exp_range", CyclicLRMode::ExpRange}}});
+}
+AnnealStrategy parse_anneal_strategy(const std::string& name) {
+    return parse_choice<AnnealStrategy, 2>(name, "anneal_strategy", {{{"cos", AnnealStrategy::Cos}, {"linear", AnnealStrategy::Linear}}});
 }
 
 }  // namespace lazynn::optim

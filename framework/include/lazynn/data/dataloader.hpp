@@ -10,6 +10,7 @@
 // thread timing. An exception thrown while building a batch is rethrown by the iterator that
 // reaches that batch.
 
+#include <lazynn/arg.hpp>
 #include <lazynn/data/dataset.hpp>
 #include <lazynn/data/sampler.hpp>
 #include <lazynn/random.hpp>
@@ -23,23 +24,21 @@ namespace lazynn::data {
 
 using BatchTransform = std::function<Example(Example, Generator&)>;
 
+/// How a DataLoader batches and orders a dataset (LAZYNN_ARG knobs: getter + fluent setter).
+///
+/// Example:
+///     data::DataLoader loader(dataset, data::DataLoaderOptions(64).shuffle(true).seed(1).drop_last(true));
 struct DataLoaderOptions {
     explicit DataLoaderOptions(std::size_t batch_size = 1) : batch_size_(batch_size) {}
-    DataLoaderOptions& batch_size(std::size_t v) { batch_size_ = v; return *this; }
-    DataLoaderOptions& shuffle(bool v) { shuffle_ = v; return *this; }
-    DataLoaderOptions& seed(std::uint64_t v) { seed_ = v; return *this; }
-    DataLoaderOptions& drop_last(bool v) { drop_last_ = v; return *this; }
-    DataLoaderOptions& prefetch(bool v) { prefetch_ = v; return *this; }
-    DataLoaderOptions& transform(BatchTransform t) { transform_ = std::move(t); return *this; }
-    /// Takes the epoch's indices from `s` (e.g. a DistributedSampler); excludes shuffle.
-    DataLoaderOptions& sampler(std::shared_ptr<const Sampler> s) { sampler_ = std::move(s); return *this; }
-    std::size_t batch_size_;
-    bool shuffle_ = false;
-    std::uint64_t seed_ = 0;
-    bool drop_last_ = false;
-    bool prefetch_ = true;
-    BatchTransform transform_;
-    std::shared_ptr<const Sampler> sampler_;
+    LAZYNN_ARG(std::size_t, batch_size);
+    LAZYNN_ARG(bool, shuffle) = false;
+    LAZYNN_ARG(std::uint64_t, seed) = 0;
+    LAZYNN_ARG(bool, drop_last) = false;
+    /// Builds the next batch on a background thread while the current one is used.
+    LAZYNN_ARG(bool, prefetch) = true;
+    LAZYNN_ARG(BatchTransform, transform);
+    /// Takes the epoch's indices from a Sampler (e.g. a DistributedSampler); excludes shuffle.
+    LAZYNN_ARG(std::shared_ptr<const Sampler>, sampler);
 };
 
 class DataLoader {

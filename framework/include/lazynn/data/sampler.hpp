@@ -8,6 +8,8 @@
 // The DataLoader asks its sampler for epoch e's indices each time a pass begins, so a sampler
 // that reshuffles per epoch needs no set_epoch call of its own (the loader's epoch is used).
 
+#include <lazynn/arg.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -24,16 +26,17 @@ public:
     virtual std::size_t size() const = 0;
 };
 
+/// Which shard a DistributedSampler yields (LAZYNN_ARG knobs: getter + fluent setter).
+///
+/// Example:
+///     data::DistributedSamplerOptions(/*num_replicas=*/4, /*rank=*/1).shuffle(false).drop_last(true)
 struct DistributedSamplerOptions {
     DistributedSamplerOptions(std::size_t num_replicas, std::size_t rank) : num_replicas_(num_replicas), rank_(rank) {}
-    DistributedSamplerOptions& shuffle(bool v) { shuffle_ = v; return *this; }
-    DistributedSamplerOptions& seed(std::uint64_t v) { seed_ = v; return *this; }
-    DistributedSamplerOptions& drop_last(bool v) { drop_last_ = v; return *this; }
-    std::size_t num_replicas_;
-    std::size_t rank_;
-    bool shuffle_ = true;
-    std::uint64_t seed_ = 0;
-    bool drop_last_ = false;
+    LAZYNN_ARG(std::size_t, num_replicas);
+    LAZYNN_ARG(std::size_t, rank);
+    LAZYNN_ARG(bool, shuffle) = true;
+    LAZYNN_ARG(std::uint64_t, seed) = 0;
+    LAZYNN_ARG(bool, drop_last) = false;
 };
 
 /// One rank's shard of a dataset, as PyTorch's torch.utils.data.DistributedSampler: every rank
@@ -48,7 +51,7 @@ public:
     std::vector<std::int64_t> indices(std::uint64_t epoch) const override;
     std::size_t size() const override { return num_samples_; }
     /// Samples over all ranks (num_samples * num_replicas).
-    std::size_t total_size() const { return num_samples_ * options_.num_replicas_; }
+    std::size_t total_size() const { return num_samples_ * options_.num_replicas(); }
 
 private:
     std::size_t dataset_size_;

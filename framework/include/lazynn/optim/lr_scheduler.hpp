@@ -16,11 +16,13 @@
 //     save and load both (save_checkpoint does).
 // Writing one: derive, implement get_lr() and call initial_step() at the end of the constructor.
 
+#include <lazynn/arg.hpp>
 #include <lazynn/optim/optimizer.hpp>
 
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace lazynn::optim {
@@ -32,6 +34,9 @@ public:
     LRScheduler& operator=(const LRScheduler&) = delete;
 
     /// Advances one epoch (or batch) and applies the new learning rates.
+    /// requires: the optimizer outlives this scheduler and has as many groups as at construction.
+    /// ensures:  last_epoch() grew by one; every group's lr is get_lr()'s value for it, and
+    ///           get_last_lr() returns those lrs.
     virtual void step();
     /// Jumps to `epoch` and applies the closed form where the scheduler has one (PyTorch's
     /// deprecated step(epoch); SequentialLR uses it to start a scheduler at its milestone).
@@ -50,6 +55,11 @@ public:
 protected:
     explicit LRScheduler(Optimizer& optimizer);
     /// The new lr of every group for last_epoch_ (PyTorch's get_lr, chainable where PyTorch's is).
+    /// requires: last_epoch_ already holds the epoch being entered; current_lrs() is the lr the
+    ///           optimizer has now (other schedulers may have changed it since the last step).
+    /// ensures:  returns one lr per group (groups() values); the optimizer's lrs are unchanged
+    ///           (apply() writes them). It may update other group options (CyclicLR and
+    ///           OneCycleLR move "momentum").
     virtual std::vector<double> get_lr() = 0;
     /// The lrs of last_epoch_ from base_lrs alone, for step_to(); by default get_lr().
     virtual std::vector<double> closed_form_lr() { return get_lr(); }
@@ -221,41 +231,54 @@ private:
     double t_i_, t_cur_;
 };
 
+/// CyclicLR's amplitude policy (PyTorch's mode "triangular", "triangular2", "exp_range").
+enum class CyclicLRMode { Triangular, Triangular2, ExpRange };
+/// What CyclicLR's scale function is evaluated on (PyTorch's scale_mode "cycle", "iterations").
+enum class CyclicLRScaleMode { Cycle, Iterations };
+
 /// CyclicLR's options (PyTorch's defaults). The lr cycles between base_lr and max_lr; with
 /// cycle_momentum the optimizer's "momentum" cycles inversely between max and base momentum.
+///
+/// Example:
+///     optim::CyclicLROptions(0.01, 0.1).step_size_up(4).mode(optim::CyclicLRMode::Triangular2)
 struct CyclicLROptions {
-    enum class Mode { Triangular, Triangular2, ExpRange };
-    enum class ScaleMode { Cycle, Iterations };
+    using Mode = CyclicLRMode;
+    using ScaleMode = CyclicLRScaleMode;
     CyclicLROptions(double base_lr, double max_lr) : base_lrs_{base_lr}, max_lrs_{max_lr} {}
     /// One base and one max lr per parameter group.
     CyclicLROptions(std::vector<double> base_lrs, std::vector<double> max_lrs) : base_lrs_(std::move(base_lrs)), max_lrs_(std::move(max_lrs)) {}
-    CyclicLROptions& step_size_up(std::int64_t v) { step_size_up_ = v; return *this; }
-    CyclicLROptions& step_size_down(std::int64_t v) { step_size_down_ = v; return *this; }
-    CyclicLROptions& mode(Mode v) { mode_ = v; return *this; }
-    CyclicLROptions& gamma(double v) { gamma_ = v; return *this; }
-    /// A custom amplitude scale (replaces the mode's), evaluated on the cycle number or the iteration.
-    CyclicLROptions& scale_fn(std::function<double(double)> fn, ScaleMode on = ScaleMode::Cycle) {
+    LAZYNN_ARG(std::vector<double>, base_lrs);
+    LAZYNN_ARG(std::vector<double>, max_lrs);
+    LAZYNN_ARG(std::int64_t, step_size_up) = 2000;
+    /// Unset: equal to step_size_up.
+    LAZYNN_ARG(std::optional<std::int64_t>, step_size_down);
+    LAZYNN_ARG(CyclicLRMode, mode) = CyclicLRMode::Triangular;
+    /// ExpRange's factor per iteration.
+    LAZYNN_ARG(double, gamma) = 1.0;
+    /// A custom amplitude scale (replaces the mode's), evaluated as scale_mode says.
+    LAZYNN_ARG(std::function<double(double)>, scale_fn);
+    /// Unset: Iterations for ExpRange, Cycle otherwise (or Cycle with a scale_fn), as in PyTorch.
+    LAZYNN_ARG(std::optional<CyclicLRScaleMode>, scale_mode);
+    LAZYNN_ARG(bool, cycle_momentum) = true;
+    LAZYNN_ARG(double, base_momentum) = 0.8;
+    LAZYNN_ARG(double, max_momentum) = 0.9;
+
+public:
+    /// Sets scale_fn and scale_mode together.
+    CyclicLROptions& scale_fn(std::function<double(double)> fn, CyclicLRScaleMode on) {
         scale_fn_ = std::move(fn);
         scale_mode_ = on;
         return *this;
     }
-    CyclicLROptions& cycle_momentum(bool v) { cycle_momentum_ = v; return *this; }
-    CyclicLROptions& base_momentum(double v) { base_momentum_ = v; return *this; }
-    CyclicLROptions& max_momentum(double v) { max_momentum_ = v; return *this; }
-    std::vector<double> base_lrs_, max_lrs_;
-    std::int64_t step_size_up_ = 2000;
-    std::optional<std::int64_t> step_size_down_;
-    Mode mode_ = Mode::Triangular;
-    double gamma_ = 1.0;
-    std::function<double(double)> scale_fn_;
-    ScaleMode scale_mode_ = ScaleMode::Cycle;
-    bool cycle_momentum_ = true;
-    double base_momentum_ = 0.8, max_momentum_ = 0.9;
 };
 
 /// Cyclical learning rates (Smith, 2017): triangular, triangular2 (amplitude halves each cycle),
 /// exp_range (amplitude * gamma^iteration) or a custom scale. Sets the lr to base_lr at
 /// construction; cycle_momentum needs an optimizer with a "momentum" option (ValueError otherwise).
+///
+/// Example:
+///     optim::CyclicLR cyclic(sgd, optim::CyclicLROptions(0.01, 0.1).step_size_up(500).mode(optim::CyclicLRMode::Triangular2));
+///     // after each batch: cyclic.step();
 class CyclicLR : public LRScheduler {
 public:
     CyclicLR(Optimizer& optimizer, CyclicLROptions options);
@@ -270,33 +293,42 @@ private:
     std::vector<double> base_momenta_;
 };
 
+/// How OneCycleLR moves between phase endpoints (PyTorch's anneal_strategy "cos", "linear").
+enum class AnnealStrategy { Cos, Linear };
+
+/// OneCycleLR's options (PyTorch's defaults).
+///
+/// Example:
+///     optim::OneCycleOptions(0.5).epochs(5).steps_per_epoch(100).anneal_strategy(optim::AnnealStrategy::Linear)
 struct OneCycleOptions {
     /// The schedule's length as total_steps ...
     OneCycleOptions(double max_lr, std::int64_t total_steps) : max_lr_(max_lr), total_steps_(total_steps) {}
     /// ... or as epochs(n).steps_per_epoch(m) (total n * m), as PyTorch allows.
     explicit OneCycleOptions(double max_lr) : max_lr_(max_lr) {}
-    OneCycleOptions& epochs(std::int64_t v) { epochs_ = v; return *this; }
-    OneCycleOptions& steps_per_epoch(std::int64_t v) { steps_per_epoch_ = v; return *this; }
-    OneCycleOptions& pct_start(double v) { pct_start_ = v; return *this; }
-    OneCycleOptions& anneal_cos(bool v) { anneal_cos_ = v; return *this; }
-    OneCycleOptions& cycle_momentum(bool v) { cycle_momentum_ = v; return *this; }
-    OneCycleOptions& base_momentum(double v) { base_momentum_ = v; return *this; }
-    OneCycleOptions& max_momentum(double v) { max_momentum_ = v; return *this; }
-    OneCycleOptions& div_factor(double v) { div_factor_ = v; return *this; }
-    OneCycleOptions& final_div_factor(double v) { final_div_factor_ = v; return *this; }
-    OneCycleOptions& three_phase(bool v) { three_phase_ = v; return *this; }
-    double max_lr_;
-    std::optional<std::int64_t> total_steps_, epochs_, steps_per_epoch_;
-    double pct_start_ = 0.3;
-    bool anneal_cos_ = true;
-    bool cycle_momentum_ = true;
-    double base_momentum_ = 0.85, max_momentum_ = 0.95, div_factor_ = 25.0, final_div_factor_ = 1e4;
-    bool three_phase_ = false;
+    LAZYNN_ARG(double, max_lr);
+    LAZYNN_ARG(std::optional<std::int64_t>, total_steps);
+    LAZYNN_ARG(std::optional<std::int64_t>, epochs);
+    LAZYNN_ARG(std::optional<std::int64_t>, steps_per_epoch);
+    /// The fraction of the schedule spent warming up.
+    LAZYNN_ARG(double, pct_start) = 0.3;
+    LAZYNN_ARG(AnnealStrategy, anneal_strategy) = AnnealStrategy::Cos;
+    LAZYNN_ARG(bool, cycle_momentum) = true;
+    LAZYNN_ARG(double, base_momentum) = 0.85;
+    LAZYNN_ARG(double, max_momentum) = 0.95;
+    /// The initial lr is max_lr / div_factor.
+    LAZYNN_ARG(double, div_factor) = 25.0;
+    /// The final lr is the initial lr / final_div_factor.
+    LAZYNN_ARG(double, final_div_factor) = 1e4;
+    LAZYNN_ARG(bool, three_phase) = false;
 };
 
 /// The 1cycle policy (Smith & Topin): warm up to max_lr, then anneal far below the start. Sets
 /// the optimizer's initial lr to max_lr / div_factor. With cycle_momentum it cycles "momentum"
 /// (SGD, RMSprop) or "beta1" (Adam family) inversely. Stepping past total_steps is a ValueError.
+///
+/// Example:
+///     optim::OneCycleLR one_cycle(adam, optim::OneCycleOptions(1e-2).epochs(10).steps_per_epoch(loader.size()));
+///     // after each batch: one_cycle.step();
 class OneCycleLR : public LRScheduler {
 public:
     OneCycleLR(Optimizer& optimizer, OneCycleOptions options);
@@ -349,32 +381,49 @@ private:
     std::vector<std::shared_ptr<LRScheduler>> schedulers_;
 };
 
+/// Whether ReduceLROnPlateau's metric should go down or up (PyTorch's mode "min", "max").
+enum class PlateauMode { Min, Max };
+/// How the improvement threshold applies (PyTorch's threshold_mode "rel", "abs"): Rel needs
+/// best * (1 -/+ threshold), Abs best -/+ threshold.
+enum class ThresholdMode { Rel, Abs };
+
+/// ReduceLROnPlateau's options (PyTorch's defaults).
+///
+/// Example:
+///     optim::ReduceLROnPlateauOptions().mode(optim::PlateauMode::Max).patience(2).factor(0.5)
+struct ReduceLROnPlateauOptions {
+    LAZYNN_ARG(PlateauMode, mode) = PlateauMode::Min;
+    /// The lr is multiplied by factor (< 1) on a plateau.
+    LAZYNN_ARG(double, factor) = 0.1;
+    /// Epochs without improvement tolerated before the lr is cut.
+    LAZYNN_ARG(std::int64_t, patience) = 10;
+    LAZYNN_ARG(double, threshold) = 1e-4;
+    LAZYNN_ARG(ThresholdMode, threshold_mode) = ThresholdMode::Rel;
+    /// Epochs to wait after a cut before counting bad epochs again.
+    LAZYNN_ARG(std::int64_t, cooldown) = 0;
+    /// One floor per parameter group (a single value applies to every group).
+    LAZYNN_ARG(std::vector<double>, min_lrs) = std::vector<double>{0.0};
+    /// Cuts smaller than eps are skipped.
+    LAZYNN_ARG(double, eps) = 1e-8;
+
+public:
+    /// One floor for every group.
+    ReduceLROnPlateauOptions& min_lr(double v) {
+        min_lrs_ = {v};
+        return *this;
+    }
+};
+
 /// Cuts the lr by `factor` when a metric has stopped improving for `patience` epochs. An
 /// LRScheduler, so save_checkpoint keeps its counters; its step needs the metric (step() without
 /// one is a ValueError).
+///
+/// Example:
+///     optim::ReduceLROnPlateau plateau(optimizer, optim::ReduceLROnPlateauOptions().patience(5).factor(0.5));
+///     plateau.step(validation_loss);
 class ReduceLROnPlateau : public LRScheduler {
 public:
-    struct Options {
-        Options() {}
-        Options& mode_max(bool v) { mode_max_ = v; return *this; }
-        Options& factor(double v) { factor_ = v; return *this; }
-        Options& patience(std::int64_t v) { patience_ = v; return *this; }
-        Options& threshold(double v) { threshold_ = v; return *this; }
-        Options& threshold_mode_abs(bool v) { threshold_abs_ = v; return *this; }
-        Options& cooldown(std::int64_t v) { cooldown_ = v; return *this; }
-        Options& min_lr(double v) { min_lrs_ = {v}; return *this; }
-        /// One floor per parameter group.
-        Options& min_lrs(std::vector<double> v) { min_lrs_ = std::move(v); return *this; }
-        Options& eps(double v) { eps_ = v; return *this; }
-        bool mode_max_ = false;
-        double factor_ = 0.1;
-        std::int64_t patience_ = 10;
-        double threshold_ = 1e-4;
-        bool threshold_abs_ = false;
-        std::int64_t cooldown_ = 0;
-        std::vector<double> min_lrs_{0.0};
-        double eps_ = 1e-8;
-    };
+    using Options = ReduceLROnPlateauOptions;
     explicit ReduceLROnPlateau(Optimizer& optimizer, Options options = Options());
     void step(double metric);
     /// A plateau needs the metric: ValueError.
@@ -395,5 +444,17 @@ private:
     double best_;
     std::int64_t num_bad_epochs_ = 0, cooldown_counter_ = 0;
 };
+
+/// PyTorch's strings for the scheduler enums ("triangular", "cos", "min", "rel", ...), for
+/// configurations and logs; parse_* throw ValueError naming the accepted strings.
+const char* to_string(CyclicLRMode mode);
+const char* to_string(CyclicLRScaleMode mode);
+const char* to_string(AnnealStrategy strategy);
+const char* to_string(PlateauMode mode);
+const char* to_string(ThresholdMode mode);
+CyclicLRMode parse_cyclic_lr_mode(const std::string& name);
+AnnealStrategy parse_anneal_strategy(const std::string& name);
+PlateauMode parse_plateau_mode(const std::string& name);
+ThresholdMode parse_threshold_mode(const std::string& name);
 
 }  // namespace lazynn::optim

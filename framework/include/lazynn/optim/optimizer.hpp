@@ -68,7 +68,7 @@ private:
 std::string empty_list_message(const char* optimizer);
 
 /// Shared implementation: parameter groups of `Options` and per-parameter `State`.
-/// Options must provide `double lr_`, `std::vector<OptionField> fields()`, `kName` and
+/// Options must provide `lr()` (LAZYNN_ARG), `std::vector<OptionField> fields()`, `kName` and
 /// `validate(const char* optimizer)`; State must provide
 /// `std::vector<std::pair<const char*, Tensor*>> tensors()` and `double step`.
 template <class Options, class State>
@@ -229,7 +229,13 @@ public:
 
 protected:
     const char* name_;
-    /// One fused update of `param` from `grad`; state.step already counts this step.
+    /// One fused update of `param` from `grad` (the extension point of every optimizer).
+    /// requires: param is materialised (not lazy) and has a gradient; grad has param's shape;
+    ///           state.step already counts this step (1 on the first call for param);
+    ///           options is param's group's options, already validated.
+    /// ensures:  param's data and state's buffers hold the result of one step, written in place
+    ///           (param's version is bumped) without recording autograd history; state.step is
+    ///           unchanged. Throws ShapeError / DtypeError naming the optimizer for bad input.
     virtual void update(Parameter& param, const Tensor& grad, State& state, const Options& options) = 0;
 
     std::vector<ParamGroup> groups_;

@@ -1,13 +1,25 @@
 #pragma once
-// Elementwise activation layers.
+// Element-wise activation layers: each is a plain class (go-to-definition finds it) whose forward
+// applies one function to every element. Layers with knobs take an options struct written with
+// LAZYNN_ARG (getter + fluent setter, docs/design.md "Options"); the rest take nothing.
+//
+// Example:
+//     nn::Sequential net(nn::Linear(4, 8), nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)),
+//                        nn::Linear(8, 3), nn::Softmax(1));
 
+#include <lazynn/arg.hpp>
 #include <lazynn/module.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace lazynn::nn {
 
-/// max(0, x). Shapes: input [*] -> output [*]
+/// max(0, x).
+///
+/// Example:
+///     nn::ReLU relu;
+///     Tensor y = relu(x);   // same shape as x
 class ReLU : public Module {
     LAZYNN_MODULE(ReLU)
 public:
@@ -16,7 +28,22 @@ public:
     Tensor forward(const Tensor& input) override { return input.relu(); }
 };
 
+/// min(max(0, x), 6).
+///
+/// Example:
+///     nn::ReLU6 act;
+class ReLU6 : public Module {
+    LAZYNN_MODULE(ReLU6)
+public:
+    ReLU6() { set_name("ReLU6"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+};
+
 /// 1 / (1 + exp(-x)).
+///
+/// Example:
+///     nn::Sigmoid act;
 class Sigmoid : public Module {
     LAZYNN_MODULE(Sigmoid)
 public:
@@ -26,6 +53,9 @@ public:
 };
 
 /// tanh(x).
+///
+/// Example:
+///     nn::Tanh act;
 class Tanh : public Module {
     LAZYNN_MODULE(Tanh)
 public:
@@ -34,74 +64,328 @@ public:
     Tensor forward(const Tensor& input) override { return input.tanh(); }
 };
 
+/// GELU's two forms (PyTorch's approximate='none' / 'tanh').
+enum class GELUApproximate { None, Tanh };
+
 struct GELUOptions {
-    GELUOptions(std::string approximate = "none") : approximate_(std::move(approximate)) {}  // NOLINT: GELU("tanh")
-    GELUOptions& approximate(std::string a) { approximate_ = std::move(a); return *this; }
-    std::string approximate_;
+    LAZYNN_ARG(GELUApproximate, approximate) = GELUApproximate::None;
 };
 
-/// x * Phi(x), exactly ("none") or with the tanh approximation ("tanh").
+/// x * Phi(x), exactly or with the tanh approximation.
+///
+/// Example:
+///     nn::GELU exact;
+///     nn::GELU fast(nn::GELUOptions().approximate(nn::GELUApproximate::Tanh));
 class GELU : public Module {
     LAZYNN_MODULE(GELU)
 public:
-    explicit GELU(GELUOptions options = {});
+    explicit GELU(GELUOptions options = {}) : options_(options) { set_name("GELU"); }
     /// Shapes: input [*] -> output [*]
-    Tensor forward(const Tensor& input) override { return input.gelu(options_.approximate_ == "tanh"); }
-    std::string extra_repr() const override { return "approximate='" + options_.approximate_ + "'"; }
+    Tensor forward(const Tensor& input) override { return input.gelu(options_.approximate() == GELUApproximate::Tanh); }
+    std::string extra_repr() const override;
+    const GELUOptions& options() const { return options_; }
 
 private:
     GELUOptions options_;
 };
 
-}  // namespace lazynn::nn
+struct LeakyReLUOptions {
+    LAZYNN_ARG(double, negative_slope) = 0.01;
+};
 
-namespace lazynn::nn {
+/// x for x > 0, negative_slope * x otherwise.
+///
+/// Example:
+///     nn::LeakyReLU act(nn::LeakyReLUOptions().negative_slope(0.2));
+class LeakyReLU : public Module {
+    LAZYNN_MODULE(LeakyReLU)
+public:
+    explicit LeakyReLU(LeakyReLUOptions options = {}) : options_(options) { set_name("LeakyReLU"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const LeakyReLUOptions& options() const { return options_; }
 
-/// An activation whose forward is a fixed function of its input (plus constructor arguments).
-#define LAZYNN_ACTIVATION(Class, Members, ...)                                        \
-    class Class : public Module {                                                        \
-        LAZYNN_MODULE(Class)                                                             \
-    public:                                                                              \
-        explicit Class(__VA_ARGS__);                                                     \
-        /** Shapes: input [*] -> output [*] */                                           \
-        Tensor forward(const Tensor& input) override;                                    \
-        std::string extra_repr() const override;                                         \
-                                                                                         \
-    private:                                                                             \
-        Members                                                                          \
-    }
+private:
+    LeakyReLUOptions options_;
+};
 
-LAZYNN_ACTIVATION(ReLU6, , );
-LAZYNN_ACTIVATION(LeakyReLU, double negative_slope_;, double negative_slope = 0.01);
-LAZYNN_ACTIVATION(ELU, double alpha_;, double alpha = 1.0);
-LAZYNN_ACTIVATION(CELU, double alpha_;, double alpha = 1.0);
-LAZYNN_ACTIVATION(SELU, , );
-LAZYNN_ACTIVATION(SiLU, , );
-LAZYNN_ACTIVATION(Mish, , );
-LAZYNN_ACTIVATION(Hardswish, , );
-LAZYNN_ACTIVATION(Hardsigmoid, , );
-LAZYNN_ACTIVATION(Hardtanh, double min_val_; double max_val_;, double min_val = -1.0, double max_val = 1.0);
-LAZYNN_ACTIVATION(Softplus, double beta_; double threshold_;, double beta = 1.0, double threshold = 20.0);
-LAZYNN_ACTIVATION(Softsign, , );
-LAZYNN_ACTIVATION(LogSigmoid, , );
-LAZYNN_ACTIVATION(Threshold, double threshold_; double value_;, double threshold, double value);
-LAZYNN_ACTIVATION(Softmax, std::int64_t dim_;, std::int64_t dim);
-LAZYNN_ACTIVATION(LogSoftmax, std::int64_t dim_;, std::int64_t dim);
-LAZYNN_ACTIVATION(Softmin, std::int64_t dim_;, std::int64_t dim);
-#undef LAZYNN_ACTIVATION
+struct ELUOptions {
+    LAZYNN_ARG(double, alpha) = 1.0;
+};
+
+/// x for x > 0, alpha * (exp(x) - 1) otherwise.
+///
+/// Example:
+///     nn::ELU act(nn::ELUOptions().alpha(0.7));
+class ELU : public Module {
+    LAZYNN_MODULE(ELU)
+public:
+    explicit ELU(ELUOptions options = {}) : options_(options) { set_name("ELU"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const ELUOptions& options() const { return options_; }
+
+private:
+    ELUOptions options_;
+};
+
+struct CELUOptions {
+    LAZYNN_ARG(double, alpha) = 1.0;
+};
+
+/// x for x > 0, alpha * (exp(x / alpha) - 1) otherwise. Throws ValueError for alpha == 0.
+///
+/// Example:
+///     nn::CELU act(nn::CELUOptions().alpha(1.3));
+class CELU : public Module {
+    LAZYNN_MODULE(CELU)
+public:
+    explicit CELU(CELUOptions options = {});
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const CELUOptions& options() const { return options_; }
+
+private:
+    CELUOptions options_;
+};
+
+/// scale * ELU(x, alpha) with the self-normalising constants of Klambauer et al.
+///
+/// Example:
+///     nn::SELU act;
+class SELU : public Module {
+    LAZYNN_MODULE(SELU)
+public:
+    SELU() { set_name("SELU"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+};
+
+/// x * sigmoid(x).
+///
+/// Example:
+///     nn::SiLU act;
+class SiLU : public Module {
+    LAZYNN_MODULE(SiLU)
+public:
+    SiLU() { set_name("SiLU"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override { return input.silu(); }
+};
+
+/// x * tanh(softplus(x)).
+///
+/// Example:
+///     nn::Mish act;
+class Mish : public Module {
+    LAZYNN_MODULE(Mish)
+public:
+    Mish() { set_name("Mish"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+};
+
+/// x * ReLU6(x + 3) / 6.
+///
+/// Example:
+///     nn::Hardswish act;
+class Hardswish : public Module {
+    LAZYNN_MODULE(Hardswish)
+public:
+    Hardswish() { set_name("Hardswish"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+};
+
+/// ReLU6(x + 3) / 6.
+///
+/// Example:
+///     nn::Hardsigmoid act;
+class Hardsigmoid : public Module {
+    LAZYNN_MODULE(Hardsigmoid)
+public:
+    Hardsigmoid() { set_name("Hardsigmoid"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+};
+
+struct HardtanhOptions {
+    LAZYNN_ARG(double, min_val) = -1.0;
+    LAZYNN_ARG(double, max_val) = 1.0;
+};
+
+/// x clamped to [min_val, max_val]. Throws ValueError unless max_val > min_val.
+///
+/// Example:
+///     nn::Hardtanh act(nn::HardtanhOptions().min_val(-0.5).max_val(0.8));
+class Hardtanh : public Module {
+    LAZYNN_MODULE(Hardtanh)
+public:
+    explicit Hardtanh(HardtanhOptions options = {});
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const HardtanhOptions& options() const { return options_; }
+
+private:
+    HardtanhOptions options_;
+};
+
+struct SoftplusOptions {
+    LAZYNN_ARG(double, beta) = 1.0;
+    /// Above beta * x > threshold the layer returns x (softplus is linear there to float precision).
+    LAZYNN_ARG(double, threshold) = 20.0;
+};
+
+/// log(1 + exp(beta * x)) / beta.
+///
+/// Example:
+///     nn::Softplus act(nn::SoftplusOptions().beta(2.0).threshold(3.0));
+class Softplus : public Module {
+    LAZYNN_MODULE(Softplus)
+public:
+    explicit Softplus(SoftplusOptions options = {}) : options_(options) { set_name("Softplus"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override { return input.softplus(options_.beta(), options_.threshold()); }
+    std::string extra_repr() const override;
+    const SoftplusOptions& options() const { return options_; }
+
+private:
+    SoftplusOptions options_;
+};
+
+/// x / (1 + |x|).
+///
+/// Example:
+///     nn::Softsign act;
+class Softsign : public Module {
+    LAZYNN_MODULE(Softsign)
+public:
+    Softsign() { set_name("Softsign"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+};
+
+/// log(sigmoid(x)), computed as -softplus(-x) so it stays finite for large |x|.
+///
+/// Example:
+///     nn::LogSigmoid act;
+class LogSigmoid : public Module {
+    LAZYNN_MODULE(LogSigmoid)
+public:
+    LogSigmoid() { set_name("LogSigmoid"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+};
+
+struct ThresholdOptions {
+    ThresholdOptions(double threshold, double value) : threshold_(threshold), value_(value) {}
+    LAZYNN_ARG(double, threshold);
+    LAZYNN_ARG(double, value);
+};
+
+/// x where x > threshold, value elsewhere.
+///
+/// Example:
+///     nn::Threshold act(0.1, -2.0);   // or nn::Threshold(nn::ThresholdOptions(0.1, -2.0))
+class Threshold : public Module {
+    LAZYNN_MODULE(Threshold)
+public:
+    explicit Threshold(ThresholdOptions options) : options_(options) { set_name("Threshold"); }
+    Threshold(double threshold, double value) : Threshold(ThresholdOptions(threshold, value)) {}
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const ThresholdOptions& options() const { return options_; }
+
+private:
+    ThresholdOptions options_;
+};
+
+/// The dimension Softmax, LogSoftmax and Softmin normalise over.
+struct SoftmaxOptions {
+    SoftmaxOptions(std::int64_t dim) : dim_(dim) {}  // NOLINT(google-explicit-constructor): Softmax(1)
+    LAZYNN_ARG(std::int64_t, dim);
+};
+
+/// exp(x) / sum(exp(x)) along dim.
+///
+/// Example:
+///     nn::Softmax act(1);   // rows of an [N, C] input sum to 1
+class Softmax : public Module {
+    LAZYNN_MODULE(Softmax)
+public:
+    explicit Softmax(SoftmaxOptions options) : options_(options) { set_name("Softmax"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override { return input.softmax(options_.dim()); }
+    std::string extra_repr() const override;
+    const SoftmaxOptions& options() const { return options_; }
+
+private:
+    SoftmaxOptions options_;
+};
+
+/// log(softmax(x)) along dim, computed stably.
+///
+/// Example:
+///     nn::LogSoftmax act(1);
+class LogSoftmax : public Module {
+    LAZYNN_MODULE(LogSoftmax)
+public:
+    explicit LogSoftmax(SoftmaxOptions options) : options_(options) { set_name("LogSoftmax"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override { return input.log_softmax(options_.dim()); }
+    std::string extra_repr() const override;
+    const SoftmaxOptions& options() const { return options_; }
+
+private:
+    SoftmaxOptions options_;
+};
+
+/// softmax(-x) along dim.
+///
+/// Example:
+///     nn::Softmin act(-1);
+class Softmin : public Module {
+    LAZYNN_MODULE(Softmin)
+public:
+    explicit Softmin(SoftmaxOptions options) : options_(options) { set_name("Softmin"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override { return (-input).softmax(options_.dim()); }
+    std::string extra_repr() const override;
+    const SoftmaxOptions& options() const { return options_; }
+
+private:
+    SoftmaxOptions options_;
+};
+
+struct PReLUOptions {
+    /// 1 (one slope shared by all elements) or the number of channels (dim 1 of the input).
+    LAZYNN_ARG(std::int64_t, num_parameters) = 1;
+    /// The initial value of every slope.
+    LAZYNN_ARG(double, init) = 0.25;
+};
 
 /// max(0, x) + weight * min(0, x), with one learnable slope or one per channel (dim 1).
+/// Throws ValueError for num_parameters < 1.
+///
+/// Example:
+///     nn::PReLU act(nn::PReLUOptions().num_parameters(16).init(0.1));   // after a 16-channel conv
 class PReLU : public Module {
     LAZYNN_MODULE(PReLU)
 public:
-    explicit PReLU(std::int64_t num_parameters = 1, double init = 0.25);
+    explicit PReLU(PReLUOptions options = {});
     /// Shapes: input [*] (channels at dim 1 when num_parameters > 1) -> output [*]
     Tensor forward(const Tensor& input) override;
-    std::string extra_repr() const override { return "num_parameters=" + std::to_string(num_parameters_); }
+    std::string extra_repr() const override { return "num_parameters=" + std::to_string(options_.num_parameters()); }
+    const PReLUOptions& options() const { return options_; }
     Parameter weight{this, "weight"};
 
 private:
-    std::int64_t num_parameters_;
+    PReLUOptions options_;
 };
 
 }  // namespace lazynn::nn

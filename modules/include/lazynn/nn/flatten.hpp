@@ -1,6 +1,7 @@
 #pragma once
 // Flatten.
 
+#include <lazynn/arg.hpp>
 #include <lazynn/module.hpp>
 
 #include <cstdint>
@@ -8,22 +9,24 @@
 namespace lazynn::nn {
 
 struct FlattenOptions {
-    FlattenOptions(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_dim_(start_dim), end_dim_(end_dim) {}
-    FlattenOptions& start_dim(std::int64_t d) { start_dim_ = d; return *this; }
-    FlattenOptions& end_dim(std::int64_t d) { end_dim_ = d; return *this; }
-    std::int64_t start_dim_;
-    std::int64_t end_dim_;
+    LAZYNN_ARG(std::int64_t, start_dim) = 1;
+    LAZYNN_ARG(std::int64_t, end_dim) = -1;
 };
 
 /// Merges dims start_dim..end_dim into one.
+///
+/// Example:
+///     nn::Flatten flat;                                        // [N, C, H, W] -> [N, C*H*W]
+///     nn::Flatten all(nn::FlattenOptions().start_dim(0));      // -> [N*C*H*W]
 class Flatten : public Module {
     LAZYNN_MODULE(Flatten)
 public:
     explicit Flatten(FlattenOptions options = {});
-    Flatten(std::int64_t start_dim, std::int64_t end_dim) : Flatten(FlattenOptions(start_dim, end_dim)) {}
+    Flatten(std::int64_t start_dim, std::int64_t end_dim) : Flatten(FlattenOptions().start_dim(start_dim).end_dim(end_dim)) {}
     /// Shapes: input [N, C, H, W] -> output [N, C*H*W] (defaults: start_dim 1, end_dim -1)
-    Tensor forward(const Tensor& input) override { return input.flatten(options_.start_dim_, options_.end_dim_); }
+    Tensor forward(const Tensor& input) override { return input.flatten(options_.start_dim(), options_.end_dim()); }
     std::string extra_repr() const override;
+    const FlattenOptions& options() const { return options_; }
 
 private:
     FlattenOptions options_;

@@ -1,6 +1,7 @@
 #pragma once
 // Pooling: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d.
 
+#include <lazynn/arg.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/conv.hpp>
 
@@ -27,88 +28,185 @@ Tensor avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> kernel, std::
 Tensor adaptive_avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> output_size);
 }  // namespace functional
 
+/// Max pooling knobs; stride defaults to kernel_size, as in PyTorch. Sizes take an int (every
+/// spatial dim) or one value per dim.
 template <std::size_t N>
 struct MaxPoolOptions {
-    MaxPoolOptions(ExpandingArray<N> kernel_size) : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT
-    MaxPoolOptions& stride(ExpandingArray<N> v) { stride_ = v; return *this; }
-    MaxPoolOptions& padding(ExpandingArray<N> v) { padding_ = v; return *this; }
-    MaxPoolOptions& dilation(ExpandingArray<N> v) { dilation_ = v; return *this; }
-    MaxPoolOptions& ceil_mode(bool v) { ceil_mode_ = v; return *this; }
-    ExpandingArray<N> kernel_size_, stride_;
-    ExpandingArray<N> padding_{0}, dilation_{1};
-    bool ceil_mode_ = false;
+    MaxPoolOptions(ExpandingArray<N> kernel_size) : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT: MaxPool2d(MaxPoolOptions<2>(2))
+    LAZYNN_ARG(ExpandingArray<N>, kernel_size);
+    LAZYNN_ARG(ExpandingArray<N>, stride);
+    LAZYNN_ARG(ExpandingArray<N>, padding) = ExpandingArray<N>(0);
+    LAZYNN_ARG(ExpandingArray<N>, dilation) = ExpandingArray<N>(1);
+    /// Rounds the output size up (a last window may start in the padding or overhang the input).
+    LAZYNN_ARG(bool, ceil_mode) = false;
 };
+using MaxPool1dOptions = MaxPoolOptions<1>;
+using MaxPool2dOptions = MaxPoolOptions<2>;
+using MaxPool3dOptions = MaxPoolOptions<3>;
 
+/// Average pooling knobs; stride defaults to kernel_size, as in PyTorch.
 template <std::size_t N>
 struct AvgPoolOptions {
-    AvgPoolOptions(ExpandingArray<N> kernel_size) : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT
-    AvgPoolOptions& stride(ExpandingArray<N> v) { stride_ = v; return *this; }
-    AvgPoolOptions& padding(ExpandingArray<N> v) { padding_ = v; return *this; }
-    AvgPoolOptions& ceil_mode(bool v) { ceil_mode_ = v; return *this; }
-    AvgPoolOptions& count_include_pad(bool v) { count_include_pad_ = v; return *this; }
-    AvgPoolOptions& divisor_override(std::int64_t v) { divisor_override_ = v; return *this; }
-    ExpandingArray<N> kernel_size_, stride_;
-    ExpandingArray<N> padding_{0};
-    bool ceil_mode_ = false;
-    bool count_include_pad_ = true;
-    std::int64_t divisor_override_ = 0;
+    AvgPoolOptions(ExpandingArray<N> kernel_size) : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT: AvgPool2d(AvgPoolOptions<2>(2))
+    LAZYNN_ARG(ExpandingArray<N>, kernel_size);
+    LAZYNN_ARG(ExpandingArray<N>, stride);
+    LAZYNN_ARG(ExpandingArray<N>, padding) = ExpandingArray<N>(0);
+    LAZYNN_ARG(bool, ceil_mode) = false;
+    /// Counts padded zeros in the divisor.
+    LAZYNN_ARG(bool, count_include_pad) = true;
+    /// Divides every window by this instead of its size (0: not set).
+    LAZYNN_ARG(std::int64_t, divisor_override) = 0;
 };
+using AvgPool1dOptions = AvgPoolOptions<1>;
+using AvgPool2dOptions = AvgPoolOptions<2>;
+using AvgPool3dOptions = AvgPoolOptions<3>;
 
+/// The output size of an adaptive pooling layer (AdaptiveAvgPool, AdaptiveMaxPool).
+template <std::size_t N>
+struct AdaptivePoolOptions {
+    AdaptivePoolOptions(ExpandingArray<N> output_size) : output_size_(output_size) {}  // NOLINT: implicit on purpose
+    LAZYNN_ARG(ExpandingArray<N>, output_size);
+};
+template <std::size_t N>
+using AdaptiveAvgPoolOptions = AdaptivePoolOptions<N>;
+template <std::size_t N>
+using AdaptiveMaxPoolOptions = AdaptivePoolOptions<N>;
+
+/// The N-d max pooling shared by MaxPool1d/2d/3d (which only name it).
 template <std::size_t N>
 class MaxPoolNd : public Module {
 public:
-    explicit MaxPoolNd(MaxPoolOptions<N> options);
+    explicit MaxPoolNd(MaxPoolOptions<N> options) : options_(std::move(options)) {}
     /// Shapes: input [B, C, *spatial] or [C, *spatial] -> [B, C, *spatial']
     Tensor forward(const Tensor& input) override;
     /// PyTorch's return_indices=True.
     ValuesIndices forward_with_indices(const Tensor& input);
     std::string extra_repr() const override;
+    const MaxPoolOptions<N>& options() const { return options_; }
 
 protected:
     MaxPoolOptions<N> options_;
 };
 
+/// The N-d average pooling shared by AvgPool1d/2d/3d.
 template <std::size_t N>
 class AvgPoolNd : public Module {
 public:
-    explicit AvgPoolNd(AvgPoolOptions<N> options);
+    explicit AvgPoolNd(AvgPoolOptions<N> options) : options_(std::move(options)) {}
     /// Shapes: input [B, C, *spatial] or [C, *spatial] -> [B, C, *spatial']
     Tensor forward(const Tensor& input) override;
     std::string extra_repr() const override;
+    const AvgPoolOptions<N>& options() const { return options_; }
 
 protected:
     AvgPoolOptions<N> options_;
 };
 
+/// The N-d adaptive average pooling shared by AdaptiveAvgPool1d/2d/3d: each output cell averages
+/// the input window PyTorch assigns it (start floor(i*in/out), end ceil((i+1)*in/out)).
 template <std::size_t N>
 class AdaptiveAvgPoolNd : public Module {
 public:
-    explicit AdaptiveAvgPoolNd(ExpandingArray<N> output_size);
+    explicit AdaptiveAvgPoolNd(AdaptivePoolOptions<N> options) : options_(std::move(options)) {}
     /// Shapes: input [B, C, *spatial] or [C, *spatial] -> [B, C, *output_size]
     Tensor forward(const Tensor& input) override;
     std::string extra_repr() const override;
+    const AdaptivePoolOptions<N>& options() const { return options_; }
 
 protected:
-    ExpandingArray<N> output_size_;
+    AdaptivePoolOptions<N> options_;
 };
 
-#define LAZYNN_POOL(Class, Base, N, Options)                           \
-    class Class : public Base<N> {                                     \
-        LAZYNN_MODULE(Class)                                           \
-    public:                                                            \
-        explicit Class(Options<N> options) : Base<N>(std::move(options)) { set_name(#Class); } \
-    }
+/// 1-d max pooling over [B, C, L] or [C, L].
+///
+/// Example:
+///     nn::MaxPool1d pool(nn::MaxPool1dOptions(3).stride(2));
+class MaxPool1d : public MaxPoolNd<1> {
+    LAZYNN_MODULE(MaxPool1d)
+public:
+    explicit MaxPool1d(MaxPoolOptions<1> options) : MaxPoolNd<1>(std::move(options)) { set_name("MaxPool1d"); }
+};
 
-LAZYNN_POOL(MaxPool1d, MaxPoolNd, 1, MaxPoolOptions);
-LAZYNN_POOL(MaxPool2d, MaxPoolNd, 2, MaxPoolOptions);
-LAZYNN_POOL(AvgPool1d, AvgPoolNd, 1, AvgPoolOptions);
-LAZYNN_POOL(AvgPool2d, AvgPoolNd, 2, AvgPoolOptions);
-LAZYNN_POOL(AdaptiveAvgPool1d, AdaptiveAvgPoolNd, 1, ExpandingArray);
-LAZYNN_POOL(AdaptiveAvgPool2d, AdaptiveAvgPoolNd, 2, ExpandingArray);
-LAZYNN_POOL(MaxPool3d, MaxPoolNd, 3, MaxPoolOptions);
-LAZYNN_POOL(AvgPool3d, AvgPoolNd, 3, AvgPoolOptions);
-LAZYNN_POOL(AdaptiveAvgPool3d, AdaptiveAvgPoolNd, 3, ExpandingArray);
-#undef LAZYNN_POOL
+/// 2-d max pooling over [B, C, H, W] or [C, H, W].
+///
+/// Example:
+///     nn::MaxPool2d pool(nn::MaxPool2dOptions(2));                 // 2x2 windows, stride 2
+///     nn::MaxPool2d overlap(nn::MaxPool2dOptions(3).stride(2).padding(1));
+class MaxPool2d : public MaxPoolNd<2> {
+    LAZYNN_MODULE(MaxPool2d)
+public:
+    explicit MaxPool2d(MaxPoolOptions<2> options) : MaxPoolNd<2>(std::move(options)) { set_name("MaxPool2d"); }
+};
+
+/// 3-d max pooling over [B, C, D, H, W] or [C, D, H, W].
+///
+/// Example:
+///     nn::MaxPool3d pool(nn::MaxPool3dOptions({2, 2, 1}));
+class MaxPool3d : public MaxPoolNd<3> {
+    LAZYNN_MODULE(MaxPool3d)
+public:
+    explicit MaxPool3d(MaxPoolOptions<3> options) : MaxPoolNd<3>(std::move(options)) { set_name("MaxPool3d"); }
+};
+
+/// 1-d average pooling over [B, C, L] or [C, L].
+///
+/// Example:
+///     nn::AvgPool1d pool(nn::AvgPool1dOptions(2).padding(1));
+class AvgPool1d : public AvgPoolNd<1> {
+    LAZYNN_MODULE(AvgPool1d)
+public:
+    explicit AvgPool1d(AvgPoolOptions<1> options) : AvgPoolNd<1>(std::move(options)) { set_name("AvgPool1d"); }
+};
+
+/// 2-d average pooling over [B, C, H, W] or [C, H, W].
+///
+/// Example:
+///     nn::AvgPool2d pool(nn::AvgPool2dOptions(3).stride(2).count_include_pad(false));
+class AvgPool2d : public AvgPoolNd<2> {
+    LAZYNN_MODULE(AvgPool2d)
+public:
+    explicit AvgPool2d(AvgPoolOptions<2> options) : AvgPoolNd<2>(std::move(options)) { set_name("AvgPool2d"); }
+};
+
+/// 3-d average pooling over [B, C, D, H, W] or [C, D, H, W].
+///
+/// Example:
+///     nn::AvgPool3d pool(nn::AvgPool3dOptions(2));
+class AvgPool3d : public AvgPoolNd<3> {
+    LAZYNN_MODULE(AvgPool3d)
+public:
+    explicit AvgPool3d(AvgPoolOptions<3> options) : AvgPoolNd<3>(std::move(options)) { set_name("AvgPool3d"); }
+};
+
+/// Averages [B, C, L] down to [B, C, output_size].
+///
+/// Example:
+///     nn::AdaptiveAvgPool1d pool(nn::ExpandingArray<1>(4));
+class AdaptiveAvgPool1d : public AdaptiveAvgPoolNd<1> {
+    LAZYNN_MODULE(AdaptiveAvgPool1d)
+public:
+    explicit AdaptiveAvgPool1d(AdaptivePoolOptions<1> options) : AdaptiveAvgPoolNd<1>(std::move(options)) { set_name("AdaptiveAvgPool1d"); }
+};
+
+/// Averages [B, C, H, W] down to [B, C, *output_size] (global average pooling with {1, 1}).
+///
+/// Example:
+///     nn::AdaptiveAvgPool2d gap(nn::ExpandingArray<2>({1, 1}));
+class AdaptiveAvgPool2d : public AdaptiveAvgPoolNd<2> {
+    LAZYNN_MODULE(AdaptiveAvgPool2d)
+public:
+    explicit AdaptiveAvgPool2d(AdaptivePoolOptions<2> options) : AdaptiveAvgPoolNd<2>(std::move(options)) { set_name("AdaptiveAvgPool2d"); }
+};
+
+/// Averages [B, C, D, H, W] down to [B, C, *output_size].
+///
+/// Example:
+///     nn::AdaptiveAvgPool3d pool(nn::ExpandingArray<3>({2, 3, 2}));
+class AdaptiveAvgPool3d : public AdaptiveAvgPoolNd<3> {
+    LAZYNN_MODULE(AdaptiveAvgPool3d)
+public:
+    explicit AdaptiveAvgPool3d(AdaptivePoolOptions<3> options) : AdaptiveAvgPoolNd<3>(std::move(options)) { set_name("AdaptiveAvgPool3d"); }
+};
 
 extern template class MaxPoolNd<1>;
 extern template class MaxPoolNd<2>;

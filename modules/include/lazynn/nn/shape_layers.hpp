@@ -1,39 +1,82 @@
 #pragma once
 // Layers that rearrange or resample: Unflatten, PixelShuffle, ZeroPad2d, ConstantPad1d/2d,
-// Upsample (nearest, bilinear), AdaptiveMaxPool1d/2d; and the channel dropouts Dropout1d/2d/3d
-// and AlphaDropout.
+// Upsample (nearest, bilinear), AdaptiveMaxPool1d/2d. (The channel dropouts moved to
+// dropout.hpp, which this header still includes.)
 
+#include <lazynn/arg.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/conv.hpp>
+#include <lazynn/nn/dropout.hpp>
+#include <lazynn/nn/pooling.hpp>
 
+#include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace lazynn::nn {
 
-/// Splits dim into `sizes`. Shapes: [*, prod(sizes), *] -> [*, *sizes, *]
+struct UnflattenOptions {
+    UnflattenOptions(std::int64_t dim, Shape sizes) : dim_(dim), sizes_(std::move(sizes)) {}
+    LAZYNN_ARG(std::int64_t, dim);
+    /// The sizes dim is split into; their product must equal the size of dim.
+    LAZYNN_ARG(Shape, sizes);
+};
+
+/// Splits dim into `sizes`. Throws ShapeError when prod(sizes) differs from the size of dim.
+///
+/// Example:
+///     nn::Unflatten unflat(1, {2, 3});   // [N, 6] -> [N, 2, 3]
 class Unflatten : public Module {
     LAZYNN_MODULE(Unflatten)
 public:
-    Unflatten(std::int64_t dim, Shape sizes);
+    explicit Unflatten(UnflattenOptions options);
+    Unflatten(std::int64_t dim, Shape sizes) : Unflatten(UnflattenOptions(dim, std::move(sizes))) {}
+    /// Shapes: [*, prod(sizes), *] -> [*, *sizes, *]
     Tensor forward(const Tensor& input) override;
     std::string extra_repr() const override;
+    const UnflattenOptions& options() const { return options_; }
 
 private:
-    std::int64_t dim_;
-    Shape sizes_;
+    UnflattenOptions options_;
 };
 
-/// Shapes: [*, C*r*r, H, W] -> [*, C, H*r, W*r]
+struct PixelShuffleOptions {
+    PixelShuffleOptions(std::int64_t upscale_factor) : upscale_factor_(upscale_factor) {}  // NOLINT(google-explicit-constructor): PixelShuffle(2)
+    LAZYNN_ARG(std::int64_t, upscale_factor);
+};
+
+/// Moves r*r channels into an r-times larger image. Throws ValueError for a factor below 1.
+///
+/// Example:
+///     nn::PixelShuffle shuffle(2);   // [N, 12, 4, 4] -> [N, 3, 8, 8]
 class PixelShuffle : public Module {
     LAZYNN_MODULE(PixelShuffle)
 public:
-    explicit PixelShuffle(std::int64_t upscale_factor);
+    explicit PixelShuffle(PixelShuffleOptions options);
+    /// Shapes: [*, C*r*r, H, W] -> [*, C, H*r, W*r]
     Tensor forward(const Tensor& input) override;
-    std::string extra_repr() const override { return "upscale_factor=" + std::to_string(factor_); }
+    std::string extra_repr() const override { return "upscale_factor=" + std::to_string(options_.upscale_factor()); }
+    const PixelShuffleOptions& options() const { return options_; }
 
 private:
-    std::int64_t factor_;
+    PixelShuffleOptions options_;
+};
+
+/// Constant padding: D amounts in PyTorch's order (left, right[, top, bottom]) and the fill value.
+template <std::size_t D>
+struct ConstantPadOptions {
+    ConstantPadOptions(ExpandingArray<D> padding, double value) : padding_(padding), value_(value) {}
+    LAZYNN_ARG(ExpandingArray<D>, padding);
+    LAZYNN_ARG(double, value);
+};
+using ConstantPad1dOptions = ConstantPadOptions<2>;
+using ConstantPad2dOptions = ConstantPadOptions<4>;
+
+struct ZeroPad2dOptions {
+    ZeroPad2dOptions(ExpandingArray<4> padding) : padding_(padding) {}  // NOLINT(google-explicit-constructor): ZeroPad2d({1, 2, 0, 1})
+    /// left, right, top, bottom.
+    LAZYNN_ARG(ExpandingArray<4>, padding);
 };
 
 /// Constant padding of the last dims (PyTorch order: left, right[, top, bottom]).
@@ -49,100 +92,117 @@ protected:
     double value_;
 };
 
+/// Pads the last dim with a constant.
+///
+/// Example:
+///     nn::ConstantPad1d pad(nn::ConstantPad1dOptions({2, 1}, 3.5));   // [*, W] -> [*, W + 3]
 class ConstantPad1d : public ConstantPadNd {
     LAZYNN_MODULE(ConstantPad1d)
 public:
-    ConstantPad1d(ExpandingArray<2> padding, double value) : ConstantPadNd({padding[0], padding[1]}, value, "ConstantPad1d") {}
+    explicit ConstantPad1d(ConstantPad1dOptions options)
+        : ConstantPadNd({options.padding()[0], options.padding()[1]}, options.value(), "ConstantPad1d") {}
+    ConstantPad1d(ExpandingArray<2> padding, double value) : ConstantPad1d(ConstantPad1dOptions(padding, value)) {}
 };
 
+/// Pads the last two dims with a constant.
+///
+/// Example:
+///     nn::ConstantPad2d pad(1, 0.5);   // one on every side
 class ConstantPad2d : public ConstantPadNd {
     LAZYNN_MODULE(ConstantPad2d)
 public:
-    ConstantPad2d(ExpandingArray<4> padding, double value) : ConstantPadNd({padding[0], padding[1], padding[2], padding[3]}, value, "ConstantPad2d") {}
+    explicit ConstantPad2d(ConstantPad2dOptions options)
+        : ConstantPadNd({options.padding()[0], options.padding()[1], options.padding()[2], options.padding()[3]}, options.value(),
+                        "ConstantPad2d") {}
+    ConstantPad2d(ExpandingArray<4> padding, double value) : ConstantPad2d(ConstantPad2dOptions(padding, value)) {}
 };
 
+/// Pads the last two dims with zeros.
+///
+/// Example:
+///     nn::ZeroPad2d pad(nn::ExpandingArray<4>({1, 2, 0, 1}));   // left, right, top, bottom
 class ZeroPad2d : public ConstantPadNd {
     LAZYNN_MODULE(ZeroPad2d)
 public:
-    explicit ZeroPad2d(ExpandingArray<4> padding) : ConstantPadNd({padding[0], padding[1], padding[2], padding[3]}, 0.0, "ZeroPad2d") {}
+    explicit ZeroPad2d(ZeroPad2dOptions options)
+        : ConstantPadNd({options.padding()[0], options.padding()[1], options.padding()[2], options.padding()[3]}, 0.0, "ZeroPad2d") {}
     std::string extra_repr() const override;
 };
 
-/// "nearest" or "bilinear" (align_corners false), by scale_factor or output size.
+/// PyTorch's interpolation modes; Upsample implements Nearest and Bilinear (the others throw
+/// ValueError naming the mode).
+enum class UpsampleMode { Nearest, Linear, Bilinear, Bicubic, Trilinear };
+
+/// PyTorch's name of a mode ("nearest", "bilinear", ...).
+const char* upsample_mode_name(UpsampleMode mode);
+
+/// An Upsample output size [H', W'].
+using UpsampleSize = std::array<std::int64_t, 2>;
+
+/// Exactly one of size and scale_factor must be set.
+struct UpsampleOptions {
+    /// The output [H', W'].
+    LAZYNN_ARG(std::optional<UpsampleSize>, size);
+    /// H' = floor(H * scale_factor), W' likewise.
+    LAZYNN_ARG(std::optional<double>, scale_factor);
+    LAZYNN_ARG(UpsampleMode, mode) = UpsampleMode::Nearest;
+    /// Linear modes only; unset means false. Only false is implemented.
+    LAZYNN_ARG(std::optional<bool>, align_corners);
+};
+
+/// Resizes the last two dims by nearest-neighbour or bilinear (align_corners=False) interpolation.
+/// Throws ValueError for an unsupported mode or align_corners, or unless exactly one of size and
+/// scale_factor is given.
+///
+/// Example:
+///     nn::Upsample up(nn::UpsampleOptions().scale_factor(2.0).mode(nn::UpsampleMode::Bilinear));
+///     nn::Upsample to(nn::UpsampleOptions().size(nn::UpsampleSize{5, 7}));
 class Upsample : public Module {
     LAZYNN_MODULE(Upsample)
 public:
-    /// Shapes: [N, C, H, W] -> [N, C, H*scale, W*scale]
-    explicit Upsample(double scale_factor, std::string mode = "nearest");
-    Upsample(std::array<std::int64_t, 2> size, std::string mode = "nearest");
+    explicit Upsample(UpsampleOptions options);
+    /// Shapes: [N, C, H, W] -> [N, C, H', W']
     Tensor forward(const Tensor& input) override;
     std::string extra_repr() const override;
+    const UpsampleOptions& options() const { return options_; }
 
 private:
-    double scale_ = 0;
-    std::array<std::int64_t, 2> size_{0, 0};
-    std::string mode_;
+    UpsampleOptions options_;
 };
 
+/// The N-d adaptive max pooling shared by AdaptiveMaxPool1d/2d: each output cell is the max over
+/// PyTorch's window [floor(i*L/out), ceil((i+1)*L/out)).
 template <std::size_t N>
 class AdaptiveMaxPoolNd : public Module {
 public:
-    explicit AdaptiveMaxPoolNd(ExpandingArray<N> output_size);
+    explicit AdaptiveMaxPoolNd(AdaptivePoolOptions<N> options) : options_(std::move(options)) {}
     /// Shapes: [B, C, *spatial] or [C, *spatial] -> [B, C, *output_size]
     Tensor forward(const Tensor& input) override;
     std::string extra_repr() const override;
+    const AdaptivePoolOptions<N>& options() const { return options_; }
 
 protected:
-    ExpandingArray<N> output_size_;
+    AdaptivePoolOptions<N> options_;
 };
 
+/// Max-pools [B, C, L] down to [B, C, output_size].
+///
+/// Example:
+///     nn::AdaptiveMaxPool1d pool(nn::ExpandingArray<1>(3));
 class AdaptiveMaxPool1d : public AdaptiveMaxPoolNd<1> {
     LAZYNN_MODULE(AdaptiveMaxPool1d)
 public:
-    explicit AdaptiveMaxPool1d(ExpandingArray<1> output_size) : AdaptiveMaxPoolNd<1>(output_size) { set_name("AdaptiveMaxPool1d"); }
+    explicit AdaptiveMaxPool1d(AdaptivePoolOptions<1> options) : AdaptiveMaxPoolNd<1>(std::move(options)) { set_name("AdaptiveMaxPool1d"); }
 };
 
+/// Max-pools [B, C, H, W] down to [B, C, *output_size].
+///
+/// Example:
+///     nn::AdaptiveMaxPool2d pool(nn::ExpandingArray<2>({2, 3}));
 class AdaptiveMaxPool2d : public AdaptiveMaxPoolNd<2> {
     LAZYNN_MODULE(AdaptiveMaxPool2d)
 public:
-    explicit AdaptiveMaxPool2d(ExpandingArray<2> output_size) : AdaptiveMaxPoolNd<2>(output_size) { set_name("AdaptiveMaxPool2d"); }
-};
-
-/// Zeroes whole channels (dim 1) with probability p while training, scaling the rest by 1/(1-p).
-class ChannelDropout : public Module {
-public:
-    /// Shapes: [N, C, *] -> same
-    Tensor forward(const Tensor& input) override;
-    std::string extra_repr() const override;
-
-protected:
-    ChannelDropout(double p, std::int64_t spatial_dims, const char* name);
-    double p_;
-    std::int64_t spatial_dims_;
-};
-
-#define LAZYNN_CHANNEL_DROPOUT(Class, Dims)                                                 \
-    class Class : public ChannelDropout {                                                  \
-        LAZYNN_MODULE(Class)                                                               \
-    public:                                                                                \
-        explicit Class(double p = 0.5) : ChannelDropout(p, Dims, #Class) {}                \
-    }
-LAZYNN_CHANNEL_DROPOUT(Dropout1d, 1);
-LAZYNN_CHANNEL_DROPOUT(Dropout2d, 2);
-LAZYNN_CHANNEL_DROPOUT(Dropout3d, 3);
-#undef LAZYNN_CHANNEL_DROPOUT
-
-/// Dropout that keeps SELU's self-normalising mean and variance (Klambauer et al.).
-class AlphaDropout : public Module {
-    LAZYNN_MODULE(AlphaDropout)
-public:
-    explicit AlphaDropout(double p = 0.5);
-    /// Shapes: [*] -> [*]
-    Tensor forward(const Tensor& input) override;
-    std::string extra_repr() const override;
-
-private:
-    double p_;
+    explicit AdaptiveMaxPool2d(AdaptivePoolOptions<2> options) : AdaptiveMaxPoolNd<2>(std::move(options)) { set_name("AdaptiveMaxPool2d"); }
 };
 
 extern template class AdaptiveMaxPoolNd<1>;
