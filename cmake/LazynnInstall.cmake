@@ -1,6 +1,7 @@
 include(CMakePackageConfigHelpers)
 
-set(LAZYNN_INSTALLED_TARGETS lazynn)
+# The two libraries and the umbrella lazynn::lazynn that links both.
+set(LAZYNN_INSTALLED_TARGETS lazynn_core lazynn_nn lazynn)
 if(TARGET lazynn_distributed)
   list(APPEND LAZYNN_INSTALLED_TARGETS lazynn_distributed)
   install(DIRECTORY distributed/include/lazynn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -10,7 +11,7 @@ install(TARGETS ${LAZYNN_INSTALLED_TARGETS} EXPORT lazynnTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY framework/include/lazynn modules/include/lazynn
+install(DIRECTORY framework/include/lazynn modules/include/lazynn include/lazynn
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT lazynnTargets NAMESPACE lazynn::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lazynn)

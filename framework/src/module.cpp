@@ -301,55 +301,100 @@ namespace {
 std::string join(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
 }  // namespace
 
-std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix, bool remove_duplicate) {
-    std::vector<std::pair<std::string, Module*>> out;
+namespace {
+
+/// Pre-order walk over a module tree, each module once (by identity) when remove_duplicate;
+/// `slots_of(m)` gives m's child slots. M is Module or const Module.
+template <class M, class SlotsOf>
+std::vector<std::pair<std::string, M*>> walk_modules(M& root, const std::string& prefix, bool remove_duplicate, SlotsOf slots_of) {
+    std::vector<std::pair<std::string, M*>> out;
     std::unordered_set<const Module*> seen;
-    std::function<void(Module&, const std::string&)> visit = [&](Module& m, const std::string& p) {
+    std::function<void(M&, const std::string&)> visit = [&](M& m, const std::string& p) {
         if (remove_duplicate && !seen.insert(&m).second) return;
         out.emplace_back(p, &m);
-        for (const auto& slot : m.registry_->children) {
-            if (Module* child = slot.get()) visit(*child, join(p, slot.name));
+        for (const auto& slot : slots_of(m)) {
+            if (M* child = slot.get()) visit(*child, join(p, slot.name));
         }
     };
-    visit(*this, prefix);
+    visit(root, prefix);
     return out;
 }
 
-std::vector<Module*> Module::modules() {
-    std::vector<Module*> out;
-    for (auto& [name, m] : named_modules()) out.push_back(m);
-    return out;
-}
-
-std::vector<std::pair<std::string, Module*>> Module::named_children() {
-    std::vector<std::pair<std::string, Module*>> out;
+/// The direct children, each once, with their names. M is Module or const Module.
+template <class M, class Slots>
+std::vector<std::pair<std::string, M*>> unique_children(const Slots& slots) {
+    std::vector<std::pair<std::string, M*>> out;
     std::unordered_set<const Module*> seen;
-    for (const auto& slot : registry_->children) {
-        if (Module* child = slot.get(); child && seen.insert(child).second) out.emplace_back(slot.name, child);
+    for (const auto& slot : slots) {
+        if (M* child = slot.get(); child && seen.insert(child).second) out.emplace_back(slot.name, child);
     }
     return out;
 }
 
-std::vector<Module*> Module::children() {
-    // No names: this runs on every Sequential-style forward, so no strings and no hash set.
-    std::vector<Module*> out;
-    for (const auto& slot : registry_->children) {
-        Module* child = slot.get();
+/// The direct children, each once, without names: this runs on every Sequential-style forward, so
+/// no strings and no hash set.
+template <class M, class Slots>
+std::vector<M*> unique_children_only(const Slots& slots) {
+    std::vector<M*> out;
+    for (const auto& slot : slots) {
+        M* child = slot.get();
         if (child && std::find(out.begin(), out.end(), child) == out.end()) out.push_back(child);
     }
     return out;
 }
+
+template <class M>
+std::vector<M*> without_names(const std::vector<std::pair<std::string, M*>>& named) {
+    std::vector<M*> out;
+    out.reserve(named.size());
+    for (const auto& entry : named) out.push_back(entry.second);
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix, bool remove_duplicate) {
+    return walk_modules<Module>(*this, prefix, remove_duplicate, [](Module& m) -> auto& { return m.registry_->children; });
+}
+
+std::vector<std::pair<std::string, const Module*>> Module::named_modules(const std::string& prefix, bool remove_duplicate) const {
+    return walk_modules<const Module>(*this, prefix, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->children; });
+}
+
+std::vector<Module*> Module::modules() { return without_names(named_modules()); }
+
+std::vector<const Module*> Module::modules() const { return without_names(named_modules()); }
+
+std::vector<std::pair<std::string, Module*>> Module::named_children() { return unique_children<Module>(registry_->children); }
+
+std::vector<std::pair<std::string, const Module*>> Module::named_children() const {
+    return unique_children<const Module>(registry_->children);
+}
+
+std::vector<Module*> Module::children() { return unique_children_only<Module>(registry_->children); }
+
+std::vector<const Module*> Module::children() const { return unique_children_only<const Module>(registry_->children); }
+
+std::size_t Module::num_registered_children() const { return registry_->children.size(); }
+Module* Module::registered_child(std::size_t index) { return registry_->children.at(index).get(); }
+const Module* Module::registered_child(std::size_t index) const { return registry_->children.at(index).get(); }
+const std::string& Module::registered_child_name(std::size_t index) const { return registry_->children.at(index).name; }
+std::size_t Module::num_registered_parameters() const { return registry_->params.size(); }
+Parameter& Module::registered_parameter(std::size_t index) { return *registry_->params.at(index).get(); }
+const Parameter& Module::registered_parameter(std::size_t index) const { return *registry_->params.at(index).get(); }
+const std::string& Module::registered_parameter_name(std::size_t index) const { return registry_->params.at(index).name; }
 
 namespace {
 
 /// The tensors of one registry slot kind (parameters or buffers) over the module tree, named by
 /// dotted path, each tensor once (by identity) when remove_duplicate.
 template <class T, class Slots>
-std::vector<std::pair<std::string, T>> named_tensors(Module& root, const std::string& prefix, bool recurse, bool remove_duplicate,
+std::vector<std::pair<std::string, T>> named_tensors(const Module& root, const std::string& prefix, bool recurse, bool remove_duplicate,
                                                      Slots slots_of) {
     std::vector<std::pair<std::string, T>> out;
     std::unordered_set<const TensorImpl*> seen;
-    const auto mods = recurse ? root.named_modules(prefix, remove_duplicate) : std::vector<std::pair<std::string, Module*>>{{prefix, &root}};
+    const auto mods =
+        recurse ? root.named_modules(prefix, remove_duplicate) : std::vector<std::pair<std::string, const Module*>>{{prefix, &root}};
     for (const auto& [path, m] : mods) {
         for (const auto& slot : slots_of(*m)) {
             const T* t = slot.get();
@@ -364,8 +409,7 @@ std::vector<std::pair<std::string, T>> named_tensors(Module& root, const std::st
 }  // namespace
 
 std::vector<std::pair<std::string, Parameter>> Module::named_parameters(const std::string& prefix, bool recurse, bool remove_duplicate) const {
-    return named_tensors<Parameter>(const_cast<Module&>(*this), prefix, recurse, remove_duplicate,
-                                    [](Module& m) -> auto& { return m.registry().params; });
+    return named_tensors<Parameter>(*this, prefix, recurse, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->params; });
 }
 
 std::vector<Parameter> Module::parameters(bool recurse) const {
@@ -375,8 +419,7 @@ std::vector<Parameter> Module::parameters(bool recurse) const {
 }
 
 std::vector<std::pair<std::string, Buffer>> Module::named_buffers(const std::string& prefix, bool recurse, bool remove_duplicate) const {
-    return named_tensors<Buffer>(const_cast<Module&>(*this), prefix, recurse, remove_duplicate,
-                                 [](Module& m) -> auto& { return m.registry().buffers; });
+    return named_tensors<Buffer>(*this, prefix, recurse, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->buffers; });
 }
 
 std::vector<Buffer> Module::buffers(bool recurse) const {
@@ -464,20 +507,20 @@ HookHandle Module::add_forward_pre_hook(ReplacingForwardPreHook hook, bool prepe
     const std::uint64_t id = next_hook_id_++;
     if (prepend) pre_hooks_.insert(pre_hooks_.begin(), {id, std::move(hook)});
     else pre_hooks_.push_back({id, std::move(hook)});
-    return HookHandle(alive_, this, id);
+    return module_hook_handle(id);
 }
 
 HookHandle Module::add_forward_hook(ReplacingForwardHook hook, bool prepend) {
     const std::uint64_t id = next_hook_id_++;
     if (prepend) hooks_.insert(hooks_.begin(), {id, std::move(hook)});
     else hooks_.push_back({id, std::move(hook)});
-    return HookHandle(alive_, this, id);
+    return module_hook_handle(id);
 }
 
 HookHandle Module::register_load_state_dict_pre_hook(LoadStateDictPreHook hook) {
     const std::uint64_t id = next_hook_id_++;
     load_pre_hooks_.push_back({id, std::move(hook)});
-    return HookHandle(alive_, this, id);
+    return module_hook_handle(id);
 }
 
 void Module::remove_hook(std::uint64_t id) {
@@ -486,9 +529,10 @@ void Module::remove_hook(std::uint64_t id) {
     std::erase_if(load_pre_hooks_, [id](const auto& h) { return h.id == id; });
 }
 
-void HookHandle::remove() {
-    if (alive_.lock() && module_) module_->remove_hook(id_);
-    module_ = nullptr;
+HookHandle Module::module_hook_handle(std::uint64_t id) {
+    return HookHandle(id, [alive = std::weak_ptr<int>(alive_), this, id] {
+        if (alive.lock()) remove_hook(id);
+    });
 }
 
 void Module::check_input_dtype(const Tensor& input, const Tensor& param, const char* torch_says) const {

@@ -98,7 +98,7 @@ void Tensor::retain_grad() const {
     }
 }
 
-RemovableHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
+HookHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
     TensorImpl& i = detail::checked(*this, "register_hook");
     if (!i.requires_grad) throw RuntimeError("cannot register a hook on a tensor that doesn't require gradient");
     static std::atomic<std::uint64_t> next_id{1};
@@ -107,7 +107,7 @@ RemovableHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook)
     if (node) {
         // A non-leaf's hooks live on its grad_fn, where its gradient arrives.
         node->pre_hooks.emplace_back(id, std::move(hook));
-        return RemovableHandle([weak = std::weak_ptr<Node>(node), id] {
+        return HookHandle(id, [weak = std::weak_ptr<Node>(node), id] {
             if (auto n = weak.lock()) std::erase_if(n->pre_hooks, [id](const auto& entry) { return entry.first == id; });
         });
     }
@@ -115,7 +115,7 @@ RemovableHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook)
         std::lock_guard<std::mutex> lock(autograd::detail::autograd_mutex(&i));
         i.grad_hooks.emplace_back(id, std::move(hook));
     }
-    return RemovableHandle([weak = std::weak_ptr<TensorImpl>(impl_), id] {
+    return HookHandle(id, [weak = std::weak_ptr<TensorImpl>(impl_), id] {
         auto leaf = weak.lock();
         if (!leaf) return;
         std::lock_guard<std::mutex> lock(autograd::detail::autograd_mutex(leaf.get()));

@@ -1,11 +1,6 @@
-#include "module_registry.hpp"
-
 #include <lazynn/nn/activation.hpp>
 #include <lazynn/nn/container.hpp>
 #include <lazynn/nn/fusion.hpp>
-#include <lazynn/nn/conv.hpp>
-#include <lazynn/nn/linear.hpp>
-#include <lazynn/nn/normalization.hpp>
 #include <lazynn/autograd.hpp>
 
 #include <algorithm>
@@ -47,43 +42,37 @@ namespace {
 /// intermediate tensor.
 bool unhooked(const Module& m) { return !m.num_forward_hooks() && !m.num_forward_pre_hooks() && !m.is_lazy(); }
 
+/// Exactly a ReLU (a subclass may compute something else), which the fusing layers apply themselves.
+bool is_plain_relu(const Module& m) { return typeid(m) == typeid(ReLU); }
+
 /// Runs `layer` and the ReLU `next` as one fused pass into x when `layer` declares the capability
 /// (FusesFollowingReLU: Linear, convolutions, batch norm), `next` is exactly a ReLU, and neither
 /// has hooks that would see the intermediate tensor; returns false (and leaves x) otherwise. The
 /// fused result and gradients equal the two separate calls.
 bool run_fused_relu(Module& layer, Module& next, Tensor& x) {
     auto* fusing = dynamic_cast<FusesFollowingReLU*>(&layer);
-    if (fusing == nullptr || typeid(next) != typeid(ReLU) || !unhooked(next) || !unhooked(layer)) return false;
+    if (fusing == nullptr || !is_plain_relu(next) || !unhooked(next) || !unhooked(layer)) return false;
     x = fusing->forward_relu(x);
     return true;
 }
 
-/// Without autograd, a Conv2d followed by an eval-mode BatchNorm2d with running statistics is one
-/// convolution with the normalisation folded into its weights: w' = w s, b' = (b - mean) s + beta,
-/// s = gamma / sqrt(running_var + eps) per output channel; a ReLU after them is fused as well. One
-/// pass and one activation tensor instead of two or three (inference and evaluation loops).
-/// Returns how many children it ran (0: not applicable).
-std::size_t run_folded_batch_norm(Module& layer, Module& next, Module* after, Tensor& x) {
-    if (is_grad_enabled() || !unhooked(layer) || !unhooked(next) || next.is_training()) return 0;
-    if (typeid(layer) != typeid(Conv2d) && typeid(layer) != typeid(LazyConv2d)) return 0;
-    if (typeid(next) != typeid(BatchNorm2d) && typeid(next) != typeid(LazyBatchNorm2d)) return 0;
-    auto& conv = static_cast<Conv2d&>(layer);
-    auto& norm = static_cast<BatchNorm2d&>(next);
-    if (!norm.running_mean.defined() || norm.num_features() != conv.out_channels() || !conv.weight.is_floating_point()) return 0;
-    // Folding costs a pass over the weights on every call; it pays when the activation it saves
-    // is the larger (evaluation batches), not for a single small input.
-    const std::int64_t activation = x.numel() / std::max<std::int64_t>(conv.in_channels(), 1) * conv.out_channels();
-    if (activation < 8 * conv.weight.numel()) return 0;
-    const Dtype dtype = conv.weight.dtype();
-    const Tensor mean = norm.running_mean.to(kFloat64), var = norm.running_var.to(kFloat64);
-    const Tensor gamma = norm.weight.defined() ? norm.weight.to(kFloat64) : ones({norm.num_features()}, kFloat64);
-    const Tensor beta = norm.bias.defined() ? norm.bias.to(kFloat64) : zeros({norm.num_features()}, kFloat64);
-    const Tensor scale = gamma * (var + norm.options().eps()).rsqrt();
-    const Tensor bias = conv.bias.defined() ? conv.bias.to(kFloat64) : zeros({norm.num_features()}, kFloat64);
-    const Tensor folded_weight = (conv.weight.to(kFloat64) * scale.reshape({-1, 1, 1, 1})).to(dtype);
-    const Tensor folded_bias = ((bias - mean) * scale + beta).to(dtype);
-    const bool relu = after && typeid(*after) == typeid(ReLU) && unhooked(*after);
-    x = conv.forward_with(x, folded_weight, folded_bias, relu);
+/// Without autograd, a layer that folds a following normalisation (FoldsFollowingNormalization:
+/// Conv2d) followed by one that currently is a fixed per-channel normalisation (IsChannelNormalization:
+/// an eval-mode batch norm with running statistics) runs as one pass with the normalisation folded
+/// into the layer's weights; a ReLU after them is fused as well. One pass and one activation tensor
+/// instead of two or three (inference and evaluation loops). Returns how many children it ran
+/// (0: not applicable, nothing run).
+std::size_t run_folded_normalization(Module& layer, Module& next, Module* after, Tensor& x) {
+    if (is_grad_enabled() || !unhooked(layer) || !unhooked(next)) return 0;
+    auto* folding = dynamic_cast<FoldsFollowingNormalization*>(&layer);
+    const auto* normalization = dynamic_cast<const IsChannelNormalization*>(&next);
+    if (folding == nullptr || normalization == nullptr) return 0;
+    const std::optional<ChannelNormalization> norm = normalization->channel_normalization(x.dim());
+    if (!norm) return 0;
+    const bool relu = after && is_plain_relu(*after) && unhooked(*after);
+    std::optional<Tensor> y = folding->forward_folded(x, *norm, relu);
+    if (!y) return 0;
+    x = std::move(*y);
     return relu ? 3 : 2;
 }
 
@@ -94,14 +83,13 @@ Tensor Sequential::forward(const Tensor& input) {
     // runs fused (bias and ReLU in the layer's own pass), and without autograd an eval-mode batch
     // norm after a convolution is folded into it.
     Tensor x = input;
-    const auto& slots = registry().children;
-    for (std::size_t i = 0; i < slots.size(); ++i) {
-        Module* child = slots[i].get();
+    for (std::size_t i = 0; i < num_registered_children(); ++i) {
+        Module* child = registered_child(i);
         if (!child) continue;
-        Module* next = i + 1 < slots.size() ? slots[i + 1].get() : nullptr;
+        Module* next = i + 1 < num_registered_children() ? registered_child(i + 1) : nullptr;
         if (next) {
-            Module* after = i + 2 < slots.size() ? slots[i + 2].get() : nullptr;
-            if (const std::size_t ran = run_folded_batch_norm(*child, *next, after, x)) {
+            Module* after = i + 2 < num_registered_children() ? registered_child(i + 2) : nullptr;
+            if (const std::size_t ran = run_folded_normalization(*child, *next, after, x)) {
                 i += ran - 1;
                 continue;
             }
@@ -116,11 +104,10 @@ Tensor Sequential::forward(const Tensor& input) {
 }
 
 Module& Sequential::operator[](std::int64_t index) {
-    auto& slots = registry().children;
-    return *slots[wrap_index(index, slots.size(), "Sequential")].get();
+    return *registered_child(wrap_index(index, num_registered_children(), "Sequential"));
 }
 
-std::size_t Sequential::size() const { return registry().children.size(); }
+std::size_t Sequential::size() const { return num_registered_children(); }
 
 // ---- ModuleList ----
 
@@ -130,35 +117,34 @@ ModuleList& ModuleList::push_back(std::unique_ptr<Module> module) {
 }
 
 Module& ModuleList::operator[](std::int64_t index) {
-    auto& slots = registry().children;
-    return *slots[wrap_index(index, slots.size(), "ModuleList")].get();
+    return *registered_child(wrap_index(index, num_registered_children(), "ModuleList"));
 }
 
-std::size_t ModuleList::size() const { return registry().children.size(); }
+std::size_t ModuleList::size() const { return num_registered_children(); }
 
 // ---- ModuleDict ----
 
 Module& ModuleDict::at(const std::string& key) {
-    for (auto& s : registry().children) {
-        if (s.name == key) return *s.get();
+    for (std::size_t i = 0; i < num_registered_children(); ++i) {
+        if (registered_child_name(i) == key) return *registered_child(i);
     }
     throw KeyError("ModuleDict has no key '" + key + "'");
 }
 
 bool ModuleDict::contains(const std::string& key) const {
-    for (const auto& s : registry().children) {
-        if (s.name == key) return true;
+    for (std::size_t i = 0; i < num_registered_children(); ++i) {
+        if (registered_child_name(i) == key) return true;
     }
     return false;
 }
 
 std::vector<std::string> ModuleDict::keys() const {
     std::vector<std::string> out;
-    for (const auto& s : registry().children) out.push_back(s.name);
+    for (std::size_t i = 0; i < num_registered_children(); ++i) out.push_back(registered_child_name(i));
     return out;
 }
 
-std::size_t ModuleDict::size() const { return registry().children.size(); }
+std::size_t ModuleDict::size() const { return num_registered_children(); }
 
 // ---- ParameterList ----
 
@@ -181,18 +167,18 @@ ParameterList& ParameterList::append(const Tensor& value) {
 }
 
 Parameter& ParameterList::operator[](std::int64_t index) {
-    auto& slots = registry().params;
-    return *slots[wrap_index(index, slots.size(), "ParameterList")].get();
+    return registered_parameter(wrap_index(index, num_registered_parameters(), "ParameterList"));
 }
 
-std::size_t ParameterList::size() const { return registry().params.size(); }
+std::size_t ParameterList::size() const { return num_registered_parameters(); }
 
 Tensor ParameterList::forward(const Tensor&) { throw RuntimeError("ParameterList should not be called."); }
 
 std::string ParameterList::extra_repr() const {
     std::string out;
-    const auto& slots = registry().params;
-    for (std::size_t i = 0; i < slots.size(); ++i) out += (i ? "\n" : "") + std::string("  (") + slots[i].name + "): " + describe(*slots[i].get());
+    for (std::size_t i = 0; i < num_registered_parameters(); ++i) {
+        out += (i ? "\n" : "") + std::string("  (") + registered_parameter_name(i) + "): " + describe(registered_parameter(i));
+    }
     return out;
 }
 
@@ -204,33 +190,34 @@ ParameterDict& ParameterDict::insert(const std::string& key, const Tensor& value
 }
 
 Parameter& ParameterDict::at(const std::string& key) {
-    for (auto& s : registry().params) {
-        if (s.name == key) return *s.get();
+    for (std::size_t i = 0; i < num_registered_parameters(); ++i) {
+        if (registered_parameter_name(i) == key) return registered_parameter(i);
     }
     throw KeyError("ParameterDict has no key '" + key + "'");
 }
 
 bool ParameterDict::contains(const std::string& key) const {
-    for (const auto& s : registry().params) {
-        if (s.name == key) return true;
+    for (std::size_t i = 0; i < num_registered_parameters(); ++i) {
+        if (registered_parameter_name(i) == key) return true;
     }
     return false;
 }
 
 std::vector<std::string> ParameterDict::keys() const {
     std::vector<std::string> out;
-    for (const auto& s : registry().params) out.push_back(s.name);
+    for (std::size_t i = 0; i < num_registered_parameters(); ++i) out.push_back(registered_parameter_name(i));
     return out;
 }
 
-std::size_t ParameterDict::size() const { return registry().params.size(); }
+std::size_t ParameterDict::size() const { return num_registered_parameters(); }
 
 Tensor ParameterDict::forward(const Tensor&) { throw RuntimeError("ParameterDict should not be called."); }
 
 std::string ParameterDict::extra_repr() const {
     std::string out;
-    const auto& slots = registry().params;
-    for (std::size_t i = 0; i < slots.size(); ++i) out += (i ? "\n" : "") + std::string("  (") + slots[i].name + "): " + describe(*slots[i].get());
+    for (std::size_t i = 0; i < num_registered_parameters(); ++i) {
+        out += (i ? "\n" : "") + std::string("  (") + registered_parameter_name(i) + "): " + describe(registered_parameter(i));
+    }
     return out;
 }
 

@@ -3,22 +3,9 @@
 #include <lazynn/init.hpp>
 #include <lazynn/nn/conv.hpp>
 
-#include "conv_checks.hpp"
-
 #include <cmath>
 
 namespace lazynn::nn {
-
-void functional::detail::check_conv_bias(const Tensor& weight, const Tensor& bias, std::int64_t groups, bool transposed, const char* op) {
-    if (!bias.defined()) return;
-    if (weight.dim() < 2) throw ShapeError(std::string(op) + ": expected a weight with at least 2 dims, got " + shape_to_list(weight.shape()));
-    const std::int64_t out_channels = transposed ? weight.size(1) * groups : weight.size(0);
-    if (bias.dim() != 1 || bias.size(0) != out_channels) {
-        throw RuntimeError(std::string(op) + ": Given " + (transposed ? "transposed=1, " : "") + "weight of size " + shape_to_list(weight.shape()) +
-                           ", expected bias to be 1-dimensional with " + std::to_string(out_channels) + " elements, but got bias of size " +
-                           shape_to_list(bias.shape()) + " instead");
-    }
-}
 
 const char* padding_keyword_name(PaddingKeyword keyword) { return keyword == PaddingKeyword::Same ? "same" : "valid"; }
 
@@ -118,7 +105,7 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
         throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
                          "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
     }
-    functional::detail::check_conv_bias(weight, bias, o.groups(), false, conv_name<N>());
+    ops::check_conv_bias(weight, bias, o.groups(), false, conv_name<N>());
     const bool unbatched = input_given.dim() == batched_rank - 1;
     Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
     if (input.size(1) != o.in_channels()) {
@@ -300,7 +287,7 @@ Tensor ConvTransposeNd<N>::transposed(const Tensor& input_given, const std::arra
         throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
                          "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
     }
-    functional::detail::check_conv_bias(weight, bias, o.groups(), true, name().c_str());
+    ops::check_conv_bias(weight, bias, o.groups(), true, name().c_str());
     const bool unbatched = input_given.dim() == batched_rank - 1;
     const Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
     if (input.size(1) != o.in_channels()) {

@@ -1,13 +1,9 @@
-#include "autograd/function_node.hpp"
-#include "fused_relu.hpp"
-#include "norm_kernels.hpp"
-#include "parallel.hpp"
 #include "python_repr.hpp"
-#include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
 #include <lazynn/init.hpp>
 #include <lazynn/nn/normalization.hpp>
+#include <lazynn/ops/normalization.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -17,112 +13,6 @@
 
 namespace lazynn::nn {
 namespace {
-
-using autograd::detail::needs_grad;
-using autograd::detail::record;
-using autograd::detail::SavedTensor;
-
-/// Channels per thread chunk: enough elements that splitting pays.
-std::int64_t channel_grain(std::int64_t per_channel) { return std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(per_channel, 1)); }
-
-/// relu(y) in place over channels [first, end) of y [n, c, s] (PyTorch's ReLU: NaN and -0.0 pass).
-template <class T>
-void relu_channels(T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end) {
-    for (std::int64_t i = 0; i < n; ++i) functional::detail::relu_span(y + (i * c + first) * s, (end - first) * s);
-}
-
-/// g masked by the ReLU's output over channels [first, end), as ReLU's backward computes it.
-template <class T>
-void relu_mask_channels(const T* g, const T* out, T* masked, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                        std::int64_t end) {
-    for (std::int64_t i = 0; i < n; ++i) {
-        const std::int64_t offset = (i * c + first) * s;
-        functional::detail::relu_backward_span(g + offset, out + offset, masked + offset, (end - first) * s);
-    }
-}
-
-/// Batch normalisation over [N, C, S] in one fused kernel, split over channels, followed by a
-/// ReLU when `relu` (in the same pass over each channel chunk, and masked in the same backward:
-/// training a conv-BN-ReLU stack then costs no separate ReLU passes). With batch statistics
-/// (use_batch) it returns the per-channel mean and biased variance through `batch_mean` /
-/// `batch_var`.
-Tensor fused_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean_in, const Tensor& var_in,
-                        bool use_batch, double eps, bool relu, std::vector<double>& batch_mean, std::vector<double>& batch_var) {
-    namespace kernels = functional::detail;
-    // The kernels read one value per channel from each of these: a wrong length would read past
-    // the end or silently drop channels (PyTorch's messages).
-    const std::pair<const char*, const Tensor*> per_channel[] = {{"weight", &weight}, {"bias", &bias}, {"running_mean", &mean_in}, {"running_var", &var_in}};
-    for (const auto& [what, t] : per_channel) {
-        if (t->defined() && t->numel() != input.size(1)) {
-            throw RuntimeError(std::string(what) + " should contain " + std::to_string(input.size(1)) + " elements not " + std::to_string(t->numel()));
-        }
-    }
-    const Tensor x = lazynn::detail::contiguous_data(input);
-    const std::int64_t n = input.size(0), c = input.size(1), s = input.numel() / std::max<std::int64_t>(n * c, 1);
-    const auto channels = static_cast<std::size_t>(c);
-    std::vector<double> mean(channels), invstd(channels), scale(channels), shift(channels);
-    const std::vector<double> w = weight.defined() ? weight.to_vector<double>() : std::vector<double>(channels, 1.0);
-    const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>(channels, 0.0);
-    const std::int64_t grain = channel_grain(n * s);
-    Tensor out = lazynn::detail::empty_tensor(input.shape(), input.dtype());
-    visit_floating(input.dtype(), "batch_norm", [&](auto tag) {
-        using T = typename decltype(tag)::type;
-        const T* xv = x.impl().data<T>();
-        T* o = out.impl().data<T>();
-        std::vector<double> var;
-        if (use_batch) {
-            batch_mean.assign(channels, 0.0);
-            batch_var.assign(channels, 0.0);
-            lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
-                kernels::batch_norm_statistics(xv, n, c, s, first, end, batch_mean.data(), batch_var.data());
-            });
-            mean = batch_mean;
-            var = batch_var;
-        } else {
-            mean = mean_in.to_vector<double>();
-            var = var_in.to_vector<double>();
-        }
-        for (std::size_t ch = 0; ch < channels; ++ch) {
-            invstd[ch] = 1.0 / std::sqrt(var[ch] + eps);
-            scale[ch] = w[ch] * invstd[ch];
-            shift[ch] = b[ch] - mean[ch] * scale[ch];
-        }
-        lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
-            kernels::batch_norm_transform(xv, o, n, c, s, first, end, scale.data(), shift.data());
-            if (relu) relu_channels(o, n, c, s, first, end);
-        });
-    });
-    if (needs_grad({&input, &weight, &bias})) {
-        const bool gx = input.requires_grad(), gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        // With the ReLU fused, the output is saved for its mask (as ReLU's own backward saves it),
-        // and the node carries the name PyTorch shows for the output's grad_fn.
-        record(out, relu ? "ReluBackward0" : "NativeBatchNormBackward0", {input, weight, bias},
-               [sx = SavedTensor(x), sy = SavedTensor(relu ? out : Tensor()), relu, mean, invstd, w, use_batch, n, c, s, grain, gx, gw,
-                gb](const Tensor& g_in) {
-                   const Tensor g_given = lazynn::detail::contiguous_data(g_in);
-                   const Tensor xv_t = sx.unpack();
-                   const Tensor y = relu ? sy.unpack() : Tensor();
-                   Tensor g = relu ? lazynn::detail::empty_tensor(g_given.shape(), g_given.dtype()) : g_given;
-                   Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
-                   std::vector<double> sum_dy(static_cast<std::size_t>(c), 0.0), sum_dy_xhat(static_cast<std::size_t>(c), 0.0);
-                   visit_floating(xv_t.dtype(), "batch_norm_backward", [&](auto tag) {
-                       using T = typename decltype(tag)::type;
-                       lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
-                           if (relu) relu_mask_channels(g_given.impl().data<T>(), y.impl().data<T>(), g.impl().data<T>(), n, c, s, first, end);
-                           functional::detail::batch_norm_backward(xv_t.impl().data<T>(), g.impl().data<T>(),
-                                                                   gx ? grad_x.impl().data<T>() : nullptr, n, c, s, first, end, mean.data(),
-                                                                   invstd.data(), w.data(), use_batch, sum_dy.data(), sum_dy_xhat.data());
-                       });
-                   });
-                   const Dtype dtype = xv_t.dtype();
-                   Tensor grad_w = gw ? tensor(sum_dy_xhat, {c}, kFloat64).to(dtype) : Tensor();
-                   Tensor grad_b = gb ? tensor(sum_dy, {c}, kFloat64).to(dtype) : Tensor();
-                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
-               },
-               true);
-    }
-    return out;
-}
 
 /// PyTorch's _NormBase.extra_repr: "{num_features}, eps=.., momentum=.., affine=.., track_running_stats=..".
 std::string norm_extra_repr(std::int64_t num_features, double eps, std::optional<double> momentum, bool affine, bool track) {
@@ -166,6 +56,11 @@ BatchNormBase::BatchNormBase(BatchNormOptions options, std::vector<std::int64_t>
     }
 }
 
+std::optional<ChannelNormalization> BatchNormBase::channel_normalization(std::int64_t input_dim) const {
+    if (is_training() || !running_mean.defined() || std::find(ranks_.begin(), ranks_.end(), input_dim) == ranks_.end()) return std::nullopt;
+    return ChannelNormalization{running_mean, running_var, weight, bias, options_.eps()};
+}
+
 void BatchNormBase::reset_running_stats() {
     if (!options_.track_running_stats()) return;
     NoGradGuard no_grad;
@@ -202,7 +97,7 @@ Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
         throw ValueError("Expected more than 1 value per channel when training, got input size " + shape_to_list(input.shape()));
     }
     std::vector<double> batch_mean, batch_var;
-    Tensor out = fused_batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps(), relu, batch_mean, batch_var);
+    Tensor out = ops::batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps(), relu, batch_mean, batch_var);
     if (is_training() && options_.track_running_stats()) {
         NoGradGuard no_grad;
         num_batches_tracked.add_(1.0);
@@ -295,7 +190,7 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
     }
     auto repeat = [n, c](const Tensor& t) { return t.defined() ? t.unsqueeze(0).expand({n, c}).reshape({n * c}) : Tensor(); };
     std::vector<double> instance_mean, instance_var;
-    Tensor out = fused_batch_norm(input.reshape({1, n * c, spatial}), repeat(weight), repeat(bias),
+    Tensor out = ops::batch_norm(input.reshape({1, n * c, spatial}), repeat(weight), repeat(bias),
                                   use_instance_stats ? Tensor() : repeat(running_mean), use_instance_stats ? Tensor() : repeat(running_var),
                                   use_instance_stats, options_.eps(), /*relu=*/false, instance_mean, instance_var)
                      .reshape(input.shape());
@@ -375,77 +270,6 @@ template class LazyNorm<InstanceNorm3d>;
 // ---- LayerNorm / GroupNorm ----
 
 namespace {
-/// Standardises each row of `input` viewed as [rows, len] and applies the optional per-column
-/// weight and bias (of len elements), as one autograd node (PyTorch's native_layer_norm).
-Tensor normalize_rows(const Tensor& input, const Tensor& weight, const Tensor& bias, std::int64_t len, double eps, const char* op) {
-    for (const Tensor* t : {&weight, &bias}) {
-        if (t->defined() && t->dtype() != input.dtype()) {
-            throw DtypeError(std::string(op) + ": expected weight and bias of the input's dtype " + dtype_name(input.dtype()) + ", got " +
-                             dtype_name(t->dtype()));
-        }
-    }
-    const Tensor x = lazynn::detail::contiguous_data(input);
-    const Tensor w = weight.defined() ? lazynn::detail::contiguous_data(weight) : Tensor();
-    const Tensor b = bias.defined() ? lazynn::detail::contiguous_data(bias) : Tensor();
-    const std::int64_t rows = len == 0 ? 0 : input.numel() / len;
-    const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(len, 1));   // rows per thread
-    auto stats = std::make_shared<std::vector<double>>(static_cast<std::size_t>(2 * rows));          // means, then invstds
-    Tensor out = lazynn::detail::empty_tensor(input.shape(), input.dtype());
-    visit_floating(input.dtype(), op, [&](auto tag) {
-        using T = typename decltype(tag)::type;
-        const T* xv = x.impl().data<T>();
-        const T* wv = w.defined() ? w.impl().data<T>() : nullptr;
-        const T* bv = b.defined() ? b.impl().data<T>() : nullptr;
-        T* o = out.impl().data<T>();
-        double* mean = stats->data();
-        double* invstd = mean + rows;
-        lazynn::detail::parallel_for(rows, grain, [&](std::int64_t first, std::int64_t end) {
-            functional::detail::normalize_rows_forward(xv + first * len, wv, bv, o + first * len, mean + first, invstd + first, end - first, len,
-                                                       eps);
-        });
-    });
-    if (needs_grad({&input, &weight, &bias})) {
-        const bool gx = input.requires_grad(), gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        record(out, "NativeLayerNormBackward0", {input, weight, bias},
-               [sx = SavedTensor(x), sw = SavedTensor(w), stats, rows, len, grain, gx, gw, gb, param_shape = weight.defined() ? weight.shape() : Shape{}](const Tensor& g_in) {
-                   const Tensor g = lazynn::detail::contiguous_data(g_in);
-                   const Tensor xv_t = sx.unpack(), wv_t = sw.unpack();
-                   Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
-                   // Chunks sum their weight/bias gradients privately; the partial sums are added in row
-                   // order so a run is reproducible whichever thread finishes first.
-                   std::mutex merge;
-                   std::vector<std::pair<std::int64_t, std::vector<double>>> partials;
-                   visit_floating(xv_t.dtype(), "layer_norm_backward", [&](auto tag) {
-                       using T = typename decltype(tag)::type;
-                       const T* wv = wv_t.defined() ? wv_t.impl().data<T>() : nullptr;
-                       const double* mean = stats->data();
-                       lazynn::detail::parallel_for(rows, grain, [&](std::int64_t first, std::int64_t end) {
-                           std::vector<double> sums(static_cast<std::size_t>((gw || gb) ? 2 * len : 0), 0.0);
-                           functional::detail::normalize_rows_backward(xv_t.impl().data<T>() + first * len, g.impl().data<T>() + first * len, wv,
-                                                                       mean + first, mean + rows + first,
-                                                                       gx ? grad_x.impl().data<T>() + first * len : nullptr,
-                                                                       gw ? sums.data() : nullptr, gb ? sums.data() + len : nullptr, end - first, len);
-                           if (!gw && !gb) return;
-                           std::lock_guard lock(merge);
-                           partials.emplace_back(first, std::move(sums));
-                       });
-                   });
-                   std::sort(partials.begin(), partials.end(), [](const auto& l, const auto& r) { return l.first < r.first; });
-                   std::vector<double> total(static_cast<std::size_t>(2 * len), 0.0);
-                   for (const auto& part : partials) {
-                       for (std::size_t i = 0; i < total.size(); ++i) total[i] += part.second[i];
-                   }
-                   const Dtype dtype = xv_t.dtype();
-                   const auto half = static_cast<std::ptrdiff_t>(len);
-                   Tensor grad_w = gw ? tensor(std::vector<double>(total.begin(), total.begin() + half), param_shape, kFloat64).to(dtype) : Tensor();
-                   Tensor grad_b = gb ? tensor(std::vector<double>(total.begin() + half, total.end()), param_shape, kFloat64).to(dtype) : Tensor();
-                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
-               },
-               true);
-    }
-    return out;
-}
-
 std::string shape_tuple(const Shape& s) {
     std::string out = "(";
     for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -622,50 +446,5 @@ std::string LocalResponseNorm::extra_repr() const {
            ", k=" + detail::python_float(k_);
 }
 
-
-namespace functional {
-
-Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
-    const auto k = static_cast<std::int64_t>(normalized_shape.size());
-    const Shape& s = input.shape();
-    if (k == 0 || input.dim() < k || !std::equal(normalized_shape.begin(), normalized_shape.end(), s.end() - k)) {
-        Shape expected{-1};
-        expected.insert(expected.end(), normalized_shape.begin(), normalized_shape.end());
-        throw ShapeError("Given normalized_shape=" + shape_to_list(normalized_shape) + ", expected input with shape [*, " +
-                         shape_to_list(normalized_shape).substr(1) + ", but got input of size " + shape_to_list(s));
-    }
-    for (const Tensor* t : {&weight, &bias}) {
-        if (t->defined() && t->shape() != normalized_shape) {
-            throw ShapeError("layer_norm: expected weight and bias of shape " + shape_to_list(normalized_shape) + ", got " +
-                             shape_to_list(t->shape()));
-        }
-    }
-    std::int64_t len = 1;
-    for (std::int64_t d : normalized_shape) len *= d;
-    return normalize_rows(input, weight, bias, len, eps, "layer_norm");
-}
-
-Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
-    if (input.dim() < 2) throw ShapeError("group_norm: expected input [N, C, *], got " + shape_to_list(input.shape()));
-    const std::int64_t n = input.size(0), c = input.size(1);
-    if (num_groups <= 0 || c % num_groups != 0) {
-        throw ValueError("group_norm: expected the number of channels " + std::to_string(c) + " to be divisible by num_groups=" +
-                         std::to_string(num_groups));
-    }
-    for (const Tensor* t : {&weight, &bias}) {
-        if (t->defined() && t->shape() != Shape{c}) {
-            throw ShapeError("group_norm: expected weight and bias of shape [" + std::to_string(c) + "], got " + shape_to_list(t->shape()));
-        }
-    }
-    const std::int64_t groups = n * num_groups;
-    Tensor out = normalize_rows(input, Tensor(), Tensor(), groups == 0 ? 0 : input.numel() / groups, eps, "group_norm");
-    if (!weight.defined() && !bias.defined()) return out;
-    Shape channel(static_cast<std::size_t>(input.dim()), 1);
-    channel[1] = c;
-    if (weight.defined()) out = out * weight.reshape(channel);
-    return bias.defined() ? out + bias.reshape(channel) : out;
-}
-
-}  // namespace functional
 
 }  // namespace lazynn::nn

@@ -81,20 +81,6 @@ private:
     bool previous_;
 };
 
-/// What Tensor::register_hook returns: remove() unregisters the hook (idempotent; harmless
-/// once the tensor is gone), like PyTorch's RemovableHandle.
-class RemovableHandle {
-public:
-    RemovableHandle() = default;
-    explicit RemovableHandle(std::function<void()> remover) : remover_(std::move(remover)) {}
-    void remove() {
-        if (remover_) std::exchange(remover_, nullptr)();
-    }
-
-private:
-    std::function<void()> remover_;
-};
-
 namespace autograd {
 
 /// Backprop from several roots at once; gradients default to ones for one-element roots.

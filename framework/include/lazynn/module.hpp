@@ -25,6 +25,7 @@
 // registry points into the copy, with a seed of its own (seed()); moving keeps the tensors and seed. clone() deep-copies through a base
 // pointer. Assignment is deleted: copy-construct or clone() instead.
 
+#include <lazynn/hook_handle.hpp>
 #include <lazynn/ordered_dict.hpp>
 #include <lazynn/parameter.hpp>
 #include <lazynn/random.hpp>
@@ -71,21 +72,6 @@ using ReplacingForwardPreHook = std::function<std::optional<std::vector<Tensor>>
 using ReplacingForwardHook = std::function<std::optional<Tensor>(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
 using LoadStateDictPreHook = std::function<void(Module&, const StateDict& state, const std::string& prefix)>;
 
-/// Removes a hook when remove() is called (idempotent). Outliving the module is safe.
-class HookHandle {
-public:
-    HookHandle() = default;
-    void remove();
-    std::uint64_t id() const { return id_; }
-
-private:
-    friend class Module;
-    HookHandle(std::weak_ptr<int> alive, Module* module, std::uint64_t id) : alive_(std::move(alive)), module_(module), id_(id) {}
-    std::weak_ptr<int> alive_;
-    Module* module_ = nullptr;
-    std::uint64_t id_ = 0;
-};
-
 class Module {
 public:
     Module();
@@ -127,11 +113,17 @@ public:
     std::vector<std::pair<std::string, Buffer>> named_buffers(const std::string& prefix = "", bool recurse = true,
                                                               bool remove_duplicate = true) const;
     std::vector<Buffer> buffers(bool recurse = true) const;
-    /// Pre-order: self first (under `prefix`), then children recursively.
+    /// Pre-order: self first (under `prefix`), then children recursively. Each traversal has a
+    /// const overload giving const modules.
     std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "", bool remove_duplicate = true);
+    std::vector<std::pair<std::string, const Module*>> named_modules(const std::string& prefix = "", bool remove_duplicate = true) const;
     std::vector<Module*> modules();
+    std::vector<const Module*> modules() const;
+    /// The direct children in registration order, each once.
     std::vector<std::pair<std::string, Module*>> named_children();
+    std::vector<std::pair<std::string, const Module*>> named_children() const;
     std::vector<Module*> children();
+    std::vector<const Module*> children() const;
     /// Lookup by dotted path ("fc1.weight", "block.0"); throws AttributeError naming the module.
     Parameter& get_parameter(const std::string& path);
     Buffer& get_buffer(const std::string& path);
@@ -281,7 +273,25 @@ protected:
     void set_name(std::string name) { name_ = std::move(name); }
     /// A generator seeded with seed(): parameter initialisers draw from it.
     Generator init_generator() const { return Generator(seed()); }
+    // ---- registered slots, for containers (Sequential, ModuleDict, ParameterList, ...) ----
+    /// The children registered directly on this module, in registration order. A slot may hold no
+    /// module (registered as None): registered_child then returns nullptr.
+    std::size_t num_registered_children() const;
+    Module* registered_child(std::size_t index);
+    const Module* registered_child(std::size_t index) const;
+    const std::string& registered_child_name(std::size_t index) const;
+    /// The parameters registered directly on this module, in registration order.
+    std::size_t num_registered_parameters() const;
+    Parameter& registered_parameter(std::size_t index);
+    const Parameter& registered_parameter(std::size_t index) const;
+    const std::string& registered_parameter_name(std::size_t index) const;
+
     /// Subclasses whose dynamic type must survive clone() override this (or derive Cloneable).
+    /// clone() uses the type recorded when the module was registered by value (register_module<M>,
+    /// the containers' templates) when there is one, else this.
+    ///   requires: nothing; the base throws NotImplementedError naming the module.
+    ///   ensures:  a deep copy of the most-derived object (as its copy constructor makes it: new
+    ///             storage for every parameter and buffer, a seed of its own), unregistered.
     virtual std::unique_ptr<Module> clone_impl() const;
 
     template <class M>
@@ -290,7 +300,6 @@ protected:
 private:
     friend class Parameter;
     friend class Buffer;
-    friend class HookHandle;
     // The lazy life cycle renames the module, removes its own hooks and materialises registry
     // entries from a checkpoint; Module itself keeps no lazy state (docs/design.md).
     friend class LazyModule;
@@ -311,6 +320,8 @@ private:
     HookHandle add_forward_hook(ReplacingForwardHook hook, bool prepend);
     [[noreturn]] void refuse_replaced_inputs() const;
     void remove_hook(std::uint64_t id);
+    /// The handle that removes hook `id` from this module while it lives.
+    HookHandle module_hook_handle(std::uint64_t id);
     void load_recursive(const StateDict& state, const std::string& prefix, IncompatibleKeys& keys,
                         std::vector<std::string>& errors);
     void print_into(std::string& out) const;
@@ -328,10 +339,6 @@ private:
     std::string member_name_;
     std::unique_ptr<Module> (*copier_)(const Module&) = nullptr;
     mutable std::atomic<std::uint64_t> copies_made_{0};   // numbers this module's copies (their seeds)
-
-public:
-    // Internal: registry access for containers and traversals.
-    Registry& registry() const { return *registry_; }
 };
 
 /// CRTP helper: `struct Net : Cloneable<Net>` makes clone() through a base pointer return a Net.

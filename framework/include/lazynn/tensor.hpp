@@ -13,6 +13,7 @@
 // Copy/move: both are cheap handle operations (shared ownership of the impl).
 
 #include <lazynn/dtype.hpp>
+#include <lazynn/hook_handle.hpp>
 #include <lazynn/shape.hpp>
 
 #include <algorithm>
@@ -32,7 +33,6 @@ namespace lazynn {
 class TensorImpl;
 class Node;
 class Tensor;
-class RemovableHandle;
 
 /// Factory options: dtype and requires_grad, with fluent setters.
 struct TensorOptions {
@@ -95,7 +95,7 @@ public:
     /// accumulated into .grad() (leaves) or flows on (non-leaves); a defined return value of the
     /// same shape replaces the gradient. Hooks run in registration order; autograd::grad() does not
     /// run them (PyTorch 1.13). Throws on a tensor that does not require grad.
-    RemovableHandle register_hook(std::function<Tensor(const Tensor&)> hook) const;
+    HookHandle register_hook(std::function<Tensor(const Tensor&)> hook) const;
     /// Runs backprop from this tensor. Without `gradient` the tensor must hold one element.
     /// create_graph records the backward so the gradients can be differentiated again;
     /// retain_graph defaults to create_graph.

@@ -5,7 +5,7 @@
 #include <array>
 #include <cstdint>
 
-namespace lazynn::autograd::detail {
+namespace lazynn::extension {
 
 SavedTensor::SavedTensor(const Tensor& t) {
     if (!t.defined()) return;
@@ -25,6 +25,10 @@ Tensor SavedTensor::unpack() const {
     }
     return alias_;
 }
+
+}  // namespace lazynn::extension
+
+namespace lazynn::autograd::detail {
 
 namespace {
 

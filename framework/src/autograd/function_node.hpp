@@ -4,6 +4,8 @@
 
 #include "tensor_impl.hpp"
 
+#include <lazynn/extension.hpp>
+
 #include <lazynn/autograd.hpp>
 
 #include <functional>
@@ -14,18 +16,8 @@
 
 namespace lazynn::autograd::detail {
 
-/// A tensor saved for backward: an alias without autograd state (so saving an op's own output
-/// makes no reference cycle) plus the storage version at save time, checked on unpack.
-class SavedTensor {
-public:
-    SavedTensor() = default;
-    explicit SavedTensor(const Tensor& t);
-    Tensor unpack() const;
-
-private:
-    Tensor alias_;
-    std::uint64_t version_ = 0;
-};
+/// Saved tensors are the public extension::SavedTensor (lazynn/extension.hpp).
+using SavedTensor = lazynn::extension::SavedTensor;
 
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor&)>;
 

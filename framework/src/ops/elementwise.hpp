@@ -5,12 +5,14 @@
 #include "ops/strided.hpp"
 #include "parallel.hpp"
 
+#include <lazynn/extension.hpp>
+
 #include <cmath>
 
 namespace lazynn::kernels {
 
 /// Elements per thread below which splitting an elementwise loop costs more than it saves.
-inline constexpr std::int64_t kElementwiseGrain = std::int64_t{1} << 16;
+inline constexpr std::int64_t kElementwiseGrain = extension::kElementwiseGrain;   // lazynn/extension.hpp
 /// The same for functions that cost tens of cycles per element (exp, log, tanh, erf, ...).
 inline constexpr std::int64_t kTranscendentalGrain = std::int64_t{1} << 12;
 

@@ -4,7 +4,7 @@
 
 #include "simd/math_simd.hpp"
 
-#include "fused_relu_simd.hpp"       // modules/src
-#include "im2col_simd.hpp"           // modules/src
-#include "norm_kernels_simd.hpp"     // modules/src
-#include "pooling_kernels_simd.hpp"  // modules/src
+#include "ops/fused_relu_simd.hpp"
+#include "ops/im2col_simd.hpp"
+#include "ops/norm_kernels_simd.hpp"
+#include "ops/pooling_kernels_simd.hpp"

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 struct ConvGeometry;
 }
 
@@ -39,7 +39,7 @@ struct ActivationKernels {
     static void silu_backward(const float* grad_y, const float* x, float* grad_x, std::int64_t n);
 };
 
-/// The fused ReLU (modules/src/fused_relu.hpp).
+/// The fused ReLU (ops/fused_relu.hpp).
 template <class Arch>
 struct ReluKernels {
     static void relu(float* values, std::int64_t n);
@@ -48,7 +48,7 @@ struct ReluKernels {
     static void relu_backward(const double* grad, const double* output, double* out, std::int64_t n);
 };
 
-/// 2x2 / stride 2 max pooling (modules/src/pooling_kernels.hpp). Rows need at least one
+/// 2x2 / stride 2 max pooling (ops/pooling_kernels.hpp). Rows need at least one
 /// register of windows: callers pick the architecture with dispatch_fitting(ow).
 template <class Arch>
 struct MaxPool2x2Kernels {
@@ -60,7 +60,7 @@ struct MaxPool2x2Kernels {
                          std::int64_t w);
 };
 
-/// Row normalisation and batch norm (modules/src/norm_kernels.hpp documents each).
+/// Row normalisation and batch norm (ops/norm_kernels.hpp documents each).
 template <class Arch>
 struct NormKernels {
     static void normalize_rows_forward(const float* x, const float* weight, const float* bias, float* y, double* mean, double* invstd,
@@ -88,10 +88,10 @@ struct NormKernels {
                                     const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
 };
 
-/// im2col / col2im of one sample and group (modules/src/im2col.hpp).
+/// im2col / col2im of one sample and group (ops/im2col.hpp).
 template <class Arch>
 struct Im2colKernels {
-    using ConvGeometry = nn::functional::detail::ConvGeometry;
+    using ConvGeometry = ops::detail::ConvGeometry;
     static void im2col(const ConvGeometry& s, const float* input, std::int64_t n, std::int64_t g, float* cols);
     static void im2col(const ConvGeometry& s, const double* input, std::int64_t n, std::int64_t g, double* cols);
     static void col2im(const ConvGeometry& s, const float* cols, std::int64_t n, std::int64_t g, float* grad_input);

@@ -1,10 +1,12 @@
 #pragma once
 // Convolutions: Conv1d/2d/3d, ConvTranspose1d/2d/3d and their lazy twins (one LazyConvolution).
-// The kernel is im2col + one OpenBLAS GEMM per group over the whole batch (see conv_kernels.cpp);
-// 1-D runs as 2-D with a unit height, 3-D as one 2-D convolution per depth tap (conv3d.cpp).
+// The kernels are core ops (lazynn/ops/convolution.hpp): float32 on oneDNN primitives, float64 as
+// im2col + an OpenBLAS GEMM per group; 1-D runs as 2-D with a unit height, 3-D as one 2-D
+// convolution per depth tap (framework/src/ops/convolution3d.cpp).
 
 #include <lazynn/arg.hpp>
 #include <lazynn/lazy.hpp>
+#include <lazynn/ops/convolution.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/fusion.hpp>
 
@@ -99,33 +101,13 @@ using LazyConv2dOptions = LazyConvOptions<2>;
 using LazyConv3dOptions = LazyConvOptions<3>;
 
 namespace functional {
-/// 2-D convolution with zero padding (begin/end per dim, so "same" works for even kernels).
-/// Shapes: input [N, C, H, W], weight [O, C/groups, kH, kW], bias [O] -> [N, O, H', W']
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
-              std::array<std::int64_t, 4> padding /* top, bottom, left, right */, std::array<std::int64_t, 2> dilation,
-              std::int64_t groups);
-/// relu(conv2d(...)) in one pass and one autograd node: what Sequential runs for a Conv1d/Conv2d
-/// followed by a ReLU. Shapes as conv2d.
-Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
-                   std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups);
-/// The adjoint of conv2d (a "deconvolution").
-/// Shapes: input [N, C_in, H, W], weight [C_in, C_out/groups, kH, kW], bias [C_out] ->
-///         [N, C_out, (H-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1, ...]
-Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
-                        std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> output_padding,
-                        std::array<std::int64_t, 2> dilation, std::int64_t groups);
-/// 3-D convolution with zero padding (begin/end per dim: front, back, top, bottom, left, right).
-/// Shapes: input [N, C, D, H, W], weight [O, C/groups, kD, kH, kW], bias [O] -> [N, O, D', H', W']
-Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
-              std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups);
-/// The adjoint of conv3d.
-/// Shapes: input [N, C_in, D, H, W], weight [C_in, C_out/groups, kD, kH, kW], bias [C_out] -> [N, C_out, D', H', W']
-Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
-                        std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> output_padding,
-                        std::array<std::int64_t, 3> dilation, std::int64_t groups);
-/// Pads the last `pads.size()/2` dims (PyTorch's F.pad order: last dim first, begin then end)
-/// with "constant" (value), "reflect", "replicate" or "circular".
-Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode = "constant", double value = 0.0);
+/// The convolution ops of the core (lazynn/ops/convolution.hpp), under PyTorch's F.* names.
+using ops::conv2d;
+using ops::conv2d_relu;
+using ops::conv_transpose2d;
+using ops::conv3d;
+using ops::conv_transpose3d;
+using ops::pad;
 }  // namespace functional
 
 /// Shared implementation of Conv1d, Conv2d and Conv3d.
@@ -183,10 +165,14 @@ protected:
 ///
 /// Example:
 ///     nn::Conv2d conv(nn::Conv2dOptions(3, 16, 3).padding(1).padding_mode(nn::PaddingMode::Reflect));
-class Conv2d : public ConvNd<2> {
+class Conv2d : public ConvNd<2>, public FoldsFollowingNormalization {
     LAZYNN_MODULE(Conv2d)
 public:
     explicit Conv2d(Conv2dOptions options);
+    /// Without autograd: this convolution and a following eval-mode batch norm (and ReLU) as one
+    /// convolution with folded weights, when the activation saved outweighs the pass over the
+    /// weights (conv_fold.cpp).
+    std::optional<Tensor> forward_folded(const Tensor& input, const ChannelNormalization& norm, bool relu) override;
     Conv2d(std::int64_t in_channels, std::int64_t out_channels, ExpandingArray<2> kernel_size)
         : Conv2d(Conv2dOptions(in_channels, out_channels, kernel_size)) {}
 

@@ -1,15 +1,14 @@
 #pragma once
 // Stateless forms of the layers (PyTorch's torch.nn.functional).
 
+#include <lazynn/ops/linear.hpp>
 #include <lazynn/tensor.hpp>
 
 namespace lazynn::nn::functional {
 
-/// x @ weight^T + bias. Shapes: input [*, in], weight [out, in], bias [out] -> [*, out].
-Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor());
-/// relu(linear(input, weight, bias)) in one pass and one autograd node: what Sequential runs for
-/// a Linear followed by a ReLU. Shapes as linear.
-Tensor linear_relu(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor());
+/// linear and linear_relu are the core's (lazynn/ops/linear.hpp).
+using ops::linear;
+using ops::linear_relu;
 /// Zeroes each element with probability p and scales the rest by 1/(1-p) while training.
 Tensor dropout(const Tensor& input, double p = 0.5, bool training = true);
 Tensor relu(const Tensor& input);

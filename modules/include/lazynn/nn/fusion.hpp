@@ -4,6 +4,9 @@
 
 #include <lazynn/tensor.hpp>
 
+#include <cstdint>
+#include <optional>
+
 namespace lazynn::nn {
 
 /// A layer that can apply a following ReLU inside its own pass. Sequential calls forward_relu
@@ -25,6 +28,52 @@ protected:
     FusesFollowingReLU() = default;
     FusesFollowingReLU(const FusesFollowingReLU&) = default;
     FusesFollowingReLU& operator=(const FusesFollowingReLU&) = default;
+};
+
+/// A per-channel normalisation y[:, c] = (x[:, c] - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c]
+/// over dim 1, as an eval-mode batch norm applies it. weight / bias undefined: 1 / 0. [C] each.
+struct ChannelNormalization {
+    Tensor mean, var, weight, bias;
+    double eps = 1e-5;
+};
+
+/// A layer that, in its current state, is a fixed ChannelNormalization of its input (batch norm in
+/// eval mode with running statistics). Sequential offers it to a preceding FoldsFollowingNormalization.
+///
+/// Extension point contract:
+///   requires: nothing (it is asked before every candidate fold).
+///   ensures:  std::nullopt unless forward() on an input of rank `input_dim` is exactly the returned
+///             normalisation, with no side effect (no statistics update, no error it would raise).
+class IsChannelNormalization {
+public:
+    virtual ~IsChannelNormalization() = default;
+    virtual std::optional<ChannelNormalization> channel_normalization(std::int64_t input_dim) const = 0;
+
+protected:
+    IsChannelNormalization() = default;
+    IsChannelNormalization(const IsChannelNormalization&) = default;
+    IsChannelNormalization& operator=(const IsChannelNormalization&) = default;
+};
+
+/// A layer that can fold a following ChannelNormalization of its output channels into its own
+/// weights (a convolution: w' = w s, b' = (b - mean) s + bias, s = weight / sqrt(var + eps)) and
+/// run both, and optionally a ReLU after them, as one pass. Sequential uses it without autograd.
+///
+/// Extension point contract:
+///   requires: the layer is materialised; autograd is off; `input` is what forward() accepts.
+///   ensures:  std::nullopt (nothing run, nothing changed) when folding does not apply or does not
+///             pay; otherwise the result equals norm(forward(input)), relu'd when `relu`, up to the
+///             rounding of the folded weights.
+class FoldsFollowingNormalization {
+public:
+    virtual ~FoldsFollowingNormalization() = default;
+    /// Shapes: as the layer's forward.
+    virtual std::optional<Tensor> forward_folded(const Tensor& input, const ChannelNormalization& norm, bool relu) = 0;
+
+protected:
+    FoldsFollowingNormalization() = default;
+    FoldsFollowingNormalization(const FoldsFollowingNormalization&) = default;
+    FoldsFollowingNormalization& operator=(const FoldsFollowingNormalization&) = default;
 };
 
 }  // namespace lazynn::nn

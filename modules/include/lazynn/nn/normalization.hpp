@@ -4,6 +4,7 @@
 #include <lazynn/arg.hpp>
 #include <lazynn/lazy.hpp>
 #include <lazynn/module.hpp>
+#include <lazynn/ops/normalization.hpp>
 #include <lazynn/nn/fusion.hpp>
 
 #include <cstdint>
@@ -13,15 +14,9 @@
 namespace lazynn::nn {
 
 namespace functional {
-/// PyTorch's F.layer_norm: standardises over the trailing dims `normalized_shape` (biased
-/// variance), then applies the optional elementwise weight and bias of that shape.
-/// Shapes: input [*, *normalized_shape] -> the same
-Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
-                  double eps = 1e-5);
-/// PyTorch's F.group_norm: standardises each group of num_channels / num_groups channels of a
-/// sample, then applies the optional per-channel weight and bias.
-/// Shapes: input [N, C, *] -> the same
-Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
+/// The normalisation ops of the core (lazynn/ops/normalization.hpp), under PyTorch's F.* names.
+using ops::group_norm;
+using ops::layer_norm;
 }  // namespace functional
 
 /// Batch norm's options (PyTorch's BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True,
@@ -75,13 +70,16 @@ public:
 /// Normalises each channel over the batch (and spatial dims): y = (x - mean) / sqrt(var + eps) * w + b.
 /// Training uses the batch's statistics and updates running_mean/var (unbiased variance);
 /// eval uses the running statistics (unless track_running_stats is false).
-class BatchNormBase : public Module, public FusesFollowingReLU {
+class BatchNormBase : public Module, public FusesFollowingReLU, public IsChannelNormalization {
 public:
     /// Shapes: input [N, C, *] (rank given by the subclass) -> same shape
     Tensor forward(const Tensor& input) override { return forward_then(input, false); }
     /// relu(forward(input)) in one pass and one autograd node (no hooks run): Sequential's fusion
     /// of a following ReLU, in training as in evaluation.
     Tensor forward_relu(const Tensor& input) override { return forward_then(input, true); }
+    /// In eval mode with running statistics, for an input rank this layer accepts: the fixed
+    /// normalisation it applies (Sequential folds it into a preceding convolution).
+    std::optional<ChannelNormalization> channel_normalization(std::int64_t input_dim) const override;
     /// requires: the affine parameters and running statistics materialised. ensures: running
     /// statistics reset (mean 0, var 1, count 0), weight 1, bias 0.
     virtual void reset_parameters();

@@ -2,30 +2,21 @@
 // Pooling: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d.
 
 #include <lazynn/arg.hpp>
+#include <lazynn/ops/pooling.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/conv.hpp>
 
 namespace lazynn::nn {
 
 namespace functional {
-/// Shapes: input [N, C, H, W] -> values and int64 indices (flat h*W + w, as PyTorch) [N, C, H', W']
-ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
-                                      std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> dilation, bool ceil_mode);
-/// Shapes: input [N, C, H, W] -> [N, C, H', W'] (the values of max_pool2d_with_indices; 2x2
-/// windows with stride 2 run a faster kernel that keeps no indices)
-Tensor max_pool2d(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
-                  std::array<std::int64_t, 2> padding = {0, 0}, std::array<std::int64_t, 2> dilation = {1, 1}, bool ceil_mode = false);
-Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
-                  std::array<std::int64_t, 2> padding, bool ceil_mode, bool count_include_pad, std::int64_t divisor_override = 0);
-Tensor adaptive_avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> output_size);
-/// Shapes: input [N, C, D, H, W] -> values and int64 indices (flat d*H*W + h*W + w) [N, C, D', H', W']
-ValuesIndices max_pool3d_with_indices(const Tensor& input, std::array<std::int64_t, 3> kernel, std::array<std::int64_t, 3> stride,
-                                      std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> dilation, bool ceil_mode);
-/// Shapes: input [N, C, D, H, W] -> [N, C, D', H', W']
-Tensor avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> kernel, std::array<std::int64_t, 3> stride,
-                  std::array<std::int64_t, 3> padding, bool ceil_mode, bool count_include_pad, std::int64_t divisor_override = 0);
-/// Shapes: input [N, C, D, H, W] -> [N, C, *output_size]
-Tensor adaptive_avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> output_size);
+/// The pooling ops of the core (lazynn/ops/pooling.hpp), under PyTorch's F.* names.
+using ops::max_pool2d_with_indices;
+using ops::max_pool2d;
+using ops::avg_pool2d;
+using ops::adaptive_avg_pool2d;
+using ops::max_pool3d_with_indices;
+using ops::avg_pool3d;
+using ops::adaptive_avg_pool3d;
 }  // namespace functional
 
 /// Max pooling knobs; stride defaults to kernel_size, as in PyTorch. Sizes take an int (every

@@ -1,10 +1,10 @@
 // The fused ReLU's loops; see fused_relu.hpp. The xsimd kernels are in fused_relu_simd.hpp.
-#include "fused_relu.hpp"
+#include "ops/fused_relu.hpp"
 
 #include "simd/dispatch.hpp"
 #include "simd/kernels.hpp"
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 void relu_span(float* values, std::int64_t n) {
     simd::dispatch([&](auto arch) { simd::ReluKernels<decltype(arch)>::relu(values, n); });
@@ -19,4 +19,4 @@ void relu_backward_span(const double* grad, const double* output, double* out, s
     simd::dispatch([&](auto arch) { simd::ReluKernels<decltype(arch)>::relu_backward(grad, output, out, n); });
 }
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

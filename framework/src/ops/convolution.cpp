@@ -1,22 +1,22 @@
 // conv2d and conv_transpose2d: float32 on oneDNN's primitives (conv_onednn.hpp); float64 as im2col +
 // GEMM, samples split across threads, with its backward (col2im); and padding by index gathering.
 #include "autograd/function_node.hpp"
-#include "conv_checks.hpp"
-#include "conv_onednn.hpp"
-#include "fused_relu.hpp"
-#include "im2col.hpp"
+#include "ops/conv_onednn.hpp"
+#include "ops/fused_relu.hpp"
+#include "ops/im2col.hpp"
 #include "ops/gemm.hpp"
 #include "parallel.hpp"
 #include "tensor_impl.hpp"
 
+#include <lazynn/error.hpp>
 #include <lazynn/autograd.hpp>
-#include <lazynn/nn/conv.hpp>
+#include <lazynn/ops/convolution.hpp>
 
 #include <algorithm>
 #include <mutex>
 #include <tuple>
 
-namespace lazynn::nn::functional {
+namespace lazynn::ops {
 namespace {
 
 using autograd::detail::needs_grad;
@@ -85,7 +85,7 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
                    std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups, bool relu) {
     if (input.dim() != 4) throw ShapeError("conv2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
     if (weight.dim() != 4) throw ShapeError("conv2d: expected weight [O, C/groups, kH, kW], got " + shape_to_list(weight.shape()));
-    detail::check_conv_bias(weight, bias, groups, false, "conv2d");
+    check_conv_bias(weight, bias, groups, false, "conv2d");
     if (input.dtype() != weight.dtype()) {
         throw DtypeError("conv2d: input (" + dtype_name(input.dtype()) + ") and weight (" + dtype_name(weight.dtype()) +
                          ") must have the same dtype");
@@ -225,7 +225,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
                         std::array<std::int64_t, 2> dilation, std::int64_t groups) {
     if (input.dim() != 4) throw ShapeError("conv_transpose2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
     if (weight.dim() != 4) throw ShapeError("conv_transpose2d: expected weight [C_in, C_out/groups, kH, kW], got " + shape_to_list(weight.shape()));
-    detail::check_conv_bias(weight, bias, groups, true, "conv_transpose2d");
+    check_conv_bias(weight, bias, groups, true, "conv_transpose2d");
     if (input.size(1) != weight.size(0)) {
         throw ShapeError("conv_transpose2d: Given transposed=1, weight of size " + shape_to_list(weight.shape()) + ", expected input" +
                          shape_to_list(input.shape()) + " to have " + std::to_string(weight.size(0)) + " channels, but got " +
@@ -364,4 +364,15 @@ Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std
     return out;
 }
 
-}  // namespace lazynn::nn::functional
+void check_conv_bias(const Tensor& weight, const Tensor& bias, std::int64_t groups, bool transposed, const char* op) {
+    if (!bias.defined()) return;
+    if (weight.dim() < 2) throw ShapeError(std::string(op) + ": expected a weight with at least 2 dims, got " + shape_to_list(weight.shape()));
+    const std::int64_t out_channels = transposed ? weight.size(1) * groups : weight.size(0);
+    if (bias.dim() != 1 || bias.size(0) != out_channels) {
+        throw RuntimeError(std::string(op) + ": Given " + (transposed ? "transposed=1, " : "") + "weight of size " + shape_to_list(weight.shape()) +
+                           ", expected bias to be 1-dimensional with " + std::to_string(out_channels) + " elements, but got bias of size " +
+                           shape_to_list(bias.shape()) + " instead");
+    }
+}
+
+}  // namespace lazynn::ops

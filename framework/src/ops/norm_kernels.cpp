@@ -1,11 +1,11 @@
 // Row normalisation kernels; see norm_kernels.hpp. Each call runs the xsimd kernels
 // (norm_kernels_simd.hpp) on the architecture simd::dispatch picks.
-#include "norm_kernels.hpp"
+#include "ops/norm_kernels.hpp"
 
 #include "simd/dispatch.hpp"
 #include "simd/kernels.hpp"
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 template <class T>
 void normalize_rows_forward(const T* x, const T* weight, const T* bias, T* y, double* mean, double* invstd, std::int64_t rows,
@@ -66,4 +66,4 @@ template void batch_norm_backward<float>(const float*, const float*, float*, std
 template void batch_norm_backward<double>(const double*, const double*, double*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                                           std::int64_t, const double*, const double*, const double*, bool, double*, double*);
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

@@ -6,7 +6,7 @@
 #include "ops/elementwise.hpp"
 #include "tensor_impl.hpp"
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 /// values = relu(values) over [0, n) (fused_relu.cpp, SIMD-dispatched).
 void relu_span(float* values, std::int64_t n);
@@ -38,4 +38,4 @@ inline Tensor relu_backward(const Tensor& grad, const Tensor& output) {
     return out;
 }
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

@@ -1,14 +1,14 @@
 // 2x2 / stride 2 max pooling kernels; see pooling_kernels.hpp. Rows of at least one SIMD register
 // of windows run the xsimd kernels (pooling_kernels_simd.hpp) on the widest architecture whose
 // register fits the row; narrower rows run the scalar loops here.
-#include "pooling_kernels.hpp"
+#include "ops/pooling_kernels.hpp"
 
 #include "simd/dispatch.hpp"
 #include "simd/kernels.hpp"
 
 #include <algorithm>
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 namespace {
 
 /// Whether a row of `ow` windows fills at least the narrowest register.
@@ -81,4 +81,4 @@ template void max_pool_2x2_forward<double>(const double*, double*, std::int64_t,
 template void max_pool_2x2_backward<float>(const float*, const float*, float*, std::int64_t, std::int64_t, std::int64_t);
 template void max_pool_2x2_backward<double>(const double*, const double*, double*, std::int64_t, std::int64_t, std::int64_t);
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

@@ -1,11 +1,11 @@
 #pragma once
 // im2col and its adjoint col2im: the data movement around the GEMMs of conv2d and
-// conv_transpose2d (conv_kernels.cpp).
+// conv_transpose2d (convolution.cpp).
 
 #include <cstdint>
 #include <utility>
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 /// A 2-D convolution's sizes: input, weight, output, stride, top/left padding, dilation, groups.
 struct ConvGeometry {
@@ -35,4 +35,4 @@ void im2col(const ConvGeometry& s, const T* input, std::int64_t n, std::int64_t 
 template <class T>
 void col2im(const ConvGeometry& s, const T* cols, std::int64_t n, std::int64_t g, T* grad_input);
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

@@ -2,13 +2,12 @@
 // from the 2-D im2col + GEMM kernels: a 3-D kernel is kD 2-D kernels, one per depth tap, each applied
 // to the depth slices it touches with depth folded into the batch. Every step is a differentiable op,
 // so the backward comes from the 2-D kernels' backward.
-#include "conv_onednn.hpp"
+#include "ops/conv_onednn.hpp"
 
-#include <lazynn/nn/conv.hpp>
+#include <lazynn/error.hpp>
+#include <lazynn/ops/convolution.hpp>
 
-#include "conv_checks.hpp"
-
-namespace lazynn::nn::functional {
+namespace lazynn::ops {
 namespace {
 
 /// [N, C, D, H, W] -> [N*D, C, H, W]
@@ -51,7 +50,7 @@ detail::ConvProblem conv3d_problem(const Shape& input, const Shape& weight, std:
 Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
               std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups) {
     check_input(input, weight, "conv3d");
-    detail::check_conv_bias(weight, bias, groups, false, "conv3d");
+    check_conv_bias(weight, bias, groups, false, "conv3d");
     if (input.dtype() == kFloat32) {
         if (input.size(1) != weight.size(1) * groups) {
             throw ShapeError("conv3d: expected input " + shape_to_list(input.shape()) + " to have " + std::to_string(weight.size(1) * groups) +
@@ -98,7 +97,7 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
                         std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> output_padding,
                         std::array<std::int64_t, 3> dilation, std::int64_t groups) {
     check_input(input, weight, "conv_transpose3d");
-    detail::check_conv_bias(weight, bias, groups, true, "conv_transpose3d");
+    check_conv_bias(weight, bias, groups, true, "conv_transpose3d");
     const std::int64_t n = input.size(0), depth = input.size(2), taps = weight.size(2);
     // Full depth before cropping the padding: every input slice d lands at d*stride + kd*dilation.
     const std::int64_t full = (depth - 1) * stride[0] + dilation[0] * (taps - 1) + 1 + output_padding[0];
@@ -161,4 +160,4 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
     return out;
 }
 
-}  // namespace lazynn::nn::functional
+}  // namespace lazynn::ops

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 /// The window's value: the first maximum in scan order (top-left, top-right, bottom-left,
 /// bottom-right), or NaN when the window holds one.
@@ -23,4 +23,4 @@ void max_pool_2x2_forward(const T* input, T* output, std::int64_t planes, std::i
 template <class T>
 void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h, std::int64_t w);
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

@@ -4,13 +4,14 @@
 // composition gives PyTorch's numbers; max pooling also keeps PyTorch's first-maximum tie rule
 // because both passes scan in (d, h, w) order. The arguments are checked here, in 3-D terms, before
 // any pass runs: a pass's own messages would name its [N, C*D, H, W] or [N, C*H'*W', 1, D] view.
-#include "pooling_size.hpp"
+#include "ops/pooling_size.hpp"
 
-#include <lazynn/nn/pooling.hpp>
+#include <lazynn/error.hpp>
+#include <lazynn/ops/pooling.hpp>
 
 #include <algorithm>
 
-namespace lazynn::nn::functional {
+namespace lazynn::ops {
 namespace {
 
 using Sizes3 = std::array<std::int64_t, 3>;
@@ -134,4 +135,4 @@ Tensor adaptive_avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> outp
     return width_as_depth(deep, {n, c, ho, wo});
 }
 
-}  // namespace lazynn::nn::functional
+}  // namespace lazynn::ops

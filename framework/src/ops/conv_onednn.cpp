@@ -1,7 +1,7 @@
-#include "conv_onednn.hpp"
+#include "ops/conv_onednn.hpp"
 
 #include "autograd/function_node.hpp"
-#include "fused_relu.hpp"
+#include "ops/fused_relu.hpp"
 #include "ops/onednn.hpp"
 #include "parallel.hpp"
 #include "tensor_impl.hpp"
@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 std::int64_t ConvProblem::input_numel() const {
     std::int64_t e = c;
@@ -456,4 +456,4 @@ Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, c
     return result;
 }
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

@@ -1,13 +1,13 @@
 // im2col / col2im; see im2col.hpp. The loops are xsimd kernels (im2col_simd.hpp) on the
 // architecture simd::dispatch picks; the index ranges are computed here.
-#include "im2col.hpp"
+#include "ops/im2col.hpp"
 
 #include "simd/dispatch.hpp"
 #include "simd/kernels.hpp"
 
 #include <algorithm>
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std::int64_t width, std::int64_t stride, std::int64_t shift) {
     std::int64_t first = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
@@ -36,4 +36,4 @@ template void im2col<double>(const ConvGeometry&, const double*, std::int64_t, s
 template void col2im<float>(const ConvGeometry&, const float*, std::int64_t, std::int64_t, float*);
 template void col2im<double>(const ConvGeometry&, const double*, std::int64_t, std::int64_t, double*);
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

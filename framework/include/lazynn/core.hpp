@@ -1,5 +1,6 @@
 #pragma once
-// The whole public API in one include.
+// The whole core API (lazynn_core: tensor, autograd, ops, Module base, optim, data, serialize) in one
+// include. <lazynn/lazynn.hpp> adds the layers (lazynn/nn.hpp) on top.
 
 #include <lazynn/autograd.hpp>
 #include <lazynn/backend.hpp>
@@ -9,7 +10,11 @@
 #include <lazynn/lazy.hpp>
 #include <lazynn/log.hpp>
 #include <lazynn/module.hpp>
-#include <lazynn/nn.hpp>
+#include <lazynn/ops/convolution.hpp>
+#include <lazynn/ops/linear.hpp>
+#include <lazynn/ops/loss.hpp>
+#include <lazynn/ops/normalization.hpp>
+#include <lazynn/ops/pooling.hpp>
 #include <lazynn/ordered_dict.hpp>
 #include <lazynn/parameter.hpp>
 #include <lazynn/random.hpp>

@@ -5,7 +5,7 @@
 // shorter segments), and added a register at a time, instead of a memmove call per segment.
 // Included only by the per-architecture translation units.
 
-#include "im2col.hpp"
+#include "ops/im2col.hpp"
 #include "simd/kernels.hpp"
 #include "simd/lanes.hpp"
 
@@ -59,9 +59,9 @@ void fill_zero(T* first, T* last) {
 // Output rows that read padding are one zero fill per kernel tap; when a tap reads no padding
 // columns (the common case) each output row is a single segment copy.
 template <class A, class T>
-void im2col(const nn::functional::detail::ConvGeometry& s, const T* input, std::int64_t n, std::int64_t g, T* cols) {
-    using nn::functional::detail::valid_columns;
-    using nn::functional::detail::valid_rows;
+void im2col(const ops::detail::ConvGeometry& s, const T* input, std::int64_t n, std::int64_t g, T* cols) {
+    using ops::detail::valid_columns;
+    using ops::detail::valid_rows;
     for (std::int64_t c = 0; c < s.cg(); ++c) {
         const T* plane = input + ((n * s.c) + g * s.cg() + c) * s.h * s.w;
         for (std::int64_t i = 0; i < s.kh; ++i) {
@@ -93,9 +93,9 @@ void im2col(const nn::functional::detail::ConvGeometry& s, const T* input, std::
 }
 
 template <class A, class T>
-void col2im(const nn::functional::detail::ConvGeometry& s, const T* cols, std::int64_t n, std::int64_t g, T* grad_input) {
-    using nn::functional::detail::valid_columns;
-    using nn::functional::detail::valid_rows;
+void col2im(const ops::detail::ConvGeometry& s, const T* cols, std::int64_t n, std::int64_t g, T* grad_input) {
+    using ops::detail::valid_columns;
+    using ops::detail::valid_rows;
     for (std::int64_t c = 0; c < s.cg(); ++c) {
         T* plane = grad_input + ((n * s.c) + g * s.cg() + c) * s.h * s.w;
         for (std::int64_t i = 0; i < s.kh; ++i) {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 /// y[r, j] = (x[r, j] - mean[r]) * invstd[r] * weight[j] + bias[j]; weight/bias may be null (1 and 0).
 /// Writes each row's mean and 1 / sqrt(var + eps) to mean[r] and invstd[r].
@@ -41,4 +41,4 @@ void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std:
                          std::int64_t end, const double* mean, const double* invstd, const double* weight, bool batch_statistics,
                          double* sum_dy, double* sum_dy_xhat);
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail

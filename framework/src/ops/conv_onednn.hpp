@@ -14,7 +14,7 @@
 #include <array>
 #include <cstdint>
 
-namespace lazynn::nn::functional::detail {
+namespace lazynn::ops::detail {
 
 /// A convolution's sizes. `pad_end` is the padding after the last element of each spatial dim, as
 /// PyTorch's asymmetric "same" padding and ConvTranspose's output_padding need.
@@ -46,4 +46,4 @@ Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tenso
 /// input is this op's output. Shapes: input [N, O, out...], weight [O, C/groups, k...], bias [C] -> [N, C, in...].
 Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p);
 
-}  // namespace lazynn::nn::functional::detail
+}  // namespace lazynn::ops::detail
