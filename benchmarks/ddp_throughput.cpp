@@ -14,11 +14,19 @@ namespace dist = lazynn::distributed;
 namespace {
 
 struct Cnn : Cloneable<Cnn> {
-    nn::Sequential features{this, "features",
-                            nn::LazyConv2d(32, 3), nn::LazyBatchNorm2d(), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)),
-                            nn::LazyConv2d(64, 3), nn::LazyBatchNorm2d(), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2))};
+    nn::Sequential features{this,
+                            "features",
+                            nn::LazyConv2d(32, 3),
+                            nn::LazyBatchNorm2d(),
+                            nn::ReLU(),
+                            nn::MaxPool2d(nn::MaxPoolOptions<2>(2)),
+                            nn::LazyConv2d(64, 3),
+                            nn::LazyBatchNorm2d(),
+                            nn::ReLU(),
+                            nn::MaxPool2d(nn::MaxPoolOptions<2>(2))};
     nn::Flatten flatten{this, "flatten"};
-    nn::Sequential classifier{this, "classifier", nn::LazyLinear(128), nn::ReLU(), nn::Dropout(0.25), nn::LazyLinear(10)};
+    nn::Sequential classifier{this,       "classifier",      nn::LazyLinear(128),
+                              nn::ReLU(), nn::Dropout(0.25), nn::LazyLinear(10)};
     // Shapes: x [N, 1, 28, 28] -> logits [N, 10].
     Tensor forward(const Tensor& x) override { return classifier(flatten(features(x))); }
 };
@@ -52,7 +60,7 @@ int main(int argc, char** argv) {
     const double s = seconds.item<double>();
     const double samples = static_cast<double>(dist::world_size()) * kBatch * steps;
     if (dist::rank() == 0) {
-        std::printf("ranks %d  batch/rank %lld  steps %d  seconds %.2f  ms/step %.1f  samples/s %.0f\n", dist::world_size(),
-                    static_cast<long long>(kBatch), steps, s, 1000 * s / steps, samples / s);
+        std::printf("ranks %d  batch/rank %lld  steps %d  seconds %.2f  ms/step %.1f  samples/s %.0f\n",
+                    dist::world_size(), static_cast<long long>(kBatch), steps, s, 1000 * s / steps, samples / s);
     }
 }

@@ -27,18 +27,26 @@ const int kThreads = [] {
 // and splits GEMMs itself, so this raises OpenBLAS's thread count for the call and restores it.
 static void BM_OpenBlasSgemm(benchmark::State& state) {
     const auto m = state.range(0), k = state.range(1), n = state.range(2);
-    std::vector<float> a(static_cast<std::size_t>(m * k), 0.5f), b(static_cast<std::size_t>(n * k), 0.25f), c(static_cast<std::size_t>(m * n));
+    std::vector<float> a(static_cast<std::size_t>(m * k), 0.5f), b(static_cast<std::size_t>(n * k), 0.25f),
+        c(static_cast<std::size_t>(m * n));
     openblas_set_num_threads(kThreads);
     for (auto _ : state) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), 1.0f,
-                    a.data(), static_cast<blasint>(k), b.data(), static_cast<blasint>(k), 0.0f, c.data(), static_cast<blasint>(n));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+                    static_cast<blasint>(k), 1.0f, a.data(), static_cast<blasint>(k), b.data(), static_cast<blasint>(k),
+                    0.0f, c.data(), static_cast<blasint>(n));
         benchmark::DoNotOptimize(c.data());
     }
     openblas_set_num_threads(1);
-    state.counters["GFLOPS"] = benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k),
-                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+    state.counters["GFLOPS"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k),
+                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_OpenBlasSgemm)->UseRealTime()->Args({1024, 784, 256})->Args({1024, 256, 128})->Args({64, 784, 256})->Args({1, 784, 256});
+BENCHMARK(BM_OpenBlasSgemm)
+    ->UseRealTime()
+    ->Args({1024, 784, 256})
+    ->Args({1024, 256, 128})
+    ->Args({64, 784, 256})
+    ->Args({1, 784, 256});
 
 // The same products through lazynn (split across its own threads).
 static void BM_Matmul(benchmark::State& state) {
@@ -46,10 +54,16 @@ static void BM_Matmul(benchmark::State& state) {
     const Tensor a = full({m, k}, 0.5), b = full({n, k}, 0.25);
     NoGradGuard no_grad;
     for (auto _ : state) benchmark::DoNotOptimize(a.matmul(b.transpose(0, 1)));
-    state.counters["GFLOPS"] = benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k),
-                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+    state.counters["GFLOPS"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k),
+                           benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_Matmul)->UseRealTime()->Args({1024, 784, 256})->Args({1024, 256, 128})->Args({64, 784, 256})->Args({1, 784, 256});
+BENCHMARK(BM_Matmul)
+    ->UseRealTime()
+    ->Args({1024, 784, 256})
+    ->Args({1024, 256, 128})
+    ->Args({64, 784, 256})
+    ->Args({1, 784, 256});
 
 static void BM_LinearForward(benchmark::State& state) {
     const auto batch = state.range(0);

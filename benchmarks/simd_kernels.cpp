@@ -22,7 +22,8 @@ const int kThreads = [] {
 constexpr std::int64_t kElements = std::int64_t{1} << 20;
 
 /// op(x) on kElements values of `dtype` drawn from [low, high), no autograd.
-void run_unary(benchmark::State& state, Dtype dtype, double low, double high, const std::function<Tensor(const Tensor&)>& op) {
+void run_unary(benchmark::State& state, Dtype dtype, double low, double high,
+               const std::function<Tensor(const Tensor&)>& op) {
     const Tensor x = (rand({kElements}) * (high - low) + low).to(dtype);
     NoGradGuard no_grad;
     for (auto _ : state) benchmark::DoNotOptimize(op(x));
@@ -46,7 +47,8 @@ BENCHMARK_CAPTURE(run_unary, log_f32, kFloat32, 0.01, 100.0, [](const Tensor& t)
 BENCHMARK_CAPTURE(run_unary, sin_f32, kFloat32, -10.0, 10.0, [](const Tensor& t) { return t.sin(); });
 BENCHMARK_CAPTURE(run_unary, cos_f32, kFloat32, -10.0, 10.0, [](const Tensor& t) { return t.cos(); });
 BENCHMARK_CAPTURE(run_unary, sqrt_f32, kFloat32, 0.0, 100.0, [](const Tensor& t) { return t.sqrt(); });
-BENCHMARK_CAPTURE(run_unary, softplus_f32, kFloat32, -10.0, 10.0, [](const Tensor& t) { return t.softplus(1.0, 20.0); });
+BENCHMARK_CAPTURE(run_unary, softplus_f32, kFloat32, -10.0, 10.0,
+                  [](const Tensor& t) { return t.softplus(1.0, 20.0); });
 BENCHMARK_CAPTURE(run_unary, tanh_f32, kFloat32, -6.0, 6.0, [](const Tensor& t) { return t.tanh(); });
 BENCHMARK_CAPTURE(run_unary, sigmoid_f32, kFloat32, -10.0, 10.0, [](const Tensor& t) { return t.sigmoid(); });
 BENCHMARK_CAPTURE(run_unary, silu_f32, kFloat32, -10.0, 10.0, [](const Tensor& t) { return t.silu(); });
@@ -55,7 +57,8 @@ BENCHMARK_CAPTURE(run_unary, gelu_tanh_f32, kFloat32, -6.0, 6.0, [](const Tensor
 BENCHMARK_CAPTURE(run_unary, exp_f64, kFloat64, -10.0, 10.0, [](const Tensor& t) { return t.exp(); });
 BENCHMARK_CAPTURE(run_unary, log_f64, kFloat64, 0.01, 100.0, [](const Tensor& t) { return t.log(); });
 BENCHMARK_CAPTURE(run_unary, sin_f64, kFloat64, -10.0, 10.0, [](const Tensor& t) { return t.sin(); });
-BENCHMARK_CAPTURE(run_unary, softplus_f64, kFloat64, -10.0, 10.0, [](const Tensor& t) { return t.softplus(1.0, 20.0); });
+BENCHMARK_CAPTURE(run_unary, softplus_f64, kFloat64, -10.0, 10.0,
+                  [](const Tensor& t) { return t.softplus(1.0, 20.0); });
 
 BENCHMARK_CAPTURE(run_with_backward, gelu_f32, [](const Tensor& t) { return t.gelu(); });
 BENCHMARK_CAPTURE(run_with_backward, gelu_tanh_f32, [](const Tensor& t) { return t.gelu(true); });

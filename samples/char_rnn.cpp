@@ -18,7 +18,7 @@ struct CharModel : Cloneable<CharModel> {
     explicit CharModel(std::int64_t vocab) : head(this, "head", vocab) {}
 
     nn::LazyLSTM lstm{this, "lstm", nn::LazyRNNOptions(128).batch_first(true)};
-    nn::LazyLinear head;   // sized by the vocabulary, given at construction
+    nn::LazyLinear head;  // sized by the vocabulary, given at construction
 
     /// Shapes: one-hot input [N, T, V] -> logits [N, T, V]
     Tensor forward(const Tensor& x) override { return head(lstm(x)); }
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
         auto train_set = windows(0, split);
         data::DataLoaderOptions train_options(o.batch_size);
         if (auto shard = parallel->sampler(train_set->size(), true, o.seed)) {
-            train_options.sampler(shard);   // distributed: each rank a shard of every epoch
+            train_options.sampler(shard);  // distributed: each rank a shard of every epoch
         } else {
             train_options.shuffle(true).seed(o.seed);
         }

@@ -8,7 +8,6 @@
 // is built before that first batch and still trains the real tensors.
 #include "fashion_mnist.hpp"
 
-
 using namespace lazynn;
 
 struct Mlp : Cloneable<Mlp> {
@@ -30,7 +29,7 @@ int main(int argc, char** argv) {
     o.epochs = 10;
     const auto command_line = samples::fashion_mnist_command_line("Fashion-MNIST MLP with lazy layers");
     if (int code = samples::parse_options(argc, argv, command_line, o); code >= 0) return code;
-    lazynn::manual_seed(o.seed);   // before the model: its layers draw their seeds at construction
+    lazynn::manual_seed(o.seed);  // before the model: its layers draw their seeds at construction
     Mlp model;
     return samples::train_fashion_mnist(model, o, "fashion_mnist_mlp", argc, argv);
 }

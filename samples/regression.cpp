@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     try {
         parallel = std::make_unique<samples::Parallel>(model, o.distributed);
         samples::use_threads(o.threads, parallel->is_root());
-        manual_seed(o.seed);   // every rank draws the same data
+        manual_seed(o.seed);  // every rank draws the same data
         auto make_data = [](std::int64_t n) {
             const Tensor x = rand({n, 1}) * 4.0 - 2.0;
             const Tensor y = 0.5 - 2.0 * x + 3.0 * x * x + randn({n, 1}) * 0.3;
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
         auto train_set = make_data(2048);
         data::DataLoaderOptions train_options(o.batch_size);
         if (auto shard = parallel->sampler(train_set->size(), true, o.seed)) {
-            train_options.sampler(shard);   // distributed: each rank a shard of every epoch
+            train_options.sampler(shard);  // distributed: each rank a shard of every epoch
         } else {
             train_options.shuffle(true).seed(o.seed);
         }
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
             progress.finish_bar();
             double test_loss = 0;
             {
-                NoGradGuard no_grad;   // every rank holds the whole (small) test set and the same model
+                NoGradGuard no_grad;  // every rank holds the whole (small) test set and the same model
                 for (const data::Example& batch : test)
                     test_loss = nn::functional::mse_loss(model(batch.data), batch.target).item<double>();
             }

@@ -22,7 +22,7 @@ TEST_SUITE("autograd") {
         CHECK(y.grad_fn()->name() == "MulBackward0");
         CHECK(y.grad_fn()->next_functions().size() == 2);
         CHECK(y.grad_fn()->next_functions()[0]->name() == "AccumulateGrad");
-        CHECK(y.grad_fn()->next_functions()[1] == nullptr);   // the scalar needs no gradient
+        CHECK(y.grad_fn()->next_functions()[1] == nullptr);  // the scalar needs no gradient
         CHECK(ones({2}).is_leaf());
         CHECK_FALSE((ones({2}) * 2).requires_grad());
         CHECK_THROWS_AS(y.requires_grad_(false), RuntimeError);
@@ -52,9 +52,11 @@ TEST_SUITE("autograd") {
         Tensor y = x * 2;
         y.backward(tensor({1.0, 0.5, 0.0}));
         CHECK(x.grad().to_vector<float>() == std::vector<float>{2, 1, 0});
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR((x * 2).backward(), RuntimeError, "grad can be implicitly created only for scalar outputs");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR((x * 2).backward(), RuntimeError,
+                                        "grad can be implicitly created only for scalar outputs");
         CHECK_THROWS_AS((x * 2).backward(ones({2})), ShapeError);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({1}).backward(), RuntimeError, "does not require grad and does not have a grad_fn");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({1}).backward(), RuntimeError,
+                                        "does not require grad and does not have a grad_fn");
     }
 
     TEST_CASE("a freed graph cannot be walked twice unless retained") {
@@ -63,7 +65,8 @@ TEST_SUITE("autograd") {
         y.backward(Tensor(), true);
         y.backward();
         CHECK(x.grad().to_vector<float>() == std::vector<float>{4, 8});
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(y.backward(), RuntimeError, "Trying to backward through the graph a second time");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(y.backward(), RuntimeError,
+                                        "Trying to backward through the graph a second time");
         // A graph whose nodes save nothing can be walked again, as in PyTorch.
         Tensor z = (x + 1).sum();
         z.backward();
@@ -78,9 +81,7 @@ TEST_SUITE("autograd") {
             CHECK_FALSE(is_grad_enabled());
             Tensor y = x * 2;
             CHECK_FALSE(y.requires_grad());
-            {
-                NoGradGuard inner;
-            }
+            { NoGradGuard inner; }
             CHECK_FALSE(is_grad_enabled());
             bool other_thread_enabled = false;
             std::thread([&] { other_thread_enabled = is_grad_enabled(); }).join();
@@ -128,7 +129,7 @@ TEST_SUITE("autograd") {
     }
 
     TEST_CASE("gradients keep the leaf's dtype across promotion") {
-        Tensor x = ones({2}).requires_grad_();                 // float32
+        Tensor x = ones({2}).requires_grad_();  // float32
         Tensor w = ones({2}, kFloat64).requires_grad_();
         (x * w).sum().backward();
         CHECK(x.grad().dtype() == kFloat32);
@@ -137,17 +138,18 @@ TEST_SUITE("autograd") {
 
     TEST_CASE("in-place rules") {
         Tensor leaf = ones({2}).requires_grad_();
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(leaf.add_(1.0), RuntimeError, "a leaf Variable that requires grad is being used in an in-place operation.");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(leaf.add_(1.0), RuntimeError,
+                                        "a leaf Variable that requires grad is being used in an in-place operation.");
         {
             NoGradGuard no_grad;
-            leaf.add_(1.0);   // optimizers update leaves like this
+            leaf.add_(1.0);  // optimizers update leaves like this
         }
         CHECK(leaf.to_vector<float>() == std::vector<float>{2, 2});
 
         // In-place on a non-leaf is differentiable.
         Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
         Tensor y = x * 2;
-        y.mul_(x);          // y = 2x * x
+        y.mul_(x);  // y = 2x * x
         y.add_(1.0);
         y.sum().backward();
         CHECK(x.grad().to_vector<double>() == std::vector<double>{4, 8});
@@ -155,7 +157,7 @@ TEST_SUITE("autograd") {
         // Modifying a tensor that a node saved is detected on backward.
         Tensor a = tensor({1.0, 2.0}).requires_grad_();
         Tensor b = a * 1;
-        Tensor c = b * b;   // saves b
+        Tensor c = b * b;  // saves b
         b.add_(1.0);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(c.sum().backward(), RuntimeError, "modified by an inplace operation");
     }
@@ -163,7 +165,7 @@ TEST_SUITE("autograd") {
     TEST_CASE("copy_ is differentiable with respect to the source") {
         Tensor src = tensor({1.0, 2.0}, kFloat64).requires_grad_();
         Tensor dst = zeros({2, 2}, kFloat64);
-        dst.copy_(src * 3);   // broadcast over rows
+        dst.copy_(src * 3);  // broadcast over rows
         dst.sum().backward();
         CHECK(src.grad().to_vector<double>() == std::vector<double>{6, 6});
     }
@@ -176,7 +178,9 @@ TEST_SUITE("autograd") {
         CHECK(bad.message.find("Jacobian mismatch") != std::string::npos);
         const auto good = autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0] * in[0]; }, {x});
         CHECK_MESSAGE(good.ok, good.message);
-        CHECK_THROWS_AS(autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0]; }, {ones({1}).requires_grad_()}), DtypeError);
+        CHECK_THROWS_AS(
+            autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0]; }, {ones({1}).requires_grad_()}),
+            DtypeError);
     }
 
     TEST_CASE("gradients through views land in the right elements") {
@@ -198,7 +202,7 @@ TEST_SUITE("gradient hooks and backward callbacks") {
         ((w * 2.0).sum() + (w * b).sum()).backward();  // two paths into w: 2 + b
         REQUIRE(seen.size() == 1);
         CHECK(seen[0] == std::vector<double>{5.0, 5.0});
-        (w * 10.0).sum().backward();                    // accumulates: hook sees the running sum
+        (w * 10.0).sum().backward();  // accumulates: hook sees the running sum
         CHECK(seen.back() == std::vector<double>{15.0, 15.0});
         w.remove_post_accumulate_grad_hook(id);
         (w * 1.0).sum().backward();
@@ -214,13 +218,15 @@ TEST_SUITE("gradient hooks and backward callbacks") {
         std::vector<std::string> events;
         a.register_post_accumulate_grad_hook([&](const Tensor&) {
             events.push_back("a");
-            autograd::queue_callback([&] { events.push_back(c.grad().defined() ? "callback after c" : "callback too early"); });
+            autograd::queue_callback(
+                [&] { events.push_back(c.grad().defined() ? "callback after c" : "callback too early"); });
         });
         c.register_post_accumulate_grad_hook([&](const Tensor&) { events.push_back("c"); });
         (a * c).sum().backward();
         REQUIRE(events.size() == 3);
         CHECK(events.back() == "callback after c");
-        CHECK_THROWS_WITH_AS(autograd::queue_callback([] {}), doctest::Contains("no backward pass is running"), RuntimeError);
+        CHECK_THROWS_WITH_AS(autograd::queue_callback([] {}), doctest::Contains("no backward pass is running"),
+                             RuntimeError);
     }
 }
 
@@ -231,75 +237,88 @@ using Scenario = std::function<Tensor(Tensor&)>;
 /// The scenarios of tools/fixtures/gen_tensor_edge_cases.py (views_after_inplace), written as in PyTorch.
 const std::map<std::string, Scenario>& views_after_inplace() {
     static const std::map<std::string, Scenario> table = {
-        {"slice_then_base_mul", [](Tensor& x) {
+        {"slice_then_base_mul",
+         [](Tensor& x) {
              Tensor h = x * 1;
              const Tensor v = h.slice(0, 0, 2);
              h.mul_(2);
              return (v * 1).sum();
          }},
-        {"transpose_then_base_add_self", [](Tensor& x) {
+        {"transpose_then_base_add_self",
+         [](Tensor& x) {
              Tensor h = x * 1;
              const Tensor t = h.t();
              h.add_(h);
              return (t * t).sum();
          }},
-        {"mul_into_slice_of_clone", [](Tensor& x) {
+        {"mul_into_slice_of_clone",
+         [](Tensor& x) {
              Tensor b = x.clone();
              b.slice(0, 0, 2).mul_(2);
              return b.sum();
          }},
-        {"mul_into_slice_then_use_view_and_base", [](Tensor& x) {
+        {"mul_into_slice_then_use_view_and_base",
+         [](Tensor& x) {
              Tensor b = x.clone();
              Tensor v = b.slice(0, 1, 3);
              v.mul_(x.slice(0, 0, 2));
              return (v * b.slice(0, 0, 2)).sum() + (b * b).sum();
          }},
-        {"copy_into_slice_of_constant", [](Tensor& x) {
+        {"copy_into_slice_of_constant",
+         [](Tensor& x) {
              Tensor b = zeros({4}, kFloat64);
              b.slice(0, 1, 3).copy_(x.slice(0, 0, 2) * 3);
              return (b * b * arange(4, kFloat64)).sum();
          }},
-        {"fill_slice", [](Tensor& x) {
+        {"fill_slice",
+         [](Tensor& x) {
              Tensor b = x * 1;
              b.slice(0, 0, 1).fill_(5);
              return (b * b).sum();
          }},
-        {"view_of_view_then_base_mul", [](Tensor& x) {
+        {"view_of_view_then_base_mul",
+         [](Tensor& x) {
              Tensor h = x.view({2, 2}) * 1;
              const Tensor v = h.t().select(0, 1);
              h.mul_(3);
              return (v * v).sum();
          }},
-        {"expand_then_base_mul", [](Tensor& x) {
+        {"expand_then_base_mul",
+         [](Tensor& x) {
              Tensor h = x.view({4, 1}) * 1;
              const Tensor e = h.expand({4, 2});
              h.mul_(x.view({4, 1}));
              return (e * e).sum();
          }},
-        {"select_then_add_into_view", [](Tensor& x) {
+        {"select_then_add_into_view",
+         [](Tensor& x) {
              Tensor h = x.view({2, 2}) * 1;
              Tensor row = h.select(0, 1);
              row.add_(h.select(0, 0) * 3);
              return (h * h).sum() + (row * 2).sum();
          }},
-        {"fill_base_then_use_view", [](Tensor& x) {
+        {"fill_base_then_use_view",
+         [](Tensor& x) {
              Tensor h = x * 1;
              const Tensor v = h.slice(0, 0, 2);
              h.fill_(3);
              return (v * v).sum();
          }},
-        {"split_output_after_base_mul", [](Tensor& x) {
+        {"split_output_after_base_mul",
+         [](Tensor& x) {
              Tensor h = x * 1;
              const Tensor first = h.split(2)[0];
              h.mul_(2);
              return (first * 1).sum();
          }},
-        {"mul_into_split_output", [](Tensor& x) {
+        {"mul_into_split_output",
+         [](Tensor& x) {
              Tensor h = x * 1;
              h.split(2)[0].mul_(2);
              return h.sum();
          }},
-        {"mul_into_view_of_leaf", [](Tensor& x) {
+        {"mul_into_view_of_leaf",
+         [](Tensor& x) {
              x.slice(0, 0, 2).mul_(2);
              return x.sum();
          }},
@@ -311,11 +330,13 @@ const std::map<std::string, Scenario>& views_after_inplace() {
 const std::map<std::string, std::function<void()>>& error_cases() {
     static const std::map<std::string, std::function<void()>> table = {
         {"backward_gradient_shape", [] { (ones({3}).requires_grad_() * 2).backward(ones({4})); }},
-        {"grad_unused_input", [] {
+        {"grad_unused_input",
+         [] {
              const Tensor x = ones({3}).requires_grad_(), y = ones({3}).requires_grad_();
              autograd::grad({(x * 2).sum()}, {x, y});
          }},
-        {"grad_input_not_requiring", [] {
+        {"grad_input_not_requiring",
+         [] {
              const Tensor x = ones({3}).requires_grad_();
              autograd::grad({(x * 2).sum()}, {ones({3})});
          }},
@@ -325,13 +346,15 @@ const std::map<std::string, std::function<void()>>& error_cases() {
         {"set_grad_type", [] { ones({3}).requires_grad_().set_grad(ones({3}, kFloat64)); }},
         {"detach_view_inplace", [] { (ones({4}).requires_grad_() * 1).slice(0, 0, 2).detach_(); }},
         {"implicit_grad_non_scalar", [] { (ones({3}).requires_grad_() * 2).backward(); }},
-        {"backward_twice", [] {
+        {"backward_twice",
+         [] {
              const Tensor x = ones({3}).requires_grad_();
              const Tensor out = (x * x).sum();
              out.backward();
              out.backward();
          }},
-        {"saved_tensor_modified", [] {
+        {"saved_tensor_modified",
+         [] {
              const Tensor x = ones({3}).requires_grad_();
              Tensor h = x * 1;
              const Tensor out = h * h;
@@ -339,7 +362,8 @@ const std::map<std::string, std::function<void()>>& error_cases() {
              out.sum().backward();
          }},
         {"leaf_inplace", [] { ones({3}).requires_grad_().add_(1.0); }},
-        {"multi_output_view_modified", [] {
+        {"multi_output_view_modified",
+         [] {
              const Tensor x = ones({3}).requires_grad_();
              Tensor h = x * 1;
              const Tensor first = h.split(2)[0];
@@ -373,7 +397,7 @@ TEST_SUITE("autograd vs PyTorch (issue 21)") {
             Tensor x = lazynn::testing::fixture_tensor(expected.at("input")).requires_grad_();
             if (expected.contains("error")) {
                 const std::string message = expected.at("error");
-                const std::string phrase = message.substr(message.find(' ') + 1, 60);   // past "Output 0" / "a"
+                const std::string phrase = message.substr(message.find(' ') + 1, 60);  // past "Output 0" / "a"
                 LAZYNN_CHECK_THROWS_WITH_SUBSTR(scenario(x).backward(), RuntimeError, phrase);
                 continue;
             }
@@ -391,10 +415,12 @@ TEST_SUITE("autograd vs PyTorch (issue 21)") {
             if (fixture.at("views_after_inplace").at(name).contains("error")) continue;
             CAPTURE(name);
             const Tensor x = tensor({0.5, -1.25, 2.0, 0.75}, kFloat64).requires_grad_();
-            const auto result = autograd::gradcheck([&scenario = scenario](const std::vector<Tensor>& in) {
-                Tensor leaf = in[0];
-                return scenario(leaf);
-            }, {x});
+            const auto result = autograd::gradcheck(
+                [&scenario = scenario](const std::vector<Tensor>& in) {
+                    Tensor leaf = in[0];
+                    return scenario(leaf);
+                },
+                {x});
             CHECK_MESSAGE(result.ok, result.message);
         }
     }
@@ -404,7 +430,7 @@ TEST_SUITE("autograd vs PyTorch (issue 21)") {
         Tensor b = zeros({2}, kFloat64);
         const Tensor v = b.slice(0, 0, 1);
         CHECK_FALSE(v.requires_grad());
-        b.add_(x);   // b now has history; v, made before, must see it
+        b.add_(x);  // b now has history; v, made before, must see it
         REQUIRE(v.grad_fn() != nullptr);
         CHECK(v.grad_fn()->name() == "AsStridedBackward0");
         (v * 5).sum().backward();

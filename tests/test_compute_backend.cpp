@@ -15,8 +15,8 @@ namespace {
 
 /// Runs `op` on float32 and on float64 copies of the same inputs and compares the outputs and every
 /// input gradient for one random upstream gradient.
-void check_float32_matches_float64(const std::function<Tensor(const std::vector<Tensor>&)>& op, const std::vector<Tensor>& inputs64,
-                                   double rtol = 1e-4, double atol = 1e-5) {
+void check_float32_matches_float64(const std::function<Tensor(const std::vector<Tensor>&)>& op,
+                                   const std::vector<Tensor>& inputs64, double rtol = 1e-4, double atol = 1e-5) {
     std::vector<Tensor> in32, in64;
     for (const Tensor& t : inputs64) {
         in32.push_back(t.defined() ? t.to(kFloat32).requires_grad_() : Tensor());
@@ -39,7 +39,7 @@ void check_float32_matches_float64(const std::function<Tensor(const std::vector<
 struct Conv2dCase {
     Shape input, weight;
     std::array<std::int64_t, 2> stride;
-    std::array<std::int64_t, 4> padding;   // top, bottom, left, right
+    std::array<std::int64_t, 4> padding;  // top, bottom, left, right
     std::array<std::int64_t, 2> dilation;
     std::int64_t groups;
     bool bias;
@@ -51,12 +51,12 @@ TEST_SUITE("compute backend") {
     TEST_CASE("float32 conv2d on oneDNN equals the float64 kernels, forward and backward, on 1 and 2 threads") {
         const std::vector<Conv2dCase> cases{
             {{4, 3, 9, 8}, {5, 3, 3, 3}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},
-            {{5, 4, 11, 7}, {6, 2, 3, 2}, {2, 1}, {1, 2, 0, 1}, {1, 2}, 2, true},     // groups, asymmetric padding
-            {{3, 6, 10, 10}, {6, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {2, 2}, 6, false},   // depthwise, dilated
-            {{1, 16, 12, 12}, {32, 16, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}, // a batch of one
-            {{7, 1, 28, 28}, {8, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 1, true},    // one input channel, odd batch
-            {{2, 8, 7, 9}, {4, 8, 1, 1}, {3, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},      // 1x1, strides leave rows unused
-            {{0, 3, 5, 5}, {2, 3, 3, 3}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},      // an empty batch
+            {{5, 4, 11, 7}, {6, 2, 3, 2}, {2, 1}, {1, 2, 0, 1}, {1, 2}, 2, true},      // groups, asymmetric padding
+            {{3, 6, 10, 10}, {6, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {2, 2}, 6, false},    // depthwise, dilated
+            {{1, 16, 12, 12}, {32, 16, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},  // a batch of one
+            {{7, 1, 28, 28}, {8, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 1, true},     // one input channel, odd batch
+            {{2, 8, 7, 9}, {4, 8, 1, 1}, {3, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},       // 1x1, strides leave rows unused
+            {{0, 3, 5, 5}, {2, 3, 3, 3}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},       // an empty batch
         };
         for (int threads : {1, 2}) {
             set_num_threads(threads);
@@ -73,7 +73,8 @@ TEST_SUITE("compute backend") {
                     inputs);
                 check_float32_matches_float64(
                     [&](const std::vector<Tensor>& in) {
-                        return nn::functional::conv2d_relu(in[0], in[1], in[2], c.stride, c.padding, c.dilation, c.groups);
+                        return nn::functional::conv2d_relu(in[0], in[1], in[2], c.stride, c.padding, c.dilation,
+                                                           c.groups);
                     },
                     inputs);
             }
@@ -98,7 +99,8 @@ TEST_SUITE("compute backend") {
                 {randn({3, 4, 5, 6, 7}, kFloat64), randn({6, 2, 3, 2, 3}, kFloat64), randn({6}, kFloat64)});
             check_float32_matches_float64(
                 [](const std::vector<Tensor>& in) {
-                    return nn::functional::conv_transpose3d(in[0], in[1], in[2], {2, 1, 2}, {1, 0, 1}, {1, 0, 0}, {1, 2, 1}, 1);
+                    return nn::functional::conv_transpose3d(in[0], in[1], in[2], {2, 1, 2}, {1, 0, 1}, {1, 0, 0},
+                                                            {1, 2, 1}, 1);
                 },
                 {randn({3, 3, 3, 4, 3}, kFloat64), randn({3, 2, 3, 2, 3}, kFloat64), Tensor()});
         }
@@ -109,11 +111,13 @@ TEST_SUITE("compute backend") {
         manual_seed(11);
         for (int threads : {1, 2}) {
             set_num_threads(threads);
-            for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{1, 7, 5}, {5, 7, 1}, {33, 65, 17}, {300, 129, 70}, {4, 0, 3}}) {
+            for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{
+                     {1, 7, 5}, {5, 7, 1}, {33, 65, 17}, {300, 129, 70}, {4, 0, 3}}) {
                 CAPTURE(m);
                 CAPTURE(k);
                 const Tensor a = randn({m, k}, kFloat64), b = randn({k, n}, kFloat64);
-                check_float32_matches_float64([](const std::vector<Tensor>& in) { return in[0].matmul(in[1]); }, {a, b});
+                check_float32_matches_float64([](const std::vector<Tensor>& in) { return in[0].matmul(in[1]); },
+                                              {a, b});
                 // Transposed views reach the GEMM as flags, not copies.
                 check_float32_matches_float64([](const std::vector<Tensor>& in) { return in[0].t().matmul(in[1].t()); },
                                               {a.t().contiguous(), b.t().contiguous()});
@@ -123,12 +127,14 @@ TEST_SUITE("compute backend") {
     }
 
     TEST_CASE("conv errors name the op, the expected and the actual") {
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(nn::functional::conv3d(ones({1, 4, 3, 3, 3}), ones({2, 3, 1, 1, 1}), Tensor(), {1, 1, 1}, {0, 0, 0, 0, 0, 0},
-                                                               {1, 1, 1}, 1),
-                                        ShapeError, "conv3d: expected input [1, 4, 3, 3, 3] to have 3 channels, but got 4");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(nn::functional::conv_transpose2d(ones({1, 2, 3, 3}), ones({2, 2, 3, 3}, kFloat64), Tensor(), {1, 1}, {0, 0},
-                                                                         {0, 0}, {1, 1}, 1),
-                                        DtypeError, "conv_transpose2d: input (float32) and weight (float64)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(nn::functional::conv3d(ones({1, 4, 3, 3, 3}), ones({2, 3, 1, 1, 1}), Tensor(),
+                                                               {1, 1, 1}, {0, 0, 0, 0, 0, 0}, {1, 1, 1}, 1),
+                                        ShapeError,
+                                        "conv3d: expected input [1, 4, 3, 3, 3] to have 3 channels, but got 4");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            nn::functional::conv_transpose2d(ones({1, 2, 3, 3}), ones({2, 2, 3, 3}, kFloat64), Tensor(), {1, 1}, {0, 0},
+                                             {0, 0}, {1, 1}, 1),
+            DtypeError, "conv_transpose2d: input (float32) and weight (float64)");
     }
 
     TEST_CASE("backend_info names oneDNN's ISA, the OpenBLAS core and the thread count") {

@@ -31,7 +31,8 @@ std::vector<std::int64_t> targets_of(DataLoader& loader) {
 }
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("lazynn_test_" + std::to_string(::getpid()) + "_" + name)).string();
+    return (std::filesystem::temp_directory_path() / ("lazynn_test_" + std::to_string(::getpid()) + "_" + name))
+        .string();
 }
 
 void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes, bool gzip) {
@@ -40,7 +41,8 @@ void write_bytes(const std::string& path, const std::vector<unsigned char>& byte
         gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
         gzclose(f);
     } else {
-        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     }
 }
 
@@ -143,7 +145,8 @@ TEST_SUITE("DistributedSampler") {
                                                   std::uint64_t epoch) {
         std::vector<std::vector<std::int64_t>> out;
         for (std::size_t r = 0; r < replicas; ++r) {
-            DistributedSampler s(n, DistributedSamplerOptions(replicas, r).shuffle(shuffle).seed(5).drop_last(drop_last));
+            DistributedSampler s(n,
+                                 DistributedSamplerOptions(replicas, r).shuffle(shuffle).seed(5).drop_last(drop_last));
             out.push_back(s.indices(epoch));
         }
         return out;
@@ -159,7 +162,8 @@ TEST_SUITE("DistributedSampler") {
         CHECK(dropped[0] == std::vector<std::int64_t>{0, 3, 6});
         CHECK(dropped[2] == std::vector<std::int64_t>{2, 5, 8});
         CHECK(DistributedSampler(10, DistributedSamplerOptions(3, 0)).total_size() == 12);
-        CHECK(DistributedSampler(2, DistributedSamplerOptions(5, 4).shuffle(false)).indices(0) == std::vector<std::int64_t>{0});
+        CHECK(DistributedSampler(2, DistributedSamplerOptions(5, 4).shuffle(false)).indices(0) ==
+              std::vector<std::int64_t>{0});
     }
 
     TEST_CASE("shuffled shards are disjoint, cover the data, agree across ranks and change per epoch") {
@@ -220,12 +224,13 @@ TEST_SUITE("readers") {
     TEST_CASE("damaged IDX files fail with the file name and the problem") {
         const std::string path = temp_path("bad.idx");
         write_bytes(path, {0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1}, false);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(read_idx(path), RuntimeError, path + ": not an unsigned-byte IDX file (magic 0x12345678");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(read_idx(path), RuntimeError,
+                                        path + ": not an unsigned-byte IDX file (magic 0x12345678");
         write_bytes(path, idx_bytes({10, 28, 28}, 100), false);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(read_idx(path), RuntimeError, "truncated or oversized");
         auto gz = idx_bytes({2, 2}, 4);
         write_bytes(path, gz, true);
-        std::filesystem::resize_file(path, std::filesystem::file_size(path) - 6);   // cut the gzip trailer and data
+        std::filesystem::resize_file(path, std::filesystem::file_size(path) - 6);  // cut the gzip trailer and data
         CHECK_THROWS_AS(read_idx(path), RuntimeError);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(read_idx(path + ".missing"), RuntimeError, "no such file");
         const std::string dir = temp_path("mismatch");
@@ -244,7 +249,8 @@ TEST_SUITE("readers") {
         CHECK(t.shape() == Shape{2, 3});
         CHECK(t.to_vector<float>() == std::vector<float>{1, 2, 3, 4.5f, 5, -60});
         std::ofstream(path) << "1,2\n3,x\n";
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(read_csv(path, false), RuntimeError, path + ":2: column 2 is not a number: 'x'");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(read_csv(path, false), RuntimeError,
+                                        path + ":2: column 2 is not a number: 'x'");
         std::ofstream(path) << "1,2\n3\n";
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(read_csv(path, false), RuntimeError, ":2: expected 2 columns, got 1");
         std::filesystem::remove(path);

@@ -24,7 +24,9 @@ Tensor input(const Shape& shape, double shift = 0.0, double scale = 1.0) {
     // Deterministic, distinct, no kinks hit (values away from 0 and from each other).
     const std::int64_t n = shape_numel(shape);
     std::vector<double> v(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = shift + scale * (0.37 * static_cast<double>(i % 7) - 0.9 + 0.11 * static_cast<double>(i));
+    for (std::int64_t i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] =
+            shift + scale * (0.37 * static_cast<double>(i % 7) - 0.9 + 0.11 * static_cast<double>(i));
     Tensor t = tensor(v, shape, kFloat64);
     t.requires_grad_(true);
     return t;
@@ -65,9 +67,11 @@ TEST_SUITE("double backward") {
             {"clamp", [](const Tensor& x) { return x.clamp(-0.5, 0.7) * x; }},
             {"clamp_min", [](const Tensor& x) { return x.clamp_min(0.1) * x; }},
             {"clamp_max", [](const Tensor& x) { return x.clamp_max(0.1) * x; }},
-            {"steps", [](const Tensor& x) { return x.sign() * x + x.floor() + (x + 0.013).round() * x.ceil() + x.trunc(); }},
+            {"steps",
+             [](const Tensor& x) { return x.sign() * x + x.floor() + (x + 0.013).round() * x.ceil() + x.trunc(); }},
         };
-        for (const auto& [name, op] : ops) check_second_order(name, [op](const auto& in) { return op(in[0]); }, {input({2, 3})});
+        for (const auto& [name, op] : ops)
+            check_second_order(name, [op](const auto& in) { return op(in[0]); }, {input({2, 3})});
         const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> positive_ops = {
             {"log", [](const Tensor& x) { return x.log(); }},
             {"sqrt", [](const Tensor& x) { return x.sqrt(); }},
@@ -76,7 +80,8 @@ TEST_SUITE("double backward") {
             {"reciprocal", [](const Tensor& x) { return x.reciprocal(); }},
             {"pow_frac", [](const Tensor& x) { return x.pow(-1.7); }},
         };
-        for (const auto& [name, op] : positive_ops) check_second_order(name, [op](const auto& in) { return op(in[0]); }, {positive({2, 3})});
+        for (const auto& [name, op] : positive_ops)
+            check_second_order(name, [op](const auto& in) { return op(in[0]); }, {positive({2, 3})});
     }
 
     TEST_CASE("gradgradcheck: float32 activation kernels have a graph formula too") {
@@ -95,23 +100,35 @@ TEST_SUITE("double backward") {
         const Tensor g32 = autograd::grad({x32.silu().sum()}, {x32}, {}, std::nullopt, true)[0];
         const Tensor x64 = x32.detach().to(kFloat64).requires_grad_();
         const Tensor g64 = autograd::grad({x64.silu().sum()}, {x64}, {}, std::nullopt, true)[0];
-        check_close(autograd::grad({g32.sum()}, {x32})[0].to(kFloat64), autograd::grad({g64.sum()}, {x64})[0], 1e-4, 1e-5);
+        check_close(autograd::grad({g32.sum()}, {x32})[0].to(kFloat64), autograd::grad({g64.sum()}, {x64})[0], 1e-4,
+                    1e-5);
     }
 
     TEST_CASE("gradgradcheck: binary ops with broadcasting") {
-        check_second_order("add", [](const auto& in) { return add(in[0], in[1], 0.5) * in[0]; }, {input({2, 3}), input({3}, 0.4)});
-        check_second_order("sub", [](const auto& in) { return (in[0] - in[1]) * in[1]; }, {input({2, 3}), input({3}, 0.4)});
+        check_second_order("add", [](const auto& in) { return add(in[0], in[1], 0.5) * in[0]; },
+                           {input({2, 3}), input({3}, 0.4)});
+        check_second_order("sub", [](const auto& in) { return (in[0] - in[1]) * in[1]; },
+                           {input({2, 3}), input({3}, 0.4)});
         check_second_order("mul", [](const auto& in) { return in[0] * in[1]; }, {input({2, 3}), input({2, 1}, 0.4)});
         check_second_order("div", [](const auto& in) { return in[0] / in[1]; }, {input({2, 3}), positive({3})});
-        check_second_order("pow_tensor", [](const auto& in) { return pow(in[0], in[1]); }, {positive({2, 3}), input({3}, 0.2)});
-        check_second_order("maximum", [](const auto& in) { return maximum(in[0], in[1]) * in[0]; }, {input({2, 3}), input({3}, 0.05)});
-        check_second_order("minimum", [](const auto& in) { return minimum(in[0], in[1]) * in[1]; }, {input({2, 3}), input({3}, 0.05)});
-        check_second_order("atan2", [](const auto& in) { return atan2(in[0], in[1]); }, {input({2, 3}), positive({2, 3})});
-        check_second_order("fmod", [](const auto& in) { return fmod(in[0] * in[0], in[1]); }, {input({2, 3}), positive({3})});
-        check_second_order("remainder", [](const auto& in) { return remainder(in[0] * in[1], in[1]); }, {input({2, 3}), positive({3})});
-        check_second_order("where", [](const auto& in) { return where(in[0].detach() > 0.0, in[0] * in[1], in[1] * in[1]); },
+        check_second_order("pow_tensor", [](const auto& in) { return pow(in[0], in[1]); },
+                           {positive({2, 3}), input({3}, 0.2)});
+        check_second_order("maximum", [](const auto& in) { return maximum(in[0], in[1]) * in[0]; },
+                           {input({2, 3}), input({3}, 0.05)});
+        check_second_order("minimum", [](const auto& in) { return minimum(in[0], in[1]) * in[1]; },
+                           {input({2, 3}), input({3}, 0.05)});
+        check_second_order("atan2", [](const auto& in) { return atan2(in[0], in[1]); },
+                           {input({2, 3}), positive({2, 3})});
+        check_second_order("fmod", [](const auto& in) { return fmod(in[0] * in[0], in[1]); },
+                           {input({2, 3}), positive({3})});
+        check_second_order("remainder", [](const auto& in) { return remainder(in[0] * in[1], in[1]); },
+                           {input({2, 3}), positive({3})});
+        check_second_order("where",
+                           [](const auto& in) { return where(in[0].detach() > 0.0, in[0] * in[1], in[1] * in[1]); },
                            {input({2, 3}), input({3}, 0.3)});
-        check_second_order("scalar_ops", [](const auto& in) { return (2.0 - in[0]) * (in[0] / 3.0) + 1.0 / (in[0] * in[0] + 1.0); }, {input({4})});
+        check_second_order("scalar_ops",
+                           [](const auto& in) { return (2.0 - in[0]) * (in[0] / 3.0) + 1.0 / (in[0] * in[0] + 1.0); },
+                           {input({4})});
     }
 
     TEST_CASE("gradgradcheck: reductions") {
@@ -124,8 +141,10 @@ TEST_SUITE("double backward") {
         check_second_order("var_all", [](const auto& in) { return in[0].var(); }, {input({2, 3})});
         check_second_order("std", [](const auto& in) { return in[0].std({0}, 0.0, true); }, {input({3, 2})});
         check_second_order("max_all", [](const auto& in) { return in[0].max() * in[0]; }, {input({2, 3})});
-        check_second_order("min_dim", [](const auto& in) { return in[0].min(1).values * in[0].sum({1}); }, {input({2, 3})});
-        check_second_order("max_dim", [](const auto& in) { return in[0].max(0, true).values.pow(2.0); }, {input({2, 3})});
+        check_second_order("min_dim", [](const auto& in) { return in[0].min(1).values * in[0].sum({1}); },
+                           {input({2, 3})});
+        check_second_order("max_dim", [](const auto& in) { return in[0].max(0, true).values.pow(2.0); },
+                           {input({2, 3})});
         check_second_order("logsumexp", [](const auto& in) { return in[0].logsumexp({1}); }, {input({2, 3})});
         check_second_order("cumsum", [](const auto& in) { return (in[0] * in[0]).cumsum(1); }, {input({2, 3})});
     }
@@ -133,40 +152,64 @@ TEST_SUITE("double backward") {
     TEST_CASE("gradgradcheck: softmax, matmul, shape ops") {
         check_second_order("softmax", [](const auto& in) { return in[0].softmax(1); }, {input({2, 3})});
         check_second_order("log_softmax", [](const auto& in) { return in[0].log_softmax(0); }, {input({2, 3})});
-        check_second_order("matmul_2d", [](const auto& in) { return matmul(in[0], in[1]); }, {input({2, 3}), input({3, 2}, 0.2)});
+        check_second_order("matmul_2d", [](const auto& in) { return matmul(in[0], in[1]); },
+                           {input({2, 3}), input({3, 2}, 0.2)});
         check_second_order("matmul_batched", [](const auto& in) { return matmul(in[0], in[1]); },
                            {input({2, 2, 3}), input({3, 2}, 0.2)});
-        check_second_order("matmul_vector", [](const auto& in) { return matmul(in[0], in[1]).pow(2.0); }, {input({3}), input({3, 2}, 0.2)});
-        check_second_order("views", [](const auto& in) {
-            const Tensor y = in[0] * in[0];
-            return y.reshape({3, 2}).t().unsqueeze(0).squeeze(0).permute({1, 0}).flatten().view({2, 3}).transpose(0, 1).expand({2, 3, 2});
-        }, {input({2, 3})});
-        check_second_order("slice_select_narrow", [](const auto& in) {
-            const Tensor y = in[0] * in[0];
-            return y.slice(1, 0, 3, 2) * y.select(0, 1).narrow(0, 1, 2).unsqueeze(0);
-        }, {input({2, 3})});
-        check_second_order("index_select", [](const auto& in) {
-            return (in[0] * in[0]).index_select(1, tensor({2, 0, 2}));
-        }, {input({2, 3})});
-        check_second_order("cat_stack", [](const auto& in) {
-            return cat({in[0] * in[1], stack({in[1], in[1] * in[1]}, 0).sum({0}).unsqueeze(0)}, 0);
-        }, {input({2, 3}), input({3}, 0.2)});
-        check_second_order("flip_tril_triu", [](const auto& in) {
-            const Tensor y = in[0] * in[0];
-            return y.flip({0}).tril() + y.triu(1) * in[0];
-        }, {input({3, 3})});
-        check_second_order("clone_to_contiguous", [](const auto& in) {
-            return (in[0] * in[0]).t().contiguous().clone().to(kFloat64) * in[0].t();
-        }, {input({2, 3})});
-        check_second_order("masked_fill", [](const auto& in) {
-            return (in[0] * in[0]).masked_fill(tensor({1.0, 0.0, 1.0}), 2.0);
-        }, {input({2, 3})});
+        check_second_order("matmul_vector", [](const auto& in) { return matmul(in[0], in[1]).pow(2.0); },
+                           {input({3}), input({3, 2}, 0.2)});
+        check_second_order("views",
+                           [](const auto& in) {
+                               const Tensor y = in[0] * in[0];
+                               return y.reshape({3, 2})
+                                   .t()
+                                   .unsqueeze(0)
+                                   .squeeze(0)
+                                   .permute({1, 0})
+                                   .flatten()
+                                   .view({2, 3})
+                                   .transpose(0, 1)
+                                   .expand({2, 3, 2});
+                           },
+                           {input({2, 3})});
+        check_second_order("slice_select_narrow",
+                           [](const auto& in) {
+                               const Tensor y = in[0] * in[0];
+                               return y.slice(1, 0, 3, 2) * y.select(0, 1).narrow(0, 1, 2).unsqueeze(0);
+                           },
+                           {input({2, 3})});
+        check_second_order("index_select",
+                           [](const auto& in) {
+                               return (in[0] * in[0]).index_select(1, tensor({2, 0, 2}));
+                           },
+                           {input({2, 3})});
+        check_second_order("cat_stack",
+                           [](const auto& in) {
+                               return cat({in[0] * in[1], stack({in[1], in[1] * in[1]}, 0).sum({0}).unsqueeze(0)}, 0);
+                           },
+                           {input({2, 3}), input({3}, 0.2)});
+        check_second_order("flip_tril_triu",
+                           [](const auto& in) {
+                               const Tensor y = in[0] * in[0];
+                               return y.flip({0}).tril() + y.triu(1) * in[0];
+                           },
+                           {input({3, 3})});
+        check_second_order(
+            "clone_to_contiguous",
+            [](const auto& in) { return (in[0] * in[0]).t().contiguous().clone().to(kFloat64) * in[0].t(); },
+            {input({2, 3})});
+        check_second_order("masked_fill",
+                           [](const auto& in) {
+                               return (in[0] * in[0]).masked_fill(tensor({1.0, 0.0, 1.0}), 2.0);
+                           },
+                           {input({2, 3})});
     }
 
     TEST_CASE("gradgradcheck: linear layers and composite losses") {
         check_second_order("linear", [](const auto& in) { return nn::functional::linear(in[0], in[1], in[2]).tanh(); },
                            {input({2, 3}), input({4, 3}, 0.1, 0.3), input({4}, 0.2)});
-        check_second_order("linear_relu", [](const auto& in) { return nn::functional::linear_relu(in[0], in[1], in[2]).pow(2.0); },
+        check_second_order("linear_relu",
+                           [](const auto& in) { return nn::functional::linear_relu(in[0], in[1], in[2]).pow(2.0); },
                            {input({2, 3}), input({4, 3}, 0.1, 0.3), input({4}, 0.3)});
         check_second_order("mse_loss", [](const auto& in) { return nn::functional::mse_loss(in[0].tanh(), in[1]); },
                            {input({2, 3}), input({2, 3}, 0.3)});
@@ -194,7 +237,8 @@ TEST_SUITE("double backward") {
         const auto c = lazynn::testing::load_fixture("double_backward.json").at("hvp");
         const Tensor a = fixture_tensor(c.at("a")), v = fixture_tensor(c.at("v"));
         auto f = [&a](const Tensor& x) {
-            return matmul(a, x).sigmoid().sum() + (x.pow(3.0) * 0.5).sum() + x.log_softmax(0).select(0, 1) + (x.exp() * x.sin()).prod();
+            return matmul(a, x).sigmoid().sum() + (x.pow(3.0) * 0.5).sum() + x.log_softmax(0).select(0, 1) +
+                   (x.exp() * x.sin()).prod();
         };
         Tensor x = fixture_tensor(c.at("x")).requires_grad_();
         const Tensor g = autograd::grad({f(x)}, {x}, {}, std::nullopt, true)[0];
@@ -224,10 +268,10 @@ TEST_SUITE("double backward") {
         const Tensor y = (x * x * x).sum();
         const Tensor g = autograd::grad({y}, {x}, {}, std::nullopt, true)[0];
         CHECK(g.requires_grad());
-        CHECK(autograd::grad({y}, {x})[0].to_vector<double>() == std::vector<double>{3, 12});   // retained
+        CHECK(autograd::grad({y}, {x})[0].to_vector<double>() == std::vector<double>{3, 12});  // retained
         const Tensor z = (x * x).sum();
         CHECK_FALSE(autograd::grad({z}, {x})[0].requires_grad());
-        CHECK_THROWS_AS(autograd::grad({z}, {x}), RuntimeError);   // freed: retain_graph defaults to false
+        CHECK_THROWS_AS(autograd::grad({z}, {x}), RuntimeError);  // freed: retain_graph defaults to false
         CHECK_FALSE(is_grad_enabled() == false);                  // the backward restored grad mode
     }
 
@@ -236,7 +280,7 @@ TEST_SUITE("double backward") {
         Tensor w = input({1, 1, 2, 2}, 0.2);
         const Tensor out = nn::functional::conv2d(x, w, Tensor(), {1, 1}, {0, 0, 0, 0}, {1, 1}, 1);
         const Tensor g = autograd::grad({out.pow(2.0).sum()}, {x}, {}, std::nullopt, true)[0];
-        REQUIRE(g.requires_grad());   // a first derivative is fine
+        REQUIRE(g.requires_grad());  // a first derivative is fine
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(autograd::grad({g.sum()}, {w}), NotImplementedError, "double backward through");
         // A gradient not depending on the kernel's backward differentiates fine.
         Tensor y = input({3});
@@ -246,22 +290,28 @@ TEST_SUITE("double backward") {
         Tensor logits = input({2, 3});
         const Tensor loss = nn::functional::cross_entropy(logits, tensor({0, 2}));
         const Tensor gl = autograd::grad({loss}, {logits}, {}, std::nullopt, true)[0];
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(autograd::grad({gl.pow(2.0).sum()}, {logits}), NotImplementedError, "NllLossBackward0");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(autograd::grad({gl.pow(2.0).sum()}, {logits}), NotImplementedError,
+                                        "NllLossBackward0");
     }
 
     TEST_CASE("tensor hooks behave like PyTorch 1.13") {
         const auto c = lazynn::testing::load_fixture("double_backward.json").at("hooks");
-        auto expect = [&c](const Tensor& t, const char* key) { check_close(t.to(kFloat64), fixture_tensor(c.at(key))); };
+        auto expect = [&c](const Tensor& t, const char* key) {
+            check_close(t.to(kFloat64), fixture_tensor(c.at(key)));
+        };
         Tensor x = tensor({1.0, 2.0}).requires_grad_();
         x.register_hook([](const Tensor& g) { return g * 10; });
-        expect(autograd::grad({(x * x).sum()}, {x})[0], "leaf_hook_autograd_grad");   // grad() runs no hooks
+        expect(autograd::grad({(x * x).sum()}, {x})[0], "leaf_hook_autograd_grad");  // grad() runs no hooks
         (x * x).sum().backward();
-        expect(x.grad(), "leaf_hook_backward");                                       // before accumulation
+        expect(x.grad(), "leaf_hook_backward");  // before accumulation
         x.set_grad(ones({2}));
         Tensor seen;
-        x.register_hook([&seen](const Tensor& g) { seen = g.clone(); return Tensor(); });
+        x.register_hook([&seen](const Tensor& g) {
+            seen = g.clone();
+            return Tensor();
+        });
         (x * 2).sum().backward();
-        expect(seen, "leaf_second_hook_sees");                                        // hooks chain in order
+        expect(seen, "leaf_second_hook_sees");  // hooks chain in order
         expect(x.grad(), "leaf_accumulated");
 
         Tensor y = tensor({1.0, 2.0}).requires_grad_();
@@ -270,7 +320,7 @@ TEST_SUITE("double backward") {
         h.register_hook([](const Tensor& g) { return g * 3; });
         (h * h).sum().backward();
         expect(h.grad(), "retain_then_hook_h_grad");
-        expect(y.grad(), "retain_then_hook_y_grad");                                  // the hooked value flows on
+        expect(y.grad(), "retain_then_hook_y_grad");  // the hooked value flows on
         y.set_grad(Tensor());
         h = y * 1;
         h.register_hook([](const Tensor& g) { return g * 3; });
@@ -281,7 +331,7 @@ TEST_SUITE("double backward") {
         h = y * 1;
         RemovableHandle handle = h.register_hook([](const Tensor& g) { return g * 3; });
         handle.remove();
-        handle.remove();   // idempotent
+        handle.remove();  // idempotent
         (h * h).sum().backward();
         expect(y.grad(), "removed_y_grad");
         h = y * 1;
@@ -297,7 +347,10 @@ TEST_SUITE("double backward") {
         // A removed leaf hook stops running; a handle outliving its tensor is harmless.
         Tensor w = ones({2}).requires_grad_();
         int calls = 0;
-        RemovableHandle leaf_handle = w.register_hook([&calls](const Tensor&) { ++calls; return Tensor(); });
+        RemovableHandle leaf_handle = w.register_hook([&calls](const Tensor&) {
+            ++calls;
+            return Tensor();
+        });
         (w * 2).sum().backward();
         leaf_handle.remove();
         (w * 2).sum().backward();
@@ -313,12 +366,12 @@ TEST_SUITE("double backward") {
     TEST_CASE("a hook may record a graph under create_graph") {
         Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
         Tensor h = x * x;
-        h.register_hook([&x](const Tensor& g) { return g * x; });   // d/dx of sum(x^2) becomes 2x * x
+        h.register_hook([&x](const Tensor& g) { return g * x; });  // d/dx of sum(x^2) becomes 2x * x
         h.sum().backward(Tensor(), std::nullopt, true);
         check_close(x.grad(), tensor({2.0, 8.0}, kFloat64));
-        const Tensor second = autograd::grad({x.grad().sum()}, {x})[0];   // d/dx 2x^2 = 4x
+        const Tensor second = autograd::grad({x.grad().sum()}, {x})[0];  // d/dx 2x^2 = 4x
         check_close(second, tensor({4.0, 8.0}, kFloat64));
-        x.set_grad(Tensor());   // breaks the leaf -> grad -> graph -> leaf cycle (see above)
+        x.set_grad(Tensor());  // breaks the leaf -> grad -> graph -> leaf cycle (see above)
     }
 
     TEST_CASE("EnableGradGuard re-enables recording inside NoGradGuard, per thread") {
@@ -345,7 +398,8 @@ TEST_SUITE("double backward") {
     }
 
     TEST_CASE("_version counts in-place writes, shared by views, like PyTorch") {
-        const auto expected = lazynn::testing::load_fixture("double_backward.json").at("version").get<std::vector<std::int64_t>>();
+        const auto expected =
+            lazynn::testing::load_fixture("double_backward.json").at("version").get<std::vector<std::int64_t>>();
         Tensor t = zeros({3});
         std::vector<std::int64_t> versions{t._version()};
         t.add_(1.0);
@@ -361,9 +415,10 @@ TEST_SUITE("double backward") {
         // A saved tensor modified in place is detected (PyTorch's error).
         Tensor a = ones({2}).requires_grad_();
         Tensor b = a * 2;
-        Tensor c = b.exp();   // saves its output
+        Tensor c = b.exp();  // saves its output
         c.add_(1.0);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(c.sum().backward(), RuntimeError,
-                                        "one of the variables needed for gradient computation has been modified by an inplace operation");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            c.sum().backward(), RuntimeError,
+            "one of the variables needed for gradient computation has been modified by an inplace operation");
     }
 }

@@ -27,11 +27,14 @@ Tensor square(const Tensor& x, bool differentiable = false) {
     if (!extension::needs_grad({&x})) return out;
     if (differentiable) {
         // Tensor ops on x itself, so double backward differentiates through them.
-        extension::record_backward(out, "SquareBackward", {x}, [x](const Tensor& grad) { return std::vector<Tensor>{grad * x * 2.0}; }, false, true);
+        extension::record_backward(
+            out, "SquareBackward", {x}, [x](const Tensor& grad) { return std::vector<Tensor>{grad * x * 2.0}; }, false,
+            true);
     } else {
-        extension::record_backward(out, "SquareBackward", {x}, [saved = extension::SavedTensor(in)](const Tensor& grad) {
-            return std::vector<Tensor>{grad * saved.unpack() * 2.0};
-        });
+        extension::record_backward(out, "SquareBackward", {x},
+                                   [saved = extension::SavedTensor(in)](const Tensor& grad) {
+                                       return std::vector<Tensor>{grad * saved.unpack() * 2.0};
+                                   });
     }
     return out;
 }
@@ -77,8 +80,8 @@ TEST_SUITE("layering") {
     }
 
     TEST_CASE("extension API: gemm and parallel_for") {
-        const std::vector<double> a{1, 2, 3, 4, 5, 6};   // [2, 3]
-        const std::vector<double> b{1, 0, 0, 1, 1, 1};   // [3, 2]
+        const std::vector<double> a{1, 2, 3, 4, 5, 6};  // [2, 3]
+        const std::vector<double> b{1, 0, 0, 1, 1, 1};  // [3, 2]
         std::vector<double> c(4, 100.0);
         extension::gemm(false, false, 2, 2, 3, 1.0, a.data(), 3, b.data(), 2, 0.0, c.data(), 2);
         CHECK(c == std::vector<double>{4, 5, 10, 11});
@@ -88,9 +91,10 @@ TEST_SUITE("layering") {
         extension::gemm(true, true, 2, 2, 3, 1.0f, bf.data(), 2, af.data(), 3, 0.0f, ct.data(), 2);
         CHECK(ct == std::vector<float>{4, 10, 5, 11});
         std::vector<int> hits(100000, 0);
-        extension::parallel_for(static_cast<std::int64_t>(hits.size()), 1000, [&](std::int64_t begin, std::int64_t end) {
-            for (std::int64_t i = begin; i < end; ++i) ++hits[static_cast<std::size_t>(i)];
-        });
+        extension::parallel_for(static_cast<std::int64_t>(hits.size()), 1000,
+                                [&](std::int64_t begin, std::int64_t end) {
+                                    for (std::int64_t i = begin; i < end; ++i) ++hits[static_cast<std::size_t>(i)];
+                                });
         CHECK(std::all_of(hits.begin(), hits.end(), [](int v) { return v == 1; }));
     }
 
@@ -100,10 +104,10 @@ TEST_SUITE("layering") {
         auto& conv = dynamic_cast<RecordingConv&>(model[0]);
         auto& norm = dynamic_cast<BatchNorm2d&>(model[1]);
         const Tensor x = randn({8, 2, 12, 12});
-        (void)model(x);   // training: statistics move
+        (void)model(x);  // training: statistics move
         CHECK_FALSE(conv.offered);
         model.eval();
-        (void)model(x);   // autograd on: no folding offered
+        (void)model(x);  // autograd on: no folding offered
         CHECK_FALSE(conv.offered);
         NoGradGuard no_grad;
         (void)model(x);
@@ -139,15 +143,19 @@ TEST_SUITE("layering") {
         Linear layer(2, 2);
         int module_calls = 0, tensor_calls = 0;
         std::vector<HookHandle> handles;
-        handles.push_back(layer.register_forward_hook([&](Module&, const std::vector<Tensor>&, const Tensor&) { ++module_calls; }));
+        handles.push_back(
+            layer.register_forward_hook([&](Module&, const std::vector<Tensor>&, const Tensor&) { ++module_calls; }));
         Tensor w = ones({2}).requires_grad_();
-        handles.push_back(w.register_hook([&](const Tensor&) { ++tensor_calls; return Tensor(); }));
+        handles.push_back(w.register_hook([&](const Tensor&) {
+            ++tensor_calls;
+            return Tensor();
+        }));
         (void)layer(ones({1, 2}));
         (w * 2.0).sum().backward();
         CHECK(module_calls == 1);
         CHECK(tensor_calls == 1);
         for (HookHandle& h : handles) h.remove();
-        for (HookHandle& h : handles) h.remove();   // idempotent
+        for (HookHandle& h : handles) h.remove();  // idempotent
         (void)layer(ones({1, 2}));
         (w * 2.0).sum().backward();
         CHECK(module_calls == 1);

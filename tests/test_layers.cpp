@@ -168,7 +168,7 @@ TEST_SUITE("layers vs PyTorch") {
     TEST_CASE("outputs, gradients, buffers and printing match") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
         for (const auto& [name_entry, factory] : cases()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             auto m = factory();
@@ -206,7 +206,8 @@ TEST_SUITE("layers vs PyTorch") {
             m->to(kFloat32);
             m->train(c.at("train").get<bool>());
             StateDict state;
-            for (const auto& [key, value] : fixture_state(c)) state.insert(key, value.dtype() == kFloat64 ? value.to(kFloat32) : value);
+            for (const auto& [key, value] : fixture_state(c))
+                state.insert(key, value.dtype() == kFloat64 ? value.to(kFloat32) : value);
             CHECK(m->load_state_dict(state).ok());
             Tensor x = fixture_tensor(c.at("input"), kFloat32).requires_grad_();
             const Tensor y = (*m)(x);
@@ -223,7 +224,7 @@ TEST_SUITE("layers vs PyTorch") {
     TEST_CASE("gradcheck in float64 for every layer") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
         for (const auto& [name_entry, factory] : cases()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             auto m = factory();
@@ -265,9 +266,12 @@ TEST_SUITE("lazy layers") {
 
     TEST_CASE("LazyConv2d rank and groups checks use PyTorch's messages; failures stay lazy") {
         LazyConv2d conv(Conv2dOptions(0, 4, 3).groups(2));
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({3, 5})), RuntimeError, "Expected 3D (unbatched) or 4D (batched) input to LazyConv2d, but got input of size: [3, 5]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            conv(ones({3, 5})), RuntimeError,
+            "Expected 3D (unbatched) or 4D (batched) input to LazyConv2d, but got input of size: [3, 5]");
         CHECK(conv.is_lazy());
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({1, 3, 5, 5})), ValueError, "in_channels must be divisible by groups");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({1, 3, 5, 5})), ValueError,
+                                        "in_channels must be divisible by groups");
         CHECK(conv.is_lazy());
         CHECK(conv(ones({1, 4, 5, 5})).shape() == Shape{1, 4, 3, 3});
         CHECK_FALSE(conv.is_lazy());
@@ -373,7 +377,8 @@ TEST_SUITE("recurrent layers") {
         const RNNResult rest = lstm(x.narrow(0, 3, 2), first.h_n, first.c_n);
         CHECK(allclose(rest.output, r.output.narrow(0, 3, 2), 1e-5, 1e-6));
         CHECK_THROWS_AS(lstm(x, zeros({1, 2, 4}), Tensor()), ShapeError);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(lstm(randn({5, 2, 7})), ShapeError, "input.size(-1) must be equal to input_size. Expected 3, got 7");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(lstm(randn({5, 2, 7})), ShapeError,
+                                        "input.size(-1) must be equal to input_size. Expected 3, got 7");
         CHECK(lstm.str() == "LSTM(3, 4, num_layers=2)");
         CHECK(lstm.named_parameters()[4].first == "weight_ih_l1");
     }
@@ -389,7 +394,7 @@ TEST_SUITE("recurrent layers") {
         CHECK(lazy.name() == "LSTM");
         CHECK(lazy.str() == "LSTM(7, 5, bidirectional=True)");
         LazyGRU gru(8);
-        CHECK(gru(randn({3, 6})).shape() == Shape{3, 8});   // unbatched
+        CHECK(gru(randn({3, 6})).shape() == Shape{3, 8});  // unbatched
         LazyRNN loaded(5);
         loaded.load_state_dict(RNN(9, 5).state_dict());
         CHECK(loaded.str() == "RNN(9, 5)");
@@ -427,20 +432,24 @@ TEST_SUITE("norms and embeddings") {
             const Tensor w = affine ? randn({5}) : Tensor(), b = affine ? randn({5}) : Tensor();
             const Tensor in32 = x.detach().requires_grad_(), in64 = x.to(kFloat64).detach().requires_grad_();
             const Tensor out32 = functional::layer_norm(in32, Shape{5}, w, b);
-            const Tensor out64 = functional::layer_norm(in64, Shape{5}, affine ? w.to(kFloat64) : Tensor(), affine ? b.to(kFloat64) : Tensor());
+            const Tensor out64 = functional::layer_norm(in64, Shape{5}, affine ? w.to(kFloat64) : Tensor(),
+                                                        affine ? b.to(kFloat64) : Tensor());
             check_close(out32, out64, 1e-5, 1e-5);
             (out32 * out32.detach()).sum().backward();
             (out64 * out64.detach()).sum().backward();
             check_close(in32.grad(), in64.grad(), 1e-4, 1e-4);
         }
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::layer_norm(x, Shape{4}), ShapeError,
-                                        "Given normalized_shape=[4], expected input with shape [*, 4], but got input of size [6, 4, 5]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            functional::layer_norm(x, Shape{4}), ShapeError,
+            "Given normalized_shape=[4], expected input with shape [*, 4], but got input of size [6, 4, 5]");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::layer_norm(x, Shape{5}, ones({4})), ShapeError,
                                         "layer_norm: expected weight and bias of shape [5], got [4]");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::layer_norm(x, Shape{5}, ones({5}, kFloat64)), DtypeError,
-                                        "layer_norm: expected weight and bias of the input's dtype float32, got float64");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::group_norm(x, 3), ValueError,
-                                        "group_norm: expected the number of channels 4 to be divisible by num_groups=3");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            functional::layer_norm(x, Shape{5}, ones({5}, kFloat64)), DtypeError,
+            "layer_norm: expected weight and bias of the input's dtype float32, got float64");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            functional::group_norm(x, 3), ValueError,
+            "group_norm: expected the number of channels 4 to be divisible by num_groups=3");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::group_norm(x, 2, ones({5})), ShapeError,
                                         "group_norm: expected weight and bias of shape [4], got [5]");
     }
@@ -460,7 +469,8 @@ TEST_SUITE("norms and embeddings") {
         CHECK(gn.num_channels() == 6);
         CHECK(gn.str() == "GroupNorm(2, 6, eps=1e-05, affine=True)");
         LazyGroupNorm bad(4);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bad(randn({2, 6, 3})), ValueError, "num_channels must be divisible by num_groups");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bad(randn({2, 6, 3})), ValueError,
+                                        "num_channels must be divisible by num_groups");
         CHECK(bad.is_lazy());
     }
 
@@ -482,7 +492,7 @@ TEST_SUITE("norms and embeddings") {
         }
         capped(tensor({2}));
         CHECK(capped.weight.select(0, 2).pow(2).sum().sqrt().item<float>() == doctest::Approx(1.0).epsilon(1e-4));
-        CHECK(capped.weight.select(0, 0).sum().item<float>() == 6.0f);   // rows not looked up are untouched
+        CHECK(capped.weight.select(0, 0).sum().item<float>() == 6.0f);  // rows not looked up are untouched
         CHECK_THROWS_AS(emb(tensor({0.0})), DtypeError);
         CHECK_THROWS_AS(emb(tensor({7})), IndexError);
     }
@@ -494,14 +504,16 @@ TEST_SUITE("attention") {
         MultiheadAttention mha(MultiheadAttentionOptions(6, 2).kdim(4).vdim(5));
         mha.to(kFloat64);
         StateDict sd;
-        for (auto it = a.at("state").begin(); it != a.at("state").end(); ++it) sd.insert(it.key(), fixture_tensor(it.value()));
+        for (auto it = a.at("state").begin(); it != a.at("state").end(); ++it)
+            sd.insert(it.key(), fixture_tensor(it.value()));
         CHECK(mha.load_state_dict(sd).ok());
         // The fixture stores -inf as -1e30 (JSON has no infinity); both mask the same way.
         auto mask = [](const Tensor& t) { return where(t < -1e29, full_like(t, -INFINITY), t); };
         AttentionCall call;
         call.attn_mask = mask(fixture_tensor(a.at("attn_mask")));
         call.key_padding_mask = mask(fixture_tensor(a.at("key_padding")));
-        const AttentionResult r = mha(fixture_tensor(a.at("q")), fixture_tensor(a.at("k")), fixture_tensor(a.at("v")), call);
+        const AttentionResult r =
+            mha(fixture_tensor(a.at("q")), fixture_tensor(a.at("k")), fixture_tensor(a.at("v")), call);
         check_close(r.output, fixture_tensor(a.at("output")), 1e-9, 1e-12);
         check_close(r.weights, fixture_tensor(a.at("weights")), 1e-9, 1e-12);
         CHECK(mha.named_parameters()[0].first == "q_proj_weight");
@@ -515,13 +527,16 @@ TEST_SUITE("attention") {
         call.average_attn_weights = false;
         const AttentionResult r = mha(x, x, x, call);
         CHECK(r.weights.shape() == Shape{1, 2, 3, 3});
-        CHECK(r.weights.select(2, 0).select(2, 1).abs().sum().item<float>() == 0.0f);   // position 0 cannot see position 1
+        CHECK(r.weights.select(2, 0).select(2, 1).abs().sum().item<float>() ==
+              0.0f);  // position 0 cannot see position 1
         const double inf = std::numeric_limits<double>::infinity();
         CHECK(equal(causal_mask(2), tensor({{0.0, -inf}, {0.0, 0.0}})));
         CHECK(equal(additive_mask(tensor({0.0, 1.0})), tensor({0.0, -inf})));
         CHECK_THROWS_AS(MultiheadAttention(6, 4), ValueError);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(mha(randn({3, 1, 5}), x, x), ShapeError, "was expecting embedding dimension of 4, but got 5");
-        nn::TransformerEncoder encoder(TransformerEncoderLayer(TransformerEncoderLayerOptions(4, 2).dim_feedforward(8)), 3);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(mha(randn({3, 1, 5}), x, x), ShapeError,
+                                        "was expecting embedding dimension of 4, but got 5");
+        nn::TransformerEncoder encoder(TransformerEncoderLayer(TransformerEncoderLayerOptions(4, 2).dim_feedforward(8)),
+                                       3);
         CHECK(encoder.num_layers() == 3);
         CHECK(encoder(randn({5, 2, 4})).shape() == Shape{5, 2, 4});
         CHECK(encoder.named_parameters()[0].first == "layers.0.self_attn.in_proj_weight");
@@ -537,8 +552,8 @@ TEST_SUITE("lazy attention") {
             manual_seed(21);
             LazyMultiheadAttention lazy(MultiheadAttentionOptions(0, 2).batch_first(true));
             CHECK(lazy.name() == "LazyMultiheadAttention");
-            CHECK(lazy.named_parameters().size() == 7);   // every projection listed, all uninitialised
-            const std::vector<Parameter> held = lazy.parameters();   // like an optimizer built before the forward
+            CHECK(lazy.named_parameters().size() == 7);             // every projection listed, all uninitialised
+            const std::vector<Parameter> held = lazy.parameters();  // like an optimizer built before the forward
             const Tensor q = randn({2, 4, 6}), k = randn({2, 5, kdim}), v = randn({2, 5, vdim});
             const AttentionResult expected = eager(q, k, v);
             const AttentionResult actual = lazy(q, k, v);
@@ -557,7 +572,7 @@ TEST_SUITE("lazy attention") {
             CHECK_FALSE(is_lazy(held[separate ? 1 : 0]));
 
             LazyMultiheadAttention loaded(MultiheadAttentionOptions(0, 2).batch_first(true));
-            CHECK(loaded.load_state_dict(eager.state_dict()).ok());   // no forward needed
+            CHECK(loaded.load_state_dict(eager.state_dict()).ok());  // no forward needed
             CHECK(loaded.name() == "MultiheadAttention");
             CHECK(loaded.options().kdim() == kdim);
             CHECK(loaded.out_proj.in_features() == 6);
@@ -568,15 +583,17 @@ TEST_SUITE("lazy attention") {
     TEST_CASE("self-attention through a container, gradcheck, and errors that keep it lazy") {
         LazyMultiheadAttention self(3);
         Sequential seq(LazyMultiheadAttention(3));
-        CHECK(seq(randn({4, 2, 9})).shape() == Shape{4, 2, 9});   // forward(x): query = key = value
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(self(randn({4, 2, 8})), ValueError, "embed_dim inferred from the query (8) must be divisible by num_heads (3)");
+        CHECK(seq(randn({4, 2, 9})).shape() == Shape{4, 2, 9});  // forward(x): query = key = value
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(self(randn({4, 2, 8})), ValueError,
+                                        "embed_dim inferred from the query (8) must be divisible by num_heads (3)");
         CHECK(self.is_lazy());
         CHECK_THROWS_AS(LazyMultiheadAttention(MultiheadAttentionOptions(6, 2)), ValueError);
         self.to(kFloat64);
         const Tensor x = randn({3, 1, 6}, TensorOptions().dtype(kFloat64)).requires_grad_();
         self(x);
         CHECK(self.in_proj_weight.dtype() == kFloat64);
-        CHECK(autograd::gradcheck([&](const std::vector<Tensor>& in) { return self(in[0], in[0], in[0]).output; }, {x}));
+        CHECK(
+            autograd::gradcheck([&](const std::vector<Tensor>& in) { return self(in[0], in[0], in[0]).output; }, {x}));
     }
 }
 
@@ -613,18 +630,19 @@ TEST_SUITE("EmbeddingBag") {
         const auto bags = lazynn::testing::load_fixture("layers.json").at("embedding_bag");
         for (const auto& [name_entry, mode] : std::vector<std::pair<std::string, std::string>>{
                  {"sum_weighted_padding", "sum"}, {"mean_padding", "mean"}, {"max_padding", "max"}}) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = bags.at(name);
             EmbeddingBag bag(EmbeddingBagOptions(7, 3).mode(bag_mode(mode)).padding_idx(2));
-            CHECK(bag.weight.select(0, 2).abs().sum().item<double>() == 0);   // the padding row starts at zero
+            CHECK(bag.weight.select(0, 2).abs().sum().item<double>() == 0);  // the padding row starts at zero
             CHECK(bag.str() == c.at("repr").get<std::string>());
             bag.to(kFloat64);
             StateDict sd;
             sd.insert("weight", fixture_tensor(c.at("weight")));
             bag.load_state_dict(sd);
             Tensor psw;
-            if (!c.at("per_sample_weights").is_null()) psw = fixture_tensor(c.at("per_sample_weights")).requires_grad_();
+            if (!c.at("per_sample_weights").is_null())
+                psw = fixture_tensor(c.at("per_sample_weights")).requires_grad_();
             const Tensor out = bag.bags(tensor({1, 2, 4, 2, 2, 3, 2, 6}), tensor({0, 2, 3, 5}), psw);
             check_close(out, fixture_tensor(c.at("output")), 1e-12, 1e-12);
             (out * fixture_tensor(c.at("seed"))).sum().backward();
@@ -640,7 +658,11 @@ TEST_SUITE("EmbeddingBag") {
         EmbeddingBag weighted(5, 2, EmbeddingBagMode::Sum);
         weighted.to(kFloat64);
         const Tensor w = rand({2, 3}, TensorOptions().dtype(kFloat64)).requires_grad_();
-        CHECK(autograd::gradcheck([&](const std::vector<Tensor>& in) { return weighted.bags(tensor({{1, 2, 1}, {4, 0, 3}}), Tensor(), in[0]); }, {w}));
+        CHECK(autograd::gradcheck(
+            [&](const std::vector<Tensor>& in) {
+                return weighted.bags(tensor({{1, 2, 1}, {4, 0, 3}}), Tensor(), in[0]);
+            },
+            {w}));
     }
 }
 
@@ -673,9 +695,11 @@ TEST_SUITE("3-D layers and transposed output sizes") {
                                    .padding(c.at("padding").get<std::int64_t>())
                                    .ceil_mode(c.at("ceil_mode").get<bool>()));
                 const Tensor values = pool(x);
-                const std::vector<double> got = values.to_vector<double>(), want = with_nan(c.at("values"), kFloat64).to_vector<double>();
+                const std::vector<double> got = values.to_vector<double>(),
+                                          want = with_nan(c.at("values"), kFloat64).to_vector<double>();
                 REQUIRE(got.size() == want.size());
-                for (std::size_t i = 0; i < got.size(); ++i) CHECK((std::isnan(want[i]) ? std::isnan(got[i]) : got[i] == want[i]));
+                for (std::size_t i = 0; i < got.size(); ++i)
+                    CHECK((std::isnan(want[i]) ? std::isnan(got[i]) : got[i] == want[i]));
                 (values * fixture_tensor(c.at("seed"), dtype)).sum().backward();
                 // Overlapping windows add two seeds: exact in float64, rounded in float32.
                 check_close(x.grad(), fixture_tensor(c.at("grad")), dtype == kFloat32 ? 1e-6 : 0, 0);
@@ -689,13 +713,15 @@ TEST_SUITE("3-D layers and transposed output sizes") {
         ConvTranspose2d ct(ConvTranspose2dOptions(2, 3, 3).stride(3).padding(1));
         ct.to(kFloat64);
         StateDict sd;
-        for (auto it = c.at("state").begin(); it != c.at("state").end(); ++it) sd.insert(it.key(), fixture_tensor(it.value()));
+        for (auto it = c.at("state").begin(); it != c.at("state").end(); ++it)
+            sd.insert(it.key(), fixture_tensor(it.value()));
         ct.load_state_dict(sd);
         const Tensor x = fixture_tensor(c.at("input"));
         check_close(ct(x, Shape{11, 14}), fixture_tensor(c.at("output")), 1e-12, 1e-12);
-        CHECK(ct(x, Shape{1, 3, 10, 13}).shape() == Shape{1, 3, 10, 13});   // batch and channel dims may be included
+        CHECK(ct(x, Shape{1, 3, 10, 13}).shape() == Shape{1, 3, 10, 13});  // batch and channel dims may be included
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ct(x, Shape{13, 14}), ValueError,
-                                        "requested an output size of [13, 14], but valid sizes range from [10, 13] to [12, 15] (for an input of [4, 5])");
+                                        "requested an output size of [13, 14], but valid sizes range from [10, 13] to "
+                                        "[12, 15] (for an input of [4, 5])");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ct(x, Shape{11}), ValueError, "output_size must have 2 or 4 elements (got 1)");
         ConvTranspose3d ct3(ConvTranspose3dOptions(1, 1, 2).stride(2));
         CHECK(ct3(randn({1, 1, 2, 2, 2}), Shape{5, 4, 5}).shape() == Shape{1, 1, 5, 4, 5});
@@ -710,8 +736,9 @@ TEST_SUITE("3-D layers and transposed output sizes") {
         CHECK(equal(lazy(x), eager(x)));
         CHECK(lazy.name() == "Conv3d");
         CHECK(lazy.str() == eager.str());
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(LazyConv3d(2, 3)(randn({2, 3, 3})), RuntimeError,
-                                        "Expected 4D (unbatched) or 5D (batched) input to LazyConv3d, but got input of size: [2, 3, 3]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            LazyConv3d(2, 3)(randn({2, 3, 3})), RuntimeError,
+            "Expected 4D (unbatched) or 5D (batched) input to LazyConv3d, but got input of size: [2, 3, 3]");
         LazyConv3d loaded(Conv3dOptions(0, 6, 3).groups(2).padding(1));
         loaded.load_state_dict(eager.state_dict());
         CHECK(loaded.in_channels() == 4);
@@ -737,7 +764,7 @@ TEST_SUITE("dropout variants") {
         Dropout2d drop(0.5);
         const Tensor x = ones({64, 16, 3, 3});
         const Tensor y = drop(x);
-        const Tensor per_channel = y.sum({2, 3});   // 0 or 9 / (1 - p) = 18
+        const Tensor per_channel = y.sum({2, 3});  // 0 or 9 / (1 - p) = 18
         const std::vector<float> v = per_channel.to_vector<float>();
         CHECK(std::all_of(v.begin(), v.end(), [](float s) { return s == 0.0f || s == 18.0f; }));
         CHECK(std::abs(y.mean().item<float>() - 1.0f) < 0.1f);
@@ -763,18 +790,23 @@ TEST_SUITE("layer errors") {
     TEST_CASE("shape errors name the module and both shapes") {
         Conv2d conv(3, 8, 3);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({2, 4, 5, 5})), ShapeError,
-                                        "Given groups=1, weight of size [8, 3, 3, 3], expected input[2, 4, 5, 5] to have 3 channels, but got 4 channels instead");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({4, 5})), ShapeError, "Expected 3D (unbatched) or 4D (batched) input to Conv2d");
+                                        "Given groups=1, weight of size [8, 3, 3, 3], expected input[2, 4, 5, 5] to "
+                                        "have 3 channels, but got 4 channels instead");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({4, 5})), ShapeError,
+                                        "Expected 3D (unbatched) or 4D (batched) input to Conv2d");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(conv(ones({1, 3, 2, 2})), ShapeError, "smaller than the dilated kernel");
         BatchNorm2d bn(3);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bn(ones({2, 3, 4})), ShapeError, "BatchNorm2d: expected 4D input (got 3D input");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bn(ones({2, 3, 4})), ShapeError,
+                                        "BatchNorm2d: expected 4D input (got 3D input");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(bn(ones({2, 5, 4, 4})), ShapeError, "expected input with 3 channels");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(BatchNorm1d(3)(ones({1, 3})), ValueError, "Expected more than 1 value per channel when training");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(BatchNorm1d(3)(ones({1, 3})), ValueError,
+                                        "Expected more than 1 value per channel when training");
         CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).stride(2).padding(kSame)), ValueError);
         // padding_mode is an enum: an unknown mode ("mirror") no longer compiles.
         static_assert(!std::is_constructible_v<PaddingMode, const char*>);
         CHECK_THROWS_AS(Conv2d(Conv2dOptions(3, 8, 3).groups(2)), ValueError);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(MaxPool2d(MaxPoolOptions<2>(2).padding(2))(ones({1, 1, 4, 4})), ValueError, "pad should be at most half");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(MaxPool2d(MaxPoolOptions<2>(2).padding(2))(ones({1, 1, 4, 4})), ValueError,
+                                        "pad should be at most half");
     }
 }
 
@@ -786,13 +818,13 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         std::vector<Tensor> param_grads;
     };
 
-    Run run(Module& model, const Tensor& x, bool through_sequential) {
+    Run run(Module & model, const Tensor& x, bool through_sequential) {
         model.zero_grad();
         const Tensor in = x.detach().requires_grad_();
         Tensor out;
         if (through_sequential) {
             out = model(in);
-        } else {   // each child on its own
+        } else {  // each child on its own
             out = in;
             for (Module* child : model.children()) out = (*child)(out);
         }
@@ -807,7 +839,13 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         for (const Dtype dtype : {kFloat32, kFloat64}) {
             CAPTURE(dtype_name(dtype));
             Sequential mlp{Linear(6, 5), ReLU(), Linear(5, 4), ReLU()};
-            Sequential cnn{Conv2d(Conv2dOptions(2, 3, 3).padding(1)), ReLU(), Conv2d(3, 2, 2), ReLU(), Flatten(), LazyLinear(3), ReLU()};
+            Sequential cnn{Conv2d(Conv2dOptions(2, 3, 3).padding(1)),
+                           ReLU(),
+                           Conv2d(3, 2, 2),
+                           ReLU(),
+                           Flatten(),
+                           LazyLinear(3),
+                           ReLU()};
             Sequential cnn1d{Conv1d(Conv1dOptions(2, 4, 3).stride(2)), ReLU()};
             const std::vector<std::pair<Sequential*, Tensor>> cases{
                 {&mlp, randn({7, 6})}, {&cnn, randn({3, 2, 6, 5})}, {&cnn1d, randn({2, 2, 9})}};
@@ -815,11 +853,12 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
                 model->to(dtype);
                 model->initialize(x.to(dtype));
                 const Run fused = run(*model, x.to(dtype), true), separate = run(*model, x.to(dtype), false);
-                if (model != &cnn1d) CHECK(fused.out.grad_fn()->name() == "ReluBackward0");   // Conv1d ends in a squeeze
+                if (model != &cnn1d) CHECK(fused.out.grad_fn()->name() == "ReluBackward0");  // Conv1d ends in a squeeze
                 CHECK(equal(fused.out, separate.out));
                 CHECK(equal(fused.input_grad, separate.input_grad));
                 REQUIRE(fused.param_grads.size() == separate.param_grads.size());
-                for (std::size_t i = 0; i < fused.param_grads.size(); ++i) CHECK(equal(fused.param_grads[i], separate.param_grads[i]));
+                for (std::size_t i = 0; i < fused.param_grads.size(); ++i)
+                    CHECK(equal(fused.param_grads[i], separate.param_grads[i]));
             }
         }
     }
@@ -829,8 +868,13 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
             CAPTURE(dtype_name(dtype));
             auto build = [dtype] {
                 manual_seed(24);
-                Sequential model{Conv2d(Conv2dOptions(2, 3, 3).padding(1)), BatchNorm2d(3), ReLU(), Flatten(),
-                                 Linear(90, 4), BatchNorm1d(4), ReLU()};
+                Sequential model{Conv2d(Conv2dOptions(2, 3, 3).padding(1)),
+                                 BatchNorm2d(3),
+                                 ReLU(),
+                                 Flatten(),
+                                 Linear(90, 4),
+                                 BatchNorm1d(4),
+                                 ReLU()};
                 model.to(dtype);
                 return model;
             };
@@ -846,10 +890,13 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
                 CHECK(equal(fused.out, separate.out));
                 CHECK(equal(fused.input_grad, separate.input_grad));
                 REQUIRE(fused.param_grads.size() == separate.param_grads.size());
-                for (std::size_t i = 0; i < fused.param_grads.size(); ++i) CHECK(equal(fused.param_grads[i], separate.param_grads[i]));
-                const auto fused_buffers = fused_model.named_buffers(), separate_buffers = separate_model.named_buffers();
+                for (std::size_t i = 0; i < fused.param_grads.size(); ++i)
+                    CHECK(equal(fused.param_grads[i], separate.param_grads[i]));
+                const auto fused_buffers = fused_model.named_buffers(),
+                           separate_buffers = separate_model.named_buffers();
                 REQUIRE(fused_buffers.size() == separate_buffers.size());
-                for (std::size_t i = 0; i < fused_buffers.size(); ++i) CHECK(equal(fused_buffers[i].second, separate_buffers[i].second));
+                for (std::size_t i = 0; i < fused_buffers.size(); ++i)
+                    CHECK(equal(fused_buffers[i].second, separate_buffers[i].second));
             }
         }
         // The fused pass in float64 against finite differences, with batch statistics, and
@@ -877,15 +924,20 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         manual_seed(23);
         for (const Dtype dtype : {kFloat32, kFloat64}) {
             CAPTURE(dtype_name(dtype));
-            Sequential model{Conv2d(Conv2dOptions(3, 6, 3).padding(1)), BatchNorm2d(6), ReLU(), Conv2d(6, 4, 3), LazyBatchNorm2d(),
+            Sequential model{Conv2d(Conv2dOptions(3, 6, 3).padding(1)),
+                             BatchNorm2d(6),
+                             ReLU(),
+                             Conv2d(6, 4, 3),
+                             LazyBatchNorm2d(),
                              MaxPool2d(MaxPoolOptions<2>(2))};
             model.to(dtype);
             const Tensor x = randn({5, 3, 9, 8}).to(dtype);
-            for (int step = 0; step < 3; ++step) (void)model(x * (step + 1.0));   // running statistics away from 0 and 1
+            for (int step = 0; step < 3; ++step) (void)model(x * (step + 1.0));  // running statistics away from 0 and 1
             {
                 NoGradGuard no_grad;
                 for (auto& [name, p] : model.named_parameters()) {
-                    if (name.rfind("1.", 0) == 0 || name.rfind("4.", 0) == 0) p.copy_(randn(p.shape()).to(dtype));   // affine weights
+                    if (name.rfind("1.", 0) == 0 || name.rfind("4.", 0) == 0)
+                        p.copy_(randn(p.shape()).to(dtype));  // affine weights
                 }
             }
             model.eval();
@@ -905,7 +957,8 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
             // A hook on a batch norm keeps it (and its convolution) separate calls, its output visible.
             const Tensor first_norm = model[1](model[0](x));
             Tensor seen;
-            auto handle = model[1].register_forward_hook([&](Module&, const std::vector<Tensor>&, const Tensor& out) { seen = out; });
+            auto handle = model[1].register_forward_hook(
+                [&](Module&, const std::vector<Tensor>&, const Tensor& out) { seen = out; });
             NoGradGuard no_grad;
             check_close(model(x), reference, dtype == kFloat32 ? 1e-5 : 1e-12, dtype == kFloat32 ? 1e-5 : 1e-12);
             REQUIRE(seen.defined());
@@ -917,12 +970,15 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         manual_seed(22);
         const Tensor x = randn({2, 3, 5, 4}, kFloat64).requires_grad_();
         const Tensor w = randn({4, 3, 3, 3}, kFloat64).requires_grad_(), b = randn({4}, kFloat64).requires_grad_();
-        auto conv = [](const std::vector<Tensor>& in) { return functional::conv2d_relu(in[0], in[1], in[2], {1, 1}, {1, 1, 0, 0}, {1, 1}, 1); };
+        auto conv = [](const std::vector<Tensor>& in) {
+            return functional::conv2d_relu(in[0], in[1], in[2], {1, 1}, {1, 1, 0, 0}, {1, 1}, 1);
+        };
         const auto conv_check = autograd::gradcheck(conv, {x, w, b});
         CHECK_MESSAGE(conv_check.ok, conv_check.message);
         const Tensor a = randn({5, 3}, kFloat64).requires_grad_(), wl = randn({4, 3}, kFloat64).requires_grad_();
-        const auto linear_check = autograd::gradcheck([](const std::vector<Tensor>& in) { return functional::linear_relu(in[0], in[1], in[2]); },
-                                                      {a, wl, randn({4}, kFloat64).requires_grad_()});
+        const auto linear_check = autograd::gradcheck(
+            [](const std::vector<Tensor>& in) { return functional::linear_relu(in[0], in[1], in[2]); },
+            {a, wl, randn({4}, kFloat64).requires_grad_()});
         CHECK_MESSAGE(linear_check.ok, linear_check.message);
         // relu(NaN) = NaN with gradient 1; relu(-0.0) = -0.0 with gradient 0 (PyTorch 1.13, measured).
         const double nan = std::nan("");
@@ -940,7 +996,8 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         // A hook on the layer must see the layer's own output, before the ReLU.
         Sequential model{Linear(4, 8), ReLU()};
         Tensor seen;
-        auto handle = model[0].register_forward_hook([&](Module&, const std::vector<Tensor>&, const Tensor& out) { seen = out; });
+        auto handle =
+            model[0].register_forward_hook([&](Module&, const std::vector<Tensor>&, const Tensor& out) { seen = out; });
         const Tensor out = model(randn({16, 4}));
         CHECK(seen.min().item<double>() < 0);
         CHECK(out.min().item<double>() >= 0);
@@ -958,8 +1015,9 @@ TEST_SUITE("float32 3x3 convolutions") {
             std::int64_t n, c, o, h, w, pad;
             bool relu;
         };
-        for (const Case& k : {Case{3, 8, 16, 9, 9, 0, false}, Case{2, 16, 8, 13, 13, 1, true}, Case{2, 8, 5, 20, 31, 2, false},
-                              Case{1, 12, 7, 8, 16, 1, false}, Case{2, 4, 6, 10, 10, 1, true}, Case{1, 9, 3, 5, 40, 0, true}}) {
+        for (const Case& k :
+             {Case{3, 8, 16, 9, 9, 0, false}, Case{2, 16, 8, 13, 13, 1, true}, Case{2, 8, 5, 20, 31, 2, false},
+              Case{1, 12, 7, 8, 16, 1, false}, Case{2, 4, 6, 10, 10, 1, true}, Case{1, 9, 3, 5, 40, 0, true}}) {
             CAPTURE(k.c);
             CAPTURE(k.h);
             CAPTURE(k.w);

@@ -65,7 +65,8 @@ TEST_SUITE("lazy parameters in a module") {
     TEST_CASE("loading an uninitialised entry into an initialised module raises the spec's error") {
         nn::Linear eager(5, 10);
         nn::LazyLinear lazy(10);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(eager.load_state_dict(lazy.state_dict()), RuntimeError, "Can't access the shape of an uninitialized parameter");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(eager.load_state_dict(lazy.state_dict()), RuntimeError,
+                                        "Can't access the shape of an uninitialized parameter");
     }
 
     TEST_CASE("uninitialised into uninitialised: nothing happens, no error") {
@@ -95,7 +96,7 @@ TEST_SUITE("LazyLinear") {
         CHECK(m.in_features() == 5);
         CHECK(m.weight.shape() == Shape{10, 5});
         CHECK(m.bias.shape() == Shape{10});
-        CHECK(dynamic_cast<nn::Linear*>(&m) != nullptr);   // kind queries: it is a Linear
+        CHECK(dynamic_cast<nn::Linear*>(&m) != nullptr);  // kind queries: it is a Linear
         // The forward that initialised the module ran normally.
         CHECK(allclose(out, nn::functional::linear(ones({5, 5}), m.weight, m.bias)));
     }
@@ -110,8 +111,11 @@ TEST_SUITE("LazyLinear") {
     TEST_CASE("later inputs are not re-inferred: a mismatch is an ordinary error") {
         nn::LazyLinear m(2);
         m(ones({1, 3}));
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m(ones({1, 4})), ShapeError, "mat1 and mat2 shapes cannot be multiplied (1x4 and 3x2)");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m(ones({1, 4})), ShapeError, "Linear(in_features=3, out_features=2): expected input of shape [*, 3], got [1, 4]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m(ones({1, 4})), ShapeError,
+                                        "mat1 and mat2 shapes cannot be multiplied (1x4 and 3x2)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            m(ones({1, 4})), ShapeError,
+            "Linear(in_features=3, out_features=2): expected input of shape [*, 3], got [1, 4]");
     }
 
     TEST_CASE("a failed initialisation leaves the module lazy so the next call retries") {
@@ -143,7 +147,7 @@ TEST_SUITE("LazyLinear") {
 
     TEST_CASE("an optimizer-like holder built before the first forward sees the real tensors") {
         nn::LazyLinear m(10);
-        std::vector<Parameter> held = m.parameters();   // what an optimizer stores
+        std::vector<Parameter> held = m.parameters();  // what an optimizer stores
         REQUIRE(held.size() == 2);
         CHECK(is_lazy(held[0]));
         m(ones({3, 5}));
@@ -162,12 +166,11 @@ TEST_SUITE("LazyLinear") {
     TEST_CASE("user pre-hooks registered after the lazy hook see materialised parameters") {
         nn::LazyLinear m(2);
         bool saw_real = false;
-        m.register_forward_pre_hook([&](Module& mod, const std::vector<Tensor>&) {
-            saw_real = !mod.has_uninitialized_params();
-        });
+        m.register_forward_pre_hook(
+            [&](Module& mod, const std::vector<Tensor>&) { saw_real = !mod.has_uninitialized_params(); });
         m(ones({1, 3}));
         CHECK(saw_real);
-        CHECK(m.num_forward_pre_hooks() == 1);   // only the user's hook remains
+        CHECK(m.num_forward_pre_hooks() == 1);  // only the user's hook remains
     }
 
     TEST_CASE("to(dtype) before initialisation sets the dtype the parameters get") {
@@ -182,10 +185,11 @@ TEST_SUITE("LazyLinear") {
 
     TEST_CASE("requires_grad_ on an uninitialised module raises the ValueError") {
         nn::LazyLinear m(4);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.requires_grad_(false), ValueError, "Attempted to use an uninitialized parameter in requires_grad_");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.requires_grad_(false), ValueError,
+                                        "Attempted to use an uninitialized parameter in requires_grad_");
         m.train();
         m.eval();
-        m.zero_grad();   // these work on an uninitialised module
+        m.zero_grad();  // these work on an uninitialised module
     }
 
     TEST_CASE("copying an uninitialised module gives an independent lazy module") {
@@ -248,7 +252,7 @@ TEST_SUITE("loading into lazy modules (Gen C)") {
         CHECK(equal(lazy.weight, source.weight));
         CHECK(lazy(ones({1, 5})).shape() == Shape{1, 10});
         CHECK_FALSE(lazy.is_lazy());
-        CHECK_THROWS_AS(nn::LazyLinear(10).load_state_dict(sd), RuntimeError);   // strict: bias missing
+        CHECK_THROWS_AS(nn::LazyLinear(10).load_state_dict(sd), RuntimeError);  // strict: bias missing
     }
 
     TEST_CASE("loading a float32 checkpoint into a float64 lazy module keeps float64") {
@@ -264,7 +268,8 @@ TEST_SUITE("loading into lazy modules (Gen C)") {
 TEST_SUITE("lazy machinery contracts") {
     TEST_CASE("a lazy module without initialize_parameters names itself") {
         NoInit m;
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m(ones({1})), NotImplementedError, "initialize_parameters is not implemented for NoInit");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m(ones({1})), NotImplementedError,
+                                        "initialize_parameters is not implemented for NoInit");
         CHECK(m.is_lazy());
     }
 
@@ -299,7 +304,7 @@ TEST_SUITE("lazy machinery contracts") {
         EagerMlp e;
         manual_seed(99);
         LazyMlp l;
-        (void)randn({100});   // draws between construction and the first forward do not matter
+        (void)randn({100});  // draws between construction and the first forward do not matter
         l.initialize(zeros({1, 20}));
         CHECK(equal(e.fc1.weight, l.fc1.weight));
         CHECK(equal(e.fc2.bias, l.fc2.bias));
@@ -338,7 +343,7 @@ TEST_SUITE("initialize() and summary() have no side effects (issue 13, item 4)")
         Tensor forward(const Tensor& x) override { return fc(flat(drop(eager_bn(bn(conv(x)))))); }
     };
 
-    void check_untouched(Model& m) {
+    void check_untouched(Model & m) {
         CHECK(equal(m.bn.running_mean, zeros({4})));
         CHECK(equal(m.bn.running_var, ones({4})));
         CHECK(m.bn.num_batches_tracked.item<std::int64_t>() == 0);
@@ -352,7 +357,7 @@ TEST_SUITE("initialize() and summary() have no side effects (issue 13, item 4)")
         CHECK_FALSE(m.drop.is_training());
     }
 
-    void prepare(Model& m) {
+    void prepare(Model & m) {
         m.bn.eval();
         m.drop.eval();
         NoGradGuard no_grad;
@@ -365,7 +370,7 @@ TEST_SUITE("initialize() and summary() have no side effects (issue 13, item 4)")
         Model m;
         prepare(m);
         const std::string before = default_generator().state();
-        const Tensor expected = randn({6});   // what the stream gives next without a dry run
+        const Tensor expected = randn({6});  // what the stream gives next without a dry run
         default_generator().set_state(before);
         m.initialize(ones({2, 3, 6, 6}));
         CHECK(default_generator().state() == before);
@@ -398,13 +403,13 @@ TEST_SUITE("initialize() and summary() have no side effects (issue 13, item 4)")
         manual_seed(21);
         Model b;
         a.initialize(ones({2, 3, 6, 6}));
-        (void)b(ones({2, 3, 6, 6}));   // a real forward: training mode, dropout draws, statistics move
+        (void)b(ones({2, 3, 6, 6}));  // a real forward: training mode, dropout draws, statistics move
         CHECK(equal(a.conv.weight, b.conv.weight));
         CHECK(equal(a.conv.bias, b.conv.bias));
         CHECK(equal(a.fc.weight, b.fc.weight));
         CHECK(equal(a.fc.bias, b.fc.bias));
         CHECK(equal(a.bn.weight, b.bn.weight));
-        CHECK(b.bn.num_batches_tracked.item<std::int64_t>() == 1);   // the real forward did count
+        CHECK(b.bn.num_batches_tracked.item<std::int64_t>() == 1);  // the real forward did count
     }
 
     TEST_CASE("a failing dry run still restores modes and the generator") {
@@ -432,7 +437,7 @@ TEST_SUITE("partial load, then forward (issue 13, item 7)") {
         (void)lazy(ones({2, 5}));
         (void)fresh(ones({2, 5}));
         CHECK(equal(lazy.weight, source.weight));
-        CHECK(equal(lazy.bias, fresh.bias));   // the same draws from the module's seed
+        CHECK(equal(lazy.bias, fresh.bias));  // the same draws from the module's seed
         CHECK_FALSE(equal(lazy.weight, fresh.weight));
         CHECK(lazy.name() == "Linear");
         CHECK(lazy.in_features() == 5);
@@ -444,11 +449,12 @@ TEST_SUITE("partial load, then forward (issue 13, item 7)") {
         StateDict sd;
         sd.insert("weight", source.state_dict().at("weight"));
         lazy.load_state_dict(sd, false);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(lazy(ones({2, 7})), ShapeError,
-                                        "LazyLinear: the loaded weight has shape [10, 5], but the input ([2, 7]) needs [10, 7]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            lazy(ones({2, 7})), ShapeError,
+            "LazyLinear: the loaded weight has shape [10, 5], but the input ([2, 7]) needs [10, 7]");
         CHECK(lazy.is_lazy());
         CHECK(is_lazy(lazy.bias));
-        CHECK(equal(lazy.weight, source.weight));   // still the loaded values
+        CHECK(equal(lazy.weight, source.weight));  // still the loaded values
         CHECK(lazy(ones({2, 5})).shape() == Shape{2, 10});
         CHECK(equal(lazy.weight, source.weight));
     }
@@ -476,11 +482,13 @@ TEST_SUITE("partial load, then forward (issue 13, item 7)") {
         (void)bn(ones({2, 3, 2, 2}));
         CHECK(equal(bn.running_mean, full({3}, 0.25)));
         CHECK(equal(bn.running_var, ones({3})));
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR([&] {
-            nn::LazyBatchNorm2d other;
-            other.load_state_dict(b, false);
-            return other(ones({2, 4, 2, 2}));
-        }(), ShapeError, "the loaded running_mean has shape [3], but the input ([2, 4, 2, 2]) needs [4]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            [&] {
+                nn::LazyBatchNorm2d other;
+                other.load_state_dict(b, false);
+                return other(ones({2, 4, 2, 2}));
+            }(),
+            ShapeError, "the loaded running_mean has shape [3], but the input ([2, 4, 2, 2]) needs [4]");
 
         nn::LSTM lstm_src(3, 2);
         nn::LazyLSTM lstm(2);
@@ -504,8 +512,8 @@ TEST_SUITE("copies of an uninitialised lazy module (issue 13, item 10)") {
         (void)(*c)(x);
         (void)list[0](x);
         (void)list[1](x);
-        const std::vector<Tensor> weights{a.weight, b.weight, c->get_parameter("weight"), list[0].get_parameter("weight"),
-                                          list[1].get_parameter("weight")};
+        const std::vector<Tensor> weights{a.weight, b.weight, c->get_parameter("weight"),
+                                          list[0].get_parameter("weight"), list[1].get_parameter("weight")};
         for (std::size_t i = 0; i < weights.size(); ++i) {
             for (std::size_t j = i + 1; j < weights.size(); ++j) {
                 CAPTURE(i);
@@ -532,7 +540,7 @@ TEST_SUITE("copies of an uninitialised lazy module (issue 13, item 10)") {
             nn::ModuleList blocks{this, "blocks"};
             Blocks() {
                 nn::Sequential block{nn::LazyLinear(8), nn::ReLU()};
-                for (int i = 0; i < 3; ++i) blocks.push_back(block);   // copies of one uninitialised block
+                for (int i = 0; i < 3; ++i) blocks.push_back(block);  // copies of one uninitialised block
             }
             Tensor forward(const Tensor& x) override {
                 Tensor y = x;
@@ -624,7 +632,8 @@ TEST_SUITE("one lazy protocol (issue 16, item 2)") {
         CHECK(norm.name() == "LazyInstanceNorm1d");
     }
 
-    TEST_CASE("a twin whose options matter without parameters still infers them (LayerNorm, GroupNorm without affine)") {
+    TEST_CASE(
+        "a twin whose options matter without parameters still infers them (LayerNorm, GroupNorm without affine)") {
         nn::LazyLayerNorm ln(1, 1e-5, false);
         (void)ln(ones({2, 5}));
         CHECK(ln.str() == "LayerNorm((5,), eps=1e-05, elementwise_affine=False)");
@@ -639,8 +648,9 @@ TEST_SUITE("one lazy protocol (issue 16, item 2)") {
         StateDict sd;
         sd.insert("weight", source.state_dict().at("weight"));
         lazy.load_state_dict(sd, false);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(lazy.initialize_parameters(ones({2, 7})), AssertionError,
-                                        "The in_features inferred from input: 7 is not equal to in_features from self.weight: 5");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            lazy.initialize_parameters(ones({2, 7})), AssertionError,
+            "The in_features inferred from input: 7 is not equal to in_features from self.weight: 5");
     }
 }
 

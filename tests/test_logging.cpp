@@ -38,7 +38,7 @@ std::string log_from_child(const char* no_color, bool terminal = true) {
     REQUIRE(pid >= 0);
     if (pid == 0) {
         const int devnull = ::open("/dev/null", O_WRONLY);
-        if (::dup2(slave, 2) < 0 || devnull < 0 || ::dup2(devnull, 1) < 0) ::_exit(2);   // stdout: doctest's summary
+        if (::dup2(slave, 2) < 0 || devnull < 0 || ::dup2(devnull, 1) < 0) ::_exit(2);  // stdout: doctest's summary
         ::close(master);
         ::setenv("TERM", "xterm-256color", 1);
         ::setenv("LAZYNN_TEST_LOGGING_CHILD", "1", 1);

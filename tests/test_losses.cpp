@@ -30,15 +30,24 @@ const std::map<std::string, LossFn>& cases() {
         {"smooth_l1", [](const auto& x, const auto&) { return F::smooth_l1_loss(x[0], x[1], Reduction::Mean, 0.5); }},
         {"huber", [](const auto& x, const auto&) { return F::huber_loss(x[0], x[1], Reduction::Mean, 1.5); }},
         {"ce_basic", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0])); }},
-        {"ce_sum", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::Sum)); }},
-        {"ce_none", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::None)); }},
-        {"ce_weight", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::Mean, e[1])); }},
+        {"ce_sum",
+         [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::Sum)); }},
+        {"ce_none",
+         [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::None)); }},
+        {"ce_weight",
+         [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::Mean, e[1])); }},
         {"ce_ignore", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0])); }},
-        {"ce_smoothing", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::Mean, Tensor(), 0.2)); }},
+        {"ce_smoothing",
+         [](const auto& x, const auto& e) {
+             return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::Mean, Tensor(), 0.2));
+         }},
         {"ce_weight_smoothing_ignore",
-         [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::Mean, e[1], 0.1)); }},
+         [](const auto& x, const auto& e) {
+             return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::Mean, e[1], 0.1));
+         }},
         {"ce_nd", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0])); }},
-        {"ce_nd_none", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::None)); }},
+        {"ce_nd_none",
+         [](const auto& x, const auto& e) { return F::cross_entropy(x[0], labels(e[0]), ce(Reduction::None)); }},
         {"ce_probabilities", [](const auto& x, const auto& e) { return F::cross_entropy(x[0], e[0]); }},
         {"ce_probabilities_smoothing",
          [](const auto& x, const auto& e) { return F::cross_entropy(x[0], e[0], ce(Reduction::Mean, e[1], 0.3)); }},
@@ -48,12 +57,16 @@ const std::map<std::string, LossFn>& cases() {
         {"bce_logits", [](const auto& x, const auto&) { return F::binary_cross_entropy_with_logits(x[0], x[1]); }},
         {"bce_logits_pos_weight",
          [](const auto& x, const auto& e) { return F::binary_cross_entropy_with_logits(x[0], e[0], Tensor(), e[1]); }},
-        {"kl_div_batchmean", [](const auto& x, const auto& e) { return F::kl_div(x[0], e[0], KLDivReduction::BatchMean); }},
-        {"kl_div_log_target_sum", [](const auto& x, const auto& e) { return F::kl_div(x[0], e[0], KLDivReduction::Sum, true); }},
-        {"cosine_embedding", [](const auto& x, const auto& e) { return F::cosine_embedding_loss(x[0], x[1], e[0], 0.2); }},
+        {"kl_div_batchmean",
+         [](const auto& x, const auto& e) { return F::kl_div(x[0], e[0], KLDivReduction::BatchMean); }},
+        {"kl_div_log_target_sum",
+         [](const auto& x, const auto& e) { return F::kl_div(x[0], e[0], KLDivReduction::Sum, true); }},
+        {"cosine_embedding",
+         [](const auto& x, const auto& e) { return F::cosine_embedding_loss(x[0], x[1], e[0], 0.2); }},
         {"margin_ranking", [](const auto& x, const auto& e) { return F::margin_ranking_loss(x[0], x[1], e[0], 0.3); }},
         {"triplet", [](const auto& x, const auto&) { return F::triplet_margin_loss(x[0], x[1], x[2], 1.0); }},
-        {"triplet_swap_p1", [](const auto& x, const auto&) { return F::triplet_margin_loss(x[0], x[1], x[2], 2.0, 1.0, 1e-6, true); }},
+        {"triplet_swap_p1",
+         [](const auto& x, const auto&) { return F::triplet_margin_loss(x[0], x[1], x[2], 2.0, 1.0, 1e-6, true); }},
     };
     return table;
 }
@@ -69,7 +82,7 @@ TEST_SUITE("losses vs PyTorch") {
     TEST_CASE("values and gradients match PyTorch in float64; gradcheck passes") {
         const auto fixture = lazynn::testing::load_fixture("training.json");
         for (const auto& [name_entry, fn_entry] : cases()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             const auto& fn = fn_entry;
             CAPTURE(name);
             const auto& c = fixture.at("losses").at(name);
@@ -83,7 +96,8 @@ TEST_SUITE("losses vs PyTorch") {
                 CAPTURE(k);
                 check_close(inputs[k].grad(), fixture_tensor(c.at("grads")[k]), 1e-8, 1e-10);
             }
-            const auto check = autograd::gradcheck([&](const std::vector<Tensor>& in) { return fn(in, extras); }, inputs);
+            const auto check =
+                autograd::gradcheck([&](const std::vector<Tensor>& in) { return fn(in, extras); }, inputs);
             CHECK_MESSAGE(check.ok, check.message);
         }
     }
@@ -91,7 +105,7 @@ TEST_SUITE("losses vs PyTorch") {
     TEST_CASE("float32 values agree to 1e-5 relative") {
         const auto fixture = lazynn::testing::load_fixture("training.json");
         for (const auto& [name_entry, fn] : cases()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("losses").at(name);
             std::vector<Tensor> inputs, extras;
@@ -123,10 +137,14 @@ TEST_SUITE("loss modules and errors") {
     }
 
     TEST_CASE("bad targets say what is wrong") {
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::cross_entropy(ones({2, 3}), tensor({0, 3})), IndexError, "target 3 is out of bounds for 3 classes");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::cross_entropy(ones({2, 3}), tensor({0, 1, 2})), ShapeError, "expected target of shape [2]");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::mse_loss(ones({2, 3}), ones({3})), ShapeError, "input and target must have the same shape");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::binary_cross_entropy(tensor({1.5}), tensor({1.0})), ValueError, "between 0 and 1");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::cross_entropy(ones({2, 3}), tensor({0, 3})), IndexError,
+                                        "target 3 is out of bounds for 3 classes");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::cross_entropy(ones({2, 3}), tensor({0, 1, 2})), ShapeError,
+                                        "expected target of shape [2]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::mse_loss(ones({2, 3}), ones({3})), ShapeError,
+                                        "input and target must have the same shape");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::binary_cross_entropy(tensor({1.5}), tensor({1.0})), ValueError,
+                                        "between 0 and 1");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(F::cross_entropy(ones({2, 3}), tensor({0.5, 1.5})), ShapeError, "same shape");
     }
 }

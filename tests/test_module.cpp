@@ -38,7 +38,8 @@ TEST_SUITE("registry") {
         CHECK(names_of(net.named_children()) == std::vector<std::string>{"fc1", "act", "fc2"});
         CHECK(names_of(net.named_modules()) == std::vector<std::string>{"", "fc1", "act", "fc2"});
         CHECK(names_of(net.named_parameters("model")) ==
-              std::vector<std::string>{"model.temperature", "model.fc1.weight", "model.fc1.bias", "model.fc2.weight", "model.fc2.bias"});
+              std::vector<std::string>{"model.temperature", "model.fc1.weight", "model.fc1.bias", "model.fc2.weight",
+                                       "model.fc2.bias"});
         CHECK(names_of(net.named_parameters("", false)) == std::vector<std::string>{"temperature"});
         CHECK(net.parameters().size() == 5);
         CHECK(net.get_parameter("fc1.weight").is_same(net.fc1.weight));
@@ -50,18 +51,25 @@ TEST_SUITE("registry") {
     TEST_CASE("buffers: persistent ones in state_dict, all in buffers()") {
         EagerNet net;
         CHECK(names_of(net.named_buffers()) == std::vector<std::string>{"steps", "scratch"});
-        CHECK(net.state_dict().keys() == std::vector<std::string>{"steps", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"});
+        CHECK(net.state_dict().keys() ==
+              std::vector<std::string>{"steps", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"});
     }
 
     TEST_CASE("name validation follows PyTorch's rules and messages") {
         Module m;
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_parameter("a.b", ones({1})), KeyError, "parameter name can't contain \".\"");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_parameter("", ones({1})), KeyError, "parameter name can't be empty string \"\"");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_buffer("x.y", ones({1})), KeyError, "buffer name can't contain \".\"");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_module("", std::make_unique<nn::ReLU>()), KeyError, "module name can't be empty string");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_parameter("a.b", ones({1})), KeyError,
+                                        "parameter name can't contain \".\"");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_parameter("", ones({1})), KeyError,
+                                        "parameter name can't be empty string \"\"");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_buffer("x.y", ones({1})), KeyError,
+                                        "buffer name can't contain \".\"");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_module("", std::make_unique<nn::ReLU>()), KeyError,
+                                        "module name can't be empty string");
         m.register_buffer("buf", ones({1}));
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_parameter("buf", ones({1})), KeyError, "attribute 'buf' already exists");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_module("buf", nn::ReLU()), KeyError, "attribute 'buf' already exists");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_parameter("buf", ones({1})), KeyError,
+                                        "attribute 'buf' already exists");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_module("buf", nn::ReLU()), KeyError,
+                                        "attribute 'buf' already exists");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(m.register_parameter("w", ones({2}) * ones({2}).requires_grad_()), ValueError,
                                         "Cannot assign non-leaf Tensor to parameter 'w'");
         struct Dup : Module {
@@ -89,11 +97,11 @@ TEST_SUITE("registry") {
         };
         Shared s;
         s.register_parameter("shared", Tensor());
-        s.get_parameter("shared") = s.a.weight;   // the same tensor under a second name
+        s.get_parameter("shared") = s.a.weight;  // the same tensor under a second name
         const auto names = names_of(s.named_parameters());
         CHECK(names == std::vector<std::string>{"p0", "shared", "a.bias"});
         CHECK(names_of(s.named_parameters("", true, false)).size() == 4);
-        CHECK(s.state_dict().size() == 4);       // state_dict does not de-duplicate
+        CHECK(s.state_dict().size() == 4);  // state_dict does not de-duplicate
     }
 
     TEST_CASE("assigning a member updates what the registry reports (no drift)") {
@@ -135,11 +143,13 @@ TEST_SUITE("state_dict") {
         sd.insert("fc2.bias", ones({4}));
         sd.insert("fc1.weight", ones({2, 2}));
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(net.load_state_dict(sd), RuntimeError,
-            "Error(s) in loading state_dict for EagerNet:\n"
-            "\tMissing key(s) in state_dict: \"fc1.bias\". \n"
-            "\tUnexpected key(s) in state_dict: \"zzz\", \"fc1.extra.x\". \n"
-            "\tsize mismatch for fc1.weight: copying a param with shape torch.Size([2, 2]) from checkpoint, the shape in current model is torch.Size([3, 4]).\n"
-            "\tsize mismatch for fc2.bias: copying a param with shape torch.Size([4]) from checkpoint, the shape in current model is torch.Size([2]).");
+                                        "Error(s) in loading state_dict for EagerNet:\n"
+                                        "\tMissing key(s) in state_dict: \"fc1.bias\". \n"
+                                        "\tUnexpected key(s) in state_dict: \"zzz\", \"fc1.extra.x\". \n"
+                                        "\tsize mismatch for fc1.weight: copying a param with shape torch.Size([2, 2]) "
+                                        "from checkpoint, the shape in current model is torch.Size([3, 4]).\n"
+                                        "\tsize mismatch for fc2.bias: copying a param with shape torch.Size([4]) from "
+                                        "checkpoint, the shape in current model is torch.Size([2]).");
     }
 
     TEST_CASE("strict=false reports missing and unexpected keys without throwing") {
@@ -152,7 +162,7 @@ TEST_SUITE("state_dict") {
         CHECK(keys.unexpected_keys == std::vector<std::string>{"extra"});
         CHECK(keys.str() == "_IncompatibleKeys(missing_keys=['steps'], unexpected_keys=['extra'])");
         sd.insert("fc1.bias", ones({9}));
-        CHECK_THROWS_AS(net.load_state_dict(sd, false), RuntimeError);   // size mismatches always throw
+        CHECK_THROWS_AS(net.load_state_dict(sd, false), RuntimeError);  // size mismatches always throw
     }
 }
 
@@ -241,7 +251,7 @@ TEST_SUITE("copy and clone") {
         auto seq_copy = seq.clone();
         CHECK(seq_copy->str() == seq.str());
         CHECK_FALSE(seq_copy->parameters()[0].is_same(seq.parameters()[0]));
-        Net plain;   // derives from Module directly: clone() cannot know its type
+        Net plain;  // derives from Module directly: clone() cannot know its type
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(plain.clone(), NotImplementedError, "Cloneable<Net>");
     }
 }
@@ -250,9 +260,8 @@ TEST_SUITE("hooks") {
     TEST_CASE("pre-hooks and hooks run around forward; handles remove them") {
         nn::Linear fc(2, 2);
         std::vector<std::string> events;
-        auto pre = fc.register_forward_pre_hook([&](Module&, const std::vector<Tensor>& in) {
-            events.push_back("pre " + shape_to_list(in[0].shape()));
-        });
+        auto pre = fc.register_forward_pre_hook(
+            [&](Module&, const std::vector<Tensor>& in) { events.push_back("pre " + shape_to_list(in[0].shape())); });
         auto post = fc.register_forward_hook([&](Module& m, const std::vector<Tensor>&, const Tensor& out) {
             events.push_back("post " + m.name() + " " + shape_to_list(out.shape()));
         });
@@ -260,7 +269,7 @@ TEST_SUITE("hooks") {
         CHECK(events == std::vector<std::string>{"pre [3, 2]", "post Linear [3, 2]"});
         pre.remove();
         post.remove();
-        post.remove();   // idempotent
+        post.remove();  // idempotent
         fc(ones({3, 2}));
         CHECK(events.size() == 2);
         CHECK(fc.num_forward_pre_hooks() == 0);
@@ -271,17 +280,21 @@ TEST_SUITE("hooks") {
         const Tensor x = tensor(std::vector<float>{1.0f, -2.0f, 0.5f, 3.0f}, Shape{2, 2});
         std::vector<std::string> seen;
         // A replacing pre-hook (a one-input call may return std::optional<Tensor>) ...
-        fc.register_forward_pre_hook([](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> { return in[0] * 2.0; });
+        fc.register_forward_pre_hook(
+            [](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> { return in[0] * 2.0; });
         // ... later pre-hooks and the forward hooks see the replacement; std::nullopt keeps it.
         fc.register_forward_pre_hook([&](Module&, const std::vector<Tensor>& in) -> std::optional<std::vector<Tensor>> {
             seen.push_back("pre2 " + std::to_string(in[0].select(0, 0).select(0, 0).item<float>()));
             return std::nullopt;
         });
-        fc.register_forward_hook([&](Module&, const std::vector<Tensor>& in, const Tensor&) {   // the void form still works
-            seen.push_back("post " + std::to_string(in[0].select(0, 0).select(0, 0).item<float>()));
-        });
-        fc.register_forward_hook([](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out + 1.0; });
-        fc.register_forward_hook([](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out * 10.0; });
+        fc.register_forward_hook(
+            [&](Module&, const std::vector<Tensor>& in, const Tensor&) {  // the void form still works
+                seen.push_back("post " + std::to_string(in[0].select(0, 0).select(0, 0).item<float>()));
+            });
+        fc.register_forward_hook(
+            [](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out + 1.0; });
+        fc.register_forward_hook(
+            [](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out * 10.0; });
         const Tensor y = fc(x);
         const Tensor expected = (nn::functional::linear(x * 2.0, fc.weight, fc.bias) + 1.0) * 10.0;
         CHECK(allclose(y, expected));
@@ -290,26 +303,33 @@ TEST_SUITE("hooks") {
 
     TEST_CASE("replacement works for multi-input calls; a wrong count is a ValueError naming the module") {
         nn::MSELoss loss;
-        auto h = loss.register_forward_pre_hook([](Module&, const std::vector<Tensor>& in) -> std::optional<std::vector<Tensor>> {
-            return std::vector<Tensor>{in[0], in[0]};   // compare the input with itself
-        });
+        auto h = loss.register_forward_pre_hook(
+            [](Module&, const std::vector<Tensor>& in) -> std::optional<std::vector<Tensor>> {
+                return std::vector<Tensor>{in[0], in[0]};  // compare the input with itself
+            });
         CHECK(loss(ones({3}), zeros({3})).item<float>() == 0.0f);
         h.remove();
-        loss.register_forward_pre_hook([](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> { return in[0]; });
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(loss(ones({3}), zeros({3})), ValueError,
-                                        "MSELoss: a forward pre-hook returned 1 inputs, but the module is called with 2");
+        loss.register_forward_pre_hook(
+            [](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> { return in[0]; });
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            loss(ones({3}), zeros({3})), ValueError,
+            "MSELoss: a forward pre-hook returned 1 inputs, but the module is called with 2");
         // Multi-output modules: the replacement becomes the primary output.
         nn::LSTM lstm(3, 2);
-        lstm.register_forward_hook([](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out * 0.0; });
+        lstm.register_forward_hook(
+            [](Module&, const std::vector<Tensor>&, const Tensor& out) -> std::optional<Tensor> { return out * 0.0; });
         const nn::RNNResult r = lstm(ones({4, 1, 3}), Tensor());
         CHECK(equal(r.output, zeros({4, 1, 2})));
-        CHECK(r.h_n.abs().sum().item<float>() > 0.0f);   // the states are untouched
+        CHECK(r.h_n.abs().sum().item<float>() > 0.0f);  // the states are untouched
     }
 
     TEST_CASE("a prepended replacing pre-hook runs before a lazy module's initialisation") {
         nn::LazyLinear fc(2);
-        fc.register_forward_pre_hook([](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> { return in[0].reshape({1, -1}); },
-                                     /*prepend=*/true);
+        fc.register_forward_pre_hook(
+            [](Module&, const std::vector<Tensor>& in) -> std::optional<Tensor> {
+                return in[0].reshape({1, -1});
+            },
+            /*prepend=*/true);
         CHECK(fc(ones({2, 3})).shape() == Shape{1, 2});
         CHECK(fc.in_features() == 6);
     }

@@ -77,7 +77,7 @@ TEST_SUITE("module seeds") {
         const std::uint64_t seed = relu.seed();
         manual_seed(9);
         CHECK(default_generator().next_u64() == seed);
-        CHECK(relu.seed() == seed);   // drawn once
+        CHECK(relu.seed() == seed);  // drawn once
     }
 
     TEST_CASE("ModuleSeedScope: the same model on any thread, and the global stream does not move") {
@@ -88,7 +88,7 @@ TEST_SUITE("module seeds") {
         {
             ModuleSeedScope scope(11);
             reference = weights_of(build());
-            ModuleSeedScope inner(12);   // scopes nest: the innermost one serves
+            ModuleSeedScope inner(12);  // scopes nest: the innermost one serves
             nn::Linear from_inner(2, 2);
             ModuleSeedScope again(12);
             nn::Linear from_again(2, 2);

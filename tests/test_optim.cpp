@@ -21,11 +21,19 @@ using Factory = std::function<std::unique_ptr<Optimizer>(std::vector<Parameter>)
 const std::map<std::string, Factory>& optimizers() {
     static const std::map<std::string, Factory> table = {
         {"sgd", [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05)); }},
-        {"sgd_momentum", [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05).momentum(0.9).dampening(0.1).weight_decay(0.01)); }},
-        {"sgd_nesterov", [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05).momentum(0.9).nesterov(true)); }},
-        {"sgd_maximize", [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.01).momentum(0.5).maximize(true)); }},
+        {"sgd_momentum",
+         [](auto p) {
+             return std::make_unique<SGD>(p, SGDOptions(0.05).momentum(0.9).dampening(0.1).weight_decay(0.01));
+         }},
+        {"sgd_nesterov",
+         [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05).momentum(0.9).nesterov(true)); }},
+        {"sgd_maximize",
+         [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.01).momentum(0.5).maximize(true)); }},
         {"adam", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1)); }},
-        {"adam_amsgrad_wd", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1).betas(0.8, 0.9).weight_decay(0.1).amsgrad(true)); }},
+        {"adam_amsgrad_wd",
+         [](auto p) {
+             return std::make_unique<Adam>(p, AdamOptions(0.1).betas(0.8, 0.9).weight_decay(0.1).amsgrad(true));
+         }},
         {"adamw", [](auto p) { return std::make_unique<AdamW>(p, AdamWOptions(0.1).weight_decay(0.5)); }},
         {"sgd_weight_decay", [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05).weight_decay(0.1)); }},
         {"adam_weight_decay", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1).weight_decay(0.1)); }},
@@ -34,10 +42,16 @@ const std::map<std::string, Factory>& optimizers() {
         {"radam", [](auto p) { return std::make_unique<RAdam>(p, RAdamOptions(0.1).weight_decay(0.05)); }},
         {"rmsprop", [](auto p) { return std::make_unique<RMSprop>(p, RMSpropOptions(0.01)); }},
         {"rmsprop_centered_momentum",
-         [](auto p) { return std::make_unique<RMSprop>(p, RMSpropOptions(0.01).momentum(0.9).centered(true).weight_decay(0.1)); }},
+         [](auto p) {
+             return std::make_unique<RMSprop>(p, RMSpropOptions(0.01).momentum(0.9).centered(true).weight_decay(0.1));
+         }},
         {"adagrad",
-         [](auto p) { return std::make_unique<Adagrad>(p, AdagradOptions(0.1).lr_decay(0.01).initial_accumulator_value(0.1).weight_decay(0.05)); }},
-        {"adadelta", [](auto p) { return std::make_unique<Adadelta>(p, AdadeltaOptions(1.0).rho(0.8).weight_decay(0.05)); }},
+         [](auto p) {
+             return std::make_unique<Adagrad>(
+                 p, AdagradOptions(0.1).lr_decay(0.01).initial_accumulator_value(0.1).weight_decay(0.05));
+         }},
+        {"adadelta",
+         [](auto p) { return std::make_unique<Adadelta>(p, AdadeltaOptions(1.0).rho(0.8).weight_decay(0.05)); }},
     };
     return table;
 }
@@ -47,26 +61,38 @@ using SchedulerFactory = std::function<std::unique_ptr<LRScheduler>(Optimizer&)>
 const std::map<std::string, SchedulerFactory>& schedulers() {
     static const std::map<std::string, SchedulerFactory> table = {
         {"step", [](Optimizer& o) { return std::make_unique<StepLR>(o, 3, 0.5); }},
-        {"multistep", [](Optimizer& o) { return std::make_unique<MultiStepLR>(o, std::vector<std::int64_t>{2, 5, 9}, 0.3); }},
+        {"multistep",
+         [](Optimizer& o) {
+             return std::make_unique<MultiStepLR>(o, std::vector<std::int64_t>{2, 5, 9}, 0.3);
+         }},
         {"exponential", [](Optimizer& o) { return std::make_unique<ExponentialLR>(o, 0.8); }},
         {"cosine", [](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, 10, 0.001); }},
         {"warm_restarts", [](Optimizer& o) { return std::make_unique<CosineAnnealingWarmRestarts>(o, 3, 2, 0.01); }},
         {"linear", [](Optimizer& o) { return std::make_unique<LinearLR>(o, 0.25, 1.0, 4); }},
-        {"lambda", [](Optimizer& o) { return std::make_unique<LambdaLR>(o, [](std::int64_t e) { return 1.0 / (1.0 + static_cast<double>(e)); }); }},
+        {"lambda",
+         [](Optimizer& o) {
+             return std::make_unique<LambdaLR>(o, [](std::int64_t e) { return 1.0 / (1.0 + static_cast<double>(e)); });
+         }},
         {"onecycle", [](Optimizer& o) { return std::make_unique<OneCycleLR>(o, OneCycleOptions(1.0, 12)); }},
         {"onecycle_three_phase_linear",
-         [](Optimizer& o) { return std::make_unique<OneCycleLR>(o, OneCycleOptions(0.5, 12).three_phase(true).anneal_strategy(AnnealStrategy::Linear).pct_start(0.25)); }},
+         [](Optimizer& o) {
+             return std::make_unique<OneCycleLR>(
+                 o, OneCycleOptions(0.5, 12).three_phase(true).anneal_strategy(AnnealStrategy::Linear).pct_start(0.25));
+         }},
         {"sequential",
          [](Optimizer& o) {
              auto warm = std::make_shared<LinearLR>(o, 0.5, 1.0, 3);
              auto decay = std::make_shared<ExponentialLR>(o, 0.9);
-             return std::make_unique<SequentialLR>(o, std::vector<std::shared_ptr<LRScheduler>>{warm, decay}, std::vector<std::int64_t>{4});
+             return std::make_unique<SequentialLR>(o, std::vector<std::shared_ptr<LRScheduler>>{warm, decay},
+                                                   std::vector<std::int64_t>{4});
          }},
     };
     return table;
 }
 
-Tensor objective(const Tensor& p, const Tensor& t, const Tensor& w) { return (w * (p - t).pow(2)).sum() + p.sin().sum(); }
+Tensor objective(const Tensor& p, const Tensor& t, const Tensor& w) {
+    return (w * (p - t).pow(2)).sum() + p.sin().sum();
+}
 
 }  // namespace
 
@@ -78,7 +104,7 @@ TEST_SUITE("optimizers vs PyTorch") {
         const Tensor w = fixture_tensor(problem.at("w"));
         CHECK(fixture.at("optimizers").size() == optimizers().size());
         for (const auto& [name_entry, make] : optimizers()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             Parameter p(fixture_tensor(problem.at("p0")));
             auto opt = make({p});
@@ -112,7 +138,7 @@ TEST_SUITE("optimizer behaviour") {
 
     TEST_CASE("every optimizer works when built on a lazy model before its first forward") {
         for (const auto& [name_entry, make] : optimizers()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             manual_seed(0);
             nn::Sequential model{nn::LazyLinear(4), nn::ReLU(), nn::LazyLinear(1)};
@@ -192,7 +218,7 @@ TEST_SUITE("optimizer behaviour") {
                 CHECK(sd.contains(key));
             }
             const double mu_product = uninterrupted.state_of(p)->mu_product;
-            CHECK(mu_product < 1.0);   // four steps in: the product of four momenta, well below 1
+            CHECK(mu_product < 1.0);  // four steps in: the product of four momenta, well below 1
             CHECK(sd.at("state.0.mu_product").item<double>() == mu_product);
 
             Parameter q(p.detach().clone());
@@ -236,7 +262,7 @@ TEST_SUITE("schedulers vs PyTorch") {
         const auto fixture = lazynn::testing::load_fixture("training.json");
         CHECK(fixture.at("schedulers").size() == schedulers().size());
         for (const auto& [name_entry, make] : schedulers()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             Parameter p(zeros({1}));
             SGD opt({p}, SGDOptions(0.1).momentum(0.9));

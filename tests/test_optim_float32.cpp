@@ -20,29 +20,43 @@ constexpr double kHigh = 0.99999;
 
 const std::map<std::string, Factory>& float32_optimizers() {
     static const std::map<std::string, Factory> table = {
-        {"sgd_momentum_high", [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05).momentum(kHigh).dampening(kHigh)); }},
+        {"sgd_momentum_high",
+         [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05).momentum(kHigh).dampening(kHigh)); }},
         {"sgd_nesterov_high",
-         [](auto p) { return std::make_unique<SGD>(p, SGDOptions(0.05).momentum(kHigh).nesterov(true).weight_decay(0.01)); }},
+         [](auto p) {
+             return std::make_unique<SGD>(p, SGDOptions(0.05).momentum(kHigh).nesterov(true).weight_decay(0.01));
+         }},
         {"adam_default", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1)); }},
         {"adam_beta2_9999", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1).betas(0.9, 0.9999)); }},
         {"adam_betas_high", [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1).betas(kHigh, kHigh)); }},
         {"adam_amsgrad_high",
-         [](auto p) { return std::make_unique<Adam>(p, AdamOptions(0.1).betas(0.9, kHigh).amsgrad(true).weight_decay(0.1)); }},
-        {"adamw_high", [](auto p) { return std::make_unique<AdamW>(p, AdamWOptions(0.1).betas(kHigh, kHigh).weight_decay(0.5)); }},
-        {"adamax_high", [](auto p) { return std::make_unique<Adamax>(p, AdamaxOptions(0.1).betas(kHigh, kHigh).weight_decay(0.05)); }},
+         [](auto p) {
+             return std::make_unique<Adam>(p, AdamOptions(0.1).betas(0.9, kHigh).amsgrad(true).weight_decay(0.1));
+         }},
+        {"adamw_high",
+         [](auto p) { return std::make_unique<AdamW>(p, AdamWOptions(0.1).betas(kHigh, kHigh).weight_decay(0.5)); }},
+        {"adamax_high",
+         [](auto p) { return std::make_unique<Adamax>(p, AdamaxOptions(0.1).betas(kHigh, kHigh).weight_decay(0.05)); }},
         {"nadam_high", [](auto p) { return std::make_unique<NAdam>(p, NAdamOptions(0.1).betas(kHigh, kHigh)); }},
-        {"nadam_beta2_high", [](auto p) { return std::make_unique<NAdam>(p, NAdamOptions(0.1).betas(0.9, kHigh).weight_decay(0.05)); }},
+        {"nadam_beta2_high",
+         [](auto p) { return std::make_unique<NAdam>(p, NAdamOptions(0.1).betas(0.9, kHigh).weight_decay(0.05)); }},
         {"radam_high", [](auto p) { return std::make_unique<RAdam>(p, RAdamOptions(0.1).betas(kHigh, kHigh)); }},
-        {"radam_beta2_high", [](auto p) { return std::make_unique<RAdam>(p, RAdamOptions(0.1).betas(0.9, kHigh).weight_decay(0.05)); }},
+        {"radam_beta2_high",
+         [](auto p) { return std::make_unique<RAdam>(p, RAdamOptions(0.1).betas(0.9, kHigh).weight_decay(0.05)); }},
         {"radam_rectified", [](auto p) { return std::make_unique<RAdam>(p, RAdamOptions(0.1).betas(0.9, 0.9)); }},
         {"rmsprop_alpha_high", [](auto p) { return std::make_unique<RMSprop>(p, RMSpropOptions(0.01).alpha(kHigh)); }},
         {"rmsprop_centered_momentum_high",
          [](auto p) {
-             return std::make_unique<RMSprop>(p, RMSpropOptions(0.001).alpha(kHigh).momentum(kHigh).centered(true).weight_decay(0.1));
+             return std::make_unique<RMSprop>(
+                 p, RMSpropOptions(0.001).alpha(kHigh).momentum(kHigh).centered(true).weight_decay(0.1));
          }},
         {"adagrad",
-         [](auto p) { return std::make_unique<Adagrad>(p, AdagradOptions(0.1).lr_decay(0.01).initial_accumulator_value(0.1).weight_decay(0.05)); }},
-        {"adadelta_rho_high", [](auto p) { return std::make_unique<Adadelta>(p, AdadeltaOptions(1.0).rho(kHigh).weight_decay(0.05)); }},
+         [](auto p) {
+             return std::make_unique<Adagrad>(
+                 p, AdagradOptions(0.1).lr_decay(0.01).initial_accumulator_value(0.1).weight_decay(0.05));
+         }},
+        {"adadelta_rho_high",
+         [](auto p) { return std::make_unique<Adadelta>(p, AdadeltaOptions(1.0).rho(kHigh).weight_decay(0.05)); }},
     };
     return table;
 }
@@ -66,8 +80,8 @@ void check_relative(const Tensor& actual, const Tensor& expected, double rtol) {
     REQUIRE(a.size() == e.size());
     for (std::size_t i = 0; i < a.size(); ++i) {
         if (!(std::abs(a[i] - e[i]) <= rtol * std::abs(e[i]))) {
-            FAIL_CHECK("element " << i << ": got " << a[i] << ", PyTorch " << e[i] << " (relative " << std::abs(a[i] - e[i]) / std::abs(e[i])
-                                  << ")");
+            FAIL_CHECK("element " << i << ": got " << a[i] << ", PyTorch " << e[i] << " (relative "
+                                  << std::abs(a[i] - e[i]) / std::abs(e[i]) << ")");
             return;
         }
     }
@@ -128,8 +142,14 @@ ArgumentCase paths(Options bad, Options good = Options()) {
     using Groups = std::vector<typename Opt::ParamGroup>;
     const auto params = [] { return std::vector<Parameter>{Parameter(zeros({1}))}; };
     return {{{"flat constructor", [=] { Opt opt(params(), bad); }},
-             {"group options", [=] { Opt opt(Groups{{params(), bad}}, good); }},
-             {"group constructor defaults", [=] { Opt opt(Groups{{params(), good}}, bad); }},
+             {"group options",
+              [=] {
+                  Opt opt(Groups{{params(), bad}}, good);
+              }},
+             {"group constructor defaults",
+              [=] {
+                  Opt opt(Groups{{params(), good}}, bad);
+              }},
              {"add_param_group", [=] {
                   Opt opt(params(), good);
                   opt.add_param_group({params(), bad});
@@ -171,10 +191,11 @@ struct Unregistered : Module {
 }  // namespace
 
 TEST_SUITE("optimizer argument checks") {
-    TEST_CASE("bad arguments raise ValueError with PyTorch's message on every constructor path and in add_param_group") {
+    TEST_CASE(
+        "bad arguments raise ValueError with PyTorch's message on every constructor path and in add_param_group") {
         const auto fixture = lazynn::testing::load_fixture("optim.json");
         const auto& messages = fixture.at("invalid_arguments");
-        CHECK(messages.size() == argument_cases().size() + 1);   // + "empty", below
+        CHECK(messages.size() == argument_cases().size() + 1);  // + "empty", below
         for (const auto& [name_entry, c] : argument_cases()) {
             const auto& name = name_entry;
             CAPTURE(name);
@@ -196,7 +217,8 @@ TEST_SUITE("optimizer argument checks") {
     TEST_CASE("the messages name the optimizer and the accepted range; NaN is refused") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(AdamW({Parameter(zeros({1}))}, AdamWOptions().betas(0.9, 1.0)), ValueError,
                                         "Invalid beta parameter at index 1: 1.0 (AdamW expects 0 <= beta < 1)");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(SGD({Parameter(zeros({1}))}, SGDOptions(std::nan(""))), ValueError, "Invalid learning rate: nan (SGD");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(SGD({Parameter(zeros({1}))}, SGDOptions(std::nan(""))), ValueError,
+                                        "Invalid learning rate: nan (SGD");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(RMSprop({Parameter(zeros({1}))}, RMSpropOptions().eps(-1e-8)), ValueError,
                                         "Invalid epsilon value: -1e-08 (RMSprop expects eps >= 0)");
     }
@@ -209,7 +231,8 @@ TEST_SUITE("optimizer argument checks") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(AdamW(std::vector<Parameter>{}), ValueError, pytorch + " (AdamW");
         Unregistered model;
         CHECK(model.parameters().empty());
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Adam(model.parameters(), AdamOptions()), ValueError, "without (this, \"name\")");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Adam(model.parameters(), AdamOptions()), ValueError,
+                                        "without (this, \"name\")");
         // An empty group added later is allowed, as in PyTorch.
         SGD sgd({Parameter(zeros({1}))}, SGDOptions(0.1));
         CHECK_NOTHROW(sgd.add_param_group({{}, SGDOptions(0.2)}));

@@ -20,8 +20,10 @@ TEST_SUITE("options convention") {
         CHECK(prelu.weight.shape() == Shape{3});
         CHECK(prelu.options().num_parameters() == 3);
         CHECK(GELU(GELUOptions().approximate(GELUApproximate::Tanh)).str() == "GELU(approximate='tanh')");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Hardtanh(HardtanhOptions().min_val(1.0).max_val(1.0)), ValueError, "max_val must be greater");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(PReLU(PReLUOptions().num_parameters(0)), ValueError, "num_parameters must be at least 1");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Hardtanh(HardtanhOptions().min_val(1.0).max_val(1.0)), ValueError,
+                                        "max_val must be greater");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(PReLU(PReLUOptions().num_parameters(0)), ValueError,
+                                        "num_parameters must be at least 1");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(CELU(CELUOptions().alpha(0.0)), ValueError, "alpha must not be 0");
     }
 
@@ -44,15 +46,17 @@ TEST_SUITE("options convention") {
         CHECK(up.options().mode() == UpsampleMode::Bilinear);
         CHECK(up(ones({1, 1, 2, 3})).shape() == Shape{1, 1, 4, 6});
         CHECK(Upsample(UpsampleOptions().size(UpsampleSize{5, 7}))(ones({1, 2, 2, 3})).shape() == Shape{1, 2, 5, 7});
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions()), ValueError, "either size or scale_factor should be defined");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).size(UpsampleSize{4, 4})), ValueError,
-                                        "only one of size or scale_factor should be defined");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bicubic)), ValueError,
-                                        "mode 'bicubic' is not implemented");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions()), ValueError,
+                                        "either size or scale_factor should be defined");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).size(UpsampleSize{4, 4})),
+                                        ValueError, "only one of size or scale_factor should be defined");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bicubic)),
+                                        ValueError, "mode 'bicubic' is not implemented");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).align_corners(false)), ValueError,
                                         "align_corners option can only be set with the interpolating modes");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bilinear).align_corners(true)),
-                                        ValueError, "align_corners=True is not implemented");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bilinear).align_corners(true)), ValueError,
+            "align_corners=True is not implemented");
         CHECK_NOTHROW(Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bilinear).align_corners(false)));
     }
 
@@ -115,8 +119,10 @@ TEST_SUITE("options convention") {
         CHECK(parse_plateau_mode("max") == PlateauMode::Max);
         CHECK(std::string(to_string(ThresholdMode::Rel)) == "rel");
         CHECK(parse_threshold_mode("abs") == ThresholdMode::Abs);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(parse_threshold_mode("relative"), ValueError, "threshold_mode must be one of 'rel', 'abs', got 'relative'");
-        const auto o = ReduceLROnPlateauOptions().mode(PlateauMode::Max).threshold_mode(ThresholdMode::Abs).min_lr(0.01);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(parse_threshold_mode("relative"), ValueError,
+                                        "threshold_mode must be one of 'rel', 'abs', got 'relative'");
+        const auto o =
+            ReduceLROnPlateauOptions().mode(PlateauMode::Max).threshold_mode(ThresholdMode::Abs).min_lr(0.01);
         CHECK(o.min_lrs() == std::vector<double>{0.01});
         CHECK(OneCycleOptions(1.0, 10).anneal_strategy() == AnnealStrategy::Cos);
         CHECK(CyclicLROptions(0.01, 0.1).mode() == CyclicLRMode::Triangular);

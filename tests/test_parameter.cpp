@@ -34,7 +34,7 @@ TEST_SUITE("Parameter") {
             q.fill_(4.0);
         }
         CHECK(t.to_vector<float>() == std::vector<float>{4, 4});
-        CHECK_FALSE(t.requires_grad());   // the source keeps its own flag
+        CHECK_FALSE(t.requires_grad());  // the source keeps its own flag
     }
 
     TEST_CASE("results of ops on a parameter are plain tensors with history") {
@@ -56,7 +56,7 @@ TEST_SUITE("Parameter") {
         CHECK(is_lazy(v));
         CHECK(v.dtype() == kFloat64);
         u.materialize({2});
-        CHECK(is_lazy(v));   // independent of the original
+        CHECK(is_lazy(v));  // independent of the original
     }
 
     TEST_CASE("printing") {
@@ -80,7 +80,7 @@ TEST_SUITE("UninitializedParameter") {
         CHECK(u.is_floating_point());
         CHECK(u.is_uninitialized());
         CHECK(is_lazy(u));
-        const Tensor converted = u.to(kFloat64);   // conversions keep it uninitialised
+        const Tensor converted = u.to(kFloat64);  // conversions keep it uninitialised
         CHECK(converted.dtype() == kFloat64);
         CHECK(is_lazy(converted));
         CHECK(converted.requires_grad());
@@ -93,8 +93,10 @@ TEST_SUITE("UninitializedParameter") {
 
     TEST_CASE("shape() throws the spec's RuntimeError") {
         UninitializedParameter u;
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.shape(), RuntimeError,
-            "Can't access the shape of an uninitialized parameter or buffer. This error usually happens in `load_state_dict` "
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            u.shape(), RuntimeError,
+            "Can't access the shape of an uninitialized parameter or buffer. This error usually happens in "
+            "`load_state_dict` "
             "when trying to load an uninitialized parameter into an initialized one. Call `forward` to initialize the "
             "parameters before accessing their attributes.");
     }
@@ -117,24 +119,28 @@ TEST_SUITE("UninitializedParameter") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(full_like(u, 2.0), ValueError, fragment + "full_like");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(rand_like(u), ValueError, fragment + "rand_like");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(randn_like(u), ValueError, fragment + "randn_like");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(zeros_like(UninitializedBuffer()), ValueError, "`lazynn::UninitializedBuffer` objects");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(zeros_like(UninitializedBuffer()), ValueError,
+                                        "`lazynn::UninitializedBuffer` objects");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(matmul(u, ones({1})), ValueError, fragment + "matmul");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.reshape({1}), ValueError, fragment + "reshape");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.item<float>(), ValueError, fragment + "item");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.size(0), ValueError, fragment + "size");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(u + u, ValueError,
-            "This error happens when you are using a `LazyModule` or explicitly manipulating `lazynn::UninitializedParameter` objects. "
-            "When using LazyModules Call `forward` with a dummy batch to initialize the parameters before calling tensor functions");
+                                        "This error happens when you are using a `LazyModule` or explicitly "
+                                        "manipulating `lazynn::UninitializedParameter` objects. "
+                                        "When using LazyModules Call `forward` with a dummy batch to initialize the "
+                                        "parameters before calling tensor functions");
     }
 
     TEST_CASE("copy_ into a leaf that requires grad fails like PyTorch") {
         UninitializedParameter u;
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.copy_(ones({2})), RuntimeError, "a leaf Variable that requires grad is being used in an in-place operation.");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.copy_(ones({2})), RuntimeError,
+                                        "a leaf Variable that requires grad is being used in an in-place operation.");
     }
 
     TEST_CASE("materialize allocates in place, keeping identity") {
         UninitializedParameter u;
-        Parameter holder = u;                       // e.g. an optimizer's handle
+        Parameter holder = u;  // e.g. an optimizer's handle
         std::vector<Tensor> list{u};
         u.materialize({3, 4});
         CHECK_FALSE(u.is_uninitialized());
@@ -143,7 +149,8 @@ TEST_SUITE("UninitializedParameter") {
         CHECK(holder.is_same(u));
         CHECK(u.requires_grad());
         CHECK(u.dtype() == kFloat32);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.materialize({3, 4}), AttributeError, "'Parameter' object has no attribute 'materialize'");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(u.materialize({3, 4}), AttributeError,
+                                        "'Parameter' object has no attribute 'materialize'");
         UninitializedParameter d(true, kFloat64);
         d.materialize({5}, kFloat32);
         CHECK(d.dtype() == kFloat32);

@@ -28,30 +28,51 @@ std::shared_ptr<LRScheduler> make(Args&&... args) {
 const std::map<std::string, Make>& cases() {
     static const std::map<std::string, Make> table = {
         {"step", [](Optimizer& o) { return Schedulers{make<StepLR>(o, 3, 0.5)}; }},
-        {"multistep", [](Optimizer& o) { return Schedulers{make<MultiStepLR>(o, std::vector<std::int64_t>{2, 5, 5, 9}, 0.3)}; }},
-        {"multistep_at_zero", [](Optimizer& o) { return Schedulers{make<MultiStepLR>(o, std::vector<std::int64_t>{0, 4}, 0.5)}; }},
+        {"multistep",
+         [](Optimizer& o) {
+             return Schedulers{make<MultiStepLR>(o, std::vector<std::int64_t>{2, 5, 5, 9}, 0.3)};
+         }},
+        {"multistep_at_zero",
+         [](Optimizer& o) {
+             return Schedulers{make<MultiStepLR>(o, std::vector<std::int64_t>{0, 4}, 0.5)};
+         }},
         {"exponential", [](Optimizer& o) { return Schedulers{make<ExponentialLR>(o, 0.8)}; }},
         {"cosine", [](Optimizer& o) { return Schedulers{make<CosineAnnealingLR>(o, 5, 0.001)}; }},
         {"warm_restarts", [](Optimizer& o) { return Schedulers{make<CosineAnnealingWarmRestarts>(o, 3, 2, 0.01)}; }},
-        {"warm_restarts_fractional", [](Optimizer& o) { return Schedulers{make<CosineAnnealingWarmRestarts>(o, 2, 2, 0.001)}; }},
-        {"warm_restarts_fractional_tmult1", [](Optimizer& o) { return Schedulers{make<CosineAnnealingWarmRestarts>(o, 2, 1)}; }},
+        {"warm_restarts_fractional",
+         [](Optimizer& o) { return Schedulers{make<CosineAnnealingWarmRestarts>(o, 2, 2, 0.001)}; }},
+        {"warm_restarts_fractional_tmult1",
+         [](Optimizer& o) { return Schedulers{make<CosineAnnealingWarmRestarts>(o, 2, 1)}; }},
         {"linear", [](Optimizer& o) { return Schedulers{make<LinearLR>(o, 0.25, 1.0, 4)}; }},
         {"linear_decay", [](Optimizer& o) { return Schedulers{make<LinearLR>(o, 1.0, 0.1, 6)}; }},
         {"constant", [](Optimizer& o) { return Schedulers{make<ConstantLR>(o, 0.5, 4)}; }},
-        {"lambda", [](Optimizer& o) { return Schedulers{make<LambdaLR>(o, [](std::int64_t e) { return 1.0 / (1.0 + static_cast<double>(e)); })}; }},
+        {"lambda",
+         [](Optimizer& o) {
+             return Schedulers{make<LambdaLR>(o, [](std::int64_t e) { return 1.0 / (1.0 + static_cast<double>(e)); })};
+         }},
         {"lambda_per_group",
          [](Optimizer& o) {
-             return Schedulers{make<LambdaLR>(o, std::vector<LambdaLR::Lambda>{[](std::int64_t e) { return std::pow(0.9, static_cast<double>(e)); },
-                                                                               [](std::int64_t e) { return 1.0 + static_cast<double>(e); }})};
+             return Schedulers{make<LambdaLR>(
+                 o, std::vector<LambdaLR::Lambda>{[](std::int64_t e) { return std::pow(0.9, static_cast<double>(e)); },
+                                                  [](std::int64_t e) { return 1.0 + static_cast<double>(e); }})};
          }},
-        {"multiplicative", [](Optimizer& o) { return Schedulers{make<MultiplicativeLR>(o, [](std::int64_t e) { return e % 2 ? 0.95 : 0.9; })}; }},
+        {"multiplicative",
+         [](Optimizer& o) {
+             return Schedulers{make<MultiplicativeLR>(o, [](std::int64_t e) { return e % 2 ? 0.95 : 0.9; })};
+         }},
         {"polynomial", [](Optimizer& o) { return Schedulers{make<PolynomialLR>(o, 8, 2.0)}; }},
         {"onecycle", [](Optimizer& o) { return Schedulers{make<OneCycleLR>(o, OneCycleOptions(1.0, 25))}; }},
         {"onecycle_epochs_three_phase_linear",
          [](Optimizer& o) {
-             return Schedulers{make<OneCycleLR>(o, OneCycleOptions(0.5).epochs(5).steps_per_epoch(5).three_phase(true).anneal_strategy(AnnealStrategy::Linear).pct_start(0.25))};
+             return Schedulers{make<OneCycleLR>(o, OneCycleOptions(0.5)
+                                                       .epochs(5)
+                                                       .steps_per_epoch(5)
+                                                       .three_phase(true)
+                                                       .anneal_strategy(AnnealStrategy::Linear)
+                                                       .pct_start(0.25))};
          }},
-        {"cyclic_triangular", [](Optimizer& o) { return Schedulers{make<CyclicLR>(o, CyclicLROptions(0.01, 0.1).step_size_up(4))}; }},
+        {"cyclic_triangular",
+         [](Optimizer& o) { return Schedulers{make<CyclicLR>(o, CyclicLROptions(0.01, 0.1).step_size_up(4))}; }},
         {"cyclic_triangular2",
          [](Optimizer& o) {
              return Schedulers{make<CyclicLR>(o, CyclicLROptions(0.01, 0.1)
@@ -63,38 +84,71 @@ const std::map<std::string, Make>& cases() {
          }},
         {"cyclic_exp_range",
          [](Optimizer& o) {
-             return Schedulers{
-                 make<CyclicLR>(o, CyclicLROptions(0.02, 0.2).step_size_up(4).mode(CyclicLRMode::ExpRange).gamma(0.9).cycle_momentum(false))};
+             return Schedulers{make<CyclicLR>(o, CyclicLROptions(0.02, 0.2)
+                                                     .step_size_up(4)
+                                                     .mode(CyclicLRMode::ExpRange)
+                                                     .gamma(0.9)
+                                                     .cycle_momentum(false))};
          }},
         {"sequential",
          [](Optimizer& o) {
-             return Schedulers{make<SequentialLR>(o, Schedulers{make<LinearLR>(o, 0.5, 1.0, 3), make<ExponentialLR>(o, 0.9)}, std::vector<std::int64_t>{4})};
+             return Schedulers{
+                 make<SequentialLR>(o, Schedulers{make<LinearLR>(o, 0.5, 1.0, 3), make<ExponentialLR>(o, 0.9)},
+                                    std::vector<std::int64_t>{4})};
          }},
         {"sequential_cosine_step",
          [](Optimizer& o) {
-             return Schedulers{make<SequentialLR>(o, Schedulers{make<ConstantLR>(o, 0.5, 2), make<CosineAnnealingLR>(o, 6, 0.001), make<StepLR>(o, 2, 0.5)},
-                                                  std::vector<std::int64_t>{3, 12})};
+             return Schedulers{make<SequentialLR>(
+                 o,
+                 Schedulers{make<ConstantLR>(o, 0.5, 2), make<CosineAnnealingLR>(o, 6, 0.001), make<StepLR>(o, 2, 0.5)},
+                 std::vector<std::int64_t>{3, 12})};
          }},
         {"exponential_and_multistep",
-         [](Optimizer& o) { return Schedulers{make<ExponentialLR>(o, 0.9), make<MultiStepLR>(o, std::vector<std::int64_t>{4}, 0.5)}; }},
+         [](Optimizer& o) {
+             return Schedulers{make<ExponentialLR>(o, 0.9), make<MultiStepLR>(o, std::vector<std::int64_t>{4}, 0.5)};
+         }},
         {"chained",
          [](Optimizer& o) {
-             return Schedulers{make<ChainedScheduler>(Schedulers{make<ExponentialLR>(o, 0.9), make<MultiStepLR>(o, std::vector<std::int64_t>{4}, 0.5)})};
+             return Schedulers{make<ChainedScheduler>(
+                 Schedulers{make<ExponentialLR>(o, 0.9), make<MultiStepLR>(o, std::vector<std::int64_t>{4}, 0.5)})};
          }},
         {"chained_warmup_cosine",
-         [](Optimizer& o) { return Schedulers{make<ChainedScheduler>(Schedulers{make<LinearLR>(o, 0.1, 1.0, 5), make<CosineAnnealingLR>(o, 10)})}; }},
-        {"constant_and_exponential", [](Optimizer& o) { return Schedulers{make<ConstantLR>(o, 0.5, 3), make<ExponentialLR>(o, 0.9)}; }},
-        {"step_and_cosine", [](Optimizer& o) { return Schedulers{make<StepLR>(o, 4, 0.5), make<CosineAnnealingLR>(o, 8, 0.0)}; }},
+         [](Optimizer& o) {
+             return Schedulers{
+                 make<ChainedScheduler>(Schedulers{make<LinearLR>(o, 0.1, 1.0, 5), make<CosineAnnealingLR>(o, 10)})};
+         }},
+        {"constant_and_exponential",
+         [](Optimizer& o) {
+             return Schedulers{make<ConstantLR>(o, 0.5, 3), make<ExponentialLR>(o, 0.9)};
+         }},
+        {"step_and_cosine",
+         [](Optimizer& o) {
+             return Schedulers{make<StepLR>(o, 4, 0.5), make<CosineAnnealingLR>(o, 8, 0.0)};
+         }},
         {"multiplicative_and_polynomial",
-         [](Optimizer& o) { return Schedulers{make<MultiplicativeLR>(o, [](std::int64_t) { return 0.97; }), make<PolynomialLR>(o, 10, 1.5)}; }},
+         [](Optimizer& o) {
+             return Schedulers{make<MultiplicativeLR>(o, [](std::int64_t) { return 0.97; }),
+                               make<PolynomialLR>(o, 10, 1.5)};
+         }},
         {"plateau",
-         [](Optimizer& o) { return Schedulers{make<ReduceLROnPlateau>(o, ReduceLROnPlateauOptions().patience(2).factor(0.5).cooldown(1).min_lr(0.004))}; }},
+         [](Optimizer& o) {
+             return Schedulers{make<ReduceLROnPlateau>(
+                 o, ReduceLROnPlateauOptions().patience(2).factor(0.5).cooldown(1).min_lr(0.004))};
+         }},
         {"plateau_max_abs",
          [](Optimizer& o) {
-             return Schedulers{make<ReduceLROnPlateau>(o, ReduceLROnPlateauOptions().mode(PlateauMode::Max).threshold_mode(ThresholdMode::Abs).threshold(0.05).patience(1).factor(0.3))};
+             return Schedulers{make<ReduceLROnPlateau>(o, ReduceLROnPlateauOptions()
+                                                              .mode(PlateauMode::Max)
+                                                              .threshold_mode(ThresholdMode::Abs)
+                                                              .threshold(0.05)
+                                                              .patience(1)
+                                                              .factor(0.3))};
          }},
         {"exponential_and_plateau",
-         [](Optimizer& o) { return Schedulers{make<ExponentialLR>(o, 0.95), make<ReduceLROnPlateau>(o, ReduceLROnPlateauOptions().patience(1).factor(0.5))}; }},
+         [](Optimizer& o) {
+             return Schedulers{make<ExponentialLR>(o, 0.95),
+                               make<ReduceLROnPlateau>(o, ReduceLROnPlateauOptions().patience(1).factor(0.5))};
+         }},
     };
     return table;
 }
@@ -102,9 +156,12 @@ const std::map<std::string, Make>& cases() {
 /// SGD with two groups (lr 0.1 / 0.02, momentum 0.9 / 0.8), as the fixture's.
 struct Setup {
     Parameter a{zeros({1})}, b{zeros({1})};
-    SGD sgd{std::vector<SGD::ParamGroup>{{{a}, SGDOptions(0.1).momentum(0.9)}, {{b}, SGDOptions(0.02).momentum(0.8)}}, SGDOptions(0.1).momentum(0.9)};
+    SGD sgd{std::vector<SGD::ParamGroup>{{{a}, SGDOptions(0.1).momentum(0.9)}, {{b}, SGDOptions(0.02).momentum(0.8)}},
+            SGDOptions(0.1).momentum(0.9)};
     std::vector<double> lrs() { return {sgd.lr(0), sgd.lr(1)}; }
-    std::vector<double> momenta() { return {sgd.param_groups()[0].options.momentum(), sgd.param_groups()[1].options.momentum()}; }
+    std::vector<double> momenta() {
+        return {sgd.param_groups()[0].options.momentum(), sgd.param_groups()[1].options.momentum()};
+    }
 };
 
 void step_all(const std::string& name, Schedulers& schedulers, std::size_t i, const nlohmann::json& fixture) {
@@ -126,7 +183,8 @@ void check_values(const std::vector<double>& actual, const nlohmann::json& expec
 }
 
 /// Runs a case, optionally rebuilding everything from state_dict()s after `resume_at` steps.
-void replay(const std::string& name, const Make& build, const nlohmann::json& fixture, std::optional<std::size_t> resume_at) {
+void replay(const std::string& name, const Make& build, const nlohmann::json& fixture,
+            std::optional<std::size_t> resume_at) {
     const auto& expected = fixture.at("schedulers").at(name);
     auto setup = std::make_unique<Setup>();
     Schedulers schedulers = build(setup->sgd);
@@ -199,8 +257,10 @@ TEST_SUITE("scheduler arguments and state") {
         SGD sgd({p}, SGDOptions(0.1));
         Adam adam({Parameter(zeros({1}))}, AdamOptions(0.1));
         Adagrad adagrad({Parameter(zeros({1}))}, AdagradOptions(0.1));
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ConstantLR(sgd, 1.5), ValueError, "Constant multiplicative factor expected to be between 0 and 1.");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(OneCycleLR(sgd, OneCycleOptions(1.0)), ValueError, "You must define either total_steps OR (epochs AND steps_per_epoch)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ConstantLR(sgd, 1.5), ValueError,
+                                        "Constant multiplicative factor expected to be between 0 and 1.");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(OneCycleLR(sgd, OneCycleOptions(1.0)), ValueError,
+                                        "You must define either total_steps OR (epochs AND steps_per_epoch)");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(OneCycleLR(sgd, OneCycleOptions(1.0).epochs(0).steps_per_epoch(3)), ValueError,
                                         "Expected positive integer epochs, but got 0");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(OneCycleLR(sgd, OneCycleOptions(1.0).epochs(2).steps_per_epoch(-1)), ValueError,
@@ -210,18 +270,22 @@ TEST_SUITE("scheduler arguments and state") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(CyclicLR(adam, CyclicLROptions(0.01, 0.1)), ValueError,
                                         "optimizer must support momentum with `cycle_momentum` option enabled");
         CHECK_NOTHROW(CyclicLR(adam, CyclicLROptions(0.01, 0.1).cycle_momentum(false)));
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(CyclicLR(sgd, CyclicLROptions({0.01, 0.02}, {0.1, 0.2})), ValueError, "expected 1 values for base_lr, got 2");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(LambdaLR(sgd, std::vector<LambdaLR::Lambda>{}), ValueError, "Expected 1 lr_lambdas, but got 0");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(CyclicLR(sgd, CyclicLROptions({0.01, 0.02}, {0.1, 0.2})), ValueError,
+                                        "expected 1 values for base_lr, got 2");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(LambdaLR(sgd, std::vector<LambdaLR::Lambda>{}), ValueError,
+                                        "Expected 1 lr_lambdas, but got 0");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ChainedScheduler(Schedulers{}), ValueError, "at least one scheduler");
         SGD other({Parameter(zeros({1}))}, SGDOptions(0.1));
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ChainedScheduler(Schedulers{make<StepLR>(sgd, 2), make<StepLR>(other, 2)}), ValueError,
-                                        "expects all schedulers to belong to the same optimizer");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(SequentialLR(other, Schedulers{make<StepLR>(sgd, 2)}, {}), ValueError, "same optimizer");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ChainedScheduler(Schedulers{make<StepLR>(sgd, 2), make<StepLR>(other, 2)}),
+                                        ValueError, "expects all schedulers to belong to the same optimizer");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(SequentialLR(other, Schedulers{make<StepLR>(sgd, 2)}, {}), ValueError,
+                                        "same optimizer");
         CosineAnnealingWarmRestarts restarts(sgd, 2);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(restarts.step(-0.5), ValueError, "Expected non-negative epoch, but got");
         ReduceLROnPlateau plateau(sgd);
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(plateau.step(), ValueError, "needs the metric");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ReduceLROnPlateau(sgd, ReduceLROnPlateauOptions().factor(1.0)), ValueError, "Factor should be < 1.0.");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ReduceLROnPlateau(sgd, ReduceLROnPlateauOptions().factor(1.0)), ValueError,
+                                        "Factor should be < 1.0.");
     }
 
     TEST_CASE("OneCycleLR: stepping past total_steps says so (PyTorch counts the initial step)") {
@@ -230,7 +294,8 @@ TEST_SUITE("scheduler arguments and state") {
         OneCycleLR sched(opt, OneCycleOptions(1.0).epochs(1).steps_per_epoch(3));
         CHECK(sched.total_steps() == 3);
         for (int i = 0; i < 3; ++i) sched.step();
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(sched.step(), ValueError, "Tried to step 5 times. The specified number of total steps is 3");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(sched.step(), ValueError,
+                                        "Tried to step 5 times. The specified number of total steps is 3");
     }
 
     TEST_CASE("a scheduler's load_state_dict leaves the optimizer's lr alone, as PyTorch's") {
@@ -250,7 +315,9 @@ TEST_SUITE("scheduler arguments and state") {
         CHECK(fresh.lr() == sgd.lr());
     }
 
-    TEST_CASE("ReduceLROnPlateau goes through save_checkpoint like any scheduler: a resumed run equals an uninterrupted one") {
+    TEST_CASE(
+        "ReduceLROnPlateau goes through save_checkpoint like any scheduler: a resumed run equals an uninterrupted "
+        "one") {
         // Plain model, Adam, plateau on a noisy loss: 6 + 6 epochs resumed from a checkpoint equal 12 epochs.
         const auto run = [](int epochs, const std::string& resume_from, const std::string& save_to) {
             manual_seed(3);
@@ -258,7 +325,8 @@ TEST_SUITE("scheduler arguments and state") {
             Adam adam(model.parameters(), AdamOptions(0.05));
             ReduceLROnPlateau plateau(adam, ReduceLROnPlateauOptions().patience(1).factor(0.5));
             int first = 1;
-            if (!resume_from.empty()) first = static_cast<int>(load_checkpoint(resume_from, model, &adam, &plateau).epoch) + 1;
+            if (!resume_from.empty())
+                first = static_cast<int>(load_checkpoint(resume_from, model, &adam, &plateau).epoch) + 1;
             std::vector<double> lrs;
             for (int epoch = first; epoch <= epochs; ++epoch) {
                 const Tensor x = randn({16, 2});
@@ -266,7 +334,7 @@ TEST_SUITE("scheduler arguments and state") {
                 adam.zero_grad();
                 loss.backward();
                 adam.step();
-                plateau.step(loss.item<double>() + (epoch % 3 == 0 ? 1.0 : 0.0));   // stalls now and then
+                plateau.step(loss.item<double>() + (epoch % 3 == 0 ? 1.0 : 0.0));  // stalls now and then
                 lrs.push_back(adam.lr());
             }
             if (!save_to.empty()) save_checkpoint(save_to, model, &adam, &plateau, {epochs, {}});
@@ -279,7 +347,7 @@ TEST_SUITE("scheduler arguments and state") {
         first.first.insert(first.first.end(), second.first.begin(), second.first.end());
         CHECK(first.first == whole.first);
         CHECK(second.second == whole.second);
-        CHECK(whole.first.back() < whole.first.front());   // the plateau did cut the lr
+        CHECK(whole.first.back() < whole.first.front());  // the plateau did cut the lr
         std::filesystem::remove(path);
     }
 }

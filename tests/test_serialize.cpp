@@ -15,7 +15,8 @@ using namespace lazynn;
 namespace {
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("lazynn_ser_" + std::to_string(::getpid()) + "_" + name)).string();
+    return (std::filesystem::temp_directory_path() / ("lazynn_ser_" + std::to_string(::getpid()) + "_" + name))
+        .string();
 }
 
 struct Mlp : Cloneable<Mlp> {
@@ -42,12 +43,12 @@ TEST_SUITE("safetensors") {
         sd.insert("b", tensor({1.5, -2.5}, kFloat64));
         sd.insert("c", tensor({7, 8, 9}));
         sd.insert("scalar", scalar_tensor(3.0));
-        sd.insert("view", arange(6).reshape({2, 3}).t());   // non-contiguous is written contiguously
+        sd.insert("view", arange(6).reshape({2, 3}).t());  // non-contiguous is written contiguously
         serialize::save_safetensors(sd, path, {{"note", "hello"}});
         const auto back = serialize::load_safetensors(path);
         CHECK(back.tensors.keys() == sd.keys());
         for (const auto& [k_entry, v] : sd) {
-            const auto& k = k_entry;   // clang 14 cannot capture structured bindings
+            const auto& k = k_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(k);
             CHECK(back.tensors.at(k).dtype() == v.dtype());
             CHECK(equal(back.tensors.at(k), v));
@@ -55,7 +56,8 @@ TEST_SUITE("safetensors") {
         CHECK(back.metadata.at("note") == "hello");
         const std::string bytes = read_file(path);
         std::uint64_t n = 0;
-        for (int i = 0; i < 8; ++i) n |= std::uint64_t(static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)])) << (8 * i);
+        for (int i = 0; i < 8; ++i)
+            n |= std::uint64_t(static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)])) << (8 * i);
         CHECK(n % 8 == 0);
         CHECK(bytes.substr(8, n).find("\"dtype\":\"F64\"") != std::string::npos);
         std::filesystem::remove(path);
@@ -88,7 +90,8 @@ TEST_SUITE("safetensors") {
         const std::string good = read_file(path);
 
         // Every truncation point fails with an error, never a crash.
-        for (std::size_t cut : {std::size_t{0}, std::size_t{5}, std::size_t{8}, std::size_t{20}, good.size() - 1, good.size() - 17}) {
+        for (std::size_t cut :
+             {std::size_t{0}, std::size_t{5}, std::size_t{8}, std::size_t{20}, good.size() - 1, good.size() - 17}) {
             CAPTURE(cut);
             write_file(path, good.substr(0, cut));
             CHECK_THROWS_AS(serialize::load_safetensors(path), RuntimeError);
@@ -96,9 +99,10 @@ TEST_SUITE("safetensors") {
         write_file(path, good.substr(0, good.size() - 1));
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "truncated: tensor 'bias'");
         std::string corrupt = good;
-        corrupt[8] = '#';   // the header's opening brace
+        corrupt[8] = '#';  // the header's opening brace
         write_file(path, corrupt);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "corrupt header (not valid JSON");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError,
+                                        "corrupt header (not valid JSON");
         std::string huge = good;
         huge[7] = '\x7f';
         write_file(path, huge);
@@ -106,11 +110,13 @@ TEST_SUITE("safetensors") {
         std::string wrong_dtype = good;
         wrong_dtype.replace(wrong_dtype.find("F32"), 3, "BF1");
         write_file(path, wrong_dtype);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "tensor 'weight' has dtype 'BF1'");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError,
+                                        "tensor 'weight' has dtype 'BF1'");
         std::string wrong_shape = good;
         wrong_shape.replace(wrong_shape.find("[4,4]"), 5, "[4,5]");
         write_file(path, wrong_shape);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "tensor 'weight': data_offsets");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError,
+                                        "tensor 'weight': data_offsets");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path + ".nope"), RuntimeError, "no such file");
         std::filesystem::remove(path);
     }
@@ -128,7 +134,8 @@ TEST_SUITE("safetensors") {
         const Tensor x = randn({4, 5});
         CHECK(equal(a(x), b(x)));
         nn::Linear wrong(2, 2);
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(load(wrong, path), RuntimeError, path + ": Error(s) in loading state_dict for Linear");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(load(wrong, path), RuntimeError,
+                                        path + ": Error(s) in loading state_dict for Linear");
         Mlp lazy;
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(save(lazy, path), RuntimeError, "uninitialized parameter; run a forward pass");
         std::filesystem::remove(path);
@@ -138,7 +145,7 @@ TEST_SUITE("safetensors") {
         const std::string path = temp_path("train.safetensors");
         auto run_steps = [](Mlp& model, optim::Optimizer& opt, optim::LRScheduler& sched, int steps) {
             for (int s = 0; s < steps; ++s) {
-                const Tensor x = randn({6, 5});   // draws from the global generator: its state must resume too
+                const Tensor x = randn({6, 5});  // draws from the global generator: its state must resume too
                 const Tensor y = randint(0, 3, {6});
                 opt.zero_grad();
                 nn::functional::cross_entropy(model(x), y).backward();
@@ -161,10 +168,12 @@ TEST_SUITE("safetensors") {
         const TrainingState state = load_checkpoint(path, resumed, &adam2, &sched2);
         CHECK(state.epoch == 3);
         CHECK(state.extra.at("note") == "mid-run");
-        CHECK(adam2.lr() == doctest::Approx(adam.param_groups()[0].options.lr() * 4).epsilon(1e-9));   // two halvings ago
+        CHECK(adam2.lr() ==
+              doctest::Approx(adam.param_groups()[0].options.lr() * 4).epsilon(1e-9));  // two halvings ago
         run_steps(resumed, adam2, sched2, 4);
         CHECK(equal(resumed.fc2.weight, expected));
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(load_checkpoint(path + ".missing", resumed, nullptr, nullptr), RuntimeError, "no such file");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(load_checkpoint(path + ".missing", resumed, nullptr, nullptr), RuntimeError,
+                                        "no such file");
         std::filesystem::remove(path);
     }
 }

@@ -16,7 +16,7 @@
 #include <string>
 
 namespace lazynn::detail {
-std::string simd_arch_name();   // framework/src/simd/simd.hpp (internal)
+std::string simd_arch_name();  // framework/src/simd/simd.hpp (internal)
 }
 
 using namespace lazynn;
@@ -71,22 +71,24 @@ Float32AndFloat64 run_in_both(const Op& op, const std::vector<double>& grid) {
     const Tensor y32 = op(x32), y64 = op(x64);
     y32.sum().backward();
     y64.sum().backward();
-    return {x64.detach().to_vector<double>(), y32.to_vector<double>(), y64.to_vector<double>(), x32.grad().to_vector<double>(),
-            x64.grad().to_vector<double>()};
+    return {x64.detach().to_vector<double>(), y32.to_vector<double>(), y64.to_vector<double>(),
+            x32.grad().to_vector<double>(), x64.grad().to_vector<double>()};
 }
 
 /// PyTorch's 2x2 / stride 2 max pooling, one window at a time: the first maximum in scan order,
 /// but every NaN replaces the pick before it. Returns the output and the input gradient for
 /// the upstream gradient `g`.
-std::pair<std::vector<double>, std::vector<double>> reference_max_pool(const std::vector<double>& x, const std::vector<double>& g,
-                                                                       std::int64_t planes, std::int64_t h, std::int64_t w) {
+std::pair<std::vector<double>, std::vector<double>> reference_max_pool(const std::vector<double>& x,
+                                                                       const std::vector<double>& g,
+                                                                       std::int64_t planes, std::int64_t h,
+                                                                       std::int64_t w) {
     const std::int64_t oh = h / 2, ow = w / 2;
     std::vector<double> out(static_cast<std::size_t>(planes * oh * ow)), grad(x.size(), 0.0);
     for (std::int64_t p = 0; p < planes; ++p) {
         for (std::int64_t y = 0; y < oh; ++y) {
             for (std::int64_t c = 0; c < ow; ++c) {
-                const std::int64_t at[4] = {(p * h + 2 * y) * w + 2 * c, (p * h + 2 * y) * w + 2 * c + 1, (p * h + 2 * y + 1) * w + 2 * c,
-                                            (p * h + 2 * y + 1) * w + 2 * c + 1};
+                const std::int64_t at[4] = {(p * h + 2 * y) * w + 2 * c, (p * h + 2 * y) * w + 2 * c + 1,
+                                            (p * h + 2 * y + 1) * w + 2 * c, (p * h + 2 * y + 1) * w + 2 * c + 1};
                 std::int64_t pick = at[0];
                 for (int q = 1; q < 4; ++q) {
                     const double v = x[static_cast<std::size_t>(at[q])];
@@ -132,7 +134,7 @@ TEST_SUITE("SIMD math vs PyTorch") {
     TEST_CASE("values and gradients at NaN, infinities, signed zeros and the overflow edges match PyTorch") {
         const auto fixture = lazynn::testing::load_fixture("simd_edges.json");
         for (const auto& [name_entry, op] : edge_ops()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             const auto& c = fixture.at("cases").at(name);
             const auto& e32 = c.at("float32");
             const auto& e64 = c.at("float64");
@@ -141,7 +143,8 @@ TEST_SUITE("SIMD math vs PyTorch") {
             for (const Dtype dtype : {kFloat32, kFloat64}) {
                 const bool single = dtype == kFloat32;
                 const std::vector<double> input = decode((single ? e32 : e64).at("input"));
-                const Tensor x = tensor(input, {static_cast<std::int64_t>(input.size())}, kFloat64).to(dtype).requires_grad_(true);
+                const Tensor x =
+                    tensor(input, {static_cast<std::int64_t>(input.size())}, kFloat64).to(dtype).requires_grad_(true);
                 const Tensor y = op(x);
                 REQUIRE(y.dtype() == dtype);
                 y.sum().backward();
@@ -155,9 +158,10 @@ TEST_SUITE("SIMD math vs PyTorch") {
                     const bool signs_agree = std::signbit(out32[i]) == std::signbit(out64[i]);
                     if (!single) {
                         // The float64 tolerances of the PyTorch fixture suite (test_tensor_ops.cpp).
-                        CHECK_MESSAGE(same_edge_value(got[i], out64[i], signs_agree, 1e-10, 1e-300), "value ", got[i], " vs ", out64[i]);
-                        CHECK_MESSAGE(same_edge_value(got_grad[i], grad64[i], true, 1e-9, 1e-300), "gradient ", got_grad[i], " vs ",
-                                      grad64[i]);
+                        CHECK_MESSAGE(same_edge_value(got[i], out64[i], signs_agree, 1e-10, 1e-300), "value ", got[i],
+                                      " vs ", out64[i]);
+                        CHECK_MESSAGE(same_edge_value(got_grad[i], grad64[i], true, 1e-9, 1e-300), "gradient ",
+                                      got_grad[i], " vs ", grad64[i]);
                         continue;
                     }
                     // float32: PyTorch's float32 result, or its float64 one where float32 PyTorch is
@@ -178,12 +182,13 @@ TEST_SUITE("SIMD math vs PyTorch") {
         }
     }
 
-    TEST_CASE("float32 exp, log, sqrt, sin, cos and softplus follow float64 libm on dense grids, in value and gradient") {
+    TEST_CASE(
+        "float32 exp, log, sqrt, sin, cos and softplus follow float64 libm on dense grids, in value and gradient") {
         struct Case {
             const char* name;
             Op op;
             double low, high;
-            double rtol, atol;   // of the value and the gradient
+            double rtol, atol;  // of the value and the gradient
         };
         // A few float32 ulps of the result; sin, cos and log also an absolute 2^-23 near their
         // zeros (the float32 argument reduction / the rounding of the result near 1). softplus
@@ -199,15 +204,17 @@ TEST_SUITE("SIMD math vs PyTorch") {
         for (const auto& c : cases) {
             CAPTURE(std::string(c.name));
             std::vector<double> grid;
-            for (int i = 0; i <= 20011; ++i) grid.push_back(c.low + (c.high - c.low) * i / 20011.0);   // not a multiple of any width
-            const Float32AndFloat64 r = run_in_both(c.op, grid);   // not a structured binding: CAPTURE in clang 14
+            for (int i = 0; i <= 20011; ++i)
+                grid.push_back(c.low + (c.high - c.low) * i / 20011.0);  // not a multiple of any width
+            const Float32AndFloat64 r = run_in_both(c.op, grid);  // not a structured binding: CAPTURE in clang 14
             const auto &x = r.x, &v32 = r.v32, &v64 = r.v64, &g32 = r.g32, &g64 = r.g64;
             for (std::size_t i = 0; i < grid.size(); ++i) {
                 CAPTURE(x[i]);
                 CHECK(std::abs(v32[i] - v64[i]) <= c.rtol * std::abs(v64[i]) + c.atol);
                 // The backward formulas run in float32 too (libm or from the float32 output);
                 // sqrt's gradient at 0 is inf in both.
-                CHECK((g32[i] == g64[i] || std::abs(g32[i] - g64[i]) <= std::max(2e-6, c.rtol) * std::abs(g64[i]) + 2 * c.atol));
+                CHECK((g32[i] == g64[i] ||
+                       std::abs(g32[i] - g64[i]) <= std::max(2e-6, c.rtol) * std::abs(g64[i]) + 2 * c.atol));
             }
         }
     }
@@ -221,8 +228,9 @@ TEST_SUITE("SIMD layer kernels") {
             for (std::int64_t w = 2; w <= 70; w += (w < 40 ? 1 : 7)) {
                 CAPTURE(w);
                 const std::int64_t h = 5, planes = 3;
-                std::vector<double> x = randint(-4, 5, {planes * h * w}, kFloat64).to_vector<double>();   // small integers: ties
-                if (w == 33) x[static_cast<std::size_t>(w + 3)] = NAN;                                  // one row holds NaN
+                std::vector<double> x =
+                    randint(-4, 5, {planes * h * w}, kFloat64).to_vector<double>();  // small integers: ties
+                if (w == 33) x[static_cast<std::size_t>(w + 3)] = NAN;               // one row holds NaN
                 std::vector<double> g = randn({planes * (h / 2) * (w / 2)}).to_vector<double>();
                 const auto [expected, expected_grad] = reference_max_pool(x, g, planes, h, w);
                 const Tensor input = tensor(x, {1, planes, h, w}, kFloat64).to(dtype).requires_grad_(true);
@@ -254,7 +262,8 @@ TEST_SUITE("SIMD layer kernels") {
                 const Tensor x64 = randn({2, conv.c, 7, w}, kFloat64).requires_grad_(true);
                 const Tensor k64 = randn({5, conv.c, 3, 3}, kFloat64).requires_grad_(true);
                 const Tensor b64 = randn({5}, kFloat64);
-                const Tensor x32 = x64.detach().to(kFloat32).requires_grad_(true), k32 = k64.detach().to(kFloat32).requires_grad_(true);
+                const Tensor x32 = x64.detach().to(kFloat32).requires_grad_(true),
+                             k32 = k64.detach().to(kFloat32).requires_grad_(true);
                 const auto run = [&](const Tensor& x, const Tensor& k, const Tensor& b) {
                     return F::conv2d(x, k, b, {conv.stride, conv.stride}, {conv.pad, conv.pad, conv.pad, conv.pad},
                                      {conv.dilation, conv.dilation}, 1);
@@ -270,7 +279,8 @@ TEST_SUITE("SIMD layer kernels") {
         }
     }
 
-    TEST_CASE("batch norm and layer norm kernels match plain tensor-op formulas on every length, forward and backward") {
+    TEST_CASE(
+        "batch norm and layer norm kernels match plain tensor-op formulas on every length, forward and backward") {
         for (const Dtype dtype : {kFloat32, kFloat64}) {
             const double tol = dtype == kFloat32 ? 2e-5 : 1e-11;
             for (const std::int64_t len : {2, 3, 7, 8, 15, 16, 17, 31, 33, 64, 100}) {
@@ -278,10 +288,12 @@ TEST_SUITE("SIMD layer kernels") {
                 // Layer norm over the last dim, with weight and bias (a row of one element has
                 // variance 0, where float32 rounding is amplified by 1 / sqrt(eps)).
                 const Tensor x = (randn({6, len}, kFloat64) * 3.0 + 1.0).to(dtype).requires_grad_(true);
-                const Tensor wt = randn({len}, kFloat64).to(dtype).requires_grad_(true), bs = randn({len}, kFloat64).to(dtype);
+                const Tensor wt = randn({len}, kFloat64).to(dtype).requires_grad_(true),
+                             bs = randn({len}, kFloat64).to(dtype);
                 const Tensor upstream = randn({6, len}, kFloat64).to(dtype);
                 (F::layer_norm(x, {len}, wt, bs) * upstream).sum().backward();
-                const Tensor x_ref = x.detach().to(kFloat64).requires_grad_(true), w_ref = wt.detach().to(kFloat64).requires_grad_(true);
+                const Tensor x_ref = x.detach().to(kFloat64).requires_grad_(true),
+                             w_ref = wt.detach().to(kFloat64).requires_grad_(true);
                 const Tensor centred = x_ref - x_ref.mean({1}, true);
                 const Tensor normed = centred / (centred.pow(2).mean({1}, true) + 1e-5).sqrt();
                 ((normed * w_ref + bs.to(kFloat64)) * upstream.to(kFloat64)).sum().backward();

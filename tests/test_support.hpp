@@ -86,17 +86,17 @@ inline void check_close(const Tensor& actual, const Tensor& expected, double rto
 }
 
 /// Asserts that `expr` throws `Exception` with a message containing `fragment`.
-#define LAZYNN_CHECK_THROWS_WITH_SUBSTR(expr, Exception, fragment)                                  \
-    do {                                                                                          \
-        bool lazynn_thrown_ = false;                                                              \
-        try {                                                                                     \
-            (void)(expr);                                                                         \
-        } catch (const Exception& lazynn_e_) {                                                    \
-            lazynn_thrown_ = true;                                                                \
-            CHECK_MESSAGE(std::string(lazynn_e_.what()).find(fragment) != std::string::npos,      \
-                          "message was: " << lazynn_e_.what());                                   \
-        }                                                                                         \
-        CHECK_MESSAGE(lazynn_thrown_, "expected " #Exception " from " #expr);                     \
+#define LAZYNN_CHECK_THROWS_WITH_SUBSTR(expr, Exception, fragment)                           \
+    do {                                                                                     \
+        bool lazynn_thrown_ = false;                                                         \
+        try {                                                                                \
+            (void)(expr);                                                                    \
+        } catch (const Exception& lazynn_e_) {                                               \
+            lazynn_thrown_ = true;                                                           \
+            CHECK_MESSAGE(std::string(lazynn_e_.what()).find(fragment) != std::string::npos, \
+                          "message was: " << lazynn_e_.what());                              \
+        }                                                                                    \
+        CHECK_MESSAGE(lazynn_thrown_, "expected " #Exception " from " #expr);                \
     } while (0)
 
 }  // namespace lazynn::testing

@@ -14,8 +14,8 @@ TEST_SUITE("factories") {
         CHECK(arange(5, kInt64).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 2, 3, 4});
         CHECK(arange(1.0, 2.0, 0.25).to_vector<float>() == std::vector<float>{1.0f, 1.25f, 1.5f, 1.75f});
         CHECK(linspace(0, 1, 5).to_vector<float>() == std::vector<float>{0.0f, 0.25f, 0.5f, 0.75f, 1.0f});
-        CHECK(tensor({1, 2, 3}).dtype() == kInt64);                 // integers give int64, like torch.tensor
-        CHECK(tensor({1.5, 2.0}).dtype() == kFloat32);              // floating values give float32
+        CHECK(tensor({1, 2, 3}).dtype() == kInt64);     // integers give int64, like torch.tensor
+        CHECK(tensor({1.5, 2.0}).dtype() == kFloat32);  // floating values give float32
         CHECK(tensor({{1., 2.}, {3., 4.}}).shape() == Shape{2, 2});
         CHECK(tensor({{3.0}, {-2.0}}).shape() == Shape{2, 1});
         CHECK(scalar_tensor(2.0).dim() == 0);
@@ -89,7 +89,7 @@ TEST_SUITE("metadata and views") {
 
     TEST_CASE("views share storage") {
         Tensor a = arange(12).reshape({3, 4});
-        a.transpose(0, 1).select(0, 1).fill_(-1.0);   // column 1
+        a.transpose(0, 1).select(0, 1).fill_(-1.0);  // column 1
         CHECK(a.to_vector<float>() == std::vector<float>{0, -1, 2, 3, 4, -1, 6, 7, 8, -1, 10, 11});
         CHECK_FALSE(a.t().is_contiguous());
         CHECK(a.t().contiguous().is_contiguous());
@@ -124,7 +124,7 @@ TEST_SUITE("metadata and views") {
         const Tensor i = tensor({1, 2, 3});
         CHECK((i + 1).dtype() == kInt64);
         CHECK((i + 0.5).dtype() == kFloat32);
-        CHECK((i / 2).dtype() == kFloat32);            // true division, as in PyTorch
+        CHECK((i / 2).dtype() == kFloat32);  // true division, as in PyTorch
         CHECK((i / 2).to_vector<float>() == std::vector<float>{0.5f, 1.0f, 1.5f});
         CHECK((ones({2}) + ones({2}, kFloat64)).dtype() == kFloat64);
         CHECK(i.exp().dtype() == kFloat32);
@@ -177,13 +177,16 @@ TEST_SUITE("errors name the op and the shapes") {
     }
 
     TEST_CASE("broadcast, reshape, view and dims") {
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({2, 3}) + ones({4}), ShapeError, "add: shapes [2, 3] and [4] cannot be broadcast");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({6}).reshape({4, 2}), ShapeError, "shape '[4, 2]' is invalid for input of size 6");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({2, 3}) + ones({4}), ShapeError,
+                                        "add: shapes [2, 3] and [4] cannot be broadcast");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({6}).reshape({4, 2}), ShapeError,
+                                        "shape '[4, 2]' is invalid for input of size 6");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({2, 3}).t().view({6}), RuntimeError, "Use .reshape(...) instead");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({2, 3}).sum({2}), IndexError,
                                         "Dimension out of range (expected to be in range of [-2, 1], but got 2)");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({2, 3}).expand({4, 3, 5}), ShapeError, "must match the existing size");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(cat({ones({2, 3}), ones({2, 4})}), ShapeError, "Sizes of tensors must match except in dimension 0");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(cat({ones({2, 3}), ones({2, 4})}), ShapeError,
+                                        "Sizes of tensors must match except in dimension 0");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({3}).select(0, 3), IndexError, "out of range");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({3}).index_select(0, tensor({0, 5})), IndexError, "out of bounds");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(ones({3}).index_select(0, tensor({0.0})), DtypeError, "int64");
@@ -222,7 +225,7 @@ TEST_SUITE("printing") {
         };
         CHECK(fixture.at("cases").size() == cases.size());
         for (const auto& [name_entry, t] : cases) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             CHECK(t.str() == fixture.at("cases").at(name).get<std::string>());
         }

@@ -11,9 +11,9 @@
 
 using namespace lazynn;
 using lazynn::testing::check_close;
+using lazynn::testing::check_same;
 using lazynn::testing::fixture_tensor;
 using lazynn::testing::typed_fixture_tensor;
-using lazynn::testing::check_same;
 
 namespace {
 
@@ -52,7 +52,10 @@ const std::map<std::string, Fn>& cases() {
         {"where", [](const auto& x) { return where(x[0] > 0.0, x[0], x[1]); }},
         {"sum_all", [](const auto& x) { return x[0].sum(); }},
         {"sum_dim", [](const auto& x) { return x[0].sum({1}); }},
-        {"sum_dims_keepdim", [](const auto& x) { return x[0].sum({0, 2}, true); }},
+        {"sum_dims_keepdim",
+         [](const auto& x) {
+             return x[0].sum({0, 2}, true);
+         }},
         {"mean_all", [](const auto& x) { return x[0].mean(); }},
         {"mean_dim", [](const auto& x) { return x[0].mean({-1}); }},
         {"var_all", [](const auto& x) { return x[0].var(); }},
@@ -62,7 +65,10 @@ const std::map<std::string, Fn>& cases() {
         {"max_dim", [](const auto& x) { return x[0].max(1).values; }},
         {"min_dim_keepdim", [](const auto& x) { return x[0].min(1, true).values; }},
         {"logsumexp", [](const auto& x) { return x[0].logsumexp({1}); }},
-        {"logsumexp_keepdim", [](const auto& x) { return x[0].logsumexp({0, 1}, true); }},
+        {"logsumexp_keepdim",
+         [](const auto& x) {
+             return x[0].logsumexp({0, 1}, true);
+         }},
         {"matmul_1d_1d", [](const auto& x) { return x[0].matmul(x[1]); }},
         {"matmul_2d_1d", [](const auto& x) { return x[0].matmul(x[1]); }},
         {"matmul_1d_2d", [](const auto& x) { return x[0].matmul(x[1]); }},
@@ -74,18 +80,39 @@ const std::map<std::string, Fn>& cases() {
         {"softmax", [](const auto& x) { return x[0].softmax(1); }},
         {"softmax_dim0", [](const auto& x) { return x[0].softmax(0); }},
         {"log_softmax", [](const auto& x) { return x[0].log_softmax(-1); }},
-        {"reshape_transpose", [](const auto& x) { return x[0].transpose(0, 2).reshape({4, 6}) * 2; }},
-        {"permute_contiguous", [](const auto& x) { return x[0].permute({2, 0, 1}).contiguous() * 3; }},
+        {"reshape_transpose",
+         [](const auto& x) {
+             return x[0].transpose(0, 2).reshape({4, 6}) * 2;
+         }},
+        {"permute_contiguous",
+         [](const auto& x) {
+             return x[0].permute({2, 0, 1}).contiguous() * 3;
+         }},
         {"slice_step", [](const auto& x) { return x[0].slice(0, 1, 6, 2) * 2; }},
         {"select", [](const auto& x) { return x[0].select(1, 2) * 2; }},
         {"narrow", [](const auto& x) { return x[0].narrow(1, 1, 2) * 2; }},
-        {"expand", [](const auto& x) { return x[0].expand({2, 3, 4}) * 1.5; }},
+        {"expand",
+         [](const auto& x) {
+             return x[0].expand({2, 3, 4}) * 1.5;
+         }},
         {"squeeze_unsqueeze", [](const auto& x) { return x[0].squeeze(1).unsqueeze(0) * 2; }},
         {"flatten", [](const auto& x) { return x[0].flatten(1) * 2; }},
-        {"index_select", [](const auto& x) { return x[0].index_select(0, tensor(std::vector<std::int64_t>{4, 0, 4, 2}, {4})); }},
-        {"cat", [](const auto& x) { return cat({x[0], x[1]}, 0); }},
-        {"cat_dim1", [](const auto& x) { return cat({x[0], x[1]}, 1); }},
-        {"stack", [](const auto& x) { return stack({x[0], x[1]}, 1); }},
+        {"index_select",
+         [](const auto& x) {
+             return x[0].index_select(0, tensor(std::vector<std::int64_t>{4, 0, 4, 2}, {4}));
+         }},
+        {"cat",
+         [](const auto& x) {
+             return cat({x[0], x[1]}, 0);
+         }},
+        {"cat_dim1",
+         [](const auto& x) {
+             return cat({x[0], x[1]}, 1);
+         }},
+        {"stack",
+         [](const auto& x) {
+             return stack({x[0], x[1]}, 1);
+         }},
         {"composite_mlp", [](const auto& x) { return (x[0].matmul(x[1].t()) + x[2]).tanh().pow(2).mean({0}); }},
         {"log1p", [](const auto& x) { return x[0].log1p(); }},
         {"expm1", [](const auto& x) { return x[0].expm1(); }},
@@ -108,7 +135,10 @@ const std::map<std::string, Fn>& cases() {
         {"prod_all_with_zero", [](const auto& x) { return x[0].prod(); }},
         {"cumsum", [](const auto& x) { return x[0].cumsum(1); }},
         {"cumsum_dim0_transposed", [](const auto& x) { return x[0].t().cumsum(-1); }},
-        {"flip", [](const auto& x) { return x[0].flip({0, 2}); }},
+        {"flip",
+         [](const auto& x) {
+             return x[0].flip({0, 2});
+         }},
         {"tril", [](const auto& x) { return x[0].tril(1); }},
         {"triu_batched", [](const auto& x) { return x[0].triu(-1); }},
         {"masked_fill", [](const auto& x) { return x[0].masked_fill(x[0] > 0.0, 2.5); }},
@@ -138,7 +168,7 @@ TEST_SUITE("tensor ops vs PyTorch") {
     TEST_CASE("float64 values and gradients match PyTorch") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
         for (const auto& [name_entry, fn] : cases()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             std::vector<Tensor> inputs = fixture_inputs(c, kFloat64, true);
@@ -157,7 +187,7 @@ TEST_SUITE("tensor ops vs PyTorch") {
     TEST_CASE("float32 values match PyTorch to 1e-5 relative") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
         for (const auto& [name_entry, fn] : cases()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             const Tensor out = fn(fixture_inputs(c, kFloat32, false));
@@ -169,7 +199,7 @@ TEST_SUITE("tensor ops vs PyTorch") {
     TEST_CASE("gradcheck passes for every op") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops.json");
         for (const auto& [name_entry, fn] : cases()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             const auto result = autograd::gradcheck(fn, fixture_inputs(c, kFloat64, true));
@@ -193,22 +223,27 @@ Float32AndFloat64 run_in_both(const std::function<Tensor(const Tensor&)>& op, co
     const Tensor y32 = op(x32), y64 = op(x64);
     y32.sum().backward();
     y64.sum().backward();
-    return {y32.to_vector<double>(), y64.to_vector<double>(), x32.grad().to_vector<double>(), x64.grad().to_vector<double>()};
+    return {y32.to_vector<double>(), y64.to_vector<double>(), x32.grad().to_vector<double>(),
+            x64.grad().to_vector<double>()};
 }
 
 }  // namespace
 
 TEST_SUITE("vectorised float32 kernels") {
-    TEST_CASE("float32 tanh, sigmoid and SiLU follow the float64 libm results in value and gradient, and PyTorch at the edges") {
+    TEST_CASE(
+        "float32 tanh, sigmoid and SiLU follow the float64 libm results in value and gradient, and PyTorch at the "
+        "edges") {
         std::vector<double> grid;
         for (int i = -4000; i <= 4000; ++i) grid.push_back(i * 0.005);
-        for (double v : {-100.0, -88.5, -87.5, -50.0, -9.0, 9.0, 50.0, 100.0, 1e-30, -1e-30, 1e-6, -1e-6, 0.5499, 0.5501, -0.5501}) grid.push_back(v);
+        for (double v :
+             {-100.0, -88.5, -87.5, -50.0, -9.0, 9.0, 50.0, 100.0, 1e-30, -1e-30, 1e-6, -1e-6, 0.5499, 0.5501, -0.5501})
+            grid.push_back(v);
         const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops{
             {"tanh", [](const Tensor& t) { return t.tanh(); }},
             {"sigmoid", [](const Tensor& t) { return t.sigmoid(); }},
             {"silu", [](const Tensor& t) { return t.silu(); }}};
         for (const auto& [name_entry, op] : ops) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(std::string(name));
             const auto [v32, v64, g32, g64] = run_in_both(op, grid);
             for (std::size_t i = 0; i < grid.size(); ++i) {
@@ -225,7 +260,8 @@ TEST_SUITE("vectorised float32 kernels") {
         // silu(-inf) = NaN, silu(-100) = -0.0; NaN passes through.
         const float inf = std::numeric_limits<float>::infinity();
         const Tensor edges = tensor(std::vector<float>{-inf, inf, NAN, -0.0f, -100.0f}, {5});
-        const std::vector<float> t = edges.tanh().to_vector<float>(), s = edges.sigmoid().to_vector<float>(), u = edges.silu().to_vector<float>();
+        const std::vector<float> t = edges.tanh().to_vector<float>(), s = edges.sigmoid().to_vector<float>(),
+                                 u = edges.silu().to_vector<float>();
         CHECK(t[0] == -1.0f);
         CHECK(t[1] == 1.0f);
         CHECK(std::isnan(t[2]));
@@ -240,7 +276,9 @@ TEST_SUITE("vectorised float32 kernels") {
         CHECK((u[4] == 0.0f && std::signbit(u[4])));
     }
 
-    TEST_CASE("float32 GELU (both forms) follows the float64 formulas in value and gradient, and PyTorch at infinities and NaN") {
+    TEST_CASE(
+        "float32 GELU (both forms) follows the float64 formulas in value and gradient, and PyTorch at infinities and "
+        "NaN") {
         // A dense grid over the range where GELU bends, plus the tails; float64 runs the libm
         // formulas that the float64 fixtures check against PyTorch.
         std::vector<double> grid;
@@ -257,7 +295,8 @@ TEST_SUITE("vectorised float32 kernels") {
                 CHECK(std::abs(g32[i] - g64[i]) <= 1e-6 * (1 + std::abs(grid[i])));
             }
             const float inf = std::numeric_limits<float>::infinity();
-            const std::vector<float> special = tensor(std::vector<float>{-inf, inf, NAN}, {3}).gelu(tanh_form).to_vector<float>();
+            const std::vector<float> special =
+                tensor(std::vector<float>{-inf, inf, NAN}, {3}).gelu(tanh_form).to_vector<float>();
             CHECK(std::isnan(special[0]));
             CHECK(special[1] == inf);
             CHECK(std::isnan(special[2]));
@@ -273,7 +312,7 @@ using MultiFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
 struct EdgeCase {
     MultiFn fn;
-    bool signed_zeros = false;   // -0.0 and 0.0 must be told apart
+    bool signed_zeros = false;  // -0.0 and 0.0 must be told apart
 };
 
 MultiFn one(Fn fn) {
@@ -318,8 +357,12 @@ const std::map<std::string, EdgeCase>& edge_cases() {
         {"min_dim_size0", {both([](const auto& x) { return x[0].min(1); })}},
         {"argmax_dim_size0", {one([](const auto& x) { return x[0].argmax(1); })}},
         {"argmin_dim_size0", {one([](const auto& x) { return x[0].argmin(1); })}},
-        {"view_split_transposed_dim0", {one([](const auto& x) { return x[0].t().view({2, 3, 4}) * 2; })}},
-        {"view_split_transposed_dim1", {one([](const auto& x) { return x[0].t().view({6, 2, 2}) * 2; })}},
+        {"view_split_transposed_dim0", {one([](const auto& x) {
+             return x[0].t().view({2, 3, 4}) * 2;
+         })}},
+        {"view_split_transposed_dim1", {one([](const auto& x) {
+             return x[0].t().view({6, 2, 2}) * 2;
+         })}},
         {"view_merge_size1_transposed", {one([](const auto& x) { return x[0].t().view({6}) * 2; })}},
         {"clamp_min_above_max", {one([](const auto& x) { return x[0].clamp(0.7, -0.5); })}},
         {"pow_half_at_neg_zero", {one([](const auto& x) { return x[0].pow(0.5); }), true}},
@@ -335,8 +378,6 @@ const std::map<std::string, EdgeCase>& edge_cases() {
     };
     return table;
 }
-
-
 
 }  // namespace
 
@@ -388,9 +429,15 @@ TEST_SUITE("tensor edge cases vs PyTorch (issue 21)") {
             {"pow -0.5", [](const auto& v) { return (v[0] * v[0] + 0.1).pow(-0.5); }},
             {"clamp_min", [](const auto& v) { return v[0].clamp_min(0.5); }},
             {"clamp_max", [](const auto& v) { return v[0].clamp_max(0.5); }},
-            {"maximum", [](const auto& v) { return maximum(v[0], v[0].t().contiguous().view({3, 4}) * 0.9); }},
+            {"maximum",
+             [](const auto& v) {
+                 return maximum(v[0], v[0].t().contiguous().view({3, 4}) * 0.9);
+             }},
             {"where", [](const auto& v) { return where(v[0] > 0.0, v[0] * 2, v[0].exp()); }},
-            {"view of a transpose", [](const auto& v) { return v[0].t().view({2, 2, 3}) * v[0].t().view({2, 2, 3}); }},
+            {"view of a transpose",
+             [](const auto& v) {
+                 return v[0].t().view({2, 2, 3}) * v[0].t().view({2, 2, 3});
+             }},
         };
         for (const auto& [name, fn] : ops) {
             CAPTURE(std::string(name));
@@ -406,7 +453,7 @@ TEST_SUITE("tensor edge cases vs PyTorch (issue 21)") {
         CHECK(x.var({}).shape() == Shape{});
         check_close(x.var(false), x.var({0, 1}, 0));
         check_close(x.std(true), x.std({0, 1}, 1));
-        check_close(x.var({1}, false), x.var({1}, 0));   // a bool correction means unbiased or not
+        check_close(x.var({1}, false), x.var({1}, 0));  // a bool correction means unbiased or not
     }
 
     TEST_CASE("a 0-dim reduction's dim must still be in range") {

@@ -12,9 +12,9 @@
 #include <map>
 
 using namespace lazynn;
+using lazynn::testing::check_same;
 using lazynn::testing::load_fixture;
 using lazynn::testing::typed_fixture_tensor;
-using lazynn::testing::check_same;
 
 namespace {
 
@@ -105,15 +105,27 @@ const std::map<std::string, MultiFn>& cases() {
         {"cumprod_one_zero", one([](const Ins& x) { return x[0].cumprod(0); })},
         {"cumprod_two_zeros", one([](const Ins& x) { return x[0].cumprod(1); })},
         {"cumprod_int64", one([](const Ins& x) { return x[0].cumprod(0); })},
-        {"amax_dims", one([](const Ins& x) { return x[0].amax({0, 2}); })},
-        {"amin_dims_keepdim", one([](const Ins& x) { return x[0].amin({1, 2}, true); })},
+        {"amax_dims", one([](const Ins& x) {
+             return x[0].amax({0, 2});
+         })},
+        {"amin_dims_keepdim", one([](const Ins& x) {
+             return x[0].amin({1, 2}, true);
+         })},
         {"amax_ties", one([](const Ins& x) { return x[0].amax({1}); })},
         {"amax_all", one([](const Ins& x) { return amax(x[0]); })},
-        {"repeat", one([](const Ins& x) { return x[0].repeat({2, 1, 3}); })},
-        {"repeat_noncontig", one([](const Ins& x) { return x[0].repeat({2, 2}); })},
-        {"repeat_zero", one([](const Ins& x) { return x[0].repeat({0, 2}); })},
+        {"repeat", one([](const Ins& x) {
+             return x[0].repeat({2, 1, 3});
+         })},
+        {"repeat_noncontig", one([](const Ins& x) {
+             return x[0].repeat({2, 2});
+         })},
+        {"repeat_zero", one([](const Ins& x) {
+             return x[0].repeat({0, 2});
+         })},
         {"roll_flat", one([](const Ins& x) { return x[0].roll(2); })},
-        {"roll_dims", one([](const Ins& x) { return roll(x[0], {1, -5}, {0, 1}); })},
+        {"roll_dims", one([](const Ins& x) {
+             return roll(x[0], {1, -5}, {0, 1});
+         })},
         {"roll_neg_dim", one([](const Ins& x) { return x[0].roll(3, -1); })},
         {"unbind_dim1", [](const Ins& x) { return x[0].unbind(1); }},
         {"split_sizes", [](const Ins& x) { return x[0].split(std::vector<std::int64_t>{1, 3, 2}); }},
@@ -162,7 +174,7 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
                     Tensor base = x.detach().permute(order).contiguous().requires_grad_(differentiable);
                     inputs[k] = base.permute(order);
                     REQUIRE_FALSE(inputs[k].is_contiguous());
-                    inputs.push_back(base);   // keeps the leaf whose gradient is checked
+                    inputs.push_back(base);  // keeps the leaf whose gradient is checked
                 }
             }
             const std::vector<Tensor> outs = fn(inputs);
@@ -222,11 +234,23 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
             {"norm inf", [](const auto& v) { return v[0].norm(std::numeric_limits<double>::infinity()); }},
             {"cumprod", [](const auto& v) { return v[0].cumprod(1); }},
             {"amax", [](const auto& v) { return v[0].amax({0}); }},
-            {"amin", [](const auto& v) { return v[0].amin({0, 1}); }},
-            {"repeat", [](const auto& v) { return v[0].repeat({2, 1, 2}); }},
-            {"roll", [](const auto& v) { return v[0].roll({1, 2}, {0, 1}); }},
+            {"amin",
+             [](const auto& v) {
+                 return v[0].amin({0, 1});
+             }},
+            {"repeat",
+             [](const auto& v) {
+                 return v[0].repeat({2, 1, 2});
+             }},
+            {"roll",
+             [](const auto& v) {
+                 return v[0].roll({1, 2}, {0, 1});
+             }},
             {"unbind", [](const auto& v) { return v[0].unbind(1)[2] * 3; }},
-            {"split sizes", [](const auto& v) { return v[0].split(std::vector<std::int64_t>{1, 3}, 1)[1] * 2; }},
+            {"split sizes",
+             [](const auto& v) {
+                 return v[0].split(std::vector<std::int64_t>{1, 3}, 1)[1] * 2;
+             }},
             {"mm", [&](const auto& v) { return v[0].mm(y); }},
             {"bmm", [&](const auto& v) { return v[0].unsqueeze(0).bmm(y.unsqueeze(0)); }},
             {"outer", [](const auto& v) { return v[0].select(0, 0).outer(v[0].select(1, 1)); }},
@@ -239,22 +263,27 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
         }
         // cumprod through zeros (the exact-products path).
         const Tensor z = tensor({{2.0, 0.0, 3.0, 0.0}, {1.5, 0.5, 2.0, 3.0}}, kFloat64);
-        const auto with_zeros = autograd::gradcheck([](const auto& v) { return v[0].cumprod(1); }, {z.clone().requires_grad_()});
+        const auto with_zeros =
+            autograd::gradcheck([](const auto& v) { return v[0].cumprod(1); }, {z.clone().requires_grad_()});
         CHECK_MESSAGE(with_zeros.ok, with_zeros.message);
     }
 
     TEST_CASE("errors name the op, the expected and the actual") {
         const Tensor x = randn({2, 3});
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.gather(1, tensor({{0, 1}}, kFloat32)), DtypeError, "Expected dtype int64 for index");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.gather(1, tensor({{0, 3}})), IndexError, "out of bounds for dimension 1 with size 3");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.gather(1, tensor({{0, 1}}, kFloat32)), DtypeError,
+                                        "Expected dtype int64 for index");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.gather(1, tensor({{0, 3}})), IndexError,
+                                        "out of bounds for dimension 1 with size 3");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.gather(1, tensor({0, 1})), ShapeError, "same number of dimensions");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.masked_select(ones({3})), DtypeError, "expected BoolTensor for mask");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.topk(4), RuntimeError, "selected index k out of range");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(one_hot(tensor({1, -1})), RuntimeError, "Class values must be non-negative");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(one_hot(tensor({1, 4}), 3), RuntimeError, "Class values must be smaller than num_classes");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(one_hot(tensor({1, 4}), 3), RuntimeError,
+                                        "Class values must be smaller than num_classes");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.repeat({2}), RuntimeError, "can not be smaller than number of dimensions");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.split(std::vector<std::int64_t>{1, 3}, 1), RuntimeError, "sum exactly to 3");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.mm(randn({2, 3})), ShapeError, "mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.mm(randn({2, 3})), ShapeError,
+                                        "mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.mm(randn({3})), RuntimeError, "mat2 must be a 2D tensor");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.bmm(x), RuntimeError, "batch1 must be a 3D tensor");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(randn({3}).dot(randn({4})), ShapeError, "inconsistent tensor size");
@@ -303,7 +332,8 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
             file.seekp(-1, std::ios::end);
             file.put(static_cast<char>(2));
         }
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError, "holds a BOOL byte 2 (expected 0 or 1)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError,
+                                        "holds a BOOL byte 2 (expected 0 or 1)");
         std::remove(path.c_str());
     }
 }

@@ -57,22 +57,27 @@ TEST_SUITE("threads") {
         const auto split = with_threads(2, run);
         for (std::size_t i = 0; i < serial.size(); ++i) CHECK(equal(serial[i], split[i]));
         Tensor inplace = a.clone();
-        with_threads(2, [&] { inplace.add_(b); return 0; });
+        with_threads(2, [&] {
+            inplace.add_(b);
+            return 0;
+        });
         CHECK(equal(inplace, a + b));
     }
 
     TEST_CASE("GEMMs split by rows and by columns match the serial GEMM") {
         manual_seed(2);
-        for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{256, 300, 200}, {1, 784, 512}, {3, 500, 300}}) {
+        for (const auto& [m, k, n] :
+             std::vector<std::array<std::int64_t, 3>>{{256, 300, 200}, {1, 784, 512}, {3, 500, 300}}) {
             const Tensor x = randn({m, k}), w = randn({n, k});
             const Tensor serial = with_threads(1, [&] { return x.matmul(w.transpose(0, 1)); });
             const Tensor split = with_threads(2, [&] { return x.matmul(w.transpose(0, 1)); });
             check_close(split, serial, 1e-5, 1e-4);
         }
         // One-row and one-column products go to GEMV, with every transpose combination.
-        for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{1, 300, 200}, {300, 200, 1}, {1, 5, 1}}) {
+        for (const auto& [m, k, n] :
+             std::vector<std::array<std::int64_t, 3>>{{1, 300, 200}, {300, 200, 1}, {1, 5, 1}}) {
             const Tensor a = randn({m, k}), b = randn({k, n});
-            const Tensor expected = (a.unsqueeze(2) * b.unsqueeze(0)).sum({1});   // no BLAS involved
+            const Tensor expected = (a.unsqueeze(2) * b.unsqueeze(0)).sum({1});  // no BLAS involved
             for (const bool ta : {false, true}) {
                 for (const bool tb : {false, true}) {
                     const Tensor a_op = ta ? a.transpose(0, 1).contiguous().transpose(0, 1) : a;
@@ -140,7 +145,8 @@ TEST_SUITE("threads") {
 
     TEST_CASE("batch, layer and group norm split across threads match the serial kernels and are reproducible") {
         manual_seed(6);
-        const Tensor images = randn({16, 8, 40, 40}) * 3 + 1, rows = randn({512, 300}) * 2 - 1;   // large enough to split
+        const Tensor images = randn({16, 8, 40, 40}) * 3 + 1,
+                     rows = randn({512, 300}) * 2 - 1;  // large enough to split
         // Output, input gradient and parameter gradients of (norm(x) * seed).sum().
         auto run = [](Module& norm, const Tensor& x) {
             norm.zero_grad();
@@ -156,7 +162,7 @@ TEST_SUITE("threads") {
         nn::GroupNorm group(4, 8);
         const std::vector<std::pair<Module*, Tensor>> cases{{&batch, images}, {&layer, rows}, {&group, images}};
         for (const auto& [norm_entry, x_entry] : cases) {
-            const auto& norm = norm_entry;   // clang 14 cannot capture structured bindings
+            const auto& norm = norm_entry;  // clang 14 cannot capture structured bindings
             const auto& x = x_entry;
             CAPTURE(norm->name());
             const auto serial = with_threads(1, [&] { return run(*norm, x); });
@@ -165,7 +171,7 @@ TEST_SUITE("threads") {
             REQUIRE(serial.size() == split.size());
             for (std::size_t i = 0; i < serial.size(); ++i) {
                 CAPTURE(i);
-                check_close(split[i], serial[i], 1e-5, 1e-5);   // parameter gradients add chunk sums in another grouping
+                check_close(split[i], serial[i], 1e-5, 1e-5);  // parameter gradients add chunk sums in another grouping
                 CHECK(equal(again[i], split[i]));
             }
         }
@@ -174,7 +180,8 @@ TEST_SUITE("threads") {
     TEST_CASE("a small CNN trains identically twice with two threads") {
         auto train = [] {
             manual_seed(5);
-            nn::Sequential cnn{nn::Conv2d(1, 4, 3), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)), nn::Flatten(), nn::LazyLinear(3)};
+            nn::Sequential cnn{nn::Conv2d(1, 4, 3), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)), nn::Flatten(),
+                               nn::LazyLinear(3)};
             optim::Adam opt(cnn.parameters(), optim::AdamOptions(1e-2));
             const Tensor x = randn({8, 1, 12, 12}), y = randint(0, 3, {8});
             for (int step = 0; step < 3; ++step) {

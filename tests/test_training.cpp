@@ -22,11 +22,13 @@ std::shared_ptr<data::TensorDataset> spirals(std::int64_t n) {
 }
 
 struct Classifier : Cloneable<Classifier> {
-    nn::Sequential body{this, "body", nn::LazyLinear(64), nn::Tanh(), nn::LazyLinear(64), nn::Tanh(), nn::LazyLinear(2)};
+    nn::Sequential body{this,       "body",           nn::LazyLinear(64), nn::Tanh(), nn::LazyLinear(64),
+                        nn::Tanh(), nn::LazyLinear(2)};
     Tensor forward(const Tensor& x) override { return body(x); }
 };
 
-double train(Classifier& model, optim::Adam& opt, optim::StepLR& sched, data::DataLoader& loader, int first_epoch, int last_epoch) {
+double train(Classifier& model, optim::Adam& opt, optim::StepLR& sched, data::DataLoader& loader, int first_epoch,
+             int last_epoch) {
     double last = 0;
     for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
         for (const data::Example& batch : loader) {
@@ -52,7 +54,9 @@ TEST_CASE("a lazy MLP learns two spirals, and a resumed run ends exactly where t
     manual_seed(0);
     auto train_set = spirals(1024);
     auto test_set = spirals(512);
-    const std::string path = (std::filesystem::temp_directory_path() / ("lazynn_e2e_" + std::to_string(::getpid()) + ".safetensors")).string();
+    const std::string path =
+        (std::filesystem::temp_directory_path() / ("lazynn_e2e_" + std::to_string(::getpid()) + ".safetensors"))
+            .string();
 
     manual_seed(1);
     Classifier straight;
@@ -70,7 +74,7 @@ TEST_CASE("a lazy MLP learns two spirals, and a resumed run ends exactly where t
     CHECK(final_loss < 0.1);
     CHECK(accuracy(straight, *test_set) > 0.95);
 
-    manual_seed(99);   // a different start: everything must come from the checkpoint
+    manual_seed(99);  // a different start: everything must come from the checkpoint
     Classifier resumed;
     optim::Adam opt2(resumed.parameters(), optim::AdamOptions(0.5));
     optim::StepLR sched2(opt2, 20, 0.5);
@@ -79,7 +83,7 @@ TEST_CASE("a lazy MLP learns two spirals, and a resumed run ends exactly where t
     loader2.set_epoch(static_cast<std::uint64_t>(state.epoch));
     train(resumed, opt2, sched2, loader2, static_cast<int>(state.epoch) + 1, 40);
     for (const auto& [name_entry, p] : straight.named_parameters()) {
-        const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+        const auto& name = name_entry;  // clang 14 cannot capture structured bindings
         CAPTURE(name);
         CHECK(equal(p, resumed.get_parameter(name)));
     }

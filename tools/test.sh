@@ -12,6 +12,9 @@ JOBS="${JOBS:-2}"
 CLANGXX="$(command -v clang++ || command -v clang++-14)"
 stage() { echo "==> $* ($(date -u +%H:%M:%S))"; }
 
+stage "format: every C++ file as .clang-format says (clang-format --dry-run --Werror)"
+git ls-files -z '*.cpp' '*.hpp' '*.h' ':!tests/fixtures/*' | xargs -0 clang-format --dry-run --Werror
+
 stage "release build (GCC, -Wall -Wextra -Werror)"
 cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=Release -DLAZYNN_WERROR=ON -DCMAKE_INSTALL_PREFIX="$PWD/build/ci-install" >/dev/null
 cmake --build build/ci -j "$JOBS"

@@ -12,9 +12,9 @@ namespace lazynn::distributed {
 struct Work::State {
     detail::Pending pending;
     MPI_Request request = MPI_REQUEST_NULL;
-    Tensor tensor;                  // kept alive while MPI writes into it
-    std::vector<Tensor> buffers;    // everything MPI reads or writes
-    bool mean = false;              // divide by world_size() once complete
+    Tensor tensor;                // kept alive while MPI writes into it
+    std::vector<Tensor> buffers;  // everything MPI reads or writes
+    bool mean = false;            // divide by world_size() once complete
     bool done = false;
 
     State() = default;
@@ -70,11 +70,16 @@ std::string describe_tensor(const std::vector<std::int64_t>& row) {
 
 const char* reduce_op_name(std::int64_t op) {
     switch (static_cast<ReduceOp>(op)) {
-        case ReduceOp::Sum: return "Sum";
-        case ReduceOp::Mean: return "Mean";
-        case ReduceOp::Max: return "Max";
-        case ReduceOp::Min: return "Min";
-        case ReduceOp::Product: return "Product";
+        case ReduceOp::Sum:
+            return "Sum";
+        case ReduceOp::Mean:
+            return "Mean";
+        case ReduceOp::Max:
+            return "Max";
+        case ReduceOp::Min:
+            return "Min";
+        case ReduceOp::Product:
+            return "Product";
     }
     return "?";
 }

@@ -119,7 +119,7 @@ struct DistributedDataParallel::Reducer {
 
     struct Slot {
         Tensor param;
-        Tensor view;           // this parameter's place in its bucket, shaped like the parameter
+        Tensor view;  // this parameter's place in its bucket, shaped like the parameter
         std::size_t bucket = 0;
         bool ready = false;
         std::uint64_t hook = 0;
@@ -135,13 +135,13 @@ struct DistributedDataParallel::Reducer {
     detail::Group& group;
     std::vector<Slot> slots;
     std::vector<Bucket> buckets;
-    std::vector<double> used;   // per slot: 1 where this rank used the parameter since the last exchange
-    Tensor used_anywhere;       // after the last bucket's gradients: the sum of every rank's flags
+    std::vector<double> used;  // per slot: 1 where this rank used the parameter since the last exchange
+    Tensor used_anywhere;      // after the last bucket's gradients: the sum of every rank's flags
     Mode mode = Mode::Idle;
     bool callback_queued = false;
     std::size_t next_to_launch = 0;
     std::size_t bytes = 0;
-    double divisor = 1;         // ranks the bucket sums are divided by
+    double divisor = 1;  // ranks the bucket sums are divided by
 
     Reducer(Module& module, double bucket_cap_mb, detail::Group& exchange_group) : group(exchange_group) {
         std::vector<Tensor> params;
@@ -243,9 +243,9 @@ struct DistributedDataParallel::Reducer {
         while (next_to_launch < buckets.size() && buckets[next_to_launch].pending == 0 &&
                (backward_done || next_to_launch + 1 < buckets.size())) {
             Bucket& bucket = buckets[next_to_launch++];
-            bucket.work = detail::start_all_reduce(group, bucket.flat, ReduceOp::Sum, detail::Op::GradientBucket,
-                                                   "bucket " + std::to_string(next_to_launch) + " of " +
-                                                       std::to_string(buckets.size()));
+            bucket.work = detail::start_all_reduce(
+                group, bucket.flat, ReduceOp::Sum, detail::Op::GradientBucket,
+                "bucket " + std::to_string(next_to_launch) + " of " + std::to_string(buckets.size()));
             bucket.launched = true;
         }
     }

@@ -13,7 +13,7 @@ constexpr int kStatusTag = 7;
 
 /// A peer's report about itself, sent once when it gives up.
 struct Status {
-    bool waiting = false;   // inside a collective (else between collectives)
+    bool waiting = false;  // inside a collective (else between collectives)
     int group = -1;
     Op op = Op::Barrier;
     std::int64_t seq = 0;
@@ -23,18 +23,18 @@ struct Status {
 
 struct Registry {
     std::unique_ptr<Group> world;
-    MPI_Comm control = MPI_COMM_NULL;      // status messages only
-    std::vector<Group*> groups;            // every live group, the default one included
-    std::map<int, std::string> names;      // every group ever created, for reports
+    MPI_Comm control = MPI_COMM_NULL;  // status messages only
+    std::vector<Group*> groups;        // every live group, the default one included
+    std::map<int, std::string> names;  // every group ever created, for reports
     int next_id = 1;
     std::chrono::milliseconds timeout = std::chrono::minutes(30);
     std::string broken;
     const Pending* waiting = nullptr;
-    std::vector<Tensor> abandoned;         // buffers of collectives that never completed
+    std::vector<Tensor> abandoned;                                 // buffers of collectives that never completed
     std::vector<std::unique_ptr<std::vector<std::int64_t>>> sent;  // status messages in flight
     std::vector<MPI_Request> sent_requests;
     bool told_peers = false;
-    std::map<int, Status> heard;           // peers that gave up, by rank
+    std::map<int, Status> heard;  // peers that gave up, by rank
 };
 
 Registry& registry() {
@@ -179,8 +179,9 @@ std::string seconds(std::int64_t ms) {
         message += "; " + rank_list(missing_ranks) + " did not arrive: ";
         for (std::size_t i = 0; i < missing.size(); ++i) message += (i ? "; " : "") + missing[i];
     }
-    message += ". The process group is unusable now (MPI cannot cancel a started collective): end the job, e.g. "
-               "with distributed::abort()";
+    message +=
+        ". The process group is unusable now (MPI cannot cancel a started collective): end the job, e.g. "
+        "with distributed::abort()";
     reg.broken = message;
     throw DistributedError(message);
 }
@@ -206,17 +207,28 @@ void back_off(long spins, Clock::time_point waiting_since) {
 
 std::string op_name(Op op) {
     switch (op) {
-        case Op::Barrier: return "barrier";
-        case Op::AllReduce: return "all_reduce";
-        case Op::Broadcast: return "broadcast";
-        case Op::AllGather: return "all_gather";
-        case Op::ReduceScatter: return "reduce_scatter";
-        case Op::Finalize: return "finalize";
-        case Op::NewGroup: return "creating a group";
-        case Op::GradientBucket: return "DistributedDataParallel gradient all-reduce";
-        case Op::JoinRound: return "Join round";
-        case Op::StateBroadcast: return "DistributedDataParallel state broadcast";
-        case Op::LayoutCheck: return "DistributedDataParallel model check";
+        case Op::Barrier:
+            return "barrier";
+        case Op::AllReduce:
+            return "all_reduce";
+        case Op::Broadcast:
+            return "broadcast";
+        case Op::AllGather:
+            return "all_gather";
+        case Op::ReduceScatter:
+            return "reduce_scatter";
+        case Op::Finalize:
+            return "finalize";
+        case Op::NewGroup:
+            return "creating a group";
+        case Op::GradientBucket:
+            return "DistributedDataParallel gradient all-reduce";
+        case Op::JoinRound:
+            return "Join round";
+        case Op::StateBroadcast:
+            return "DistributedDataParallel state broadcast";
+        case Op::LayoutCheck:
+            return "DistributedDataParallel model check";
     }
     return "collective " + std::to_string(static_cast<std::int64_t>(op));
 }
@@ -255,8 +267,8 @@ const std::string& broken_reason() { return registry().broken; }
 
 std::chrono::milliseconds grace_period() {
     const auto timeout = registry().timeout;
-    const auto grace = std::clamp<std::chrono::milliseconds>(timeout / 4, std::chrono::seconds(1),
-                                                             std::chrono::seconds(10));
+    const auto grace =
+        std::clamp<std::chrono::milliseconds>(timeout / 4, std::chrono::seconds(1), std::chrono::seconds(10));
     return std::min(grace, timeout);
 }
 

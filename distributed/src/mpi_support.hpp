@@ -43,8 +43,8 @@ std::string op_name(Op op);
 /// A communicator over every rank, with its own count of collectives.
 struct Group {
     MPI_Comm comm = MPI_COMM_NULL;
-    int id = 0;             // the same on every rank: groups are created in the same order everywhere
-    std::string name;       // "the default group", "DistributedDataParallel group 1"
+    int id = 0;        // the same on every rank: groups are created in the same order everywhere
+    std::string name;  // "the default group", "DistributedDataParallel group 1"
     std::int64_t launched = 0;
     ~Group();
 };
@@ -58,8 +58,8 @@ std::shared_ptr<Group> make_group(const std::string& what);
 struct Pending {
     Group* group = nullptr;
     Op op = Op::Barrier;
-    std::int64_t seq = 0;   // this collective's number on its group (1, 2, ...)
-    std::string detail;     // e.g. "bucket 2 of 3"
+    std::int64_t seq = 0;  // this collective's number on its group (1, 2, ...)
+    std::string detail;    // e.g. "bucket 2 of 3"
     Clock::time_point started;
 };
 

@@ -71,10 +71,14 @@ void require_initialized(const char* what) {
 
 MPI_Datatype mpi_type(Dtype dtype) {
     switch (dtype) {
-        case kFloat32: return MPI_FLOAT;
-        case kFloat64: return MPI_DOUBLE;
-        case kInt64: return MPI_INT64_T;
-        case kBool: return MPI_CXX_BOOL;   // moves data (broadcast, gather); MPI refuses arithmetic reductions on it
+        case kFloat32:
+            return MPI_FLOAT;
+        case kFloat64:
+            return MPI_DOUBLE;
+        case kInt64:
+            return MPI_INT64_T;
+        case kBool:
+            return MPI_CXX_BOOL;  // moves data (broadcast, gather); MPI refuses arithmetic reductions on it
     }
     throw DtypeError("distributed: unsupported dtype " + dtype_name(dtype));
 }
@@ -82,10 +86,14 @@ MPI_Datatype mpi_type(Dtype dtype) {
 MPI_Op mpi_op(ReduceOp op) {
     switch (op) {
         case ReduceOp::Sum:
-        case ReduceOp::Mean: return MPI_SUM;
-        case ReduceOp::Max: return MPI_MAX;
-        case ReduceOp::Min: return MPI_MIN;
-        case ReduceOp::Product: return MPI_PROD;
+        case ReduceOp::Mean:
+            return MPI_SUM;
+        case ReduceOp::Max:
+            return MPI_MAX;
+        case ReduceOp::Min:
+            return MPI_MIN;
+        case ReduceOp::Product:
+            return MPI_PROD;
     }
     throw ValueError("distributed: unknown ReduceOp");
 }
@@ -100,10 +108,14 @@ void* contiguous_data(const Tensor& tensor, const char* what) {
     }
     Tensor& t = const_cast<Tensor&>(tensor);  // the handle is shared; MPI writes the storage
     switch (t.dtype()) {
-        case kFloat32: return t.data_ptr<float>();
-        case kFloat64: return t.data_ptr<double>();
-        case kInt64: return t.data_ptr<std::int64_t>();
-        case kBool: return t.data_ptr<bool>();
+        case kFloat32:
+            return t.data_ptr<float>();
+        case kFloat64:
+            return t.data_ptr<double>();
+        case kInt64:
+            return t.data_ptr<std::int64_t>();
+        case kBool:
+            return t.data_ptr<bool>();
     }
     throw DtypeError(std::string(what) + ": unsupported dtype");
 }

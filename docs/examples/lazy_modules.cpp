@@ -8,14 +8,14 @@ using namespace lazynn;
 int main() {
     manual_seed(42);
     nn::Sequential model{nn::LazyLinear(64), nn::ReLU(), nn::LazyLinear(10)};
-    std::cout << model << "\n";                           // LazyLinear(in_features=0, ...)
+    std::cout << model << "\n";  // LazyLinear(in_features=0, ...)
 
     // Anything may hold the parameters before they exist; they are materialised in place.
     std::vector<Parameter> held = model.parameters();
     std::cout << "before: " << model.num_parameters().uninitialized << " uninitialised tensors\n";
 
-    model.initialize(zeros({1, 784}));                    // one no-grad dry run
-    std::cout << model << "\n";                           // Linear(in_features=784, ...)
+    model.initialize(zeros({1, 784}));  // one no-grad dry run
+    std::cout << model << "\n";         // Linear(in_features=784, ...)
     std::cout << "held[0] is now " << shape_to_list(held[0].shape()) << "\n";
 
     // Same seed, same weights: the lazy model starts exactly where its eager twin does.

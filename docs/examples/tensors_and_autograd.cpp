@@ -10,12 +10,12 @@ int main() {
 
     // Tensors are handles: copies share data, clone() copies it.
     Tensor a = tensor({{1., 2.}, {3., 4.}});
-    Tensor view = a.t();                 // a view: same storage, transposed strides
+    Tensor view = a.t();  // a view: same storage, transposed strides
     std::cout << view << "\n";
 
     // Broadcasting and reductions follow NumPy/PyTorch rules.
-    Tensor b = a + tensor({10., 20.});   // [2, 2] + [2]
-    std::cout << b.sum({0}) << "\n";     // tensor([24., 46.])
+    Tensor b = a + tensor({10., 20.});  // [2, 2] + [2]
+    std::cout << b.sum({0}) << "\n";    // tensor([24., 46.])
 
     // Autograd: mark leaves, compute, call backward().
     Tensor w = randn({2, 3}).requires_grad_();

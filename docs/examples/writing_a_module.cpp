@@ -9,8 +9,8 @@ using namespace lazynn;
 struct Residual : Cloneable<Residual> {
     nn::Linear inner{this, "inner", 16, 16};
     nn::GELU act{this, "act"};
-    Parameter gate{this, "gate", zeros({1})};                          // a learnable scalar
-    Buffer calls{this, "calls", zeros({1}, kInt64)};                   // saved in state_dict, not trained
+    Parameter gate{this, "gate", zeros({1})};         // a learnable scalar
+    Buffer calls{this, "calls", zeros({1}, kInt64)};  // saved in state_dict, not trained
 
     Tensor forward(const Tensor& x) override {
         {
@@ -23,12 +23,12 @@ struct Residual : Cloneable<Residual> {
 };
 
 struct Model : Cloneable<Model> {
-    nn::LazyLinear stem{this, "stem", 16};      // in_features comes from the first batch
+    nn::LazyLinear stem{this, "stem", 16};  // in_features comes from the first batch
     nn::ModuleList blocks{this, "blocks"};
     nn::Linear head{this, "head", 16, 3};
 
     Model() {
-        for (int i = 0; i < 2; ++i) blocks.push_back(Residual());   // children made in a loop
+        for (int i = 0; i < 2; ++i) blocks.push_back(Residual());  // children made in a loop
     }
     Tensor forward(const Tensor& x) override {
         Tensor h = stem(x);
@@ -44,7 +44,7 @@ int main() {
     std::cout << model << "\n";
     for (const auto& [name, p] : model.named_parameters()) std::cout << name << " " << shape_to_list(p.shape()) << "\n";
 
-    Model copy = model;                                  // a deep copy
+    Model copy = model;  // a deep copy
     const bool same = allclose(copy(ones({1, 20})), model(ones({1, 20})));
     std::cout << "copy computes the same: " << (same ? "yes" : "no") << "\n";
     std::cout << model.state_dict().size() << " state_dict entries\n";

@@ -42,8 +42,8 @@ CpuFeatures cpu_features() {
 /// OpenBLAS's core names whose kernels use no AVX at all: on a CPU with AVX2 they run at a fraction
 /// of its speed (OpenBLAS falls back to them on CPUs newer than its table).
 bool generic_openblas_core(std::string_view core) {
-    for (std::string_view slow : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai", "Coppermine", "Northwood",
-                                  "Banias", "Generic", "Opteron", "Barcelona", "Bobcat"}) {
+    for (std::string_view slow : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai",
+                                  "Coppermine", "Northwood", "Banias", "Generic", "Opteron", "Barcelona", "Bobcat"}) {
         if (core == slow) return true;
     }
     return false;
@@ -59,18 +59,22 @@ BackendInfo detect() {
     info.openblas_core = core ? core : "unknown";
     info.simd_arch = detail::simd_arch_name();
     if (features.avx2 && generic_openblas_core(info.openblas_core)) {
-        info.warnings.push_back("OpenBLAS runs its generic '" + info.openblas_core + "' kernels on this CPU, which has " +
-                                (features.avx512 ? "AVX-512" : "AVX2") +
-                                ": float64 matrix products run at a fraction of the CPU's speed (float32 is unaffected: it runs on oneDNN). "
-                                "Set OPENBLAS_CORETYPE=" + (features.avx512 ? "SkylakeX" : "Haswell") + " to fix it.");
+        info.warnings.push_back("OpenBLAS runs its generic '" + info.openblas_core +
+                                "' kernels on this CPU, which has " + (features.avx512 ? "AVX-512" : "AVX2") +
+                                ": float64 matrix products run at a fraction of the CPU's speed (float32 is "
+                                "unaffected: it runs on oneDNN). "
+                                "Set OPENBLAS_CORETYPE=" +
+                                (features.avx512 ? "SkylakeX" : "Haswell") + " to fix it.");
     }
     if (features.avx2 && (info.onednn_isa == "sse41" || info.onednn_isa == "avx" || info.onednn_isa == "generic")) {
-        info.warnings.push_back("oneDNN is limited to '" + info.onednn_isa + "' on a CPU with AVX2 (is ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA set?): "
+        info.warnings.push_back("oneDNN is limited to '" + info.onednn_isa +
+                                "' on a CPU with AVX2 (is ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA set?): "
                                 "float32 matrix products and convolutions run slower than they could.");
     }
     if ((features.avx512 && info.simd_arch != "avx512f") || (features.avx2 && info.simd_arch == "sse2")) {
         info.warnings.push_back("lazynn's vector kernels run '" + info.simd_arch + "' although the CPU has " +
-                                (features.avx512 ? "AVX-512" : "AVX2") + " (LAZYNN_SIMD caps them): unset LAZYNN_SIMD for full speed.");
+                                (features.avx512 ? "AVX-512" : "AVX2") +
+                                " (LAZYNN_SIMD caps them): unset LAZYNN_SIMD for full speed.");
     }
     return info;
 }
@@ -78,8 +82,9 @@ BackendInfo detect() {
 }  // namespace
 
 std::string BackendInfo::summary() const {
-    return "CPU " + cpu + "; float32 GEMM and convolutions on oneDNN " + onednn_version + " (" + onednn_isa + "); float64 GEMM on OpenBLAS (" +
-           openblas_core + " kernels); vector kernels " + simd_arch + "; " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s");
+    return "CPU " + cpu + "; float32 GEMM and convolutions on oneDNN " + onednn_version + " (" + onednn_isa +
+           "); float64 GEMM on OpenBLAS (" + openblas_core + " kernels); vector kernels " + simd_arch + "; " +
+           std::to_string(threads) + " thread" + (threads == 1 ? "" : "s");
 }
 
 BackendInfo backend_info() {

@@ -38,15 +38,15 @@ constexpr std::size_t kMapThreshold = std::size_t{256} << 10;
 
 /// PyTorch's wording for the CPU allocator's failure, with the size that was asked for.
 [[noreturn]] void throw_out_of_memory(std::size_t bytes, int error) {
-    throw RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate " + std::to_string(bytes) + " bytes (" +
-                       std::strerror(error) + ")");
+    throw RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate " + std::to_string(bytes) +
+                       " bytes (" + std::strerror(error) + ")");
 }
 
 void* raw_allocate(std::size_t size) {
     if (size >= kMapThreshold) {
         void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) throw_out_of_memory(size, errno);
-        return p;   // page-aligned, which satisfies kAlignment
+        return p;  // page-aligned, which satisfies kAlignment
     }
     void* p = std::aligned_alloc(kAlignment, (size + kAlignment - 1) / kAlignment * kAlignment);
     if (!p) throw_out_of_memory(size, ENOMEM);
@@ -91,7 +91,7 @@ struct Cache {
 };
 
 Cache& cache() {
-    static Cache* c = new Cache();   // never destroyed: tensors may outlive static destruction order
+    static Cache* c = new Cache();  // never destroyed: tensors may outlive static destruction order
     return *c;
 }
 
@@ -121,8 +121,9 @@ void* cached_allocate(std::size_t bytes) {
 }
 
 void throw_allocation_overflow(std::size_t count, std::size_t element_size) {
-    throw RuntimeError("DefaultCPUAllocator: cannot allocate " + std::to_string(count) + " elements of " + std::to_string(element_size) +
-                       " bytes: the size overflows " + std::to_string(sizeof(std::size_t) * 8) + " bits");
+    throw RuntimeError("DefaultCPUAllocator: cannot allocate " + std::to_string(count) + " elements of " +
+                       std::to_string(element_size) + " bytes: the size overflows " +
+                       std::to_string(sizeof(std::size_t) * 8) + " bits");
 }
 
 void cached_deallocate(void* p, std::size_t bytes) noexcept {

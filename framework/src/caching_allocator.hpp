@@ -32,9 +32,13 @@ struct CachingAllocator {
     }
     void deallocate(T* p, std::size_t n) noexcept { cached_deallocate(p, n * sizeof(T)); }
     template <class U>
-    bool operator==(const CachingAllocator<U>&) const noexcept { return true; }
+    bool operator==(const CachingAllocator<U>&) const noexcept {
+        return true;
+    }
     template <class U>
-    bool operator!=(const CachingAllocator<U>&) const noexcept { return false; }
+    bool operator!=(const CachingAllocator<U>&) const noexcept {
+        return false;
+    }
     template <class U>
     struct rebind {
         using other = CachingAllocator<U>;

@@ -9,20 +9,27 @@ namespace lazynn {
 
 std::string dtype_name(Dtype dtype) {
     switch (dtype) {
-        case Dtype::Float32: return "float32";
-        case Dtype::Float64: return "float64";
-        case Dtype::Int64: return "int64";
-        case Dtype::Bool: return "bool";
+        case Dtype::Float32:
+            return "float32";
+        case Dtype::Float64:
+            return "float64";
+        case Dtype::Int64:
+            return "int64";
+        case Dtype::Bool:
+            return "bool";
     }
     return "unknown";
 }
 
 std::size_t dtype_size(Dtype dtype) {
     switch (dtype) {
-        case Dtype::Float32: return 4;
-        case Dtype::Bool: return 1;
+        case Dtype::Float32:
+            return 4;
+        case Dtype::Bool:
+            return 1;
         case Dtype::Float64:
-        case Dtype::Int64: break;
+        case Dtype::Int64:
+            break;
     }
     return 8;
 }
@@ -72,7 +79,8 @@ Shape contiguous_strides(const Shape& shape) {
         strides[i] = s;
         // The outermost stride is never multiplied again, so only products still needed are checked.
         if (i > 0 && __builtin_mul_overflow(s, std::max<std::int64_t>(shape[i], 1), &s)) {
-            throw RuntimeError("the shape " + shape_to_list(shape) + " is too large: its strides overflow a 64-bit count");
+            throw RuntimeError("the shape " + shape_to_list(shape) +
+                               " is too large: its strides overflow a 64-bit count");
         }
     }
     return strides;
@@ -106,22 +114,32 @@ std::int64_t normalize_dim(std::int64_t dim, std::int64_t rank) {
 Storage::Storage(Dtype dtype, std::int64_t size) : dtype_(dtype), size_(size) {
     const auto n = static_cast<std::size_t>(size);
     switch (dtype) {
-        case Dtype::Float32: raw_ = buffer_.emplace<StorageBuffer<float>>(n).data(); break;
-        case Dtype::Float64: raw_ = buffer_.emplace<StorageBuffer<double>>(n).data(); break;
-        case Dtype::Int64: raw_ = buffer_.emplace<StorageBuffer<std::int64_t>>(n).data(); break;
-        case Dtype::Bool: raw_ = buffer_.emplace<StorageBuffer<bool>>(n).data(); break;
+        case Dtype::Float32:
+            raw_ = buffer_.emplace<StorageBuffer<float>>(n).data();
+            break;
+        case Dtype::Float64:
+            raw_ = buffer_.emplace<StorageBuffer<double>>(n).data();
+            break;
+        case Dtype::Int64:
+            raw_ = buffer_.emplace<StorageBuffer<std::int64_t>>(n).data();
+            break;
+        case Dtype::Bool:
+            raw_ = buffer_.emplace<StorageBuffer<bool>>(n).data();
+            break;
     }
 }
 
 std::shared_ptr<TensorImpl> TensorImpl::allocate(const Shape& shape, Dtype dtype) {
     for (auto d : shape) {
-        if (d < 0) throw ValueError("Trying to create tensor with negative dimension " + std::to_string(d) + ": " + shape_to_list(shape));
+        if (d < 0)
+            throw ValueError("Trying to create tensor with negative dimension " + std::to_string(d) + ": " +
+                             shape_to_list(shape));
     }
     auto impl = std::make_shared<TensorImpl>();
     const std::int64_t numel = shape_numel(shape);
     if (static_cast<std::uint64_t>(numel) > std::numeric_limits<std::uint64_t>::max() / 2 / dtype_size(dtype)) {
-        throw RuntimeError("cannot allocate a " + dtype_name(dtype) + " tensor of shape " + shape_to_list(shape) + ": " +
-                           std::to_string(numel) + " elements of " + std::to_string(dtype_size(dtype)) +
+        throw RuntimeError("cannot allocate a " + dtype_name(dtype) + " tensor of shape " + shape_to_list(shape) +
+                           ": " + std::to_string(numel) + " elements of " + std::to_string(dtype_size(dtype)) +
                            " bytes overflow the addressable size");
     }
     impl->storage = std::make_shared<Storage>(dtype, numel);
@@ -155,15 +173,18 @@ bool TensorImpl::is_contiguous() const {
 namespace detail {
 
 void throw_uninitialized(const TensorImpl& impl, const char* op) {
-    const char* kind = impl.state == TensorState::UninitializedBuffer ? "UninitializedBuffer" : "UninitializedParameter";
-    throw ValueError(std::string("Attempted to use an uninitialized parameter in ") + op +
-                     ". This error happens when you are using a `LazyModule` or explicitly manipulating `lazynn::" + kind +
-                     "` objects. When using LazyModules Call `forward` with a dummy batch to initialize the parameters "
-                     "before calling tensor functions");
+    const char* kind =
+        impl.state == TensorState::UninitializedBuffer ? "UninitializedBuffer" : "UninitializedParameter";
+    throw ValueError(
+        std::string("Attempted to use an uninitialized parameter in ") + op +
+        ". This error happens when you are using a `LazyModule` or explicitly manipulating `lazynn::" + kind +
+        "` objects. When using LazyModules Call `forward` with a dummy batch to initialize the parameters "
+        "before calling tensor functions");
 }
 
 TensorImpl& checked(const Tensor& t, const char* op) {
-    if (!t.defined()) throw RuntimeError(std::string(op) + ": the tensor is undefined (default-constructed); assign a value first");
+    if (!t.defined())
+        throw RuntimeError(std::string(op) + ": the tensor is undefined (default-constructed); assign a value first");
     TensorImpl& impl = t.impl();
     if (impl.uninitialized()) throw_uninitialized(impl, op);
     return impl;

@@ -34,7 +34,7 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 Tensor full(const Shape& shape, double value, TensorOptions options) {
     Tensor t = detail::empty_tensor(shape, options.dtype_);
     t.fill_(value);
-    t.impl().storage->reset_version();   // a new tensor is at version 0, as in PyTorch
+    t.impl().storage->reset_version();  // a new tensor is at version 0, as in PyTorch
     return finish(t, options);
 }
 
@@ -47,7 +47,8 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
     if (step == 0.0) throw ValueError("arange: step must be nonzero");
     if ((end - start) / step < 0) {
         throw ValueError("arange: upper bound and larger bound inconsistent with step sign (start " +
-                         std::to_string(start) + ", end " + std::to_string(end) + ", step " + std::to_string(step) + ")");
+                         std::to_string(start) + ", end " + std::to_string(end) + ", step " + std::to_string(step) +
+                         ")");
     }
     const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
     return generate({n}, options, [&](std::int64_t i) { return start + static_cast<double>(i) * step; });
@@ -77,7 +78,8 @@ Tensor randn(const Shape& shape, TensorOptions options) {
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions options) {
     if (high <= low) {
-        throw ValueError("randint: expected low < high, got low=" + std::to_string(low) + ", high=" + std::to_string(high));
+        throw ValueError("randint: expected low < high, got low=" + std::to_string(low) +
+                         ", high=" + std::to_string(high));
     }
     Generator& gen = default_generator();
     const auto range = static_cast<std::uint64_t>(high - low);
@@ -117,10 +119,11 @@ namespace {
 
 template <class T>
 Tensor from_values(const std::vector<T>& values, const Shape& shape_given, const TensorOptions& options) {
-    const Shape shape = shape_given.empty() && values.size() != 1 ? Shape{static_cast<std::int64_t>(values.size())} : shape_given;
+    const Shape shape =
+        shape_given.empty() && values.size() != 1 ? Shape{static_cast<std::int64_t>(values.size())} : shape_given;
     if (shape_numel(shape) != static_cast<std::int64_t>(values.size())) {
-        throw ShapeError("tensor: " + std::to_string(values.size()) + " values do not fill shape " + shape_to_list(shape) +
-                         " (" + std::to_string(shape_numel(shape)) + " elements)");
+        throw ShapeError("tensor: " + std::to_string(values.size()) + " values do not fill shape " +
+                         shape_to_list(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
     }
     return generate(shape, options, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; });
 }

@@ -43,12 +43,15 @@ void put_back(const HeldTensor& h) {
 
 }  // namespace
 
-LazyModule::LazyModule(Module& self, std::string lazy_name, std::string concrete_name) : concrete_name_(std::move(concrete_name)) {
+LazyModule::LazyModule(Module& self, std::string lazy_name, std::string concrete_name)
+    : concrete_name_(std::move(concrete_name)) {
     self.set_name(std::move(lazy_name));
     // The hooks find this object again through the module they are called with, so copies of the
     // module (which copy the hooks) run their own state.
     pre_hook_ = self.register_forward_pre_hook(
-                        [](Module& m, const std::vector<Tensor>& inputs) { dynamic_cast<LazyModule&>(m).run_initialization(m, inputs); },
+                        [](Module& m, const std::vector<Tensor>& inputs) {
+                            dynamic_cast<LazyModule&>(m).run_initialization(m, inputs);
+                        },
                         /*prepend=*/true)
                     .id();
     load_hook_ = self.register_load_state_dict_pre_hook([](Module& m, const StateDict& sd, const std::string& prefix) {
@@ -58,7 +61,8 @@ LazyModule::LazyModule(Module& self, std::string lazy_name, std::string concrete
 }
 
 void LazyModule::initialize_parameters(const std::vector<Tensor>&) {
-    throw NotImplementedError("initialize_parameters is not implemented for " + dynamic_cast<const Module&>(*this).name());
+    throw NotImplementedError("initialize_parameters is not implemented for " +
+                              dynamic_cast<const Module&>(*this).name());
 }
 
 void LazyModule::load(Module& m, const StateDict& sd, const std::string& prefix) {
@@ -154,9 +158,10 @@ void LazyModule::run_initialization(Module& m, const std::vector<Tensor>& inputs
         for (const auto& h : held) {
             if (h.impl->shape != h.shape) {
                 std::string input_shapes;
-                for (const auto& x : inputs) input_shapes += (input_shapes.empty() ? "" : ", ") + shape_to_list(x.shape());
-                throw ShapeError(m.name() + ": the loaded " + h.name + " has shape " + shape_to_list(h.shape) + ", but the input (" +
-                                 input_shapes + ") needs " + shape_to_list(h.impl->shape) +
+                for (const auto& x : inputs)
+                    input_shapes += (input_shapes.empty() ? "" : ", ") + shape_to_list(x.shape());
+                throw ShapeError(m.name() + ": the loaded " + h.name + " has shape " + shape_to_list(h.shape) +
+                                 ", but the input (" + input_shapes + ") needs " + shape_to_list(h.impl->shape) +
                                  "; load a checkpoint that matches the input, or drop the entry to initialise it");
             }
         }

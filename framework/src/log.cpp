@@ -11,13 +11,20 @@ namespace {
 
 spdlog::level::level_enum to_spdlog(Level level) {
     switch (level) {
-        case Level::Trace: return spdlog::level::trace;
-        case Level::Debug: return spdlog::level::debug;
-        case Level::Info: return spdlog::level::info;
-        case Level::Warn: return spdlog::level::warn;
-        case Level::Error: return spdlog::level::err;
-        case Level::Critical: return spdlog::level::critical;
-        case Level::Off: break;
+        case Level::Trace:
+            return spdlog::level::trace;
+        case Level::Debug:
+            return spdlog::level::debug;
+        case Level::Info:
+            return spdlog::level::info;
+        case Level::Warn:
+            return spdlog::level::warn;
+        case Level::Error:
+            return spdlog::level::err;
+        case Level::Critical:
+            return spdlog::level::critical;
+        case Level::Off:
+            break;
     }
     return spdlog::level::off;
 }
@@ -68,7 +75,8 @@ Level parse_level(std::string_view name) {
     if (name == "error") return Level::Error;
     if (name == "critical") return Level::Critical;
     if (name == "off") return Level::Off;
-    throw ValueError("unknown log level '" + std::string(name) + "'; use trace, debug, info, warn, error, critical or off");
+    throw ValueError("unknown log level '" + std::string(name) +
+                     "'; use trace, debug, info, warn, error, critical or off");
 }
 
 void write(Level level, std::string_view message) { state().logger->log(to_spdlog(level), "{}", message); }

@@ -44,7 +44,8 @@ void drop_copy_links(const Module* module) {
 namespace {
 
 void check_name(const std::string& name, const char* kind) {
-    if (name.find('.') != std::string::npos) throw KeyError(std::string(kind) + " name can't contain \".\", got: " + name);
+    if (name.find('.') != std::string::npos)
+        throw KeyError(std::string(kind) + " name can't contain \".\", got: " + name);
     if (name.empty()) throw KeyError(std::string(kind) + " name can't be empty string \"\"");
 }
 
@@ -95,7 +96,9 @@ Module::Module(const Module& other)
     for (const auto& s : other.registry_->params) {
         auto& slot = registry_->params.emplace_back();
         slot.name = s.name;
-        if (s.owned) slot.owned = std::make_unique<Parameter>(detail::deep_copy_tensor(*s.owned), s.owned->defined() && s.owned->requires_grad());
+        if (s.owned)
+            slot.owned = std::make_unique<Parameter>(detail::deep_copy_tensor(*s.owned),
+                                                     s.owned->defined() && s.owned->requires_grad());
     }
     for (const auto& s : other.registry_->buffers) {
         auto& slot = registry_->buffers.emplace_back();
@@ -110,7 +113,8 @@ Module::Module(const Module& other)
     }
     detail::add_copy_link(&other, this);
     if (other.parent_) {
-        if (Module* target = detail::copy_target(other.parent_, &other, this)) target->adopt_member(*this, other.member_name_);
+        if (Module* target = detail::copy_target(other.parent_, &other, this))
+            target->adopt_member(*this, other.member_name_);
     }
 }
 
@@ -143,7 +147,8 @@ Module::Module(Module&& other) noexcept
     }
     detail::add_copy_link(&other, this);
     if (other.parent_) {
-        if (Module* target = detail::copy_target(other.parent_, &other, this)) target->adopt_member(*this, other.member_name_);
+        if (Module* target = detail::copy_target(other.parent_, &other, this))
+            target->adopt_member(*this, other.member_name_);
     }
 }
 
@@ -165,21 +170,23 @@ std::unique_ptr<Module> Module::clone() const {
 }
 
 std::unique_ptr<Module> Module::clone_impl() const {
-    throw NotImplementedError("clone(): " + name() + " does not know its most-derived type; derive it from lazynn::Cloneable<" +
-                              name() + "> or override clone_impl()");
+    throw NotImplementedError("clone(): " + name() +
+                              " does not know its most-derived type; derive it from lazynn::Cloneable<" + name() +
+                              "> or override clone_impl()");
 }
 
 // ---- registration ----
 
 void Module::adopt_member(Parameter& p, const std::string& name) {
     check_name(name, "parameter");
-    (void)seed();   // a module with parameters owns a seed from its first one on (decision 5)
+    (void)seed();  // a module with parameters owns a seed from its first one on (decision 5)
     auto& r = *registry_;
     auto it = find_slot(r.params, name);
     if (it != r.params.end() && !it->member && !it->owned) {
         it->member = &p;  // filling the slot a copy left pending
     } else {
-        if (it != r.params.end() || find_slot(r.buffers, name) != r.buffers.end() || find_slot(r.children, name) != r.children.end()) {
+        if (it != r.params.end() || find_slot(r.buffers, name) != r.buffers.end() ||
+            find_slot(r.children, name) != r.children.end()) {
             throw KeyError("attribute '" + name + "' already exists");
         }
         r.params.push_back({name, &p, nullptr, true});
@@ -196,7 +203,8 @@ void Module::adopt_member(Buffer& b, const std::string& name) {
         it->member = &b;
         it->persistent = b.persistent_;
     } else {
-        if (it != r.buffers.end() || find_slot(r.params, name) != r.params.end() || find_slot(r.children, name) != r.children.end()) {
+        if (it != r.buffers.end() || find_slot(r.params, name) != r.params.end() ||
+            find_slot(r.children, name) != r.children.end()) {
             throw KeyError("attribute '" + name + "' already exists");
         }
         r.buffers.push_back({name, &b, nullptr, b.persistent_});
@@ -212,7 +220,8 @@ void Module::adopt_member(Module& m, const std::string& name) {
     if (it != r.children.end() && !it->member && !it->owned) {
         it->member = &m;
     } else {
-        if (it != r.children.end() || find_slot(r.params, name) != r.params.end() || find_slot(r.buffers, name) != r.buffers.end()) {
+        if (it != r.children.end() || find_slot(r.params, name) != r.params.end() ||
+            find_slot(r.buffers, name) != r.buffers.end()) {
             throw KeyError("attribute '" + name + "' already exists");
         }
         r.children.push_back({name, &m, nullptr, true});
@@ -298,7 +307,9 @@ Module& Module::register_module(const std::string& name, std::unique_ptr<Module>
 // ---- traversal ----
 
 namespace {
-std::string join(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
+std::string join(const std::string& prefix, const std::string& name) {
+    return prefix.empty() ? name : prefix + "." + name;
+}
 }  // namespace
 
 namespace {
@@ -306,7 +317,8 @@ namespace {
 /// Pre-order walk over a module tree, each module once (by identity) when remove_duplicate;
 /// `slots_of(m)` gives m's child slots. M is Module or const Module.
 template <class M, class SlotsOf>
-std::vector<std::pair<std::string, M*>> walk_modules(M& root, const std::string& prefix, bool remove_duplicate, SlotsOf slots_of) {
+std::vector<std::pair<std::string, M*>> walk_modules(M& root, const std::string& prefix, bool remove_duplicate,
+                                                     SlotsOf slots_of) {
     std::vector<std::pair<std::string, M*>> out;
     std::unordered_set<const Module*> seen;
     std::function<void(M&, const std::string&)> visit = [&](M& m, const std::string& p) {
@@ -354,18 +366,23 @@ std::vector<M*> without_names(const std::vector<std::pair<std::string, M*>>& nam
 }  // namespace
 
 std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix, bool remove_duplicate) {
-    return walk_modules<Module>(*this, prefix, remove_duplicate, [](Module& m) -> auto& { return m.registry_->children; });
+    return walk_modules<Module>(
+        *this, prefix, remove_duplicate, [](Module & m) -> auto& { return m.registry_->children; });
 }
 
-std::vector<std::pair<std::string, const Module*>> Module::named_modules(const std::string& prefix, bool remove_duplicate) const {
-    return walk_modules<const Module>(*this, prefix, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->children; });
+std::vector<std::pair<std::string, const Module*>> Module::named_modules(const std::string& prefix,
+                                                                         bool remove_duplicate) const {
+    return walk_modules<const Module>(
+        *this, prefix, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->children; });
 }
 
 std::vector<Module*> Module::modules() { return without_names(named_modules()); }
 
 std::vector<const Module*> Module::modules() const { return without_names(named_modules()); }
 
-std::vector<std::pair<std::string, Module*>> Module::named_children() { return unique_children<Module>(registry_->children); }
+std::vector<std::pair<std::string, Module*>> Module::named_children() {
+    return unique_children<Module>(registry_->children);
+}
 
 std::vector<std::pair<std::string, const Module*>> Module::named_children() const {
     return unique_children<const Module>(registry_->children);
@@ -382,19 +399,21 @@ const std::string& Module::registered_child_name(std::size_t index) const { retu
 std::size_t Module::num_registered_parameters() const { return registry_->params.size(); }
 Parameter& Module::registered_parameter(std::size_t index) { return *registry_->params.at(index).get(); }
 const Parameter& Module::registered_parameter(std::size_t index) const { return *registry_->params.at(index).get(); }
-const std::string& Module::registered_parameter_name(std::size_t index) const { return registry_->params.at(index).name; }
+const std::string& Module::registered_parameter_name(std::size_t index) const {
+    return registry_->params.at(index).name;
+}
 
 namespace {
 
 /// The tensors of one registry slot kind (parameters or buffers) over the module tree, named by
 /// dotted path, each tensor once (by identity) when remove_duplicate.
 template <class T, class Slots>
-std::vector<std::pair<std::string, T>> named_tensors(const Module& root, const std::string& prefix, bool recurse, bool remove_duplicate,
-                                                     Slots slots_of) {
+std::vector<std::pair<std::string, T>> named_tensors(const Module& root, const std::string& prefix, bool recurse,
+                                                     bool remove_duplicate, Slots slots_of) {
     std::vector<std::pair<std::string, T>> out;
     std::unordered_set<const TensorImpl*> seen;
-    const auto mods =
-        recurse ? root.named_modules(prefix, remove_duplicate) : std::vector<std::pair<std::string, const Module*>>{{prefix, &root}};
+    const auto mods = recurse ? root.named_modules(prefix, remove_duplicate)
+                              : std::vector<std::pair<std::string, const Module*>>{{prefix, &root}};
     for (const auto& [path, m] : mods) {
         for (const auto& slot : slots_of(*m)) {
             const T* t = slot.get();
@@ -408,8 +427,10 @@ std::vector<std::pair<std::string, T>> named_tensors(const Module& root, const s
 
 }  // namespace
 
-std::vector<std::pair<std::string, Parameter>> Module::named_parameters(const std::string& prefix, bool recurse, bool remove_duplicate) const {
-    return named_tensors<Parameter>(*this, prefix, recurse, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->params; });
+std::vector<std::pair<std::string, Parameter>> Module::named_parameters(const std::string& prefix, bool recurse,
+                                                                        bool remove_duplicate) const {
+    return named_tensors<Parameter>(
+        *this, prefix, recurse, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->params; });
 }
 
 std::vector<Parameter> Module::parameters(bool recurse) const {
@@ -418,8 +439,10 @@ std::vector<Parameter> Module::parameters(bool recurse) const {
     return out;
 }
 
-std::vector<std::pair<std::string, Buffer>> Module::named_buffers(const std::string& prefix, bool recurse, bool remove_duplicate) const {
-    return named_tensors<Buffer>(*this, prefix, recurse, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->buffers; });
+std::vector<std::pair<std::string, Buffer>> Module::named_buffers(const std::string& prefix, bool recurse,
+                                                                  bool remove_duplicate) const {
+    return named_tensors<Buffer>(
+        *this, prefix, recurse, remove_duplicate, [](const Module& m) -> auto& { return m.registry_->buffers; });
 }
 
 std::vector<Buffer> Module::buffers(bool recurse) const {
@@ -435,7 +458,8 @@ Module& Module::get_submodule(const std::string& path) {
         const std::size_t dot = path.find('.', start);
         const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         auto it = find_slot(m->registry_->children, part);
-        if (it == m->registry_->children.end() || !it->get()) throw AttributeError(m->name() + " has no attribute `" + part + "`");
+        if (it == m->registry_->children.end() || !it->get())
+            throw AttributeError(m->name() + " has no attribute `" + part + "`");
         m = it->get();
         if (dot == std::string::npos) break;
         start = dot + 1;
@@ -464,7 +488,8 @@ Buffer& Module::get_buffer(const std::string& path) {
 // ---- forward and hooks ----
 
 Tensor Module::forward(const Tensor&) {
-    throw NotImplementedError("Module [" + name() + "] is missing the required \"forward\" function (or its forward does not "
+    throw NotImplementedError("Module [" + name() +
+                              "] is missing the required \"forward\" function (or its forward does not "
                               "take a single tensor, so it cannot be called this way or from a container)");
 }
 
@@ -499,21 +524,26 @@ Tensor Module::run_hooks(const std::vector<Tensor>& inputs, Tensor output) {
 }
 
 void Module::refuse_replaced_inputs() const {
-    throw NotImplementedError(name() + ": a forward pre-hook replaced the inputs, but this module's call does not take replaced "
+    throw NotImplementedError(name() +
+                              ": a forward pre-hook replaced the inputs, but this module's call does not take replaced "
                               "inputs (its call_with_hooks body takes no arguments)");
 }
 
 HookHandle Module::add_forward_pre_hook(ReplacingForwardPreHook hook, bool prepend) {
     const std::uint64_t id = next_hook_id_++;
-    if (prepend) pre_hooks_.insert(pre_hooks_.begin(), {id, std::move(hook)});
-    else pre_hooks_.push_back({id, std::move(hook)});
+    if (prepend)
+        pre_hooks_.insert(pre_hooks_.begin(), {id, std::move(hook)});
+    else
+        pre_hooks_.push_back({id, std::move(hook)});
     return module_hook_handle(id);
 }
 
 HookHandle Module::add_forward_hook(ReplacingForwardHook hook, bool prepend) {
     const std::uint64_t id = next_hook_id_++;
-    if (prepend) hooks_.insert(hooks_.begin(), {id, std::move(hook)});
-    else hooks_.push_back({id, std::move(hook)});
+    if (prepend)
+        hooks_.insert(hooks_.begin(), {id, std::move(hook)});
+    else
+        hooks_.push_back({id, std::move(hook)});
     return module_hook_handle(id);
 }
 
@@ -542,10 +572,12 @@ void Module::check_input_dtype(const Tensor& input, const Tensor& param, const c
     if (known && got == param.dtype()) return;
     if (!known && is_floating(got)) return;
     const std::string expected = known ? dtype_name(param.dtype()) : std::string("floating point");
-    std::string message = name() + ": expected a " + expected + " input (the dtype of its parameters), got " + dtype_name(got);
+    std::string message =
+        name() + ": expected a " + expected + " input (the dtype of its parameters), got " + dtype_name(got);
     if (torch_says) message += std::string(" (PyTorch: ") + torch_says + ")";
     if (known && is_floating(got)) {
-        message += "; convert the input with .to(" + dtype_name(param.dtype()) + ") or the module with .to(" + dtype_name(got) + ")";
+        message += "; convert the input with .to(" + dtype_name(param.dtype()) + ") or the module with .to(" +
+                   dtype_name(got) + ")";
     } else if (known) {
         message += "; convert the input with .to(" + dtype_name(param.dtype()) + ")";
     }
@@ -642,7 +674,7 @@ void Module::initialize(const Tensor& sample) {
     // A dry run only materialises: everything else it could change is put back, on failure too.
     struct Restore {
         std::vector<std::pair<Module*, bool>> modes;
-        std::vector<std::pair<Tensor, Tensor>> buffers;   // (the buffer, a copy of its values)
+        std::vector<std::pair<Tensor, Tensor>> buffers;  // (the buffer, a copy of its values)
         Generator generator = default_generator();
         ~Restore() {
             for (auto [m, training] : modes) m->training_ = training;
@@ -650,7 +682,7 @@ void Module::initialize(const Tensor& sample) {
             for (auto& [b, saved] : buffers) {
                 try {
                     if (b.shape() == saved.shape()) b.copy_(saved);
-                } catch (...) {   // a buffer the run replaced with another geometry: leave it
+                } catch (...) {  // a buffer the run replaced with another geometry: leave it
                 }
             }
             default_generator() = generator;

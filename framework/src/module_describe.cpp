@@ -79,10 +79,11 @@ std::string Module::summary(const Shape& input_shape) {
     rows.resize(mods.size());
     for (std::size_t i = 0; i < mods.size(); ++i) {
         rows[i].path = mods[i].first.empty() ? "(root)" : mods[i].first;
-        handles.push_back(mods[i].second->register_forward_hook([&rows, i](Module&, const std::vector<Tensor>&, const Tensor& out) {
-            rows[i].output = out.shape();
-            rows[i].ran = true;
-        }));
+        handles.push_back(
+            mods[i].second->register_forward_hook([&rows, i](Module&, const std::vector<Tensor>&, const Tensor& out) {
+                rows[i].output = out.shape();
+                rows[i].ran = true;
+            }));
     }
     try {
         initialize(zeros(input_shape));
@@ -103,7 +104,9 @@ std::string Module::summary(const Shape& input_shape) {
         }
     }
     std::ostringstream out;
-    out << std::left << std::setw(32) << "Layer (type)" << std::setw(24) << "Output Shape" << std::right << std::setw(12) << "Param #" << "\n";
+    out << std::left << std::setw(32) << "Layer (type)" << std::setw(24) << "Output Shape" << std::right
+        << std::setw(12) << "Param #"
+        << "\n";
     out << std::string(68, '=') << "\n";
     for (const auto& r : rows) {
         out << std::left << std::setw(32) << (r.path + " (" + r.type + ")") << std::setw(24)
@@ -111,7 +114,8 @@ std::string Module::summary(const Shape& input_shape) {
     }
     out << std::string(68, '=') << "\n";
     out << "Input shape: " << shape_to_list(input_shape) << "\n";
-    out << "Total params: " << total << "\nTrainable params: " << trainable << "\nNon-trainable params: " << (total - trainable) << "\n";
+    out << "Total params: " << total << "\nTrainable params: " << trainable
+        << "\nNon-trainable params: " << (total - trainable) << "\n";
     return out.str();
 }
 

@@ -22,9 +22,9 @@ struct Module::Registry {
     template <class T>
     struct Slot {
         std::string name;
-        T* member = nullptr;             // a declared member (lives inside the module object)
-        std::unique_ptr<T> owned;        // registered at run time (register_parameter & co.)
-        bool persistent = true;          // buffers only
+        T* member = nullptr;       // a declared member (lives inside the module object)
+        std::unique_ptr<T> owned;  // registered at run time (register_parameter & co.)
+        bool persistent = true;    // buffers only
         T* get() const { return member ? member : owned.get(); }
     };
     std::vector<Slot<Parameter>> params;

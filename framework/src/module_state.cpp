@@ -58,7 +58,8 @@ void Module::load_recursive(const StateDict& state, const std::string& prefix, I
             h.fn(*this, state, prefix);
         } catch (const Error& e) {
             // A lazy module checks the shapes it materialised; say which keys and module were at fault.
-            throw RuntimeError("Error(s) in loading state_dict for " + name() + " (keys '" + prefix + "*'): " + e.what());
+            throw RuntimeError("Error(s) in loading state_dict for " + name() + " (keys '" + prefix +
+                               "*'): " + e.what());
         }
     }
 
@@ -86,8 +87,11 @@ void Module::load_recursive(const StateDict& state, const std::string& prefix, I
             // A lazy module's load hook has materialised everything it could; what is left has an
             // uninitialised source (nothing to copy) or belongs to a module that is not lazy.
             if (!lazynn::is_lazy(source)) {
-                errors.push_back("While copying the parameter named \"" + key + "\", whose dimensions in the model are torch.Size([0]) and whose dimensions in the checkpoint are " +
-                                 torch_size(source.shape()) + ", an exception occurred : the parameter is uninitialized and " + this->name() +
+                errors.push_back("While copying the parameter named \"" + key +
+                                 "\", whose dimensions in the model are torch.Size([0]) and whose dimensions in the "
+                                 "checkpoint are " +
+                                 torch_size(source.shape()) +
+                                 ", an exception occurred : the parameter is uninitialized and " + this->name() +
                                  " is not a lazy module; call materialize() on it first.");
             }
             continue;
@@ -100,8 +104,9 @@ void Module::load_recursive(const StateDict& state, const std::string& prefix, I
         }
         if (dest.dtype() == kInt64 && source.dtype() != kInt64 && !representable_as_int64(source)) {
             // Converting NaN, inf or an out-of-range float to an integer is undefined behaviour.
-            errors.push_back("While copying the parameter named \"" + key + "\": the checkpoint holds non-finite or out-of-range " +
-                             dtype_name(source.dtype()) + " values for an int64 tensor");
+            errors.push_back("While copying the parameter named \"" + key +
+                             "\": the checkpoint holds non-finite or out-of-range " + dtype_name(source.dtype()) +
+                             " values for an int64 tensor");
             continue;
         }
         NoGradGuard no_grad;
@@ -118,7 +123,8 @@ void Module::load_recursive(const StateDict& state, const std::string& prefix, I
                                               [&](const auto& s) { return s.name == head && s.get(); });
             if (!is_child) keys.unexpected_keys.push_back(key);
         } else {
-            const bool is_local = std::any_of(local.begin(), local.end(), [&](const auto& l) { return l.first == rest; });
+            const bool is_local =
+                std::any_of(local.begin(), local.end(), [&](const auto& l) { return l.first == rest; });
             if (!is_local) keys.unexpected_keys.push_back(key);
         }
     }
@@ -133,8 +139,11 @@ IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
     std::vector<std::string> errors;
     load_recursive(state, "", keys, errors);
     if (strict) {
-        if (!keys.unexpected_keys.empty()) errors.insert(errors.begin(), "Unexpected key(s) in state_dict: " + quoted_list(keys.unexpected_keys) + ". ");
-        if (!keys.missing_keys.empty()) errors.insert(errors.begin(), "Missing key(s) in state_dict: " + quoted_list(keys.missing_keys) + ". ");
+        if (!keys.unexpected_keys.empty())
+            errors.insert(errors.begin(),
+                          "Unexpected key(s) in state_dict: " + quoted_list(keys.unexpected_keys) + ". ");
+        if (!keys.missing_keys.empty())
+            errors.insert(errors.begin(), "Missing key(s) in state_dict: " + quoted_list(keys.missing_keys) + ". ");
     }
     if (!errors.empty()) {
         std::string message = "Error(s) in loading state_dict for " + name() + ":";

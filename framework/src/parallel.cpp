@@ -128,7 +128,7 @@ private:
             }
             if (index < active_workers_) run_chunk(*job_, (*bounds_)[index + 1], (*bounds_)[index + 2]);
             if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-                { std::lock_guard lock(mutex_); }   // the caller is either spinning or waiting under the lock
+                { std::lock_guard lock(mutex_); }  // the caller is either spinning or waiting under the lock
                 done_.notify_one();
             }
         }

@@ -42,7 +42,8 @@ std::shared_ptr<TensorImpl> uninitialized_impl(TensorState state, bool requires_
 void materialize_impl(const Tensor& t, const Shape& shape, std::optional<Dtype> dtype, const char* kind) {
     TensorImpl& impl = t.impl();
     if (!impl.uninitialized()) {
-        throw AttributeError(std::string("'") + kind + "' object has no attribute 'materialize' (it is already initialized)");
+        throw AttributeError(std::string("'") + kind +
+                             "' object has no attribute 'materialize' (it is already initialized)");
     }
     const Dtype d = dtype.value_or(impl.dtype);
     auto fresh = TensorImpl::allocate(shape, d);
@@ -112,7 +113,9 @@ Parameter::~Parameter() {
     if (owner_) owner_->release_member(*this);
 }
 
-void Parameter::materialize(const Shape& shape, std::optional<Dtype> dtype) { materialize_impl(*this, shape, dtype, "Parameter"); }
+void Parameter::materialize(const Shape& shape, std::optional<Dtype> dtype) {
+    materialize_impl(*this, shape, dtype, "Parameter");
+}
 
 Parameter Parameter::deep_copy() const {
     if (!defined()) return Parameter();
@@ -134,7 +137,8 @@ UninitializedParameter::UninitializedParameter(bool requires_grad, Dtype dtype)
 
 Buffer::Buffer(const Tensor& data) : Tensor(data) {}
 
-Buffer::Buffer(Module* owner, std::string name, const Tensor& data, bool persistent) : Tensor(data), persistent_(persistent) {
+Buffer::Buffer(Module* owner, std::string name, const Tensor& data, bool persistent)
+    : Tensor(data), persistent_(persistent) {
     if (owner == nullptr) throw ValueError("Buffer '" + name + "': the owner module is null");
     owner->adopt_member(*this, name);
 }
@@ -166,7 +170,9 @@ Buffer::~Buffer() {
     if (owner_) owner_->release_member(*this);
 }
 
-void Buffer::materialize(const Shape& shape, std::optional<Dtype> dtype) { materialize_impl(*this, shape, dtype, "Tensor"); }
+void Buffer::materialize(const Shape& shape, std::optional<Dtype> dtype) {
+    materialize_impl(*this, shape, dtype, "Tensor");
+}
 
 UninitializedBuffer::UninitializedBuffer(bool requires_grad, Dtype dtype)
     : Buffer(Tensor(uninitialized_impl(TensorState::UninitializedBuffer, requires_grad, dtype))) {}

@@ -114,10 +114,12 @@ struct Printer {
 
     std::string render(std::size_t d, std::int64_t offset, std::size_t indent, const Formatter& f) const {
         if (d + 1 == shape.size()) {
-            const std::size_t per_line =
-                std::max<std::size_t>(1, (static_cast<std::size_t>(kLineWidth) - std::min<std::size_t>(indent, kLineWidth)) / (f.width() + 2));
+            const std::size_t per_line = std::max<std::size_t>(
+                1,
+                (static_cast<std::size_t>(kLineWidth) - std::min<std::size_t>(indent, kLineWidth)) / (f.width() + 2));
             std::vector<std::string> items;
-            for (auto i : shown(shape[d])) items.push_back(i < 0 ? std::string(" ...") : f.padded(data[static_cast<std::size_t>(offset + i)]));
+            for (auto i : shown(shape[d]))
+                items.push_back(i < 0 ? std::string(" ...") : f.padded(data[static_cast<std::size_t>(offset + i)]));
             std::string s = "[";
             for (std::size_t k = 0; k < items.size(); ++k) {
                 if (k && k % per_line == 0) {
@@ -172,9 +174,12 @@ std::string Tensor::str() const {
         suffix.append(", size=").append(size).append(i.shape.size() == 1 ? ",)" : ")");
     }
     // PyTorch names the dtype when it is not float32, int64 or bool, and for every empty non-float32 tensor.
-    if (i.dtype == kFloat64 || (i.numel() == 0 && i.dtype != kFloat32)) suffix += ", dtype=torch." + dtype_name(i.dtype);
-    if (i.grad_fn) suffix.append(", grad_fn=<").append(i.grad_fn->name()).append(">");
-    else if (i.requires_grad) suffix += ", requires_grad=True";
+    if (i.dtype == kFloat64 || (i.numel() == 0 && i.dtype != kFloat32))
+        suffix += ", dtype=torch." + dtype_name(i.dtype);
+    if (i.grad_fn)
+        suffix.append(", grad_fn=<").append(i.grad_fn->name()).append(">");
+    else if (i.requires_grad)
+        suffix += ", requires_grad=True";
     std::string result("tensor(");
     result.append(body).append(suffix).append(")");
     return result;

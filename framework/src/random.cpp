@@ -38,7 +38,9 @@ void Generator::set_state(const std::string& state) {
     std::uint64_t spare_bits = 0;
     std::mt19937_64 engine;
     in >> seed >> has_spare >> spare_bits >> engine;
-    if (!in) throw ValueError("Generator::set_state: the state string is malformed (expected the output of Generator::state())");
+    if (!in)
+        throw ValueError(
+            "Generator::set_state: the state string is malformed (expected the output of Generator::state())");
     initial_seed_ = seed;
     has_spare_ = has_spare;
     spare_ = std::bit_cast<double>(spare_bits);
@@ -69,7 +71,9 @@ std::uint64_t draw_module_seed() {
     return default_generator().next_u64();
 }
 
-ModuleSeedScope::ModuleSeedScope(std::uint64_t seed) : generator_(seed), outer_(innermost_scope) { innermost_scope = this; }
+ModuleSeedScope::ModuleSeedScope(std::uint64_t seed) : generator_(seed), outer_(innermost_scope) {
+    innermost_scope = this;
+}
 
 ModuleSeedScope::~ModuleSeedScope() { innermost_scope = outer_; }
 

@@ -21,7 +21,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; big-endian hosts need byte swapping");
+static_assert(std::endian::native == std::endian::little,
+              "safetensors data is little-endian; big-endian hosts need byte swapping");
 
 namespace lazynn {
 namespace serialize {
@@ -29,10 +30,14 @@ namespace {
 
 const char* dtype_code(Dtype d) {
     switch (d) {
-        case Dtype::Float32: return "F32";
-        case Dtype::Float64: return "F64";
-        case Dtype::Int64: return "I64";
-        case Dtype::Bool: return "BOOL";
+        case Dtype::Float32:
+            return "F32";
+        case Dtype::Float64:
+            return "F64";
+        case Dtype::Int64:
+            return "I64";
+        case Dtype::Bool:
+            return "BOOL";
     }
     return "?";
 }
@@ -57,7 +62,8 @@ pid_t temporary_owner(const std::string& name) {
 /// longer running, so a save in progress in another process is never touched.
 void remove_stale_temporaries(const std::filesystem::path& directory) {
     std::error_code ec;
-    for (std::filesystem::directory_iterator it(directory.empty() ? "." : directory, ec), end; !ec && it != end; it.increment(ec)) {
+    for (std::filesystem::directory_iterator it(directory.empty() ? "." : directory, ec), end; !ec && it != end;
+         it.increment(ec)) {
         const pid_t owner = temporary_owner(it->path().filename().string());
         if (owner == 0 || owner == ::getpid()) continue;
         if (::kill(owner, 0) == -1 && errno == ESRCH) {
@@ -72,7 +78,7 @@ void remove_stale_temporaries(const std::filesystem::path& directory) {
 void sync_directory(const std::filesystem::path& directory) {
     const int fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY);
     if (fd < 0) return;
-    ::fsync(fd);   // some filesystems cannot sync a directory (EINVAL); the file itself is synced
+    ::fsync(fd);  // some filesystems cannot sync a directory (EINVAL); the file itself is synced
     ::close(fd);
 }
 
@@ -81,7 +87,8 @@ void write_atomically(const std::string& path, const std::string& header, const 
     static std::atomic<unsigned> counter{0};
     const std::filesystem::path target(path);
     remove_stale_temporaries(target.parent_path());
-    const std::filesystem::path tmp = target.parent_path() /
+    const std::filesystem::path tmp =
+        target.parent_path() /
         (target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) fail(path, std::string("cannot create a temporary file next to it (") + std::strerror(errno) + ")");
@@ -120,16 +127,19 @@ void save_safetensors(const StateDict& tensors, const std::string& path, const M
     for (const auto& [name, t] : tensors) {
         if (!t.defined()) fail(path, "tensor '" + name + "' is undefined and cannot be saved");
         if (t.is_uninitialized()) {
-            fail(path, "tensor '" + name + "' is an uninitialized parameter; run a forward pass (or model.initialize(sample)) before saving");
+            fail(path,
+                 "tensor '" + name +
+                     "' is an uninitialized parameter; run a forward pass (or model.initialize(sample)) before saving");
         }
         const Tensor c = detail::contiguous_data(t).clone();
         const auto bytes = static_cast<std::uint64_t>(c.numel()) * dtype_size(c.dtype());
-        header[name] = {{"dtype", dtype_code(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {offset, offset + bytes}}};
+        header[name] = {
+            {"dtype", dtype_code(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
         payload.push_back(c);
     }
     std::string text = header.dump();
-    while (text.size() % 8 != 0) text.push_back(' ');   // the format pads the header to 8 bytes
+    while (text.size() % 8 != 0) text.push_back(' ');  // the format pads the header to 8 bytes
     write_atomically(path, text, payload);
 }
 
@@ -143,7 +153,8 @@ SafetensorsContents read_safetensors(const std::string& path) {
     in.seekg(0, std::ios::end);
     const auto file_size = static_cast<std::uint64_t>(in.tellg());
     in.seekg(0);
-    if (file_size < 8) fail(path, "truncated: " + std::to_string(file_size) + " bytes, too short for a safetensors header");
+    if (file_size < 8)
+        fail(path, "truncated: " + std::to_string(file_size) + " bytes, too short for a safetensors header");
     unsigned char len[8];
     in.read(reinterpret_cast<char*>(len), 8);
     std::uint64_t header_size = 0;
@@ -176,49 +187,61 @@ SafetensorsContents read_safetensors(const std::string& path) {
             continue;
         }
         const auto& entry = *it;
-        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets") ||
-            !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2) {
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+            !entry.contains("data_offsets") || !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2) {
             fail(path, "corrupt header entry for '" + it.key() + "' (needs dtype, shape and two data_offsets)");
         }
-        order.emplace_back(entry["data_offsets"][0].is_number_unsigned() ? entry["data_offsets"][0].get<std::uint64_t>() : 0, it.key());
+        order.emplace_back(
+            entry["data_offsets"][0].is_number_unsigned() ? entry["data_offsets"][0].get<std::uint64_t>() : 0,
+            it.key());
     }
     std::sort(order.begin(), order.end());
     for (const auto& [begin_unused, key] : order) {
         const auto& entry = header[key];
         const std::string code = entry["dtype"].is_string() ? entry["dtype"].get<std::string>() : "";
         Dtype dtype;
-        if (code == "F32") dtype = kFloat32;
-        else if (code == "F64") dtype = kFloat64;
-        else if (code == "I64") dtype = kInt64;
-        else if (code == "BOOL") dtype = kBool;
-        else fail(path, "tensor '" + key + "' has dtype '" + code + "'; lazynn reads F32, F64, I64 and BOOL");
+        if (code == "F32")
+            dtype = kFloat32;
+        else if (code == "F64")
+            dtype = kFloat64;
+        else if (code == "I64")
+            dtype = kInt64;
+        else if (code == "BOOL")
+            dtype = kBool;
+        else
+            fail(path, "tensor '" + key + "' has dtype '" + code + "'; lazynn reads F32, F64, I64 and BOOL");
         Shape shape;
-        if (!entry["shape"].is_array()) fail(path, "tensor '" + key + "' has an invalid shape (expected a list of sizes)");
+        if (!entry["shape"].is_array())
+            fail(path, "tensor '" + key + "' has an invalid shape (expected a list of sizes)");
         for (const auto& d : entry["shape"]) {
-            if (!d.is_number_unsigned() || d.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            if (!d.is_number_unsigned() ||
+                d.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
                 fail(path, "tensor '" + key + "' has an invalid shape " + entry["shape"].dump());
             }
             shape.push_back(d.get<std::int64_t>());
         }
         const auto& offs = entry["data_offsets"];
-        if (!offs[0].is_number_unsigned() || !offs[1].is_number_unsigned()) fail(path, "tensor '" + key + "' has invalid data_offsets");
+        if (!offs[0].is_number_unsigned() || !offs[1].is_number_unsigned())
+            fail(path, "tensor '" + key + "' has invalid data_offsets");
         const auto begin = offs[0].get<std::uint64_t>(), end = offs[1].get<std::uint64_t>();
         // Checked products: a shape like [2^62 + 1, 4] must not wrap into a size the offsets match.
         std::uint64_t expected = 0;
         bool too_big = false;
         try {
-            too_big = __builtin_mul_overflow(static_cast<std::uint64_t>(shape_numel(shape)), dtype_size(dtype), &expected);
+            too_big =
+                __builtin_mul_overflow(static_cast<std::uint64_t>(shape_numel(shape)), dtype_size(dtype), &expected);
         } catch (const Error&) {
             too_big = true;
         }
         if (too_big) fail(path, "tensor '" + key + "' has a shape " + shape_to_list(shape) + " too large to address");
         if (end < begin || end - begin != expected) {
-            fail(path, "tensor '" + key + "': data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + ") do not hold " +
-                           shape_to_list(shape) + " " + code + " values (" + std::to_string(expected) + " bytes)");
+            fail(path, "tensor '" + key + "': data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                           ") do not hold " + shape_to_list(shape) + " " + code + " values (" +
+                           std::to_string(expected) + " bytes)");
         }
         if (end > data_size) {
-            fail(path, "truncated: tensor '" + key + "' needs bytes up to " + std::to_string(end) + " but the data section has " +
-                           std::to_string(data_size));
+            fail(path, "truncated: tensor '" + key + "' needs bytes up to " + std::to_string(end) +
+                           " but the data section has " + std::to_string(data_size));
         }
         Tensor t;
         try {
@@ -233,7 +256,9 @@ SafetensorsContents read_safetensors(const std::string& path) {
             // A bool byte other than 0 or 1 is not a value C++ can hold in a bool: refuse it.
             const auto* bytes = static_cast<const unsigned char*>(t.impl().storage->raw());
             for (std::uint64_t k = 0; k < expected; ++k) {
-                if (bytes[k] > 1) fail(path, "tensor '" + key + "' holds a BOOL byte " + std::to_string(bytes[k]) + " (expected 0 or 1)");
+                if (bytes[k] > 1)
+                    fail(path,
+                         "tensor '" + key + "' holds a BOOL byte " + std::to_string(bytes[k]) + " (expected 0 or 1)");
             }
         }
         out.tensors.insert(key, t);
@@ -258,7 +283,7 @@ SafetensorsContents load_safetensors(const std::string& path) {
 
 void save(const Module& module, const std::string& path, const serialize::Metadata& metadata) {
     serialize::Metadata meta = metadata;
-    meta.emplace("format", "pt");   // what the safetensors PyTorch loader expects
+    meta.emplace("format", "pt");  // what the safetensors PyTorch loader expects
     serialize::save_safetensors(module.state_dict(), path, meta);
 }
 
@@ -267,7 +292,8 @@ IncompatibleKeys load(Module& module, const std::string& path, bool strict) {
     // A training checkpoint's keys are "model.*", "optimizer.*": say which call reads it.
     const auto format = contents.metadata.find("format");
     if (format != contents.metadata.end() && format->second == "lazynn-training-checkpoint") {
-        throw RuntimeError(path + ": a training checkpoint (model, optimizer and scheduler state, keys model.*), not a "
+        throw RuntimeError(path +
+                           ": a training checkpoint (model, optimizer and scheduler state, keys model.*), not a "
                            "state_dict; resume it with load_checkpoint(path, model, &optimizer, &scheduler), or load "
                            "the weights alone with model.load_state_dict(strip_prefix(serialize::load_safetensors(path)"
                            ".tensors, \"model.\"), false)");
@@ -297,8 +323,8 @@ StateDict strip_prefix(const StateDict& sd, const std::string& prefix) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const Module& model, optim::Optimizer* optimizer, optim::LRScheduler* scheduler,
-                     const TrainingState& state) {
+void save_checkpoint(const std::string& path, const Module& model, optim::Optimizer* optimizer,
+                     optim::LRScheduler* scheduler, const TrainingState& state) {
     StateDict all = with_prefix(model.state_dict(), "model.");
     if (optimizer) {
         for (const auto& [k, v] : optimizer->state_dict()) all.insert("optimizer." + k, v);
@@ -329,17 +355,20 @@ std::int64_t parse_epoch(const std::string& path, const std::string& text) {
     std::int64_t epoch = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), epoch);
     if (error != std::errc() || end != text.data() + text.size() || epoch < 0) {
-        throw RuntimeError(path + ": corrupt training checkpoint: metadata 'epoch' is not a non-negative integer: '" + text + "'");
+        throw RuntimeError(path + ": corrupt training checkpoint: metadata 'epoch' is not a non-negative integer: '" +
+                           text + "'");
     }
     return epoch;
 }
 
 }  // namespace
 
-TrainingState load_checkpoint(const std::string& path, Module& model, optim::Optimizer* optimizer, optim::LRScheduler* scheduler) {
+TrainingState load_checkpoint(const std::string& path, Module& model, optim::Optimizer* optimizer,
+                              optim::LRScheduler* scheduler) {
     const auto contents = serialize::load_safetensors(path);
     if (!contents.metadata.count("epoch") || !contents.metadata.count("rng_state")) {
-        throw RuntimeError(path + ": not a training checkpoint (no epoch / rng_state metadata); use lazynn::load for model weights");
+        throw RuntimeError(
+            path + ": not a training checkpoint (no epoch / rng_state metadata); use lazynn::load for model weights");
     }
     // Everything that can be checked without touching the model is checked first ...
     TrainingState state;
@@ -365,8 +394,8 @@ TrainingState load_checkpoint(const std::string& path, Module& model, optim::Opt
     } catch (const std::exception& e) {
         try {
             model.load_state_dict(model_before, /*strict=*/false);
-            if (scheduler) scheduler->load_state_dict(scheduler_before);   // sets the lr ...
-            if (optimizer) optimizer->load_state_dict(optimizer_before);   // ... which this restores exactly
+            if (scheduler) scheduler->load_state_dict(scheduler_before);  // sets the lr ...
+            if (optimizer) optimizer->load_state_dict(optimizer_before);  // ... which this restores exactly
         } catch (const std::exception&) {
             // Restoring what was just read from these objects cannot fail short of memory; the
             // first error is the one worth reporting.

@@ -55,8 +55,9 @@ bool Tensor::requires_grad() const { return impl().requires_grad; }
 Tensor& Tensor::requires_grad_(bool requires_grad) {
     TensorImpl& i = detail::checked(*this, "requires_grad_");
     if (!requires_grad && i.grad_fn) {
-        throw RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a computed "
-                           "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().");
+        throw RuntimeError(
+            "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+            "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().");
     }
     if (requires_grad && !is_floating(i.dtype)) {
         throw RuntimeError("only Tensors of floating point dtype can require gradients (got " + dtype_name(i.dtype) +
@@ -108,7 +109,8 @@ HookHandle Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) cons
         // A non-leaf's hooks live on its grad_fn, where its gradient arrives.
         node->pre_hooks.emplace_back(id, std::move(hook));
         return HookHandle(id, [weak = std::weak_ptr<Node>(node), id] {
-            if (auto n = weak.lock()) std::erase_if(n->pre_hooks, [id](const auto& entry) { return entry.first == id; });
+            if (auto n = weak.lock())
+                std::erase_if(n->pre_hooks, [id](const auto& entry) { return entry.first == id; });
         });
     }
     {
@@ -149,8 +151,8 @@ void Tensor::remove_post_accumulate_grad_hook(std::uint64_t id) const {
 
 void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
     detail::checked(*this, "backward");
-    autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{}, retain_graph,
-                       create_graph);
+    autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{},
+                       retain_graph, create_graph);
 }
 
 Tensor Tensor::detach() const {
@@ -163,8 +165,9 @@ Tensor Tensor::detach() const {
 Tensor& Tensor::detach_() {
     TensorImpl& i = detail::checked(*this, "detach_");
     if (i.is_view) {
-        throw RuntimeError("detach_: Can't detach views in-place. Use detach() instead (the view shares its base's "
-                           "autograd history).");
+        throw RuntimeError(
+            "detach_: Can't detach views in-place. Use detach() instead (the view shares its base's "
+            "autograd history).");
     }
     i.grad_fn.reset();
     i.requires_grad = false;
@@ -234,7 +237,7 @@ namespace kernels {
 
 void copy_strided(TensorImpl& dst, const TensorImpl& src) {
     if (dst.dtype == src.dtype && dst.shape == src.shape && dst.is_contiguous() && src.is_contiguous()) {
-        if (dst.numel() == 0) return;   // an empty tensor's storage may have no buffer: memcpy needs valid pointers
+        if (dst.numel() == 0) return;  // an empty tensor's storage may have no buffer: memcpy needs valid pointers
         const auto bytes = static_cast<std::int64_t>(dtype_size(dst.dtype));
         std::memcpy(static_cast<char*>(dst.storage->raw()) + dst.offset * bytes,
                     static_cast<const char*>(src.storage->raw()) + src.offset * bytes,
@@ -295,8 +298,9 @@ Tensor Tensor::to(Dtype dtype) const {
     kernels::copy_strided(out.impl(), i);
     if (needs_grad({this}) && is_floating(dtype)) {
         const Dtype from = i.dtype;
-        record(out, "ToCopyBackward0", {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; }, false,
-               autograd::detail::kDifferentiable);
+        record(
+            out, "ToCopyBackward0", {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; }, false,
+            autograd::detail::kDifferentiable);
     }
     return out;
 }
@@ -306,8 +310,9 @@ Tensor Tensor::clone() const {
     Tensor out = detail::empty_tensor(i.shape, i.dtype);
     kernels::copy_strided(out.impl(), i);
     if (needs_grad({this})) {
-        record(out, "CloneBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; }, false,
-               autograd::detail::kDifferentiable);
+        record(
+            out, "CloneBackward0", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; }, false,
+            autograd::detail::kDifferentiable);
     }
     return out;
 }
@@ -324,14 +329,17 @@ bool prepare_inplace(const Tensor& self, std::initializer_list<const Tensor*> ot
     std::vector<const Tensor*> all{&self};
     all.insert(all.end(), others.begin(), others.end());
     bool record_grad = false;
-    for (const Tensor* t : all) record_grad = record_grad || (is_grad_enabled() && t->defined() && t->impl().requires_grad);
+    for (const Tensor* t : all)
+        record_grad = record_grad || (is_grad_enabled() && t->defined() && t->impl().requires_grad);
     if (record_grad && i.requires_grad && !i.grad_fn) {
-        throw RuntimeError(std::string(op) + ": a leaf Variable that requires grad is being used in an in-place operation.");
+        throw RuntimeError(std::string(op) +
+                           ": a leaf Variable that requires grad is being used in an in-place operation.");
     }
     if (record_grad && i.is_view) {
         const std::shared_ptr<ViewMeta> meta = i.view_meta;
         if (!meta) {
-            throw RuntimeError(std::string(op) + ": in-place operations on this alias are not differentiable (it was "
+            throw RuntimeError(std::string(op) +
+                               ": in-place operations on this alias are not differentiable (it was "
                                "not made by a view op); use the out-of-place form or run under NoGradGuard");
         }
         if (meta->multi_output_creator) {
@@ -342,8 +350,9 @@ bool prepare_inplace(const Tensor& self, std::initializer_list<const Tensor*> ot
                                "inplace. You should replace the inplace operation by an out-of-place one.");
         }
         if (!meta->base->grad_fn && meta->base->requires_grad) {
-            throw RuntimeError(std::string(op) + ": a view of a leaf Variable that requires grad is being used in an "
-                                                 "in-place operation.");
+            throw RuntimeError(std::string(op) +
+                               ": a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.");
         }
     }
     return record_grad;
@@ -379,7 +388,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
         // Through the view into its base: the base's history is rebased (commit_inplace).
         const Shape broadcast = broadcast_shapes(i.shape, src.impl().shape, "copy_");
         Tensor value = src.to(i.dtype).expand(broadcast);
-        if (broadcast != i.shape) value = value.reshape(i.shape);   // leading 1s of a longer source
+        if (broadcast != i.shape) value = value.reshape(i.shape);  // leading 1s of a longer source
         detail::commit_inplace(*this, value);
         return *this;
     }
@@ -389,9 +398,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
         const Shape src_shape = src.impl().shape;
         const Dtype src_dtype = src.impl().dtype;
         Tensor self = *this;
-        record(self, "CopyBackwards", {src}, [src_shape, src_dtype](const Tensor& g) {
-            return std::vector<Tensor>{sum_to(g, src_shape).to(src_dtype)};
-        }, false, autograd::detail::kDifferentiable);
+        record(
+            self, "CopyBackwards", {src},
+            [src_shape, src_dtype](const Tensor& g) { return std::vector<Tensor>{sum_to(g, src_shape).to(src_dtype)}; },
+            false, autograd::detail::kDifferentiable);
     }
     return *this;
 }
@@ -400,7 +410,7 @@ Tensor& Tensor::fill_(double value) {
     TensorImpl& i = detail::checked(*this, "fill_");
     const bool record_grad = detail::prepare_inplace(*this, {}, "fill_");
     if (record_grad && i.is_view) {
-        detail::commit_inplace(*this, full(i.shape, value, i.dtype));   // the base keeps its history outside
+        detail::commit_inplace(*this, full(i.shape, value, i.dtype));  // the base keeps its history outside
         return *this;
     }
     visit_dtype(i.dtype, [&](auto tag) {
@@ -416,8 +426,9 @@ Tensor& Tensor::fill_(double value) {
     if (record_grad) {
         // The old history receives a zero gradient from a constant (PyTorch's FillBackward0).
         Tensor self = *this;
-        record(self, "FillBackward0", {self}, [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; },
-               false, autograd::detail::kDifferentiable);
+        record(
+            self, "FillBackward0", {self}, [](const Tensor& g) { return std::vector<Tensor>{zeros_like(g)}; }, false,
+            autograd::detail::kDifferentiable);
     }
     return *this;
 }

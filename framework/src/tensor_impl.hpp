@@ -50,10 +50,10 @@ enum class TensorState : std::uint8_t { Initialized, UninitializedParameter, Uni
 /// its root base and the storage version its grad_fn was made at. When any alias of the storage
 /// was modified in place since, the view's grad_fn is rebuilt from the base's current history.
 struct ViewMeta {
-    std::shared_ptr<TensorImpl> base;              // the root (non-view) tensor
-    std::uint64_t version = 0;                     // storage version the view's grad_fn reflects
-    const char* multi_output_creator = nullptr;    // "SplitBackward0" for split/chunk outputs, else null
-    std::int64_t output_index = 0;                 // which output of the multi-output op
+    std::shared_ptr<TensorImpl> base;            // the root (non-view) tensor
+    std::uint64_t version = 0;                   // storage version the view's grad_fn reflects
+    const char* multi_output_creator = nullptr;  // "SplitBackward0" for split/chunk outputs, else null
+    std::int64_t output_index = 0;               // which output of the multi-output op
 };
 
 class TensorImpl {
@@ -80,15 +80,20 @@ public:
     /// A fresh contiguous tensor with uninitialised memory.
     static std::shared_ptr<TensorImpl> allocate(const Shape& shape, Dtype dtype);
     /// A new impl over the same storage with the given geometry (no autograd state).
-    static std::shared_ptr<TensorImpl> alias(const TensorImpl& base, Shape shape, Shape strides,
-                                              std::int64_t offset);
+    static std::shared_ptr<TensorImpl> alias(const TensorImpl& base, Shape shape, Shape strides, std::int64_t offset);
 
     std::int64_t numel() const { return shape_numel(shape); }
     bool is_contiguous() const;
     bool uninitialized() const { return state != TensorState::Initialized; }
 
-    template <class T> T* data() { return static_cast<T*>(storage->raw()) + offset; }
-    template <class T> const T* data() const { return static_cast<const T*>(storage->raw()) + offset; }
+    template <class T>
+    T* data() {
+        return static_cast<T*>(storage->raw()) + offset;
+    }
+    template <class T>
+    const T* data() const {
+        return static_cast<const T*>(storage->raw()) + offset;
+    }
 };
 
 namespace detail {

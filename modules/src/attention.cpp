@@ -13,27 +13,31 @@ namespace lazynn::nn {
 Tensor causal_mask(std::int64_t size, Dtype dtype) {
     std::vector<double> values(static_cast<std::size_t>(size * size), 0.0);
     for (std::int64_t i = 0; i < size; ++i) {
-        for (std::int64_t j = i + 1; j < size; ++j) values[static_cast<std::size_t>(i * size + j)] = -std::numeric_limits<double>::infinity();
+        for (std::int64_t j = i + 1; j < size; ++j)
+            values[static_cast<std::size_t>(i * size + j)] = -std::numeric_limits<double>::infinity();
     }
     return tensor(values, {size, size}, kFloat64).to(dtype);
 }
 
 Tensor additive_mask(const Tensor& masked) {
     const Dtype dtype = masked.is_floating_point() ? masked.dtype() : kFloat32;
-    return where(masked != 0.0, full_like(masked.to(dtype), -std::numeric_limits<double>::infinity()), zeros_like(masked.to(dtype)));
+    return where(masked != 0.0, full_like(masked.to(dtype), -std::numeric_limits<double>::infinity()),
+                 zeros_like(masked.to(dtype)));
 }
 
 namespace {
 MultiheadAttentionOptions resolved(MultiheadAttentionOptions o) {
     if (o.kdim() == 0) o.kdim(o.embed_dim());
     if (o.vdim() == 0) o.vdim(o.embed_dim());
-    if (o.num_heads() <= 0 || o.embed_dim() % o.num_heads() != 0) throw ValueError("embed_dim must be divisible by num_heads");
+    if (o.num_heads() <= 0 || o.embed_dim() % o.num_heads() != 0)
+        throw ValueError("embed_dim must be divisible by num_heads");
     return o;
 }
 }  // namespace
 
 MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options)
-    : out_proj(this, "out_proj", LinearOptions(options.embed_dim(), options.embed_dim()).bias(options.bias())), options_(resolved(options)) {
+    : out_proj(this, "out_proj", LinearOptions(options.embed_dim(), options.embed_dim()).bias(options.bias())),
+      options_(resolved(options)) {
     set_name("MultiheadAttention");
     const std::int64_t e = options_.embed_dim();
     if (same_dims()) {
@@ -73,7 +77,8 @@ void MultiheadAttention::reset_parameters() {
     }
 }
 
-AttentionResult MultiheadAttention::operator()(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call) {
+AttentionResult MultiheadAttention::operator()(const Tensor& query, const Tensor& key, const Tensor& value,
+                                               const AttentionCall& call) {
     AttentionResult result;
     result.output = call_with_hooks({query, key, value}, [&](const std::vector<Tensor>& in) {
         result = attend(in[0], in[1], in[2], call);
@@ -88,24 +93,30 @@ Tensor MultiheadAttention::forward(const Tensor& x) {
     return attend(x, x, x, call).output;
 }
 
-AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in, const AttentionCall& call) {
+AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor& key_in, const Tensor& value_in,
+                                           const AttentionCall& call) {
     // Every projection has the dtype of out_proj's weight (in_proj_weight is None with separate kdim/vdim).
-    for (const Tensor* t : {&query_in, &key_in, &value_in}) check_input_dtype(*t, out_proj.weight, "mat1 and mat2 must have the same dtype");
+    for (const Tensor* t : {&query_in, &key_in, &value_in})
+        check_input_dtype(*t, out_proj.weight, "mat1 and mat2 must have the same dtype");
     const auto& o = options_;
     const bool unbatched = query_in.dim() == 2;
     if (query_in.dim() != 2 && query_in.dim() != 3) {
         throw ShapeError("MultiheadAttention: query should be unbatched 2D or batched 3D tensor but received " +
                          std::to_string(query_in.dim()) + "-D query tensor");
     }
-    auto seq_first = [&](const Tensor& t) { return unbatched ? t.unsqueeze(1) : (o.batch_first() ? t.transpose(0, 1) : t); };
+    auto seq_first = [&](const Tensor& t) {
+        return unbatched ? t.unsqueeze(1) : (o.batch_first() ? t.transpose(0, 1) : t);
+    };
     const Tensor query = seq_first(query_in), key = seq_first(key_in), value = seq_first(value_in);
-    const std::int64_t l = query.size(0), n = query.size(1), e = o.embed_dim(), h = o.num_heads(), d = e / h, s = key.size(0);
+    const std::int64_t l = query.size(0), n = query.size(1), e = o.embed_dim(), h = o.num_heads(), d = e / h,
+                       s = key.size(0);
     if (query.size(2) != e) {
-        throw ShapeError("MultiheadAttention: was expecting embedding dimension of " + std::to_string(e) + ", but got " + std::to_string(query.size(2)));
+        throw ShapeError("MultiheadAttention: was expecting embedding dimension of " + std::to_string(e) +
+                         ", but got " + std::to_string(query.size(2)));
     }
     if (key.size(0) != value.size(0) || key.size(1) != n || value.size(1) != n) {
-        throw ShapeError("MultiheadAttention: key shape " + shape_to_list(key_in.shape()) + " does not match value shape " +
-                         shape_to_list(value_in.shape()) + " / query batch");
+        throw ShapeError("MultiheadAttention: key shape " + shape_to_list(key_in.shape()) +
+                         " does not match value shape " + shape_to_list(value_in.shape()) + " / query batch");
     }
     Tensor wq, wk, wv;
     if (same_dims()) {
@@ -124,36 +135,38 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
     const Tensor q = heads(functional::linear(query, wq, bq), l) * (1.0 / std::sqrt(static_cast<double>(d)));
     const Tensor k = heads(functional::linear(key, wk, bk), s);
     const Tensor v = heads(functional::linear(value, wv, bv), s);
-    Tensor scores = q.matmul(k.transpose(1, 2));   // [N*H, L, S]
+    Tensor scores = q.matmul(k.transpose(1, 2));  // [N*H, L, S]
     // A bool mask marks the positions not allowed to attend (PyTorch's rule); a float mask is added.
-    Tensor mask = call.attn_mask.defined() && call.attn_mask.dtype() == kBool ? additive_mask(call.attn_mask) : call.attn_mask;
+    Tensor mask =
+        call.attn_mask.defined() && call.attn_mask.dtype() == kBool ? additive_mask(call.attn_mask) : call.attn_mask;
     if (call.is_causal) {
         const Tensor causal = causal_mask(l, scores.dtype());
         mask = mask.defined() ? mask + causal : causal;
     }
     if (mask.defined()) {
         if (mask.dim() == 2 && mask.shape() != Shape{l, s}) {
-            throw ShapeError("MultiheadAttention: The shape of the 2D attn_mask is " + shape_to_list(mask.shape()) + ", but should be " +
-                             shape_to_list({l, s}) + ".");
+            throw ShapeError("MultiheadAttention: The shape of the 2D attn_mask is " + shape_to_list(mask.shape()) +
+                             ", but should be " + shape_to_list({l, s}) + ".");
         }
         if (mask.dim() == 3 && mask.shape() != Shape{n * h, l, s}) {
-            throw ShapeError("MultiheadAttention: The shape of the 3D attn_mask is " + shape_to_list(mask.shape()) + ", but should be " +
-                             shape_to_list({n * h, l, s}) + ".");
+            throw ShapeError("MultiheadAttention: The shape of the 3D attn_mask is " + shape_to_list(mask.shape()) +
+                             ", but should be " + shape_to_list({n * h, l, s}) + ".");
         }
         scores = scores + mask.to(scores.dtype());
     }
     if (call.key_padding_mask.defined()) {
-        const Tensor given = call.key_padding_mask.dtype() == kBool ? additive_mask(call.key_padding_mask) : call.key_padding_mask;
+        const Tensor given =
+            call.key_padding_mask.dtype() == kBool ? additive_mask(call.key_padding_mask) : call.key_padding_mask;
         const Tensor kpm = unbatched ? given.reshape({1, s}) : given;
         if (kpm.shape() != Shape{n, s}) {
-            throw ShapeError("MultiheadAttention: expecting key_padding_mask shape of " + shape_to_list({n, s}) + ", but got " +
-                             shape_to_list(call.key_padding_mask.shape()));
+            throw ShapeError("MultiheadAttention: expecting key_padding_mask shape of " + shape_to_list({n, s}) +
+                             ", but got " + shape_to_list(call.key_padding_mask.shape()));
         }
         scores = (scores.reshape({n, h, l, s}) + kpm.to(scores.dtype()).reshape({n, 1, 1, s})).reshape({n * h, l, s});
     }
     Tensor weights = scores.softmax(-1);
     const Tensor attended_weights = functional::dropout(weights, o.dropout(), is_training());
-    Tensor out = attended_weights.matmul(v).transpose(0, 1).reshape({l * n, e});   // [L, N*H, d] -> [L*N, E]
+    Tensor out = attended_weights.matmul(v).transpose(0, 1).reshape({l * n, e});  // [L, N*H, d] -> [L*N, E]
     out = functional::linear(out, out_proj.weight, out_proj.bias).reshape({l, n, e});
     AttentionResult result;
     result.output = unbatched ? out.squeeze(1) : (o.batch_first() ? out.transpose(0, 1) : out);
@@ -201,14 +214,19 @@ void MultiheadAttention::materialize_from_options() {
 
 LazyMultiheadAttention::LazyMultiheadAttention(MultiheadAttentionOptions options) : Lazy<MultiheadAttention>(options) {
     if (options.embed_dim() != 0 || options.kdim() != 0 || options.vdim() != 0) {
-        throw ValueError("LazyMultiheadAttention infers embed_dim, kdim and vdim from its inputs; leave them 0 "
-                         "(or use MultiheadAttention to give them)");
+        throw ValueError(
+            "LazyMultiheadAttention infers embed_dim, kdim and vdim from its inputs; leave them 0 "
+            "(or use MultiheadAttention to give them)");
     }
-    if (options.num_heads() <= 0) throw ValueError("LazyMultiheadAttention: num_heads must be positive, got " + std::to_string(options.num_heads()));
+    if (options.num_heads() <= 0)
+        throw ValueError("LazyMultiheadAttention: num_heads must be positive, got " +
+                         std::to_string(options.num_heads()));
 }
 
 void LazyMultiheadAttention::lazy_load_prepare(const StateDict& state, const std::string& prefix) {
-    auto stored = [&](const std::string& key) { return state.contains(prefix + key) && state.at(prefix + key).defined(); };
+    auto stored = [&](const std::string& key) {
+        return state.contains(prefix + key) && state.at(prefix + key).defined();
+    };
     if (stored("in_proj_weight")) {
         q_proj_weight = Parameter();
         k_proj_weight = Parameter();
@@ -217,8 +235,10 @@ void LazyMultiheadAttention::lazy_load_prepare(const StateDict& state, const std
         in_proj_weight = Parameter();
     }
     NoGradGuard no_grad;
-    if (is_lazy(out_proj.weight) && stored("out_proj.weight")) out_proj.weight.materialize(state.at(prefix + "out_proj.weight").shape());
-    if (is_lazy(out_proj.bias) && stored("out_proj.bias")) out_proj.bias.materialize(state.at(prefix + "out_proj.bias").shape());
+    if (is_lazy(out_proj.weight) && stored("out_proj.weight"))
+        out_proj.weight.materialize(state.at(prefix + "out_proj.weight").shape());
+    if (is_lazy(out_proj.bias) && stored("out_proj.bias"))
+        out_proj.bias.materialize(state.at(prefix + "out_proj.bias").shape());
 }
 
 void LazyMultiheadAttention::infer_options(const std::vector<Tensor>& inputs) {
@@ -231,7 +251,8 @@ void LazyMultiheadAttention::infer_options(const std::vector<Tensor>& inputs) {
     }
     if (key.dim() != query.dim() || value.dim() != query.dim()) {
         throw ShapeError("LazyMultiheadAttention: query, key and value must have the same number of dims, got " +
-                         shape_to_list(query.shape()) + ", " + shape_to_list(key.shape()) + " and " + shape_to_list(value.shape()));
+                         shape_to_list(query.shape()) + ", " + shape_to_list(key.shape()) + " and " +
+                         shape_to_list(value.shape()));
     }
     const std::int64_t e = query.size(-1), h = options_.num_heads();
     if (e % h != 0) {
@@ -257,7 +278,8 @@ void LazyMultiheadAttention::lazy_load_finalize() {
 // ---- Transformer encoder ----
 
 TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions o)
-    : self_attn(this, "self_attn", MultiheadAttentionOptions(o.d_model(), o.nhead()).dropout(o.dropout()).batch_first(o.batch_first())),
+    : self_attn(this, "self_attn",
+                MultiheadAttentionOptions(o.d_model(), o.nhead()).dropout(o.dropout()).batch_first(o.batch_first())),
       linear1(this, "linear1", o.d_model(), o.dim_feedforward()),
       dropout(this, "dropout", o.dropout()),
       linear2(this, "linear2", o.dim_feedforward(), o.d_model()),
@@ -269,7 +291,8 @@ TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions 
     set_name("TransformerEncoderLayer");
 }
 
-Tensor TransformerEncoderLayer::operator()(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask) {
+Tensor TransformerEncoderLayer::operator()(const Tensor& src, const Tensor& src_mask,
+                                           const Tensor& src_key_padding_mask) {
     return call_with_hooks({src, src_mask, src_key_padding_mask},
                            [&](const std::vector<Tensor>& in) { return encode(in[0], in[1], in[2]); });
 }
@@ -283,7 +306,8 @@ Tensor TransformerEncoderLayer::encode(const Tensor& src, const Tensor& mask, co
         return dropout1(self_attn(x, x, x, call).output);
     };
     auto feed_forward = [&](const Tensor& x) {
-        const Tensor hidden = options_.activation() == TransformerActivation::GELU ? linear1(x).gelu() : linear1(x).relu();
+        const Tensor hidden =
+            options_.activation() == TransformerActivation::GELU ? linear1(x).gelu() : linear1(x).relu();
         return dropout2(linear2(dropout(hidden)));
     };
     Tensor x = src;
@@ -297,14 +321,17 @@ Tensor TransformerEncoderLayer::encode(const Tensor& src, const Tensor& mask, co
     return x;
 }
 
-TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, std::int64_t num_layers, std::optional<LayerNorm> norm) {
+TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, std::int64_t num_layers,
+                                       std::optional<LayerNorm> norm) {
     set_name("TransformerEncoder");
     auto& layers = register_module("layers", ModuleList());
     for (std::int64_t i = 0; i < num_layers; ++i) layers.push_back(TransformerEncoderLayer(layer));
     if (norm) register_module("norm", std::move(*norm));
 }
 
-std::size_t TransformerEncoder::num_layers() const { return const_cast<TransformerEncoder*>(this)->get_submodule("layers").children().size(); }
+std::size_t TransformerEncoder::num_layers() const {
+    return const_cast<TransformerEncoder*>(this)->get_submodule("layers").children().size();
+}
 
 Tensor TransformerEncoder::operator()(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask) {
     return call_with_hooks({src, mask, src_key_padding_mask}, [&](const std::vector<Tensor>& in) {

@@ -12,7 +12,8 @@ namespace {
 std::size_t wrap_index(std::int64_t index, std::size_t size, const char* container) {
     const auto n = static_cast<std::int64_t>(size);
     if (index < -n || index >= n) {
-        throw IndexError(std::string(container) + ": index " + std::to_string(index) + " is out of range (size " + std::to_string(n) + ")");
+        throw IndexError(std::string(container) + ": index " + std::to_string(index) + " is out of range (size " +
+                         std::to_string(n) + ")");
     }
     return static_cast<std::size_t>(index < 0 ? index + n : index);
 }
@@ -23,7 +24,10 @@ std::string describe(const Parameter& p) {
     const Shape& s = p.shape();
     std::string size;
     for (std::size_t i = 0; i < s.size(); ++i) size += (i ? "x" : "") + std::to_string(s[i]);
-    return "Parameter containing: [torch." + std::string(p.dtype() == kFloat64 ? "float64" : p.dtype() == kInt64 ? "int64" : "float32") +
+    return "Parameter containing: [torch." +
+           std::string(p.dtype() == kFloat64 ? "float64"
+                       : p.dtype() == kInt64 ? "int64"
+                                             : "float32") +
            " of size " + size + "]";
 }
 
@@ -177,7 +181,8 @@ Tensor ParameterList::forward(const Tensor&) { throw RuntimeError("ParameterList
 std::string ParameterList::extra_repr() const {
     std::string out;
     for (std::size_t i = 0; i < num_registered_parameters(); ++i) {
-        out += (i ? "\n" : "") + std::string("  (") + registered_parameter_name(i) + "): " + describe(registered_parameter(i));
+        out += (i ? "\n" : "") + std::string("  (") + registered_parameter_name(i) +
+               "): " + describe(registered_parameter(i));
     }
     return out;
 }
@@ -216,7 +221,8 @@ Tensor ParameterDict::forward(const Tensor&) { throw RuntimeError("ParameterDict
 std::string ParameterDict::extra_repr() const {
     std::string out;
     for (std::size_t i = 0; i < num_registered_parameters(); ++i) {
-        out += (i ? "\n" : "") + std::string("  (") + registered_parameter_name(i) + "): " + describe(registered_parameter(i));
+        out += (i ? "\n" : "") + std::string("  (") + registered_parameter_name(i) +
+               "): " + describe(registered_parameter(i));
     }
     return out;
 }

@@ -11,10 +11,14 @@ const char* padding_keyword_name(PaddingKeyword keyword) { return keyword == Pad
 
 const char* padding_mode_name(PaddingMode mode) {
     switch (mode) {
-        case PaddingMode::Zeros: return "zeros";
-        case PaddingMode::Reflect: return "reflect";
-        case PaddingMode::Replicate: return "replicate";
-        case PaddingMode::Circular: return "circular";
+        case PaddingMode::Zeros:
+            return "zeros";
+        case PaddingMode::Reflect:
+            return "reflect";
+        case PaddingMode::Replicate:
+            return "replicate";
+        case PaddingMode::Circular:
+            return "circular";
     }
     throw ValueError("padding_mode: not one of zeros, reflect, replicate, circular");
 }
@@ -102,8 +106,9 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
     const auto& o = options_;
     const auto batched_rank = static_cast<std::int64_t>(N) + 2;
     if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {
-        throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
-                         "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
+        throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " +
+                         std::to_string(batched_rank) + "D (batched) input to " + name() +
+                         ", but got input of size: " + shape_to_list(input_given.shape()));
     }
     ops::check_conv_bias(weight, bias, o.groups(), false, conv_name<N>());
     const bool unbatched = input_given.dim() == batched_rank - 1;
@@ -111,9 +116,10 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
     if (input.size(1) != o.in_channels()) {
         Shape expected = input.shape();
         expected[1] = o.in_channels();
-        throw ShapeError(name() + "(" + extra_repr() + "): Given groups=" + std::to_string(o.groups()) + ", weight of size " +
-                         shape_to_list(weight.shape()) + ", expected input" + shape_to_list(input.shape()) + " to have " +
-                         std::to_string(o.in_channels()) + " channels, but got " + std::to_string(input.size(1)) + " channels instead");
+        throw ShapeError(name() + "(" + extra_repr() + "): Given groups=" + std::to_string(o.groups()) +
+                         ", weight of size " + shape_to_list(weight.shape()) + ", expected input" +
+                         shape_to_list(input.shape()) + " to have " + std::to_string(o.in_channels()) +
+                         " channels, but got " + std::to_string(input.size(1)) + " channels instead");
     }
     // Spatial padding per dim: begin and end.
     std::array<std::int64_t, N> begin{}, end{};
@@ -127,7 +133,7 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
         }
     }
     if (o.padding_mode() != PaddingMode::Zeros) {
-        std::vector<std::int64_t> pads;   // last dim first, as F.pad takes them
+        std::vector<std::int64_t> pads;  // last dim first, as F.pad takes them
         for (std::size_t i = N; i-- > 0;) {
             pads.push_back(begin[i]);
             pads.push_back(end[i]);
@@ -139,14 +145,16 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
     Tensor out;
     const auto conv2d = relu ? functional::conv2d_relu : functional::conv2d;
     if constexpr (N == 3) {
-        out = functional::conv3d(input, weight, bias, o.stride().values, {begin[0], end[0], begin[1], end[1], begin[2], end[2]},
-                                 o.dilation().values, o.groups());
+        out =
+            functional::conv3d(input, weight, bias, o.stride().values,
+                               {begin[0], end[0], begin[1], end[1], begin[2], end[2]}, o.dilation().values, o.groups());
         if (relu) out = out.relu();
     } else if constexpr (N == 2) {
-        out = conv2d(input, weight, bias, {o.stride()[0], o.stride()[1]}, {begin[0], end[0], begin[1], end[1]}, {o.dilation()[0], o.dilation()[1]},
-                     o.groups());
+        out = conv2d(input, weight, bias, {o.stride()[0], o.stride()[1]}, {begin[0], end[0], begin[1], end[1]},
+                     {o.dilation()[0], o.dilation()[1]}, o.groups());
     } else {
-        out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride()[0]}, {0, 0, begin[0], end[0]}, {1, o.dilation()[0]}, o.groups())
+        out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride()[0]}, {0, 0, begin[0], end[0]},
+                     {1, o.dilation()[0]}, o.groups())
                   .squeeze(2);
     }
     return unbatched ? out.squeeze(0) : out;
@@ -155,8 +163,8 @@ Tensor ConvNd<N>::forward_with(const Tensor& input_given, const Tensor& weight, 
 template <std::size_t N>
 std::string ConvNd<N>::extra_repr() const {
     const auto& o = options_;
-    std::string s = std::to_string(o.in_channels()) + ", " + std::to_string(o.out_channels()) + ", kernel_size=" + tuple_string<N>(o.kernel_size()) +
-                    ", stride=" + tuple_string<N>(o.stride());
+    std::string s = std::to_string(o.in_channels()) + ", " + std::to_string(o.out_channels()) +
+                    ", kernel_size=" + tuple_string<N>(o.kernel_size()) + ", stride=" + tuple_string<N>(o.stride());
     if (o.padding().keyword) {
         s += std::string(", padding=") + padding_keyword_name(*o.padding().keyword);
     } else {
@@ -169,7 +177,8 @@ std::string ConvNd<N>::extra_repr() const {
     if (dilated) s += ", dilation=" + tuple_string<N>(o.dilation());
     if (o.groups() != 1) s += ", groups=" + std::to_string(o.groups());
     if (!o.bias()) s += ", bias=False";
-    if (o.padding_mode() != PaddingMode::Zeros) s += std::string(", padding_mode=") + padding_mode_name(o.padding_mode());
+    if (o.padding_mode() != PaddingMode::Zeros)
+        s += std::string(", padding_mode=") + padding_mode_name(o.padding_mode());
     return s;
 }
 
@@ -254,23 +263,27 @@ Tensor ConvTransposeNd<N>::forward(const Tensor& input, const Shape& output_size
     const auto spatial = static_cast<std::int64_t>(N);
     const std::int64_t leading = input.dim() == spatial + 2 ? 2 : 1;
     Shape wanted = output_size;
-    if (static_cast<std::int64_t>(wanted.size()) == leading + spatial) wanted.erase(wanted.begin(), wanted.begin() + leading);
+    if (static_cast<std::int64_t>(wanted.size()) == leading + spatial)
+        wanted.erase(wanted.begin(), wanted.begin() + leading);
     if (static_cast<std::int64_t>(wanted.size()) != spatial) {
-        throw ValueError(name() + ": for " + std::to_string(input.dim()) + "D input, output_size must have " + std::to_string(spatial) +
-                         " or " + std::to_string(spatial + leading) + " elements (got " + std::to_string(output_size.size()) + ")");
+        throw ValueError(name() + ": for " + std::to_string(input.dim()) + "D input, output_size must have " +
+                         std::to_string(spatial) + " or " + std::to_string(spatial + leading) + " elements (got " +
+                         std::to_string(output_size.size()) + ")");
     }
     Shape min_sizes, max_sizes;
     for (std::size_t d = 0; d < N; ++d) {
         const std::int64_t in = input.size(static_cast<std::int64_t>(d) + leading);
-        min_sizes.push_back((in - 1) * o.stride()[d] - 2 * o.padding()[d] + o.dilation()[d] * (o.kernel_size()[d] - 1) + 1);
+        min_sizes.push_back((in - 1) * o.stride()[d] - 2 * o.padding()[d] + o.dilation()[d] * (o.kernel_size()[d] - 1) +
+                            1);
         max_sizes.push_back(min_sizes.back() + o.stride()[d] - 1);
     }
     std::array<std::int64_t, N> output_padding{};
     for (std::size_t d = 0; d < N; ++d) {
         if (wanted[d] < min_sizes[d] || wanted[d] > max_sizes[d]) {
             const Shape& s = input.shape();
-            throw ValueError(name() + ": requested an output size of " + shape_to_list(wanted) + ", but valid sizes range from " +
-                             shape_to_list(min_sizes) + " to " + shape_to_list(max_sizes) + " (for an input of " +
+            throw ValueError(name() + ": requested an output size of " + shape_to_list(wanted) +
+                             ", but valid sizes range from " + shape_to_list(min_sizes) + " to " +
+                             shape_to_list(max_sizes) + " (for an input of " +
                              shape_to_list(Shape(s.end() - spatial, s.end())) + ")");
         }
         output_padding[d] = wanted[d] - min_sizes[d];
@@ -284,28 +297,32 @@ Tensor ConvTransposeNd<N>::transposed(const Tensor& input_given, const std::arra
     const auto& o = options_;
     const auto batched_rank = static_cast<std::int64_t>(N) + 2;
     if (input_given.dim() != batched_rank && input_given.dim() != batched_rank - 1) {
-        throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
-                         "D (batched) input to " + name() + ", but got input of size: " + shape_to_list(input_given.shape()));
+        throw ShapeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " +
+                         std::to_string(batched_rank) + "D (batched) input to " + name() +
+                         ", but got input of size: " + shape_to_list(input_given.shape()));
     }
     ops::check_conv_bias(weight, bias, o.groups(), true, name().c_str());
     const bool unbatched = input_given.dim() == batched_rank - 1;
     const Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
     if (input.size(1) != o.in_channels()) {
-        throw ShapeError(name() + "(" + extra_repr() + "): Given transposed=1, weight of size " + shape_to_list(weight.shape()) +
-                         ", expected input" + shape_to_list(input.shape()) + " to have " + std::to_string(o.in_channels()) +
-                         " channels, but got " + std::to_string(input.size(1)) + " channels instead");
+        throw ShapeError(name() + "(" + extra_repr() + "): Given transposed=1, weight of size " +
+                         shape_to_list(weight.shape()) + ", expected input" + shape_to_list(input.shape()) +
+                         " to have " + std::to_string(o.in_channels()) + " channels, but got " +
+                         std::to_string(input.size(1)) + " channels instead");
     }
     Tensor out;
     if constexpr (N == 3) {
-        out = functional::conv_transpose3d(input, weight, bias, o.stride().values, o.padding().values, output_padding, o.dilation().values,
-                                           o.groups());
+        out = functional::conv_transpose3d(input, weight, bias, o.stride().values, o.padding().values, output_padding,
+                                           o.dilation().values, o.groups());
     } else if constexpr (N == 2) {
-        out = functional::conv_transpose2d(input, weight, bias, {o.stride()[0], o.stride()[1]}, {o.padding()[0], o.padding()[1]},
-                                           {output_padding[0], output_padding[1]}, {o.dilation()[0], o.dilation()[1]}, o.groups());
+        out = functional::conv_transpose2d(input, weight, bias, {o.stride()[0], o.stride()[1]},
+                                           {o.padding()[0], o.padding()[1]}, {output_padding[0], output_padding[1]},
+                                           {o.dilation()[0], o.dilation()[1]}, o.groups());
     } else {
-        out = functional::conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride()[0]}, {0, o.padding()[0]},
-                                           {0, output_padding[0]}, {1, o.dilation()[0]}, o.groups())
-                  .squeeze(2);
+        out =
+            functional::conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {1, o.stride()[0]},
+                                         {0, o.padding()[0]}, {0, output_padding[0]}, {1, o.dilation()[0]}, o.groups())
+                .squeeze(2);
     }
     return unbatched ? out.squeeze(0) : out;
 }
@@ -313,8 +330,8 @@ Tensor ConvTransposeNd<N>::transposed(const Tensor& input_given, const std::arra
 template <std::size_t N>
 std::string ConvTransposeNd<N>::extra_repr() const {
     const auto& o = options_;
-    std::string s = std::to_string(o.in_channels()) + ", " + std::to_string(o.out_channels()) + ", kernel_size=" + tuple_string<N>(o.kernel_size()) +
-                    ", stride=" + tuple_string<N>(o.stride());
+    std::string s = std::to_string(o.in_channels()) + ", " + std::to_string(o.out_channels()) +
+                    ", kernel_size=" + tuple_string<N>(o.kernel_size()) + ", stride=" + tuple_string<N>(o.stride());
     auto any = [](const ExpandingArray<N>& a, std::int64_t v) {
         for (std::size_t i = 0; i < N; ++i) {
             if (a[i] != v) return true;
@@ -346,8 +363,9 @@ void LazyConvolution<Conv>::infer_options(const std::vector<Tensor>& inputs) {
     const Tensor& input = inputs[0];
     const auto batched_rank = static_cast<std::int64_t>(N) + 2;
     if (input.dim() != batched_rank && input.dim() != batched_rank - 1) {
-        throw RuntimeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " + std::to_string(batched_rank) +
-                           "D (batched) input to " + this->name() + ", but got input of size: " + shape_to_list(input.shape()));
+        throw RuntimeError("Expected " + std::to_string(batched_rank - 1) + "D (unbatched) or " +
+                           std::to_string(batched_rank) + "D (batched) input to " + this->name() +
+                           ", but got input of size: " + shape_to_list(input.shape()));
     }
     o.in_channels(input.dim() == batched_rank ? input.size(1) : input.size(0));
     if (o.in_channels() % o.groups() != 0) throw ValueError("in_channels must be divisible by groups");
@@ -364,16 +382,18 @@ void LazyConvolution<Conv>::lazy_load_finalize() {
     for (std::size_t i = 0; i < N; ++i) expected.push_back(o.kernel_size()[i]);
     bool ok = w.size() == expected.size();
     for (std::size_t i = 0; ok && i < w.size(); ++i) ok = expected[i] == -1 ? w[i] > 0 : w[i] == expected[i];
-    if (ok && transposed) ok = w[0] % o.groups() == 0;   // in_channels splits into the groups
+    if (ok && transposed) ok = w[0] % o.groups() == 0;  // in_channels splits into the groups
     if (!ok) {
         std::string want = shape_to_list(expected);
         want.replace(want.find("-1"), 2, transposed ? "in_channels" : "in_channels/groups");
-        throw RuntimeError(this->name() + ": the loaded weight has shape " + shape_to_list(w) + ", but this module expects " + want);
+        throw RuntimeError(this->name() + ": the loaded weight has shape " + shape_to_list(w) +
+                           ", but this module expects " + want);
     }
     const Parameter& b = this->bias;
     if (b.defined() && !Module::is_lazy(b) && b.shape() != Shape{o.out_channels()}) {
-        throw RuntimeError(this->name() + ": the loaded bias has shape " + shape_to_list(b.shape()) + ", but out_channels is " +
-                           std::to_string(o.out_channels()) + " (expected [" + std::to_string(o.out_channels()) + "])");
+        throw RuntimeError(this->name() + ": the loaded bias has shape " + shape_to_list(b.shape()) +
+                           ", but out_channels is " + std::to_string(o.out_channels()) + " (expected [" +
+                           std::to_string(o.out_channels()) + "])");
     }
     o.in_channels(transposed ? w[0] : w[1] * o.groups());
 }

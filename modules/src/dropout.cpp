@@ -10,7 +10,8 @@ namespace lazynn::nn {
 namespace {
 
 void check_probability(double p) {
-    if (p < 0.0 || p > 1.0) throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
+    if (p < 0.0 || p > 1.0)
+        throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
 }
 
 std::string dropout_repr(double p) { return "p=" + detail::python_float(p) + ", inplace=False"; }
@@ -37,8 +38,8 @@ Tensor ChannelDropoutNd<N>::forward(const Tensor& input) {
     if (!is_training() || p == 0) return input;
     const auto batched = static_cast<std::int64_t>(N) + 2;
     if (input.dim() != batched && input.dim() != batched - 1) {
-        throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) + "D input, got " +
-                         shape_to_list(input.shape()));
+        throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
+                         "D input, got " + shape_to_list(input.shape()));
     }
     const bool unbatched = input.dim() == batched - 1;
     Shape mask_shape = unbatched ? Shape{input.size(0)} : Shape{input.size(0), input.size(1)};
@@ -48,7 +49,9 @@ Tensor ChannelDropoutNd<N>::forward(const Tensor& input) {
 }
 
 template <std::size_t N>
-std::string ChannelDropoutNd<N>::extra_repr() const { return dropout_repr(options_.p()); }
+std::string ChannelDropoutNd<N>::extra_repr() const {
+    return dropout_repr(options_.p());
+}
 
 template class ChannelDropoutNd<1>;
 template class ChannelDropoutNd<2>;
@@ -64,7 +67,7 @@ Tensor AlphaDropout::forward(const Tensor& input) {
     if (!is_training() || p == 0) return input;
     if (p == 1) return input * 0.0;
     // Dropped units take SELU's negative saturation value, then an affine map restores mean and variance.
-    constexpr double kAlphaPrime = -1.7580993408473766;   // -scale * alpha of SELU
+    constexpr double kAlphaPrime = -1.7580993408473766;  // -scale * alpha of SELU
     const double keep = 1.0 - p;
     const double a = 1.0 / std::sqrt((kAlphaPrime * kAlphaPrime * p + 1.0) * keep);
     const double b = -a * kAlphaPrime * p;

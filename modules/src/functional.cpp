@@ -5,7 +5,8 @@
 namespace lazynn::nn::functional {
 
 Tensor dropout(const Tensor& input, double p, bool training) {
-    if (p < 0.0 || p > 1.0) throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
+    if (p < 0.0 || p > 1.0)
+        throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
     if (!training || p == 0.0) return input;
     if (p == 1.0) return input * 0.0;
     const Tensor keep = (rand_like(input.is_floating_point() ? input : input.to(kFloat32)) >= p);

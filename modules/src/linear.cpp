@@ -33,7 +33,8 @@ void Linear::reset_parameters() {
     Generator gen = init_generator();
     init::kaiming_uniform_(weight, std::sqrt(5.0), init::FanMode::FanIn, init::Nonlinearity::LeakyReLU, gen);
     if (bias.defined()) {
-        const double bound = options_.in_features() > 0 ? 1.0 / std::sqrt(static_cast<double>(options_.in_features())) : 0.0;
+        const double bound =
+            options_.in_features() > 0 ? 1.0 / std::sqrt(static_cast<double>(options_.in_features())) : 0.0;
         init::uniform_(bias, -bound, bound, gen);
     }
 }
@@ -42,7 +43,8 @@ Tensor Linear::forward_then(const Tensor& input, bool relu) {
     check_input_dtype(input, weight, "mat1 and mat2 must have the same dtype");
     if (input.dim() == 0 || input.size(-1) != options_.in_features()) {
         const Shape& s = input.shape();
-        Shape rows = s.size() >= 2 ? Shape{shape_numel(Shape(s.begin(), s.end() - 1)), s.back()} : Shape{1, s.empty() ? 1 : s[0]};
+        Shape rows = s.size() >= 2 ? Shape{shape_numel(Shape(s.begin(), s.end() - 1)), s.back()}
+                                   : Shape{1, s.empty() ? 1 : s[0]};
         throw ShapeError(name() + "(in_features=" + std::to_string(options_.in_features()) + ", out_features=" +
                          std::to_string(options_.out_features()) + "): expected input of shape [*, " +
                          std::to_string(options_.in_features()) + "], got " + shape_to_list(s) +
@@ -53,13 +55,15 @@ Tensor Linear::forward_then(const Tensor& input, bool relu) {
 }
 
 std::string Linear::extra_repr() const {
-    return "in_features=" + std::to_string(options_.in_features()) + ", out_features=" + std::to_string(options_.out_features()) +
+    return "in_features=" + std::to_string(options_.in_features()) +
+           ", out_features=" + std::to_string(options_.out_features()) +
            ", bias=" + (bias.defined() ? "True" : "False");
 }
 
 void LazyLinear::infer_options(const std::vector<Tensor>& inputs) {
     const Tensor& input = inputs[0];
-    if (input.dim() == 0) throw ShapeError("LazyLinear: cannot infer in_features from a 0-dim input; pass [*, in_features]");
+    if (input.dim() == 0)
+        throw ShapeError("LazyLinear: cannot infer in_features from a 0-dim input; pass [*, in_features]");
     const std::int64_t inferred = input.size(-1);
     // A manual call after a partial load: the loaded weight must agree (PyTorch 2.8's check).
     if (!is_lazy(weight) && weight.size(1) != inferred) {

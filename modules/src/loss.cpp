@@ -18,9 +18,12 @@ Reduction parse_reduction(const std::string& name) {
 
 const char* reduction_name(Reduction reduction) {
     switch (reduction) {
-        case Reduction::None: return "none";
-        case Reduction::Mean: return "mean";
-        case Reduction::Sum: return "sum";
+        case Reduction::None:
+            return "none";
+        case Reduction::Mean:
+            return "mean";
+        case Reduction::Sum:
+            return "sum";
     }
     return "?";
 }
@@ -30,26 +33,32 @@ namespace {
 
 Tensor reduce(const Tensor& loss, Reduction reduction) {
     switch (reduction) {
-        case Reduction::None: return loss;
-        case Reduction::Sum: return loss.sum();
-        case Reduction::Mean: break;
+        case Reduction::None:
+            return loss;
+        case Reduction::Sum:
+            return loss.sum();
+        case Reduction::Mean:
+            break;
     }
     return loss.mean();
 }
 
 void check_same_shape(const Tensor& input, const Tensor& target, const char* loss) {
     if (input.shape() != target.shape()) {
-        throw ShapeError(std::string(loss) + ": input and target must have the same shape, got input " + shape_to_list(input.shape()) +
-                         " and target " + shape_to_list(target.shape()));
+        throw ShapeError(std::string(loss) + ": input and target must have the same shape, got input " +
+                         shape_to_list(input.shape()) + " and target " + shape_to_list(target.shape()));
     }
 }
 
 /// The core op's reduction for nn's.
 ops::LossReduction core_reduction(Reduction reduction) {
     switch (reduction) {
-        case Reduction::None: return ops::LossReduction::None;
-        case Reduction::Sum: return ops::LossReduction::Sum;
-        case Reduction::Mean: break;
+        case Reduction::None:
+            return ops::LossReduction::None;
+        case Reduction::Sum:
+            return ops::LossReduction::Sum;
+        case Reduction::Mean:
+            break;
     }
     return ops::LossReduction::Mean;
 }
@@ -61,8 +70,9 @@ std::pair<Tensor, Tensor> flatten_classes(const Tensor& input, const Tensor& tar
     Shape expected = input.shape();
     expected.erase(expected.begin() + 1);
     if (target.shape() != expected) {
-        throw ShapeError(std::string(op) + ": expected target of shape " + shape_to_list(expected) + " for input of shape " +
-                         shape_to_list(input.shape()) + ", got " + shape_to_list(target.shape()));
+        throw ShapeError(std::string(op) + ": expected target of shape " + shape_to_list(expected) +
+                         " for input of shape " + shape_to_list(input.shape()) + ", got " +
+                         shape_to_list(target.shape()));
     }
     if (input.dim() == 2) return {input, target};
     Shape perm{0};
@@ -108,15 +118,17 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& options) {
     if (options.label_smoothing() < 0 || options.label_smoothing() > 1) {
-        throw ValueError("cross_entropy: label_smoothing must be between 0.0 and 1.0, got " + std::to_string(options.label_smoothing()));
+        throw ValueError("cross_entropy: label_smoothing must be between 0.0 and 1.0, got " +
+                         std::to_string(options.label_smoothing()));
     }
     if (target.is_floating_point()) {
         // Class probabilities: -sum_c w_c t'_c log p_c, averaged over samples for 'mean'.
         check_same_shape(input, target, "cross_entropy");
         const std::int64_t classes = input.dim() == 1 ? input.size(0) : input.size(1);
         const std::int64_t class_dim = input.dim() == 1 ? 0 : 1;
-        Tensor t = options.label_smoothing() > 0 ? target * (1.0 - options.label_smoothing()) + options.label_smoothing() / static_cast<double>(classes)
-                                               : target;
+        Tensor t = options.label_smoothing() > 0 ? target * (1.0 - options.label_smoothing()) +
+                                                       options.label_smoothing() / static_cast<double>(classes)
+                                                 : target;
         Tensor terms = input.log_softmax(class_dim) * t;
         if (options.weight().defined()) {
             Shape wshape(static_cast<std::size_t>(input.dim()), 1);
@@ -128,15 +140,18 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     }
     if (target.dtype() != kInt64) throw DtypeError("cross_entropy: class-index targets must be int64");
     auto [x, y] = flatten_classes(input, target, "cross_entropy");
-    const Tensor loss = ops::class_index_loss(x, y, options.weight(), options.ignore_index(), core_reduction(options.reduction()),
-                                              options.label_smoothing(), true, "cross_entropy");
+    const Tensor loss =
+        ops::class_index_loss(x, y, options.weight(), options.ignore_index(), core_reduction(options.reduction()),
+                              options.label_smoothing(), true, "cross_entropy");
     return unflatten_none(loss, input, options.reduction());
 }
 
-Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, std::int64_t ignore_index, Reduction reduction) {
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, std::int64_t ignore_index,
+                Reduction reduction) {
     if (target.dtype() != kInt64) throw DtypeError("nll_loss: targets must be int64 class indices");
     auto [x, y] = flatten_classes(input, target, "nll_loss");
-    const Tensor loss = ops::class_index_loss(x, y, weight, ignore_index, core_reduction(reduction), 0.0, false, "nll_loss");
+    const Tensor loss =
+        ops::class_index_loss(x, y, weight, ignore_index, core_reduction(reduction), 0.0, false, "nll_loss");
     return unflatten_none(loss, input, reduction);
 }
 
@@ -144,15 +159,16 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
     check_same_shape(input, target, "binary_cross_entropy");
     const std::vector<double> v = input.detach().to_vector<double>();
     for (double e : v) {
-        if (!(e >= 0.0 && e <= 1.0)) throw ValueError("binary_cross_entropy: all elements of input should be between 0 and 1");
+        if (!(e >= 0.0 && e <= 1.0))
+            throw ValueError("binary_cross_entropy: all elements of input should be between 0 and 1");
     }
     Tensor loss = -(target * input.log().clamp_min(-100.0) + (1.0 - target) * (1.0 - input).log().clamp_min(-100.0));
     if (weight.defined()) loss = loss * weight;
     return reduce(loss, reduction);
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight, const Tensor& pos_weight,
-                                        Reduction reduction) {
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
+                                        const Tensor& pos_weight, Reduction reduction) {
     check_same_shape(input, target, "binary_cross_entropy_with_logits");
     // (1 - t) x + (1 + (pw - 1) t) log(1 + exp(-x)), with log(1 + exp(-x)) as a stable softplus.
     const Tensor log_weight = pos_weight.defined() ? (pos_weight - 1.0) * target + 1.0 : Tensor();
@@ -172,15 +188,20 @@ Tensor kl_div(const Tensor& input, const Tensor& target, KLDivReduction reductio
         loss = where(target > 0.0, target * target.log(), zero) - target * input;
     }
     switch (reduction) {
-        case KLDivReduction::BatchMean: return input.dim() == 0 ? loss.sum() : loss.sum() / static_cast<double>(input.size(0));
-        case KLDivReduction::None: return loss;
-        case KLDivReduction::Sum: return reduce(loss, Reduction::Sum);
-        case KLDivReduction::Mean: break;
+        case KLDivReduction::BatchMean:
+            return input.dim() == 0 ? loss.sum() : loss.sum() / static_cast<double>(input.size(0));
+        case KLDivReduction::None:
+            return loss;
+        case KLDivReduction::Sum:
+            return reduce(loss, Reduction::Sum);
+        case KLDivReduction::Mean:
+            break;
     }
     return reduce(loss, Reduction::Mean);
 }
 
-Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin, Reduction reduction) {
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin,
+                             Reduction reduction) {
     check_same_shape(input1, input2, "cosine_embedding_loss");
     constexpr double kEpsilon = 1e-12;
     const std::int64_t dim = input1.dim() - 1;
@@ -189,18 +210,22 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
     const Tensor mag2 = (input2 * input2).sum({dim}) + kEpsilon;
     const Tensor cos = prod / (mag1 * mag2).sqrt();
     const Tensor zero = zeros_like(cos);
-    const Tensor loss = where(target == 1.0, 1.0 - cos, zero) + where(target == -1.0, (cos - margin).clamp_min(0.0), zero);
+    const Tensor loss =
+        where(target == 1.0, 1.0 - cos, zero) + where(target == -1.0, (cos - margin).clamp_min(0.0), zero);
     return reduce(loss, reduction);
 }
 
-Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin, Reduction reduction) {
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin,
+                           Reduction reduction) {
     return reduce((-target * (input1 - input2) + margin).clamp_min(0.0), reduction);
 }
 
-Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative, double margin, double p, double eps,
-                           bool swap, Reduction reduction) {
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative, double margin,
+                           double p, double eps, bool swap, Reduction reduction) {
     const std::int64_t dim = anchor.dim() - 1;
-    auto distance = [&](const Tensor& a, const Tensor& b) { return (a - b + eps).abs().pow(p).sum({dim}).pow(1.0 / p); };
+    auto distance = [&](const Tensor& a, const Tensor& b) {
+        return (a - b + eps).abs().pow(p).sum({dim}).pow(1.0 / p);
+    };
     const Tensor d_ap = distance(anchor, positive);
     Tensor d_an = distance(anchor, negative);
     if (swap) d_an = minimum(d_an, distance(positive, negative));

@@ -15,12 +15,14 @@ namespace lazynn::nn {
 namespace {
 
 /// PyTorch's _NormBase.extra_repr: "{num_features}, eps=.., momentum=.., affine=.., track_running_stats=..".
-std::string norm_extra_repr(std::int64_t num_features, double eps, std::optional<double> momentum, bool affine, bool track) {
+std::string norm_extra_repr(std::int64_t num_features, double eps, std::optional<double> momentum, bool affine,
+                            bool track) {
     char momentum_text[32] = "None";
     if (momentum) std::snprintf(momentum_text, sizeof momentum_text, "%g", *momentum);
     char buffer[160];
-    std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=%s, affine=%s, track_running_stats=%s", static_cast<long long>(num_features),
-                  eps, momentum_text, affine ? "True" : "False", track ? "True" : "False");
+    std::snprintf(buffer, sizeof buffer, "%lld, eps=%g, momentum=%s, affine=%s, track_running_stats=%s",
+                  static_cast<long long>(num_features), eps, momentum_text, affine ? "True" : "False",
+                  track ? "True" : "False");
     return buffer;
 }
 
@@ -57,7 +59,8 @@ BatchNormBase::BatchNormBase(BatchNormOptions options, std::vector<std::int64_t>
 }
 
 std::optional<ChannelNormalization> BatchNormBase::channel_normalization(std::int64_t input_dim) const {
-    if (is_training() || !running_mean.defined() || std::find(ranks_.begin(), ranks_.end(), input_dim) == ranks_.end()) return std::nullopt;
+    if (is_training() || !running_mean.defined() || std::find(ranks_.begin(), ranks_.end(), input_dim) == ranks_.end())
+        return std::nullopt;
     return ChannelNormalization{running_mean, running_var, weight, bias, options_.eps()};
 }
 
@@ -83,25 +86,29 @@ Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
     if (std::find(ranks_.begin(), ranks_.end(), rank) == ranks_.end()) {
         std::string expected;
         for (std::size_t i = 0; i < ranks_.size(); ++i) expected += (i ? "D or " : "") + std::to_string(ranks_[i]);
-        throw ShapeError(name() + ": expected " + expected + "D input (got " + std::to_string(rank) + "D input of shape " +
-                         shape_to_list(input.shape()) + ")");
+        throw ShapeError(name() + ": expected " + expected + "D input (got " + std::to_string(rank) +
+                         "D input of shape " + shape_to_list(input.shape()) + ")");
     }
     const std::int64_t c = input.size(1);
     if (c != options_.num_features() && (options_.affine() || options_.track_running_stats())) {
-        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " + std::to_string(options_.num_features()) +
-                         " channels (dim 1), got input of shape " + shape_to_list(input.shape()));
+        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " +
+                         std::to_string(options_.num_features()) + " channels (dim 1), got input of shape " +
+                         shape_to_list(input.shape()));
     }
     const bool use_batch_stats = is_training() || !options_.track_running_stats();
     const std::int64_t count = input.numel() / std::max<std::int64_t>(c, 1);
     if (is_training() && count <= 1) {
-        throw ValueError("Expected more than 1 value per channel when training, got input size " + shape_to_list(input.shape()));
+        throw ValueError("Expected more than 1 value per channel when training, got input size " +
+                         shape_to_list(input.shape()));
     }
     std::vector<double> batch_mean, batch_var;
-    Tensor out = ops::batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps(), relu, batch_mean, batch_var);
+    Tensor out = ops::batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps(), relu,
+                                 batch_mean, batch_var);
     if (is_training() && options_.track_running_stats()) {
         NoGradGuard no_grad;
         num_batches_tracked.add_(1.0);
-        const double m = options_.momentum() ? *options_.momentum() : 1.0 / static_cast<double>(num_batches_tracked.item<std::int64_t>());
+        const double m = options_.momentum() ? *options_.momentum()
+                                             : 1.0 / static_cast<double>(num_batches_tracked.item<std::int64_t>());
         const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
         for (double& v : batch_var) v *= unbias;
         running_mean.mul_(1.0 - m).add_(tensor(batch_mean, {c}, kFloat64).to(running_mean.dtype()), m);
@@ -111,7 +118,8 @@ Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
 }
 
 std::string BatchNormBase::extra_repr() const {
-    return norm_extra_repr(options_.num_features(), options_.eps(), options_.momentum(), options_.affine(), options_.track_running_stats());
+    return norm_extra_repr(options_.num_features(), options_.eps(), options_.momentum(), options_.affine(),
+                           options_.track_running_stats());
 }
 
 void BatchNormBase::materialize_from_options() {
@@ -142,7 +150,8 @@ InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spa
     reset_parameters();
 }
 
-InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name, Uninitialized)
+InstanceNormBase::InstanceNormBase(InstanceNormOptions options, std::int64_t spatial_dims, const char* name,
+                                   Uninitialized)
     : options_(std::move(options)), spatial_dims_(spatial_dims) {
     set_name(name);
     if (options_.affine()) {
@@ -173,26 +182,31 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
     check_input_dtype(input_given, weight.defined() ? Tensor(weight) : Tensor(running_mean));
     const std::int64_t batched = spatial_dims_ + 2;
     if (input_given.dim() != batched && input_given.dim() != batched - 1) {
-        throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D (unbatched) or " + std::to_string(batched) +
-                         "D (batched) input, got " + shape_to_list(input_given.shape()));
+        throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D (unbatched) or " +
+                         std::to_string(batched) + "D (batched) input, got " + shape_to_list(input_given.shape()));
     }
     const bool unbatched = input_given.dim() == batched - 1;
     const Tensor input = unbatched ? input_given.unsqueeze(0) : input_given;
     const std::int64_t n = input.size(0), c = input.size(1);
     if (c != options_.num_features() && (options_.affine() || options_.track_running_stats())) {
-        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " + std::to_string(options_.num_features()) +
-                         " channels, got input of shape " + shape_to_list(input_given.shape()));
+        throw ShapeError(name() + "(" + extra_repr() + "): expected input with " +
+                         std::to_string(options_.num_features()) + " channels, got input of shape " +
+                         shape_to_list(input_given.shape()));
     }
     const std::int64_t spatial = input.numel() / std::max<std::int64_t>(n * c, 1);
     const bool use_instance_stats = is_training() || !options_.track_running_stats();
     if (use_instance_stats && spatial <= 1) {
-        throw ValueError("Expected more than 1 spatial element when training, got input size " + shape_to_list(input_given.shape()));
+        throw ValueError("Expected more than 1 spatial element when training, got input size " +
+                         shape_to_list(input_given.shape()));
     }
-    auto repeat = [n, c](const Tensor& t) { return t.defined() ? t.unsqueeze(0).expand({n, c}).reshape({n * c}) : Tensor(); };
+    auto repeat = [n, c](const Tensor& t) {
+        return t.defined() ? t.unsqueeze(0).expand({n, c}).reshape({n * c}) : Tensor();
+    };
     std::vector<double> instance_mean, instance_var;
     Tensor out = ops::batch_norm(input.reshape({1, n * c, spatial}), repeat(weight), repeat(bias),
-                                  use_instance_stats ? Tensor() : repeat(running_mean), use_instance_stats ? Tensor() : repeat(running_var),
-                                  use_instance_stats, options_.eps(), /*relu=*/false, instance_mean, instance_var)
+                                 use_instance_stats ? Tensor() : repeat(running_mean),
+                                 use_instance_stats ? Tensor() : repeat(running_var), use_instance_stats,
+                                 options_.eps(), /*relu=*/false, instance_mean, instance_var)
                      .reshape(input.shape());
     if (is_training() && options_.track_running_stats()) {
         // Like PyTorch's F.instance_norm: num_batches_tracked is not advanced; momentum=None
@@ -203,8 +217,10 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
         std::vector<double> mean_c(static_cast<std::size_t>(c), 0.0), var_c(static_cast<std::size_t>(c), 0.0);
         for (std::int64_t i = 0; i < n; ++i) {
             for (std::int64_t ch = 0; ch < c; ++ch) {
-                mean_c[static_cast<std::size_t>(ch)] += instance_mean[static_cast<std::size_t>(i * c + ch)] / static_cast<double>(n);
-                var_c[static_cast<std::size_t>(ch)] += instance_var[static_cast<std::size_t>(i * c + ch)] * unbias / static_cast<double>(n);
+                mean_c[static_cast<std::size_t>(ch)] +=
+                    instance_mean[static_cast<std::size_t>(i * c + ch)] / static_cast<double>(n);
+                var_c[static_cast<std::size_t>(ch)] +=
+                    instance_var[static_cast<std::size_t>(i * c + ch)] * unbias / static_cast<double>(n);
             }
         }
         running_mean.mul_(1.0 - m).add_(tensor(mean_c, {c}, kFloat64).to(running_mean.dtype()), m);
@@ -214,9 +230,9 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
 }
 
 std::string InstanceNormBase::extra_repr() const {
-    return norm_extra_repr(options_.num_features(), options_.eps(), options_.momentum(), options_.affine(), options_.track_running_stats());
+    return norm_extra_repr(options_.num_features(), options_.eps(), options_.momentum(), options_.affine(),
+                           options_.track_running_stats());
 }
-
 
 void InstanceNormBase::materialize_from_options() {
     const Shape shape{options_.num_features()};
@@ -232,7 +248,9 @@ void InstanceNormBase::materialize_from_options() {
 
 template <class Norm>
 void LazyNorm<Norm>::infer_options(const std::vector<Tensor>& inputs) {
-    if (inputs[0].dim() < 2) throw ShapeError(this->name() + ": cannot infer num_features from input of shape " + shape_to_list(inputs[0].shape()));
+    if (inputs[0].dim() < 2)
+        throw ShapeError(this->name() + ": cannot infer num_features from input of shape " +
+                         shape_to_list(inputs[0].shape()));
     this->options_.num_features(inputs[0].size(1));
 }
 
@@ -241,16 +259,19 @@ void LazyNorm<Norm>::lazy_load_finalize() {
     // Each was materialised from its own stored shape: all must be [C] for one C before C is taken from them.
     std::int64_t channels = -1;
     const char* first = nullptr;
-    const std::pair<const char*, const Tensor*> stored[] = {{"weight", &this->weight}, {"bias", &this->bias},
-                                                            {"running_mean", &this->running_mean}, {"running_var", &this->running_var}};
+    const std::pair<const char*, const Tensor*> stored[] = {{"weight", &this->weight},
+                                                            {"bias", &this->bias},
+                                                            {"running_mean", &this->running_mean},
+                                                            {"running_var", &this->running_var}};
     for (const auto& [what, t] : stored) {
         if (!t->defined() || Module::is_lazy(*t)) continue;
         if (t->dim() != 1 || t->size(0) == 0) {
-            throw RuntimeError(this->name() + ": the loaded " + what + " has shape " + shape_to_list(t->shape()) + ", expected [num_features]");
+            throw RuntimeError(this->name() + ": the loaded " + what + " has shape " + shape_to_list(t->shape()) +
+                               ", expected [num_features]");
         }
         if (channels >= 0 && t->size(0) != channels) {
-            throw RuntimeError(this->name() + ": the loaded " + what + " has " + std::to_string(t->size(0)) + " elements but the loaded " +
-                               first + " has " + std::to_string(channels));
+            throw RuntimeError(this->name() + ": the loaded " + what + " has " + std::to_string(t->size(0)) +
+                               " elements but the loaded " + first + " has " + std::to_string(channels));
         }
         if (channels < 0) {
             channels = t->size(0);
@@ -279,7 +300,8 @@ std::string shape_tuple(const Shape& s) {
 
 LayerNorm::LayerNorm(LayerNormOptions options) : options_(std::move(options)) {
     set_name("LayerNorm");
-    if (options_.normalized_shape().empty()) throw ValueError("LayerNorm: normalized_shape must have at least one dimension");
+    if (options_.normalized_shape().empty())
+        throw ValueError("LayerNorm: normalized_shape must have at least one dimension");
     if (options_.elementwise_affine()) {
         weight = Parameter(empty(options_.normalized_shape()));
         bias = Parameter(empty(options_.normalized_shape()));
@@ -310,14 +332,15 @@ void LayerNorm::reset_parameters() {
 Tensor LayerNorm::forward(const Tensor& input) {
     check_input_dtype(input, weight);
     const bool affine = options_.elementwise_affine();
-    return functional::layer_norm(input, options_.normalized_shape(), affine ? Tensor(weight) : Tensor(), affine ? Tensor(bias) : Tensor(),
-                                  options_.eps());
+    return functional::layer_norm(input, options_.normalized_shape(), affine ? Tensor(weight) : Tensor(),
+                                  affine ? Tensor(bias) : Tensor(), options_.eps());
 }
 
 std::string LayerNorm::extra_repr() const {
     char eps[32];
     std::snprintf(eps, sizeof eps, "%g", options_.eps());
-    return shape_tuple(options_.normalized_shape()) + ", eps=" + eps + ", elementwise_affine=" + (options_.elementwise_affine() ? "True" : "False");
+    return shape_tuple(options_.normalized_shape()) + ", eps=" + eps +
+           ", elementwise_affine=" + (options_.elementwise_affine() ? "True" : "False");
 }
 
 LazyLayerNorm::LazyLayerNorm(std::int64_t trailing_dims, double eps, bool elementwise_affine)
@@ -329,7 +352,8 @@ void LazyLayerNorm::infer_options(const std::vector<Tensor>& inputs) {
     const Tensor& x = inputs[0];
     const auto trailing_dims = static_cast<std::int64_t>(normalized_shape().size());
     if (x.dim() < trailing_dims) {
-        throw ShapeError("LazyLayerNorm: cannot take the last " + std::to_string(trailing_dims) + " dims of input " + shape_to_list(x.shape()));
+        throw ShapeError("LazyLayerNorm: cannot take the last " + std::to_string(trailing_dims) + " dims of input " +
+                         shape_to_list(x.shape()));
     }
     options_.normalized_shape(Shape(x.shape().end() - trailing_dims, x.shape().end()));
 }
@@ -379,12 +403,12 @@ void GroupNorm::reset_parameters() {
 Tensor GroupNorm::forward(const Tensor& input) {
     check_input_dtype(input, weight);
     if (input.dim() < 2 || input.size(1) != options_.num_channels()) {
-        throw ShapeError(name() + "(" + extra_repr() + "): expected input [N, " + std::to_string(options_.num_channels()) + ", *], got " +
-                         shape_to_list(input.shape()));
+        throw ShapeError(name() + "(" + extra_repr() + "): expected input [N, " +
+                         std::to_string(options_.num_channels()) + ", *], got " + shape_to_list(input.shape()));
     }
     const bool affine = options_.affine();
-    return functional::group_norm(input, options_.num_groups(), affine ? Tensor(weight) : Tensor(), affine ? Tensor(bias) : Tensor(),
-                                  options_.eps());
+    return functional::group_norm(input, options_.num_groups(), affine ? Tensor(weight) : Tensor(),
+                                  affine ? Tensor(bias) : Tensor(), options_.eps());
 }
 
 std::string GroupNorm::extra_repr() const {
@@ -398,7 +422,8 @@ LazyGroupNorm::LazyGroupNorm(std::int64_t num_groups, double eps, bool affine)
     : Lazy<GroupNorm>(GroupNormOptions(num_groups, 0).eps(eps).affine(affine)) {}
 
 void LazyGroupNorm::infer_options(const std::vector<Tensor>& inputs) {
-    if (inputs[0].dim() < 2) throw ShapeError("LazyGroupNorm: expected input [N, C, *], got " + shape_to_list(inputs[0].shape()));
+    if (inputs[0].dim() < 2)
+        throw ShapeError("LazyGroupNorm: expected input [N, C, *], got " + shape_to_list(inputs[0].shape()));
     const std::int64_t c = inputs[0].size(1);
     if (c % options_.num_groups() != 0) throw ValueError("num_channels must be divisible by num_groups");
     options_.num_channels(c);
@@ -410,14 +435,16 @@ void LazyGroupNorm::lazy_load_finalize() {
 
 // ---- LocalResponseNorm ----
 
-LocalResponseNorm::LocalResponseNorm(std::int64_t size, double alpha, double beta, double k) : size_(size), alpha_(alpha), beta_(beta), k_(k) {
+LocalResponseNorm::LocalResponseNorm(std::int64_t size, double alpha, double beta, double k)
+    : size_(size), alpha_(alpha), beta_(beta), k_(k) {
     set_name("LocalResponseNorm");
     if (size <= 0) throw ValueError("LocalResponseNorm: size must be positive");
 }
 
 Tensor LocalResponseNorm::forward(const Tensor& input) {
     if (input.dim() < 3) {
-        throw ShapeError("Expected 3D or higher dimensionality input (got " + std::to_string(input.dim()) + " dimensions)");
+        throw ShapeError("Expected 3D or higher dimensionality input (got " + std::to_string(input.dim()) +
+                         " dimensions)");
     }
     // Average of x^2 over a zero-padded window of `size` channels (PyTorch pads size/2 before and
     // (size-1)/2 after), as a sum of shifted slices.
@@ -445,6 +472,5 @@ std::string LocalResponseNorm::extra_repr() const {
     return std::to_string(size_) + ", alpha=" + detail::python_float(alpha_) + ", beta=" + detail::python_float(beta_) +
            ", k=" + detail::python_float(k_);
 }
-
 
 }  // namespace lazynn::nn

@@ -44,8 +44,9 @@ template <std::size_t N>
 Tensor MaxPoolNd<N>::forward(const Tensor& input) {
     if constexpr (N == 3) return forward_with_indices(input).values;
     return pooled<N>(*this, input, [&](const Tensor& x) {
-        return functional::max_pool2d(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1), as2d<N>(options_.padding(), 0),
-                                      as2d<N>(options_.dilation(), 1), options_.ceil_mode());
+        return functional::max_pool2d(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1),
+                                      as2d<N>(options_.padding(), 0), as2d<N>(options_.dilation(), 1),
+                                      options_.ceil_mode());
     });
 }
 
@@ -54,13 +55,15 @@ ValuesIndices MaxPoolNd<N>::forward_with_indices(const Tensor& input) {
     Tensor indices;
     Tensor values = pooled<N>(*this, input, [&](const Tensor& x) {
         if constexpr (N == 3) {
-            auto r = functional::max_pool3d_with_indices(x, options_.kernel_size().values, options_.stride().values, options_.padding().values,
-                                                         options_.dilation().values, options_.ceil_mode());
+            auto r = functional::max_pool3d_with_indices(x, options_.kernel_size().values, options_.stride().values,
+                                                         options_.padding().values, options_.dilation().values,
+                                                         options_.ceil_mode());
             indices = r.indices;
             return r.values;
         }
-        auto r = functional::max_pool2d_with_indices(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1),
-                                                     as2d<N>(options_.padding(), 0), as2d<N>(options_.dilation(), 1), options_.ceil_mode());
+        auto r = functional::max_pool2d_with_indices(x, as2d<N>(options_.kernel_size(), 1),
+                                                     as2d<N>(options_.stride(), 1), as2d<N>(options_.padding(), 0),
+                                                     as2d<N>(options_.dilation(), 1), options_.ceil_mode());
         indices = r.indices;
         return r.values;
     });
@@ -80,17 +83,20 @@ template <std::size_t N>
 Tensor AvgPoolNd<N>::forward(const Tensor& input) {
     return pooled<N>(*this, input, [&](const Tensor& x) {
         if constexpr (N == 3) {
-            return functional::avg_pool3d(x, options_.kernel_size().values, options_.stride().values, options_.padding().values,
-                                          options_.ceil_mode(), options_.count_include_pad(), options_.divisor_override());
+            return functional::avg_pool3d(x, options_.kernel_size().values, options_.stride().values,
+                                          options_.padding().values, options_.ceil_mode(), options_.count_include_pad(),
+                                          options_.divisor_override());
         }
-        return functional::avg_pool2d(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1), as2d<N>(options_.padding(), 0),
-                                      options_.ceil_mode(), options_.count_include_pad(), options_.divisor_override());
+        return functional::avg_pool2d(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1),
+                                      as2d<N>(options_.padding(), 0), options_.ceil_mode(),
+                                      options_.count_include_pad(), options_.divisor_override());
     });
 }
 
 template <std::size_t N>
 std::string AvgPoolNd<N>::extra_repr() const {
-    return "kernel_size=" + tuple_or_int<N>(options_.kernel_size(), N == 1) + ", stride=" + tuple_or_int<N>(options_.stride(), N == 1) +
+    return "kernel_size=" + tuple_or_int<N>(options_.kernel_size(), N == 1) +
+           ", stride=" + tuple_or_int<N>(options_.stride(), N == 1) +
            ", padding=" + tuple_or_int<N>(options_.padding(), N == 1);
 }
 

@@ -15,7 +15,8 @@ inline std::string python_float(double v) {
     char buffer[64];
     const int exponent = v == 0 ? 0 : static_cast<int>(std::floor(std::log10(std::abs(v))));
     const bool scientific = exponent < -4 || exponent >= 16;
-    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v, scientific ? std::chars_format::scientific : std::chars_format::fixed);
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v,
+                                         scientific ? std::chars_format::scientific : std::chars_format::fixed);
     std::string s(buffer, ec == std::errc() ? end : buffer);
     if (!scientific && s.find('.') == std::string::npos) s += ".0";
     return s;

@@ -18,8 +18,8 @@ struct StepResult {
 std::int64_t gate_count(const std::string& mode) { return mode == "LSTM" ? 4 : mode == "GRU" ? 3 : 1; }
 
 /// One recurrence step from the precomputed input projection `xp` ([N, G*H], bias included).
-StepResult cell(const std::string& mode, const Tensor& xp, const Tensor& h, const Tensor& c, const Tensor& w_hh, const Tensor& b_hh,
-                const Tensor& w_hr) {
+StepResult cell(const std::string& mode, const Tensor& xp, const Tensor& h, const Tensor& c, const Tensor& w_hh,
+                const Tensor& b_hh, const Tensor& w_hr) {
     const Tensor hp = functional::linear(h, w_hh, b_hh);
     if (mode == "LSTM") {
         const Tensor g = xp + hp;
@@ -47,21 +47,27 @@ std::string suffix(std::int64_t layer, std::int64_t direction) {
 
 }  // namespace
 
-RNNBase::RNNBase(std::string mode, RNNOptions options, bool lazy) : mode_(std::move(mode)), options_(std::move(options)) {
+RNNBase::RNNBase(std::string mode, RNNOptions options, bool lazy)
+    : mode_(std::move(mode)), options_(std::move(options)) {
     const auto& o = options_;
     set_name(mode_ == "LSTM" ? "LSTM" : mode_ == "GRU" ? "GRU" : "RNN");
-    if (o.dropout() < 0 || o.dropout() > 1) throw ValueError("dropout should be a number in range [0, 1] representing the probability of an element being zeroed");
+    if (o.dropout() < 0 || o.dropout() > 1)
+        throw ValueError(
+            "dropout should be a number in range [0, 1] representing the probability of an element being zeroed");
     if (o.hidden_size() <= 0) throw ValueError("hidden_size must be greater than zero");
     if (o.num_layers() <= 0) throw ValueError("num_layers must be greater than zero");
     if (o.proj_size() < 0) throw ValueError("proj_size should be a positive integer or zero to disable projections");
-    if (o.proj_size() > 0 && mode_ != "LSTM") throw ValueError("proj_size argument is only supported for LSTM, not RNN or GRU");
-    if (o.proj_size() >= o.hidden_size() && o.proj_size() > 0) throw ValueError("proj_size has to be smaller than hidden_size");
+    if (o.proj_size() > 0 && mode_ != "LSTM")
+        throw ValueError("proj_size argument is only supported for LSTM, not RNN or GRU");
+    if (o.proj_size() >= o.hidden_size() && o.proj_size() > 0)
+        throw ValueError("proj_size has to be smaller than hidden_size");
     const std::int64_t dirs = o.bidirectional() ? 2 : 1, g = gates(), h_out = output_hidden();
     for (std::int64_t l = 0; l < o.num_layers(); ++l) {
         for (std::int64_t d = 0; d < dirs; ++d) {
             const std::string s = suffix(l, d);
             const std::int64_t in = l == 0 ? o.input_size() : h_out * dirs;
-            register_parameter("weight_ih" + s, lazy && l == 0 ? Tensor(UninitializedParameter()) : empty({g * o.hidden_size(), in}));
+            register_parameter("weight_ih" + s,
+                               lazy && l == 0 ? Tensor(UninitializedParameter()) : empty({g * o.hidden_size(), in}));
             register_parameter("weight_hh" + s, empty({g * o.hidden_size(), h_out}));
             if (o.bias()) {
                 register_parameter("bias_ih" + s, empty({g * o.hidden_size()}));
@@ -96,8 +102,8 @@ RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_give
     check_input_dtype(input, get_parameter("weight_hh_l0"), "mat1 and mat2 must have the same dtype");
     const auto& o = options_;
     if (input.dim() != 2 && input.dim() != 3) {
-        throw ShapeError(name() + ": Expected input to be 2D (unbatched) or 3D (batched), got " + std::to_string(input.dim()) +
-                         "D input of shape " + shape_to_list(input.shape()));
+        throw ShapeError(name() + ": Expected input to be 2D (unbatched) or 3D (batched), got " +
+                         std::to_string(input.dim()) + "D input of shape " + shape_to_list(input.shape()));
     }
     const bool unbatched = input.dim() == 2;
     Tensor x = unbatched ? input.unsqueeze(1) : (o.batch_first() ? input.transpose(0, 1) : input);
@@ -111,7 +117,8 @@ RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_give
         const Tensor s = unbatched ? given.unsqueeze(1) : given;
         const Shape expected{o.num_layers() * dirs, batch, width};
         if (s.shape() != expected) {
-            throw ShapeError(name() + ": Expected " + what + " size " + shape_to_list(expected) + ", got " + shape_to_list(s.shape()));
+            throw ShapeError(name() + ": Expected " + what + " size " + shape_to_list(expected) + ", got " +
+                             shape_to_list(s.shape()));
         }
         return s;
     };
@@ -144,11 +151,14 @@ RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_give
             if (c.defined()) c_n.push_back(c);
         }
         layer_input = dirs == 2 ? cat(direction_outputs, 2) : direction_outputs[0];
-        if (o.dropout() > 0 && is_training() && l + 1 < o.num_layers()) layer_input = functional::dropout(layer_input, o.dropout(), true);
+        if (o.dropout() > 0 && is_training() && l + 1 < o.num_layers())
+            layer_input = functional::dropout(layer_input, o.dropout(), true);
     }
     Tensor output = layer_input;
-    if (unbatched) output = output.squeeze(1);
-    else if (o.batch_first()) output = output.transpose(0, 1);
+    if (unbatched)
+        output = output.squeeze(1);
+    else if (o.batch_first())
+        output = output.transpose(0, 1);
     RNNResult result{output, stack(h_n, 0), c_n.empty() ? Tensor() : stack(c_n, 0)};
     if (unbatched) {
         result.h_n = result.h_n.squeeze(1);
@@ -184,7 +194,9 @@ std::string RNNBase::extra_repr() const {
 }
 
 namespace {
-std::string rnn_mode(const RNNOptions& o) { return o.nonlinearity() == RNNNonlinearity::ReLU ? "RNN_RELU" : "RNN_TANH"; }
+std::string rnn_mode(const RNNOptions& o) {
+    return o.nonlinearity() == RNNNonlinearity::ReLU ? "RNN_RELU" : "RNN_TANH";
+}
 }  // namespace
 
 RNN::RNN(RNNOptions options) : RNNBase(rnn_mode(options), options, false) {}
@@ -197,7 +209,8 @@ GRU::GRU(RNNOptions options, Uninitialized) : RNNBase("GRU", std::move(options),
 template <class Recurrent>
 void LazyRecurrent<Recurrent>::infer_options(const std::vector<Tensor>& inputs) {
     if (inputs[0].dim() != 2 && inputs[0].dim() != 3) {
-        throw ShapeError(this->name() + ": Expected input to be 2D (unbatched) or 3D (batched), got " + shape_to_list(inputs[0].shape()));
+        throw ShapeError(this->name() + ": Expected input to be 2D (unbatched) or 3D (batched), got " +
+                         shape_to_list(inputs[0].shape()));
     }
     this->options_.input_size(inputs[0].size(-1));
 }
@@ -213,7 +226,8 @@ template class LazyRecurrent<GRU>;
 
 // ---- cells ----
 
-RNNCellBase::RNNCellBase(std::string mode, RNNCellOptions options, bool lazy, const char* name) : mode_(std::move(mode)), options_(options) {
+RNNCellBase::RNNCellBase(std::string mode, RNNCellOptions options, bool lazy, const char* name)
+    : mode_(std::move(mode)), options_(options) {
     set_name(name);
     const std::int64_t g = gates(), hidden = options_.hidden_size();
     weight_ih = lazy ? Parameter(UninitializedParameter()) : Parameter(empty({g * hidden, options_.input_size()}));
@@ -256,15 +270,16 @@ RNNResult RNNCellBase::step_impl(const Tensor& input, const Tensor& h_given, con
     const bool unbatched = input.dim() == 1;
     const Tensor x = unbatched ? input.unsqueeze(0) : input;
     if (x.size(1) != options_.input_size()) {
-        throw ShapeError(name() + "(" + extra_repr() + "): input has inconsistent input_size: got " + std::to_string(x.size(1)) +
-                         " expected " + std::to_string(options_.input_size()));
+        throw ShapeError(name() + "(" + extra_repr() + "): input has inconsistent input_size: got " +
+                         std::to_string(x.size(1)) + " expected " + std::to_string(options_.input_size()));
     }
     auto state = [&](const Tensor& s) {
         if (!s.defined()) return zeros({x.size(0), options_.hidden_size()}, x.dtype());
         return unbatched ? s.unsqueeze(0) : s;
     };
     const Tensor xp = functional::linear(x, weight_ih, bias_ih);
-    const StepResult r = cell(mode_, xp, state(h_given), mode_ == "LSTM" ? state(c_given) : Tensor(), weight_hh, bias_hh, Tensor());
+    const StepResult r =
+        cell(mode_, xp, state(h_given), mode_ == "LSTM" ? state(c_given) : Tensor(), weight_hh, bias_hh, Tensor());
     RNNResult result{r.h, r.h, r.c};
     if (unbatched) {
         result.output = result.h_n = r.h.squeeze(0);

@@ -16,16 +16,18 @@ Tensor Unflatten::forward(const Tensor& input) {
     shape.insert(shape.end(), options_.sizes().begin(), options_.sizes().end());
     shape.insert(shape.end(), input.shape().begin() + static_cast<std::ptrdiff_t>(d) + 1, input.shape().end());
     if (shape_numel(shape) != input.numel()) {
-        throw ShapeError("Unflatten: unflattened_size " + shape_to_list(options_.sizes()) + " does not match dim " + std::to_string(options_.dim()) +
-                         " of size " + std::to_string(input.size(options_.dim())));
+        throw ShapeError("Unflatten: unflattened_size " + shape_to_list(options_.sizes()) + " does not match dim " +
+                         std::to_string(options_.dim()) + " of size " + std::to_string(input.size(options_.dim())));
     }
     return input.reshape(shape);
 }
 
 std::string Unflatten::extra_repr() const {
     std::string s = "(";
-    for (std::size_t i = 0; i < options_.sizes().size(); ++i) s += (i ? ", " : "") + std::to_string(options_.sizes()[i]);
-    return "dim=" + std::to_string(options_.dim()) + ", unflattened_size=" + s + (options_.sizes().size() == 1 ? ",)" : ")");
+    for (std::size_t i = 0; i < options_.sizes().size(); ++i)
+        s += (i ? ", " : "") + std::to_string(options_.sizes()[i]);
+    return "dim=" + std::to_string(options_.dim()) + ", unflattened_size=" + s +
+           (options_.sizes().size() == 1 ? ",)" : ")");
 }
 
 PixelShuffle::PixelShuffle(PixelShuffleOptions options) : options_(options) {
@@ -34,12 +36,16 @@ PixelShuffle::PixelShuffle(PixelShuffleOptions options) : options_(options) {
 }
 
 Tensor PixelShuffle::forward(const Tensor& input) {
-    if (input.dim() < 3) throw ShapeError("pixel_shuffle expects input to have at least 3 dimensions, but got input with " + std::to_string(input.dim()));
+    if (input.dim() < 3)
+        throw ShapeError("pixel_shuffle expects input to have at least 3 dimensions, but got input with " +
+                         std::to_string(input.dim()));
     const std::int64_t r = options_.upscale_factor();
     const std::int64_t c = input.size(-3), h = input.size(-2), w = input.size(-1);
     if (c % (r * r) != 0) {
-        throw ShapeError("pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, but input.size(-3)=" +
-                         std::to_string(c) + " is not divisible by " + std::to_string(r * r));
+        throw ShapeError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, "
+            "but input.size(-3)=" +
+            std::to_string(c) + " is not divisible by " + std::to_string(r * r));
     }
     Shape lead(input.shape().begin(), input.shape().end() - 3);
     Shape split = lead;
@@ -47,13 +53,14 @@ Tensor PixelShuffle::forward(const Tensor& input) {
     const auto b = static_cast<std::int64_t>(lead.size());
     Shape perm;
     for (std::int64_t i = 0; i < b; ++i) perm.push_back(i);
-    perm.insert(perm.end(), {b, b + 3, b + 1, b + 4, b + 2});   // [C, H, r, W, r]
+    perm.insert(perm.end(), {b, b + 3, b + 1, b + 4, b + 2});  // [C, H, r, W, r]
     Shape out = lead;
     out.insert(out.end(), {c / (r * r), h * r, w * r});
     return input.reshape(split).permute(perm).reshape(out);
 }
 
-ConstantPadNd::ConstantPadNd(std::vector<std::int64_t> padding, double value, const char* name) : padding_(std::move(padding)), value_(value) {
+ConstantPadNd::ConstantPadNd(std::vector<std::int64_t> padding, double value, const char* name)
+    : padding_(std::move(padding)), value_(value) {
     set_name(name);
 }
 
@@ -73,11 +80,16 @@ std::string ZeroPad2d::extra_repr() const {
 
 const char* upsample_mode_name(UpsampleMode mode) {
     switch (mode) {
-        case UpsampleMode::Nearest: return "nearest";
-        case UpsampleMode::Linear: return "linear";
-        case UpsampleMode::Bilinear: return "bilinear";
-        case UpsampleMode::Bicubic: return "bicubic";
-        case UpsampleMode::Trilinear: return "trilinear";
+        case UpsampleMode::Nearest:
+            return "nearest";
+        case UpsampleMode::Linear:
+            return "linear";
+        case UpsampleMode::Bilinear:
+            return "bilinear";
+        case UpsampleMode::Bicubic:
+            return "bicubic";
+        case UpsampleMode::Trilinear:
+            return "trilinear";
     }
     return "?";
 }
@@ -86,34 +98,44 @@ Upsample::Upsample(UpsampleOptions options) : options_(std::move(options)) {
     set_name("Upsample");
     const UpsampleMode mode = options_.mode();
     if (mode != UpsampleMode::Nearest && mode != UpsampleMode::Bilinear) {
-        throw ValueError(std::string("Upsample: mode '") + upsample_mode_name(mode) + "' is not implemented (nearest, bilinear)");
+        throw ValueError(std::string("Upsample: mode '") + upsample_mode_name(mode) +
+                         "' is not implemented (nearest, bilinear)");
     }
     if (options_.align_corners() && mode == UpsampleMode::Nearest) {
         // PyTorch's rule: align_corners only has a meaning for the interpolating modes.
-        throw ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | trilinear");
+        throw ValueError(
+            "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | "
+            "trilinear");
     }
     if (options_.align_corners().value_or(false)) throw ValueError("Upsample: align_corners=True is not implemented");
-    if (options_.size() && options_.scale_factor()) throw ValueError("Upsample: only one of size or scale_factor should be defined");
-    if (!options_.size() && !options_.scale_factor()) throw ValueError("Upsample: either size or scale_factor should be defined");
+    if (options_.size() && options_.scale_factor())
+        throw ValueError("Upsample: only one of size or scale_factor should be defined");
+    if (!options_.size() && !options_.scale_factor())
+        throw ValueError("Upsample: either size or scale_factor should be defined");
     if (options_.scale_factor() && !(*options_.scale_factor() > 0)) {
-        throw ValueError("Upsample: scale_factor must be positive, got " + detail::python_float(*options_.scale_factor()));
+        throw ValueError("Upsample: scale_factor must be positive, got " +
+                         detail::python_float(*options_.scale_factor()));
     }
 }
 
 Tensor Upsample::forward(const Tensor& input) {
-    if (input.dim() != 4) throw ShapeError("Upsample: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
+    if (input.dim() != 4)
+        throw ShapeError("Upsample: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
     const std::int64_t h = input.size(2), w = input.size(3);
     const double factor = options_.scale_factor().value_or(0.0);
     const UpsampleSize size = options_.size().value_or(UpsampleSize{0, 0});
-    const std::int64_t oh = factor > 0 ? static_cast<std::int64_t>(std::floor(static_cast<double>(h) * factor)) : size[0];
-    const std::int64_t ow = factor > 0 ? static_cast<std::int64_t>(std::floor(static_cast<double>(w) * factor)) : size[1];
+    const std::int64_t oh =
+        factor > 0 ? static_cast<std::int64_t>(std::floor(static_cast<double>(h) * factor)) : size[0];
+    const std::int64_t ow =
+        factor > 0 ? static_cast<std::int64_t>(std::floor(static_cast<double>(w) * factor)) : size[1];
     // Source coordinates use the scale the user gave (PyTorch's rule), else in/out.
     const double sh = factor > 0 ? 1.0 / factor : static_cast<double>(h) / static_cast<double>(oh);
     const double sw = factor > 0 ? 1.0 / factor : static_cast<double>(w) / static_cast<double>(ow);
     if (options_.mode() == UpsampleMode::Nearest) {
         auto index = [](std::int64_t out, std::int64_t in, double scale) {
             std::vector<std::int64_t> idx;
-            for (std::int64_t i = 0; i < out; ++i) idx.push_back(std::min(static_cast<std::int64_t>(std::floor(static_cast<double>(i) * scale)), in - 1));
+            for (std::int64_t i = 0; i < out; ++i)
+                idx.push_back(std::min(static_cast<std::int64_t>(std::floor(static_cast<double>(i) * scale)), in - 1));
             return tensor(idx, {out});
         };
         return input.index_select(2, index(oh, h, sh)).index_select(3, index(ow, w, sw));
@@ -136,7 +158,8 @@ Tensor Upsample::forward(const Tensor& input) {
 
 std::string Upsample::extra_repr() const {
     const std::string mode = upsample_mode_name(options_.mode());
-    if (options_.scale_factor()) return "scale_factor=" + detail::python_float(*options_.scale_factor()) + ", mode=" + mode;
+    if (options_.scale_factor())
+        return "scale_factor=" + detail::python_float(*options_.scale_factor()) + ", mode=" + mode;
     const auto& size = *options_.size();
     return "size=(" + std::to_string(size[0]) + ", " + std::to_string(size[1]) + "), mode=" + mode;
 }
@@ -145,8 +168,8 @@ template <std::size_t N>
 Tensor AdaptiveMaxPoolNd<N>::forward(const Tensor& input) {
     const auto batched = static_cast<std::int64_t>(N) + 2;
     if (input.dim() != batched && input.dim() != batched - 1) {
-        throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) + "D input, got " +
-                         shape_to_list(input.shape()));
+        throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
+                         "D input, got " + shape_to_list(input.shape()));
     }
     // Each output cell is the max over PyTorch's adaptive window [floor(i*L/out), ceil((i+1)*L/out)).
     Tensor x = input;
@@ -166,7 +189,8 @@ Tensor AdaptiveMaxPoolNd<N>::forward(const Tensor& input) {
 template <std::size_t N>
 std::string AdaptiveMaxPoolNd<N>::extra_repr() const {
     if (N == 1 || options_.output_size().scalar) return "output_size=" + std::to_string(options_.output_size()[0]);
-    return "output_size=(" + std::to_string(options_.output_size()[0]) + ", " + std::to_string(options_.output_size()[N - 1]) + ")";
+    return "output_size=(" + std::to_string(options_.output_size()[0]) + ", " +
+           std::to_string(options_.output_size()[N - 1]) + ")";
 }
 
 template class AdaptiveMaxPoolNd<1>;

@@ -21,8 +21,9 @@ extern "C" void on_interrupt(int) {
         [[maybe_unused]] auto ignored = ::write(STDERR_FILENO, quitting, sizeof quitting - 1);
         ::_exit(130);
     }
-    static const char stopping[] = "\ninterrupted: stopping after this step to write a checkpoint "
-                                   "(Ctrl-C again to quit at once)\n";
+    static const char stopping[] =
+        "\ninterrupted: stopping after this step to write a checkpoint "
+        "(Ctrl-C again to quit at once)\n";
     [[maybe_unused]] auto ignored = ::write(STDERR_FILENO, stopping, sizeof stopping - 1);
 }
 
@@ -60,7 +61,7 @@ std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
             try {
                 stale = !process_running(std::stol(rest.substr(0, dash)));
             } catch (const std::exception&) {
-                stale = false;   // not one of ours
+                stale = false;  // not one of ours
             }
         } else if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
             stale = true;

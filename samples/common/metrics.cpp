@@ -62,8 +62,10 @@ std::vector<std::vector<double>> read_numeric_csv(const std::string& path, std::
             row.clear();
         }
         if (row.size() != columns) {
-            throw lazynn::RuntimeError(fmt::format("{}:{}: expected {} numbers, got '{}' (delete the file to start "
-                                                   "the history afresh)", path, number, columns, line));
+            throw lazynn::RuntimeError(
+                fmt::format("{}:{}: expected {} numbers, got '{}' (delete the file to start "
+                            "the history afresh)",
+                            path, number, columns, line));
         }
         rows.push_back(std::move(row));
     }
@@ -72,7 +74,7 @@ std::vector<std::vector<double>> read_numeric_csv(const std::string& path, std::
 
 std::string quoted(const std::string& path) {
     std::string q = "'";
-    for (char c : path) q += (c == '\'') ? std::string("''") : std::string(1, c);   // gnuplot's '' escape
+    for (char c : path) q += (c == '\'') ? std::string("''") : std::string(1, c);  // gnuplot's '' escape
     return q + "'";
 }
 
@@ -148,13 +150,16 @@ std::string gnuplot_script(const std::string& metrics_csv, const std::string& st
     g += fmt::format("set xrange [0:{:.2f}]\nset xtics 0,{}\nset mxtics 1\nset format x '%.0f'\n", last * 1.03,
                      epoch_tick_step(last));
     g += "set xlabel 'epoch'\nset grid\n";
-    g += "set key above horizontal\n";   // legends between title and plot, never over a curve
+    g += "set key above horizontal\n";  // legends between title and plot, never over a curve
     g += "set title 'loss'\n";
-    if (log_scale) g += "set logscale y\nset ylabel 'loss (log scale)'\n";
-    else g += "set ylabel 'loss'\n";
+    if (log_scale)
+        g += "set logscale y\nset ylabel 'loss (log scale)'\n";
+    else
+        g += "set ylabel 'loss'\n";
     std::string plot = "plot ";
     if (!steps.empty()) {
-        plot += quoted(steps_csv) + " using (($1 - 1) + $2 / $3):4 skip 1 with lines lc rgb '#9ecae1' lw 1 "
+        plot += quoted(steps_csv) +
+                " using (($1 - 1) + $2 / $3):4 skip 1 with lines lc rgb '#9ecae1' lw 1 "
                 "title 'train (each step)', ";
     }
     plot += quoted(metrics_csv) +

@@ -11,22 +11,22 @@ namespace samples {
 struct EpochMetrics {
     int epoch = 0;
     double train_loss = 0, test_loss = 0;
-    double test_metric = 0;   ///< accuracy as a fraction, or R^2 for the regression
+    double test_metric = 0;  ///< accuracy as a fraction, or R^2 for the regression
     double seconds = 0;
 };
 
 struct StepLoss {
-    int epoch = 0;              ///< 1-based
-    std::size_t step = 0;       ///< 1-based within the epoch
-    std::size_t steps = 0;      ///< steps in that epoch
+    int epoch = 0;          ///< 1-based
+    std::size_t step = 0;   ///< 1-based within the epoch
+    std::size_t steps = 0;  ///< steps in that epoch
     double loss = 0;
 };
 
 /// How a sample's metric column is named and drawn.
 struct MetricKind {
-    std::string column = "test_accuracy";   ///< metrics.csv header
-    std::string title = "test accuracy";    ///< plot title (gnuplot enhanced text: R^2 is a superscript)
-    bool percent = true;                    ///< stored as a fraction, shown x100 with a % axis
+    std::string column = "test_accuracy";  ///< metrics.csv header
+    std::string title = "test accuracy";   ///< plot title (gnuplot enhanced text: R^2 is a superscript)
+    bool percent = true;                   ///< stored as a fraction, shown x100 with a % axis
 };
 
 void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& history, const MetricKind& kind);

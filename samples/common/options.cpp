@@ -23,8 +23,9 @@ const CLI::Validator positive_finite(
 
 int parse_options(int argc, char** argv, const SampleCommandLine& sample, CommonOptions& o) {
     CLI::App app(sample.description);
-    app.footer("Ctrl-C stops after the current step, writes OUT/checkpoint.safetensors and prints the command that "
-               "resumes; a second Ctrl-C quits at once.\n");
+    app.footer(
+        "Ctrl-C stops after the current step, writes OUT/checkpoint.safetensors and prints the command that "
+        "resumes; a second Ctrl-C quits at once.\n");
     app.add_option("--epochs", o.epochs, "number of passes over the training set")
         ->capture_default_str()
         ->check(positive_finite);
@@ -54,8 +55,10 @@ int parse_options(int argc, char** argv, const SampleCommandLine& sample, Common
 }
 
 std::string shell_quote(const std::string& argument) {
-    const bool plain = !argument.empty() && argument.find_first_not_of(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./=:,+-") == std::string::npos;
+    const bool plain =
+        !argument.empty() &&
+        argument.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./=:,+-") ==
+            std::string::npos;
     if (plain) return argument;
     std::string quoted = "'";
     for (char c : argument) {

@@ -26,7 +26,7 @@ enum class DataKind { None, File, Directory };
 struct SampleCommandLine {
     std::string description;
     DataKind data = DataKind::Directory;
-    std::string data_help;   ///< e.g. "directory with the Fashion-MNIST IDX files (.gz or plain)"
+    std::string data_help;  ///< e.g. "directory with the Fashion-MNIST IDX files (.gz or plain)"
 };
 
 /// Parses the flags the sample uses. Returns an exit code to stop with (0 after --help, 105 on a

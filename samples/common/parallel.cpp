@@ -30,8 +30,9 @@ Parallel::Parallel(Module& model, bool enabled) : model_(&model) {
     if (rank_ != 0) logging::set_level(logging::Level::Warn);
     logging::info("data-parallel training on ", world_size_, " processes");
 #else
-    throw RuntimeError("--distributed: this build has no MPI support; install libopenmpi-dev and openmpi-bin, "
-                       "then rebuild (lazynn::distributed is built when CMake finds MPI)");
+    throw RuntimeError(
+        "--distributed: this build has no MPI support; install libopenmpi-dev and openmpi-bin, "
+        "then rebuild (lazynn::distributed is built when CMake finds MPI)");
 #endif
 }
 

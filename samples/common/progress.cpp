@@ -78,7 +78,7 @@ std::string render_progress_line(const ProgressSnapshot& s, int width, bool colo
     // Optional fields, in the order they are given up when the line is too wide.
     struct Field {
         std::string text;
-        std::string shown;   // with colour codes
+        std::string shown;  // with colour codes
         bool keep = true;
     };
     auto plain_field = [](std::string t) { return Field{t, t, true}; };
@@ -104,7 +104,7 @@ std::string render_progress_line(const ProgressSnapshot& s, int width, bool colo
         }
         return n;
     };
-    constexpr std::size_t bar_min = 10, bar_max = 30, bar_frame = 3;   // " [" and "]"
+    constexpr std::size_t bar_min = 10, bar_max = 30, bar_frame = 3;  // " [" and "]"
     for (Field* f : drop_order) {
         if (fixed_length() + bar_frame + bar_min <= budget) break;
         f->keep = false;
@@ -123,7 +123,7 @@ std::string render_progress_line(const ProgressSnapshot& s, int width, bool colo
         text += f->text;
         shown += f->shown;
     }
-    if (text.size() > budget) return text.substr(0, budget);   // narrower than the label: cut, no colour
+    if (text.size() > budget) return text.substr(0, budget);  // narrower than the label: cut, no colour
     return shown;
 }
 
@@ -138,7 +138,7 @@ std::string render_plain_line(const ProgressSnapshot& s) {
     }
     if (s.elapsed > 0) {
         std::string rate = format_rate(s.samples / s.elapsed);
-        line += ", " + rate.insert(rate.size() - 2, " samples");   // "3.1k samples/s"
+        line += ", " + rate.insert(rate.size() - 2, " samples");  // "3.1k samples/s"
     }
     return line;
 }
@@ -165,7 +165,7 @@ int terminal_width(int fd) {
 
 bool use_color(bool is_tty, const char* term, const char* no_color) {
     if (!is_tty) return false;
-    if (no_color && *no_color) return false;   // https://no-color.org: set to anything non-empty
+    if (no_color && *no_color) return false;  // https://no-color.org: set to anything non-empty
     return !(term == nullptr || std::string_view(term).empty() || std::string_view(term) == "dumb");
 }
 
@@ -209,7 +209,7 @@ void ProgressBar::update(std::size_t done, std::optional<double> loss, double sa
 
 void ProgressBar::draw() {
     const std::string line = render_progress_line(snapshot_, terminal_width(STDERR_FILENO), color_);
-    std::fprintf(stderr, "\r\x1b[2K%s", line.c_str());   // clear the whole line: it may have been longer
+    std::fprintf(stderr, "\r\x1b[2K%s", line.c_str());  // clear the whole line: it may have been longer
     std::fflush(stderr);
 }
 

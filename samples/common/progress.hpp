@@ -12,14 +12,14 @@ namespace samples {
 
 /// What one progress line shows.
 struct ProgressSnapshot {
-    std::string label;            ///< "epoch 2/5" or "eval"
-    std::size_t done = 0;         ///< steps finished
-    std::size_t total = 0;        ///< steps in this pass
-    double elapsed = 0;           ///< seconds since the pass started
-    std::optional<double> loss;   ///< running mean loss (training only)
-    double samples = 0;           ///< examples processed (for the throughput)
-    int epochs_after = 0;                  ///< epochs of the run still to come after this pass
-    std::optional<double> epoch_seconds;   ///< measured seconds per epoch (train + eval), if any
+    std::string label;                    ///< "epoch 2/5" or "eval"
+    std::size_t done = 0;                 ///< steps finished
+    std::size_t total = 0;                ///< steps in this pass
+    double elapsed = 0;                   ///< seconds since the pass started
+    std::optional<double> loss;           ///< running mean loss (training only)
+    double samples = 0;                   ///< examples processed (for the throughput)
+    int epochs_after = 0;                 ///< epochs of the run still to come after this pass
+    std::optional<double> epoch_seconds;  ///< measured seconds per epoch (train + eval), if any
 };
 
 /// "7s", "3m07s", "2h05m"; "?" for a negative or non-finite value.

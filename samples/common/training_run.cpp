@@ -15,7 +15,13 @@ using namespace lazynn;
 
 EpochProgress::EpochProgress(TrainingRun& run, int epoch, std::size_t steps, std::size_t skip, double loss_sum,
                              double examples)
-    : run_(&run), epoch_(epoch), steps_(steps), skip_(skip), step_(skip), loss_sum_(loss_sum), examples_(examples),
+    : run_(&run),
+      epoch_(epoch),
+      steps_(steps),
+      skip_(skip),
+      step_(skip),
+      loss_sum_(loss_sum),
+      examples_(examples),
       started_(std::chrono::steady_clock::now()) {
     if (run.root()) {
         const int epochs_after = run.options_.epochs - epoch;
@@ -191,7 +197,7 @@ void TrainingRun::save(Module& model, optim::Optimizer* optimizer, optim::LRSche
     }
     if (partial) {
         state.extra["step"] = std::to_string(partial->step());
-        state.extra["loss_sum"] = fmt::format("{}", partial->loss_sum());   // shortest exact form
+        state.extra["loss_sum"] = fmt::format("{}", partial->loss_sum());  // shortest exact form
         state.extra["examples"] = fmt::format("{}", partial->examples());
     }
     save_checkpoint(checkpoint_, model, optimizer, scheduler, state);

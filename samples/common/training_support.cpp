@@ -12,8 +12,9 @@ EvaluationTotals evaluate(lazynn::Module& model, lazynn::data::DataLoader& loade
     std::size_t step = 0;
     for (const data::Example& batch : loader) {
         const Tensor logits = model(batch.data);
-        totals.loss_sum +=
-            nn::functional::cross_entropy(logits, batch.target, nn::CrossEntropyLossOptions().reduction(nn::Reduction::Sum)).item<double>();
+        totals.loss_sum += nn::functional::cross_entropy(logits, batch.target,
+                                                         nn::CrossEntropyLossOptions().reduction(nn::Reduction::Sum))
+                               .item<double>();
         totals.correct += (logits.argmax(1) == batch.target).sum().item<double>();
         totals.count += static_cast<double>(batch.target.size(0));
         bar->update(++step, std::nullopt, totals.count);

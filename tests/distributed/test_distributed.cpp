@@ -68,7 +68,6 @@ TEST_SUITE("process group") {
 }
 
 TEST_SUITE("collectives") {
-
     TEST_CASE("all_reduce sums, averages and takes extremes, per dtype") {
         [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
         for (Dtype dtype : {kFloat32, kFloat64}) {
@@ -127,28 +126,33 @@ TEST_SUITE("collectives") {
         const Tensor input = (arange(world * 2 * 3).to(kFloat64).reshape({world * 2, 3}) + r);
         const Tensor out = dist::reduce_scatter(input);
         CHECK(out.shape() == Shape{2, 3});
-        const Tensor expected = arange(world * 2 * 3).to(kFloat64).reshape({world * 2, 3}).narrow(0, 2 * dist::rank(), 2) * world + rank_sum;
+        const Tensor expected =
+            arange(world * 2 * 3).to(kFloat64).reshape({world * 2, 3}).narrow(0, 2 * dist::rank(), 2) * world +
+            rank_sum;
         CHECK(max_abs_diff(out, expected) == 0);
         const Tensor mean = dist::reduce_scatter(input, dist::ReduceOp::Mean);
         CHECK(max_abs_diff(mean, expected / world) < 1e-12);
-        CHECK_THROWS_WITH_AS(dist::reduce_scatter(ones({world * 2 + 1})), doctest::Contains("must be a multiple of the world size"),
-                             ShapeError);
+        CHECK_THROWS_WITH_AS(dist::reduce_scatter(ones({world * 2 + 1})),
+                             doctest::Contains("must be a multiple of the world size"), ShapeError);
     }
 
     TEST_CASE("ranks that pass different tensors all get the same clear error") {
         [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
         Tensor t = ones({3 + dist::rank()});
         if (world > 1) {
-            CHECK_THROWS_WITH_AS(dist::all_reduce(t), doctest::Contains("ranks passed different tensors"), dist::DistributedError);
+            CHECK_THROWS_WITH_AS(dist::all_reduce(t), doctest::Contains("ranks passed different tensors"),
+                                 dist::DistributedError);
             Tensor shaped = ones(dist::rank() == 0 ? Shape{2, 3} : Shape{3, 2});
-            CHECK_THROWS_WITH_AS(dist::broadcast(shaped), doctest::Contains("every rank must pass the same shape and dtype"),
+            CHECK_THROWS_WITH_AS(dist::broadcast(shaped),
+                                 doctest::Contains("every rank must pass the same shape and dtype"),
                                  dist::DistributedError);
         }
         if (world == 2) {  // the message names what each rank passed
             CHECK_THROWS_WITH_AS(dist::all_reduce(t), doctest::Contains("(rank 0: [3] float32; rank 1: [4] float32)"),
                                  dist::DistributedError);
         }
-        CHECK_THROWS_WITH_AS(dist::all_reduce(ones({2, 3}).transpose(0, 1)), doctest::Contains("must be contiguous"), ValueError);
+        CHECK_THROWS_WITH_AS(dist::all_reduce(ones({2, 3}).transpose(0, 1)), doctest::Contains("must be contiguous"),
+                             ValueError);
         CHECK_THROWS_WITH_AS(dist::all_reduce(ones({2}, TensorOptions().dtype(kInt64)), dist::ReduceOp::Mean),
                              doctest::Contains("needs a floating dtype"), DtypeError);
     }
@@ -166,12 +170,14 @@ TEST_SUITE("collectives") {
                 dist::broadcast(t);
             }
         };
-        const std::string expected = world == 2 ? "ranks called different collectives (rank 0: all_reduce; rank 1: broadcast)"
-                                                : "ranks called different collectives (rank 0: all_reduce; ranks 1, 2";
+        const std::string expected = world == 2
+                                         ? "ranks called different collectives (rank 0: all_reduce; rank 1: broadcast)"
+                                         : "ranks called different collectives (rank 0: all_reduce; ranks 1, 2";
         CHECK_THROWS_WITH_AS(call(), doctest::Contains(expected.c_str()), dist::DistributedError);
         Tensor root = ones({2});
         CHECK_THROWS_WITH_AS(dist::broadcast(root, dist::rank() == 0 ? 0 : 1),
-                             doctest::Contains("ranks passed different roots (rank 0: root 0; rank"), dist::DistributedError);
+                             doctest::Contains("ranks passed different roots (rank 0: root 0; rank"),
+                             dist::DistributedError);
         // The group is still usable: the mismatch was caught before any data moved.
         CHECK_FALSE(dist::is_broken());
         dist::all_reduce(t);
@@ -181,7 +187,8 @@ TEST_SUITE("collectives") {
     TEST_CASE("the timeout is a positive process-group option") {
         const auto before = dist::timeout();
         CHECK(before.count() > 0);
-        CHECK_THROWS_WITH_AS(dist::set_timeout(std::chrono::milliseconds(0)), doctest::Contains("must be positive"), ValueError);
+        CHECK_THROWS_WITH_AS(dist::set_timeout(std::chrono::milliseconds(0)), doctest::Contains("must be positive"),
+                             ValueError);
         dist::set_timeout(std::chrono::seconds(5));
         CHECK(dist::timeout() == std::chrono::milliseconds(5000));
         CHECK(dist::ProcessGroupOptions().timeout_ == std::chrono::minutes(30));  // PyTorch's default
@@ -190,7 +197,6 @@ TEST_SUITE("collectives") {
 }
 
 TEST_SUITE("DistributedDataParallel") {
-
     void check_matches_one_process(double bucket_cap_mb) {
         manual_seed(7);
         Mlp reference;
@@ -252,7 +258,7 @@ TEST_SUITE("DistributedDataParallel") {
         CHECK(model.fc1.weight.shape() == Shape{6, 7});
         CHECK(model.name() == "LazyNet");
         for (const auto& [name_entry, p] : model.named_parameters()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             INFO(name);
             CHECK(max_abs_diff(p, rank0_copy(p)) == 0);
         }
@@ -261,7 +267,7 @@ TEST_SUITE("DistributedDataParallel") {
         loss.backward();
         opt.step();
         for (const auto& [name_entry, p] : model.named_parameters()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             INFO(name);
             CHECK(max_abs_diff(p, rank0_copy(p)) == 0);  // same averaged gradient, same step
         }
@@ -288,7 +294,7 @@ TEST_SUITE("DistributedDataParallel") {
         CHECK(max_abs_diff(after_local, local.fc1.weight.grad()) == 0);  // no communication yet
         nn::functional::mse_loss(local(x2.narrow(0, offset, kPerRank)), y2.narrow(0, offset, kPerRank)).backward();
         for (const auto& [name_entry, p] : local.named_parameters()) {
-            const auto& name = name_entry;   // clang 14 cannot capture structured bindings
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             Tensor expected = p.grad().clone();
             dist::all_reduce(expected, dist::ReduceOp::Mean);
             INFO(name);
@@ -325,7 +331,6 @@ TEST_SUITE("DistributedDataParallel") {
 }
 
 TEST_SUITE("DistributedDataParallel") {
-
     TEST_CASE("wrapping an initialised model broadcasts rank 0's parameters and buffers at once") {
         [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
         manual_seed(2000 + static_cast<std::uint64_t>(dist::rank()));  // every rank initialises differently
@@ -372,22 +377,24 @@ TEST_SUITE("DistributedDataParallel") {
         SUBCASE("dtypes") {
             nn::Sequential model(nn::Linear(5, 3));
             if (dist::rank() != 0) model.to(kFloat64);
-            CHECK_THROWS_WITH_AS(dist::DistributedDataParallel{model},
-                                 doctest::Contains("parameter '0.weight' is [3, 5] float32 on rank 0 but [3, 5] float64 on rank 1"),
-                                 dist::DistributedError);
+            CHECK_THROWS_WITH_AS(
+                dist::DistributedDataParallel{model},
+                doctest::Contains("parameter '0.weight' is [3, 5] float32 on rank 0 but [3, 5] float64 on rank 1"),
+                dist::DistributedError);
         }
         SUBCASE("a missing layer") {
             nn::Sequential model(nn::Linear(5, 3));
             if (dist::rank() != 0) model.push_back(nn::Linear(3, 3));
-            CHECK_THROWS_WITH_AS(dist::DistributedDataParallel{model},
-                                 doctest::Contains("rank 1 has parameter '1.weight' ([3, 3] float32) where rank 0's model ends"),
-                                 dist::DistributedError);
+            CHECK_THROWS_WITH_AS(
+                dist::DistributedDataParallel{model},
+                doctest::Contains("rank 1 has parameter '1.weight' ([3, 3] float32) where rank 0's model ends"),
+                dist::DistributedError);
         }
         CHECK_FALSE(dist::is_broken());
     }
 
     /// fc1 always; fc2 only where `use_fc2`.
-    Tensor partial_forward(Mlp& model, const Tensor& x, bool use_fc2) {
+    Tensor partial_forward(Mlp & model, const Tensor& x, bool use_fc2) {
         Tensor hidden = model.act(model.fc1(x));
         return use_fc2 ? model.fc2(hidden).sum() + hidden.sum() : hidden.sum();
     }
@@ -407,7 +414,8 @@ TEST_SUITE("DistributedDataParallel") {
             const auto [x, y] = global_batch(step);
             ref_opt.zero_grad();
             Tensor loss = zeros({}, TensorOptions().dtype(kFloat64));
-            for (int k = 0; k < world; ++k) loss = loss + partial_forward(reference, x.narrow(0, k * kPerRank, kPerRank), use_fc2);
+            for (int k = 0; k < world; ++k)
+                loss = loss + partial_forward(reference, x.narrow(0, k * kPerRank, kPerRank), use_fc2);
             (loss / static_cast<double>(world)).backward();
             ref_opt.step();
             opt.zero_grad();
@@ -510,7 +518,8 @@ TEST_SUITE("DistributedDataParallel") {
         }
         // The wrapper works normally after the join.
         const auto [x, y] = global_batch(99);
-        nn::functional::mse_loss(ddp(x.narrow(0, dist::rank() * kPerRank, kPerRank)), y.narrow(0, dist::rank() * kPerRank, kPerRank))
+        nn::functional::mse_loss(ddp(x.narrow(0, dist::rank() * kPerRank, kPerRank)),
+                                 y.narrow(0, dist::rank() * kPerRank, kPerRank))
             .backward();
         CHECK(max_abs_diff(model.fc1.weight.grad(), rank0_copy(model.fc1.weight.grad())) == 0);
     }

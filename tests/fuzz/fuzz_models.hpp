@@ -9,8 +9,9 @@ namespace lazynn::fuzz {
 
 /// Image branch: conv -> batch norm -> ReLU -> transposed conv -> flatten -> linear.
 inline nn::Sequential image_model() {
-    return nn::Sequential{nn::LazyConv2d(nn::LazyConv2dOptions(4, 3).padding(1)), nn::LazyBatchNorm2d(), nn::ReLU(),
-                          nn::LazyConvTranspose2d(nn::LazyConvTranspose2dOptions(2, 2)), nn::Flatten(), nn::LazyLinear(3)};
+    return nn::Sequential{
+        nn::LazyConv2d(nn::LazyConv2dOptions(4, 3).padding(1)),        nn::LazyBatchNorm2d(), nn::ReLU(),
+        nn::LazyConvTranspose2d(nn::LazyConvTranspose2dOptions(2, 2)), nn::Flatten(),         nn::LazyLinear(3)};
 }
 
 /// Sequence branch: layer norm -> linear over the last dim.

@@ -20,7 +20,8 @@ namespace lazynn::fuzz {
 /// hundreds of thousands of times).
 inline const std::string& scratch_path(const char* suffix) {
     static const std::string path = [&] {
-        const std::filesystem::path dir = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
+        const std::filesystem::path dir =
+            std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
         return (dir / ("lazynn_fuzz_" + std::to_string(::getpid()) + suffix)).string();
     }();
     return path;
@@ -32,7 +33,7 @@ inline const std::string& write_input(const std::uint8_t* data, std::size_t size
     std::FILE* f = std::fopen(path.c_str(), "wb");
     if (!f || (size && std::fwrite(data, 1, size, f) != size) || std::fclose(f) != 0) {
         std::perror(path.c_str());
-        std::abort();   // the harness itself failed, not the code under test
+        std::abort();  // the harness itself failed, not the code under test
     }
     return path;
 }

@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::filesystem::path out(argv[1]);
-    for (const char* dir : {"safetensors", "lazy_load", "checkpoint", "idx", "csv"}) std::filesystem::create_directories(out / dir);
+    for (const char* dir : {"safetensors", "lazy_load", "checkpoint", "idx", "csv"})
+        std::filesystem::create_directories(out / dir);
     manual_seed(7);
 
     // safetensors: every dtype, a scalar, an empty tensor, metadata.
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
     sd.insert("i64", tensor(std::vector<std::int64_t>{1, -2, 3}, {3}));
     sd.insert("scalar", scalar_tensor(2.5, kFloat32));
     sd.insert("empty", zeros({0, 3}));
-    serialize::save_safetensors(sd, (out / "safetensors" / "dtypes.safetensors").string(), {{"format", "pt"}, {"note", "seed"}});
+    serialize::save_safetensors(sd, (out / "safetensors" / "dtypes.safetensors").string(),
+                                {{"format", "pt"}, {"note", "seed"}});
     serialize::save_safetensors({}, (out / "safetensors" / "nothing.safetensors").string());
 
     // Models as saved after their lazy layers initialised; the same files seed the safetensors target.

@@ -18,7 +18,7 @@ void replay(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
     const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
     std::printf("replaying %s (%zu bytes)\n", file.c_str(), bytes.size());
-    std::fflush(stdout);   // the last name printed is the culprit when a sanitizer aborts
+    std::fflush(stdout);  // the last name printed is the culprit when a sanitizer aborts
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
 }
 

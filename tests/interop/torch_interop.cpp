@@ -13,11 +13,12 @@ namespace {
 /// The same architecture PyTorch builds in check_in_torch.py.
 nn::Sequential make_model(bool lazy) {
     if (lazy) {
-        return nn::Sequential(nn::LazyConv2d(4, 3), nn::LazyBatchNorm2d(), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)),
-                              nn::Flatten(), nn::LazyLinear(5), nn::ReLU(), nn::LazyLinear(3));
+        return nn::Sequential(nn::LazyConv2d(4, 3), nn::LazyBatchNorm2d(), nn::ReLU(),
+                              nn::MaxPool2d(nn::MaxPoolOptions<2>(2)), nn::Flatten(), nn::LazyLinear(5), nn::ReLU(),
+                              nn::LazyLinear(3));
     }
-    return nn::Sequential(nn::Conv2d(1, 4, 3), nn::BatchNorm2d(4), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)), nn::Flatten(),
-                          nn::Linear(16, 5), nn::ReLU(), nn::Linear(5, 3));
+    return nn::Sequential(nn::Conv2d(1, 4, 3), nn::BatchNorm2d(4), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2)),
+                          nn::Flatten(), nn::Linear(16, 5), nn::ReLU(), nn::Linear(5, 3));
 }
 
 }  // namespace
@@ -31,8 +32,8 @@ int main(int argc, char** argv) {
     try {
         if (mode == "write") {
             manual_seed(21);
-            nn::Sequential model = make_model(true);   // lazy: the checkpoint must still carry PyTorch's keys and shapes
-            model(randn({8, 1, 10, 10}));              // one training step's batch statistics
+            nn::Sequential model = make_model(true);  // lazy: the checkpoint must still carry PyTorch's keys and shapes
+            model(randn({8, 1, 10, 10}));             // one training step's batch statistics
             model.eval();
             const Tensor x = randn({2, 1, 10, 10});
             NoGradGuard no_grad;
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
         }
         if (mode == "check") {
             nn::Sequential model = make_model(true);
-            load(model, dir + "/torch_model.safetensors");   // materialises the lazy layers (no forward)
+            load(model, dir + "/torch_model.safetensors");  // materialises the lazy layers (no forward)
             model.eval();
             const auto io = serialize::load_safetensors(dir + "/torch_io.safetensors");
             NoGradGuard no_grad;

@@ -89,7 +89,7 @@ TEST_SUITE("samples: progress line") {
         CHECK(format_rate(12345) == "12.3k/s");
         CHECK(format_rate(1.2e6) == "1.2M/s");
 
-        CHECK_FALSE(eta_seconds(0.0, 0, 100).has_value());   // nothing measured yet
+        CHECK_FALSE(eta_seconds(0.0, 0, 100).has_value());  // nothing measured yet
         CHECK(eta_seconds(10.0, 25, 100).value() == doctest::Approx(30.0));
         CHECK(eta_seconds(10.0, 100, 100).value() == 0.0);
 
@@ -123,7 +123,7 @@ TEST_SUITE("samples: progress line") {
         const std::string narrow = render_progress_line(s, 40, false);
         CHECK(narrow.find("epoch 2/5") == 0);
         CHECK(narrow.find(" 25%") != std::string::npos);
-        CHECK(narrow.find("/s") == std::string::npos);   // throughput goes first
+        CHECK(narrow.find("/s") == std::string::npos);  // throughput goes first
         CHECK(render_progress_line(s, 5, false) == "epoc");
 
         // Evaluation: no loss, no run ETA.
@@ -150,21 +150,21 @@ TEST_SUITE("samples: progress line") {
         using namespace std::chrono_literals;
         CHECK_FALSE(redraw_due(99ms, false, false));
         CHECK(redraw_due(100ms, false, false));
-        CHECK(redraw_due(1ms, true, false));    // the last step is always drawn
-        CHECK(redraw_due(1ms, false, true));    // at once after a resize
+        CHECK(redraw_due(1ms, true, false));  // the last step is always drawn
+        CHECK(redraw_due(1ms, false, true));  // at once after a resize
 
-        CHECK_FALSE(plain_line_due(99, 1000, 1, 60s));   // not yet 10 %
+        CHECK_FALSE(plain_line_due(99, 1000, 1, 60s));  // not yet 10 %
         CHECK(plain_line_due(100, 1000, 1, 60s));
         CHECK_FALSE(plain_line_due(100, 1000, 1, 4s));   // a short pass prints nothing
         CHECK_FALSE(plain_line_due(350, 1000, 4, 60s));  // 30 % was printed already
         CHECK(plain_line_due(420, 1000, 4, 60s));
-        CHECK_FALSE(plain_line_due(1000, 1000, 10, 60s));   // the epoch's own line follows
+        CHECK_FALSE(plain_line_due(1000, 1000, 10, 60s));  // the epoch's own line follows
         CHECK_FALSE(plain_line_due(5, 0, 1, 60s));
     }
 
     TEST_CASE("colour only on a real terminal without NO_COLOR") {
         CHECK(use_color(true, "xterm-256color", nullptr));
-        CHECK(use_color(true, "xterm", ""));          // NO_COLOR set but empty does not count
+        CHECK(use_color(true, "xterm", ""));  // NO_COLOR set but empty does not count
         CHECK_FALSE(use_color(true, "xterm", "1"));
         CHECK_FALSE(use_color(true, "dumb", nullptr));
         CHECK_FALSE(use_color(true, nullptr, nullptr));
@@ -175,8 +175,8 @@ TEST_SUITE("samples: progress line") {
 TEST_SUITE("samples: command line") {
     TEST_CASE("valid flags are read") {
         CommonOptions o;
-        const auto [code, text] = parse({"--epochs", "3", "--batch-size", "16", "--lr", "0.01", "--threads", "2"},
-                                        DataKind::None, o);
+        const auto [code, text] =
+            parse({"--epochs", "3", "--batch-size", "16", "--lr", "0.01", "--threads", "2"}, DataKind::None, o);
         CHECK(code == -1);
         CHECK(o.epochs == 3);
         CHECK(o.batch_size == 16);
@@ -186,9 +186,8 @@ TEST_SUITE("samples: command line") {
 
     TEST_CASE("zero, negative and non-finite values are refused naming the flag") {
         const std::vector<std::pair<std::string, std::string>> bad{
-            {"--batch-size", "-5"}, {"--batch-size", "0"}, {"--epochs", "0"}, {"--epochs", "-1"},
-            {"--lr", "0"},          {"--lr", "-0.1"},      {"--lr", "nan"},   {"--lr", "inf"},
-            {"--threads", "0"},     {"--threads", "-2"}};
+            {"--batch-size", "-5"}, {"--batch-size", "0"}, {"--epochs", "0"}, {"--epochs", "-1"}, {"--lr", "0"},
+            {"--lr", "-0.1"},       {"--lr", "nan"},       {"--lr", "inf"},   {"--threads", "0"}, {"--threads", "-2"}};
         for (const auto& [flag, value] : bad) {
             CommonOptions o;
             const auto [code, text] = parse({flag, value}, DataKind::None, o);
@@ -274,7 +273,7 @@ TEST_SUITE("samples: records") {
         CHECK(classifier.find("($4 * 100)") != std::string::npos);
         CHECK(classifier.find("test accuracy (%)") != std::string::npos);
         CHECK(classifier.find("each step") != std::string::npos);
-        CHECK(classifier.find("\nset logscale") == std::string::npos);   // losses within two decades: linear
+        CHECK(classifier.find("\nset logscale") == std::string::npos);  // losses within two decades: linear
 
         const std::vector<EpochMetrics> regression{{1, 12.0, 4.0, 0.2, 0.1}, {60, 0.09, 0.09, 0.99, 0.1}};
         const std::string r2 =
@@ -283,14 +282,14 @@ TEST_SUITE("samples: records") {
         CHECK(r2.find("test R^2") != std::string::npos);
         CHECK(r2.find("* 100") == std::string::npos);
         CHECK(r2.find("set xtics 0,10") != std::string::npos);
-        CHECK(r2.find("each step") == std::string::npos);   // no steps recorded: no per-step curve
+        CHECK(r2.find("each step") == std::string::npos);  // no steps recorded: no per-step curve
     }
 
     TEST_CASE("temporary files of dead processes are removed, a running process's are kept") {
         TempDir dir;
         const pid_t child = ::fork();
         if (child == 0) ::_exit(0);
-        ::waitpid(child, nullptr, 0);   // now a pid of no running process
+        ::waitpid(child, nullptr, 0);  // now a pid of no running process
         const std::string dead = "checkpoint.safetensors.tmp-" + std::to_string(child) + "-0";
         const std::string alive = "checkpoint.safetensors.tmp-" + std::to_string(::getpid()) + "-3";
         for (const auto& name : {dead, alive, std::string("metrics.csv.tmp"), std::string("checkpoint.safetensors"),
@@ -339,8 +338,8 @@ TEST_SUITE("samples: training run") {
         o.epochs = 2;
         lazynn::StateDict restored;
         TrainingRun again(o, 1, argv, MetricKind{}, true, true);
-        again.keep_state("counter", [] { return lazynn::StateDict(); },
-                         [&](const lazynn::StateDict& sd) { restored = sd; });
+        again.keep_state(
+            "counter", [] { return lazynn::StateDict(); }, [&](const lazynn::StateDict& sd) { restored = sd; });
         REQUIRE(again.resume(model, &sgd, nullptr));
         CHECK(again.first_epoch() == 2);
         REQUIRE(restored.contains("value"));
@@ -349,7 +348,7 @@ TEST_SUITE("samples: training run") {
         CHECK(again.history()[0].train_loss == 0.375);
 
         const auto before = read_metrics_csv(dir.file("metrics.csv"));
-        o.epochs = 1;   // already trained: resume says so and returns false
+        o.epochs = 1;  // already trained: resume says so and returns false
         TrainingRun done(o, 1, argv, MetricKind{}, true, true);
         std::ostringstream said;
         auto* old_out = std::cout.rdbuf(said.rdbuf());

@@ -21,18 +21,18 @@
 
 /// Declares `name()` (const and mutable getters), `name(value)` (a setter returning *this) and the
 /// private field `name_`. Follow it with `= default_value;` or `;`.
-#define LAZYNN_ARG(T, name)                                      \
-public:                                                          \
-    auto& name(const T& new_##name) {                            \
-        this->name##_ = new_##name;                              \
-        return *this;                                            \
-    }                                                            \
-    auto& name(T&& new_##name) {                                 \
-        this->name##_ = std::move(new_##name);                   \
-        return *this;                                            \
-    }                                                            \
-    const T& name() const noexcept { return this->name##_; }     \
-    T& name() noexcept { return this->name##_; }                 \
-                                                                 \
-private:                                                         \
+#define LAZYNN_ARG(T, name)                                  \
+public:                                                      \
+    auto& name(const T& new_##name) {                        \
+        this->name##_ = new_##name;                          \
+        return *this;                                        \
+    }                                                        \
+    auto& name(T&& new_##name) {                             \
+        this->name##_ = std::move(new_##name);               \
+        return *this;                                        \
+    }                                                        \
+    const T& name() const noexcept { return this->name##_; } \
+    T& name() noexcept { return this->name##_; }             \
+                                                             \
+private:                                                     \
     T name##_

@@ -11,13 +11,13 @@
 namespace lazynn {
 
 struct BackendInfo {
-    std::string cpu;               ///< the CPU's model name and vector extensions, e.g. "Intel(R) Xeon(R) ... (avx512f avx2)"
-    std::string onednn_version;    ///< oneDNN, which runs float32 GEMM and convolutions
-    std::string onednn_isa;        ///< the instruction set oneDNN dispatches to, e.g. "avx512_core_amx"
-    std::string openblas_core;     ///< the kernel set OpenBLAS picked (float64 GEMM only), e.g. "SkylakeX" or "Prescott"
-    std::string simd_arch;         ///< the architecture lazynn's own vector kernels dispatched to
-    int threads = 1;               ///< lazynn's intra-op thread count (set_num_threads)
-    std::vector<std::string> warnings;   ///< each slow fallback in use, with what to do about it
+    std::string cpu;  ///< the CPU's model name and vector extensions, e.g. "Intel(R) Xeon(R) ... (avx512f avx2)"
+    std::string onednn_version;  ///< oneDNN, which runs float32 GEMM and convolutions
+    std::string onednn_isa;      ///< the instruction set oneDNN dispatches to, e.g. "avx512_core_amx"
+    std::string openblas_core;   ///< the kernel set OpenBLAS picked (float64 GEMM only), e.g. "SkylakeX" or "Prescott"
+    std::string simd_arch;       ///< the architecture lazynn's own vector kernels dispatched to
+    int threads = 1;             ///< lazynn's intra-op thread count (set_num_threads)
+    std::vector<std::string> warnings;  ///< each slow fallback in use, with what to do about it
 
     /// One line naming all of the above.
     std::string summary() const;

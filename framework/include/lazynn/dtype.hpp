@@ -25,9 +25,12 @@ Dtype promote_types(Dtype a, Dtype b);
 
 template <class T>
 constexpr Dtype dtype_of() {
-    if constexpr (std::is_same_v<T, float>) return Dtype::Float32;
-    else if constexpr (std::is_same_v<T, double>) return Dtype::Float64;
-    else if constexpr (std::is_same_v<T, bool>) return Dtype::Bool;
+    if constexpr (std::is_same_v<T, float>)
+        return Dtype::Float32;
+    else if constexpr (std::is_same_v<T, double>)
+        return Dtype::Float64;
+    else if constexpr (std::is_same_v<T, bool>)
+        return Dtype::Bool;
     else {
         static_assert(std::is_same_v<T, std::int64_t>, "lazynn tensors hold float, double, int64_t or bool");
         return Dtype::Int64;
@@ -43,10 +46,14 @@ struct TypeTag {
 template <class Fn>
 decltype(auto) visit_dtype(Dtype dtype, Fn&& fn) {
     switch (dtype) {
-        case Dtype::Float64: return fn(TypeTag<double>{});
-        case Dtype::Int64: return fn(TypeTag<std::int64_t>{});
-        case Dtype::Bool: return fn(TypeTag<bool>{});
-        case Dtype::Float32: break;
+        case Dtype::Float64:
+            return fn(TypeTag<double>{});
+        case Dtype::Int64:
+            return fn(TypeTag<std::int64_t>{});
+        case Dtype::Bool:
+            return fn(TypeTag<bool>{});
+        case Dtype::Float32:
+            break;
     }
     return fn(TypeTag<float>{});
 }

@@ -68,8 +68,8 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs);
 /// backward differentiates through it. `saves_tensors`: whether `backward` unpacks SavedTensors
 /// (the node then refuses a second backward without retain_graph, as PyTorch does).
 /// requires: `out` is a fresh tensor this op created; ensures: out.grad_fn() is the new node.
-void record_backward(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward, bool saves_tensors = true,
-                     bool differentiable = false);
+void record_backward(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward,
+                     bool saves_tensors = true, bool differentiable = false);
 
 /// `t` itself when it is contiguous, else a contiguous copy; never records autograd history. The
 /// result's data_ptr<T>() then walks the elements in row-major order.
@@ -97,9 +97,10 @@ void elementwise_chunks(std::int64_t n, Body&& body, std::int64_t grain = kEleme
 /// Row-major GEMM: c[m, n] = alpha * op(a)[m, k] op(b)[k, n] + beta * c, op = transpose when
 /// `transpose_a` / `transpose_b`; lda, ldb, ldc are row strides. float32 runs on oneDNN, float64 on
 /// OpenBLAS, large products split across threads. beta = 0 ignores c's previous contents.
-void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
-          const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
-void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const double* a,
-          std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc);
+void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+          const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
+void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+          const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c,
+          std::int64_t ldc);
 
 }  // namespace lazynn::extension

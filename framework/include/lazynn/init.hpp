@@ -26,8 +26,10 @@ Tensor& ones_(Tensor& tensor);
 Tensor& xavier_uniform_(Tensor& tensor, double gain = 1.0, Generator& generator = default_generator());
 Tensor& xavier_normal_(Tensor& tensor, double gain = 1.0, Generator& generator = default_generator());
 Tensor& kaiming_uniform_(Tensor& tensor, double a = 0.0, FanMode mode = FanMode::FanIn,
-                         Nonlinearity nonlinearity = Nonlinearity::LeakyReLU, Generator& generator = default_generator());
+                         Nonlinearity nonlinearity = Nonlinearity::LeakyReLU,
+                         Generator& generator = default_generator());
 Tensor& kaiming_normal_(Tensor& tensor, double a = 0.0, FanMode mode = FanMode::FanIn,
-                        Nonlinearity nonlinearity = Nonlinearity::LeakyReLU, Generator& generator = default_generator());
+                        Nonlinearity nonlinearity = Nonlinearity::LeakyReLU,
+                        Generator& generator = default_generator());
 
 }  // namespace lazynn::init

@@ -130,7 +130,8 @@ public:
 
 protected:
     template <class Options>
-    explicit Lazy(Options options) : Concrete(std::move(options), Uninitialized{}), LazyModule(*this, "Lazy" + this->name(), this->name()) {}
+    explicit Lazy(Options options)
+        : Concrete(std::move(options), Uninitialized{}), LazyModule(*this, "Lazy" + this->name(), this->name()) {}
     Lazy(const Lazy&) = default;
     Lazy(Lazy&&) = default;
 

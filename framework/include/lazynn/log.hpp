@@ -27,10 +27,25 @@ std::string concat(const Args&... args) {
     return out.str();
 }
 
-template <class... Args> void trace(const Args&... a) { if (level() <= Level::Trace) write(Level::Trace, concat(a...)); }
-template <class... Args> void debug(const Args&... a) { if (level() <= Level::Debug) write(Level::Debug, concat(a...)); }
-template <class... Args> void info(const Args&... a) { if (level() <= Level::Info) write(Level::Info, concat(a...)); }
-template <class... Args> void warn(const Args&... a) { if (level() <= Level::Warn) write(Level::Warn, concat(a...)); }
-template <class... Args> void error(const Args&... a) { if (level() <= Level::Error) write(Level::Error, concat(a...)); }
+template <class... Args>
+void trace(const Args&... a) {
+    if (level() <= Level::Trace) write(Level::Trace, concat(a...));
+}
+template <class... Args>
+void debug(const Args&... a) {
+    if (level() <= Level::Debug) write(Level::Debug, concat(a...));
+}
+template <class... Args>
+void info(const Args&... a) {
+    if (level() <= Level::Info) write(Level::Info, concat(a...));
+}
+template <class... Args>
+void warn(const Args&... a) {
+    if (level() <= Level::Warn) write(Level::Warn, concat(a...));
+}
+template <class... Args>
+void error(const Args&... a) {
+    if (level() <= Level::Error) write(Level::Error, concat(a...));
+}
 
 }  // namespace lazynn::logging

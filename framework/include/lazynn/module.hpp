@@ -57,9 +57,9 @@ struct IncompatibleKeys {
 
 /// What num_parameters() reports; it never throws, even on an uninitialised lazy model.
 struct ParameterCount {
-    std::int64_t total = 0;           // elements in initialised parameters
-    std::int64_t trainable = 0;       // of which require grad
-    std::int64_t uninitialized = 0;   // parameter tensors still waiting for their first forward
+    std::int64_t total = 0;          // elements in initialised parameters
+    std::int64_t trainable = 0;      // of which require grad
+    std::int64_t uninitialized = 0;  // parameter tensors still waiting for their first forward
 };
 
 // Forward hooks observe (return void) or, like PyTorch's hooks returning a value instead of None,
@@ -68,8 +68,10 @@ struct ParameterCount {
 // std::optional<Tensor> replaces the output. std::nullopt keeps the current value.
 using ForwardPreHook = std::function<void(Module&, const std::vector<Tensor>& inputs)>;
 using ForwardHook = std::function<void(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
-using ReplacingForwardPreHook = std::function<std::optional<std::vector<Tensor>>(Module&, const std::vector<Tensor>& inputs)>;
-using ReplacingForwardHook = std::function<std::optional<Tensor>(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
+using ReplacingForwardPreHook =
+    std::function<std::optional<std::vector<Tensor>>(Module&, const std::vector<Tensor>& inputs)>;
+using ReplacingForwardHook =
+    std::function<std::optional<Tensor>(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
 using LoadStateDictPreHook = std::function<void(Module&, const StateDict& state, const std::string& prefix)>;
 
 class Module {
@@ -97,8 +99,7 @@ public:
     /// Takes ownership of a child module.
     Module& register_module(const std::string& name, std::unique_ptr<Module> module);
     template <class M>
-        requires std::derived_from<M, Module>
-    M& register_module(const std::string& name, M module) {
+    requires std::derived_from<M, Module> M& register_module(const std::string& name, M module) {
         auto owned = std::make_unique<M>(std::move(module));
         M& ref = *owned;
         ref.copier_ = &copy_as<M>;
@@ -115,8 +116,10 @@ public:
     std::vector<Buffer> buffers(bool recurse = true) const;
     /// Pre-order: self first (under `prefix`), then children recursively. Each traversal has a
     /// const overload giving const modules.
-    std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "", bool remove_duplicate = true);
-    std::vector<std::pair<std::string, const Module*>> named_modules(const std::string& prefix = "", bool remove_duplicate = true) const;
+    std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "",
+                                                               bool remove_duplicate = true);
+    std::vector<std::pair<std::string, const Module*>> named_modules(const std::string& prefix = "",
+                                                                     bool remove_duplicate = true) const;
     std::vector<Module*> modules();
     std::vector<const Module*> modules() const;
     /// The direct children in registration order, each once.
@@ -154,8 +157,8 @@ public:
     /// `hook(module, inputs)` returning void, std::optional<std::vector<Tensor>> or
     /// std::optional<Tensor> (see ReplacingForwardPreHook).
     template <class F>
-        requires std::invocable<F&, Module&, const std::vector<Tensor>&>
-    HookHandle register_forward_pre_hook(F hook, bool prepend = false) {
+    requires std::invocable < F&, Module&, const std::vector<Tensor>
+    & > HookHandle register_forward_pre_hook(F hook, bool prepend = false) {
         using R = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&>;
         using Inputs = std::optional<std::vector<Tensor>>;
         if constexpr (std::is_void_v<R>) {
@@ -168,8 +171,9 @@ public:
         } else if constexpr (std::is_convertible_v<R, Inputs>) {
             return add_forward_pre_hook(ReplacingForwardPreHook(std::move(hook)), prepend);
         } else {
-            static_assert(std::is_convertible_v<R, std::optional<Tensor>>,
-                          "a forward pre-hook returns void, std::optional<std::vector<Tensor>> or std::optional<Tensor>");
+            static_assert(
+                std::is_convertible_v<R, std::optional<Tensor>>,
+                "a forward pre-hook returns void, std::optional<std::vector<Tensor>> or std::optional<Tensor>");
             return add_forward_pre_hook(
                 [h = std::move(hook)](Module& m, const std::vector<Tensor>& in) mutable -> Inputs {
                     std::optional<Tensor> x = h(m, in);
@@ -181,18 +185,20 @@ public:
     }
     /// `hook(module, inputs, output)` returning void or std::optional<Tensor> (a replacement output).
     template <class F>
-        requires std::invocable<F&, Module&, const std::vector<Tensor>&, const Tensor&>
-    HookHandle register_forward_hook(F hook, bool prepend = false) {
+    requires std::invocable < F&, Module&, const std::vector<Tensor>
+    &, const Tensor& > HookHandle register_forward_hook(F hook, bool prepend = false) {
         using R = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&, const Tensor&>;
         if constexpr (std::is_void_v<R>) {
             return add_forward_hook(
-                [h = std::move(hook)](Module& m, const std::vector<Tensor>& in, const Tensor& out) mutable -> std::optional<Tensor> {
+                [h = std::move(hook)](Module& m, const std::vector<Tensor>& in,
+                                      const Tensor& out) mutable -> std::optional<Tensor> {
                     h(m, in, out);
                     return std::nullopt;
                 },
                 prepend);
         } else {
-            static_assert(std::is_convertible_v<R, std::optional<Tensor>>, "a forward hook returns void or std::optional<Tensor>");
+            static_assert(std::is_convertible_v<R, std::optional<Tensor>>,
+                          "a forward hook returns void or std::optional<Tensor>");
             return add_forward_hook(ReplacingForwardHook(std::move(hook)), prepend);
         }
     }
@@ -295,7 +301,9 @@ protected:
     virtual std::unique_ptr<Module> clone_impl() const;
 
     template <class M>
-    static std::unique_ptr<Module> copy_as(const Module& m) { return std::make_unique<M>(static_cast<const M&>(m)); }
+    static std::unique_ptr<Module> copy_as(const Module& m) {
+        return std::make_unique<M>(static_cast<const M&>(m));
+    }
 
 private:
     friend class Parameter;
@@ -329,16 +337,16 @@ private:
     std::unique_ptr<Registry> registry_;
     std::string name_;
     bool training_ = true;
-    mutable std::optional<std::uint64_t> seed_;   // drawn on first need (seed())
+    mutable std::optional<std::uint64_t> seed_;  // drawn on first need (seed())
     std::vector<HookEntry<ReplacingForwardPreHook>> pre_hooks_;
     std::vector<HookEntry<ReplacingForwardHook>> hooks_;
     std::vector<HookEntry<LoadStateDictPreHook>> load_pre_hooks_;
     std::uint64_t next_hook_id_ = 1;
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
-    Module* parent_ = nullptr;   // set while registered as a member child
+    Module* parent_ = nullptr;  // set while registered as a member child
     std::string member_name_;
     std::unique_ptr<Module> (*copier_)(const Module&) = nullptr;
-    mutable std::atomic<std::uint64_t> copies_made_{0};   // numbers this module's copies (their seeds)
+    mutable std::atomic<std::uint64_t> copies_made_{0};  // numbers this module's copies (their seeds)
 };
 
 /// CRTP helper: `struct Net : Cloneable<Net>` makes clone() through a base pointer return a Net.
@@ -360,17 +368,14 @@ std::ostream& operator<<(std::ostream& os, const Module& module);
 /// Adds the two members every built-in layer needs: the registering constructor
 /// `Class(Module* parent, std::string name, args...)` (delegating to `Class(args...)`), and a
 /// clone_impl() that copies the most-derived type.
-#define LAZYNN_MODULE(Class)                                                                  \
-public:                                                                                       \
-    template <class... Args>                                                                  \
-    Class(::lazynn::Module* parent, std::string name, Args&&... args)                         \
-        : Class(std::forward<Args>(args)...) {                                                \
-        this->register_with(parent, name);                                                    \
-    }                                                                                         \
-                                                                                              \
-protected:                                                                                    \
-    std::unique_ptr<::lazynn::Module> clone_impl() const override {                           \
-        return std::make_unique<Class>(*this);                                                \
-    }                                                                                         \
-                                                                                              \
+#define LAZYNN_MODULE(Class)                                                                                 \
+public:                                                                                                      \
+    template <class... Args>                                                                                 \
+    Class(::lazynn::Module* parent, std::string name, Args&&... args) : Class(std::forward<Args>(args)...) { \
+        this->register_with(parent, name);                                                                   \
+    }                                                                                                        \
+                                                                                                             \
+protected:                                                                                                   \
+    std::unique_ptr<::lazynn::Module> clone_impl() const override { return std::make_unique<Class>(*this); } \
+                                                                                                             \
 public:

@@ -63,7 +63,10 @@ public:
 
     std::size_t size() const { return items_.size(); }
     bool empty() const { return items_.empty(); }
-    void clear() { items_.clear(); index_.clear(); }
+    void clear() {
+        items_.clear();
+        index_.clear();
+    }
     auto begin() { return items_.begin(); }
     auto end() { return items_.end(); }
     auto begin() const { return items_.begin(); }

@@ -48,9 +48,10 @@ struct TrainingState {
     std::int64_t epoch = 0;
     serialize::Metadata extra;
 };
-void save_checkpoint(const std::string& path, const Module& model, optim::Optimizer* optimizer, optim::LRScheduler* scheduler,
-                     const TrainingState& state);
+void save_checkpoint(const std::string& path, const Module& model, optim::Optimizer* optimizer,
+                     optim::LRScheduler* scheduler, const TrainingState& state);
 /// Restores what save_checkpoint wrote and returns the epoch and extra metadata.
-TrainingState load_checkpoint(const std::string& path, Module& model, optim::Optimizer* optimizer, optim::LRScheduler* scheduler);
+TrainingState load_checkpoint(const std::string& path, Module& model, optim::Optimizer* optimizer,
+                              optim::LRScheduler* scheduler);
 
 }  // namespace lazynn

@@ -41,8 +41,14 @@ struct TensorOptions {
 
     TensorOptions() = default;
     TensorOptions(Dtype dtype) : dtype_(dtype) {}  // NOLINT: implicit on purpose, zeros({2}, kFloat64)
-    TensorOptions& dtype(Dtype d) { dtype_ = d; return *this; }
-    TensorOptions& requires_grad(bool r = true) { requires_grad_ = r; return *this; }
+    TensorOptions& dtype(Dtype d) {
+        dtype_ = d;
+        return *this;
+    }
+    TensorOptions& requires_grad(bool r = true) {
+        requires_grad_ = r;
+        return *this;
+    }
 };
 
 /// Result of reductions that also report where the extremum was (max/min over a dim).
@@ -109,11 +115,15 @@ public:
     Tensor& detach_();
 
     // ---- data access ----
-    template <class T> T item() const;
-    template <class T> T* data_ptr();
-    template <class T> const T* data_ptr() const;
+    template <class T>
+    T item() const;
+    template <class T>
+    T* data_ptr();
+    template <class T>
+    const T* data_ptr() const;
     /// The elements in row-major order, converted to T.
-    template <class T> std::vector<T> to_vector() const;
+    template <class T>
+    std::vector<T> to_vector() const;
     Tensor to(Dtype dtype) const;
     Tensor clone() const;
     Tensor contiguous() const;
@@ -204,13 +214,17 @@ public:
     Tensor var() const;
     /// var(false) is the biased variance. Only a real bool binds here: `var({1})` is a dim list.
     template <class Bool, std::enable_if_t<std::is_same_v<Bool, bool>, int> = 0>
-    Tensor var(Bool unbiased) const { return var(Shape{}, unbiased ? 1.0 : 0.0); }
+    Tensor var(Bool unbiased) const {
+        return var(Shape{}, unbiased ? 1.0 : 0.0);
+    }
     /// PyTorch's var(dim, correction, keepdim): sum((x - mean)^2) / (N - correction) over `dims`
     /// (every dim when empty). A bool passed as correction means unbiased (1) or not (0).
     Tensor var(const Shape& dims, double correction = 1.0, bool keepdim = false) const;
     Tensor std() const;
     template <class Bool, std::enable_if_t<std::is_same_v<Bool, bool>, int> = 0>
-    Tensor std(Bool unbiased) const { return std(Shape{}, unbiased ? 1.0 : 0.0); }
+    Tensor std(Bool unbiased) const {
+        return std(Shape{}, unbiased ? 1.0 : 0.0);
+    }
     /// sqrt of var(dims, correction, keepdim); the gradient is 0 where the result is 0, like PyTorch.
     Tensor std(const Shape& dims, double correction = 1.0, bool keepdim = false) const;
     Tensor max() const;
@@ -366,7 +380,9 @@ Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape, Tenso
 /// Literals with PyTorch's dtype rule: integers give int64, floating values float32, unless
 /// options say otherwise. tensor({1., 2.}), tensor({{1, 2}, {3, 4}}), tensor({0.5}, kFloat64).
 template <class T>
-constexpr Dtype literal_dtype() { return std::is_integral_v<T> ? kInt64 : kFloat32; }
+constexpr Dtype literal_dtype() {
+    return std::is_integral_v<T> ? kInt64 : kFloat32;
+}
 
 template <class T, std::size_t N>
 Tensor tensor(const T (&values)[N], TensorOptions options = literal_dtype<T>()) {
@@ -383,7 +399,8 @@ Tensor tensor(const T (&rows)[R][C], TensorOptions options = literal_dtype<T>())
     // Sized once and filled row by row: growing the vector with insert() makes GCC 12 at -O3 report a
     // false -Wstringop-overflow in users' builds.
     std::vector<std::conditional_t<std::is_integral_v<T>, std::int64_t, double>> flat(R * C);
-    for (std::size_t r = 0; r < R; ++r) std::copy(rows[r], rows[r] + C, flat.begin() + static_cast<std::ptrdiff_t>(r * C));
+    for (std::size_t r = 0; r < R; ++r)
+        std::copy(rows[r], rows[r] + C, flat.begin() + static_cast<std::ptrdiff_t>(r * C));
     return tensor(flat, shape, options);
 }
 /// A 0-dim tensor.

@@ -30,7 +30,7 @@ struct Run {
     std::vector<Tensor> root_grads;
     bool retain_graph = false;
     bool create_graph = false;
-    bool accumulate = true;                           // false for autograd::grad()
+    bool accumulate = true;                                 // false for autograd::grad()
     std::unordered_map<Node*, Tensor>* captured = nullptr;  // gradients arriving at these nodes
 };
 
@@ -137,8 +137,7 @@ void execute(Run& run) {
         accumulate_into(grads, node, run.root_grads[i]);
     }
     for (auto& root : run.roots) {
-        if (dependencies[root.get()] == 0 &&
-            std::find(ready.begin(), ready.end(), root.get()) == ready.end()) {
+        if (dependencies[root.get()] == 0 && std::find(ready.begin(), ready.end(), root.get()) == ready.end()) {
             ready.push_back(root.get());
         }
     }
@@ -206,8 +205,9 @@ std::vector<Tensor> root_grads(const std::vector<Tensor>& roots, const std::vect
 
 void queue_callback(std::function<void()> callback) {
     if (!queued_callbacks) {
-        throw RuntimeError("queue_callback: no backward pass is running on this thread; callbacks can only be "
-                           "queued from inside a backward (e.g. from a gradient hook)");
+        throw RuntimeError(
+            "queue_callback: no backward pass is running on this thread; callbacks can only be "
+            "queued from inside a backward (e.g. from a gradient hook)");
     }
     queued_callbacks->push_back(std::move(callback));
 }
@@ -248,9 +248,12 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         Tensor g = captured[input_nodes[i].get()];
         if (!g.defined() && !allow_unused) {
-            throw RuntimeError("grad: One of the differentiated Tensors appears to not have been used in the graph "
-                               "(input " + std::to_string(i) + "). Set allow_unused=true if this is the desired "
-                               "behavior.");
+            throw RuntimeError(
+                "grad: One of the differentiated Tensors appears to not have been used in the graph "
+                "(input " +
+                std::to_string(i) +
+                "). Set allow_unused=true if this is the desired "
+                "behavior.");
         }
         result.push_back(g);
     }

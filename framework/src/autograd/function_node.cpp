@@ -19,9 +19,11 @@ Tensor SavedTensor::unpack() const {
     if (alias_.defined() && alias_.impl().storage->version() != version_) {
         throw RuntimeError(
             "one of the variables needed for gradient computation has been modified by an inplace operation: "
-            "a tensor of shape " + shape_to_list(alias_.impl().shape) + " is at version " +
-            std::to_string(alias_.impl().storage->version()) + "; expected version " + std::to_string(version_) +
-            " instead. Use the out-of-place op (e.g. `x = x + y` instead of `x += y`) before the tensor is used again.");
+            "a tensor of shape " +
+            shape_to_list(alias_.impl().shape) + " is at version " + std::to_string(alias_.impl().storage->version()) +
+            "; expected version " + std::to_string(version_) +
+            " instead. Use the out-of-place op (e.g. `x = x + y` instead of `x += y`) before the tensor is used "
+            "again.");
     }
     return alias_;
 }
@@ -34,10 +36,10 @@ namespace {
 
 [[noreturn]] void throw_freed() {
     throw RuntimeError(
-            "Trying to backward through the graph a second time (or directly access saved tensors after they have "
-            "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
-            "autograd::grad(). Specify retain_graph=true if you need to backward through the graph a second time or "
-            "if you need to access saved tensors after calling backward.");
+        "Trying to backward through the graph a second time (or directly access saved tensors after they have "
+        "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
+        "autograd::grad(). Specify retain_graph=true if you need to backward through the graph a second time or "
+        "if you need to access saved tensors after calling backward.");
 }
 
 }  // namespace
@@ -68,8 +70,9 @@ std::vector<Tensor> FunctionNode::apply_with_graph(const Tensor& grad_output) {
 }
 
 std::vector<Tensor> DelayedError::apply(const Tensor&) {
-    throw NotImplementedError("double backward through " + node_ +
-                              " is not supported: its backward is not differentiable (see docs/tensors-and-autograd.md)");
+    throw NotImplementedError(
+        "double backward through " + node_ +
+        " is not supported: its backward is not differentiable (see docs/tensors-and-autograd.md)");
 }
 
 Tensor run_grad_hook(const std::function<Tensor(const Tensor&)>& hook, const Tensor& grad) {
@@ -208,17 +211,18 @@ void refresh_view_history(const Tensor& view) {
 void rebase_view_history(const Tensor& view, const Tensor& result) {
     TensorImpl& impl = view.impl();
     Tensor base(impl.view_meta->base);
-    record(base, "CopySlices", {base, result},
-           [view_at = geometry(impl), base_at = geometry(base.impl()), size = impl.storage->size()](const Tensor& g) {
-               // The base's old history gets the gradient outside the view; the written values get the inside.
-               const Tensor buffer = zeros({size}, g.dtype());
-               add_at(buffer, base_at, g);
-               Tensor inside = read_at(buffer, view_at);
-               TensorImpl region = view_at.as_impl_of(buffer);
-               kernels::copy_strided(region, zeros({}, g.dtype()).impl());
-               return std::vector<Tensor>{read_at(buffer, base_at), std::move(inside)};
-           },
-           false);
+    record(
+        base, "CopySlices", {base, result},
+        [view_at = geometry(impl), base_at = geometry(base.impl()), size = impl.storage->size()](const Tensor& g) {
+            // The base's old history gets the gradient outside the view; the written values get the inside.
+            const Tensor buffer = zeros({size}, g.dtype());
+            add_at(buffer, base_at, g);
+            Tensor inside = read_at(buffer, view_at);
+            TensorImpl region = view_at.as_impl_of(buffer);
+            kernels::copy_strided(region, zeros({}, g.dtype()).impl());
+            return std::vector<Tensor>{read_at(buffer, base_at), std::move(inside)};
+        },
+        false);
     refresh_view_history(view);
 }
 
@@ -257,7 +261,8 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
     return acc;
 }
 
-FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors) {
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
+                     bool saves_tensors) {
     auto node = std::make_shared<FunctionNode>(name, std::move(fn), saves_tensors);
     std::vector<std::shared_ptr<Node>> next;
     next.reserve(inputs.size());
@@ -270,8 +275,8 @@ FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& i
     return result;
 }
 
-FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors,
-                     GraphBackwardFn graph_fn) {
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
+                     bool saves_tensors, GraphBackwardFn graph_fn) {
     std::vector<SavedTensor> saved;
     saved.reserve(inputs.size());
     for (const Tensor& in : inputs) saved.emplace_back(in);
@@ -280,8 +285,8 @@ FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& i
     return node;
 }
 
-FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors,
-                     Differentiable) {
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
+                     bool saves_tensors, Differentiable) {
     FunctionNode& node = record(out, name, inputs, std::move(fn), saves_tensors);
     node.set_fast_differentiable();
     return node;

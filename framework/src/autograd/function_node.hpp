@@ -132,14 +132,15 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t);
 
 /// Makes `out` a non-leaf output of a new FunctionNode over `inputs`. fn is the fast backward (raw
 /// kernels allowed). Without a graph formula, double backward through the node raises.
-FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors);
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
+                     bool saves_tensors);
 /// The same, with graph_fn computing the gradients with differentiable ops for create_graph (the
 /// inputs are saved for it).
-FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors,
-                     GraphBackwardFn graph_fn);
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
+                     bool saves_tensors, GraphBackwardFn graph_fn);
 /// The same, where fn itself is differentiable (see Differentiable).
-FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn, bool saves_tensors,
-                     Differentiable);
+FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
+                     bool saves_tensors, Differentiable);
 
 /// Sums `grad` over broadcast dimensions so it has `shape` (the backward of broadcasting).
 Tensor sum_to(const Tensor& grad, const Shape& shape);

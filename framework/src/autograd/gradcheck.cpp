@@ -8,8 +8,8 @@
 
 namespace lazynn::autograd {
 
-GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs,
-                          GradcheckOptions options) {
+GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+                          const std::vector<Tensor>& inputs, GradcheckOptions options) {
     for (std::size_t k = 0; k < inputs.size(); ++k) {
         if (inputs[k].requires_grad() && inputs[k].dtype() != kFloat64) {
             throw DtypeError("gradcheck: input " + std::to_string(k) + " requires grad but is " +
@@ -29,14 +29,16 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
         for (std::int64_t o = 0; o < n_out; ++o) {
             const Tensor out = fn(inputs);
             if (!out.requires_grad()) {
-                return {false, "gradcheck: the output does not require grad, so no gradient reaches input " + std::to_string(k)};
+                return {false, "gradcheck: the output does not require grad, so no gradient reaches input " +
+                                   std::to_string(k)};
             }
             Tensor seed = zeros(out.shape(), out.dtype());
             seed.reshape({-1}).narrow(0, o, 1).fill_(1.0);
             const std::vector<Tensor> g = grad({out}, {input}, {seed}, false, false, true);
             if (!g[0].defined()) continue;
             const std::vector<double> row = g[0].to_vector<double>();
-            for (std::int64_t i = 0; i < n_in; ++i) analytical[static_cast<std::size_t>(i * n_out + o)] = row[static_cast<std::size_t>(i)];
+            for (std::int64_t i = 0; i < n_in; ++i)
+                analytical[static_cast<std::size_t>(i * n_out + o)] = row[static_cast<std::size_t>(i)];
         }
         // Numerical Jacobian by central differences, perturbing the input's storage in place.
         double* data = input.impl().data<double>();
@@ -52,12 +54,13 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
                 data[i] = saved;
             }
             for (std::int64_t o = 0; o < n_out; ++o) {
-                const double numerical = (plus[static_cast<std::size_t>(o)] - minus[static_cast<std::size_t>(o)]) / (2 * options.eps);
+                const double numerical =
+                    (plus[static_cast<std::size_t>(o)] - minus[static_cast<std::size_t>(o)]) / (2 * options.eps);
                 const double a = analytical[static_cast<std::size_t>(i * n_out + o)];
                 if (std::abs(a - numerical) > options.atol + options.rtol * std::abs(numerical)) {
                     std::ostringstream msg;
-                    msg << "gradcheck: Jacobian mismatch for output " << o << " with respect to input " << k << " element " << i
-                        << ": numerical " << numerical << ", analytical " << a;
+                    msg << "gradcheck: Jacobian mismatch for output " << o << " with respect to input " << k
+                        << " element " << i << ": numerical " << numerical << ", analytical " << a;
                     return {false, msg.str()};
                 }
             }
@@ -66,8 +69,8 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     return {true, ""};
 }
 
-GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs,
-                              GradcheckOptions options) {
+GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+                              const std::vector<Tensor>& inputs, GradcheckOptions options) {
     std::vector<std::size_t> differentiable;
     for (std::size_t k = 0; k < inputs.size(); ++k) {
         if (inputs[k].requires_grad()) differentiable.push_back(k);
@@ -101,8 +104,9 @@ GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tenso
         return cat(flat);
     };
     GradcheckResult result = gradcheck(vjp, all, options);
-    if (!result.ok) result.message = "gradgradcheck: " + result.message + " (input " + std::to_string(inputs.size()) +
-                                     " is the upstream gradient)";
+    if (!result.ok)
+        result.message = "gradgradcheck: " + result.message + " (input " + std::to_string(inputs.size()) +
+                         " is the upstream gradient)";
     return result;
 }
 

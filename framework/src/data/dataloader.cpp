@@ -23,9 +23,11 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
     : dataset_(std::move(dataset)), options_(std::move(options)) {
     if (!dataset_) throw ValueError("DataLoader: the dataset is null");
     if (options_.sampler() && options_.shuffle()) {
-        throw ValueError("DataLoader: sampler option is mutually exclusive with shuffle; shuffle in the sampler instead");
+        throw ValueError(
+            "DataLoader: sampler option is mutually exclusive with shuffle; shuffle in the sampler instead");
     }
-    if (options_.batch_size() == 0) throw ValueError("DataLoader: batch_size should be a positive integer value, but got batch_size=0");
+    if (options_.batch_size() == 0)
+        throw ValueError("DataLoader: batch_size should be a positive integer value, but got batch_size=0");
 }
 
 std::size_t DataLoader::size() const {
@@ -48,7 +50,8 @@ std::vector<std::int64_t> DataLoader::order(std::uint64_t epoch) const {
 Example DataLoader::batch(std::uint64_t epoch, const std::vector<std::int64_t>& order, std::size_t b) const {
     const std::size_t start = b * options_.batch_size();
     const std::size_t stop = start + std::min(options_.batch_size(), order.size() - start);
-    const std::vector<std::int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start), order.begin() + static_cast<std::ptrdiff_t>(stop));
+    const std::vector<std::int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                            order.begin() + static_cast<std::ptrdiff_t>(stop));
     Example e = dataset_->get_batch(indices);
     if (options_.transform()) {
         Generator gen(mix(mix(options_.seed() ^ mix(epoch)) + b));
@@ -76,16 +79,20 @@ DataLoader::Iterator::~Iterator() = default;
 void DataLoader::Iterator::load(std::size_t b) {
     if (b >= loader_->size()) return;
     if (loader_->options_.prefetch()) {
-        next_ = std::async(std::launch::async, [loader = loader_, epoch = epoch_, order = order_, b] { return loader->batch(epoch, *order, b); });
+        next_ = std::async(std::launch::async, [loader = loader_, epoch = epoch_, order = order_, b] {
+            return loader->batch(epoch, *order, b);
+        });
     } else {
-        next_ = std::async(std::launch::deferred, [loader = loader_, epoch = epoch_, order = order_, b] { return loader->batch(epoch, *order, b); });
+        next_ = std::async(std::launch::deferred, [loader = loader_, epoch = epoch_, order = order_, b] {
+            return loader->batch(epoch, *order, b);
+        });
     }
 }
 
 DataLoader::Iterator& DataLoader::Iterator::operator++() {
     ++index_;
     if (index_ < loader_->size()) {
-        current_ = next_.get();   // rethrows whatever building the batch threw
+        current_ = next_.get();  // rethrows whatever building the batch threw
         load(index_ + 1);
     } else {
         current_ = Example{};

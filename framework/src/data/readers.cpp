@@ -31,7 +31,8 @@ std::vector<unsigned char> read_all(const std::string& path) {
         if (n < 0) {
             int code = 0;
             const char* message = gzerror(file.get(), &code);
-            throw RuntimeError(path + ": corrupt or truncated gzip data (" + std::string(message ? message : "unknown error") + ")");
+            throw RuntimeError(path + ": corrupt or truncated gzip data (" +
+                               std::string(message ? message : "unknown error") + ")");
         }
         if (n == 0) break;
         bytes.insert(bytes.end(), buffer, buffer + n);
@@ -39,7 +40,8 @@ std::vector<unsigned char> read_all(const std::string& path) {
     int code = Z_OK;
     const char* message = gzerror(file.get(), &code);
     if (code != Z_OK) {
-        throw RuntimeError(path + ": corrupt or truncated gzip data (" + std::string(message ? message : "unknown error") + ")");
+        throw RuntimeError(path + ": corrupt or truncated gzip data (" +
+                           std::string(message ? message : "unknown error") + ")");
     }
     return bytes;
 }
@@ -53,8 +55,9 @@ std::string first_existing(const std::string& directory, const std::string& stem
         const std::string path = (std::filesystem::path(directory) / candidate).string();
         if (std::filesystem::exists(path)) return path;
     }
-    throw RuntimeError("load_mnist: neither " + stem + ".gz nor " + stem + " exists in " + directory +
-                       " (on Debian: apt-get install dataset-fashion-mnist, files in /usr/share/datasets/fashion-mnist)");
+    throw RuntimeError(
+        "load_mnist: neither " + stem + ".gz nor " + stem + " exists in " + directory +
+        " (on Debian: apt-get install dataset-fashion-mnist, files in /usr/share/datasets/fashion-mnist)");
 }
 
 }  // namespace
@@ -69,13 +72,15 @@ struct IdxBytes {
 
 IdxBytes read_idx_bytes(const std::string& path) {
     std::vector<unsigned char> bytes = read_all(path);
-    if (bytes.size() < 4) throw RuntimeError(path + ": too short for an IDX header (" + std::to_string(bytes.size()) + " bytes)");
+    if (bytes.size() < 4)
+        throw RuntimeError(path + ": too short for an IDX header (" + std::to_string(bytes.size()) + " bytes)");
     const std::uint32_t magic = big_endian(bytes.data());
     const unsigned type = (magic >> 8) & 0xFF, rank = magic & 0xFF;
     if ((magic >> 16) != 0 || type != 0x08 || rank == 0 || rank > 4) {
         char hex[16];
         std::snprintf(hex, sizeof hex, "0x%08X", magic);
-        throw RuntimeError(path + ": not an unsigned-byte IDX file (magic " + hex + ", expected 0x00000801 to 0x00000804)");
+        throw RuntimeError(path + ": not an unsigned-byte IDX file (magic " + hex +
+                           ", expected 0x00000801 to 0x00000804)");
     }
     const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
     if (bytes.size() < header) throw RuntimeError(path + ": truncated IDX header");
@@ -89,8 +94,9 @@ IdxBytes read_idx_bytes(const std::string& path) {
         throw RuntimeError(path + ": corrupt IDX header: the shape " + shape_to_list(idx.shape) + " is too large");
     }
     if (bytes.size() - header != expected) {
-        throw RuntimeError(path + ": truncated or oversized: the header promises " + std::to_string(expected) + " values of shape " +
-                           shape_to_list(idx.shape) + " but the file holds " + std::to_string(bytes.size() - header));
+        throw RuntimeError(path + ": truncated or oversized: the header promises " + std::to_string(expected) +
+                           " values of shape " + shape_to_list(idx.shape) + " but the file holds " +
+                           std::to_string(bytes.size() - header));
     }
     bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(header));
     idx.values = std::move(bytes);
@@ -116,12 +122,14 @@ std::shared_ptr<ByteImageDataset> load_mnist(const std::string& directory, bool 
     const std::string labels_path = first_existing(directory, prefix + "-labels-idx1-ubyte");
     IdxBytes images = read_idx_bytes(images_path);
     const Tensor labels = read_idx(labels_path, kInt64);
-    if (images.shape.size() != 3) throw RuntimeError(images_path + ": expected 3 dims [N, rows, cols], got " + shape_to_list(images.shape));
+    if (images.shape.size() != 3)
+        throw RuntimeError(images_path + ": expected 3 dims [N, rows, cols], got " + shape_to_list(images.shape));
     if (labels.dim() != 1 || labels.size(0) != images.shape[0]) {
-        throw RuntimeError(labels_path + ": holds " + std::to_string(labels.dim() ? labels.size(0) : 0) + " labels but " + images_path +
-                           " holds " + std::to_string(images.shape[0]) + " images");
+        throw RuntimeError(labels_path + ": holds " + std::to_string(labels.dim() ? labels.size(0) : 0) +
+                           " labels but " + images_path + " holds " + std::to_string(images.shape[0]) + " images");
     }
-    return std::make_shared<ByteImageDataset>(std::move(images.values), Shape{1, images.shape[1], images.shape[2]}, labels);
+    return std::make_shared<ByteImageDataset>(std::move(images.values), Shape{1, images.shape[1], images.shape[2]},
+                                              labels);
 }
 
 Tensor read_csv(const std::string& path, bool header, char delimiter) {
@@ -144,8 +152,8 @@ Tensor read_csv(const std::string& path, bool header, char delimiter) {
         if (line.empty()) continue;
         // strtod would stop at an embedded NUL and silently read the cell's prefix.
         if (const std::size_t nul = line.find('\0'); nul != std::string_view::npos) {
-            throw RuntimeError(path + ":" + std::to_string(line_number) + ": contains a NUL byte at column " + std::to_string(nul + 1) +
-                               " (is this a binary file?)");
+            throw RuntimeError(path + ":" + std::to_string(line_number) + ": contains a NUL byte at column " +
+                               std::to_string(nul + 1) + " (is this a binary file?)");
         }
         // Every delimiter separates two cells, so "1,2," has an empty third cell (an error), as in Python's csv.
         std::int64_t count = 0;
@@ -157,14 +165,16 @@ Tensor read_csv(const std::string& path, bool header, char delimiter) {
             const double v = std::strtod(cell.c_str(), &end);
             while (end && *end == ' ') ++end;
             if (cell.empty() || end == cell.c_str() || (end && *end != '\0')) {
-                throw RuntimeError(path + ":" + std::to_string(line_number) + ": column " + std::to_string(count) + " is not a number: '" + cell + "'");
+                throw RuntimeError(path + ":" + std::to_string(line_number) + ": column " + std::to_string(count) +
+                                   " is not a number: '" + cell + "'");
             }
             values.push_back(v);
             if (stop == line.size()) break;
             begin = stop + 1;
         }
         if (columns >= 0 && count != columns) {
-            throw RuntimeError(path + ":" + std::to_string(line_number) + ": expected " + std::to_string(columns) + " columns, got " + std::to_string(count));
+            throw RuntimeError(path + ":" + std::to_string(line_number) + ": expected " + std::to_string(columns) +
+                               " columns, got " + std::to_string(count));
         }
         columns = count;
         ++rows;

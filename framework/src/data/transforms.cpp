@@ -7,7 +7,8 @@ namespace lazynn::data::transforms {
 namespace {
 
 void check_images(const Tensor& t, const char* name) {
-    if (t.dim() != 4) throw ShapeError(std::string(name) + ": expected images [N, C, H, W], got " + shape_to_list(t.shape()));
+    if (t.dim() != 4)
+        throw ShapeError(std::string(name) + ": expected images [N, C, H, W], got " + shape_to_list(t.shape()));
 }
 
 }  // namespace
@@ -18,7 +19,8 @@ BatchTransform normalize(std::vector<double> mean, std::vector<double> std) {
         check_images(e.data, "normalize");
         const auto c = static_cast<std::int64_t>(mean.size());
         if (e.data.size(1) != c) {
-            throw ShapeError("normalize: " + std::to_string(c) + " channel statistics for images with " + std::to_string(e.data.size(1)) + " channels");
+            throw ShapeError("normalize: " + std::to_string(c) + " channel statistics for images with " +
+                             std::to_string(e.data.size(1)) + " channels");
         }
         NoGradGuard no_grad;
         const Tensor m = tensor(mean, {1, c, 1, 1}, kFloat64).to(e.data.dtype());
@@ -34,7 +36,8 @@ BatchTransform random_crop(std::int64_t size, std::int64_t padding) {
         NoGradGuard no_grad;
         const std::int64_t n = e.data.size(0), c = e.data.size(1), h = e.data.size(2), w = e.data.size(3);
         const std::int64_t ph = h + 2 * padding, pw = w + 2 * padding;
-        if (size > ph || size > pw) throw ValueError("random_crop: crop size " + std::to_string(size) + " exceeds the padded image");
+        if (size > ph || size > pw)
+            throw ValueError("random_crop: crop size " + std::to_string(size) + " exceeds the padded image");
         Tensor padded = zeros({n, c, ph, pw}, e.data.dtype());
         padded.narrow(2, padding, h).narrow(3, padding, w).copy_(e.data);
         Tensor out = empty({n, c, size, size}, e.data.dtype());

@@ -25,11 +25,14 @@ void silu_backward(const float* grad_y, const float* x, float* grad_x, std::int6
 }
 
 void gelu_forward(const float* x, float* y, std::int64_t n, bool tanh_approximation) {
-    simd::dispatch([&](auto arch) { simd::ActivationKernels<decltype(arch)>::gelu_forward(x, y, n, tanh_approximation); });
+    simd::dispatch(
+        [&](auto arch) { simd::ActivationKernels<decltype(arch)>::gelu_forward(x, y, n, tanh_approximation); });
 }
 
 void gelu_backward(const float* grad_y, const float* x, float* grad_x, std::int64_t n, bool tanh_approximation) {
-    simd::dispatch([&](auto arch) { simd::ActivationKernels<decltype(arch)>::gelu_backward(grad_y, x, grad_x, n, tanh_approximation); });
+    simd::dispatch([&](auto arch) {
+        simd::ActivationKernels<decltype(arch)>::gelu_backward(grad_y, x, grad_x, n, tanh_approximation);
+    });
 }
 
 }  // namespace lazynn::kernels

@@ -21,7 +21,9 @@ using autograd::detail::record;
 using autograd::detail::SavedTensor;
 
 /// Channels per thread chunk: enough elements that splitting pays.
-std::int64_t channel_grain(std::int64_t per_channel) { return std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(per_channel, 1)); }
+std::int64_t channel_grain(std::int64_t per_channel) {
+    return std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(per_channel, 1));
+}
 
 /// relu(y) in place over channels [first, end) of y [n, c, s] (PyTorch's ReLU: NaN and -0.0 pass).
 template <class T>
@@ -31,8 +33,8 @@ void relu_channels(T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::in
 
 /// g masked by the ReLU's output over channels [first, end), as ReLU's backward computes it.
 template <class T>
-void relu_mask_channels(const T* g, const T* out, T* masked, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                        std::int64_t end) {
+void relu_mask_channels(const T* g, const T* out, T* masked, std::int64_t n, std::int64_t c, std::int64_t s,
+                        std::int64_t first, std::int64_t end) {
     for (std::int64_t i = 0; i < n; ++i) {
         const std::int64_t offset = (i * c + first) * s;
         detail::relu_backward_span(g + offset, out + offset, masked + offset, (end - first) * s);
@@ -41,15 +43,18 @@ void relu_mask_channels(const T* g, const T* out, T* masked, std::int64_t n, std
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean_in, const Tensor& var_in,
-                  bool use_batch, double eps, bool relu, std::vector<double>& batch_mean, std::vector<double>& batch_var) {
+Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean_in,
+                  const Tensor& var_in, bool use_batch, double eps, bool relu, std::vector<double>& batch_mean,
+                  std::vector<double>& batch_var) {
     namespace kernels = detail;
     // The kernels read one value per channel from each of these: a wrong length would read past
     // the end or silently drop channels (PyTorch's messages).
-    const std::pair<const char*, const Tensor*> per_channel[] = {{"weight", &weight}, {"bias", &bias}, {"running_mean", &mean_in}, {"running_var", &var_in}};
+    const std::pair<const char*, const Tensor*> per_channel[] = {
+        {"weight", &weight}, {"bias", &bias}, {"running_mean", &mean_in}, {"running_var", &var_in}};
     for (const auto& [what, t] : per_channel) {
         if (t->defined() && t->numel() != input.size(1)) {
-            throw RuntimeError(std::string(what) + " should contain " + std::to_string(input.size(1)) + " elements not " + std::to_string(t->numel()));
+            throw RuntimeError(std::string(what) + " should contain " + std::to_string(input.size(1)) +
+                               " elements not " + std::to_string(t->numel()));
         }
     }
     const Tensor x = lazynn::detail::contiguous_data(input);
@@ -88,33 +93,39 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
         });
     });
     if (needs_grad({&input, &weight, &bias})) {
-        const bool gx = input.requires_grad(), gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+        const bool gx = input.requires_grad(), gw = weight.defined() && weight.requires_grad(),
+                   gb = bias.defined() && bias.requires_grad();
         // With the ReLU fused, the output is saved for its mask (as ReLU's own backward saves it),
         // and the node carries the name PyTorch shows for the output's grad_fn.
-        record(out, relu ? "ReluBackward0" : "NativeBatchNormBackward0", {input, weight, bias},
-               [sx = SavedTensor(x), sy = SavedTensor(relu ? out : Tensor()), relu, mean, invstd, w, use_batch, n, c, s, grain, gx, gw,
-                gb](const Tensor& g_in) {
-                   const Tensor g_given = lazynn::detail::contiguous_data(g_in);
-                   const Tensor xv_t = sx.unpack();
-                   const Tensor y = relu ? sy.unpack() : Tensor();
-                   Tensor g = relu ? lazynn::detail::empty_tensor(g_given.shape(), g_given.dtype()) : g_given;
-                   Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
-                   std::vector<double> sum_dy(static_cast<std::size_t>(c), 0.0), sum_dy_xhat(static_cast<std::size_t>(c), 0.0);
-                   visit_floating(xv_t.dtype(), "batch_norm_backward", [&](auto tag) {
-                       using T = typename decltype(tag)::type;
-                       lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
-                           if (relu) relu_mask_channels(g_given.impl().data<T>(), y.impl().data<T>(), g.impl().data<T>(), n, c, s, first, end);
-                           detail::batch_norm_backward(xv_t.impl().data<T>(), g.impl().data<T>(),
-                                                                   gx ? grad_x.impl().data<T>() : nullptr, n, c, s, first, end, mean.data(),
-                                                                   invstd.data(), w.data(), use_batch, sum_dy.data(), sum_dy_xhat.data());
-                       });
-                   });
-                   const Dtype dtype = xv_t.dtype();
-                   Tensor grad_w = gw ? tensor(sum_dy_xhat, {c}, kFloat64).to(dtype) : Tensor();
-                   Tensor grad_b = gb ? tensor(sum_dy, {c}, kFloat64).to(dtype) : Tensor();
-                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
-               },
-               true);
+        record(
+            out, relu ? "ReluBackward0" : "NativeBatchNormBackward0", {input, weight, bias},
+            [sx = SavedTensor(x), sy = SavedTensor(relu ? out : Tensor()), relu, mean, invstd, w, use_batch, n, c, s,
+             grain, gx, gw, gb](const Tensor& g_in) {
+                const Tensor g_given = lazynn::detail::contiguous_data(g_in);
+                const Tensor xv_t = sx.unpack();
+                const Tensor y = relu ? sy.unpack() : Tensor();
+                Tensor g = relu ? lazynn::detail::empty_tensor(g_given.shape(), g_given.dtype()) : g_given;
+                Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
+                std::vector<double> sum_dy(static_cast<std::size_t>(c), 0.0),
+                    sum_dy_xhat(static_cast<std::size_t>(c), 0.0);
+                visit_floating(xv_t.dtype(), "batch_norm_backward", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
+                        if (relu)
+                            relu_mask_channels(g_given.impl().data<T>(), y.impl().data<T>(), g.impl().data<T>(), n, c,
+                                               s, first, end);
+                        detail::batch_norm_backward(xv_t.impl().data<T>(), g.impl().data<T>(),
+                                                    gx ? grad_x.impl().data<T>() : nullptr, n, c, s, first, end,
+                                                    mean.data(), invstd.data(), w.data(), use_batch, sum_dy.data(),
+                                                    sum_dy_xhat.data());
+                    });
+                });
+                const Dtype dtype = xv_t.dtype();
+                Tensor grad_w = gw ? tensor(sum_dy_xhat, {c}, kFloat64).to(dtype) : Tensor();
+                Tensor grad_b = gb ? tensor(sum_dy, {c}, kFloat64).to(dtype) : Tensor();
+                return std::vector<Tensor>{grad_x, grad_w, grad_b};
+            },
+            true);
     }
     return out;
 }

@@ -6,12 +6,12 @@
 
 namespace lazynn {
 
+using autograd::detail::BackwardInputs;
+using autograd::detail::kDifferentiable;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
 using autograd::detail::sum_to;
-using autograd::detail::BackwardInputs;
-using autograd::detail::kDifferentiable;
 
 namespace kernels {
 
@@ -32,14 +32,17 @@ Tensor converted(const Tensor& t, Dtype dtype) {
 }
 
 void throw_bool_unsupported(const char* op) {
-    throw DtypeError(std::string(op) + ": not implemented for 'Bool' tensors; convert with .to(kInt64) or .to(kFloat32)");
+    throw DtypeError(std::string(op) +
+                     ": not implemented for 'Bool' tensors; convert with .to(kInt64) or .to(kFloat32)");
 }
 
 Tensor scalar_like(const Tensor& like, double value) {
     Dtype dtype = lazynn::detail::checked(like, "scalar").dtype;
     // A C++ number is an integer- or float-category scalar: bool tensors take integers as int64.
-    if ((dtype == kInt64 || dtype == kBool) && std::floor(value) != value) dtype = kFloat32;
-    else if (dtype == kBool) dtype = kInt64;
+    if ((dtype == kInt64 || dtype == kBool) && std::floor(value) != value)
+        dtype = kFloat32;
+    else if (dtype == kBool)
+        dtype = kInt64;
     return full({}, value, dtype);
 }
 
@@ -64,25 +67,33 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
     Tensor out = alpha == 1.0 ? kernels::binary(a, b, "add", [](auto x, auto y) { return x + y; })
                               : kernels::binary(a, b, "add", [alpha](auto x, auto y) { return x + alpha * y; });
     if (needs_grad({&a, &b})) {
-        record(out, "AddBackward0", {a, b}, [ia = info(a), ib = info(b), alpha](const Tensor& g) {
-            return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(alpha == 1.0 ? g : g * alpha, ib.shape, ib.dtype) : Tensor()};
-        }, false, kDifferentiable);
+        record(
+            out, "AddBackward0", {a, b},
+            [ia = info(a), ib = info(b), alpha](const Tensor& g) {
+                return std::vector<Tensor>{
+                    ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(),
+                    ib.needed ? input_grad(alpha == 1.0 ? g : g * alpha, ib.shape, ib.dtype) : Tensor()};
+            },
+            false, kDifferentiable);
     }
     return out;
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
     if (kernels::result_type(detail::checked(a, "sub"), detail::checked(b, "sub")) == kBool) {
-        throw RuntimeError("sub: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
-                           "`logical_xor()` operator instead.");
+        throw RuntimeError(
+            "sub: Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+            "`logical_xor()` operator instead.");
     }
     Tensor out = kernels::binary(a, b, "sub", [](auto x, auto y) { return x - y; });
     if (needs_grad({&a, &b})) {
-        record(out, "SubBackward0", {a, b}, [ia = info(a), ib = info(b)](const Tensor& g) {
-            return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(-g, ib.shape, ib.dtype) : Tensor()};
-        }, false, kDifferentiable);
+        record(
+            out, "SubBackward0", {a, b},
+            [ia = info(a), ib = info(b)](const Tensor& g) {
+                return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(),
+                                           ib.needed ? input_grad(-g, ib.shape, ib.dtype) : Tensor()};
+            },
+            false, kDifferentiable);
     }
     return out;
 }
@@ -90,13 +101,17 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
     Tensor out = kernels::binary(a, b, "mul", [](auto x, auto y) { return x * y; });
     if (needs_grad({&a, &b})) {
-        record(out, "MulBackward0", {a, b}, [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
-            return std::vector<Tensor>{ia.needed ? input_grad(g * sb.unpack(), ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(g * sa.unpack(), ib.shape, ib.dtype) : Tensor()};
-        }, true, [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
-            return std::vector<Tensor>{ia.needed ? input_grad(g * in[1], ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(g * in[0], ib.shape, ib.dtype) : Tensor()};
-        });
+        record(
+            out, "MulBackward0", {a, b},
+            [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
+                return std::vector<Tensor>{ia.needed ? input_grad(g * sb.unpack(), ia.shape, ia.dtype) : Tensor(),
+                                           ib.needed ? input_grad(g * sa.unpack(), ib.shape, ib.dtype) : Tensor()};
+            },
+            true,
+            [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
+                return std::vector<Tensor>{ia.needed ? input_grad(g * in[1], ia.shape, ia.dtype) : Tensor(),
+                                           ib.needed ? input_grad(g * in[0], ib.shape, ib.dtype) : Tensor()};
+            });
     }
     return out;
 }
@@ -107,15 +122,21 @@ Tensor div(const Tensor& a, const Tensor& b) {
     const Tensor fa = integral ? kernels::converted(a, kFloat32) : a;
     Tensor out = kernels::binary(fa, b, "div", [](auto x, auto y) { return x / y; });
     if (needs_grad({&a, &b})) {
-        record(out, "DivBackward0", {a, b}, [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
-            const Tensor bv = sb.unpack();
-            return std::vector<Tensor>{ia.needed ? input_grad(g / bv, ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(-g * sa.unpack() / (bv * bv), ib.shape, ib.dtype) : Tensor()};
-        }, true, [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
-            const Tensor bv = in[1];
-            return std::vector<Tensor>{ia.needed ? input_grad(g / bv, ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(-g * in[0] / (bv * bv), ib.shape, ib.dtype) : Tensor()};
-        });
+        record(
+            out, "DivBackward0", {a, b},
+            [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
+                const Tensor bv = sb.unpack();
+                return std::vector<Tensor>{
+                    ia.needed ? input_grad(g / bv, ia.shape, ia.dtype) : Tensor(),
+                    ib.needed ? input_grad(-g * sa.unpack() / (bv * bv), ib.shape, ib.dtype) : Tensor()};
+            },
+            true,
+            [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
+                const Tensor bv = in[1];
+                return std::vector<Tensor>{
+                    ia.needed ? input_grad(g / bv, ia.shape, ia.dtype) : Tensor(),
+                    ib.needed ? input_grad(-g * in[0] / (bv * bv), ib.shape, ib.dtype) : Tensor()};
+            });
     }
     return out;
 }
@@ -123,38 +144,44 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& base, const Tensor& exponent) {
     Tensor out = kernels::binary(base, exponent, "pow", [](auto x, auto y) { return std::pow(x, y); });
     if (needs_grad({&base, &exponent})) {
-        record(out, "PowBackward1", {base, exponent},
-               [ia = info(base), ib = info(exponent), sa = SavedTensor(base), sb = SavedTensor(exponent)](const Tensor& g) {
-                   const Tensor a = sa.unpack();
-                   const Tensor e = sb.unpack();
-                   Tensor ga, gb;
-                   if (ia.needed) {
-                       ga = input_grad(g * kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
-                                           return y == 0 ? decltype(x)(0) : y * std::pow(x, y - 1);
-                                       }), ia.shape, ia.dtype);
-                   }
-                   if (ib.needed) {
-                       // d/de a^e = a^e log a, taken as 0 where a == 0 and e >= 0 (PyTorch's convention).
-                       const Tensor dlog = kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
-                           return (x == 0 && y >= 0) ? decltype(x)(0) : std::pow(x, y) * std::log(x);
-                       });
-                       gb = input_grad(g * dlog, ib.shape, ib.dtype);
-                   }
-                   return std::vector<Tensor>{ga, gb};
-               }, true, [ia = info(base), ib = info(exponent)](const Tensor& g, const BackwardInputs& in) {
-                   // The same conventions, with masks that are constant for autograd.
-                   const Tensor a = in[0], e = in[1];
-                   const Tensor zero = zeros({}, g.dtype());
-                   Tensor ga, gb;
-                   if (ia.needed) ga = input_grad(where(e == 0.0, zero, g * e * a.pow(e - 1.0)), ia.shape, ia.dtype);
-                   if (ib.needed) {
-                       const Tensor skip = kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
-                           return (x == 0 && y >= 0) ? decltype(x)(1) : decltype(x)(0);
-                       });
-                       gb = input_grad(where(skip, zero, g * a.pow(e) * a.log()), ib.shape, ib.dtype);
-                   }
-                   return std::vector<Tensor>{ga, gb};
-               });
+        record(
+            out, "PowBackward1", {base, exponent},
+            [ia = info(base), ib = info(exponent), sa = SavedTensor(base),
+             sb = SavedTensor(exponent)](const Tensor& g) {
+                const Tensor a = sa.unpack();
+                const Tensor e = sb.unpack();
+                Tensor ga, gb;
+                if (ia.needed) {
+                    ga = input_grad(g * kernels::binary(a, e, "pow_backward",
+                                                        [](auto x, auto y) {
+                                                            return y == 0 ? decltype(x)(0) : y * std::pow(x, y - 1);
+                                                        }),
+                                    ia.shape, ia.dtype);
+                }
+                if (ib.needed) {
+                    // d/de a^e = a^e log a, taken as 0 where a == 0 and e >= 0 (PyTorch's convention).
+                    const Tensor dlog = kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
+                        return (x == 0 && y >= 0) ? decltype(x)(0) : std::pow(x, y) * std::log(x);
+                    });
+                    gb = input_grad(g * dlog, ib.shape, ib.dtype);
+                }
+                return std::vector<Tensor>{ga, gb};
+            },
+            true,
+            [ia = info(base), ib = info(exponent)](const Tensor& g, const BackwardInputs& in) {
+                // The same conventions, with masks that are constant for autograd.
+                const Tensor a = in[0], e = in[1];
+                const Tensor zero = zeros({}, g.dtype());
+                Tensor ga, gb;
+                if (ia.needed) ga = input_grad(where(e == 0.0, zero, g * e * a.pow(e - 1.0)), ia.shape, ia.dtype);
+                if (ib.needed) {
+                    const Tensor skip = kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
+                        return (x == 0 && y >= 0) ? decltype(x)(1) : decltype(x)(0);
+                    });
+                    gb = input_grad(where(skip, zero, g * a.pow(e) * a.log()), ib.shape, ib.dtype);
+                }
+                return std::vector<Tensor>{ga, gb};
+            });
     }
     return out;
 }
@@ -166,23 +193,27 @@ namespace {
 /// other side is strictly better).
 Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
     const char* name = is_max ? "maximum" : "minimum";
-    Tensor out = is_max
-        ? kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y > x ? y : x); })
-        : kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y < x ? y : x); });
+    Tensor out =
+        is_max ? kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y > x ? y : x); })
+               : kernels::binary(a, b, name, [](auto x, auto y) { return x != x ? x : (y != y || y < x ? y : x); });
     if (needs_grad({&a, &b})) {
-        record(out, is_max ? "MaximumBackward0" : "MinimumBackward0", {a, b},
-               [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), is_max](const Tensor& g) {
-                   const Tensor x = sa.unpack();
-                   const Tensor y = sb.unpack();
-                   auto share = [is_max](auto p, auto q) {
-                       using T = decltype(p);
-                       if (p == q) return T(0.5);
-                       return (is_max ? p < q : p > q) ? T(0) : T(1);
-                   };
-                   return std::vector<Tensor>{
-                       ia.needed ? input_grad(g * kernels::binary(x, y, "extremum_backward", share), ia.shape, ia.dtype) : Tensor(),
-                       ib.needed ? input_grad(g * kernels::binary(y, x, "extremum_backward", share), ib.shape, ib.dtype) : Tensor()};
-               }, true, kDifferentiable);
+        record(
+            out, is_max ? "MaximumBackward0" : "MinimumBackward0", {a, b},
+            [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), is_max](const Tensor& g) {
+                const Tensor x = sa.unpack();
+                const Tensor y = sb.unpack();
+                auto share = [is_max](auto p, auto q) {
+                    using T = decltype(p);
+                    if (p == q) return T(0.5);
+                    return (is_max ? p < q : p > q) ? T(0) : T(1);
+                };
+                return std::vector<Tensor>{
+                    ia.needed ? input_grad(g * kernels::binary(x, y, "extremum_backward", share), ia.shape, ia.dtype)
+                              : Tensor(),
+                    ib.needed ? input_grad(g * kernels::binary(y, x, "extremum_backward", share), ib.shape, ib.dtype)
+                              : Tensor()};
+            },
+            true, kDifferentiable);
     }
     return out;
 }
@@ -216,7 +247,7 @@ void record_modulo(Tensor& out, const Tensor& a, const Tensor& b, const char* no
         }
         return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(), gb};
     };
-    record(out, node, {a, b}, backward, true, kDifferentiable);   // the quotient is locally constant
+    record(out, node, {a, b}, backward, true, kDifferentiable);  // the quotient is locally constant
 }
 
 }  // namespace
@@ -224,8 +255,10 @@ void record_modulo(Tensor& out, const Tensor& a, const Tensor& b, const char* no
 Tensor fmod(const Tensor& a, const Tensor& b) {
     check_integer_divisor(a, b, "fmod");
     Tensor out = kernels::binary(a, b, "fmod", [](auto x, auto y) {
-        if constexpr (std::is_integral_v<decltype(x)>) return x % y;
-        else return std::fmod(x, y);
+        if constexpr (std::is_integral_v<decltype(x)>)
+            return x % y;
+        else
+            return std::fmod(x, y);
     });
     record_modulo(out, a, b, "FmodBackward1", [](auto q) { return std::trunc(q); });
     return out;
@@ -236,8 +269,10 @@ Tensor remainder(const Tensor& a, const Tensor& b) {
     Tensor out = kernels::binary(a, b, "remainder", [](auto x, auto y) {
         using T = decltype(x);
         T r;
-        if constexpr (std::is_integral_v<T>) r = x % y;
-        else r = std::fmod(x, y);
+        if constexpr (std::is_integral_v<T>)
+            r = x % y;
+        else
+            r = std::fmod(x, y);
         // Python's modulus: a nonzero remainder takes the divisor's sign.
         return (r != 0 && ((r < 0) != (y < 0))) ? T(r + y) : r;
     });
@@ -249,8 +284,8 @@ Tensor atan2(const Tensor& a, const Tensor& b) {
     // Integer inputs give float32, like PyTorch.
     const bool integral = kernels::result_type(a.impl(), b.impl()) == kInt64;
     const Tensor fa = integral ? kernels::converted(a, kFloat32) : a;
-    Tensor out = kernels::binary(fa, b, "atan2", [](auto y, auto x) { return std::atan2(y, x); },
-                                 kernels::kTranscendentalGrain);
+    Tensor out = kernels::binary(
+        fa, b, "atan2", [](auto y, auto x) { return std::atan2(y, x); }, kernels::kTranscendentalGrain);
     if (needs_grad({&a, &b})) {
         auto backward = [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g) {
             const Tensor y = sa.unpack(), x = sb.unpack();
@@ -258,12 +293,13 @@ Tensor atan2(const Tensor& a, const Tensor& b) {
             return std::vector<Tensor>{ia.needed ? input_grad(scale * x, ia.shape, ia.dtype) : Tensor(),
                                        ib.needed ? input_grad(-scale * y, ib.shape, ib.dtype) : Tensor()};
         };
-        record(out, "Atan2Backward0", {a, b}, backward, true, [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
-            const Tensor y = in[0], x = in[1];
-            const Tensor scale = g / (x * x + y * y);
-            return std::vector<Tensor>{ia.needed ? input_grad(scale * x, ia.shape, ia.dtype) : Tensor(),
-                                       ib.needed ? input_grad(-scale * y, ib.shape, ib.dtype) : Tensor()};
-        });
+        record(out, "Atan2Backward0", {a, b}, backward, true,
+               [ia = info(a), ib = info(b)](const Tensor& g, const BackwardInputs& in) {
+                   const Tensor y = in[0], x = in[1];
+                   const Tensor scale = g / (x * x + y * y);
+                   return std::vector<Tensor>{ia.needed ? input_grad(scale * x, ia.shape, ia.dtype) : Tensor(),
+                                              ib.needed ? input_grad(-scale * y, ib.shape, ib.dtype) : Tensor()};
+               });
     }
     return out;
 }
@@ -326,20 +362,35 @@ Tensor compare(const Tensor& a, const Tensor& b, const char* name, F f) {
 template <class F>
 Tensor logical(const Tensor& a, const Tensor& b, const char* name, F f) {
     const Dtype dtype = promote_types(detail::checked(a, name).dtype, detail::checked(b, name).dtype);
-    return kernels::binary_in(a, b, dtype == kBool ? kInt64 : dtype, name, [f](auto x, auto y) {
-        using T = decltype(x);
-        return f(x != T(0), y != T(0));
-    }, true);
+    return kernels::binary_in(
+        a, b, dtype == kBool ? kInt64 : dtype, name,
+        [f](auto x, auto y) {
+            using T = decltype(x);
+            return f(x != T(0), y != T(0));
+        },
+        true);
 }
 
 }  // namespace
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto y) { return x == y; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", [](auto x, auto y) { return x != y; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", [](auto x, auto y) { return x <= y; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+    return compare(a, b, "eq", [](auto x, auto y) { return x == y; });
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+    return compare(a, b, "ne", [](auto x, auto y) { return x != y; });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+    return compare(a, b, "lt", [](auto x, auto y) { return x < y; });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+    return compare(a, b, "le", [](auto x, auto y) { return x <= y; });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+    return compare(a, b, "gt", [](auto x, auto y) { return x > y; });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+    return compare(a, b, "ge", [](auto x, auto y) { return x >= y; });
+}
 
 Tensor logical_and(const Tensor& a, const Tensor& b) {
     return logical(a, b, "logical_and", [](bool x, bool y) { return x && y; });

@@ -35,7 +35,8 @@ Tensor class_index_loss(const Tensor& input2d, const Tensor& target1d, const Ten
     std::vector<double> w(static_cast<std::size_t>(c), 1.0);
     if (weight.defined()) {
         if (weight.dim() != 1 || weight.size(0) != c) {
-            throw ShapeError(std::string(op) + ": weight must have shape [" + std::to_string(c) + "], got " + shape_to_list(weight.shape()));
+            throw ShapeError(std::string(op) + ": weight must have shape [" + std::to_string(c) + "], got " +
+                             shape_to_list(weight.shape()));
         }
         w = weight.to_vector<double>();
     }
@@ -81,40 +82,43 @@ Tensor class_index_loss(const Tensor& input2d, const Tensor& target1d, const Ten
     } else {
         double total = 0;
         for (double v : per_sample) total += v;
-        if (reduction == LossReduction::Mean) total = denominator > 0 ? total / denominator : std::numeric_limits<double>::quiet_NaN();
+        if (reduction == LossReduction::Mean)
+            total = denominator > 0 ? total / denominator : std::numeric_limits<double>::quiet_NaN();
         out = scalar_tensor(total, dtype);
     }
 
     if (needs_grad({&input2d})) {
-        record(out, "NllLossBackward0", {input2d},
-               [sp = SavedTensor(probs), y, w, ignore_index, reduction, smoothing, from_logits, denominator, weight_total, m, c, dtype](const Tensor& g) {
-                   const Tensor p = sp.unpack();
-                   const std::vector<double> go = g.to_vector<double>();
-                   Tensor grad = zeros({m, c}, dtype);
-                   const std::int64_t* target_labels = y.impl().data<std::int64_t>();
-                   visit_floating(dtype, "cross_entropy_backward", [&](auto tag) {
-                       using T = typename decltype(tag)::type;
-                       T* gr = grad.impl().data<T>();
-                       const T* pr = from_logits ? p.impl().data<T>() : nullptr;
-                       for (std::int64_t i = 0; i < m; ++i) {
-                           if (target_labels[i] == ignore_index) continue;
-                           double scale = reduction == LossReduction::None ? go[static_cast<std::size_t>(i)] : go[0];
-                           if (reduction == LossReduction::Mean) scale /= denominator;
-                           const auto yi = static_cast<std::size_t>(target_labels[i]);
-                           // d/dx_k of (1-s) w_y (lse - x_y) + s/C sum_c w_c (lse - x_c)
-                           const double target_coef = (1.0 - smoothing) * w[yi];
-                           const double prob_coef = target_coef + smoothing / static_cast<double>(c) * weight_total;
-                           for (std::int64_t k = 0; k < c; ++k) {
-                               double d = -smoothing / static_cast<double>(c) * w[static_cast<std::size_t>(k)];
-                               if (from_logits) d += prob_coef * pr[i * c + k];
-                               if (static_cast<std::size_t>(k) == yi) d -= target_coef;
-                               gr[i * c + k] = static_cast<T>(scale * d);
-                           }
-                       }
-                   });
-                   return std::vector<Tensor>{grad};
-               },
-               true);
+        record(
+            out, "NllLossBackward0", {input2d},
+            [sp = SavedTensor(probs), y, w, ignore_index, reduction, smoothing, from_logits, denominator, weight_total,
+             m, c, dtype](const Tensor& g) {
+                const Tensor p = sp.unpack();
+                const std::vector<double> go = g.to_vector<double>();
+                Tensor grad = zeros({m, c}, dtype);
+                const std::int64_t* target_labels = y.impl().data<std::int64_t>();
+                visit_floating(dtype, "cross_entropy_backward", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    T* gr = grad.impl().data<T>();
+                    const T* pr = from_logits ? p.impl().data<T>() : nullptr;
+                    for (std::int64_t i = 0; i < m; ++i) {
+                        if (target_labels[i] == ignore_index) continue;
+                        double scale = reduction == LossReduction::None ? go[static_cast<std::size_t>(i)] : go[0];
+                        if (reduction == LossReduction::Mean) scale /= denominator;
+                        const auto yi = static_cast<std::size_t>(target_labels[i]);
+                        // d/dx_k of (1-s) w_y (lse - x_y) + s/C sum_c w_c (lse - x_c)
+                        const double target_coef = (1.0 - smoothing) * w[yi];
+                        const double prob_coef = target_coef + smoothing / static_cast<double>(c) * weight_total;
+                        for (std::int64_t k = 0; k < c; ++k) {
+                            double d = -smoothing / static_cast<double>(c) * w[static_cast<std::size_t>(k)];
+                            if (from_logits) d += prob_coef * pr[i * c + k];
+                            if (static_cast<std::size_t>(k) == yi) d -= target_coef;
+                            gr[i * c + k] = static_cast<T>(scale * d);
+                        }
+                    }
+                });
+                return std::vector<Tensor>{grad};
+            },
+            true);
     }
     return out;
 }

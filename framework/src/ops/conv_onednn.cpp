@@ -52,8 +52,8 @@ using Key = std::array<std::int64_t, 28>;
 Key key_of(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
     Key k{};
     std::size_t i = 0;
-    for (std::int64_t v : {static_cast<std::int64_t>(pass), static_cast<std::int64_t>(bias), static_cast<std::int64_t>(p.spatial), n, p.c, p.o,
-                           p.groups}) {
+    for (std::int64_t v : {static_cast<std::int64_t>(pass), static_cast<std::int64_t>(bias),
+                           static_cast<std::int64_t>(p.spatial), n, p.c, p.o, p.groups}) {
         k[i++] = v;
     }
     for (const auto* field : {&p.in, &p.kernel, &p.out, &p.stride, &p.dilation, &p.pad_begin, &p.pad_end}) {
@@ -92,7 +92,8 @@ UserDescs user_descs(const ConvProblem& p, std::int64_t n) {
                                        : with_spatial({p.o, p.c}, p, p.kernel);
     return {memory::desc(with_spatial({n, p.c}, p, p.in), f32, activation_tag(p.spatial)),
             memory::desc(wdims, f32, weight_tag(p.spatial, grouped)),
-            memory::desc(with_spatial({n, p.o}, p, p.out), f32, activation_tag(p.spatial)), memory::desc({p.o}, f32, tag::x)};
+            memory::desc(with_spatial({n, p.o}, p, p.out), f32, activation_tag(p.spatial)),
+            memory::desc({p.o}, f32, tag::x)};
 }
 
 /// The same sizes with every layout left to oneDNN.
@@ -111,15 +112,16 @@ dnnl::primitive_attr user_scratchpad() {
     return attr;
 }
 
-dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std::int64_t n, bool bias, bool relu, bool training) {
+dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std::int64_t n, bool bias, bool relu,
+                                                       bool training) {
     const UserDescs a = any_descs(user_descs(p, n));
     const auto strides = spatial_dims(p, p.stride), dilates = spatial_dims(p, p.dilation, 1);
     const auto pad_l = spatial_dims(p, p.pad_begin), pad_r = spatial_dims(p, p.pad_end);
     const auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    const auto d = bias ? dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights, a.bias, a.dst,
-                                                          strides, dilates, pad_l, pad_r)
-                        : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights, a.dst,
-                                                          strides, dilates, pad_l, pad_r);
+    const auto d = bias ? dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights,
+                                                          a.bias, a.dst, strides, dilates, pad_l, pad_r)
+                        : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights,
+                                                          a.dst, strides, dilates, pad_l, pad_r);
     dnnl::primitive_attr attr = user_scratchpad();
     if (relu) {
         dnnl::post_ops ops;
@@ -138,7 +140,7 @@ struct Step {
 /// One cached convolution primitive with the layouts it wants and the reorders from and to the user's layouts.
 struct Plan {
     Step convolution;
-    memory::desc src, weights, dst;              // the primitive's layouts (forward naming, also for gradients)
+    memory::desc src, weights, dst;  // the primitive's layouts (forward naming, also for gradients)
     UserDescs user;
     std::unique_ptr<Step> src_in, weights_in, dst_in, dst_out, weights_out, src_out;
 };
@@ -179,8 +181,10 @@ std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std:
         // block in a blocked source layout: 8x the work for 1 channel. Its plain layout has a kernel
         // of its own, measured 10x faster for the weight gradient of a 1-channel 3x3 convolution.
         const memory::desc src = p.c / p.groups < 8 ? u.src : a.src;
-        const auto d = bias ? dnnl::convolution_backward_weights::desc(alg, src, a.weights, a.bias, a.dst, strides, dilates, pad_l, pad_r)
-                            : dnnl::convolution_backward_weights::desc(alg, src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
+        const auto d =
+            bias ? dnnl::convolution_backward_weights::desc(alg, src, a.weights, a.bias, a.dst, strides, dilates, pad_l,
+                                                            pad_r)
+                 : dnnl::convolution_backward_weights::desc(alg, src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
         const dnnl::convolution_backward_weights::primitive_desc pd(d, user_scratchpad(), onednn::engine(), hint);
         plan->convolution = {dnnl::convolution_backward_weights(pd), pd.scratchpad_desc()};
         plan->src = pd.src_desc(), plan->weights = pd.diff_weights_desc(), plan->dst = pd.diff_dst_desc();
@@ -236,15 +240,16 @@ enum Slot : std::size_t { kWeights, kChunkWeights, kSrc, kDst, kDiffWeights, kSc
 /// Runs a step on the calling thread with its scratchpad in that thread's buffers.
 void run(const Step& step, std::unordered_map<int, memory> args) {
     if (step.scratchpad.get_size() > 0) {
-        args.emplace(DNNL_ARG_SCRATCHPAD, memory(step.scratchpad, onednn::engine(), thread_scratch().get(kScratchpad, step.scratchpad.get_size())));
+        args.emplace(DNNL_ARG_SCRATCHPAD, memory(step.scratchpad, onednn::engine(),
+                                                 thread_scratch().get(kScratchpad, step.scratchpad.get_size())));
     }
     step.primitive.execute(onednn::thread_stream(), args);
 }
 
 /// The memory a primitive reads: the user's buffer itself, or a blocked copy of it.
-memory input_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& wanted, const float* data,
-                    std::size_t slot) {
-    memory user_memory(user, onednn::engine(), const_cast<float*>(data));   // oneDNN reads it only
+memory input_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& wanted,
+                    const float* data, std::size_t slot) {
+    memory user_memory(user, onednn::engine(), const_cast<float*>(data));  // oneDNN reads it only
     if (!reorder) return user_memory;
     memory blocked(wanted, onednn::engine(), thread_scratch().get(slot, wanted.get_size()));
     run(*reorder, {{DNNL_ARG_FROM, user_memory}, {DNNL_ARG_TO, blocked}});
@@ -252,8 +257,8 @@ memory input_memory(const std::unique_ptr<Step>& reorder, const memory::desc& us
 }
 
 /// The memory a primitive writes: the user's buffer, or a blocked buffer reordered into it afterwards.
-memory output_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& produced, float* data,
-                     std::size_t slot) {
+memory output_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& produced,
+                     float* data, std::size_t slot) {
     if (!reorder) return memory(user, onednn::engine(), data);
     return memory(produced, onednn::engine(), thread_scratch().get(slot, produced.get_size()));
 }
@@ -315,7 +320,8 @@ void onednn_conv_forward(const ConvProblem& p, const float* x, const float* w, c
             float* out = y + first * p.output_numel();
             memory dst = output_memory(plan.dst_out, plan.user.dst, plan.dst, out, kDst);
             memory chunk_weights = chunk_weights_memory(plan, whole, weights, w);
-            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, chunk_weights}, {DNNL_ARG_DST, dst}};
+            std::unordered_map<int, memory> args{
+                {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, chunk_weights}, {DNNL_ARG_DST, dst}};
             if (bias) args.emplace(DNNL_ARG_BIAS, memory(plan.user.bias, onednn::engine(), const_cast<float*>(bias)));
             run(plan.convolution, std::move(args));
             finish_output(plan.dst_out, dst, plan.user.dst, out);
@@ -335,15 +341,15 @@ void onednn_conv_backward_data(const ConvProblem& p, const float* gy, const floa
             float* out = gx + first * p.input_numel();
             memory diff_src = output_memory(plan.src_out, plan.user.src, plan.src, out, kSrc);
             run(plan.convolution, {{DNNL_ARG_DIFF_DST, diff_dst},
-                                    {DNNL_ARG_WEIGHTS, chunk_weights_memory(plan, whole, weights, w)},
-                                    {DNNL_ARG_DIFF_SRC, diff_src}});
+                                   {DNNL_ARG_WEIGHTS, chunk_weights_memory(plan, whole, weights, w)},
+                                   {DNNL_ARG_DIFF_SRC, diff_src}});
             finish_output(plan.src_out, diff_src, plan.user.src, out);
         });
     });
 }
 
 void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const float* gy, float* gw, float* gb) {
-    if (p.n == 0) {   // no samples: zero gradients
+    if (p.n == 0) {  // no samples: zero gradients
         std::fill_n(gw, p.weight_numel(), 0.0f);
         if (gb) std::fill_n(gb, p.o, 0.0f);
         return;
@@ -363,8 +369,10 @@ void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const fl
             std::vector<float> partial(whole ? 0 : static_cast<std::size_t>(weight_numel + p.o));
             float* weights_out = whole ? gw : partial.data();
             float* bias_out = whole ? gb : partial.data() + weight_numel;
-            memory diff_weights = output_memory(plan.weights_out, plan.user.weights, plan.weights, weights_out, kDiffWeights);
-            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
+            memory diff_weights =
+                output_memory(plan.weights_out, plan.user.weights, plan.weights, weights_out, kDiffWeights);
+            std::unordered_map<int, memory> args{
+                {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
             if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, memory(plan.user.bias, onednn::engine(), bias_out));
             run(plan.convolution, std::move(args));
             finish_output(plan.weights_out, diff_weights, plan.user.weights, weights_out);
@@ -388,39 +396,47 @@ void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const fl
 
 /// float32 convolution (+ ReLU) of any spatial rank on oneDNN, with its backward.
 /// Shapes: input [N, C, in...], weight [O, C/groups, k...], bias [O] or undefined -> [N, O, out...].
-Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p, bool relu) {
+Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p,
+                          bool relu) {
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     const Tensor b = float_bias(bias);
     Shape out_shape{p.n, p.o};
     for (int d = 0; d < p.spatial; ++d) out_shape.push_back(p.out[static_cast<std::size_t>(d)]);
     Tensor out = lazynn::detail::empty_tensor(out_shape, kFloat32);
-    onednn_conv_forward(p, x.impl().data<float>(), w.impl().data<float>(), b.defined() ? b.impl().data<float>() : nullptr, relu,
-                                out.impl().data<float>());
+    onednn_conv_forward(p, x.impl().data<float>(), w.impl().data<float>(),
+                        b.defined() ? b.impl().data<float>() : nullptr, relu, out.impl().data<float>());
     if (needs_grad({&input, &weight, &bias})) {
         const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        record(out, relu ? "ReluBackward0" : "ConvolutionBackward0", {input, weight, bias},
-               [p, sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gi, gw, gb](const Tensor& g_in) {
-            Tensor go = lazynn::detail::contiguous_data(g_in);
-            if (relu) {   // the gradient through the fused ReLU
-                const Tensor y = so.unpack();
-                Tensor masked = lazynn::detail::empty_tensor(go.shape(), kFloat32);
-                relu_backward_span(go.impl().data<float>(), y.impl().data<float>(), masked.impl().data<float>(), go.numel());
-                go = masked;
-            }
-            const Tensor xv = sx.unpack(), wv = sw.unpack();
-            Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), kFloat32) : Tensor();
-            Tensor grad_weight = gw ? lazynn::detail::empty_tensor(wv.shape(), kFloat32) : Tensor();
-            Tensor grad_bias = gb ? lazynn::detail::empty_tensor({p.o}, kFloat32) : Tensor();
-            if (gi) onednn_conv_backward_data(p, go.impl().data<float>(), wv.impl().data<float>(), grad_input.impl().data<float>());
-            if (gw || gb) {
-                // oneDNN computes both together; a bias gradient alone still needs a weight buffer.
-                Tensor weight_buffer = gw ? grad_weight : lazynn::detail::empty_tensor(wv.shape(), kFloat32);
-                onednn_conv_backward_weights(p, xv.impl().data<float>(), go.impl().data<float>(), weight_buffer.impl().data<float>(),
-                                                     gb ? grad_bias.impl().data<float>() : nullptr);
-            }
-            return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
-        }, true);
+        record(
+            out, relu ? "ReluBackward0" : "ConvolutionBackward0", {input, weight, bias},
+            [p, sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gi, gw,
+             gb](const Tensor& g_in) {
+                Tensor go = lazynn::detail::contiguous_data(g_in);
+                if (relu) {  // the gradient through the fused ReLU
+                    const Tensor y = so.unpack();
+                    Tensor masked = lazynn::detail::empty_tensor(go.shape(), kFloat32);
+                    relu_backward_span(go.impl().data<float>(), y.impl().data<float>(), masked.impl().data<float>(),
+                                       go.numel());
+                    go = masked;
+                }
+                const Tensor xv = sx.unpack(), wv = sw.unpack();
+                Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), kFloat32) : Tensor();
+                Tensor grad_weight = gw ? lazynn::detail::empty_tensor(wv.shape(), kFloat32) : Tensor();
+                Tensor grad_bias = gb ? lazynn::detail::empty_tensor({p.o}, kFloat32) : Tensor();
+                if (gi)
+                    onednn_conv_backward_data(p, go.impl().data<float>(), wv.impl().data<float>(),
+                                              grad_input.impl().data<float>());
+                if (gw || gb) {
+                    // oneDNN computes both together; a bias gradient alone still needs a weight buffer.
+                    Tensor weight_buffer = gw ? grad_weight : lazynn::detail::empty_tensor(wv.shape(), kFloat32);
+                    onednn_conv_backward_weights(p, xv.impl().data<float>(), go.impl().data<float>(),
+                                                 weight_buffer.impl().data<float>(),
+                                                 gb ? grad_bias.impl().data<float>() : nullptr);
+                }
+                return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
+            },
+            true);
     }
     return out;
 }
@@ -428,7 +444,8 @@ Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tenso
 /// float32 transposed convolution of any spatial rank on oneDNN: the adjoint of the convolution `p`
 /// describes, whose input is this op's output. Shapes: input [N, p.o, p.out...], weight [p.o, p.c/groups,
 /// k...] -> [N, p.c, p.in...].
-Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p) {
+Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                    const ConvProblem& p) {
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     Shape out_shape{p.n, p.c};
@@ -437,18 +454,25 @@ Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, c
     onednn_conv_backward_data(p, x.impl().data<float>(), w.impl().data<float>(), out.impl().data<float>());
     if (needs_grad({&input, &weight})) {
         const bool gi = input.requires_grad(), gw = weight.requires_grad();
-        record(out, "ConvolutionBackward0", {input, weight}, [p, sx = SavedTensor(x), sw = SavedTensor(w), gi, gw](const Tensor& g_in) {
-            const Tensor go = lazynn::detail::contiguous_data(g_in);
-            const Tensor xv = sx.unpack(), wv = sw.unpack();
-            Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), kFloat32) : Tensor();
-            Tensor grad_weight = gw ? lazynn::detail::empty_tensor(wv.shape(), kFloat32) : Tensor();
-            if (gi) onednn_conv_forward(p, go.impl().data<float>(), wv.impl().data<float>(), nullptr, false, grad_input.impl().data<float>());
-            if (gw) onednn_conv_backward_weights(p, go.impl().data<float>(), xv.impl().data<float>(), grad_weight.impl().data<float>(), nullptr);
-            return std::vector<Tensor>{grad_input, grad_weight};
-        }, true);
+        record(
+            out, "ConvolutionBackward0", {input, weight},
+            [p, sx = SavedTensor(x), sw = SavedTensor(w), gi, gw](const Tensor& g_in) {
+                const Tensor go = lazynn::detail::contiguous_data(g_in);
+                const Tensor xv = sx.unpack(), wv = sw.unpack();
+                Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), kFloat32) : Tensor();
+                Tensor grad_weight = gw ? lazynn::detail::empty_tensor(wv.shape(), kFloat32) : Tensor();
+                if (gi)
+                    onednn_conv_forward(p, go.impl().data<float>(), wv.impl().data<float>(), nullptr, false,
+                                        grad_input.impl().data<float>());
+                if (gw)
+                    onednn_conv_backward_weights(p, go.impl().data<float>(), xv.impl().data<float>(),
+                                                 grad_weight.impl().data<float>(), nullptr);
+                return std::vector<Tensor>{grad_input, grad_weight};
+            },
+            true);
     }
     Tensor result = out;
-    if (bias.defined()) {   // a differentiable broadcast add: its gradient is the sum over batch and space
+    if (bias.defined()) {  // a differentiable broadcast add: its gradient is the sum over batch and space
         Shape bias_shape(out_shape.size(), 1);
         bias_shape[1] = p.c;
         result = result + bias.to(kFloat32).reshape(bias_shape);

@@ -19,7 +19,7 @@ namespace lazynn::ops::detail {
 /// A convolution's sizes. `pad_end` is the padding after the last element of each spatial dim, as
 /// PyTorch's asymmetric "same" padding and ConvTranspose's output_padding need.
 struct ConvProblem {
-    int spatial = 2;                  // 1, 2 or 3
+    int spatial = 2;  // 1, 2 or 3
     std::int64_t n = 0, c = 0, o = 0, groups = 1;
     std::array<std::int64_t, 3> in{}, kernel{}, out{}, stride{}, dilation{}, pad_begin{}, pad_end{};
 
@@ -40,10 +40,12 @@ void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const fl
 
 /// A float32 convolution (+ ReLU) of any spatial rank, differentiable.
 /// Shapes: input [N, C, in...], weight [O, C/groups, k...], bias [O] or undefined -> [N, O, out...].
-Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p, bool relu);
+Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p,
+                          bool relu);
 
 /// A float32 transposed convolution, differentiable: the adjoint of the convolution `p` describes, whose
 /// input is this op's output. Shapes: input [N, O, out...], weight [O, C/groups, k...], bias [C] -> [N, C, in...].
-Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p);
+Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                    const ConvProblem& p);
 
 }  // namespace lazynn::ops::detail

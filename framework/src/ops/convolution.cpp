@@ -70,7 +70,8 @@ detail::ConvProblem conv2d_problem(const ConvGeometry& s, std::array<std::int64_
     p.pad_begin = {padding[0], padding[2], 0};
     // oneDNN wants the padding that makes (in + begin + end - dilated kernel) / stride + 1 the output
     // size exactly: PyTorch's floor may leave input rows unused, which is a smaller (even negative) end.
-    p.pad_end = {(s.oh - 1) * s.sh + s.dh * (s.kh - 1) + 1 - s.h - padding[0], (s.ow - 1) * s.sw + s.dw * (s.kw - 1) + 1 - s.w - padding[2], 0};
+    p.pad_end = {(s.oh - 1) * s.sh + s.dh * (s.kh - 1) + 1 - s.h - padding[0],
+                 (s.ow - 1) * s.sw + s.dw * (s.kw - 1) + 1 - s.w - padding[2], 0};
     return p;
 }
 
@@ -82,9 +83,11 @@ namespace {
 /// and ReLU while it is still in cache, and the backward masks each sample's gradient block the
 /// same way, with one autograd node and no intermediate tensor.
 Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
-                   std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups, bool relu) {
+                   std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups,
+                   bool relu) {
     if (input.dim() != 4) throw ShapeError("conv2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
-    if (weight.dim() != 4) throw ShapeError("conv2d: expected weight [O, C/groups, kH, kW], got " + shape_to_list(weight.shape()));
+    if (weight.dim() != 4)
+        throw ShapeError("conv2d: expected weight [O, C/groups, kH, kW], got " + shape_to_list(weight.shape()));
     check_conv_bias(weight, bias, groups, false, "conv2d");
     if (input.dtype() != weight.dtype()) {
         throw DtypeError("conv2d: input (" + dtype_name(input.dtype()) + ") and weight (" + dtype_name(weight.dtype()) +
@@ -93,21 +96,25 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
     ConvGeometry s{};
     s.n = input.size(0), s.c = input.size(1), s.h = input.size(2), s.w = input.size(3);
     s.o = weight.size(0), s.kh = weight.size(2), s.kw = weight.size(3);
-    s.sh = stride[0], s.sw = stride[1], s.pt = padding[0], s.pl = padding[2], s.dh = dilation[0], s.dw = dilation[1], s.groups = groups;
+    s.sh = stride[0], s.sw = stride[1], s.pt = padding[0], s.pl = padding[2], s.dh = dilation[0], s.dw = dilation[1],
+    s.groups = groups;
     if (s.c != weight.size(1) * groups) {
-        throw ShapeError("conv2d: expected input[" + std::to_string(s.n) + ", " + std::to_string(weight.size(1) * groups) + ", " +
-                         std::to_string(s.h) + ", " + std::to_string(s.w) + "] to have " + std::to_string(weight.size(1) * groups) +
-                         " channels, but got " + std::to_string(s.c) + " channels instead (input " + shape_to_list(input.shape()) +
-                         ", weight " + shape_to_list(weight.shape()) + ", groups " + std::to_string(groups) + ")");
+        throw ShapeError(
+            "conv2d: expected input[" + std::to_string(s.n) + ", " + std::to_string(weight.size(1) * groups) + ", " +
+            std::to_string(s.h) + ", " + std::to_string(s.w) + "] to have " + std::to_string(weight.size(1) * groups) +
+            " channels, but got " + std::to_string(s.c) + " channels instead (input " + shape_to_list(input.shape()) +
+            ", weight " + shape_to_list(weight.shape()) + ", groups " + std::to_string(groups) + ")");
     }
     s.oh = (s.h + padding[0] + padding[1] - s.dh * (s.kh - 1) - 1) / s.sh + 1;
     s.ow = (s.w + padding[2] + padding[3] - s.dw * (s.kw - 1) - 1) / s.sw + 1;
     if (s.oh <= 0 || s.ow <= 0) {
-        throw ShapeError("conv2d: the input " + shape_to_list(input.shape()) + " (padded by " + std::to_string(padding[0] + padding[1]) + "x" +
-                         std::to_string(padding[2] + padding[3]) + ") is smaller than the dilated kernel " +
-                         std::to_string(s.dh * (s.kh - 1) + 1) + "x" + std::to_string(s.dw * (s.kw - 1) + 1));
+        throw ShapeError("conv2d: the input " + shape_to_list(input.shape()) + " (padded by " +
+                         std::to_string(padding[0] + padding[1]) + "x" + std::to_string(padding[2] + padding[3]) +
+                         ") is smaller than the dilated kernel " + std::to_string(s.dh * (s.kh - 1) + 1) + "x" +
+                         std::to_string(s.dw * (s.kw - 1) + 1));
     }
-    if (input.dtype() == kFloat32) return detail::convolution_onednn(input, weight, bias, conv2d_problem(s, padding), relu);
+    if (input.dtype() == kFloat32)
+        return detail::convolution_onednn(input, weight, bias, conv2d_problem(s, padding), relu);
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     Tensor out = lazynn::detail::empty_tensor({s.n, s.o, s.oh, s.ow}, input.dtype());
@@ -136,7 +143,8 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
                 for (std::int64_t g = 0; g < s.groups; ++g) {
                     im2col(s, xin, n, g, cols);
                     T* og = o + (n * s.o + g * s.og()) * s.l();
-                    gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv + g * s.og() * s.k(), s.k(), cols, s.l(), T(0), og, s.l());
+                    gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv + g * s.og() * s.k(), s.k(), cols, s.l(), T(0),
+                            og, s.l());
                 }
                 finish_sample(n);
             }
@@ -144,66 +152,74 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        record(out, relu ? "ReluBackward0" : "ConvolutionBackward0", {input, weight, bias},
-               [s, sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gi, gw, gb](const Tensor& g_in) {
-            const Tensor go = lazynn::detail::contiguous_data(g_in);
-            const Tensor xv = sx.unpack(), wv = sw.unpack(), yv = relu ? so.unpack() : Tensor();
-            Tensor grad_input = gi ? zeros(xv.shape(), xv.dtype()) : Tensor();
-            Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
-            Tensor grad_bias = gb ? zeros({s.o}, wv.dtype()) : Tensor();
-            // Chunks keep private weight/bias gradients, added up afterwards in batch order so a run
-            // is reproducible whichever thread finishes first.
-            std::mutex merge;
-            std::vector<std::tuple<std::int64_t, Tensor, Tensor>> partials;
-            visit_floating(xv.dtype(), "conv2d_backward", [&](auto tag) {
-                using T = typename decltype(tag)::type;
-                const T* gv = go.impl().data<T>();
-                over_batch(s.n, [&](std::int64_t first, std::int64_t last) {
-                    Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
-                    T* cols = cols_buffer.impl().data<T>();
-                    // The sample's gradient through the ReLU, when fused.
-                    Tensor masked_buffer = relu ? lazynn::detail::empty_tensor({s.o * s.l()}, xv.dtype()) : Tensor();
-                    // Each chunk accumulates privately; one chunk (the serial case) writes the totals directly.
-                    const bool whole = first == 0 && last == s.n;
-                    Tensor local_weight = gw ? (whole ? grad_weight : zeros(wv.shape(), wv.dtype())) : Tensor();
-                    Tensor local_bias = gb ? (whole ? grad_bias : zeros({s.o}, wv.dtype())) : Tensor();
-                    for (std::int64_t n = first; n < last; ++n) {
-                        const T* sample_grad = gv + n * s.o * s.l();
-                        if (relu) {
-                            T* masked = masked_buffer.impl().data<T>();
-                            detail::relu_backward_span(sample_grad, yv.impl().data<T>() + n * s.o * s.l(), masked, s.o * s.l());
-                            sample_grad = masked;
-                        }
-                        for (std::int64_t g = 0; g < s.groups; ++g) {
-                            const T* gout = sample_grad + g * s.og() * s.l();
-                            if (gw) {
-                                im2col(s, xv.impl().data<T>(), n, g, cols);
-                                gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), gout, s.l(), cols, s.l(), T(1),
-                                        local_weight.impl().data<T>() + g * s.og() * s.k(), s.k());
+        record(
+            out, relu ? "ReluBackward0" : "ConvolutionBackward0", {input, weight, bias},
+            [s, sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gi, gw,
+             gb](const Tensor& g_in) {
+                const Tensor go = lazynn::detail::contiguous_data(g_in);
+                const Tensor xv = sx.unpack(), wv = sw.unpack(), yv = relu ? so.unpack() : Tensor();
+                Tensor grad_input = gi ? zeros(xv.shape(), xv.dtype()) : Tensor();
+                Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
+                Tensor grad_bias = gb ? zeros({s.o}, wv.dtype()) : Tensor();
+                // Chunks keep private weight/bias gradients, added up afterwards in batch order so a run
+                // is reproducible whichever thread finishes first.
+                std::mutex merge;
+                std::vector<std::tuple<std::int64_t, Tensor, Tensor>> partials;
+                visit_floating(xv.dtype(), "conv2d_backward", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    const T* gv = go.impl().data<T>();
+                    over_batch(s.n, [&](std::int64_t first, std::int64_t last) {
+                        Tensor cols_buffer = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
+                        T* cols = cols_buffer.impl().data<T>();
+                        // The sample's gradient through the ReLU, when fused.
+                        Tensor masked_buffer =
+                            relu ? lazynn::detail::empty_tensor({s.o * s.l()}, xv.dtype()) : Tensor();
+                        // Each chunk accumulates privately; one chunk (the serial case) writes the totals directly.
+                        const bool whole = first == 0 && last == s.n;
+                        Tensor local_weight = gw ? (whole ? grad_weight : zeros(wv.shape(), wv.dtype())) : Tensor();
+                        Tensor local_bias = gb ? (whole ? grad_bias : zeros({s.o}, wv.dtype())) : Tensor();
+                        for (std::int64_t n = first; n < last; ++n) {
+                            const T* sample_grad = gv + n * s.o * s.l();
+                            if (relu) {
+                                T* masked = masked_buffer.impl().data<T>();
+                                detail::relu_backward_span(sample_grad, yv.impl().data<T>() + n * s.o * s.l(), masked,
+                                                           s.o * s.l());
+                                sample_grad = masked;
                             }
-                            if (gi) {
-                                gemm<T>(true, false, s.k(), s.l(), s.og(), T(1), wv.impl().data<T>() + g * s.og() * s.k(), s.k(), gout, s.l(),
-                                        T(0), cols, s.l());
-                                col2im(s, cols, n, g, grad_input.impl().data<T>());
+                            for (std::int64_t g = 0; g < s.groups; ++g) {
+                                const T* gout = sample_grad + g * s.og() * s.l();
+                                if (gw) {
+                                    im2col(s, xv.impl().data<T>(), n, g, cols);
+                                    gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), gout, s.l(), cols, s.l(), T(1),
+                                            local_weight.impl().data<T>() + g * s.og() * s.k(), s.k());
+                                }
+                                if (gi) {
+                                    gemm<T>(true, false, s.k(), s.l(), s.og(), T(1),
+                                            wv.impl().data<T>() + g * s.og() * s.k(), s.k(), gout, s.l(), T(0), cols,
+                                            s.l());
+                                    col2im(s, cols, n, g, grad_input.impl().data<T>());
+                                }
+                            }
+                            if (gb) {
+                                T* gbv = local_bias.impl().data<T>();
+                                for (std::int64_t oc = 0; oc < s.o; ++oc)
+                                    gbv[oc] += row_sum(sample_grad + oc * s.l(), s.l());
                             }
                         }
-                        if (gb) {
-                            T* gbv = local_bias.impl().data<T>();
-                            for (std::int64_t oc = 0; oc < s.o; ++oc) gbv[oc] += row_sum(sample_grad + oc * s.l(), s.l());
-                        }
+                        if (whole) return;
+                        std::lock_guard lock(merge);
+                        partials.emplace_back(first, local_weight, local_bias);
+                    });
+                    std::sort(partials.begin(), partials.end(),
+                              [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+                    for (const auto& [first, weight_part, bias_part] : partials) {
+                        if (gw) add_into<T>(grad_weight, weight_part);
+                        if (gb) add_into<T>(grad_bias, bias_part);
                     }
-                    if (whole) return;
-                    std::lock_guard lock(merge);
-                    partials.emplace_back(first, local_weight, local_bias);
                 });
-                std::sort(partials.begin(), partials.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
-                for (const auto& [first, weight_part, bias_part] : partials) {
-                    if (gw) add_into<T>(grad_weight, weight_part);
-                    if (gb) add_into<T>(grad_bias, bias_part);
-                }
-            });
-            return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
-        }, true);
+                return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
+            },
+            true);
     }
     return out;
 }
@@ -220,35 +236,44 @@ Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias
     return conv2d_then(input, weight, bias, stride, padding, dilation, groups, true);
 }
 
-Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
-                        std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> output_padding,
-                        std::array<std::int64_t, 2> dilation, std::int64_t groups) {
-    if (input.dim() != 4) throw ShapeError("conv_transpose2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
-    if (weight.dim() != 4) throw ShapeError("conv_transpose2d: expected weight [C_in, C_out/groups, kH, kW], got " + shape_to_list(weight.shape()));
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        std::array<std::int64_t, 2> stride, std::array<std::int64_t, 2> padding,
+                        std::array<std::int64_t, 2> output_padding, std::array<std::int64_t, 2> dilation,
+                        std::int64_t groups) {
+    if (input.dim() != 4)
+        throw ShapeError("conv_transpose2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
+    if (weight.dim() != 4)
+        throw ShapeError("conv_transpose2d: expected weight [C_in, C_out/groups, kH, kW], got " +
+                         shape_to_list(weight.shape()));
     check_conv_bias(weight, bias, groups, true, "conv_transpose2d");
     if (input.size(1) != weight.size(0)) {
-        throw ShapeError("conv_transpose2d: Given transposed=1, weight of size " + shape_to_list(weight.shape()) + ", expected input" +
-                         shape_to_list(input.shape()) + " to have " + std::to_string(weight.size(0)) + " channels, but got " +
-                         std::to_string(input.size(1)) + " channels instead");
+        throw ShapeError("conv_transpose2d: Given transposed=1, weight of size " + shape_to_list(weight.shape()) +
+                         ", expected input" + shape_to_list(input.shape()) + " to have " +
+                         std::to_string(weight.size(0)) + " channels, but got " + std::to_string(input.size(1)) +
+                         " channels instead");
     }
     // The geometry of the convolution this is the adjoint of: its "input" is our output.
     ConvGeometry s{};
     const std::int64_t h = input.size(2), w = input.size(3);
     s.n = input.size(0);
     s.groups = groups;
-    s.o = weight.size(0);                  // the adjoint conv's output channels = our input channels
-    s.c = weight.size(1) * groups;         // its input channels = our output channels
+    s.o = weight.size(0);           // the adjoint conv's output channels = our input channels
+    s.c = weight.size(1) * groups;  // its input channels = our output channels
     s.kh = weight.size(2), s.kw = weight.size(3);
     s.sh = stride[0], s.sw = stride[1], s.pt = padding[0], s.pl = padding[1], s.dh = dilation[0], s.dw = dilation[1];
     s.h = (h - 1) * s.sh - 2 * padding[0] + s.dh * (s.kh - 1) + output_padding[0] + 1;
     s.w = (w - 1) * s.sw - 2 * padding[1] + s.dw * (s.kw - 1) + output_padding[1] + 1;
     s.oh = h, s.ow = w;
-    if (s.h <= 0 || s.w <= 0) throw ShapeError("conv_transpose2d: the output size would be non-positive for input " + shape_to_list(input.shape()));
+    if (s.h <= 0 || s.w <= 0)
+        throw ShapeError("conv_transpose2d: the output size would be non-positive for input " +
+                         shape_to_list(input.shape()));
     if (input.dtype() != weight.dtype()) {
-        throw DtypeError("conv_transpose2d: input (" + dtype_name(input.dtype()) + ") and weight (" + dtype_name(weight.dtype()) +
-                         ") must have the same dtype");
+        throw DtypeError("conv_transpose2d: input (" + dtype_name(input.dtype()) + ") and weight (" +
+                         dtype_name(weight.dtype()) + ") must have the same dtype");
     }
-    if (input.dtype() == kFloat32) return detail::convolution_transpose_onednn(input, weight, bias, conv2d_problem(s, {padding[0], 0, padding[1], 0}));
+    if (input.dtype() == kFloat32)
+        return detail::convolution_transpose_onednn(input, weight, bias,
+                                                    conv2d_problem(s, {padding[0], 0, padding[1], 0}));
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor wt = lazynn::detail::contiguous_data(weight);
     Tensor out = zeros({s.n, s.c, s.h, s.w}, input.dtype());
@@ -262,8 +287,8 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
         for (std::int64_t n = 0; n < s.n; ++n) {
             for (std::int64_t g = 0; g < s.groups; ++g) {
                 // cols[K, L] = W_g^T [K, O_g] x_g [O_g, L], then scatter into the output image.
-                gemm<T>(true, false, s.k(), s.l(), s.og(), T(1), wv + g * s.og() * s.k(), s.k(), xv + (n * s.o + g * s.og()) * s.l(), s.l(), T(0),
-                        cols, s.l());
+                gemm<T>(true, false, s.k(), s.l(), s.og(), T(1), wv + g * s.og() * s.k(), s.k(),
+                        xv + (n * s.o + g * s.og()) * s.l(), s.l(), T(0), cols, s.l());
                 col2im(s, cols, n, g, o);
             }
         }
@@ -280,41 +305,45 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        record(out, "ConvolutionBackward0", {input, weight, bias}, [s, sx = SavedTensor(x), sw = SavedTensor(wt), gi, gw, gb](const Tensor& g_in) {
-            const Tensor go = lazynn::detail::contiguous_data(g_in);
-            const Tensor xv = sx.unpack(), wv = sw.unpack();
-            Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), xv.dtype()) : Tensor();
-            Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
-            Tensor grad_bias = gb ? go.sum({0, 2, 3}) : Tensor();
-            Tensor backward_cols = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
-            visit_floating(xv.dtype(), "conv_transpose2d_backward", [&](auto tag) {
-                using T = typename decltype(tag)::type;
-                T* cols = backward_cols.impl().data<T>();
-                for (std::int64_t n = 0; n < s.n; ++n) {
-                    for (std::int64_t g = 0; g < s.groups; ++g) {
-                        im2col(s, go.impl().data<T>(), n, g, cols);
-                        const T* xg = xv.impl().data<T>() + (n * s.o + g * s.og()) * s.l();
-                        if (gi) {
-                            gemm<T>(false, false, s.og(), s.l(), s.k(), T(1), wv.impl().data<T>() + g * s.og() * s.k(), s.k(), cols, s.l(), T(0),
-                                    grad_input.impl().data<T>() + (n * s.o + g * s.og()) * s.l(), s.l());
-                        }
-                        if (gw) {
-                            gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), xg, s.l(), cols, s.l(), T(1),
-                                    grad_weight.impl().data<T>() + g * s.og() * s.k(), s.k());
+        record(
+            out, "ConvolutionBackward0", {input, weight, bias},
+            [s, sx = SavedTensor(x), sw = SavedTensor(wt), gi, gw, gb](const Tensor& g_in) {
+                const Tensor go = lazynn::detail::contiguous_data(g_in);
+                const Tensor xv = sx.unpack(), wv = sw.unpack();
+                Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), xv.dtype()) : Tensor();
+                Tensor grad_weight = gw ? zeros(wv.shape(), wv.dtype()) : Tensor();
+                Tensor grad_bias = gb ? go.sum({0, 2, 3}) : Tensor();
+                Tensor backward_cols = lazynn::detail::empty_tensor({s.k() * s.l()}, xv.dtype());
+                visit_floating(xv.dtype(), "conv_transpose2d_backward", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    T* cols = backward_cols.impl().data<T>();
+                    for (std::int64_t n = 0; n < s.n; ++n) {
+                        for (std::int64_t g = 0; g < s.groups; ++g) {
+                            im2col(s, go.impl().data<T>(), n, g, cols);
+                            const T* xg = xv.impl().data<T>() + (n * s.o + g * s.og()) * s.l();
+                            if (gi) {
+                                gemm<T>(false, false, s.og(), s.l(), s.k(), T(1),
+                                        wv.impl().data<T>() + g * s.og() * s.k(), s.k(), cols, s.l(), T(0),
+                                        grad_input.impl().data<T>() + (n * s.o + g * s.og()) * s.l(), s.l());
+                            }
+                            if (gw) {
+                                gemm<T>(false, true, s.og(), s.k(), s.l(), T(1), xg, s.l(), cols, s.l(), T(1),
+                                        grad_weight.impl().data<T>() + g * s.og() * s.k(), s.k());
+                            }
                         }
                     }
-                }
-            });
-            return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
-        }, true);
+                });
+                return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
+            },
+            true);
     }
     return out;
 }
 
 Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode, double value) {
     if (pads.size() % 2 != 0 || static_cast<std::int64_t>(pads.size() / 2) > input.dim()) {
-        throw ValueError("pad: padding length must be even and at most twice the number of dims, got " + std::to_string(pads.size()) +
-                         " for an input of shape " + shape_to_list(input.shape()));
+        throw ValueError("pad: padding length must be even and at most twice the number of dims, got " +
+                         std::to_string(pads.size()) + " for an input of shape " + shape_to_list(input.shape()));
     }
     if (mode != "constant" && mode != "zeros" && mode != "reflect" && mode != "replicate" && mode != "circular") {
         throw ValueError("pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got '" + mode + "'");
@@ -327,7 +356,8 @@ Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std
         const std::int64_t size = out.size(dim);
         if (mode == "constant" || mode == "zeros") {
             if (before < 0 || after < 0) {
-                out = out.narrow(dim, std::max<std::int64_t>(-before, 0), size + std::min<std::int64_t>(before, 0) + std::min<std::int64_t>(after, 0));
+                out = out.narrow(dim, std::max<std::int64_t>(-before, 0),
+                                 size + std::min<std::int64_t>(before, 0) + std::min<std::int64_t>(after, 0));
             }
             std::vector<Tensor> parts;
             Shape block = out.shape();
@@ -353,10 +383,14 @@ Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std
         std::vector<std::int64_t> index;
         for (std::int64_t i = -before; i < size + after; ++i) {
             std::int64_t j = i;
-            if (mode == "replicate") j = std::clamp<std::int64_t>(i, 0, size - 1);
-            else if (mode == "circular") j = ((i % size) + size) % size;
-            else if (i < 0) j = -i;
-            else if (i >= size) j = 2 * (size - 1) - i;
+            if (mode == "replicate")
+                j = std::clamp<std::int64_t>(i, 0, size - 1);
+            else if (mode == "circular")
+                j = ((i % size) + size) % size;
+            else if (i < 0)
+                j = -i;
+            else if (i >= size)
+                j = 2 * (size - 1) - i;
             index.push_back(j);
         }
         out = out.index_select(dim, tensor(index, {static_cast<std::int64_t>(index.size())}));
@@ -366,11 +400,14 @@ Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std
 
 void check_conv_bias(const Tensor& weight, const Tensor& bias, std::int64_t groups, bool transposed, const char* op) {
     if (!bias.defined()) return;
-    if (weight.dim() < 2) throw ShapeError(std::string(op) + ": expected a weight with at least 2 dims, got " + shape_to_list(weight.shape()));
+    if (weight.dim() < 2)
+        throw ShapeError(std::string(op) + ": expected a weight with at least 2 dims, got " +
+                         shape_to_list(weight.shape()));
     const std::int64_t out_channels = transposed ? weight.size(1) * groups : weight.size(0);
     if (bias.dim() != 1 || bias.size(0) != out_channels) {
-        throw RuntimeError(std::string(op) + ": Given " + (transposed ? "transposed=1, " : "") + "weight of size " + shape_to_list(weight.shape()) +
-                           ", expected bias to be 1-dimensional with " + std::to_string(out_channels) + " elements, but got bias of size " +
+        throw RuntimeError(std::string(op) + ": Given " + (transposed ? "transposed=1, " : "") + "weight of size " +
+                           shape_to_list(weight.shape()) + ", expected bias to be 1-dimensional with " +
+                           std::to_string(out_channels) + " elements, but got bias of size " +
                            shape_to_list(bias.shape()) + " instead");
     }
 }

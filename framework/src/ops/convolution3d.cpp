@@ -21,19 +21,22 @@ Tensor unfold_depth(const Tensor& y, std::int64_t n, std::int64_t d) {
 }
 
 void check_input(const Tensor& input, const Tensor& weight, const char* op) {
-    if (input.dim() != 5) throw ShapeError(std::string(op) + ": expected a 5-D input [N, C, D, H, W], got " + shape_to_list(input.shape()));
-    if (weight.dim() != 5) throw ShapeError(std::string(op) + ": expected a 5-D weight, got " + shape_to_list(weight.shape()));
+    if (input.dim() != 5)
+        throw ShapeError(std::string(op) + ": expected a 5-D input [N, C, D, H, W], got " +
+                         shape_to_list(input.shape()));
+    if (weight.dim() != 5)
+        throw ShapeError(std::string(op) + ": expected a 5-D weight, got " + shape_to_list(weight.shape()));
     if (input.dtype() != weight.dtype()) {
-        throw DtypeError(std::string(op) + ": input (" + dtype_name(input.dtype()) + ") and weight (" + dtype_name(weight.dtype()) +
-                         ") must have the same dtype");
+        throw DtypeError(std::string(op) + ": input (" + dtype_name(input.dtype()) + ") and weight (" +
+                         dtype_name(weight.dtype()) + ") must have the same dtype");
     }
 }
 
 /// The oneDNN description of a 3-D convolution with input [N, C, in...] and weight [O, C/groups, k...].
 /// `pad_begin` is the padding before each spatial dim; the padding after follows from the output size.
-detail::ConvProblem conv3d_problem(const Shape& input, const Shape& weight, std::int64_t groups, std::array<std::int64_t, 3> out,
-                                   std::array<std::int64_t, 3> stride, std::array<std::int64_t, 3> pad_begin,
-                                   std::array<std::int64_t, 3> dilation) {
+detail::ConvProblem conv3d_problem(const Shape& input, const Shape& weight, std::int64_t groups,
+                                   std::array<std::int64_t, 3> out, std::array<std::int64_t, 3> stride,
+                                   std::array<std::int64_t, 3> pad_begin, std::array<std::int64_t, 3> dilation) {
     detail::ConvProblem p;
     p.spatial = 3;
     p.n = input[0], p.c = input[1], p.o = weight[0], p.groups = groups;
@@ -53,23 +56,26 @@ Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
     check_conv_bias(weight, bias, groups, false, "conv3d");
     if (input.dtype() == kFloat32) {
         if (input.size(1) != weight.size(1) * groups) {
-            throw ShapeError("conv3d: expected input " + shape_to_list(input.shape()) + " to have " + std::to_string(weight.size(1) * groups) +
-                             " channels, but got " + std::to_string(input.size(1)) + " channels instead (weight " +
+            throw ShapeError("conv3d: expected input " + shape_to_list(input.shape()) + " to have " +
+                             std::to_string(weight.size(1) * groups) + " channels, but got " +
+                             std::to_string(input.size(1)) + " channels instead (weight " +
                              shape_to_list(weight.shape()) + ", groups " + std::to_string(groups) + ")");
         }
         std::array<std::int64_t, 3> out{};
         for (std::size_t d = 0; d < 3; ++d) {
-            const std::int64_t span = input.size(static_cast<std::int64_t>(d) + 2) + padding[2 * d] + padding[2 * d + 1] -
+            const std::int64_t span = input.size(static_cast<std::int64_t>(d) + 2) + padding[2 * d] +
+                                      padding[2 * d + 1] -
                                       dilation[d] * (weight.size(static_cast<std::int64_t>(d) + 2) - 1) - 1;
             if (span < 0) {
-                throw ShapeError("conv3d: calculated output size is less than one: the padded input " + shape_to_list(input.shape()) +
-                                 " is smaller than the dilated kernel " + shape_to_list(weight.shape()));
+                throw ShapeError("conv3d: calculated output size is less than one: the padded input " +
+                                 shape_to_list(input.shape()) + " is smaller than the dilated kernel " +
+                                 shape_to_list(weight.shape()));
             }
             out[d] = span / stride[d] + 1;
         }
         return detail::convolution_onednn(input, weight, bias,
-                                          conv3d_problem(input.shape(), weight.shape(), groups, out, stride, {padding[0], padding[2], padding[4]},
-                                                         dilation),
+                                          conv3d_problem(input.shape(), weight.shape(), groups, out, stride,
+                                                         {padding[0], padding[2], padding[4]}, dilation),
                                           false);
     }
     // Depth padding is applied here; height and width padding go to the 2-D kernel.
@@ -77,13 +83,15 @@ Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
     const std::int64_t n = x.size(0), depth = x.size(2), taps = weight.size(2);
     const std::int64_t out_depth = (depth - dilation[0] * (taps - 1) - 1) / stride[0] + 1;
     if (depth - dilation[0] * (taps - 1) - 1 < 0) {
-        throw ShapeError("conv3d: calculated output depth is less than one: padded input depth " + std::to_string(depth) +
-                         " is smaller than the dilated kernel depth " + std::to_string(dilation[0] * (taps - 1) + 1));
+        throw ShapeError("conv3d: calculated output depth is less than one: padded input depth " +
+                         std::to_string(depth) + " is smaller than the dilated kernel depth " +
+                         std::to_string(dilation[0] * (taps - 1) + 1));
     }
     Tensor sum;
     for (std::int64_t kd = 0; kd < taps; ++kd) {
         const std::int64_t first = kd * dilation[0];
-        const Tensor slices = x.slice(2, first, first + (out_depth - 1) * stride[0] + 1, stride[0]);   // [N, C, D', H, W]
+        const Tensor slices =
+            x.slice(2, first, first + (out_depth - 1) * stride[0] + 1, stride[0]);  // [N, C, D', H, W]
         const Tensor y = conv2d(fold_depth(slices), weight.select(2, kd), Tensor(), {stride[1], stride[2]},
                                 {padding[2], padding[3], padding[4], padding[5]}, {dilation[1], dilation[2]}, groups);
         sum = sum.defined() ? sum + y : y;
@@ -93,9 +101,10 @@ Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
     return out;
 }
 
-Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
-                        std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> output_padding,
-                        std::array<std::int64_t, 3> dilation, std::int64_t groups) {
+Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        std::array<std::int64_t, 3> stride, std::array<std::int64_t, 3> padding,
+                        std::array<std::int64_t, 3> output_padding, std::array<std::int64_t, 3> dilation,
+                        std::int64_t groups) {
     check_input(input, weight, "conv_transpose3d");
     check_conv_bias(weight, bias, groups, true, "conv_transpose3d");
     const std::int64_t n = input.size(0), depth = input.size(2), taps = weight.size(2);
@@ -103,41 +112,47 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
     const std::int64_t full = (depth - 1) * stride[0] + dilation[0] * (taps - 1) + 1 + output_padding[0];
     const std::int64_t out_depth = full - 2 * padding[0];
     if (out_depth <= 0) {
-        throw ShapeError("conv_transpose3d: calculated output depth " + std::to_string(out_depth) + " is less than one");
+        throw ShapeError("conv_transpose3d: calculated output depth " + std::to_string(out_depth) +
+                         " is less than one");
     }
     if (input.dtype() == kFloat32) {
         if (input.size(1) != weight.size(0)) {
-            throw ShapeError("conv_transpose3d: Given transposed=1, weight of size " + shape_to_list(weight.shape()) + ", expected input" +
-                             shape_to_list(input.shape()) + " to have " + std::to_string(weight.size(0)) + " channels, but got " +
-                             std::to_string(input.size(1)) + " channels instead");
+            throw ShapeError("conv_transpose3d: Given transposed=1, weight of size " + shape_to_list(weight.shape()) +
+                             ", expected input" + shape_to_list(input.shape()) + " to have " +
+                             std::to_string(weight.size(0)) + " channels, but got " + std::to_string(input.size(1)) +
+                             " channels instead");
         }
         // The adjoint convolution: its input is this op's output, its output this op's input.
         Shape adjoint_input{input.size(0), weight.size(1) * groups, 0, 0, 0};
         std::array<std::int64_t, 3> adjoint_out{};
         for (std::size_t d = 0; d < 3; ++d) {
             const auto dim = static_cast<std::int64_t>(d) + 2;
-            adjoint_input[d + 2] = (input.size(dim) - 1) * stride[d] - 2 * padding[d] + dilation[d] * (weight.size(dim) - 1) +
-                                   output_padding[d] + 1;
+            adjoint_input[d + 2] = (input.size(dim) - 1) * stride[d] - 2 * padding[d] +
+                                   dilation[d] * (weight.size(dim) - 1) + output_padding[d] + 1;
             if (adjoint_input[d + 2] <= 0) {
-                throw ShapeError("conv_transpose3d: the output size would be non-positive for input " + shape_to_list(input.shape()));
+                throw ShapeError("conv_transpose3d: the output size would be non-positive for input " +
+                                 shape_to_list(input.shape()));
             }
             adjoint_out[d] = input.size(dim);
         }
-        const detail::ConvProblem p = conv3d_problem(adjoint_input, weight.shape(), groups, adjoint_out, stride, padding, dilation);
+        const detail::ConvProblem p =
+            conv3d_problem(adjoint_input, weight.shape(), groups, adjoint_out, stride, padding, dilation);
         return detail::convolution_transpose_onednn(input, weight, bias, p);
     }
     const Tensor folded = fold_depth(input);
     Tensor sum;
     for (std::int64_t kd = 0; kd < taps; ++kd) {
-        Tensor y = conv_transpose2d(folded, weight.select(2, kd), Tensor(), {stride[1], stride[2]}, {padding[1], padding[2]},
-                                    {output_padding[1], output_padding[2]}, {dilation[1], dilation[2]}, groups);
-        y = y.reshape({n, depth, y.size(1), y.size(2), y.size(3)});   // [N, D, C_out, H', W']
-        if (stride[0] > 1) {   // interleave stride-1 empty slices after each input slice
+        Tensor y =
+            conv_transpose2d(folded, weight.select(2, kd), Tensor(), {stride[1], stride[2]}, {padding[1], padding[2]},
+                             {output_padding[1], output_padding[2]}, {dilation[1], dilation[2]}, groups);
+        y = y.reshape({n, depth, y.size(1), y.size(2), y.size(3)});  // [N, D, C_out, H', W']
+        if (stride[0] > 1) {  // interleave stride-1 empty slices after each input slice
             Shape spread = y.shape();
             spread.insert(spread.begin() + 2, 1);
             Shape gap = spread;
             gap[2] = stride[0] - 1;
-            y = cat({y.reshape(spread), zeros(gap, y.dtype())}, 2).reshape({n, depth * stride[0], y.size(2), y.size(3), y.size(4)});
+            y = cat({y.reshape(spread), zeros(gap, y.dtype())}, 2)
+                    .reshape({n, depth * stride[0], y.size(2), y.size(3), y.size(4)});
             y = y.narrow(1, 0, (depth - 1) * stride[0] + 1);
         }
         std::vector<Tensor> parts;

@@ -12,7 +12,7 @@
 namespace lazynn::kernels {
 
 /// Elements per thread below which splitting an elementwise loop costs more than it saves.
-inline constexpr std::int64_t kElementwiseGrain = extension::kElementwiseGrain;   // lazynn/extension.hpp
+inline constexpr std::int64_t kElementwiseGrain = extension::kElementwiseGrain;  // lazynn/extension.hpp
 /// The same for functions that cost tens of cycles per element (exp, log, tanh, erf, ...).
 inline constexpr std::int64_t kTranscendentalGrain = std::int64_t{1} << 12;
 
@@ -33,10 +33,14 @@ void elementwise_chunks(std::int64_t n, Body&& body, std::int64_t grain = kEleme
 template <class Fn>
 decltype(auto) visit_numeric(Dtype dtype, const char* op, Fn&& fn) {
     switch (dtype) {
-        case Dtype::Float64: return fn(TypeTag<double>{});
-        case Dtype::Int64: return fn(TypeTag<std::int64_t>{});
-        case Dtype::Bool: throw_bool_unsupported(op);
-        case Dtype::Float32: break;
+        case Dtype::Float64:
+            return fn(TypeTag<double>{});
+        case Dtype::Int64:
+            return fn(TypeTag<std::int64_t>{});
+        case Dtype::Bool:
+            throw_bool_unsupported(op);
+        case Dtype::Float32:
+            break;
     }
     return fn(TypeTag<float>{});
 }
@@ -46,7 +50,8 @@ Tensor converted(const Tensor& t, Dtype dtype);
 
 /// out = f(x) elementwise. int64 and bool inputs are computed in float32 when `floating_result`.
 template <class F>
-Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true, std::int64_t grain = kElementwiseGrain) {
+Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true,
+             std::int64_t grain = kElementwiseGrain) {
     const TensorImpl& in_impl = lazynn::detail::checked(t, name);
     if (in_impl.dtype == kBool && !floating_result) {
         // Runs in int64 and keeps the truth of the result.
@@ -59,9 +64,12 @@ Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true
         using T = typename decltype(tag)::type;
         const T* x = in.impl().data<T>();
         T* y = out.impl().data<T>();
-        elementwise_chunks(out.impl().numel(), [&](std::int64_t begin, std::int64_t end) {
-            for (std::int64_t i = begin; i < end; ++i) y[i] = static_cast<T>(f(x[i]));
-        }, grain);
+        elementwise_chunks(
+            out.impl().numel(),
+            [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t i = begin; i < end; ++i) y[i] = static_cast<T>(f(x[i]));
+            },
+            grain);
     });
     return out;
 }
@@ -95,19 +103,28 @@ Tensor binary_in(const Tensor& a, const Tensor& b, Dtype dtype, const char* name
             const bool a_full = ka.shape == out_shape && ka.is_contiguous();
             const bool b_full = kb.shape == out_shape && kb.is_contiguous();
             if (a_full && b_full) {
-                elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
-                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], pb[i]));
-                }, grain);
+                elementwise_chunks(
+                    n,
+                    [&](std::int64_t begin, std::int64_t end) {
+                        for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], pb[i]));
+                    },
+                    grain);
             } else if (a_full && kb.numel() == 1) {
                 const T s = *pb;
-                elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
-                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], s));
-                }, grain);
+                elementwise_chunks(
+                    n,
+                    [&](std::int64_t begin, std::int64_t end) {
+                        for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], s));
+                    },
+                    grain);
             } else if (b_full && ka.numel() == 1) {
                 const T s = *pa;
-                elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) {
-                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(s, pb[i]));
-                }, grain);
+                elementwise_chunks(
+                    n,
+                    [&](std::int64_t begin, std::int64_t end) {
+                        for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(s, pb[i]));
+                    },
+                    grain);
             } else {
                 const std::array<Shape, 3> strides{out.impl().strides, broadcast_strides(ka, out_shape),
                                                    broadcast_strides(kb, out_shape)};
@@ -125,13 +142,16 @@ Tensor binary_in(const Tensor& a, const Tensor& b, Dtype dtype, const char* name
                         const T xv = *x;
                         for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(xv, y[k]));
                     } else {
-                        for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k * inner[1]], y[k * inner[2]]));
+                        for (std::int64_t k = 0; k < count; ++k)
+                            o[k] = static_cast<O>(f(x[k * inner[1]], y[k * inner[2]]));
                     }
                 });
             }
         };
-        if (bool_result) run(TypeTag<bool>{});
-        else run(TypeTag<T>{});
+        if (bool_result)
+            run(TypeTag<bool>{});
+        else
+            run(TypeTag<T>{});
     });
     return out;
 }
@@ -141,7 +161,9 @@ template <class F>
 Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f, std::int64_t grain = kElementwiseGrain) {
     const Dtype dtype = result_type(lazynn::detail::checked(a, name), lazynn::detail::checked(b, name));
     // Arithmetic on two bools runs in int64 and keeps the truth of the result (+ is or, * is and).
-    if (dtype == kBool) return binary_in(a, b, kInt64, name, [f](auto x, auto y) { return f(x, y) != 0; }, true, grain);
+    if (dtype == kBool)
+        return binary_in(
+            a, b, kInt64, name, [f](auto x, auto y) { return f(x, y) != 0; }, true, grain);
     return binary_in(a, b, dtype, name, f, false, grain);
 }
 
@@ -153,7 +175,8 @@ void binary_inplace(TensorImpl& self, const Tensor& other, const char* name, F f
     const TensorImpl& ko = c.impl();
     if (broadcast_shapes(self.shape, ko.shape, name) != self.shape) {
         throw ShapeError(std::string(name) + ": output with shape " + shape_to_list(self.shape) +
-                         " doesn't match the broadcast shape " + shape_to_list(broadcast_shapes(self.shape, ko.shape, name)));
+                         " doesn't match the broadcast shape " +
+                         shape_to_list(broadcast_shapes(self.shape, ko.shape, name)));
     }
     visit_numeric(self.dtype, name, [&](auto tag) {
         using T = typename decltype(tag)::type;
@@ -169,7 +192,8 @@ void binary_inplace(TensorImpl& self, const Tensor& other, const char* name, F f
         for_each_run<2>(self.shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
             T* s = ps + off[0];
             const T* o = po + off[1];
-            for (std::int64_t k = 0; k < count; ++k) s[k * inner[0]] = static_cast<T>(f(s[k * inner[0]], o[k * inner[1]]));
+            for (std::int64_t k = 0; k < count; ++k)
+                s[k * inner[0]] = static_cast<T>(f(s[k * inner[0]], o[k * inner[1]]));
         });
     });
     self.storage->bump_version();

@@ -19,7 +19,8 @@ void relu_backward_span(const double* grad, const double* output, double* out, s
 /// values = relu(values) over n elements, split across threads when large.
 template <class T>
 void relu_in_place(T* values, std::int64_t n) {
-    kernels::elementwise_chunks(n, [&](std::int64_t begin, std::int64_t end) { relu_span(values + begin, end - begin); });
+    kernels::elementwise_chunks(n,
+                                [&](std::int64_t begin, std::int64_t end) { relu_span(values + begin, end - begin); });
 }
 
 /// The gradient through a ReLU whose output was `output`: grad where output > 0 or NaN, else 0.

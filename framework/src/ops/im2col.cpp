@@ -9,7 +9,8 @@
 
 namespace lazynn::ops::detail {
 
-std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std::int64_t width, std::int64_t stride, std::int64_t shift) {
+std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std::int64_t width, std::int64_t stride,
+                                                    std::int64_t shift) {
     std::int64_t first = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
     std::int64_t last = width - shift <= 0 ? 0 : (width - shift + stride - 1) / stride;
     first = std::min(first, out_width);

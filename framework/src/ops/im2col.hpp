@@ -9,9 +9,9 @@ namespace lazynn::ops::detail {
 
 /// A 2-D convolution's sizes: input, weight, output, stride, top/left padding, dilation, groups.
 struct ConvGeometry {
-    std::int64_t n, c, h, w;        // input
-    std::int64_t o, kh, kw;         // weight
-    std::int64_t oh, ow;            // output
+    std::int64_t n, c, h, w;  // input
+    std::int64_t o, kh, kw;   // weight
+    std::int64_t oh, ow;      // output
     std::int64_t sh, sw, pt, pl, dh, dw, groups;
     std::int64_t cg() const { return c / groups; }
     std::int64_t og() const { return o / groups; }
@@ -21,7 +21,8 @@ struct ConvGeometry {
 
 /// The output columns x whose input column x*stride + shift lies inside [0, width): [first, last).
 /// Everything outside reads padding.
-std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std::int64_t width, std::int64_t stride, std::int64_t shift);
+std::pair<std::int64_t, std::int64_t> valid_columns(std::int64_t out_width, std::int64_t width, std::int64_t stride,
+                                                    std::int64_t shift);
 
 /// The output rows y whose input row y*stride - pt + i*dh (kernel row i) lies inside [0, h).
 std::pair<std::int64_t, std::int64_t> valid_rows(const ConvGeometry& s, std::int64_t i);

@@ -68,14 +68,15 @@ void im2col(const ops::detail::ConvGeometry& s, const T* input, std::int64_t n, 
             const auto [y_first, y_last] = valid_rows(s, i);
             for (std::int64_t j = 0; j < s.kw; ++j) {
                 T* row = cols + ((c * s.kh + i) * s.kw + j) * s.l();
-                const std::int64_t shift = j * s.dw - s.pl;   // input column = x * sw + shift
+                const std::int64_t shift = j * s.dw - s.pl;  // input column = x * sw + shift
                 const auto [first, last] = valid_columns(s.ow, s.w, s.sw, shift);
                 fill_zero<A>(row, row + y_first * s.ow);
                 fill_zero<A>(row + y_last * s.ow, row + s.l());
                 const T* src = plane + (y_first * s.sh - s.pt + i * s.dh) * s.w + shift;
                 T* out = row + y_first * s.ow;
                 if (s.sw == 1 && first == 0 && last == s.ow) {
-                    for (std::int64_t y = y_first; y < y_last; ++y, src += s.sh * s.w, out += s.ow) copy_segment<A>(out, src, s.ow);
+                    for (std::int64_t y = y_first; y < y_last; ++y, src += s.sh * s.w, out += s.ow)
+                        copy_segment<A>(out, src, s.ow);
                     continue;
                 }
                 for (std::int64_t y = y_first; y < y_last; ++y, src += s.sh * s.w, out += s.ow) {
@@ -125,15 +126,18 @@ void Im2colKernels<A>::im2col(const ConvGeometry& s, const float* input, std::in
     im2col_detail::im2col<A>(s, input, n, g, cols);
 }
 template <class A>
-void Im2colKernels<A>::im2col(const ConvGeometry& s, const double* input, std::int64_t n, std::int64_t g, double* cols) {
+void Im2colKernels<A>::im2col(const ConvGeometry& s, const double* input, std::int64_t n, std::int64_t g,
+                              double* cols) {
     im2col_detail::im2col<A>(s, input, n, g, cols);
 }
 template <class A>
-void Im2colKernels<A>::col2im(const ConvGeometry& s, const float* cols, std::int64_t n, std::int64_t g, float* grad_input) {
+void Im2colKernels<A>::col2im(const ConvGeometry& s, const float* cols, std::int64_t n, std::int64_t g,
+                              float* grad_input) {
     im2col_detail::col2im<A>(s, cols, n, g, grad_input);
 }
 template <class A>
-void Im2colKernels<A>::col2im(const ConvGeometry& s, const double* cols, std::int64_t n, std::int64_t g, double* grad_input) {
+void Im2colKernels<A>::col2im(const ConvGeometry& s, const double* cols, std::int64_t n, std::int64_t g,
+                              double* grad_input) {
     im2col_detail::col2im<A>(s, cols, n, g, grad_input);
 }
 

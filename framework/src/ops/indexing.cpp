@@ -99,10 +99,13 @@ Tensor scatter_values(const Tensor& self, std::int64_t dim, const Tensor& index_
         using T = typename decltype(tag)::type;
         T* o = out.impl().data<T>();
         const T* s = srci.data<T>();
-        walk_index(index.impl(), out_strides, src_strides, d, size, op, [&](std::int64_t, std::int64_t at, std::int64_t from) {
-            if constexpr (std::is_same_v<T, bool>) o[at] = add ? (o[at] || s[from]) : s[from];
-            else o[at] = add ? static_cast<T>(o[at] + s[from]) : s[from];
-        });
+        walk_index(index.impl(), out_strides, src_strides, d, size, op,
+                   [&](std::int64_t, std::int64_t at, std::int64_t from) {
+                       if constexpr (std::is_same_v<T, bool>)
+                           o[at] = add ? (o[at] || s[from]) : s[from];
+                       else
+                           o[at] = add ? static_cast<T>(o[at] + s[from]) : s[from];
+                   });
     });
     return out;
 }
@@ -125,9 +128,12 @@ Tensor Tensor::gather(std::int64_t dim, const Tensor& index_in) const {
                    [&](std::int64_t, std::int64_t from, std::int64_t at) { o[at] = s[from]; });
     });
     if (needs_grad({this})) {
-        record(out, "GatherBackward0", {*this}, [dim, shape = si.shape, dtype = si.dtype, saved = SavedTensor(index_in)](const Tensor& g) {
-            return std::vector<Tensor>{zeros(shape, dtype).scatter_add(dim, saved.unpack(), g)};
-        }, true);
+        record(
+            out, "GatherBackward0", {*this},
+            [dim, shape = si.shape, dtype = si.dtype, saved = SavedTensor(index_in)](const Tensor& g) {
+                return std::vector<Tensor>{zeros(shape, dtype).scatter_add(dim, saved.unpack(), g)};
+            },
+            true);
     }
     return out;
 }
@@ -136,13 +142,15 @@ Tensor Tensor::scatter(std::int64_t dim, const Tensor& index, const Tensor& src)
     // Shapes: self [*], index [*] (no larger than src, nor than self apart from dim), src [*] -> self's shape.
     Tensor out = scatter_values(*this, dim, index, src, false, "scatter");
     if (needs_grad({this, &src})) {
-        record(out, "ScatterBackward0", {*this, src},
-               [dim, self_needed = requires_grad(), src_needed = src.requires_grad(), src_dtype = src.dtype(),
-                saved = SavedTensor(index)](const Tensor& g) {
-                   const Tensor ix = saved.unpack();
-                   return std::vector<Tensor>{self_needed ? g.scatter(dim, ix, 0.0) : Tensor(),
-                                              src_needed ? g.gather(dim, ix).to(src_dtype) : Tensor()};
-               }, true);
+        record(
+            out, "ScatterBackward0", {*this, src},
+            [dim, self_needed = requires_grad(), src_needed = src.requires_grad(), src_dtype = src.dtype(),
+             saved = SavedTensor(index)](const Tensor& g) {
+                const Tensor ix = saved.unpack();
+                return std::vector<Tensor>{self_needed ? g.scatter(dim, ix, 0.0) : Tensor(),
+                                           src_needed ? g.gather(dim, ix).to(src_dtype) : Tensor()};
+            },
+            true);
     }
     return out;
 }
@@ -151,9 +159,12 @@ Tensor Tensor::scatter(std::int64_t dim, const Tensor& index, double value) cons
     const TensorImpl& si = detail::checked(*this, "scatter");
     Tensor out = scatter_values(*this, dim, index, full({}, value, si.dtype), false, "scatter");
     if (needs_grad({this})) {
-        record(out, "ScatterBackward1", {*this}, [dim, saved = SavedTensor(index)](const Tensor& g) {
-            return std::vector<Tensor>{g.scatter(dim, saved.unpack(), 0.0)};
-        }, true);
+        record(
+            out, "ScatterBackward1", {*this},
+            [dim, saved = SavedTensor(index)](const Tensor& g) {
+                return std::vector<Tensor>{g.scatter(dim, saved.unpack(), 0.0)};
+            },
+            true);
     }
     return out;
 }
@@ -166,10 +177,12 @@ Tensor Tensor::scatter_add(std::int64_t dim, const Tensor& index, const Tensor& 
     }
     Tensor out = scatter_values(*this, dim, index, src, true, "scatter_add");
     if (needs_grad({this, &src})) {
-        record(out, "ScatterAddBackward0", {*this, src},
-               [dim, src_needed = src.requires_grad(), saved = SavedTensor(index)](const Tensor& g) {
-                   return std::vector<Tensor>{g, src_needed ? g.gather(dim, saved.unpack()) : Tensor()};
-               }, true);
+        record(
+            out, "ScatterAddBackward0", {*this, src},
+            [dim, src_needed = src.requires_grad(), saved = SavedTensor(index)](const Tensor& g) {
+                return std::vector<Tensor>{g, src_needed ? g.gather(dim, saved.unpack()) : Tensor()};
+            },
+            true);
     }
     return out;
 }
@@ -219,7 +232,8 @@ Tensor Tensor::masked_select(const Tensor& mask) const {
 Tensor one_hot(const Tensor& t, std::int64_t num_classes) {
     // Shapes: int64 [*] -> int64 [*, num_classes].
     const TensorImpl& ti = detail::checked(t, "one_hot");
-    if (ti.dtype != kInt64) throw DtypeError("one_hot is only applicable to index tensor (int64), got " + dtype_name(ti.dtype));
+    if (ti.dtype != kInt64)
+        throw DtypeError("one_hot is only applicable to index tensor (int64), got " + dtype_name(ti.dtype));
     const std::vector<std::int64_t> v = t.to_vector<std::int64_t>();
     for (auto x : v) {
         if (x < 0) throw RuntimeError("one_hot: Class values must be non-negative, got " + std::to_string(x));
@@ -229,8 +243,9 @@ Tensor one_hot(const Tensor& t, std::int64_t num_classes) {
         num_classes = *std::max_element(v.begin(), v.end()) + 1;
     }
     for (auto x : v) {
-        if (x >= num_classes) throw RuntimeError("one_hot: Class values must be smaller than num_classes (" +
-                                                 std::to_string(num_classes) + "), got " + std::to_string(x));
+        if (x >= num_classes)
+            throw RuntimeError("one_hot: Class values must be smaller than num_classes (" +
+                               std::to_string(num_classes) + "), got " + std::to_string(x));
     }
     Shape shape = ti.shape;
     shape.push_back(num_classes);
@@ -241,8 +256,12 @@ Tensor one_hot(const Tensor& t, std::int64_t num_classes) {
 }
 
 Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index) { return t.gather(dim, index); }
-Tensor scatter(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& src) { return t.scatter(dim, index, src); }
-Tensor scatter(const Tensor& t, std::int64_t dim, const Tensor& index, double value) { return t.scatter(dim, index, value); }
+Tensor scatter(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& src) {
+    return t.scatter(dim, index, src);
+}
+Tensor scatter(const Tensor& t, std::int64_t dim, const Tensor& index, double value) {
+    return t.scatter(dim, index, value);
+}
 Tensor scatter_add(const Tensor& t, std::int64_t dim, const Tensor& index, const Tensor& src) {
     return t.scatter_add(dim, index, src);
 }

@@ -28,29 +28,34 @@ Tensor& inplace(Tensor& self, const Tensor& other, const char* name, Kernel kern
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
     if (alpha == 1.0) {
-        return inplace(*this, other, "add_", [](auto x, auto y) { return x + y; },
-                       [](const Tensor& a, const Tensor& b) { return add(a, b); });
+        return inplace(
+            *this, other, "add_", [](auto x, auto y) { return x + y; },
+            [](const Tensor& a, const Tensor& b) { return add(a, b); });
     }
-    return inplace(*this, other, "add_", [alpha](auto x, auto y) { return x + alpha * y; },
-                   [alpha](const Tensor& a, const Tensor& b) { return add(a, b, alpha); });
+    return inplace(
+        *this, other, "add_", [alpha](auto x, auto y) { return x + alpha * y; },
+        [alpha](const Tensor& a, const Tensor& b) { return add(a, b, alpha); });
 }
 
 Tensor& Tensor::sub_(const Tensor& other) {
-    return inplace(*this, other, "sub_", [](auto x, auto y) { return x - y; },
-                   [](const Tensor& a, const Tensor& b) { return sub(a, b); });
+    return inplace(
+        *this, other, "sub_", [](auto x, auto y) { return x - y; },
+        [](const Tensor& a, const Tensor& b) { return sub(a, b); });
 }
 
 Tensor& Tensor::mul_(const Tensor& other) {
-    return inplace(*this, other, "mul_", [](auto x, auto y) { return x * y; },
-                   [](const Tensor& a, const Tensor& b) { return mul(a, b); });
+    return inplace(
+        *this, other, "mul_", [](auto x, auto y) { return x * y; },
+        [](const Tensor& a, const Tensor& b) { return mul(a, b); });
 }
 
 Tensor& Tensor::div_(const Tensor& other) {
     if (dtype() == kInt64) {
         throw DtypeError("div_: result type Float can't be cast to the desired output type Long; use div() instead");
     }
-    return inplace(*this, other, "div_", [](auto x, auto y) { return x / y; },
-                   [](const Tensor& a, const Tensor& b) { return div(a, b); });
+    return inplace(
+        *this, other, "div_", [](auto x, auto y) { return x / y; },
+        [](const Tensor& a, const Tensor& b) { return div(a, b); });
 }
 
 Tensor& Tensor::add_(double other) { return add_(kernels::scalar_like(*this, other)); }
@@ -65,8 +70,9 @@ Tensor& Tensor::clamp_(double min, double max) {
         return *this;
     }
     if (impl.dtype == kInt64 && (std::floor(min) != min || std::floor(max) != max)) {
-        throw DtypeError("clamp_: result type Float can't be cast to the desired output type Long; use clamp() "
-                         "instead");
+        throw DtypeError(
+            "clamp_: result type Float can't be cast to the desired output type Long; use clamp() "
+            "instead");
     }
     // PyTorch's min(max(x, min), max): NaN stays, min > max gives max.
     kernels::binary_inplace(impl, scalar_tensor(0.0, impl.dtype), "clamp_", [min, max](auto x, auto) {

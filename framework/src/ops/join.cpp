@@ -13,16 +13,19 @@ using autograd::detail::SavedTensor;
 Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
     const TensorImpl& i = detail::checked(*this, "index_select");
     const TensorImpl& ix = detail::checked(index, "index_select");
-    if (ix.dtype != kInt64) throw DtypeError("index_select(): Expected dtype int64 for index, got " + dtype_name(ix.dtype));
-    if (ix.shape.size() > 1) throw ShapeError("index_select(): Index is supposed to be a vector, got shape " + shape_to_list(ix.shape));
+    if (ix.dtype != kInt64)
+        throw DtypeError("index_select(): Expected dtype int64 for index, got " + dtype_name(ix.dtype));
+    if (ix.shape.size() > 1)
+        throw ShapeError("index_select(): Index is supposed to be a vector, got shape " + shape_to_list(ix.shape));
     const auto rank = static_cast<std::int64_t>(i.shape.size());
     const auto d = static_cast<std::size_t>(normalize_dim(dim, rank));
     const std::int64_t size = rank ? i.shape[d] : 1;
     const std::vector<std::int64_t> idx = index.to_vector<std::int64_t>();
     for (auto v : idx) {
-        if (v < 0 || v >= size) {   // negative indices do not wrap (PyTorch: "index out of range in self")
-            throw IndexError("index_select(): index out of range in self (index " + std::to_string(v) + " is out of bounds for dimension " +
-                             std::to_string(d) + " with size " + std::to_string(size) + ")");
+        if (v < 0 || v >= size) {  // negative indices do not wrap (PyTorch: "index out of range in self")
+            throw IndexError("index_select(): index out of range in self (index " + std::to_string(v) +
+                             " is out of bounds for dimension " + std::to_string(d) + " with size " +
+                             std::to_string(size) + ")");
         }
     }
     Shape out_shape = i.shape;
@@ -34,43 +37,50 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
     for (std::size_t k = d + 1; k < i.shape.size(); ++k) inner *= i.shape[k];
     Tensor out = detail::empty_tensor(out_shape, i.dtype);
     const std::size_t bytes = static_cast<std::size_t>(inner) * dtype_size(i.dtype);
-    const char* from = static_cast<const char*>(src.impl().storage->raw()) + src.impl().offset * static_cast<std::int64_t>(dtype_size(i.dtype));
+    const char* from = static_cast<const char*>(src.impl().storage->raw()) +
+                       src.impl().offset * static_cast<std::int64_t>(dtype_size(i.dtype));
     char* to = static_cast<char*>(out.impl().storage->raw());
     const auto count = static_cast<std::int64_t>(idx.size());
     for (std::int64_t o = 0; o < outer; ++o) {
         for (std::int64_t k = 0; k < count; ++k) {
             const std::int64_t s = idx[static_cast<std::size_t>(k)];
-            std::memcpy(to + static_cast<std::size_t>(o * count + k) * bytes, from + static_cast<std::size_t>(o * size + s) * bytes, bytes);
+            std::memcpy(to + static_cast<std::size_t>(o * count + k) * bytes,
+                        from + static_cast<std::size_t>(o * size + s) * bytes, bytes);
         }
     }
     if (needs_grad({this})) {
-        record(out, "IndexSelectBackward0", {*this}, [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](const Tensor& g_in) {
-            Tensor grad = zeros(in_shape, dtype);
-            const Tensor g = detail::contiguous_data(g_in);
-            visit_dtype(dtype, [&](auto tag) {
-                using T = typename decltype(tag)::type;
-                T* dst = grad.impl().data<T>();
-                const T* gv = g.impl().data<T>();
-                for (std::int64_t o = 0; o < outer; ++o) {
-                    for (std::int64_t k = 0; k < count; ++k) {
-                        const std::int64_t s = idx[static_cast<std::size_t>(k)];
-                        T* row = dst + (o * size + s) * inner;
-                        const T* grow = gv + (o * count + k) * inner;
-                        for (std::int64_t e = 0; e < inner; ++e) row[e] += grow[e];
+        record(
+            out, "IndexSelectBackward0", {*this},
+            [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](const Tensor& g_in) {
+                Tensor grad = zeros(in_shape, dtype);
+                const Tensor g = detail::contiguous_data(g_in);
+                visit_dtype(dtype, [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    T* dst = grad.impl().data<T>();
+                    const T* gv = g.impl().data<T>();
+                    for (std::int64_t o = 0; o < outer; ++o) {
+                        for (std::int64_t k = 0; k < count; ++k) {
+                            const std::int64_t s = idx[static_cast<std::size_t>(k)];
+                            T* row = dst + (o * size + s) * inner;
+                            const T* grow = gv + (o * count + k) * inner;
+                            for (std::int64_t e = 0; e < inner; ++e) row[e] += grow[e];
+                        }
                     }
-                }
+                });
+                return std::vector<Tensor>{grad};
+            },
+            false,
+            [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](
+                const Tensor& g, const autograd::detail::BackwardInputs&) {
+                // For create_graph: the scatter-add as a product with a constant one-hot [size, count] matrix.
+                Tensor one_hot = zeros({size, count}, dtype);
+                visit_dtype(dtype, [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    T* m = one_hot.impl().data<T>();
+                    for (std::int64_t k = 0; k < count; ++k) m[idx[static_cast<std::size_t>(k)] * count + k] = T(1);
+                });
+                return std::vector<Tensor>{lazynn::matmul(one_hot, g.reshape({outer, count, inner})).reshape(in_shape)};
             });
-            return std::vector<Tensor>{grad};
-        }, false, [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](const Tensor& g, const autograd::detail::BackwardInputs&) {
-            // For create_graph: the scatter-add as a product with a constant one-hot [size, count] matrix.
-            Tensor one_hot = zeros({size, count}, dtype);
-            visit_dtype(dtype, [&](auto tag) {
-                using T = typename decltype(tag)::type;
-                T* m = one_hot.impl().data<T>();
-                for (std::int64_t k = 0; k < count; ++k) m[idx[static_cast<std::size_t>(k)] * count + k] = T(1);
-            });
-            return std::vector<Tensor>{lazynn::matmul(one_hot, g.reshape({outer, count, inner})).reshape(in_shape)};
-        });
     }
     return out;
 }
@@ -111,15 +121,18 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     if (needs_grad(tensors)) {
         std::vector<Dtype> dtypes;
         for (const Tensor& t : tensors) dtypes.push_back(t.dtype());
-        record(out, "CatBackward0", tensors, [sizes, dtypes, d](const Tensor& g) {
-            std::vector<Tensor> grads;
-            std::int64_t offset = 0;
-            for (std::size_t k = 0; k < sizes.size(); ++k) {
-                grads.push_back(g.narrow(static_cast<std::int64_t>(d), offset, sizes[k]).to(dtypes[k]));
-                offset += sizes[k];
-            }
-            return grads;
-        }, false, autograd::detail::kDifferentiable);
+        record(
+            out, "CatBackward0", tensors,
+            [sizes, dtypes, d](const Tensor& g) {
+                std::vector<Tensor> grads;
+                std::int64_t offset = 0;
+                for (std::size_t k = 0; k < sizes.size(); ++k) {
+                    grads.push_back(g.narrow(static_cast<std::int64_t>(d), offset, sizes[k]).to(dtypes[k]));
+                    offset += sizes[k];
+                }
+                return grads;
+            },
+            false, autograd::detail::kDifferentiable);
     }
     return out;
 }

@@ -15,8 +15,8 @@ void check_rank(const Tensor& t, std::int64_t rank, const char* op, const char* 
 
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
     if (a.dtype() != b.dtype()) {
-        throw DtypeError(std::string(op) + ": expected both tensors to have the same dtype, but got " + dtype_name(a.dtype()) +
-                         " and " + dtype_name(b.dtype()));
+        throw DtypeError(std::string(op) + ": expected both tensors to have the same dtype, but got " +
+                         dtype_name(a.dtype()) + " and " + dtype_name(b.dtype()));
     }
 }
 
@@ -40,9 +40,9 @@ Tensor Tensor::bmm(const Tensor& other) const {
     check_rank(other, 3, "bmm", "batch2");
     check_same_dtype(*this, other, "bmm");
     if (size(0) != other.size(0) || size(2) != other.size(1)) {
-        throw ShapeError("bmm: Expected size for first two dimensions of batch2 tensor to be: [" + std::to_string(size(0)) +
-                         ", " + std::to_string(size(2)) + "] but got: [" + std::to_string(other.size(0)) + ", " +
-                         std::to_string(other.size(1)) + "].");
+        throw ShapeError("bmm: Expected size for first two dimensions of batch2 tensor to be: [" +
+                         std::to_string(size(0)) + ", " + std::to_string(size(2)) + "] but got: [" +
+                         std::to_string(other.size(0)) + ", " + std::to_string(other.size(1)) + "].");
     }
     return matmul(other);
 }

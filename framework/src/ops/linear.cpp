@@ -16,18 +16,18 @@ using autograd::detail::record;
 using autograd::detail::SavedTensor;
 
 template <class T>
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b, std::int64_t ldb,
-          T beta, T* c, std::int64_t ldc) {
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+          std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
     kernels::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
 }
 
-
 /// linear, followed by ReLU in the same pass when `relu` (one node, no intermediate tensor).
 Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias, bool relu) {
-    const bool fused = input.dim() >= 1 && weight.dim() == 2 && input.dtype() == weight.dtype() && input.is_floating_point() &&
-                       (!bias.defined() || (bias.dim() == 1 && bias.dtype() == weight.dtype() && bias.size(0) == weight.size(0))) &&
-                       input.size(-1) == weight.size(1);
-    if (!fused) {   // the general path reports shape and dtype problems
+    const bool fused =
+        input.dim() >= 1 && weight.dim() == 2 && input.dtype() == weight.dtype() && input.is_floating_point() &&
+        (!bias.defined() || (bias.dim() == 1 && bias.dtype() == weight.dtype() && bias.size(0) == weight.size(0))) &&
+        input.size(-1) == weight.size(1);
+    if (!fused) {  // the general path reports shape and dtype problems
         Tensor out = matmul(input, weight.t());
         if (bias.defined()) out = out + bias;
         return relu ? out.relu() : out;
@@ -48,63 +48,70 @@ Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias
             const T* bv = b.impl().data<T>();
             for (std::int64_t r = 0; r < rows; ++r) std::copy(bv, bv + out_features, o + r * out_features);
         }
-        gemm<T>(false, true, rows, out_features, in_features, x.impl().data<T>(), in_features, w.impl().data<T>(), in_features,
-                bias.defined() ? T(1) : T(0), o, out_features);
+        gemm<T>(false, true, rows, out_features, in_features, x.impl().data<T>(), in_features, w.impl().data<T>(),
+                in_features, bias.defined() ? T(1) : T(0), o, out_features);
         if (relu) detail::relu_in_place(o, rows * out_features);
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gx = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
-        record(out, relu ? "ReluBackward0" : "AddmmBackward0", {input, weight, bias},
-               [sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gx, gw, gb, rows, in_features,
-                out_features, in_shape = input.shape()](const Tensor& g_in) {
-                   // Through the ReLU first: the gradient where the output is positive (or NaN).
-                   const Tensor g = relu ? detail::relu_backward(lazynn::detail::contiguous_data(g_in), so.unpack())
-                                         : lazynn::detail::contiguous_data(g_in);
-                   const Tensor xv = sx.unpack(), wv = sw.unpack();
-                   Tensor grad_x = gx ? lazynn::detail::empty_tensor(in_shape, xv.dtype()) : Tensor();
-                   Tensor grad_w = gw ? lazynn::detail::empty_tensor({out_features, in_features}, wv.dtype()) : Tensor();
-                   Tensor grad_b = gb ? zeros({out_features}, wv.dtype()) : Tensor();
-                   visit_floating(xv.dtype(), "linear_backward", [&](auto tag) {
-                       using T = typename decltype(tag)::type;
-                       const T* gv = g.impl().data<T>();
-                       if (gx) gemm<T>(false, false, rows, in_features, out_features, gv, out_features, wv.impl().data<T>(), in_features, T(0),
-                                       grad_x.impl().data<T>(), in_features);
-                       if (gw) gemm<T>(true, false, out_features, in_features, rows, gv, out_features, xv.impl().data<T>(), in_features, T(0),
-                                       grad_w.impl().data<T>(), in_features);
-                       if (gb) {
-                           T* b = grad_b.impl().data<T>();
-                           for (std::int64_t r = 0; r < rows; ++r) {
-                               const T* row = gv + r * out_features;
-                               for (std::int64_t j = 0; j < out_features; ++j) b[j] += row[j];
-                           }
-                       }
-                   });
-                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
-               },
-               true,
-               [so = relu ? SavedTensor(out) : SavedTensor(), relu, gx, gw, gb, in_features,
-                out_features](const Tensor& g_in, const autograd::detail::BackwardInputs& in) {
-                   // create_graph: the same gradients with differentiable ops; the ReLU mask is constant.
-                   Tensor g = g_in;
-                   if (relu) {
-                       const Tensor y = so.unpack();
-                       g = g_in * detail::relu_backward(ones(y.shape(), y.dtype()), y);
-                   }
-                   const Tensor rows_g = g.reshape({-1, out_features});
-                   Tensor grad_x, grad_w, grad_b;
-                   if (gx) grad_x = matmul(g, in[1]);
-                   if (gw) grad_w = matmul(rows_g.t(), in[0].reshape({-1, in_features}));
-                   if (gb) grad_b = rows_g.sum({0});
-                   return std::vector<Tensor>{grad_x, grad_w, grad_b};
-               });
+        record(
+            out, relu ? "ReluBackward0" : "AddmmBackward0", {input, weight, bias},
+            [sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gx, gw, gb,
+             rows, in_features, out_features, in_shape = input.shape()](const Tensor& g_in) {
+                // Through the ReLU first: the gradient where the output is positive (or NaN).
+                const Tensor g = relu ? detail::relu_backward(lazynn::detail::contiguous_data(g_in), so.unpack())
+                                      : lazynn::detail::contiguous_data(g_in);
+                const Tensor xv = sx.unpack(), wv = sw.unpack();
+                Tensor grad_x = gx ? lazynn::detail::empty_tensor(in_shape, xv.dtype()) : Tensor();
+                Tensor grad_w = gw ? lazynn::detail::empty_tensor({out_features, in_features}, wv.dtype()) : Tensor();
+                Tensor grad_b = gb ? zeros({out_features}, wv.dtype()) : Tensor();
+                visit_floating(xv.dtype(), "linear_backward", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    const T* gv = g.impl().data<T>();
+                    if (gx)
+                        gemm<T>(false, false, rows, in_features, out_features, gv, out_features, wv.impl().data<T>(),
+                                in_features, T(0), grad_x.impl().data<T>(), in_features);
+                    if (gw)
+                        gemm<T>(true, false, out_features, in_features, rows, gv, out_features, xv.impl().data<T>(),
+                                in_features, T(0), grad_w.impl().data<T>(), in_features);
+                    if (gb) {
+                        T* b = grad_b.impl().data<T>();
+                        for (std::int64_t r = 0; r < rows; ++r) {
+                            const T* row = gv + r * out_features;
+                            for (std::int64_t j = 0; j < out_features; ++j) b[j] += row[j];
+                        }
+                    }
+                });
+                return std::vector<Tensor>{grad_x, grad_w, grad_b};
+            },
+            true,
+            [so = relu ? SavedTensor(out) : SavedTensor(), relu, gx, gw, gb, in_features, out_features](
+                const Tensor& g_in, const autograd::detail::BackwardInputs& in) {
+                // create_graph: the same gradients with differentiable ops; the ReLU mask is constant.
+                Tensor g = g_in;
+                if (relu) {
+                    const Tensor y = so.unpack();
+                    g = g_in * detail::relu_backward(ones(y.shape(), y.dtype()), y);
+                }
+                const Tensor rows_g = g.reshape({-1, out_features});
+                Tensor grad_x, grad_w, grad_b;
+                if (gx) grad_x = matmul(g, in[1]);
+                if (gw) grad_w = matmul(rows_g.t(), in[0].reshape({-1, in_features}));
+                if (gb) grad_b = rows_g.sum({0});
+                return std::vector<Tensor>{grad_x, grad_w, grad_b};
+            });
     }
     return out;
 }
 
 }  // namespace
 
-Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) { return linear_then(input, weight, bias, false); }
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+    return linear_then(input, weight, bias, false);
+}
 
-Tensor linear_relu(const Tensor& input, const Tensor& weight, const Tensor& bias) { return linear_then(input, weight, bias, true); }
+Tensor linear_relu(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+    return linear_then(input, weight, bias, true);
+}
 
 }  // namespace lazynn::ops

@@ -4,7 +4,6 @@
 #include "ops/gemm.hpp"
 #include "ops/elementwise.hpp"
 
-
 namespace lazynn {
 
 using autograd::detail::needs_grad;
@@ -42,7 +41,7 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
           std::int64_t ldb, T* c, std::int64_t ldc) {
     if constexpr (std::is_floating_point_v<T>) {
         kernels::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(0), c, ldc);
-    } else {   // int64: no BLAS
+    } else {  // int64: no BLAS
         for (std::int64_t i = 0; i < m; ++i) {
             for (std::int64_t j = 0; j < n; ++j) {
                 T acc = 0;
@@ -71,8 +70,14 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
     Tensor a = kernels::converted(a_in, dtype);
     Tensor b = kernels::converted(b_in, dtype);
     MatrixLayout la, lb;
-    if (!blas_layout(a.impl(), la)) { a = detail::contiguous_data(a); blas_layout(a.impl(), la); }
-    if (!blas_layout(b.impl(), lb)) { b = detail::contiguous_data(b); blas_layout(b.impl(), lb); }
+    if (!blas_layout(a.impl(), la)) {
+        a = detail::contiguous_data(a);
+        blas_layout(a.impl(), la);
+    }
+    if (!blas_layout(b.impl(), lb)) {
+        b = detail::contiguous_data(b);
+        blas_layout(b.impl(), lb);
+    }
     const TensorImpl& ia = a.impl();
     const TensorImpl& ib = b.impl();
     const std::size_t ra = ia.shape.size(), rb = ib.shape.size();
@@ -100,14 +105,17 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
         for (std::size_t i = 0; i < batch_a.size(); ++i) sa[i] = ia.strides[i];
         for (std::size_t i = 0; i < batch_b.size(); ++i) sb[i] = ib.strides[i];
         TensorImpl view_a, view_b;
-        view_a.shape = batch_a; view_a.strides = sa;
-        view_b.shape = batch_b; view_b.strides = sb;
-        const std::array<Shape, 2> strides{kernels::broadcast_strides(view_a, batch), kernels::broadcast_strides(view_b, batch)};
+        view_a.shape = batch_a;
+        view_a.strides = sa;
+        view_b.shape = batch_b;
+        view_b.strides = sb;
+        const std::array<Shape, 2> strides{kernels::broadcast_strides(view_a, batch),
+                                           kernels::broadcast_strides(view_b, batch)};
         std::int64_t index = 0;
         kernels::for_each_run<2>(batch, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
             for (std::int64_t c = 0; c < count; ++c, ++index) {
-                gemm<T>(la.transposed, lb.transposed, n, m, k, pa + off[0] + c * inner[0], la.ld, pb + off[1] + c * inner[1],
-                        lb.ld, pc + index * n * m, m);
+                gemm<T>(la.transposed, lb.transposed, n, m, k, pa + off[0] + c * inner[0], la.ld,
+                        pb + off[1] + c * inner[1], lb.ld, pc + index * n * m, m);
             }
         });
     });
@@ -121,28 +129,34 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
     if (sa[sa.size() - 1] != sb[sb.size() - 2]) throw_mismatch(sa, sb);
     Tensor out = batched_matmul(a, b);
     if (needs_grad({&a, &b})) {
-        record(out, "MmBackward0", {a, b}, [sa_ = SavedTensor(a), sb_ = SavedTensor(b), ra = a.requires_grad(), rb = b.requires_grad()](const Tensor& g) {
-            const Tensor x = sa_.unpack();
-            const Tensor y = sb_.unpack();
-            Tensor ga, gb;
-            if (ra) ga = sum_to(batched_matmul(g, y.transpose(-1, -2)), x.shape()).to(x.dtype());
-            if (rb) {
-                if (y.dim() == 2 && x.dim() > 2) {
-                    // Fold the batch: x^T g over all rows at once.
-                    const std::int64_t k = x.size(-1);
-                    gb = batched_matmul(x.reshape({-1, k}).t(), g.reshape({-1, g.size(-1)})).to(y.dtype());
-                } else {
-                    gb = sum_to(batched_matmul(x.transpose(-1, -2), g), y.shape()).to(y.dtype());
+        record(
+            out, "MmBackward0", {a, b},
+            [sa_ = SavedTensor(a), sb_ = SavedTensor(b), ra = a.requires_grad(),
+             rb = b.requires_grad()](const Tensor& g) {
+                const Tensor x = sa_.unpack();
+                const Tensor y = sb_.unpack();
+                Tensor ga, gb;
+                if (ra) ga = sum_to(batched_matmul(g, y.transpose(-1, -2)), x.shape()).to(x.dtype());
+                if (rb) {
+                    if (y.dim() == 2 && x.dim() > 2) {
+                        // Fold the batch: x^T g over all rows at once.
+                        const std::int64_t k = x.size(-1);
+                        gb = batched_matmul(x.reshape({-1, k}).t(), g.reshape({-1, g.size(-1)})).to(y.dtype());
+                    } else {
+                        gb = sum_to(batched_matmul(x.transpose(-1, -2), g), y.shape()).to(y.dtype());
+                    }
                 }
-            }
-            return std::vector<Tensor>{ga, gb};
-        }, true, [ra = a.requires_grad(), rb = b.requires_grad()](const Tensor& g, const autograd::detail::BackwardInputs& in) {
-            const Tensor x = in[0], y = in[1];
-            Tensor ga, gb;
-            if (ra) ga = sum_to(matmul_nd(g, y.transpose(-1, -2)), x.shape()).to(x.dtype());
-            if (rb) gb = sum_to(matmul_nd(x.transpose(-1, -2), g), y.shape()).to(y.dtype());
-            return std::vector<Tensor>{ga, gb};
-        });
+                return std::vector<Tensor>{ga, gb};
+            },
+            true,
+            [ra = a.requires_grad(), rb = b.requires_grad()](const Tensor& g,
+                                                             const autograd::detail::BackwardInputs& in) {
+                const Tensor x = in[0], y = in[1];
+                Tensor ga, gb;
+                if (ra) ga = sum_to(matmul_nd(g, y.transpose(-1, -2)), x.shape()).to(x.dtype());
+                if (rb) gb = sum_to(matmul_nd(x.transpose(-1, -2), g), y.shape()).to(y.dtype());
+                return std::vector<Tensor>{ga, gb};
+            });
     }
     return out;
 }
@@ -172,8 +186,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     }
     if (rb == 1) {
         if (ia.shape[ra - 1] != ib.shape[0]) {
-            throw ShapeError("matmul: shapes cannot be multiplied (" + shape_to_string(Shape(ia.shape.end() - 2, ia.shape.end())) +
-                             " and " + shape_to_string(ib.shape) + "x1)");
+            throw ShapeError("matmul: shapes cannot be multiplied (" +
+                             shape_to_string(Shape(ia.shape.end() - 2, ia.shape.end())) + " and " +
+                             shape_to_string(ib.shape) + "x1)");
         }
         return matmul_nd(a, b.unsqueeze(1)).squeeze(-1);
     }

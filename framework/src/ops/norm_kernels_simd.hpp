@@ -55,21 +55,28 @@ void transform(std::int64_t len, F f) {
     using B = Batch<T, A>;
     constexpr auto L = static_cast<std::int64_t>(B::size);
     std::int64_t j = 0;
-    for (; j + L <= len; j += L) f(j, [](const T* p) { return B::load_unaligned(p); }, [](T* p, B v) { v.store_unaligned(p); });
-    for (; j < len; ++j) f(j, [](const T* p) { return *p; }, [](T* p, T v) { *p = v; });
+    for (; j + L <= len; j += L)
+        f(
+            j, [](const T* p) { return B::load_unaligned(p); }, [](T* p, B v) { v.store_unaligned(p); });
+    for (; j < len; ++j)
+        f(
+            j, [](const T* p) { return *p; }, [](T* p, T v) { *p = v; });
 }
 
 template <class A, class T>
-void normalize_rows_forward(const T* x, const T* weight, const T* bias, T* y, double* mean, double* invstd, std::int64_t rows,
-                            std::int64_t len, double eps) {
+void normalize_rows_forward(const T* x, const T* weight, const T* bias, T* y, double* mean, double* invstd,
+                            std::int64_t rows, std::int64_t len, double eps) {
     for (std::int64_t r = 0; r < rows; ++r) {
         const T* row = x + r * len;
         T* out = y + r * len;
-        const double m = lane_sum<A>(len, [&](auto load, std::int64_t j) { return load(row + j); }) / static_cast<double>(len);
-        const double var = lane_sum<A>(len, [&](auto load, std::int64_t j) {
-                               const auto d = load(row + j) - m;
-                               return d * d;
-                           }) / static_cast<double>(len);
+        const double m =
+            lane_sum<A>(len, [&](auto load, std::int64_t j) { return load(row + j); }) / static_cast<double>(len);
+        const double var = lane_sum<A>(len,
+                                       [&](auto load, std::int64_t j) {
+                                           const auto d = load(row + j) - m;
+                                           return d * d;
+                                       }) /
+                           static_cast<double>(len);
         const double is = 1.0 / std::sqrt(var + eps);
         mean[r] = m;
         invstd[r] = is;
@@ -79,14 +86,15 @@ void normalize_rows_forward(const T* x, const T* weight, const T* bias, T* y, do
                 store(out + j, (load(row + j) * scale + shift) * load(weight + j) + load(bias + j));
             });
         } else {
-            transform<A, T>(len, [&](std::int64_t j, auto load, auto store) { store(out + j, load(row + j) * scale + shift); });
+            transform<A, T>(
+                len, [&](std::int64_t j, auto load, auto store) { store(out + j, load(row + j) * scale + shift); });
         }
     }
 }
 
 template <class A, class T>
-void normalize_rows_backward(const T* x, const T* g, const T* weight, const double* mean, const double* invstd, T* grad_x,
-                             double* grad_weight, double* grad_bias, std::int64_t rows, std::int64_t len) {
+void normalize_rows_backward(const T* x, const T* g, const T* weight, const double* mean, const double* invstd,
+                             T* grad_x, double* grad_weight, double* grad_bias, std::int64_t rows, std::int64_t len) {
     for (std::int64_t r = 0; r < rows; ++r) {
         const T* row = x + r * len;
         const T* grow = g + r * len;
@@ -94,17 +102,21 @@ void normalize_rows_backward(const T* x, const T* g, const T* weight, const doub
         const T scale = static_cast<T>(is), shift = static_cast<T>(-m * is);
         // Column sums over rows in double: element by element (the accumulators are per column).
         if (grad_weight) {
-            for (std::int64_t j = 0; j < len; ++j) grad_weight[j] += static_cast<double>(grow[j] * (row[j] * scale + shift));
+            for (std::int64_t j = 0; j < len; ++j)
+                grad_weight[j] += static_cast<double>(grow[j] * (row[j] * scale + shift));
         }
         if (grad_bias) {
             for (std::int64_t j = 0; j < len; ++j) grad_bias[j] += static_cast<double>(grow[j]);
         }
         if (!grad_x) continue;
         // dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = g * weight.
-        const auto dxhat = [&](auto load, std::int64_t j) { return weight ? load(grow + j) * load(weight + j) : load(grow + j); };
+        const auto dxhat = [&](auto load, std::int64_t j) {
+            return weight ? load(grow + j) * load(weight + j) : load(grow + j);
+        };
         const double a = lane_sum<A>(len, dxhat) / static_cast<double>(len);
-        const double b = lane_sum<A>(len, [&](auto load, std::int64_t j) { return dxhat(load, j) * ((load(row + j) - m) * is); }) /
-                         static_cast<double>(len);
+        const double b =
+            lane_sum<A>(len, [&](auto load, std::int64_t j) { return dxhat(load, j) * ((load(row + j) - m) * is); }) /
+            static_cast<double>(len);
         T* dx = grad_x + r * len;
         const T ta = static_cast<T>(a), tb = static_cast<T>(b);
         transform<A, T>(len, [&](std::int64_t j, auto load, auto store) {
@@ -116,8 +128,8 @@ void normalize_rows_backward(const T* x, const T* g, const T* weight, const doub
 }
 
 template <class A, class T>
-void batch_norm_statistics(const T* x, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end, double* mean,
-                           double* var) {
+void batch_norm_statistics(const T* x, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
+                           std::int64_t end, double* mean, double* var) {
     const double count = static_cast<double>(n * s);
     for (std::int64_t ch = first; ch < end; ++ch) {
         double sum = 0;
@@ -140,8 +152,8 @@ void batch_norm_statistics(const T* x, std::int64_t n, std::int64_t c, std::int6
 }
 
 template <class A, class T>
-void batch_norm_transform(const T* x, T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end,
-                          const double* scale, const double* shift) {
+void batch_norm_transform(const T* x, T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
+                          std::int64_t end, const double* scale, const double* shift) {
     for (std::int64_t ch = first; ch < end; ++ch) {
         const T a = static_cast<T>(scale[ch]), b = static_cast<T>(shift[ch]);
         for (std::int64_t i = 0; i < n; ++i) {
@@ -153,9 +165,9 @@ void batch_norm_transform(const T* x, T* y, std::int64_t n, std::int64_t c, std:
 }
 
 template <class A, class T>
-void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                         std::int64_t end, const double* mean, const double* invstd, const double* weight, bool batch_statistics,
-                         double* sum_dy, double* sum_dy_xhat) {
+void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std::int64_t c, std::int64_t s,
+                         std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
+                         const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
     const double count = static_cast<double>(n * s);
     for (std::int64_t ch = first; ch < end; ++ch) {
         const double m = mean[ch];
@@ -164,7 +176,8 @@ void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std:
             const T* row = x + (i * c + ch) * s;
             const T* grow = g + (i * c + ch) * s;
             dy += lane_sum<A>(s, [&](auto load, std::int64_t k) { return load(grow + k); });
-            dy_centered += lane_sum<A>(s, [&](auto load, std::int64_t k) { return load(grow + k) * (load(row + k) - m); });
+            dy_centered +=
+                lane_sum<A>(s, [&](auto load, std::int64_t k) { return load(grow + k) * (load(row + k) - m); });
         }
         sum_dy[ch] = dy;
         sum_dy_xhat[ch] = dy_centered * invstd[ch];
@@ -181,7 +194,8 @@ void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std:
             if (!batch_statistics) {
                 // Running statistics: the input does not enter the gradient (a NaN input must not
                 // turn its gradient into NaN, as (x - mean) * 0 would; PyTorch gives weight * invstd * g).
-                transform<A, T>(s, [&](std::int64_t k, auto load, auto store) { store(drow + k, k1 * load(grow + k)); });
+                transform<A, T>(s,
+                                [&](std::int64_t k, auto load, auto store) { store(drow + k, k1 * load(grow + k)); });
                 continue;
             }
             transform<A, T>(s, [&](std::int64_t k, auto load, auto store) {
@@ -194,58 +208,66 @@ void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std:
 }  // namespace norm_detail
 
 template <class A>
-void NormKernels<A>::normalize_rows_forward(const float* x, const float* weight, const float* bias, float* y, double* mean, double* invstd,
-                                            std::int64_t rows, std::int64_t len, double eps) {
+void NormKernels<A>::normalize_rows_forward(const float* x, const float* weight, const float* bias, float* y,
+                                            double* mean, double* invstd, std::int64_t rows, std::int64_t len,
+                                            double eps) {
     norm_detail::normalize_rows_forward<A>(x, weight, bias, y, mean, invstd, rows, len, eps);
 }
 template <class A>
-void NormKernels<A>::normalize_rows_forward(const double* x, const double* weight, const double* bias, double* y, double* mean,
-                                            double* invstd, std::int64_t rows, std::int64_t len, double eps) {
+void NormKernels<A>::normalize_rows_forward(const double* x, const double* weight, const double* bias, double* y,
+                                            double* mean, double* invstd, std::int64_t rows, std::int64_t len,
+                                            double eps) {
     norm_detail::normalize_rows_forward<A>(x, weight, bias, y, mean, invstd, rows, len, eps);
 }
 template <class A>
-void NormKernels<A>::normalize_rows_backward(const float* x, const float* g, const float* weight, const double* mean, const double* invstd,
-                                             float* grad_x, double* grad_weight, double* grad_bias, std::int64_t rows, std::int64_t len) {
+void NormKernels<A>::normalize_rows_backward(const float* x, const float* g, const float* weight, const double* mean,
+                                             const double* invstd, float* grad_x, double* grad_weight,
+                                             double* grad_bias, std::int64_t rows, std::int64_t len) {
     norm_detail::normalize_rows_backward<A>(x, g, weight, mean, invstd, grad_x, grad_weight, grad_bias, rows, len);
 }
 template <class A>
 void NormKernels<A>::normalize_rows_backward(const double* x, const double* g, const double* weight, const double* mean,
-                                             const double* invstd, double* grad_x, double* grad_weight, double* grad_bias,
-                                             std::int64_t rows, std::int64_t len) {
+                                             const double* invstd, double* grad_x, double* grad_weight,
+                                             double* grad_bias, std::int64_t rows, std::int64_t len) {
     norm_detail::normalize_rows_backward<A>(x, g, weight, mean, invstd, grad_x, grad_weight, grad_bias, rows, len);
 }
 template <class A>
-void NormKernels<A>::batch_norm_statistics(const float* x, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                                           std::int64_t end, double* mean, double* var) {
+void NormKernels<A>::batch_norm_statistics(const float* x, std::int64_t n, std::int64_t c, std::int64_t s,
+                                           std::int64_t first, std::int64_t end, double* mean, double* var) {
     norm_detail::batch_norm_statistics<A>(x, n, c, s, first, end, mean, var);
 }
 template <class A>
-void NormKernels<A>::batch_norm_statistics(const double* x, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                                           std::int64_t end, double* mean, double* var) {
+void NormKernels<A>::batch_norm_statistics(const double* x, std::int64_t n, std::int64_t c, std::int64_t s,
+                                           std::int64_t first, std::int64_t end, double* mean, double* var) {
     norm_detail::batch_norm_statistics<A>(x, n, c, s, first, end, mean, var);
 }
 template <class A>
-void NormKernels<A>::batch_norm_transform(const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                                          std::int64_t end, const double* scale, const double* shift) {
+void NormKernels<A>::batch_norm_transform(const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t s,
+                                          std::int64_t first, std::int64_t end, const double* scale,
+                                          const double* shift) {
     norm_detail::batch_norm_transform<A>(x, y, n, c, s, first, end, scale, shift);
 }
 template <class A>
-void NormKernels<A>::batch_norm_transform(const double* x, double* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                                          std::int64_t end, const double* scale, const double* shift) {
+void NormKernels<A>::batch_norm_transform(const double* x, double* y, std::int64_t n, std::int64_t c, std::int64_t s,
+                                          std::int64_t first, std::int64_t end, const double* scale,
+                                          const double* shift) {
     norm_detail::batch_norm_transform<A>(x, y, n, c, s, first, end, scale, shift);
 }
 template <class A>
-void NormKernels<A>::batch_norm_backward(const float* x, const float* g, float* grad_x, std::int64_t n, std::int64_t c, std::int64_t s,
-                                         std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
-                                         const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
-    norm_detail::batch_norm_backward<A>(x, g, grad_x, n, c, s, first, end, mean, invstd, weight, batch_statistics, sum_dy, sum_dy_xhat);
-}
-template <class A>
-void NormKernels<A>::batch_norm_backward(const double* x, const double* g, double* grad_x, std::int64_t n, std::int64_t c,
+void NormKernels<A>::batch_norm_backward(const float* x, const float* g, float* grad_x, std::int64_t n, std::int64_t c,
                                          std::int64_t s, std::int64_t first, std::int64_t end, const double* mean,
-                                         const double* invstd, const double* weight, bool batch_statistics, double* sum_dy,
-                                         double* sum_dy_xhat) {
-    norm_detail::batch_norm_backward<A>(x, g, grad_x, n, c, s, first, end, mean, invstd, weight, batch_statistics, sum_dy, sum_dy_xhat);
+                                         const double* invstd, const double* weight, bool batch_statistics,
+                                         double* sum_dy, double* sum_dy_xhat) {
+    norm_detail::batch_norm_backward<A>(x, g, grad_x, n, c, s, first, end, mean, invstd, weight, batch_statistics,
+                                        sum_dy, sum_dy_xhat);
+}
+template <class A>
+void NormKernels<A>::batch_norm_backward(const double* x, const double* g, double* grad_x, std::int64_t n,
+                                         std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end,
+                                         const double* mean, const double* invstd, const double* weight,
+                                         bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
+    norm_detail::batch_norm_backward<A>(x, g, grad_x, n, c, s, first, end, mean, invstd, weight, batch_statistics,
+                                        sum_dy, sum_dy_xhat);
 }
 
 }  // namespace lazynn::simd

@@ -33,7 +33,8 @@ Tensor extremum_dims(const Tensor& t, const Shape& dims_in, bool keepdim, bool i
     const Shape dims = all_dims_if_empty(t, dims_in);
     for (auto d : dims) {
         if (!ti.shape.empty() && ti.shape[static_cast<std::size_t>(normalize_dim(d, t.dim()))] == 0) {
-            throw IndexError(std::string(name) + "(): Expected reduction dim " + std::to_string(d) + " to have non-zero size.");
+            throw IndexError(std::string(name) + "(): Expected reduction dim " + std::to_string(d) +
+                             " to have non-zero size.");
         }
     }
     if (ti.numel() == 0 && ti.shape.empty()) throw IndexError(std::string(name) + "(): Expected a non-empty input");
@@ -55,15 +56,17 @@ Tensor extremum_dims(const Tensor& t, const Shape& dims_in, bool keepdim, bool i
     }
     Tensor out = kept.reshape(out_shape).clone();
     if (needs_grad({&t})) {
-        record(out, is_max ? "AmaxBackward0" : "AminBackward0", {t},
-               [dims, saved = SavedTensor(t), saved_kept = SavedTensor(kept)](const Tensor& g) {
-                   const Tensor x = saved.unpack();
-                   const Tensor best = saved_kept.unpack();
-                   // The extremum's positions share the gradient evenly (PyTorch's amax/amin rule).
-                   const Tensor hit = (x == best).to(x.dtype());
-                   const Tensor count = hit.sum(dims, true);
-                   return std::vector<Tensor>{hit * (g.reshape(best.shape()) / count)};
-               }, true);
+        record(
+            out, is_max ? "AmaxBackward0" : "AminBackward0", {t},
+            [dims, saved = SavedTensor(t), saved_kept = SavedTensor(kept)](const Tensor& g) {
+                const Tensor x = saved.unpack();
+                const Tensor best = saved_kept.unpack();
+                // The extremum's positions share the gradient evenly (PyTorch's amax/amin rule).
+                const Tensor hit = (x == best).to(x.dtype());
+                const Tensor count = hit.sum(dims, true);
+                return std::vector<Tensor>{hit * (g.reshape(best.shape()) / count)};
+            },
+            true);
     }
     return out;
 }
@@ -71,7 +74,8 @@ Tensor extremum_dims(const Tensor& t, const Shape& dims_in, bool keepdim, bool i
 Tensor norm_impl(const Tensor& t, double p, const Shape& dims_in, bool keepdim) {
     const TensorImpl& ti = detail::checked(t, "norm");
     if (!is_floating(ti.dtype)) {
-        throw DtypeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got " + dtype_name(ti.dtype));
+        throw DtypeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got " +
+                         dtype_name(ti.dtype));
     }
     if (p < 0 && std::isfinite(p)) throw ValueError("norm: p must be >= 0 (or inf), got " + std::to_string(p));
     const Shape dims = all_dims_if_empty(t, dims_in);
@@ -91,17 +95,20 @@ Tensor norm_impl(const Tensor& t, double p, const Shape& dims_in, bool keepdim) 
         }
         out = squares.sqrt();
         if (needs_grad({&x})) {
-            record(out, "NormBackward1", {x}, [rdims, keepdim, saved = SavedTensor(x), so = SavedTensor(out)](const Tensor& g) {
-                const Tensor xv = saved.unpack();
-                Tensor n = so.unpack(), gk = g;
-                if (!keepdim) {
-                    Shape kept = xv.shape();
-                    for (auto d : rdims) kept[static_cast<std::size_t>(normalize_dim(d, xv.dim()))] = 1;
-                    n = n.reshape(kept);
-                    gk = g.reshape(kept);
-                }
-                return std::vector<Tensor>{safe_divide(xv, n) * gk};
-            }, true);
+            record(
+                out, "NormBackward1", {x},
+                [rdims, keepdim, saved = SavedTensor(x), so = SavedTensor(out)](const Tensor& g) {
+                    const Tensor xv = saved.unpack();
+                    Tensor n = so.unpack(), gk = g;
+                    if (!keepdim) {
+                        Shape kept = xv.shape();
+                        for (auto d : rdims) kept[static_cast<std::size_t>(normalize_dim(d, xv.dim()))] = 1;
+                        n = n.reshape(kept);
+                        gk = g.reshape(kept);
+                    }
+                    return std::vector<Tensor>{safe_divide(xv, n) * gk};
+                },
+                true);
         }
     } else if (p == 0) {
         NoGradGuard no_grad;
@@ -113,7 +120,7 @@ Tensor norm_impl(const Tensor& t, double p, const Shape& dims_in, bool keepdim) 
         // The root is taken of 1 where the sum is 0, so its gradient there is finite and masked to 0.
         const Tensor zero = s == 0.0;
         const Tensor n = where(zero, zeros({}, ti.dtype), where(zero, ones({}, ti.dtype), s).pow(1.0 / p));
-        out = keepdim ? n : n.sum(rdims);   // dropping size-1 dims
+        out = keepdim ? n : n.sum(rdims);  // dropping size-1 dims
     }
     if (ti.shape.empty() && out.dim() > 0) out = out.reshape({});
     return out;
@@ -154,46 +161,53 @@ Tensor Tensor::cumprod(std::int64_t dim) const {
         using T = typename decltype(tag)::type;
         const T* in = rows.impl().data<T>();
         T* o = out_rows.impl().data<T>();
-        kernels::elementwise_chunks(outer, [&](std::int64_t begin, std::int64_t end) {
-            for (std::int64_t r = begin; r < end; ++r) {
-                T acc = 1;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    if constexpr (std::is_same_v<T, std::int64_t>) {
-                        acc = static_cast<T>(static_cast<std::uint64_t>(acc) * static_cast<std::uint64_t>(in[r * n + i]));
-                    } else {
-                        acc *= in[r * n + i];
+        kernels::elementwise_chunks(
+            outer,
+            [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t r = begin; r < end; ++r) {
+                    T acc = 1;
+                    for (std::int64_t i = 0; i < n; ++i) {
+                        if constexpr (std::is_same_v<T, std::int64_t>) {
+                            acc = static_cast<T>(static_cast<std::uint64_t>(acc) *
+                                                 static_cast<std::uint64_t>(in[r * n + i]));
+                        } else {
+                            acc *= in[r * n + i];
+                        }
+                        o[r * n + i] = acc;
                     }
-                    o[r * n + i] = acc;
                 }
-            }
-        }, std::max<std::int64_t>(1, kernels::kElementwiseGrain / std::max<std::int64_t>(n, 1)));
+            },
+            std::max<std::int64_t>(1, kernels::kElementwiseGrain / std::max<std::int64_t>(n, 1)));
     });
     Tensor out = rank ? out_rows.transpose(d, rank - 1).contiguous() : out_rows.reshape({});
     if (needs_grad({this})) {
-        record(out, "CumprodBackward0", {*this}, [d, saved = SavedTensor(*this), so = SavedTensor(out)](const Tensor& g) {
-            const Tensor xv = saved.unpack();
-            if (xv.dim() == 0) return std::vector<Tensor>{g};
-            // d out_j / d x_i = prod_{k <= j, k != i} x_k for j >= i. Without zeros this is
-            // out_j / x_i, giving reverse-cumsum(g * out) / x; rows holding a zero use the exact
-            // products (O(n^2) for those rows only).
-            const Tensor y = so.unpack();
-            const bool has_zero = (xv == 0.0).any().item<bool>();
-            if (!has_zero) return std::vector<Tensor>{(g * y).flip({d}).cumsum(d).flip({d}) / xv};
-            const std::int64_t len = xv.size(d);
-            std::vector<Tensor> parts;
-            for (std::int64_t i = 0; i < len; ++i) {
-                // prod_{k < i} x_k, then times prod_{i < k <= j} x_k for each j >= i.
-                const Tensor before = i ? xv.narrow(d, 0, i).prod(d, true) : ones_like(xv.narrow(d, 0, 1));
-                if (i + 1 == len) {
-                    parts.push_back(before * g.narrow(d, i, 1));
-                    continue;
+        record(
+            out, "CumprodBackward0", {*this},
+            [d, saved = SavedTensor(*this), so = SavedTensor(out)](const Tensor& g) {
+                const Tensor xv = saved.unpack();
+                if (xv.dim() == 0) return std::vector<Tensor>{g};
+                // d out_j / d x_i = prod_{k <= j, k != i} x_k for j >= i. Without zeros this is
+                // out_j / x_i, giving reverse-cumsum(g * out) / x; rows holding a zero use the exact
+                // products (O(n^2) for those rows only).
+                const Tensor y = so.unpack();
+                const bool has_zero = (xv == 0.0).any().item<bool>();
+                if (!has_zero) return std::vector<Tensor>{(g * y).flip({d}).cumsum(d).flip({d}) / xv};
+                const std::int64_t len = xv.size(d);
+                std::vector<Tensor> parts;
+                for (std::int64_t i = 0; i < len; ++i) {
+                    // prod_{k < i} x_k, then times prod_{i < k <= j} x_k for each j >= i.
+                    const Tensor before = i ? xv.narrow(d, 0, i).prod(d, true) : ones_like(xv.narrow(d, 0, 1));
+                    if (i + 1 == len) {
+                        parts.push_back(before * g.narrow(d, i, 1));
+                        continue;
+                    }
+                    const Tensor after = xv.narrow(d, i + 1, len - i - 1).cumprod(d);
+                    const Tensor terms = cat({g.narrow(d, i, 1), g.narrow(d, i + 1, len - i - 1) * after}, d);
+                    parts.push_back(before * terms.sum({d}, true));
                 }
-                const Tensor after = xv.narrow(d, i + 1, len - i - 1).cumprod(d);
-                const Tensor terms = cat({g.narrow(d, i, 1), g.narrow(d, i + 1, len - i - 1) * after}, d);
-                parts.push_back(before * terms.sum({d}, true));
-            }
-            return std::vector<Tensor>{cat(parts, d)};
-        }, true);
+                return std::vector<Tensor>{cat(parts, d)};
+            },
+            true);
     }
     return out;
 }

@@ -2,7 +2,6 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-
 // OpenMP's per-thread "nthreads-var": declared here rather than through <omp.h>, so the library does
 // not need the compiler's OpenMP flag (clang would bring its own runtime, not the libgomp oneDNN uses).
 extern "C" void omp_set_num_threads(int threads);
@@ -17,21 +16,23 @@ void use_calling_thread_only() {
     (void)done;
 }
 
-void sgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
-           const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+void sgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+           std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
     if (m == 0 || n == 0) return;
-    if (k == 0) {   // an empty sum: C = beta C (oneDNN rejects K = 0 leading dimensions)
+    if (k == 0) {  // an empty sum: C = beta C (oneDNN rejects K = 0 leading dimensions)
         for (std::int64_t i = 0; i < m; ++i) {
             for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         }
         return;
     }
     use_calling_thread_only();
-    const dnnl_status_t status = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    const dnnl_status_t status =
+        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (status != dnnl_success) {
-        throw RuntimeError("sgemm: oneDNN's dnnl_sgemm failed (status " + std::to_string(static_cast<int>(status)) + ") for m=" +
-                           std::to_string(m) + ", n=" + std::to_string(n) + ", k=" + std::to_string(k) + ", lda=" + std::to_string(lda) +
-                           ", ldb=" + std::to_string(ldb) + ", ldc=" + std::to_string(ldc));
+        throw RuntimeError("sgemm: oneDNN's dnnl_sgemm failed (status " + std::to_string(static_cast<int>(status)) +
+                           ") for m=" + std::to_string(m) + ", n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+                           ", lda=" + std::to_string(lda) + ", ldb=" + std::to_string(ldb) +
+                           ", ldc=" + std::to_string(ldc));
     }
 }
 
@@ -48,17 +49,28 @@ dnnl::stream& thread_stream() {
 
 std::string effective_isa() {
     switch (dnnl_get_effective_cpu_isa()) {
-        case dnnl_cpu_isa_sse41: return "sse41";
-        case dnnl_cpu_isa_avx: return "avx";
-        case dnnl_cpu_isa_avx2: return "avx2";
-        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-        case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
-        case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
-        case dnnl_cpu_isa_avx512_core: return "avx512_core";
-        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-        default: return "generic";
+        case dnnl_cpu_isa_sse41:
+            return "sse41";
+        case dnnl_cpu_isa_avx:
+            return "avx";
+        case dnnl_cpu_isa_avx2:
+            return "avx2";
+        case dnnl_cpu_isa_avx2_vnni:
+            return "avx2_vnni";
+        case dnnl_cpu_isa_avx512_mic:
+            return "avx512_mic";
+        case dnnl_cpu_isa_avx512_mic_4ops:
+            return "avx512_mic_4ops";
+        case dnnl_cpu_isa_avx512_core:
+            return "avx512_core";
+        case dnnl_cpu_isa_avx512_core_vnni:
+            return "avx512_core_vnni";
+        case dnnl_cpu_isa_avx512_core_bf16:
+            return "avx512_core_bf16";
+        case dnnl_cpu_isa_avx512_core_amx:
+            return "avx512_core_amx";
+        default:
+            return "generic";
     }
 }
 
@@ -68,7 +80,8 @@ std::string version() {
 }
 
 void rethrow(const char* op, const dnnl::error& e) {
-    throw RuntimeError(std::string(op) + ": oneDNN failed: " + e.what() + " (status " + std::to_string(static_cast<int>(e.status)) + ")");
+    throw RuntimeError(std::string(op) + ": oneDNN failed: " + e.what() + " (status " +
+                       std::to_string(static_cast<int>(e.status)) + ")");
 }
 
 }  // namespace lazynn::onednn

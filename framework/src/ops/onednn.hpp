@@ -23,8 +23,8 @@ void use_calling_thread_only();
 
 /// Row-major C = alpha op(A) op(B) + beta C in float32 on the calling thread.
 /// Requires: m, n, k >= 0; lda/ldb/ldc at least the row length of the stored (untransposed) matrix.
-void sgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
-           const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
+void sgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+           std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
 
 /// The CPU engine and a stream for the calling thread.
 const dnnl::engine& engine();

@@ -29,7 +29,8 @@ template <class T>
 void max_pool_2x2_forward(const T* input, T* output, std::int64_t planes, std::int64_t h, std::int64_t w) {
     const std::int64_t oh = h / 2, ow = w / 2;
     if (vectorisable<T>(ow)) {
-        simd::dispatch_fitting<T>(ow, [&](auto arch) { simd::MaxPool2x2Kernels<decltype(arch)>::forward(input, output, planes, h, w); });
+        simd::dispatch_fitting<T>(
+            ow, [&](auto arch) { simd::MaxPool2x2Kernels<decltype(arch)>::forward(input, output, planes, h, w); });
         return;
     }
     for (std::int64_t p = 0; p < planes; ++p) {
@@ -38,14 +39,16 @@ void max_pool_2x2_forward(const T* input, T* output, std::int64_t planes, std::i
             const T* bottom = top + w;
             T* out = output + (p * oh + y) * ow;
             for (std::int64_t x = 0; x < ow; ++x) {
-                out[x] = later_if_larger(later_if_larger(top[2 * x], top[2 * x + 1]), later_if_larger(bottom[2 * x], bottom[2 * x + 1]));
+                out[x] = later_if_larger(later_if_larger(top[2 * x], top[2 * x + 1]),
+                                         later_if_larger(bottom[2 * x], bottom[2 * x + 1]));
             }
         }
     }
 }
 
 template <class T>
-void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h, std::int64_t w) {
+void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h,
+                           std::int64_t w) {
     const std::int64_t oh = h / 2, ow = w / 2;
     if (vectorisable<T>(ow)) {
         simd::dispatch_fitting<T>(ow, [&](auto arch) {
@@ -70,15 +73,17 @@ void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, 
                 T* targets[4] = {grad_top + 2 * x, grad_top + 2 * x + 1, grad_bottom + 2 * x, grad_bottom + 2 * x + 1};
                 for (int q = 0; q < 4; ++q) *targets[q] = q == pick ? g[x] : T(0);
             }
-            if (w % 2 != 0) grad_top[w - 1] = grad_bottom[w - 1] = T(0);   // the column no window covers
+            if (w % 2 != 0) grad_top[w - 1] = grad_bottom[w - 1] = T(0);  // the column no window covers
         }
-        if (h % 2 != 0) std::fill_n(grad_input + (p * h + h - 1) * w, w, T(0));   // the row no window covers
+        if (h % 2 != 0) std::fill_n(grad_input + (p * h + h - 1) * w, w, T(0));  // the row no window covers
     }
 }
 
 template void max_pool_2x2_forward<float>(const float*, float*, std::int64_t, std::int64_t, std::int64_t);
 template void max_pool_2x2_forward<double>(const double*, double*, std::int64_t, std::int64_t, std::int64_t);
-template void max_pool_2x2_backward<float>(const float*, const float*, float*, std::int64_t, std::int64_t, std::int64_t);
-template void max_pool_2x2_backward<double>(const double*, const double*, double*, std::int64_t, std::int64_t, std::int64_t);
+template void max_pool_2x2_backward<float>(const float*, const float*, float*, std::int64_t, std::int64_t,
+                                           std::int64_t);
+template void max_pool_2x2_backward<double>(const double*, const double*, double*, std::int64_t, std::int64_t,
+                                            std::int64_t);
 
 }  // namespace lazynn::ops::detail

@@ -21,6 +21,7 @@ void max_pool_2x2_forward(const T* input, T* output, std::int64_t planes, std::i
 /// covers.
 /// Shapes: input and grad_input `planes` x [h, w]; grad_output `planes` x [h / 2, w / 2]
 template <class T>
-void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h, std::int64_t w);
+void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h,
+                           std::int64_t w);
 
 }  // namespace lazynn::ops::detail

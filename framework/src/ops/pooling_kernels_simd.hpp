@@ -32,14 +32,17 @@ struct WindowBlock {
     }
 
     /// Scan order: top-left, top-right, bottom-left, bottom-right.
-    B maximum() const { return later_if_larger(later_if_larger(top_left, top_right), later_if_larger(bottom_left, bottom_right)); }
+    B maximum() const {
+        return later_if_larger(later_if_larger(top_left, top_right), later_if_larger(bottom_left, bottom_right));
+    }
 };
 
 /// grad_input of one row of windows, one window at a time: PyTorch's scan keeps the first
 /// maximum, but every NaN replaces the pick before it. (A template on the architecture too, so
 /// that each architecture's translation unit has its own copy.)
 template <class T, class A>
-void backward_row_scalar(const T* top, const T* bottom, const T* grad_output, T* grad_top, T* grad_bottom, std::int64_t ow) {
+void backward_row_scalar(const T* top, const T* bottom, const T* grad_output, T* grad_top, T* grad_bottom,
+                         std::int64_t ow) {
     for (std::int64_t x = 0; x < ow; ++x) {
         const T v[4] = {top[2 * x], top[2 * x + 1], bottom[2 * x], bottom[2 * x + 1]};
         int pick = 0;
@@ -69,8 +72,10 @@ void backward_row(const T* top, const T* bottom, const T* grad_output, T* grad_t
             left = xsimd::select(match, zero, left);
             return taken;
         };
-        const B g_top_left = take(block.top_left), g_top_right = take(block.top_right), g_bottom_left = take(block.bottom_left);
-        const auto top_pairs = interleave<T, A>(g_top_left, g_top_right), bottom_pairs = interleave<T, A>(g_bottom_left, left);
+        const B g_top_left = take(block.top_left), g_top_right = take(block.top_right),
+                g_bottom_left = take(block.bottom_left);
+        const auto top_pairs = interleave<T, A>(g_top_left, g_top_right),
+                   bottom_pairs = interleave<T, A>(g_bottom_left, left);
         top_pairs.first.store_unaligned(grad_top + 2 * x);
         top_pairs.second.store_unaligned(grad_top + 2 * x + B::size);
         bottom_pairs.first.store_unaligned(grad_bottom + 2 * x);
@@ -88,13 +93,16 @@ void forward(const T* input, T* output, std::int64_t planes, std::int64_t h, std
             const T* top = input + (p * h + 2 * y) * w;
             const T* bottom = top + w;
             T* out = output + (p * oh + y) * ow;
-            over_row<T, A>(ow, [&](std::int64_t x) { WindowBlock<T, A>(top + 2 * x, bottom + 2 * x).maximum().store_unaligned(out + x); });
+            over_row<T, A>(ow, [&](std::int64_t x) {
+                WindowBlock<T, A>(top + 2 * x, bottom + 2 * x).maximum().store_unaligned(out + x);
+            });
         }
     }
 }
 
 template <class A, class T>
-void backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h, std::int64_t w) {
+void backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h,
+              std::int64_t w) {
     const std::int64_t oh = h / 2, ow = w / 2;
     for (std::int64_t p = 0; p < planes; ++p) {
         for (std::int64_t y = 0; y < oh; ++y) {
@@ -103,10 +111,10 @@ void backward(const T* input, const T* grad_output, T* grad_input, std::int64_t 
             T* grad_top = grad_input + (p * h + 2 * y) * w;
             T* grad_bottom = grad_top + w;
             backward_row<T, A>(top, bottom, grad_output + (p * oh + y) * ow, grad_top, grad_bottom, ow);
-            if (w % 2 != 0) grad_top[w - 1] = grad_bottom[w - 1] = T(0);   // the column no window covers
+            if (w % 2 != 0) grad_top[w - 1] = grad_bottom[w - 1] = T(0);  // the column no window covers
         }
         if (h % 2 != 0) {
-            T* last_row = grad_input + (p * h + h - 1) * w;   // the row no window covers
+            T* last_row = grad_input + (p * h + h - 1) * w;  // the row no window covers
             for (std::int64_t x = 0; x < w; ++x) last_row[x] = T(0);
         }
     }
@@ -115,21 +123,23 @@ void backward(const T* input, const T* grad_output, T* grad_input, std::int64_t 
 }  // namespace pooling_detail
 
 template <class A>
-void MaxPool2x2Kernels<A>::forward(const float* input, float* output, std::int64_t planes, std::int64_t h, std::int64_t w) {
+void MaxPool2x2Kernels<A>::forward(const float* input, float* output, std::int64_t planes, std::int64_t h,
+                                   std::int64_t w) {
     pooling_detail::forward<A>(input, output, planes, h, w);
 }
 template <class A>
-void MaxPool2x2Kernels<A>::forward(const double* input, double* output, std::int64_t planes, std::int64_t h, std::int64_t w) {
+void MaxPool2x2Kernels<A>::forward(const double* input, double* output, std::int64_t planes, std::int64_t h,
+                                   std::int64_t w) {
     pooling_detail::forward<A>(input, output, planes, h, w);
 }
 template <class A>
-void MaxPool2x2Kernels<A>::backward(const float* input, const float* grad_output, float* grad_input, std::int64_t planes, std::int64_t h,
-                                    std::int64_t w) {
+void MaxPool2x2Kernels<A>::backward(const float* input, const float* grad_output, float* grad_input,
+                                    std::int64_t planes, std::int64_t h, std::int64_t w) {
     pooling_detail::backward<A>(input, grad_output, grad_input, planes, h, w);
 }
 template <class A>
-void MaxPool2x2Kernels<A>::backward(const double* input, const double* grad_output, double* grad_input, std::int64_t planes,
-                                    std::int64_t h, std::int64_t w) {
+void MaxPool2x2Kernels<A>::backward(const double* input, const double* grad_output, double* grad_input,
+                                    std::int64_t planes, std::int64_t h, std::int64_t w) {
     pooling_detail::backward<A>(input, grad_output, grad_input, planes, h, w);
 }
 

@@ -38,8 +38,9 @@ Tensor Tensor::flip(const Shape& dims) const {
     Tensor out = detail::empty_tensor(i.shape, i.dtype);
     if (i.numel() > 0) kernels::copy_strided(out.impl(), reversed);
     if (needs_grad({this})) {
-        record(out, "FlipBackward0", {*this}, [dims](const Tensor& g) { return std::vector<Tensor>{g.flip(dims)}; },
-               false, autograd::detail::kDifferentiable);
+        record(
+            out, "FlipBackward0", {*this}, [dims](const Tensor& g) { return std::vector<Tensor>{g.flip(dims)}; }, false,
+            autograd::detail::kDifferentiable);
     }
     return out;
 }
@@ -69,9 +70,12 @@ Tensor triangle(const Tensor& self, std::int64_t diagonal, bool lower, const cha
         }
     });
     if (needs_grad({&self})) {
-        record(out, lower ? "TrilBackward0" : "TriuBackward0", {self}, [diagonal, lower, name](const Tensor& g) {
-            return std::vector<Tensor>{triangle(g, diagonal, lower, name)};
-        }, false, autograd::detail::kDifferentiable);
+        record(
+            out, lower ? "TrilBackward0" : "TriuBackward0", {self},
+            [diagonal, lower, name](const Tensor& g) {
+                return std::vector<Tensor>{triangle(g, diagonal, lower, name)};
+            },
+            false, autograd::detail::kDifferentiable);
     }
     return out;
 }

@@ -10,20 +10,20 @@
 
 namespace lazynn {
 
-using autograd::detail::needs_grad;
-using autograd::detail::record;
 using autograd::detail::BackwardInputs;
 using autograd::detail::kDifferentiable;
+using autograd::detail::needs_grad;
+using autograd::detail::record;
 using autograd::detail::SavedTensor;
 
 namespace {
 
 struct ReducePlan {
-    Tensor rows;          // contiguous [outer, inner]
-    Shape kept_shape;     // output shape with reduced dims kept as 1
-    Shape out_shape;      // output shape honouring keepdim
-    Shape permutation;    // kept dims, then reduced dims
-    Shape permuted_shape; // input shape under `permutation`
+    Tensor rows;           // contiguous [outer, inner]
+    Shape kept_shape;      // output shape with reduced dims kept as 1
+    Shape out_shape;       // output shape honouring keepdim
+    Shape permutation;     // kept dims, then reduced dims
+    Shape permuted_shape;  // input shape under `permutation`
     std::int64_t outer = 1;
     std::int64_t inner = 1;
 };
@@ -35,7 +35,8 @@ ReducePlan plan(const Tensor& t, const Shape& dims_given, bool keepdim, const ch
     for (auto d : dims_given) {
         const auto nd = static_cast<std::size_t>(normalize_dim(d, rank));
         if (rank > 0 && reduced[nd] && !dims_given.empty()) {
-            throw ValueError(std::string(name) + ": dim " + std::to_string(d) + " appears multiple times in the list of dims");
+            throw ValueError(std::string(name) + ": dim " + std::to_string(d) +
+                             " appears multiple times in the list of dims");
         }
         if (rank > 0) reduced[nd] = true;
     }
@@ -153,9 +154,12 @@ Tensor sum_leading(const Tensor& t, const Shape& dims, bool keepdim, std::int64_
         }
     });
     if (needs_grad({&t})) {
-        record(out, "SumBackward1", {t}, [kept_shape, shape = impl.shape](const Tensor& g) {
-            return std::vector<Tensor>{expand_grad(g, kept_shape, shape)};
-        }, false, kDifferentiable);
+        record(
+            out, "SumBackward1", {t},
+            [kept_shape, shape = impl.shape](const Tensor& g) {
+                return std::vector<Tensor>{expand_grad(g, kept_shape, shape)};
+            },
+            false, kDifferentiable);
     }
     return out;
 }
@@ -168,7 +172,8 @@ Tensor bool_as_int64(const Tensor& t, const char* name) {
 Tensor sum_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
     const Tensor t = bool_as_int64(t_in, "sum");
     std::int64_t reduced = 0, inner = 0;
-    if (leading_dims(detail::checked(t, "sum"), dims, reduced, inner)) return sum_leading(t, dims, keepdim, reduced, inner);
+    if (leading_dims(detail::checked(t, "sum"), dims, reduced, inner))
+        return sum_leading(t, dims, keepdim, reduced, inner);
     const ReducePlan p = plan(t, dims, keepdim, "sum");
     Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
         using T = std::remove_cv_t<std::remove_pointer_t<decltype(row)>>;
@@ -177,9 +182,12 @@ Tensor sum_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
         return acc;
     });
     if (needs_grad({&t})) {
-        record(out, dims.empty() ? "SumBackward0" : "SumBackward1", {t}, [kept = p.kept_shape, shape = t.shape()](const Tensor& g) {
-            return std::vector<Tensor>{expand_grad(g, kept, shape)};
-        }, false, kDifferentiable);
+        record(
+            out, dims.empty() ? "SumBackward0" : "SumBackward1", {t},
+            [kept = p.kept_shape, shape = t.shape()](const Tensor& g) {
+                return std::vector<Tensor>{expand_grad(g, kept, shape)};
+            },
+            false, kDifferentiable);
     }
     return out;
 }
@@ -197,9 +205,12 @@ Tensor mean_impl(const Tensor& t, const Shape& dims, bool keepdim) {
     });
     if (needs_grad({&t})) {
         const auto count = static_cast<double>(p.inner);
-        record(out, dims.empty() ? "MeanBackward0" : "MeanBackward1", {t}, [kept = p.kept_shape, shape = t.shape(), count](const Tensor& g) {
-            return std::vector<Tensor>{expand_grad(g / count, kept, shape)};
-        }, false, kDifferentiable);
+        record(
+            out, dims.empty() ? "MeanBackward0" : "MeanBackward1", {t},
+            [kept = p.kept_shape, shape = t.shape(), count](const Tensor& g) {
+                return std::vector<Tensor>{expand_grad(g / count, kept, shape)};
+            },
+            false, kDifferentiable);
     }
     return out;
 }
@@ -223,14 +234,18 @@ Tensor var_impl(const Tensor& t, const Shape& dims, double correction, bool keep
     Tensor out = variance_values(p, t.dtype(), correction);
     if (needs_grad({&t})) {
         const double denom = std::max(0.0, static_cast<double>(p.inner) - correction);
-        record(out, "VarBackward0", {t}, [kept = p.kept_shape, shape = t.shape(), dims, denom, saved = SavedTensor(t)](const Tensor& g) {
-            const Tensor x = saved.unpack();
-            const Tensor centered = x - x.mean(dims, true);
-            return std::vector<Tensor>{expand_grad(g, kept, shape) * centered * (2.0 / denom)};
-        }, true, [kept = p.kept_shape, shape = t.shape(), dims, denom](const Tensor& g, const BackwardInputs& in) {
-            const Tensor x = in[0];
-            return std::vector<Tensor>{expand_grad(g, kept, shape) * (x - x.mean(dims, true)) * (2.0 / denom)};
-        });
+        record(
+            out, "VarBackward0", {t},
+            [kept = p.kept_shape, shape = t.shape(), dims, denom, saved = SavedTensor(t)](const Tensor& g) {
+                const Tensor x = saved.unpack();
+                const Tensor centered = x - x.mean(dims, true);
+                return std::vector<Tensor>{expand_grad(g, kept, shape) * centered * (2.0 / denom)};
+            },
+            true,
+            [kept = p.kept_shape, shape = t.shape(), dims, denom](const Tensor& g, const BackwardInputs& in) {
+                const Tensor x = in[0];
+                return std::vector<Tensor>{expand_grad(g, kept, shape) * (x - x.mean(dims, true)) * (2.0 / denom)};
+            });
     }
     return out;
 }
@@ -243,21 +258,26 @@ Tensor std_impl(const Tensor& t, const Shape& dims, double correction, bool keep
     Tensor out = kernels::unary(variance_values(p, t.dtype(), correction), "std", [](auto v) { return std::sqrt(v); });
     if (needs_grad({&t})) {
         const double denom = std::max(0.0, static_cast<double>(p.inner) - correction);
-        record(out, "StdBackward0", {t}, [kept = p.kept_shape, shape = t.shape(), dims, denom, saved = SavedTensor(t),
-                                          saved_out = SavedTensor(out)](const Tensor& g) {
-            const Tensor x = saved.unpack();
-            const Tensor per_row = kernels::binary(g, saved_out.unpack(), "std_backward", [](auto gv, auto s) {
-                return s == 0 ? decltype(gv)(0) : gv / s;
+        record(
+            out, "StdBackward0", {t},
+            [kept = p.kept_shape, shape = t.shape(), dims, denom, saved = SavedTensor(t),
+             saved_out = SavedTensor(out)](const Tensor& g) {
+                const Tensor x = saved.unpack();
+                const Tensor per_row = kernels::binary(g, saved_out.unpack(), "std_backward", [](auto gv, auto s) {
+                    return s == 0 ? decltype(gv)(0) : gv / s;
+                });
+                const Tensor centered = x - x.mean(dims, true);
+                return std::vector<Tensor>{expand_grad(per_row, kept, shape) * centered * (1.0 / denom)};
+            },
+            true,
+            [kept = p.kept_shape, shape = t.shape(), dims, correction, denom](const Tensor& g,
+                                                                              const BackwardInputs& in) {
+                const Tensor x = in[0];
+                const Tensor s = x.std(dims, correction, true);
+                // Zero where std is 0 (constant mask), as in the fast formula.
+                const Tensor per_row = where(s == 0.0, zeros({}, g.dtype()), g.reshape(kept) / s);
+                return std::vector<Tensor>{per_row.expand(shape) * (x - x.mean(dims, true)) * (1.0 / denom)};
             });
-            const Tensor centered = x - x.mean(dims, true);
-            return std::vector<Tensor>{expand_grad(per_row, kept, shape) * centered * (1.0 / denom)};
-        }, true, [kept = p.kept_shape, shape = t.shape(), dims, correction, denom](const Tensor& g, const BackwardInputs& in) {
-            const Tensor x = in[0];
-            const Tensor s = x.std(dims, correction, true);
-            // Zero where std is 0 (constant mask), as in the fast formula.
-            const Tensor per_row = where(s == 0.0, zeros({}, g.dtype()), g.reshape(kept) / s);
-            return std::vector<Tensor>{per_row.expand(shape) * (x - x.mean(dims, true)) * (1.0 / denom)};
-        });
     }
     return out;
 }
@@ -295,20 +315,21 @@ ValuesIndices extremum_dim(const Tensor& t, std::int64_t dim, bool keepdim, bool
     if (needs_grad({&t})) {
         auto scatter = [p_shape = p.permuted_shape, perm = p.permutation, outer = p.outer, inner = p.inner,
                         saved_ix = SavedTensor(indices), dtype = impl.dtype](const Tensor& g) {
-                   Tensor rows = zeros({outer, inner}, dtype);
-                   const Tensor gc = detail::contiguous_data(g);
-                   const Tensor ix = saved_ix.unpack();
-                   visit_dtype(dtype, [&](auto tag) {
-                       using T = typename decltype(tag)::type;
-                       T* r = rows.impl().data<T>();
-                       const T* gv = gc.impl().data<T>();
-                       const std::int64_t* iv = ix.impl().data<std::int64_t>();
-                       for (std::int64_t o = 0; o < outer; ++o) r[o * inner + iv[o]] = gv[o];
-                   });
-                   Shape inverse(perm.size());
-                   for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
-                   return std::vector<Tensor>{rows.reshape(p_shape).permute(inverse).contiguous()};
-               };
+            Tensor rows = zeros({outer, inner}, dtype);
+            const Tensor gc = detail::contiguous_data(g);
+            const Tensor ix = saved_ix.unpack();
+            visit_dtype(dtype, [&](auto tag) {
+                using T = typename decltype(tag)::type;
+                T* r = rows.impl().data<T>();
+                const T* gv = gc.impl().data<T>();
+                const std::int64_t* iv = ix.impl().data<std::int64_t>();
+                for (std::int64_t o = 0; o < outer; ++o) r[o * inner + iv[o]] = gv[o];
+            });
+            Shape inverse(perm.size());
+            for (std::size_t i = 0; i < perm.size(); ++i)
+                inverse[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
+            return std::vector<Tensor>{rows.reshape(p_shape).permute(inverse).contiguous()};
+        };
         // For create_graph: the gradient times the (constant) one-hot mask of the chosen elements.
         auto graph = [scatter, kept = p.kept_shape, shape = impl.shape](const Tensor& g, const BackwardInputs&) {
             Tensor mask;
@@ -329,7 +350,8 @@ Tensor extremum_all(const Tensor& t, bool is_max) {
     const TensorImpl& impl = detail::checked(t, name);
     if (impl.numel() == 0) {
         throw RuntimeError(std::string(name) +
-                           "(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+                           "(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction "
+                           "dim with the 'dim' argument.");
     }
     const ReducePlan p = plan(t, {}, false, name);
     Tensor out = reduce_rows(p, impl.dtype, [is_max](const auto* row, std::int64_t n) {
@@ -341,15 +363,18 @@ Tensor extremum_all(const Tensor& t, bool is_max) {
         return best;
     });
     if (needs_grad({&t})) {
-        record(out, is_max ? "MaxBackward1" : "MinBackward1", {t}, [saved = SavedTensor(t), so = SavedTensor(out)](const Tensor& g) {
-            // The extremum's positions share the gradient: the NaNs when the result is NaN.
-            const Tensor mask = kernels::binary(saved.unpack(), so.unpack(), "max_backward", [](auto x, auto best) {
-                using T = decltype(x);
-                const bool hit = best != best ? x != x : x == best;
-                return hit ? T(1) : T(0);
-            });
-            return std::vector<Tensor>{mask * (g / mask.sum())};
-        }, true, kDifferentiable);
+        record(
+            out, is_max ? "MaxBackward1" : "MinBackward1", {t},
+            [saved = SavedTensor(t), so = SavedTensor(out)](const Tensor& g) {
+                // The extremum's positions share the gradient: the NaNs when the result is NaN.
+                const Tensor mask = kernels::binary(saved.unpack(), so.unpack(), "max_backward", [](auto x, auto best) {
+                    using T = decltype(x);
+                    const bool hit = best != best ? x != x : x == best;
+                    return hit ? T(1) : T(0);
+                });
+                return std::vector<Tensor>{mask * (g / mask.sum())};
+            },
+            true, kDifferentiable);
     }
     return out;
 }
@@ -373,9 +398,12 @@ Tensor map_rows(const ReducePlan& p, RowFn row_fn) {
         T* o = out.impl().data<T>();
         const std::int64_t row_cost = std::max<std::int64_t>(p.inner, 1);
         const std::int64_t grain = std::max<std::int64_t>(1, kernels::kElementwiseGrain / row_cost);
-        kernels::elementwise_chunks(p.outer, [&](std::int64_t begin, std::int64_t end) {
-            for (std::int64_t r = begin; r < end; ++r) row_fn(in + r * p.inner, o + r * p.inner, p.inner);
-        }, grain);
+        kernels::elementwise_chunks(
+            p.outer,
+            [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t r = begin; r < end; ++r) row_fn(in + r * p.inner, o + r * p.inner, p.inner);
+            },
+            grain);
     });
     return out;
 }
@@ -400,13 +428,13 @@ Tensor products_of_others(const ReducePlan& p) {
 /// products_of_others with differentiable ops (create_graph): each element's row seen n times
 /// with that element replaced by 1, multiplied out. O(n^2) memory per row, only for double backward.
 Tensor products_of_others_graph(const Tensor& x, const Shape& dims) {
-    const Tensor rows = dims.empty() ? x.reshape({-1}) : x.transpose(dims[0], -1);   // [..., n]
+    const Tensor rows = dims.empty() ? x.reshape({-1}) : x.transpose(dims[0], -1);  // [..., n]
     const std::int64_t n = rows.size(-1);
     const Tensor index = arange(static_cast<double>(n));
-    const Tensor diagonal = index.unsqueeze(1) == index.unsqueeze(0);                  // [n, n]
+    const Tensor diagonal = index.unsqueeze(1) == index.unsqueeze(0);  // [n, n]
     Shape square = rows.shape();
     square.insert(square.end() - 1, n);
-    const Tensor spread = rows.unsqueeze(-2).expand(square);                           // [..., i, j] = rows[..., j]
+    const Tensor spread = rows.unsqueeze(-2).expand(square);  // [..., i, j] = rows[..., j]
     const Tensor others = where(diagonal, ones({}, x.dtype()), spread).prod(-1);
     return dims.empty() ? others.reshape(x.shape()) : others.transpose(dims[0], -1);
 }
@@ -421,14 +449,17 @@ Tensor prod_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
         return acc;
     });
     if (needs_grad({&t})) {
-        record(out, dims.empty() ? "ProdBackward0" : "ProdBackward1", {t},
-               [dims, kept = p.kept_shape, shape = t.shape(), saved = SavedTensor(t)](const Tensor& g) {
-                   const ReducePlan again = plan(saved.unpack(), dims, true, "prod_backward");
-                   const Tensor others = rows_to_input(products_of_others(again), again);
-                   return std::vector<Tensor>{others * expand_grad(g, kept, shape)};
-               }, true, [dims, kept = p.kept_shape, shape = t.shape()](const Tensor& g, const BackwardInputs& in) {
-                   return std::vector<Tensor>{products_of_others_graph(in[0], dims) * expand_grad(g, kept, shape)};
-               });
+        record(
+            out, dims.empty() ? "ProdBackward0" : "ProdBackward1", {t},
+            [dims, kept = p.kept_shape, shape = t.shape(), saved = SavedTensor(t)](const Tensor& g) {
+                const ReducePlan again = plan(saved.unpack(), dims, true, "prod_backward");
+                const Tensor others = rows_to_input(products_of_others(again), again);
+                return std::vector<Tensor>{others * expand_grad(g, kept, shape)};
+            },
+            true,
+            [dims, kept = p.kept_shape, shape = t.shape()](const Tensor& g, const BackwardInputs& in) {
+                return std::vector<Tensor>{products_of_others_graph(in[0], dims) * expand_grad(g, kept, shape)};
+            });
     }
     return out;
 }
@@ -487,12 +518,16 @@ Tensor Tensor::cumsum(std::int64_t dim) const {
     const ReducePlan p = plan(*this, {dim}, true, "cumsum");
     Tensor out = rows_to_input(running_sums(p, false), p);
     if (needs_grad({this})) {
-        record(out, "CumsumBackward0", {*this}, [dim, dtype = dtype()](const Tensor& g) {
-            const ReducePlan pg = plan(g, {dim}, true, "cumsum_backward");
-            return std::vector<Tensor>{rows_to_input(running_sums(pg, true), pg).to(dtype)};
-        }, false, [dim, dtype = dtype()](const Tensor& g, const BackwardInputs&) {
-            return std::vector<Tensor>{g.flip({dim}).cumsum(dim).flip({dim}).to(dtype)};
-        });
+        record(
+            out, "CumsumBackward0", {*this},
+            [dim, dtype = dtype()](const Tensor& g) {
+                const ReducePlan pg = plan(g, {dim}, true, "cumsum_backward");
+                return std::vector<Tensor>{rows_to_input(running_sums(pg, true), pg).to(dtype)};
+            },
+            false,
+            [dim, dtype = dtype()](const Tensor& g, const BackwardInputs&) {
+                return std::vector<Tensor>{g.flip({dim}).cumsum(dim).flip({dim}).to(dtype)};
+            });
     }
     return out;
 }
@@ -519,7 +554,8 @@ Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const {
         Shape squeezed;
         const Shape& s = out.shape();
         std::vector<bool> drop(s.size(), false);
-        for (auto d : dims_all) drop[static_cast<std::size_t>(normalize_dim(d, static_cast<std::int64_t>(s.size())))] = true;
+        for (auto d : dims_all)
+            drop[static_cast<std::size_t>(normalize_dim(d, static_cast<std::int64_t>(s.size())))] = true;
         for (std::size_t i = 0; i < s.size(); ++i) {
             if (!drop[i]) squeezed.push_back(s[i]);
         }

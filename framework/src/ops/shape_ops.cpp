@@ -9,7 +9,8 @@ Tensor Tensor::repeat(const Shape& repeats) const {
     const TensorImpl& ti = detail::checked(*this, "repeat");
     if (repeats.size() < ti.shape.size()) {
         throw RuntimeError("repeat: Number of dimensions of repeat dims (" + std::to_string(repeats.size()) +
-                           ") can not be smaller than number of dimensions of tensor (" + std::to_string(ti.shape.size()) + ")");
+                           ") can not be smaller than number of dimensions of tensor (" +
+                           std::to_string(ti.shape.size()) + ")");
     }
     for (auto r : repeats) {
         if (r < 0) throw RuntimeError("repeat: Trying to create tensor with negative dimension " + std::to_string(r));
@@ -30,8 +31,9 @@ Tensor Tensor::roll(const Shape& shifts, const Shape& dims) const {
     // Shapes: out has self's shape.
     const TensorImpl& ti = detail::checked(*this, "roll");
     if (dims.empty()) {
-        if (shifts.size() != 1) throw RuntimeError("roll: `shifts` required and its length must match `dims` (got " +
-                                                   std::to_string(shifts.size()) + " shifts and no dims)");
+        if (shifts.size() != 1)
+            throw RuntimeError("roll: `shifts` required and its length must match `dims` (got " +
+                               std::to_string(shifts.size()) + " shifts and no dims)");
         return reshape({-1}).roll(shifts, {0}).reshape(ti.shape);
     }
     if (shifts.size() != dims.size()) {
@@ -72,14 +74,16 @@ std::vector<Tensor> Tensor::split(const std::vector<std::int64_t>& split_sizes, 
     const std::int64_t n = ti.shape[static_cast<std::size_t>(d)];
     std::int64_t total = 0;
     for (auto s : split_sizes) {
-        if (s < 0) throw RuntimeError("split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes=" +
-                                      shape_to_list(split_sizes));
+        if (s < 0)
+            throw RuntimeError(
+                "split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes=" +
+                shape_to_list(split_sizes));
         total += s;
     }
     if (total != n) {
         throw RuntimeError("split_with_sizes expects split_sizes to sum exactly to " + std::to_string(n) +
-                           " (input tensor's size at dimension " + std::to_string(d) + "), but got split_sizes=" +
-                           shape_to_list(split_sizes));
+                           " (input tensor's size at dimension " + std::to_string(d) +
+                           "), but got split_sizes=" + shape_to_list(split_sizes));
     }
     std::vector<Tensor> out;
     std::int64_t start = 0;

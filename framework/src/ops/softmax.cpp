@@ -20,9 +20,12 @@ struct Lanes {
 Lanes lanes(const Shape& shape, std::size_t d) {
     Lanes l;
     for (std::size_t i = 0; i < shape.size(); ++i) {
-        if (i < d) l.outer *= shape[i];
-        else if (i == d) l.size = shape[i];
-        else l.inner *= shape[i];
+        if (i < d)
+            l.outer *= shape[i];
+        else if (i == d)
+            l.size = shape[i];
+        else
+            l.inner *= shape[i];
     }
     return l;
 }
@@ -63,37 +66,41 @@ Tensor softmax_impl(const Tensor& t, std::int64_t dim, bool log) {
         }
     });
     if (needs_grad({&t})) {
-        record(out, log ? "LogSoftmaxBackward0" : "SoftmaxBackward0", {t}, [so = SavedTensor(out), l, log, dtype](const Tensor& g_in) {
-            const Tensor y = so.unpack();
-            const Tensor g = detail::contiguous_data(g_in);
-            Tensor grad = detail::empty_tensor(y.shape(), dtype);
-            visit_dtype(dtype, [&](auto tag) {
-                using T = typename decltype(tag)::type;
-                const T* yv = y.impl().data<T>();
-                const T* gv = g.impl().data<T>();
-                T* r = grad.impl().data<T>();
-                for_each_lane(l, [&](std::int64_t base, std::int64_t stride) {
-                    T acc = 0;
-                    for (std::int64_t k = 0; k < l.size; ++k) {
-                        const std::int64_t at = base + k * stride;
-                        acc += log ? gv[at] : gv[at] * yv[at];
-                    }
-                    for (std::int64_t k = 0; k < l.size; ++k) {
-                        const std::int64_t at = base + k * stride;
-                        r[at] = log ? gv[at] - std::exp(yv[at]) * acc : yv[at] * (gv[at] - acc);
-                    }
+        record(
+            out, log ? "LogSoftmaxBackward0" : "SoftmaxBackward0", {t},
+            [so = SavedTensor(out), l, log, dtype](const Tensor& g_in) {
+                const Tensor y = so.unpack();
+                const Tensor g = detail::contiguous_data(g_in);
+                Tensor grad = detail::empty_tensor(y.shape(), dtype);
+                visit_dtype(dtype, [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    const T* yv = y.impl().data<T>();
+                    const T* gv = g.impl().data<T>();
+                    T* r = grad.impl().data<T>();
+                    for_each_lane(l, [&](std::int64_t base, std::int64_t stride) {
+                        T acc = 0;
+                        for (std::int64_t k = 0; k < l.size; ++k) {
+                            const std::int64_t at = base + k * stride;
+                            acc += log ? gv[at] : gv[at] * yv[at];
+                        }
+                        for (std::int64_t k = 0; k < l.size; ++k) {
+                            const std::int64_t at = base + k * stride;
+                            r[at] = log ? gv[at] - std::exp(yv[at]) * acc : yv[at] * (gv[at] - acc);
+                        }
+                    });
                 });
+                return std::vector<Tensor>{grad};
+            },
+            true,
+            [dim, log](const Tensor& g, const autograd::detail::BackwardInputs& in) {
+                const Tensor input = in[0];
+                if (log) {
+                    const Tensor y = input.log_softmax(dim);
+                    return std::vector<Tensor>{g - y.exp() * g.sum({dim}, true)};
+                }
+                const Tensor y = input.softmax(dim);
+                return std::vector<Tensor>{y * (g - (g * y).sum({dim}, true))};
             });
-            return std::vector<Tensor>{grad};
-        }, true, [dim, log](const Tensor& g, const autograd::detail::BackwardInputs& in) {
-            const Tensor input = in[0];
-            if (log) {
-                const Tensor y = input.log_softmax(dim);
-                return std::vector<Tensor>{g - y.exp() * g.sum({dim}, true)};
-            }
-            const Tensor y = input.softmax(dim);
-            return std::vector<Tensor>{y * (g - (g * y).sum({dim}, true))};
-        });
     }
     return out;
 }

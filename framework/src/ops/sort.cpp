@@ -15,7 +15,8 @@ namespace {
 template <class T>
 bool before(T a, T b, bool descending) {
     if constexpr (std::is_floating_point_v<T>) {
-        if (std::isnan(a) || std::isnan(b)) return descending ? (std::isnan(a) && !std::isnan(b)) : (!std::isnan(a) && std::isnan(b));
+        if (std::isnan(a) || std::isnan(b))
+            return descending ? (std::isnan(a) && !std::isnan(b)) : (!std::isnan(a) && std::isnan(b));
     }
     return descending ? a > b : a < b;
 }
@@ -39,30 +40,36 @@ Tensor order_indices(const Tensor& t, std::int64_t dim, std::int64_t k, bool des
         using T = typename decltype(tag)::type;
         const T* in = rows.impl().data<T>();
         std::int64_t* o = out.impl().data<std::int64_t>();
-        const std::int64_t grain = std::max<std::int64_t>(1, kernels::kTranscendentalGrain / std::max<std::int64_t>(n, 1));
-        kernels::elementwise_chunks(outer, [&](std::int64_t begin, std::int64_t end) {
-            std::vector<std::int64_t> perm(static_cast<std::size_t>(n));
-            for (std::int64_t r = begin; r < end; ++r) {
-                const T* row = in + r * n;
-                std::iota(perm.begin(), perm.end(), std::int64_t{0});
-                // Ties broken by position keep every order deterministic (and stable when asked).
-                auto less = [&](std::int64_t a, std::int64_t b) {
-                    if (before(row[a], row[b], descending)) return true;
-                    if (before(row[b], row[a], descending)) return false;
-                    return a < b;
-                };
-                if (k == n) {
-                    if (stable) std::stable_sort(perm.begin(), perm.end(), less);
-                    else std::sort(perm.begin(), perm.end(), less);
-                } else if (sorted) {
-                    std::partial_sort(perm.begin(), perm.begin() + k, perm.end(), less);
-                } else {
-                    std::nth_element(perm.begin(), perm.begin() + k, perm.end(), less);
-                    std::sort(perm.begin(), perm.begin() + k);  // unsorted: in index order
+        const std::int64_t grain =
+            std::max<std::int64_t>(1, kernels::kTranscendentalGrain / std::max<std::int64_t>(n, 1));
+        kernels::elementwise_chunks(
+            outer,
+            [&](std::int64_t begin, std::int64_t end) {
+                std::vector<std::int64_t> perm(static_cast<std::size_t>(n));
+                for (std::int64_t r = begin; r < end; ++r) {
+                    const T* row = in + r * n;
+                    std::iota(perm.begin(), perm.end(), std::int64_t{0});
+                    // Ties broken by position keep every order deterministic (and stable when asked).
+                    auto less = [&](std::int64_t a, std::int64_t b) {
+                        if (before(row[a], row[b], descending)) return true;
+                        if (before(row[b], row[a], descending)) return false;
+                        return a < b;
+                    };
+                    if (k == n) {
+                        if (stable)
+                            std::stable_sort(perm.begin(), perm.end(), less);
+                        else
+                            std::sort(perm.begin(), perm.end(), less);
+                    } else if (sorted) {
+                        std::partial_sort(perm.begin(), perm.begin() + k, perm.end(), less);
+                    } else {
+                        std::nth_element(perm.begin(), perm.begin() + k, perm.end(), less);
+                        std::sort(perm.begin(), perm.begin() + k);  // unsorted: in index order
+                    }
+                    std::copy(perm.begin(), perm.begin() + k, o + r * k);
                 }
-                std::copy(perm.begin(), perm.begin() + k, o + r * k);
-            }
-        }, grain);
+            },
+            grain);
     });
     if (rank == 0) return out.reshape({});
     return out.transpose(d, rank - 1).contiguous();
@@ -89,13 +96,19 @@ ValuesIndices Tensor::topk(std::int64_t k, std::int64_t dim, bool largest, bool 
     const TensorImpl& ti = detail::checked(*this, "topk");
     const std::int64_t d = normalize_dim(dim, static_cast<std::int64_t>(ti.shape.size()));
     const std::int64_t n = ti.shape.empty() ? 1 : ti.shape[static_cast<std::size_t>(d)];
-    if (k < 0 || k > n) throw RuntimeError("topk(): selected index k out of range (k = " + std::to_string(k) + ", size " + std::to_string(n) + ")");
+    if (k < 0 || k > n)
+        throw RuntimeError("topk(): selected index k out of range (k = " + std::to_string(k) + ", size " +
+                           std::to_string(n) + ")");
     Tensor indices = order_indices(*this, dim, k, largest, false, sorted, "topk");
     return {gather(dim, indices), indices};
 }
 
-ValuesIndices sort(const Tensor& t, std::int64_t dim, bool descending, bool stable) { return t.sort(dim, descending, stable); }
-Tensor argsort(const Tensor& t, std::int64_t dim, bool descending, bool stable) { return t.argsort(dim, descending, stable); }
+ValuesIndices sort(const Tensor& t, std::int64_t dim, bool descending, bool stable) {
+    return t.sort(dim, descending, stable);
+}
+Tensor argsort(const Tensor& t, std::int64_t dim, bool descending, bool stable) {
+    return t.argsort(dim, descending, stable);
+}
 ValuesIndices topk(const Tensor& t, std::int64_t k, std::int64_t dim, bool largest, bool sorted) {
     return t.topk(k, dim, largest, sorted);
 }

@@ -7,10 +7,10 @@
 
 namespace lazynn {
 
+using autograd::detail::kDifferentiable;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::sum_to;
-using autograd::detail::kDifferentiable;
 
 namespace {
 
@@ -75,15 +75,17 @@ Shape infer_shape(const Shape& requested, std::int64_t numel) {
     }
     if (infer >= 0 && known != 0 && numel % known == 0) shape[static_cast<std::size_t>(infer)] = numel / known;
     if (shape_numel(shape) != numel || (infer >= 0 && known == 0)) {
-        throw ShapeError("shape '" + shape_to_list(requested) + "' is invalid for input of size " + std::to_string(numel));
+        throw ShapeError("shape '" + shape_to_list(requested) + "' is invalid for input of size " +
+                         std::to_string(numel));
     }
     return shape;
 }
 
 void record_reshape(Tensor& out, const Tensor& in, const char* name) {
     if (!needs_grad({&in})) return;
-    record(out, name, {in}, [shape = in.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(shape)}; }, false,
-           kDifferentiable);
+    record(
+        out, name, {in}, [shape = in.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(shape)}; }, false,
+        kDifferentiable);
 }
 
 }  // namespace
@@ -93,8 +95,9 @@ Tensor Tensor::view(const Shape& shape) const {
     const Shape target = infer_shape(shape, i.numel());
     const std::optional<Shape> strides = view_strides(i.shape, i.strides, target);
     if (!strides) {
-        throw RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
-                           "spans across two contiguous subspaces). Use .reshape(...) instead.");
+        throw RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one dimension "
+            "spans across two contiguous subspaces). Use .reshape(...) instead.");
     }
     Tensor out = make_view(*this, target, *strides, i.offset);
     record_reshape(out, *this, "ViewBackward0");
@@ -175,9 +178,10 @@ Tensor Tensor::permute(const Shape& dims) const {
     const TensorImpl& i = detail::checked(*this, "permute");
     const auto rank = static_cast<std::int64_t>(i.shape.size());
     if (static_cast<std::int64_t>(dims.size()) != rank) {
-        throw ValueError("permute(): number of dimensions in the tensor input does not match the length of "
-                         "the desired ordering of dimensions i.e. input.dim() = " + std::to_string(rank) +
-                         " is not equal to len(dims) = " + std::to_string(dims.size()));
+        throw ValueError(
+            "permute(): number of dimensions in the tensor input does not match the length of "
+            "the desired ordering of dimensions i.e. input.dim() = " +
+            std::to_string(rank) + " is not equal to len(dims) = " + std::to_string(dims.size()));
     }
     Shape shape(dims.size()), strides(dims.size()), inverse(dims.size());
     std::vector<bool> used(dims.size(), false);
@@ -191,8 +195,9 @@ Tensor Tensor::permute(const Shape& dims) const {
     }
     Tensor out = make_view(*this, shape, strides, i.offset);
     if (needs_grad({this})) {
-        record(out, "PermuteBackward0", {*this}, [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; }, false,
-               kDifferentiable);
+        record(
+            out, "PermuteBackward0", {*this},
+            [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; }, false, kDifferentiable);
     }
     return out;
 }
@@ -202,13 +207,15 @@ Tensor Tensor::transpose(std::int64_t dim0, std::int64_t dim1) const {
     if (rank == 0) return *this;
     Shape dims(static_cast<std::size_t>(rank));
     for (std::int64_t d = 0; d < rank; ++d) dims[static_cast<std::size_t>(d)] = d;
-    std::swap(dims[static_cast<std::size_t>(normalize_dim(dim0, rank))], dims[static_cast<std::size_t>(normalize_dim(dim1, rank))]);
+    std::swap(dims[static_cast<std::size_t>(normalize_dim(dim0, rank))],
+              dims[static_cast<std::size_t>(normalize_dim(dim1, rank))]);
     return permute(dims);
 }
 
 Tensor Tensor::t() const {
     const auto rank = detail::checked(*this, "t").shape.size();
-    if (rank > 2) throw ShapeError("t() expects a tensor with <= 2 dimensions, but self is " + std::to_string(rank) + "D");
+    if (rank > 2)
+        throw ShapeError("t() expects a tensor with <= 2 dimensions, but self is " + std::to_string(rank) + "D");
     return rank < 2 ? *this : transpose(0, 1);
 }
 
@@ -225,11 +232,14 @@ Tensor Tensor::slice(std::int64_t dim, std::int64_t start, std::int64_t end, std
     strides[d] = i.strides[d] * step;
     Tensor out = make_view(*this, shape, strides, i.offset + s * i.strides[d]);
     if (needs_grad({this})) {
-        record(out, "SliceBackward0", {*this}, [in_shape = i.shape, dtype = i.dtype, d, s, e, step](const Tensor& g) {
-            Tensor grad = zeros(in_shape, dtype);
-            grad.slice(static_cast<std::int64_t>(d), s, e, step).copy_(g);
-            return std::vector<Tensor>{grad};
-        }, false, kDifferentiable);   // copy_ into the view records CopySlices when g has history
+        record(
+            out, "SliceBackward0", {*this},
+            [in_shape = i.shape, dtype = i.dtype, d, s, e, step](const Tensor& g) {
+                Tensor grad = zeros(in_shape, dtype);
+                grad.slice(static_cast<std::int64_t>(d), s, e, step).copy_(g);
+                return std::vector<Tensor>{grad};
+            },
+            false, kDifferentiable);  // copy_ into the view records CopySlices when g has history
     }
     return out;
 }
@@ -260,11 +270,14 @@ Tensor Tensor::select(std::int64_t dim, std::int64_t index) const {
     strides.erase(strides.begin() + static_cast<std::ptrdiff_t>(d));
     Tensor out = make_view(*this, shape, strides, i.offset + idx * i.strides[d]);
     if (needs_grad({this})) {
-        record(out, "SelectBackward0", {*this}, [in_shape = i.shape, dtype = i.dtype, d, idx](const Tensor& g) {
-            Tensor grad = zeros(in_shape, dtype);
-            grad.select(static_cast<std::int64_t>(d), idx).copy_(g);
-            return std::vector<Tensor>{grad};
-        }, false, kDifferentiable);
+        record(
+            out, "SelectBackward0", {*this},
+            [in_shape = i.shape, dtype = i.dtype, d, idx](const Tensor& g) {
+                Tensor grad = zeros(in_shape, dtype);
+                grad.select(static_cast<std::int64_t>(d), idx).copy_(g);
+                return std::vector<Tensor>{grad};
+            },
+            false, kDifferentiable);
     }
     return out;
 }
@@ -287,8 +300,9 @@ Tensor Tensor::expand(const Shape& shape) const {
         const std::int64_t have = i.shape[k - lead];
         const std::int64_t want = shape[k] == -1 ? have : shape[k];
         if (have != want && have != 1) {
-            throw ShapeError("The expanded size of the tensor (" + std::to_string(want) + ") must match the existing size (" +
-                             std::to_string(have) + ") at non-singleton dimension " + std::to_string(k) +
+            throw ShapeError("The expanded size of the tensor (" + std::to_string(want) +
+                             ") must match the existing size (" + std::to_string(have) +
+                             ") at non-singleton dimension " + std::to_string(k) +
                              ".  Target sizes: " + shape_to_list(shape) + ".  Tensor sizes: " + shape_to_list(i.shape));
         }
         out_shape[k] = want;
@@ -296,8 +310,10 @@ Tensor Tensor::expand(const Shape& shape) const {
     }
     Tensor out = make_view(*this, out_shape, strides, i.offset);
     if (needs_grad({this})) {
-        record(out, "ExpandBackward0", {*this}, [in_shape = i.shape](const Tensor& g) { return std::vector<Tensor>{sum_to(g, in_shape)}; }, false,
-               kDifferentiable);
+        record(
+            out, "ExpandBackward0", {*this},
+            [in_shape = i.shape](const Tensor& g) { return std::vector<Tensor>{sum_to(g, in_shape)}; }, false,
+            kDifferentiable);
     }
     return out;
 }

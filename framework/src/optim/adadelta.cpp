@@ -22,8 +22,9 @@ void Adadelta::update(Parameter& p, const Tensor& grad, AdadeltaState& state, co
         using T = std::remove_pointer_t<decltype(w)>;
         T* sq = data<T>(state.square_avg);
         T* acc = data<T>(state.acc_delta);
-        const T rho = static_cast<T>(o.rho()), eps = static_cast<T>(o.eps()), wd = static_cast<T>(o.weight_decay()), lr = static_cast<T>(o.lr());
-        const T c_rho = static_cast<T>(1 - o.rho());   // in double, as PyTorch
+        const T rho = static_cast<T>(o.rho()), eps = static_cast<T>(o.eps()), wd = static_cast<T>(o.weight_decay()),
+                lr = static_cast<T>(o.lr());
+        const T c_rho = static_cast<T>(1 - o.rho());  // in double, as PyTorch
         for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize() ? -g[i] : g[i];
             if (o.weight_decay() != 0) d += wd * w[i];

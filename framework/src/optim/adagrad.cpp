@@ -12,8 +12,8 @@ void AdagradOptions::validate(const char* optimizer) const {
     check_lr(lr_, optimizer);
     check(0 <= lr_decay_, "Invalid lr_decay value", lr_decay_, optimizer, "lr_decay >= 0");
     check_weight_decay(weight_decay_, optimizer);
-    check(0 <= initial_accumulator_value_, "Invalid initial_accumulator_value value", initial_accumulator_value_, optimizer,
-          "initial_accumulator_value >= 0");
+    check(0 <= initial_accumulator_value_, "Invalid initial_accumulator_value value", initial_accumulator_value_,
+          optimizer, "initial_accumulator_value >= 0");
     check_eps(eps_, optimizer);
 }
 

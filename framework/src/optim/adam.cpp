@@ -15,7 +15,9 @@ void AdamOptions::validate(const char* optimizer) const {
     check_weight_decay(weight_decay_, optimizer);
 }
 
-AdamW::AdamW(std::vector<Parameter> params, AdamOptions options) : Adam(std::move(params), options, "AdamW") { decoupled_weight_decay_ = true; }
+AdamW::AdamW(std::vector<Parameter> params, AdamOptions options) : Adam(std::move(params), options, "AdamW") {
+    decoupled_weight_decay_ = true;
+}
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions options) : Adam(std::move(groups), options, "AdamW") {
     decoupled_weight_decay_ = true;
 }
@@ -59,16 +61,21 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
                     wr[i] = wi - ss * mi / (std::sqrt(vi) / b2s + eps);
                 }
             };
-            if (o.weight_decay() == 0) run(std::false_type{}, std::false_type{});
-            else if (decoupled) run(std::false_type{}, std::true_type{});
-            else run(std::true_type{}, std::false_type{});
+            if (o.weight_decay() == 0)
+                run(std::false_type{}, std::false_type{});
+            else if (decoupled)
+                run(std::false_type{}, std::true_type{});
+            else
+                run(std::true_type{}, std::false_type{});
             return;
         }
         for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize() ? -g[i] : g[i];
             if (o.weight_decay() != 0) {
-                if (decoupled) w[i] *= decay;
-                else d += wd * w[i];
+                if (decoupled)
+                    w[i] *= decay;
+                else
+                    d += wd * w[i];
             }
             m[i] = b1 * m[i] + c1 * d;
             v[i] = b2 * v[i] + c2 * d * d;

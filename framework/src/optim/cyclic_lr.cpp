@@ -11,7 +11,8 @@ namespace {
 std::vector<double> per_group(std::vector<double> values, std::size_t groups, const char* name, const char* who) {
     if (values.size() == 1 && groups > 1) values.assign(groups, values[0]);
     if (values.size() != groups) {
-        throw ValueError(std::string(who) + ": expected " + std::to_string(groups) + " values for " + name + ", got " + std::to_string(values.size()));
+        throw ValueError(std::string(who) + ": expected " + std::to_string(groups) + " values for " + name + ", got " +
+                         std::to_string(values.size()));
     }
     return values;
 }
@@ -33,25 +34,30 @@ double* option(Optimizer& optimizer, std::size_t group, const char* name) {
 
 // ---------------------------------------------------------------- CyclicLR
 
-CyclicLR::CyclicLR(Optimizer& optimizer, CyclicLROptions options) : LRScheduler(start_at_base_lr(optimizer, options)), options_(std::move(options)) {
+CyclicLR::CyclicLR(Optimizer& optimizer, CyclicLROptions options)
+    : LRScheduler(start_at_base_lr(optimizer, options)), options_(std::move(options)) {
     const std::size_t n = optimizer.num_param_groups();
     options_.base_lrs() = per_group(options_.base_lrs(), n, "base_lr", "CyclicLR");
     options_.max_lrs() = per_group(options_.max_lrs(), n, "max_lr", "CyclicLR");
     const std::int64_t down = options_.step_size_down().value_or(options_.step_size_up());
     if (options_.step_size_up() <= 0 || down < 0) {
-        throw ValueError("CyclicLR: expected step_size_up > 0 and step_size_down >= 0, got " + std::to_string(options_.step_size_up()) + " and " +
-                         std::to_string(down));
+        throw ValueError("CyclicLR: expected step_size_up > 0 and step_size_down >= 0, got " +
+                         std::to_string(options_.step_size_up()) + " and " + std::to_string(down));
     }
     total_size_ = static_cast<double>(options_.step_size_up() + down);
     step_ratio_ = static_cast<double>(options_.step_size_up()) / total_size_;
     // PyTorch's rule: without a scale_fn the mode decides what the scale is evaluated on.
     if (!options_.scale_fn()) {
-        options_.scale_mode(options_.mode() == CyclicLRMode::ExpRange ? CyclicLRScaleMode::Iterations : CyclicLRScaleMode::Cycle);
+        options_.scale_mode(options_.mode() == CyclicLRMode::ExpRange ? CyclicLRScaleMode::Iterations
+                                                                      : CyclicLRScaleMode::Cycle);
     }
     if (options_.cycle_momentum()) {
         for (std::size_t g = 0; g < n; ++g) {
             double* m = option(optimizer, g, "momentum");
-            if (!m) throw ValueError("optimizer must support momentum with `cycle_momentum` option enabled (CyclicLR: this optimizer has no 'momentum')");
+            if (!m)
+                throw ValueError(
+                    "optimizer must support momentum with `cycle_momentum` option enabled (CyclicLR: this optimizer "
+                    "has no 'momentum')");
             *m = options_.base_momentum();
             base_momenta_.push_back(*m);
         }
@@ -63,9 +69,12 @@ CyclicLR::CyclicLR(Optimizer& optimizer, CyclicLROptions options) : LRScheduler(
 double CyclicLR::scale(double x) const {
     if (options_.scale_fn()) return options_.scale_fn()(x);
     switch (options_.mode()) {
-        case CyclicLRMode::Triangular: return 1.0;
-        case CyclicLRMode::Triangular2: return 1.0 / std::pow(2.0, x - 1);
-        case CyclicLRMode::ExpRange: return std::pow(options_.gamma(), x);
+        case CyclicLRMode::Triangular:
+            return 1.0;
+        case CyclicLRMode::Triangular2:
+            return 1.0 / std::pow(2.0, x - 1);
+        case CyclicLRMode::ExpRange:
+            return std::pow(options_.gamma(), x);
     }
     return 1.0;
 }
@@ -75,7 +84,8 @@ std::vector<double> CyclicLR::get_lr() {
     const double cycle = std::floor(1 + e / total_size_);
     const double x = 1.0 + e / total_size_ - cycle;
     const double scale_factor = x <= step_ratio_ ? x / step_ratio_ : (x - 1) / (step_ratio_ - 1);
-    const double s = scale(options_.scale_mode().value_or(CyclicLRScaleMode::Cycle) == CyclicLRScaleMode::Cycle ? cycle : e);
+    const double s =
+        scale(options_.scale_mode().value_or(CyclicLRScaleMode::Cycle) == CyclicLRScaleMode::Cycle ? cycle : e);
     std::vector<double> lrs;
     for (std::size_t g = 0; g < groups(); ++g) {
         // base_lrs_, as PyTorch: the initial lrs during the initial step, base_lr afterwards.
@@ -97,17 +107,23 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, OneCycleOptions options) : LRSchedu
         throw ValueError("OneCycleLR: You must define either total_steps OR (epochs AND steps_per_epoch)");
     }
     if (options.total_steps()) {
-        if (*options.total_steps() <= 0) throw ValueError("OneCycleLR: Expected positive integer total_steps, but got " + std::to_string(*options.total_steps()));
+        if (*options.total_steps() <= 0)
+            throw ValueError("OneCycleLR: Expected positive integer total_steps, but got " +
+                             std::to_string(*options.total_steps()));
         total_steps_ = *options.total_steps();
     } else {
-        if (*options.epochs() <= 0) throw ValueError("OneCycleLR: Expected positive integer epochs, but got " + std::to_string(*options.epochs()));
+        if (*options.epochs() <= 0)
+            throw ValueError("OneCycleLR: Expected positive integer epochs, but got " +
+                             std::to_string(*options.epochs()));
         if (*options.steps_per_epoch() <= 0) {
-            throw ValueError("OneCycleLR: Expected positive integer steps_per_epoch, but got " + std::to_string(*options.steps_per_epoch()));
+            throw ValueError("OneCycleLR: Expected positive integer steps_per_epoch, but got " +
+                             std::to_string(*options.steps_per_epoch()));
         }
         total_steps_ = *options.epochs() * *options.steps_per_epoch();
     }
     if (!(options.pct_start() >= 0 && options.pct_start() <= 1)) {
-        throw ValueError("OneCycleLR: Expected float between 0 and 1 pct_start, but got " + std::to_string(options.pct_start()));
+        throw ValueError("OneCycleLR: Expected float between 0 and 1 pct_start, but got " +
+                         std::to_string(options.pct_start()));
     }
     const double initial = options.max_lr() / options.div_factor();
     const double min_lr = initial / options.final_div_factor();
@@ -118,14 +134,19 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, OneCycleOptions options) : LRSchedu
                    {2 * options.pct_start() * total - 2, options.max_lr(), initial, bm, mm},
                    {total - 1, initial, min_lr, mm, mm}};
     } else {
-        phases_ = {{options.pct_start() * total - 1, initial, options.max_lr(), mm, bm}, {total - 1, options.max_lr(), min_lr, bm, mm}};
+        phases_ = {{options.pct_start() * total - 1, initial, options.max_lr(), mm, bm},
+                   {total - 1, options.max_lr(), min_lr, bm, mm}};
     }
     if (options.cycle_momentum()) {
         // PyTorch cycles "momentum" where the optimizer has it, else beta1 ("betas").
-        momentum_name_ = option(optimizer, 0, "momentum") ? "momentum" : option(optimizer, 0, "beta1") ? "beta1" : nullptr;
+        momentum_name_ = option(optimizer, 0, "momentum") ? "momentum"
+                         : option(optimizer, 0, "beta1")  ? "beta1"
+                                                          : nullptr;
         if (!momentum_name_) {
-            throw ValueError("optimizer must support momentum with `cycle_momentum` option enabled (OneCycleLR: this optimizer has neither "
-                             "'momentum' nor betas)");
+            throw ValueError(
+                "optimizer must support momentum with `cycle_momentum` option enabled (OneCycleLR: this optimizer has "
+                "neither "
+                "'momentum' nor betas)");
         }
     }
     // PyTorch overwrites each group's initial_lr: schedulers built later start from it.
@@ -137,14 +158,15 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, OneCycleOptions options) : LRSchedu
 }
 
 double OneCycleLR::anneal(double start, double end, double pct) const {
-    if (options_.anneal_strategy() == AnnealStrategy::Cos) return end + (start - end) / 2.0 * (std::cos(std::numbers::pi * pct) + 1);
+    if (options_.anneal_strategy() == AnnealStrategy::Cos)
+        return end + (start - end) / 2.0 * (std::cos(std::numbers::pi * pct) + 1);
     return (end - start) * pct + start;
 }
 
 std::vector<double> OneCycleLR::get_lr() {
     if (last_epoch_ > total_steps_) {
-        throw ValueError("Tried to step " + std::to_string(last_epoch_ + 1) + " times. The specified number of total steps is " +
-                         std::to_string(total_steps_));
+        throw ValueError("Tried to step " + std::to_string(last_epoch_ + 1) +
+                         " times. The specified number of total steps is " + std::to_string(total_steps_));
     }
     const double step = static_cast<double>(last_epoch_);
     double start_step = 0, lr = 0, momentum = 0;

@@ -25,8 +25,8 @@ void fused(Parameter& p, const Tensor& grad, const char* name, Body body) {
     TensorImpl& impl = p.impl();
     if (!impl.is_contiguous()) throw RuntimeError(std::string(name) + ": parameters must be contiguous");
     if (grad.shape() != impl.shape) {
-        throw ShapeError(std::string(name) + ": gradient of shape " + shape_to_list(grad.shape()) + " for a parameter of shape " +
-                         shape_to_list(impl.shape));
+        throw ShapeError(std::string(name) + ": gradient of shape " + shape_to_list(grad.shape()) +
+                         " for a parameter of shape " + shape_to_list(impl.shape));
     }
     const Tensor g = lazynn::detail::contiguous_data(grad.dtype() == impl.dtype ? grad : grad.to(impl.dtype));
     visit_floating(impl.dtype, name, [&](auto tag) {
@@ -34,7 +34,8 @@ void fused(Parameter& p, const Tensor& grad, const char* name, Body body) {
         T* w = impl.data<T>();
         const T* gv = g.impl().template data<T>();
         // Elementwise over the parameter: large ones are split across threads.
-        lazynn::detail::parallel_for(impl.numel(), kUpdateGrain, [&](std::int64_t begin, std::int64_t end) { body(w, gv, begin, end); });
+        lazynn::detail::parallel_for(impl.numel(), kUpdateGrain,
+                                     [&](std::int64_t begin, std::int64_t end) { body(w, gv, begin, end); });
     });
     impl.storage->bump_version();
 }

@@ -58,11 +58,15 @@ StateDict LRScheduler::state_dict() const {
 
 void LRScheduler::load_state_dict(const StateDict& state) {
     const std::int64_t last_epoch = detail::stored_count(state, "last_epoch", "LRScheduler");
-    if (last_epoch < -1) throw ValueError("LRScheduler load_state_dict: 'last_epoch' must not be below -1, got " + std::to_string(last_epoch));
+    if (last_epoch < -1)
+        throw ValueError("LRScheduler load_state_dict: 'last_epoch' must not be below -1, got " +
+                         std::to_string(last_epoch));
     // step_count and last_lr arrived with chaining; checkpoints from before lack them.
-    const std::int64_t step_count = state.contains("step_count") ? detail::stored_count(state, "step_count", "LRScheduler") : last_epoch + 1;
+    const std::int64_t step_count =
+        state.contains("step_count") ? detail::stored_count(state, "step_count", "LRScheduler") : last_epoch + 1;
     std::vector<double> base_lrs = detail::stored_lrs(state, "base_lrs", groups(), "LRScheduler");
-    std::vector<double> last_lr = state.contains("last_lr") ? detail::stored_lrs(state, "last_lr", groups(), "LRScheduler") : current_lrs();
+    std::vector<double> last_lr =
+        state.contains("last_lr") ? detail::stored_lrs(state, "last_lr", groups(), "LRScheduler") : current_lrs();
     last_epoch_ = last_epoch;
     step_count_ = step_count;
     base_lrs_ = std::move(base_lrs);
@@ -71,7 +75,8 @@ void LRScheduler::load_state_dict(const StateDict& state) {
 
 // ---------------------------------------------------------------- StepLR
 
-StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma) : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
+StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
+    : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
     if (step_size <= 0) throw ValueError("StepLR: step_size must be positive, got " + std::to_string(step_size));
     initial_step();
 }
@@ -92,7 +97,7 @@ std::vector<double> StepLR::closed_form_lr() {
 MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma)
     : LRScheduler(optimizer), milestones_(std::move(milestones)), gamma_(gamma) {
     std::sort(milestones_.begin(), milestones_.end());
-    initial_step();   // a milestone at 0 applies here, as in PyTorch
+    initial_step();  // a milestone at 0 applies here, as in PyTorch
 }
 std::vector<double> MultiStepLR::get_lr() {
     std::vector<double> lrs = current_lrs();
@@ -112,7 +117,9 @@ std::vector<double> MultiStepLR::closed_form_lr() {
 
 ConstantLR::ConstantLR(Optimizer& optimizer, double factor, std::int64_t total_iters)
     : LRScheduler(optimizer), factor_(factor), total_iters_(total_iters) {
-    if (!(factor >= 0 && factor <= 1)) throw ValueError("Constant multiplicative factor expected to be between 0 and 1. (ConstantLR got " + std::to_string(factor) + ")");
+    if (!(factor >= 0 && factor <= 1))
+        throw ValueError("Constant multiplicative factor expected to be between 0 and 1. (ConstantLR got " +
+                         std::to_string(factor) + ")");
     initial_step();
 }
 std::vector<double> ConstantLR::get_lr() {
@@ -136,9 +143,11 @@ LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor,
     : LRScheduler(optimizer), start_(start_factor), end_(end_factor), total_iters_(total_iters) {
     // Stricter than 1.13 at 0 (its recursion then divides by zero), as PyTorch 2.x is.
     if (!(start_factor > 0 && start_factor <= 1)) {
-        throw ValueError("LinearLR: Starting multiplicative factor expected to be greater than 0 and less or equal to 1.");
+        throw ValueError(
+            "LinearLR: Starting multiplicative factor expected to be greater than 0 and less or equal to 1.");
     }
-    if (!(end_factor >= 0 && end_factor <= 1)) throw ValueError("LinearLR: Ending multiplicative factor expected to be between 0 and 1.");
+    if (!(end_factor >= 0 && end_factor <= 1))
+        throw ValueError("LinearLR: Ending multiplicative factor expected to be between 0 and 1.");
     initial_step();
 }
 std::vector<double> LinearLR::get_lr() {
@@ -146,14 +155,17 @@ std::vector<double> LinearLR::get_lr() {
     if (last_epoch_ == 0) {
         for (double& lr : lrs) lr *= start_;
     } else if (last_epoch_ <= total_iters_) {
-        const double ratio = 1.0 + (end_ - start_) / (static_cast<double>(total_iters_) * start_ + static_cast<double>(last_epoch_ - 1) * (end_ - start_));
+        const double ratio = 1.0 + (end_ - start_) / (static_cast<double>(total_iters_) * start_ +
+                                                      static_cast<double>(last_epoch_ - 1) * (end_ - start_));
         for (double& lr : lrs) lr *= ratio;
     }
     return lrs;
 }
 std::vector<double> LinearLR::closed_form_lr() {
     // total_iters 0: the factor stays start_factor (PyTorch's recursion never reaches its division).
-    const double progress = total_iters_ <= 0 ? 0.0 : static_cast<double>(std::min(total_iters_, last_epoch_)) / static_cast<double>(total_iters_);
+    const double progress = total_iters_ <= 0 ? 0.0
+                                              : static_cast<double>(std::min(total_iters_, last_epoch_)) /
+                                                    static_cast<double>(total_iters_);
     std::vector<double> lrs;
     for (double base : base_lrs_) lrs.push_back(base * (start_ + (end_ - start_) * progress));
     return lrs;
@@ -161,7 +173,9 @@ std::vector<double> LinearLR::closed_form_lr() {
 
 // ---------------------------------------------------------------- ExponentialLR
 
-ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma) : LRScheduler(optimizer), gamma_(gamma) { initial_step(); }
+ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma) : LRScheduler(optimizer), gamma_(gamma) {
+    initial_step();
+}
 std::vector<double> ExponentialLR::get_lr() {
     std::vector<double> lrs = current_lrs();
     if (last_epoch_ == 0) return lrs;
@@ -178,7 +192,8 @@ std::vector<double> ExponentialLR::closed_form_lr() {
 
 PolynomialLR::PolynomialLR(Optimizer& optimizer, std::int64_t total_iters, double power)
     : LRScheduler(optimizer), total_iters_(total_iters), power_(power) {
-    if (total_iters < 0) throw ValueError("PolynomialLR: total_iters must not be negative, got " + std::to_string(total_iters));
+    if (total_iters < 0)
+        throw ValueError("PolynomialLR: total_iters must not be negative, got " + std::to_string(total_iters));
     initial_step();
 }
 std::vector<double> PolynomialLR::get_lr() {
@@ -190,7 +205,9 @@ std::vector<double> PolynomialLR::get_lr() {
     return lrs;
 }
 std::vector<double> PolynomialLR::closed_form_lr() {
-    const double progress = total_iters_ == 0 ? 1.0 : static_cast<double>(std::min(total_iters_, last_epoch_)) / static_cast<double>(total_iters_);
+    const double progress = total_iters_ == 0 ? 1.0
+                                              : static_cast<double>(std::min(total_iters_, last_epoch_)) /
+                                                    static_cast<double>(total_iters_);
     std::vector<double> lrs;
     for (double base : base_lrs_) lrs.push_back(base * std::pow(1.0 - progress, power_));
     return lrs;
@@ -232,7 +249,8 @@ namespace {
 template <class Lambda>
 std::vector<Lambda> per_group(std::vector<Lambda> lambdas, std::size_t groups, const char* who) {
     if (lambdas.size() != groups) {
-        throw ValueError(std::string(who) + ": Expected " + std::to_string(groups) + " lr_lambdas, but got " + std::to_string(lambdas.size()));
+        throw ValueError(std::string(who) + ": Expected " + std::to_string(groups) + " lr_lambdas, but got " +
+                         std::to_string(lambdas.size()));
     }
     for (const auto& fn : lambdas) {
         if (!fn) throw ValueError(std::string(who) + ": an lr_lambda is empty");
@@ -242,7 +260,8 @@ std::vector<Lambda> per_group(std::vector<Lambda> lambdas, std::size_t groups, c
 
 }  // namespace
 
-LambdaLR::LambdaLR(Optimizer& optimizer, Lambda lambda) : LambdaLR(optimizer, std::vector<Lambda>(optimizer.num_param_groups(), lambda)) {}
+LambdaLR::LambdaLR(Optimizer& optimizer, Lambda lambda)
+    : LambdaLR(optimizer, std::vector<Lambda>(optimizer.num_param_groups(), lambda)) {}
 LambdaLR::LambdaLR(Optimizer& optimizer, std::vector<Lambda> lambdas)
     : LRScheduler(optimizer), lambdas_(per_group(std::move(lambdas), optimizer.num_param_groups(), "LambdaLR")) {
     initial_step();
@@ -256,7 +275,8 @@ std::vector<double> LambdaLR::get_lr() {
 MultiplicativeLR::MultiplicativeLR(Optimizer& optimizer, Lambda lambda)
     : MultiplicativeLR(optimizer, std::vector<Lambda>(optimizer.num_param_groups(), lambda)) {}
 MultiplicativeLR::MultiplicativeLR(Optimizer& optimizer, std::vector<Lambda> lambdas)
-    : LRScheduler(optimizer), lambdas_(per_group(std::move(lambdas), optimizer.num_param_groups(), "MultiplicativeLR")) {
+    : LRScheduler(optimizer),
+      lambdas_(per_group(std::move(lambdas), optimizer.num_param_groups(), "MultiplicativeLR")) {
     initial_step();
 }
 std::vector<double> MultiplicativeLR::get_lr() {
@@ -269,16 +289,26 @@ std::vector<double> MultiplicativeLR::get_lr() {
 
 // ---------------------------------------------------------------- CosineAnnealingWarmRestarts
 
-CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(Optimizer& optimizer, std::int64_t t_0, std::int64_t t_mult, double eta_min)
-    : LRScheduler(optimizer), t_0_(t_0), t_mult_(t_mult), eta_min_(eta_min), t_i_(static_cast<double>(t_0)), t_cur_(-1) {
-    if (t_0 <= 0) throw ValueError("CosineAnnealingWarmRestarts: Expected positive integer T_0, but got " + std::to_string(t_0));
-    if (t_mult < 1) throw ValueError("CosineAnnealingWarmRestarts: Expected integer T_mult >= 1, but got " + std::to_string(t_mult));
+CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(Optimizer& optimizer, std::int64_t t_0, std::int64_t t_mult,
+                                                         double eta_min)
+    : LRScheduler(optimizer),
+      t_0_(t_0),
+      t_mult_(t_mult),
+      eta_min_(eta_min),
+      t_i_(static_cast<double>(t_0)),
+      t_cur_(-1) {
+    if (t_0 <= 0)
+        throw ValueError("CosineAnnealingWarmRestarts: Expected positive integer T_0, but got " + std::to_string(t_0));
+    if (t_mult < 1)
+        throw ValueError("CosineAnnealingWarmRestarts: Expected integer T_mult >= 1, but got " +
+                         std::to_string(t_mult));
     initial_step();
 }
 
 std::vector<double> CosineAnnealingWarmRestarts::get_lr() {
     std::vector<double> lrs;
-    for (double base : base_lrs_) lrs.push_back(eta_min_ + (base - eta_min_) * (1 + std::cos(std::numbers::pi * t_cur_ / t_i_)) / 2);
+    for (double base : base_lrs_)
+        lrs.push_back(eta_min_ + (base - eta_min_) * (1 + std::cos(std::numbers::pi * t_cur_ / t_i_)) / 2);
     return lrs;
 }
 
@@ -294,7 +324,8 @@ void CosineAnnealingWarmRestarts::step() {
 }
 
 void CosineAnnealingWarmRestarts::step(double epoch) {
-    if (!(epoch >= 0)) throw ValueError("CosineAnnealingWarmRestarts: Expected non-negative epoch, but got " + std::to_string(epoch));
+    if (!(epoch >= 0))
+        throw ValueError("CosineAnnealingWarmRestarts: Expected non-negative epoch, but got " + std::to_string(epoch));
     const double t0 = static_cast<double>(t_0_), tm = static_cast<double>(t_mult_);
     if (epoch >= t0) {
         if (t_mult_ == 1) {
@@ -323,7 +354,9 @@ StateDict CosineAnnealingWarmRestarts::state_dict() const {
 void CosineAnnealingWarmRestarts::load_state_dict(const StateDict& state) {
     const double t_cur = detail::stored_number(state, "T_cur", "CosineAnnealingWarmRestarts");
     const double t_i = detail::stored_number(state, "T_i", "CosineAnnealingWarmRestarts");
-    if (!(t_i > 0)) throw ValueError("CosineAnnealingWarmRestarts load_state_dict: 'T_i' must be positive, got " + std::to_string(t_i));
+    if (!(t_i > 0))
+        throw ValueError("CosineAnnealingWarmRestarts load_state_dict: 'T_i' must be positive, got " +
+                         std::to_string(t_i));
     LRScheduler::load_state_dict(state);
     t_cur_ = t_cur;
     t_i_ = t_i;

@@ -19,9 +19,11 @@ void NAdam::load_state_dict(const StateDict& sd) {
             const std::string key = "state." + std::to_string(index++) + ".mu_product";
             if (!sd.contains(key)) continue;
             const Tensor& t = sd.at(key);
-            if (!t.defined() || is_lazy(t) || t.numel() != 1 || t.dtype() == kInt64) continue;   // the generic load says why
+            if (!t.defined() || is_lazy(t) || t.numel() != 1 || t.dtype() == kInt64)
+                continue;  // the generic load says why
             const double v = t.item<double>();
-            if (!std::isfinite(v)) throw ValueError("optimizer load_state_dict: '" + key + "' is not finite (" + std::to_string(v) + ")");
+            if (!std::isfinite(v))
+                throw ValueError("optimizer load_state_dict: '" + key + "' is not finite (" + std::to_string(v) + ")");
             products.emplace_back(p.impl_ptr().get(), v);
         }
     }

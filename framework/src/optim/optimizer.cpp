@@ -46,8 +46,10 @@ double clip_grad_norm_(const std::vector<Parameter>& parameters, double max_norm
     for (const auto& p : parameters) {
         if (!p.defined() || is_lazy(p) || !p.grad().defined()) continue;
         for (double v : p.grad().to_vector<double>()) {
-            if (inf_norm) total = std::max(total, std::abs(v));
-            else total += std::pow(std::abs(v), norm_type);
+            if (inf_norm)
+                total = std::max(total, std::abs(v));
+            else
+                total += std::pow(std::abs(v), norm_type);
         }
     }
     if (!inf_norm) total = std::pow(total, 1.0 / norm_type);

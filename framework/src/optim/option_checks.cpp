@@ -7,7 +7,6 @@
 namespace lazynn::optim {
 namespace detail {
 
-
 std::string number(double v) {
     char buffer[64];
     const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
@@ -21,7 +20,9 @@ void check(bool ok, const std::string& what, double value, const char* optimizer
 }
 
 void check_lr(double lr, const char* optimizer) { check(0 <= lr, "Invalid learning rate", lr, optimizer, "lr >= 0"); }
-void check_eps(double eps, const char* optimizer) { check(0 <= eps, "Invalid epsilon value", eps, optimizer, "eps >= 0"); }
+void check_eps(double eps, const char* optimizer) {
+    check(0 <= eps, "Invalid epsilon value", eps, optimizer, "eps >= 0");
+}
 void check_weight_decay(double wd, const char* optimizer) {
     check(0 <= wd, "Invalid weight_decay value", wd, optimizer, "weight_decay >= 0");
 }
@@ -29,7 +30,6 @@ void check_betas(double beta1, double beta2, const char* optimizer) {
     check(0 <= beta1 && beta1 < 1, "Invalid beta parameter at index 0", beta1, optimizer, "0 <= beta < 1");
     check(0 <= beta2 && beta2 < 1, "Invalid beta parameter at index 1", beta2, optimizer, "0 <= beta < 1");
 }
-
 
 }  // namespace detail
 

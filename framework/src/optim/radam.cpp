@@ -24,7 +24,8 @@ void RAdam::update(Parameter& p, const Tensor& grad, RAdamState& state, const RA
     const double rho_inf = 2 / (1 - o.beta2()) - 1;
     const double rho_t = rho_inf - 2 * t * std::pow(o.beta2(), t) / bias2;
     const bool rectify = rho_t > 5;
-    const double rect = rectify ? std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) : 0.0;
+    const double rect =
+        rectify ? std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) : 0.0;
     fused(p, grad, "RAdam", [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* m = data<T>(state.exp_avg);
@@ -40,8 +41,10 @@ void RAdam::update(Parameter& p, const Tensor& grad, RAdamState& state, const RA
             m[i] = b1 * m[i] + c1 * d;
             v[i] = b2 * v[i] + c2 * d * d;
             const T corrected = m[i] / b1c;
-            if (rectify) w[i] -= lr * corrected * r * (b2s / (std::sqrt(v[i]) + eps));
-            else w[i] -= lr * corrected;
+            if (rectify)
+                w[i] -= lr * corrected * r * (b2s / (std::sqrt(v[i]) + eps));
+            else
+                w[i] -= lr * corrected;
         }
     });
 }

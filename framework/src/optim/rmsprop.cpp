@@ -26,7 +26,7 @@ void RMSprop::update(Parameter& p, const Tensor& grad, RMSpropState& state, cons
         T* buf = o.momentum() > 0 ? data<T>(state.momentum_buffer) : nullptr;
         T* ga = o.centered() ? data<T>(state.grad_avg) : nullptr;
         const T alpha = static_cast<T>(o.alpha()), eps = static_cast<T>(o.eps()), wd = static_cast<T>(o.weight_decay());
-        const T c_alpha = static_cast<T>(1 - o.alpha());   // in double, as PyTorch
+        const T c_alpha = static_cast<T>(1 - o.alpha());  // in double, as PyTorch
         const T lr = static_cast<T>(o.lr()), mom = static_cast<T>(o.momentum());
         for (std::int64_t i = begin; i < end; ++i) {
             T d = o.maximize() ? -g[i] : g[i];

@@ -14,8 +14,10 @@ Optimizer& optimizer_of(const std::vector<std::shared_ptr<LRScheduler>>& schedul
     for (std::size_t i = 0; i < schedulers.size(); ++i) {
         if (!schedulers[i]) throw ValueError(std::string(who) + ": scheduler " + std::to_string(i) + " is null");
         if (&schedulers[i]->optimizer() != &schedulers[0]->optimizer()) {
-            throw ValueError(std::string(who) + " expects all schedulers to belong to the same optimizer, but got schedulers at index 0 and " +
-                             std::to_string(i) + " to be different");
+            throw ValueError(
+                std::string(who) +
+                " expects all schedulers to belong to the same optimizer, but got schedulers at index 0 and " +
+                std::to_string(i) + " to be different");
         }
     }
     return schedulers[0]->optimizer();
@@ -23,28 +25,35 @@ Optimizer& optimizer_of(const std::vector<std::shared_ptr<LRScheduler>>& schedul
 
 void nest(StateDict& out, const std::vector<std::shared_ptr<LRScheduler>>& schedulers) {
     for (std::size_t i = 0; i < schedulers.size(); ++i) {
-        for (const auto& [key, value] : schedulers[i]->state_dict()) out.insert("schedulers." + std::to_string(i) + "." + key, value);
+        for (const auto& [key, value] : schedulers[i]->state_dict())
+            out.insert("schedulers." + std::to_string(i) + "." + key, value);
     }
 }
 
 void load_nested(const StateDict& state, const std::vector<std::shared_ptr<LRScheduler>>& schedulers) {
-    for (std::size_t i = 0; i < schedulers.size(); ++i) schedulers[i]->load_state_dict(detail::sub_state(state, "schedulers." + std::to_string(i) + "."));
+    for (std::size_t i = 0; i < schedulers.size(); ++i)
+        schedulers[i]->load_state_dict(detail::sub_state(state, "schedulers." + std::to_string(i) + "."));
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------- SequentialLR
 
-SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers, std::vector<std::int64_t> milestones)
+SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
+                           std::vector<std::int64_t> milestones)
     : LRScheduler(optimizer), schedulers_(std::move(schedulers)), milestones_(std::move(milestones)) {
     if (&optimizer_of(schedulers_, "Sequential Schedulers") != &optimizer) {
-        throw ValueError("Sequential Schedulers expects all schedulers to belong to the same optimizer, but got schedulers at index 0 to be "
-                         "different than the optimizer passed in.");
+        throw ValueError(
+            "Sequential Schedulers expects all schedulers to belong to the same optimizer, but got schedulers at index "
+            "0 to be "
+            "different than the optimizer passed in.");
     }
     if (schedulers_.size() != milestones_.size() + 1) {
-        throw ValueError("Sequential Schedulers expects number of schedulers provided to be one more than the number of milestone "
-                         "points, but got number of schedulers " + std::to_string(schedulers_.size()) +
-                         " and the number of milestones to be equal to " + std::to_string(milestones_.size()));
+        throw ValueError(
+            "Sequential Schedulers expects number of schedulers provided to be one more than the number of milestone "
+            "points, but got number of schedulers " +
+            std::to_string(schedulers_.size()) + " and the number of milestones to be equal to " +
+            std::to_string(milestones_.size()));
     }
     // As PyTorch: back to the initial lrs, undo every part's initial step, and redo the first's.
     last_epoch_ = 0;
@@ -56,10 +65,13 @@ SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRS
 
 void SequentialLR::step() {
     ++last_epoch_;
-    const auto idx = static_cast<std::size_t>(std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch_) - milestones_.begin());
+    const auto idx = static_cast<std::size_t>(std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch_) -
+                                              milestones_.begin());
     LRScheduler& s = *schedulers_[idx];
-    if (idx > 0 && milestones_[idx - 1] == last_epoch_) s.step_to(0);
-    else s.step();
+    if (idx > 0 && milestones_[idx - 1] == last_epoch_)
+        s.step_to(0);
+    else
+        s.step();
     last_lr_ = s.get_last_lr();
 }
 

@@ -13,8 +13,8 @@ void SGDOptions::validate(const char* optimizer) const {
     check(0 <= momentum_, "Invalid momentum value", momentum_, optimizer, "momentum >= 0");
     check_weight_decay(weight_decay_, optimizer);
     if (nesterov_ && (momentum_ <= 0 || dampening_ != 0)) {
-        throw ValueError("Nesterov momentum requires a momentum and zero dampening (" + std::string(optimizer) + " got momentum " +
-                         number(momentum_) + ", dampening " + number(dampening_) + ")");
+        throw ValueError("Nesterov momentum requires a momentum and zero dampening (" + std::string(optimizer) +
+                         " got momentum " + number(momentum_) + ", dampening " + number(dampening_) + ")");
     }
 }
 
@@ -45,11 +45,15 @@ void SGD::update(Parameter& p, const Tensor& grad, SGDState& state, const SGDOpt
             };
             const bool decay = o.weight_decay() != 0;
             if (buf) {
-                if (decay) run(std::true_type{}, std::true_type{});
-                else run(std::true_type{}, std::false_type{});
+                if (decay)
+                    run(std::true_type{}, std::true_type{});
+                else
+                    run(std::true_type{}, std::false_type{});
             } else {
-                if (decay) run(std::false_type{}, std::true_type{});
-                else run(std::false_type{}, std::false_type{});
+                if (decay)
+                    run(std::false_type{}, std::true_type{});
+                else
+                    run(std::false_type{}, std::false_type{});
             }
             return;
         }

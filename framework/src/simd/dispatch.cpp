@@ -22,8 +22,10 @@ struct Choice {
 /// the AVX / AVX-512 registers (xsimd 8.1's CPUID probe does not).
 Choice cpu_best() {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return {xsimd::avx512f::version(), "avx512f"};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {xsimd::fma3<xsimd::avx2>::version(), "avx2+fma"};
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        return {xsimd::avx512f::version(), "avx512f"};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return {xsimd::fma3<xsimd::avx2>::version(), "avx2+fma"};
     return {xsimd::sse2::version(), "sse2"};
 }
 

@@ -9,7 +9,7 @@
 // LAZYNN_SIMD (sse2, avx2, avx512; neon on ARM) caps it, so tests can run every path on one
 // machine, and the probe also asks whether the OS saves the wide registers.
 
-#include <cstddef>   // before xsimd: 8.1's NEON register header uses size_t without including it
+#include <cstddef>  // before xsimd: 8.1's NEON register header uses size_t without including it
 #include <cstdint>
 
 #include <xsimd/config/xsimd_arch.hpp>

@@ -32,7 +32,8 @@ struct MathKernels {
 template <class Arch>
 struct ActivationKernels {
     static void gelu_forward(const float* x, float* y, std::int64_t n, bool tanh_approximation);
-    static void gelu_backward(const float* grad_y, const float* x, float* grad_x, std::int64_t n, bool tanh_approximation);
+    static void gelu_backward(const float* grad_y, const float* x, float* grad_x, std::int64_t n,
+                              bool tanh_approximation);
     static void tanh_forward(const float* x, float* y, std::int64_t n);
     static void sigmoid_forward(const float* x, float* y, std::int64_t n);
     static void silu_forward(const float* x, float* y, std::int64_t n);
@@ -54,38 +55,41 @@ template <class Arch>
 struct MaxPool2x2Kernels {
     static void forward(const float* input, float* output, std::int64_t planes, std::int64_t h, std::int64_t w);
     static void forward(const double* input, double* output, std::int64_t planes, std::int64_t h, std::int64_t w);
-    static void backward(const float* input, const float* grad_output, float* grad_input, std::int64_t planes, std::int64_t h,
-                         std::int64_t w);
-    static void backward(const double* input, const double* grad_output, double* grad_input, std::int64_t planes, std::int64_t h,
-                         std::int64_t w);
+    static void backward(const float* input, const float* grad_output, float* grad_input, std::int64_t planes,
+                         std::int64_t h, std::int64_t w);
+    static void backward(const double* input, const double* grad_output, double* grad_input, std::int64_t planes,
+                         std::int64_t h, std::int64_t w);
 };
 
 /// Row normalisation and batch norm (ops/norm_kernels.hpp documents each).
 template <class Arch>
 struct NormKernels {
-    static void normalize_rows_forward(const float* x, const float* weight, const float* bias, float* y, double* mean, double* invstd,
-                                       std::int64_t rows, std::int64_t len, double eps);
-    static void normalize_rows_forward(const double* x, const double* weight, const double* bias, double* y, double* mean,
+    static void normalize_rows_forward(const float* x, const float* weight, const float* bias, float* y, double* mean,
                                        double* invstd, std::int64_t rows, std::int64_t len, double eps);
-    static void normalize_rows_backward(const float* x, const float* g, const float* weight, const double* mean, const double* invstd,
-                                        float* grad_x, double* grad_weight, double* grad_bias, std::int64_t rows, std::int64_t len);
+    static void normalize_rows_forward(const double* x, const double* weight, const double* bias, double* y,
+                                       double* mean, double* invstd, std::int64_t rows, std::int64_t len, double eps);
+    static void normalize_rows_backward(const float* x, const float* g, const float* weight, const double* mean,
+                                        const double* invstd, float* grad_x, double* grad_weight, double* grad_bias,
+                                        std::int64_t rows, std::int64_t len);
     static void normalize_rows_backward(const double* x, const double* g, const double* weight, const double* mean,
                                         const double* invstd, double* grad_x, double* grad_weight, double* grad_bias,
                                         std::int64_t rows, std::int64_t len);
-    static void batch_norm_statistics(const float* x, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                                      std::int64_t end, double* mean, double* var);
-    static void batch_norm_statistics(const double* x, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                                      std::int64_t end, double* mean, double* var);
-    static void batch_norm_transform(const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                                     std::int64_t end, const double* scale, const double* shift);
-    static void batch_norm_transform(const double* x, double* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                                     std::int64_t end, const double* scale, const double* shift);
-    static void batch_norm_backward(const float* x, const float* g, float* grad_x, std::int64_t n, std::int64_t c, std::int64_t s,
-                                    std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
-                                    const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
+    static void batch_norm_statistics(const float* x, std::int64_t n, std::int64_t c, std::int64_t s,
+                                      std::int64_t first, std::int64_t end, double* mean, double* var);
+    static void batch_norm_statistics(const double* x, std::int64_t n, std::int64_t c, std::int64_t s,
+                                      std::int64_t first, std::int64_t end, double* mean, double* var);
+    static void batch_norm_transform(const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t s,
+                                     std::int64_t first, std::int64_t end, const double* scale, const double* shift);
+    static void batch_norm_transform(const double* x, double* y, std::int64_t n, std::int64_t c, std::int64_t s,
+                                     std::int64_t first, std::int64_t end, const double* scale, const double* shift);
+    static void batch_norm_backward(const float* x, const float* g, float* grad_x, std::int64_t n, std::int64_t c,
+                                    std::int64_t s, std::int64_t first, std::int64_t end, const double* mean,
+                                    const double* invstd, const double* weight, bool batch_statistics, double* sum_dy,
+                                    double* sum_dy_xhat);
     static void batch_norm_backward(const double* x, const double* g, double* grad_x, std::int64_t n, std::int64_t c,
-                                    std::int64_t s, std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
-                                    const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
+                                    std::int64_t s, std::int64_t first, std::int64_t end, const double* mean,
+                                    const double* invstd, const double* weight, bool batch_statistics, double* sum_dy,
+                                    double* sum_dy_xhat);
 };
 
 /// im2col / col2im of one sample and group (ops/im2col.hpp).

@@ -89,7 +89,8 @@ Two<Batch<float, A>> deinterleave(Batch<float, A> a, Batch<float, A> b, requires
 }
 template <class A>
 Two<Batch<double, A>> deinterleave(Batch<double, A> a, Batch<double, A> b, requires_arch<xsimd::avx512f>) {
-    const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14),
+                  odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
     return {_mm512_permutex2var_pd(a, even, b), _mm512_permutex2var_pd(a, odd, b)};
 }
 template <class A>
@@ -100,7 +101,8 @@ Two<Batch<float, A>> interleave(Batch<float, A> even, Batch<float, A> odd, requi
 }
 template <class A>
 Two<Batch<double, A>> interleave(Batch<double, A> even, Batch<double, A> odd, requires_arch<xsimd::avx512f>) {
-    const __m512i low = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), high = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    const __m512i low = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11),
+                  high = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
     return {_mm512_permutex2var_pd(even, low, odd), _mm512_permutex2var_pd(even, high, odd)};
 }
 template <class A>

@@ -18,9 +18,10 @@ Tensor map_floating(const Tensor& t, const char* name, Kernel kernel) {
         using T = typename decltype(tag)::type;
         const T* x = in.impl().data<T>();
         T* y = out.impl().data<T>();
-        kernels::elementwise_chunks(out.impl().numel(), [&](std::int64_t begin, std::int64_t end) {
-            kernel(x + begin, y + begin, end - begin);
-        }, kernels::kTranscendentalGrain);
+        kernels::elementwise_chunks(
+            out.impl().numel(),
+            [&](std::int64_t begin, std::int64_t end) { kernel(x + begin, y + begin, end - begin); },
+            kernels::kTranscendentalGrain);
     });
     return out;
 }

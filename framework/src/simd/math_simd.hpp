@@ -22,7 +22,7 @@ Batch<T, A> exp(Batch<T, A> x) {
     using B = Batch<T, A>;
     constexpr T limit = sizeof(T) == 4 ? T(87) : T(708);
     const B e = xsimd::exp(x);
-    const auto outside = xsimd::abs(x) > B(limit);   // false for NaN
+    const auto outside = xsimd::abs(x) > B(limit);  // false for NaN
     if (!xsimd::any(outside)) return e;
     const B half = xsimd::exp(x * T(0.5));
     return xsimd::select(outside, half * half, e);
@@ -32,11 +32,16 @@ template <class A, class T>
 void map_function(MathFunction f, const T* x, T* y, std::int64_t n) {
     using B = Batch<T, A>;
     switch (f) {
-        case MathFunction::exp: return map<A>(x, y, n, [](B v) { return math_detail::exp<A>(v); });
-        case MathFunction::log: return map<A>(x, y, n, [](B v) { return xsimd::log(v); });
-        case MathFunction::sin: return map<A>(x, y, n, [](B v) { return xsimd::sin(v); });
-        case MathFunction::cos: return map<A>(x, y, n, [](B v) { return xsimd::cos(v); });
-        case MathFunction::sqrt: return map<A>(x, y, n, [](B v) { return xsimd::sqrt(v); });
+        case MathFunction::exp:
+            return map<A>(x, y, n, [](B v) { return math_detail::exp<A>(v); });
+        case MathFunction::log:
+            return map<A>(x, y, n, [](B v) { return xsimd::log(v); });
+        case MathFunction::sin:
+            return map<A>(x, y, n, [](B v) { return xsimd::sin(v); });
+        case MathFunction::cos:
+            return map<A>(x, y, n, [](B v) { return xsimd::cos(v); });
+        case MathFunction::sqrt:
+            return map<A>(x, y, n, [](B v) { return xsimd::sqrt(v); });
     }
 }
 
@@ -50,7 +55,7 @@ void softplus(const T* x, T* y, std::int64_t n, double beta, double threshold) {
     });
 }
 
-constexpr float kTanhScale = 0.7978845608028654f;   // sqrt(2 / pi)
+constexpr float kTanhScale = 0.7978845608028654f;  // sqrt(2 / pi)
 constexpr float kTanhCubic = 0.044715f;
 
 /// sigmoid(x) = 1 / (1 + e^{-x}): 0 where e^{-x} overflows to inf, NaN for NaN.
@@ -83,7 +88,7 @@ Two<Batch<float, A>> normal_cdf_pdf(Batch<float, A> x) {
     poly = xsimd::fma(t, poly, B(1.421413741f));
     poly = xsimd::fma(t, poly, B(-0.284496736f));
     poly = xsimd::fma(t, poly, B(0.254829592f));
-    const B e = math_detail::exp<A>(-a * a);   // e^{-x^2 / 2}
+    const B e = math_detail::exp<A>(-a * a);  // e^{-x^2 / 2}
     const B half_erfc = 0.5f * (t * poly) * e;
     return {xsimd::select(x < B(0.0f), half_erfc, 1.0f - half_erfc),
             e * (std::numbers::inv_sqrtpi_v<float> * (std::numbers::sqrt2_v<float> / 2))};
@@ -142,12 +147,14 @@ void ActivationKernels<A>::gelu_forward(const float* x, float* y, std::int64_t n
 }
 
 template <class A>
-void ActivationKernels<A>::gelu_backward(const float* grad_y, const float* x, float* grad_x, std::int64_t n, bool tanh_approximation) {
+void ActivationKernels<A>::gelu_backward(const float* grad_y, const float* x, float* grad_x, std::int64_t n,
+                                         bool tanh_approximation) {
     using B = Batch<float, A>;
     if (tanh_approximation) {
         map2<A>(grad_y, x, grad_x, n, [](B g, B v) {
             const B s = math_detail::tanh_form_gate<A>(v);
-            const B du = math_detail::kTanhScale * xsimd::fma(B(3 * math_detail::kTanhCubic) * v, v, B(1.0f));   // d(2u)/dx = 2 du
+            const B du = math_detail::kTanhScale *
+                         xsimd::fma(B(3 * math_detail::kTanhCubic) * v, v, B(1.0f));  // d(2u)/dx = 2 du
             return g * xsimd::fma(v * s * (1.0f - s), du + du, s);
         });
     } else {

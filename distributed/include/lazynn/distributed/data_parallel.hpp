@@ -56,9 +56,15 @@ class Join;
 
 struct DistributedDataParallelOptions {
     /// Bucket size in MiB (PyTorch's default 25).
-    DistributedDataParallelOptions& bucket_cap_mb(double v) { bucket_cap_mb_ = v; return *this; }
+    DistributedDataParallelOptions& bucket_cap_mb(double v) {
+        bucket_cap_mb_ = v;
+        return *this;
+    }
     /// Broadcast rank 0's buffers before every forward with grad enabled.
-    DistributedDataParallelOptions& broadcast_buffers(bool v) { broadcast_buffers_ = v; return *this; }
+    DistributedDataParallelOptions& broadcast_buffers(bool v) {
+        broadcast_buffers_ = v;
+        return *this;
+    }
     double bucket_cap_mb_ = 25.0;
     bool broadcast_buffers_ = true;
 };

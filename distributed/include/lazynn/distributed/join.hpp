@@ -34,10 +34,16 @@ namespace lazynn::distributed {
 struct JoinOptions {
     /// Throw DistributedError on every rank as soon as one rank runs out of inputs, instead of
     /// standing in for it (PyTorch's throw_on_early_termination).
-    JoinOptions& throw_on_early_termination(bool v) { throw_on_early_termination_ = v; return *this; }
+    JoinOptions& throw_on_early_termination(bool v) {
+        throw_on_early_termination_ = v;
+        return *this;
+    }
     /// Divide gradients by the world size (true, PyTorch's default) or by the number of ranks that
     /// still had inputs in that step.
-    JoinOptions& divide_by_initial_world_size(bool v) { divide_by_initial_world_size_ = v; return *this; }
+    JoinOptions& divide_by_initial_world_size(bool v) {
+        divide_by_initial_world_size_ = v;
+        return *this;
+    }
     bool throw_on_early_termination_ = false;
     bool divide_by_initial_world_size_ = true;
 };

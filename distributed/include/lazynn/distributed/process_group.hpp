@@ -31,7 +31,10 @@ public:
 struct ProcessGroupOptions {
     /// How long a collective may wait for the other ranks before every rank gives up (PyTorch's
     /// default: 30 minutes). Must be positive.
-    ProcessGroupOptions& timeout(std::chrono::milliseconds v) { timeout_ = v; return *this; }
+    ProcessGroupOptions& timeout(std::chrono::milliseconds v) {
+        timeout_ = v;
+        return *this;
+    }
     std::chrono::milliseconds timeout_ = std::chrono::minutes(30);
 };
 

@@ -23,21 +23,24 @@ Tensor conv2d_relu(const Tensor& input, const Tensor& weight, const Tensor& bias
 /// The adjoint of conv2d (a "deconvolution").
 /// Shapes: input [N, C_in, H, W], weight [C_in, C_out/groups, kH, kW], bias [C_out] ->
 ///         [N, C_out, (H-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1, ...]
-Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
-                        std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> output_padding,
-                        std::array<std::int64_t, 2> dilation, std::int64_t groups);
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        std::array<std::int64_t, 2> stride, std::array<std::int64_t, 2> padding,
+                        std::array<std::int64_t, 2> output_padding, std::array<std::int64_t, 2> dilation,
+                        std::int64_t groups);
 /// 3-D convolution with zero padding (begin/end per dim: front, back, top, bottom, left, right).
 /// Shapes: input [N, C, D, H, W], weight [O, C/groups, kD, kH, kW], bias [O] -> [N, O, D', H', W']
 Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
               std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups);
 /// The adjoint of conv3d.
 /// Shapes: input [N, C_in, D, H, W], weight [C_in, C_out/groups, kD, kH, kW], bias [C_out] -> [N, C_out, D', H', W']
-Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
-                        std::array<std::int64_t, 3> padding, std::array<std::int64_t, 3> output_padding,
-                        std::array<std::int64_t, 3> dilation, std::int64_t groups);
+Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        std::array<std::int64_t, 3> stride, std::array<std::int64_t, 3> padding,
+                        std::array<std::int64_t, 3> output_padding, std::array<std::int64_t, 3> dilation,
+                        std::int64_t groups);
 /// Pads the last `pads.size()/2` dims (PyTorch's F.pad order: last dim first, begin then end)
 /// with "constant" (value), "reflect", "replicate" or "circular".
-Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode = "constant", double value = 0.0);
+Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode = "constant",
+           double value = 0.0);
 
 /// PyTorch's bias check: an undefined bias, or a 1-D one with one value per output channel
 /// (weight.size(0), or weight.size(1) * groups when `transposed`). A short bias would be read

@@ -16,17 +16,19 @@ namespace lazynn::ops {
 /// through `batch_mean` / `batch_var` (updating running statistics is the caller's business);
 /// otherwise it uses `mean` / `var` ([C] each). weight and bias ([C]) may be undefined.
 /// Shapes: input [N, C, *] -> the same
-Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean, const Tensor& var, bool use_batch,
-                  double eps, bool relu, std::vector<double>& batch_mean, std::vector<double>& batch_var);
+Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean, const Tensor& var,
+                  bool use_batch, double eps, bool relu, std::vector<double>& batch_mean,
+                  std::vector<double>& batch_var);
 
 /// PyTorch's F.layer_norm: standardises over the trailing dims `normalized_shape` (biased
 /// variance), then applies the optional elementwise weight and bias of that shape.
 /// Shapes: input [*, *normalized_shape] -> the same
-Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
-                  double eps = 1e-5);
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = {},
+                  const Tensor& bias = {}, double eps = 1e-5);
 /// PyTorch's F.group_norm: standardises each group of num_channels / num_groups channels of a
 /// sample, then applies the optional per-channel weight and bias.
 /// Shapes: input [N, C, *] -> the same
-Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
+Tensor group_norm(const Tensor& input, std::int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
 
 }  // namespace lazynn::ops

@@ -25,13 +25,19 @@ struct AdadeltaOptions {
 public:
     /// Every option by PyTorch's name, for state_dict, param groups and schedulers.
     std::vector<OptionField> fields() {
-        return {{"lr", &lr_}, {"rho", &rho_}, {"eps", &eps_}, {"weight_decay", &weight_decay_}, {"maximize", nullptr, &maximize_}};
+        return {{"lr", &lr_},
+                {"rho", &rho_},
+                {"eps", &eps_},
+                {"weight_decay", &weight_decay_},
+                {"maximize", nullptr, &maximize_}};
     }
 };
 struct AdadeltaState {
     double step = 0;
     Tensor square_avg, acc_delta;
-    std::vector<std::pair<const char*, Tensor*>> tensors() { return {{"square_avg", &square_avg}, {"acc_delta", &acc_delta}}; }
+    std::vector<std::pair<const char*, Tensor*>> tensors() {
+        return {{"square_avg", &square_avg}, {"acc_delta", &acc_delta}};
+    }
 };
 /// Adadelta (Zeiler).
 ///

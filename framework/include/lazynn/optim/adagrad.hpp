@@ -26,8 +26,12 @@ struct AdagradOptions {
 public:
     /// Every option by PyTorch's name, for state_dict, param groups and schedulers.
     std::vector<OptionField> fields() {
-        return {{"lr", &lr_}, {"lr_decay", &lr_decay_}, {"weight_decay", &weight_decay_},
-                {"initial_accumulator_value", &initial_accumulator_value_}, {"eps", &eps_}, {"maximize", nullptr, &maximize_}};
+        return {{"lr", &lr_},
+                {"lr_decay", &lr_decay_},
+                {"weight_decay", &weight_decay_},
+                {"initial_accumulator_value", &initial_accumulator_value_},
+                {"eps", &eps_},
+                {"maximize", nullptr, &maximize_}};
     }
 };
 struct AdagradState {

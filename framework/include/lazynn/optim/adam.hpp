@@ -36,8 +36,13 @@ public:
 public:
     /// Every option by PyTorch's name, for state_dict, param groups and schedulers.
     std::vector<OptionField> fields() {
-        return {{"lr", &lr_}, {"beta1", &beta1_}, {"beta2", &beta2_}, {"eps", &eps_}, {"weight_decay", &weight_decay_},
-                {"amsgrad", nullptr, &amsgrad_}, {"maximize", nullptr, &maximize_}};
+        return {{"lr", &lr_},
+                {"beta1", &beta1_},
+                {"beta2", &beta2_},
+                {"eps", &eps_},
+                {"weight_decay", &weight_decay_},
+                {"amsgrad", nullptr, &amsgrad_},
+                {"maximize", nullptr, &maximize_}};
     }
 };
 /// AdamW's weight decay default is 1e-2, as in PyTorch.

@@ -34,7 +34,12 @@ public:
 public:
     /// Every option by PyTorch's name, for state_dict, param groups and schedulers.
     std::vector<OptionField> fields() {
-        return {{"lr", &lr_}, {"beta1", &beta1_}, {"beta2", &beta2_}, {"eps", &eps_}, {"weight_decay", &weight_decay_}, {"maximize", nullptr, &maximize_}};
+        return {{"lr", &lr_},
+                {"beta1", &beta1_},
+                {"beta2", &beta2_},
+                {"eps", &eps_},
+                {"weight_decay", &weight_decay_},
+                {"maximize", nullptr, &maximize_}};
     }
 };
 struct AdamaxState {

@@ -105,7 +105,7 @@ protected:
     std::vector<double> closed_form_lr() override;
 
 private:
-    std::vector<std::int64_t> milestones_;   // sorted, repeats kept
+    std::vector<std::int64_t> milestones_;  // sorted, repeats kept
     double gamma_;
 };
 
@@ -126,7 +126,8 @@ private:
 /// The factor on the lr moves linearly from start_factor to end_factor over total_iters epochs.
 class LinearLR : public LRScheduler {
 public:
-    LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0, std::int64_t total_iters = 5);
+    LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
+             std::int64_t total_iters = 5);
 
 protected:
     std::vector<double> get_lr() override;
@@ -246,7 +247,8 @@ struct CyclicLROptions {
     using ScaleMode = CyclicLRScaleMode;
     CyclicLROptions(double base_lr, double max_lr) : base_lrs_{base_lr}, max_lrs_{max_lr} {}
     /// One base and one max lr per parameter group.
-    CyclicLROptions(std::vector<double> base_lrs, std::vector<double> max_lrs) : base_lrs_(std::move(base_lrs)), max_lrs_(std::move(max_lrs)) {}
+    CyclicLROptions(std::vector<double> base_lrs, std::vector<double> max_lrs)
+        : base_lrs_(std::move(base_lrs)), max_lrs_(std::move(max_lrs)) {}
     LAZYNN_ARG(std::vector<double>, base_lrs);
     LAZYNN_ARG(std::vector<double>, max_lrs);
     LAZYNN_ARG(std::int64_t, step_size_up) = 2000;
@@ -352,7 +354,8 @@ private:
 /// its own epoch 0 (closed form where it has one). The schedulers must drive `optimizer`.
 class SequentialLR : public LRScheduler {
 public:
-    SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers, std::vector<std::int64_t> milestones);
+    SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
+                 std::vector<std::int64_t> milestones);
     void step() override;
     StateDict state_dict() const override;
     void load_state_dict(const StateDict& state) override;

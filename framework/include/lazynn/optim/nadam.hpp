@@ -34,7 +34,11 @@ public:
 public:
     /// Every option by PyTorch's name, for state_dict, param groups and schedulers.
     std::vector<OptionField> fields() {
-        return {{"lr", &lr_}, {"beta1", &beta1_}, {"beta2", &beta2_}, {"eps", &eps_}, {"weight_decay", &weight_decay_},
+        return {{"lr", &lr_},
+                {"beta1", &beta1_},
+                {"beta2", &beta2_},
+                {"eps", &eps_},
+                {"weight_decay", &weight_decay_},
                 {"momentum_decay", &momentum_decay_}};
     }
 };

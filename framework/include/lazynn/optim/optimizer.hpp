@@ -165,11 +165,13 @@ public:
         const auto number = [&](const std::string& key) {
             const Tensor& t = sd.at(key);
             if (!t.defined() || is_lazy(t) || t.numel() != 1) {
-                throw ValueError("optimizer load_state_dict: '" + key + "' must hold one number, got " +
-                                 (t.defined() && !is_lazy(t) ? "shape " + shape_to_list(t.shape()) : std::string("no tensor")));
+                throw ValueError(
+                    "optimizer load_state_dict: '" + key + "' must hold one number, got " +
+                    (t.defined() && !is_lazy(t) ? "shape " + shape_to_list(t.shape()) : std::string("no tensor")));
             }
             const double v = t.template item<double>();
-            if (!std::isfinite(v)) throw ValueError("optimizer load_state_dict: '" + key + "' is not finite (" + std::to_string(v) + ")");
+            if (!std::isfinite(v))
+                throw ValueError("optimizer load_state_dict: '" + key + "' is not finite (" + std::to_string(v) + ")");
             return v;
         };
         std::vector<std::vector<std::pair<OptionField, double>>> options(groups_.size());
@@ -178,12 +180,14 @@ public:
         for (std::size_t g = 0; g < groups_.size(); ++g) {
             const std::string prefix = "param_groups." + std::to_string(g) + ".";
             if (!sd.contains(prefix + "params")) {
-                throw ValueError("loaded state dict has a different number of parameter groups (no group " + std::to_string(g) + ")");
+                throw ValueError("loaded state dict has a different number of parameter groups (no group " +
+                                 std::to_string(g) + ")");
             }
             const Tensor& ids = sd.at(prefix + "params");
             if (!ids.defined() || is_lazy(ids) || ids.numel() != static_cast<std::int64_t>(groups_[g].params.size())) {
-                throw ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group " +
-                                 std::to_string(g));
+                throw ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size of optimizer's group " +
+                    std::to_string(g));
             }
             for (auto& f : groups_[g].options.fields()) {
                 if (sd.contains(prefix + f.name)) options[g].emplace_back(f, number(prefix + f.name));
@@ -193,21 +197,27 @@ public:
                 const std::string which = "parameter " + std::to_string(index++) + " (group " + std::to_string(g) + ")";
                 if (!sd.contains(sp + "step")) continue;
                 if (is_lazy(p)) {
-                    throw ValueError("optimizer load_state_dict: " + which + " is still uninitialized; load the model (or run a forward) first");
+                    throw ValueError("optimizer load_state_dict: " + which +
+                                     " is still uninitialized; load the model (or run a forward) first");
                 }
                 State s;
                 s.step = number(sp + "step");
-                if (s.step < 0) throw ValueError("optimizer load_state_dict: '" + sp + "step' is negative (" + std::to_string(s.step) + ")");
+                if (s.step < 0)
+                    throw ValueError("optimizer load_state_dict: '" + sp + "step' is negative (" +
+                                     std::to_string(s.step) + ")");
                 for (auto& [name, t] : s.tensors()) {
                     if (!sd.contains(sp + name)) continue;
                     const Tensor& stored = sd.at(sp + name);
                     // NAdam's mu_product is one number per parameter; every other state has the parameter's shape.
                     const Shape expected = std::string(name) == "mu_product" ? Shape{} : p.shape();
-                    if (!stored.defined() || is_lazy(stored) || stored.shape() != expected || stored.dtype() == kInt64) {
-                        throw ValueError("optimizer load_state_dict: '" + sp + name + "' for " + which + " must be a floating-point tensor of shape " +
-                                         shape_to_list(expected) + ", got " +
-                                         (stored.defined() && !is_lazy(stored) ? dtype_name(stored.dtype()) + " " + shape_to_list(stored.shape())
-                                                                               : std::string("no tensor")));
+                    if (!stored.defined() || is_lazy(stored) || stored.shape() != expected ||
+                        stored.dtype() == kInt64) {
+                        throw ValueError("optimizer load_state_dict: '" + sp + name + "' for " + which +
+                                         " must be a floating-point tensor of shape " + shape_to_list(expected) +
+                                         ", got " +
+                                         (stored.defined() && !is_lazy(stored)
+                                              ? dtype_name(stored.dtype()) + " " + shape_to_list(stored.shape())
+                                              : std::string("no tensor")));
                     }
                     NoGradGuard no_grad;
                     *t = stored.to(p.dtype()).clone();
@@ -216,12 +226,15 @@ public:
             }
         }
         if (sd.contains("param_groups." + std::to_string(groups_.size()) + ".params")) {
-            throw ValueError("loaded state dict has a different number of parameter groups (more than " + std::to_string(groups_.size()) + ")");
+            throw ValueError("loaded state dict has a different number of parameter groups (more than " +
+                             std::to_string(groups_.size()) + ")");
         }
         for (auto& group : options) {
             for (auto& [f, v] : group) {
-                if (f.number) *f.number = v;
-                else *f.flag = v != 0.0;
+                if (f.number)
+                    *f.number = v;
+                else
+                    *f.flag = v != 0.0;
             }
         }
         state_ = std::move(loaded);

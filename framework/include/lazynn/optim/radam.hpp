@@ -39,7 +39,9 @@ public:
 struct RAdamState {
     double step = 0;
     Tensor exp_avg, exp_avg_sq;
-    std::vector<std::pair<const char*, Tensor*>> tensors() { return {{"exp_avg", &exp_avg}, {"exp_avg_sq", &exp_avg_sq}}; }
+    std::vector<std::pair<const char*, Tensor*>> tensors() {
+        return {{"exp_avg", &exp_avg}, {"exp_avg_sq", &exp_avg_sq}};
+    }
 };
 /// Rectified Adam: plain momentum SGD until the variance estimate is reliable.
 ///

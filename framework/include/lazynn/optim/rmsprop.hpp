@@ -27,8 +27,13 @@ struct RMSpropOptions {
 public:
     /// Every option by PyTorch's name, for state_dict, param groups and schedulers.
     std::vector<OptionField> fields() {
-        return {{"lr", &lr_}, {"alpha", &alpha_}, {"eps", &eps_}, {"weight_decay", &weight_decay_}, {"momentum", &momentum_},
-                {"centered", nullptr, &centered_}, {"maximize", nullptr, &maximize_}};
+        return {{"lr", &lr_},
+                {"alpha", &alpha_},
+                {"eps", &eps_},
+                {"weight_decay", &weight_decay_},
+                {"momentum", &momentum_},
+                {"centered", nullptr, &centered_},
+                {"maximize", nullptr, &maximize_}};
     }
 };
 struct RMSpropState {

@@ -26,8 +26,12 @@ struct SGDOptions {
 public:
     /// Every option by PyTorch's name, for state_dict, param groups and schedulers.
     std::vector<OptionField> fields() {
-        return {{"lr", &lr_}, {"momentum", &momentum_}, {"dampening", &dampening_}, {"weight_decay", &weight_decay_},
-                {"nesterov", nullptr, &nesterov_}, {"maximize", nullptr, &maximize_}};
+        return {{"lr", &lr_},
+                {"momentum", &momentum_},
+                {"dampening", &dampening_},
+                {"weight_decay", &weight_decay_},
+                {"nesterov", nullptr, &nesterov_},
+                {"maximize", nullptr, &maximize_}};
     }
 };
 struct SGDState {

@@ -30,7 +30,9 @@ Tensor additive_mask(const Tensor& masked);
 class NonDynamicallyQuantizableLinear : public Linear {
     LAZYNN_MODULE(NonDynamicallyQuantizableLinear)
 public:
-    explicit NonDynamicallyQuantizableLinear(LinearOptions options) : Linear(options) { set_name("NonDynamicallyQuantizableLinear"); }
+    explicit NonDynamicallyQuantizableLinear(LinearOptions options) : Linear(options) {
+        set_name("NonDynamicallyQuantizableLinear");
+    }
 
     /// For LazyMultiheadAttention: weight and bias uninitialised until materialize().
     NonDynamicallyQuantizableLinear(bool bias, Uninitialized);
@@ -43,7 +45,8 @@ public:
 /// MultiheadAttention's options (PyTorch's MultiheadAttention(embed_dim, num_heads, dropout=0.0,
 /// bias=True, kdim=None, vdim=None, batch_first=False)).
 struct MultiheadAttentionOptions {
-    MultiheadAttentionOptions(std::int64_t embed_dim, std::int64_t num_heads) : embed_dim_(embed_dim), num_heads_(num_heads) {}
+    MultiheadAttentionOptions(std::int64_t embed_dim, std::int64_t num_heads)
+        : embed_dim_(embed_dim), num_heads_(num_heads) {}
     LAZYNN_ARG(std::int64_t, embed_dim);
     LAZYNN_ARG(std::int64_t, num_heads);
     LAZYNN_ARG(double, dropout) = 0.0;
@@ -55,16 +58,16 @@ struct MultiheadAttentionOptions {
 };
 
 struct AttentionResult {
-    Tensor output;    // [L, N, E] ([N, L, E] with batch_first; [L, E] unbatched)
-    Tensor weights;   // [N, L, S] averaged over heads ([N, H, L, S] if not averaged); undefined without need_weights
+    Tensor output;   // [L, N, E] ([N, L, E] with batch_first; [L, E] unbatched)
+    Tensor weights;  // [N, L, S] averaged over heads ([N, H, L, S] if not averaged); undefined without need_weights
 };
 
 struct AttentionCall {
-    Tensor key_padding_mask;   // [N, S] bool (true = masked) or additive
-    Tensor attn_mask;          // [L, S] or [N*H, L, S] bool (true = masked) or additive
+    Tensor key_padding_mask;  // [N, S] bool (true = masked) or additive
+    Tensor attn_mask;         // [L, S] or [N*H, L, S] bool (true = masked) or additive
     bool need_weights = true;
     bool average_attn_weights = true;
-    bool is_causal = false;    // adds causal_mask(L) to attn_mask
+    bool is_causal = false;  // adds causal_mask(L) to attn_mask
 };
 
 /// Attention over num_heads heads of embed_dim / num_heads each, with PyTorch's parameters.
@@ -76,11 +79,13 @@ class MultiheadAttention : public Module {
     LAZYNN_MODULE(MultiheadAttention)
 public:
     explicit MultiheadAttention(MultiheadAttentionOptions options);
-    MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads) : MultiheadAttention(MultiheadAttentionOptions(embed_dim, num_heads)) {}
+    MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads)
+        : MultiheadAttention(MultiheadAttentionOptions(embed_dim, num_heads)) {}
 
     /// Shapes: query [L, N, E], key [S, N, kdim], value [S, N, vdim] (batch dims first with
     /// batch_first, or no batch dim) -> output like query, weights [N, L, S].
-    AttentionResult operator()(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call = {});
+    AttentionResult operator()(const Tensor& query, const Tensor& key, const Tensor& value,
+                               const AttentionCall& call = {});
     using Module::operator();
     /// Self-attention with default options (what a container calls).
     Tensor forward(const Tensor& x) override;
@@ -89,8 +94,8 @@ public:
     virtual void reset_parameters();
     const MultiheadAttentionOptions& options() const { return options_; }
 
-    Parameter in_proj_weight{this, "in_proj_weight"};   // [3E, E] when kdim == vdim == E
-    Parameter q_proj_weight{this, "q_proj_weight"};     // otherwise separate projections
+    Parameter in_proj_weight{this, "in_proj_weight"};  // [3E, E] when kdim == vdim == E
+    Parameter q_proj_weight{this, "q_proj_weight"};    // otherwise separate projections
     Parameter k_proj_weight{this, "k_proj_weight"};
     Parameter v_proj_weight{this, "v_proj_weight"};
     Parameter in_proj_bias{this, "in_proj_bias"};
@@ -103,7 +108,9 @@ protected:
     /// embed_dim, q/k/v_proj_weight otherwise; the others become None) and out_proj (the lazy protocol).
     void materialize_from_options();
     AttentionResult attend(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call);
-    bool same_dims() const { return options_.kdim() == options_.embed_dim() && options_.vdim() == options_.embed_dim(); }
+    bool same_dims() const {
+        return options_.kdim() == options_.embed_dim() && options_.vdim() == options_.embed_dim();
+    }
     MultiheadAttentionOptions options_;
 };
 
@@ -123,7 +130,8 @@ class LazyMultiheadAttention : public Lazy<MultiheadAttention> {
 public:
     /// `options` carries num_heads, dropout, bias and batch_first; its embed_dim/kdim/vdim must be 0.
     explicit LazyMultiheadAttention(MultiheadAttentionOptions options);
-    explicit LazyMultiheadAttention(std::int64_t num_heads) : LazyMultiheadAttention(MultiheadAttentionOptions(0, num_heads)) {}
+    explicit LazyMultiheadAttention(std::int64_t num_heads)
+        : LazyMultiheadAttention(MultiheadAttentionOptions(0, num_heads)) {}
 
 protected:
     /// inputs: {query} (self-attention) or {query, key, value}: embed_dim, kdim and vdim from their last dims.
@@ -190,7 +198,8 @@ class TransformerEncoder : public Module {
     LAZYNN_MODULE(TransformerEncoder)
 public:
     /// num_layers deep copies of `layer` (named layers.0, layers.1, ...), then an optional norm.
-    TransformerEncoder(const TransformerEncoderLayer& layer, std::int64_t num_layers, std::optional<LayerNorm> norm = std::nullopt);
+    TransformerEncoder(const TransformerEncoderLayer& layer, std::int64_t num_layers,
+                       std::optional<LayerNorm> norm = std::nullopt);
     Tensor operator()(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask = Tensor());
     using Module::operator();
     /// Shapes: src [S, N, E] -> same

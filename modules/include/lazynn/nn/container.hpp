@@ -27,14 +27,11 @@ class Sequential : public Module {
 public:
     Sequential() { set_name("Sequential"); }
     template <class... M>
-        requires detail::ModulePack<Sequential, M...>
-    explicit Sequential(M&&... modules) : Sequential() {
-        (push_back(std::forward<M>(modules)), ...);
-    }
+    requires detail::ModulePack<Sequential, M...>
+    explicit Sequential(M&&... modules) : Sequential() { (push_back(std::forward<M>(modules)), ...); }
 
     template <class M>
-        requires std::derived_from<std::remove_cvref_t<M>, Module>
-    Sequential& push_back(M&& module) {
+    requires std::derived_from<std::remove_cvref_t<M>, Module> Sequential& push_back(M&& module) {
         register_module(std::to_string(size()), std::remove_cvref_t<M>(std::forward<M>(module)));
         return *this;
     }
@@ -54,14 +51,11 @@ class ModuleList : public Module {
 public:
     ModuleList() { set_name("ModuleList"); }
     template <class... M>
-        requires detail::ModulePack<ModuleList, M...>
-    explicit ModuleList(M&&... modules) : ModuleList() {
-        (push_back(std::forward<M>(modules)), ...);
-    }
+    requires detail::ModulePack<ModuleList, M...>
+    explicit ModuleList(M&&... modules) : ModuleList() { (push_back(std::forward<M>(modules)), ...); }
 
     template <class M>
-        requires std::derived_from<std::remove_cvref_t<M>, Module>
-    ModuleList& push_back(M&& module) {
+    requires std::derived_from<std::remove_cvref_t<M>, Module> ModuleList& push_back(M&& module) {
         register_module(std::to_string(size()), std::remove_cvref_t<M>(std::forward<M>(module)));
         return *this;
     }
@@ -77,8 +71,7 @@ public:
     ModuleDict() { set_name("ModuleDict"); }
 
     template <class M>
-        requires std::derived_from<std::remove_cvref_t<M>, Module>
-    ModuleDict& insert(const std::string& key, M&& module) {
+    requires std::derived_from<std::remove_cvref_t<M>, Module> ModuleDict& insert(const std::string& key, M&& module) {
         register_module(key, std::remove_cvref_t<M>(std::forward<M>(module)));
         return *this;
     }

@@ -28,13 +28,14 @@ struct ExpandingArray {
             scalar = true;
             return;
         }
-        if (list.size() != N) throw ValueError("expected 1 or " + std::to_string(N) + " values, got " + std::to_string(list.size()));
+        if (list.size() != N)
+            throw ValueError("expected 1 or " + std::to_string(N) + " values, got " + std::to_string(list.size()));
         std::copy(list.begin(), list.end(), values.begin());
     }
     ExpandingArray(const std::array<std::int64_t, N>& a) : values(a) {}  // NOLINT
     std::int64_t operator[](std::size_t i) const { return values[i]; }
     std::array<std::int64_t, N> values{};
-    bool scalar = false;   // given as one number (printing shows it the way it was given, like PyTorch)
+    bool scalar = false;  // given as one number (printing shows it the way it was given, like PyTorch)
 };
 
 /// PyTorch's padding="same" (output as large as the input; stride 1 only) and "valid" (none).
@@ -52,11 +53,11 @@ const char* padding_mode_name(PaddingMode mode);
 /// Padding: numbers per spatial dim (one repeated, or N), or kSame / kValid.
 template <std::size_t N>
 struct Padding {
-    Padding(std::int64_t v) : amount(v) {}                                    // NOLINT
-    Padding(std::initializer_list<std::int64_t> list) : amount(list) {}       // NOLINT
-    Padding(PaddingKeyword k) : keyword(k) {}                                 // NOLINT
+    Padding(std::int64_t v) : amount(v) {}                               // NOLINT
+    Padding(std::initializer_list<std::int64_t> list) : amount(list) {}  // NOLINT
+    Padding(PaddingKeyword k) : keyword(k) {}                            // NOLINT
     ExpandingArray<N> amount{0};
-    std::optional<PaddingKeyword> keyword;   // set: use it instead of amount
+    std::optional<PaddingKeyword> keyword;  // set: use it instead of amount
 };
 
 /// A convolution's options (PyTorch's Conv2d(in_channels, out_channels, kernel_size, stride=1,
@@ -84,12 +85,30 @@ using Conv3dOptions = ConvOptions<3>;
 template <std::size_t N>
 struct LazyConvOptions {
     LazyConvOptions(std::int64_t out_channels, ExpandingArray<N> kernel_size) : conv_(0, out_channels, kernel_size) {}
-    LazyConvOptions& stride(ExpandingArray<N> v) { conv_.stride(v); return *this; }
-    LazyConvOptions& padding(Padding<N> v) { conv_.padding(std::move(v)); return *this; }
-    LazyConvOptions& dilation(ExpandingArray<N> v) { conv_.dilation(v); return *this; }
-    LazyConvOptions& groups(std::int64_t v) { conv_.groups(v); return *this; }
-    LazyConvOptions& bias(bool v) { conv_.bias(v); return *this; }
-    LazyConvOptions& padding_mode(PaddingMode v) { conv_.padding_mode(v); return *this; }
+    LazyConvOptions& stride(ExpandingArray<N> v) {
+        conv_.stride(v);
+        return *this;
+    }
+    LazyConvOptions& padding(Padding<N> v) {
+        conv_.padding(std::move(v));
+        return *this;
+    }
+    LazyConvOptions& dilation(ExpandingArray<N> v) {
+        conv_.dilation(v);
+        return *this;
+    }
+    LazyConvOptions& groups(std::int64_t v) {
+        conv_.groups(v);
+        return *this;
+    }
+    LazyConvOptions& bias(bool v) {
+        conv_.bias(v);
+        return *this;
+    }
+    LazyConvOptions& padding_mode(PaddingMode v) {
+        conv_.padding_mode(v);
+        return *this;
+    }
     /// The concrete layer's options, in_channels 0 until the first forward.
     const ConvOptions<N>& conv_options() const { return conv_; }
 
@@ -104,8 +123,8 @@ namespace functional {
 /// The convolution ops of the core (lazynn/ops/convolution.hpp), under PyTorch's F.* names.
 using ops::conv2d;
 using ops::conv2d_relu;
-using ops::conv_transpose2d;
 using ops::conv3d;
+using ops::conv_transpose2d;
 using ops::conv_transpose3d;
 using ops::pad;
 }  // namespace functional
@@ -218,7 +237,8 @@ public:
     explicit LazyConv1d(const LazyConv1dOptions& options) : LazyConvolution<Conv1d>(options.conv_options()) {}
     /// The older form: in_channels in the options is ignored (pass 0); prefer LazyConv1dOptions.
     explicit LazyConv1d(Conv1dOptions options) : LazyConvolution<Conv1d>(options.in_channels(0)) {}
-    LazyConv1d(std::int64_t out_channels, std::int64_t kernel_size) : LazyConv1d(LazyConv1dOptions(out_channels, kernel_size)) {}
+    LazyConv1d(std::int64_t out_channels, std::int64_t kernel_size)
+        : LazyConv1d(LazyConv1dOptions(out_channels, kernel_size)) {}
 };
 
 /// Conv2d whose in_channels is read from the first input (dim 1, or dim 0 when unbatched).
@@ -231,7 +251,8 @@ public:
     explicit LazyConv2d(const LazyConv2dOptions& options) : LazyConvolution<Conv2d>(options.conv_options()) {}
     /// The older form: in_channels in the options is ignored (pass 0); prefer LazyConv2dOptions.
     explicit LazyConv2d(Conv2dOptions options) : LazyConvolution<Conv2d>(options.in_channels(0)) {}
-    LazyConv2d(std::int64_t out_channels, ExpandingArray<2> kernel_size) : LazyConv2d(LazyConv2dOptions(out_channels, kernel_size)) {}
+    LazyConv2d(std::int64_t out_channels, ExpandingArray<2> kernel_size)
+        : LazyConv2d(LazyConv2dOptions(out_channels, kernel_size)) {}
 };
 
 /// Conv3d whose in_channels is read from the first input (dim 1, or dim 0 when unbatched).
@@ -244,7 +265,8 @@ public:
     explicit LazyConv3d(const LazyConv3dOptions& options) : LazyConvolution<Conv3d>(options.conv_options()) {}
     /// The older form: in_channels in the options is ignored (pass 0); prefer LazyConv3dOptions.
     explicit LazyConv3d(Conv3dOptions options) : LazyConvolution<Conv3d>(options.in_channels(0)) {}
-    LazyConv3d(std::int64_t out_channels, ExpandingArray<3> kernel_size) : LazyConv3d(LazyConv3dOptions(out_channels, kernel_size)) {}
+    LazyConv3d(std::int64_t out_channels, ExpandingArray<3> kernel_size)
+        : LazyConv3d(LazyConv3dOptions(out_channels, kernel_size)) {}
 };
 
 /// A transposed convolution's options (PyTorch's ConvTranspose2d(in_channels, out_channels,
@@ -270,13 +292,32 @@ using ConvTranspose3dOptions = ConvTransposeOptions<3>;
 /// A lazy transposed convolution's options: ConvTransposeOptions without in_channels.
 template <std::size_t N>
 struct LazyConvTransposeOptions {
-    LazyConvTransposeOptions(std::int64_t out_channels, ExpandingArray<N> kernel_size) : conv_(0, out_channels, kernel_size) {}
-    LazyConvTransposeOptions& stride(ExpandingArray<N> v) { conv_.stride(v); return *this; }
-    LazyConvTransposeOptions& padding(ExpandingArray<N> v) { conv_.padding(v); return *this; }
-    LazyConvTransposeOptions& output_padding(ExpandingArray<N> v) { conv_.output_padding(v); return *this; }
-    LazyConvTransposeOptions& dilation(ExpandingArray<N> v) { conv_.dilation(v); return *this; }
-    LazyConvTransposeOptions& groups(std::int64_t v) { conv_.groups(v); return *this; }
-    LazyConvTransposeOptions& bias(bool v) { conv_.bias(v); return *this; }
+    LazyConvTransposeOptions(std::int64_t out_channels, ExpandingArray<N> kernel_size)
+        : conv_(0, out_channels, kernel_size) {}
+    LazyConvTransposeOptions& stride(ExpandingArray<N> v) {
+        conv_.stride(v);
+        return *this;
+    }
+    LazyConvTransposeOptions& padding(ExpandingArray<N> v) {
+        conv_.padding(v);
+        return *this;
+    }
+    LazyConvTransposeOptions& output_padding(ExpandingArray<N> v) {
+        conv_.output_padding(v);
+        return *this;
+    }
+    LazyConvTransposeOptions& dilation(ExpandingArray<N> v) {
+        conv_.dilation(v);
+        return *this;
+    }
+    LazyConvTransposeOptions& groups(std::int64_t v) {
+        conv_.groups(v);
+        return *this;
+    }
+    LazyConvTransposeOptions& bias(bool v) {
+        conv_.bias(v);
+        return *this;
+    }
     /// The concrete layer's options, in_channels 0 until the first forward.
     const ConvTransposeOptions<N>& conv_transpose_options() const { return conv_; }
 
@@ -375,10 +416,13 @@ protected:
 class LazyConvTranspose1d : public LazyConvolution<ConvTranspose1d> {
     LAZYNN_MODULE(LazyConvTranspose1d)
 public:
-    explicit LazyConvTranspose1d(const LazyConvTranspose1dOptions& options) : LazyConvolution<ConvTranspose1d>(options.conv_transpose_options()) {}
+    explicit LazyConvTranspose1d(const LazyConvTranspose1dOptions& options)
+        : LazyConvolution<ConvTranspose1d>(options.conv_transpose_options()) {}
     /// The older form: in_channels in the options is ignored (pass 0); prefer LazyConvTranspose1dOptions.
-    explicit LazyConvTranspose1d(ConvTranspose1dOptions options) : LazyConvolution<ConvTranspose1d>(options.in_channels(0)) {}
-    LazyConvTranspose1d(std::int64_t out_channels, std::int64_t kernel_size) : LazyConvTranspose1d(LazyConvTranspose1dOptions(out_channels, kernel_size)) {}
+    explicit LazyConvTranspose1d(ConvTranspose1dOptions options)
+        : LazyConvolution<ConvTranspose1d>(options.in_channels(0)) {}
+    LazyConvTranspose1d(std::int64_t out_channels, std::int64_t kernel_size)
+        : LazyConvTranspose1d(LazyConvTranspose1dOptions(out_channels, kernel_size)) {}
 };
 
 /// ConvTranspose2d whose in_channels is read from the first input; weight [in, out/groups, kH, kW].
@@ -388,10 +432,13 @@ public:
 class LazyConvTranspose2d : public LazyConvolution<ConvTranspose2d> {
     LAZYNN_MODULE(LazyConvTranspose2d)
 public:
-    explicit LazyConvTranspose2d(const LazyConvTranspose2dOptions& options) : LazyConvolution<ConvTranspose2d>(options.conv_transpose_options()) {}
+    explicit LazyConvTranspose2d(const LazyConvTranspose2dOptions& options)
+        : LazyConvolution<ConvTranspose2d>(options.conv_transpose_options()) {}
     /// The older form: in_channels in the options is ignored (pass 0); prefer LazyConvTranspose2dOptions.
-    explicit LazyConvTranspose2d(ConvTranspose2dOptions options) : LazyConvolution<ConvTranspose2d>(options.in_channels(0)) {}
-    LazyConvTranspose2d(std::int64_t out_channels, ExpandingArray<2> kernel_size) : LazyConvTranspose2d(LazyConvTranspose2dOptions(out_channels, kernel_size)) {}
+    explicit LazyConvTranspose2d(ConvTranspose2dOptions options)
+        : LazyConvolution<ConvTranspose2d>(options.in_channels(0)) {}
+    LazyConvTranspose2d(std::int64_t out_channels, ExpandingArray<2> kernel_size)
+        : LazyConvTranspose2d(LazyConvTranspose2dOptions(out_channels, kernel_size)) {}
 };
 
 /// ConvTranspose3d whose in_channels is read from the first input; weight [in, out/groups, kD, kH, kW].
@@ -401,10 +448,13 @@ public:
 class LazyConvTranspose3d : public LazyConvolution<ConvTranspose3d> {
     LAZYNN_MODULE(LazyConvTranspose3d)
 public:
-    explicit LazyConvTranspose3d(const LazyConvTranspose3dOptions& options) : LazyConvolution<ConvTranspose3d>(options.conv_transpose_options()) {}
+    explicit LazyConvTranspose3d(const LazyConvTranspose3dOptions& options)
+        : LazyConvolution<ConvTranspose3d>(options.conv_transpose_options()) {}
     /// The older form: in_channels in the options is ignored (pass 0); prefer LazyConvTranspose3dOptions.
-    explicit LazyConvTranspose3d(ConvTranspose3dOptions options) : LazyConvolution<ConvTranspose3d>(options.in_channels(0)) {}
-    LazyConvTranspose3d(std::int64_t out_channels, ExpandingArray<3> kernel_size) : LazyConvTranspose3d(LazyConvTranspose3dOptions(out_channels, kernel_size)) {}
+    explicit LazyConvTranspose3d(ConvTranspose3dOptions options)
+        : LazyConvolution<ConvTranspose3d>(options.in_channels(0)) {}
+    LazyConvTranspose3d(std::int64_t out_channels, ExpandingArray<3> kernel_size)
+        : LazyConvTranspose3d(LazyConvTranspose3dOptions(out_channels, kernel_size)) {}
 };
 
 extern template class ConvNd<1>;

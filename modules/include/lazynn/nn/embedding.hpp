@@ -12,7 +12,8 @@ namespace lazynn::nn {
 /// Embedding's options (PyTorch's Embedding(num_embeddings, embedding_dim, padding_idx=None,
 /// max_norm=None, norm_type=2.0)).
 struct EmbeddingOptions {
-    EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim) : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
+    EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim)
+        : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
     LAZYNN_ARG(std::int64_t, num_embeddings);
     LAZYNN_ARG(std::int64_t, embedding_dim);
     /// The row at this index is initialised to zeros and receives no gradient.
@@ -31,7 +32,8 @@ class Embedding : public Module {
     LAZYNN_MODULE(Embedding)
 public:
     explicit Embedding(EmbeddingOptions options);
-    Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim) : Embedding(EmbeddingOptions(num_embeddings, embedding_dim)) {}
+    Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim)
+        : Embedding(EmbeddingOptions(num_embeddings, embedding_dim)) {}
     /// Shapes: int64 indices [*] -> [*, embedding_dim]
     Tensor forward(const Tensor& indices) override;
     /// requires: nothing. ensures: weight ~ N(0, 1) from the module's seed, the padding row zero.
@@ -52,7 +54,8 @@ const char* embedding_bag_mode_name(EmbeddingBagMode mode);
 
 /// EmbeddingBag's options (PyTorch's EmbeddingBag(num_embeddings, embedding_dim, mode='mean', padding_idx=None)).
 struct EmbeddingBagOptions {
-    EmbeddingBagOptions(std::int64_t num_embeddings, std::int64_t embedding_dim) : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
+    EmbeddingBagOptions(std::int64_t num_embeddings, std::int64_t embedding_dim)
+        : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
     LAZYNN_ARG(std::int64_t, num_embeddings);
     LAZYNN_ARG(std::int64_t, embedding_dim);
     LAZYNN_ARG(EmbeddingBagMode, mode) = EmbeddingBagMode::Mean;
@@ -70,7 +73,8 @@ class EmbeddingBag : public Module {
     LAZYNN_MODULE(EmbeddingBag)
 public:
     explicit EmbeddingBag(EmbeddingBagOptions options);
-    EmbeddingBag(std::int64_t num_embeddings, std::int64_t embedding_dim, EmbeddingBagMode mode = EmbeddingBagMode::Mean)
+    EmbeddingBag(std::int64_t num_embeddings, std::int64_t embedding_dim,
+                 EmbeddingBagMode mode = EmbeddingBagMode::Mean)
         : EmbeddingBag(EmbeddingBagOptions(num_embeddings, embedding_dim).mode(mode)) {}
     /// Shapes: indices [B, L] (bags of equal length) -> [B, dim]
     Tensor forward(const Tensor& indices) override { return bags(indices, Tensor()); }

@@ -22,7 +22,8 @@ class Flatten : public Module {
     LAZYNN_MODULE(Flatten)
 public:
     explicit Flatten(FlattenOptions options = {});
-    Flatten(std::int64_t start_dim, std::int64_t end_dim) : Flatten(FlattenOptions().start_dim(start_dim).end_dim(end_dim)) {}
+    Flatten(std::int64_t start_dim, std::int64_t end_dim)
+        : Flatten(FlattenOptions().start_dim(start_dim).end_dim(end_dim)) {}
     /// Shapes: input [N, C, H, W] -> output [N, C*H*W] (defaults: start_dim 1, end_dim -1)
     Tensor forward(const Tensor& input) override { return input.flatten(options_.start_dim(), options_.end_dim()); }
     std::string extra_repr() const override;

@@ -12,7 +12,8 @@ namespace lazynn::nn {
 
 /// Linear's options (PyTorch's Linear(in_features, out_features, bias=True)).
 struct LinearOptions {
-    LinearOptions(std::int64_t in_features, std::int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
+    LinearOptions(std::int64_t in_features, std::int64_t out_features)
+        : in_features_(in_features), out_features_(out_features) {}
     LAZYNN_ARG(std::int64_t, in_features);
     LAZYNN_ARG(std::int64_t, out_features);
     LAZYNN_ARG(bool, bias) = true;
@@ -45,7 +46,7 @@ public:
     const LinearOptions& options() const { return options_; }
 
     Parameter weight{this, "weight"};
-    Parameter bias{this, "bias"};   // undefined when bias(false)
+    Parameter bias{this, "bias"};  // undefined when bias(false)
 
 protected:
     /// For the lazy twin: weight and bias uninitialised.
@@ -67,7 +68,8 @@ protected:
 class LazyLinear : public Lazy<Linear> {
     LAZYNN_MODULE(LazyLinear)
 public:
-    explicit LazyLinear(std::int64_t out_features, bool bias = true) : Lazy<Linear>(LinearOptions(0, out_features).bias(bias)) {}
+    explicit LazyLinear(std::int64_t out_features, bool bias = true)
+        : Lazy<Linear>(LinearOptions(0, out_features).bias(bias)) {}
 
 protected:
     /// in_features = input.size(-1).

@@ -40,7 +40,8 @@ namespace functional {
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
-Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean, double beta = 1.0);
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
+                      double beta = 1.0);
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean, double delta = 1.0);
 
 /// The functional form's name for CrossEntropyLoss's options.
@@ -50,8 +51,8 @@ using CrossEntropyOptions = CrossEntropyLossOptions;
 /// class indices.
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& options = {});
 /// input holds log-probabilities; same shapes and options as cross_entropy (no smoothing).
-Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(), std::int64_t ignore_index = -100,
-                Reduction reduction = Reduction::Mean);
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                std::int64_t ignore_index = -100, Reduction reduction = Reduction::Mean);
 /// input in (0, 1); the logs are clamped at -100 as in PyTorch.
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
                             Reduction reduction = Reduction::Mean);
@@ -59,7 +60,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
                                         const Tensor& pos_weight = Tensor(), Reduction reduction = Reduction::Mean);
 /// input holds log-probabilities; target probabilities (or log-probabilities with log_target).
 /// `batchmean` divides the sum by the batch size, which is the mathematically correct KL.
-Tensor kl_div(const Tensor& input, const Tensor& target, KLDivReduction reduction = KLDivReduction::Mean, bool log_target = false);
+Tensor kl_div(const Tensor& input, const Tensor& target, KLDivReduction reduction = KLDivReduction::Mean,
+              bool log_target = false);
 Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin = 0.0,
                              Reduction reduction = Reduction::Mean);
 Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin = 0.0,
@@ -80,7 +82,8 @@ public:
 };
 
 struct MSELossOptions {
-    MSELossOptions(Reduction reduction = Reduction::Mean) : reduction_(reduction) {}  // NOLINT(google-explicit-constructor): MSELoss(Reduction::Sum)
+    MSELossOptions(Reduction reduction = Reduction::Mean)
+        : reduction_(reduction) {}  // NOLINT(google-explicit-constructor): MSELoss(Reduction::Sum)
     LAZYNN_ARG(Reduction, reduction);
 };
 
@@ -94,7 +97,9 @@ class MSELoss : public Loss {
 public:
     explicit MSELoss(MSELossOptions options = {}) : options_(options) { set_name("MSELoss"); }
     /// Shapes: input [*], target [*] -> scalar, or [*] with Reduction::None
-    Tensor forward(const Tensor& input, const Tensor& target) override { return functional::mse_loss(input, target, options_.reduction()); }
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::mse_loss(input, target, options_.reduction());
+    }
     const MSELossOptions& options() const { return options_; }
 
 private:
@@ -102,7 +107,8 @@ private:
 };
 
 struct L1LossOptions {
-    L1LossOptions(Reduction reduction = Reduction::Mean) : reduction_(reduction) {}  // NOLINT(google-explicit-constructor): L1Loss(Reduction::Sum)
+    L1LossOptions(Reduction reduction = Reduction::Mean)
+        : reduction_(reduction) {}  // NOLINT(google-explicit-constructor): L1Loss(Reduction::Sum)
     LAZYNN_ARG(Reduction, reduction);
 };
 
@@ -115,7 +121,9 @@ class L1Loss : public Loss {
 public:
     explicit L1Loss(L1LossOptions options = {}) : options_(options) { set_name("L1Loss"); }
     /// Shapes: input [*], target [*] -> scalar, or [*] with Reduction::None
-    Tensor forward(const Tensor& input, const Tensor& target) override { return functional::l1_loss(input, target, options_.reduction()); }
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::l1_loss(input, target, options_.reduction());
+    }
     const L1LossOptions& options() const { return options_; }
 
 private:
@@ -177,10 +185,14 @@ private:
 class CrossEntropyLoss : public Loss {
     LAZYNN_MODULE(CrossEntropyLoss)
 public:
-    explicit CrossEntropyLoss(CrossEntropyLossOptions options = {}) : options_(std::move(options)) { set_name("CrossEntropyLoss"); }
+    explicit CrossEntropyLoss(CrossEntropyLossOptions options = {}) : options_(std::move(options)) {
+        set_name("CrossEntropyLoss");
+    }
     /// Shapes: input [N, C] or [N, C, d*], target [N] or [N, d*] (int64) or like input (probabilities)
     ///         -> scalar, or [N, d*] with Reduction::None
-    Tensor forward(const Tensor& input, const Tensor& target) override { return functional::cross_entropy(input, target, options_); }
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::cross_entropy(input, target, options_);
+    }
     const CrossEntropyLossOptions& options() const { return options_; }
 
 private:
@@ -253,10 +265,13 @@ struct BCEWithLogitsLossOptions {
 class BCEWithLogitsLoss : public Loss {
     LAZYNN_MODULE(BCEWithLogitsLoss)
 public:
-    explicit BCEWithLogitsLoss(BCEWithLogitsLossOptions options = {}) : options_(std::move(options)) { set_name("BCEWithLogitsLoss"); }
+    explicit BCEWithLogitsLoss(BCEWithLogitsLossOptions options = {}) : options_(std::move(options)) {
+        set_name("BCEWithLogitsLoss");
+    }
     /// Shapes: input [*] (logits), target [*] -> scalar, or [*]
     Tensor forward(const Tensor& input, const Tensor& target) override {
-        return functional::binary_cross_entropy_with_logits(input, target, options_.weight(), options_.pos_weight(), options_.reduction());
+        return functional::binary_cross_entropy_with_logits(input, target, options_.weight(), options_.pos_weight(),
+                                                            options_.reduction());
     }
     const BCEWithLogitsLossOptions& options() const { return options_; }
 
@@ -307,12 +322,14 @@ struct TripletMarginLossOptions {
 class TripletMarginLoss : public Module {
     LAZYNN_MODULE(TripletMarginLoss)
 public:
-    explicit TripletMarginLoss(TripletMarginLossOptions options = {}) : options_(options) { set_name("TripletMarginLoss"); }
+    explicit TripletMarginLoss(TripletMarginLossOptions options = {}) : options_(options) {
+        set_name("TripletMarginLoss");
+    }
     /// Shapes: anchor, positive, negative [N, D] -> scalar, or [N]
     Tensor operator()(const Tensor& anchor, const Tensor& positive, const Tensor& negative) {
         return call_with_hooks({anchor, positive, negative}, [&](const std::vector<Tensor>& in) {
-            return functional::triplet_margin_loss(in[0], in[1], in[2], options_.margin(), options_.p(), options_.eps(), options_.swap(),
-                                                   options_.reduction());
+            return functional::triplet_margin_loss(in[0], in[1], in[2], options_.margin(), options_.p(), options_.eps(),
+                                                   options_.swap(), options_.reduction());
         });
     }
     const TripletMarginLossOptions& options() const { return options_; }
@@ -334,7 +351,9 @@ struct CosineEmbeddingLossOptions {
 class CosineEmbeddingLoss : public Module {
     LAZYNN_MODULE(CosineEmbeddingLoss)
 public:
-    explicit CosineEmbeddingLoss(CosineEmbeddingLossOptions options = {}) : options_(options) { set_name("CosineEmbeddingLoss"); }
+    explicit CosineEmbeddingLoss(CosineEmbeddingLossOptions options = {}) : options_(options) {
+        set_name("CosineEmbeddingLoss");
+    }
     /// Shapes: input1, input2 [N, D], target [N] of 1 / -1 -> scalar, or [N]
     Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) {
         return call_with_hooks({input1, input2, target}, [&](const std::vector<Tensor>& in) {
@@ -360,7 +379,9 @@ struct MarginRankingLossOptions {
 class MarginRankingLoss : public Module {
     LAZYNN_MODULE(MarginRankingLoss)
 public:
-    explicit MarginRankingLoss(MarginRankingLossOptions options = {}) : options_(options) { set_name("MarginRankingLoss"); }
+    explicit MarginRankingLoss(MarginRankingLossOptions options = {}) : options_(options) {
+        set_name("MarginRankingLoss");
+    }
     /// Shapes: input1, input2, target [N] -> scalar, or [N]
     Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) {
         return call_with_hooks({input1, input2, target}, [&](const std::vector<Tensor>& in) {

@@ -63,7 +63,8 @@ public:
 public:
     /// The concrete layer's options, num_features 0 until the first forward.
     BatchNormOptions batch_norm_options() const {
-        return BatchNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(track_running_stats_);
+        return BatchNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(
+            track_running_stats_);
     }
 };
 
@@ -102,7 +103,7 @@ protected:
     /// Materialises the affine parameters and running statistics as [num_features] (the lazy protocol).
     void materialize_from_options();
     BatchNormOptions options_;
-    std::vector<std::int64_t> ranks_;   // accepted input ranks
+    std::vector<std::int64_t> ranks_;  // accepted input ranks
 
 private:
     Tensor forward_then(const Tensor& input, bool relu);
@@ -121,10 +122,13 @@ public:
     explicit BatchNormNd(BatchNormOptions options) : BatchNormBase(std::move(options), input_ranks(), class_name()) {}
 
 protected:
-    BatchNormNd(BatchNormOptions options, Uninitialized u) : BatchNormBase(std::move(options), input_ranks(), class_name(), u) {}
+    BatchNormNd(BatchNormOptions options, Uninitialized u)
+        : BatchNormBase(std::move(options), input_ranks(), class_name(), u) {}
 
 private:
-    static std::vector<std::int64_t> input_ranks() { return N == 1 ? std::vector<std::int64_t>{2, 3} : std::vector<std::int64_t>{N + 2}; }
+    static std::vector<std::int64_t> input_ranks() {
+        return N == 1 ? std::vector<std::int64_t>{2, 3} : std::vector<std::int64_t>{N + 2};
+    }
     static const char* class_name() { return N == 1 ? "BatchNorm1d" : N == 2 ? "BatchNorm2d" : "BatchNorm3d"; }
 };
 using BatchNorm1d = BatchNormNd<1>;
@@ -155,7 +159,8 @@ class LazyBatchNormNd : public LazyNorm<BatchNormNd<N>> {
     LAZYNN_MODULE(LazyBatchNormNd)
 public:
     LazyBatchNormNd() : LazyBatchNormNd(LazyBatchNormOptions()) {}
-    explicit LazyBatchNormNd(const LazyBatchNormOptions& options) : LazyNorm<BatchNormNd<N>>(options.batch_norm_options()) {}
+    explicit LazyBatchNormNd(const LazyBatchNormOptions& options)
+        : LazyNorm<BatchNormNd<N>>(options.batch_norm_options()) {}
     /// The older form: num_features in the options is ignored (pass 0).
     explicit LazyBatchNormNd(BatchNormOptions options) : LazyNorm<BatchNormNd<N>>(options.num_features(0)) {}
 };
@@ -181,7 +186,7 @@ private:
     std::optional<double> momentum_ = 0.1;
 
 public:
-    LAZYNN_ARG(bool, affine) = false;               // PyTorch's InstanceNorm defaults
+    LAZYNN_ARG(bool, affine) = false;  // PyTorch's InstanceNorm defaults
     LAZYNN_ARG(bool, track_running_stats) = false;
 };
 
@@ -207,7 +212,8 @@ public:
 public:
     /// The concrete layer's options, num_features 0 until the first forward.
     InstanceNormOptions instance_norm_options() const {
-        return InstanceNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(track_running_stats_);
+        return InstanceNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(
+            track_running_stats_);
     }
 };
 
@@ -251,7 +257,8 @@ public:
     explicit InstanceNormNd(InstanceNormOptions options) : InstanceNormBase(std::move(options), N, class_name()) {}
 
 protected:
-    InstanceNormNd(InstanceNormOptions options, Uninitialized u) : InstanceNormBase(std::move(options), N, class_name(), u) {}
+    InstanceNormNd(InstanceNormOptions options, Uninitialized u)
+        : InstanceNormBase(std::move(options), N, class_name(), u) {}
 
 private:
     static const char* class_name() { return N == 1 ? "InstanceNorm1d" : N == 2 ? "InstanceNorm2d" : "InstanceNorm3d"; }
@@ -271,7 +278,8 @@ class LazyInstanceNormNd : public LazyNorm<InstanceNormNd<N>> {
     LAZYNN_MODULE(LazyInstanceNormNd)
 public:
     LazyInstanceNormNd() : LazyInstanceNormNd(LazyInstanceNormOptions()) {}
-    explicit LazyInstanceNormNd(const LazyInstanceNormOptions& options) : LazyNorm<InstanceNormNd<N>>(options.instance_norm_options()) {}
+    explicit LazyInstanceNormNd(const LazyInstanceNormOptions& options)
+        : LazyNorm<InstanceNormNd<N>>(options.instance_norm_options()) {}
     /// Refused: InstanceNormOptions carries InstanceNorm's defaults (affine and tracked
     /// statistics off), which would silently replace the lazy ones. Use LazyInstanceNormOptions.
     explicit LazyInstanceNormNd(InstanceNormOptions options) = delete;
@@ -282,7 +290,8 @@ using LazyInstanceNorm3d = LazyInstanceNormNd<3>;
 
 /// LayerNorm's options (PyTorch's LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True)).
 struct LayerNormOptions {
-    LayerNormOptions(Shape normalized_shape) : normalized_shape_(std::move(normalized_shape)) {}  // NOLINT: LayerNorm({8})
+    LayerNormOptions(Shape normalized_shape)
+        : normalized_shape_(std::move(normalized_shape)) {}  // NOLINT: LayerNorm({8})
     LAZYNN_ARG(Shape, normalized_shape);
     LAZYNN_ARG(double, eps) = 1e-5;
     LAZYNN_ARG(bool, elementwise_affine) = true;
@@ -338,7 +347,8 @@ protected:
 
 /// GroupNorm's options (PyTorch's GroupNorm(num_groups, num_channels, eps=1e-5, affine=True)).
 struct GroupNormOptions {
-    GroupNormOptions(std::int64_t num_groups, std::int64_t num_channels) : num_groups_(num_groups), num_channels_(num_channels) {}
+    GroupNormOptions(std::int64_t num_groups, std::int64_t num_channels)
+        : num_groups_(num_groups), num_channels_(num_channels) {}
     LAZYNN_ARG(std::int64_t, num_groups);
     LAZYNN_ARG(std::int64_t, num_channels);
     LAZYNN_ARG(double, eps) = 1e-5;

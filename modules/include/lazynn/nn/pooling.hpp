@@ -10,20 +10,21 @@ namespace lazynn::nn {
 
 namespace functional {
 /// The pooling ops of the core (lazynn/ops/pooling.hpp), under PyTorch's F.* names.
-using ops::max_pool2d_with_indices;
-using ops::max_pool2d;
-using ops::avg_pool2d;
 using ops::adaptive_avg_pool2d;
-using ops::max_pool3d_with_indices;
-using ops::avg_pool3d;
 using ops::adaptive_avg_pool3d;
+using ops::avg_pool2d;
+using ops::avg_pool3d;
+using ops::max_pool2d;
+using ops::max_pool2d_with_indices;
+using ops::max_pool3d_with_indices;
 }  // namespace functional
 
 /// Max pooling knobs; stride defaults to kernel_size, as in PyTorch. Sizes take an int (every
 /// spatial dim) or one value per dim.
 template <std::size_t N>
 struct MaxPoolOptions {
-    MaxPoolOptions(ExpandingArray<N> kernel_size) : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT: MaxPool2d(MaxPoolOptions<2>(2))
+    MaxPoolOptions(ExpandingArray<N> kernel_size)
+        : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT: MaxPool2d(MaxPoolOptions<2>(2))
     LAZYNN_ARG(ExpandingArray<N>, kernel_size);
     LAZYNN_ARG(ExpandingArray<N>, stride);
     LAZYNN_ARG(ExpandingArray<N>, padding) = ExpandingArray<N>(0);
@@ -38,7 +39,8 @@ using MaxPool3dOptions = MaxPoolOptions<3>;
 /// Average pooling knobs; stride defaults to kernel_size, as in PyTorch.
 template <std::size_t N>
 struct AvgPoolOptions {
-    AvgPoolOptions(ExpandingArray<N> kernel_size) : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT: AvgPool2d(AvgPoolOptions<2>(2))
+    AvgPoolOptions(ExpandingArray<N> kernel_size)
+        : kernel_size_(kernel_size), stride_(kernel_size) {}  // NOLINT: AvgPool2d(AvgPoolOptions<2>(2))
     LAZYNN_ARG(ExpandingArray<N>, kernel_size);
     LAZYNN_ARG(ExpandingArray<N>, stride);
     LAZYNN_ARG(ExpandingArray<N>, padding) = ExpandingArray<N>(0);
@@ -176,7 +178,9 @@ public:
 class AdaptiveAvgPool1d : public AdaptiveAvgPoolNd<1> {
     LAZYNN_MODULE(AdaptiveAvgPool1d)
 public:
-    explicit AdaptiveAvgPool1d(AdaptivePoolOptions<1> options) : AdaptiveAvgPoolNd<1>(std::move(options)) { set_name("AdaptiveAvgPool1d"); }
+    explicit AdaptiveAvgPool1d(AdaptivePoolOptions<1> options) : AdaptiveAvgPoolNd<1>(std::move(options)) {
+        set_name("AdaptiveAvgPool1d");
+    }
 };
 
 /// Averages [B, C, H, W] down to [B, C, *output_size] (global average pooling with {1, 1}).
@@ -186,7 +190,9 @@ public:
 class AdaptiveAvgPool2d : public AdaptiveAvgPoolNd<2> {
     LAZYNN_MODULE(AdaptiveAvgPool2d)
 public:
-    explicit AdaptiveAvgPool2d(AdaptivePoolOptions<2> options) : AdaptiveAvgPoolNd<2>(std::move(options)) { set_name("AdaptiveAvgPool2d"); }
+    explicit AdaptiveAvgPool2d(AdaptivePoolOptions<2> options) : AdaptiveAvgPoolNd<2>(std::move(options)) {
+        set_name("AdaptiveAvgPool2d");
+    }
 };
 
 /// Averages [B, C, D, H, W] down to [B, C, *output_size].
@@ -196,7 +202,9 @@ public:
 class AdaptiveAvgPool3d : public AdaptiveAvgPoolNd<3> {
     LAZYNN_MODULE(AdaptiveAvgPool3d)
 public:
-    explicit AdaptiveAvgPool3d(AdaptivePoolOptions<3> options) : AdaptiveAvgPoolNd<3>(std::move(options)) { set_name("AdaptiveAvgPool3d"); }
+    explicit AdaptiveAvgPool3d(AdaptivePoolOptions<3> options) : AdaptiveAvgPoolNd<3>(std::move(options)) {
+        set_name("AdaptiveAvgPool3d");
+    }
 };
 
 extern template class MaxPoolNd<1>;

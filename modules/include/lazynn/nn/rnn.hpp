@@ -22,7 +22,8 @@ enum class RNNNonlinearity { Tanh, ReLU };
 /// A recurrent layer's options (PyTorch's RNN/LSTM/GRU(input_size, hidden_size, num_layers=1,
 /// nonlinearity='tanh', bias=True, batch_first=False, dropout=0.0, bidirectional=False, proj_size=0)).
 struct RNNOptions {
-    RNNOptions(std::int64_t input_size, std::int64_t hidden_size) : input_size_(input_size), hidden_size_(hidden_size) {}
+    RNNOptions(std::int64_t input_size, std::int64_t hidden_size)
+        : input_size_(input_size), hidden_size_(hidden_size) {}
     LAZYNN_ARG(std::int64_t, input_size);
     LAZYNN_ARG(std::int64_t, hidden_size);
     LAZYNN_ARG(std::int64_t, num_layers) = 1;
@@ -39,13 +40,34 @@ struct RNNOptions {
 /// A lazy recurrent layer's options: RNNOptions without input_size (inferred from input.size(-1)).
 struct LazyRNNOptions {
     explicit LazyRNNOptions(std::int64_t hidden_size) : rnn_(0, hidden_size) {}
-    LazyRNNOptions& num_layers(std::int64_t v) { rnn_.num_layers(v); return *this; }
-    LazyRNNOptions& nonlinearity(RNNNonlinearity v) { rnn_.nonlinearity(v); return *this; }
-    LazyRNNOptions& bias(bool v) { rnn_.bias(v); return *this; }
-    LazyRNNOptions& batch_first(bool v) { rnn_.batch_first(v); return *this; }
-    LazyRNNOptions& dropout(double v) { rnn_.dropout(v); return *this; }
-    LazyRNNOptions& bidirectional(bool v) { rnn_.bidirectional(v); return *this; }
-    LazyRNNOptions& proj_size(std::int64_t v) { rnn_.proj_size(v); return *this; }
+    LazyRNNOptions& num_layers(std::int64_t v) {
+        rnn_.num_layers(v);
+        return *this;
+    }
+    LazyRNNOptions& nonlinearity(RNNNonlinearity v) {
+        rnn_.nonlinearity(v);
+        return *this;
+    }
+    LazyRNNOptions& bias(bool v) {
+        rnn_.bias(v);
+        return *this;
+    }
+    LazyRNNOptions& batch_first(bool v) {
+        rnn_.batch_first(v);
+        return *this;
+    }
+    LazyRNNOptions& dropout(double v) {
+        rnn_.dropout(v);
+        return *this;
+    }
+    LazyRNNOptions& bidirectional(bool v) {
+        rnn_.bidirectional(v);
+        return *this;
+    }
+    LazyRNNOptions& proj_size(std::int64_t v) {
+        rnn_.proj_size(v);
+        return *this;
+    }
     /// The concrete layer's options, input_size 0 until the first forward.
     const RNNOptions& rnn_options() const { return rnn_; }
 
@@ -54,9 +76,9 @@ private:
 };
 
 struct RNNResult {
-    Tensor output;   // [T, N, D*H_out] ([N, T, D*H_out] with batch_first; [T, D*H_out] unbatched)
-    Tensor h_n;      // [D*num_layers, N, H_out]
-    Tensor c_n;      // LSTM only: [D*num_layers, N, hidden_size]
+    Tensor output;  // [T, N, D*H_out] ([N, T, D*H_out] with batch_first; [T, D*H_out] unbatched)
+    Tensor h_n;     // [D*num_layers, N, H_out]
+    Tensor c_n;     // LSTM only: [D*num_layers, N, hidden_size]
 };
 
 /// The shared implementation; `mode` is "RNN_TANH", "RNN_RELU", "LSTM" or "GRU".
@@ -79,7 +101,9 @@ public:
 protected:
     RNNBase(std::string mode, RNNOptions options, bool lazy);
     std::int64_t gates() const;
-    std::int64_t output_hidden() const { return options_.proj_size() > 0 ? options_.proj_size() : options_.hidden_size(); }
+    std::int64_t output_hidden() const {
+        return options_.proj_size() > 0 ? options_.proj_size() : options_.hidden_size();
+    }
     /// Materialises the first layer's input weights [gates*hidden, input_size] (the lazy protocol).
     void materialize_from_options();
     std::string mode_;
@@ -153,7 +177,8 @@ using LazyGRU = LazyRecurrent<GRU>;
 
 /// A recurrent cell's options (PyTorch's RNNCell/LSTMCell/GRUCell(input_size, hidden_size, bias=True)).
 struct RNNCellOptions {
-    RNNCellOptions(std::int64_t input_size, std::int64_t hidden_size) : input_size_(input_size), hidden_size_(hidden_size) {}
+    RNNCellOptions(std::int64_t input_size, std::int64_t hidden_size)
+        : input_size_(input_size), hidden_size_(hidden_size) {}
     LAZYNN_ARG(std::int64_t, input_size);
     LAZYNN_ARG(std::int64_t, hidden_size);
     LAZYNN_ARG(bool, bias) = true;
@@ -242,7 +267,8 @@ template <class Cell>
 class LazyCell : public Lazy<Cell> {
     LAZYNN_MODULE(LazyCell)
 public:
-    explicit LazyCell(std::int64_t hidden_size, bool bias = true) : Lazy<Cell>(RNNCellOptions(0, hidden_size).bias(bias)) {}
+    explicit LazyCell(std::int64_t hidden_size, bool bias = true)
+        : Lazy<Cell>(RNNCellOptions(0, hidden_size).bias(bias)) {}
 
 protected:
     void infer_options(const std::vector<Tensor>& inputs) override { this->options_.input_size(inputs[0].size(-1)); }

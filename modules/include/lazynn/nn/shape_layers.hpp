@@ -42,7 +42,8 @@ private:
 };
 
 struct PixelShuffleOptions {
-    PixelShuffleOptions(std::int64_t upscale_factor) : upscale_factor_(upscale_factor) {}  // NOLINT(google-explicit-constructor): PixelShuffle(2)
+    PixelShuffleOptions(std::int64_t upscale_factor)
+        : upscale_factor_(upscale_factor) {}  // NOLINT(google-explicit-constructor): PixelShuffle(2)
     LAZYNN_ARG(std::int64_t, upscale_factor);
 };
 
@@ -74,7 +75,8 @@ using ConstantPad1dOptions = ConstantPadOptions<2>;
 using ConstantPad2dOptions = ConstantPadOptions<4>;
 
 struct ZeroPad2dOptions {
-    ZeroPad2dOptions(ExpandingArray<4> padding) : padding_(padding) {}  // NOLINT(google-explicit-constructor): ZeroPad2d({1, 2, 0, 1})
+    ZeroPad2dOptions(ExpandingArray<4> padding)
+        : padding_(padding) {}  // NOLINT(google-explicit-constructor): ZeroPad2d({1, 2, 0, 1})
     /// left, right, top, bottom.
     LAZYNN_ARG(ExpandingArray<4>, padding);
 };
@@ -112,8 +114,8 @@ class ConstantPad2d : public ConstantPadNd {
     LAZYNN_MODULE(ConstantPad2d)
 public:
     explicit ConstantPad2d(ConstantPad2dOptions options)
-        : ConstantPadNd({options.padding()[0], options.padding()[1], options.padding()[2], options.padding()[3]}, options.value(),
-                        "ConstantPad2d") {}
+        : ConstantPadNd({options.padding()[0], options.padding()[1], options.padding()[2], options.padding()[3]},
+                        options.value(), "ConstantPad2d") {}
     ConstantPad2d(ExpandingArray<4> padding, double value) : ConstantPad2d(ConstantPad2dOptions(padding, value)) {}
 };
 
@@ -125,7 +127,8 @@ class ZeroPad2d : public ConstantPadNd {
     LAZYNN_MODULE(ZeroPad2d)
 public:
     explicit ZeroPad2d(ZeroPad2dOptions options)
-        : ConstantPadNd({options.padding()[0], options.padding()[1], options.padding()[2], options.padding()[3]}, 0.0, "ZeroPad2d") {}
+        : ConstantPadNd({options.padding()[0], options.padding()[1], options.padding()[2], options.padding()[3]}, 0.0,
+                        "ZeroPad2d") {}
     std::string extra_repr() const override;
 };
 
@@ -192,7 +195,9 @@ protected:
 class AdaptiveMaxPool1d : public AdaptiveMaxPoolNd<1> {
     LAZYNN_MODULE(AdaptiveMaxPool1d)
 public:
-    explicit AdaptiveMaxPool1d(AdaptivePoolOptions<1> options) : AdaptiveMaxPoolNd<1>(std::move(options)) { set_name("AdaptiveMaxPool1d"); }
+    explicit AdaptiveMaxPool1d(AdaptivePoolOptions<1> options) : AdaptiveMaxPoolNd<1>(std::move(options)) {
+        set_name("AdaptiveMaxPool1d");
+    }
 };
 
 /// Max-pools [B, C, H, W] down to [B, C, *output_size].
@@ -202,7 +207,9 @@ public:
 class AdaptiveMaxPool2d : public AdaptiveMaxPoolNd<2> {
     LAZYNN_MODULE(AdaptiveMaxPool2d)
 public:
-    explicit AdaptiveMaxPool2d(AdaptivePoolOptions<2> options) : AdaptiveMaxPoolNd<2>(std::move(options)) { set_name("AdaptiveMaxPool2d"); }
+    explicit AdaptiveMaxPool2d(AdaptivePoolOptions<2> options) : AdaptiveMaxPoolNd<2>(std::move(options)) {
+        set_name("AdaptiveMaxPool2d");
+    }
 };
 
 extern template class AdaptiveMaxPoolNd<1>;
