@@ -1,0 +1,207 @@
+// Sequential (modules/src/container.cpp, conv_fold.cpp): a layer followed by a ReLU runs fused, and an
+// eval-mode BatchNorm2d after a Conv2d is folded into it without autograd; both equal the separate calls.
+#include "test_support.hpp"
+
+#include <cmath>
+#include <utility>
+#include <vector>
+
+using namespace lazynn;
+using namespace lazynn::nn;
+using lazynn::testing::check_close;
+
+TEST_SUITE("layer + ReLU fusion in Sequential") {
+    // Sequential runs Linear/Conv1d/Conv2d followed by ReLU as one pass; everything observable
+    // must equal the two separate calls.
+    struct Run {
+        Tensor out, input_grad;
+        std::vector<Tensor> param_grads;
+    };
+
+    Run run(Module & model, const Tensor& x, bool through_sequential) {
+        model.zero_grad();
+        const Tensor in = x.detach().requires_grad_();
+        Tensor out;
+        if (through_sequential) {
+            out = model(in);
+        } else {  // each child on its own
+            out = in;
+            for (Module* child : model.children()) out = (*child)(out);
+        }
+        (out * out.detach().sin()).sum().backward();
+        Run r{out, in.grad(), {}};
+        for (const Tensor& p : model.parameters()) r.param_grads.push_back(p.grad().clone());
+        return r;
+    }
+
+    TEST_CASE("fused layers equal the separate layer and ReLU exactly, in float32 and float64") {
+        manual_seed(21);
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            CAPTURE(dtype_name(dtype));
+            Sequential mlp{Linear(6, 5), ReLU(), Linear(5, 4), ReLU()};
+            Sequential cnn{Conv2d(Conv2dOptions(2, 3, 3).padding(1)),
+                           ReLU(),
+                           Conv2d(3, 2, 2),
+                           ReLU(),
+                           Flatten(),
+                           LazyLinear(3),
+                           ReLU()};
+            Sequential cnn1d{Conv1d(Conv1dOptions(2, 4, 3).stride(2)), ReLU()};
+            const std::vector<std::pair<Sequential*, Tensor>> cases{
+                {&mlp, randn({7, 6})}, {&cnn, randn({3, 2, 6, 5})}, {&cnn1d, randn({2, 2, 9})}};
+            for (const auto& [model, x] : cases) {
+                model->to(dtype);
+                model->initialize(x.to(dtype));
+                const Run fused = run(*model, x.to(dtype), true), separate = run(*model, x.to(dtype), false);
+                if (model != &cnn1d) CHECK(fused.out.grad_fn()->name() == "ReluBackward0");  // Conv1d ends in a squeeze
+                CHECK(equal(fused.out, separate.out));
+                CHECK(equal(fused.input_grad, separate.input_grad));
+                REQUIRE(fused.param_grads.size() == separate.param_grads.size());
+                for (std::size_t i = 0; i < fused.param_grads.size(); ++i)
+                    CHECK(equal(fused.param_grads[i], separate.param_grads[i]));
+            }
+        }
+    }
+
+    TEST_CASE("a batch norm followed by a ReLU fuses in training and in evaluation, running statistics included") {
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            CAPTURE(dtype_name(dtype));
+            auto build = [dtype] {
+                manual_seed(24);
+                Sequential model{Conv2d(Conv2dOptions(2, 3, 3).padding(1)),
+                                 BatchNorm2d(3),
+                                 ReLU(),
+                                 Flatten(),
+                                 Linear(90, 4),
+                                 BatchNorm1d(4),
+                                 ReLU()};
+                model.to(dtype);
+                return model;
+            };
+            Sequential fused_model = build(), separate_model = build();
+            const Tensor x = randn({5, 2, 6, 5}).to(dtype);
+            for (const bool training : {true, false, true}) {
+                CAPTURE(training);
+                fused_model.train(training);
+                separate_model.train(training);
+                const Run fused = run(fused_model, x, true), separate = run(separate_model, x, false);
+                CHECK(fused.out.grad_fn()->name() == "ReluBackward0");
+                CHECK(fused.out.min().item<double>() >= 0);
+                CHECK(equal(fused.out, separate.out));
+                CHECK(equal(fused.input_grad, separate.input_grad));
+                REQUIRE(fused.param_grads.size() == separate.param_grads.size());
+                for (std::size_t i = 0; i < fused.param_grads.size(); ++i)
+                    CHECK(equal(fused.param_grads[i], separate.param_grads[i]));
+                const auto fused_buffers = fused_model.named_buffers(),
+                           separate_buffers = separate_model.named_buffers();
+                REQUIRE(fused_buffers.size() == separate_buffers.size());
+                for (std::size_t i = 0; i < fused_buffers.size(); ++i)
+                    CHECK(equal(fused_buffers[i].second, separate_buffers[i].second));
+            }
+        }
+        // The fused pass in float64 against finite differences, with batch statistics, and
+        // PyTorch's ReLU at NaN (passes, gradient 1).
+        manual_seed(25);
+        BatchNorm2d norm(3);
+        norm.to(kFloat64);
+        const auto check = autograd::gradcheck([&](const std::vector<Tensor>& in) { return norm.forward_relu(in[0]); },
+                                               {randn({4, 3, 3, 2}, kFloat64).requires_grad_()});
+        CHECK_MESSAGE(check.ok, check.message);
+        BatchNorm1d plain(1);
+        plain.to(kFloat64);
+        plain.eval();
+        const Tensor specials = tensor(std::vector<double>{std::nan(""), -1.0, 2.0}, {3, 1}, kFloat64).requires_grad_();
+        const Tensor y = plain.forward_relu(specials);
+        CHECK(std::isnan(y.to_vector<double>()[0]));
+        y.sum().backward();
+        const auto grads = specials.grad().to_vector<double>();
+        CHECK(grads[0] == doctest::Approx(1.0 / std::sqrt(1.0 + 1e-5)));
+        CHECK(grads[1] == 0.0);
+        CHECK(grads[2] == doctest::Approx(1.0 / std::sqrt(1.0 + 1e-5)));
+    }
+
+    TEST_CASE("without autograd, an eval-mode BatchNorm2d after a Conv2d is folded into it") {
+        manual_seed(23);
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            CAPTURE(dtype_name(dtype));
+            Sequential model{Conv2d(Conv2dOptions(3, 6, 3).padding(1)),
+                             BatchNorm2d(6),
+                             ReLU(),
+                             Conv2d(6, 4, 3),
+                             LazyBatchNorm2d(),
+                             MaxPool2d(MaxPoolOptions<2>(2))};
+            model.to(dtype);
+            const Tensor x = randn({5, 3, 9, 8}).to(dtype);
+            for (int step = 0; step < 3; ++step) (void)model(x * (step + 1.0));  // running statistics away from 0 and 1
+            {
+                NoGradGuard no_grad;
+                for (auto& [name, p] : model.named_parameters()) {
+                    if (name.rfind("1.", 0) == 0 || name.rfind("4.", 0) == 0)
+                        p.copy_(randn(p.shape()).to(dtype));  // affine weights
+                }
+            }
+            model.eval();
+            auto separately = [&] {
+                Tensor out = x;
+                for (Module* child : model.children()) out = (*child)(out);
+                return out;
+            };
+            const Tensor reference = separately();
+            {
+                NoGradGuard no_grad;
+                const Tensor folded = model(x);
+                check_close(folded, reference, dtype == kFloat32 ? 1e-5 : 1e-12, dtype == kFloat32 ? 1e-5 : 1e-12);
+            }
+            // With autograd the layers run as written (only the ReLU fuses), bit for bit.
+            CHECK(equal(model(x), reference));
+            // A hook on a batch norm keeps it (and its convolution) separate calls, its output visible.
+            const Tensor first_norm = model[1](model[0](x));
+            Tensor seen;
+            auto handle = model[1].register_forward_hook(
+                [&](Module&, const std::vector<Tensor>&, const Tensor& out) { seen = out; });
+            NoGradGuard no_grad;
+            check_close(model(x), reference, dtype == kFloat32 ? 1e-5 : 1e-12, dtype == kFloat32 ? 1e-5 : 1e-12);
+            REQUIRE(seen.defined());
+            CHECK(equal(seen, first_norm));
+        }
+    }
+
+    TEST_CASE("fused layers pass gradcheck, follow PyTorch's ReLU at NaN and -0.0, and step aside for hooks") {
+        manual_seed(22);
+        const Tensor x = randn({2, 3, 5, 4}, kFloat64).requires_grad_();
+        const Tensor w = randn({4, 3, 3, 3}, kFloat64).requires_grad_(), b = randn({4}, kFloat64).requires_grad_();
+        auto conv = [](const std::vector<Tensor>& in) {
+            return functional::conv2d_relu(in[0], in[1], in[2], {1, 1}, {1, 1, 0, 0}, {1, 1}, 1);
+        };
+        const auto conv_check = autograd::gradcheck(conv, {x, w, b});
+        CHECK_MESSAGE(conv_check.ok, conv_check.message);
+        const Tensor a = randn({5, 3}, kFloat64).requires_grad_(), wl = randn({4, 3}, kFloat64).requires_grad_();
+        const auto linear_check = autograd::gradcheck(
+            [](const std::vector<Tensor>& in) { return functional::linear_relu(in[0], in[1], in[2]); },
+            {a, wl, randn({4}, kFloat64).requires_grad_()});
+        CHECK_MESSAGE(linear_check.ok, linear_check.message);
+        // relu(NaN) = NaN with gradient 1; relu(-0.0) = -0.0 with gradient 0 (PyTorch 1.13, measured).
+        const double nan = std::nan("");
+        const Tensor specials = tensor(std::vector<double>{nan, -1.0, 2.0}, {3, 1}, kFloat64).requires_grad_();
+        const Tensor y = functional::linear_relu(specials, ones({1, 1}, kFloat64));
+        CHECK(std::isnan(y.to_vector<double>()[0]));
+        y.sum().backward();
+        CHECK(specials.grad().to_vector<double>() == std::vector<double>{1.0, 0.0, 1.0});
+        const Tensor unfused = tensor(std::vector<double>{nan, -0.0, 2.0}, {3}, kFloat64).requires_grad_();
+        const Tensor r = unfused.relu();
+        CHECK(std::isnan(r.to_vector<double>()[0]));
+        CHECK(std::signbit(r.to_vector<double>()[1]));
+        r.sum().backward();
+        CHECK(unfused.grad().to_vector<double>() == std::vector<double>{1.0, 0.0, 1.0});
+        // A hook on the layer must see the layer's own output, before the ReLU.
+        Sequential model{Linear(4, 8), ReLU()};
+        Tensor seen;
+        auto handle =
+            model[0].register_forward_hook([&](Module&, const std::vector<Tensor>&, const Tensor& out) { seen = out; });
+        const Tensor out = model(randn({16, 4}));
+        CHECK(seen.min().item<double>() < 0);
+        CHECK(out.min().item<double>() >= 0);
+        CHECK(out.grad_fn()->name() == "ReluBackward0");
+        CHECK(equal(out, seen.relu()));
+    }
+}
