@@ -200,7 +200,8 @@ TEST_SUITE("layers vs PyTorch") {
         // The float64 case above pins the formulas; this one runs every layer through the float32 kernels
         // (oneDNN's sgemm and convolution primitives, the vectorised activations) against the same fixtures.
         const auto fixture = lazynn::testing::load_fixture("layers.json");
-        for (const auto& [name, factory] : cases()) {
+        for (const auto& [name_entry, factory] : cases()) {
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             auto m = factory();
