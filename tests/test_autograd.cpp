@@ -380,7 +380,8 @@ TEST_SUITE("autograd vs PyTorch (issue 21)") {
     TEST_CASE("error messages carry PyTorch 1.13's key phrases") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
         CHECK(fixture.at("errors").size() == error_cases().size());
-        for (const auto& [name, fn] : error_cases()) {
+        for (const auto& [name_, fn] : error_cases()) {
+            const std::string& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE)
             CAPTURE(name);
             const std::string phrase = fixture.at("errors").at(name).at("phrase");
             LAZYNN_CHECK_THROWS_WITH_SUBSTR(fn(), RuntimeError, phrase);
@@ -391,7 +392,8 @@ TEST_SUITE("autograd vs PyTorch (issue 21)") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
         const auto& expected_all = fixture.at("views_after_inplace");
         CHECK(expected_all.size() == views_after_inplace().size());
-        for (const auto& [name, scenario] : views_after_inplace()) {
+        for (const auto& [name_, scenario] : views_after_inplace()) {
+            const std::string& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE)
             CAPTURE(name);
             const auto& expected = expected_all.at(name);
             Tensor x = lazynn::testing::fixture_tensor(expected.at("input")).requires_grad_();
@@ -411,7 +413,8 @@ TEST_SUITE("autograd vs PyTorch (issue 21)") {
 
     TEST_CASE("gradcheck agrees with the rebased histories of views written in place") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
-        for (const auto& [name, scenario] : views_after_inplace()) {
+        for (const auto& [name_, scenario] : views_after_inplace()) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             if (fixture.at("views_after_inplace").at(name).contains("error")) continue;
             CAPTURE(name);
             const Tensor x = tensor({0.5, -1.25, 2.0, 0.75}, kFloat64).requires_grad_();

@@ -111,8 +111,9 @@ TEST_SUITE("compute backend") {
         manual_seed(11);
         for (int threads : {1, 2}) {
             set_num_threads(threads);
-            for (const auto& [m, k, n] : std::vector<std::array<std::int64_t, 3>>{
+            for (const auto& mkn : std::vector<std::array<std::int64_t, 3>>{
                      {1, 7, 5}, {5, 7, 1}, {33, 65, 17}, {300, 129, 70}, {4, 0, 3}}) {
+                const std::int64_t m = mkn[0], k = mkn[1], n = mkn[2];  // named: clang 14 cannot CAPTURE a binding
                 CAPTURE(m);
                 CAPTURE(k);
                 const Tensor a = randn({m, k}, kFloat64), b = randn({k, n}, kFloat64);

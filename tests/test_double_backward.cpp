@@ -71,7 +71,7 @@ TEST_SUITE("double backward") {
              [](const Tensor& x) { return x.sign() * x + x.floor() + (x + 0.013).round() * x.ceil() + x.trunc(); }},
         };
         for (const auto& [name, op] : ops)
-            check_second_order(name, [op](const auto& in) { return op(in[0]); }, {input({2, 3})});
+            check_second_order(name, [&op = op](const auto& in) { return op(in[0]); }, {input({2, 3})});
         const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> positive_ops = {
             {"log", [](const Tensor& x) { return x.log(); }},
             {"sqrt", [](const Tensor& x) { return x.sqrt(); }},
@@ -81,7 +81,7 @@ TEST_SUITE("double backward") {
             {"pow_frac", [](const Tensor& x) { return x.pow(-1.7); }},
         };
         for (const auto& [name, op] : positive_ops)
-            check_second_order(name, [op](const auto& in) { return op(in[0]); }, {positive({2, 3})});
+            check_second_order(name, [&op = op](const auto& in) { return op(in[0]); }, {positive({2, 3})});
     }
 
     TEST_CASE("gradgradcheck: float32 activation kernels have a graph formula too") {

@@ -472,7 +472,8 @@ TEST_SUITE("hostile input: training checkpoints") {
             {"adam_shape.ckpt", "", "", "'state.2.exp_avg' for parameter 2 (group 0)", "optimizer.state.2.exp_avg",
              zeros({7})},
         };
-        for (const auto& [name, key, value, message, tensor_key, tensor_value] : cases) {
+        for (const auto& [name_, key, value, message, tensor_key, tensor_value] : cases) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             CAPTURE(name);
             const std::string path = tampered(good, name, key, value, tensor_key, tensor_value);
             LAZYNN_CHECK_THROWS_WITH_SUBSTR(load_checkpoint(path, target.model, &target.adam, &target.schedule),

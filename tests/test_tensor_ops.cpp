@@ -385,12 +385,16 @@ TEST_SUITE("tensor edge cases vs PyTorch (issue 21)") {
     TEST_CASE("every edge fixture case has an implementation and vice versa") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
         CHECK(fixture.at("cases").size() == edge_cases().size());
-        for (const auto& [name, c] : edge_cases()) CHECK_MESSAGE(fixture.at("cases").contains(name), name);
+        for (const auto& entry : edge_cases()) {
+            const auto& name = entry.first;  // named: clang 14 cannot capture a structured binding
+            CHECK_MESSAGE(fixture.at("cases").contains(name), name);
+        }
     }
 
     TEST_CASE("values, dtypes and gradients match PyTorch, in the fixture's dtypes") {
         const auto fixture = lazynn::testing::load_fixture("tensor_ops_edge.json");
-        for (const auto& [name, edge] : edge_cases()) {
+        for (const auto& [name_, edge] : edge_cases()) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             CAPTURE(name);
             const auto& c = fixture.at("cases").at(name);
             const bool differentiable = c.at("differentiable").get<bool>();
@@ -439,7 +443,8 @@ TEST_SUITE("tensor edge cases vs PyTorch (issue 21)") {
                  return v[0].t().view({2, 2, 3}) * v[0].t().view({2, 2, 3});
              }},
         };
-        for (const auto& [name, fn] : ops) {
+        for (const auto& [name_, fn] : ops) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             CAPTURE(std::string(name));
             const auto result = autograd::gradcheck(fn, {x.clone().requires_grad_()});
             CHECK_MESSAGE(result.ok, result.message);

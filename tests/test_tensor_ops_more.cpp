@@ -148,12 +148,16 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
     TEST_CASE("every fixture case has an implementation and vice versa") {
         const auto fx = load_fixture("tensor_ops_more.json");
         CHECK(fx.at("cases").size() == cases().size());
-        for (const auto& [name, fn] : cases()) CHECK_MESSAGE(fx.at("cases").contains(name), name);
+        for (const auto& entry : cases()) {
+            const auto& name = entry.first;  // named: clang 14 cannot capture a structured binding
+            CHECK_MESSAGE(fx.at("cases").contains(name), name);
+        }
     }
 
     TEST_CASE("values, dtypes and gradients match PyTorch") {
         const auto fx = load_fixture("tensor_ops_more.json");
-        for (const auto& [name, fn] : cases()) {
+        for (const auto& [name_, fn] : cases()) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             CAPTURE(name);
             const auto& c = fx.at("cases").at(name);
             const bool differentiable = c.at("differentiable").get<bool>();
@@ -256,7 +260,8 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
             {"outer", [](const auto& v) { return v[0].select(0, 0).outer(v[0].select(1, 1)); }},
             {"dot", [](const auto& v) { return v[0].select(0, 1).dot(v[0].select(0, 2)); }},
         };
-        for (const auto& [name, fn] : ops) {
+        for (const auto& [name_, fn] : ops) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             CAPTURE(name);
             const auto result = autograd::gradcheck(fn, {x.clone().requires_grad_()});
             CHECK_MESSAGE(result.ok, result.message);

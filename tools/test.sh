@@ -45,8 +45,11 @@ cmake --build build/asan -j "$JOBS"
 stage "fuzz smoke run (libFuzzer, ${FUZZ_SECONDS:-20}s per target)"
 FUZZ_BUILD_DIR="$PWD/build/asan" "$LAZYNN_ROOT/tools/fuzz.sh" "${FUZZ_SECONDS:-20}"
 
-stage "clang build with ThreadSanitizer: the thread pool, DataLoader prefetch, model building and DDP suites"
-TSAN_SUITES=(test_threads test_data test_module_seeds test_training test_distributed)
+stage "clang build with ThreadSanitizer: the thread pool, DataLoader prefetch, model building and training suites"
+# Not test_distributed: lazynn's data-parallel code starts no threads of its own, and OpenMPI's
+# uninstrumented transports (mca_btl_tcp, mca_pml_ob1) raise lock-order and unlock reports of their own
+# under TSan. It runs in the release and ASan stages.
+TSAN_SUITES=(test_threads test_data test_module_seeds test_training)
 cmake -S . -B build/tsan "${SANITIZER_FLAGS[@]}" -DLAZYNN_SANITIZE=thread >/dev/null
 cmake --build build/tsan -j "$JOBS" --target "${TSAN_SUITES[@]}"
 (cd build/tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$LAZYNN_ROOT/tests/tsan.supp" \

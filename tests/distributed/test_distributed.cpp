@@ -338,7 +338,8 @@ TEST_SUITE("DistributedDataParallel") {
         model.get_buffer("1.running_mean").detach().fill_(r);
         dist::DistributedDataParallel ddp(model);
         // Before any forward: evaluating or saving now gives the same model on every rank.
-        for (const auto& [name, p] : model.named_parameters()) {
+        for (const auto& [name_, p] : model.named_parameters()) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             INFO(name);
             CHECK(max_abs_diff(p, rank0_copy(p)) == 0);
         }
@@ -511,7 +512,8 @@ TEST_SUITE("DistributedDataParallel") {
                 opt.step();
             }
         }
-        for (const auto& [name, p] : model.named_parameters()) {
+        for (const auto& [name_, p] : model.named_parameters()) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             INFO(name);
             CHECK(max_abs_diff(p, rank0_copy(p)) == 0);  // identical everywhere
             CHECK(max_abs_diff(p, reference.get_parameter(name)) < 1e-12);
@@ -547,7 +549,8 @@ TEST_SUITE("DistributedDataParallel") {
         }
         const Buffer& count = model.get_buffer("1.num_batches_tracked");
         CHECK(count.item<std::int64_t>() == batches_of(world - 1));  // the last rank's count, everywhere
-        for (const auto& [name, b] : model.named_buffers()) {
+        for (const auto& [name_, b] : model.named_buffers()) {
+            const auto& name = name_;  // clang 14 cannot capture a structured binding (CAPTURE/INFO)
             INFO(name);
             CHECK(max_abs_diff(b, rank0_copy(b)) == 0);
         }

@@ -188,9 +188,14 @@ TEST_SUITE("samples: command line") {
         const std::vector<std::pair<std::string, std::string>> bad{
             {"--batch-size", "-5"}, {"--batch-size", "0"}, {"--epochs", "0"}, {"--epochs", "-1"}, {"--lr", "0"},
             {"--lr", "-0.1"},       {"--lr", "nan"},       {"--lr", "inf"},   {"--threads", "0"}, {"--threads", "-2"}};
-        for (const auto& [flag, value] : bad) {
+        for (const auto& flag_value : bad) {
+            // Named variables, not structured bindings: clang 14 cannot capture those (CHECK_MESSAGE).
+            const std::string& flag = flag_value.first;
+            const std::string& value = flag_value.second;
             CommonOptions o;
-            const auto [code, text] = parse({flag, value}, DataKind::None, o);
+            const auto parsed = parse({flag, value}, DataKind::None, o);
+            const int code = parsed.first;
+            const std::string& text = parsed.second;
             CHECK_MESSAGE(code > 0, flag << " " << value << " was accepted");
             CHECK_MESSAGE(text.find(flag) != std::string::npos, flag << " " << value << ": " << text);
         }
