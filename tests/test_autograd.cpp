@@ -219,7 +219,7 @@ TEST_SUITE("gradient hooks and backward callbacks") {
         a.register_post_accumulate_grad_hook([&](const Tensor&) {
             events.push_back("a");
             autograd::queue_callback(
-                [&] { events.push_back(c.grad().defined() ? "callback after c" : "callback too early"); });
+                [&] { events.emplace_back(c.grad().defined() ? "callback after c" : "callback too early"); });
         });
         c.register_post_accumulate_grad_hook([&](const Tensor&) { events.push_back("c"); });
         (a * c).sum().backward();
