@@ -23,11 +23,7 @@
 /// private field `name_`. Follow it with `= default_value;` or `;`.
 #define LAZYNN_ARG(T, name)                                  \
 public:                                                      \
-    auto& name(const T& new_##name) {                        \
-        this->name##_ = new_##name;                          \
-        return *this;                                        \
-    }                                                        \
-    auto& name(T&& new_##name) {                             \
+    auto& name(T new_##name) {                               \
         this->name##_ = std::move(new_##name);               \
         return *this;                                        \
     }                                                        \

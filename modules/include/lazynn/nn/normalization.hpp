@@ -25,38 +25,31 @@ struct BatchNormOptions {
     BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: BatchNorm2d(16)
     LAZYNN_ARG(std::int64_t, num_features);
     LAZYNN_ARG(double, eps) = 1e-5;
-    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None). Written out rather
-    /// than LAZYNN_ARG: GCC 12 misreports the macro's move of a disengaged optional as uninitialised.
-public:
-    auto& momentum(std::optional<double> v) {
-        momentum_ = v;
-        return *this;
-    }
-    const std::optional<double>& momentum() const noexcept { return momentum_; }
-
-private:
-    std::optional<double> momentum_ = 0.1;
-
-public:
+    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None).
+    LAZYNN_ARG(std::optional<double>, momentum) = 0.1;
     LAZYNN_ARG(bool, affine) = true;
     LAZYNN_ARG(bool, track_running_stats) = true;
 };
 
-/// A lazy batch norm's options: no num_features (inferred), PyTorch's LazyBatchNorm defaults.
-struct LazyBatchNormOptions {
+/// Instance norm's options (PyTorch's InstanceNorm2d(num_features, eps=1e-5, momentum=0.1,
+/// affine=False, track_running_stats=False)).
+struct InstanceNormOptions {
+    InstanceNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: InstanceNorm2d(16)
+    LAZYNN_ARG(std::int64_t, num_features);
     LAZYNN_ARG(double, eps) = 1e-5;
-    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
-public:
-    auto& momentum(std::optional<double> v) {
-        momentum_ = v;
-        return *this;
-    }
-    const std::optional<double>& momentum() const noexcept { return momentum_; }
+    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None).
+    LAZYNN_ARG(std::optional<double>, momentum) = 0.1;
+    LAZYNN_ARG(bool, affine) = false;  // PyTorch's InstanceNorm defaults
+    LAZYNN_ARG(bool, track_running_stats) = false;
+};
 
-private:
-    std::optional<double> momentum_ = 0.1;
-
-public:
+/// A lazy norm's options, LazyBatchNorm's and LazyInstanceNorm's alike: no num_features (inferred)
+/// and PyTorch's lazy defaults, which are batch norm's for both (affine and tracked statistics on;
+/// InstanceNorm's own defaults are off).
+struct LazyNormOptions {
+    LAZYNN_ARG(double, eps) = 1e-5;
+    /// std::nullopt: a cumulative moving average (PyTorch's momentum=None).
+    LAZYNN_ARG(std::optional<double>, momentum) = 0.1;
     LAZYNN_ARG(bool, affine) = true;
     LAZYNN_ARG(bool, track_running_stats) = true;
 
@@ -66,7 +59,13 @@ public:
         return BatchNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(
             track_running_stats_);
     }
+    InstanceNormOptions instance_norm_options() const {
+        return InstanceNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(
+            track_running_stats_);
+    }
 };
+using LazyBatchNormOptions = LazyNormOptions;
+using LazyInstanceNormOptions = LazyNormOptions;
 
 /// Normalises each channel over the batch (and spatial dims): y = (x - mean) / sqrt(var + eps) * w + b.
 /// Training uses the batch's statistics and updates running_mean/var (unbiased variance);
@@ -167,55 +166,6 @@ public:
 using LazyBatchNorm1d = LazyBatchNormNd<1>;
 using LazyBatchNorm2d = LazyBatchNormNd<2>;
 using LazyBatchNorm3d = LazyBatchNormNd<3>;
-
-/// Instance norm's options (PyTorch's InstanceNorm2d(num_features, eps=1e-5, momentum=0.1,
-/// affine=False, track_running_stats=False)).
-struct InstanceNormOptions {
-    InstanceNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT: InstanceNorm2d(16)
-    LAZYNN_ARG(std::int64_t, num_features);
-    LAZYNN_ARG(double, eps) = 1e-5;
-    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
-public:
-    auto& momentum(std::optional<double> v) {
-        momentum_ = v;
-        return *this;
-    }
-    const std::optional<double>& momentum() const noexcept { return momentum_; }
-
-private:
-    std::optional<double> momentum_ = 0.1;
-
-public:
-    LAZYNN_ARG(bool, affine) = false;  // PyTorch's InstanceNorm defaults
-    LAZYNN_ARG(bool, track_running_stats) = false;
-};
-
-/// A lazy instance norm's options: no num_features (inferred), and PyTorch's LazyInstanceNorm
-/// defaults, which are LazyBatchNorm's (affine and tracked statistics on), not InstanceNorm's.
-struct LazyInstanceNormOptions {
-    LAZYNN_ARG(double, eps) = 1e-5;
-    /// std::nullopt: a cumulative moving average; written out as in BatchNormOptions.
-public:
-    auto& momentum(std::optional<double> v) {
-        momentum_ = v;
-        return *this;
-    }
-    const std::optional<double>& momentum() const noexcept { return momentum_; }
-
-private:
-    std::optional<double> momentum_ = 0.1;
-
-public:
-    LAZYNN_ARG(bool, affine) = true;
-    LAZYNN_ARG(bool, track_running_stats) = true;
-
-public:
-    /// The concrete layer's options, num_features 0 until the first forward.
-    InstanceNormOptions instance_norm_options() const {
-        return InstanceNormOptions(0).eps(eps_).momentum(momentum_).affine(affine_).track_running_stats(
-            track_running_stats_);
-    }
-};
 
 /// Normalises each (sample, channel) over its spatial dims. Runs as batch norm over
 /// [1, N*C, spatial], the way PyTorch computes it; running statistics average over the batch.
