@@ -56,10 +56,7 @@ public:
     using OptimizerBase::OptimizerBase;
 
 protected:
-    /// requires: grad has p's shape; state.step already counts this step (1 on the first call);
-    ///           o is the options of p's group (validated).
-    /// ensures:  p's data (and state's buffers) hold the result of one step, updated in place in
-    ///           one fused pass; p's version is bumped; no autograd history is recorded.
+    /// One Adamax step, fused (the contract is OptimizerBase::update's).
     void update(Parameter& p, const Tensor& grad, AdamaxState& state, const AdamaxOptions& o) override;
 };
 

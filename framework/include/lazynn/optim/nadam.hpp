@@ -62,10 +62,7 @@ public:
     void load_state_dict(const StateDict& sd) override;
 
 protected:
-    /// requires: grad has p's shape; state.step already counts this step (1 on the first call);
-    ///           o is the options of p's group (validated).
-    /// ensures:  p's data (and state's buffers) hold the result of one step, updated in place in
-    ///           one fused pass; p's version is bumped; no autograd history is recorded.
+    /// One NAdam step, fused (the contract is OptimizerBase::update's).
     void update(Parameter& p, const Tensor& grad, NAdamState& state, const NAdamOptions& o) override;
 };
 
