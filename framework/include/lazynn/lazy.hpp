@@ -103,6 +103,10 @@ private:
 /// name set), `materialize_from_options()` (materialises each uninitialised tensor with the shape
 /// the options now imply) and `reset_parameters()`. The twin overrides infer_options and
 /// lazy_load_finalize; the name is "Lazy" + the concrete name until initialisation.
+///
+/// Example:
+///     nn::LazyLinear fc(10);           // a Lazy<nn::Linear>
+///     Tensor y = fc(randn({4, 32}));   // now Linear(in_features=32, out_features=10, bias=True)
 template <class Concrete>
 class Lazy : public Concrete, public LazyModule {
 public:

@@ -47,6 +47,10 @@ namespace lazynn {
 using StateDict = OrderedDict<Tensor>;
 
 /// load_state_dict's report (PyTorch's _IncompatibleKeys).
+///
+/// Example:
+///     IncompatibleKeys keys = model.load_state_dict(state, /*strict=*/false);
+///     if (!keys.ok()) std::cerr << keys.str() << '\n';
 struct IncompatibleKeys {
     std::vector<std::string> missing_keys;
     std::vector<std::string> unexpected_keys;
@@ -56,6 +60,9 @@ struct IncompatibleKeys {
 };
 
 /// What num_parameters() reports; it never throws, even on an uninitialised lazy model.
+///
+/// Example:
+///     ParameterCount count = model.num_parameters();   // count.total, count.trainable, count.uninitialized
 struct ParameterCount {
     std::int64_t total = 0;          // elements in initialised parameters
     std::int64_t trainable = 0;      // of which require grad
@@ -74,6 +81,13 @@ using ReplacingForwardHook =
     std::function<std::optional<Tensor>(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
 using LoadStateDictPreHook = std::function<void(Module&, const StateDict& state, const std::string& prefix)>;
 
+/// The base class of every layer and model (see the file comment).
+///
+/// Example:
+///     struct Net : Module {
+///         nn::Linear fc{this, "fc", 784, 10};
+///         Tensor forward(const Tensor& x) override { return fc(x.flatten(1)); }   // [N, 1, 28, 28] -> [N, 10]
+///     };
 class Module {
 public:
     Module();
@@ -350,6 +364,10 @@ private:
 };
 
 /// CRTP helper: `struct Net : Cloneable<Net>` makes clone() through a base pointer return a Net.
+///
+/// Example:
+///     struct Net : Cloneable<Net> { nn::Linear fc{this, "fc", 4, 2}; };
+///     std::unique_ptr<Module> copy = net.clone();   // a Net with new storage
 template <class Derived, class Base = Module>
 class Cloneable : public Base {
 public:

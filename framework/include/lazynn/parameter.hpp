@@ -31,6 +31,11 @@ namespace lazynn {
 
 class Module;
 
+/// A trainable tensor: always a leaf, requires grad by default (see the file comment).
+///
+/// Example:
+///     Parameter scale{this, "scale", ones({1})};   // a member of a Module subclass: registered as "scale"
+///     Parameter w(randn({3, 4}));                  // free-standing, requires grad
 class Parameter : public Tensor {
 public:
     /// An undefined parameter (PyTorch's `None` entry).
@@ -67,11 +72,20 @@ private:
 };
 
 /// A Parameter in the uninitialised state; see Parameter::materialize.
+///
+/// Example:
+///     Parameter weight{this, "weight", UninitializedParameter()};
+///     weight.materialize({16, 3});   // once the size is known; the values stay unset until filled
 class UninitializedParameter : public Parameter {
 public:
     explicit UninitializedParameter(bool requires_grad = true, Dtype dtype = kFloat32);
 };
 
+/// Module state that is not trained (running statistics); see the file comment.
+///
+/// Example:
+///     Buffer running_mean{this, "running_mean", zeros({16})};
+///     Buffer scratch{this, "scratch", zeros({16}), /*persistent=*/false};   // left out of state_dict()
 class Buffer : public Tensor {
 public:
     Buffer() = default;
@@ -97,6 +111,10 @@ private:
 };
 
 /// A Buffer in the uninitialised state (requires_grad false by default).
+///
+/// Example:
+///     Buffer running_var{this, "running_var", UninitializedBuffer()};
+///     running_var.materialize({16});
 class UninitializedBuffer : public Buffer {
 public:
     explicit UninitializedBuffer(bool requires_grad = false, Dtype dtype = kFloat32);

@@ -9,6 +9,12 @@
 
 namespace lazynn {
 
+/// A seeded random stream (std::mt19937_64); its state can be saved and restored exactly.
+///
+/// Example:
+///     Generator gen(42);
+///     double u = gen.uniform();   // U[0, 1)
+///     double z = gen.normal();    // N(0, 1)
 class Generator {
 public:
     explicit Generator(std::uint64_t seed = 5489u) { seed_(seed); }

@@ -25,6 +25,11 @@ namespace serialize {
 
 using Metadata = std::map<std::string, std::string>;
 
+/// What load_safetensors returns: the tensors by key and the "__metadata__" strings.
+///
+/// Example:
+///     serialize::SafetensorsContents file = serialize::load_safetensors("model.safetensors");
+///     Tensor w = file.tensors["fc1.weight"];
 struct SafetensorsContents {
     StateDict tensors;
     Metadata metadata;
@@ -44,6 +49,10 @@ IncompatibleKeys load(Module& module, const std::string& path, bool strict = tru
 
 /// Everything needed to resume training exactly: model, optimizer and scheduler state, the epoch
 /// and the global random generator.
+///
+/// Example:
+///     save_checkpoint("ckpt.safetensors", model, &sgd, &scheduler, TrainingState{epoch, {}});
+///     TrainingState resumed = load_checkpoint("ckpt.safetensors", model, &sgd, &scheduler);   // resumed.epoch
 struct TrainingState {
     std::int64_t epoch = 0;
     serialize::Metadata extra;

@@ -41,6 +41,12 @@ struct DataLoaderOptions {
     LAZYNN_ARG(std::shared_ptr<const Sampler>, sampler);
 };
 
+/// Iterates a dataset in batches, one epoch per range-for (see the file comment).
+///
+/// Example:
+///     auto dataset = std::make_shared<data::TensorDataset>(images, labels);   // [N, 1, 28, 28], [N]
+///     data::DataLoader loader(dataset, data::DataLoaderOptions(64).shuffle(true).seed(1));
+///     for (const data::Example& batch : loader) { ... }   // one epoch; batch.data [64, 1, 28, 28]
 class DataLoader {
 public:
     DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options);

@@ -9,6 +9,10 @@
 
 namespace lazynn::data {
 
+/// One (data, target) example, or a batch of them (get_batch, the DataLoader).
+///
+/// Example:
+///     data::Example ex = dataset->get(0);   // ex.data, ex.target; a batch has a leading batch dim
 struct Example {
     Tensor data;
     Tensor target;
@@ -16,6 +20,12 @@ struct Example {
 
 /// Requires: get(i) for every i < size(); get and get_batch may be called from a background
 /// thread (the DataLoader's prefetch) while the caller trains, so they must not mutate shared state.
+///
+/// Example:
+///     struct Squares : data::Dataset {   // (x, x^2) for x = 0..99
+///         std::size_t size() const override { return 100; }
+///         data::Example get(std::size_t i) const override { Tensor x = full({1}, i); return {x, x * x}; }
+///     };
 class Dataset {
 public:
     virtual ~Dataset() = default;
@@ -44,6 +54,10 @@ private:
 /// Images kept as the bytes they were stored in (a quarter of float32's memory), converted to
 /// float32 and divided by `divisor` one batch at a time (torchvision's ToTensor for 255); int64
 /// targets. What load_mnist returns.
+///
+/// Example:
+///     data::ByteImageDataset images(std::move(pixels), {1, 28, 28}, labels);   // pixels: N*784 bytes, labels: [N]
+///     data::Example first = images.get(0);   // data [1, 28, 28] float32 in [0, 1], target int64
 class ByteImageDataset : public Dataset {
 public:
     /// `pixels` holds size() images of `image_shape` (e.g. [1, 28, 28]) back to back.
@@ -63,6 +77,11 @@ private:
 };
 
 /// The first `count` examples of another dataset (or the examples at `indices`).
+///
+/// Example:
+///     std::vector<std::int64_t> first(50000);
+///     std::iota(first.begin(), first.end(), 0);
+///     auto train = std::make_shared<data::Subset>(mnist, first);   // examples 0..49999 of mnist
 class Subset : public Dataset {
 public:
     Subset(std::shared_ptr<const Dataset> base, std::vector<std::int64_t> indices);

@@ -17,6 +17,14 @@
 namespace lazynn::data {
 
 /// Produces the indices one epoch visits. Implementations must be deterministic in `epoch`.
+///
+/// Example:
+///     struct PrefixSampler : data::Sampler {   // the first n indices, in order, every epoch
+///         explicit PrefixSampler(std::size_t n) : idx(n) { std::iota(idx.begin(), idx.end(), 0); }
+///         std::vector<std::int64_t> indices(std::uint64_t /*epoch*/) const override { return idx; }
+///         std::size_t size() const override { return idx.size(); }
+///         std::vector<std::int64_t> idx;
+///     };
 class Sampler {
 public:
     virtual ~Sampler() = default;
@@ -44,6 +52,11 @@ struct DistributedSamplerOptions {
 /// starting at its rank, so shards are disjoint and together cover the dataset. When the size does
 /// not divide evenly, the permutation is padded by repeating its head (default) so every rank
 /// sees the same number of samples, or truncated with drop_last.
+///
+/// Example:
+///     auto sampler = std::make_shared<data::DistributedSampler>(
+///         dataset->size(), data::DistributedSamplerOptions(/*num_replicas=*/4, /*rank=*/rank));
+///     data::DataLoader loader(dataset, data::DataLoaderOptions(64).sampler(sampler));   // this rank's quarter
 class DistributedSampler final : public Sampler {
 public:
     /// Throws ValueError for num_replicas == 0 or a rank outside [0, num_replicas - 1].

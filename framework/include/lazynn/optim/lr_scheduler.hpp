@@ -27,6 +27,18 @@
 
 namespace lazynn::optim {
 
+/// The base of every scheduler: it owns the epoch counter and the per-group base and last lrs.
+/// A subclass implements get_lr() and calls initial_step() last in its constructor.
+///
+/// Example:
+///     struct InverseLR : optim::LRScheduler {  // lr = base_lr / (1 + epoch)
+///         explicit InverseLR(optim::Optimizer& opt) : LRScheduler(opt) { initial_step(); }
+///         std::vector<double> get_lr() override {
+///             std::vector<double> lrs = base_lrs_;
+///             for (double& lr : lrs) lr /= 1.0 + static_cast<double>(last_epoch_);
+///             return lrs;
+///         }
+///     };
 class LRScheduler {
 public:
     virtual ~LRScheduler() = default;
@@ -82,6 +94,10 @@ protected:
 };
 
 /// Every step_size epochs: lr *= gamma.
+///
+/// Example:
+///     optim::StepLR scheduler(optimizer, /*step_size=*/30, /*gamma=*/0.1);   // lr * 0.1 at epochs 30, 60, ...
+///     // once per epoch, after training: scheduler.step();
 class StepLR : public LRScheduler {
 public:
     StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma = 0.1);
@@ -96,6 +112,9 @@ private:
 };
 
 /// At each milestone: lr *= gamma (gamma^k for a milestone listed k times; one at 0 applies at construction).
+///
+/// Example:
+///     optim::MultiStepLR scheduler(optimizer, {30, 80}, 0.1);   // lr * 0.1 from epoch 30, * 0.01 from epoch 80
 class MultiStepLR : public LRScheduler {
 public:
     MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma = 0.1);
@@ -110,6 +129,9 @@ private:
 };
 
 /// lr *= factor at construction, lr /= factor at total_iters.
+///
+/// Example:
+///     optim::ConstantLR scheduler(optimizer, /*factor=*/0.5, /*total_iters=*/4);   // half the lr for epochs 0-3
 class ConstantLR : public LRScheduler {
 public:
     ConstantLR(Optimizer& optimizer, double factor = 1.0 / 3, std::int64_t total_iters = 5);
@@ -124,6 +146,9 @@ private:
 };
 
 /// The factor on the lr moves linearly from start_factor to end_factor over total_iters epochs.
+///
+/// Example:
+///     optim::LinearLR warmup(optimizer, /*start_factor=*/0.1, /*end_factor=*/1.0, /*total_iters=*/10);
 class LinearLR : public LRScheduler {
 public:
     LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
@@ -139,6 +164,9 @@ private:
 };
 
 /// Every epoch: lr *= gamma.
+///
+/// Example:
+///     optim::ExponentialLR scheduler(optimizer, /*gamma=*/0.95);   // lr * 0.95^epoch
 class ExponentialLR : public LRScheduler {
 public:
     ExponentialLR(Optimizer& optimizer, double gamma);
@@ -153,6 +181,9 @@ private:
 
 /// lr *= ((1 - e/total_iters) / (1 - (e-1)/total_iters))^power up to total_iters, so alone it
 /// follows base * (1 - e/total_iters)^power down to 0.
+///
+/// Example:
+///     optim::PolynomialLR scheduler(optimizer, /*total_iters=*/100, /*power=*/2.0);   // base * (1 - e/100)^2
 class PolynomialLR : public LRScheduler {
 public:
     PolynomialLR(Optimizer& optimizer, std::int64_t total_iters = 5, double power = 1.0);
@@ -168,6 +199,9 @@ private:
 
 /// Cosine from the lr down to eta_min over T_max epochs (and back up, periodically), in PyTorch's
 /// recursive form.
+///
+/// Example:
+///     optim::CosineAnnealingLR scheduler(optimizer, /*t_max=*/100, /*eta_min=*/1e-5);
 class CosineAnnealingLR : public LRScheduler {
 public:
     CosineAnnealingLR(Optimizer& optimizer, std::int64_t t_max, double eta_min = 0.0);
@@ -182,6 +216,9 @@ private:
 };
 
 /// lr = base * lambda(epoch) (per group with one function per group). Not chainable, as in PyTorch.
+///
+/// Example:
+///     optim::LambdaLR scheduler(optimizer, [](std::int64_t epoch) { return 1.0 / (1.0 + epoch); });
 class LambdaLR : public LRScheduler {
 public:
     using Lambda = std::function<double(std::int64_t)>;
@@ -196,6 +233,9 @@ private:
 };
 
 /// From epoch 1 on: lr *= lambda(epoch) (per group with one function per group).
+///
+/// Example:
+///     optim::MultiplicativeLR scheduler(optimizer, [](std::int64_t) { return 0.95; });   // lr *= 0.95 from epoch 1 on
 class MultiplicativeLR : public LRScheduler {
 public:
     using Lambda = std::function<double(std::int64_t)>;
@@ -211,6 +251,10 @@ private:
 
 /// Cosine annealing restarted after T_0, T_0*T_mult, T_0*T_mult^2, ... epochs (SGDR). step(epoch)
 /// takes fractional epochs (epoch + batch / batches_per_epoch) for per-batch updates.
+///
+/// Example:
+///     optim::CosineAnnealingWarmRestarts scheduler(optimizer, /*t_0=*/10, /*t_mult=*/2);   // restarts at 10, 30, 70
+///     // after each batch b of epoch e: scheduler.step(e + static_cast<double>(b) / batches_per_epoch);
 class CosineAnnealingWarmRestarts : public LRScheduler {
 public:
     CosineAnnealingWarmRestarts(Optimizer& optimizer, std::int64_t t_0, std::int64_t t_mult = 1, double eta_min = 0.0);
@@ -352,6 +396,11 @@ private:
 
 /// Runs one scheduler after another: schedulers[i] takes over at milestones[i-1], starting from
 /// its own epoch 0 (closed form where it has one). The schedulers must drive `optimizer`.
+///
+/// Example:
+///     auto warmup = std::make_shared<optim::LinearLR>(optimizer, 0.1, 1.0, 5);
+///     auto decay = std::make_shared<optim::CosineAnnealingLR>(optimizer, 95);
+///     optim::SequentialLR scheduler(optimizer, {warmup, decay}, /*milestones=*/{5});   // decay from epoch 5
 class SequentialLR : public LRScheduler {
 public:
     SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
@@ -369,6 +418,11 @@ private:
 };
 
 /// Steps several schedulers of one optimizer together, in order, so their effects compose.
+///
+/// Example:
+///     auto decay = std::make_shared<optim::ExponentialLR>(optimizer, 0.9);
+///     auto cut = std::make_shared<optim::StepLR>(optimizer, 30, 0.5);
+///     optim::ChainedScheduler scheduler({decay, cut});   // scheduler.step() steps both, in order
 class ChainedScheduler : public LRScheduler {
 public:
     explicit ChainedScheduler(std::vector<std::shared_ptr<LRScheduler>> schedulers);

@@ -57,11 +57,22 @@ struct MultiheadAttentionOptions {
     LAZYNN_ARG(bool, batch_first) = false;
 };
 
+/// What MultiheadAttention's call returns: the attended output and the attention weights.
+///
+/// Example:
+///     nn::AttentionResult r = attn(query, key, value);   // r.output [L, N, E], r.weights [N, L, S]
 struct AttentionResult {
     Tensor output;   // [L, N, E] ([N, L, E] with batch_first; [L, E] unbatched)
     Tensor weights;  // [N, L, S] averaged over heads ([N, H, L, S] if not averaged); undefined without need_weights
 };
 
+/// MultiheadAttention's optional call arguments (PyTorch's keyword arguments).
+///
+/// Example:
+///     nn::AttentionCall call;
+///     call.key_padding_mask = padding;   // [N, S] bool, true = ignore that key
+///     call.need_weights = false;
+///     nn::AttentionResult r = attn(x, x, x, call);
 struct AttentionCall {
     Tensor key_padding_mask;  // [N, S] bool (true = masked) or additive
     Tensor attn_mask;         // [L, S] or [N*H, L, S] bool (true = masked) or additive

@@ -22,6 +22,10 @@ concept ModulePack = (std::derived_from<std::remove_cvref_t<M>, Module> && ...) 
 }
 
 /// Chains its children: forward(x) = child_n(...child_1(x)). Children are named "0", "1", ...
+///
+/// Example:
+///     nn::Sequential net(nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 10));
+///     Tensor logits = net(randn({32, 784}));   // [32, 784] -> [32, 10]
 class Sequential : public Module {
     LAZYNN_MODULE(Sequential)
 public:
@@ -46,6 +50,10 @@ public:
 };
 
 /// Holds children in a list; it has no forward of its own.
+///
+/// Example:
+///     nn::ModuleList blocks(nn::Linear(64, 64), nn::Linear(64, 64));
+///     for (std::int64_t i = 0; i < static_cast<std::int64_t>(blocks.size()); ++i) x = blocks[i](x);   // [N, 64]
 class ModuleList : public Module {
     LAZYNN_MODULE(ModuleList)
 public:
@@ -65,6 +73,11 @@ public:
 };
 
 /// Holds children by name, in insertion order.
+///
+/// Example:
+///     nn::ModuleDict heads;
+///     heads.insert("classify", nn::Linear(256, 10)).insert("regress", nn::Linear(256, 1));
+///     Tensor logits = heads["classify"](features);   // [N, 256] -> [N, 10]
 class ModuleDict : public Module {
     LAZYNN_MODULE(ModuleDict)
 public:
@@ -83,6 +96,11 @@ public:
 };
 
 /// Holds parameters named "0", "1", ...; tensors are wrapped as Parameters. Not callable.
+///
+/// Example:
+///     nn::ParameterList scales;
+///     scales.append(ones({64})).append(ones({64}));   // named "0" and "1"
+///     Tensor y = x * scales[1];                        // x: [N, 64]
 class ParameterList : public Module {
     LAZYNN_MODULE(ParameterList)
 public:
@@ -96,6 +114,11 @@ public:
 };
 
 /// Holds parameters by name, in insertion order. Not callable.
+///
+/// Example:
+///     nn::ParameterDict affine;
+///     affine.insert("scale", ones({64})).insert("shift", zeros({64}));
+///     Tensor y = x * affine["scale"] + affine["shift"];   // x: [N, 64]
 class ParameterDict : public Module {
     LAZYNN_MODULE(ParameterDict)
 public:

@@ -72,6 +72,13 @@ Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const T
 }  // namespace functional
 
 /// A two-input loss module: forward(input, target). Not usable inside Sequential (two inputs).
+///
+/// Example:
+///     struct MAELoss : nn::Loss {   // a custom loss: override the two-input forward
+///         Tensor forward(const Tensor& input, const Tensor& target) override { return (input - target).abs().mean(); }
+///     };
+///     MAELoss criterion;
+///     Tensor loss = criterion(prediction, target);
 class Loss : public Module {
 public:
     Tensor operator()(const Tensor& input, const Tensor& target) {

@@ -75,6 +75,11 @@ private:
     RNNOptions rnn_;
 };
 
+/// What a recurrent layer returns: the output sequence and the final hidden (and cell) state.
+///
+/// Example:
+///     nn::LSTM lstm(nn::RNNOptions(10, 20).num_layers(2));
+///     nn::RNNResult r = lstm(x, h0, c0);   // x [T, N, 10] -> r.output [T, N, 20]; r.h_n, r.c_n [2, N, 20]
 struct RNNResult {
     Tensor output;  // [T, N, D*H_out] ([N, T, D*H_out] with batch_first; [T, D*H_out] unbatched)
     Tensor h_n;     // [D*num_layers, N, H_out]
