@@ -39,8 +39,8 @@ SANITIZER_FLAGS=(-DCMAKE_CXX_COMPILER="$CLANGXX" -DCMAKE_BUILD_TYPE=None "-DCMAK
                  -DLAZYNN_WERROR=ON)
 
 stage "clang build with ASan + UBSan and libFuzzer coverage (-Werror): every test, then a fuzz smoke run"
-# Samples included: the trainers' Ctrl-C and resume path runs under ASan too (a release run once
-# aborted in glibc's heap check there and never again in 600 runs, under valgrind or ASan).
+# Samples included: the trainers' Ctrl-C and resume path runs under ASan too (a Ctrl-C once aborted
+# a release run in glibc's heap check: oneDNN's heap stack, docs/design.md decision 18).
 cmake -S . -B build/asan "${SANITIZER_FLAGS[@]}" -DLAZYNN_FUZZ=ON -DLAZYNN_BUILD_SAMPLES=ON >/dev/null
 cmake --build build/asan -j "$JOBS"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -j "$JOBS" --output-on-failure)

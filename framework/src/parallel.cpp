@@ -1,5 +1,7 @@
 #include "parallel.hpp"
 
+#include "signals.hpp"
+
 #include <lazynn/threads.hpp>
 
 #include <cblas.h>
@@ -15,6 +17,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <pthread.h>
 #define LAZYNN_CPU_RELAX() _mm_pause()
 #else
 #define LAZYNN_CPU_RELAX() std::this_thread::yield()
@@ -101,7 +104,11 @@ private:
     void ensure_workers(std::size_t count) {
         while (workers_.size() < count) {
             const std::size_t index = workers_.size();
-            workers_.emplace_back([this, index] { work(index); });
+            workers_.emplace_back([this, index] {
+                pthread_setname_np(pthread_self(), "lazynn-worker");  // as top -H and gdb show it
+                detail::hold_signals_for_good();                      // signals go to the user's threads (signals.hpp)
+                work(index);
+            });
         }
     }
 

@@ -4,6 +4,7 @@
 #include "ops/fused_relu.hpp"
 #include "ops/onednn.hpp"
 #include "parallel.hpp"
+#include "signals.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autograd.hpp>
@@ -243,6 +244,8 @@ void run(const Step& step, std::unordered_map<int, memory> args) {
         args.emplace(DNNL_ARG_SCRATCHPAD, memory(step.scratchpad, onednn::engine(),
                                                  thread_scratch().get(kScratchpad, step.scratchpad.get_size())));
     }
+    // signals.hpp: a GEMM-based implementation runs oneDNN's GEMM kernels, which may use a heap stack.
+    const lazynn::detail::SignalsHeld no_handler_on_this_stack;
     step.primitive.execute(onednn::thread_stream(), args);
 }
 

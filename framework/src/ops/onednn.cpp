@@ -1,5 +1,7 @@
 #include "ops/onednn.hpp"
 
+#include "signals.hpp"
+
 #include <oneapi/dnnl/dnnl.h>
 
 // OpenMP's per-thread "nthreads-var": declared here rather than through <omp.h>, so the library does
@@ -26,6 +28,7 @@ void sgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, flo
         return;
     }
     use_calling_thread_only();
+    const lazynn::detail::SignalsHeld no_handler_on_this_stack;  // signals.hpp: the kernel may run on a heap stack
     const dnnl_status_t status =
         dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (status != dnnl_success) {
