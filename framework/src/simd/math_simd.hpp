@@ -7,6 +7,7 @@
 #include "simd/kernels.hpp"
 #include "simd/lanes.hpp"
 
+#include <limits>
 #include <numbers>
 
 namespace lazynn::simd {
@@ -18,7 +19,7 @@ namespace math_detail {
 /// subnormal results); lanes beyond |x| > 87 (float) or 708 (double) take (e^{x/2})^2 instead,
 /// computed only when a register holds one.
 template <class A, class T>
-Batch<T, A> exp(Batch<T, A> x) {
+Batch<T, A> exp_extended(Batch<T, A> x) {
     using B = Batch<T, A>;
     constexpr T limit = sizeof(T) == 4 ? T(87) : T(708);
     const B e = xsimd::exp(x);
@@ -26,6 +27,25 @@ Batch<T, A> exp(Batch<T, A> x) {
     if (!xsimd::any(outside)) return e;
     const B half = xsimd::exp(x * T(0.5));
     return xsimd::select(outside, half * half, e);
+}
+
+/// exp_extended, and for double also defined at NaN and ±inf: xsimd 8.1 turns the double exponent
+/// into int64 with a scalar cast where the ISA has no such instruction (before AVX-512DQ), which is
+/// undefined for NaN and infinities (UBSan's float-cast-overflow; x86 happens to give the right
+/// lanes). Lanes beyond +-1e4 (NaN included) are computed from 0 and their values put back: NaN,
+/// inf above, 0 below, as libm gives.
+template <class A, class T>
+Batch<T, A> exp(Batch<T, A> x) {
+    using B = Batch<T, A>;
+    if constexpr (sizeof(T) == 8) {
+        const auto special = xsimd::isnan(x) | (xsimd::abs(x) > B(1e4));
+        if (xsimd::any(special)) {
+            const B e = exp_extended<A>(xsimd::select(special, B(0), x));
+            const B edge = xsimd::select(x > B(0), B(std::numeric_limits<T>::infinity()), B(0));
+            return xsimd::select(special, xsimd::select(xsimd::isnan(x), x, edge), e);
+        }
+    }
+    return exp_extended<A>(x);
 }
 
 template <class A, class T>
