@@ -18,10 +18,16 @@ sigset_t asynchronous_signals() {
     return set;
 }
 
+/// Built once: SignalsHeld is on the path of every oneDNN call.
+const sigset_t& held_set() {
+    static const sigset_t set = asynchronous_signals();
+    return set;
+}
+
 }  // namespace
 
 void hold_signals_for_good() {
-    const sigset_t set = asynchronous_signals();
+    const sigset_t& set = held_set();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     held = true;
 }
@@ -30,7 +36,7 @@ bool signals_held_here() noexcept { return held; }
 
 SignalsHeld::SignalsHeld() noexcept {
     if (held) return;
-    const sigset_t set = asynchronous_signals();
+    const sigset_t& set = held_set();
     changed_ = pthread_sigmask(SIG_BLOCK, &set, &previous_) == 0;
     held = changed_;
 }

@@ -38,11 +38,12 @@ template <class A, class T>
 Batch<T, A> exp(Batch<T, A> x) {
     using B = Batch<T, A>;
     if constexpr (sizeof(T) == 8) {
-        const auto special = xsimd::isnan(x) | (xsimd::abs(x) > B(1e4));
+        const auto nan = xsimd::isnan(x);
+        const auto special = nan | (xsimd::abs(x) > B(1e4));
         if (xsimd::any(special)) {
             const B e = exp_extended<A>(xsimd::select(special, B(0), x));
             const B edge = xsimd::select(x > B(0), B(std::numeric_limits<T>::infinity()), B(0));
-            return xsimd::select(special, xsimd::select(xsimd::isnan(x), x, edge), e);
+            return xsimd::select(special, xsimd::select(nan, x, edge), e);
         }
     }
     return exp_extended<A>(x);
