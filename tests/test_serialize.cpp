@@ -6,6 +6,8 @@
 #include <lazynn/optim/optimizers.hpp>
 #include <lazynn/serialize.hpp>
 
+#include <bit>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -32,6 +34,38 @@ std::string read_file(const std::string& path) {
 }
 
 void write_file(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+/// Fixture numbers are strings ("nan", "-0.0", repr): strtod reads each back exactly.
+std::vector<double> decode(const nlohmann::json& values) {
+    std::vector<double> out;
+    for (const auto& v : values) out.push_back(std::strtod(v.get<std::string>().c_str(), nullptr));
+    return out;
+}
+
+/// The header's JSON text of a safetensors file.
+std::string header_of(const std::string& path) {
+    const std::string bytes = read_file(path);
+    std::uint64_t n = 0;
+    for (int i = 0; i < 8; ++i)
+        n |= std::uint64_t(static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)])) << (8 * i);
+    return bytes.substr(8, n);
+}
+
+/// Bit-exact equality of float32 tensors, any NaN matching any NaN (NaN payloads are not part of
+/// the contract: PyTorch's own scalar and vector conversions give different ones).
+bool same_floats(const Tensor& actual, const std::vector<double>& expected) {
+    const std::vector<float> got = actual.to_vector<float>();
+    if (got.size() != expected.size()) return false;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const auto want = static_cast<float>(expected[i]);
+        if (std::isnan(got[i]) != std::isnan(want)) return false;
+        if (!std::isnan(want) && std::bit_cast<std::uint32_t>(got[i]) != std::bit_cast<std::uint32_t>(want)) {
+            MESSAGE("element " << i << ": " << got[i] << " != " << want);
+            return false;
+        }
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -174,6 +208,90 @@ TEST_SUITE("safetensors") {
         CHECK(equal(resumed.fc2.weight, expected));
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(load_checkpoint(path + ".missing", resumed, nullptr, nullptr), RuntimeError,
                                         "no such file");
+        std::filesystem::remove(path);
+    }
+
+    TEST_CASE("F16 and BF16 files (PyTorch's) load as float32, and into a module of any dtype") {
+        const auto fixture = lazynn::testing::load_fixture("half_precision.json").at("file");
+        const std::string path = std::string(LAZYNN_FIXTURE_DIR) + "/half_precision.safetensors";
+        const auto contents = serialize::load_safetensors(path);
+        const Tensor weight = tensor(decode(fixture.at("weight")), fixture.at("weight_shape").get<Shape>(), kFloat64);
+        const Tensor bias = tensor(decode(fixture.at("bias")), fixture.at("bias_shape").get<Shape>(), kFloat64);
+        CHECK(contents.tensors.at("weight").dtype() == kFloat32);
+        CHECK(contents.tensors.at("bias").dtype() == kFloat32);
+        CHECK(equal(contents.tensors.at("weight"), weight.to(kFloat32)));
+        CHECK(equal(contents.tensors.at("bias"), bias.to(kFloat32)));
+
+        nn::Linear fc(3, 2);
+        CHECK(load(fc, path).ok());
+        CHECK(equal(fc.weight, weight.to(kFloat32)));
+        nn::Linear fc64(3, 2);
+        fc64.to(kFloat64);
+        CHECK(load(fc64, path).ok());
+        CHECK(fc64.weight.dtype() == kFloat64);
+        CHECK(equal(fc64.bias, bias));
+        nn::LazyLinear lazy(2);
+        CHECK(load(lazy, path).ok());
+        CHECK(lazy.in_features() == 3);
+        CHECK(equal(lazy.weight, weight.to(kFloat32)));
+
+        // A cut 16-bit file is refused like any other.
+        const std::string cut = temp_path("cut16.safetensors");
+        const std::string bytes = read_file(path);
+        write_file(cut, bytes.substr(0, bytes.size() - 1));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(cut), RuntimeError, "truncated: tensor 'bias'");
+        std::string odd = bytes;
+        odd.replace(odd.find("[2,3]"), 5, "[3,3]");
+        write_file(cut, odd);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(cut), RuntimeError,
+                                        "do not hold [3, 3] BF16 values (18 bytes)");
+        std::filesystem::remove(cut);
+    }
+
+    TEST_CASE("saving as F16 or BF16 rounds every value as PyTorch's .half() and .bfloat16()") {
+        const auto fixture = lazynn::testing::load_fixture("half_precision.json");
+        const std::string path = temp_path("sixteen.safetensors");
+        for (const char* source : {"float32", "float64"}) {
+            const auto& cases = fixture.at(source);
+            const Dtype dtype = std::string(source) == "float32" ? kFloat32 : kFloat64;
+            const std::vector<double> values = decode(cases.at("inputs"));
+            StateDict sd;
+            sd.insert("x", tensor(values, {static_cast<std::int64_t>(values.size())}, kFloat64).to(dtype));
+            sd.insert("steps", tensor({3, 4}));  // int64 is stored as it is
+            for (const bool bf16 : {false, true}) {
+                CAPTURE(source);
+                CAPTURE(bf16);
+                serialize::save_safetensors(
+                    sd, path, {},
+                    serialize::SaveOptions().float_format(bf16 ? serialize::FloatFormat::BFloat16
+                                                               : serialize::FloatFormat::Float16));
+                const std::string header = header_of(path);
+                CHECK(header.find(bf16 ? "\"dtype\":\"BF16\"" : "\"dtype\":\"F16\"") != std::string::npos);
+                CHECK(header.find("\"dtype\":\"I64\"") != std::string::npos);
+                CHECK(std::filesystem::file_size(path) == 8 + header.size() + values.size() * 2 + 2 * 8);
+                const auto back = serialize::load_safetensors(path);
+                CHECK(back.tensors.at("x").dtype() == kFloat32);
+                CHECK(equal(back.tensors.at("steps"), tensor({3, 4})));
+                CHECK(same_floats(back.tensors.at("x"), decode(cases.at(bf16 ? "bf16_values" : "f16_values"))));
+                // The stored bits themselves ("x" is written first), NaN aside.
+                const std::string data = read_file(path).substr(8 + header.size());
+                const auto& bits = cases.at(bf16 ? "bf16_bits" : "f16_bits");
+                for (std::size_t i = 0; i < values.size(); ++i) {
+                    if (std::isnan(values[i])) continue;
+                    const unsigned stored = static_cast<unsigned char>(data[2 * i]) |
+                                            (static_cast<unsigned>(static_cast<unsigned char>(data[2 * i + 1])) << 8);
+                    CHECK_MESSAGE(stored == bits.at(i).get<unsigned>(), "element " << i);
+                }
+            }
+        }
+        // A module saved in 16 bits loads back into its float32 twin within bfloat16's precision.
+        manual_seed(2);
+        nn::Linear fc(16, 8);
+        save(fc, path, {}, serialize::SaveOptions().float_format(serialize::FloatFormat::BFloat16));
+        nn::Linear twin(16, 8);
+        CHECK(load(twin, path).ok());
+        CHECK(allclose(twin.weight, fc.weight, /*rtol=*/1.0 / 256, /*atol=*/0.0));
+        CHECK_FALSE(equal(twin.weight, fc.weight));
         std::filesystem::remove(path);
     }
 }

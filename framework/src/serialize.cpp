@@ -1,4 +1,5 @@
 // safetensors reading and writing, module save/load and training checkpoints.
+#include "half_float.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/optim/lr_scheduler.hpp>
@@ -82,8 +83,20 @@ void sync_directory(const std::filesystem::path& directory) {
     ::close(fd);
 }
 
-/// Writes `bytes` to `path` through a temporary file and an atomic rename.
-void write_atomically(const std::string& path, const std::string& header, const std::vector<Tensor>& payload) {
+/// One tensor's bytes in the file: the tensor's own storage, or its values rounded to 16 bits.
+struct Chunk {
+    Tensor tensor;                      // written as it is, unless narrowed
+    std::vector<std::uint16_t> halves;  // the F16 or BF16 values written instead
+    bool narrowed = false;
+    const void* data() const { return narrowed ? halves.data() : tensor.impl().storage->raw(); }
+    std::size_t bytes() const {
+        return narrowed ? halves.size() * sizeof(std::uint16_t)
+                        : static_cast<std::size_t>(tensor.numel()) * dtype_size(tensor.dtype());
+    }
+};
+
+/// Writes the header and `payload` to `path` through a temporary file and an atomic rename.
+void write_atomically(const std::string& path, const std::string& header, const std::vector<Chunk>& payload) {
     static std::atomic<unsigned> counter{0};
     const std::filesystem::path target(path);
     remove_stale_temporaries(target.parent_path());
@@ -98,9 +111,9 @@ void write_atomically(const std::string& path, const std::string& header, const 
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
     ok = ok && std::fwrite(len, 1, 8, f) == 8;
     ok = ok && std::fwrite(header.data(), 1, header.size(), f) == header.size();
-    for (const Tensor& t : payload) {
-        const auto bytes = static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
-        ok = ok && (bytes == 0 || std::fwrite(t.impl().storage->raw(), 1, bytes, f) == bytes);
+    for (const Chunk& chunk : payload) {
+        const std::size_t bytes = chunk.bytes();
+        ok = ok && (bytes == 0 || std::fwrite(chunk.data(), 1, bytes, f) == bytes);
     }
     ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
     ok = (std::fclose(f) == 0) && ok;
@@ -119,10 +132,29 @@ void write_atomically(const std::string& path, const std::string& header, const 
 
 }  // namespace
 
-void save_safetensors(const StateDict& tensors, const std::string& path, const Metadata& metadata) {
+namespace {
+
+/// `contiguous`'s values rounded by `round` (float32 -> 16 bits; float64 goes through float32).
+template <class Round>
+std::vector<std::uint16_t> rounded_to_16_bits(const Tensor& contiguous, Round round) {
+    std::vector<std::uint16_t> out(static_cast<std::size_t>(contiguous.numel()));
+    if (contiguous.dtype() == kFloat32) {
+        const float* x = contiguous.data_ptr<float>();
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = round(x[i]);
+    } else {
+        const double* x = contiguous.data_ptr<double>();
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = round(static_cast<float>(x[i]));
+    }
+    return out;
+}
+
+}  // namespace
+
+void save_safetensors(const StateDict& tensors, const std::string& path, const Metadata& metadata,
+                      const SaveOptions& options) {
     nlohmann::ordered_json header = nlohmann::ordered_json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
-    std::vector<Tensor> payload;
+    std::vector<Chunk> payload;
     std::uint64_t offset = 0;
     for (const auto& [name, t] : tensors) {
         if (!t.defined()) fail(path, "tensor '" + name + "' is undefined and cannot be saved");
@@ -131,12 +163,20 @@ void save_safetensors(const StateDict& tensors, const std::string& path, const M
                  "tensor '" + name +
                      "' is an uninitialized parameter; run a forward pass (or model.initialize(sample)) before saving");
         }
-        const Tensor c = detail::contiguous_data(t).clone();
-        const auto bytes = static_cast<std::uint64_t>(c.numel()) * dtype_size(c.dtype());
-        header[name] = {
-            {"dtype", dtype_code(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {offset, offset + bytes}}};
+        Chunk chunk{detail::contiguous_data(t).clone(), {}};
+        const char* code = dtype_code(chunk.tensor.dtype());
+        if (is_floating(chunk.tensor.dtype()) && options.float_format() != FloatFormat::AsIs) {
+            const bool half = options.float_format() == FloatFormat::Float16;
+            chunk.halves = half ? rounded_to_16_bits(chunk.tensor, detail::half_bits)
+                                : rounded_to_16_bits(chunk.tensor, detail::bfloat16_bits);
+            chunk.narrowed = true;
+            chunk.tensor = Tensor();  // only the 16-bit copy is kept until the write
+            code = half ? "F16" : "BF16";
+        }
+        const std::uint64_t bytes = chunk.bytes();
+        header[name] = {{"dtype", code}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
-        payload.push_back(c);
+        payload.push_back(std::move(chunk));
     }
     std::string text = header.dump();
     while (text.size() % 8 != 0) text.push_back(' ');  // the format pads the header to 8 bytes
@@ -200,7 +240,11 @@ SafetensorsContents read_safetensors(const std::string& path) {
         const auto& entry = header[key];
         const std::string code = entry["dtype"].is_string() ? entry["dtype"].get<std::string>() : "";
         Dtype dtype;
-        if (code == "F32")
+        std::uint64_t stored_size = 0;  // bytes per stored value, when it differs from the dtype's
+        if (code == "F16" || code == "BF16") {
+            dtype = kFloat32;
+            stored_size = sizeof(std::uint16_t);
+        } else if (code == "F32")
             dtype = kFloat32;
         else if (code == "F64")
             dtype = kFloat64;
@@ -209,7 +253,7 @@ SafetensorsContents read_safetensors(const std::string& path) {
         else if (code == "BOOL")
             dtype = kBool;
         else
-            fail(path, "tensor '" + key + "' has dtype '" + code + "'; lazynn reads F32, F64, I64 and BOOL");
+            fail(path, "tensor '" + key + "' has dtype '" + code + "'; lazynn reads F16, BF16, F32, F64, I64 and BOOL");
         Shape shape;
         if (!entry["shape"].is_array())
             fail(path, "tensor '" + key + "' has an invalid shape (expected a list of sizes)");
@@ -228,8 +272,8 @@ SafetensorsContents read_safetensors(const std::string& path) {
         std::uint64_t expected = 0;
         bool too_big = false;
         try {
-            too_big =
-                __builtin_mul_overflow(static_cast<std::uint64_t>(shape_numel(shape)), dtype_size(dtype), &expected);
+            too_big = __builtin_mul_overflow(static_cast<std::uint64_t>(shape_numel(shape)),
+                                             stored_size ? stored_size : dtype_size(dtype), &expected);
         } catch (const Error&) {
             too_big = true;
         }
@@ -250,7 +294,18 @@ SafetensorsContents read_safetensors(const std::string& path) {
             fail(path, "tensor '" + key + "': " + e.what());
         }
         in.seekg(static_cast<std::streamoff>(8 + header_size + begin));
-        in.read(static_cast<char*>(t.impl().storage->raw()), static_cast<std::streamsize>(expected));
+        if (stored_size) {
+            // 16-bit values, widened into the float32 tensor (exactly: float32 holds every one).
+            std::vector<std::uint16_t> halves(static_cast<std::size_t>(expected / stored_size));
+            in.read(reinterpret_cast<char*>(halves.data()), static_cast<std::streamsize>(expected));
+            if (!in) fail(path, "read error in tensor '" + key + "'");
+            float* out_values = t.data_ptr<float>();
+            const bool bf16 = code == "BF16";
+            for (std::size_t k = 0; k < halves.size(); ++k)
+                out_values[k] = bf16 ? detail::float_from_bfloat16(halves[k]) : detail::float_from_half(halves[k]);
+        } else {
+            in.read(static_cast<char*>(t.impl().storage->raw()), static_cast<std::streamsize>(expected));
+        }
         if (!in) fail(path, "read error in tensor '" + key + "'");
         if (dtype == kBool) {
             // A bool byte other than 0 or 1 is not a value C++ can hold in a bool: refuse it.
@@ -281,10 +336,11 @@ SafetensorsContents load_safetensors(const std::string& path) {
 
 }  // namespace serialize
 
-void save(const Module& module, const std::string& path, const serialize::Metadata& metadata) {
+void save(const Module& module, const std::string& path, const serialize::Metadata& metadata,
+          const serialize::SaveOptions& options) {
     serialize::Metadata meta = metadata;
     meta.emplace("format", "pt");  // what the safetensors PyTorch loader expects
-    serialize::save_safetensors(module.state_dict(), path, meta);
+    serialize::save_safetensors(module.state_dict(), path, meta, options);
 }
 
 IncompatibleKeys load(Module& module, const std::string& path, bool strict) {

@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
     serialize::save_safetensors(sd, (out / "safetensors" / "dtypes.safetensors").string(),
                                 {{"format", "pt"}, {"note", "seed"}});
     serialize::save_safetensors({}, (out / "safetensors" / "nothing.safetensors").string());
+    // The same tensors stored in 16 bits (F16, BF16), as published checkpoints are.
+    serialize::save_safetensors(sd, (out / "safetensors" / "f16.safetensors").string(), {},
+                                serialize::SaveOptions().float_format(serialize::FloatFormat::Float16));
+    serialize::save_safetensors(sd, (out / "safetensors" / "bf16.safetensors").string(), {},
+                                serialize::SaveOptions().float_format(serialize::FloatFormat::BFloat16));
 
     // Models as saved after their lazy layers initialised; the same files seed the safetensors target.
     nn::Sequential image = fuzz::image_model();
@@ -81,6 +86,8 @@ int main(int argc, char** argv) {
     nn::Sequential sequence = fuzz::sequence_model();
     sequence(ones({2, 3, 4}));
     save(sequence, (out / "lazy_load" / "sequence.safetensors").string());
+    save(image, (out / "lazy_load" / "image-bf16.safetensors").string(), {},
+         serialize::SaveOptions().float_format(serialize::FloatFormat::BFloat16));
 
     // Training checkpoints of both configurations fuzz_checkpoint loads into, after one step.
     {

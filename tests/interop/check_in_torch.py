@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Loads a checkpoint written by lazynn into the same PyTorch model and compares outputs, then
-writes a PyTorch checkpoint for lazynn to load. safetensors files are read and written with
+writes a PyTorch checkpoint for lazynn to load; the same both ways in 16 bits (BF16 from lazynn,
+F16 from PyTorch). safetensors files are read and written with
 json + numpy (Debian ships no python3-safetensors).
 
 Usage: check_in_torch.py DIR
@@ -15,6 +16,8 @@ import torch.nn as nn
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 CODES = {v: k for k, v in DTYPES.items()}
+# numpy has no bfloat16: 16-bit values are read as int16 and viewed as torch's type.
+SIXTEEN_BIT = {"F16": torch.float16, "BF16": torch.bfloat16}
 
 
 def read_safetensors(path):
@@ -27,6 +30,10 @@ def read_safetensors(path):
         if name == "__metadata__":
             continue
         begin, end = entry["data_offsets"]
+        if entry["dtype"] in SIXTEEN_BIT:
+            array = np.frombuffer(data[begin:end], dtype="<i2").reshape(entry["shape"])
+            out[name] = torch.from_numpy(array.copy()).view(SIXTEEN_BIT[entry["dtype"]])
+            continue
         array = np.frombuffer(data[begin:end], dtype=DTYPES[entry["dtype"]]).reshape(entry["shape"])
         out[name] = torch.from_numpy(array.copy())
     return out
@@ -35,9 +42,12 @@ def read_safetensors(path):
 def write_safetensors(path, tensors):
     header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name, t in tensors.items():
-        array = t.detach().contiguous().numpy()
+        t = t.detach().contiguous()
+        code = next((c for c, d in SIXTEEN_BIT.items() if d == t.dtype), None)
+        array = t.view(torch.int16).numpy() if code else t.numpy()
         blob = array.tobytes()
-        header[name] = {"dtype": CODES[array.dtype.type], "shape": list(array.shape), "data_offsets": [offset, offset + len(blob)]}
+        code = code or CODES[array.dtype.type]
+        header[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
     text = json.dumps(header).encode()
@@ -64,6 +74,17 @@ def main():
         return 1
     print("lazynn checkpoint in PyTorch: outputs match")
 
+    # The same model saved by lazynn in BF16 holds exactly what PyTorch's .bfloat16() makes of it.
+    full = read_safetensors(f"{directory}/lazynn_model.safetensors")
+    narrow = read_safetensors(f"{directory}/lazynn_model_bf16.safetensors")
+    for name, t in full.items():
+        want = t.bfloat16() if t.is_floating_point() else t
+        if narrow[name].dtype != want.dtype or not torch.equal(narrow[name], want):
+            print(f"lazynn BF16 checkpoint in PyTorch: '{name}' differs from .bfloat16()")
+            return 1
+    model.load_state_dict(narrow)   # converted to the parameters' float32
+    print("lazynn BF16 checkpoint in PyTorch: equal to .bfloat16() and loads")
+
     torch.manual_seed(5)
     theirs = make_model()
     theirs(torch.randn(8, 1, 10, 10))   # move the running statistics
@@ -72,6 +93,11 @@ def main():
     with torch.no_grad():
         y = theirs(x)
     write_safetensors(f"{directory}/torch_model.safetensors", theirs.state_dict())
+    # Half precision as published checkpoints store it, and the float32 values it stands for.
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in theirs.state_dict().items()}
+    write_safetensors(f"{directory}/torch_model_f16.safetensors", half)
+    write_safetensors(f"{directory}/torch_model_f16_values.safetensors",
+                      {k: (v.float() if v.is_floating_point() else v) for k, v in half.items()})
     write_safetensors(f"{directory}/torch_io.safetensors", {"input": x, "output": y})
     return 0
 

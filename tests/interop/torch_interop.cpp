@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
             const Tensor x = randn({2, 1, 10, 10});
             NoGradGuard no_grad;
             save(model, dir + "/lazynn_model.safetensors");
+            save(model, dir + "/lazynn_model_bf16.safetensors", {},
+                 serialize::SaveOptions().float_format(serialize::FloatFormat::BFloat16));
             StateDict io;
             io.insert("input", x);
             io.insert("output", model(x));
@@ -54,7 +56,15 @@ int main(int argc, char** argv) {
             const Tensor out = model(io.tensors.at("input"));
             const bool ok = allclose(out, io.tensors.at("output"), 1e-5, 1e-6);
             std::cout << "PyTorch checkpoint in lazynn: outputs " << (ok ? "match" : "DIFFER") << "\n";
-            return ok ? 0 : 1;
+            // PyTorch's F16 file reads as the float32 values PyTorch says its halves stand for.
+            const auto half = serialize::load_safetensors(dir + "/torch_model_f16.safetensors").tensors;
+            const auto values = serialize::load_safetensors(dir + "/torch_model_f16_values.safetensors").tensors;
+            bool half_ok = half.keys() == values.keys();
+            for (const auto& [key, t] : values) half_ok = half_ok && equal(half.at(key), t);
+            nn::Sequential from_half = make_model(true);
+            half_ok = half_ok && load(from_half, dir + "/torch_model_f16.safetensors").ok();
+            std::cout << "PyTorch F16 checkpoint in lazynn: " << (half_ok ? "exact and loads" : "DIFFERS") << "\n";
+            return ok && half_ok ? 0 : 1;
         }
     } catch (const Error& e) {
         std::cerr << "torch_interop: " << e.what() << "\n";

@@ -8,7 +8,13 @@
 // renamed over the target), so a crash never leaves a half-written checkpoint. Reading checks
 // every offset and size against the file before touching data; a truncated or corrupt file throws
 // a RuntimeError naming the file (and the key, where one is at fault).
+//
+// Half-precision files: F16 and BF16 tensors (how most published checkpoints are stored) load as
+// float32, which holds every such value exactly, and load_state_dict converts them to each
+// parameter's dtype. Writing them is a request (SaveOptions::float_format): floating-point tensors
+// are rounded to the nearest 16-bit value as PyTorch's .half() / .bfloat16() round them.
 
+#include <lazynn/arg.hpp>
 #include <lazynn/module.hpp>
 
 #include <map>
@@ -35,19 +41,37 @@ struct SafetensorsContents {
     Metadata metadata;
 };
 
-/// Writes float32/float64/int64 tensors (uninitialised entries cannot be saved: RuntimeError).
-void save_safetensors(const StateDict& tensors, const std::string& path, const Metadata& metadata = {});
+/// How floating-point tensors are stored.
+enum class FloatFormat {
+    AsIs,      ///< F32 for float32, F64 for float64: exact
+    Float16,   ///< F16 (IEEE binary16): 11 significant bits, |x| up to 65504 (beyond: infinity)
+    BFloat16,  ///< BF16: 8 significant bits, float32's range
+};
+
+/// Example:
+///     save(model, "model-bf16.safetensors", {}, serialize::SaveOptions().float_format(serialize::FloatFormat::BFloat16));
+struct SaveOptions {
+    /// F16 and BF16 round each float32 or float64 value to nearest, ties to even (a float64 value
+    /// is rounded to float32 first, as PyTorch does); int64 and bool tensors are stored as they are.
+    LAZYNN_ARG(FloatFormat, float_format) = FloatFormat::AsIs;
+};
+
+/// Writes float32/float64/int64/bool tensors (uninitialised entries cannot be saved: RuntimeError).
+void save_safetensors(const StateDict& tensors, const std::string& path, const Metadata& metadata = {},
+                      const SaveOptions& options = {});
+/// Reads F32, F64, I64 and BOOL tensors as they are, and F16 and BF16 tensors as float32.
 SafetensorsContents load_safetensors(const std::string& path);
 
 }  // namespace serialize
 
-/// Saves module.state_dict() to `path`.
-void save(const Module& module, const std::string& path, const serialize::Metadata& metadata = {});
+/// Saves module.state_dict() to `path` (in 16 bits when `options` asks for it).
+void save(const Module& module, const std::string& path, const serialize::Metadata& metadata = {},
+          const serialize::SaveOptions& options = {});
 /// Loads `path` into module (strict by default). A lazy module is materialised from the stored
 /// shapes without a forward (decision 4).
 IncompatibleKeys load(Module& module, const std::string& path, bool strict = true);
 
-/// Everything needed to resume training exactly: model, optimizer and scheduler state, the epoch
+/// Everything needed to resume training exactly (always at full precision): model, optimizer and scheduler state, the epoch
 /// and the global random generator.
 ///
 /// Example:

@@ -1,0 +1,75 @@
+#pragma once
+// IEEE half precision (binary16, safetensors "F16") and bfloat16 ("BF16") conversions, bit for bit
+// as PyTorch converts: round to nearest, ties to even; a float64 value is rounded to float32 first
+// (PyTorch's Half and BFloat16 are built from a float), so it is rounded twice as in PyTorch.
+//
+// Only storage uses them today (safetensors files written or read in 16 bits); lazynn computes in
+// float32 and float64.
+
+#include <bit>
+#include <cstdint>
+
+namespace lazynn::detail {
+
+/// The bfloat16 nearest to `value` (ties to even). Every NaN becomes PyTorch's quiet NaN 0x7FC0.
+inline std::uint16_t bfloat16_bits(float value) noexcept {
+    const auto bits = std::bit_cast<std::uint32_t>(value);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0u;
+    // Adding 0x7FFF plus the lowest kept bit carries into the kept half exactly when the dropped
+    // half is above one half, or equal to it with an odd kept half. Infinities pass unchanged; the
+    // largest finite floats round up to infinity, as they should.
+    const std::uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);
+    return static_cast<std::uint16_t>((bits + rounding) >> 16);
+}
+
+inline float float_from_bfloat16(std::uint16_t bits) noexcept {
+    return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
+}
+
+/// Shifts `magnitude` right by `shift` (1..31) and rounds to nearest, ties to even.
+inline std::uint32_t shift_right_rounding_to_even(std::uint32_t magnitude, unsigned shift) noexcept {
+    const std::uint32_t kept = magnitude >> shift;
+    const std::uint32_t dropped = magnitude & ((1u << shift) - 1u);
+    const std::uint32_t half = 1u << (shift - 1);
+    return kept + ((dropped > half || (dropped == half && (kept & 1u))) ? 1u : 0u);
+}
+
+/// The binary16 nearest to `value` (ties to even): above 65504 in magnitude (from 65520 up) it is
+/// infinity, below 2^-24 a subnormal or zero. A NaN becomes 0x7E00 with the input's sign.
+inline std::uint16_t half_bits(float value) noexcept {
+    const auto bits = std::bit_cast<std::uint32_t>(value);
+    const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
+    const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
+    if (magnitude > 0x7F800000u) return sign | 0x7E00u;   // NaN
+    if (magnitude >= 0x477FF000u) return sign | 0x7C00u;  // 65520 and up (and infinity)
+    const int exponent = static_cast<int>(magnitude >> 23) - 127;
+    if (exponent >= -14) {
+        // Normal in binary16: re-bias the exponent and round 23 mantissa bits to 10. A carry out of
+        // the mantissa steps the exponent up, which is the correctly rounded result.
+        const std::uint32_t rebased = magnitude - (static_cast<std::uint32_t>(127 - 15) << 23);
+        return sign | static_cast<std::uint16_t>(shift_right_rounding_to_even(rebased, 13));
+    }
+    if (exponent < -25) return sign;  // below half the smallest subnormal: zero
+    // Subnormal in binary16: the value in units of 2^-24, from the 24-bit significand.
+    const std::uint32_t significand = (magnitude & 0x7FFFFFu) | 0x800000u;
+    const auto shift = static_cast<unsigned>(-exponent - 1);  // 14..24
+    return sign | static_cast<std::uint16_t>(shift_right_rounding_to_even(significand, shift));
+}
+
+inline float float_from_half(std::uint16_t bits) noexcept {
+    const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;
+    const std::uint32_t exponent = (bits >> 10) & 0x1Fu;
+    std::uint32_t mantissa = bits & 0x3FFu;
+    if (exponent == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));  // inf, NaN
+    if (exponent != 0) return std::bit_cast<float>(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13));
+    if (mantissa == 0) return std::bit_cast<float>(sign);
+    // Subnormal: normalise the mantissa into float32's implicit-bit form.
+    int e = -14;
+    while ((mantissa & 0x400u) == 0) {
+        mantissa <<= 1;
+        --e;
+    }
+    return std::bit_cast<float>(sign | (static_cast<std::uint32_t>(e + 127) << 23) | ((mantissa & 0x3FFu) << 13));
+}
+
+}  // namespace lazynn::detail
