@@ -47,6 +47,41 @@ TEST_SUITE("autograd") {
         CHECK(x.grad().item<double>() == doctest::Approx(2 * xv + std::exp(xv) * (1 + xv)).epsilon(1e-6));
     }
 
+    TEST_CASE("a node used many times sums its gradients without touching any it was handed") {
+        // The engine sums a node's incoming gradients in place once the sum is its own; the tensors
+        // it was handed (a retained .grad, the same gradient passed to both inputs of an add, a
+        // broadcast of the loss's gradient) must keep their values.
+        Tensor x = tensor({1.0, 2.0, 3.0}, kFloat64).requires_grad_();
+        Tensor y = x * 3.0;
+        y.retain_grad();
+        Tensor s = y + y;  // AddBackward hands one gradient to both edges into y's node
+        s.retain_grad();
+        Tensor t = s + y + y.exp() + y * y;
+        t.retain_grad();
+        Tensor given = tensor({1.0, -1.0, 0.5}, kFloat64);
+        t.backward(given);
+        const std::vector<double> g = given.to_vector<double>(), yv = y.detach().to_vector<double>();
+        CHECK(given.to_vector<double>() == std::vector<double>{1.0, -1.0, 0.5});
+        CHECK(t.grad().to_vector<double>() == g);
+        CHECK(s.grad().to_vector<double>() == g);
+        for (std::size_t i = 0; i < 3; ++i) {
+            CAPTURE(i);
+            const double dy = g[i] * (3.0 + std::exp(yv[i]) + 2.0 * yv[i]);
+            CHECK(y.grad().to_vector<double>()[i] == doctest::Approx(dy).epsilon(1e-12));
+            CHECK(x.grad().to_vector<double>()[i] == doctest::Approx(3.0 * dy).epsilon(1e-12));
+        }
+        // The same through a loss whose gradient is one broadcast scalar, used 40 times.
+        Tensor w = tensor({0.5, -0.25}, kFloat64).requires_grad_();
+        Tensor total = zeros({2}, kFloat64);
+        double per_element = 0;
+        for (int k = 0; k < 40; ++k) {
+            total = total + w * static_cast<double>(k % 3);
+            per_element += k % 3;
+        }
+        total.sum().backward();
+        CHECK(w.grad().to_vector<double>() == std::vector<double>{per_element, per_element});
+    }
+
     TEST_CASE("backward with an explicit gradient, and the scalar rule") {
         Tensor x = tensor({1.0, 2.0, 3.0}).requires_grad_();
         Tensor y = x * 2;

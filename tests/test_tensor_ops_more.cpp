@@ -273,6 +273,42 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
         CHECK_MESSAGE(with_zeros.ok, with_zeros.message);
     }
 
+    TEST_CASE("unbind's pieces share one gradient: every use, unused pieces, repeated passes") {
+        // The pieces fill one gradient per backward pass (linear in the number of pieces); it must
+        // equal the sum of per-piece gradients in every arrangement of uses.
+        const Tensor base = arange(24).reshape({4, 3, 2}).to(kFloat64) * 0.25;
+        Tensor x = base.clone().requires_grad_();
+        Tensor h = x * 2.0;  // a non-leaf input whose retained gradient must survive a second pass
+        h.retain_grad();
+        const std::vector<Tensor> pieces = h.unbind(0);
+        // Piece 0 twice, piece 1 once through exp, piece 2 unused, piece 3 through a second unbind.
+        const Tensor loss = (pieces[0] * pieces[0]).sum() + pieces[1].exp().sum() + pieces[0].sum() +
+                            pieces[3].unbind(1)[1].sum() * 5.0;
+        loss.backward({}, /*retain_graph=*/true);
+        const Tensor hv = h.detach();
+        Tensor expected = zeros({4, 3, 2}, kFloat64);
+        expected.select(0, 0).copy_(hv.select(0, 0) * 2.0 + 1.0);
+        expected.select(0, 1).copy_(hv.select(0, 1).exp());
+        expected.select(0, 3).select(1, 1).fill_(5.0);
+        CHECK(allclose(h.grad(), expected, 1e-12, 1e-12));
+        CHECK(allclose(x.grad(), expected * 2.0, 1e-12, 1e-12));
+        const Tensor first_retained = h.grad();
+        const Tensor first_copy = first_retained.clone();
+        loss.backward({}, /*retain_graph=*/true);  // a second pass fills a new gradient
+        CHECK(equal(first_retained, first_copy));
+        CHECK(allclose(x.grad(), expected * 4.0, 1e-12, 1e-12));
+        // Finite differences, and second order through create_graph.
+        const auto fn = [](const std::vector<Tensor>& v) {
+            const auto p = v[0].unbind(1);
+            return p[0] * p[2] + p[1].sin() + p[0].exp() * p[0];
+        };
+        const Tensor y = tensor({{0.3, -0.2, 0.5}, {1.1, 0.4, -0.7}}, kFloat64).requires_grad_();
+        const auto first = autograd::gradcheck(fn, {y});
+        CHECK_MESSAGE(first.ok, first.message);
+        const auto second = autograd::gradgradcheck(fn, {y});
+        CHECK_MESSAGE(second.ok, second.message);
+    }
+
     TEST_CASE("errors name the op, the expected and the actual") {
         const Tensor x = randn({2, 3});
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.gather(1, tensor({{0, 1}}, kFloat32)), DtypeError,

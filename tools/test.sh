@@ -44,8 +44,8 @@ stage "clang build with ASan + UBSan and libFuzzer coverage (-Werror): every tes
 cmake -S . -B build/asan "${SANITIZER_FLAGS[@]}" -DLAZYNN_FUZZ=ON -DLAZYNN_BUILD_SAMPLES=ON >/dev/null
 cmake --build build/asan -j "$JOBS"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -j "$JOBS" --output-on-failure)
-stage "fuzz smoke run (libFuzzer, ${FUZZ_SECONDS:-20}s per target)"
-FUZZ_BUILD_DIR="$PWD/build/asan" "$LAZYNN_ROOT/tools/fuzz.sh" "${FUZZ_SECONDS:-20}"
+stage "fuzz smoke run (libFuzzer, ${FUZZ_SECONDS:-10}s per target)"
+FUZZ_BUILD_DIR="$PWD/build/asan" "$LAZYNN_ROOT/tools/fuzz.sh" "${FUZZ_SECONDS:-10}"
 
 stage "clang build with ThreadSanitizer: the thread pool, DataLoader prefetch, model building and training suites"
 # Not test_distributed: lazynn's data-parallel code starts no threads of its own, and OpenMPI's

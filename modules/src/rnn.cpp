@@ -138,10 +138,13 @@ RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_give
             const Tensor xp = functional::linear(layer_input.reshape({steps * batch, layer_input.size(2)}), w_ih, b_ih)
                                   .reshape({steps, batch, gates() * o.hidden_size()});
             Tensor h = h0.select(0, l * dirs + d), c = c0.defined() ? c0.select(0, l * dirs + d) : Tensor();
+            // unbind, not a select per step: its pieces share one gradient, so the backward stays
+            // linear in the number of steps.
+            const std::vector<Tensor> xp_steps = xp.unbind(0);
             std::vector<Tensor> outputs(static_cast<std::size_t>(steps));
             for (std::int64_t k = 0; k < steps; ++k) {
                 const std::int64_t t = d == 0 ? k : steps - 1 - k;
-                const StepResult r = cell(mode_, xp.select(0, t), h, c, w_hh, b_hh, w_hr);
+                const StepResult r = cell(mode_, xp_steps[static_cast<std::size_t>(t)], h, c, w_hh, b_hh, w_hr);
                 h = r.h;
                 c = r.c;
                 outputs[static_cast<std::size_t>(t)] = h;

@@ -3,6 +3,7 @@
 #include "autograd/function_node.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <unordered_map>
@@ -50,9 +51,31 @@ Tensor root_gradient(const Tensor& root, const Tensor& given, std::size_t index)
     return ones_like(root);
 }
 
-void accumulate_into(std::unordered_map<Node*, Tensor>& grads, Node* node, const Tensor& g) {
-    auto [it, inserted] = grads.try_emplace(node, g);
-    if (!inserted) it->second = it->second.defined() ? it->second + g : g;
+/// The gradient summed so far for one node's input, and whether the engine made that tensor
+/// itself (then no one else holds it, and later terms may be added in place).
+struct PendingGrad {
+    Tensor sum;
+    bool owned = false;
+};
+
+/// Adds `g` to what `node` has received. The first sum is a new tensor, later terms go into it in
+/// place (as PyTorch's InputBuffer does): a weight used at each of T time steps then costs T - 1
+/// additions, not T - 1 allocations as well. The terms themselves are never written: the same
+/// gradient may be held elsewhere (handed to both inputs of an add, retained as a .grad). With
+/// create_graph the sum stays out of place, so it records its history.
+void accumulate_into(std::unordered_map<Node*, PendingGrad>& grads, Node* node, const Tensor& g) {
+    auto [it, inserted] = grads.try_emplace(node, PendingGrad{g, false});
+    if (inserted) return;
+    PendingGrad& pending = it->second;
+    if (!pending.sum.defined()) {
+        pending = PendingGrad{g, false};
+    } else if (pending.owned && !is_grad_enabled() && pending.sum.shape() == g.shape() &&
+               pending.sum.dtype() == g.dtype()) {
+        pending.sum.add_(g);
+    } else {
+        pending.sum = pending.sum + g;
+        pending.owned = true;
+    }
 }
 
 /// The callbacks queued during the backward running on this thread (null outside one).
@@ -109,7 +132,25 @@ Tensor run_pre_hooks(Node& node, Tensor grad, bool accumulate) {
     return grad;
 }
 
+/// The backward pass running on this thread (0 outside one), and the counter that numbers them.
+thread_local std::uint64_t current_pass = 0;
+std::atomic<std::uint64_t> passes_started{0};
+
+/// Numbers the pass for the duration of execute(), restoring an outer pass's number after (a hook
+/// may run a backward of its own).
+class PassScope {
+public:
+    PassScope() : previous_(current_pass) { current_pass = ++passes_started; }
+    ~PassScope() { current_pass = previous_; }
+    PassScope(const PassScope&) = delete;
+    PassScope& operator=(const PassScope&) = delete;
+
+private:
+    std::uint64_t previous_;
+};
+
 void execute(Run& run) {
+    PassScope pass;
     GradModeScope grad_mode(run.create_graph);
     std::vector<std::function<void()>> callbacks;
     CallbackScope callback_scope(callbacks);
@@ -130,7 +171,7 @@ void execute(Run& run) {
         }
     }
 
-    std::unordered_map<Node*, Tensor> grads;
+    std::unordered_map<Node*, PendingGrad> grads;
     std::vector<Node*> ready;
     for (std::size_t i = 0; i < run.roots.size(); ++i) {
         Node* node = run.roots[i].get();
@@ -145,7 +186,7 @@ void execute(Run& run) {
     while (!ready.empty()) {
         Node* node = ready.back();
         ready.pop_back();
-        Tensor grad = std::move(grads[node]);
+        Tensor grad = std::move(grads[node].sum);
         grads.erase(node);
         if (run.captured && run.captured->count(node)) (*run.captured)[node] = grad;
         // autograd::grad() runs no hooks (PyTorch 1.13: they belong to the .grad()-filling pass).
@@ -259,6 +300,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     }
     return result;
 }
+
+namespace detail {
+std::uint64_t current_backward_pass() noexcept { return current_pass; }
+}  // namespace detail
 
 }  // namespace autograd
 }  // namespace lazynn

@@ -142,6 +142,10 @@ FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& i
 FunctionNode& record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
                      bool saves_tensors, Differentiable);
 
+/// A number for the backward pass running on this thread, unique in the process; 0 outside one.
+/// Nodes that share state across one pass (unbind's pieces fill one gradient) key it by this.
+std::uint64_t current_backward_pass() noexcept;
+
 /// Sums `grad` over broadcast dimensions so it has `shape` (the backward of broadcasting).
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 

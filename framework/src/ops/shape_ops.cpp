@@ -56,16 +56,6 @@ Tensor Tensor::roll(const Shape& shifts, const Shape& dims) const {
 Tensor Tensor::roll(std::int64_t shift) const { return roll(Shape{shift}, Shape{}); }
 Tensor Tensor::roll(std::int64_t shift, std::int64_t dim) const { return roll(Shape{shift}, Shape{dim}); }
 
-std::vector<Tensor> Tensor::unbind(std::int64_t dim) const {
-    // Shapes: [.., n, ..] -> n tensors without that dim.
-    const TensorImpl& ti = detail::checked(*this, "unbind");
-    if (ti.shape.empty()) throw IndexError("unbind: Dimension specified as 0 but tensor has no dimensions");
-    const std::int64_t d = normalize_dim(dim, this->dim());
-    std::vector<Tensor> out;
-    for (std::int64_t i = 0; i < ti.shape[static_cast<std::size_t>(d)]; ++i) out.push_back(select(d, i));
-    return out;
-}
-
 std::vector<Tensor> Tensor::split(const std::vector<std::int64_t>& split_sizes, std::int64_t dim) const {
     // Shapes: [.., n, ..] with sizes summing to n -> one piece per size.
     const TensorImpl& ti = detail::checked(*this, "split_with_sizes");

@@ -3,6 +3,7 @@
 #include "ops/elementwise.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <optional>
 
 namespace lazynn {
@@ -280,6 +281,64 @@ Tensor Tensor::select(std::int64_t dim, std::int64_t index) const {
             false, kDifferentiable);
     }
     return out;
+}
+
+namespace {
+
+/// The gradient unbind's pieces fill together in one backward pass: the first piece to receive a
+/// gradient allocates it (zeros) and hands it on; the others write their slice into it. The input's
+/// node runs only after every piece's node, so it sees the whole gradient, once. Per-piece
+/// gradients the size of the input (select's) would cost T allocations and T full-size additions
+/// for a sequence of T steps: quadratic in T.
+struct UnbindGradient {
+    std::mutex mutex;
+    std::uint64_t pass = 0;
+    std::weak_ptr<TensorImpl> buffer;  // alive while the engine still holds it for the input's node
+};
+
+}  // namespace
+
+std::vector<Tensor> Tensor::unbind(std::int64_t dim) const {
+    // Shapes: [.., n, ..] -> n views without that dim.
+    const TensorImpl& ti = detail::checked(*this, "unbind");
+    if (ti.shape.empty()) throw IndexError("unbind: Dimension specified as 0 but tensor has no dimensions");
+    const auto d = static_cast<std::size_t>(normalize_dim(dim, static_cast<std::int64_t>(ti.shape.size())));
+    Shape shape = ti.shape, strides = ti.strides;
+    shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(d));
+    strides.erase(strides.begin() + static_cast<std::ptrdiff_t>(d));
+    const bool grad = needs_grad({this});
+    const auto shared = grad ? std::make_shared<UnbindGradient>() : nullptr;
+    std::vector<Tensor> pieces;
+    for (std::int64_t i = 0; i < ti.shape[d]; ++i) {
+        Tensor piece = make_view(*this, shape, strides, ti.offset + i * ti.strides[d]);
+        if (grad) {
+            record(
+                piece, "UnbindBackward0", {*this},
+                [shared, in_shape = ti.shape, dtype = ti.dtype, d, i](const Tensor& g) {
+                    const auto dim_index = static_cast<std::int64_t>(d);
+                    if (is_grad_enabled()) {
+                        // create_graph: each piece's gradient on its own, with its history.
+                        Tensor alone = zeros(in_shape, dtype);
+                        alone.select(dim_index, i).copy_(g);
+                        return std::vector<Tensor>{alone};
+                    }
+                    std::lock_guard<std::mutex> lock(shared->mutex);
+                    const std::uint64_t pass = autograd::detail::current_backward_pass();
+                    if (Tensor filling(shared->buffer.lock()); filling.defined() && shared->pass == pass) {
+                        filling.select(dim_index, i).copy_(g);
+                        return std::vector<Tensor>{Tensor()};
+                    }
+                    Tensor whole = zeros(in_shape, dtype);
+                    whole.select(dim_index, i).copy_(g);
+                    shared->pass = pass;
+                    shared->buffer = whole.impl_ptr();
+                    return std::vector<Tensor>{whole};
+                },
+                false, kDifferentiable);
+        }
+        pieces.push_back(std::move(piece));
+    }
+    return pieces;
 }
 
 Tensor Tensor::expand(const Shape& shape) const {
