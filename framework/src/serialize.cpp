@@ -163,15 +163,18 @@ void save_safetensors(const StateDict& tensors, const std::string& path, const M
                  "tensor '" + name +
                      "' is an uninitialized parameter; run a forward pass (or model.initialize(sample)) before saving");
         }
-        Chunk chunk{detail::contiguous_data(t).clone(), {}};
-        const char* code = dtype_code(chunk.tensor.dtype());
-        if (is_floating(chunk.tensor.dtype()) && options.float_format() != FloatFormat::AsIs) {
+        Chunk chunk;
+        const char* code = dtype_code(t.dtype());
+        if (is_floating(t.dtype()) && options.float_format() != FloatFormat::AsIs) {
+            // Rounded straight from the tensor's data: the 16-bit copy is the only one kept.
             const bool half = options.float_format() == FloatFormat::Float16;
-            chunk.halves = half ? rounded_to_16_bits(chunk.tensor, detail::half_bits)
-                                : rounded_to_16_bits(chunk.tensor, detail::bfloat16_bits);
+            const Tensor values = detail::contiguous_data(t);
+            chunk.halves = half ? rounded_to_16_bits(values, detail::half_bits)
+                                : rounded_to_16_bits(values, detail::bfloat16_bits);
             chunk.narrowed = true;
-            chunk.tensor = Tensor();  // only the 16-bit copy is kept until the write
             code = half ? "F16" : "BF16";
+        } else {
+            chunk.tensor = detail::contiguous_data(t).clone();
         }
         const std::uint64_t bytes = chunk.bytes();
         header[name] = {{"dtype", code}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
