@@ -152,15 +152,14 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
                 const Tensor e = sb.unpack();
                 Tensor ga, gb;
                 if (ia.needed) {
-                    ga = input_grad(g * kernels::binary(a, e, "pow_backward",
-                                                        [](auto x, auto y) {
-                                                            return y == 0 ? decltype(x)(0) : y * std::pow(x, y - 1);
-                                                        }),
-                                    ia.shape, ia.dtype);
+                    ga = input_grad(
+                        g * kernels::pointwise_gradient(
+                                a, e, [](auto x, auto y) { return y == 0 ? decltype(x)(0) : y * std::pow(x, y - 1); }),
+                        ia.shape, ia.dtype);
                 }
                 if (ib.needed) {
                     // d/de a^e = a^e log a, taken as 0 where a == 0 and e >= 0 (PyTorch's convention).
-                    const Tensor dlog = kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
+                    const Tensor dlog = kernels::pointwise_gradient(a, e, [](auto x, auto y) {
                         return (x == 0 && y >= 0) ? decltype(x)(0) : std::pow(x, y) * std::log(x);
                     });
                     gb = input_grad(g * dlog, ib.shape, ib.dtype);
@@ -175,9 +174,8 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
                 Tensor ga, gb;
                 if (ia.needed) ga = input_grad(where(e == 0.0, zero, g * e * a.pow(e - 1.0)), ia.shape, ia.dtype);
                 if (ib.needed) {
-                    const Tensor skip = kernels::binary(a, e, "pow_backward", [](auto x, auto y) {
-                        return (x == 0 && y >= 0) ? decltype(x)(1) : decltype(x)(0);
-                    });
+                    const Tensor skip = kernels::pointwise_gradient(
+                        a, e, [](auto x, auto y) { return (x == 0 && y >= 0) ? decltype(x)(1) : decltype(x)(0); });
                     gb = input_grad(where(skip, zero, g * a.pow(e) * a.log()), ib.shape, ib.dtype);
                 }
                 return std::vector<Tensor>{ga, gb};
@@ -208,9 +206,8 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
                     return (is_max ? p < q : p > q) ? T(0) : T(1);
                 };
                 return std::vector<Tensor>{
-                    ia.needed ? input_grad(g * kernels::binary(x, y, "extremum_backward", share), ia.shape, ia.dtype)
-                              : Tensor(),
-                    ib.needed ? input_grad(g * kernels::binary(y, x, "extremum_backward", share), ib.shape, ib.dtype)
+                    ia.needed ? input_grad(g * kernels::pointwise_gradient(x, y, share), ia.shape, ia.dtype) : Tensor(),
+                    ib.needed ? input_grad(g * kernels::pointwise_gradient(y, x, share), ib.shape, ib.dtype)
                               : Tensor()};
             },
             true, kDifferentiable);
@@ -241,8 +238,8 @@ void record_modulo(Tensor& out, const Tensor& a, const Tensor& b, const char* no
     auto backward = [ia = info(a), ib = info(b), sa = SavedTensor(a), sb = SavedTensor(b), quotient](const Tensor& g) {
         Tensor gb;
         if (ib.needed) {
-            const Tensor q = kernels::binary(sa.unpack(), sb.unpack(), "modulo_backward",
-                                             [quotient](auto x, auto y) { return quotient(x / y); });
+            const Tensor q = kernels::pointwise_gradient(sa.unpack(), sb.unpack(),
+                                                         [quotient](auto x, auto y) { return quotient(x / y); });
             gb = input_grad(-g * q, ib.shape, ib.dtype);
         }
         return std::vector<Tensor>{ia.needed ? input_grad(g, ia.shape, ia.dtype) : Tensor(), gb};

@@ -167,6 +167,43 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f, std::int6
     return binary_in(a, b, dtype, name, f, false, grain);
 }
 
+/// out = f(g, s) elementwise inside a backward formula: two floating operands (a gradient and a
+/// saved tensor, or two saved inputs), computed in result_type(g, s) and broadcast together. The
+/// same values as binary(), but only float32/float64 and one contiguous loop are instantiated:
+/// every op has its own derivative lambdas, and binary()'s three dtypes times seven stride loops
+/// for each made unary.cpp alone take over two minutes to compile (18 s this way).
+template <class F>
+Tensor pointwise_gradient(const Tensor& g, const Tensor& s, F f, std::int64_t grain = kElementwiseGrain) {
+    const TensorImpl& ig = lazynn::detail::checked(g, "backward");
+    const TensorImpl& is = lazynn::detail::checked(s, "backward");
+    const Dtype dtype = result_type(ig, is) == kFloat64 ? kFloat64 : kFloat32;
+    const Shape out_shape = broadcast_shapes(ig.shape, is.shape, "backward");
+    const auto operand = [&](const Tensor& t) {
+        const Tensor c = converted(t, dtype);
+        return lazynn::detail::contiguous_data(c.shape() == out_shape ? c : c.expand(out_shape));
+    };
+    const Tensor cg = operand(g);
+    const Tensor cs = operand(s);
+    Tensor out = lazynn::detail::empty_tensor(out_shape, dtype);
+    const auto run = [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* pg = cg.impl().data<T>();
+        const T* ps = cs.impl().data<T>();
+        T* po = out.impl().data<T>();
+        elementwise_chunks(
+            out.impl().numel(),
+            [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<T>(f(pg[i], ps[i]));
+            },
+            grain);
+    };
+    if (dtype == kFloat64)
+        run(TypeTag<double>{});
+    else
+        run(TypeTag<float>{});
+    return out;
+}
+
 /// self = f(self, other) in place; `other` broadcasts to self's shape and converts to its dtype.
 template <class F>
 void binary_inplace(TensorImpl& self, const Tensor& other, const char* name, F f) {

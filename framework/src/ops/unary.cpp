@@ -27,7 +27,7 @@ void record_pointwise(Tensor& out, const Tensor& in, const char* name, bool use_
         out, name, {in},
         [saved = SavedTensor(use_output ? out : in), derivative, in_dtype, grain](const Tensor& g) {
             const Tensor s = saved.unpack();
-            return std::vector<Tensor>{kernels::binary(g, s, "backward", derivative, grain).to(in_dtype)};
+            return std::vector<Tensor>{kernels::pointwise_gradient(g, s, derivative, grain).to(in_dtype)};
         },
         true,
         [graph, in_dtype](const Tensor& g, const autograd::detail::BackwardInputs& inputs) {
@@ -41,7 +41,7 @@ void record_pointwise(Tensor& out, const Tensor& in, const char* name, bool use_
 template <class Derivative>
 auto constant_derivative(Derivative derivative) {
     return [derivative](const Tensor& g, const Tensor& x) {
-        return g * kernels::binary(ones_like(x), x, "backward", derivative);
+        return g * kernels::pointwise_gradient(ones_like(x), x, derivative);
     };
 }
 
