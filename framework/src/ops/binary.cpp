@@ -352,20 +352,17 @@ namespace {
 template <class F>
 Tensor compare(const Tensor& a, const Tensor& b, const char* name, F f) {
     const Dtype dtype = kernels::result_type(detail::checked(a, name), detail::checked(b, name));
-    return kernels::binary_in(a, b, dtype == kBool ? kInt64 : dtype, name, f, true);
+    return kernels::binary_in<true>(a, b, dtype == kBool ? kInt64 : dtype, name, f);
 }
 
 /// A logical op on the truth of each operand (nonzero is true), returning bool.
 template <class F>
 Tensor logical(const Tensor& a, const Tensor& b, const char* name, F f) {
     const Dtype dtype = promote_types(detail::checked(a, name).dtype, detail::checked(b, name).dtype);
-    return kernels::binary_in(
-        a, b, dtype == kBool ? kInt64 : dtype, name,
-        [f](auto x, auto y) {
-            using T = decltype(x);
-            return f(x != T(0), y != T(0));
-        },
-        true);
+    return kernels::binary_in<true>(a, b, dtype == kBool ? kInt64 : dtype, name, [f](auto x, auto y) {
+        using T = decltype(x);
+        return f(x != T(0), y != T(0));
+    });
 }
 
 }  // namespace

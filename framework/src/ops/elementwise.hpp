@@ -8,6 +8,7 @@
 #include <lazynn/extension.hpp>
 
 #include <cmath>
+#include <type_traits>
 
 namespace lazynn::kernels {
 
@@ -79,9 +80,10 @@ Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true
 Dtype result_type(const TensorImpl& a, const TensorImpl& b);
 
 /// out = f(a, b) elementwise with broadcasting, computed in `dtype` (not bool: bool operands are
-/// computed as int64); the result holds `dtype`, or bool when `bool_result` (comparisons, logical ops).
-template <class F>
-Tensor binary_in(const Tensor& a, const Tensor& b, Dtype dtype, const char* name, F f, bool bool_result,
+/// computed as int64); the result holds `dtype`, or bool when BoolResult (comparisons, logical
+/// ops). BoolResult is a template argument so that each op instantiates one output type only.
+template <bool BoolResult, class F>
+Tensor binary_in(const Tensor& a, const Tensor& b, Dtype dtype, const char* name, F f,
                  std::int64_t grain = kElementwiseGrain) {
     const TensorImpl& ia = lazynn::detail::checked(a, name);
     const TensorImpl& ib = lazynn::detail::checked(b, name);
@@ -90,68 +92,60 @@ Tensor binary_in(const Tensor& a, const Tensor& b, Dtype dtype, const char* name
     const Tensor cb = converted(b, dtype);
     const TensorImpl& ka = ca.impl();
     const TensorImpl& kb = cb.impl();
-    Tensor out = lazynn::detail::empty_tensor(out_shape, bool_result ? kBool : dtype);
+    Tensor out = lazynn::detail::empty_tensor(out_shape, BoolResult ? kBool : dtype);
     visit_numeric(dtype, name, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        // O is T, or bool for a bool result (only those two pairs are instantiated).
-        auto run = [&](auto otag) {
-            using O = typename decltype(otag)::type;
-            const T* pa = ka.data<T>();
-            const T* pb = kb.data<T>();
-            O* po = out.impl().data<O>();
-            const std::int64_t n = out.impl().numel();
-            const bool a_full = ka.shape == out_shape && ka.is_contiguous();
-            const bool b_full = kb.shape == out_shape && kb.is_contiguous();
-            if (a_full && b_full) {
-                elementwise_chunks(
-                    n,
-                    [&](std::int64_t begin, std::int64_t end) {
-                        for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], pb[i]));
-                    },
-                    grain);
-            } else if (a_full && kb.numel() == 1) {
-                const T s = *pb;
-                elementwise_chunks(
-                    n,
-                    [&](std::int64_t begin, std::int64_t end) {
-                        for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], s));
-                    },
-                    grain);
-            } else if (b_full && ka.numel() == 1) {
-                const T s = *pa;
-                elementwise_chunks(
-                    n,
-                    [&](std::int64_t begin, std::int64_t end) {
-                        for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(s, pb[i]));
-                    },
-                    grain);
-            } else {
-                const std::array<Shape, 3> strides{out.impl().strides, broadcast_strides(ka, out_shape),
-                                                   broadcast_strides(kb, out_shape)};
-                for_each_run<3>(out_shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
-                    O* o = po + off[0];
-                    const T* x = pa + off[1];
-                    const T* y = pb + off[2];
-                    // Unit and zero (broadcast) strides get their own loops so the compiler vectorises them.
-                    if (inner[1] == 1 && inner[2] == 1) {
-                        for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k], y[k]));
-                    } else if (inner[1] == 1 && inner[2] == 0) {
-                        const T yv = *y;
-                        for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k], yv));
-                    } else if (inner[1] == 0 && inner[2] == 1) {
-                        const T xv = *x;
-                        for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(xv, y[k]));
-                    } else {
-                        for (std::int64_t k = 0; k < count; ++k)
-                            o[k] = static_cast<O>(f(x[k * inner[1]], y[k * inner[2]]));
-                    }
-                });
-            }
-        };
-        if (bool_result)
-            run(TypeTag<bool>{});
-        else
-            run(TypeTag<T>{});
+        using O = std::conditional_t<BoolResult, bool, T>;
+        const T* pa = ka.data<T>();
+        const T* pb = kb.data<T>();
+        O* po = out.impl().data<O>();
+        const std::int64_t n = out.impl().numel();
+        const bool a_full = ka.shape == out_shape && ka.is_contiguous();
+        const bool b_full = kb.shape == out_shape && kb.is_contiguous();
+        if (a_full && b_full) {
+            elementwise_chunks(
+                n,
+                [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], pb[i]));
+                },
+                grain);
+        } else if (a_full && kb.numel() == 1) {
+            const T s = *pb;
+            elementwise_chunks(
+                n,
+                [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(pa[i], s));
+                },
+                grain);
+        } else if (b_full && ka.numel() == 1) {
+            const T s = *pa;
+            elementwise_chunks(
+                n,
+                [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t i = begin; i < end; ++i) po[i] = static_cast<O>(f(s, pb[i]));
+                },
+                grain);
+        } else {
+            const std::array<Shape, 3> strides{out.impl().strides, broadcast_strides(ka, out_shape),
+                                               broadcast_strides(kb, out_shape)};
+            for_each_run<3>(out_shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
+                O* o = po + off[0];
+                const T* x = pa + off[1];
+                const T* y = pb + off[2];
+                // Unit and zero (broadcast) strides get their own loops so the compiler vectorises them.
+                if (inner[1] == 1 && inner[2] == 1) {
+                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k], y[k]));
+                } else if (inner[1] == 1 && inner[2] == 0) {
+                    const T yv = *y;
+                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k], yv));
+                } else if (inner[1] == 0 && inner[2] == 1) {
+                    const T xv = *x;
+                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(xv, y[k]));
+                } else {
+                    for (std::int64_t k = 0; k < count; ++k) o[k] = static_cast<O>(f(x[k * inner[1]], y[k * inner[2]]));
+                }
+            });
+        }
     });
     return out;
 }
@@ -160,11 +154,10 @@ Tensor binary_in(const Tensor& a, const Tensor& b, Dtype dtype, const char* name
 template <class F>
 Tensor binary(const Tensor& a, const Tensor& b, const char* name, F f, std::int64_t grain = kElementwiseGrain) {
     const Dtype dtype = result_type(lazynn::detail::checked(a, name), lazynn::detail::checked(b, name));
-    // Arithmetic on two bools runs in int64 and keeps the truth of the result (+ is or, * is and).
-    if (dtype == kBool)
-        return binary_in(
-            a, b, kInt64, name, [f](auto x, auto y) { return f(x, y) != 0; }, true, grain);
-    return binary_in(a, b, dtype, name, f, false, grain);
+    // Arithmetic on two bools runs in int64 and keeps the truth of the result (+ is or, * is and);
+    // the int64 loops are the ones an int64 operand uses, so nothing more is instantiated.
+    if (dtype == kBool) return converted(binary_in<false>(a, b, kInt64, name, f, grain), kBool);
+    return binary_in<false>(a, b, dtype, name, f, grain);
 }
 
 /// out = f(g, s) elementwise inside a backward formula: two floating operands (a gradient and a
