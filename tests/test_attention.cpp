@@ -62,9 +62,11 @@ TEST_SUITE("lazy attention") {
             manual_seed(21);
             MultiheadAttention eager(MultiheadAttentionOptions(6, 2).kdim(kdim).vdim(vdim).batch_first(true));
             manual_seed(21);
-            LazyMultiheadAttention lazy(MultiheadAttentionOptions(0, 2).batch_first(true));
+            LazyMultiheadAttention lazy(
+                MultiheadAttentionOptions(0, 2).batch_first(true).separate_projections(separate));
             CHECK(lazy.name() == "LazyMultiheadAttention");
-            CHECK(lazy.named_parameters().size() == 7);             // every projection listed, all uninitialised
+            std::vector<std::string> before, names, eager_names;
+            for (const auto& [name, p] : lazy.named_parameters()) before.push_back(name);
             const std::vector<Parameter> held = lazy.parameters();  // like an optimizer built before the forward
             const Tensor q = randn({2, 4, 6}), k = randn({2, 5, kdim}), v = randn({2, 5, vdim});
             const AttentionResult expected = eager(q, k, v);
@@ -75,21 +77,71 @@ TEST_SUITE("lazy attention") {
             CHECK(lazy.options().vdim() == vdim);
             CHECK(equal(actual.output, expected.output));
             CHECK(equal(actual.weights, expected.weights));
-            std::vector<std::string> names, eager_names;
             for (const auto& [name, p] : lazy.named_parameters()) names.push_back(name);
             for (const auto& [name, p] : eager.named_parameters()) eager_names.push_back(name);
             CHECK(names == eager_names);
+            CHECK(before == names);  // the parameter list is fixed at construction
+            const std::vector<Parameter> after = lazy.parameters();
+            REQUIRE(held.size() == after.size());
+            for (std::size_t i = 0; i < held.size(); ++i) CHECK(held[i].is_same(after[i]));
             CHECK(lazy.str() == eager.str());
-            CHECK(held[separate ? 1 : 0].is_same(separate ? lazy.q_proj_weight : lazy.in_proj_weight));
-            CHECK_FALSE(is_lazy(held[separate ? 1 : 0]));
 
-            LazyMultiheadAttention loaded(MultiheadAttentionOptions(0, 2).batch_first(true));
+            LazyMultiheadAttention loaded(
+                MultiheadAttentionOptions(0, 2).batch_first(true).separate_projections(separate));
             CHECK(loaded.load_state_dict(eager.state_dict()).ok());  // no forward needed
             CHECK(loaded.name() == "MultiheadAttention");
             CHECK(loaded.options().kdim() == kdim);
             CHECK(loaded.out_proj.in_features() == 6);
             CHECK(equal(loaded(q, k, v).output, expected.output));
+
+            // A checkpoint of the other layout names the option to change and leaves the module lazy.
+            LazyMultiheadAttention other(
+                MultiheadAttentionOptions(0, 2).batch_first(true).separate_projections(!separate));
+            LAZYNN_CHECK_THROWS_WITH_SUBSTR(other.load_state_dict(eager.state_dict()), RuntimeError,
+                                            separate ? "separate_projections(true)" : "separate_projections(false)");
+            CHECK(other.is_lazy());
         }
+    }
+
+    TEST_CASE("an optimizer built before LazyMultiheadAttention's first forward resumes into one built after") {
+        // The case: the parameter list used to shrink from 7 to 4 on materialisation.
+        LazyMultiheadAttention a(MultiheadAttentionOptions(0, 2));
+        optim::Adam before(a.parameters(), optim::AdamOptions());
+        const Tensor x = randn({3, 1, 8});
+        a.initialize(x);
+        a(x, x, x).output.sum().backward();
+        before.step();
+        optim::Adam after(a.parameters(), optim::AdamOptions());
+        after.load_state_dict(before.state_dict());
+        CHECK(after.state_dict().keys() == before.state_dict().keys());
+
+        // Packed projections need keys and values as wide as the query; the error says what to do.
+        LazyMultiheadAttention packed(2);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(packed(randn({3, 1, 8}), randn({4, 1, 6}), randn({4, 1, 6})), ValueError,
+                                        "kdim (6) and vdim (6) must equal embed_dim (8)");
+        CHECK(packed.is_lazy());
+    }
+
+    TEST_CASE("separate_projections keeps q/k/v_proj_weight when every width is the same") {
+        manual_seed(4);
+        MultiheadAttention packed(MultiheadAttentionOptions(4, 2));
+        MultiheadAttention separate(MultiheadAttentionOptions(4, 2).separate_projections(true));
+        std::vector<std::string> names;
+        for (const auto& [name, p] : separate.named_parameters()) names.push_back(name);
+        CHECK(names == std::vector<std::string>{"q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
+                                                "out_proj.weight", "out_proj.bias"});
+        {
+            NoGradGuard no_grad;
+            const auto parts = packed.in_proj_weight.chunk(3, 0);
+            separate.q_proj_weight.copy_(parts[0]);
+            separate.k_proj_weight.copy_(parts[1]);
+            separate.v_proj_weight.copy_(parts[2]);
+            separate.in_proj_bias.copy_(packed.in_proj_bias);
+            separate.out_proj.weight.copy_(packed.out_proj.weight);
+            separate.out_proj.bias.copy_(packed.out_proj.bias);
+        }
+        const Tensor q = randn({3, 2, 4}), kv = randn({5, 2, 4});
+        CHECK(allclose(separate(q, kv, kv).output, packed(q, kv, kv).output, 1e-6, 1e-6));
     }
 
     TEST_CASE("self-attention through a container, gradcheck, and errors that keep it lazy") {

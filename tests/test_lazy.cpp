@@ -673,3 +673,72 @@ TEST_SUITE("options convention for the lazy families (issue 16, item 3)") {
         CHECK(cell.str() == "LSTMCell(3, 2, bias=False)");
     }
 }
+
+TEST_SUITE("a lazy module's parameter list is fixed at construction (issue 22, item 1)") {
+    // What an optimizer built before the first forward holds must be what trains after it: the same
+    // names, in the same order, the same objects; buffers too. Every lazy layer lazynn ships.
+    template <class M>
+    void check_fixed(M module, const std::vector<Tensor>& inputs, const std::string& what) {
+        CAPTURE(what);
+        std::vector<std::string> names, buffer_names;
+        std::vector<Parameter> held;
+        bool any_lazy = false;
+        for (const auto& [name, p] : module.named_parameters()) {
+            names.push_back(name);
+            held.push_back(p);
+            any_lazy = any_lazy || is_lazy(p);  // a recurrent layer knows its hidden weights already
+        }
+        CHECK(any_lazy);
+        for (const auto& [name, b] : module.named_buffers()) buffer_names.push_back(name);
+        if constexpr (std::is_base_of_v<nn::MultiheadAttention, M>) {
+            if (inputs.size() == 3) (void)module(inputs[0], inputs[1], inputs[2]);
+        }
+        if (inputs.size() == 1) module.initialize(inputs[0]);
+        std::vector<std::string> after, buffers_after;
+        std::vector<Parameter> held_after;
+        for (const auto& [name, p] : module.named_parameters()) {
+            after.push_back(name);
+            held_after.push_back(p);
+        }
+        for (const auto& [name, b] : module.named_buffers()) buffers_after.push_back(name);
+        CHECK(names == after);
+        CHECK(buffer_names == buffers_after);
+        REQUIRE(held.size() == held_after.size());
+        for (std::size_t i = 0; i < held.size(); ++i) {
+            CHECK(held[i].is_same(held_after[i]));
+            CHECK_FALSE(is_lazy(held[i]));
+        }
+    }
+
+    TEST_CASE("every lazy layer") {
+        const Tensor seq = randn({4, 2, 6}), x1 = randn({2, 3, 7}), x2 = randn({2, 3, 5, 5}),
+                     x3 = randn({2, 3, 4, 4, 4});
+        check_fixed(nn::LazyLinear(4), {randn({2, 6})}, "LazyLinear");
+        check_fixed(nn::LazyConv1d(4, 3), {x1}, "LazyConv1d");
+        check_fixed(nn::LazyConv2d(nn::LazyConv2dOptions(4, 3).bias(false)), {x2}, "LazyConv2d");
+        check_fixed(nn::LazyConv3d(4, 3), {x3}, "LazyConv3d");
+        check_fixed(nn::LazyConvTranspose1d(4, 3), {x1}, "LazyConvTranspose1d");
+        check_fixed(nn::LazyConvTranspose2d(4, 3), {x2}, "LazyConvTranspose2d");
+        check_fixed(nn::LazyConvTranspose3d(4, 3), {x3}, "LazyConvTranspose3d");
+        check_fixed(nn::LazyBatchNorm1d(), {x1}, "LazyBatchNorm1d");
+        check_fixed(nn::LazyBatchNorm2d(), {x2}, "LazyBatchNorm2d");
+        check_fixed(nn::LazyBatchNorm3d(), {x3}, "LazyBatchNorm3d");
+        const auto instance = nn::LazyInstanceNormOptions().affine(true).track_running_stats(true);
+        check_fixed(nn::LazyInstanceNorm1d(instance), {x1}, "LazyInstanceNorm1d");
+        check_fixed(nn::LazyInstanceNorm2d(instance), {x2}, "LazyInstanceNorm2d");
+        check_fixed(nn::LazyInstanceNorm3d(instance), {x3}, "LazyInstanceNorm3d");
+        check_fixed(nn::LazyLayerNorm(2), {x2}, "LazyLayerNorm");
+        check_fixed(nn::LazyGroupNorm(3), {x2}, "LazyGroupNorm");
+        check_fixed(nn::LazyRNN(nn::LazyRNNOptions(5).num_layers(2)), {seq}, "LazyRNN");
+        check_fixed(nn::LazyLSTM(nn::LazyRNNOptions(5).bidirectional(true).proj_size(3)), {seq}, "LazyLSTM");
+        check_fixed(nn::LazyGRU(nn::LazyRNNOptions(5).bias(false)), {seq}, "LazyGRU");
+        check_fixed(nn::LazyRNNCell(5), {randn({2, 6})}, "LazyRNNCell");
+        check_fixed(nn::LazyLSTMCell(5), {randn({2, 6})}, "LazyLSTMCell");
+        check_fixed(nn::LazyGRUCell(5), {randn({2, 6})}, "LazyGRUCell");
+        check_fixed(nn::LazyMultiheadAttention(2), {seq}, "LazyMultiheadAttention");
+        check_fixed(nn::LazyMultiheadAttention(nn::MultiheadAttentionOptions(0, 2).separate_projections(true)),
+                    {seq, randn({3, 2, 4}), randn({3, 2, 5})}, "LazyMultiheadAttention, separate projections");
+        check_fixed(nn::Sequential(nn::LazyLinear(8), nn::ReLU(), nn::LazyLinear(2)), {randn({2, 6})},
+                    "Sequential of LazyLinear");
+    }
+}

@@ -40,7 +40,7 @@ MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options)
       options_(resolved(options)) {
     set_name("MultiheadAttention");
     const std::int64_t e = options_.embed_dim();
-    if (same_dims()) {
+    if (packed_projections()) {
         in_proj_weight = Parameter(empty({3 * e, e}));
     } else {
         q_proj_weight = Parameter(empty({e, e}));
@@ -54,17 +54,20 @@ MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options)
 MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options, Uninitialized)
     : out_proj(this, "out_proj", options.bias(), Uninitialized{}), options_(options) {
     set_name("MultiheadAttention");
-    in_proj_weight = UninitializedParameter();
-    q_proj_weight = UninitializedParameter();
-    k_proj_weight = UninitializedParameter();
-    v_proj_weight = UninitializedParameter();
+    if (options_.separate_projections()) {
+        q_proj_weight = UninitializedParameter();
+        k_proj_weight = UninitializedParameter();
+        v_proj_weight = UninitializedParameter();
+    } else {
+        in_proj_weight = UninitializedParameter();
+    }
     if (options_.bias()) in_proj_bias = UninitializedParameter();
 }
 
 void MultiheadAttention::reset_parameters() {
     // PyTorch: xavier_uniform on the input projections, zero biases; out_proj keeps Linear's weight init.
     Generator gen = init_generator();
-    if (same_dims()) {
+    if (packed_projections()) {
         init::xavier_uniform_(in_proj_weight, 1.0, gen);
     } else {
         init::xavier_uniform_(q_proj_weight, 1.0, gen);
@@ -119,7 +122,7 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
                          " does not match value shape " + shape_to_list(value_in.shape()) + " / query batch");
     }
     Tensor wq, wk, wv;
-    if (same_dims()) {
+    if (packed_projections()) {
         const auto parts = in_proj_weight.chunk(3, 0);
         wq = parts[0], wk = parts[1], wv = parts[2];
     } else {
@@ -199,7 +202,7 @@ void NonDynamicallyQuantizableLinear::adopt_loaded_shape() {
 
 void MultiheadAttention::materialize_from_options() {
     const std::int64_t e = options_.embed_dim();
-    if (same_dims()) {
+    if (packed_projections()) {
         if (is_lazy(in_proj_weight)) in_proj_weight.materialize({3 * e, e});
         q_proj_weight = k_proj_weight = v_proj_weight = Parameter();
     } else {
@@ -227,12 +230,16 @@ void LazyMultiheadAttention::lazy_load_prepare(const StateDict& state, const std
     auto stored = [&](const std::string& key) {
         return state.contains(prefix + key) && state.at(prefix + key).defined();
     };
-    if (stored("in_proj_weight")) {
-        q_proj_weight = Parameter();
-        k_proj_weight = Parameter();
-        v_proj_weight = Parameter();
-    } else if (stored("q_proj_weight")) {
-        in_proj_weight = Parameter();
+    // The layout is fixed at construction (the parameter list must not change under an optimizer).
+    const bool separate = options_.separate_projections();
+    if (separate ? stored("in_proj_weight") : stored("q_proj_weight")) {
+        throw ValueError(
+            "LazyMultiheadAttention: the checkpoint holds " +
+            std::string(separate ? "a packed " + prefix + "in_proj_weight"
+                                 : "separate " + prefix + "q/k/v_proj_weight") +
+            " but this module was built for " + (separate ? "separate" : "packed") +
+            " projections; construct it with MultiheadAttentionOptions(0, num_heads).separate_projections(" +
+            (separate ? "false" : "true") + ")");
     }
     NoGradGuard no_grad;
     if (is_lazy(out_proj.weight) && stored("out_proj.weight"))
@@ -258,6 +265,13 @@ void LazyMultiheadAttention::infer_options(const std::vector<Tensor>& inputs) {
     if (e % h != 0) {
         throw ValueError("LazyMultiheadAttention: embed_dim inferred from the query (" + std::to_string(e) +
                          ") must be divisible by num_heads (" + std::to_string(h) + ")");
+    }
+    if (!options_.separate_projections() && (key.size(-1) != e || value.size(-1) != e)) {
+        throw ValueError("LazyMultiheadAttention: kdim (" + std::to_string(key.size(-1)) + ") and vdim (" +
+                         std::to_string(value.size(-1)) + ") must equal embed_dim (" + std::to_string(e) +
+                         ") for its packed in_proj_weight; construct it with "
+                         "MultiheadAttentionOptions(0, num_heads).separate_projections(true) for keys and values "
+                         "of their own widths");
     }
     options_.embed_dim(e);
     options_.kdim(key.size(-1));

@@ -55,6 +55,10 @@ struct MultiheadAttentionOptions {
     LAZYNN_ARG(std::int64_t, kdim) = 0;
     LAZYNN_ARG(std::int64_t, vdim) = 0;
     LAZYNN_ARG(bool, batch_first) = false;
+    /// lazynn's own: q/k/v_proj_weight even when kdim == vdim == embed_dim (PyTorch then packs them
+    /// into in_proj_weight). LazyMultiheadAttention's parameter list is fixed at construction, so it
+    /// needs this to take keys and values of their own widths.
+    LAZYNN_ARG(bool, separate_projections) = false;
 };
 
 /// What MultiheadAttention's call returns: the attended output and the attention weights.
@@ -105,8 +109,8 @@ public:
     virtual void reset_parameters();
     const MultiheadAttentionOptions& options() const { return options_; }
 
-    Parameter in_proj_weight{this, "in_proj_weight"};  // [3E, E] when kdim == vdim == E
-    Parameter q_proj_weight{this, "q_proj_weight"};    // otherwise separate projections
+    Parameter in_proj_weight{this, "in_proj_weight"};  // [3E, E] when packed_projections()
+    Parameter q_proj_weight{this, "q_proj_weight"};    // otherwise [E, E], [E, kdim], [E, vdim]
     Parameter k_proj_weight{this, "k_proj_weight"};
     Parameter v_proj_weight{this, "v_proj_weight"};
     Parameter in_proj_bias{this, "in_proj_bias"};
@@ -115,39 +119,45 @@ public:
 protected:
     /// For LazyMultiheadAttention: every projection uninitialised, sizes unknown.
     MultiheadAttention(MultiheadAttentionOptions options, Uninitialized);
-    /// Materialises the projections the options imply (in_proj_weight when kdim == vdim ==
-    /// embed_dim, q/k/v_proj_weight otherwise; the others become None) and out_proj (the lazy protocol).
+    /// Materialises the projections the options imply (in_proj_weight when packed_projections(),
+    /// q/k/v_proj_weight otherwise) and out_proj (the lazy protocol).
     void materialize_from_options();
     AttentionResult attend(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionCall& call);
-    bool same_dims() const {
-        return options_.kdim() == options_.embed_dim() && options_.vdim() == options_.embed_dim();
+    /// One [3E, E] in_proj_weight (PyTorch's _qkv_same_embed_dim) rather than three projections.
+    bool packed_projections() const {
+        return !options_.separate_projections() && options_.kdim() == options_.embed_dim() &&
+               options_.vdim() == options_.embed_dim();
     }
     MultiheadAttentionOptions options_;
 };
 
 /// A MultiheadAttention that infers embed_dim from the query's last dimension and kdim/vdim from
-/// the key's and value's (PyTorch ships no lazy twin). Until then every projection is an
-/// UninitializedParameter: in_proj_weight and q/k/v_proj_weight are all listed, and on
-/// materialisation the ones the inferred sizes do not use become None, as in PyTorch's eager
-/// layer (in_proj_weight when kdim == vdim == embed_dim, separate projections otherwise). Loading a
-/// checkpoint decides the same way from the keys it holds. Afterwards it is a MultiheadAttention
-/// with the eager layer's initialisation from the same seed.
+/// the key's and value's (PyTorch ships no lazy twin). Its parameters are listed from
+/// construction, the same before and after the first forward (an optimizer built before it keeps
+/// working): in_proj_weight by default, which needs keys and values as wide as the query (self-
+/// attention, the usual cross-attention); q/k/v_proj_weight with
+/// `separate_projections(true)`, for keys and values of their own widths. Afterwards it is a
+/// MultiheadAttention with the eager layer's initialisation from the same seed.
 ///
 /// Example:
 ///     nn::LazyMultiheadAttention attn(2);
-///     auto r = attn(q, k, v);   // embed_dim = q.size(-1), kdim = k.size(-1), vdim = v.size(-1)
+///     auto r = attn(q, k, v);   // embed_dim = q.size(-1) = k.size(-1) = v.size(-1)
+///     nn::LazyMultiheadAttention cross(nn::MultiheadAttentionOptions(0, 2).separate_projections(true));
+///     auto c = cross(q, k, v);  // kdim = k.size(-1), vdim = v.size(-1)
 class LazyMultiheadAttention : public Lazy<MultiheadAttention> {
     LAZYNN_MODULE(LazyMultiheadAttention)
 public:
-    /// `options` carries num_heads, dropout, bias and batch_first; its embed_dim/kdim/vdim must be 0.
+    /// `options` carries num_heads, dropout, bias, batch_first and separate_projections; its
+    /// embed_dim/kdim/vdim must be 0.
     explicit LazyMultiheadAttention(MultiheadAttentionOptions options);
     explicit LazyMultiheadAttention(std::int64_t num_heads)
         : LazyMultiheadAttention(MultiheadAttentionOptions(0, num_heads)) {}
 
 protected:
-    /// inputs: {query} (self-attention) or {query, key, value}: embed_dim, kdim and vdim from their last dims.
+    /// inputs: {query} (self-attention) or {query, key, value}: embed_dim, kdim and vdim from their
+    /// last dims; a packed module throws ValueError when kdim or vdim differs from embed_dim.
     void infer_options(const std::vector<Tensor>& inputs) override;
-    /// Drops the projections the checkpoint does not hold and materialises out_proj from it.
+    /// Checks the checkpoint holds this module's layout (packed or separate) and materialises out_proj from it.
     void lazy_load_prepare(const StateDict& state, const std::string& prefix) override;
     /// embed_dim, kdim and vdim from the loaded projections.
     void lazy_load_finalize() override;
