@@ -192,7 +192,8 @@ TEST_SUITE("optimizer behaviour") {
         }
         CHECK(equal(p, q));
         Adam c({q, Parameter(ones({1}))}, AdamOptions());
-        CHECK_THROWS_AS(c.load_state_dict(sd), ValueError);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(c.load_state_dict(sd), ValueError,
+                                        "group 0: it holds 1 parameters, this optimizer's group 2");
     }
 
     TEST_CASE("NAdam saved and loaded mid-training continues bit-identically (mu_product is restored)") {
@@ -308,5 +309,54 @@ TEST_SUITE("schedulers vs PyTorch") {
         CHECK(lrs == std::vector<double>{1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25});
         for (int i = 0; i < 10; ++i) plateau.step(0.9);
         CHECK(opt.lr() == doctest::Approx(0.2));
+    }
+}
+
+TEST_SUITE("optimizers as values (issue 22, item 5)") {
+    // A GAN's two optimizers, built in a function and returned together.
+    std::pair<Adam, Adam> two_optimizers(const std::vector<Parameter>& g, const std::vector<Parameter>& d) {
+        return {Adam(g, AdamOptions(2e-4).betas(0.5, 0.999)), Adam(d)};
+    }
+
+    TEST_CASE("the options may be left out: PyTorch's default learning rates") {
+        Parameter p(ones({2}));
+        CHECK(Adam({p}).lr() == 1e-3);
+        CHECK(AdamW({p}).defaults().weight_decay() == 1e-2);
+        CHECK(SGD({p}).lr() == 1e-3);
+        CHECK(RMSprop({p}).lr() == 1e-2);
+        CHECK(Adagrad({p}).lr() == 1e-2);
+        CHECK(Adadelta({p}).lr() == 1.0);
+        CHECK(Adamax({p}).lr() == 2e-3);
+        CHECK(NAdam({p}).lr() == 2e-3);
+        CHECK(RAdam({p}).lr() == 1e-3);
+    }
+
+    TEST_CASE("a moved optimizer keeps its groups and state and steps exactly as the original would") {
+        const Tensor target = tensor({1.0, -2.0, 0.5}, kFloat64);
+        Parameter g(zeros({3}, kFloat64)), d(zeros({3}, kFloat64)), reference(zeros({3}, kFloat64));
+        auto [opt_g, opt_d] = two_optimizers({g}, {d});
+        CHECK(opt_g.lr() == 2e-4);
+        CHECK(opt_d.lr() == 1e-3);
+        Adam reference_opt({reference});
+        const auto loss = [&](const Tensor& p) { return ((p - target) * (p - target)).sum(); };
+        for (int i = 0; i < 2; ++i) {
+            opt_d.zero_grad();
+            loss(d).backward();
+            opt_d.step();
+            reference_opt.zero_grad();
+            loss(reference).backward();
+            reference_opt.step();
+        }
+        Adam moved = std::move(opt_d);  // state (two steps of exp_avg, exp_avg_sq) goes along
+        CHECK(moved.state_dict().contains("state.0.exp_avg"));
+        for (int i = 0; i < 2; ++i) {
+            moved.zero_grad();
+            loss(d).backward();
+            moved.step();
+            reference_opt.zero_grad();
+            loss(reference).backward();
+            reference_opt.step();
+        }
+        CHECK(equal(d, reference));
     }
 }

@@ -35,6 +35,10 @@ public:
     Optimizer() = default;
     Optimizer(const Optimizer&) = delete;
     Optimizer& operator=(const Optimizer&) = delete;
+    /// Movable (a function can return one, or two in a pair): the parameters, groups and state go
+    /// along. A scheduler holds its optimizer by reference, so move before attaching one.
+    Optimizer(Optimizer&&) = default;
+    Optimizer& operator=(Optimizer&&) = default;
     virtual ~Optimizer() = default;
 
     /// One update of every parameter that has a gradient.
@@ -80,13 +84,14 @@ public:
     };
 
     /// `name` only labels error messages (AdamW passes its own; the rest use Options::kName).
-    /// Throws ValueError for an empty list and for options PyTorch rejects.
-    OptimizerBase(std::vector<Parameter> params, Options defaults, const char* name = Options::kName)
+    /// Throws ValueError for an empty list and for options PyTorch rejects. `defaults` may be left
+    /// out: every optimizer's options have PyTorch's default learning rate.
+    OptimizerBase(std::vector<Parameter> params, Options defaults = Options(), const char* name = Options::kName)
         : name_(name), defaults_(defaults) {
         if (params.empty()) throw ValueError(empty_list_message(name_));
         add_param_group({std::move(params), defaults});
     }
-    OptimizerBase(std::vector<ParamGroup> groups, Options defaults, const char* name = Options::kName)
+    OptimizerBase(std::vector<ParamGroup> groups, Options defaults = Options(), const char* name = Options::kName)
         : name_(name), defaults_(defaults) {
         if (groups.empty()) throw ValueError(empty_list_message(name_));
         defaults_.validate(name_);
@@ -187,7 +192,10 @@ public:
             if (!ids.defined() || is_lazy(ids) || ids.numel() != static_cast<std::int64_t>(groups_[g].params.size())) {
                 throw ValueError(
                     "loaded state dict contains a parameter group that doesn't match the size of optimizer's group " +
-                    std::to_string(g));
+                    std::to_string(g) + ": it holds " +
+                    (ids.defined() && !is_lazy(ids) ? std::to_string(ids.numel()) : std::string("no")) +
+                    " parameters, this optimizer's group " + std::to_string(groups_[g].params.size()) +
+                    "; build the optimizer from the same model's parameters(), in the same order");
             }
             for (auto& f : groups_[g].options.fields()) {
                 if (sd.contains(prefix + f.name)) options[g].emplace_back(f, number(prefix + f.name));
