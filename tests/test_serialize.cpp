@@ -295,3 +295,117 @@ TEST_SUITE("safetensors") {
         std::filesystem::remove(path);
     }
 }
+
+TEST_SUITE("Checkpoint: several named objects in one file (issue 22, item 4)") {
+    // A GAN-shaped training: two lazy models, two optimizers (built before the first forward), a
+    // scheduler, the global generator and one of its own, and user values.
+    struct Training {
+        Mlp g, d;
+        optim::Adam opt_g{g.parameters(), optim::AdamOptions(0.01)};
+        optim::Adam opt_d{d.parameters()};
+        optim::StepLR sched{opt_g, 2, 0.5};
+        Generator noise{123};
+
+        void step() {
+            const Tensor x = randn({6, 5}) * noise.normal();
+            const Tensor y = randint(0, 3, {6});
+            opt_d.zero_grad();
+            nn::functional::cross_entropy(d(x), y).backward();
+            opt_d.step();
+            opt_g.zero_grad();
+            nn::functional::cross_entropy(g(x), y).backward();
+            opt_g.step();
+            sched.step();
+        }
+        Checkpoint checkpoint() {
+            Checkpoint c;
+            c.add("g", g).add("d", d).add("opt_g", opt_g).add("opt_d", opt_d).add("sched", sched);
+            c.add("rng", default_generator()).add("noise", noise);
+            return c;
+        }
+    };
+
+    TEST_CASE("a whole training saves in one file and resumes exactly into fresh lazy models") {
+        const std::string path = temp_path("gan.safetensors");
+        manual_seed(8);
+        Training run;
+        for (int i = 0; i < 3; ++i) run.step();
+        Checkpoint saved = run.checkpoint();
+        saved.values["epoch"] = "3";
+        saved.values["best"] = "0.25";
+        saved.save(path);
+        for (int i = 0; i < 3; ++i) run.step();
+
+        manual_seed(99);  // a different global stream: the checkpoint restores it
+        Training resumed;
+        CHECK(resumed.g.fc1.is_lazy());
+        Checkpoint loader = resumed.checkpoint();
+        loader.load(path);
+        CHECK(loader.values == std::map<std::string, std::string>{{"best", "0.25"}, {"epoch", "3"}});
+        CHECK_FALSE(resumed.g.fc1.is_lazy());
+        for (int i = 0; i < 3; ++i) resumed.step();
+        CHECK(equal(resumed.g.fc2.weight, run.g.fc2.weight));
+        CHECK(equal(resumed.d.fc1.weight, run.d.fc1.weight));
+        CHECK(resumed.opt_g.lr() == run.opt_g.lr());
+
+        // Entries may be picked: the discriminator alone, from the same file.
+        Mlp d_only;
+        Checkpoint pick;
+        pick.add("d", d_only).load(path);
+        CHECK(d_only.fc1.in_features() == 5);
+        // lazynn::load on it says how to read a model's part.
+        Mlp weights;
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(load(weights, path), RuntimeError,
+                                        "Checkpoint().add(name, model).load(path) (its entries: g=model,d=model,");
+        std::filesystem::remove(path);
+    }
+
+    TEST_CASE("a failed load names the entry and leaves every object as it was") {
+        const std::string path = temp_path("gan_bad.safetensors");
+        manual_seed(8);
+        Training run;
+        run.step();
+        run.checkpoint().save(path);
+
+        Training other;
+        other.step();  // materialised and stepped: its own state must survive a failed load
+        const Tensor g_before = other.g.fc1.weight.clone();
+        const Tensor d_before = other.d.fc1.weight.clone();
+        const StateDict opt_before = other.opt_g.state_dict();
+        Mlp wrong_d;  // a d whose first layer has another width: the model part fails after g loaded
+        wrong_d.initialize(zeros({1, 7}));
+        const std::string rng_before = default_generator().state();
+        Checkpoint mismatched;
+        mismatched.add("g", other.g).add("opt_g", other.opt_g).add("d", wrong_d).add("rng", default_generator());
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(mismatched.load(path), RuntimeError, path + ": model 'd': ");
+        CHECK(equal(other.g.fc1.weight, g_before));
+        CHECK(other.opt_g.state_dict().keys() == opt_before.keys());
+        CHECK(equal(other.opt_g.state_dict().at("state.0.exp_avg"), opt_before.at("state.0.exp_avg")));
+        CHECK(default_generator().state() == rng_before);
+
+        Checkpoint missing;
+        missing.add("generator", other.g);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(missing.load(path), RuntimeError,
+                                        "no entry 'generator' (the file holds: g=model,d=model,opt_g=optimizer,");
+        Checkpoint kind;
+        kind.add("opt_g", other.g);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(kind.load(path), RuntimeError,
+                                        "entry 'opt_g' holds a state of kind 'optimizer', not 'model'");
+        CHECK(equal(other.d.fc1.weight, d_before));
+
+        Checkpoint twice;
+        twice.add("g", other.g);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(twice.add("g", other.d), ValueError, "'g' is already an entry");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(twice.add("a.b", other.d), ValueError, "free of '.', ',' and '='");
+
+        // Not a Checkpoint: a plain model file.
+        save(other.g, path);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(twice.load(path), RuntimeError, "not a Checkpoint (format 'pt'");
+        // An uninitialised model cannot be saved; the error names the entry's key.
+        Mlp lazy;
+        Checkpoint unsaved;
+        unsaved.add("model", lazy);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(unsaved.save(path), RuntimeError, "'model.fc1.weight' is an uninitialized");
+        std::filesystem::remove(path);
+    }
+}

@@ -1,11 +1,13 @@
 // safetensors reading and writing, module save/load and training checkpoints.
 #include "half_float.hpp"
+#include "state_snapshot.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/optim/lr_scheduler.hpp>
 #include <lazynn/optim/optimizer.hpp>
 #include <lazynn/random.hpp>
 #include <lazynn/serialize.hpp>
+#include <lazynn/state_dict_keys.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -350,6 +352,13 @@ IncompatibleKeys load(Module& module, const std::string& path, bool strict) {
     const auto contents = serialize::load_safetensors(path);
     // A training checkpoint's keys are "model.*", "optimizer.*": say which call reads it.
     const auto format = contents.metadata.find("format");
+    if (format != contents.metadata.end() && format->second == "lazynn-checkpoint") {
+        throw RuntimeError(path +
+                           ": a Checkpoint of several named objects (keys <name>.*), not a state_dict; load the "
+                           "model's part with Checkpoint().add(name, model).load(path) (its entries: " +
+                           (contents.metadata.count("entries") ? contents.metadata.at("entries") : std::string()) +
+                           ")");
+    }
     if (format != contents.metadata.end() && format->second == "lazynn-training-checkpoint") {
         throw RuntimeError(path +
                            ": a training checkpoint (model, optimizer and scheduler state, keys model.*), not a "
@@ -364,27 +373,9 @@ IncompatibleKeys load(Module& module, const std::string& path, bool strict) {
     }
 }
 
-namespace {
-
-StateDict with_prefix(const StateDict& sd, const std::string& prefix) {
-    StateDict out;
-    for (const auto& [k, v] : sd) out.insert(prefix + k, v);
-    return out;
-}
-
-StateDict strip_prefix(const StateDict& sd, const std::string& prefix) {
-    StateDict out;
-    for (const auto& [k, v] : sd) {
-        if (k.compare(0, prefix.size(), prefix) == 0) out.insert(k.substr(prefix.size()), v);
-    }
-    return out;
-}
-
-}  // namespace
-
 void save_checkpoint(const std::string& path, const Module& model, optim::Optimizer* optimizer,
                      optim::LRScheduler* scheduler, const TrainingState& state) {
-    StateDict all = with_prefix(model.state_dict(), "model.");
+    StateDict all = add_prefix(model.state_dict(), "model.");
     if (optimizer) {
         for (const auto& [k, v] : optimizer->state_dict()) all.insert("optimizer." + k, v);
     }
@@ -399,16 +390,6 @@ void save_checkpoint(const std::string& path, const Module& model, optim::Optimi
 }
 
 namespace {
-
-/// A copy that later loads cannot alter (state_dict() shares storage with the live tensors);
-/// uninitialised entries are left out, as there is nothing to restore for them.
-StateDict snapshot(const StateDict& sd) {
-    StateDict out;
-    for (const auto& [k, v] : sd) {
-        if (v.defined() && !lazynn::is_lazy(v)) out.insert(k, v.detach().clone());
-    }
-    return out;
-}
 
 std::int64_t parse_epoch(const std::string& path, const std::string& text) {
     std::int64_t epoch = 0;
@@ -443,13 +424,13 @@ TrainingState load_checkpoint(const std::string& path, Module& model, optim::Opt
     // lazy model materialises from this file) is undone when a later part fails: the model,
     // optimizer and scheduler end up all loaded or all as they were (a lazy module that the file
     // materialised stays materialised).
-    const StateDict model_before = snapshot(model.state_dict());
-    const StateDict optimizer_before = optimizer ? snapshot(optimizer->state_dict()) : StateDict();
-    const StateDict scheduler_before = scheduler ? snapshot(scheduler->state_dict()) : StateDict();
+    const StateDict model_before = detail::snapshot(model.state_dict());
+    const StateDict optimizer_before = optimizer ? detail::snapshot(optimizer->state_dict()) : StateDict();
+    const StateDict scheduler_before = scheduler ? detail::snapshot(scheduler->state_dict()) : StateDict();
     try {
-        model.load_state_dict(strip_prefix(contents.tensors, "model."));
-        if (optimizer) optimizer->load_state_dict(strip_prefix(contents.tensors, "optimizer."));
-        if (scheduler) scheduler->load_state_dict(strip_prefix(contents.tensors, "scheduler."));
+        model.load_state_dict(detail::part_with_prefix(contents.tensors, "model."));
+        if (optimizer) optimizer->load_state_dict(detail::part_with_prefix(contents.tensors, "optimizer."));
+        if (scheduler) scheduler->load_state_dict(detail::part_with_prefix(contents.tensors, "scheduler."));
     } catch (const std::exception& e) {
         try {
             model.load_state_dict(model_before, /*strict=*/false);

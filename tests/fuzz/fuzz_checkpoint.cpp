@@ -1,10 +1,12 @@
 // Fuzz target: lazynn::load_checkpoint (model, optimizer, scheduler, generator), then one training
 // step: a loaded optimizer state must fit its parameters, and a failed load must leave everything
 // usable. Two configurations: a lazy model with Adam (amsgrad) and cosine annealing, an eager one
-// with SGD (Nesterov momentum) and LinearLR.
+// with SGD (Nesterov momentum) and LinearLR. The same input also goes to Checkpoint::load with
+// named entries (two models, their optimizers, a scheduler, a generator), with the same demands.
 #include "fuzz_models.hpp"
 #include "fuzz_support.hpp"
 
+#include <lazynn/checkpoint.hpp>
 #include <lazynn/optim/lr_scheduler.hpp>
 #include <lazynn/optim/optimizers.hpp>
 #include <lazynn/serialize.hpp>
@@ -49,6 +51,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         } catch (const Error&) {
         }
         train_step(model, sgd, warmup, ones({3, 4}));
+    });
+    fuzz::expect_only_lazynn_errors([&] {
+        nn::Sequential lazy = fuzz::sequence_model();
+        nn::Sequential eager{nn::Linear(4, 3), nn::BatchNorm1d(3), nn::ReLU(), nn::Linear(3, 2)};
+        optim::Adam adam(lazy.parameters());
+        optim::SGD sgd(eager.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+        optim::StepLR step(sgd, 2);
+        Generator noise(7);
+        Checkpoint checkpoint;
+        checkpoint.add("lazy", lazy).add("adam", adam).add("eager", eager).add("sgd", sgd).add("step", step);
+        checkpoint.add("noise", noise);
+        try {
+            checkpoint.load(path);
+        } catch (const Error&) {
+        }
+        (void)noise.normal();
+        const Tensor w = lazy.state_dict().at("0.weight");
+        const std::int64_t features = is_lazy(w) || w.dim() != 1 ? 4 : w.size(0);
+        train_step(lazy, adam, step, ones({2, 3, features}));
+        train_step(eager, sgd, step, ones({3, 4}));
     });
     return 0;
 }

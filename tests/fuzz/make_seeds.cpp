@@ -4,6 +4,7 @@
 // this file (corpus/, regressions/); see docs/fuzzing.md.
 #include "fuzz_models.hpp"
 
+#include <lazynn/checkpoint.hpp>
 #include <lazynn/optim/lr_scheduler.hpp>
 #include <lazynn/optim/optimizers.hpp>
 #include <lazynn/serialize.hpp>
@@ -104,6 +105,24 @@ int main(int argc, char** argv) {
         optim::LinearLR warmup(sgd, 0.5, 1.0, 3);
         train_once(model, sgd, warmup, ones({3, 4}));
         save_checkpoint((out / "checkpoint" / "sgd.ckpt").string(), model, &sgd, &warmup, {1, {}});
+    }
+
+    // A named Checkpoint of the entries fuzz_checkpoint's third configuration loads.
+    {
+        nn::Sequential lazy = fuzz::sequence_model();
+        nn::Sequential eager{nn::Linear(4, 3), nn::BatchNorm1d(3), nn::ReLU(), nn::Linear(3, 2)};
+        optim::Adam adam(lazy.parameters());
+        optim::SGD sgd(eager.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+        optim::StepLR step(sgd, 2);
+        lazy(ones({2, 3, 4}));
+        train_once(lazy, adam, step, ones({2, 3, 4}));
+        train_once(eager, sgd, step, ones({3, 4}));
+        Generator noise(7);
+        Checkpoint checkpoint;
+        checkpoint.add("lazy", lazy).add("adam", adam).add("eager", eager).add("sgd", sgd).add("step", step);
+        checkpoint.add("noise", noise);
+        checkpoint.values["epoch"] = "2";
+        checkpoint.save((out / "checkpoint" / "named.ckpt").string());
     }
 
     // IDX: labels, images, a rank-4 file, gzip.

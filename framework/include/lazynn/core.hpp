@@ -4,6 +4,7 @@
 
 #include <lazynn/autograd.hpp>
 #include <lazynn/backend.hpp>
+#include <lazynn/checkpoint.hpp>
 #include <lazynn/dtype.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/init.hpp>
