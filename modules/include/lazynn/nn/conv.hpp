@@ -8,6 +8,7 @@
 #include <lazynn/lazy.hpp>
 #include <lazynn/ops/convolution.hpp>
 #include <lazynn/module.hpp>
+#include <lazynn/nn/functional.hpp>  // the functional forms (F.*)
 #include <lazynn/nn/fusion.hpp>
 
 #include <array>
@@ -118,16 +119,6 @@ private:
 using LazyConv1dOptions = LazyConvOptions<1>;
 using LazyConv2dOptions = LazyConvOptions<2>;
 using LazyConv3dOptions = LazyConvOptions<3>;
-
-namespace functional {
-/// The convolution ops of the core (lazynn/ops/convolution.hpp), under PyTorch's F.* names.
-using ops::conv2d;
-using ops::conv2d_relu;
-using ops::conv3d;
-using ops::conv_transpose2d;
-using ops::conv_transpose3d;
-using ops::pad;
-}  // namespace functional
 
 /// Shared implementation of Conv1d, Conv2d and Conv3d.
 template <std::size_t N>

@@ -4,6 +4,7 @@
 #include <lazynn/arg.hpp>
 #include <lazynn/lazy.hpp>
 #include <lazynn/module.hpp>
+#include <lazynn/nn/functional.hpp>  // the functional forms (F.*)
 #include <lazynn/ops/normalization.hpp>
 #include <lazynn/nn/fusion.hpp>
 
@@ -12,12 +13,6 @@
 #include <vector>
 
 namespace lazynn::nn {
-
-namespace functional {
-/// The normalisation ops of the core (lazynn/ops/normalization.hpp), under PyTorch's F.* names.
-using ops::group_norm;
-using ops::layer_norm;
-}  // namespace functional
 
 /// Batch norm's options (PyTorch's BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True,
 /// track_running_stats=True)).

@@ -4,20 +4,10 @@
 #include <lazynn/arg.hpp>
 #include <lazynn/ops/pooling.hpp>
 #include <lazynn/module.hpp>
+#include <lazynn/nn/functional.hpp>  // the functional forms (F.*)
 #include <lazynn/nn/conv.hpp>
 
 namespace lazynn::nn {
-
-namespace functional {
-/// The pooling ops of the core (lazynn/ops/pooling.hpp), under PyTorch's F.* names.
-using ops::adaptive_avg_pool2d;
-using ops::adaptive_avg_pool3d;
-using ops::avg_pool2d;
-using ops::avg_pool3d;
-using ops::max_pool2d;
-using ops::max_pool2d_with_indices;
-using ops::max_pool3d_with_indices;
-}  // namespace functional
 
 /// Max pooling knobs; stride defaults to kernel_size, as in PyTorch. Sizes take an int (every
 /// spatial dim) or one value per dim.
