@@ -339,24 +339,21 @@ TEST_SUITE("optimizers as values (issue 22, item 5)") {
         CHECK(opt_d.lr() == 1e-3);
         Adam reference_opt({reference});
         const auto loss = [&](const Tensor& p) { return ((p - target) * (p - target)).sum(); };
-        for (int i = 0; i < 2; ++i) {
-            opt_d.zero_grad();
-            loss(d).backward();
-            opt_d.step();
-            reference_opt.zero_grad();
-            loss(reference).backward();
-            reference_opt.step();
-        }
+        // Two steps of `opt` on d beside two of the reference optimizer on its own copy.
+        const auto two_steps = [&](Adam& opt) {
+            for (int i = 0; i < 2; ++i) {
+                opt.zero_grad();
+                loss(d).backward();
+                opt.step();
+                reference_opt.zero_grad();
+                loss(reference).backward();
+                reference_opt.step();
+            }
+        };
+        two_steps(opt_d);
         Adam moved = std::move(opt_d);  // state (two steps of exp_avg, exp_avg_sq) goes along
         CHECK(moved.state_dict().contains("state.0.exp_avg"));
-        for (int i = 0; i < 2; ++i) {
-            moved.zero_grad();
-            loss(d).backward();
-            moved.step();
-            reference_opt.zero_grad();
-            loss(reference).backward();
-            reference_opt.step();
-        }
+        two_steps(moved);
         CHECK(equal(d, reference));
     }
 }
