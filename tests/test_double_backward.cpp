@@ -6,6 +6,7 @@
 
 #include <lazynn/nn.hpp>
 
+#include <cmath>
 #include <functional>
 #include <thread>
 #include <string>
@@ -203,6 +204,47 @@ TEST_SUITE("double backward") {
                                return (in[0] * in[0]).masked_fill(tensor({1.0, 0.0, 1.0}), 2.0);
                            },
                            {input({2, 3})});
+    }
+
+    TEST_CASE("gradgradcheck: indexing, sorting, norms and linear algebra") {
+        const Tensor index = tensor(std::vector<std::int64_t>{2, 0, 1, 1, 2, 0}, Shape{2, 3});
+        check_second_order("gather", [&](const auto& in) { return (in[0] * in[0]).gather(1, index); },
+                           {input({2, 3})});
+        check_second_order("scatter",
+                           [&](const auto& in) {
+                               return (in[0] * in[0]).scatter(1, index.narrow(1, 0, 2), in[1] * in[1]);
+                           },
+                           {input({2, 3}), input({2, 2}, 0.4)});
+        check_second_order("scatter_add",
+                           [&](const auto& in) { return (in[0] * in[0]).scatter_add(1, index, in[1] * in[1]); },
+                           {input({2, 3}), input({2, 3}, 0.4)});
+        check_second_order("masked_select",
+                           [](const auto& in) {
+                               return (in[0] * in[0]).masked_select(tensor({1.0, 0.0, 1.0}) > 0.5);
+                           },
+                           {input({2, 3})});
+        check_second_order("sort", [](const auto& in) { return (in[0] * in[0]).sort(1).values * in[0]; },
+                           {input({2, 3})});
+        check_second_order("topk", [](const auto& in) { return (in[0] * in[0]).topk(2, 0).values; },
+                           {input({3, 2})});
+        check_second_order("norm2", [](const auto& in) { return (in[0] * in[0]).norm(2.0, {1}); }, {input({2, 3})});
+        check_second_order("norm1", [](const auto& in) { return in[0].norm(1.0) * in[0]; }, {input({2, 3})});
+        check_second_order("norm_inf", [](const auto& in) { return in[0].norm(INFINITY, {0}) * in[0]; },
+                           {input({2, 3})});
+        check_second_order("norm3", [](const auto& in) { return in[0].norm(3.0, {0}); }, {input({2, 3})});
+        check_second_order("cumprod", [](const auto& in) { return in[0].cumprod(1); }, {input({2, 3})});
+        check_second_order("cumprod_through_zero", [](const auto& in) { return in[0].cumprod(1); },
+                           {tensor(std::vector<double>{0.5, 0.0, 1.5, -0.7, 1.2, 0.0}, Shape{2, 3}, kFloat64).requires_grad_()});
+        check_second_order("amax_amin",
+                           [](const auto& in) { return (in[0] * in[0]).amax({1}) + in[0].amin({0}).sum(); },
+                           {input({2, 3})});
+        check_second_order("repeat_roll",
+                           [](const auto& in) { return (in[0] * in[0]).repeat({2, 1}).roll(1, 1) * in[1]; },
+                           {input({2, 3}), input({4, 3}, 0.3)});
+        check_second_order("mm_bmm", [](const auto& in) { return in[0].mm(in[1]).unsqueeze(0).bmm(in[1].t().unsqueeze(0)); },
+                           {input({2, 3}), input({3, 2}, 0.2)});
+        check_second_order("outer_dot", [](const auto& in) { return in[0].outer(in[1]) * in[0].dot(in[0]); },
+                           {input({3}), input({2}, 0.2)});
     }
 
     TEST_CASE("gradgradcheck: linear layers and composite losses") {

@@ -7,6 +7,7 @@
 
 namespace lazynn {
 
+using autograd::detail::kDifferentiable;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
@@ -133,7 +134,7 @@ Tensor Tensor::gather(std::int64_t dim, const Tensor& index_in) const {
             [dim, shape = si.shape, dtype = si.dtype, saved = SavedTensor(index_in)](const Tensor& g) {
                 return std::vector<Tensor>{zeros(shape, dtype).scatter_add(dim, saved.unpack(), g)};
             },
-            true);
+            true, kDifferentiable);
     }
     return out;
 }
@@ -150,7 +151,7 @@ Tensor Tensor::scatter(std::int64_t dim, const Tensor& index, const Tensor& src)
                 return std::vector<Tensor>{self_needed ? g.scatter(dim, ix, 0.0) : Tensor(),
                                            src_needed ? g.gather(dim, ix).to(src_dtype) : Tensor()};
             },
-            true);
+            true, kDifferentiable);
     }
     return out;
 }
@@ -164,7 +165,7 @@ Tensor Tensor::scatter(std::int64_t dim, const Tensor& index, double value) cons
             [dim, saved = SavedTensor(index)](const Tensor& g) {
                 return std::vector<Tensor>{g.scatter(dim, saved.unpack(), 0.0)};
             },
-            true);
+            true, kDifferentiable);
     }
     return out;
 }
@@ -182,7 +183,7 @@ Tensor Tensor::scatter_add(std::int64_t dim, const Tensor& index, const Tensor& 
             [dim, src_needed = src.requires_grad(), saved = SavedTensor(index)](const Tensor& g) {
                 return std::vector<Tensor>{g, src_needed ? g.gather(dim, saved.unpack()) : Tensor()};
             },
-            true);
+            true, kDifferentiable);
     }
     return out;
 }

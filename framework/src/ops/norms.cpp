@@ -1,6 +1,7 @@
 // More reductions: norm, all, any, cumprod, amax, amin. norm and amax/amin are written with
 // differentiable tensor ops plus masks, so their backward needs no new kernel; cumprod's backward
-// handles zeros exactly by recomputing the products without each element.
+// handles zeros exactly by recomputing the products without each element. Every backward here is
+// differentiable again (create_graph).
 #include "autograd/function_node.hpp"
 #include "ops/elementwise.hpp"
 
@@ -8,15 +9,59 @@
 
 namespace lazynn {
 
+using autograd::detail::kDifferentiable;
+using autograd::detail::BackwardInputs;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
 
 namespace {
 
-/// x / scale where scale != 0, else 0: the 2-norm's gradient direction with PyTorch's 0 at 0.
+/// x / scale where scale != 0, else 0: the 2-norm's gradient direction with PyTorch's 0 at 0. The
+/// division is by 1 where scale is 0, so a second derivative through it stays finite there too.
 Tensor safe_divide(const Tensor& x, const Tensor& scale) {
-    return where(scale == 0.0, zeros({}, x.dtype()), x / scale);
+    const Tensor zero = scale == 0.0;
+    return where(zero, zeros({}, x.dtype()), x / where(zero, ones({}, scale.dtype()), scale));
+}
+
+/// d norm2 / dx = x / norm (0 where the norm is 0), times the incoming gradient. Written with
+/// recording ops, so the create_graph formula is the same code on inputs that carry history.
+Tensor norm2_backward(const Tensor& g, const Tensor& x, Tensor n, const Shape& rdims, bool keepdim) {
+    Tensor gk = g;
+    if (!keepdim) {
+        Shape kept = x.shape();
+        for (auto d : rdims) kept[static_cast<std::size_t>(normalize_dim(d, x.dim()))] = 1;
+        n = n.reshape(kept);
+        gk = g.reshape(kept);
+    }
+    return safe_divide(x, n) * gk;
+}
+
+/// The gradient of y = cumprod(x, d) for an upstream gradient g, in recording ops (also the
+/// create_graph formula). d y_j / d x_i = prod_{k <= j, k != i} x_k for j >= i. Without zeros this is
+/// y_j / x_i, giving reverse-cumsum(g * y) / x; rows holding a zero use the exact products (O(n^2)).
+Tensor cumprod_backward(const Tensor& g, const Tensor& x, const Tensor& y, std::int64_t d) {
+    if (x.dim() == 0) return g;
+    bool has_zero = false;
+    {
+        NoGradGuard no_grad;
+        has_zero = (x == 0.0).any().item<bool>();
+    }
+    if (!has_zero) return (g * y).flip({d}).cumsum(d).flip({d}) / x;
+    const std::int64_t len = x.size(d);
+    std::vector<Tensor> parts;
+    for (std::int64_t i = 0; i < len; ++i) {
+        // prod_{k < i} x_k, then times prod_{i < k <= j} x_k for each j >= i.
+        const Tensor before = i ? x.narrow(d, 0, i).prod(d, true) : ones_like(x.narrow(d, 0, 1));
+        if (i + 1 == len) {
+            parts.push_back(before * g.narrow(d, i, 1));
+            continue;
+        }
+        const Tensor after = x.narrow(d, i + 1, len - i - 1).cumprod(d);
+        const Tensor terms = cat({g.narrow(d, i, 1), g.narrow(d, i + 1, len - i - 1) * after}, d);
+        parts.push_back(before * terms.sum({d}, true));
+    }
+    return cat(parts, d);
 }
 
 /// Every dim when `dims` is empty (the reductions' convention).
@@ -66,7 +111,7 @@ Tensor extremum_dims(const Tensor& t, const Shape& dims_in, bool keepdim, bool i
                 const Tensor count = hit.sum(dims, true);
                 return std::vector<Tensor>{hit * (g.reshape(best.shape()) / count)};
             },
-            true);
+            true, kDifferentiable);
     }
     return out;
 }
@@ -98,17 +143,13 @@ Tensor norm_impl(const Tensor& t, double p, const Shape& dims_in, bool keepdim) 
             record(
                 out, "NormBackward1", {x},
                 [rdims, keepdim, saved = SavedTensor(x), so = SavedTensor(out)](const Tensor& g) {
-                    const Tensor xv = saved.unpack();
-                    Tensor n = so.unpack(), gk = g;
-                    if (!keepdim) {
-                        Shape kept = xv.shape();
-                        for (auto d : rdims) kept[static_cast<std::size_t>(normalize_dim(d, xv.dim()))] = 1;
-                        n = n.reshape(kept);
-                        gk = g.reshape(kept);
-                    }
-                    return std::vector<Tensor>{safe_divide(xv, n) * gk};
+                    return std::vector<Tensor>{norm2_backward(g, saved.unpack(), so.unpack(), rdims, keepdim)};
                 },
-                true);
+                true,
+                [rdims, keepdim](const Tensor& g, const BackwardInputs& in) {
+                    const Tensor xv = in[0];
+                    return std::vector<Tensor>{norm2_backward(g, xv, xv.norm(2.0, rdims, keepdim), rdims, keepdim)};
+                });
         }
     } else if (p == 0) {
         NoGradGuard no_grad;
@@ -184,30 +225,13 @@ Tensor Tensor::cumprod(std::int64_t dim) const {
         record(
             out, "CumprodBackward0", {*this},
             [d, saved = SavedTensor(*this), so = SavedTensor(out)](const Tensor& g) {
-                const Tensor xv = saved.unpack();
-                if (xv.dim() == 0) return std::vector<Tensor>{g};
-                // d out_j / d x_i = prod_{k <= j, k != i} x_k for j >= i. Without zeros this is
-                // out_j / x_i, giving reverse-cumsum(g * out) / x; rows holding a zero use the exact
-                // products (O(n^2) for those rows only).
-                const Tensor y = so.unpack();
-                const bool has_zero = (xv == 0.0).any().item<bool>();
-                if (!has_zero) return std::vector<Tensor>{(g * y).flip({d}).cumsum(d).flip({d}) / xv};
-                const std::int64_t len = xv.size(d);
-                std::vector<Tensor> parts;
-                for (std::int64_t i = 0; i < len; ++i) {
-                    // prod_{k < i} x_k, then times prod_{i < k <= j} x_k for each j >= i.
-                    const Tensor before = i ? xv.narrow(d, 0, i).prod(d, true) : ones_like(xv.narrow(d, 0, 1));
-                    if (i + 1 == len) {
-                        parts.push_back(before * g.narrow(d, i, 1));
-                        continue;
-                    }
-                    const Tensor after = xv.narrow(d, i + 1, len - i - 1).cumprod(d);
-                    const Tensor terms = cat({g.narrow(d, i, 1), g.narrow(d, i + 1, len - i - 1) * after}, d);
-                    parts.push_back(before * terms.sum({d}, true));
-                }
-                return std::vector<Tensor>{cat(parts, d)};
+                return std::vector<Tensor>{cumprod_backward(g, saved.unpack(), so.unpack(), d)};
             },
-            true);
+            true,
+            [d](const Tensor& g, const BackwardInputs& in) {
+                const Tensor xv = in[0];
+                return std::vector<Tensor>{cumprod_backward(g, xv, xv.cumprod(d), d)};
+            });
     }
     return out;
 }
