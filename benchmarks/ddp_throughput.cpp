@@ -4,6 +4,8 @@
 #include <lazynn/distributed.hpp>
 #include <lazynn/lazynn.hpp>
 
+#include "step_timer.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,7 +37,7 @@ struct Cnn : Cloneable<Cnn> {
 
 int main(int argc, char** argv) {
     dist::Environment mpi(argc, argv);
-    const int steps = argc > 1 ? std::atoi(argv[1]) : 20;
+    const int steps = bench::count_arg(argc, argv, "STEPS", 20, 1, 1000000);
     constexpr std::int64_t kBatch = 64;
     set_num_threads(1);
     manual_seed(0);

@@ -15,7 +15,7 @@
 extern "C" void omp_set_num_threads(int threads);
 
 int main(int argc, char** argv) {
-    const int threads = argc > 1 ? std::stoi(argv[1]) : 2;
+    const int threads = bench::count_arg(argc, argv, "THREADS", 2, 1, 256);
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
     const int batch = 512, width = 1024, classes = 10;

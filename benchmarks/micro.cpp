@@ -107,7 +107,8 @@ static void BM_SumDim(benchmark::State& state) {
 }
 BENCHMARK(BM_SumDim);
 
-// Sorting and selection along the last dim of [rows, n] (issue 21's sort/topk), and gather by int64 indices.
+// Sorting and selection along the last dim of [rows, n] (issue 21's sort/topk), gather by int64
+// indices, cumsum and einsum: benchmarks/torch_micro_ops.py times the same ops in PyTorch.
 static void BM_SortLastDim(benchmark::State& state) {
     const Tensor x = randn({256, state.range(0)});
     for (auto _ : state) benchmark::DoNotOptimize(x.sort(-1).values);
@@ -129,6 +130,19 @@ static void BM_Gather(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * index.numel());
 }
 BENCHMARK(BM_Gather)->UseRealTime();
+
+static void BM_CumsumDim0(benchmark::State& state) {
+    const Tensor x = randn({1024, 512});  // a scan down the rows: parallel across the 512 columns
+    for (auto _ : state) benchmark::DoNotOptimize(x.cumsum(0));
+    state.SetItemsProcessed(state.iterations() * x.numel());
+}
+BENCHMARK(BM_CumsumDim0)->UseRealTime();
+
+static void BM_EinsumAttentionScores(benchmark::State& state) {
+    const Tensor q = randn({8, 4, 64, 32}), k = randn({8, 4, 64, 32});
+    for (auto _ : state) benchmark::DoNotOptimize(einsum("bhqd,bhkd->bhqk", {q, k}));
+}
+BENCHMARK(BM_EinsumAttentionScores)->UseRealTime();
 
 static void BM_CrossEntropy(benchmark::State& state) {
     const Tensor logits = randn({256, 10}).requires_grad_();

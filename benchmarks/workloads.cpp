@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
         std::printf("%s\n", backend_info().summary().c_str());
         return 0;
     }
-    const int threads = argc > 1 ? std::stoi(argv[1]) : 2;
+    const int threads = bench::count_arg(argc, argv, "THREADS", 2, 1, 256);
     set_num_threads(threads);
     manual_seed(0);
     if (wanted("tiny_mlp")) {

@@ -256,6 +256,71 @@ TEST_SUITE("copy and clone") {
     }
 }
 
+namespace {
+
+// A user's module with constructor arguments, declared as a member through Member<M>; its
+// members read the options struct declared before them.
+struct Block : Cloneable<Block> {
+    struct Sizes {
+        std::int64_t in, out;
+    } sizes;
+    Block(std::int64_t in, std::int64_t out) : sizes{in, out} {}
+    nn::Linear fc{this, "fc", sizes.in, sizes.out};
+    Parameter scale{this, "scale", ones({sizes.out})};
+    Tensor forward(const Tensor& x) override { return fc(x) * scale; }
+};
+
+struct Stack : Cloneable<Stack> {
+    Member<Block> first{this, "first", 4, 8};
+    nn::ReLU act{this, "act"};
+    Member<Block> second{this, "second", 8, 2};
+    Member<nn::Linear> skip{this, "skip", 4, 2};  // built-in layers take the same form
+    Tensor forward(const Tensor& x) override { return second(act(first(x))) + skip(x); }
+};
+
+}  // namespace
+
+TEST_SUITE("Member<M>: own modules with constructor arguments as members") {
+    TEST_CASE("the member is built from the arguments and registered in declaration order") {
+        Stack net;
+        CHECK(names_of(net.named_parameters()) ==
+              std::vector<std::string>{"first.scale", "first.fc.weight", "first.fc.bias", "second.scale",
+                                       "second.fc.weight", "second.fc.bias", "skip.weight", "skip.bias"});
+        CHECK(net.first.fc.weight.shape() == Shape{8, 4});
+        CHECK(net.second.scale.shape() == Shape{2});
+        CHECK(&net.get_submodule("second") == &net.second);
+        Block& as_block = net.first;  // a Member<Block> is a Block
+        CHECK(as_block.sizes.out == 8);
+        CHECK(net(ones({3, 4})).shape() == Shape{3, 2});
+        CHECK(net.first.name() == "Block");  // named as the class the user wrote, as in PyTorch's repr
+        CHECK(net.str().find("(first): Block(\n    (fc): Linear(in_features=4, out_features=8, bias=True)") !=
+              std::string::npos);
+    }
+
+    TEST_CASE("copies and clones keep the members registered in the copy") {
+        Stack net;
+        Stack copy = net;
+        CHECK(&copy.get_submodule("first") == &copy.first);
+        CHECK(copy.get_parameter("first.fc.weight").is_same(copy.first.fc.weight));
+        CHECK_FALSE(copy.first.fc.weight.is_same(net.first.fc.weight));
+        CHECK(equal(copy(ones({1, 4})), net(ones({1, 4}))));
+        std::unique_ptr<Module> clone = static_cast<const Module&>(net).clone();
+        REQUIRE(dynamic_cast<Stack*>(clone.get()) != nullptr);
+        CHECK(names_of(clone->named_parameters()) == names_of(net.named_parameters()));
+        // A state_dict moves between the two.
+        copy.load_state_dict(net.state_dict());
+        CHECK(equal(copy.first.fc.weight, net.first.fc.weight));
+    }
+
+    TEST_CASE("a duplicate name is PyTorch's KeyError naming the member") {
+        struct Twice : Module {
+            Member<Block> a{this, "block", 2, 2};
+            Member<Block> b{this, "block", 2, 2};
+        };
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Twice(), KeyError, "block");
+    }
+}
+
 TEST_SUITE("hooks") {
     TEST_CASE("pre-hooks and hooks run around forward; handles remove them") {
         nn::Linear fc(2, 2);

@@ -1,6 +1,7 @@
 // The ops issue 21 found missing, against PyTorch 1.13 (tests/fixtures/tensor_ops_more.json from
 // tools/fixtures/gen_tensor_ops_more.py): bool dtype and comparisons, logical ops, indexing, sort,
-// more reductions and shape ops, mm/bmm/outer/dot. Values, dtypes and gradients per case, then
+// more reductions and shape ops, mm/bmm/outer/dot, einsum (tests/fixtures/einsum.json from
+// tools/fixtures/gen_einsum.py). Values, dtypes and gradients per case, then
 // float64 gradchecks, errors and the bool dtype's printing and serialisation.
 #include "test_support.hpp"
 
@@ -10,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <tuple>
 
 using namespace lazynn;
 using lazynn::testing::check_same;
@@ -136,6 +138,16 @@ const std::map<std::string, MultiFn>& cases() {
         {"outer", one([](const Ins& x) { return outer(x[0], x[1]); })},
         {"dot", one([](const Ins& x) { return dot(x[0], x[1]); })},
         {"mm_f32", one([](const Ins& x) { return x[0].mm(x[1]); })},
+        {"bitwise_and_int64", one([](const Ins& x) { return x[0] & x[1]; })},
+        {"bitwise_or_broadcast", one([](const Ins& x) { return bitwise_or(x[0], x[1]); })},
+        {"bitwise_xor_int_bool", one([](const Ins& x) { return x[0] ^ x[1]; })},
+        {"bitwise_and_bools", one([](const Ins& x) { return bitwise_and(x[0], x[1]); })},
+        {"bitwise_not_int64", one([](const Ins& x) { return ~x[0]; })},
+        {"bitwise_not_bool", one([](const Ins& x) { return bitwise_not(x[0]); })},
+        {"cumsum_dim0_3d", one([](const Ins& x) { return x[0].cumsum(0); })},
+        {"cumsum_dim1_3d_f32", one([](const Ins& x) { return x[0].cumsum(-2); })},
+        {"cumsum_dim1_noncontig", one([](const Ins& x) { return x[0].cumsum(1); })},
+        {"cumsum_dim0_int64", one([](const Ins& x) { return x[0].cumsum(0); })},
     };
     return table;
 }
@@ -333,6 +345,19 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(-(x > 0.0), RuntimeError, "use the `~` or `logical_not()` operator instead");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR((x > 0.0) - (x > 1.0), RuntimeError, "with two bool tensors is not supported");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR((x > 0.0).mean(), DtypeError, "Input dtype must be a floating point dtype");
+        // PyTorch's messages: bitwise ops have no floating form, where's condition must be bool.
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(x & x, DtypeError, "\"bitwise_and_cpu\" not implemented for 'Float'");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(tensor({1, 2}) | randn({2}, kFloat64), DtypeError,
+                                        "\"bitwise_or_cpu\" not implemented for 'Double'");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(~x, TypeError, "only implemented on integer and Boolean-type tensors");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(where(x, x, x), DtypeError,
+                                        "where expected condition to be a boolean tensor, but got a tensor with dtype "
+                                        "Float");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(where(tensor({1, 0, 1}), x, x), DtypeError, "dtype int64");
+        // PyTorch 1.13 reads a float mask's bytes as bools (1.0 fills nothing, an int64 1 fills);
+        // lazynn raises, as PyTorch 2 does.
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(x.masked_fill(ones({3}), 1.0), DtypeError,
+                                        "masked_fill_ only supports boolean masks, but got mask with dtype float32");
     }
 
     TEST_CASE("attention takes bool masks as PyTorch does: true is not allowed to attend") {
@@ -376,5 +401,91 @@ TEST_SUITE("missing tensor ops vs PyTorch (issue 21)") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(serialize::load_safetensors(path), RuntimeError,
                                         "holds a BOOL byte 2 (expected 0 or 1)");
         std::remove(path.c_str());
+    }
+}
+
+TEST_SUITE("einsum vs PyTorch (issue 21)") {
+    TEST_CASE("values, dtypes and gradients match PyTorch for every equation form") {
+        const auto fx = load_fixture("einsum.json");
+        REQUIRE(fx.at("cases").size() >= 30);
+        for (const auto& [name_, c] : fx.at("cases").items()) {
+            const std::string name = name_;  // clang 14 cannot capture a structured binding
+            const std::string equation = c.at("equation").get<std::string>();
+            CAPTURE(name);
+            CAPTURE(equation);
+            // Leaves requiring grad; the "noncontiguous" case feeds transposed views of them, as the
+            // generator did.
+            const bool transposed = name == "noncontiguous";
+            Ins leaves, operands;
+            for (const auto& in : c.at("inputs")) {
+                Tensor x = typed_fixture_tensor(in);
+                if (transposed) x = x.t().contiguous();
+                if (x.is_floating_point()) x.requires_grad_();
+                leaves.push_back(x);
+                operands.push_back(transposed ? x.t() : x);
+            }
+            const Tensor out = einsum(equation, operands);
+            const Tensor expected = typed_fixture_tensor(c.at("output"));
+            check_same(out, expected, false, rtol_for(expected.dtype()));
+            if (!c.contains("weight")) continue;
+            (out * typed_fixture_tensor(c.at("weight"))).sum().backward();
+            for (std::size_t k = 0; k < leaves.size(); ++k) {
+                CAPTURE(k);
+                REQUIRE(leaves[k].grad().defined());
+                const Tensor grad = transposed ? leaves[k].grad().t() : leaves[k].grad();
+                const Tensor want = typed_fixture_tensor(c.at("grads")[k]);
+                check_same(grad, want, false, rtol_for(want.dtype()));
+            }
+        }
+    }
+
+    TEST_CASE("malformed equations and operands raise PyTorch's errors") {
+        const auto fx = load_fixture("einsum.json");
+        for (const auto& [name_, c] : fx.at("errors").items()) {
+            const std::string name = name_;
+            CAPTURE(name);
+            Ins operands;
+            for (const auto& in : c.at("inputs")) operands.push_back(typed_fixture_tensor(in));
+            const std::string equation = c.at("equation").get<std::string>();
+            if (name == "mixed_dtypes") {
+                // PyTorch's message comes from bmm; lazynn names the operands.
+                LAZYNN_CHECK_THROWS_WITH_SUBSTR(einsum(equation, operands), DtypeError,
+                                                "operand 0 is float32 and operand 1 is float64");
+                continue;
+            }
+            LAZYNN_CHECK_THROWS_WITH_SUBSTR(einsum(equation, operands), RuntimeError,
+                                            c.at("message").get<std::string>());
+        }
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(einsum("ij", {}), RuntimeError, "must provide at least one operand");
+    }
+
+    TEST_CASE("gradcheck and gradgradcheck in float64") {
+        auto leaf = [](const Shape& shape, double shift) {
+            return (arange(static_cast<double>(shape_numel(shape)), kFloat64).reshape(shape) * 0.37 + shift)
+                .sin()
+                .requires_grad_();
+        };
+        const std::vector<std::tuple<std::string, std::vector<Shape>>> forms{
+            {"ij,jk->ik", {{2, 3}, {3, 2}}},
+            {"bij,bkj->bik", {{2, 2, 3}, {2, 4, 3}}},
+            {"ij,jk,kl->il", {{2, 3}, {3, 2}, {2, 2}}},
+            {"ii->i", {{3, 3}}},
+            {"ii", {{3, 3}}},
+            {"...i,...i->...", {{2, 1, 3}, {2, 3}}},
+            {"ij,ij->ij", {{1, 3}, {2, 3}}},
+            {"i,j->ij", {{3}, {2}}},
+        };
+        for (const auto& [equation_, shapes] : forms) {
+            const std::string equation = equation_;
+            CAPTURE(equation);
+            std::vector<Tensor> inputs;
+            for (std::size_t k = 0; k < shapes.size(); ++k)
+                inputs.push_back(leaf(shapes[k], 0.3 * static_cast<double>(k)));
+            const auto fn = [&equation](const std::vector<Tensor>& v) { return einsum(equation, v); };
+            const auto first = autograd::gradcheck(fn, inputs);
+            CHECK_MESSAGE(first.ok, first.message);
+            const auto second = autograd::gradgradcheck(fn, inputs);
+            CHECK_MESSAGE(second.ok, second.message);
+        }
     }
 }

@@ -58,7 +58,7 @@ torch::nn::Sequential cifar_cnn() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int threads = argc > 1 ? std::stoi(argv[1]) : 2;
+    const int threads = bench::count_arg(argc, argv, "THREADS", 2, 1, 256);
     torch::set_num_threads(threads);
     torch::manual_seed(0);
     {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cxxabi.h>
+#include <string_view>
 #include <typeinfo>
 #include <unordered_set>
 
@@ -709,6 +710,10 @@ std::string Module::name() const {
     char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
     std::string full = status == 0 && demangled ? demangled : mangled;
     std::free(demangled);
+    // A Member<M> (lazynn/member.hpp) is named as its M, the class the user wrote.
+    constexpr std::string_view member_wrapper = "lazynn::Member<";
+    if (full.starts_with(member_wrapper) && full.ends_with('>'))
+        full = full.substr(member_wrapper.size(), full.size() - member_wrapper.size() - 1);
     // Drop namespaces ("lazynn::nn::Linear" -> "Linear"), but not inside template arguments.
     const std::size_t template_start = full.find('<');
     const std::size_t last_scope = full.rfind("::", template_start);

@@ -76,7 +76,7 @@ Tensor Embedding::forward(const Tensor& indices) {
     Tensor out = weight.index_select(0, flat);
     if (options_.padding_idx()) {
         // Same values, but no gradient flows to the padding row.
-        const Tensor keep = (flat != static_cast<double>(*options_.padding_idx())).to(out.dtype()).unsqueeze(1);
+        const Tensor keep = (flat != static_cast<double>(*options_.padding_idx())).unsqueeze(1);
         out = where(keep, out, out.detach());
     }
     Shape shape = indices.shape();

@@ -10,6 +10,7 @@
 #include <lazynn/init.hpp>
 #include <lazynn/lazy.hpp>
 #include <lazynn/log.hpp>
+#include <lazynn/member.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/ops/convolution.hpp>
 #include <lazynn/ops/linear.hpp>

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -248,7 +249,8 @@ public:
     /// shifts the boundary up (> 0) or down (< 0).
     Tensor tril(std::int64_t diagonal = 0) const;
     Tensor triu(std::int64_t diagonal = 0) const;
-    /// `value` where mask != 0 (mask broadcast to self's shape), self elsewhere.
+    /// `value` where the bool mask is true (broadcast with self), self elsewhere; DtypeError for a
+    /// mask of another dtype.
     Tensor masked_fill(const Tensor& mask, double value) const;
 
     // ---- indexing (framework/src/ops/indexing.cpp, sort.cpp) ----
@@ -440,8 +442,8 @@ Tensor pow(const Tensor& base, const Tensor& exponent);
 Tensor pow(const Tensor& base, double exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
-/// Elementwise choice: condition != 0 picks a, else b (broadcasting all three). The result's dtype
-/// comes from a and b alone (PyTorch's promotion), whatever the condition's dtype.
+/// Elementwise choice: a where the bool condition is true, else b (broadcasting all three); a
+/// condition of another dtype raises DtypeError, as in PyTorch. The result's dtype comes from a and b.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 
 // ---- comparisons and logical ops (not differentiable; bool results, PyTorch's dtype) ----
@@ -468,8 +470,13 @@ Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
 Tensor logical_xor(const Tensor& a, const Tensor& b);
 Tensor logical_not(const Tensor& t);
-/// On bool tensors: logical and, or, xor, not (any dtype is read as nonzero = true; PyTorch's bitwise
-/// forms on integers are not offered).
+/// PyTorch's bitwise ops: on two bools the logical and, or, xor, not (bool result); on int64 (a bool
+/// operand counts as 0 or 1) bit by bit, int64 result; floating operands raise DtypeError
+/// (TypeError for ~). The operators & | ^ ~ are these.
+Tensor bitwise_and(const Tensor& a, const Tensor& b);
+Tensor bitwise_or(const Tensor& a, const Tensor& b);
+Tensor bitwise_xor(const Tensor& a, const Tensor& b);
+Tensor bitwise_not(const Tensor& t);
 Tensor operator&(const Tensor& a, const Tensor& b);
 Tensor operator|(const Tensor& a, const Tensor& b);
 Tensor operator^(const Tensor& a, const Tensor& b);
@@ -518,6 +525,10 @@ Tensor mm(const Tensor& a, const Tensor& b);
 Tensor bmm(const Tensor& a, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);
 Tensor dot(const Tensor& a, const Tensor& b);
+/// Einstein summation in torch.einsum's syntax: "ij,jk->ik", "bij,bjk->bik", "ii->i" (diagonal),
+/// "...ij->...ji", implicit outputs ("ij,jk": the letters used once, A-Z then a-z). Operands share
+/// one dtype; a label's sizes agree across operands or are 1 (broadcast). Differentiable, twice.
+Tensor einsum(std::string_view equation, const std::vector<Tensor>& operands);
 
 /// |a - b| <= atol + rtol * |b| elementwise, shapes broadcastable.
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);

@@ -172,6 +172,34 @@ Tensor read_at(const Tensor& buffer, const Geometry& at) {
     return out;
 }
 
+/// The storage offset of every element of `at`, in row-major order (the create_graph formulas
+/// below index a flat buffer with these). Shapes: -> [numel] int64.
+Tensor storage_offsets(const Geometry& at) {
+    const std::int64_t n = shape_numel(at.shape);
+    std::vector<std::int64_t> offsets(static_cast<std::size_t>(n));
+    Shape index(at.shape.size(), 0);
+    for (std::int64_t k = 0; k < n; ++k) {
+        std::int64_t offset = at.offset;
+        for (std::size_t d = 0; d < index.size(); ++d) offset += index[d] * at.strides[d];
+        offsets[static_cast<std::size_t>(k)] = offset;
+        for (std::size_t d = index.size(); d-- > 0;) {  // the next row-major index
+            if (++index[d] < at.shape[d]) break;
+            index[d] = 0;
+        }
+    }
+    return tensor(offsets, Shape{n});
+}
+
+/// g, laid into a zero buffer of `size` elements at the positions `at`, in recording ops.
+Tensor spread_graph(const Tensor& g, const Geometry& at, std::int64_t size) {
+    return zeros({size}, g.dtype()).scatter_add(0, storage_offsets(at), g.reshape({-1}));
+}
+
+/// buffer[at], in recording ops. Shapes: buffer [size] -> at.shape.
+Tensor gather_graph(const Tensor& buffer, const Geometry& at) {
+    return buffer.index_select(0, storage_offsets(at)).reshape(at.shape);
+}
+
 }  // namespace
 
 void refresh_view_history(const Tensor& view) {
@@ -201,6 +229,13 @@ void refresh_view_history(const Tensor& view) {
             return std::vector<Tensor>{read_at(buffer, base_at)};
         },
         false);
+    // The same, in recording ops for create_graph (linear in g).
+    node->set_graph_formula(
+        [view_at = geometry(impl), base_at = geometry(base), size = impl.storage->size()](const Tensor& g,
+                                                                                          const BackwardInputs&) {
+            return std::vector<Tensor>{gather_graph(spread_graph(g, view_at, size), base_at)};
+        },
+        {});
     node->set_next_functions({std::move(base_edge)});
     std::lock_guard<std::mutex> lock(autograd_mutex(&impl));
     impl.grad_fn = std::move(node);
@@ -211,7 +246,7 @@ void refresh_view_history(const Tensor& view) {
 void rebase_view_history(const Tensor& view, const Tensor& result) {
     TensorImpl& impl = view.impl();
     Tensor base(impl.view_meta->base);
-    record(
+    FunctionNode& node = record(
         base, "CopySlices", {base, result},
         [view_at = geometry(impl), base_at = geometry(base.impl()), size = impl.storage->size()](const Tensor& g) {
             // The base's old history gets the gradient outside the view; the written values get the inside.
@@ -223,6 +258,16 @@ void rebase_view_history(const Tensor& view, const Tensor& result) {
             return std::vector<Tensor>{read_at(buffer, base_at), std::move(inside)};
         },
         false);
+    // The same, in recording ops for create_graph: the view's region is masked out of the base's
+    // share (a constant mask), and gathered for the written values.
+    node.set_graph_formula(
+        [view_at = geometry(impl), base_at = geometry(base.impl()), size = impl.storage->size()](
+            const Tensor& g, const BackwardInputs&) {
+            const Tensor buffer = spread_graph(g, base_at, size);
+            const Tensor outside = ones({size}, g.dtype()).scatter(0, storage_offsets(view_at), 0.0);
+            return std::vector<Tensor>{gather_graph(buffer * outside, base_at), gather_graph(buffer, view_at)};
+        },
+        {});
     refresh_view_history(view);
 }
 

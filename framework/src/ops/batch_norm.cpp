@@ -1,5 +1,6 @@
 // Batch normalisation over [N, C, S] as one fused kernel (statistics, transform, optional ReLU) with
-// its backward; BatchNorm and InstanceNorm (lazynn::nn) both run on it.
+// its backward (also in recording ops, for create_graph); BatchNorm and InstanceNorm (lazynn::nn)
+// both run on it.
 #include "autograd/function_node.hpp"
 #include "ops/fused_relu.hpp"
 #include "ops/norm_kernels.hpp"
@@ -16,6 +17,7 @@
 namespace lazynn::ops {
 namespace {
 
+using autograd::detail::BackwardInputs;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
@@ -125,7 +127,34 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                 Tensor grad_b = gb ? tensor(sum_dy, {c}, kFloat64).to(dtype) : Tensor();
                 return std::vector<Tensor>{grad_x, grad_w, grad_b};
             },
-            true);
+            true,
+            [sy = SavedTensor(relu ? out : Tensor()), relu, mean, invstd, use_batch, n, c, s, eps](
+                const Tensor& g_given, const BackwardInputs& in) {
+                // The same gradients in recording ops (create_graph). Shapes: everything as [n, c, s].
+                const Tensor xs = in[0].reshape({n, c, s});
+                Tensor g = g_given.reshape({n, c, s});
+                if (relu) g = g * (sy.unpack().reshape({n, c, s}) > 0.0).to(g.dtype());  // a constant mask
+                const Dtype dtype = xs.dtype();
+                const Tensor gamma = in[1].defined() ? in[1].reshape({1, c, 1}) : ones({1, c, 1}, dtype);
+                Tensor xhat, grad_x;
+                const Tensor gxhat = g * gamma;
+                if (use_batch) {
+                    // Training: the batch statistics depend on x too.
+                    const Tensor centred = xs - xs.mean({0, 2}, true);
+                    const Tensor rstd = ((centred * centred).mean({0, 2}, true) + eps).rsqrt();
+                    xhat = centred * rstd;
+                    grad_x = rstd * (gxhat - gxhat.mean({0, 2}, true) - xhat * (gxhat * xhat).mean({0, 2}, true));
+                } else {
+                    // Evaluation: the running statistics are constants.
+                    const Tensor m = tensor(mean, {1, c, 1}, kFloat64).to(dtype);
+                    const Tensor rstd = tensor(invstd, {1, c, 1}, kFloat64).to(dtype);
+                    xhat = (xs - m) * rstd;
+                    grad_x = gxhat * rstd;
+                }
+                return std::vector<Tensor>{in.needs(0) ? grad_x.reshape(in[0].shape()) : Tensor(),
+                                           in.needs(1) ? (g * xhat).sum({0, 2}) : Tensor(),
+                                           in.needs(2) ? g.sum({0, 2}) : Tensor()};
+            });
     }
     return out;
 }

@@ -176,7 +176,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
                 if (ib.needed) {
                     const Tensor skip = kernels::pointwise_gradient(
                         a, e, [](auto x, auto y) { return (x == 0 && y >= 0) ? decltype(x)(1) : decltype(x)(0); });
-                    gb = input_grad(where(skip, zero, g * a.pow(e) * a.log()), ib.shape, ib.dtype);
+                    gb = input_grad(where(skip != 0.0, zero, g * a.pow(e) * a.log()), ib.shape, ib.dtype);
                 }
                 return std::vector<Tensor>{ga, gb};
             });
@@ -307,32 +307,44 @@ Tensor Tensor::remainder(const Tensor& other) const { return lazynn::remainder(*
 Tensor Tensor::remainder(double other) const { return lazynn::remainder(*this, kernels::scalar_like(*this, other)); }
 Tensor Tensor::atan2(const Tensor& other) const { return lazynn::atan2(*this, other); }
 
+namespace {
+
+/// PyTorch's name of a dtype in "not implemented for 'Float'" messages.
+std::string scalar_type_name(Dtype dtype) {
+    if (dtype == kFloat32) return "Float";
+    if (dtype == kFloat64) return "Double";
+    return dtype_name(dtype);
+}
+
+}  // namespace
+
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     const TensorImpl& ic = detail::checked(condition, "where");
+    if (ic.dtype != kBool) {
+        throw DtypeError("where expected condition to be a boolean tensor, but got a tensor with dtype " +
+                         scalar_type_name(ic.dtype) + " (compare it, e.g. mask != 0, or convert it with .to(kBool))");
+    }
     const TensorImpl& ia = detail::checked(a, "where");
     const TensorImpl& ib = detail::checked(b, "where");
     const Shape shape = broadcast_shapes(broadcast_shapes(ic.shape, ia.shape, "where"), ib.shape, "where");
-    // The values alone decide the dtype; the condition is only tested against zero.
+    // The values alone decide the dtype.
     const Dtype dtype = kernels::result_type(ia, ib);
     const Tensor ca = kernels::converted(a, dtype), cb = kernels::converted(b, dtype);
     Tensor out = detail::empty_tensor(shape, dtype);
     visit_dtype(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        visit_dtype(ic.dtype, [&](auto ctag) {
-            using C = typename decltype(ctag)::type;
-            const std::array<Shape, 4> strides{out.impl().strides, kernels::broadcast_strides(ic, shape),
-                                               kernels::broadcast_strides(ca.impl(), shape),
-                                               kernels::broadcast_strides(cb.impl(), shape)};
-            T* po = out.impl().data<T>();
-            const C* pc = ic.data<C>();
-            const T* pa = ca.impl().data<T>();
-            const T* pb = cb.impl().data<T>();
-            kernels::for_each_run<4>(shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
-                for (std::int64_t k = 0; k < count; ++k) {
-                    const bool pick_a = pc[off[1] + k * inner[1]] != C(0);
-                    po[off[0] + k * inner[0]] = pick_a ? pa[off[2] + k * inner[2]] : pb[off[3] + k * inner[3]];
-                }
-            });
+        const std::array<Shape, 4> strides{out.impl().strides, kernels::broadcast_strides(ic, shape),
+                                           kernels::broadcast_strides(ca.impl(), shape),
+                                           kernels::broadcast_strides(cb.impl(), shape)};
+        T* po = out.impl().data<T>();
+        const bool* pc = ic.data<bool>();
+        const T* pa = ca.impl().data<T>();
+        const T* pb = cb.impl().data<T>();
+        kernels::for_each_run<4>(shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
+            for (std::int64_t k = 0; k < count; ++k) {
+                po[off[0] + k * inner[0]] =
+                    pc[off[1] + k * inner[1]] ? pa[off[2] + k * inner[2]] : pb[off[3] + k * inner[3]];
+            }
         });
     });
     if (needs_grad({&a, &b})) {
@@ -418,10 +430,64 @@ Tensor Tensor::logical_or(const Tensor& other) const { return lazynn::logical_or
 Tensor Tensor::logical_xor(const Tensor& other) const { return lazynn::logical_xor(*this, other); }
 Tensor Tensor::logical_not() const { return lazynn::logical_not(*this); }
 
-Tensor operator&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
-Tensor operator|(const Tensor& a, const Tensor& b) { return logical_or(a, b); }
-Tensor operator^(const Tensor& a, const Tensor& b) { return logical_xor(a, b); }
-Tensor operator~(const Tensor& a) { return logical_not(a); }
+namespace {
+
+/// A bitwise op as PyTorch runs it: two bools stay bool (the logical op), integers are combined
+/// bit by bit in int64 (a bool operand counts as 0 or 1), floating operands have no bitwise form.
+/// Shapes: broadcast(a, b).
+template <class Bits>
+Tensor bitwise(const Tensor& a, const Tensor& b, const char* name, Tensor (*on_bools)(const Tensor&, const Tensor&),
+               Bits bits) {
+    const TensorImpl& ia = detail::checked(a, name);
+    const TensorImpl& ib = detail::checked(b, name);
+    for (const TensorImpl* t : {&ia, &ib}) {
+        if (is_floating(t->dtype)) {
+            throw DtypeError("\"" + std::string(name) + "_cpu\" not implemented for '" + scalar_type_name(t->dtype) +
+                             "'");
+        }
+    }
+    if (ia.dtype == kBool && ib.dtype == kBool) return on_bools(a, b);
+    const Shape shape = broadcast_shapes(ia.shape, ib.shape, name);
+    // One int64 loop over contiguous operands: bitwise ops are rare enough not to need the
+    // broadcasting loops of binary_in (each would be compiled once more per op).
+    const Tensor x = detail::contiguous_data(kernels::converted(a, kInt64).expand(shape));
+    const Tensor y = detail::contiguous_data(kernels::converted(b, kInt64).expand(shape));
+    Tensor out = detail::empty_tensor(shape, kInt64);
+    const std::int64_t* px = x.impl().data<std::int64_t>();
+    const std::int64_t* py = y.impl().data<std::int64_t>();
+    std::int64_t* po = out.impl().data<std::int64_t>();
+    kernels::elementwise_chunks(out.numel(), [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) po[i] = bits(px[i], py[i]);
+    });
+    return out;
+}
+
+}  // namespace
+
+Tensor bitwise_and(const Tensor& a, const Tensor& b) {
+    return bitwise(a, b, "bitwise_and", logical_and, [](std::int64_t x, std::int64_t y) { return x & y; });
+}
+Tensor bitwise_or(const Tensor& a, const Tensor& b) {
+    return bitwise(a, b, "bitwise_or", logical_or, [](std::int64_t x, std::int64_t y) { return x | y; });
+}
+Tensor bitwise_xor(const Tensor& a, const Tensor& b) {
+    return bitwise(a, b, "bitwise_xor", logical_xor, [](std::int64_t x, std::int64_t y) { return x ^ y; });
+}
+Tensor bitwise_not(const Tensor& t) {
+    // Shapes: out has t's shape; bool stays bool (logical not), int64 flips every bit.
+    const TensorImpl& i = detail::checked(t, "bitwise_not");
+    if (i.dtype == kBool) return logical_not(t);
+    if (is_floating(i.dtype)) {
+        throw TypeError("~ (bitwise_not) is only implemented on integer and Boolean-type tensors, got " +
+                        dtype_name(i.dtype));
+    }
+    return -t - 1.0;
+}
+
+Tensor operator&(const Tensor& a, const Tensor& b) { return bitwise_and(a, b); }
+Tensor operator|(const Tensor& a, const Tensor& b) { return bitwise_or(a, b); }
+Tensor operator^(const Tensor& a, const Tensor& b) { return bitwise_xor(a, b); }
+Tensor operator~(const Tensor& a) { return bitwise_not(a); }
 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }

@@ -1,5 +1,6 @@
 // Cross-entropy and negative log-likelihood over class indices as one fused kernel: log-sum-exp,
-// weighted NLL and label smoothing in a single pass, and the matching backward.
+// weighted NLL and label smoothing in a single pass, and the matching backward (also in recording ops,
+// for create_graph).
 #include "autograd/function_node.hpp"
 #include "tensor_impl.hpp"
 
@@ -13,6 +14,7 @@
 namespace lazynn::ops {
 namespace {
 
+using autograd::detail::BackwardInputs;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
@@ -118,7 +120,35 @@ Tensor class_index_loss(const Tensor& input2d, const Tensor& target1d, const Ten
                 });
                 return std::vector<Tensor>{grad};
             },
-            true);
+            true,
+            [y, w, ignore_index, reduction, smoothing, from_logits, denominator, weight_total, m, c, dtype](
+                const Tensor& g, const BackwardInputs& in) {
+                // The formula above in recording ops: per kept sample i, scale_i * (constant_ik +
+                // prob_coef_i * softmax(x)_ik). Only softmax depends on the input; targets, class weights
+                // and smoothing are constants.
+                const std::int64_t* target_labels = y.impl().data<std::int64_t>();
+                std::vector<double> constant(static_cast<std::size_t>(m * c), 0.0);
+                std::vector<double> prob_coef(static_cast<std::size_t>(m), 0.0), kept(static_cast<std::size_t>(m), 0.0);
+                for (std::int64_t i = 0; i < m; ++i) {
+                    if (target_labels[i] == ignore_index) continue;
+                    const auto yi = static_cast<std::size_t>(target_labels[i]);
+                    const double target_coef = (1.0 - smoothing) * w[yi];
+                    const auto row = static_cast<std::size_t>(i * c);
+                    for (std::int64_t k = 0; k < c; ++k)
+                        constant[row + static_cast<std::size_t>(k)] =
+                            -smoothing / static_cast<double>(c) * w[static_cast<std::size_t>(k)];
+                    constant[row + yi] -= target_coef;
+                    prob_coef[static_cast<std::size_t>(i)] =
+                        target_coef + smoothing / static_cast<double>(c) * weight_total;
+                    kept[static_cast<std::size_t>(i)] = 1.0;
+                }
+                Tensor d = tensor(constant, {m, c}, kFloat64).to(dtype);
+                if (from_logits) d = d + tensor(prob_coef, {m, 1}, kFloat64).to(dtype) * in[0].softmax(1);
+                Tensor scale = reduction == LossReduction::None ? g.reshape({m, 1}) : g.reshape({1, 1});
+                scale = scale * tensor(kept, {m, 1}, kFloat64).to(dtype);
+                if (reduction == LossReduction::Mean) scale = scale / denominator;
+                return std::vector<Tensor>{scale * d};
+            });
     }
     return out;
 }

@@ -1,6 +1,7 @@
 #include "ops/conv_onednn.hpp"
 
 #include "autograd/function_node.hpp"
+#include "ops/conv_graph.hpp"
 #include "ops/fused_relu.hpp"
 #include "ops/onednn.hpp"
 #include "parallel.hpp"
@@ -297,6 +298,7 @@ void guarded(const char* op, F&& f) {
     }
 }
 
+using autograd::detail::BackwardInputs;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
@@ -439,7 +441,12 @@ Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tenso
                 }
                 return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
             },
-            true);
+            true,
+            [p, so = relu ? SavedTensor(out) : SavedTensor(), relu](const Tensor& g, const BackwardInputs& in) {
+                // The fused ReLU's mask is locally constant: its second derivative is zero.
+                const Tensor gy = relu ? g * (so.unpack() > 0.0).to(g.dtype()) : g;
+                return convolution_backward_graph(p, gy, in[0], in[1], in.needs(0), in.needs(1), in.needs(2));
+            });
     }
     return out;
 }
@@ -472,7 +479,13 @@ Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, c
                                                  grad_weight.impl().data<float>(), nullptr);
                 return std::vector<Tensor>{grad_input, grad_weight};
             },
-            true);
+            true,
+            [p](const Tensor& g, const BackwardInputs& in) {
+                // This op is the convolution's input gradient: its own gradients are that
+                // convolution's forward (for the input) and weight gradient (roles swapped).
+                return std::vector<Tensor>{in.needs(0) ? convolution_graph(p, g, in[1]) : Tensor(),
+                                           in.needs(1) ? convolution_weight_grad_graph(p, g, in[0]) : Tensor()};
+            });
     }
     Tensor result = out;
     if (bias.defined()) {  // a differentiable broadcast add: its gradient is the sum over batch and space

@@ -1,6 +1,7 @@
 // conv2d and conv_transpose2d: float32 on oneDNN's primitives (conv_onednn.hpp); float64 as im2col +
 // GEMM, samples split across threads, with its backward (col2im); and padding by index gathering.
 #include "autograd/function_node.hpp"
+#include "ops/conv_graph.hpp"
 #include "ops/conv_onednn.hpp"
 #include "ops/fused_relu.hpp"
 #include "ops/im2col.hpp"
@@ -19,6 +20,7 @@
 namespace lazynn::ops {
 namespace {
 
+using autograd::detail::BackwardInputs;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
@@ -219,7 +221,12 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
                 });
                 return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
             },
-            true);
+            true,
+            [p = conv2d_problem(s, padding), so = relu ? SavedTensor(out) : SavedTensor(), relu](
+                const Tensor& g, const BackwardInputs& in) {
+                const Tensor gy = relu ? g * (so.unpack() > 0.0).to(g.dtype()) : g;  // ReLU's mask: constant
+                return detail::convolution_backward_graph(p, gy, in[0], in[1], in.needs(0), in.needs(1), in.needs(2));
+            });
     }
     return out;
 }
@@ -335,7 +342,13 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
                 });
                 return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
             },
-            true);
+            true,
+            [p = conv2d_problem(s, {padding[0], 0, padding[1], 0})](const Tensor& g, const BackwardInputs& in) {
+                // The adjoint convolution's forward and weight gradient (see conv_onednn.cpp).
+                return std::vector<Tensor>{in.needs(0) ? detail::convolution_graph(p, g, in[1]) : Tensor(),
+                                           in.needs(1) ? detail::convolution_weight_grad_graph(p, g, in[0]) : Tensor(),
+                                           in.needs(2) ? g.sum({0, 2, 3}) : Tensor()};
+            });
     }
     return out;
 }

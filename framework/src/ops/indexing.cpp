@@ -1,6 +1,6 @@
 // Indexing by index tensors and masks: gather, scatter, scatter_add, masked_select, nonzero, one_hot.
-// gather and scatter walk the index tensor element by element and address self through its
-// strides, so no operand needs to be contiguous. Backward formulas are these same ops, so they
+// gather and scatter walk the index tensor row by row and address self through its strides, so no
+// operand needs to be contiguous; gather's rows run in parallel. Backward formulas are these same ops, so they
 // stay differentiable.
 #include "autograd/function_node.hpp"
 #include "ops/elementwise.hpp"
@@ -44,37 +44,68 @@ std::size_t check_index(const TensorImpl& self, const TensorImpl& index, std::in
     return d;
 }
 
-/// Calls fn(position in index, offset in a, offset in b, index value) for every element of the
-/// index tensor, where a and b are addressed by the same coordinates (b's dim `d` included, a's
-/// replaced by the index value). Index values are checked against a's size along d.
+/// Calls fn(position in index, offset in a, offset in b) for every element of the index tensor
+/// (rank >= 1), where a and b are addressed by the same coordinates (b's dim `d` included, a's
+/// replaced by the index value). Index values are checked against a's size along d. The index's
+/// last dim is a tight inner loop; rows (the other dims) are split across threads when `parallel`
+/// (fn must then write disjoint places: gather, not scatter, whose duplicate indices collide).
 template <class Fn>
 void walk_index(const TensorImpl& index, const Shape& a_strides, const Shape& b_strides, std::size_t d,
-                std::int64_t a_size, const char* op, Fn fn) {
+                std::int64_t a_size, const char* op, bool parallel, Fn fn) {
     const std::int64_t n = index.numel();
     if (n == 0) return;
     const std::int64_t* ix = index.data<std::int64_t>();
-    const std::size_t rank = index.shape.size();
-    Shape coord(rank, 0);
-    std::int64_t ix_off = 0, a_off = 0, b_off = 0;
-    for (std::int64_t pos = 0; pos < n; ++pos) {
-        std::int64_t v = ix[ix_off];
-        if (v < -a_size || v >= a_size) {
-            throw IndexError(std::string(op) + "(): index " + std::to_string(v) + " is out of bounds for dimension " +
-                             std::to_string(d) + " with size " + std::to_string(a_size));
+    const std::size_t last = index.shape.size() - 1;
+    const std::int64_t width = index.shape[last], rows = n / width;
+    const std::int64_t ix_step = index.strides[last], b_step = b_strides[last];
+    const std::int64_t a_step = last == d ? 0 : a_strides[last], a_along = a_strides[d];
+    auto run_rows = [&](std::int64_t first, std::int64_t end) {
+        // The offsets of row `first`, then carried from row to row over the dims before the last.
+        Shape coord(last, 0);
+        std::int64_t ix_off = 0, a_off = 0, b_off = 0;
+        for (std::int64_t r = first, k = static_cast<std::int64_t>(last); k-- > 0;) {
+            const auto u = static_cast<std::size_t>(k);
+            coord[u] = r % index.shape[u];
+            r /= index.shape[u];
+            ix_off += coord[u] * index.strides[u];
+            if (u != d) a_off += coord[u] * a_strides[u];
+            b_off += coord[u] * b_strides[u];
         }
-        if (v < 0) v += a_size;
-        fn(pos, a_off + v * (rank ? a_strides[d] : 0), b_off);
-        for (std::size_t k = rank; k-- > 0;) {
-            ++coord[k];
-            ix_off += index.strides[k];
-            if (k != d) a_off += a_strides[k];
-            b_off += b_strides[k];
-            if (coord[k] < index.shape[k]) break;
-            ix_off -= index.strides[k] * index.shape[k];
-            if (k != d) a_off -= a_strides[k] * index.shape[k];
-            b_off -= b_strides[k] * index.shape[k];
-            coord[k] = 0;
+        // Locals, not captures: the inner loop then keeps them in registers across fn's stores.
+        const std::int64_t* const values = ix;
+        const std::int64_t w = width, v_step = ix_step, a_inner = a_step, along = a_along, b_inner = b_step,
+                           bound = a_size;
+        auto body = fn;
+        for (std::int64_t row = first; row < end; ++row) {
+            for (std::int64_t j = 0; j < w; ++j) {
+                std::int64_t v = values[ix_off + j * v_step];
+                // One unsigned compare for -bound <= v < bound (the sum wraps, defined, for any v).
+                if (static_cast<std::uint64_t>(v) + static_cast<std::uint64_t>(bound) >=
+                    2 * static_cast<std::uint64_t>(bound)) {
+                    throw IndexError(std::string(op) + "(): index " + std::to_string(v) +
+                                     " is out of bounds for dimension " + std::to_string(d) + " with size " +
+                                     std::to_string(bound));
+                }
+                if (v < 0) v += bound;
+                body(row * w + j, a_off + j * a_inner + v * along, b_off + j * b_inner);
+            }
+            for (std::size_t k = last; k-- > 0;) {
+                ++coord[k];
+                ix_off += index.strides[k];
+                if (k != d) a_off += a_strides[k];
+                b_off += b_strides[k];
+                if (coord[k] < index.shape[k]) break;
+                ix_off -= index.strides[k] * index.shape[k];
+                if (k != d) a_off -= a_strides[k] * index.shape[k];
+                b_off -= b_strides[k] * index.shape[k];
+                coord[k] = 0;
+            }
         }
+    };
+    if (parallel) {
+        detail::parallel_for(rows, std::max<std::int64_t>(1, kernels::kElementwiseGrain / width), run_rows);
+    } else {
+        run_rows(0, rows);
     }
 }
 
@@ -100,7 +131,7 @@ Tensor scatter_values(const Tensor& self, std::int64_t dim, const Tensor& index_
         using T = typename decltype(tag)::type;
         T* o = out.impl().data<T>();
         const T* s = srci.data<T>();
-        walk_index(index.impl(), out_strides, src_strides, d, size, op,
+        walk_index(index.impl(), out_strides, src_strides, d, size, op, /*parallel=*/false,
                    [&](std::int64_t, std::int64_t at, std::int64_t from) {
                        if constexpr (std::is_same_v<T, bool>)
                            o[at] = add ? (o[at] || s[from]) : s[from];
@@ -125,8 +156,8 @@ Tensor Tensor::gather(std::int64_t dim, const Tensor& index_in) const {
         using T = typename decltype(tag)::type;
         const T* s = si.data<T>();
         T* o = out.impl().data<T>();
-        walk_index(index.impl(), strides_or_unit(si), out_strides, d, size, "gather",
-                   [&](std::int64_t, std::int64_t from, std::int64_t at) { o[at] = s[from]; });
+        walk_index(index.impl(), strides_or_unit(si), out_strides, d, size, "gather", /*parallel=*/true,
+                   [o, s](std::int64_t, std::int64_t from, std::int64_t at) { o[at] = s[from]; });
     });
     if (needs_grad({this})) {
         record(

@@ -1,5 +1,6 @@
 // Layer and group normalisation: each row of the input (a sample's trailing dims, or a group of a
-// sample's channels) standardised in one fused kernel with its backward (PyTorch's native_layer_norm).
+// sample's channels) standardised in one fused kernel with its backward (PyTorch's native_layer_norm),
+// which is also written in recording ops for create_graph.
 #include "autograd/function_node.hpp"
 #include "ops/norm_kernels.hpp"
 #include "parallel.hpp"
@@ -16,6 +17,7 @@
 namespace lazynn::ops {
 namespace {
 
+using autograd::detail::BackwardInputs;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
@@ -96,7 +98,21 @@ Tensor normalize_rows(const Tensor& input, const Tensor& weight, const Tensor& b
                        : Tensor();
                 return std::vector<Tensor>{grad_x, grad_w, grad_b};
             },
-            true);
+            true,
+            [rows, len, eps](const Tensor& g_given, const BackwardInputs& in) {
+                // The same gradients in recording ops (create_graph). Shapes: rows as [rows, len].
+                const Tensor row_values = in[0].reshape({rows, len});
+                const Tensor g = g_given.reshape({rows, len});
+                const Tensor centred = row_values - row_values.mean({1}, true);
+                const Tensor rstd = ((centred * centred).mean({1}, true) + eps).rsqrt();
+                const Tensor xhat = centred * rstd;
+                const Tensor gxhat = in[1].defined() ? g * in[1].reshape({1, len}) : g;
+                const Tensor grad_x = rstd * (gxhat - gxhat.mean({1}, true) - xhat * (gxhat * xhat).mean({1}, true));
+                const Shape param_shape = in[1].defined() ? in[1].shape() : in[2].defined() ? in[2].shape() : Shape{};
+                return std::vector<Tensor>{in.needs(0) ? grad_x.reshape(in[0].shape()) : Tensor(),
+                                           in.needs(1) ? (g * xhat).sum({0}).reshape(param_shape) : Tensor(),
+                                           in.needs(2) ? g.sum({0}).reshape(param_shape) : Tensor()};
+            });
     }
     return out;
 }

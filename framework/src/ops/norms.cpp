@@ -9,8 +9,8 @@
 
 namespace lazynn {
 
-using autograd::detail::kDifferentiable;
 using autograd::detail::BackwardInputs;
+using autograd::detail::kDifferentiable;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;

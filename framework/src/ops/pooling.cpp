@@ -1,4 +1,5 @@
-// Pooling ops with their backward (2-D; 1-D runs as 2-D with a unit height, 3-D is composed in pooling3d.cpp).
+// Pooling ops with their backward (2-D; 1-D runs as 2-D with a unit height, 3-D is composed in pooling3d.cpp),
+// each also in recording ops for create_graph.
 #include "autograd/function_node.hpp"
 #include "parallel.hpp"
 #include "ops/pooling_kernels.hpp"
@@ -28,6 +29,7 @@ std::int64_t detail::pooled_size(std::int64_t in, std::int64_t k, std::int64_t s
 
 namespace {
 
+using autograd::detail::BackwardInputs;
 using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
@@ -41,6 +43,16 @@ using detail::pooled_size;
                      std::to_string(input.size(3)) + "). Calculated output size: (" + c + "x" +
                      std::to_string(std::max<std::int64_t>(oh, 0)) + "x" +
                      std::to_string(std::max<std::int64_t>(ow, 0)) + "). Output size is too small");
+}
+
+/// The gradient of a max pooling for g, written with recording ops (the create_graph formula):
+/// each output's gradient goes to the input element its index names. Linear in g; the second
+/// derivative through the (locally constant) choice of maxima is zero.
+/// Shapes: g [N, C, H', W'], indices int64 [N, C, H', W'] (flat h * W + w) -> `shape` [N, C, H, W].
+Tensor max_pool_grad_graph(const Tensor& g, const Tensor& indices, const Shape& shape) {
+    return zeros({shape[0], shape[1], shape[2] * shape[3]}, g.dtype())
+        .scatter_add(2, indices.reshape({shape[0], shape[1], -1}), g.reshape({shape[0], shape[1], -1}))
+        .reshape(shape);
 }
 
 void check_pool_input(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
@@ -214,7 +226,10 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
                 });
                 return std::vector<Tensor>{grad};
             },
-            true);
+            true,
+            [si = SavedTensor(indices), shape = input.shape()](const Tensor& g, const BackwardInputs&) {
+                return std::vector<Tensor>{max_pool_grad_graph(g, si.unpack(), shape)};
+            });
     }
     return {values, indices};
 }
@@ -260,7 +275,16 @@ Tensor max_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array
                 });
                 return std::vector<Tensor>{grad};
             },
-            true);
+            true,
+            [](const Tensor& g, const BackwardInputs& in) {
+                // This kernel keeps no indices: find them (the same maxima) for the graph formula.
+                Tensor indices;
+                {
+                    NoGradGuard no_grad;
+                    indices = max_pool2d_with_indices(in[0], {2, 2}, {2, 2}, {0, 0}, {1, 1}, false).indices;
+                }
+                return std::vector<Tensor>{max_pool_grad_graph(g, indices, in[0].shape())};
+            });
     }
     return values;
 }
@@ -344,7 +368,31 @@ Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array
                 });
                 return std::vector<Tensor>{grad};
             },
-            false);
+            false,
+            [windows, shape = input.shape()](const Tensor& g, const BackwardInputs&) {
+                // Linear in g: every (input element, window) pair passes g / divisor on, as an
+                // index_select of g's cells scattered into the input plane.
+                std::vector<std::int64_t> from, to;
+                std::vector<double> share;
+                const std::int64_t width = shape[3];
+                for (std::size_t e = 0; e < windows.size(); ++e) {
+                    const auto& win = windows[e];
+                    for (std::int64_t iy = win.y0; iy < win.y1; ++iy) {
+                        for (std::int64_t ix = win.x0; ix < win.x1; ++ix) {
+                            from.push_back(static_cast<std::int64_t>(e));
+                            to.push_back(iy * width + ix);
+                            share.push_back(1.0 / win.divisor);
+                        }
+                    }
+                }
+                const auto pairs = static_cast<std::int64_t>(from.size());
+                const Tensor cells = g.reshape({shape[0], shape[1], -1}).index_select(2, tensor(from, Shape{pairs})) *
+                                     tensor(share, Shape{pairs}, kFloat64).to(g.dtype());
+                const Tensor targets = tensor(to, Shape{1, 1, pairs}).expand({shape[0], shape[1], pairs}).contiguous();
+                return std::vector<Tensor>{zeros({shape[0], shape[1], shape[2] * width}, g.dtype())
+                                               .scatter_add(2, targets, cells)
+                                               .reshape(shape)};
+            });
     }
     return out;
 }

@@ -88,7 +88,12 @@ Tensor Tensor::triu(std::int64_t diagonal) const { return triangle(*this, diagon
 Tensor Tensor::masked_fill(const Tensor& mask, double value) const {
     // Shapes: broadcast(self, mask). The value takes self's dtype (2.5 fills an int64 tensor with 2).
     const TensorImpl& i = detail::checked(*this, "masked_fill");
-    detail::checked(mask, "masked_fill");
+    // PyTorch 1.13 reads a non-bool mask's bytes as bools (a float 1.0 fills nothing); PyTorch 2
+    // raises, and so does lazynn.
+    if (detail::checked(mask, "masked_fill").dtype != kBool) {
+        throw DtypeError("masked_fill_ only supports boolean masks, but got mask with dtype " +
+                         dtype_name(mask.dtype()) + " (compare it, e.g. mask != 0)");
+    }
     return where(mask, full({}, value, i.dtype), *this);
 }
 

@@ -6,6 +6,7 @@
 #include "ops/elementwise.hpp"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 
 namespace lazynn {
@@ -477,6 +478,60 @@ Tensor running_sums(const ReducePlan& p, bool reverse) {
     });
 }
 
+/// Running sums along dim d of a contiguous tensor seen as [outer, len, inner], without the
+/// transpose running_sums needs: each block of up to 256 neighbouring columns is scanned side by
+/// side (a vectorisable inner loop), blocks split across threads. `reverse` sums from the end.
+/// Shapes: x [*] (contiguous) -> the same.
+Tensor running_sums_along(const Tensor& x, std::size_t d, bool reverse) {
+    const Shape& shape = x.shape();
+    std::int64_t outer = 1, inner = 1;
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i < d) outer *= shape[i];
+        if (i > d) inner *= shape[i];
+    }
+    const std::int64_t len = shape[d];
+    constexpr std::int64_t kBlock = 256;
+    const std::int64_t blocks = (inner + kBlock - 1) / kBlock;
+    Tensor out = detail::empty_tensor(shape, x.dtype());
+    visit_dtype(x.dtype(), [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* in = x.impl().data<T>();
+        T* o = out.impl().data<T>();
+        kernels::elementwise_chunks(
+            outer * blocks,
+            [&](std::int64_t begin, std::int64_t end) {
+                std::array<Acc<T>, kBlock> acc{};
+                for (std::int64_t task = begin; task < end; ++task) {
+                    const std::int64_t first = (task % blocks) * kBlock, slab = task / blocks;
+                    const std::int64_t width = std::min(kBlock, inner - first);
+                    std::fill_n(acc.begin(), width, Acc<T>(0));
+                    for (std::int64_t k = 0; k < len; ++k) {
+                        const std::int64_t at = (slab * len + (reverse ? len - 1 - k : k)) * inner + first;
+                        for (std::int64_t c = 0; c < width; ++c) {
+                            acc[static_cast<std::size_t>(c)] =
+                                add_wrapping<Acc<T>>(acc[static_cast<std::size_t>(c)], in[at + c]);
+                            o[at + c] = static_cast<T>(acc[static_cast<std::size_t>(c)]);
+                        }
+                    }
+                }
+            },
+            std::max<std::int64_t>(1, kernels::kElementwiseGrain / std::max<std::int64_t>(len * kBlock, 1)));
+    });
+    return out;
+}
+
+/// cumsum (or its reverse, the backward) of t along dim: a column scan when dim is not the last,
+/// else running sums over rows.
+Tensor cumulative_sums(const Tensor& t, std::int64_t dim, bool reverse, const char* name) {
+    const auto rank = t.dim();
+    if (rank > 1) {
+        const auto d = static_cast<std::size_t>(normalize_dim(dim, rank));
+        if (d + 1 < static_cast<std::size_t>(rank)) return running_sums_along(detail::contiguous_data(t), d, reverse);
+    }
+    const ReducePlan p = plan(t, {dim}, true, name);
+    return rows_to_input(running_sums(p, reverse), p);
+}
+
 Tensor arg_extremum(const Tensor& t, std::int64_t dim, bool keepdim, bool is_max) {
     NoGradGuard no_grad;
     return extremum_dim(t, dim, keepdim, is_max).indices;
@@ -515,14 +570,12 @@ Tensor Tensor::prod(std::int64_t dim, bool keepdim) const { return prod_impl(*th
 
 Tensor Tensor::cumsum(std::int64_t dim) const {
     if (detail::checked(*this, "cumsum").dtype == kBool) return bool_as_int64(*this, "cumsum").cumsum(dim);
-    const ReducePlan p = plan(*this, {dim}, true, "cumsum");
-    Tensor out = rows_to_input(running_sums(p, false), p);
+    Tensor out = cumulative_sums(*this, dim, false, "cumsum");
     if (needs_grad({this})) {
         record(
             out, "CumsumBackward0", {*this},
             [dim, dtype = dtype()](const Tensor& g) {
-                const ReducePlan pg = plan(g, {dim}, true, "cumsum_backward");
-                return std::vector<Tensor>{rows_to_input(running_sums(pg, true), pg).to(dtype)};
+                return std::vector<Tensor>{cumulative_sums(g, dim, true, "cumsum_backward").to(dtype)};
             },
             false,
             [dim, dtype = dtype()](const Tensor& g, const BackwardInputs&) {
