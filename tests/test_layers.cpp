@@ -1,7 +1,8 @@
 // Layers against PyTorch (tests/fixtures/layers.json from tools/fixtures/gen_layers.py): outputs,
 // input and parameter gradients, buffers after the forward and printing; the same in float32;
 // gradcheck in float64. One table covers every layer; each layer's own tests live in the
-// test file named after its modules/src file (test_conv.cpp, test_rnn.cpp, ...).
+// test file named after its modules/src file (test_conv.cpp, test_rnn.cpp, ...), except the
+// activations' and shape layers' argument errors, which are short enough to live here.
 #include "test_support.hpp"
 
 #include <functional>
@@ -145,6 +146,21 @@ const std::map<std::string, Factory>& cases() {
         {"local_response_norm_even_3d", make<LocalResponseNorm>(4)},
         {"flatten", make<Flatten>()},
         {"gelu_tanh", make<GELU>(GELUOptions().approximate(GELUApproximate::Tanh))},
+        {"hardshrink", make<Hardshrink>()},
+        {"hardshrink_lambda", make<Hardshrink>(1.2)},
+        {"softshrink", make<Softshrink>(0.3)},
+        {"tanhshrink", make<Tanhshrink>()},
+        {"glu", make<GLU>()},
+        {"glu_dim1_4d", make<GLU>(1)},
+        {"softmax2d", make<Softmax2d>()},
+        {"softmax2d_unbatched", make<Softmax2d>()},
+        {"pixel_unshuffle", make<PixelUnshuffle>(2)},
+        {"pixel_unshuffle_3_unbatched", make<PixelUnshuffle>(3)},
+        {"channel_shuffle", make<ChannelShuffle>(2)},
+        {"channel_shuffle_3d_input", make<ChannelShuffle>(3)},
+        {"rrelu_eval", make<RReLU>(RReLUOptions().lower(0.1).upper(0.3))},
+        {"rnn_cell_relu", make<RNNCell>(RNNCellOptions(4, 5).nonlinearity(RNNNonlinearity::ReLU))},
+        {"rnn_cell_relu_nobias", make<RNNCell>(RNNCellOptions(3, 4).bias(false).nonlinearity(RNNNonlinearity::ReLU))},
     };
     return table;
 }
@@ -243,5 +259,86 @@ TEST_SUITE("layers vs PyTorch") {
             const auto check = autograd::gradcheck([&](const std::vector<Tensor>& in) { return (*m)(in[0]); }, inputs);
             CHECK_MESSAGE(check.ok, check.message);
         }
+    }
+}
+
+TEST_SUITE("activation and shape layer errors") {
+    TEST_CASE("shrink, GLU and Softmax2d refuse what PyTorch refuses, with its reasons") {
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Softshrink(-1.0), ValueError,
+                                        "Softshrink: lambda must be greater or equal to 0, but found to be -1.0.");
+        CHECK_NOTHROW(Hardshrink(-1.0));  // PyTorch accepts it too: nothing is zeroed then
+        CHECK(Hardshrink(-1.0)(tensor({0.0, 0.5})).to_vector<float>() == std::vector<float>{0.0f, 0.5f});
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(GLU(1)(ones({2, 3})), ShapeError,
+                                        "GLU: Halving dimension must be even, but dimension 1 is size 3");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(GLU(2)(ones({2, 4})), IndexError, "Dimension out of range");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(GLU()(ones({})), ShapeError, "glu does not support scalars");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Softmax2d()(ones({2, 3})), ShapeError,
+                                        "Softmax2d: requires a 3D or 4D tensor as input, got 2D [2, 3]");
+    }
+
+    TEST_CASE("PixelUnshuffle and ChannelShuffle check their factors and the input's sizes") {
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(PixelUnshuffle(0), ValueError, "downscale_factor must be positive");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(PixelUnshuffle(2)(ones({1, 2, 3, 4})), ShapeError,
+                                        "pixel_unshuffle expects height to be divisible by downscale_factor, but "
+                                        "input.size(-2)=3 is not divisible by 2");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(PixelUnshuffle(2)(ones({1, 2, 4, 5})), ShapeError,
+                                        "expects width to be divisible by downscale_factor, but input.size(-1)=5");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(PixelUnshuffle(2)(ones({4, 4})), ShapeError,
+                                        "at least 3 dimensions, but got input with 2 dimension(s)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ChannelShuffle(0), ValueError,
+                                        "Number of groups to divide channels in must be positive. Value of groups:0");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ChannelShuffle(2)(ones({1, 3, 2, 2})), ShapeError,
+                                        "Number of channels must be divisible by groups. Got 3 channels and 2 groups.");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(ChannelShuffle(2)(ones({2, 4})), ShapeError,
+                                        "channel_shuffle expects input with > 2 dims, but got input with sizes [2, 4]");
+    }
+
+    TEST_CASE("PixelUnshuffle undoes PixelShuffle and ChannelShuffle(g) is undone by ChannelShuffle(C / g)") {
+        const Tensor x = randn({2, 3, 6, 4});
+        CHECK(equal(PixelShuffle(2)(PixelUnshuffle(2)(x)), x));
+        const Tensor channels = randn({2, 6, 3});
+        CHECK(equal(ChannelShuffle(3)(ChannelShuffle(2)(channels)), channels));
+        // Channel g * (C / groups) + k moves to k * groups + g: 0 1 2 3 -> 0 2 1 3.
+        const Tensor order = arange(4.0).reshape({1, 4, 1});
+        CHECK(ChannelShuffle(2)(order).to_vector<float>() == std::vector<float>{0, 2, 1, 3});
+    }
+
+    TEST_CASE("RReLU draws one slope per non-positive element in [lower, upper] while training") {
+        manual_seed(11);
+        RReLU act(RReLUOptions().lower(0.1).upper(0.3));
+        const Tensor x = (randn({2000}, kFloat64) - 0.5).requires_grad_();
+        const Tensor y = act(x);
+        y.sum().backward();
+        const std::vector<double> xs = x.to_vector<double>(), ys = y.to_vector<double>(),
+                                  gs = x.grad().to_vector<double>();
+        double smallest = 1, largest = 0;
+        for (std::size_t i = 0; i < xs.size(); ++i) {
+            if (xs[i] > 0) {
+                CHECK(ys[i] == xs[i]);
+                CHECK(gs[i] == 1.0);
+                continue;
+            }
+            const double slope = ys[i] / xs[i];
+            CHECK(gs[i] == doctest::Approx(slope).epsilon(1e-12));  // the gradient is the slope drawn
+            smallest = std::min(smallest, slope);
+            largest = std::max(largest, slope);
+        }
+        CHECK(smallest >= 0.1);
+        CHECK(largest <= 0.3);
+        CHECK(largest - smallest > 0.15);  // drawn, not one slope
+        act.eval();
+        CHECK(act(tensor({-2.0}, kFloat64)).item<double>() == doctest::Approx(-0.4));
+        CHECK(act.str() == "RReLU(lower=0.1, upper=0.3)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(RReLU(RReLUOptions().lower(0.5).upper(0.1)), ValueError,
+                                        "Lower bound should be less than or equal to the upper bound");
+    }
+
+    TEST_CASE("RNNCell's relu nonlinearity: its lazy twin keeps it; the gated cells refuse it") {
+        LazyRNNCell lazy(RNNCellOptions(0, 5).nonlinearity(RNNNonlinearity::ReLU));
+        const RNNResult r = lazy.step(randn({3, 4}));
+        CHECK(lazy.str() == "RNNCell(4, 5, nonlinearity=relu)");
+        CHECK(r.h_n.min().item<float>() >= 0.0f);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(LSTMCell(RNNCellOptions(4, 5).nonlinearity(RNNNonlinearity::ReLU)), ValueError,
+                                        "LSTMCell: the nonlinearity option is RNNCell's");
     }
 }

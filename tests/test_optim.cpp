@@ -52,6 +52,16 @@ const std::map<std::string, Factory>& optimizers() {
          }},
         {"adadelta",
          [](auto p) { return std::make_unique<Adadelta>(p, AdadeltaOptions(1.0).rho(0.8).weight_decay(0.05)); }},
+        {"rprop", [](auto p) { return std::make_unique<Rprop>(p, RpropOptions(0.05)); }},
+        {"rprop_etas_step_sizes_maximize",
+         [](auto p) {
+             return std::make_unique<Rprop>(p, RpropOptions(0.1).etas(0.3, 1.5).step_sizes(0.02, 0.25).maximize(true));
+         }},
+        {"asgd", [](auto p) { return std::make_unique<ASGD>(p, ASGDOptions(0.05).t0(2)); }},
+        {"asgd_decay_weight_decay",
+         [](auto p) {
+             return std::make_unique<ASGD>(p, ASGDOptions(0.1).lambd(0.05).alpha(0.5).t0(0).weight_decay(0.1));
+         }},
     };
     return table;
 }
@@ -117,6 +127,10 @@ TEST_SUITE("optimizers vs PyTorch") {
                 // PyTorch keeps NAdam's mu_product in float32 even for float64 parameters.
                 const double rtol = name == "nadam" ? 1e-6 : 1e-9;
                 check_close(p, fixture_tensor(trajectory[step]), rtol, 1e-12);
+                if (auto* asgd = dynamic_cast<ASGD*>(opt.get())) {  // and its running average
+                    check_close(asgd->averaged(p),
+                                fixture_tensor(fixture.at("optimizers").at(name).at("averaged")[step]), 1e-9, 1e-12);
+                }
             }
         }
     }
@@ -329,6 +343,59 @@ TEST_SUITE("optimizers as values (issue 22, item 5)") {
         CHECK(Adamax({p}).lr() == 2e-3);
         CHECK(NAdam({p}).lr() == 2e-3);
         CHECK(RAdam({p}).lr() == 1e-3);
+        CHECK(Rprop({p}).lr() == 1e-2);
+        CHECK(ASGD({p}).lr() == 1e-2);
+    }
+
+    TEST_CASE("ASGD's state round-trips with its two one-number entries (eta, mu) and resumes exactly") {
+        const Tensor t = tensor({1.0, -2.0, 0.5}, kFloat64);
+        const Tensor w = tensor({1.0, 2.0, 0.5}, kFloat64);
+        Parameter p(zeros({3}, kFloat64));
+        ASGD a({p}, ASGDOptions(0.05).t0(1));
+        const auto run = [&](ASGD& opt, Parameter& q) {
+            opt.zero_grad();
+            objective(q, t, w).backward();
+            opt.step();
+        };
+        for (int i = 0; i < 3; ++i) run(a, p);
+        const StateDict sd = a.state_dict();
+        CHECK(sd.at("state.0.eta").dim() == 0);
+        CHECK(sd.at("state.0.mu").dim() == 0);
+        CHECK(sd.at("state.0.ax").shape() == Shape{3});
+        Parameter q(p.detach().clone());
+        ASGD b({q}, ASGDOptions(0.05).t0(1));
+        b.load_state_dict(sd);
+        for (int i = 0; i < 3; ++i) {
+            run(a, p);
+            run(b, q);
+        }
+        CHECK(equal(p, q));
+        CHECK(equal(a.averaged(p), b.averaged(q)));
+        StateDict bad = sd;
+        bad.insert("state.0.eta", ones({3}, kFloat64));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(b.load_state_dict(bad), ValueError,
+                                        "'state.0.eta' for parameter 0 (group 0) must be a floating-point tensor of "
+                                        "shape [], got float64 [3]");
+    }
+
+    TEST_CASE("Rprop adapts each element's step to the sign of its gradient") {
+        // One element whose gradient keeps its sign, one whose sign flips every step.
+        Parameter p(zeros({2}, kFloat64));
+        Rprop rprop({p}, RpropOptions(0.1).etas(0.5, 2.0).step_sizes(0.01, 1.0));
+        const auto step_with = [&](double g0, double g1) {
+            p.set_grad(tensor({g0, g1}, kFloat64));
+            rprop.step();
+        };
+        step_with(1.0, 1.0);  // first step: sizes stay 0.1, both move -0.1
+        CHECK(p.to_vector<double>() == std::vector<double>{-0.1, -0.1});
+        step_with(3.0, -2.0);  // same sign: 0.2; flipped: 0.05 and no move
+        CHECK(rprop.state_of(p)->step_size.to_vector<double>() == std::vector<double>{0.2, 0.05});
+        CHECK(p.to_vector<double>() == std::vector<double>{-0.1 - 0.2, -0.1});
+        step_with(1.0, -1.0);  // the flipped element's previous gradient was zeroed: no comparison, it moves
+        CHECK(rprop.state_of(p)->step_size.to_vector<double>() == std::vector<double>{0.4, 0.05});
+        CHECK(p.to_vector<double>()[1] == doctest::Approx(-0.1 + 0.05));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Rprop({p}, RpropOptions().step_sizes(1.0, 0.1)), ValueError,
+                                        "Invalid step sizes: 1.0, 0.1");
     }
 
     TEST_CASE("a moved optimizer keeps its groups and state and steps exactly as the original would") {

@@ -57,6 +57,9 @@ const std::map<std::string, Factory>& float32_optimizers() {
          }},
         {"adadelta_rho_high",
          [](auto p) { return std::make_unique<Adadelta>(p, AdadeltaOptions(1.0).rho(kHigh).weight_decay(0.05)); }},
+        {"rprop", [](auto p) { return std::make_unique<Rprop>(p, RpropOptions(0.05)); }},
+        {"asgd_averaging",
+         [](auto p) { return std::make_unique<ASGD>(p, ASGDOptions(0.05).lambd(0.01).t0(2).weight_decay(0.05)); }},
     };
     return table;
 }
@@ -178,6 +181,10 @@ const std::map<std::string, ArgumentCase>& argument_cases() {
         {"adagrad_initial_accumulator_value", paths<Adagrad>(AdagradOptions().initial_accumulator_value(-1.0))},
         {"adadelta_rho", paths<Adadelta>(AdadeltaOptions().rho(1.5))},
         {"adadelta_lr", paths<Adadelta>(AdadeltaOptions(-2.0))},
+        {"rprop_lr", paths<Rprop>(RpropOptions(-0.5))},
+        {"rprop_etas", paths<Rprop>(RpropOptions().etas(1.5, 1.2))},
+        {"asgd_lr", paths<ASGD>(ASGDOptions(-0.1))},
+        {"asgd_weight_decay", paths<ASGD>(ASGDOptions().weight_decay(-0.5))},
     };
     return table;
 }

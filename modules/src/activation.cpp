@@ -1,5 +1,6 @@
 #include "python_repr.hpp"
 
+#include <lazynn/autograd.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/nn/activation.hpp>
 
@@ -73,6 +74,68 @@ std::string Threshold::extra_repr() const {
 std::string Softmax::extra_repr() const { return "dim=" + std::to_string(options_.dim()); }
 std::string LogSoftmax::extra_repr() const { return "dim=" + std::to_string(options_.dim()); }
 std::string Softmin::extra_repr() const { return "dim=" + std::to_string(options_.dim()); }
+
+RReLU::RReLU(RReLUOptions options) : options_(options) {
+    set_name("RReLU");
+    if (!(options_.lower() <= options_.upper())) {
+        throw ValueError("RReLU: Lower bound should be less than or equal to the upper bound, got lower=" +
+                         number(options_.lower()) + " and upper=" + number(options_.upper()));
+    }
+}
+Tensor RReLU::forward(const Tensor& x) {
+    const double lower = options_.lower(), upper = options_.upper();
+    if (!is_training()) return where(x > 0.0, x, x * ((lower + upper) / 2));
+    // One slope per element, kept as a constant of the graph: the gradient is that slope.
+    Tensor slopes;
+    {
+        NoGradGuard no_grad;
+        slopes = where(x > 0.0, ones_like(x), rand_like(x) * (upper - lower) + lower);
+    }
+    return x * slopes;
+}
+std::string RReLU::extra_repr() const {
+    return "lower=" + number(options_.lower()) + ", upper=" + number(options_.upper());
+}
+
+// PyTorch's rules, boundaries included: hardshrink keeps x only strictly outside [-lambda, lambda],
+// softshrink moves x toward 0 by lambda (the gradient is 0 on the closed band).
+Tensor Hardshrink::forward(const Tensor& x) {
+    const double lambda = options_.lambda();
+    return where((x >= -lambda) & (x <= lambda), zeros_like(x), x);
+}
+std::string Hardshrink::extra_repr() const { return number(options_.lambda()); }
+
+Softshrink::Softshrink(SoftshrinkOptions options) : options_(options) {
+    set_name("Softshrink");
+    if (!(options_.lambda() >= 0)) {
+        throw ValueError("Softshrink: lambda must be greater or equal to 0, but found to be " +
+                         number(options_.lambda()) + ".");
+    }
+}
+Tensor Softshrink::forward(const Tensor& x) {
+    const double lambda = options_.lambda();
+    return where(x > lambda, x - lambda, where(x < -lambda, x + lambda, zeros_like(x)));
+}
+std::string Softshrink::extra_repr() const { return number(options_.lambda()); }
+
+Tensor GLU::forward(const Tensor& x) {
+    if (x.dim() == 0) throw ShapeError("GLU: glu does not support scalars because halving size must be even");
+    const std::int64_t dim = normalize_dim(options_.dim(), x.dim());
+    if (x.size(dim) % 2 != 0) {
+        throw ShapeError("GLU: Halving dimension must be even, but dimension " + std::to_string(dim) + " is size " +
+                         std::to_string(x.size(dim)));
+    }
+    const std::int64_t half = x.size(dim) / 2;
+    return x.narrow(dim, 0, half) * x.narrow(dim, half, half).sigmoid();
+}
+
+Tensor Softmax2d::forward(const Tensor& x) {
+    if (x.dim() != 3 && x.dim() != 4) {
+        throw ShapeError("Softmax2d: requires a 3D or 4D tensor as input, got " + std::to_string(x.dim()) + "D " +
+                         shape_to_list(x.shape()));
+    }
+    return x.softmax(-3);
+}
 
 PReLU::PReLU(PReLUOptions options) : options_(options) {
     set_name("PReLU");

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <limits>
+#include <numbers>
+#include <vector>
 
 namespace lazynn::nn {
 
@@ -232,5 +234,220 @@ Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const T
     return reduce((d_ap - d_an + margin).clamp_min(0.0), reduction);
 }
 
+Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_input, bool full, double eps,
+                        Reduction reduction) {
+    Tensor loss = log_input ? input.exp() - target * input : input - target * (input + eps).log();
+    if (full) {
+        // Stirling's approximation of log(target!), only where it is meaningful (target > 1).
+        const Tensor stirling = target * target.log() - target + (target * (2.0 * std::numbers::pi)).log() * 0.5;
+        loss = loss + stirling.masked_fill(target <= 1.0, 0.0);
+    }
+    return reduce(loss, reduction);
+}
+
+Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var_in, bool full, double eps,
+                         Reduction reduction) {
+    Tensor var = var_in;
+    if (var.shape() != input.shape()) {
+        const Shape lead(input.shape().begin(), input.shape().end() - (input.dim() > 0 ? 1 : 0));
+        const bool one_short = input.dim() > 0 && var.shape() == lead;
+        const bool last_is_one = input.dim() > 0 && var.dim() == input.dim() && var.size(-1) == 1 &&
+                                 Shape(var.shape().begin(), var.shape().end() - 1) == lead;
+        if (one_short) {
+            var = var.unsqueeze(-1);  // one variance per sample, broadcast over the last dim
+        } else if (!last_is_one) {
+            throw ValueError("gaussian_nll_loss: var is of incorrect size: expected " + shape_to_list(input.shape()) +
+                             " (like input), " + shape_to_list(lead) + " or " + shape_to_list(lead) + " + [1], got " +
+                             shape_to_list(var.shape()));
+        }
+    }
+    {
+        NoGradGuard no_grad;
+        if ((var < 0.0).any().item<bool>()) throw ValueError("gaussian_nll_loss: var has negative entry/entries");
+    }
+    // PyTorch clamps a copy of var under no_grad: the value is max(var, eps), the gradient passes
+    // as if unclamped.
+    const Tensor raised = var.detach().clamp_min(eps) - var.detach();
+    var = var + raised;
+    Tensor loss = (var.log() + (input - target).pow(2) / var) * 0.5;
+    if (full) loss = loss + 0.5 * std::log(2.0 * std::numbers::pi);
+    return reduce(loss, reduction);
+}
+
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin, Reduction reduction) {
+    // PyTorch's composition: the margin term wherever target != 1, the input wherever target != -1.
+    const Tensor zero = zeros_like(input);
+    const Tensor margin_term = where(target != 1.0, (margin - input).clamp_min(0.0), zero);
+    const Tensor self_term = where(target != -1.0, input, zero);
+    return reduce(margin_term + self_term, reduction);
+}
+
+namespace {
+
+/// log(1 + exp(z)) for any z: max(z, 0) + log1p(exp(-|z|)).
+Tensor softplus_exact(const Tensor& z) { return z.relu() + (-z.abs()).exp().log1p(); }
+
+/// The shape checks shared by the two multi-class hinge losses: input [N, C] or [C] (C > 0).
+void check_hinge_input(const Tensor& input, const char* op) {
+    const bool ok = (input.dim() == 2 && input.size(1) != 0) || (input.dim() == 1 && input.size(0) != 0);
+    if (!ok) {
+        throw ShapeError(std::string(op) + ": expected a non-empty vector [C] or matrix [N, C], got input of shape " +
+                         shape_to_list(input.shape()));
+    }
+    if (input.dtype() != kFloat32 && input.dtype() != kFloat64)
+        throw DtypeError(std::string(op) + ": expected a floating-point input, got " + dtype_name(input.dtype()));
+}
+
+void check_class_indices(const Tensor& target, const char* op) {
+    if (target.dtype() != kInt64)
+        throw DtypeError(std::string(op) + ": expected int64 class indices as target, got " +
+                         dtype_name(target.dtype()));
+}
+
+}  // namespace
+
+Tensor soft_margin_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+    return reduce(softplus_exact(-input * target), reduction);
+}
+
+Tensor multi_margin_loss(const Tensor& input, const Tensor& target, std::int64_t p, double margin, const Tensor& weight,
+                         Reduction reduction) {
+    constexpr const char* op = "multi_margin_loss";
+    if (p != 1 && p != 2)
+        throw ValueError("multi_margin_loss: only p == 1 and p == 2 supported, got p = " + std::to_string(p));
+    check_hinge_input(input, op);
+    check_class_indices(target, op);
+    const Tensor x = input.dim() == 1 ? input.unsqueeze(0) : input;
+    const std::int64_t n = x.size(0), classes = x.size(1);
+    if (target.dim() > 1 || target.numel() != n) {
+        throw ShapeError("multi_margin_loss: inconsistent target size, expected " + std::to_string(n) + " but got " +
+                         shape_to_list(target.shape()));
+    }
+    if (weight.defined() && (weight.dim() > 1 || weight.numel() != classes)) {
+        throw ShapeError("multi_margin_loss: inconsistent weight size, expected " + std::to_string(classes) +
+                         " but got " + shape_to_list(weight.shape()));
+    }
+    const Tensor y = target.reshape({n, 1});
+    {
+        NoGradGuard no_grad;
+        if (n > 0 && ((y < 0) | (y >= classes)).any().item<bool>()) {
+            throw IndexError("multi_margin_loss: target out of range: every class index must be in [0, " +
+                             std::to_string(classes) + ")");
+        }
+    }
+    // z[n, j] = margin - x[n, y_n] + x[n, j], counted where positive and j != y_n.
+    const Tensor z = margin - x.gather(1, y) + x;
+    const Tensor counted = (z > 0.0) & (arange(static_cast<double>(classes), kInt64).reshape({1, classes}) != y);
+    Tensor terms = where(counted, p == 2 ? z * z : z, zeros_like(z));
+    if (weight.defined()) terms = terms * weight.reshape({classes}).index_select(0, y.reshape({n})).reshape({n, 1});
+    Tensor loss = terms.sum({1}) / static_cast<double>(classes);
+    if (reduction == Reduction::None && target.dim() == 0) loss = loss.reshape({});
+    return reduce(loss, reduction);
+}
+
+Tensor multilabel_margin_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+    constexpr const char* op = "multilabel_margin_loss";
+    check_hinge_input(input, op);
+    check_class_indices(target, op);
+    if (target.shape() != input.shape()) {
+        throw ShapeError("multilabel_margin_loss: expected target shaped like input " + shape_to_list(input.shape()) +
+                         ", got " + shape_to_list(target.shape()));
+    }
+    const Tensor x = input.dim() == 1 ? input.unsqueeze(0) : input;
+    const std::int64_t n = x.size(0), classes = x.size(1);
+    // Each row's classes are its target entries before the first -1: read them once on the host.
+    const std::vector<std::int64_t> labels = target.to_vector<std::int64_t>();
+    const std::int64_t* y = labels.data();
+    std::vector<std::int64_t> count(static_cast<std::size_t>(n), 0);
+    std::vector<double> is_target(static_cast<std::size_t>(n * classes), 0.0);
+    std::int64_t longest = 0;
+    for (std::int64_t r = 0; r < n; ++r) {
+        std::int64_t k = 0;
+        for (; k < classes && y[r * classes + k] >= 0; ++k) {
+            const std::int64_t c = y[r * classes + k];
+            if (c >= classes) {
+                throw IndexError("multilabel_margin_loss: target index " + std::to_string(c) + " is out of range for " +
+                                 std::to_string(classes) + " classes (row " + std::to_string(r) + ")");
+            }
+            is_target[static_cast<std::size_t>(r * classes + c)] = 1.0;
+        }
+        count[static_cast<std::size_t>(r)] = k;
+        longest = std::max(longest, k);
+    }
+    const Tensor others = tensor(is_target, {n, classes}) == 0.0;
+    // Position k of every row at once: max(0, 1 - x[y_k] + x[i]) over the non-target classes i.
+    Tensor total = zeros({n}, x.dtype());
+    for (std::int64_t k = 0; k < longest; ++k) {
+        std::vector<std::int64_t> column(static_cast<std::size_t>(n), 0);
+        std::vector<double> valid(static_cast<std::size_t>(n), 0.0);
+        for (std::int64_t r = 0; r < n; ++r) {
+            if (k < count[static_cast<std::size_t>(r)]) {
+                column[static_cast<std::size_t>(r)] = y[r * classes + k];
+                valid[static_cast<std::size_t>(r)] = 1.0;
+            }
+        }
+        const Tensor index = tensor(column, {n, 1});
+        const Tensor z = 1.0 - x.gather(1, index) + x;
+        const Tensor counted = (z > 0.0) & others & (tensor(valid, {n, 1}) != 0.0);
+        total = total + where(counted, z, zeros_like(z)).sum({1});
+    }
+    Tensor loss = total / static_cast<double>(classes);
+    if (input.dim() == 1) loss = loss.reshape({});
+    return reduce(loss, reduction);
+}
+
+Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
+                                   Reduction reduction) {
+    // -(t * log(sigmoid(x)) + (1 - t) * log(sigmoid(-x))) = t * softplus(-x) + (1 - t) * softplus(x).
+    Tensor loss = target * softplus_exact(-input) + (1.0 - target) * softplus_exact(input);
+    if (weight.defined()) loss = loss * weight;
+    const std::int64_t class_dim = input.dim() - 1;
+    loss = loss.sum({class_dim}) / static_cast<double>(input.size(class_dim));
+    return reduce(loss, reduction);
+}
+
+Tensor triplet_margin_with_distance_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
+                                         const DistanceFunction& distance_function, double margin, bool swap,
+                                         Reduction reduction) {
+    if (anchor.dim() != positive.dim() || positive.dim() != negative.dim()) {
+        throw ShapeError(
+            "triplet_margin_with_distance_loss: The anchor, positive, and negative tensors are expected to have the "
+            "same number of dimensions, but got: anchor " +
+            std::to_string(anchor.dim()) + "D, positive " + std::to_string(positive.dim()) + "D, and negative " +
+            std::to_string(negative.dim()) + "D inputs");
+    }
+    const DistanceFunction distance = distance_function ? distance_function : [](const Tensor& a, const Tensor& b) {
+        return pairwise_distance(a, b);
+    };
+    const Tensor d_ap = distance(anchor, positive);
+    Tensor d_an = distance(anchor, negative);
+    if (swap) d_an = minimum(d_an, distance(positive, negative));
+    return reduce((d_ap - d_an + margin).clamp_min(0.0), reduction);
+}
+
 }  // namespace functional
+}  // namespace lazynn::nn
+
+namespace lazynn::nn {
+
+MultiMarginLoss::MultiMarginLoss(MultiMarginLossOptions options) : options_(std::move(options)) {
+    set_name("MultiMarginLoss");
+    if (options_.p() != 1 && options_.p() != 2)
+        throw ValueError("MultiMarginLoss: only p == 1 and p == 2 supported, got p = " + std::to_string(options_.p()));
+}
+
+TripletMarginWithDistanceLoss::TripletMarginWithDistanceLoss(TripletMarginWithDistanceLossOptions options)
+    : options_(std::move(options)) {
+    set_name("TripletMarginWithDistanceLoss");
+    // PyTorch holds its default distance as a child module (and prints it); so does lazynn.
+    if (!options_.distance_function()) register_module("distance_function", PairwiseDistance());
+}
+
+Tensor TripletMarginWithDistanceLoss::operator()(const Tensor& anchor, const Tensor& positive, const Tensor& negative) {
+    return call_with_hooks({anchor, positive, negative}, [&](const std::vector<Tensor>& in) {
+        return functional::triplet_margin_with_distance_loss(in[0], in[1], in[2], options_.distance_function(),
+                                                             options_.margin(), options_.swap(), options_.reduction());
+    });
+}
+
 }  // namespace lazynn::nn

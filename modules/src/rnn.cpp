@@ -232,6 +232,8 @@ template class LazyRecurrent<GRU>;
 RNNCellBase::RNNCellBase(std::string mode, RNNCellOptions options, bool lazy, const char* name)
     : mode_(std::move(mode)), options_(options) {
     set_name(name);
+    if ((mode_ == "LSTM" || mode_ == "GRU") && options_.nonlinearity() != RNNNonlinearity::Tanh)
+        throw ValueError(std::string(name) + ": the nonlinearity option is RNNCell's; " + name + " has fixed gates");
     const std::int64_t g = gates(), hidden = options_.hidden_size();
     weight_ih = lazy ? Parameter(UninitializedParameter()) : Parameter(empty({g * hidden, options_.input_size()}));
     weight_hh = Parameter(empty({g * hidden, hidden}));
@@ -294,6 +296,7 @@ RNNResult RNNCellBase::step_impl(const Tensor& input, const Tensor& h_given, con
 std::string RNNCellBase::extra_repr() const {
     std::string s = std::to_string(options_.input_size()) + ", " + std::to_string(options_.hidden_size());
     if (!options_.bias()) s += ", bias=False";
+    if (mode_ == "RNN_RELU") s += ", nonlinearity=relu";  // PyTorch's repr (no quotes)
     return s;
 }
 

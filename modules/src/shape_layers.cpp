@@ -5,6 +5,7 @@
 #include <lazynn/nn/shape_layers.hpp>
 
 #include <cmath>
+#include <tuple>
 
 namespace lazynn::nn {
 
@@ -57,6 +58,59 @@ Tensor PixelShuffle::forward(const Tensor& input) {
     Shape out = lead;
     out.insert(out.end(), {c / (r * r), h * r, w * r});
     return input.reshape(split).permute(perm).reshape(out);
+}
+
+PixelUnshuffle::PixelUnshuffle(PixelUnshuffleOptions options) : options_(options) {
+    set_name("PixelUnshuffle");
+    if (options_.downscale_factor() <= 0) throw ValueError("PixelUnshuffle: downscale_factor must be positive");
+}
+
+Tensor PixelUnshuffle::forward(const Tensor& input) {
+    if (input.dim() < 3)
+        throw ShapeError("pixel_unshuffle expects input to have at least 3 dimensions, but got input with " +
+                         std::to_string(input.dim()) + " dimension(s)");
+    const std::int64_t r = options_.downscale_factor();
+    const std::int64_t c = input.size(-3), h = input.size(-2), w = input.size(-1);
+    for (auto [size, side, dim] : {std::tuple{h, "height", "-2"}, std::tuple{w, "width", "-1"}}) {
+        if (size % r != 0) {
+            throw ShapeError(std::string("pixel_unshuffle expects ") + side +
+                             " to be divisible by downscale_factor, but input.size(" + dim +
+                             ")=" + std::to_string(size) + " is not divisible by " + std::to_string(r));
+        }
+    }
+    Shape lead(input.shape().begin(), input.shape().end() - 3);
+    Shape split = lead;
+    split.insert(split.end(), {c, h / r, r, w / r, r});
+    const auto b = static_cast<std::int64_t>(lead.size());
+    Shape perm;
+    for (std::int64_t i = 0; i < b; ++i) perm.push_back(i);
+    perm.insert(perm.end(), {b, b + 2, b + 4, b + 1, b + 3});  // [C, r, r, H/r, W/r]
+    Shape out = lead;
+    out.insert(out.end(), {c * r * r, h / r, w / r});
+    return input.reshape(split).permute(perm).reshape(out);
+}
+
+ChannelShuffle::ChannelShuffle(ChannelShuffleOptions options) : options_(options) {
+    set_name("ChannelShuffle");
+    if (options_.groups() <= 0) {
+        throw ValueError("ChannelShuffle: Number of groups to divide channels in must be positive. Value of groups:" +
+                         std::to_string(options_.groups()));
+    }
+}
+
+Tensor ChannelShuffle::forward(const Tensor& input) {
+    if (input.dim() <= 2) {
+        throw ShapeError("channel_shuffle expects input with > 2 dims, but got input with sizes " +
+                         shape_to_list(input.shape()));
+    }
+    const std::int64_t groups = options_.groups(), c = input.size(1);
+    if (c % groups != 0) {
+        throw ShapeError("ChannelShuffle: Number of channels must be divisible by groups. Got " + std::to_string(c) +
+                         " channels and " + std::to_string(groups) + " groups.");
+    }
+    Shape split{input.size(0), groups, c / groups};
+    split.insert(split.end(), input.shape().begin() + 2, input.shape().end());
+    return input.reshape(split).transpose(1, 2).reshape(input.shape());
 }
 
 ConstantPadNd::ConstantPadNd(std::vector<std::int64_t> padding, double value, const char* name)

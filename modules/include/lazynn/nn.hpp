@@ -5,6 +5,7 @@
 #include <lazynn/nn/attention.hpp>
 #include <lazynn/nn/container.hpp>
 #include <lazynn/nn/conv.hpp>
+#include <lazynn/nn/distance.hpp>
 #include <lazynn/nn/dropout.hpp>
 #include <lazynn/nn/embedding.hpp>
 #include <lazynn/nn/flatten.hpp>

@@ -9,6 +9,9 @@
 #include <lazynn/arg.hpp>
 #include <lazynn/optim/optimizer.hpp>
 
+#include <array>
+#include <string_view>
+
 namespace lazynn::optim {
 
 struct NAdamOptions {
@@ -49,6 +52,8 @@ struct NAdamState {
     std::vector<std::pair<const char*, Tensor*>> tensors() {
         return {{"exp_avg", &exp_avg}, {"exp_avg_sq", &exp_avg_sq}, {"mu_product", &mu_product_tensor}};
     }
+    /// mu_product holds one number per parameter.
+    static constexpr std::array<std::string_view, 1> kScalarTensors{"mu_product"};
 };
 /// Adam with Nesterov momentum and momentum decay.
 ///

@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -74,7 +75,9 @@ std::string empty_list_message(const char* optimizer);
 /// Shared implementation: parameter groups of `Options` and per-parameter `State`.
 /// Options must provide `lr()` (LAZYNN_ARG), `std::vector<OptionField> fields()`, `kName` and
 /// `validate(const char* optimizer)`; State must provide
-/// `std::vector<std::pair<const char*, Tensor*>> tensors()` and `double step`.
+/// `std::vector<std::pair<const char*, Tensor*>> tensors()` and `double step`, and may list in
+/// `static constexpr std::array<std::string_view, N> kScalarTensors` the tensors that hold one
+/// number rather than the parameter's shape.
 template <class Options, class State>
 class OptimizerBase : public Optimizer {
 public:
@@ -130,6 +133,16 @@ public:
                 update(p, grad, state, group.options);
             }
         }
+    }
+
+    /// Whether State declares `name` one number per parameter (State::kScalarTensors, optional).
+    static bool is_scalar_state(std::string_view name) {
+        if constexpr (requires { State::kScalarTensors; }) {
+            for (std::string_view scalar : State::kScalarTensors) {
+                if (scalar == name) return true;
+            }
+        }
+        return false;
     }
 
     /// The state of one parameter (created by its first step), or null.
@@ -216,8 +229,9 @@ public:
                 for (auto& [name, t] : s.tensors()) {
                     if (!sd.contains(sp + name)) continue;
                     const Tensor& stored = sd.at(sp + name);
-                    // NAdam's mu_product is one number per parameter; every other state has the parameter's shape.
-                    const Shape expected = std::string(name) == "mu_product" ? Shape{} : p.shape();
+                    // State entries listed in State::kScalarTensors (NAdam's mu_product, ASGD's eta
+                    // and mu) hold one number; every other has the parameter's shape.
+                    const Shape expected = is_scalar_state(name) ? Shape{} : p.shape();
                     if (!stored.defined() || is_lazy(stored) || stored.shape() != expected ||
                         stored.dtype() == kInt64) {
                         throw ValueError("optimizer load_state_dict: '" + sp + name + "' for " + which +

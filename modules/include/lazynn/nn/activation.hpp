@@ -362,6 +362,124 @@ private:
     SoftmaxOptions options_;
 };
 
+struct RReLUOptions {
+    /// The bounds of the uniform distribution the negative slopes are drawn from while training.
+    LAZYNN_ARG(double, lower) = 1.0 / 8.0;
+    LAZYNN_ARG(double, upper) = 1.0 / 3.0;
+};
+
+/// Randomized leaky ReLU: while training, each non-positive element gets its own slope drawn from
+/// U(lower, upper) (the global generator); in evaluation the slope is (lower + upper) / 2.
+/// Throws ValueError unless lower <= upper.
+///
+/// Example:
+///     nn::RReLU act(nn::RReLUOptions().lower(0.1).upper(0.3));
+class RReLU : public Module {
+    LAZYNN_MODULE(RReLU)
+public:
+    explicit RReLU(RReLUOptions options = {});
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const RReLUOptions& options() const { return options_; }
+
+private:
+    RReLUOptions options_;
+};
+
+struct ShrinkOptions {
+    ShrinkOptions(double lambda = 0.5) : lambda_(lambda) {}  // NOLINT(google-explicit-constructor): Hardshrink(0.3)
+    /// The half-width of the band around 0 that becomes 0.
+    LAZYNN_ARG(double, lambda);
+};
+/// PyTorch's names of the two shrink layers' options.
+using HardshrinkOptions = ShrinkOptions;
+using SoftshrinkOptions = ShrinkOptions;
+
+/// x where |x| > lambda, 0 inside [-lambda, lambda] (the gradient is 0 there too).
+///
+/// Example:
+///     nn::Hardshrink act(0.3);   // or nn::Hardshrink() for lambda 0.5
+class Hardshrink : public Module {
+    LAZYNN_MODULE(Hardshrink)
+public:
+    explicit Hardshrink(HardshrinkOptions options = {}) : options_(options) { set_name("Hardshrink"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const HardshrinkOptions& options() const { return options_; }
+
+private:
+    HardshrinkOptions options_;
+};
+
+/// x - lambda above lambda, x + lambda below -lambda, 0 between. Throws ValueError for lambda < 0
+/// (PyTorch raises at the first forward; lazynn at construction).
+///
+/// Example:
+///     nn::Softshrink act(0.3);
+class Softshrink : public Module {
+    LAZYNN_MODULE(Softshrink)
+public:
+    explicit Softshrink(SoftshrinkOptions options = {});
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const SoftshrinkOptions& options() const { return options_; }
+
+private:
+    SoftshrinkOptions options_;
+};
+
+/// x - tanh(x).
+///
+/// Example:
+///     nn::Tanhshrink act;
+class Tanhshrink : public Module {
+    LAZYNN_MODULE(Tanhshrink)
+public:
+    Tanhshrink() { set_name("Tanhshrink"); }
+    /// Shapes: input [*] -> output [*]
+    Tensor forward(const Tensor& input) override { return input - input.tanh(); }
+};
+
+struct GLUOptions {
+    GLUOptions(std::int64_t dim = -1) : dim_(dim) {}  // NOLINT(google-explicit-constructor): GLU(1)
+    /// The dimension split in half; its size must be even.
+    LAZYNN_ARG(std::int64_t, dim);
+};
+
+/// Gated linear unit: a * sigmoid(b), where a and b are the two halves of the input along dim.
+/// Throws ShapeError (PyTorch's message) when that size is odd or the input is 0-dim.
+///
+/// Example:
+///     nn::GLU glu;   // [N, 2H] -> [N, H]
+class GLU : public Module {
+    LAZYNN_MODULE(GLU)
+public:
+    explicit GLU(GLUOptions options = {}) : options_(options) { set_name("GLU"); }
+    /// Shapes: input [..., 2H, ...] (2H at dim) -> output [..., H, ...]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override { return "dim=" + std::to_string(options_.dim()); }
+    const GLUOptions& options() const { return options_; }
+
+private:
+    GLUOptions options_;
+};
+
+/// Softmax over the channels of each position: dim -3 of a [N, C, H, W] or [C, H, W] input.
+/// Throws ShapeError for any other number of dimensions.
+///
+/// Example:
+///     nn::Softmax2d act;   // y[n, :, h, w] sums to 1
+class Softmax2d : public Module {
+    LAZYNN_MODULE(Softmax2d)
+public:
+    Softmax2d() { set_name("Softmax2d"); }
+    /// Shapes: [N, C, H, W] or [C, H, W] -> same
+    Tensor forward(const Tensor& input) override;
+};
+
 struct PReLUOptions {
     /// 1 (one slope shared by all elements) or the number of channels (dim 1 of the input).
     LAZYNN_ARG(std::int64_t, num_parameters) = 1;

@@ -10,9 +10,14 @@
 //   losses (nn/loss.hpp, beside their options): mse_loss, l1_loss, smooth_l1_loss, huber_loss,
 //                         cross_entropy, nll_loss, binary_cross_entropy,
 //                         binary_cross_entropy_with_logits, kl_div, cosine_embedding_loss,
-//                         margin_ranking_loss, triplet_margin_loss
+//                         margin_ranking_loss, triplet_margin_loss, triplet_margin_with_distance_loss,
+//                         poisson_nll_loss, gaussian_nll_loss, hinge_embedding_loss,
+//                         soft_margin_loss, multi_margin_loss, multilabel_margin_loss,
+//                         multilabel_soft_margin_loss
+//   distances (nn/distance.hpp): cosine_similarity, pairwise_distance
 // Softmax, log_softmax and the other element-wise functions are Tensor methods (tensor.hpp).
 
+#include <lazynn/nn/distance.hpp>
 #include <lazynn/nn/loss.hpp>
 #include <lazynn/ops/convolution.hpp>
 #include <lazynn/ops/linear.hpp>

@@ -10,8 +10,10 @@
 
 #include <lazynn/arg.hpp>
 #include <lazynn/module.hpp>
+#include <lazynn/nn/distance.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace lazynn::nn {
@@ -68,6 +70,40 @@ Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Ten
                            Reduction reduction = Reduction::Mean);
 Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative, double margin = 1.0,
                            double p = 2.0, double eps = 1e-6, bool swap = false, Reduction reduction = Reduction::Mean);
+
+/// With log_input, exp(input) - target * input (input holds log-rates); otherwise
+/// input - target * log(input + eps). `full` adds Stirling's term for targets above 1.
+Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_input = true, bool full = false,
+                        double eps = 1e-8, Reduction reduction = Reduction::Mean);
+/// 0.5 * (log(var) + (input - target)^2 / var) (+ 0.5 * log(2 pi) with `full`). var is shaped like
+/// input, or like input without its last dim, or with a last dim of 1; values below eps are
+/// raised to eps (the gradient passes unchanged, as in PyTorch). ValueError for negative var.
+Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var, bool full = false,
+                         double eps = 1e-6, Reduction reduction = Reduction::Mean);
+/// input where target is 1, max(0, margin - input) where target is -1 (PyTorch adds both terms
+/// for any other target value).
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin = 1.0,
+                            Reduction reduction = Reduction::Mean);
+/// log(1 + exp(-target * input)), computed without overflow.
+Tensor soft_margin_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+/// Multi-class hinge: for input [N, C] (or [C]) and int64 class indices [N],
+/// sum over j != y of weight[y] * max(0, margin - x[y] + x[j])^p, divided by C. p is 1 or 2.
+Tensor multi_margin_loss(const Tensor& input, const Tensor& target, std::int64_t p = 1, double margin = 1.0,
+                         const Tensor& weight = Tensor(), Reduction reduction = Reduction::Mean);
+/// Multi-label hinge: target [N, C] (or [C]) int64 holds each row's classes, ended by the first -1;
+/// sum over those classes y and every class i not among them of max(0, 1 - (x[y] - x[i])), over C.
+Tensor multilabel_margin_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+/// Per-class binary cross-entropy with logits, averaged over the C classes of each sample:
+/// input, target [N, C]; weight [C] rescales the classes.
+Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                                   Reduction reduction = Reduction::Mean);
+/// A distance between two batches: (x1, x2) -> [N] (TripletMarginWithDistanceLoss's function).
+using DistanceFunction = std::function<Tensor(const Tensor&, const Tensor&)>;
+/// max(d(a, p) - d(a, n) + margin, 0) with any distance (pairwise_distance when empty); `swap`
+/// uses min(d(a, n), d(p, n)).
+Tensor triplet_margin_with_distance_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
+                                         const DistanceFunction& distance_function = {}, double margin = 1.0,
+                                         bool swap = false, Reduction reduction = Reduction::Mean);
 
 }  // namespace functional
 
@@ -399,6 +435,228 @@ public:
 
 private:
     MarginRankingLossOptions options_;
+};
+
+struct PoissonNLLLossOptions {
+    /// The input holds log-rates (exp is applied); otherwise rates.
+    LAZYNN_ARG(bool, log_input) = true;
+    /// Adds Stirling's approximation of log(target!) for targets above 1.
+    LAZYNN_ARG(bool, full) = false;
+    /// Keeps log(input + eps) finite when log_input is false.
+    LAZYNN_ARG(double, eps) = 1e-8;
+    LAZYNN_ARG(Reduction, reduction) = Reduction::Mean;
+};
+
+/// Negative log-likelihood of a Poisson-distributed target.
+///
+/// Example:
+///     nn::PoissonNLLLoss criterion(nn::PoissonNLLLossOptions().full(true));
+///     Tensor loss = criterion(log_rates, counts);
+class PoissonNLLLoss : public Loss {
+    LAZYNN_MODULE(PoissonNLLLoss)
+public:
+    explicit PoissonNLLLoss(PoissonNLLLossOptions options = {}) : options_(options) { set_name("PoissonNLLLoss"); }
+    /// Shapes: input [*], target [*] -> scalar, or [*]
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::poisson_nll_loss(input, target, options_.log_input(), options_.full(), options_.eps(),
+                                            options_.reduction());
+    }
+    const PoissonNLLLossOptions& options() const { return options_; }
+
+private:
+    PoissonNLLLossOptions options_;
+};
+
+struct GaussianNLLLossOptions {
+    /// Adds the constant 0.5 * log(2 pi).
+    LAZYNN_ARG(bool, full) = false;
+    /// The smallest variance used (larger values are taken as they are).
+    LAZYNN_ARG(double, eps) = 1e-6;
+    LAZYNN_ARG(Reduction, reduction) = Reduction::Mean;
+};
+
+/// Negative log-likelihood of a target under a Gaussian with the predicted mean and variance.
+///
+/// Example:
+///     nn::GaussianNLLLoss criterion;
+///     Tensor loss = criterion(mean, target, variance);   // variance [N, D], [N] or [N, 1]
+class GaussianNLLLoss : public Module {
+    LAZYNN_MODULE(GaussianNLLLoss)
+public:
+    explicit GaussianNLLLoss(GaussianNLLLossOptions options = {}) : options_(options) { set_name("GaussianNLLLoss"); }
+    /// Shapes: input [N, *], target [N, *], var like input, or without its last dim, or with a last dim
+    /// of 1 -> scalar, or [N, *]
+    Tensor operator()(const Tensor& input, const Tensor& target, const Tensor& var) {
+        return call_with_hooks({input, target, var}, [&](const std::vector<Tensor>& in) {
+            return functional::gaussian_nll_loss(in[0], in[1], in[2], options_.full(), options_.eps(),
+                                                 options_.reduction());
+        });
+    }
+    const GaussianNLLLossOptions& options() const { return options_; }
+
+private:
+    GaussianNLLLossOptions options_;
+};
+
+struct HingeEmbeddingLossOptions {
+    LAZYNN_ARG(double, margin) = 1.0;
+    LAZYNN_ARG(Reduction, reduction) = Reduction::Mean;
+};
+
+/// Hinge loss for a distance input and a target of 1 (similar) or -1 (dissimilar).
+///
+/// Example:
+///     nn::HingeEmbeddingLoss criterion(nn::HingeEmbeddingLossOptions().margin(2.0));
+///     Tensor loss = criterion(distances, labels);   // labels of 1 / -1
+class HingeEmbeddingLoss : public Loss {
+    LAZYNN_MODULE(HingeEmbeddingLoss)
+public:
+    explicit HingeEmbeddingLoss(HingeEmbeddingLossOptions options = {}) : options_(options) {
+        set_name("HingeEmbeddingLoss");
+    }
+    /// Shapes: input [*], target [*] of 1 / -1 -> scalar, or [*]
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::hinge_embedding_loss(input, target, options_.margin(), options_.reduction());
+    }
+    const HingeEmbeddingLossOptions& options() const { return options_; }
+
+private:
+    HingeEmbeddingLossOptions options_;
+};
+
+struct SoftMarginLossOptions {
+    SoftMarginLossOptions(Reduction reduction = Reduction::Mean)
+        : reduction_(reduction) {}  // NOLINT(google-explicit-constructor): SoftMarginLoss(Reduction::Sum)
+    LAZYNN_ARG(Reduction, reduction);
+};
+
+/// Logistic loss of a two-class target of 1 / -1: log(1 + exp(-target * input)).
+///
+/// Example:
+///     nn::SoftMarginLoss criterion;
+///     Tensor loss = criterion(scores, labels);
+class SoftMarginLoss : public Loss {
+    LAZYNN_MODULE(SoftMarginLoss)
+public:
+    explicit SoftMarginLoss(SoftMarginLossOptions options = {}) : options_(options) { set_name("SoftMarginLoss"); }
+    /// Shapes: input [*], target [*] -> scalar, or [*]
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::soft_margin_loss(input, target, options_.reduction());
+    }
+    const SoftMarginLossOptions& options() const { return options_; }
+
+private:
+    SoftMarginLossOptions options_;
+};
+
+struct MultiMarginLossOptions {
+    /// 1 or 2 (ValueError otherwise, as in PyTorch).
+    LAZYNN_ARG(std::int64_t, p) = 1;
+    LAZYNN_ARG(double, margin) = 1.0;
+    /// [C] class weights; undefined means all ones.
+    LAZYNN_ARG(Tensor, weight);
+    LAZYNN_ARG(Reduction, reduction) = Reduction::Mean;
+};
+
+/// Multi-class hinge loss on scores and class indices.
+///
+/// Example:
+///     nn::MultiMarginLoss criterion(nn::MultiMarginLossOptions().p(2).margin(0.5));
+///     Tensor loss = criterion(scores, labels);   // scores [N, C], labels int64 [N]
+class MultiMarginLoss : public Loss {
+    LAZYNN_MODULE(MultiMarginLoss)
+public:
+    explicit MultiMarginLoss(MultiMarginLossOptions options = {});
+    /// Shapes: input [N, C] or [C], target int64 [N] (or [1] / 0-dim) -> scalar, or [N]
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::multi_margin_loss(input, target, options_.p(), options_.margin(), options_.weight(),
+                                             options_.reduction());
+    }
+    const MultiMarginLossOptions& options() const { return options_; }
+
+private:
+    MultiMarginLossOptions options_;
+};
+
+struct MultiLabelMarginLossOptions {
+    MultiLabelMarginLossOptions(Reduction reduction = Reduction::Mean)
+        : reduction_(reduction) {}  // NOLINT(google-explicit-constructor): MultiLabelMarginLoss(Reduction::Sum)
+    LAZYNN_ARG(Reduction, reduction);
+};
+
+/// Multi-label hinge loss: each row's target lists its classes, padded with -1.
+///
+/// Example:
+///     nn::MultiLabelMarginLoss criterion;
+///     Tensor loss = criterion(scores, targets);   // scores [N, C]; targets int64 [N, C], e.g. {3, 0, -1, 1}
+class MultiLabelMarginLoss : public Loss {
+    LAZYNN_MODULE(MultiLabelMarginLoss)
+public:
+    explicit MultiLabelMarginLoss(MultiLabelMarginLossOptions options = {}) : options_(options) {
+        set_name("MultiLabelMarginLoss");
+    }
+    /// Shapes: input [N, C] or [C], target int64 like input -> scalar, or [N]
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::multilabel_margin_loss(input, target, options_.reduction());
+    }
+    const MultiLabelMarginLossOptions& options() const { return options_; }
+
+private:
+    MultiLabelMarginLossOptions options_;
+};
+
+struct MultiLabelSoftMarginLossOptions {
+    /// [C] class weights; undefined means all ones.
+    LAZYNN_ARG(Tensor, weight);
+    LAZYNN_ARG(Reduction, reduction) = Reduction::Mean;
+};
+
+/// One-versus-all logistic loss over C independent labels, averaged over the labels.
+///
+/// Example:
+///     nn::MultiLabelSoftMarginLoss criterion;
+///     Tensor loss = criterion(logits, targets);   // logits [N, C], targets of 0 / 1 [N, C]
+class MultiLabelSoftMarginLoss : public Loss {
+    LAZYNN_MODULE(MultiLabelSoftMarginLoss)
+public:
+    explicit MultiLabelSoftMarginLoss(MultiLabelSoftMarginLossOptions options = {}) : options_(std::move(options)) {
+        set_name("MultiLabelSoftMarginLoss");
+    }
+    /// Shapes: input [N, C], target [N, C] -> scalar, or [N]
+    Tensor forward(const Tensor& input, const Tensor& target) override {
+        return functional::multilabel_soft_margin_loss(input, target, options_.weight(), options_.reduction());
+    }
+    const MultiLabelSoftMarginLossOptions& options() const { return options_; }
+
+private:
+    MultiLabelSoftMarginLossOptions options_;
+};
+
+struct TripletMarginWithDistanceLossOptions {
+    /// (x1, x2) -> one distance per row; empty means PairwiseDistance (Euclidean).
+    LAZYNN_ARG(functional::DistanceFunction, distance_function);
+    LAZYNN_ARG(double, margin) = 1.0;
+    LAZYNN_ARG(bool, swap) = false;
+    LAZYNN_ARG(Reduction, reduction) = Reduction::Mean;
+};
+
+/// TripletMarginLoss with a distance of your choice. Without one it holds a PairwiseDistance child
+/// named distance_function, as PyTorch's does (and prints it).
+///
+/// Example:
+///     nn::TripletMarginWithDistanceLoss criterion(nn::TripletMarginWithDistanceLossOptions().distance_function(
+///         [](const Tensor& a, const Tensor& b) { return 1.0 - nn::functional::cosine_similarity(a, b); }));
+///     Tensor loss = criterion(anchor, positive, negative);
+class TripletMarginWithDistanceLoss : public Module {
+    LAZYNN_MODULE(TripletMarginWithDistanceLoss)
+public:
+    explicit TripletMarginWithDistanceLoss(TripletMarginWithDistanceLossOptions options = {});
+    /// Shapes: anchor, positive, negative [N, D] (the same number of dims) -> scalar, or [N]
+    Tensor operator()(const Tensor& anchor, const Tensor& positive, const Tensor& negative);
+    const TripletMarginWithDistanceLossOptions& options() const { return options_; }
+
+private:
+    TripletMarginWithDistanceLossOptions options_;
 };
 
 }  // namespace lazynn::nn

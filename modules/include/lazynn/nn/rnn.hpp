@@ -180,13 +180,16 @@ using LazyRNN = LazyRecurrent<RNN>;
 using LazyLSTM = LazyRecurrent<LSTM>;
 using LazyGRU = LazyRecurrent<GRU>;
 
-/// A recurrent cell's options (PyTorch's RNNCell/LSTMCell/GRUCell(input_size, hidden_size, bias=True)).
+/// A recurrent cell's options (PyTorch's RNNCell/LSTMCell/GRUCell(input_size, hidden_size, bias=True),
+/// and RNNCell's nonlinearity='tanh').
 struct RNNCellOptions {
     RNNCellOptions(std::int64_t input_size, std::int64_t hidden_size)
         : input_size_(input_size), hidden_size_(hidden_size) {}
     LAZYNN_ARG(std::int64_t, input_size);
     LAZYNN_ARG(std::int64_t, hidden_size);
     LAZYNN_ARG(bool, bias) = true;
+    /// RNNCell only (LSTMCell and GRUCell have fixed gates: ValueError for ReLU).
+    LAZYNN_ARG(RNNNonlinearity, nonlinearity) = RNNNonlinearity::Tanh;
 };
 
 /// One step of a recurrence: RNNCell, LSTMCell, GRUCell (weights weight_ih, weight_hh, bias_ih, bias_hh).
@@ -218,19 +221,26 @@ protected:
     RNNCellOptions options_;
 };
 
-/// One tanh RNN step.
+/// One Elman RNN step: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh), or relu with
+/// RNNCellOptions::nonlinearity(RNNNonlinearity::ReLU).
 ///
 /// Example:
 ///     nn::RNNCell cell(4, 8);   auto r = cell.step(x, h);   // r.h_n [N, 8]
+///     nn::RNNCell relu_cell(nn::RNNCellOptions(4, 8).nonlinearity(nn::RNNNonlinearity::ReLU));
 class RNNCell : public RNNCellBase {
     LAZYNN_MODULE(RNNCell)
 public:
-    explicit RNNCell(RNNCellOptions options) : RNNCellBase("RNN_TANH", options, false, "RNNCell") {}
+    explicit RNNCell(RNNCellOptions options) : RNNCellBase(mode_of(options), options, false, "RNNCell") {}
     RNNCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true)
         : RNNCell(RNNCellOptions(input_size, hidden_size).bias(bias)) {}
 
 protected:
-    RNNCell(RNNCellOptions options, Uninitialized) : RNNCellBase("RNN_TANH", options, true, "RNNCell") {}
+    RNNCell(RNNCellOptions options, Uninitialized) : RNNCellBase(mode_of(options), options, true, "RNNCell") {}
+
+private:
+    static const char* mode_of(const RNNCellOptions& o) {
+        return o.nonlinearity() == RNNNonlinearity::ReLU ? "RNN_RELU" : "RNN_TANH";
+    }
 };
 
 /// One LSTM step.
@@ -274,6 +284,8 @@ class LazyCell : public Lazy<Cell> {
 public:
     explicit LazyCell(std::int64_t hidden_size, bool bias = true)
         : Lazy<Cell>(RNNCellOptions(0, hidden_size).bias(bias)) {}
+    /// Every other option (LazyRNNCell's nonlinearity); input_size is inferred, whatever it says.
+    explicit LazyCell(RNNCellOptions options) : Lazy<Cell>(options.input_size(0)) {}
 
 protected:
     void infer_options(const std::vector<Tensor>& inputs) override { this->options_.input_size(inputs[0].size(-1)); }

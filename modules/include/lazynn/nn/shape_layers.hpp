@@ -1,5 +1,5 @@
 #pragma once
-// Layers that rearrange or resample: Unflatten, PixelShuffle, ZeroPad2d, ConstantPad1d/2d,
+// Layers that rearrange or resample: Unflatten, PixelShuffle, PixelUnshuffle, ChannelShuffle, ZeroPad2d, ConstantPad1d/2d,
 // Upsample (nearest, bilinear), AdaptiveMaxPool1d/2d. (The channel dropouts moved to
 // dropout.hpp, which this header still includes.)
 
@@ -62,6 +62,56 @@ public:
 
 private:
     PixelShuffleOptions options_;
+};
+
+struct PixelUnshuffleOptions {
+    PixelUnshuffleOptions(std::int64_t downscale_factor)
+        : downscale_factor_(downscale_factor) {}  // NOLINT(google-explicit-constructor): PixelUnshuffle(2)
+    LAZYNN_ARG(std::int64_t, downscale_factor);
+};
+
+/// PixelShuffle's inverse: each r x r block of pixels becomes r*r channels. Throws ValueError for a
+/// factor below 1 and ShapeError (PyTorch's messages) unless H and W divide by r.
+///
+/// Example:
+///     nn::PixelUnshuffle unshuffle(2);   // [N, 3, 8, 8] -> [N, 12, 4, 4]
+class PixelUnshuffle : public Module {
+    LAZYNN_MODULE(PixelUnshuffle)
+public:
+    explicit PixelUnshuffle(PixelUnshuffleOptions options);
+    /// Shapes: [*, C, H*r, W*r] -> [*, C*r*r, H, W]
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override {
+        return "downscale_factor=" + std::to_string(options_.downscale_factor());
+    }
+    const PixelUnshuffleOptions& options() const { return options_; }
+
+private:
+    PixelUnshuffleOptions options_;
+};
+
+struct ChannelShuffleOptions {
+    ChannelShuffleOptions(std::int64_t groups) : groups_(groups) {}  // NOLINT(google-explicit-constructor)
+    LAZYNN_ARG(std::int64_t, groups);
+};
+
+/// ShuffleNet's channel shuffle: the C channels, seen as [groups, C / groups], are transposed, so
+/// channel g * (C / groups) + k moves to k * groups + g. Throws ValueError for groups < 1 and
+/// ShapeError (PyTorch's messages) unless C divides by groups.
+///
+/// Example:
+///     nn::ChannelShuffle shuffle(2);   // channels 0 1 2 3 -> 0 2 1 3
+class ChannelShuffle : public Module {
+    LAZYNN_MODULE(ChannelShuffle)
+public:
+    explicit ChannelShuffle(ChannelShuffleOptions options);
+    /// Shapes: [N, C, *] -> same
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override { return "groups=" + std::to_string(options_.groups()); }
+    const ChannelShuffleOptions& options() const { return options_; }
+
+private:
+    ChannelShuffleOptions options_;
 };
 
 /// Constant padding: D amounts in PyTorch's order (left, right[, top, bottom]) and the fill value.
