@@ -1,9 +1,13 @@
 // Attention (modules/src/attention.cpp): MultiheadAttention against PyTorch, masks, the transformer
-// encoder, and LazyMultiheadAttention.
+// encoder, LazyMultiheadAttention, and the decoder side (TransformerDecoderLayer, TransformerDecoder,
+// Transformer) against PyTorch.
 #include "test_support.hpp"
 
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <map>
+#include <memory>
 
 using namespace lazynn;
 using namespace lazynn::nn;
@@ -158,5 +162,132 @@ TEST_SUITE("lazy attention") {
         CHECK(self.in_proj_weight.dtype() == kFloat64);
         CHECK(
             autograd::gradcheck([&](const std::vector<Tensor>& in) { return self(in[0], in[0], in[0]).output; }, {x}));
+    }
+}
+
+TEST_SUITE("transformer decoder vs PyTorch") {
+    // Each case: a module, how to call it with the fixture's two inputs and masks.
+    struct DecoderCase {
+        std::function<std::unique_ptr<Module>()> make;
+        std::function<Tensor(Module&, const Tensor&, const Tensor&, const std::map<std::string, Tensor>&)> call;
+    };
+
+    Tensor mask_of(const std::map<std::string, Tensor>& masks, const std::string& name) {
+        auto it = masks.find(name);
+        return it == masks.end() ? Tensor() : it->second;
+    }
+
+    DecoderMasks decoder_masks(const std::map<std::string, Tensor>& m) {
+        return {mask_of(m, "tgt_mask"), mask_of(m, "memory_mask"), mask_of(m, "tgt_key_padding_mask"),
+                mask_of(m, "memory_key_padding_mask")};
+    }
+
+    const std::map<std::string, DecoderCase>& decoder_cases() {
+        static const std::map<std::string, DecoderCase> table = {
+            {"decoder_layer",
+             {[] {
+                  return std::make_unique<TransformerDecoderLayer>(
+                      TransformerDecoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0));
+              },
+              [](Module& m, const Tensor& tgt, const Tensor& memory, const auto& masks) {
+                  return static_cast<TransformerDecoderLayer&>(m)(tgt, memory, decoder_masks(masks));
+              }}},
+            {"decoder_layer_norm_first_gelu_batch_first",
+             {[] {
+                  return std::make_unique<TransformerDecoderLayer>(TransformerDecoderLayerOptions(8, 4)
+                                                                       .dim_feedforward(12)
+                                                                       .dropout(0.0)
+                                                                       .activation(TransformerActivation::GELU)
+                                                                       .norm_first(true)
+                                                                       .batch_first(true));
+              },
+              [](Module& m, const Tensor& tgt, const Tensor& memory, const auto& masks) {
+                  return static_cast<TransformerDecoderLayer&>(m)(tgt, memory, decoder_masks(masks));
+              }}},
+            {"decoder_stack_norm",
+             {[] {
+                  return std::make_unique<TransformerDecoder>(
+                      TransformerDecoderLayer(TransformerDecoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.0)), 2,
+                      LayerNorm(Shape{8}));
+              },
+              [](Module& m, const Tensor& tgt, const Tensor& memory, const auto& masks) {
+                  return static_cast<TransformerDecoder&>(m)(tgt, memory, decoder_masks(masks));
+              }}},
+            {"transformer",
+             {[] {
+                  return std::make_unique<Transformer>(TransformerOptions()
+                                                           .d_model(8)
+                                                           .nhead(2)
+                                                           .num_encoder_layers(2)
+                                                           .num_decoder_layers(2)
+                                                           .dim_feedforward(16)
+                                                           .dropout(0.0));
+              },
+              [](Module& m, const Tensor& src, const Tensor& tgt, const auto& masks) {
+                  TransformerMasks all;
+                  all.src_key_padding_mask = mask_of(masks, "src_key_padding_mask");
+                  all.decoder = decoder_masks(masks);
+                  return static_cast<Transformer&>(m)(src, tgt, all);
+              }}},
+        };
+        return table;
+    }
+
+    TEST_CASE("decoder layers, the decoder stack and Transformer match: outputs, every gradient, printing") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json").at("decoder");
+        CHECK(fixture.size() == decoder_cases().size());
+        for (const auto& [name_entry, c] : decoder_cases()) {
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
+            CAPTURE(name);
+            const auto& f = fixture.at(name);
+            auto module = c.make();
+            module->to(kFloat64);
+            StateDict sd;
+            for (auto it = f.at("state").begin(); it != f.at("state").end(); ++it)
+                sd.insert(it.key(), fixture_tensor(it.value()));
+            CHECK(module->load_state_dict(sd).ok());
+            std::map<std::string, Tensor> masks;
+            for (auto it = f.at("masks").begin(); it != f.at("masks").end(); ++it)
+                masks[it.key()] = fixture_tensor(it.value()) != 0.0;
+            Tensor a = fixture_tensor(f.at("inputs")[0]).requires_grad_();
+            Tensor b = fixture_tensor(f.at("inputs")[1]).requires_grad_();
+            const Tensor y = c.call(*module, a, b, masks);
+            check_close(y, fixture_tensor(f.at("output")), 1e-9, 1e-12);
+            (y * fixture_tensor(f.at("weight"))).sum().backward();
+            check_close(a.grad(), fixture_tensor(f.at("grads")[0]), 1e-8, 1e-10);
+            check_close(b.grad(), fixture_tensor(f.at("grads")[1]), 1e-8, 1e-10);
+            CHECK(f.at("param_grads").size() == module->named_parameters().size());
+            for (auto it = f.at("param_grads").begin(); it != f.at("param_grads").end(); ++it) {
+                CAPTURE(it.key());
+                check_close(module->get_parameter(it.key()).grad(), fixture_tensor(it.value()), 1e-8, 1e-10);
+            }
+            CHECK(module->str() == f.at("repr").get<std::string>());
+            if (name == "decoder_layer") {
+                const auto check = autograd::gradcheck(
+                    [&](const std::vector<Tensor>& in) { return c.call(*module, in[0], in[1], masks); },
+                    {fixture_tensor(f.at("inputs")[0]).requires_grad_(),
+                     fixture_tensor(f.at("inputs")[1]).requires_grad_()});
+                CHECK_MESSAGE(check.ok, check.message);
+            }
+        }
+    }
+
+    TEST_CASE("Transformer initialises every matrix with xavier_uniform_ from its seed and checks its inputs") {
+        manual_seed(3);
+        Transformer a(TransformerOptions().d_model(8).nhead(2).num_encoder_layers(1).num_decoder_layers(1));
+        manual_seed(3);
+        Transformer b(TransformerOptions().d_model(8).nhead(2).num_encoder_layers(1).num_decoder_layers(1));
+        CHECK(equal(a.get_parameter("decoder.layers.0.linear1.weight"),
+                    b.get_parameter("decoder.layers.0.linear1.weight")));
+        // xavier_uniform_ bound for linear1 [2048, 8]: sqrt(6 / (8 + 2048)).
+        const double bound = std::sqrt(6.0 / (8.0 + 2048.0));
+        CHECK(a.get_parameter("decoder.layers.0.linear1.weight").abs().max().item<float>() <= bound);
+        CHECK(a.get_parameter("encoder.norm.weight").min().item<float>() == 1.0f);  // 1-D: left as LayerNorm made it
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(a(randn({5, 2, 8}), randn({4, 3, 8})), ShapeError,
+                                        "the batch number of src and tgt must be equal");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(a(randn({5, 2, 8}), randn({4, 2, 6})), ShapeError,
+                                        "the feature number of src and tgt must be equal to d_model (8)");
+        CHECK(a(randn({5, 2, 8}), randn({4, 2, 8})).shape() == Shape{4, 2, 8});
+        CHECK(a(randn({5, 8}), randn({4, 8})).shape() == Shape{4, 8});  // unbatched
     }
 }

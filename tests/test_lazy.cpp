@@ -693,6 +693,7 @@ TEST_SUITE("a lazy module's parameter list is fixed at construction (issue 22, i
         if constexpr (std::is_base_of_v<nn::MultiheadAttention, M>) {
             if (inputs.size() == 3) (void)module(inputs[0], inputs[1], inputs[2]);
         }
+        if constexpr (std::is_base_of_v<nn::Bilinear, M>) (void)module(inputs.at(0), inputs.at(1));
         if (inputs.size() == 1) module.initialize(inputs[0]);
         std::vector<std::string> after, buffers_after;
         std::vector<Parameter> held_after;
@@ -735,6 +736,9 @@ TEST_SUITE("a lazy module's parameter list is fixed at construction (issue 22, i
         check_fixed(nn::LazyRNNCell(5), {randn({2, 6})}, "LazyRNNCell");
         check_fixed(nn::LazyLSTMCell(5), {randn({2, 6})}, "LazyLSTMCell");
         check_fixed(nn::LazyGRUCell(5), {randn({2, 6})}, "LazyGRUCell");
+        check_fixed(nn::LazyRNNCell(nn::RNNCellOptions(0, 5).nonlinearity(nn::RNNNonlinearity::ReLU)), {randn({2, 6})},
+                    "LazyRNNCell, relu");
+        check_fixed(nn::LazyBilinear(3), {randn({2, 4}), randn({2, 5})}, "LazyBilinear");
         check_fixed(nn::LazyMultiheadAttention(2), {seq}, "LazyMultiheadAttention");
         check_fixed(nn::LazyMultiheadAttention(nn::MultiheadAttentionOptions(0, 2).separate_projections(true)),
                     {seq, randn({3, 2, 4}), randn({3, 2, 5})}, "LazyMultiheadAttention, separate projections");

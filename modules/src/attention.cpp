@@ -360,4 +360,151 @@ Tensor TransformerEncoder::operator()(const Tensor& src, const Tensor& mask, con
     });
 }
 
+// ---- Transformer decoder ----
+
+namespace {
+
+Tensor feed_forward_activation(const Tensor& x, TransformerActivation activation) {
+    return activation == TransformerActivation::GELU ? x.gelu() : x.relu();
+}
+
+}  // namespace
+
+TransformerDecoderLayer::TransformerDecoderLayer(TransformerDecoderLayerOptions o)
+    : self_attn(this, "self_attn",
+                MultiheadAttentionOptions(o.d_model(), o.nhead()).dropout(o.dropout()).batch_first(o.batch_first())),
+      multihead_attn(
+          this, "multihead_attn",
+          MultiheadAttentionOptions(o.d_model(), o.nhead()).dropout(o.dropout()).batch_first(o.batch_first())),
+      linear1(this, "linear1", o.d_model(), o.dim_feedforward()),
+      dropout(this, "dropout", o.dropout()),
+      linear2(this, "linear2", o.dim_feedforward(), o.d_model()),
+      norm1(this, "norm1", Shape{o.d_model()}, o.layer_norm_eps()),
+      norm2(this, "norm2", Shape{o.d_model()}, o.layer_norm_eps()),
+      norm3(this, "norm3", Shape{o.d_model()}, o.layer_norm_eps()),
+      dropout1(this, "dropout1", o.dropout()),
+      dropout2(this, "dropout2", o.dropout()),
+      dropout3(this, "dropout3", o.dropout()),
+      options_(std::move(o)) {
+    set_name("TransformerDecoderLayer");
+}
+
+Tensor TransformerDecoderLayer::operator()(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks) {
+    return call_with_hooks(
+        {tgt, memory, masks.tgt_mask, masks.memory_mask, masks.tgt_key_padding_mask, masks.memory_key_padding_mask},
+        [&](const std::vector<Tensor>& in) {
+            return decode(in[0], in[1], DecoderMasks{in[2], in[3], in[4], in[5]});
+        });
+}
+
+Tensor TransformerDecoderLayer::decode(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks) {
+    auto self_attention = [&](const Tensor& x) {
+        AttentionCall call;
+        call.attn_mask = masks.tgt_mask;
+        call.key_padding_mask = masks.tgt_key_padding_mask;
+        call.need_weights = false;
+        return dropout1(self_attn(x, x, x, call).output);
+    };
+    auto cross_attention = [&](const Tensor& x) {
+        AttentionCall call;
+        call.attn_mask = masks.memory_mask;
+        call.key_padding_mask = masks.memory_key_padding_mask;
+        call.need_weights = false;
+        return dropout2(multihead_attn(x, memory, memory, call).output);
+    };
+    auto feed_forward = [&](const Tensor& x) {
+        return dropout3(linear2(dropout(feed_forward_activation(linear1(x), options_.activation()))));
+    };
+    Tensor x = tgt;
+    if (options_.norm_first()) {
+        x = x + self_attention(norm1(x));
+        x = x + cross_attention(norm2(x));
+        x = x + feed_forward(norm3(x));
+    } else {
+        x = norm1(x + self_attention(x));
+        x = norm2(x + cross_attention(x));
+        x = norm3(x + feed_forward(x));
+    }
+    return x;
+}
+
+TransformerDecoder::TransformerDecoder(const TransformerDecoderLayer& layer, std::int64_t num_layers,
+                                       std::optional<LayerNorm> norm) {
+    set_name("TransformerDecoder");
+    auto& layers = register_module("layers", ModuleList());
+    for (std::int64_t i = 0; i < num_layers; ++i) layers.push_back(TransformerDecoderLayer(layer));
+    if (norm) register_module("norm", std::move(*norm));
+}
+
+std::size_t TransformerDecoder::num_layers() const {
+    return const_cast<TransformerDecoder*>(this)->get_submodule("layers").children().size();
+}
+
+Tensor TransformerDecoder::operator()(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks) {
+    return call_with_hooks(
+        {tgt, memory, masks.tgt_mask, masks.memory_mask, masks.tgt_key_padding_mask, masks.memory_key_padding_mask},
+        [&](const std::vector<Tensor>& in) {
+            const DecoderMasks m{in[2], in[3], in[4], in[5]};
+            Tensor x = in[0];
+            for (Module* layer : get_submodule("layers").children())
+                x = (*static_cast<TransformerDecoderLayer*>(layer))(x, in[1], m);
+            for (auto& [name, child] : named_children()) {
+                if (name == "norm") x = (*child)(x);
+            }
+            return x;
+        });
+}
+
+namespace {
+
+TransformerEncoderLayerOptions layer_options(const TransformerOptions& o) {
+    return TransformerEncoderLayerOptions(o.d_model(), o.nhead())
+        .dim_feedforward(o.dim_feedforward())
+        .dropout(o.dropout())
+        .activation(o.activation())
+        .layer_norm_eps(o.layer_norm_eps())
+        .batch_first(o.batch_first())
+        .norm_first(o.norm_first());
+}
+
+}  // namespace
+
+Transformer::Transformer(TransformerOptions o)
+    : encoder(this, "encoder", TransformerEncoderLayer(layer_options(o)), o.num_encoder_layers(),
+              LayerNorm(Shape{o.d_model()}, o.layer_norm_eps())),
+      decoder(this, "decoder", TransformerDecoderLayer(layer_options(o)), o.num_decoder_layers(),
+              LayerNorm(Shape{o.d_model()}, o.layer_norm_eps())),
+      options_(std::move(o)) {
+    set_name("Transformer");
+    reset_parameters();
+}
+
+void Transformer::reset_parameters() {
+    Generator gen = init_generator();
+    for (Tensor p : parameters()) {
+        if (p.dim() > 1) init::xavier_uniform_(p, 1.0, gen);
+    }
+}
+
+Tensor Transformer::operator()(const Tensor& src, const Tensor& tgt, const TransformerMasks& masks) {
+    const bool batched = src.dim() == 3;
+    const std::int64_t batch_dim = options_.batch_first() ? 0 : 1;
+    if (batched && tgt.dim() == 3 && src.size(batch_dim) != tgt.size(batch_dim)) {
+        throw ShapeError("Transformer: the batch number of src and tgt must be equal, got src " +
+                         shape_to_list(src.shape()) + " and tgt " + shape_to_list(tgt.shape()));
+    }
+    if (src.dim() == 0 || tgt.dim() == 0 || src.size(-1) != options_.d_model() || tgt.size(-1) != options_.d_model()) {
+        throw ShapeError("Transformer: the feature number of src and tgt must be equal to d_model (" +
+                         std::to_string(options_.d_model()) + "), got src " + shape_to_list(src.shape()) + " and tgt " +
+                         shape_to_list(tgt.shape()));
+    }
+    return call_with_hooks(
+        {src, tgt, masks.src_mask, masks.src_key_padding_mask, masks.decoder.tgt_mask, masks.decoder.memory_mask,
+         masks.decoder.tgt_key_padding_mask, masks.decoder.memory_key_padding_mask},
+        [&](const std::vector<Tensor>& in) {
+            const Tensor memory = encoder(in[0], in[2], in[3]);
+            return decoder(in[1], memory, DecoderMasks{in[4], in[5], in[6], in[7]});
+        });
+}
+
 }  // namespace lazynn::nn

@@ -1,5 +1,5 @@
 #pragma once
-// MultiheadAttention, TransformerEncoderLayer and TransformerEncoder, with PyTorch's parameter
+// MultiheadAttention, the Transformer's encoder and decoder layers and stacks, and Transformer, with PyTorch's parameter
 // names (in_proj_weight, out_proj.weight, self_attn..., linear1, norm1, ...).
 //
 // Masks: attn_mask and key_padding_mask are bool masks (true = not allowed to attend) or additive
@@ -226,6 +226,122 @@ public:
     /// Shapes: src [S, N, E] -> same
     Tensor forward(const Tensor& src) override { return (*this)(src, Tensor(), Tensor()); }
     std::size_t num_layers() const;
+};
+
+/// TransformerDecoderLayer's options: the encoder layer's (PyTorch's TransformerDecoderLayer takes
+/// the same arguments with the same defaults).
+using TransformerDecoderLayerOptions = TransformerEncoderLayerOptions;
+
+/// The masks of a decoder call, each optional (bool, true = masked, or additive; AttentionCall's
+/// forms): PyTorch's tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask.
+struct DecoderMasks {
+    Tensor tgt_mask;                 // [T, T] (causal_mask(T) for autoregressive decoding)
+    Tensor memory_mask;              // [T, S]
+    Tensor tgt_key_padding_mask;     // [N, T]
+    Tensor memory_key_padding_mask;  // [N, S]
+};
+
+/// Self-attention over the target, attention to the encoder's output (memory), then a feed-forward
+/// block, each with a residual and a LayerNorm (after, or before with norm_first). PyTorch's
+/// parameter names: self_attn, multihead_attn, linear1, linear2, norm1..3.
+///
+/// Example:
+///     nn::TransformerDecoderLayer layer(nn::TransformerDecoderLayerOptions(8, 2).dim_feedforward(16));
+///     nn::DecoderMasks masks;
+///     masks.tgt_mask = nn::causal_mask(5);
+///     Tensor y = layer(tgt, memory, masks);   // tgt [T, N, E], memory [S, N, E] -> [T, N, E]
+class TransformerDecoderLayer : public Module {
+    LAZYNN_MODULE(TransformerDecoderLayer)
+public:
+    explicit TransformerDecoderLayer(TransformerDecoderLayerOptions options);
+    /// Shapes: tgt [T, N, E], memory [S, N, E] ([N, T, E], [N, S, E] with batch_first) -> [T, N, E]
+    Tensor operator()(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks = {});
+    const TransformerDecoderLayerOptions& options() const { return options_; }
+
+    MultiheadAttention self_attn;
+    MultiheadAttention multihead_attn;
+    Linear linear1;
+    Dropout dropout;
+    Linear linear2;
+    LayerNorm norm1;
+    LayerNorm norm2;
+    LayerNorm norm3;
+    Dropout dropout1;
+    Dropout dropout2;
+    Dropout dropout3;
+
+private:
+    Tensor decode(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks);
+    TransformerDecoderLayerOptions options_;
+};
+
+/// num_layers copies of a decoder layer, each attending to the same memory, then an optional norm.
+///
+/// Example:
+///     nn::TransformerDecoder decoder(nn::TransformerDecoderLayer(nn::TransformerDecoderLayerOptions(8, 2)), 3);
+///     Tensor y = decoder(tgt, memory);
+class TransformerDecoder : public Module {
+    LAZYNN_MODULE(TransformerDecoder)
+public:
+    /// num_layers deep copies of `layer` (named layers.0, layers.1, ...), then an optional norm.
+    TransformerDecoder(const TransformerDecoderLayer& layer, std::int64_t num_layers,
+                       std::optional<LayerNorm> norm = std::nullopt);
+    /// Shapes: tgt [T, N, E], memory [S, N, E] -> [T, N, E]
+    Tensor operator()(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks = {});
+    std::size_t num_layers() const;
+};
+
+/// Transformer's options (PyTorch's Transformer(d_model=512, nhead=8, num_encoder_layers=6,
+/// num_decoder_layers=6, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
+/// batch_first=False, norm_first=False)).
+struct TransformerOptions {
+    LAZYNN_ARG(std::int64_t, d_model) = 512;
+    LAZYNN_ARG(std::int64_t, nhead) = 8;
+    LAZYNN_ARG(std::int64_t, num_encoder_layers) = 6;
+    LAZYNN_ARG(std::int64_t, num_decoder_layers) = 6;
+    LAZYNN_ARG(std::int64_t, dim_feedforward) = 2048;
+    LAZYNN_ARG(double, dropout) = 0.1;
+    LAZYNN_ARG(TransformerActivation, activation) = TransformerActivation::ReLU;
+    LAZYNN_ARG(double, layer_norm_eps) = 1e-5;
+    LAZYNN_ARG(bool, batch_first) = false;
+    LAZYNN_ARG(bool, norm_first) = false;
+};
+
+/// The masks of a Transformer call: the encoder's (src_mask, src_key_padding_mask) and the
+/// decoder's (DecoderMasks).
+struct TransformerMasks {
+    Tensor src_mask;              // [S, S]
+    Tensor src_key_padding_mask;  // [N, S]
+    DecoderMasks decoder;
+};
+
+/// The encoder-decoder of "Attention Is All You Need": a TransformerEncoder and a
+/// TransformerDecoder, each ending in a LayerNorm; every parameter with more than one dimension is
+/// drawn with xavier_uniform_ from the module's seed, as PyTorch does.
+///
+/// Example:
+///     nn::Transformer model(nn::TransformerOptions().d_model(64).nhead(4).num_encoder_layers(2).num_decoder_layers(2));
+///     nn::TransformerMasks masks;
+///     masks.decoder.tgt_mask = nn::causal_mask(tgt.size(0));
+///     Tensor y = model(src, tgt, masks);   // src [S, N, E], tgt [T, N, E] -> [T, N, E]
+class Transformer : public Module {
+    LAZYNN_MODULE(Transformer)
+public:
+    explicit Transformer(TransformerOptions options = {});
+    /// Shapes: src [S, N, E], tgt [T, N, E] ([N, S, E], [N, T, E] with batch_first; unbatched
+    /// [S, E], [T, E]) -> [T, N, E]. ShapeError (PyTorch's words) when the batch sizes differ or a
+    /// feature size is not d_model.
+    Tensor operator()(const Tensor& src, const Tensor& tgt, const TransformerMasks& masks = {});
+    /// requires: every parameter materialised. ensures: each parameter of rank > 1 redrawn with
+    /// xavier_uniform_ from the module's seed (the same values every call).
+    void reset_parameters();
+    const TransformerOptions& options() const { return options_; }
+
+    TransformerEncoder encoder;
+    TransformerDecoder decoder;
+
+private:
+    TransformerOptions options_;
 };
 
 }  // namespace lazynn::nn
