@@ -291,6 +291,23 @@ void LazyMultiheadAttention::lazy_load_finalize() {
 
 // ---- Transformer encoder ----
 
+namespace {
+
+Tensor feed_forward_activation(const Tensor& x, TransformerActivation activation) {
+    return activation == TransformerActivation::GELU ? x.gelu() : x.relu();
+}
+
+/// An encoder's or decoder's stack: num_layers deep copies of `layer` under "layers", then the
+/// optional final norm under "norm" (PyTorch's names).
+template <class Layer>
+void add_layer_stack(Module& stack, const Layer& layer, std::int64_t num_layers, std::optional<LayerNorm> norm) {
+    auto& layers = stack.register_module("layers", ModuleList());
+    for (std::int64_t i = 0; i < num_layers; ++i) layers.push_back(Layer(layer));
+    if (norm) stack.register_module("norm", std::move(*norm));
+}
+
+}  // namespace
+
 TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions o)
     : self_attn(this, "self_attn",
                 MultiheadAttentionOptions(o.d_model(), o.nhead()).dropout(o.dropout()).batch_first(o.batch_first())),
@@ -320,9 +337,7 @@ Tensor TransformerEncoderLayer::encode(const Tensor& src, const Tensor& mask, co
         return dropout1(self_attn(x, x, x, call).output);
     };
     auto feed_forward = [&](const Tensor& x) {
-        const Tensor hidden =
-            options_.activation() == TransformerActivation::GELU ? linear1(x).gelu() : linear1(x).relu();
-        return dropout2(linear2(dropout(hidden)));
+        return dropout2(linear2(dropout(feed_forward_activation(linear1(x), options_.activation()))));
     };
     Tensor x = src;
     if (options_.norm_first()) {
@@ -338,9 +353,7 @@ Tensor TransformerEncoderLayer::encode(const Tensor& src, const Tensor& mask, co
 TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, std::int64_t num_layers,
                                        std::optional<LayerNorm> norm) {
     set_name("TransformerEncoder");
-    auto& layers = register_module("layers", ModuleList());
-    for (std::int64_t i = 0; i < num_layers; ++i) layers.push_back(TransformerEncoderLayer(layer));
-    if (norm) register_module("norm", std::move(*norm));
+    add_layer_stack(*this, layer, num_layers, std::move(norm));
 }
 
 std::size_t TransformerEncoder::num_layers() const {
@@ -361,14 +374,6 @@ Tensor TransformerEncoder::operator()(const Tensor& src, const Tensor& mask, con
 }
 
 // ---- Transformer decoder ----
-
-namespace {
-
-Tensor feed_forward_activation(const Tensor& x, TransformerActivation activation) {
-    return activation == TransformerActivation::GELU ? x.gelu() : x.relu();
-}
-
-}  // namespace
 
 TransformerDecoderLayer::TransformerDecoderLayer(TransformerDecoderLayerOptions o)
     : self_attn(this, "self_attn",
@@ -431,9 +436,7 @@ Tensor TransformerDecoderLayer::decode(const Tensor& tgt, const Tensor& memory, 
 TransformerDecoder::TransformerDecoder(const TransformerDecoderLayer& layer, std::int64_t num_layers,
                                        std::optional<LayerNorm> norm) {
     set_name("TransformerDecoder");
-    auto& layers = register_module("layers", ModuleList());
-    for (std::int64_t i = 0; i < num_layers; ++i) layers.push_back(TransformerDecoderLayer(layer));
-    if (norm) register_module("norm", std::move(*norm));
+    add_layer_stack(*this, layer, num_layers, std::move(norm));
 }
 
 std::size_t TransformerDecoder::num_layers() const {
