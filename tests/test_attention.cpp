@@ -236,8 +236,9 @@ TEST_SUITE("transformer decoder vs PyTorch") {
     TEST_CASE("decoder layers, the decoder stack and Transformer match: outputs, every gradient, printing") {
         const auto fixture = lazynn::testing::load_fixture("layers.json").at("decoder");
         CHECK(fixture.size() == decoder_cases().size());
-        for (const auto& [name_entry, c] : decoder_cases()) {
+        for (const auto& [name_entry, case_entry] : decoder_cases()) {
             const auto& name = name_entry;  // clang 14 cannot capture structured bindings
+            const DecoderCase& c = case_entry;
             CAPTURE(name);
             const auto& f = fixture.at(name);
             auto module = c.make();
