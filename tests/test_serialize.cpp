@@ -211,16 +211,16 @@ TEST_SUITE("safetensors") {
         std::filesystem::remove(path);
     }
 
-    TEST_CASE("F16 and BF16 files (PyTorch's) load as float32, and into a module of any dtype") {
+    TEST_CASE("F16 and BF16 files (PyTorch's) load as float16 and bfloat16, and into a module of any dtype") {
         const auto fixture = lazynn::testing::load_fixture("half_precision.json").at("file");
         const std::string path = std::string(LAZYNN_FIXTURE_DIR) + "/half_precision.safetensors";
         const auto contents = serialize::load_safetensors(path);
         const Tensor weight = tensor(decode(fixture.at("weight")), fixture.at("weight_shape").get<Shape>(), kFloat64);
         const Tensor bias = tensor(decode(fixture.at("bias")), fixture.at("bias_shape").get<Shape>(), kFloat64);
-        CHECK(contents.tensors.at("weight").dtype() == kFloat32);
-        CHECK(contents.tensors.at("bias").dtype() == kFloat32);
-        CHECK(equal(contents.tensors.at("weight"), weight.to(kFloat32)));
-        CHECK(equal(contents.tensors.at("bias"), bias.to(kFloat32)));
+        CHECK(contents.tensors.at("weight").dtype() == kBFloat16);
+        CHECK(contents.tensors.at("bias").dtype() == kFloat16);
+        CHECK(equal(contents.tensors.at("weight").to(kFloat32), weight.to(kFloat32)));
+        CHECK(equal(contents.tensors.at("bias").to(kFloat32), bias.to(kFloat32)));
 
         nn::Linear fc(3, 2);
         CHECK(load(fc, path).ok());
@@ -270,7 +270,7 @@ TEST_SUITE("safetensors") {
                 CHECK(header.find("\"dtype\":\"I64\"") != std::string::npos);
                 CHECK(std::filesystem::file_size(path) == 8 + header.size() + values.size() * 2 + 2 * 8);
                 const auto back = serialize::load_safetensors(path);
-                CHECK(back.tensors.at("x").dtype() == kFloat32);
+                CHECK(back.tensors.at("x").dtype() == (bf16 ? kBFloat16 : kFloat16));
                 CHECK(equal(back.tensors.at("steps"), tensor({3, 4})));
                 CHECK(same_floats(back.tensors.at("x"), decode(cases.at(bf16 ? "bf16_values" : "f16_values"))));
                 // The stored bits themselves ("x" is written first), NaN aside.

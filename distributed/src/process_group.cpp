@@ -79,8 +79,12 @@ MPI_Datatype mpi_type(Dtype dtype) {
             return MPI_INT64_T;
         case kBool:
             return MPI_CXX_BOOL;  // moves data (broadcast, gather); MPI refuses arithmetic reductions on it
+        case kBFloat16:
+        case kFloat16:
+            break;  // MPI has no 16-bit floating type
     }
-    throw DtypeError("distributed: unsupported dtype " + dtype_name(dtype));
+    throw DtypeError("distributed: collectives take float32, float64, int64 and bool tensors, not " +
+                     dtype_name(dtype) + "; convert with .to(kFloat32)");
 }
 
 MPI_Op mpi_op(ReduceOp op) {
@@ -116,8 +120,12 @@ void* contiguous_data(const Tensor& tensor, const char* what) {
             return t.data_ptr<std::int64_t>();
         case kBool:
             return t.data_ptr<bool>();
+        case kBFloat16:
+        case kFloat16:
+            break;
     }
-    throw DtypeError(std::string(what) + ": unsupported dtype");
+    throw DtypeError(std::string(what) + ": collectives take float32, float64, int64 and bool tensors, not " +
+                     dtype_name(t.dtype()) + "; convert with .to(kFloat32)");
 }
 
 }  // namespace detail

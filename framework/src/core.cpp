@@ -17,6 +17,10 @@ std::string dtype_name(Dtype dtype) {
             return "int64";
         case Dtype::Bool:
             return "bool";
+        case Dtype::BFloat16:
+            return "bfloat16";
+        case Dtype::Float16:
+            return "float16";
     }
     return "unknown";
 }
@@ -27,6 +31,9 @@ std::size_t dtype_size(Dtype dtype) {
             return 4;
         case Dtype::Bool:
             return 1;
+        case Dtype::BFloat16:
+        case Dtype::Float16:
+            return 2;
         case Dtype::Float64:
         case Dtype::Int64:
             break;
@@ -37,6 +44,9 @@ std::size_t dtype_size(Dtype dtype) {
 Dtype promote_types(Dtype a, Dtype b) {
     if (a == Dtype::Float64 || b == Dtype::Float64) return Dtype::Float64;
     if (a == Dtype::Float32 || b == Dtype::Float32) return Dtype::Float32;
+    if (is_float16(a) && is_float16(b)) return a == b ? a : Dtype::Float32;
+    if (is_float16(a)) return a;
+    if (is_float16(b)) return b;
     if (a == Dtype::Int64 || b == Dtype::Int64) return Dtype::Int64;
     return Dtype::Bool;
 }
@@ -44,6 +54,11 @@ Dtype promote_types(Dtype a, Dtype b) {
 void throw_needs_floating(const char* op, Dtype got) {
     throw DtypeError(std::string(op) + ": expected a floating point tensor (float32 or float64), got " +
                      dtype_name(got) + "; convert with .to(kFloat32)");
+}
+
+void throw_float16_unsupported(const char* op, Dtype got) {
+    throw DtypeError(std::string(op) + " does not take " + dtype_name(got) +
+                     " tensors yet (it computes in float32 or float64 only); convert the input with .to(kFloat32)");
 }
 
 std::int64_t shape_numel(const Shape& shape) {
@@ -125,6 +140,12 @@ Storage::Storage(Dtype dtype, std::int64_t size) : dtype_(dtype), size_(size) {
             break;
         case Dtype::Bool:
             raw_ = buffer_.emplace<StorageBuffer<bool>>(n).data();
+            break;
+        case Dtype::BFloat16:
+            raw_ = buffer_.emplace<StorageBuffer<BFloat16>>(n).data();
+            break;
+        case Dtype::Float16:
+            raw_ = buffer_.emplace<StorageBuffer<Half>>(n).data();
             break;
     }
 }

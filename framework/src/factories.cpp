@@ -16,7 +16,7 @@ Tensor finish(Tensor t, const TensorOptions& options) {
 template <class Fill>
 Tensor generate(const Shape& shape, const TensorOptions& options, Fill&& fill) {
     Tensor t = detail::empty_tensor(shape, options.dtype_);
-    visit_dtype(options.dtype_, [&](auto tag) {
+    visit_storage_dtype(options.dtype_, [&](auto tag) {
         using T = typename decltype(tag)::type;
         T* p = t.impl().data<T>();
         const std::int64_t n = t.impl().numel();

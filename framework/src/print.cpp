@@ -174,7 +174,7 @@ std::string Tensor::str() const {
         suffix.append(", size=").append(size).append(i.shape.size() == 1 ? ",)" : ")");
     }
     // PyTorch names the dtype when it is not float32, int64 or bool, and for every empty non-float32 tensor.
-    if (i.dtype == kFloat64 || (i.numel() == 0 && i.dtype != kFloat32))
+    if (i.dtype == kFloat64 || is_float16(i.dtype) || (i.numel() == 0 && i.dtype != kFloat32))
         suffix += ", dtype=torch." + dtype_name(i.dtype);
     if (i.grad_fn)
         suffix.append(", grad_fn=<").append(i.grad_fn->name()).append(">");

@@ -1,5 +1,4 @@
 // safetensors reading and writing, module save/load and training checkpoints.
-#include "half_float.hpp"
 #include "state_snapshot.hpp"
 #include "tensor_impl.hpp"
 
@@ -41,6 +40,10 @@ const char* dtype_code(Dtype d) {
             return "I64";
         case Dtype::Bool:
             return "BOOL";
+        case Dtype::BFloat16:
+            return "BF16";
+        case Dtype::Float16:
+            return "F16";
     }
     return "?";
 }
@@ -170,7 +173,8 @@ void save_safetensors(const StateDict& tensors, const std::string& path, const M
         if (is_floating(t.dtype()) && options.float_format() != FloatFormat::AsIs) {
             // Rounded straight from the tensor's data: the 16-bit copy is the only one kept.
             const bool half = options.float_format() == FloatFormat::Float16;
-            const Tensor values = detail::contiguous_data(t);
+            // A 16-bit tensor is rounded from its float32 value (which holds it exactly).
+            const Tensor values = detail::contiguous_data(is_float16(t.dtype()) ? t.detach().to(kFloat32) : t);
             chunk.halves = half ? rounded_to_16_bits(values, detail::half_bits)
                                 : rounded_to_16_bits(values, detail::bfloat16_bits);
             chunk.narrowed = true;
@@ -245,11 +249,11 @@ SafetensorsContents read_safetensors(const std::string& path) {
         const auto& entry = header[key];
         const std::string code = entry["dtype"].is_string() ? entry["dtype"].get<std::string>() : "";
         Dtype dtype;
-        std::uint64_t stored_size = 0;  // bytes per stored value, when it differs from the dtype's
-        if (code == "F16" || code == "BF16") {
-            dtype = kFloat32;
-            stored_size = sizeof(std::uint16_t);
-        } else if (code == "F32")
+        if (code == "F16")
+            dtype = kFloat16;
+        else if (code == "BF16")
+            dtype = kBFloat16;
+        else if (code == "F32")
             dtype = kFloat32;
         else if (code == "F64")
             dtype = kFloat64;
@@ -277,8 +281,8 @@ SafetensorsContents read_safetensors(const std::string& path) {
         std::uint64_t expected = 0;
         bool too_big = false;
         try {
-            too_big = __builtin_mul_overflow(static_cast<std::uint64_t>(shape_numel(shape)),
-                                             stored_size ? stored_size : dtype_size(dtype), &expected);
+            too_big =
+                __builtin_mul_overflow(static_cast<std::uint64_t>(shape_numel(shape)), dtype_size(dtype), &expected);
         } catch (const Error&) {
             too_big = true;
         }
@@ -299,18 +303,7 @@ SafetensorsContents read_safetensors(const std::string& path) {
             fail(path, "tensor '" + key + "': " + e.what());
         }
         in.seekg(static_cast<std::streamoff>(8 + header_size + begin));
-        if (stored_size) {
-            // 16-bit values, widened into the float32 tensor (exactly: float32 holds every one).
-            std::vector<std::uint16_t> halves(static_cast<std::size_t>(expected / stored_size));
-            in.read(reinterpret_cast<char*>(halves.data()), static_cast<std::streamsize>(expected));
-            if (!in) fail(path, "read error in tensor '" + key + "'");
-            float* out_values = t.data_ptr<float>();
-            const bool bf16 = code == "BF16";
-            for (std::size_t k = 0; k < halves.size(); ++k)
-                out_values[k] = bf16 ? detail::float_from_bfloat16(halves[k]) : detail::float_from_half(halves[k]);
-        } else {
-            in.read(static_cast<char*>(t.impl().storage->raw()), static_cast<std::streamsize>(expected));
-        }
+        in.read(static_cast<char*>(t.impl().storage->raw()), static_cast<std::streamsize>(expected));
         if (!in) fail(path, "read error in tensor '" + key + "'");
         if (dtype == kBool) {
             // A bool byte other than 0 or 1 is not a value C++ can hold in a bool: refuse it.

@@ -180,9 +180,9 @@ T Tensor::item() const {
     if (i.numel() != 1) {
         throw RuntimeError("a Tensor with " + std::to_string(i.numel()) + " elements cannot be converted to Scalar");
     }
-    return visit_dtype(i.dtype, [&](auto tag) {
+    return visit_storage_dtype(i.dtype, [&](auto tag) {
         using S = typename decltype(tag)::type;
-        return static_cast<T>(*i.data<S>());
+        return element_cast<T>(*i.data<S>());
     });
 }
 
@@ -229,6 +229,14 @@ template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
 template bool Tensor::item<bool>() const;
+template BFloat16 Tensor::item<BFloat16>() const;
+template Half Tensor::item<Half>() const;
+template BFloat16* Tensor::data_ptr<BFloat16>();
+template Half* Tensor::data_ptr<Half>();
+template const BFloat16* Tensor::data_ptr<BFloat16>() const;
+template const Half* Tensor::data_ptr<Half>() const;
+template std::vector<BFloat16> Tensor::to_vector<BFloat16>() const;
+template std::vector<Half> Tensor::to_vector<Half>() const;
 template bool* Tensor::data_ptr<bool>();
 template const bool* Tensor::data_ptr<bool>() const;
 template std::vector<bool> Tensor::to_vector<bool>() const;
@@ -245,9 +253,9 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
         return;
     }
     const std::array<Shape, 2> strides{dst.strides, broadcast_strides(src, dst.shape)};
-    visit_dtype(dst.dtype, [&](auto dtag) {
+    visit_storage_dtype(dst.dtype, [&](auto dtag) {
         using D = typename decltype(dtag)::type;
-        visit_dtype(src.dtype, [&](auto stag) {
+        visit_storage_dtype(src.dtype, [&](auto stag) {
             using S = typename decltype(stag)::type;
             D* out = dst.data<D>();
             const S* in = src.data<S>();
@@ -255,11 +263,11 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
                 D* o = out + off[0];
                 const S* s = in + off[1];
                 if (inner[0] == 1 && inner[1] == 1) {
-                    for (std::int64_t k = 0; k < n; ++k) o[k] = static_cast<D>(s[k]);
+                    for (std::int64_t k = 0; k < n; ++k) o[k] = element_cast<D>(s[k]);
                 } else if (inner[0] == 1 && inner[1] == 0) {
-                    std::fill(o, o + n, static_cast<D>(*s));
+                    std::fill(o, o + n, element_cast<D>(*s));
                 } else {
-                    for (std::int64_t k = 0; k < n; ++k) o[k * inner[0]] = static_cast<D>(s[k * inner[1]]);
+                    for (std::int64_t k = 0; k < n; ++k) o[k * inner[0]] = element_cast<D>(s[k * inner[1]]);
                 }
             });
         });
@@ -413,7 +421,7 @@ Tensor& Tensor::fill_(double value) {
         detail::commit_inplace(*this, full(i.shape, value, i.dtype));  // the base keeps its history outside
         return *this;
     }
-    visit_dtype(i.dtype, [&](auto tag) {
+    visit_storage_dtype(i.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         const std::array<Shape, 1> strides{i.strides};
         T* p = i.data<T>();

@@ -39,7 +39,9 @@ public:
 private:
     Dtype dtype_;
     std::int64_t size_;
-    std::variant<StorageBuffer<float>, StorageBuffer<double>, StorageBuffer<std::int64_t>, StorageBuffer<bool>> buffer_;
+    std::variant<StorageBuffer<float>, StorageBuffer<double>, StorageBuffer<std::int64_t>, StorageBuffer<bool>,
+                 StorageBuffer<BFloat16>, StorageBuffer<Half>>
+        buffer_;
     void* raw_ = nullptr;
     std::uint64_t version_ = 0;
 };
@@ -119,6 +121,28 @@ inline Tensor wrap(std::shared_ptr<TensorImpl> impl) { return Tensor(std::move(i
 
 /// A tensor of `shape`/`dtype` with uninitialised memory.
 inline Tensor empty_tensor(const Shape& shape, Dtype dtype) { return wrap(TensorImpl::allocate(shape, dtype)); }
+
+/// op(t) for a bfloat16/float16 `t`: run on t in float32 and rounded back to t's dtype once, as
+/// PyTorch's CPU kernels load 16-bit values, compute in float and round the result. Both
+/// conversions are recorded, so the gradient arrives in t's dtype.
+template <class Op>
+Tensor through_float32(const Tensor& t, Op op) {
+    return op(t.to(kFloat32)).to(t.dtype());
+}
+
+/// The 16-bit dtype every defined tensor of `tensors` has (the first must be defined), or kFloat32
+/// when they are not all of one 16-bit dtype: GEMM-like ops then run in float32 on `widened` copies
+/// and round their result to it once.
+inline Dtype shared_float16(std::initializer_list<const Tensor*> tensors) {
+    const Dtype first = (*tensors.begin())->dtype();
+    if (!is_float16(first)) return kFloat32;
+    for (const Tensor* t : tensors) {
+        if (t->defined() && t->dtype() != first) return kFloat32;
+    }
+    return first;
+}
+/// `t` in float32 (recorded for autograd); an undefined tensor stays undefined.
+inline Tensor widened(const Tensor& t) { return t.defined() ? t.to(kFloat32) : t; }
 
 }  // namespace detail
 }  // namespace lazynn

@@ -24,11 +24,7 @@ std::string describe(const Parameter& p) {
     const Shape& s = p.shape();
     std::string size;
     for (std::size_t i = 0; i < s.size(); ++i) size += (i ? "x" : "") + std::to_string(s[i]);
-    return "Parameter containing: [torch." +
-           std::string(p.dtype() == kFloat64 ? "float64"
-                       : p.dtype() == kInt64 ? "int64"
-                                             : "float32") +
-           " of size " + size + "]";
+    return "Parameter containing: [torch." + dtype_name(p.dtype()) + " of size " + size + "]";
 }
 
 }  // namespace

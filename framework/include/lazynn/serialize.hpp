@@ -10,9 +10,10 @@
 // a RuntimeError naming the file (and the key, where one is at fault).
 //
 // Half-precision files: F16 and BF16 tensors (how most published checkpoints are stored) load as
-// float32, which holds every such value exactly, and load_state_dict converts them to each
-// parameter's dtype. Writing them is a request (SaveOptions::float_format): floating-point tensors
-// are rounded to the nearest 16-bit value as PyTorch's .half() / .bfloat16() round them.
+// float16 and bfloat16 tensors, as PyTorch's safetensors loader gives them, and load_state_dict
+// converts them to each parameter's dtype. bfloat16/float16 tensors are written as BF16/F16. Writing
+// other floating-point tensors in 16 bits is a request (SaveOptions::float_format): they are rounded
+// to the nearest 16-bit value as PyTorch's .half() / .bfloat16() round them.
 
 #include <lazynn/arg.hpp>
 #include <lazynn/module.hpp>
@@ -56,10 +57,12 @@ struct SaveOptions {
     LAZYNN_ARG(FloatFormat, float_format) = FloatFormat::AsIs;
 };
 
-/// Writes float32/float64/int64/bool tensors (uninitialised entries cannot be saved: RuntimeError).
+/// Writes float32/float64/int64/bool/bfloat16/float16 tensors (uninitialised entries cannot be saved:
+/// RuntimeError).
 void save_safetensors(const StateDict& tensors, const std::string& path, const Metadata& metadata = {},
                       const SaveOptions& options = {});
-/// Reads F32, F64, I64 and BOOL tensors as they are, and F16 and BF16 tensors as float32.
+/// Reads F32, F64, I64, BOOL, BF16 and F16 tensors as float32, float64, int64, bool, bfloat16 and
+/// float16 tensors.
 SafetensorsContents load_safetensors(const std::string& path);
 
 }  // namespace serialize

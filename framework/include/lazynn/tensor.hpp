@@ -125,6 +125,9 @@ public:
     /// The elements in row-major order, converted to T.
     template <class T>
     std::vector<T> to_vector() const;
+    /// A copy in `dtype` (this tensor when it has it already), recorded for autograd between
+    /// floating types. To bfloat16/float16: PyTorch's rounding (nearest, ties to even; NaN kept;
+    /// overflow to infinity; subnormals kept), from float64 through float32 as PyTorch does.
     Tensor to(Dtype dtype) const;
     Tensor clone() const;
     Tensor contiguous() const;
@@ -552,5 +555,13 @@ extern template bool Tensor::item<bool>() const;
 extern template bool* Tensor::data_ptr<bool>();
 extern template const bool* Tensor::data_ptr<bool>() const;
 extern template std::vector<bool> Tensor::to_vector<bool>() const;
+extern template BFloat16 Tensor::item<BFloat16>() const;
+extern template Half Tensor::item<Half>() const;
+extern template BFloat16* Tensor::data_ptr<BFloat16>();
+extern template Half* Tensor::data_ptr<Half>();
+extern template const BFloat16* Tensor::data_ptr<BFloat16>() const;
+extern template const Half* Tensor::data_ptr<Half>() const;
+extern template std::vector<BFloat16> Tensor::to_vector<BFloat16>() const;
+extern template std::vector<Half> Tensor::to_vector<Half>() const;
 
 }  // namespace lazynn

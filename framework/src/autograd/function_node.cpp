@@ -224,9 +224,10 @@ void refresh_view_history(const Tensor& view) {
     auto node = std::make_shared<FunctionNode>(
         "AsStridedBackward0",
         [view_at = geometry(impl), base_at = geometry(base), size = impl.storage->size()](const Tensor& g) {
-            const Tensor buffer = zeros({size}, g.dtype());
+            // Summed in float32 for a 16-bit gradient, rounded once at the end.
+            const Tensor buffer = zeros({size}, compute_dtype(g.dtype()));
             add_at(buffer, view_at, g);
-            return std::vector<Tensor>{read_at(buffer, base_at)};
+            return std::vector<Tensor>{read_at(buffer, base_at).to(g.dtype())};
         },
         false);
     // The same, in recording ops for create_graph (linear in g).
@@ -250,12 +251,12 @@ void rebase_view_history(const Tensor& view, const Tensor& result) {
         base, "CopySlices", {base, result},
         [view_at = geometry(impl), base_at = geometry(base.impl()), size = impl.storage->size()](const Tensor& g) {
             // The base's old history gets the gradient outside the view; the written values get the inside.
-            const Tensor buffer = zeros({size}, g.dtype());
+            const Tensor buffer = zeros({size}, compute_dtype(g.dtype()));
             add_at(buffer, base_at, g);
-            Tensor inside = read_at(buffer, view_at);
+            Tensor inside = read_at(buffer, view_at).to(g.dtype());
             TensorImpl region = view_at.as_impl_of(buffer);
-            kernels::copy_strided(region, zeros({}, g.dtype()).impl());
-            return std::vector<Tensor>{read_at(buffer, base_at), std::move(inside)};
+            kernels::copy_strided(region, zeros({}, buffer.dtype()).impl());
+            return std::vector<Tensor>{read_at(buffer, base_at).to(g.dtype()), std::move(inside)};
         },
         false);
     // The same, in recording ops for create_graph: the view's region is masked out of the base's

@@ -39,7 +39,11 @@ void throw_bool_unsupported(const char* op) {
 Tensor scalar_like(const Tensor& like, double value) {
     Dtype dtype = lazynn::detail::checked(like, "scalar").dtype;
     // A C++ number is an integer- or float-category scalar: bool tensors take integers as int64.
-    if ((dtype == kInt64 || dtype == kBool) && std::floor(value) != value)
+    // Beside a 16-bit tensor it stays a float32 number (it does not decide the result's dtype, and
+    // PyTorch's kernels read it in float32 rather than rounded to 16 bits).
+    if (is_float16(dtype))
+        dtype = kFloat32;
+    else if ((dtype == kInt64 || dtype == kBool) && std::floor(value) != value)
         dtype = kFloat32;
     else if (dtype == kBool)
         dtype = kInt64;
@@ -331,7 +335,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     const Dtype dtype = kernels::result_type(ia, ib);
     const Tensor ca = kernels::converted(a, dtype), cb = kernels::converted(b, dtype);
     Tensor out = detail::empty_tensor(shape, dtype);
-    visit_dtype(dtype, [&](auto tag) {
+    visit_storage_dtype(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         const std::array<Shape, 4> strides{out.impl().strides, kernels::broadcast_strides(ic, shape),
                                            kernels::broadcast_strides(ca.impl(), shape),

@@ -87,6 +87,11 @@ namespace {
 Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
                    std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups,
                    bool relu) {
+    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
+        using lazynn::detail::widened;
+        return conv2d_then(widened(input), widened(weight), widened(bias), stride, padding, dilation, groups, relu)
+            .to(half);
+    }
     if (input.dim() != 4) throw ShapeError("conv2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
     if (weight.dim() != 4)
         throw ShapeError("conv2d: expected weight [O, C/groups, kH, kW], got " + shape_to_list(weight.shape()));
@@ -247,6 +252,12 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
                         std::array<std::int64_t, 2> stride, std::array<std::int64_t, 2> padding,
                         std::array<std::int64_t, 2> output_padding, std::array<std::int64_t, 2> dilation,
                         std::int64_t groups) {
+    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
+        using lazynn::detail::widened;
+        return conv_transpose2d(widened(input), widened(weight), widened(bias), stride, padding, output_padding,
+                                dilation, groups)
+            .to(half);
+    }
     if (input.dim() != 4)
         throw ShapeError("conv_transpose2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
     if (weight.dim() != 4)

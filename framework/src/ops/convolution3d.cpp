@@ -3,6 +3,7 @@
 // to the depth slices it touches with depth folded into the batch. Every step is a differentiable op,
 // so the backward comes from the 2-D kernels' backward.
 #include "ops/conv_onednn.hpp"
+#include "tensor_impl.hpp"
 
 #include <lazynn/error.hpp>
 #include <lazynn/ops/convolution.hpp>
@@ -52,6 +53,10 @@ detail::ConvProblem conv3d_problem(const Shape& input, const Shape& weight, std:
 
 Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
               std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups) {
+    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
+        using lazynn::detail::widened;
+        return conv3d(widened(input), widened(weight), widened(bias), stride, padding, dilation, groups).to(half);
+    }
     check_input(input, weight, "conv3d");
     check_conv_bias(weight, bias, groups, false, "conv3d");
     if (input.dtype() == kFloat32) {
@@ -105,6 +110,12 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
                         std::array<std::int64_t, 3> stride, std::array<std::int64_t, 3> padding,
                         std::array<std::int64_t, 3> output_padding, std::array<std::int64_t, 3> dilation,
                         std::int64_t groups) {
+    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
+        using lazynn::detail::widened;
+        return conv_transpose3d(widened(input), widened(weight), widened(bias), stride, padding, output_padding,
+                                dilation, groups)
+            .to(half);
+    }
     check_input(input, weight, "conv_transpose3d");
     check_conv_bias(weight, bias, groups, true, "conv_transpose3d");
     const std::int64_t n = input.size(0), depth = input.size(2), taps = weight.size(2);

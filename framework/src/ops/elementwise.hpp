@@ -40,6 +40,9 @@ decltype(auto) visit_numeric(Dtype dtype, const char* op, Fn&& fn) {
             return fn(TypeTag<std::int64_t>{});
         case Dtype::Bool:
             throw_bool_unsupported(op);
+        case Dtype::BFloat16:
+        case Dtype::Float16:
+            throw_float16_unsupported(op, dtype);
         case Dtype::Float32:
             break;
     }
@@ -57,6 +60,10 @@ Tensor unary(const Tensor& t, const char* name, F f, bool floating_result = true
     if (in_impl.dtype == kBool && !floating_result) {
         // Runs in int64 and keeps the truth of the result.
         return converted(unary(converted(t, kInt64), name, f, false, grain), kBool);
+    }
+    if (is_float16(in_impl.dtype)) {
+        // Computed in float32 and rounded once, as PyTorch's kernels do.
+        return converted(unary(converted(t, kFloat32), name, f, floating_result, grain), in_impl.dtype);
     }
     const Dtype dtype = floating_result && !is_floating(in_impl.dtype) ? kFloat32 : in_impl.dtype;
     Tensor in = lazynn::detail::contiguous_data(converted(t, dtype));
@@ -85,6 +92,11 @@ Dtype result_type(const TensorImpl& a, const TensorImpl& b);
 template <bool BoolResult, class F>
 Tensor binary_in(const Tensor& a, const Tensor& b, Dtype dtype, const char* name, F f,
                  std::int64_t grain = kElementwiseGrain) {
+    if (is_float16(dtype)) {
+        // Computed in float32 and rounded once, as PyTorch's kernels do.
+        const Tensor out = binary_in<BoolResult>(a, b, kFloat32, name, f, grain);
+        return BoolResult ? out : converted(out, dtype);
+    }
     const TensorImpl& ia = lazynn::detail::checked(a, name);
     const TensorImpl& ib = lazynn::detail::checked(b, name);
     const Shape out_shape = broadcast_shapes(ia.shape, ib.shape, name);
@@ -201,6 +213,15 @@ Tensor pointwise_gradient(const Tensor& g, const Tensor& s, F f, std::int64_t gr
 template <class F>
 void binary_inplace(TensorImpl& self, const Tensor& other, const char* name, F f) {
     if (self.dtype == kBool) throw_bool_unsupported(name);
+    if (is_float16(self.dtype)) {
+        // Computed in a float32 copy and rounded once back into self.
+        Tensor wide = lazynn::detail::empty_tensor(self.shape, kFloat32);
+        copy_strided(wide.impl(), self);
+        binary_inplace(wide.impl(), other, name, f);
+        copy_strided(self, wide.impl());
+        self.storage->bump_version();
+        return;
+    }
     const Tensor c = converted(other, self.dtype);
     const TensorImpl& ko = c.impl();
     if (broadcast_shapes(self.shape, ko.shape, name) != self.shape) {

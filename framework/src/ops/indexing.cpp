@@ -118,6 +118,12 @@ Tensor index_view(const Tensor& index) { return index.dim() == 0 ? index.reshape
 Tensor scatter_values(const Tensor& self, std::int64_t dim, const Tensor& index_in, const Tensor& src_in, bool add,
                       const char* op) {
     const TensorImpl& si = detail::checked(self, op);
+    if (is_float16(si.dtype)) {
+        // Written (or summed) in float32 and rounded once back.
+        const Tensor wide = scatter_values(kernels::converted(self, kFloat32), dim, index_in,
+                                           kernels::converted(src_in, kFloat32), add, op);
+        return kernels::converted(wide, si.dtype);
+    }
     const Tensor index = index_view(index_in);
     const Tensor src = kernels::converted(src_in, si.dtype);
     const std::size_t d = check_index(si, detail::checked(index, op), dim, op, &src.impl());
@@ -152,7 +158,7 @@ Tensor Tensor::gather(std::int64_t dim, const Tensor& index_in) const {
     Tensor out = detail::empty_tensor(index_in.shape(), si.dtype);
     const Shape out_strides = contiguous_strides(index.shape());
     const std::int64_t size = si.shape.empty() ? 1 : si.shape[d];
-    visit_dtype(si.dtype, [&](auto tag) {
+    visit_storage_dtype(si.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         const T* s = si.data<T>();
         T* o = out.impl().data<T>();
@@ -222,7 +228,7 @@ Tensor Tensor::scatter_add(std::int64_t dim, const Tensor& index, const Tensor& 
 Tensor Tensor::nonzero() const {
     // Shapes: [*] with n nonzero elements -> [n, dim] int64.
     const TensorImpl& si = detail::checked(*this, "nonzero");
-    const Tensor c = detail::contiguous_data(*this);
+    const Tensor c = detail::contiguous_data(kernels::converted(*this, compute_dtype(si.dtype)));
     const auto rank = static_cast<std::int64_t>(si.shape.size());
     std::vector<std::int64_t> coords;
     visit_dtype(si.dtype, [&](auto tag) {

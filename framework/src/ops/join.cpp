@@ -52,9 +52,11 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
         record(
             out, "IndexSelectBackward0", {*this},
             [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](const Tensor& g_in) {
-                Tensor grad = zeros(in_shape, dtype);
-                const Tensor g = detail::contiguous_data(g_in);
-                visit_dtype(dtype, [&](auto tag) {
+                // Summed in float32 for a 16-bit input, rounded once at the end.
+                const Dtype sum_dtype = compute_dtype(dtype);
+                Tensor grad = zeros(in_shape, sum_dtype);
+                const Tensor g = detail::contiguous_data(g_in.to(sum_dtype));
+                visit_dtype(sum_dtype, [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     T* dst = grad.impl().data<T>();
                     const T* gv = g.impl().data<T>();
@@ -67,14 +69,14 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
                         }
                     }
                 });
-                return std::vector<Tensor>{grad};
+                return std::vector<Tensor>{grad.to(dtype)};
             },
             false,
             [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](
                 const Tensor& g, const autograd::detail::BackwardInputs&) {
                 // For create_graph: the scatter-add as a product with a constant one-hot [size, count] matrix.
                 Tensor one_hot = zeros({size, count}, dtype);
-                visit_dtype(dtype, [&](auto tag) {
+                visit_storage_dtype(dtype, [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     T* m = one_hot.impl().data<T>();
                     for (std::int64_t k = 0; k < count; ++k) m[idx[static_cast<std::size_t>(k)] * count + k] = T(1);

@@ -23,6 +23,10 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
 
 /// linear, followed by ReLU in the same pass when `relu` (one node, no intermediate tensor).
 Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias, bool relu) {
+    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
+        using lazynn::detail::widened;
+        return linear_then(widened(input), widened(weight), widened(bias), relu).to(half);
+    }
     const bool fused =
         input.dim() >= 1 && weight.dim() == 2 && input.dtype() == weight.dtype() && input.is_floating_point() &&
         (!bias.defined() || (bias.dim() == 1 && bias.dtype() == weight.dtype() && bias.size(0) == weight.size(0))) &&

@@ -166,6 +166,8 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
 Tensor matmul(const Tensor& a, const Tensor& b) {
     const TensorImpl& ia = detail::checked(a, "matmul");
     const TensorImpl& ib = detail::checked(b, "matmul");
+    if (const Dtype half = detail::shared_float16({&a, &b}); half != kFloat32)
+        return matmul(detail::widened(a), detail::widened(b)).to(half);
     const std::size_t ra = ia.shape.size(), rb = ib.shape.size();
     if (ra == 0 || rb == 0) {
         throw ShapeError("matmul: both arguments need at least 1 dimension, but got " + std::to_string(ra) + "D and " +

@@ -75,6 +75,9 @@ Shape all_dims_if_empty(const Tensor& t, const Shape& dims) {
 Tensor extremum_dims(const Tensor& t, const Shape& dims_in, bool keepdim, bool is_max) {
     const char* name = is_max ? "amax" : "amin";
     const TensorImpl& ti = detail::checked(t, name);
+    if (is_float16(ti.dtype)) {
+        return detail::through_float32(t, [&](const Tensor& x) { return extremum_dims(x, dims_in, keepdim, is_max); });
+    }
     const Shape dims = all_dims_if_empty(t, dims_in);
     for (auto d : dims) {
         if (!ti.shape.empty() && ti.shape[static_cast<std::size_t>(normalize_dim(d, t.dim()))] == 0) {
@@ -118,6 +121,8 @@ Tensor extremum_dims(const Tensor& t, const Shape& dims_in, bool keepdim, bool i
 
 Tensor norm_impl(const Tensor& t, double p, const Shape& dims_in, bool keepdim) {
     const TensorImpl& ti = detail::checked(t, "norm");
+    if (is_float16(ti.dtype))
+        return detail::through_float32(t, [&](const Tensor& x) { return norm_impl(x, p, dims_in, keepdim); });
     if (!is_floating(ti.dtype)) {
         throw DtypeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got " +
                          dtype_name(ti.dtype));

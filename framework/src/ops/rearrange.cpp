@@ -56,7 +56,7 @@ Tensor triangle(const Tensor& self, std::int64_t diagonal, bool lower, const cha
     kernels::copy_strided(out.impl(), i);
     const std::int64_t rows = i.shape[i.shape.size() - 2], cols = i.shape.back();
     const std::int64_t planes = rows * cols == 0 ? 0 : i.numel() / (rows * cols);
-    visit_dtype(i.dtype, [&](auto tag) {
+    visit_storage_dtype(i.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         T* p = out.impl().data<T>();
         for (std::int64_t plane = 0; plane < planes; ++plane) {

@@ -171,6 +171,8 @@ Tensor bool_as_int64(const Tensor& t, const char* name) {
 }
 
 Tensor sum_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
+    if (is_float16(detail::checked(t_in, "sum").dtype))
+        return detail::through_float32(t_in, [&](const Tensor& x) { return sum_impl(x, dims, keepdim); });
     const Tensor t = bool_as_int64(t_in, "sum");
     std::int64_t reduced = 0, inner = 0;
     if (leading_dims(detail::checked(t, "sum"), dims, reduced, inner))
@@ -194,6 +196,8 @@ Tensor sum_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
 }
 
 Tensor mean_impl(const Tensor& t, const Shape& dims, bool keepdim) {
+    if (is_float16(detail::checked(t, "mean").dtype))
+        return detail::through_float32(t, [&](const Tensor& x) { return mean_impl(x, dims, keepdim); });
     if (!t.is_floating_point()) {
         throw DtypeError("mean(): could not infer output dtype. Input dtype must be a floating point dtype. Got: " +
                          dtype_name(t.dtype()));
@@ -230,6 +234,10 @@ Tensor variance_values(const ReducePlan& p, Dtype dtype, double correction) {
 }
 
 Tensor var_impl(const Tensor& t, const Shape& dims, double correction, bool keepdim, const char* name) {
+    if (is_float16(detail::checked(t, name).dtype)) {
+        return detail::through_float32(t,
+                                       [&](const Tensor& x) { return var_impl(x, dims, correction, keepdim, name); });
+    }
     if (!t.is_floating_point()) throw_needs_floating(name, t.dtype());
     const ReducePlan p = plan(t, dims, keepdim, name);
     Tensor out = variance_values(p, t.dtype(), correction);
@@ -254,6 +262,8 @@ Tensor var_impl(const Tensor& t, const Shape& dims, double correction, bool keep
 /// std as its own op: its backward is var's divided by 2 std, taken as 0 where std is 0 (a constant
 /// row), as PyTorch does, instead of the NaN that sqrt's backward would give.
 Tensor std_impl(const Tensor& t, const Shape& dims, double correction, bool keepdim) {
+    if (is_float16(detail::checked(t, "std").dtype))
+        return detail::through_float32(t, [&](const Tensor& x) { return std_impl(x, dims, correction, keepdim); });
     if (!t.is_floating_point()) throw_needs_floating("std", t.dtype());
     const ReducePlan p = plan(t, dims, keepdim, "std");
     Tensor out = kernels::unary(variance_values(p, t.dtype(), correction), "std", [](auto v) { return std::sqrt(v); });
@@ -287,6 +297,10 @@ Tensor std_impl(const Tensor& t, const Shape& dims, double correction, bool keep
 ValuesIndices extremum_dim(const Tensor& t, std::int64_t dim, bool keepdim, bool is_max) {
     const char* name = is_max ? "max" : "min";
     const TensorImpl& impl = detail::checked(t, name);
+    if (is_float16(impl.dtype)) {
+        ValuesIndices wide = extremum_dim(t.to(kFloat32), dim, keepdim, is_max);
+        return {wide.values.to(impl.dtype), wide.indices};
+    }
     const auto rank = static_cast<std::int64_t>(impl.shape.size());
     const std::int64_t reduced_dim = normalize_dim(dim, rank);
     if (rank > 0 && impl.shape[static_cast<std::size_t>(reduced_dim)] == 0) {
@@ -349,6 +363,8 @@ ValuesIndices extremum_dim(const Tensor& t, std::int64_t dim, bool keepdim, bool
 Tensor extremum_all(const Tensor& t, bool is_max) {
     const char* name = is_max ? "max" : "min";
     const TensorImpl& impl = detail::checked(t, name);
+    if (is_float16(impl.dtype))
+        return detail::through_float32(t, [&](const Tensor& x) { return extremum_all(x, is_max); });
     if (impl.numel() == 0) {
         throw RuntimeError(std::string(name) +
                            "(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction "
@@ -441,6 +457,8 @@ Tensor products_of_others_graph(const Tensor& x, const Shape& dims) {
 }
 
 Tensor prod_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
+    if (is_float16(detail::checked(t_in, "prod").dtype))
+        return detail::through_float32(t_in, [&](const Tensor& x) { return prod_impl(x, dims, keepdim); });
     const Tensor t = bool_as_int64(t_in, "prod");
     const ReducePlan p = plan(t, dims, keepdim, "prod");
     Tensor out = reduce_rows(p, t.dtype(), [](const auto* row, std::int64_t n) {
@@ -569,6 +587,8 @@ Tensor Tensor::prod() const { return prod_impl(*this, {}, false); }
 Tensor Tensor::prod(std::int64_t dim, bool keepdim) const { return prod_impl(*this, {dim}, keepdim); }
 
 Tensor Tensor::cumsum(std::int64_t dim) const {
+    if (is_float16(detail::checked(*this, "cumsum").dtype))
+        return detail::through_float32(*this, [&](const Tensor& x) { return x.cumsum(dim); });
     if (detail::checked(*this, "cumsum").dtype == kBool) return bool_as_int64(*this, "cumsum").cumsum(dim);
     Tensor out = cumulative_sums(*this, dim, false, "cumsum");
     if (needs_grad({this})) {
@@ -586,6 +606,8 @@ Tensor Tensor::cumsum(std::int64_t dim) const {
 }
 
 Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const {
+    if (is_float16(detail::checked(*this, "logsumexp").dtype))
+        return detail::through_float32(*this, [&](const Tensor& x) { return x.logsumexp(dims, keepdim); });
     if (!is_floating_point()) throw_needs_floating("logsumexp", dtype());
     Tensor shift;
     {

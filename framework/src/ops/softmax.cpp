@@ -41,6 +41,8 @@ void for_each_lane(const Lanes& l, Fn fn) {
 Tensor softmax_impl(const Tensor& t, std::int64_t dim, bool log) {
     const char* name = log ? "log_softmax" : "softmax";
     const TensorImpl& impl = detail::checked(t, name);
+    if (is_float16(impl.dtype))
+        return detail::through_float32(t, [&](const Tensor& x) { return softmax_impl(x, dim, log); });
     const Tensor x = detail::contiguous_data(!is_floating(impl.dtype) ? kernels::converted(t, kFloat32) : t);
     const Dtype dtype = x.dtype();
     const auto d = static_cast<std::size_t>(normalize_dim(dim, static_cast<std::int64_t>(impl.shape.size())));

@@ -26,6 +26,9 @@ bool before(T a, T b, bool descending) {
 Tensor order_indices(const Tensor& t, std::int64_t dim, std::int64_t k, bool descending, bool stable, bool sorted,
                      const char* op) {
     const TensorImpl& ti = detail::checked(t, op);
+    // 16-bit values order as their (exact) float32 values do.
+    if (is_float16(ti.dtype))
+        return order_indices(kernels::converted(t, kFloat32), dim, k, descending, stable, sorted, op);
     const auto rank = static_cast<std::int64_t>(ti.shape.size());
     const std::int64_t d = normalize_dim(dim, rank);
     // Rows: the dim moved last, contiguous.

@@ -148,7 +148,15 @@ Tensor Tensor::neg() const {
 
 Tensor Tensor::abs() const {
     Tensor out = kernels::unary(
-        *this, "abs", [](auto x) { return x < 0 ? -x : x; }, false);
+        *this, "abs",
+        [](auto x) {
+            // std::abs clears the sign of -0.0 (PyTorch's abs(-0.) is 0.); int64 has no -0.
+            if constexpr (std::is_floating_point_v<decltype(x)>)
+                return std::abs(x);
+            else
+                return x < 0 ? -x : x;
+        },
+        false);
     auto derivative = [](auto g, auto x) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); };
     record_pointwise(out, *this, "AbsBackward0", false, derivative, constant_derivative(derivative));
     return out;

@@ -11,6 +11,10 @@ namespace {
 template <class Kernel>
 Tensor map_floating(const Tensor& t, const char* name, Kernel kernel) {
     const TensorImpl& in_impl = lazynn::detail::checked(t, name);
+    if (is_float16(in_impl.dtype)) {
+        // Computed in float32 and rounded once, as PyTorch's kernels do.
+        return kernels::converted(map_floating(kernels::converted(t, kFloat32), name, kernel), in_impl.dtype);
+    }
     const Dtype dtype = in_impl.dtype == kInt64 ? kFloat32 : in_impl.dtype;
     const Tensor in = lazynn::detail::contiguous_data(kernels::converted(t, dtype));
     Tensor out = lazynn::detail::empty_tensor(in_impl.shape, dtype);

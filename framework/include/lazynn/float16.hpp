@@ -1,18 +1,23 @@
 #pragma once
-// IEEE half precision (binary16, safetensors "F16") and bfloat16 ("BF16") conversions, bit for bit
-// as PyTorch converts: round to nearest, ties to even; a float64 value is rounded to float32 first
-// (PyTorch's Half and BFloat16 are built from a float), so it is rounded twice as in PyTorch.
+// The 16-bit floating types: BFloat16 (kBFloat16, safetensors "BF16": float32's range, 8
+// significant bits) and Half (kFloat16, IEEE binary16, "F16": up to 65504, 11 significant bits).
+// Conversions are bit for bit PyTorch's: round to nearest, ties to even; NaN stays NaN; overflow
+// goes to infinity; subnormals are kept. A float64 (or int64) value is rounded to float32 first, as
+// PyTorch builds its BFloat16 and Half from a float, so it is rounded twice as in PyTorch.
 //
-// Only storage uses them today (safetensors files written or read in 16 bits); lazynn computes in
-// float32 and float64.
+// They are storage types: lazynn computes on them in float32 and rounds each result once, as
+// PyTorch's CPU kernels do (docs/tensors-and-autograd.md, "16-bit floating types"). So they have
+// conversions and no arithmetic: a kernel that would compute in 16 bits does not compile.
 
 #include <bit>
+#include <concepts>
 #include <cstdint>
+#include <type_traits>
 
 namespace lazynn::detail {
 
 /// The bfloat16 nearest to `value` (ties to even). Every NaN becomes PyTorch's quiet NaN 0x7FC0.
-inline std::uint16_t bfloat16_bits(float value) noexcept {
+constexpr std::uint16_t bfloat16_bits(float value) noexcept {
     const auto bits = std::bit_cast<std::uint32_t>(value);
     if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0u;
     // Adding 0x7FFF plus the lowest kept bit carries into the kept half exactly when the dropped
@@ -22,12 +27,12 @@ inline std::uint16_t bfloat16_bits(float value) noexcept {
     return static_cast<std::uint16_t>((bits + rounding) >> 16);
 }
 
-inline float float_from_bfloat16(std::uint16_t bits) noexcept {
+constexpr float float_from_bfloat16(std::uint16_t bits) noexcept {
     return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
 }
 
 /// Shifts `magnitude` right by `shift` (1..31) and rounds to nearest, ties to even.
-inline std::uint32_t shift_right_rounding_to_even(std::uint32_t magnitude, unsigned shift) noexcept {
+constexpr std::uint32_t shift_right_rounding_to_even(std::uint32_t magnitude, unsigned shift) noexcept {
     const std::uint32_t kept = magnitude >> shift;
     const std::uint32_t dropped = magnitude & ((1u << shift) - 1u);
     const std::uint32_t half = 1u << (shift - 1);
@@ -36,7 +41,7 @@ inline std::uint32_t shift_right_rounding_to_even(std::uint32_t magnitude, unsig
 
 /// The binary16 nearest to `value` (ties to even): above 65504 in magnitude (from 65520 up) it is
 /// infinity, below 2^-24 a subnormal or zero. A NaN becomes 0x7E00 with the input's sign.
-inline std::uint16_t half_bits(float value) noexcept {
+constexpr std::uint16_t half_bits(float value) noexcept {
     const auto bits = std::bit_cast<std::uint32_t>(value);
     const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
     const std::uint32_t magnitude = bits & 0x7FFFFFFFu;
@@ -56,7 +61,7 @@ inline std::uint16_t half_bits(float value) noexcept {
     return sign | static_cast<std::uint16_t>(shift_right_rounding_to_even(significand, shift));
 }
 
-inline float float_from_half(std::uint16_t bits) noexcept {
+constexpr float float_from_half(std::uint16_t bits) noexcept {
     const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;
     const std::uint32_t exponent = (bits >> 10) & 0x1Fu;
     std::uint32_t mantissa = bits & 0x3FFu;
@@ -73,3 +78,65 @@ inline float float_from_half(std::uint16_t bits) noexcept {
 }
 
 }  // namespace lazynn::detail
+
+namespace lazynn {
+
+/// One bfloat16 number: the top half of a float32. Explicit conversions from and to arithmetic
+/// types (through float32, PyTorch's rounding); compare through float.
+///
+/// Example:
+///     Tensor t = lazynn::ones({3}).to(kBFloat16);
+///     const BFloat16* p = t.data_ptr<BFloat16>();
+///     float first = static_cast<float>(p[0]);   // 1.0f
+struct BFloat16 {
+    std::uint16_t bits;
+
+    BFloat16() = default;
+    template <class U>
+    requires std::is_arithmetic_v<U>
+    constexpr explicit BFloat16(U value) : bits(detail::bfloat16_bits(static_cast<float>(value))) {}
+    static constexpr BFloat16 from_bits(std::uint16_t raw) {
+        BFloat16 b{};
+        b.bits = raw;
+        return b;
+    }
+    template <class U>
+    requires std::is_arithmetic_v<U>
+    constexpr explicit operator U() const { return static_cast<U>(detail::float_from_bfloat16(bits)); }
+};
+
+/// One IEEE binary16 number (PyTorch's torch.half / float16). Conversions as BFloat16's.
+struct Half {
+    std::uint16_t bits;
+
+    Half() = default;
+    template <class U>
+    requires std::is_arithmetic_v<U>
+    constexpr explicit Half(U value) : bits(detail::half_bits(static_cast<float>(value))) {}
+    static constexpr Half from_bits(std::uint16_t raw) {
+        Half h{};
+        h.bits = raw;
+        return h;
+    }
+    template <class U>
+    requires std::is_arithmetic_v<U>
+    constexpr explicit operator U() const { return static_cast<U>(detail::float_from_half(bits)); }
+};
+
+template <class T>
+concept Float16Type = std::same_as<T, BFloat16> || std::same_as<T, Half>;
+
+/// static_cast between any two element types, where one 16-bit type to the other goes through
+/// float32 (which holds both exactly).
+template <class To, class From>
+constexpr To element_cast(From value) {
+    if constexpr (Float16Type<To> && Float16Type<From> && !std::same_as<To, From>)
+        return To(static_cast<float>(value));
+    else
+        return static_cast<To>(value);
+}
+
+static_assert(sizeof(BFloat16) == 2 && sizeof(Half) == 2 && std::is_trivially_copyable_v<BFloat16> &&
+              std::is_trivially_copyable_v<Half>);
+
+}  // namespace lazynn
