@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
         };
         CharModel model(vocab);
         parallel = std::make_unique<samples::Parallel>(model, o.distributed);
-        samples::use_threads(o.threads, parallel->is_root());
+        samples::use_threads(o.threads, o.precision, parallel->is_root());
         auto train_set = windows(0, split);
         data::DataLoaderOptions train_options(o.batch_size);
         if (auto shard = parallel->sampler(train_set->size(), true, o.seed)) {
@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
             return identity.index_select(0, idx.reshape({-1})).reshape({idx.size(0), idx.size(1), vocab});
         };
         auto loss_of = [&](const std::function<Tensor(const Tensor&)>& m, const Tensor& window, double* correct) {
+            const samples::PrecisionScope scope(o.precision);
             const Tensor inputs = window.narrow(1, 0, seq_len), targets = window.narrow(1, 1, seq_len).contiguous();
             const Tensor logits = m(one_hot(inputs)).reshape({-1, vocab});
             if (correct) *correct += (logits.argmax(1) == targets.reshape({-1})).sum().item<double>();

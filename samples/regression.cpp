@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<samples::Parallel> parallel;
     try {
         parallel = std::make_unique<samples::Parallel>(model, o.distributed);
-        samples::use_threads(o.threads, parallel->is_root());
+        samples::use_threads(o.threads, o.precision, parallel->is_root());
         manual_seed(o.seed);  // every rank draws the same data
         auto make_data = [](std::int64_t n) {
             const Tensor x = rand({n, 1}) * 4.0 - 2.0;
@@ -67,7 +67,11 @@ int main(int argc, char** argv) {
             for (const data::Example& batch : train) {
                 if (progress.skip()) continue;
                 optimizer.zero_grad();
-                const Tensor loss = nn::functional::mse_loss(parallel->forward(batch.data), batch.target);
+                Tensor loss;
+                {
+                    const samples::PrecisionScope scope(o.precision);
+                    loss = nn::functional::mse_loss(parallel->forward(batch.data), batch.target);
+                }
                 loss.backward();
                 optimizer.step();
                 progress.step(loss.item<double>(), static_cast<std::size_t>(batch.data.size(0)));
@@ -77,6 +81,7 @@ int main(int argc, char** argv) {
             double test_loss = 0;
             {
                 NoGradGuard no_grad;  // every rank holds the whole (small) test set and the same model
+                const samples::PrecisionScope scope(o.precision);
                 for (const data::Example& batch : test)
                     test_loss = nn::functional::mse_loss(model(batch.data), batch.target).item<double>();
             }

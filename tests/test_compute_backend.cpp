@@ -148,6 +148,11 @@ TEST_SUITE("compute backend") {
         CHECK(info.summary().find("oneDNN " + info.onednn_version) != std::string::npos);
         CHECK(info.summary().find(info.openblas_core) != std::string::npos);
         CHECK(info.summary().find(info.simd_arch) != std::string::npos);
+        // bfloat16 runs through float32 kernels; whether oneDNN could do better here is said.
+        CHECK(info.summary().find(info.bfloat16) != std::string::npos);
+        CHECK(info.bfloat16.find("through float32 kernels") != std::string::npos);
+        const bool avx2_only = info.onednn_isa == "avx2" || info.onednn_isa == "avx2_vnni";
+        if (avx2_only) CHECK(info.bfloat16.find("has no bfloat16 matmul for " + info.onednn_isa) != std::string::npos);
         for (const char* arch : {"avx512f", "avx2+fma", "sse2", "neon64"}) {
             if (info.simd_arch == arch) return;
         }

@@ -58,6 +58,11 @@ BackendInfo detect() {
     const char* core = openblas_get_corename();
     info.openblas_core = core ? core : "unknown";
     info.simd_arch = detail::simd_arch_name();
+    info.bfloat16 = onednn::has_bfloat16_matmul()
+                        ? "bfloat16 through float32 kernels (oneDNN could run it natively with " + info.onednn_isa +
+                              "; lazynn's bfloat16 kernels are not written yet)"
+                        : "bfloat16 through float32 kernels (oneDNN " + info.onednn_version +
+                              " has no bfloat16 matmul for " + info.onednn_isa + ")";
     if (features.avx2 && generic_openblas_core(info.openblas_core)) {
         info.warnings.push_back("OpenBLAS runs its generic '" + info.openblas_core +
                                 "' kernels on this CPU, which has " + (features.avx512 ? "AVX-512" : "AVX2") +
@@ -84,7 +89,7 @@ BackendInfo detect() {
 std::string BackendInfo::summary() const {
     return "CPU " + cpu + "; float32 GEMM and convolutions on oneDNN " + onednn_version + " (" + onednn_isa +
            "); float64 GEMM on OpenBLAS (" + openblas_core + " kernels); vector kernels " + simd_arch + "; " +
-           std::to_string(threads) + " thread" + (threads == 1 ? "" : "s");
+           bfloat16 + "; " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s");
 }
 
 BackendInfo backend_info() {

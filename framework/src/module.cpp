@@ -2,6 +2,7 @@
 #include "module_registry.hpp"
 #include "tensor_impl.hpp"
 
+#include <lazynn/autocast.hpp>
 #include <lazynn/autograd.hpp>
 #include <lazynn/lazy.hpp>
 
@@ -572,6 +573,8 @@ void Module::check_input_dtype(const Tensor& input, const Tensor& param, const c
     const bool known = param.defined() && !param.is_uninitialized();
     if (known && got == param.dtype()) return;
     if (!known && is_floating(got)) return;
+    // Under autocast the op's casting policy decides the dtypes it computes in (PyTorch casts first).
+    if (known && is_floating(got) && is_floating(param.dtype()) && is_autocast_enabled()) return;
     const std::string expected = known ? dtype_name(param.dtype()) : std::string("floating point");
     std::string message =
         name() + ": expected a " + expected + " input (the dtype of its parameters), got " + dtype_name(got);

@@ -1,5 +1,6 @@
 // Losses. Cross-entropy and NLL with class indices run the core's fused kernel
 // (ops::class_index_loss); the other losses are compositions of differentiable tensor ops.
+#include <lazynn/autocast.hpp>
 #include <lazynn/autograd.hpp>
 #include <lazynn/nn/loss.hpp>
 #include <lazynn/ops/loss.hpp>
@@ -93,17 +94,23 @@ Tensor unflatten_none(const Tensor& loss, const Tensor& input, Reduction reducti
 
 }  // namespace
 
+// The losses on PyTorch 1.13's CPU autocast float32 list take 16-bit operands in float32 under
+// autocast (docs/mixed-precision.md); the composite ones (gaussian_nll_loss, the soft-margin
+// multi-label and distance triplet losses) follow their inputs, as PyTorch's do.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active()) return mse_loss(fp32(input), fp32(target), reduction);
     check_same_shape(input, target, "mse_loss");
     return reduce((input - target).pow(2), reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active()) return l1_loss(fp32(input), fp32(target), reduction);
     check_same_shape(input, target, "l1_loss");
     return reduce((input - target).abs(), reduction);
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta) {
+    if (autocast::Float32Region fp32; fp32.active()) return smooth_l1_loss(fp32(input), fp32(target), reduction, beta);
     check_same_shape(input, target, "smooth_l1_loss");
     if (beta < 0) throw ValueError("smooth_l1_loss: beta must be non-negative, got " + std::to_string(beta));
     const Tensor d = (input - target).abs();
@@ -112,6 +119,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
+    if (autocast::Float32Region fp32; fp32.active()) return huber_loss(fp32(input), fp32(target), reduction, delta);
     check_same_shape(input, target, "huber_loss");
     if (delta <= 0) throw ValueError("huber_loss: delta must be positive, got " + std::to_string(delta));
     const Tensor d = (input - target).abs();
@@ -119,6 +127,7 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& options) {
+    if (autocast::Float32Region fp32; fp32.active()) return cross_entropy(fp32(input), fp32(target), options);
     if (options.label_smoothing() < 0 || options.label_smoothing() > 1) {
         throw ValueError("cross_entropy: label_smoothing must be between 0.0 and 1.0, got " +
                          std::to_string(options.label_smoothing()));
@@ -150,6 +159,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, std::int64_t ignore_index,
                 Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return nll_loss(fp32(input), target, fp32(weight), ignore_index, reduction);
     if (target.dtype() != kInt64) throw DtypeError("nll_loss: targets must be int64 class indices");
     auto [x, y] = flatten_classes(input, target, "nll_loss");
     const Tensor loss =
@@ -158,6 +169,8 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
 }
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return binary_cross_entropy(fp32(input), fp32(target), fp32(weight), reduction);
     check_same_shape(input, target, "binary_cross_entropy");
     const std::vector<double> v = input.detach().to_vector<double>();
     for (double e : v) {
@@ -171,6 +184,8 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
                                         const Tensor& pos_weight, Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return binary_cross_entropy_with_logits(fp32(input), fp32(target), fp32(weight), fp32(pos_weight), reduction);
     check_same_shape(input, target, "binary_cross_entropy_with_logits");
     // (1 - t) x + (1 + (pw - 1) t) log(1 + exp(-x)), with log(1 + exp(-x)) as a stable softplus.
     const Tensor log_weight = pos_weight.defined() ? (pos_weight - 1.0) * target + 1.0 : Tensor();
@@ -181,6 +196,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 }
 
 Tensor kl_div(const Tensor& input, const Tensor& target, KLDivReduction reduction, bool log_target) {
+    if (autocast::Float32Region fp32; fp32.active()) return kl_div(fp32(input), fp32(target), reduction, log_target);
     check_same_shape(input, target, "kl_div");
     Tensor loss;
     if (log_target) {
@@ -204,6 +220,8 @@ Tensor kl_div(const Tensor& input, const Tensor& target, KLDivReduction reductio
 
 Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin,
                              Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return cosine_embedding_loss(fp32(input1), fp32(input2), fp32(target), margin, reduction);
     check_same_shape(input1, input2, "cosine_embedding_loss");
     constexpr double kEpsilon = 1e-12;
     const std::int64_t dim = input1.dim() - 1;
@@ -219,11 +237,15 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
 
 Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin,
                            Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return margin_ranking_loss(fp32(input1), fp32(input2), fp32(target), margin, reduction);
     return reduce((-target * (input1 - input2) + margin).clamp_min(0.0), reduction);
 }
 
 Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative, double margin,
                            double p, double eps, bool swap, Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return triplet_margin_loss(fp32(anchor), fp32(positive), fp32(negative), margin, p, eps, swap, reduction);
     const std::int64_t dim = anchor.dim() - 1;
     auto distance = [&](const Tensor& a, const Tensor& b) {
         return (a - b + eps).abs().pow(p).sum({dim}).pow(1.0 / p);
@@ -236,6 +258,8 @@ Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const T
 
 Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_input, bool full, double eps,
                         Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return poisson_nll_loss(fp32(input), fp32(target), log_input, full, eps, reduction);
     Tensor loss = log_input ? input.exp() - target * input : input - target * (input + eps).log();
     if (full) {
         // Stirling's approximation of log(target!), only where it is meaningful (target > 1).
@@ -275,6 +299,8 @@ Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor
 }
 
 Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin, Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return hinge_embedding_loss(fp32(input), fp32(target), margin, reduction);
     // PyTorch's composition: the margin term wherever target != 1, the input wherever target != -1.
     const Tensor zero = zeros_like(input);
     const Tensor margin_term = where(target != 1.0, (margin - input).clamp_min(0.0), zero);
@@ -307,11 +333,14 @@ void check_class_indices(const Tensor& target, const char* op) {
 }  // namespace
 
 Tensor soft_margin_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active()) return soft_margin_loss(fp32(input), fp32(target), reduction);
     return reduce(softplus_exact(-input * target), reduction);
 }
 
 Tensor multi_margin_loss(const Tensor& input, const Tensor& target, std::int64_t p, double margin, const Tensor& weight,
                          Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return multi_margin_loss(fp32(input), target, p, margin, fp32(weight), reduction);
     constexpr const char* op = "multi_margin_loss";
     if (p != 1 && p != 2)
         throw ValueError("multi_margin_loss: only p == 1 and p == 2 supported, got p = " + std::to_string(p));
@@ -346,6 +375,7 @@ Tensor multi_margin_loss(const Tensor& input, const Tensor& target, std::int64_t
 }
 
 Tensor multilabel_margin_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+    if (autocast::Float32Region fp32; fp32.active()) return multilabel_margin_loss(fp32(input), target, reduction);
     constexpr const char* op = "multilabel_margin_loss";
     check_hinge_input(input, op);
     check_class_indices(target, op);

@@ -81,7 +81,9 @@ void BatchNormBase::reset_parameters() {
 }
 
 Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
-    check_input_dtype(input, weight.defined() ? Tensor(weight) : Tensor(running_mean));
+    // A 16-bit input with float32 parameters and statistics is PyTorch's mixed batch norm.
+    const Tensor& stats = weight.defined() ? Tensor(weight) : Tensor(running_mean);
+    if (!(is_float16(input.dtype()) && stats.defined() && stats.dtype() == kFloat32)) check_input_dtype(input, stats);
     const auto rank = input.dim();
     if (std::find(ranks_.begin(), ranks_.end(), rank) == ranks_.end()) {
         std::string expected;

@@ -1,5 +1,6 @@
 // Recurrent layers built from differentiable tensor ops: the input projection of every time step
 // is one GEMM per layer and direction; each step adds the recurrent projection and applies the gates.
+#include <lazynn/autocast.hpp>
 #include <lazynn/autograd.hpp>
 #include <lazynn/init.hpp>
 #include <lazynn/nn/functional.hpp>
@@ -7,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 namespace lazynn::nn {
 namespace {
@@ -99,7 +101,14 @@ void RNNBase::materialize_from_options() {
 }
 
 RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_given, const Tensor& c0_given) {
-    check_input_dtype(input, get_parameter("weight_hh_l0"), "mat1 and mat2 must have the same dtype");
+    // PyTorch 1.13's CPU autocast lowers the plain RNN (its input and weights run in bfloat16, here
+    // through the linear steps it is made of) and leaves LSTM and GRU in their inputs' dtype.
+    const bool lowered = mode_ == "RNN" && is_autocast_enabled();
+    std::optional<AutocastGuard> autocast_off;
+    if (!lowered) {
+        autocast_off.emplace(false);
+        check_input_dtype(input, get_parameter("weight_hh_l0"), "mat1 and mat2 must have the same dtype");
+    }
     const auto& o = options_;
     if (input.dim() != 2 && input.dim() != 3) {
         throw ShapeError(name() + ": Expected input to be 2D (unbatched) or 3D (batched), got " +

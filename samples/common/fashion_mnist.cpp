@@ -16,7 +16,7 @@ int train_fashion_mnist(Module& model, const CommonOptions& o, const std::string
     std::unique_ptr<Parallel> parallel;
     try {
         parallel = std::make_unique<Parallel>(model, o.distributed);
-        use_threads(o.threads, parallel->is_root());
+        use_threads(o.threads, o.precision, parallel->is_root());
         auto train_set = data::load_mnist(o.data, true);
         auto test_set = data::load_mnist(o.data, false);
         // Distributed: each rank a shard, reshuffled per epoch from the shared seed.
@@ -43,7 +43,11 @@ int train_fashion_mnist(Module& model, const CommonOptions& o, const std::string
             for (const data::Example& batch : train) {
                 if (progress.skip()) continue;
                 optimizer.zero_grad();
-                const Tensor loss = nn::functional::cross_entropy(parallel->forward(batch.data), batch.target);
+                Tensor loss;
+                {
+                    const PrecisionScope scope(o.precision);
+                    loss = nn::functional::cross_entropy(parallel->forward(batch.data), batch.target);
+                }
                 loss.backward();
                 optimizer.step();
                 progress.step(loss.item<double>(), static_cast<std::size_t>(batch.target.size(0)));
@@ -51,7 +55,7 @@ int train_fashion_mnist(Module& model, const CommonOptions& o, const std::string
             }
             progress.finish_bar();
             parallel->sync_buffers();  // every rank evaluates rank 0's model on its shard
-            const EvaluationTotals totals = evaluate(model, test, run);
+            const EvaluationTotals totals = evaluate(model, test, run, o.precision);
             if (totals.interrupted) return run.stop(model, &optimizer, &scheduler, progress);
             scheduler.step();
             std::vector<double> sums{totals.loss_sum, totals.correct, totals.count, progress.loss_sum(),

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cmath>
+#include <map>
 #include <string>
 
 namespace samples {
@@ -20,6 +21,8 @@ const CLI::Validator positive_finite(
     "POSITIVE");
 
 }  // namespace
+
+const char* precision_name(Precision precision) { return precision == Precision::Bf16 ? "bf16" : "fp32"; }
 
 int parse_options(int argc, char** argv, const SampleCommandLine& sample, CommonOptions& o) {
     CLI::App app(sample.description);
@@ -43,6 +46,12 @@ int parse_options(int argc, char** argv, const SampleCommandLine& sample, Common
     app.add_option("--threads", o.threads, "threads for GEMMs and lazynn's kernels (one per core)")
         ->capture_default_str()
         ->check(positive_finite);
+    app.add_option("--precision", o.precision,
+                   "fp32, or bf16: forward passes under autocast (bfloat16 GEMMs and convolutions, float32 weights, "
+                   "losses and checkpoint)")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, Precision>{{"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}}))
+        ->default_str("fp32");
     app.add_flag(
         "--distributed", o.distributed,
         "data-parallel training over the ranks of mpirun -np N (each rank takes --batch-size examples per step)");

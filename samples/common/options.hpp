@@ -8,6 +8,13 @@
 
 namespace samples {
 
+/// The forward passes' arithmetic: float32, or bfloat16 under autocast (float32 master weights,
+/// float32 losses and checkpoint; docs/mixed-precision.md).
+enum class Precision { Fp32, Bf16 };
+
+/// "fp32" or "bf16", as the flag spells it.
+const char* precision_name(Precision precision);
+
 struct CommonOptions {
     int epochs = 5;
     std::size_t batch_size = 64;
@@ -18,6 +25,7 @@ struct CommonOptions {
     bool resume = false;
     int threads = 1;
     bool distributed = false;
+    Precision precision = Precision::Fp32;
 };
 
 /// What `--data` names for a sample, if it reads data at all.

@@ -11,6 +11,8 @@
 
 #include <lazynn/lazynn.hpp>
 
+#include <optional>
+
 namespace samples {
 
 /// Summed cross-entropy, correct predictions and examples of a classifier over a loader (no grad,
@@ -20,10 +22,23 @@ struct EvaluationTotals {
     double loss_sum = 0, correct = 0, count = 0;
     bool interrupted = false;
 };
-EvaluationTotals evaluate(lazynn::Module& model, lazynn::data::DataLoader& loader, const TrainingRun& run);
+EvaluationTotals evaluate(lazynn::Module& model, lazynn::data::DataLoader& loader, const TrainingRun& run,
+                          Precision precision);
 
 /// Sets lazynn's thread count and, on the printing rank, logs the compute backends
-/// (lazynn::backend_info()) and a warning for each slow fallback in use.
-void use_threads(int threads, bool log_backend);
+/// (lazynn::backend_info()), the precision, and a warning for each slow fallback in use.
+void use_threads(int threads, Precision precision, bool log_backend);
+
+/// Autocast (bfloat16) for its scope when the run's precision is bf16; nothing for fp32. The sample
+/// trainers open one around each forward pass and loss, as PyTorch's autocast is used.
+class PrecisionScope {
+public:
+    explicit PrecisionScope(Precision precision) {
+        if (precision == Precision::Bf16) autocast_.emplace(lazynn::kBFloat16);
+    }
+
+private:
+    std::optional<lazynn::AutocastGuard> autocast_;
+};
 
 }  // namespace samples

@@ -16,7 +16,10 @@ struct BackendInfo {
     std::string onednn_isa;      ///< the instruction set oneDNN dispatches to, e.g. "avx512_core_amx"
     std::string openblas_core;   ///< the kernel set OpenBLAS picked (float64 GEMM only), e.g. "SkylakeX" or "Prescott"
     std::string simd_arch;       ///< the architecture lazynn's own vector kernels dispatched to
-    int threads = 1;             ///< lazynn's intra-op thread count (set_num_threads)
+    /// How bfloat16/float16 GEMMs and convolutions run (through float32 kernels today), and whether
+    /// oneDNN could run bfloat16 natively on this CPU.
+    std::string bfloat16;
+    int threads = 1;                    ///< lazynn's intra-op thread count (set_num_threads)
     std::vector<std::string> warnings;  ///< each slow fallback in use, with what to do about it
 
     /// One line naming all of the above.

@@ -2,6 +2,7 @@
 // The whole core API (lazynn_core: tensor, autograd, ops, Module base, optim, data, serialize) in one
 // include. <lazynn/lazynn.hpp> adds the layers (lazynn/nn.hpp) on top.
 
+#include <lazynn/autocast.hpp>
 #include <lazynn/autograd.hpp>
 #include <lazynn/backend.hpp>
 #include <lazynn/checkpoint.hpp>

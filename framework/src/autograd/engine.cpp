@@ -2,6 +2,8 @@
 // that sums gradients per node and hands them to each node's apply().
 #include "autograd/function_node.hpp"
 
+#include <lazynn/autocast.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <functional>
@@ -150,6 +152,8 @@ private:
 };
 
 void execute(Run& run) {
+    // Backward ops follow the dtypes the forward recorded; autocast does not cast them again.
+    const AutocastGuard no_autocast(false);
     PassScope pass;
     GradModeScope grad_mode(run.create_graph);
     std::vector<std::function<void()>> callbacks;

@@ -48,6 +48,14 @@ void relu_mask_channels(const T* g, const T* out, T* masked, std::int64_t n, std
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean_in,
                   const Tensor& var_in, bool use_batch, double eps, bool relu, std::vector<double>& batch_mean,
                   std::vector<double>& batch_var) {
+    if (const Dtype dtype = input.dtype(); is_float16(dtype)) {
+        // Normalised in float32 (PyTorch's 16-bit batch norm computes in float with float32
+        // statistics and parameters) and rounded once.
+        using lazynn::detail::widened;
+        return batch_norm(input.to(kFloat32), widened(weight), widened(bias), widened(mean_in), widened(var_in),
+                          use_batch, eps, relu, batch_mean, batch_var)
+            .to(dtype);
+    }
     namespace kernels = detail;
     // The kernels read one value per channel from each of these: a wrong length would read past
     // the end or silently drop channels (PyTorch's messages).

@@ -23,6 +23,11 @@ using autograd::detail::SavedTensor;
 
 Tensor class_index_loss(const Tensor& input2d, const Tensor& target1d, const Tensor& weight, std::int64_t ignore_index,
                         LossReduction reduction, double smoothing, bool from_logits, const char* op) {
+    if (is_float16(input2d.dtype())) {
+        return lazynn::detail::through_float32(input2d, [&](const Tensor& x) {
+            return class_index_loss(x, target1d, weight, ignore_index, reduction, smoothing, from_logits, op);
+        });
+    }
     const Tensor x = lazynn::detail::contiguous_data(input2d);
     const Tensor y = lazynn::detail::contiguous_data(target1d);
     const std::int64_t m = x.size(0), c = x.size(1);

@@ -9,6 +9,8 @@
 #include "parallel.hpp"
 #include "tensor_impl.hpp"
 
+#include <lazynn/autocast.hpp>
+
 #include <lazynn/error.hpp>
 #include <lazynn/autograd.hpp>
 #include <lazynn/ops/convolution.hpp>
@@ -87,6 +89,9 @@ namespace {
 Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 2> stride,
                    std::array<std::int64_t, 4> padding, std::array<std::int64_t, 2> dilation, std::int64_t groups,
                    bool relu) {
+    if (autocast::LowerPrecisionRegion lower; lower.active()) {
+        return conv2d_then(lower(input), lower(weight), lower(bias), stride, padding, dilation, groups, relu);
+    }
     if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return conv2d_then(widened(input), widened(weight), widened(bias), stride, padding, dilation, groups, relu)
@@ -252,6 +257,11 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
                         std::array<std::int64_t, 2> stride, std::array<std::int64_t, 2> padding,
                         std::array<std::int64_t, 2> output_padding, std::array<std::int64_t, 2> dilation,
                         std::int64_t groups) {
+    // PyTorch 1.13's CPU autocast runs transposed convolutions in float32.
+    if (autocast::Float32Region fp32; fp32.active()) {
+        return conv_transpose2d(fp32(input), fp32(weight), fp32(bias), stride, padding, output_padding, dilation,
+                                groups);
+    }
     if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return conv_transpose2d(widened(input), widened(weight), widened(bias), stride, padding, output_padding,

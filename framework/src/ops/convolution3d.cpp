@@ -5,6 +5,7 @@
 #include "ops/conv_onednn.hpp"
 #include "tensor_impl.hpp"
 
+#include <lazynn/autocast.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/ops/convolution.hpp>
 
@@ -53,6 +54,8 @@ detail::ConvProblem conv3d_problem(const Shape& input, const Shape& weight, std:
 
 Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std::array<std::int64_t, 3> stride,
               std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups) {
+    if (autocast::LowerPrecisionRegion lower; lower.active())
+        return conv3d(lower(input), lower(weight), lower(bias), stride, padding, dilation, groups);
     if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return conv3d(widened(input), widened(weight), widened(bias), stride, padding, dilation, groups).to(half);
@@ -110,6 +113,11 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
                         std::array<std::int64_t, 3> stride, std::array<std::int64_t, 3> padding,
                         std::array<std::int64_t, 3> output_padding, std::array<std::int64_t, 3> dilation,
                         std::int64_t groups) {
+    // PyTorch 1.13's CPU autocast runs transposed convolutions in float32.
+    if (autocast::Float32Region fp32; fp32.active()) {
+        return conv_transpose3d(fp32(input), fp32(weight), fp32(bias), stride, padding, output_padding, dilation,
+                                groups);
+    }
     if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return conv_transpose3d(widened(input), widened(weight), widened(bias), stride, padding, output_padding,

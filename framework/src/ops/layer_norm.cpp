@@ -26,6 +26,11 @@ using autograd::detail::SavedTensor;
 /// weight and bias (of len elements), as one autograd node (PyTorch's native_layer_norm).
 Tensor normalize_rows(const Tensor& input, const Tensor& weight, const Tensor& bias, std::int64_t len, double eps,
                       const char* op) {
+    if (const Dtype dtype = input.dtype(); is_float16(dtype)) {
+        // Normalised in float32 and rounded once, as PyTorch's 16-bit layer and group norm compute.
+        using lazynn::detail::widened;
+        return normalize_rows(input.to(kFloat32), widened(weight), widened(bias), len, eps, op).to(dtype);
+    }
     for (const Tensor* t : {&weight, &bias}) {
         if (t->defined() && t->dtype() != input.dtype()) {
             throw DtypeError(std::string(op) + ": expected weight and bias of the input's dtype " +

@@ -4,6 +4,8 @@
 #include "ops/gemm.hpp"
 #include "tensor_impl.hpp"
 
+#include <lazynn/autocast.hpp>
+
 #include <lazynn/autograd.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/ops/linear.hpp>
@@ -23,6 +25,8 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
 
 /// linear, followed by ReLU in the same pass when `relu` (one node, no intermediate tensor).
 Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias, bool relu) {
+    if (autocast::LowerPrecisionRegion lower; lower.active())
+        return linear_then(lower(input), lower(weight), lower(bias), relu);
     if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return linear_then(widened(input), widened(weight), widened(bias), relu).to(half);

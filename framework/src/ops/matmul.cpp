@@ -4,6 +4,8 @@
 #include "ops/gemm.hpp"
 #include "ops/elementwise.hpp"
 
+#include <lazynn/autocast.hpp>
+
 namespace lazynn {
 
 using autograd::detail::needs_grad;
@@ -164,6 +166,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+    if (autocast::LowerPrecisionRegion lower; lower.active()) return matmul(lower(a), lower(b));
     const TensorImpl& ia = detail::checked(a, "matmul");
     const TensorImpl& ib = detail::checked(b, "matmul");
     if (const Dtype half = detail::shared_float16({&a, &b}); half != kFloat32)

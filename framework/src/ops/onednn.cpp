@@ -82,6 +82,21 @@ std::string version() {
     return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
 }
 
+bool has_bfloat16_matmul() {
+    static const bool available = [] {
+        using dt = dnnl::memory::data_type;
+        const dnnl::memory::desc a({8, 8}, dt::bf16, dnnl::memory::format_tag::ab);
+        const dnnl::memory::desc c({8, 8}, dt::f32, dnnl::memory::format_tag::ab);
+        try {
+            const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, a, c), engine());
+            return pd.get(true) != nullptr;
+        } catch (const dnnl::error&) {
+            return false;  // dnnl_unimplemented: no bfloat16 kernel for this ISA
+        }
+    }();
+    return available;
+}
+
 void rethrow(const char* op, const dnnl::error& e) {
     throw RuntimeError(std::string(op) + ": oneDNN failed: " + e.what() + " (status " +
                        std::to_string(static_cast<int>(e.status)) + ")");

@@ -34,6 +34,10 @@ dnnl::stream& thread_stream();
 std::string effective_isa();
 std::string version();
 
+/// Whether oneDNN has a bfloat16 matmul (bfloat16 in, float32 accumulation) on this CPU: AMX,
+/// AVX512-BF16 or its AVX-512 emulation. oneDNN 2.6 has none for AVX2. Probed once.
+bool has_bfloat16_matmul();
+
 /// Converts a dnnl::error into a lazynn::Error naming the operation.
 [[noreturn]] void rethrow(const char* op, const dnnl::error& e);
 

@@ -87,6 +87,11 @@ void check_pool_input(const Tensor& input, std::array<std::int64_t, 2> kernel, s
 
 ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
                                       std::array<std::int64_t, 2> p, std::array<std::int64_t, 2> d, bool ceil_mode) {
+    if (is_float16(input.dtype())) {
+        // Pooled in float32 (exact for 16-bit values): the maxima and their indices are the same.
+        ValuesIndices wide = max_pool2d_with_indices(input.to(kFloat32), k, s, p, d, ceil_mode);
+        return {wide.values.to(input.dtype()), wide.indices};
+    }
     check_pool_input(input, k, s, p, d, "max_pool2d");
     const std::int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
     const std::int64_t oh = pooled_size(h, k[0], s[0], p[0], d[0], ceil_mode),
@@ -236,6 +241,10 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
 
 Tensor max_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
                   std::array<std::int64_t, 2> p, std::array<std::int64_t, 2> d, bool ceil_mode) {
+    if (is_float16(input.dtype())) {
+        return lazynn::detail::through_float32(input,
+                                               [&](const Tensor& x) { return max_pool2d(x, k, s, p, d, ceil_mode); });
+    }
     const bool two_by_two = k == std::array<std::int64_t, 2>{2, 2} && s == k &&
                             p == std::array<std::int64_t, 2>{0, 0} && d == std::array<std::int64_t, 2>{1, 1};
     const bool fast = two_by_two && input.dim() == 4 && input.size(2) >= 2 && input.size(3) >= 2 &&
@@ -292,6 +301,11 @@ Tensor max_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array
 Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
                   std::array<std::int64_t, 2> p, bool ceil_mode, bool count_include_pad,
                   std::int64_t divisor_override) {
+    if (is_float16(input.dtype())) {
+        return lazynn::detail::through_float32(input, [&](const Tensor& x) {
+            return avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override);
+        });
+    }
     check_pool_input(input, k, s, p, {1, 1}, "avg_pool2d");
     const std::int64_t n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3);
     const std::int64_t oh = pooled_size(h, k[0], s[0], p[0], 1, ceil_mode),
@@ -398,6 +412,9 @@ Tensor avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> output_size) {
+    if (is_float16(input.dtype()))
+        return lazynn::detail::through_float32(input,
+                                               [&](const Tensor& x) { return adaptive_avg_pool2d(x, output_size); });
     if (input.dim() != 4)
         throw ShapeError("adaptive_avg_pool2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
     const std::int64_t h = input.size(2), w = input.size(3), oh = output_size[0], ow = output_size[1];

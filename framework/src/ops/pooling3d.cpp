@@ -6,6 +6,7 @@
 // any pass runs: a pass's own messages would name its [N, C*D, H, W] or [N, C*H'*W', 1, D] view.
 #include "ops/pooling_size.hpp"
 
+#include <lazynn/autocast.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/ops/pooling.hpp>
 
@@ -95,6 +96,9 @@ Tensor width_as_depth(const Tensor& y, const Shape& planes /* N, C, H', W' */) {
 ValuesIndices max_pool3d_with_indices(const Tensor& input, std::array<std::int64_t, 3> kernel,
                                       std::array<std::int64_t, 3> stride, std::array<std::int64_t, 3> padding,
                                       std::array<std::int64_t, 3> dilation, bool ceil_mode) {
+    // PyTorch 1.13's CPU autocast runs 3-D pooling in float32.
+    if (autocast::Float32Region fp32; fp32.active())
+        return max_pool3d_with_indices(fp32(input), kernel, stride, padding, dilation, ceil_mode);
     check_pool3d(input, kernel, stride, padding, dilation, ceil_mode, /*avg=*/false, "max_pool3d");
     const std::int64_t n = input.size(0), c = input.size(1), depth = input.size(2), h = input.size(3),
                        w = input.size(4);
@@ -130,6 +134,8 @@ ValuesIndices max_pool3d_with_indices(const Tensor& input, std::array<std::int64
 Tensor avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> kernel, std::array<std::int64_t, 3> stride,
                   std::array<std::int64_t, 3> padding, bool ceil_mode, bool count_include_pad,
                   std::int64_t divisor_override) {
+    if (autocast::Float32Region fp32; fp32.active())
+        return avg_pool3d(fp32(input), kernel, stride, padding, ceil_mode, count_include_pad, divisor_override);
     check_pool3d(input, kernel, stride, padding, {1, 1, 1}, ceil_mode, /*avg=*/true, "avg_pool3d");
     // With divisor_override both passes sum (divisor 1) and the total is divided once.
     const std::int64_t per_pass_divisor = divisor_override ? 1 : 0;

@@ -5,6 +5,8 @@
 #include "autograd/function_node.hpp"
 #include "ops/elementwise.hpp"
 
+#include <lazynn/autocast.hpp>
+
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -457,6 +459,7 @@ Tensor products_of_others_graph(const Tensor& x, const Shape& dims) {
 }
 
 Tensor prod_impl(const Tensor& t_in, const Shape& dims, bool keepdim) {
+    if (autocast::Float32Region fp32; fp32.active()) return prod_impl(fp32(t_in), dims, keepdim);
     if (is_float16(detail::checked(t_in, "prod").dtype))
         return detail::through_float32(t_in, [&](const Tensor& x) { return prod_impl(x, dims, keepdim); });
     const Tensor t = bool_as_int64(t_in, "prod");

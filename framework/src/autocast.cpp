@@ -1,0 +1,47 @@
+// Autocast's thread-local state (lazynn/autocast.hpp).
+#include <lazynn/autocast.hpp>
+#include <lazynn/backend.hpp>
+#include <lazynn/error.hpp>
+#include <lazynn/log.hpp>
+
+#include <mutex>
+
+namespace lazynn {
+namespace {
+
+struct AutocastState {
+    bool enabled = false;
+    Dtype dtype = kBFloat16;
+};
+
+AutocastState& state() {
+    thread_local AutocastState s;
+    return s;
+}
+
+}  // namespace
+
+bool is_autocast_enabled() { return state().enabled; }
+Dtype autocast_dtype() { return state().dtype; }
+
+AutocastGuard::AutocastGuard(Dtype dtype) : previous_enabled_(state().enabled), previous_dtype_(state().dtype) {
+    if (dtype != kBFloat16) {
+        throw ValueError("AutocastGuard: CPU autocast runs in bfloat16 only (PyTorch's rule), got " +
+                         dtype_name(dtype) + "; pass kBFloat16, or convert the model with Module::to(" +
+                         dtype_name(dtype) + ")");
+    }
+    state() = {true, dtype};
+    static std::once_flag warned;
+    std::call_once(warned, [] {
+        logging::warn("autocast: ", backend_info().bfloat16,
+                      ", so autocast gives PyTorch's bfloat16 numerics and no speed-up over float32 on this CPU");
+    });
+}
+
+AutocastGuard::AutocastGuard(bool enabled) : previous_enabled_(state().enabled), previous_dtype_(state().dtype) {
+    state().enabled = enabled;
+}
+
+AutocastGuard::~AutocastGuard() { state() = {previous_enabled_, previous_dtype_}; }
+
+}  // namespace lazynn
