@@ -231,6 +231,51 @@ TEST_SUITE("DistributedDataParallel") {
         SUBCASE("a bucket per parameter") { check_matches_one_process(1e-6); }
     }
 
+    TEST_CASE("under autocast, training on shards matches one process training on the whole batch") {
+        // float32 master weights, bfloat16 GEMMs: each rank's weight gradient is rounded to bfloat16
+        // before the average, the whole batch's once, so they agree to bfloat16 rounding (not bits).
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(11);
+        Mlp reference;
+        Mlp model(reference);  // same weights
+        optim::SGD ref_opt(reference.parameters(), optim::SGDOptions(0.1));
+        optim::SGD opt(model.parameters(), optim::SGDOptions(0.1));
+        dist::DistributedDataParallel ddp(model);
+        for (int step = 0; step < 5; ++step) {
+            const auto [x64, y64] = global_batch(step);
+            const Tensor x = x64.to(kFloat32), y = y64.to(kFloat32);
+            ref_opt.zero_grad();
+            Tensor ref_loss;
+            {
+                AutocastGuard autocast;
+                ref_loss = nn::functional::mse_loss(reference(x), y);
+            }
+            ref_loss.backward();
+            ref_opt.step();
+
+            opt.zero_grad();
+            Tensor loss;
+            {
+                AutocastGuard autocast;
+                const Tensor out = ddp(x.narrow(0, dist::rank() * kPerRank, kPerRank));
+                CHECK(out.dtype() == kBFloat16);
+                loss = nn::functional::mse_loss(out, y.narrow(0, dist::rank() * kPerRank, kPerRank));
+            }
+            CHECK(loss.dtype() == kFloat32);
+            loss.backward();
+            for (const auto& p : model.parameters()) CHECK(p.grad().dtype() == kFloat32);
+            opt.step();
+        }
+        const auto ref_params = reference.named_parameters();
+        const auto params = model.named_parameters();
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            INFO(params[i].first);
+            CHECK(params[i].second.dtype() == kFloat32);
+            CHECK(max_abs_diff(params[i].second, ref_params[i].second) < 1e-2);
+            CHECK(max_abs_diff(params[i].second, rank0_copy(params[i].second)) == 0.0);  // ranks identical
+        }
+    }
+
     TEST_CASE("buckets cover every parameter once") {
         [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
         manual_seed(1);
