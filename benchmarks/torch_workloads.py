@@ -31,10 +31,11 @@ def mlp(i, h1, h2, o):
     return nn.Sequential(nn.Linear(i, h1), nn.ReLU(), nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, o))
 
 
-def train_step_ms(model, opt, x, y, classification, repeats):
+def train_step_ms(model, opt, x, y, classification, repeats, autocast=False):
     def step():
-        out = model(x)
-        loss = F.cross_entropy(out, y) if classification else F.mse_loss(out, y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            out = model(x)
+            loss = F.cross_entropy(out, y) if classification else F.mse_loss(out, y)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -79,10 +80,14 @@ def custom_step_ms(params, opt, loss_fn, repeats):
     return median_ms(step, 5, repeats)
 
 
-cnn = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                    nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                    nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                    nn.Linear(128, 10))
+def cifar_cnn():
+    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(128, 10))
+
+
+cnn = cifar_cnn()
 report("cifar_cnn_sgd_b32", train_step_ms(cnn, torch.optim.SGD(cnn.parameters(), lr=0.01, momentum=0.9), torch.randn(32, 3, 32, 32),
                                           torch.randint(0, 10, (32,)), True, 20))
 cnn.eval()
@@ -93,6 +98,13 @@ big = nn.Sequential(nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.
 x512 = torch.randn(512, 1024)
 with torch.no_grad():
     report("mlp1024_inference_b512", median_ms(lambda: big(x512), 5, 50))
+# Issue 20's workloads under autocast (bfloat16).
+cnn16 = cifar_cnn()
+report("cifar_cnn_sgd_b32_bf16", train_step_ms(cnn16, torch.optim.SGD(cnn16.parameters(), lr=0.01, momentum=0.9),
+                                               torch.randn(32, 3, 32, 32), torch.randint(0, 10, (32,)), True, 20,
+                                               autocast=True))
+with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+    report("mlp1024_inference_b512_bf16", median_ms(lambda: big(x512), 5, 50))
 lstm, head = nn.LSTM(128, 256), nn.Linear(256, 10)
 xs, ys = torch.randn(32, 32, 128), torch.randint(0, 10, (32,))
 params = list(lstm.parameters()) + list(head.parameters())

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 
 using namespace lazynn;
@@ -23,13 +24,19 @@ nn::Sequential mlp(std::int64_t in, std::int64_t h1, std::int64_t h2, std::int64
     return nn::Sequential(nn::Linear(in, h1), nn::ReLU(), nn::Linear(h1, h2), nn::ReLU(), nn::Linear(h2, out));
 }
 
+/// One training step; with `autocast`, the forward and the loss run under AutocastGuard (bfloat16).
 template <class Optimizer, class Options>
 double train_step_ms(nn::Sequential& model, Options options, const Tensor& x, const Tensor& y, bool classification,
-                     int repeats) {
+                     int repeats, bool autocast = false) {
     Optimizer opt(model.parameters(), options);
     auto step = [&] {
-        Tensor out = model(x);
-        Tensor loss = classification ? nn::functional::cross_entropy(out, y) : nn::functional::mse_loss(out, y);
+        Tensor loss;
+        {
+            std::optional<AutocastGuard> guard;
+            if (autocast) guard.emplace(kBFloat16);
+            Tensor out = model(x);
+            loss = classification ? nn::functional::cross_entropy(out, y) : nn::functional::mse_loss(out, y);
+        }
         loss.backward();
         opt.step();
         opt.zero_grad();
@@ -171,6 +178,19 @@ int main(int argc, char** argv) {
         NoGradGuard no_grad;
         const Tensor x = randn({512, 1024});
         report("mlp1024_inference_b512", median_ms([&] { (void)big(x); }, 5, 50));
+    }
+    if (wanted("autocast")) {
+        // Issue 20's workloads under autocast (bfloat16), beside their float32 runs above.
+        auto cnn = cifar_cnn();
+        report("cifar_cnn_sgd_b32_bf16",
+               train_step_ms<optim::SGD>(cnn, optim::SGDOptions(0.01).momentum(0.9), randn({32, 3, 32, 32}),
+                                         randint(0, 10, {32}), true, 20, /*autocast=*/true));
+        nn::Sequential big{nn::Linear(1024, 1024), nn::ReLU(), nn::Linear(1024, 1024), nn::ReLU(),
+                           nn::Linear(1024, 10)};
+        NoGradGuard no_grad;
+        const AutocastGuard autocast(kBFloat16);
+        const Tensor x = randn({512, 1024});
+        report("mlp1024_inference_b512_bf16", median_ms([&] { (void)big(x); }, 5, 50));
     }
     if (wanted("lstm")) {
         nn::Sequential model{nn::LSTM(128, 256), nn::Linear(256, 10)};

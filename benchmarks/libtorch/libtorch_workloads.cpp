@@ -1,5 +1,6 @@
 // The workloads of benchmarks/workloads.cpp in PyTorch's C++ frontend, printed the same way
 // ("name milliseconds"). Usage: libtorch_workloads [threads]
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "../step_timer.hpp"
@@ -20,13 +21,32 @@ torch::nn::Sequential mlp(int64_t in, int64_t h1, int64_t h2, int64_t out) {
                                  torch::nn::ReLU(), torch::nn::Linear(h2, out));
 }
 
+/// libtorch's CPU autocast for a scope (torch.autocast("cpu", dtype=torch.bfloat16) in C++).
+struct CpuAutocast {
+    explicit CpuAutocast(bool on) : on_(on) {
+        if (!on_) return;
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+        at::autocast::set_cpu_enabled(true);
+    }
+    ~CpuAutocast() {
+        if (!on_) return;
+        at::autocast::set_cpu_enabled(false);
+        at::autocast::clear_cache();
+    }
+    bool on_;
+};
+
 template <class Optimizer, class Options>
 double train_step_ms(torch::nn::Sequential& model, Options options, const torch::Tensor& x, const torch::Tensor& y,
-                     bool classification, int repeats) {
+                     bool classification, int repeats, bool autocast = false) {
     Optimizer opt(model->parameters(), options);
     auto step = [&] {
-        torch::Tensor out = model->forward(x);
-        torch::Tensor loss = classification ? torch::nn::functional::cross_entropy(out, y) : torch::mse_loss(out, y);
+        torch::Tensor loss;
+        {
+            const CpuAutocast guard(autocast);
+            torch::Tensor out = model->forward(x);
+            loss = classification ? torch::nn::functional::cross_entropy(out, y) : torch::mse_loss(out, y);
+        }
         loss.backward();
         opt.step();
         opt.zero_grad();
@@ -130,6 +150,20 @@ int main(int argc, char** argv) {
         torch::NoGradGuard no_grad;
         const torch::Tensor x = torch::randn({512, 1024});
         report("mlp1024_inference_b512", median_ms([&] { (void)big->forward(x); }, 5, 50));
+    }
+    {
+        // Issue 20's workloads under autocast (bfloat16).
+        auto cnn = cifar_cnn();
+        report("cifar_cnn_sgd_b32_bf16",
+               train_step_ms<torch::optim::SGD>(cnn, torch::optim::SGDOptions(0.01).momentum(0.9),
+                                                torch::randn({32, 3, 32, 32}), torch::randint(0, 10, {32}), true, 20,
+                                                /*autocast=*/true));
+        torch::nn::Sequential big(torch::nn::Linear(1024, 1024), torch::nn::ReLU(), torch::nn::Linear(1024, 1024),
+                                  torch::nn::ReLU(), torch::nn::Linear(1024, 10));
+        torch::NoGradGuard no_grad;
+        const CpuAutocast guard(true);
+        const torch::Tensor x = torch::randn({512, 1024});
+        report("mlp1024_inference_b512_bf16", median_ms([&] { (void)big->forward(x); }, 5, 50));
     }
     {
         torch::nn::LSTM lstm(128, 256);
