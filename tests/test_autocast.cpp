@@ -3,6 +3,7 @@
 // under torch.autocast("cpu", dtype=torch.bfloat16) (tools/fixtures/gen_autocast.py), nesting,
 // thread locality, backward outside autocast's casts, and lazy modules materialising in float32.
 #include "test_support.hpp"
+#include "fixture_values.hpp"
 
 #include <lazynn/nn.hpp>
 #include <lazynn/optim/sgd.hpp>
@@ -16,35 +17,10 @@ using nlohmann::json;
 
 namespace {
 
-Dtype dtype_named(const std::string& name) {
-    static const std::map<std::string, Dtype> dtypes{{"float32", kFloat32},   {"float64", kFloat64},
-                                                     {"int64", kInt64},       {"bool", kBool},
-                                                     {"bfloat16", kBFloat16}, {"float16", kFloat16}};
-    REQUIRE_MESSAGE(dtypes.count(name) == 1, "unknown fixture dtype " << name);
-    return dtypes.at(name);
-}
-
-double parse_value(const std::string& s) {
-    if (s == "True") return 1.0;
-    if (s == "False") return 0.0;
-    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
-    if (s == "inf") return std::numeric_limits<double>::infinity();
-    if (s == "-inf") return -std::numeric_limits<double>::infinity();
-    return std::stod(s);
-}
-
-Tensor from_fixture(const json& entry) {
-    std::vector<double> values;
-    for (const auto& v : entry.at("values")) values.push_back(parse_value(v.get<std::string>()));
-    Tensor t = tensor(values, entry.at("shape").get<Shape>(), kFloat64).to(dtype_named(entry.at("dtype")));
-    if (entry.value("requires_grad", false)) t.requires_grad_(true);
-    return t;
-}
-
 /// Same dtype and shape; values within `rel` of PyTorch's (relative to the largest magnitude of
 /// the expected tensor: bfloat16 GEMMs differ from PyTorch's by summation order and one rounding).
 void check_close_to(const Tensor& actual, const json& expected_entry, double rel) {
-    const Tensor expected = from_fixture(expected_entry);
+    const Tensor expected = lazynn::testing::tensor_from_strings(expected_entry);
     CHECK(dtype_name(actual.dtype()) == dtype_name(expected.dtype()));
     REQUIRE(actual.shape() == expected.shape());
     const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
@@ -69,7 +45,7 @@ Case load_case(const json& fixture, const std::string& name) {
     for (const auto& c : fixture.at("cases")) {
         if (c.at("name") == name) {
             Case out{name, c.at("args"), {}, c};
-            for (const auto& entry : c.at("inputs")) out.inputs.push_back(from_fixture(entry));
+            for (const auto& entry : c.at("inputs")) out.inputs.push_back(lazynn::testing::tensor_from_strings(entry));
             return out;
         }
     }
@@ -80,7 +56,7 @@ Case load_case(const json& fixture, const std::string& name) {
 /// Backward (after the autocast scope, as in the generator) and compare every input's gradient.
 void check_backward(Tensor out, const Case& c) {
     if (c.fixture.contains("grad_out"))
-        out.backward(from_fixture(c.fixture.at("grad_out")));
+        out.backward(lazynn::testing::tensor_from_strings(c.fixture.at("grad_out")));
     else
         out.backward();
     for (std::size_t k = 0; k < c.inputs.size(); ++k) {
@@ -135,7 +111,7 @@ TEST_SUITE("autocast") {
                 out = conv(c.inputs[0]);
             }
             check_close_to(out, c.fixture.at("out"), kBf16Rel);
-            out.backward(from_fixture(c.fixture.at("grad_out")));
+            out.backward(lazynn::testing::tensor_from_strings(c.fixture.at("grad_out")));
             CHECK(conv.weight.grad().dtype() == kFloat32);
             check_close_to(c.inputs[0].grad(), c.fixture.at("grads")[0], kBf16Rel);
             check_close_to(conv.weight.grad(), c.fixture.at("grads")[1], kBf16Rel);
@@ -159,7 +135,7 @@ TEST_SUITE("autocast") {
             CHECK(bn.running_mean.dtype() == kFloat32);
             check_close_to(bn.running_mean, c.fixture.at("running_mean"), kBf16Rel);
             check_close_to(bn.running_var, c.fixture.at("running_var"), kBf16Rel);
-            out.backward(from_fixture(c.fixture.at("grad_out")));
+            out.backward(lazynn::testing::tensor_from_strings(c.fixture.at("grad_out")));
             for (std::size_t k = 0; k < 2; ++k) check_close_to(x[k].grad(), c.fixture.at("grads")[k], kBf16Rel);
             // The conv bias's gradient is zero in exact arithmetic (batch norm subtracts each channel's
             // mean); PyTorch's and lazynn's are both bfloat16 rounding noise, far below the weight's.

@@ -3,6 +3,7 @@
 // float32 and rounded once, as PyTorch's CPU kernels do), modules and safetensors files in 16 bits.
 // Fixtures: tools/fixtures/gen_bfloat16.py (bfloat16.json), gen_half_precision.py.
 #include "test_support.hpp"
+#include "fixture_values.hpp"
 
 #include <lazynn/nn.hpp>
 #include <lazynn/optim/sgd.hpp>
@@ -18,43 +19,13 @@ using nlohmann::json;
 
 namespace {
 
-Dtype dtype_named(const std::string& name) {
-    static const std::map<std::string, Dtype> dtypes{{"float32", kFloat32},   {"float64", kFloat64},
-                                                     {"int64", kInt64},       {"bool", kBool},
-                                                     {"bfloat16", kBFloat16}, {"float16", kFloat16}};
-    REQUIRE_MESSAGE(dtypes.count(name) == 1, "unknown fixture dtype " << name);
-    return dtypes.at(name);
-}
-
-/// A fixture float written as a string Python's float() reads ("nan", "inf", "-0.0", repr).
-double parse_value(const std::string& s) {
-    if (s == "True") return 1.0;
-    if (s == "False") return 0.0;
-    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
-    if (s == "inf") return std::numeric_limits<double>::infinity();
-    if (s == "-inf") return -std::numeric_limits<double>::infinity();
-    return std::stod(s);
-}
-
-std::vector<double> parse_values(const json& values) {
-    std::vector<double> out;
-    for (const auto& v : values) out.push_back(parse_value(v.get<std::string>()));
-    return out;
-}
-
-/// {"dtype", "shape", "values"} as a tensor of that dtype. Every 16-bit value is exact in float64,
-/// so building in float64 and converting gives the same bits PyTorch holds.
-Tensor fixture_tensor16(const json& entry) {
-    const Dtype dtype = dtype_named(entry.at("dtype"));
-    Tensor t = tensor(parse_values(entry.at("values")), entry.at("shape").get<Shape>(), kFloat64).to(dtype);
-    if (entry.value("requires_grad", false)) t.requires_grad_(true);
-    return t;
-}
+using lazynn::testing::dtype_named;
+using lazynn::testing::parse_values;
 
 /// Same dtype and shape, values within `ulps` units in the last place of the dtype (NaN to NaN,
 /// infinities exact, zeros' signs too when `signed_zeros`).
 void check_values(const Tensor& actual, const json& expected_entry, double ulps = 1.0, bool signed_zeros = true) {
-    const Tensor expected = fixture_tensor16(expected_entry);
+    const Tensor expected = lazynn::testing::tensor_from_strings(expected_entry);
     CHECK(dtype_name(actual.dtype()) == dtype_name(expected.dtype()));
     REQUIRE(actual.shape() == expected.shape());
     const double eps = actual.dtype() == kBFloat16  ? std::ldexp(1.0, -8)
@@ -207,7 +178,7 @@ TEST_SUITE("bfloat16") {
             const std::string name = c.at("name");
             if (base_op(name) != "to") continue;
             CAPTURE(name);
-            const Tensor x = fixture_tensor16(c.at("inputs")[0]);
+            const Tensor x = lazynn::testing::tensor_from_strings(c.at("inputs")[0]);
             const Tensor out = x.to(dtype_named(c.at("out").at("dtype")));
             check_values(out, c.at("out"), 0.0);
             ++checked;
@@ -224,7 +195,7 @@ TEST_SUITE("bfloat16") {
             if (op == "to") continue;
             CAPTURE(name);
             Inputs inputs;
-            for (const auto& entry : c.at("inputs")) inputs.push_back(fixture_tensor16(entry));
+            for (const auto& entry : c.at("inputs")) inputs.push_back(lazynn::testing::tensor_from_strings(entry));
             Tensor out;
             if (name == "max_dim") {
                 const ValuesIndices vi = inputs[0].max(c.at("args").at("dim"), c.at("args").value("keepdim", false));
@@ -240,7 +211,7 @@ TEST_SUITE("bfloat16") {
             const bool exact = c.contains("out_exact");
             check_values(out, c.at(exact ? "out_exact" : "out"));
             if (c.contains("grad_out")) {
-                out.backward(fixture_tensor16(c.at("grad_out")));
+                out.backward(lazynn::testing::tensor_from_strings(c.at("grad_out")));
                 for (std::size_t k = 0; k < inputs.size(); ++k) {
                     CAPTURE(k);
                     const json& expected = c.at(exact ? "grads_exact" : "grads")[k];
@@ -277,7 +248,7 @@ TEST_SUITE("bfloat16") {
         const json fixture = lazynn::testing::load_fixture("bfloat16.json");
         for (const auto& c : fixture.at("printing")) {
             CAPTURE(c.at("name").get<std::string>());
-            const Tensor t = fixture_tensor16(c);
+            const Tensor t = lazynn::testing::tensor_from_strings(c);
             CHECK(t.str() == c.at("repr").get<std::string>());
         }
     }
