@@ -229,7 +229,9 @@ TEST_SUITE("autocast") {
             {"mse_loss", [&] { return nn::functional::mse_loss(x2, x2 * 0.5); }},
             {"cross_entropy", [&] { return nn::functional::cross_entropy(x2, target); }},
         };
-        for (const auto& [op, run] : runs) {
+        for (const auto& entry : runs) {
+            const std::string& op = entry.first;  // not a structured binding: clang 14 cannot capture one
+            const auto& run = entry.second;
             CAPTURE(op);
             REQUIRE(policy.count(op) == 1);
             AutocastGuard autocast;
