@@ -341,3 +341,151 @@ TEST_SUITE("bfloat16") {
         CHECK(equal(fc.weight, before));
     }
 }
+
+namespace {
+
+/// Sets the bfloat16 kernel policy for one scope.
+class KernelsGuard {
+public:
+    explicit KernelsGuard(BFloat16Kernels kernels) : before_(get_bfloat16_kernels()) { set_bfloat16_kernels(kernels); }
+    ~KernelsGuard() { set_bfloat16_kernels(before_); }
+    KernelsGuard(const KernelsGuard&) = delete;
+    KernelsGuard& operator=(const KernelsGuard&) = delete;
+
+private:
+    BFloat16Kernels before_;
+};
+
+bool runs_natively() { return backend_info().bfloat16.find("on oneDNN's bfloat16 kernels") != std::string::npos; }
+
+/// An op's output and its inputs' gradients for one upstream gradient, all in bfloat16.
+struct Outcome {
+    Tensor out;
+    std::vector<Tensor> grads;
+};
+
+using BfloatOp = std::function<Tensor(const std::vector<Tensor>&)>;
+
+Outcome run_op(const BfloatOp& op, const std::vector<Tensor>& values, std::uint64_t seed) {
+    std::vector<Tensor> inputs;
+    for (const Tensor& v : values) inputs.push_back(v.detach().requires_grad_(true));
+    Outcome o{op(inputs), {}};
+    manual_seed(seed);
+    o.out.backward(randn(o.out.shape()).to(kBFloat16));
+    for (const Tensor& t : inputs) o.grads.push_back(t.grad());
+    return o;
+}
+
+/// The two kernels' results are the same float32 sums in another order, each rounded once: within a
+/// bfloat16 rounding of each other, plus `slack` times the largest value (float32 reordering noise on
+/// sums that cancel, by default).
+void check_same_rounding(const Tensor& native, const Tensor& float32, double slack = std::ldexp(1.0, -16)) {
+    REQUIRE(native.defined());
+    CHECK(native.dtype() == kBFloat16);
+    REQUIRE(native.shape() == float32.shape());
+    const std::vector<double> a = native.to_vector<double>(), b = float32.to_vector<double>();
+    double scale = 0;
+    for (double v : b) scale = std::max(scale, std::abs(v));
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        CAPTURE(i);
+        CHECK_MESSAGE(std::abs(a[i] - b[i]) <= std::ldexp(std::abs(b[i]), -7) + slack * scale,
+                      "native " << a[i] << ", float32 kernels " << b[i]);
+        if (b[i] == 0 && a[i] == 0) CHECK(std::signbit(a[i]) == std::signbit(b[i]));  // ReLU's +0.0
+    }
+}
+
+}  // namespace
+
+TEST_SUITE("bfloat16 kernels") {
+    TEST_CASE("the policy: automatic uses oneDNN's bfloat16 kernels with AMX only, native wherever oneDNN has them") {
+        const std::string isa = backend_info().onednn_isa;
+        {
+            KernelsGuard guard(BFloat16Kernels::float32);
+            CHECK(get_bfloat16_kernels() == BFloat16Kernels::float32);
+            CHECK(backend_info().bfloat16.find("through float32 kernels") != std::string::npos);
+        }
+        {
+            KernelsGuard guard(BFloat16Kernels::automatic);
+            CHECK(runs_natively() == (isa == "avx512_core_amx"));
+        }
+        {
+            KernelsGuard guard(BFloat16Kernels::native);
+            const std::string said = backend_info().bfloat16;
+            CAPTURE(said);
+            // Natively, unless this oneDNN has no bfloat16 matmul for the CPU (AVX2): then it says so.
+            CHECK((runs_natively() || said.find("has no bfloat16 matmul for " + isa) != std::string::npos));
+            if (isa == "avx512_core_bf16" || isa == "avx512_core_amx") CHECK(runs_natively());
+        }
+    }
+
+    TEST_CASE("oneDNN's bfloat16 kernels agree with the float32 kernels: matmul, linear, convolutions, and backward") {
+        {
+            KernelsGuard native(BFloat16Kernels::native);
+            if (!runs_natively()) {
+                MESSAGE("no bfloat16 kernels on this CPU (" << backend_info().onednn_isa << "): compared elsewhere");
+                return;
+            }
+        }
+        const auto bf16 = [](const Shape& shape) { return randn(shape).to(kBFloat16); };
+        manual_seed(7);
+        const std::vector<std::pair<std::string, std::pair<BfloatOp, std::vector<Tensor>>>> cases{
+            {"matmul", {[](const auto& x) { return matmul(x[0], x[1]); }, {bf16({33, 70}), bf16({70, 45})}}},
+            {"matmul of transposed views",
+             {[](const auto& x) { return matmul(x[0].t(), x[1].t()); }, {bf16({70, 33}), bf16({45, 70})}}},
+            {"batched matmul", {[](const auto& x) { return matmul(x[0], x[1]); }, {bf16({3, 17, 40}), bf16({40, 9})}}},
+            {"broadcast matmul",
+             {[](const auto& x) { return matmul(x[0], x[1]); }, {bf16({2, 1, 5, 8}), bf16({3, 8, 4})}}},
+            {"vector-matrix", {[](const auto& x) { return matmul(x[0], x[1]); }, {bf16({64}), bf16({64, 130})}}},
+            {"linear",
+             {[](const auto& x) { return ops::linear(x[0], x[1], x[2]); },
+              {bf16({4, 6, 96}), bf16({40, 96}), bf16({40})}}},
+            {"linear_relu",
+             {[](const auto& x) { return ops::linear_relu(x[0], x[1], x[2]); },
+              {bf16({300, 64}), bf16({72, 64}), bf16({72})}}},
+            {"linear without bias",
+             {[](const auto& x) { return ops::linear(x[0], x[1]); }, {bf16({7, 5}), bf16({3, 5})}}},
+            {"conv2d",
+             {[](const auto& x) {
+                  return ops::conv2d(x[0], x[1], x[2], {2, 2}, {1, 1, 1, 1}, {1, 1}, 1);
+              },
+              {bf16({3, 5, 11, 9}), bf16({16, 5, 3, 3}), bf16({16})}}},
+            {"grouped conv2d_relu",
+             {[](const auto& x) {
+                  return ops::conv2d_relu(x[0], x[1], x[2], {1, 1}, {0, 1, 1, 0}, {2, 1}, 2);
+              },
+              {bf16({2, 8, 10, 10}), bf16({16, 4, 3, 2}), bf16({16})}}},
+            {"conv3d",
+             {[](const auto& x) {
+                  return ops::conv3d(x[0], x[1], x[2], {1, 2, 1}, {1, 1, 0, 0, 1, 1}, {1, 1, 1}, 1);
+              },
+              {bf16({2, 3, 5, 6, 7}), bf16({8, 3, 3, 3, 3}), bf16({8})}}},
+            {"conv_transpose2d",
+             {[](const auto& x) {
+                  return ops::conv_transpose2d(x[0], x[1], x[2], {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1);
+              },
+              {bf16({2, 6, 5, 5}), bf16({6, 4, 3, 3}), bf16({4})}}},
+        };
+        for (const auto& [name, op_and_inputs] : cases) {
+            const std::string& op_name = name;
+            CAPTURE(op_name);
+            const auto& [op, inputs] = op_and_inputs;
+            Outcome native, float32;
+            {
+                KernelsGuard guard(BFloat16Kernels::native);
+                native = run_op(op, inputs, 11);
+            }
+            {
+                KernelsGuard guard(BFloat16Kernels::float32);
+                float32 = run_op(op, inputs, 11);
+            }
+            check_same_rounding(native.out, float32.out);
+            // A broadcast operand's gradient is a sum of per-batch products. Natively each product is
+            // rounded to bfloat16 before the sum, as in PyTorch; the float32 kernels round only the sum.
+            const double slack = op_name == "broadcast matmul" ? std::ldexp(1.0, -6) : std::ldexp(1.0, -16);
+            for (std::size_t k = 0; k < inputs.size(); ++k) {
+                CAPTURE(k);
+                check_same_rounding(native.grads[k], float32.grads[k], slack);
+            }
+        }
+    }
+}

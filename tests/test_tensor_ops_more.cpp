@@ -152,7 +152,9 @@ const std::map<std::string, MultiFn>& cases() {
     return table;
 }
 
-double rtol_for(Dtype d) { return d == kFloat32 ? 1e-6 : 1e-10; }
+/// float32: the same sums as PyTorch's in another order (oneDNN's GEMM kernels block by ISA: 1.7e-6 seen on
+/// an AVX-512 Xeon where a sum cancels).
+double rtol_for(Dtype d) { return d == kFloat32 ? 1e-5 : 1e-10; }
 
 }  // namespace
 

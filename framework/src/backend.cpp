@@ -4,8 +4,12 @@
 #include "ops/onednn.hpp"
 #include "simd/simd.hpp"
 
+#include <lazynn/log.hpp>
+
 #include <cblas.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <string_view>
 
@@ -58,11 +62,6 @@ BackendInfo detect() {
     const char* core = openblas_get_corename();
     info.openblas_core = core ? core : "unknown";
     info.simd_arch = detail::simd_arch_name();
-    info.bfloat16 = onednn::has_bfloat16_matmul()
-                        ? "bfloat16 through float32 kernels (oneDNN could run it natively with " + info.onednn_isa +
-                              "; lazynn's bfloat16 kernels are not written yet)"
-                        : "bfloat16 through float32 kernels (oneDNN " + info.onednn_version +
-                              " has no bfloat16 matmul for " + info.onednn_isa + ")";
     if (features.avx2 && generic_openblas_core(info.openblas_core)) {
         info.warnings.push_back("OpenBLAS runs its generic '" + info.openblas_core +
                                 "' kernels on this CPU, which has " + (features.avx512 ? "AVX-512" : "AVX2") +
@@ -84,7 +83,41 @@ BackendInfo detect() {
     return info;
 }
 
+/// LAZYNN_BFLOAT16_KERNELS, or automatic when it is unset or names no policy (with a warning).
+BFloat16Kernels policy_from_environment() {
+    const char* env = std::getenv("LAZYNN_BFLOAT16_KERNELS");
+    if (env == nullptr || *env == '\0') return BFloat16Kernels::automatic;
+    const std::string_view value(env);
+    if (value == "automatic") return BFloat16Kernels::automatic;
+    if (value == "native") return BFloat16Kernels::native;
+    if (value == "float32") return BFloat16Kernels::float32;
+    logging::warn("ignoring LAZYNN_BFLOAT16_KERNELS='", value, "': expected automatic, native or float32");
+    return BFloat16Kernels::automatic;
+}
+
+std::atomic<BFloat16Kernels>& bfloat16_policy() {
+    static std::atomic<BFloat16Kernels> policy{policy_from_environment()};
+    return policy;
+}
+
+/// How bfloat16 runs now, and why.
+std::string bfloat16_description(const BackendInfo& info) {
+    if (onednn::native_bfloat16())
+        return "bfloat16 GEMM and convolutions on oneDNN's bfloat16 kernels (" + info.onednn_isa + ")";
+    if (!onednn::has_bfloat16_matmul())
+        return "bfloat16 through float32 kernels (oneDNN " + info.onednn_version + " has no bfloat16 matmul for " +
+               info.onednn_isa + ")";
+    if (get_bfloat16_kernels() == BFloat16Kernels::float32)
+        return "bfloat16 through float32 kernels (set_bfloat16_kernels(float32))";
+    return "bfloat16 through float32 kernels (faster than oneDNN's bfloat16 kernels on " + info.onednn_isa +
+           ", which has no AMX; set_bfloat16_kernels(native) or LAZYNN_BFLOAT16_KERNELS=native to use them)";
+}
+
 }  // namespace
+
+void set_bfloat16_kernels(BFloat16Kernels kernels) { bfloat16_policy().store(kernels); }
+
+BFloat16Kernels get_bfloat16_kernels() { return bfloat16_policy().load(); }
 
 std::string BackendInfo::summary() const {
     return "CPU " + cpu + "; float32 GEMM and convolutions on oneDNN " + onednn_version + " (" + onednn_isa +
@@ -96,6 +129,7 @@ BackendInfo backend_info() {
     static const BackendInfo detected = detect();
     BackendInfo info = detected;
     info.threads = get_num_threads();
+    info.bfloat16 = bfloat16_description(info);
     return info;
 }
 

@@ -49,12 +49,13 @@ using tag = dnnl::memory::format_tag;
 enum class Pass { forward, forward_relu, backward_data, backward_weights };
 
 /// A cache key: the pass, whether a bias takes part, and the problem with `n` set to the chunk's batch.
-using Key = std::array<std::int64_t, 28>;
+using Key = std::array<std::int64_t, 30>;
 
 Key key_of(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
     Key k{};
     std::size_t i = 0;
     for (std::int64_t v : {static_cast<std::int64_t>(pass), static_cast<std::int64_t>(bias),
+                           static_cast<std::int64_t>(p.dtype), static_cast<std::int64_t>(p.float32_input_gradient),
                            static_cast<std::int64_t>(p.spatial), n, p.c, p.o, p.groups}) {
         k[i++] = v;
     }
@@ -82,30 +83,37 @@ tag weight_tag(int spatial, bool grouped) {
     return spatial == 1 ? tag::oiw : spatial == 2 ? tag::oihw : tag::oidhw;
 }
 
-/// The user's (PyTorch-layout) memory descriptors of a problem with batch n.
+/// The user's (PyTorch-layout) memory descriptors of a problem with batch n and a pass. Activations and
+/// weights are in p.dtype, except the float32 outputs: a weight gradient, and an input gradient when
+/// p.float32_input_gradient. The bias is always float32.
 struct UserDescs {
     memory::desc src, weights, dst, bias;
 };
 
-UserDescs user_descs(const ConvProblem& p, std::int64_t n) {
-    const auto f32 = memory::data_type::f32;
+memory::data_type data_type(const ConvProblem& p) {
+    return p.dtype == kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32;
+}
+
+UserDescs user_descs(const ConvProblem& p, std::int64_t n, Pass pass) {
+    const auto f32 = memory::data_type::f32, dt = data_type(p);
+    const bool float32_weights = pass == Pass::backward_weights;
+    const bool float32_src = pass == Pass::backward_data && p.float32_input_gradient;
     const bool grouped = p.groups > 1;
     const memory::dims wdims = grouped ? with_spatial({p.groups, p.o / p.groups, p.c / p.groups}, p, p.kernel)
                                        : with_spatial({p.o, p.c}, p, p.kernel);
-    return {memory::desc(with_spatial({n, p.c}, p, p.in), f32, activation_tag(p.spatial)),
-            memory::desc(wdims, f32, weight_tag(p.spatial, grouped)),
-            memory::desc(with_spatial({n, p.o}, p, p.out), f32, activation_tag(p.spatial)),
+    return {memory::desc(with_spatial({n, p.c}, p, p.in), float32_src ? f32 : dt, activation_tag(p.spatial)),
+            memory::desc(wdims, float32_weights ? f32 : dt, weight_tag(p.spatial, grouped)),
+            memory::desc(with_spatial({n, p.o}, p, p.out), dt, activation_tag(p.spatial)),
             memory::desc({p.o}, f32, tag::x)};
 }
 
-/// The same sizes with every layout left to oneDNN.
+/// The same sizes and types with every layout left to oneDNN.
 UserDescs any_descs(const UserDescs& u) {
-    const auto f32 = memory::data_type::f32;
-    return {memory::desc(u.src.dims(), f32, tag::any), memory::desc(u.weights.dims(), f32, tag::any),
-            memory::desc(u.dst.dims(), f32, tag::any), u.bias};
+    auto any = [](const memory::desc& d) { return memory::desc(d.dims(), d.data_type(), tag::any); };
+    return {any(u.src), any(u.weights), any(u.dst), u.bias};
 }
 
-/// Every primitive takes its scratchpad from the executing thread's buffers (Scratch below) rather than
+/// Every primitive takes its scratchpad from the executing thread's buffers (onednn::execute) rather than
 /// from oneDNN's library-managed one, so chunks of one call running the same primitive on several
 /// threads can never share temporary memory.
 dnnl::primitive_attr user_scratchpad() {
@@ -116,7 +124,7 @@ dnnl::primitive_attr user_scratchpad() {
 
 dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std::int64_t n, bool bias, bool relu,
                                                        bool training) {
-    const UserDescs a = any_descs(user_descs(p, n));
+    const UserDescs a = any_descs(user_descs(p, n, Pass::forward));
     const auto strides = spatial_dims(p, p.stride), dilates = spatial_dims(p, p.dilation, 1);
     const auto pad_l = spatial_dims(p, p.pad_begin), pad_r = spatial_dims(p, p.pad_end);
     const auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
@@ -155,7 +163,7 @@ std::unique_ptr<Step> reorder_if_needed(const memory::desc& from, const memory::
 
 std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
     auto plan = std::make_unique<Plan>();
-    plan->user = user_descs(p, n);
+    plan->user = user_descs(p, n, pass);
     const UserDescs& u = plan->user;
     const UserDescs a = any_descs(u);
     const auto strides = spatial_dims(p, p.stride), dilates = spatial_dims(p, p.dilation, 1);
@@ -208,66 +216,43 @@ const Plan& plan_for(Pass pass, bool bias, const ConvProblem& p, std::int64_t n)
     return *it->second;
 }
 
-/// Per-thread buffers for the blocked copies, kept between calls (no page faults per step).
-class Scratch {
-public:
-    float* get(std::size_t slot, std::size_t bytes) {
-        if (slot >= buffers_.size()) buffers_.resize(slot + 1);
-        auto& b = buffers_[slot];
-        if (b.size < bytes) {
-            b.data.reset(static_cast<float*>(::operator new(bytes, std::align_val_t(64))));
-            b.size = bytes;
-        }
-        return b.data.get();
-    }
+using onednn::BufferSlot;
+using onednn::kChunkWeightsBuffer;
+using onednn::kDiffWeightsBuffer;
+using onednn::kDstBuffer;
+using onednn::kSrcBuffer;
+using onednn::kWeightsBuffer;
 
-private:
-    struct Deleter {
-        void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
-    };
-    struct Buffer {
-        std::unique_ptr<float, Deleter> data;
-        std::size_t size = 0;
-    };
-    std::vector<Buffer> buffers_;
-};
-
-Scratch& thread_scratch() {
-    thread_local Scratch scratch;
-    return scratch;
+void run(const Step& step, std::unordered_map<int, memory> args) {
+    onednn::execute(step.primitive, step.scratchpad, std::move(args));
 }
 
-enum Slot : std::size_t { kWeights, kChunkWeights, kSrc, kDst, kDiffWeights, kScratchpad };
-
-/// Runs a step on the calling thread with its scratchpad in that thread's buffers.
-void run(const Step& step, std::unordered_map<int, memory> args) {
-    if (step.scratchpad.get_size() > 0) {
-        args.emplace(DNNL_ARG_SCRATCHPAD, memory(step.scratchpad, onednn::engine(),
-                                                 thread_scratch().get(kScratchpad, step.scratchpad.get_size())));
-    }
-    // signals.hpp: a GEMM-based implementation runs oneDNN's GEMM kernels, which may use a heap stack.
-    const lazynn::detail::SignalsHeld no_handler_on_this_stack;
-    step.primitive.execute(onednn::thread_stream(), args);
+/// Element `index` of a buffer of p.dtype elements, or of float32 ones when `float32`.
+const void* at(const ConvProblem& p, const void* data, std::int64_t index) {
+    return static_cast<const char*>(data) + index * (p.dtype == kBFloat16 ? 2 : 4);
+}
+void* at(const ConvProblem& p, void* data, std::int64_t index, bool float32 = false) {
+    return static_cast<char*>(data) + index * (p.dtype == kBFloat16 && !float32 ? 2 : 4);
 }
 
 /// The memory a primitive reads: the user's buffer itself, or a blocked copy of it.
 memory input_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& wanted,
-                    const float* data, std::size_t slot) {
-    memory user_memory(user, onednn::engine(), const_cast<float*>(data));  // oneDNN reads it only
+                    const void* data, BufferSlot slot) {
+    memory user_memory(user, onednn::engine(), const_cast<void*>(data));  // oneDNN reads it only
     if (!reorder) return user_memory;
-    memory blocked(wanted, onednn::engine(), thread_scratch().get(slot, wanted.get_size()));
+    memory blocked(wanted, onednn::engine(), onednn::thread_buffer(slot, wanted.get_size()));
     run(*reorder, {{DNNL_ARG_FROM, user_memory}, {DNNL_ARG_TO, blocked}});
     return blocked;
 }
 
 /// The memory a primitive writes: the user's buffer, or a blocked buffer reordered into it afterwards.
 memory output_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& produced,
-                     float* data, std::size_t slot) {
+                     void* data, BufferSlot slot) {
     if (!reorder) return memory(user, onednn::engine(), data);
-    return memory(produced, onednn::engine(), thread_scratch().get(slot, produced.get_size()));
+    return memory(produced, onednn::engine(), onednn::thread_buffer(slot, produced.get_size()));
 }
 
-void finish_output(const std::unique_ptr<Step>& reorder, memory& produced, const memory::desc& user, float* data) {
+void finish_output(const std::unique_ptr<Step>& reorder, memory& produced, const memory::desc& user, void* data) {
     if (!reorder) return;
     memory user_memory(user, onednn::engine(), data);
     run(*reorder, {{DNNL_ARG_FROM, produced}, {DNNL_ARG_TO, user_memory}});
@@ -275,9 +260,9 @@ void finish_output(const std::unique_ptr<Step>& reorder, memory& produced, const
 
 /// The weights a chunk's primitive reads: those reordered once for the whole batch, unless the chunk's
 /// smaller batch made oneDNN pick another layout.
-memory chunk_weights_memory(const Plan& chunk, const Plan& whole, const memory& whole_weights, const float* w) {
+memory chunk_weights_memory(const Plan& chunk, const Plan& whole, const memory& whole_weights, const void* w) {
     if (chunk.weights == whole.weights) return whole_weights;
-    return input_memory(chunk.weights_in, chunk.user.weights, chunk.weights, w, kChunkWeights);
+    return input_memory(chunk.weights_in, chunk.user.weights, chunk.weights, w, kChunkWeightsBuffer);
 }
 
 /// Runs body(first, last) over chunks of the batch on lazynn's threads.
@@ -311,19 +296,20 @@ Tensor float_bias(const Tensor& bias) {
 
 }  // namespace
 
-void onednn_conv_forward(const ConvProblem& p, const float* x, const float* w, const float* bias, bool relu, float* y) {
+void onednn_conv_forward(const ConvProblem& p, const void* x, const void* w, const float* bias, bool relu, void* y) {
     if (p.n == 0) return;
     guarded("conv forward", [&] {
         const Pass pass = relu ? Pass::forward_relu : Pass::forward;
         // The weights are reordered once, on the calling thread, for every chunk.
         const Plan& whole = plan_for(pass, bias != nullptr, p, p.n);
         onednn::use_calling_thread_only();
-        memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeights);
+        memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeightsBuffer);
         over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
             const Plan& plan = plan_for(pass, bias != nullptr, p, last - first);
-            memory src = input_memory(plan.src_in, plan.user.src, plan.src, x + first * p.input_numel(), kSrc);
-            float* out = y + first * p.output_numel();
-            memory dst = output_memory(plan.dst_out, plan.user.dst, plan.dst, out, kDst);
+            memory src =
+                input_memory(plan.src_in, plan.user.src, plan.src, at(p, x, first * p.input_numel()), kSrcBuffer);
+            void* out = at(p, y, first * p.output_numel());
+            memory dst = output_memory(plan.dst_out, plan.user.dst, plan.dst, out, kDstBuffer);
             memory chunk_weights = chunk_weights_memory(plan, whole, weights, w);
             std::unordered_map<int, memory> args{
                 {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, chunk_weights}, {DNNL_ARG_DST, dst}};
@@ -334,17 +320,18 @@ void onednn_conv_forward(const ConvProblem& p, const float* x, const float* w, c
     });
 }
 
-void onednn_conv_backward_data(const ConvProblem& p, const float* gy, const float* w, float* gx) {
+void onednn_conv_backward_data(const ConvProblem& p, const void* gy, const void* w, void* gx) {
     if (p.n == 0) return;
     guarded("conv backward (input gradient)", [&] {
         const Plan& whole = plan_for(Pass::backward_data, false, p, p.n);
         onednn::use_calling_thread_only();
-        memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeights);
+        memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeightsBuffer);
         over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
             const Plan& plan = plan_for(Pass::backward_data, false, p, last - first);
-            memory diff_dst = input_memory(plan.dst_in, plan.user.dst, plan.dst, gy + first * p.output_numel(), kDst);
-            float* out = gx + first * p.input_numel();
-            memory diff_src = output_memory(plan.src_out, plan.user.src, plan.src, out, kSrc);
+            memory diff_dst =
+                input_memory(plan.dst_in, plan.user.dst, plan.dst, at(p, gy, first * p.output_numel()), kDstBuffer);
+            void* out = at(p, gx, first * p.input_numel(), p.float32_input_gradient);
+            memory diff_src = output_memory(plan.src_out, plan.user.src, plan.src, out, kSrcBuffer);
             run(plan.convolution, {{DNNL_ARG_DIFF_DST, diff_dst},
                                    {DNNL_ARG_WEIGHTS, chunk_weights_memory(plan, whole, weights, w)},
                                    {DNNL_ARG_DIFF_SRC, diff_src}});
@@ -353,7 +340,7 @@ void onednn_conv_backward_data(const ConvProblem& p, const float* gy, const floa
     });
 }
 
-void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const float* gy, float* gw, float* gb) {
+void onednn_conv_backward_weights(const ConvProblem& p, const void* x, const void* gy, float* gw, float* gb) {
     if (p.n == 0) {  // no samples: zero gradients
         std::fill_n(gw, p.weight_numel(), 0.0f);
         if (gb) std::fill_n(gb, p.o, 0.0f);
@@ -368,14 +355,16 @@ void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const fl
         over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
             const Plan& plan = plan_for(Pass::backward_weights, gb != nullptr, p, last - first);
             const bool whole = first == 0 && last == p.n;
-            memory src = input_memory(plan.src_in, plan.user.src, plan.src, x + first * p.input_numel(), kSrc);
-            memory diff_dst = input_memory(plan.dst_in, plan.user.dst, plan.dst, gy + first * p.output_numel(), kDst);
+            memory src =
+                input_memory(plan.src_in, plan.user.src, plan.src, at(p, x, first * p.input_numel()), kSrcBuffer);
+            memory diff_dst =
+                input_memory(plan.dst_in, plan.user.dst, plan.dst, at(p, gy, first * p.output_numel()), kDstBuffer);
             // The partial (plain layout): the caller's buffers when one chunk covers the batch.
             std::vector<float> partial(whole ? 0 : static_cast<std::size_t>(weight_numel + p.o));
             float* weights_out = whole ? gw : partial.data();
             float* bias_out = whole ? gb : partial.data() + weight_numel;
             memory diff_weights =
-                output_memory(plan.weights_out, plan.user.weights, plan.weights, weights_out, kDiffWeights);
+                output_memory(plan.weights_out, plan.user.weights, plan.weights, weights_out, kDiffWeightsBuffer);
             std::unordered_map<int, memory> args{
                 {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
             if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, memory(plan.user.bias, onednn::engine(), bias_out));
@@ -399,45 +388,64 @@ void onednn_conv_backward_weights(const ConvProblem& p, const float* x, const fl
     });
 }
 
-/// float32 convolution (+ ReLU) of any spatial rank on oneDNN, with its backward.
+namespace {
+
+/// A float32 problem's buffer as the raw passes take it, or a bfloat16 one's.
+const void* raw(const Tensor& t) {
+    return t.dtype() == kBFloat16 ? static_cast<const void*>(t.impl().data<BFloat16>())
+                                  : static_cast<const void*>(t.impl().data<float>());
+}
+void* raw(Tensor& t) {
+    return t.dtype() == kBFloat16 ? static_cast<void*>(t.impl().data<BFloat16>())
+                                  : static_cast<void*>(t.impl().data<float>());
+}
+
+/// The problem with its dtype taken from the input.
+ConvProblem typed(const ConvProblem& p, const Tensor& input) {
+    ConvProblem typed = p;
+    typed.dtype = input.dtype();
+    return typed;
+}
+
+/// A float32 gradient buffer of `shape`, and the gradient in `dtype` it becomes (rounded once).
+Tensor float32_buffer(const Shape& shape) { return lazynn::detail::empty_tensor(shape, kFloat32); }
+Tensor in_dtype(const Tensor& float32, Dtype dtype) { return dtype == kFloat32 ? float32 : float32.to(dtype); }
+
+}  // namespace
+
+/// float32 or bfloat16 convolution (+ ReLU) of any spatial rank on oneDNN, with its backward.
 /// Shapes: input [N, C, in...], weight [O, C/groups, k...], bias [O] or undefined -> [N, O, out...].
-Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& p,
+Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias, const ConvProblem& problem,
                           bool relu) {
+    const ConvProblem p = typed(problem, input);
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     const Tensor b = float_bias(bias);
     Shape out_shape{p.n, p.o};
     for (int d = 0; d < p.spatial; ++d) out_shape.push_back(p.out[static_cast<std::size_t>(d)]);
-    Tensor out = lazynn::detail::empty_tensor(out_shape, kFloat32);
-    onednn_conv_forward(p, x.impl().data<float>(), w.impl().data<float>(),
-                        b.defined() ? b.impl().data<float>() : nullptr, relu, out.impl().data<float>());
+    Tensor out = lazynn::detail::empty_tensor(out_shape, p.dtype);
+    onednn_conv_forward(p, raw(x), raw(w), b.defined() ? b.impl().data<float>() : nullptr, relu, raw(out));
     if (needs_grad({&input, &weight, &bias})) {
         const bool gi = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
         record(
             out, relu ? "ReluBackward0" : "ConvolutionBackward0", {input, weight, bias},
             [p, sx = SavedTensor(x), sw = SavedTensor(w), so = relu ? SavedTensor(out) : SavedTensor(), relu, gi, gw,
-             gb](const Tensor& g_in) {
-                Tensor go = lazynn::detail::contiguous_data(g_in);
-                if (relu) {  // the gradient through the fused ReLU
-                    const Tensor y = so.unpack();
-                    Tensor masked = lazynn::detail::empty_tensor(go.shape(), kFloat32);
-                    relu_backward_span(go.impl().data<float>(), y.impl().data<float>(), masked.impl().data<float>(),
-                                       go.numel());
-                    go = masked;
-                }
+             gb, bias_dtype = bias.defined() ? bias.dtype() : kFloat32](const Tensor& g_in) {
+                Tensor go = lazynn::detail::contiguous_data(g_in.to(p.dtype));
+                if (relu) go = relu_backward(go, so.unpack());  // the gradient through the fused ReLU
                 const Tensor xv = sx.unpack(), wv = sw.unpack();
-                Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), kFloat32) : Tensor();
-                Tensor grad_weight = gw ? lazynn::detail::empty_tensor(wv.shape(), kFloat32) : Tensor();
-                Tensor grad_bias = gb ? lazynn::detail::empty_tensor({p.o}, kFloat32) : Tensor();
-                if (gi)
-                    onednn_conv_backward_data(p, go.impl().data<float>(), wv.impl().data<float>(),
-                                              grad_input.impl().data<float>());
+                Tensor grad_input, grad_weight, grad_bias;
+                if (gi) {
+                    grad_input = lazynn::detail::empty_tensor(xv.shape(), p.dtype);
+                    onednn_conv_backward_data(p, raw(go), raw(wv), raw(grad_input));
+                }
                 if (gw || gb) {
-                    // oneDNN computes both together; a bias gradient alone still needs a weight buffer.
-                    Tensor weight_buffer = gw ? grad_weight : lazynn::detail::empty_tensor(wv.shape(), kFloat32);
-                    onednn_conv_backward_weights(p, xv.impl().data<float>(), go.impl().data<float>(),
-                                                 weight_buffer.impl().data<float>(),
-                                                 gb ? grad_bias.impl().data<float>() : nullptr);
+                    // oneDNN computes both together, in float32; a bias gradient alone still needs a weight buffer.
+                    Tensor weights = float32_buffer(wv.shape()), biases = gb ? float32_buffer({p.o}) : Tensor();
+                    onednn_conv_backward_weights(p, raw(xv), raw(go), weights.impl().data<float>(),
+                                                 gb ? biases.impl().data<float>() : nullptr);
+                    if (gw) grad_weight = in_dtype(weights, p.dtype);
+                    if (gb) grad_bias = in_dtype(biases, bias_dtype);
                 }
                 return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
             },
@@ -451,32 +459,37 @@ Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tenso
     return out;
 }
 
-/// float32 transposed convolution of any spatial rank on oneDNN: the adjoint of the convolution `p`
-/// describes, whose input is this op's output. Shapes: input [N, p.o, p.out...], weight [p.o, p.c/groups,
+/// float32 or bfloat16 transposed convolution of any spatial rank on oneDNN: the adjoint of the convolution
+/// `p` describes, whose input is this op's output. Shapes: input [N, p.o, p.out...], weight [p.o, p.c/groups,
 /// k...] -> [N, p.c, p.in...].
 Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                                    const ConvProblem& p) {
+                                    const ConvProblem& problem) {
+    ConvProblem p = typed(problem, input);
+    // A bfloat16 result with a bias is computed in float32, the bias added, and rounded once.
+    p.float32_input_gradient = p.dtype != kFloat32 && bias.defined();
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     Shape out_shape{p.n, p.c};
     for (int d = 0; d < p.spatial; ++d) out_shape.push_back(p.in[static_cast<std::size_t>(d)]);
-    Tensor out = lazynn::detail::empty_tensor(out_shape, kFloat32);
-    onednn_conv_backward_data(p, x.impl().data<float>(), w.impl().data<float>(), out.impl().data<float>());
+    Tensor out = lazynn::detail::empty_tensor(out_shape, p.float32_input_gradient ? kFloat32 : p.dtype);
+    onednn_conv_backward_data(p, raw(x), raw(w), raw(out));
     if (needs_grad({&input, &weight})) {
         const bool gi = input.requires_grad(), gw = weight.requires_grad();
         record(
             out, "ConvolutionBackward0", {input, weight},
             [p, sx = SavedTensor(x), sw = SavedTensor(w), gi, gw](const Tensor& g_in) {
-                const Tensor go = lazynn::detail::contiguous_data(g_in);
+                const Tensor go = lazynn::detail::contiguous_data(g_in.to(p.dtype));
                 const Tensor xv = sx.unpack(), wv = sw.unpack();
-                Tensor grad_input = gi ? lazynn::detail::empty_tensor(xv.shape(), kFloat32) : Tensor();
-                Tensor grad_weight = gw ? lazynn::detail::empty_tensor(wv.shape(), kFloat32) : Tensor();
-                if (gi)
-                    onednn_conv_forward(p, go.impl().data<float>(), wv.impl().data<float>(), nullptr, false,
-                                        grad_input.impl().data<float>());
-                if (gw)
-                    onednn_conv_backward_weights(p, go.impl().data<float>(), xv.impl().data<float>(),
-                                                 grad_weight.impl().data<float>(), nullptr);
+                Tensor grad_input, grad_weight;
+                if (gi) {
+                    grad_input = lazynn::detail::empty_tensor(xv.shape(), p.dtype);
+                    onednn_conv_forward(p, raw(go), raw(wv), nullptr, false, raw(grad_input));
+                }
+                if (gw) {
+                    Tensor weights = float32_buffer(wv.shape());
+                    onednn_conv_backward_weights(p, raw(go), raw(xv), weights.impl().data<float>(), nullptr);
+                    grad_weight = in_dtype(weights, p.dtype);
+                }
                 return std::vector<Tensor>{grad_input, grad_weight};
             },
             true,
@@ -491,9 +504,9 @@ Tensor convolution_transpose_onednn(const Tensor& input, const Tensor& weight, c
     if (bias.defined()) {  // a differentiable broadcast add: its gradient is the sum over batch and space
         Shape bias_shape(out_shape.size(), 1);
         bias_shape[1] = p.c;
-        result = result + bias.to(kFloat32).reshape(bias_shape);
+        result = result + bias.to(out.dtype()).reshape(bias_shape);
     }
-    return result;
+    return p.float32_input_gradient ? result.to(p.dtype) : result;
 }
 
 }  // namespace lazynn::ops::detail

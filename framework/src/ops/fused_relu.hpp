@@ -6,6 +6,8 @@
 #include "ops/elementwise.hpp"
 #include "tensor_impl.hpp"
 
+#include <cmath>
+
 namespace lazynn::ops::detail {
 
 /// values = relu(values) over [0, n) (fused_relu.cpp, SIMD-dispatched).
@@ -27,6 +29,18 @@ void relu_in_place(T* values, std::int64_t n) {
 inline Tensor relu_backward(const Tensor& grad, const Tensor& output) {
     const Tensor y = lazynn::detail::contiguous_data(output);
     Tensor out = lazynn::detail::empty_tensor(grad.shape(), grad.dtype());
+    if (grad.dtype() == kBFloat16) {  // after oneDNN's bfloat16 kernels: compare in float32
+        const BFloat16* g = grad.impl().data<BFloat16>();
+        const BFloat16* yv = y.impl().data<BFloat16>();
+        BFloat16* o = out.impl().data<BFloat16>();
+        kernels::elementwise_chunks(grad.numel(), [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) {
+                const float v = static_cast<float>(yv[i]);
+                o[i] = v > 0.0f || std::isnan(v) ? g[i] : BFloat16(0.0f);
+            }
+        });
+        return out;
+    }
     visit_floating(grad.dtype(), "relu_backward", [&](auto tag) {
         using T = typename decltype(tag)::type;
         const T* g = grad.impl().data<T>();

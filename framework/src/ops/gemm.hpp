@@ -61,16 +61,11 @@ void blas_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
         dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-template <class T>
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
-          const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-    if (m == 0 || n == 0) return;
-    // A block of C: rows [m0, m0 + rows) and columns [n0, n0 + cols).
-    auto block = [&](std::int64_t m0, std::int64_t rows, std::int64_t n0, std::int64_t cols) {
-        const T* ap = ta ? a + m0 : a + m0 * lda;
-        const T* bp = tb ? b + n0 * ldb : b + n0;
-        blas_gemm<T>(ta, tb, rows, cols, k, alpha, ap, lda, bp, ldb, beta, c + m0 * ldc + n0, ldc);
-    };
+/// Runs block(m0, rows, n0, cols) over blocks of an [m, n] result that together cover it: one block
+/// on the calling thread when the GEMM is too small to pay for waking a worker, else bands of rows
+/// (or of columns when C is wide and short, like a batch-1 forward) across lazynn's threads.
+template <class Block>
+void split_gemm(std::int64_t m, std::int64_t n, std::int64_t k, Block&& block) {
     const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
     if (flops < kParallelGemmFlops || lazynn::detail::intra_op_threads() < 2) {
         block(0, m, 0, n);
@@ -81,6 +76,18 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T al
         lazynn::detail::parallel_for(n, 16,
                                      [&](std::int64_t first, std::int64_t end) { block(0, m, first, end - first); });
     }
+}
+
+template <class T>
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a, std::int64_t lda,
+          const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+    if (m == 0 || n == 0) return;
+    // A block of C: rows [m0, m0 + rows) and columns [n0, n0 + cols).
+    split_gemm(m, n, k, [&](std::int64_t m0, std::int64_t rows, std::int64_t n0, std::int64_t cols) {
+        const T* ap = ta ? a + m0 : a + m0 * lda;
+        const T* bp = tb ? b + n0 * ldb : b + n0;
+        blas_gemm<T>(ta, tb, rows, cols, k, alpha, ap, lda, bp, ldb, beta, c + m0 * ldc + n0, ldc);
+    });
 }
 
 }  // namespace lazynn::kernels

@@ -2,6 +2,7 @@
 #include "autograd/function_node.hpp"
 #include "ops/fused_relu.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_bf16.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autocast.hpp>
@@ -10,6 +11,9 @@
 #include <lazynn/error.hpp>
 #include <lazynn/ops/linear.hpp>
 
+#include <type_traits>
+#include <vector>
+
 namespace lazynn::ops {
 namespace {
 
@@ -17,17 +21,46 @@ using autograd::detail::needs_grad;
 using autograd::detail::record;
 using autograd::detail::SavedTensor;
 
+/// C = op(A) op(B) (+ C when accumulate) in T: float32, float64, or bfloat16 on oneDNN's bfloat16 kernels.
 template <class T>
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
-          std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-    kernels::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+          std::int64_t ldb, bool accumulate, T* c, std::int64_t ldc) {
+    if constexpr (std::is_same_v<T, BFloat16>) {
+        (void)accumulate;  // the bfloat16 forward adds its bias inside the GEMM instead
+        kernels::gemm_bf16<BFloat16>(ta, tb, m, n, k, a, lda, b, ldb, nullptr, false, c, ldc);
+    } else {
+        kernels::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, accumulate ? T(1) : T(0), c, ldc);
+    }
+}
+
+/// fn(TypeTag<T>) for the dtypes linear's fused kernels run in: float32, float64 and (when it runs
+/// natively) bfloat16.
+template <class Fn>
+void visit_linear(Dtype dtype, const char* op, Fn&& fn) {
+    if (dtype == kBFloat16)
+        fn(TypeTag<BFloat16>{});
+    else
+        visit_floating(dtype, op, fn);
+}
+
+/// The sum of each column of g[rows, n] into b[n] (which holds zeros), accumulated in float32 for bfloat16.
+template <class T>
+void sum_rows(const T* g, std::int64_t rows, std::int64_t n, T* b) {
+    using Acc = std::conditional_t<std::is_same_v<T, BFloat16>, float, T>;
+    std::vector<Acc> acc(static_cast<std::size_t>(n), Acc(0));
+    for (std::int64_t r = 0; r < rows; ++r) {
+        const T* row = g + r * n;
+        for (std::int64_t j = 0; j < n; ++j) acc[static_cast<std::size_t>(j)] += static_cast<Acc>(row[j]);
+    }
+    for (std::int64_t j = 0; j < n; ++j) b[j] = T(acc[static_cast<std::size_t>(j)]);
 }
 
 /// linear, followed by ReLU in the same pass when `relu` (one node, no intermediate tensor).
 Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias, bool relu) {
     if (autocast::LowerPrecisionRegion lower; lower.active())
         return linear_then(lower(input), lower(weight), lower(bias), relu);
-    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias}); half != kFloat32) {
+    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias});
+        half != kFloat32 && !onednn::native_float16(half)) {
         using lazynn::detail::widened;
         return linear_then(widened(input), widened(weight), widened(bias), relu).to(half);
     }
@@ -48,17 +81,24 @@ Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias
     Shape out_shape = input.shape();
     out_shape.back() = out_features;
     Tensor out = lazynn::detail::empty_tensor(out_shape, input.dtype());
-    visit_floating(input.dtype(), "linear", [&](auto tag) {
+    visit_linear(input.dtype(), "linear", [&](auto tag) {
         using T = typename decltype(tag)::type;
         T* o = out.impl().data<T>();
-        if (bias.defined()) {
-            const Tensor b = lazynn::detail::contiguous_data(bias);
-            const T* bv = b.impl().data<T>();
-            for (std::int64_t r = 0; r < rows; ++r) std::copy(bv, bv + out_features, o + r * out_features);
+        if constexpr (std::is_same_v<T, BFloat16>) {  // bias and ReLU inside oneDNN's matmul, one rounding
+            const Tensor b = bias.defined() ? lazynn::detail::contiguous_data(bias.to(kFloat32)) : Tensor();
+            kernels::gemm_bf16<BFloat16>(false, true, rows, out_features, in_features, x.impl().data<T>(), in_features,
+                                         w.impl().data<T>(), in_features,
+                                         b.defined() ? b.impl().data<float>() : nullptr, relu, o, out_features);
+        } else {
+            if (bias.defined()) {
+                const Tensor b = lazynn::detail::contiguous_data(bias);
+                const T* bv = b.impl().data<T>();
+                for (std::int64_t r = 0; r < rows; ++r) std::copy(bv, bv + out_features, o + r * out_features);
+            }
+            gemm<T>(false, true, rows, out_features, in_features, x.impl().data<T>(), in_features, w.impl().data<T>(),
+                    in_features, bias.defined(), o, out_features);
+            if (relu) detail::relu_in_place(o, rows * out_features);
         }
-        gemm<T>(false, true, rows, out_features, in_features, x.impl().data<T>(), in_features, w.impl().data<T>(),
-                in_features, bias.defined() ? T(1) : T(0), o, out_features);
-        if (relu) detail::relu_in_place(o, rows * out_features);
     });
     if (needs_grad({&input, &weight, &bias})) {
         const bool gx = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
@@ -72,23 +112,17 @@ Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias
                 const Tensor xv = sx.unpack(), wv = sw.unpack();
                 Tensor grad_x = gx ? lazynn::detail::empty_tensor(in_shape, xv.dtype()) : Tensor();
                 Tensor grad_w = gw ? lazynn::detail::empty_tensor({out_features, in_features}, wv.dtype()) : Tensor();
-                Tensor grad_b = gb ? zeros({out_features}, wv.dtype()) : Tensor();
-                visit_floating(xv.dtype(), "linear_backward", [&](auto tag) {
+                Tensor grad_b = gb ? lazynn::detail::empty_tensor({out_features}, wv.dtype()) : Tensor();
+                visit_linear(xv.dtype(), "linear_backward", [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     const T* gv = g.impl().data<T>();
                     if (gx)
                         gemm<T>(false, false, rows, in_features, out_features, gv, out_features, wv.impl().data<T>(),
-                                in_features, T(0), grad_x.impl().data<T>(), in_features);
+                                in_features, false, grad_x.impl().data<T>(), in_features);
                     if (gw)
                         gemm<T>(true, false, out_features, in_features, rows, gv, out_features, xv.impl().data<T>(),
-                                in_features, T(0), grad_w.impl().data<T>(), in_features);
-                    if (gb) {
-                        T* b = grad_b.impl().data<T>();
-                        for (std::int64_t r = 0; r < rows; ++r) {
-                            const T* row = gv + r * out_features;
-                            for (std::int64_t j = 0; j < out_features; ++j) b[j] += row[j];
-                        }
-                    }
+                                in_features, false, grad_w.impl().data<T>(), in_features);
+                    if (gb) sum_rows(gv, rows, out_features, grad_b.impl().data<T>());
                 });
                 return std::vector<Tensor>{grad_x, grad_w, grad_b};
             },

@@ -1,7 +1,8 @@
-// matmul with NumPy semantics (1-D to batched N-D). The GEMMs go through OpenBLAS with
+// matmul with NumPy semantics (1-D to batched N-D). The GEMMs (ops/gemm.hpp, ops/gemm_bf16.hpp) take
 // transpose flags, so transposed views are never copied.
 #include "autograd/function_node.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_bf16.hpp"
 #include "ops/elementwise.hpp"
 
 #include <lazynn/autocast.hpp>
@@ -41,7 +42,9 @@ bool blas_layout(const TensorImpl& t, MatrixLayout& layout) {
 template <class T>
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
           std::int64_t ldb, T* c, std::int64_t ldc) {
-    if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (std::is_same_v<T, BFloat16>) {
+        kernels::gemm_bf16<BFloat16>(ta, tb, m, n, k, a, lda, b, ldb, nullptr, false, c, ldc);
+    } else if constexpr (std::is_floating_point_v<T>) {
         kernels::gemm<T>(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(0), c, ldc);
     } else {  // int64: no BLAS
         for (std::int64_t i = 0; i < m; ++i) {
@@ -69,6 +72,8 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
 /// [..., n, k] x [..., k, m] -> [..., n, m] with broadcast batch dims; no autograd.
 Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
     const Dtype dtype = promote_types(a_in.dtype(), b_in.dtype());
+    if (is_float16(dtype) && !onednn::native_float16(dtype))  // float32 kernels, one rounding
+        return batched_matmul(a_in.to(kFloat32), b_in.to(kFloat32)).to(dtype);
     Tensor a = kernels::converted(a_in, dtype);
     Tensor b = kernels::converted(b_in, dtype);
     MatrixLayout la, lb;
@@ -91,7 +96,7 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
     out_shape.push_back(m);
     Tensor out = detail::empty_tensor(out_shape, dtype);
 
-    visit_dtype(dtype, [&](auto tag) {
+    auto multiply = [&](auto tag) {
         using T = typename decltype(tag)::type;
         const T* pa = ia.data<T>();
         const T* pb = ib.data<T>();
@@ -120,7 +125,11 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
                         pb + off[1] + c * inner[1], lb.ld, pc + index * n * m, m);
             }
         });
-    });
+    };
+    if (dtype == kBFloat16)
+        multiply(TypeTag<BFloat16>{});
+    else
+        visit_dtype(dtype, multiply);
     return out;
 }
 
@@ -169,7 +178,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     if (autocast::LowerPrecisionRegion lower; lower.active()) return matmul(lower(a), lower(b));
     const TensorImpl& ia = detail::checked(a, "matmul");
     const TensorImpl& ib = detail::checked(b, "matmul");
-    if (const Dtype half = detail::shared_float16({&a, &b}); half != kFloat32)
+    if (const Dtype half = detail::shared_float16({&a, &b}); half != kFloat32 && !onednn::native_float16(half))
         return matmul(detail::widened(a), detail::widened(b)).to(half);
     const std::size_t ra = ia.shape.size(), rb = ib.shape.size();
     if (ra == 0 || rb == 0) {

@@ -2,7 +2,13 @@
 
 #include "signals.hpp"
 
+#include <lazynn/backend.hpp>
+
 #include <oneapi/dnnl/dnnl.h>
+
+#include <array>
+#include <memory>
+#include <new>
 
 // OpenMP's per-thread "nthreads-var": declared here rather than through <omp.h>, so the library does
 // not need the compiler's OpenMP flag (clang would bring its own runtime, not the libgomp oneDNN uses).
@@ -50,6 +56,40 @@ dnnl::stream& thread_stream() {
     return stream;
 }
 
+namespace {
+
+struct AlignedFree {
+    void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
+
+struct Buffer {
+    std::unique_ptr<void, AlignedFree> data;
+    std::size_t size = 0;
+};
+
+}  // namespace
+
+void* thread_buffer(BufferSlot slot, std::size_t bytes) {
+    thread_local std::array<Buffer, kBufferSlots> buffers;
+    Buffer& b = buffers[slot];
+    if (b.size < bytes) {
+        b.data.reset(::operator new(bytes, std::align_val_t(64)));
+        b.size = bytes;
+    }
+    return b.data.get();
+}
+
+void execute(const dnnl::primitive& primitive, const dnnl::memory::desc& scratchpad,
+             std::unordered_map<int, dnnl::memory> args) {
+    if (scratchpad.get_size() > 0) {
+        args.emplace(DNNL_ARG_SCRATCHPAD,
+                     dnnl::memory(scratchpad, engine(), thread_buffer(kScratchpadBuffer, scratchpad.get_size())));
+    }
+    // signals.hpp: a GEMM-based implementation runs oneDNN's GEMM kernels, which may use a heap stack.
+    const lazynn::detail::SignalsHeld no_handler_on_this_stack;
+    primitive.execute(thread_stream(), args);
+}
+
 std::string effective_isa() {
     switch (dnnl_get_effective_cpu_isa()) {
         case dnnl_cpu_isa_sse41:
@@ -95,6 +135,22 @@ bool has_bfloat16_matmul() {
         }
     }();
     return available;
+}
+
+bool native_bfloat16() {
+    if (!has_bfloat16_matmul()) return false;
+    switch (get_bfloat16_kernels()) {
+        case BFloat16Kernels::native:
+            return true;
+        case BFloat16Kernels::float32:
+            return false;
+        case BFloat16Kernels::automatic:
+            break;
+    }
+    // Measured on an Emerald Rapids Xeon without AMX (docs/performance.md): oneDNN 2.6's bfloat16 matmul
+    // on AVX512-BF16 runs at about half of its float32 GEMM, so only AMX's tiles make it worth it.
+    static const bool amx = dnnl_get_effective_cpu_isa() == dnnl_cpu_isa_avx512_core_amx;
+    return amx;
 }
 
 void rethrow(const char* op, const dnnl::error& e) {
