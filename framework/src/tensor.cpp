@@ -1,5 +1,6 @@
 // Tensor's accessors, autograd state, data access, conversion and copy.
 #include "autograd/function_node.hpp"
+#include "ops/elementwise.hpp"
 #include "ops/strided.hpp"
 #include "tensor_impl.hpp"
 
@@ -250,6 +251,22 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
         std::memcpy(static_cast<char*>(dst.storage->raw()) + dst.offset * bytes,
                     static_cast<const char*>(src.storage->raw()) + src.offset * bytes,
                     static_cast<std::size_t>(dst.numel() * bytes));
+        return;
+    }
+    if (dst.shape == src.shape && dst.is_contiguous() && src.is_contiguous()) {
+        // A conversion between contiguous tensors (autocast's casts, 16-bit ops widening their operands):
+        // one loop the compiler vectorises, split across threads.
+        visit_storage_dtype(dst.dtype, [&](auto dtag) {
+            using D = typename decltype(dtag)::type;
+            visit_storage_dtype(src.dtype, [&](auto stag) {
+                using S = typename decltype(stag)::type;
+                D* out = dst.data<D>();
+                const S* in = src.data<S>();
+                elementwise_chunks(dst.numel(), [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t k = begin; k < end; ++k) out[k] = element_cast<D>(in[k]);
+                });
+            });
+        });
         return;
     }
     const std::array<Shape, 2> strides{dst.strides, broadcast_strides(src, dst.shape)};

@@ -19,12 +19,13 @@ namespace lazynn::detail {
 /// The bfloat16 nearest to `value` (ties to even). Every NaN becomes PyTorch's quiet NaN 0x7FC0.
 constexpr std::uint16_t bfloat16_bits(float value) noexcept {
     const auto bits = std::bit_cast<std::uint32_t>(value);
-    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0u;
     // Adding 0x7FFF plus the lowest kept bit carries into the kept half exactly when the dropped
     // half is above one half, or equal to it with an odd kept half. Infinities pass unchanged; the
-    // largest finite floats round up to infinity, as they should.
+    // largest finite floats round up to infinity, as they should. A select rather than an early
+    // return for NaN, so conversion loops vectorise.
     const std::uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);
-    return static_cast<std::uint16_t>((bits + rounding) >> 16);
+    const auto rounded = static_cast<std::uint16_t>((bits + rounding) >> 16);
+    return (bits & 0x7FFFFFFFu) > 0x7F800000u ? std::uint16_t{0x7FC0u} : rounded;
 }
 
 constexpr float float_from_bfloat16(std::uint16_t bits) noexcept {
