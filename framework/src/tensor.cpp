@@ -253,22 +253,9 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
                     static_cast<std::size_t>(dst.numel() * bytes));
         return;
     }
-    if (dst.shape == src.shape && dst.is_contiguous() && src.is_contiguous()) {
-        // A conversion between contiguous tensors (autocast's casts, 16-bit ops widening their operands):
-        // one loop the compiler vectorises, split across threads.
-        visit_storage_dtype(dst.dtype, [&](auto dtag) {
-            using D = typename decltype(dtag)::type;
-            visit_storage_dtype(src.dtype, [&](auto stag) {
-                using S = typename decltype(stag)::type;
-                D* out = dst.data<D>();
-                const S* in = src.data<S>();
-                elementwise_chunks(dst.numel(), [&](std::int64_t begin, std::int64_t end) {
-                    for (std::int64_t k = begin; k < end; ++k) out[k] = element_cast<D>(in[k]);
-                });
-            });
-        });
-        return;
-    }
+    // A conversion between contiguous tensors (autocast's casts, 16-bit ops widening their operands) is
+    // one loop the compiler vectorises, split across threads.
+    const bool contiguous = dst.shape == src.shape && dst.is_contiguous() && src.is_contiguous();
     const std::array<Shape, 2> strides{dst.strides, broadcast_strides(src, dst.shape)};
     visit_storage_dtype(dst.dtype, [&](auto dtag) {
         using D = typename decltype(dtag)::type;
@@ -276,6 +263,12 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
             using S = typename decltype(stag)::type;
             D* out = dst.data<D>();
             const S* in = src.data<S>();
+            if (contiguous) {
+                elementwise_chunks(dst.numel(), [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t k = begin; k < end; ++k) out[k] = element_cast<D>(in[k]);
+                });
+                return;
+            }
             for_each_run<2>(dst.shape, strides, [&](const auto& off, std::int64_t n, const auto& inner) {
                 D* o = out + off[0];
                 const S* s = in + off[1];
