@@ -342,6 +342,23 @@ TEST_SUITE("bfloat16") {
     }
 }
 
+TEST_SUITE("linear") {
+    TEST_CASE("linear over zero input features is the bias on every row, as in PyTorch (float32, float64)") {
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            CAPTURE(dtype_name(dtype));
+            const Tensor x = zeros({4, 0}, dtype).requires_grad_(true);
+            const Tensor w = zeros({3, 0}, dtype).requires_grad_(true);
+            const Tensor b = tensor(std::vector<double>{-1.5, 0.25, 2.0}, Shape{3}, dtype).requires_grad_(true);
+            const Tensor out = ops::linear(x, w, b);
+            CHECK(equal(out, b.detach().unsqueeze(0).expand({4, 3})));
+            CHECK(equal(ops::linear_relu(x, w, b), b.detach().relu().unsqueeze(0).expand({4, 3})));
+            out.sum().backward();
+            CHECK(equal(b.grad(), full({3}, 4.0, dtype)));
+            CHECK(w.grad().shape() == Shape{3, 0});
+        }
+    }
+}
+
 namespace {
 
 /// Sets the bfloat16 kernel policy for one scope.
@@ -464,6 +481,26 @@ TEST_SUITE("bfloat16 kernels") {
                   return ops::conv_transpose2d(x[0], x[1], x[2], {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1);
               },
               {bf16({2, 6, 5, 5}), bf16({6, 4, 3, 3}), bf16({4})}}},
+            // Edges: an empty inner dimension (every output the bias, or zero), an empty batch, and
+            // operands that are strided views rather than contiguous tensors.
+            {"matmul over an empty inner dimension",
+             {[](const auto& x) { return matmul(x[0], x[1]); }, {bf16({5, 0}), bf16({0, 7})}}},
+            {"linear over zero input features",
+             {[](const auto& x) { return ops::linear_relu(x[0], x[1], x[2]); },
+              {bf16({4, 0}), bf16({6, 0}), bf16({6})}}},
+            {"conv2d of an empty batch",
+             {[](const auto& x) {
+                  return ops::conv2d(x[0], x[1], x[2], {1, 1}, {1, 1, 1, 1}, {1, 1}, 1);
+              },
+              {bf16({0, 3, 8, 8}), bf16({4, 3, 3, 3}), bf16({4})}}},
+            {"linear of a strided view",
+             {[](const auto& x) { return ops::linear(x[0].slice(1, 0, 192, 2), x[1], x[2]); },
+              {bf16({64, 192}), bf16({48, 96}), bf16({48})}}},
+            {"conv2d of a permuted view",
+             {[](const auto& x) {
+                  return ops::conv2d(x[0].permute({0, 3, 1, 2}), x[1], x[2], {1, 1}, {0, 0, 0, 0}, {1, 1}, 1);
+              },
+              {bf16({2, 9, 9, 8}), bf16({16, 8, 3, 3}), bf16({16})}}},
         };
         for (const auto& [name, op_and_inputs] : cases) {
             const std::string& op_name = name;

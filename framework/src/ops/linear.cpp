@@ -77,7 +77,8 @@ Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
     const std::int64_t in_features = weight.size(1), out_features = weight.size(0);
-    const std::int64_t rows = input.numel() / std::max<std::int64_t>(in_features, 1);
+    // Rows from the leading dims, not numel / in_features: with zero input features every row is the bias.
+    const std::int64_t rows = shape_numel(Shape(input.shape().begin(), input.shape().end() - 1));
     Shape out_shape = input.shape();
     out_shape.back() = out_features;
     Tensor out = lazynn::detail::empty_tensor(out_shape, input.dtype());
