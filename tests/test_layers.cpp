@@ -5,6 +5,8 @@
 // activations' and shape layers' argument errors, which are short enough to live here.
 #include "test_support.hpp"
 
+#include <limits>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -161,6 +163,10 @@ const std::map<std::string, Factory>& cases() {
         {"rrelu_eval", make<RReLU>(RReLUOptions().lower(0.1).upper(0.3))},
         {"rnn_cell_relu", make<RNNCell>(RNNCellOptions(4, 5).nonlinearity(RNNNonlinearity::ReLU))},
         {"rnn_cell_relu_nobias", make<RNNCell>(RNNCellOptions(3, 4).bias(false).nonlinearity(RNNNonlinearity::ReLU))},
+        {"lppool1d", make<LPPool1d>(LPPool1dOptions(2.0, 3).stride(2))},
+        {"lppool1d_p1_ceil_unbatched", make<LPPool1d>(LPPool1dOptions(1.0, 2).ceil_mode(true))},
+        {"lppool2d", make<LPPool2d>(LPPool2dOptions(2.0, 2))},
+        {"lppool2d_p4_rect_stride", make<LPPool2d>(LPPool2dOptions(4.0, {3, 2}).stride(ExpandingArray<2>({2, 1})))},
     };
     return table;
 }
@@ -274,6 +280,15 @@ TEST_SUITE("activation and shape layer errors") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(GLU()(ones({})), ShapeError, "glu does not support scalars");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(Softmax2d()(ones({2, 3})), ShapeError,
                                         "Softmax2d: requires a 3D or 4D tensor as input, got 2D [2, 3]");
+    }
+
+    TEST_CASE("LPPool refuses a norm_type that is not finite and positive, and names its expected input") {
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(LPPool2d(LPPool2dOptions(0.0, 2)), ValueError,
+                                        "LPPool2d: norm_type must be finite and positive, got 0.0");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(LPPool1d(LPPool1dOptions(std::numeric_limits<double>::infinity(), 2)),
+                                        ValueError, "got inf");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(LPPool2d(LPPool2dOptions(2.0, 2))(ones({4, 4})), ShapeError,
+                                        "LPPool2d: expected 3D or 4D input, got [4, 4]");
     }
 
     TEST_CASE("PixelUnshuffle and ChannelShuffle check their factors and the input's sizes") {

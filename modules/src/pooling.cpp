@@ -1,6 +1,10 @@
-// Pooling modules: MaxPool, AvgPool and AdaptiveAvgPool in 1, 2 and 3 dims, over the core ops
-// (lazynn/ops/pooling.hpp).
+// Pooling modules: MaxPool, AvgPool and AdaptiveAvgPool in 1, 2 and 3 dims, LPPool in 1 and 2, over
+// the core ops (lazynn/ops/pooling.hpp).
 #include <lazynn/nn/pooling.hpp>
+
+#include "python_repr.hpp"
+
+#include <cmath>
 
 namespace lazynn::nn {
 
@@ -113,6 +117,41 @@ std::string AdaptiveAvgPoolNd<N>::extra_repr() const {
     return "output_size=" + tuple_or_int<N>(options_.output_size());
 }
 
+template <std::size_t N>
+LPPoolNd<N>::LPPoolNd(LPPoolOptions<N> options) : options_(std::move(options)) {
+    const double p = options_.norm_type();
+    if (!std::isfinite(p) || p <= 0.0) {
+        throw ValueError("LPPool" + std::to_string(N) + "d: norm_type must be finite and positive, got " +
+                         detail::python_float(p));
+    }
+}
+
+template <std::size_t N>
+Tensor LPPoolNd<N>::forward(const Tensor& input) {
+    const ExpandingArray<N>& kernel = options_.kernel_size();
+    const ExpandingArray<N> stride = options_.stride().value_or(kernel);
+    const double p = options_.norm_type();
+    std::int64_t window = 1;
+    for (std::size_t d = 0; d < N; ++d) window *= kernel[d];
+    return pooled<N>(*this, input, [&](const Tensor& x) {
+        const Tensor mean = functional::avg_pool2d(x.pow(p), as2d<N>(kernel, 1), as2d<N>(stride, 1), {0, 0},
+                                                   options_.ceil_mode(), true, 0);
+        // PyTorch's formula: sign(s) * relu(|s|) is s with its NaN kept; a negative mean (odd p) gives NaN.
+        return (mean.sign() * mean.abs().relu() * static_cast<double>(window)).pow(1.0 / p);
+    });
+}
+
+template <std::size_t N>
+std::string LPPoolNd<N>::extra_repr() const {
+    const auto& stride = options_.stride();
+    return "norm_type=" + detail::python_float(options_.norm_type()) +
+           ", kernel_size=" + tuple_or_int<N>(options_.kernel_size()) +
+           ", stride=" + (stride ? tuple_or_int<N>(*stride) : "None") +
+           ", ceil_mode=" + (options_.ceil_mode() ? "True" : "False");
+}
+
+template class LPPoolNd<1>;
+template class LPPoolNd<2>;
 template class MaxPoolNd<1>;
 template class MaxPoolNd<2>;
 template class MaxPoolNd<3>;

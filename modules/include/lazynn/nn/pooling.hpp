@@ -1,11 +1,13 @@
 #pragma once
-// Pooling: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d.
+// Pooling: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, LPPool1d/2d.
 
 #include <lazynn/arg.hpp>
 #include <lazynn/ops/pooling.hpp>
 #include <lazynn/module.hpp>
 #include <lazynn/nn/functional.hpp>  // the functional forms (F.*)
 #include <lazynn/nn/conv.hpp>
+
+#include <optional>
 
 namespace lazynn::nn {
 
@@ -43,6 +45,19 @@ struct AvgPoolOptions {
 using AvgPool1dOptions = AvgPoolOptions<1>;
 using AvgPool2dOptions = AvgPoolOptions<2>;
 using AvgPool3dOptions = AvgPoolOptions<3>;
+
+/// Power-average pooling knobs: each window gives (sum of x^p)^(1/p). The stride defaults to the
+/// kernel size (PyTorch's stride=None).
+template <std::size_t N>
+struct LPPoolOptions {
+    LPPoolOptions(double norm_type, ExpandingArray<N> kernel_size) : norm_type_(norm_type), kernel_size_(kernel_size) {}
+    LAZYNN_ARG(double, norm_type);
+    LAZYNN_ARG(ExpandingArray<N>, kernel_size);
+    LAZYNN_ARG(std::optional<ExpandingArray<N>>, stride);
+    LAZYNN_ARG(bool, ceil_mode) = false;
+};
+using LPPool1dOptions = LPPoolOptions<1>;
+using LPPool2dOptions = LPPoolOptions<2>;
 
 /// The output size of an adaptive pooling layer (AdaptiveAvgPool, AdaptiveMaxPool).
 template <std::size_t N>
@@ -98,6 +113,43 @@ public:
 
 protected:
     AdaptivePoolOptions<N> options_;
+};
+
+/// The power-average pooling shared by LPPool1d/2d, PyTorch's formula: with s the average of x^p
+/// over each window (no padding), sign(s) * relu(|s|) * window size, to the power 1/p. p = 1 is sum
+/// pooling; p = inf is not accepted (PyTorch gives NaN or max pooling by accident).
+template <std::size_t N>
+class LPPoolNd : public Module {
+public:
+    /// Throws ValueError for a norm_type that is not finite and positive.
+    explicit LPPoolNd(LPPoolOptions<N> options);
+    /// Shapes: input [B, C, *spatial] or [C, *spatial] -> [B, C, *spatial']
+    Tensor forward(const Tensor& input) override;
+    std::string extra_repr() const override;
+    const LPPoolOptions<N>& options() const { return options_; }
+
+protected:
+    LPPoolOptions<N> options_;
+};
+
+/// 1-d power-average pooling over [B, C, L] or [C, L].
+///
+/// Example:
+///     nn::LPPool1d pool(nn::LPPool1dOptions(2.0, 3).stride(2));   // L2 norm of each window of 3
+class LPPool1d : public LPPoolNd<1> {
+    LAZYNN_MODULE(LPPool1d)
+public:
+    explicit LPPool1d(LPPoolOptions<1> options) : LPPoolNd<1>(std::move(options)) { set_name("LPPool1d"); }
+};
+
+/// 2-d power-average pooling over [B, C, H, W] or [C, H, W].
+///
+/// Example:
+///     nn::LPPool2d pool(nn::LPPool2dOptions(1.5, {3, 2}));
+class LPPool2d : public LPPoolNd<2> {
+    LAZYNN_MODULE(LPPool2d)
+public:
+    explicit LPPool2d(LPPoolOptions<2> options) : LPPoolNd<2>(std::move(options)) { set_name("LPPool2d"); }
 };
 
 /// 1-d max pooling over [B, C, L] or [C, L].
