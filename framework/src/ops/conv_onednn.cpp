@@ -229,10 +229,10 @@ void run(const Step& step, std::unordered_map<int, memory> args) {
 
 /// Element `index` of a buffer of p.dtype elements, or of float32 ones when `float32`.
 const void* at(const ConvProblem& p, const void* data, std::int64_t index) {
-    return static_cast<const char*>(data) + index * (p.dtype == kBFloat16 ? 2 : 4);
+    return static_cast<const char*>(data) + index * static_cast<std::int64_t>(dtype_size(p.dtype));
 }
 void* at(const ConvProblem& p, void* data, std::int64_t index, bool float32 = false) {
-    return static_cast<char*>(data) + index * (p.dtype == kBFloat16 && !float32 ? 2 : 4);
+    return static_cast<char*>(data) + index * static_cast<std::int64_t>(dtype_size(float32 ? kFloat32 : p.dtype));
 }
 
 /// The memory a primitive reads: the user's buffer itself, or a blocked copy of it.

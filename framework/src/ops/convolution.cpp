@@ -3,7 +3,7 @@
 #include "autograd/function_node.hpp"
 #include "ops/conv_graph.hpp"
 #include "ops/conv_onednn.hpp"
-#include "ops/onednn.hpp"
+#include "ops/float16_route.hpp"
 #include "ops/fused_relu.hpp"
 #include "ops/im2col.hpp"
 #include "ops/gemm.hpp"
@@ -93,8 +93,7 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
     if (autocast::LowerPrecisionRegion lower; lower.active()) {
         return conv2d_then(lower(input), lower(weight), lower(bias), stride, padding, dilation, groups, relu);
     }
-    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias});
-        half != kFloat32 && !onednn::native_float16(half)) {
+    if (const Dtype half = detail::float16_to_widen({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return conv2d_then(widened(input), widened(weight), widened(bias), stride, padding, dilation, groups, relu)
             .to(half);
@@ -127,7 +126,7 @@ Tensor conv2d_then(const Tensor& input, const Tensor& weight, const Tensor& bias
                          ") is smaller than the dilated kernel " + std::to_string(s.dh * (s.kh - 1) + 1) + "x" +
                          std::to_string(s.dw * (s.kw - 1) + 1));
     }
-    if (input.dtype() == kFloat32 || onednn::native_float16(input.dtype()))
+    if (detail::runs_on_onednn(input.dtype()))
         return detail::convolution_onednn(input, weight, bias, conv2d_problem(s, padding), relu);
     const Tensor x = lazynn::detail::contiguous_data(input);
     const Tensor w = lazynn::detail::contiguous_data(weight);
@@ -264,8 +263,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
         return conv_transpose2d(fp32(input), fp32(weight), fp32(bias), stride, padding, output_padding, dilation,
                                 groups);
     }
-    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias});
-        half != kFloat32 && !onednn::native_float16(half)) {
+    if (const Dtype half = detail::float16_to_widen({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return conv_transpose2d(widened(input), widened(weight), widened(bias), stride, padding, output_padding,
                                 dilation, groups)
@@ -302,7 +300,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
         throw DtypeError("conv_transpose2d: input (" + dtype_name(input.dtype()) + ") and weight (" +
                          dtype_name(weight.dtype()) + ") must have the same dtype");
     }
-    if (input.dtype() == kFloat32 || onednn::native_float16(input.dtype()))
+    if (detail::runs_on_onednn(input.dtype()))
         return detail::convolution_transpose_onednn(input, weight, bias,
                                                     conv2d_problem(s, {padding[0], 0, padding[1], 0}));
     const Tensor x = lazynn::detail::contiguous_data(input);

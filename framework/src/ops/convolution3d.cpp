@@ -3,7 +3,7 @@
 // to the depth slices it touches with depth folded into the batch. Every step is a differentiable op,
 // so the backward comes from the 2-D kernels' backward.
 #include "ops/conv_onednn.hpp"
-#include "ops/onednn.hpp"
+#include "ops/float16_route.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/autocast.hpp>
@@ -57,14 +57,13 @@ Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias, std
               std::array<std::int64_t, 6> padding, std::array<std::int64_t, 3> dilation, std::int64_t groups) {
     if (autocast::LowerPrecisionRegion lower; lower.active())
         return conv3d(lower(input), lower(weight), lower(bias), stride, padding, dilation, groups);
-    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias});
-        half != kFloat32 && !onednn::native_float16(half)) {
+    if (const Dtype half = detail::float16_to_widen({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return conv3d(widened(input), widened(weight), widened(bias), stride, padding, dilation, groups).to(half);
     }
     check_input(input, weight, "conv3d");
     check_conv_bias(weight, bias, groups, false, "conv3d");
-    if (input.dtype() == kFloat32 || onednn::native_float16(input.dtype())) {
+    if (detail::runs_on_onednn(input.dtype())) {
         if (input.size(1) != weight.size(1) * groups) {
             throw ShapeError("conv3d: expected input " + shape_to_list(input.shape()) + " to have " +
                              std::to_string(weight.size(1) * groups) + " channels, but got " +
@@ -120,8 +119,7 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
         return conv_transpose3d(fp32(input), fp32(weight), fp32(bias), stride, padding, output_padding, dilation,
                                 groups);
     }
-    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias});
-        half != kFloat32 && !onednn::native_float16(half)) {
+    if (const Dtype half = detail::float16_to_widen({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return conv_transpose3d(widened(input), widened(weight), widened(bias), stride, padding, output_padding,
                                 dilation, groups)
@@ -137,7 +135,7 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
         throw ShapeError("conv_transpose3d: calculated output depth " + std::to_string(out_depth) +
                          " is less than one");
     }
-    if (input.dtype() == kFloat32 || onednn::native_float16(input.dtype())) {
+    if (detail::runs_on_onednn(input.dtype())) {
         if (input.size(1) != weight.size(0)) {
             throw ShapeError("conv_transpose3d: Given transposed=1, weight of size " + shape_to_list(weight.shape()) +
                              ", expected input" + shape_to_list(input.shape()) + " to have " +

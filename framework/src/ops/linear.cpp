@@ -1,5 +1,6 @@
 // linear with the bias (and optionally a following ReLU) fused into the GEMM, with its backward.
 #include "autograd/function_node.hpp"
+#include "ops/float16_route.hpp"
 #include "ops/fused_relu.hpp"
 #include "ops/gemm.hpp"
 #include "ops/gemm_bf16.hpp"
@@ -59,8 +60,7 @@ void sum_rows(const T* g, std::int64_t rows, std::int64_t n, T* b) {
 Tensor linear_then(const Tensor& input, const Tensor& weight, const Tensor& bias, bool relu) {
     if (autocast::LowerPrecisionRegion lower; lower.active())
         return linear_then(lower(input), lower(weight), lower(bias), relu);
-    if (const Dtype half = lazynn::detail::shared_float16({&input, &weight, &bias});
-        half != kFloat32 && !onednn::native_float16(half)) {
+    if (const Dtype half = detail::float16_to_widen({&input, &weight, &bias}); half != kFloat32) {
         using lazynn::detail::widened;
         return linear_then(widened(input), widened(weight), widened(bias), relu).to(half);
     }

@@ -2,6 +2,7 @@
 // transpose flags, so transposed views are never copied.
 #include "autograd/function_node.hpp"
 #include "ops/gemm.hpp"
+#include "ops/float16_route.hpp"
 #include "ops/gemm_bf16.hpp"
 #include "ops/elementwise.hpp"
 
@@ -178,7 +179,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     if (autocast::LowerPrecisionRegion lower; lower.active()) return matmul(lower(a), lower(b));
     const TensorImpl& ia = detail::checked(a, "matmul");
     const TensorImpl& ib = detail::checked(b, "matmul");
-    if (const Dtype half = detail::shared_float16({&a, &b}); half != kFloat32 && !onednn::native_float16(half))
+    if (const Dtype half = ops::detail::float16_to_widen({&a, &b}); half != kFloat32)
         return matmul(detail::widened(a), detail::widened(b)).to(half);
     const std::size_t ra = ia.shape.size(), rb = ib.shape.size();
     if (ra == 0 || rb == 0) {
