@@ -332,9 +332,9 @@ Tensor DistributedDataParallel::operator()(const Tensor& input) {
     return (*module_)(input);
 }
 
-Tensor DistributedDataParallel::forward(const std::function<Tensor()>& run) {
-    prepare_forward([&] { run(); });
-    return run();
+std::vector<Tensor> DistributedDataParallel::call(const std::vector<Tensor>& inputs) {
+    prepare_forward([&] { module_->call(inputs); });
+    return module_->call(inputs);
 }
 
 void DistributedDataParallel::start() {

@@ -499,6 +499,15 @@ Tensor Module::operator()(const Tensor& input) {
     return call_with_hooks({input}, [&](const std::vector<Tensor>& in) { return forward(in[0]); });
 }
 
+std::vector<Tensor> Module::call(const std::vector<Tensor>& inputs) {
+    if (inputs.size() != 1) {
+        throw TypeError(name() + " takes one tensor (its forward(const Tensor&)), but was called with " +
+                        std::to_string(inputs.size()) +
+                        "; a module whose forward takes several derives TypedModule (<lazynn/typed_module.hpp>)");
+    }
+    return {(*this)(inputs[0])};
+}
+
 std::optional<std::vector<Tensor>> Module::run_pre_hooks(const std::vector<Tensor>& inputs) {
     if (pre_hooks_.empty()) return std::nullopt;
     const auto snapshot = pre_hooks_;  // hooks may remove themselves (the lazy hook does)
@@ -518,11 +527,30 @@ std::optional<std::vector<Tensor>> Module::run_pre_hooks(const std::vector<Tenso
 
 Tensor Module::run_hooks(const std::vector<Tensor>& inputs, Tensor output) {
     if (hooks_.empty()) return output;
+    std::vector<Tensor> outputs = run_hooks(inputs, std::vector<Tensor>{std::move(output)});
+    return std::move(outputs[0]);
+}
+
+std::vector<Tensor> Module::run_hooks(const std::vector<Tensor>& inputs, std::vector<Tensor> outputs) {
+    if (hooks_.empty()) return outputs;
     const auto snapshot = hooks_;
     for (const auto& h : snapshot) {
-        if (std::optional<Tensor> result = h.fn(*this, inputs, output)) output = std::move(*result);
+        std::optional<std::vector<Tensor>> result = h.fn(*this, inputs, outputs);
+        if (!result) continue;
+        if (result->size() != outputs.size()) {
+            throw ValueError(name() + ": a forward hook returned " + std::to_string(result->size()) +
+                             " outputs, but the module returns " + std::to_string(outputs.size()) +
+                             "; return them all (std::optional<std::vector<Tensor>>) or std::nullopt to keep them");
+        }
+        outputs = std::move(*result);
     }
-    return output;
+    return outputs;
+}
+
+void Module::refuse_single_output_hook(std::size_t outputs) const {
+    throw TypeError(name() + " returns " + std::to_string(outputs) +
+                    " tensors, but a forward hook registered on it takes one `const Tensor& output`; take "
+                    "`const std::vector<Tensor>& outputs` to see them all");
 }
 
 void Module::refuse_replaced_inputs() const {
@@ -675,6 +703,10 @@ bool Module::has_uninitialized_params() const {
 }
 
 void Module::initialize(const Tensor& sample) {
+    dry_run([&] { (*this)(sample); });
+}
+
+void Module::dry_run(const std::function<void()>& pass) {
     // A dry run only materialises: everything else it could change is put back, on failure too.
     struct Restore {
         std::vector<std::pair<Module*, bool>> modes;
@@ -701,7 +733,7 @@ void Module::initialize(const Tensor& sample) {
     }
     eval();
     NoGradGuard no_grad;
-    (*this)(sample);
+    pass();
 }
 
 // ---- naming ----

@@ -67,9 +67,21 @@ ParameterCount Module::num_parameters() const {
 }
 
 std::string Module::summary(const Shape& input_shape) {
+    return summary_of(shape_to_list(input_shape), [&] { initialize(zeros(input_shape)); });
+}
+
+std::string Module::describe_inputs(const std::vector<Tensor>& inputs) {
+    std::string out;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        out += (i ? ", " : "") + (inputs[i].defined() ? shape_to_list(inputs[i].shape()) : std::string("None"));
+    }
+    return out;
+}
+
+std::string Module::summary_of(const std::string& inputs_description, const std::function<void()>& pass) {
     struct Row {
         std::string path, type;
-        Shape output;
+        std::string outputs;
         std::int64_t params = 0;
         bool ran = false;
     };
@@ -79,14 +91,14 @@ std::string Module::summary(const Shape& input_shape) {
     rows.resize(mods.size());
     for (std::size_t i = 0; i < mods.size(); ++i) {
         rows[i].path = mods[i].first.empty() ? "(root)" : mods[i].first;
-        handles.push_back(
-            mods[i].second->register_forward_hook([&rows, i](Module&, const std::vector<Tensor>&, const Tensor& out) {
-                rows[i].output = out.shape();
+        handles.push_back(mods[i].second->register_forward_hook(
+            [&rows, i](Module&, const std::vector<Tensor>&, const std::vector<Tensor>& outputs) {
+                rows[i].outputs = describe_inputs(outputs);
                 rows[i].ran = true;
             }));
     }
     try {
-        initialize(zeros(input_shape));
+        pass();
     } catch (...) {
         for (auto& h : handles) h.remove();
         throw;
@@ -110,10 +122,10 @@ std::string Module::summary(const Shape& input_shape) {
     out << std::string(68, '=') << "\n";
     for (const auto& r : rows) {
         out << std::left << std::setw(32) << (r.path + " (" + r.type + ")") << std::setw(24)
-            << (r.ran ? shape_to_list(r.output) : std::string("--")) << std::right << std::setw(12) << r.params << "\n";
+            << (r.ran ? r.outputs : std::string("--")) << std::right << std::setw(12) << r.params << "\n";
     }
     out << std::string(68, '=') << "\n";
-    out << "Input shape: " << shape_to_list(input_shape) << "\n";
+    out << "Input shape: " << inputs_description << "\n";
     out << "Total params: " << total << "\nTrainable params: " << trainable
         << "\nNon-trainable params: " << (total - trainable) << "\n";
     return out.str();

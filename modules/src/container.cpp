@@ -4,6 +4,7 @@
 #include <lazynn/autograd.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <typeinfo>
 
 namespace lazynn::nn {
@@ -78,29 +79,44 @@ std::size_t run_folded_normalization(Module& layer, Module& next, Module* after,
 
 }  // namespace
 
-Tensor Sequential::forward(const Tensor& input) {
+std::vector<Tensor> Sequential::chain(std::vector<Tensor> values) {
     // Every registered slot in order, as PyTorch iterates _modules; a layer followed by a ReLU
     // runs fused (bias and ReLU in the layer's own pass), and without autograd an eval-mode batch
     // norm after a convolution is folded into it.
-    Tensor x = input;
     for (std::size_t i = 0; i < num_registered_children(); ++i) {
         Module* child = registered_child(i);
         if (!child) continue;
         Module* next = i + 1 < num_registered_children() ? registered_child(i + 1) : nullptr;
-        if (next) {
+        if (next && values.size() == 1) {
             Module* after = i + 2 < num_registered_children() ? registered_child(i + 2) : nullptr;
-            if (const std::size_t ran = run_folded_normalization(*child, *next, after, x)) {
+            if (const std::size_t ran = run_folded_normalization(*child, *next, after, values[0])) {
                 i += ran - 1;
                 continue;
             }
-            if (run_fused_relu(*child, *next, x)) {
+            if (run_fused_relu(*child, *next, values[0])) {
                 ++i;
                 continue;
             }
         }
-        x = (*child)(x);
+        values = child->call(values);
     }
-    return x;
+    return values;
+}
+
+Tensor Sequential::forward(const Tensor& input) {
+    std::vector<Tensor> out = chain({input});
+    if (out.size() != 1) {
+        throw TypeError("Sequential's last module returns " + std::to_string(out.size()) +
+                        " tensors, so calling the Sequential as a one-tensor module cannot return them; use "
+                        "call(inputs), which returns them all");
+    }
+    return std::move(out[0]);
+}
+
+std::vector<Tensor> Sequential::call(const std::vector<Tensor>& inputs) {
+    std::optional<std::vector<Tensor>> replaced = run_pre_hooks(inputs);
+    const std::vector<Tensor>& in = replaced ? *replaced : inputs;
+    return run_hooks(in, chain(in));
 }
 
 Module& Sequential::operator[](std::int64_t index) {

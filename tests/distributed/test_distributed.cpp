@@ -35,6 +35,22 @@ struct LazyNet : Cloneable<LazyNet> {
     Tensor forward(const Tensor& x) override { return fc2(act(bn(fc1(x)))); }
 };
 
+/// Two inputs, two outputs (a TypedModule), lazy: item 3 of issue 22 under DDP.
+struct TwoHeads {
+    Tensor value, logits;
+};
+struct TwoInputNet : Cloneable<TwoInputNet, TypedModule<TwoHeads(const Tensor&, const Tensor&)>> {
+    nn::LazyLinear a{this, "a", 6};
+    nn::LazyLinear b{this, "b", 6};
+    nn::Linear value_head{this, "value_head", 6, 1};
+    nn::Linear logits_head{this, "logits_head", 6, 3};
+    /// Shapes: x [N, A], z [N, B] -> value [N, 1], logits [N, 3]
+    TwoHeads forward(const Tensor& x, const Tensor& z) override {
+        const Tensor h = (a(x) + b(z)).tanh();
+        return {value_head(h), logits_head(h)};
+    }
+};
+
 constexpr std::int64_t kPerRank = 4;
 
 /// The global batch every rank can build; rank r trains on rows [r*kPerRank, (r+1)*kPerRank).
@@ -315,6 +331,66 @@ TEST_SUITE("DistributedDataParallel") {
             const auto& name = name_entry;  // clang 14 cannot capture structured bindings
             INFO(name);
             CHECK(max_abs_diff(p, rank0_copy(p)) == 0);  // same averaged gradient, same step
+        }
+    }
+
+    TEST_CASE("a lazy model of two inputs and two outputs trains on shards like one process on the batch") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(11);
+        TwoInputNet reference;
+        reference.to(kFloat64);
+        TwoInputNet model(reference);  // copies initialise from their own seeds: rank 0's weights win below
+        model.to(kFloat64);
+        optim::SGD opt(model.parameters(), optim::SGDOptions(0.1));  // built before materialisation
+        dist::DistributedDataParallel ddp(model);
+        const auto loss_of = [](const TwoHeads& out, const Tensor& y) {
+            return out.value.pow(2.0).mean() + nn::functional::mse_loss(out.logits, y);
+        };
+        for (int step = 0; step < 3; ++step) {
+            manual_seed(200 + static_cast<std::uint64_t>(step));
+            const Tensor x = randn({world * kPerRank, 5}, kFloat64);
+            const Tensor z = randn({world * kPerRank, 2}, kFloat64);
+            const Tensor y = randn({world * kPerRank, 3}, kFloat64);
+            const Tensor shard_x = x.narrow(0, dist::rank() * kPerRank, kPerRank);
+            const Tensor shard_z = z.narrow(0, dist::rank() * kPerRank, kPerRank);
+            const Tensor shard_y = y.narrow(0, dist::rank() * kPerRank, kPerRank);
+            opt.zero_grad();
+            if (step == 0) {
+                // The flat form materialises the lazy model from the real inputs, then every rank
+                // starts from rank 0's weights; the reference takes them too.
+                const std::vector<Tensor> out = ddp.call({shard_x, shard_z});
+                REQUIRE(out.size() == 2);
+                CHECK(model.a.weight.shape() == Shape{6, 5});
+                CHECK(model.b.weight.shape() == Shape{6, 2});
+                loss_of({out[0], out[1]}, shard_y).backward();
+                reference.initialize(x, z);
+                NoGradGuard no_grad;
+                auto ref_params = reference.parameters();
+                const auto params = model.parameters();
+                for (std::size_t i = 0; i < params.size(); ++i) ref_params[i].copy_(rank0_copy(params[i]));
+            } else {
+                loss_of(ddp.forward([&] { return model(shard_x, shard_z); }), shard_y).backward();
+            }
+            // One process on the whole batch: the mean over ranks of the per-shard losses.
+            Tensor ref_loss = zeros({}, kFloat64);
+            for (int k = 0; k < world; ++k) {
+                ref_loss = ref_loss +
+                           loss_of(reference(x.narrow(0, k * kPerRank, kPerRank), z.narrow(0, k * kPerRank, kPerRank)),
+                                   y.narrow(0, k * kPerRank, kPerRank));
+            }
+            reference.zero_grad();
+            (ref_loss / static_cast<double>(world)).backward();
+            auto ref_params = reference.named_parameters();
+            const auto params = model.named_parameters();
+            REQUIRE(params.size() == ref_params.size());
+            for (std::size_t i = 0; i < params.size(); ++i) {
+                INFO(params[i].first);
+                CHECK(max_abs_diff(params[i].second.grad(), ref_params[i].second.grad()) < 1e-12);
+            }
+            opt.step();
+            NoGradGuard no_grad;
+            for (std::size_t i = 0; i < params.size(); ++i)
+                ref_params[i].second.sub_(ref_params[i].second.grad() * 0.1);
         }
     }
 

@@ -25,7 +25,9 @@
 #include <lazynn/shape_io.hpp>
 #include <lazynn/state_dict_keys.hpp>
 #include <lazynn/tensor.hpp>
+#include <lazynn/tensor_structure.hpp>
 #include <lazynn/threads.hpp>
+#include <lazynn/typed_module.hpp>
 #include <lazynn/data/dataloader.hpp>
 #include <lazynn/data/readers.hpp>
 #include <lazynn/data/transforms.hpp>

@@ -30,6 +30,7 @@
 #include <lazynn/parameter.hpp>
 #include <lazynn/random.hpp>
 #include <lazynn/tensor.hpp>
+#include <lazynn/tensor_structure.hpp>
 
 #include <atomic>
 #include <concepts>
@@ -72,13 +73,16 @@ struct ParameterCount {
 // Forward hooks observe (return void) or, like PyTorch's hooks returning a value instead of None,
 // replace: a pre-hook returning std::optional<std::vector<Tensor>> (or std::optional<Tensor> for a
 // one-input call) replaces the inputs the next hooks and forward see; a forward hook returning
-// std::optional<Tensor> replaces the output. std::nullopt keeps the current value.
+// std::optional<std::vector<Tensor>> (or std::optional<Tensor> for a one-output call) replaces the
+// outputs. std::nullopt keeps the current value. Hooks see a call's inputs and outputs flat, as
+// lists of tensors (flatten(), <lazynn/tensor_structure.hpp>): a forward returning a struct of three
+// tensors has three outputs. A hook taking one `const Tensor& output` refuses a call with several.
 using ForwardPreHook = std::function<void(Module&, const std::vector<Tensor>& inputs)>;
 using ForwardHook = std::function<void(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
 using ReplacingForwardPreHook =
     std::function<std::optional<std::vector<Tensor>>(Module&, const std::vector<Tensor>& inputs)>;
-using ReplacingForwardHook =
-    std::function<std::optional<Tensor>(Module&, const std::vector<Tensor>& inputs, const Tensor& output)>;
+using ReplacingForwardHook = std::function<std::optional<std::vector<Tensor>>(
+    Module&, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs)>;
 using LoadStateDictPreHook = std::function<void(Module&, const StateDict& state, const std::string& prefix)>;
 
 /// The base class of every layer and model (see the file comment).
@@ -105,6 +109,13 @@ public:
     virtual Tensor forward(const Tensor& input);
     /// Runs the hooks around forward(input).
     Tensor operator()(const Tensor& input);
+    /// The module called on its flat inputs (hooks included), returning its flat outputs: how
+    /// containers, initialize(), summary() and DistributedDataParallel call a module of any
+    /// signature (TypedModule, <lazynn/typed_module.hpp>, overrides it).
+    ///   requires: the inputs the module's forward takes, flattened (one for the base: TypeError
+    ///             naming the module and the count otherwise).
+    ///   ensures:  the outputs of the same call through operator(), flattened.
+    virtual std::vector<Tensor> call(const std::vector<Tensor>& inputs);
 
     // ---- registry (escape hatches for names made at run time, e.g. in loops) ----
     /// Registers (or replaces) parameter `name`; an undefined `value` registers PyTorch's None.
@@ -197,24 +208,51 @@ public:
                 prepend);
         }
     }
-    /// `hook(module, inputs, output)` returning void or std::optional<Tensor> (a replacement output).
+    /// `hook(module, inputs, outputs)` with `const std::vector<Tensor>& outputs` returning void or
+    /// std::optional<std::vector<Tensor>> (replacement outputs, as many); or
+    /// `hook(module, inputs, output)` with `const Tensor& output` returning void or
+    /// std::optional<Tensor>, for modules returning one tensor.
     template <class F>
     requires std::invocable < F&, Module&, const std::vector<Tensor>
-    &, const Tensor& > HookHandle register_forward_hook(F hook, bool prepend = false) {
-        using R = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&, const Tensor&>;
+    &, const std::vector<Tensor>& > HookHandle register_forward_hook(F hook, bool prepend = false) {
+        using R = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&, const std::vector<Tensor>&>;
+        using Outputs = std::optional<std::vector<Tensor>>;
         if constexpr (std::is_void_v<R>) {
             return add_forward_hook(
                 [h = std::move(hook)](Module& m, const std::vector<Tensor>& in,
-                                      const Tensor& out) mutable -> std::optional<Tensor> {
+                                      const std::vector<Tensor>& out) mutable -> Outputs {
                     h(m, in, out);
                     return std::nullopt;
                 },
                 prepend);
         } else {
-            static_assert(std::is_convertible_v<R, std::optional<Tensor>>,
-                          "a forward hook returns void or std::optional<Tensor>");
+            static_assert(std::is_convertible_v<R, Outputs>,
+                          "a forward hook over all outputs returns void or std::optional<std::vector<Tensor>>");
             return add_forward_hook(ReplacingForwardHook(std::move(hook)), prepend);
         }
+    }
+    template <class F>
+    requires(std::invocable<F&, Module&, const std::vector<Tensor>&, const Tensor&> &&
+             !std::invocable<F&, Module&, const std::vector<Tensor>&, const std::vector<Tensor>&>) HookHandle
+        register_forward_hook(F hook, bool prepend = false) {
+        using R = std::invoke_result_t<F&, Module&, const std::vector<Tensor>&, const Tensor&>;
+        using Outputs = std::optional<std::vector<Tensor>>;
+        static_assert(std::is_void_v<R> || std::is_convertible_v<R, std::optional<Tensor>>,
+                      "a forward hook returns void or std::optional<Tensor>");
+        return add_forward_hook(
+            [h = std::move(hook)](Module& m, const std::vector<Tensor>& in,
+                                  const std::vector<Tensor>& out) mutable -> Outputs {
+                if (out.size() != 1) m.refuse_single_output_hook(out.size());
+                if constexpr (std::is_void_v<R>) {
+                    h(m, in, out[0]);
+                    return std::nullopt;
+                } else {
+                    std::optional<Tensor> y = h(m, in, out[0]);
+                    if (!y) return std::nullopt;
+                    return std::vector<Tensor>{std::move(*y)};
+                }
+            },
+            prepend);
     }
     HookHandle register_load_state_dict_pre_hook(LoadStateDictPreHook hook);
     std::size_t num_forward_pre_hooks() const { return pre_hooks_.size(); }
@@ -232,6 +270,14 @@ public:
     /// Runs a no-grad forward on zeros of `input_shape` (materialising a lazy model) and returns a
     /// table of every submodule with its output shape and parameter count.
     std::string summary(const Shape& input_shape);
+    /// The same table from a dry run (initialize()) on sample inputs, for modules whose forward takes
+    /// several tensors or structures of them: `model.summary(images, captions)`. A submodule
+    /// returning several tensors lists every output's shape.
+    template <class... Samples>
+    requires(sizeof...(Samples) >= 1 && (TensorStructure<Samples> && ...)) std::string
+        summary(const Samples&... samples) {
+        return summary_of(describe_inputs(flatten(samples...)), [&] { initialize(samples...); });
+    }
 
     // ---- lazy modules (the life cycle itself is LazyModule's, <lazynn/lazy.hpp>) ----
     /// True until a lazy module's first forward (or a full load) finished initialising it; false
@@ -247,6 +293,12 @@ public:
     /// global generator. The parameters get the values a first forward would give them: lazy
     /// modules draw from their own seed, not from the global stream (docs/lazy-modules.md).
     void initialize(const Tensor& sample);
+    /// The same dry run for a forward of several inputs (tensors or structures of them), called
+    /// through call(): `model.initialize(images, captions)`. TypedModule calls its typed forward.
+    template <class... Samples>
+    requires(sizeof...(Samples) >= 1 && (TensorStructure<Samples> && ...)) void initialize(const Samples&... samples) {
+        dry_run([&] { call(flatten(samples...)); });
+    }
 
     /// The seed this module initialises its parameters from (docs/design.md, decision 5). A copy
     /// (copy constructor, clone(), a container's deep copy) gets its own seed, derived from the
@@ -278,6 +330,19 @@ protected:
     std::optional<std::vector<Tensor>> run_pre_hooks(const std::vector<Tensor>& inputs);
     /// The forward hooks in order; the output, possibly replaced.
     Tensor run_hooks(const std::vector<Tensor>& inputs, Tensor output);
+    /// The forward hooks in order over several outputs; the outputs, possibly replaced (a hook
+    /// must return as many: ValueError naming the module otherwise).
+    std::vector<Tensor> run_hooks(const std::vector<Tensor>& inputs, std::vector<Tensor> outputs);
+    /// Whether any forward hook is registered (a typed call skips flattening its result otherwise).
+    bool has_forward_hooks() const { return !hooks_.empty(); }
+
+    /// initialize()'s dry run around `pass`: eval mode, no grad; modes, initialised buffers and the
+    /// global generator restored afterwards, on failure too.
+    void dry_run(const std::function<void()>& pass);
+    /// summary()'s table around a dry run `pass` (which must run the module once).
+    std::string summary_of(const std::string& inputs_description, const std::function<void()>& pass);
+    /// "[2, 3], [2, 5]": the shapes of `inputs` for summary()'s last lines.
+    static std::string describe_inputs(const std::vector<Tensor>& inputs);
 
     /// Layers call this first in forward: PyTorch refuses an input whose dtype differs from the
     /// parameters' (float64 or int64 into a float32 layer), so this throws DtypeError naming the
@@ -341,6 +406,7 @@ private:
     HookHandle add_forward_pre_hook(ReplacingForwardPreHook hook, bool prepend);
     HookHandle add_forward_hook(ReplacingForwardHook hook, bool prepend);
     [[noreturn]] void refuse_replaced_inputs() const;
+    [[noreturn]] void refuse_single_output_hook(std::size_t outputs) const;
     void remove_hook(std::uint64_t id);
     /// The handle that removes hook `id` from this module while it lives.
     HookHandle module_hook_handle(std::uint64_t id);

@@ -45,6 +45,8 @@
 
 #include <cstddef>
 #include <functional>
+#include <type_traits>
+#include <vector>
 #include <memory>
 
 namespace lazynn::distributed {
@@ -81,9 +83,18 @@ public:
     /// Shapes: whatever the wrapped module takes and returns.
     Tensor operator()(const Tensor& input);
     Tensor forward(const Tensor& input) { return (*this)(input); }
-    /// For modules whose forward takes other arguments: `ddp.forward([&] { return net(x, mask); })`.
+    /// For modules whose forward takes other arguments or returns several tensors (a TypedModule):
+    /// `VAEOutput out = ddp.forward([&] { return vae(x); })` returns what the callable returns.
     /// The callable may run twice on the very first call of a lazy model (the materialising pass).
-    Tensor forward(const std::function<Tensor()>& run);
+    ///   requires: `run` calls the wrapped module once.
+    template <class Run>
+    requires std::invocable<Run&> std::invoke_result_t<Run&> forward(Run&& run) {
+        prepare_forward([&] { run(); });
+        return run();
+    }
+    /// The wrapped module called on flat inputs (Module::call): `ddp.call({images, captions})`.
+    /// Shapes: whatever the wrapped module takes and returns, flattened.
+    std::vector<Tensor> call(const std::vector<Tensor>& inputs);
 
     Module& module() { return *module_; }
 

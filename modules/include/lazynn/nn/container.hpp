@@ -1,9 +1,10 @@
 #pragma once
 // Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict.
 //
-// Containers own their children (moved or copied in) and call them through the single-tensor
-// forward (Module::forward). Lazy modules may sit anywhere inside; they initialise on the first
-// call as usual. Copying a container deep-copies its children.
+// Containers own their children (moved or copied in). Sequential calls them through their flat
+// form (Module::call), so a child returning several tensors feeds a child taking as many (a
+// TypedModule, <lazynn/typed_module.hpp>). Lazy modules may sit anywhere inside; they initialise on
+// the first call as usual. Copying a container deep-copies its children.
 
 #include <lazynn/module.hpp>
 
@@ -22,10 +23,13 @@ concept ModulePack = (std::derived_from<std::remove_cvref_t<M>, Module> && ...) 
 }
 
 /// Chains its children: forward(x) = child_n(...child_1(x)). Children are named "0", "1", ...
+/// Each child receives the previous child's outputs, flattened: a child returning a struct of two
+/// tensors feeds a child whose forward takes two (call() takes and returns several).
 ///
 /// Example:
 ///     nn::Sequential net(nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 10));
 ///     Tensor logits = net(randn({32, 784}));   // [32, 784] -> [32, 10]
+///     std::vector<Tensor> outs = two_in_two_out_chain.call({a, b});
 class Sequential : public Module {
     LAZYNN_MODULE(Sequential)
 public:
@@ -41,12 +45,20 @@ public:
     }
     Sequential& push_back(std::unique_ptr<Module> module);
 
-    /// Shapes: input [*] -> whatever the last child returns
+    /// Shapes: input [*] -> whatever the last child returns (TypeError if it returns several
+    /// tensors: call() returns them all).
     Tensor forward(const Tensor& input) override;
+    /// The chain on several inputs, with this container's hooks around it.
+    /// Shapes: what the first child takes -> what the last child returns, flattened.
+    std::vector<Tensor> call(const std::vector<Tensor>& inputs) override;
     /// Negative indices count from the end; out of range throws IndexError.
     Module& operator[](std::int64_t index);
     std::size_t size() const;
     bool empty() const { return size() == 0; }
+
+private:
+    /// The children in order on `values` (fused where a layer is followed by its activation).
+    std::vector<Tensor> chain(std::vector<Tensor> values);
 };
 
 /// Holds children in a list; it has no forward of its own.
