@@ -174,6 +174,17 @@ TEST_SUITE("TypedModule") {
         Module& base = generic;
         base.initialize(zeros({2, 6}), zeros({2, 9}));
         CHECK(generic.image.weight.shape() == Shape{4, 6});
+
+        // One tensor by value, two outputs: typed, and through a Module& (whose one-tensor
+        // initialize goes through call(), so it reaches the typed forward).
+        Split split;
+        split.initialize(zeros({3, 7}));
+        CHECK(split.left.weight.shape() == Shape{3, 7});
+        Split through_base;
+        Module& split_base = through_base;
+        split_base.initialize(zeros({3, 5}));
+        CHECK(through_base.right.weight.shape() == Shape{5, 5});
+        CHECK(Split().summary(zeros({1, 4})).find("[1, 3], [1, 5]") != std::string::npos);
     }
 
     TEST_CASE("hooks see every input and output, and may replace them") {

@@ -328,8 +328,12 @@ DistributedDataParallel::DistributedDataParallel(DistributedDataParallel&&) noex
 DistributedDataParallel& DistributedDataParallel::operator=(DistributedDataParallel&&) noexcept = default;
 
 Tensor DistributedDataParallel::operator()(const Tensor& input) {
-    prepare_forward([&] { (*module_)(input); });
-    return (*module_)(input);
+    std::vector<Tensor> outputs = call({input});
+    if (outputs.size() != 1) {
+        throw TypeError("DistributedDataParallel: " + module_->name() + " returns " + std::to_string(outputs.size()) +
+                        " tensors; call(inputs) returns them all, or forward([&] { return model(x); }) its own type");
+    }
+    return std::move(outputs[0]);
 }
 
 std::vector<Tensor> DistributedDataParallel::call(const std::vector<Tensor>& inputs) {

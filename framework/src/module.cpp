@@ -492,7 +492,7 @@ Buffer& Module::get_buffer(const std::string& path) {
 Tensor Module::forward(const Tensor&) {
     throw NotImplementedError("Module [" + name() +
                               "] is missing the required \"forward\" function (or its forward does not "
-                              "take a single tensor, so it cannot be called this way or from a container)");
+                              "take a single tensor: call it directly, or through call(inputs))");
 }
 
 Tensor Module::operator()(const Tensor& input) {
@@ -703,7 +703,7 @@ bool Module::has_uninitialized_params() const {
 }
 
 void Module::initialize(const Tensor& sample) {
-    dry_run([&] { (*this)(sample); });
+    dry_run([&] { call({sample}); });  // call(): a TypedModule's typed forward, through a Module& too
 }
 
 void Module::dry_run(const std::function<void()>& pass) {

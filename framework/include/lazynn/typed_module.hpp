@@ -103,15 +103,17 @@ public:
         }
     }
 
-    using Base::initialize;
-    /// initialize()'s dry run through the typed forward.
+    /// initialize()'s dry run through the typed forward. (It hides Module's overloads, which
+    /// would be ambiguous with it for a forward taking one Tensor by value; through a Module&
+    /// they call call(), so they reach the typed forward too.)
     void initialize(In... inputs) {
         this->dry_run([&] { (*this)(inputs...); });
     }
     using Base::summary;
     /// summary()'s table from a dry run through the typed forward.
     std::string summary(In... inputs) {
-        return this->summary_of(Module::describe_inputs(flatten(inputs...)), [&] { initialize(inputs...); });
+        return this->summary_of(Module::describe_inputs(flatten(inputs...)),
+                                [&] { this->dry_run([&] { (*this)(inputs...); }); });
     }
 
 private:
