@@ -167,6 +167,11 @@ const std::map<std::string, Factory>& cases() {
         {"lppool1d_p1_ceil_unbatched", make<LPPool1d>(LPPool1dOptions(1.0, 2).ceil_mode(true))},
         {"lppool2d", make<LPPool2d>(LPPool2dOptions(2.0, 2))},
         {"lppool2d_p4_rect_stride", make<LPPool2d>(LPPool2dOptions(4.0, {3, 2}).stride(ExpandingArray<2>({2, 1})))},
+        {"unfold", make<Unfold>(UnfoldOptions({2, 3}).padding(1).stride({1, 2}))},
+        {"unfold_dilation_unbatched", make<Unfold>(UnfoldOptions(2).dilation(2))},
+        {"fold", make<Fold>(FoldOptions({4, 5}, 2))},
+        {"fold_overlap_padding_unbatched",
+         make<Fold>(FoldOptions({5, 6}, {2, 3}).dilation({1, 2}).padding(1).stride(2))},
     };
     return table;
 }
@@ -289,6 +294,56 @@ TEST_SUITE("activation and shape layer errors") {
                                         ValueError, "got inf");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(LPPool2d(LPPool2dOptions(2.0, 2))(ones({4, 4})), ShapeError,
                                         "LPPool2d: expected 3D or 4D input, got [4, 4]");
+    }
+
+    TEST_CASE("Unfold and Fold: PyTorch's errors, conv2d as unfold + matmul, fold as unfold's adjoint") {
+        // PyTorch's messages (RuntimeError there; ShapeError, a RuntimeError, here).
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            Unfold(7)(ones({1, 1, 5, 5})), ShapeError,
+            "unfold: given input with spatial size (5, 5), kernel_size=(7, 7), dilation=(1, "
+            "1), padding=(0, 0), calculated shape of the array of sliding blocks as (-1, "
+            "-1), but its components must be at least one");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Fold(FoldOptions({4, 5}, 2))(ones({1, 13, 12})), ShapeError,
+                                        "expected size of input's dimension 1 to be divisible by the product of "
+                                        "kernel_size, but got input.size(1)=13 and kernel_size=(2, 2)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Fold(FoldOptions({4, 5}, 2))(ones({1, 12, 11})), ShapeError,
+                                        "the calculated number of sliding blocks 3 * 4 = 12, but got input.size(2)=11");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Unfold(UnfoldOptions(2).stride(0))(ones({1, 1, 4, 4})), ValueError,
+                                        "stride should be greater than zero");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Unfold(2)(ones({4, 4})), ShapeError, "got shape [4, 4]");
+        CHECK_THROWS_AS(Unfold(2)(ones({1, 1, 4, 4}, kInt64)), DtypeError);
+
+        // A convolution is its weight times the unfolded input (float64, and float32 on oneDNN).
+        for (const Dtype dtype : {kFloat64, kFloat32}) {
+            CAPTURE(dtype);
+            const Tensor x = randn({2, 3, 7, 6}, dtype);
+            const Tensor w = randn({4, 3, 3, 2}, dtype);
+            const Tensor columns =
+                nn::functional::unfold(x, UnfoldOptions({3, 2}).padding(1).stride(2).dilation({1, 2}));
+            const Tensor via_unfold = w.view({4, -1}).matmul(columns).view({2, 4, 4, 3});
+            const Tensor direct = nn::functional::conv2d(x, w, Tensor(), {2, 2}, {1, 1, 1, 1}, {1, 2}, 1);
+            check_close(via_unfold, direct, dtype == kFloat64 ? 1e-12 : 1e-5, dtype == kFloat64 ? 1e-12 : 1e-5);
+        }
+        // fold(unfold(x)) counts each pixel once per window covering it.
+        const Tensor x = randn({1, 2, 4, 5}, kFloat64);
+        const UnfoldOptions u(2);
+        const FoldOptions f({4, 5}, 2);
+        const Tensor cover = nn::functional::fold(nn::functional::unfold(ones({1, 1, 4, 5}, kFloat64), u), f);
+        check_close(nn::functional::fold(nn::functional::unfold(x, u), f), x * cover, 1e-15, 1e-15);
+        CHECK(cover.flatten().to_vector<double>()[6] == 4.0);  // an inner pixel: four 2x2 windows
+
+        // An empty batch, a bfloat16 input (float32 inside, one rounding), double backward.
+        CHECK(Unfold(2)(zeros({0, 2, 3, 3})).shape() == Shape{0, 8, 4});
+        const Tensor xb = randn({1, 2, 4, 4});
+        const Tensor bf = Unfold(2)(xb.to(kBFloat16));
+        CHECK(bf.dtype() == kBFloat16);
+        CHECK(equal(bf.to(kFloat32), Unfold(2)(xb.to(kBFloat16).to(kFloat32))));
+        const auto second = autograd::gradgradcheck(
+            [&](const std::vector<Tensor>& in) {
+                return nn::functional::fold(nn::functional::unfold(in[0], u).pow(2.0), f);
+            },
+            {randn({1, 2, 4, 5}, kFloat64).requires_grad_()});
+        CHECK_MESSAGE(second.ok, second.message);
     }
 
     TEST_CASE("PixelUnshuffle and ChannelShuffle check their factors and the input's sizes") {

@@ -10,16 +10,7 @@ namespace lazynn::nn {
 
 namespace {
 
-/// PyTorch prints pooling sizes as given: an int stays an int, a tuple prints as a tuple
-/// (AvgPool1d always stores a 1-tuple).
-template <std::size_t N>
-std::string tuple_or_int(const ExpandingArray<N>& a, bool force_tuple = false) {
-    if (a.scalar && !force_tuple) return std::to_string(a[0]);
-    if (N == 1) return "(" + std::to_string(a[0]) + ",)";
-    std::string s = "(";
-    for (std::size_t i = 0; i < N; ++i) s += (i ? ", " : "") + std::to_string(a[i]);
-    return s + ")";
-}
+using detail::tuple_or_int;
 
 template <std::size_t N>
 std::array<std::int64_t, 2> as2d(const ExpandingArray<N>& a, std::int64_t fill) {

@@ -1,5 +1,7 @@
 #pragma once
-// Formatting numbers the way PyTorch's repr prints them (internal).
+// Formatting numbers and sizes the way PyTorch's repr prints them (internal).
+
+#include <lazynn/nn/conv.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -20,6 +22,17 @@ inline std::string python_float(double v) {
     std::string s(buffer, ec == std::errc() ? end : buffer);
     if (!scientific && s.find('.') == std::string::npos) s += ".0";
     return s;
+}
+
+/// PyTorch prints layer sizes as given: an int stays an int, a tuple prints as a tuple
+/// (AvgPool1d always stores a 1-tuple: force_tuple).
+template <std::size_t N>
+std::string tuple_or_int(const ExpandingArray<N>& a, bool force_tuple = false) {
+    if (a.scalar && !force_tuple) return std::to_string(a[0]);
+    if (N == 1) return "(" + std::to_string(a[0]) + ",)";
+    std::string s = "(";
+    for (std::size_t i = 0; i < N; ++i) s += (i ? ", " : "") + std::to_string(a[i]);
+    return s + ")";
 }
 
 }  // namespace lazynn::nn::detail

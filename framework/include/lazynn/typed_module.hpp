@@ -65,8 +65,21 @@ public:
     using Base::Base;
 
     /// The model's computation. Call the module (operator()) rather than forward, so hooks and lazy
-    /// children's materialisation run.
+    /// children's materialisation run. It hides Module's one-tensor forward on purpose: a typed
+    /// module is called with its own arguments, and generic code reaches it through call().
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Woverloaded-virtual"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverloaded-virtual"
+#endif
     virtual Out forward(In... inputs) = 0;
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
     /// forward between the hooks (see the contract above).
     Out operator()(In... inputs) {

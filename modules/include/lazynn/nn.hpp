@@ -9,6 +9,7 @@
 #include <lazynn/nn/dropout.hpp>
 #include <lazynn/nn/embedding.hpp>
 #include <lazynn/nn/flatten.hpp>
+#include <lazynn/nn/fold.hpp>
 #include <lazynn/nn/functional.hpp>
 #include <lazynn/nn/fusion.hpp>
 #include <lazynn/nn/linear.hpp>

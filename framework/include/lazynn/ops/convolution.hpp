@@ -42,6 +42,21 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
 Tensor pad(const Tensor& input, const std::vector<std::int64_t>& pads, const std::string& mode = "constant",
            double value = 0.0);
 
+/// Sliding local blocks of a batched image, flattened into columns (PyTorch's F.unfold, im2col):
+/// column l holds the kernel_size window at block l, channel-major ((c * kH + i) * kW + j), with
+/// zero padding. Floating dtypes (16-bit ones compute in float32 and round once).
+/// Shapes: input [N, C, H, W] or [C, H, W] -> [N, C * kH * kW, L] or [C * kH * kW, L], where
+///         L = prod over H, W of (size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1 >= 1.
+Tensor unfold(const Tensor& input, std::array<std::int64_t, 2> kernel_size, std::array<std::int64_t, 2> dilation,
+              std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> stride);
+/// The adjoint of unfold (PyTorch's F.fold, col2im): sums every column back into its window of an
+/// image of output_size, overlapping windows added, the padding dropped.
+/// Shapes: input [N, C * kH * kW, L] or [C * kH * kW, L] -> [N, C, output_size] or [C, output_size];
+///         L must equal the number of blocks unfold would give for output_size.
+Tensor fold(const Tensor& input, std::array<std::int64_t, 2> output_size, std::array<std::int64_t, 2> kernel_size,
+            std::array<std::int64_t, 2> dilation, std::array<std::int64_t, 2> padding,
+            std::array<std::int64_t, 2> stride);
+
 /// PyTorch's bias check: an undefined bias, or a 1-D one with one value per output channel
 /// (weight.size(0), or weight.size(1) * groups when `transposed`). A short bias would be read
 /// past its end by the kernels, a long one silently accepted. Throws RuntimeError naming `op`.

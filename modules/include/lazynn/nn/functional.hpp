@@ -2,8 +2,9 @@
 // Stateless forms of the layers (PyTorch's torch.nn.functional): every nn::functional op is
 // reachable from this header.
 //   here:                 linear, linear_relu, dropout, relu, gelu
-//   the core's ops:       conv2d, conv2d_relu, conv3d, conv_transpose2d, conv_transpose3d, pad
-//                         (lazynn/ops/convolution.hpp); max_pool2d, max_pool2d_with_indices,
+//   the core's ops:       conv2d, conv2d_relu, conv3d, conv_transpose2d, conv_transpose3d, pad,
+//                         unfold, fold (lazynn/ops/convolution.hpp; nn/fold.hpp adds the
+//                         options forms); max_pool2d, max_pool2d_with_indices,
 //                         max_pool3d_with_indices, avg_pool2d, avg_pool3d, adaptive_avg_pool2d,
 //                         adaptive_avg_pool3d (lazynn/ops/pooling.hpp); layer_norm, group_norm
 //                         (lazynn/ops/normalization.hpp)
@@ -41,7 +42,9 @@ using ops::conv2d_relu;
 using ops::conv3d;
 using ops::conv_transpose2d;
 using ops::conv_transpose3d;
+using ops::fold;
 using ops::pad;
+using ops::unfold;
 /// The pooling ops of the core (lazynn/ops/pooling.hpp), under PyTorch's F.* names.
 using ops::adaptive_avg_pool2d;
 using ops::adaptive_avg_pool3d;
