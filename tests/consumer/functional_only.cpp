@@ -11,7 +11,7 @@ double functional_only() {
         F::triplet_margin_loss, F::triplet_margin_with_distance_loss, F::poisson_nll_loss, F::gaussian_nll_loss,
         F::hinge_embedding_loss, F::soft_margin_loss, F::multi_margin_loss, F::multilabel_margin_loss,
         F::multilabel_soft_margin_loss;
-    using F::conv2d, F::conv2d_relu, F::conv3d, F::conv_transpose2d, F::conv_transpose3d, F::pad;
+    using F::conv2d, F::conv2d_relu, F::conv3d, F::conv_transpose2d, F::conv_transpose3d, F::fold, F::pad, F::unfold;
     using F::cosine_similarity, F::pairwise_distance;
     using F::dropout, F::gelu, F::group_norm, F::layer_norm, F::linear, F::linear_relu, F::relu;
     const lazynn::Tensor x = lazynn::tensor({-1.0, 0.0, 2.0});
