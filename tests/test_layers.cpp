@@ -346,6 +346,74 @@ TEST_SUITE("activation and shape layer errors") {
         CHECK_MESSAGE(second.ok, second.message);
     }
 
+    TEST_CASE("MaxUnpool1d/2d/3d match PyTorch: values, gradients, output_size, printing") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        const std::map<std::string, std::function<std::unique_ptr<Module>()>> unpools{
+            {"unpool1d", [] { return std::make_unique<MaxUnpool1d>(2); }},
+            {"unpool2d_output_size", [] { return std::make_unique<MaxUnpool2d>(2); }},
+            {"unpool2d_padding_unbatched",
+             [] {
+                 return std::make_unique<MaxUnpool2d>(MaxUnpool2dOptions(3).stride(ExpandingArray<2>(2)).padding(1));
+             }},
+            {"unpool3d",
+             [] {
+                 return std::make_unique<MaxUnpool3d>(MaxUnpool3dOptions({2, 1, 2}));
+             }},
+        };
+        REQUIRE(fixture.at("max_unpool").size() == unpools.size());
+        for (const auto& [name_entry, make_unpool] : unpools) {
+            const auto& name = name_entry;  // clang 14 cannot capture structured bindings
+            CAPTURE(name);
+            const auto& c = fixture.at("max_unpool").at(name);
+            const Tensor x = fixture_tensor(c.at("input")).requires_grad_();
+            const Tensor indices = fixture_tensor(c.at("indices"), kInt64);
+            std::unique_ptr<Module> m = make_unpool();
+            std::vector<Tensor> outputs;
+            if (c.at("output_size").is_null()) {
+                outputs = m->call({x, indices});
+            } else {
+                const auto size = c.at("output_size").get<std::vector<std::int64_t>>();
+                outputs = {dynamic_cast<MaxUnpool2d&>(*m)(x, indices, size)};
+            }
+            REQUIRE(outputs.size() == 1);
+            check_close(outputs[0], fixture_tensor(c.at("output")), 1e-15, 1e-15);
+            (outputs[0] * fixture_tensor(c.at("weight"))).sum().backward();
+            check_close(x.grad(), fixture_tensor(c.at("grad_input")), 1e-15, 1e-15);
+            CHECK(m->str() == c.at("repr").get<std::string>());
+        }
+    }
+
+    TEST_CASE("MaxUnpool: PyTorch's errors, float64 gradcheck, hooks see both inputs") {
+        const auto pooled = MaxPool2d(MaxPool2dOptions(2)).forward_with_indices(randn({1, 1, 4, 4}, kFloat64));
+        const Tensor values = pooled.values, indices = pooled.indices;
+        REQUIRE((indices + 100).dtype() == kInt64);
+        MaxUnpool2d unpool(2);
+        // The largest index reported (all are 100 or more here), and the output size.
+        const std::string largest = std::to_string(indices.max().item<std::int64_t>() + 100);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            unpool(values, indices + 100), RuntimeError,
+            "max_unpool2d: found an invalid max index: " + largest + " (output volumes are of size 4x4)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(unpool(values, indices, {7, 5}), ValueError,
+                                        "invalid output_size \"(7, 5)\" (dim 0 must be between 2 and 6)");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(unpool(values, indices.narrow(3, 0, 1)), ShapeError,
+                                        "expected shape of indices to be same as that of the input tensor ([1, 1, 2, "
+                                        "2]) but got indices tensor with shape: [1, 1, 2, 1]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(unpool(values, indices.to(kFloat64)), DtypeError,
+                                        "elements in indices should be type int64");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(unpool(values.flatten(), indices.flatten()), ShapeError,
+                                        "input should be a 3d or 4d Tensor, but got a tensor with 1 dimensions");
+        const auto check = autograd::gradcheck(
+            [&](const std::vector<Tensor>& in) {
+                return unpool(in[0], indices, {5, 5});
+            },
+            {values.detach().requires_grad_()});
+        CHECK_MESSAGE(check.ok, check.message);
+        std::size_t seen = 0;
+        unpool.register_forward_pre_hook([&](Module&, const std::vector<Tensor>& in) { seen = in.size(); });
+        CHECK(unpool(values, indices).shape() == Shape{1, 1, 4, 4});
+        CHECK(seen == 2);
+    }
+
     TEST_CASE("PixelUnshuffle and ChannelShuffle check their factors and the input's sizes") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(PixelUnshuffle(0), ValueError, "downscale_factor must be positive");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(PixelUnshuffle(2)(ones({1, 2, 3, 4})), ShapeError,

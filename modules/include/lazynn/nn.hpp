@@ -18,3 +18,4 @@
 #include <lazynn/nn/pooling.hpp>
 #include <lazynn/nn/rnn.hpp>
 #include <lazynn/nn/shape_layers.hpp>
+#include <lazynn/nn/unpool.hpp>
