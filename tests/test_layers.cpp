@@ -414,6 +414,46 @@ TEST_SUITE("activation and shape layer errors") {
         CHECK(seen == 2);
     }
 
+    TEST_CASE(
+        "Unfold, Fold and MaxUnpool on non-contiguous views holding NaN and infinities, and on empty batches, "
+        "match PyTorch") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        const auto& edges = fixture.at("fold_unpool_edges");
+        using lazynn::testing::typed_fixture_tensor;
+        const auto check_case = [](const nlohmann::json& c, const std::function<Tensor(const Tensor&)>& run) {
+            const Tensor base = typed_fixture_tensor(c.at("base")).requires_grad_();
+            const Tensor y = run(base);
+            lazynn::testing::check_same(y, typed_fixture_tensor(c.at("output")), false, 1e-15);
+            (y * fixture_tensor(c.at("weight"))).sum().backward();
+            lazynn::testing::check_same(base.grad(), typed_fixture_tensor(c.at("grad")), false, 1e-15);
+        };
+        SUBCASE("unfold of a permuted view") {
+            check_case(edges.at("unfold"), [](const Tensor& base) {
+                const Tensor x = base.permute({0, 3, 1, 2});
+                REQUIRE_FALSE(x.is_contiguous());
+                return Unfold(UnfoldOptions(2).padding(1).stride({1, 2}))(x);
+            });
+        }
+        SUBCASE("fold of a transposed view") {
+            check_case(edges.at("fold"), [](const Tensor& base) {
+                return Fold(FoldOptions({4, 5}, 2))(base.transpose(1, 2));
+            });
+        }
+        SUBCASE("max_unpool2d of transposed values") {
+            const Tensor indices =
+                fixture_tensor(edges.at("unpool2d").at("indices"), kInt64).transpose(2, 3).contiguous();
+            check_case(edges.at("unpool2d"),
+                       [&](const Tensor& base) { return MaxUnpool2d(2)(base.transpose(2, 3), indices); });
+        }
+        SUBCASE("empty batches") {
+            const auto& shapes = edges.at("empty");
+            CHECK(Unfold(2)(zeros({0, 3, 4, 4}, kFloat64)).shape() == shapes.at("unfold").get<Shape>());
+            CHECK(Fold(FoldOptions({4, 5}, 2))(zeros({0, 12, 12}, kFloat64)).shape() == shapes.at("fold").get<Shape>());
+            CHECK(MaxUnpool1d(2)(zeros({0, 3, 3}, kFloat64), zeros({0, 3, 3}, kInt64)).shape() ==
+                  shapes.at("unpool1d").get<Shape>());
+        }
+    }
+
     TEST_CASE("PixelUnshuffle and ChannelShuffle check their factors and the input's sizes") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(PixelUnshuffle(0), ValueError, "downscale_factor must be positive");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(PixelUnshuffle(2)(ones({1, 2, 3, 4})), ShapeError,
