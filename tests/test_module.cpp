@@ -254,6 +254,52 @@ TEST_SUITE("copy and clone") {
         Net plain;  // derives from Module directly: clone() cannot know its type
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(plain.clone(), NotImplementedError, "Cloneable<Net>");
     }
+
+    TEST_CASE("clone uses one record of the type: Cloneable, LAZYNN_MODULE, Member or registration by value") {
+        // A subclass of a built-in that records nothing would come back as the built-in, its
+        // forward silently lost: clone() refuses, naming both classes and the fix.
+        struct Doubled : nn::Linear {
+            using nn::Linear::Linear;
+            Tensor forward(const Tensor& x) override { return nn::Linear::forward(x) * 2.0; }
+        };
+        Doubled doubled(3, 2);
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(static_cast<const Module&>(doubled).clone(), NotImplementedError,
+                                        "would be copied as its base lazynn::nn::Linear; derive it from "
+                                        "lazynn::Cloneable<");
+        Module holder;
+        holder.register_module("owned", std::unique_ptr<Module>(std::make_unique<Doubled>(3, 2)));
+        CHECK_THROWS_AS(holder.children()[0]->clone(), NotImplementedError);
+
+        // Recorded by Cloneable<Derived, Base>: the copy keeps the override.
+        struct Tripled : Cloneable<Tripled, nn::Linear> {
+            using Cloneable<Tripled, nn::Linear>::Cloneable;
+            Tensor forward(const Tensor& x) override { return nn::Linear::forward(x) * 3.0; }
+        };
+        Tripled tripled(3, 2);
+        const Tensor x = randn({4, 3});
+        std::unique_ptr<Module> tripled_copy = static_cast<const Module&>(tripled).clone();
+        REQUIRE(dynamic_cast<Tripled*>(tripled_copy.get()) != nullptr);
+        CHECK(allclose((*tripled_copy)(x), tripled(x)));
+
+        // Recorded by registration by value: a container's child needs no Cloneable.
+        nn::Sequential seq;
+        seq.push_back(Doubled(3, 2));
+        std::unique_ptr<Module> seq_copy = seq.clone();
+        const Module* child = seq_copy->children()[0];
+        REQUIRE(dynamic_cast<const Doubled*>(child) != nullptr);
+        CHECK(allclose((*seq_copy)(x), seq(x)));
+        REQUIRE(dynamic_cast<const Doubled*>(seq_copy->children()[0]->clone().get()) != nullptr);
+
+        // Recorded by Member<M>: the clone is an M, the class the user wrote.
+        struct Owner : Cloneable<Owner> {
+            Member<Tripled> head{this, "head", 3, 2};
+        };
+        Owner owner;
+        std::unique_ptr<Module> head_copy = static_cast<const Module&>(owner.head).clone();
+        REQUIRE(dynamic_cast<Tripled*>(head_copy.get()) != nullptr);
+        CHECK(head_copy->name() == owner.head.name());
+        CHECK(allclose((*head_copy)(x), owner.head(x)));
+    }
 }
 
 namespace {

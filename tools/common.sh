@@ -7,11 +7,11 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 # float64 GEMM. OpenMPI's mpirun looks for an ssh agent even to start ranks on this machine, so
 # openssh-client comes with it. clang and its runtime (libFuzzer, sanitizers) build the fuzz
 # harnesses (tools/fuzz.sh) and the sanitizer builds of tools/test.sh, which also checks the
-# formatting with clang-format over the files git tracks.
+# formatting with clang-format over the files git tracks and the static checks with clang-tidy.
 LAZYNN_BUILD_PACKAGES="cmake make g++ pkg-config xtensor-dev libxsimd-dev xtl-dev libdnnl-dev libopenblas-dev doctest-dev \
 libopenmpi-dev openmpi-bin openssh-client \
 libspdlog-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libcli11-dev \
-clang libclang-rt-14-dev clang-format git"
+clang libclang-rt-14-dev clang-format clang-tidy git"
 
 # install_missing PKG...: apt-get installs only the packages that are not installed yet.
 install_missing() {

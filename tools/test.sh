@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then: a GCC release build with warnings as errors and every test (again
 # with OpenBLAS on its generic kernels); one clang build with ASan + UBSan and libFuzzer coverage
-# that runs every test and a fuzz smoke run; a clang ThreadSanitizer build of the threaded suites;
+# that runs every test and a fuzz smoke run, then clang-tidy over the library's sources; a clang ThreadSanitizer build of the threaded suites;
 # and an outside project built against the installed package. Each configuration compiles the
 # library once.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -49,6 +49,12 @@ cmake --build build/asan -j "$JOBS"
     -E '^test_layers_(sse2|avx2)$')
 stage "fuzz smoke run (libFuzzer, ${FUZZ_SECONDS:-10}s per target)"
 FUZZ_BUILD_DIR="$PWD/build/asan" "$LAZYNN_ROOT/tools/fuzz.sh" "${FUZZ_SECONDS:-10}"
+
+stage "clang-tidy: the checks of .clang-tidy over the library's sources, findings are errors"
+# On the ASan tree's compile commands (clang's flags; the GCC tree's flags are not all clang's).
+# run-clang-tidy exits non-zero when a file has a finding.
+run-clang-tidy -quiet -j "$JOBS" -p build/asan "(framework|modules|distributed)/src/" >build/clang-tidy.log 2>&1 ||
+    { grep -E "error:|warning:" build/clang-tidy.log | sort -u; echo "clang-tidy found the above"; exit 1; }
 
 stage "clang build with ThreadSanitizer: the thread pool, DataLoader prefetch, model building and training suites"
 # Not test_distributed: lazynn's data-parallel code starts no threads of its own, and OpenMPI's

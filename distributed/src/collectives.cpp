@@ -159,6 +159,7 @@ std::vector<std::vector<std::int64_t>> detail::gather_rows(Group& group, const s
           op_name(kind).c_str());
     wait(pending, request, {mine, all});
     std::vector<std::vector<std::int64_t>> rows;
+    rows.reserve(static_cast<std::size_t>(world));
     const std::int64_t* data = all.data_ptr<std::int64_t>();
     for (int r = 0; r < world; ++r) rows.emplace_back(data + r * n, data + (r + 1) * n);
     return rows;
@@ -186,6 +187,7 @@ std::vector<std::string> detail::gather_strings(Group& group, const std::string&
         op_name(kind).c_str());
     wait(pending, request, {mine, all});
     std::vector<std::string> result;
+    result.reserve(static_cast<std::size_t>(world));
     const char* bytes = reinterpret_cast<const char*>(all.data_ptr<std::int64_t>());
     for (int r = 0; r < world; ++r) {
         result.emplace_back(bytes + 8 * static_cast<std::size_t>(offsets[static_cast<std::size_t>(r)]),
@@ -314,6 +316,7 @@ std::vector<Tensor> all_gather(const Tensor& tensor) {
                               group.comm, request);
     });
     std::vector<Tensor> result;
+    result.reserve(static_cast<std::size_t>(world));
     for (int r = 0; r < world; ++r) result.push_back(gathered.select(0, r));
     return result;
 }

@@ -66,6 +66,24 @@ std::uint64_t copy_seed(std::uint64_t seed, std::uint64_t n) {
     return z ^ (z >> 31);
 }
 
+/// The demangled name of a class, namespaces included ("lazynn::nn::Linear").
+std::string class_name(const std::type_info& type) {
+    const char* mangled = type.name();
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+    std::string full = status == 0 && demangled ? demangled : mangled;
+    std::free(demangled);
+    return full;
+}
+
+/// A class name without its scopes ("lazynn::nn::Linear" -> "Linear", "f()::Local" -> "Local"),
+/// keeping those inside template arguments.
+std::string without_scopes(const std::string& full) {
+    const std::size_t template_start = full.find('<');
+    const std::size_t last_scope = full.rfind("::", template_start);
+    return last_scope == std::string::npos ? full : full.substr(last_scope + 2);
+}
+
 }  // namespace
 
 // ---- construction, copy, destruction ----
@@ -77,7 +95,7 @@ std::uint64_t Module::seed() const {
     return *seed_;
 }
 
-Module::Module(Module* parent, std::string name) : Module() {
+Module::Module(Module* parent, const std::string& name) : Module() {
     if (parent == nullptr) throw ValueError("module '" + name + "': the parent module is null");
     parent->adopt_member(*this, name);
 }
@@ -92,7 +110,8 @@ Module::Module(const Module& other)
       hooks_(other.hooks_),
       load_pre_hooks_(other.load_pre_hooks_),
       next_hook_id_(other.next_hook_id_),
-      copier_(other.copier_) {
+      clone_copy_(other.clone_copy_),
+      clone_type_(other.clone_type_) {
     // Same names in the same order; run-time entries are deep-copied here, member slots stay
     // pending until the members' own copy constructors fill them.
     for (const auto& s : other.registry_->params) {
@@ -120,6 +139,9 @@ Module::Module(const Module& other)
     }
 }
 
+// Copies the name and hooks rather than moving them: the source's members stay listed by its own
+// registry (only owned entries move), so the source remains a whole module.
+// NOLINTBEGIN(performance-move-constructor-init)
 Module::Module(Module&& other) noexcept
     : registry_(std::make_unique<Registry>()),
       name_(other.name_),
@@ -129,8 +151,10 @@ Module::Module(Module&& other) noexcept
       hooks_(other.hooks_),
       load_pre_hooks_(other.load_pre_hooks_),
       next_hook_id_(other.next_hook_id_),
-      copier_(other.copier_),
+      clone_copy_(other.clone_copy_),
+      clone_type_(other.clone_type_),
       copies_made_(other.copies_made_.load()) {
+    // NOLINTEND(performance-move-constructor-init)
     for (auto& s : other.registry_->params) {
         auto& slot = registry_->params.emplace_back();
         slot.name = s.name;
@@ -167,14 +191,19 @@ Module::~Module() {
 }
 
 std::unique_ptr<Module> Module::clone() const {
-    if (copier_) return copier_(*this);
-    return clone_impl();
-}
-
-std::unique_ptr<Module> Module::clone_impl() const {
-    throw NotImplementedError("clone(): " + name() +
-                              " does not know its most-derived type; derive it from lazynn::Cloneable<" + name() +
-                              "> or override clone_impl()");
+    const std::string own_type = without_scopes(class_name(typeid(*this)));
+    if (clone_copy_ == nullptr) {
+        throw NotImplementedError("clone(): " + own_type + " does not record its type for copies; derive it from " +
+                                  "lazynn::Cloneable<" + own_type + "> (or register it by value)");
+    }
+    // A class derived from a recorded one without recording itself would be copied as that base:
+    // its overrides silently lost.
+    if (*clone_type_ != typeid(*this)) {
+        throw NotImplementedError("clone(): " + own_type + " would be copied as its base " + class_name(*clone_type_) +
+                                  "; derive it from lazynn::Cloneable<" + own_type + ", " + class_name(*clone_type_) +
+                                  ">");
+    }
+    return clone_copy_(*this);
 }
 
 // ---- registration ----
@@ -740,19 +769,12 @@ void Module::dry_run(const std::function<void()>& pass) {
 
 std::string Module::name() const {
     if (!name_.empty()) return name_;
-    const char* mangled = typeid(*this).name();
-    int status = 0;
-    char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-    std::string full = status == 0 && demangled ? demangled : mangled;
-    std::free(demangled);
+    std::string full = class_name(typeid(*this));
     // A Member<M> (lazynn/member.hpp) is named as its M, the class the user wrote.
     constexpr std::string_view member_wrapper = "lazynn::Member<";
     if (full.starts_with(member_wrapper) && full.ends_with('>'))
         full = full.substr(member_wrapper.size(), full.size() - member_wrapper.size() - 1);
-    // Drop namespaces ("lazynn::nn::Linear" -> "Linear"), but not inside template arguments.
-    const std::size_t template_start = full.find('<');
-    const std::size_t last_scope = full.rfind("::", template_start);
-    return last_scope == std::string::npos ? full : full.substr(last_scope + 2);
+    return without_scopes(full);
 }
 
 }  // namespace lazynn

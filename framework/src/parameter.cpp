@@ -80,7 +80,7 @@ Tensor deep_copy_tensor(const Tensor& t) {
 
 Parameter::Parameter(const Tensor& data, bool requires_grad) : Tensor(leaf_alias(data, requires_grad)) {}
 
-Parameter::Parameter(Module* owner, std::string name, const Tensor& data, bool requires_grad)
+Parameter::Parameter(Module* owner, const std::string& name, const Tensor& data, bool requires_grad)
     : Tensor(leaf_alias(data, requires_grad)) {
     if (owner == nullptr) throw ValueError("Parameter '" + name + "': the owner module is null");
     owner->adopt_member(*this, name);
@@ -94,12 +94,16 @@ Parameter::Parameter(const Parameter& other) : Tensor(other) {
     }
 }
 
+// Moving shares the tensor rather than emptying the source: a moved-from member is still listed by
+// its old module's registry, which must keep seeing a whole tensor.
+// NOLINTNEXTLINE(performance-move-constructor-init)
 Parameter::Parameter(Parameter&& other) noexcept : Tensor(static_cast<const Tensor&>(other)) {
     if (!other.owner_) return;
     if (Module* target = detail::copy_target(other.owner_, &other, this)) target->adopt_member(*this, other.name_);
 }
 
 Parameter& Parameter::operator=(const Parameter& other) {
+    if (this == &other) return *this;
     Tensor::operator=(static_cast<const Tensor&>(other));
     return *this;
 }
@@ -137,7 +141,7 @@ UninitializedParameter::UninitializedParameter(bool requires_grad, Dtype dtype)
 
 Buffer::Buffer(const Tensor& data) : Tensor(data) {}
 
-Buffer::Buffer(Module* owner, std::string name, const Tensor& data, bool persistent)
+Buffer::Buffer(Module* owner, const std::string& name, const Tensor& data, bool persistent)
     : Tensor(data), persistent_(persistent) {
     if (owner == nullptr) throw ValueError("Buffer '" + name + "': the owner module is null");
     owner->adopt_member(*this, name);
@@ -151,12 +155,15 @@ Buffer::Buffer(const Buffer& other) : Tensor(other), persistent_(other.persisten
     }
 }
 
+// Shares the tensor, as Parameter's move does.
+// NOLINTNEXTLINE(performance-move-constructor-init)
 Buffer::Buffer(Buffer&& other) noexcept : Tensor(static_cast<const Tensor&>(other)), persistent_(other.persistent_) {
     if (!other.owner_) return;
     if (Module* target = detail::copy_target(other.owner_, &other, this)) target->adopt_member(*this, other.name_);
 }
 
 Buffer& Buffer::operator=(const Buffer& other) {
+    if (this == &other) return *this;
     Tensor::operator=(static_cast<const Tensor&>(other));
     return *this;
 }

@@ -123,7 +123,7 @@ RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_give
     const std::int64_t steps = x.size(0), batch = x.size(1), dirs = o.bidirectional() ? 2 : 1, h_out = output_hidden();
     auto state = [&](const Tensor& given, std::int64_t width, const char* what) {
         if (!given.defined()) return zeros({o.num_layers() * dirs, batch, width}, x.dtype());
-        const Tensor s = unbatched ? given.unsqueeze(1) : given;
+        Tensor s = unbatched ? given.unsqueeze(1) : given;
         const Shape expected{o.num_layers() * dirs, batch, width};
         if (s.shape() != expected) {
             throw ShapeError(name() + ": Expected " + what + " size " + shape_to_list(expected) + ", got " +

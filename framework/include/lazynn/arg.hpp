@@ -21,6 +21,8 @@
 
 /// Declares `name()` (const and mutable getters), `name(value)` (a setter returning *this) and the
 /// private field `name_`. Follow it with `= default_value;` or `;`.
+// A type cannot be parenthesised in a declaration, hence the exception.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define LAZYNN_ARG(T, name)                                  \
 public:                                                      \
     auto& name(T new_##name) {                               \
@@ -32,3 +34,4 @@ public:                                                      \
                                                              \
 private:                                                     \
     T name##_
+// NOLINTEND(bugprone-macro-parentheses)

@@ -137,7 +137,7 @@ protected:
     explicit Lazy(Options options)
         : Concrete(std::move(options), Uninitialized{}), LazyModule(*this, "Lazy" + this->name(), this->name()) {}
     Lazy(const Lazy&) = default;
-    Lazy(Lazy&&) = default;
+    Lazy(Lazy&&) noexcept = default;
 
     /// Sets the options that come from the inputs (e.g. in_features = inputs[0].size(-1)),
     /// throwing the layer's error for an input it cannot take. Runs under NoGradGuard.

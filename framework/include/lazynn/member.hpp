@@ -34,6 +34,10 @@ public:
         : M(std::forward<Args>(args)...) {
         this->register_with(parent, name);
     }
+
+private:
+    // Copies and clones are M's: the wrapper only adds this constructor.
+    [[no_unique_address]] detail::CloneRecord<M, Member<M>> clone_record_{*this};
 };
 
 }  // namespace lazynn

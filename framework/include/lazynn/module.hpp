@@ -38,12 +38,19 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <type_traits>
 #include <string>
+#include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
 namespace lazynn {
+
+class Module;
+namespace detail {
+template <class Copy, class Self>
+class CloneRecord;
+}  // namespace detail
 
 using StateDict = OrderedDict<Tensor>;
 
@@ -96,7 +103,7 @@ class Module {
 public:
     Module();
     /// A module registered as child `name` of `parent`.
-    Module(Module* parent, std::string name);
+    Module(Module* parent, const std::string& name);
     Module(const Module& other);
     Module(Module&& other) noexcept;
     Module& operator=(const Module&) = delete;
@@ -127,7 +134,7 @@ public:
     requires std::derived_from<M, Module> M& register_module(const std::string& name, M module) {
         auto owned = std::make_unique<M>(std::move(module));
         M& ref = *owned;
-        ref.copier_ = &copy_as<M>;
+        static_cast<Module&>(ref).record_clone_type<M, M>();  // known here even when M records none
         register_module(name, std::unique_ptr<Module>(std::move(owned)));
         return ref;
     }
@@ -175,7 +182,12 @@ public:
     Module& to(Dtype dtype);
     /// Throws ValueError on an uninitialised parameter, as PyTorch does.
     Module& requires_grad_(bool requires_grad = true);
-    /// A deep copy of the most-derived object.
+    /// A deep copy of the most-derived object, through the one record of that type (see
+    /// Cloneable): made by Cloneable<T>, LAZYNN_MODULE(T), Member<T> or registration by value.
+    ///   requires: a type was recorded, and it is this object's own type (NotImplementedError
+    ///             naming both otherwise: a copy as a base class would silently drop behaviour).
+    ///   ensures:  what T's copy constructor makes: new storage for every parameter and buffer,
+    ///             a seed of its own, unregistered.
     std::unique_ptr<Module> clone() const;
 
     // ---- hooks ----
@@ -371,25 +383,25 @@ protected:
     const Parameter& registered_parameter(std::size_t index) const;
     const std::string& registered_parameter_name(std::size_t index) const;
 
-    /// Subclasses whose dynamic type must survive clone() override this (or derive Cloneable).
-    /// clone() uses the type recorded when the module was registered by value (register_module<M>,
-    /// the containers' templates) when there is one, else this.
-    ///   requires: nothing; the base throws NotImplementedError naming the module.
-    ///   ensures:  a deep copy of the most-derived object (as its copy constructor makes it: new
-    ///             storage for every parameter and buffer, a seed of its own), unregistered.
-    virtual std::unique_ptr<Module> clone_impl() const;
-
-    template <class M>
-    static std::unique_ptr<Module> copy_as(const Module& m) {
-        return std::make_unique<M>(static_cast<const M&>(m));
-    }
-
 private:
     friend class Parameter;
     friend class Buffer;
     // The lazy life cycle renames the module, removes its own hooks and materialises registry
     // entries from a checkpoint; Module itself keeps no lazy state (docs/design.md).
     friend class LazyModule;
+    template <class Copy, class Self>
+    friend class detail::CloneRecord;
+
+    /// Records how clone() copies this object: as a `Copy`, valid while the object is a `Self`.
+    /// The last record wins; members are built after bases, so the most-derived record is kept.
+    template <class Copy, class Self>
+    void record_clone_type() noexcept {
+        clone_copy_ = [](const Module& m) -> std::unique_ptr<Module> {
+            return std::make_unique<Copy>(static_cast<const Copy&>(m));
+        };
+        clone_type_ = &typeid(Self);
+    }
+
     struct Registry;
     template <class H>
     struct HookEntry {
@@ -425,11 +437,27 @@ private:
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
     Module* parent_ = nullptr;  // set while registered as a member child
     std::string member_name_;
-    std::unique_ptr<Module> (*copier_)(const Module&) = nullptr;
+    // The one record clone() uses (record_clone_type); copied with the module.
+    std::unique_ptr<Module> (*clone_copy_)(const Module&) = nullptr;
+    const std::type_info* clone_type_ = nullptr;
     mutable std::atomic<std::uint64_t> copies_made_{0};  // numbers this module's copies (their seeds)
 };
 
-/// CRTP helper: `struct Net : Cloneable<Net>` makes clone() through a base pointer return a Net.
+namespace detail {
+/// An empty member that records, when its class is constructed, how clone() copies the object
+/// (Module::record_clone_type). Declared in Cloneable, LAZYNN_MODULE and Member: it runs in every
+/// constructor of its class, inherited ones included, after the bases have recorded theirs.
+template <class Copy, class Self = Copy>
+class CloneRecord {
+public:
+    explicit CloneRecord(Module& self) noexcept { self.record_clone_type<Copy, Self>(); }
+};
+}  // namespace detail
+
+/// The way a module class makes clone() through a base pointer return its own type:
+/// `struct Net : Cloneable<Net>` (or `Cloneable<Net, Base>` for another base, which it inherits
+/// the constructors of). Built-in layers get the same record from LAZYNN_MODULE; a module
+/// registered by value (containers, register_module) is recorded as the type it was given.
 ///
 /// Example:
 ///     struct Net : Cloneable<Net> { nn::Linear fc{this, "fc", 4, 2}; };
@@ -439,10 +467,8 @@ class Cloneable : public Base {
 public:
     using Base::Base;
 
-protected:
-    std::unique_ptr<Module> clone_impl() const override {
-        return std::make_unique<Derived>(static_cast<const Derived&>(*this));
-    }
+private:
+    [[no_unique_address]] detail::CloneRecord<Derived> clone_record_{*this};
 };
 
 std::ostream& operator<<(std::ostream& os, const Module& module);
@@ -450,16 +476,17 @@ std::ostream& operator<<(std::ostream& os, const Module& module);
 }  // namespace lazynn
 
 /// Adds the two members every built-in layer needs: the registering constructor
-/// `Class(Module* parent, std::string name, args...)` (delegating to `Class(args...)`), and a
-/// clone_impl() that copies the most-derived type.
-#define LAZYNN_MODULE(Class)                                                                                 \
-public:                                                                                                      \
-    template <class... Args>                                                                                 \
-    Class(::lazynn::Module* parent, std::string name, Args&&... args) : Class(std::forward<Args>(args)...) { \
-        this->register_with(parent, name);                                                                   \
-    }                                                                                                        \
-                                                                                                             \
-protected:                                                                                                   \
-    std::unique_ptr<::lazynn::Module> clone_impl() const override { return std::make_unique<Class>(*this); } \
-                                                                                                             \
+/// `Class(Module* parent, const std::string& name, args...)` (delegating to `Class(args...)`), and
+/// the record that makes clone() copy a `Class` (as Cloneable<Class> does, for classes whose base
+/// is not Module).
+#define LAZYNN_MODULE(Class)                                                                                        \
+public:                                                                                                             \
+    template <class... Args>                                                                                        \
+    Class(::lazynn::Module* parent, const std::string& name, Args&&... args) : Class(std::forward<Args>(args)...) { \
+        this->register_with(parent, name);                                                                          \
+    }                                                                                                               \
+                                                                                                                    \
+private:                                                                                                            \
+    [[no_unique_address]] ::lazynn::detail::CloneRecord<Class> lazynn_clone_record_{*this};                         \
+                                                                                                                    \
 public:

@@ -42,7 +42,7 @@ public:
     Parameter() = default;
     explicit Parameter(const Tensor& data, bool requires_grad = true);
     /// Declares a member parameter of `owner` named `name` (registers it).
-    Parameter(Module* owner, std::string name, const Tensor& data = Tensor(), bool requires_grad = true);
+    Parameter(Module* owner, const std::string& name, const Tensor& data = Tensor(), bool requires_grad = true);
 
     Parameter(const Parameter& other);
     Parameter(Parameter&& other) noexcept;
@@ -92,7 +92,7 @@ public:
     explicit Buffer(const Tensor& data);
     /// Declares a member buffer of `owner` (registers it; non-persistent buffers stay out of
     /// state_dict()).
-    Buffer(Module* owner, std::string name, const Tensor& data = Tensor(), bool persistent = true);
+    Buffer(Module* owner, const std::string& name, const Tensor& data = Tensor(), bool persistent = true);
 
     Buffer(const Buffer& other);
     Buffer(Buffer&& other) noexcept;

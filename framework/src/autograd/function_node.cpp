@@ -45,7 +45,7 @@ namespace {
 }  // namespace
 
 Tensor BackwardInputs::operator[](std::size_t i) const {
-    const Tensor value = saved_.at(i).unpack();
+    Tensor value = saved_.at(i).unpack();
     if (!value.defined()) return value;
     const TensorImpl& v = value.impl();
     Tensor t(TensorImpl::alias(v, v.shape, v.strides, v.offset));

@@ -95,6 +95,7 @@ GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tenso
         const std::vector<Tensor> xs(args.begin(), args.end() - 1);
         const Tensor out = fn(xs);
         std::vector<Tensor> wrt;
+        wrt.reserve(differentiable.size());
         for (std::size_t k : differentiable) wrt.push_back(xs[k]);
         const std::vector<Tensor> grads = grad({out}, wrt, {args.back()}, true, true, true);
         std::vector<Tensor> flat;

@@ -101,6 +101,7 @@ Example Subset::get(std::size_t index) const { return base_->get(static_cast<std
 
 Example Subset::get_batch(const std::vector<std::int64_t>& indices) const {
     std::vector<std::int64_t> mapped;
+    mapped.reserve(indices.size());
     for (auto i : indices) mapped.push_back(indices_.at(static_cast<std::size_t>(i)));
     return base_->get_batch(mapped);
 }

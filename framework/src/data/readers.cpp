@@ -52,7 +52,7 @@ std::uint32_t big_endian(const unsigned char* p) {
 
 std::string first_existing(const std::string& directory, const std::string& stem) {
     for (const std::string& candidate : {stem + ".gz", stem}) {
-        const std::string path = (std::filesystem::path(directory) / candidate).string();
+        std::string path = (std::filesystem::path(directory) / candidate).string();
         if (std::filesystem::exists(path)) return path;
     }
     throw RuntimeError(

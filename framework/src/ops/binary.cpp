@@ -41,9 +41,8 @@ Tensor scalar_like(const Tensor& like, double value) {
     // A C++ number is an integer- or float-category scalar: bool tensors take integers as int64.
     // Beside a 16-bit tensor it stays a float32 number (it does not decide the result's dtype, and
     // PyTorch's kernels read it in float32 rather than rounded to 16 bits).
-    if (is_float16(dtype))
-        dtype = kFloat32;
-    else if ((dtype == kInt64 || dtype == kBool) && std::floor(value) != value)
+    const bool fractional_for_integers = (dtype == kInt64 || dtype == kBool) && std::floor(value) != value;
+    if (is_float16(dtype) || fractional_for_integers)
         dtype = kFloat32;
     else if (dtype == kBool)
         dtype = kInt64;

@@ -122,6 +122,7 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     }
     if (needs_grad(tensors)) {
         std::vector<Dtype> dtypes;
+        dtypes.reserve(tensors.size());
         for (const Tensor& t : tensors) dtypes.push_back(t.dtype());
         record(
             out, "CatBackward0", tensors,

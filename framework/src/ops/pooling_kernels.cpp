@@ -7,6 +7,7 @@
 #include "simd/kernels.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace lazynn::ops::detail {
 namespace {
@@ -20,7 +21,7 @@ bool vectorisable(std::int64_t ow) {
 /// The later candidate where it is larger or NaN: ties keep the earlier one, NaN propagates.
 template <class T>
 T later_if_larger(T earlier, T later) {
-    return (later > earlier || later != later) ? later : earlier;
+    return (later > earlier || std::isnan(later)) ? later : earlier;
 }
 
 }  // namespace
@@ -68,7 +69,7 @@ void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, 
                 const T v[4] = {top[2 * x], top[2 * x + 1], bottom[2 * x], bottom[2 * x + 1]};
                 int pick = 0;
                 for (int q = 1; q < 4; ++q) {
-                    if (v[q] > v[pick] || v[q] != v[q]) pick = q;
+                    if (v[q] > v[pick] || std::isnan(v[q])) pick = q;
                 }
                 T* targets[4] = {grad_top + 2 * x, grad_top + 2 * x + 1, grad_bottom + 2 * x, grad_bottom + 2 * x + 1};
                 for (int q = 0; q < 4; ++q) *targets[q] = q == pick ? g[x] : T(0);

@@ -9,6 +9,8 @@
 #include "simd/kernels.hpp"
 #include "simd/lanes.hpp"
 
+#include <cmath>
+
 namespace lazynn::simd {
 
 namespace pooling_detail {
@@ -47,7 +49,7 @@ void backward_row_scalar(const T* top, const T* bottom, const T* grad_output, T*
         const T v[4] = {top[2 * x], top[2 * x + 1], bottom[2 * x], bottom[2 * x + 1]};
         int pick = 0;
         for (int q = 1; q < 4; ++q) {
-            if (v[q] > v[pick] || v[q] != v[q]) pick = q;
+            if (v[q] > v[pick] || std::isnan(v[q])) pick = q;
         }
         T* targets[4] = {grad_top + 2 * x, grad_top + 2 * x + 1, grad_bottom + 2 * x, grad_bottom + 2 * x + 1};
         for (int q = 0; q < 4; ++q) *targets[q] = q == pick ? grad_output[x] : T(0);

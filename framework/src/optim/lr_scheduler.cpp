@@ -88,7 +88,8 @@ std::vector<double> StepLR::get_lr() {
 }
 std::vector<double> StepLR::closed_form_lr() {
     std::vector<double> lrs;
-    for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, static_cast<double>(last_epoch_ / step_size_)));
+    const std::int64_t decays = last_epoch_ / step_size_;  // PyTorch: gamma ** (last_epoch // step_size)
+    for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, static_cast<double>(decays)));
     return lrs;
 }
 
@@ -260,7 +261,7 @@ std::vector<Lambda> per_group(std::vector<Lambda> lambdas, std::size_t groups, c
 
 }  // namespace
 
-LambdaLR::LambdaLR(Optimizer& optimizer, Lambda lambda)
+LambdaLR::LambdaLR(Optimizer& optimizer, const Lambda& lambda)
     : LambdaLR(optimizer, std::vector<Lambda>(optimizer.num_param_groups(), lambda)) {}
 LambdaLR::LambdaLR(Optimizer& optimizer, std::vector<Lambda> lambdas)
     : LRScheduler(optimizer), lambdas_(per_group(std::move(lambdas), optimizer.num_param_groups(), "LambdaLR")) {
@@ -272,7 +273,7 @@ std::vector<double> LambdaLR::get_lr() {
     return lrs;
 }
 
-MultiplicativeLR::MultiplicativeLR(Optimizer& optimizer, Lambda lambda)
+MultiplicativeLR::MultiplicativeLR(Optimizer& optimizer, const Lambda& lambda)
     : MultiplicativeLR(optimizer, std::vector<Lambda>(optimizer.num_param_groups(), lambda)) {}
 MultiplicativeLR::MultiplicativeLR(Optimizer& optimizer, std::vector<Lambda> lambdas)
     : LRScheduler(optimizer),

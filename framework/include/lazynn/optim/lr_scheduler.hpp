@@ -222,7 +222,7 @@ private:
 class LambdaLR : public LRScheduler {
 public:
     using Lambda = std::function<double(std::int64_t)>;
-    LambdaLR(Optimizer& optimizer, Lambda lambda);
+    LambdaLR(Optimizer& optimizer, const Lambda& lambda);
     LambdaLR(Optimizer& optimizer, std::vector<Lambda> lambdas);
 
 protected:
@@ -239,7 +239,7 @@ private:
 class MultiplicativeLR : public LRScheduler {
 public:
     using Lambda = std::function<double(std::int64_t)>;
-    MultiplicativeLR(Optimizer& optimizer, Lambda lambda);
+    MultiplicativeLR(Optimizer& optimizer, const Lambda& lambda);
     MultiplicativeLR(Optimizer& optimizer, std::vector<Lambda> lambdas);
 
 protected:
