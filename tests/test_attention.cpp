@@ -59,6 +59,102 @@ TEST_SUITE("attention") {
     }
 }
 
+TEST_SUITE("attention: add_bias_kv and add_zero_attn") {
+    TEST_CASE("the extra key/value positions match PyTorch: outputs, weights and every gradient") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json").at("mha_extras");
+        for (auto it = fixture.begin(); it != fixture.end(); ++it) {
+            CAPTURE(it.key());
+            const auto& c = it.value();
+            const auto& o = c.at("options");
+            MultiheadAttention mha(MultiheadAttentionOptions(o.at("embed_dim"), o.at("num_heads"))
+                                       .add_bias_kv(o.value("add_bias_kv", false))
+                                       .add_zero_attn(o.value("add_zero_attn", false))
+                                       .bias(o.value("bias", true))
+                                       .kdim(o.value("kdim", 0))
+                                       .vdim(o.value("vdim", 0))
+                                       .batch_first(o.value("batch_first", false)));
+            mha.to(kFloat64);
+            std::vector<std::string> names;
+            for (const auto& [name, p] : mha.named_parameters()) names.push_back(name);
+            CHECK(names == c.at("parameter_names").get<std::vector<std::string>>());
+            StateDict sd;
+            for (auto e = c.at("state").begin(); e != c.at("state").end(); ++e)
+                sd.insert(e.key(), fixture_tensor(e.value()));
+            REQUIRE(mha.load_state_dict(sd).ok());
+            AttentionCall call;
+            if (c.contains("attn_mask")) call.attn_mask = fixture_tensor(c.at("attn_mask")) != 0.0;
+            if (c.contains("key_padding")) call.key_padding_mask = fixture_tensor(c.at("key_padding")) != 0.0;
+            Tensor q = fixture_tensor(c.at("q")).requires_grad_(), k = fixture_tensor(c.at("k")).requires_grad_(),
+                   v = fixture_tensor(c.at("v")).requires_grad_();
+            call.average_attn_weights = c.at("weights").at("shape").size() != 4;
+            const AttentionResult r = mha(q, k, v, call);
+            check_close(r.output, fixture_tensor(c.at("output")), 1e-9, 1e-12);
+            check_close(r.weights, fixture_tensor(c.at("weights")), 1e-9, 1e-12);
+            ((r.output * fixture_tensor(c.at("seed"))).sum() + r.weights.sum()).backward();
+            check_close(q.grad(), fixture_tensor(c.at("grad_q")), 1e-8, 1e-11);
+            check_close(k.grad(), fixture_tensor(c.at("grad_k")), 1e-8, 1e-11);
+            check_close(v.grad(), fixture_tensor(c.at("grad_v")), 1e-8, 1e-11);
+            for (const auto& [name, p] : mha.named_parameters()) {
+                CAPTURE(name);
+                check_close(p.grad(), fixture_tensor(c.at("grads").at(name)), 1e-8, 1e-11);
+            }
+        }
+    }
+
+    TEST_CASE("gradients through the added positions match finite differences in float64") {
+        manual_seed(5);
+        MultiheadAttention mha(MultiheadAttentionOptions(4, 2).add_bias_kv(true).add_zero_attn(true));
+        mha.to(kFloat64);
+        const Tensor q = randn({3, 2, 4}, kFloat64).requires_grad_(), kv = randn({2, 2, 4}, kFloat64).requires_grad_();
+        const auto check = autograd::gradcheck(
+            [&](const std::vector<Tensor>& in) { return mha(in[0], in[1], in[1]).output; }, {q, kv});
+        CHECK_MESSAGE(check.ok, check.message);
+        // bias_k and bias_v are parameters: their gradients against central differences of a loss.
+        const Tensor seed = randn({3, 2, 4}, kFloat64);
+        auto loss = [&] { return (mha(q, kv, kv).output * seed).sum(); };
+        mha.zero_grad();
+        loss().backward();
+        for (Parameter* p : {&mha.bias_k, &mha.bias_v}) {
+            const Tensor analytic = p->grad().clone();
+            for (std::int64_t i = 0; i < 4; ++i) {
+                NoGradGuard no_grad;
+                const double h = 1e-6, original = p->select(2, i).item<double>();
+                p->select(2, i).fill_(original + h);
+                const double up = loss().item<double>();
+                p->select(2, i).fill_(original - h);
+                const double down = loss().item<double>();
+                p->select(2, i).fill_(original);
+                CHECK(analytic.select(2, i).item<double>() == doctest::Approx((up - down) / (2 * h)).epsilon(1e-6));
+            }
+        }
+    }
+
+    TEST_CASE("LazyMultiheadAttention materialises bias_k and bias_v in place and loads them") {
+        manual_seed(9);
+        MultiheadAttention eager(MultiheadAttentionOptions(6, 2).add_bias_kv(true).add_zero_attn(true));
+        manual_seed(9);
+        LazyMultiheadAttention lazy(MultiheadAttentionOptions(0, 2).add_bias_kv(true).add_zero_attn(true));
+        const Parameter held = lazy.bias_k;
+        CHECK(is_lazy(lazy.bias_k));
+        const Tensor x = randn({3, 2, 6});
+        const AttentionResult expected = eager(x, x, x);
+        const AttentionResult actual = lazy(x, x, x);
+        CHECK(lazy.bias_k.shape() == Shape{1, 1, 6});
+        CHECK(held.is_same(lazy.bias_k));
+        CHECK(equal(actual.output, expected.output));
+        CHECK(actual.weights.shape() == Shape{2, 3, 5});
+
+        LazyMultiheadAttention loaded(MultiheadAttentionOptions(0, 2).add_bias_kv(true));
+        CHECK(loaded.load_state_dict(eager.state_dict()).ok());
+        CHECK(equal(loaded.bias_v, eager.bias_v));
+        StateDict wrong = eager.state_dict();
+        wrong.insert("bias_k", zeros({1, 2, 6}));
+        LazyMultiheadAttention refused(MultiheadAttentionOptions(0, 2).add_bias_kv(true));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(refused.load_state_dict(wrong), RuntimeError,
+                                        "the checkpoint's bias_k has shape [1, 2, 6], expected [1, 1, 6]");
+    }
+}
+
 TEST_SUITE("lazy attention") {
     TEST_CASE("LazyMultiheadAttention infers embed_dim, kdim and vdim and matches the eager layer") {
         for (const bool separate : {false, true}) {

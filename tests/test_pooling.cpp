@@ -3,6 +3,9 @@
 #include "test_support.hpp"
 
 #include <cmath>
+#include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
 using namespace lazynn;
@@ -50,5 +53,100 @@ TEST_SUITE("max pooling indices, ties and NaN") {
                 check_close(pool.forward_with_indices(x).indices.to(kFloat64), fixture_tensor(c.at("indices")), 0, 0);
             }
         }
+    }
+}
+
+TEST_SUITE("functional lp_pool1d / lp_pool2d") {
+    TEST_CASE("F.lp_pool1d/2d match PyTorch's LPPool outputs and name themselves in errors") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        const auto& cases = fixture.at("cases");
+        auto check_case = [&](const std::string& name, auto pool) {
+            CAPTURE(name);
+            const auto& c = cases.at(name);
+            check_close(pool(fixture_tensor(c.at("input"))), fixture_tensor(c.at("output")), 1e-12, 1e-12);
+        };
+        check_case("lppool1d",
+                   [](const Tensor& x) { return functional::lp_pool1d(x, LPPool1dOptions(2.0, 3).stride(2)); });
+        check_case("lppool1d_p1_ceil_unbatched",
+                   [](const Tensor& x) { return functional::lp_pool1d(x, LPPool1dOptions(1.0, 2).ceil_mode(true)); });
+        check_case("lppool2d", [](const Tensor& x) { return functional::lp_pool2d(x, LPPool2dOptions(2.0, 2)); });
+        check_case("lppool2d_p4_rect_stride", [](const Tensor& x) {
+            return functional::lp_pool2d(x, LPPool2dOptions(4.0, {3, 2}).stride(ExpandingArray<2>({2, 1})));
+        });
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::lp_pool2d(ones({4, 4}), LPPool2dOptions(2.0, 2)), ShapeError,
+                                        "lp_pool2d: expected 3D or 4D input, got [4, 4]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::lp_pool1d(ones({2, 4}), LPPool1dOptions(-1.0, 2)), ValueError,
+                                        "lp_pool1d: norm_type must be finite and positive, got -1.0");
+    }
+
+    TEST_CASE("F.lp_pool2d's gradient matches finite differences in float64") {
+        const Tensor x = (randn({1, 2, 4, 5}, kFloat64).abs() + 0.5).requires_grad_();
+        const auto check = autograd::gradcheck(
+            [](const std::vector<Tensor>& in) { return functional::lp_pool2d(in[0], LPPool2dOptions(3.0, 2)); }, {x});
+        CHECK_MESSAGE(check.ok, check.message);
+    }
+}
+
+TEST_SUITE("adaptive max pooling with indices") {
+    TEST_CASE("AdaptiveMaxPool1d/2d/3d's values, indices and gradients match PyTorch, ties and NaN included") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json").at("adaptive_max_indices");
+        std::map<std::string, std::function<ValuesIndices(const Tensor&)>> pools{
+            {"1d_ties",
+             [](const Tensor& x) { return AdaptiveMaxPool1d(ExpandingArray<1>(4)).forward_with_indices(x); }},
+            {"2d_ties",
+             [](const Tensor& x) {
+                 return AdaptiveMaxPool2d(ExpandingArray<2>({3, 2})).forward_with_indices(x);
+             }},
+            {"2d_unbatched",
+             [](const Tensor& x) { return AdaptiveMaxPool2d(ExpandingArray<2>(3)).forward_with_indices(x); }},
+            {"3d_ties",
+             [](const Tensor& x) {
+                 return AdaptiveMaxPool3d(ExpandingArray<3>({2, 3, 2})).forward_with_indices(x);
+             }},
+            {"3d_unbatched_random",
+             [](const Tensor& x) { return AdaptiveMaxPool3d(ExpandingArray<3>(2)).forward_with_indices(x); }},
+            {"2d_nan", [](const Tensor& x) { return AdaptiveMaxPool2d(ExpandingArray<2>(2)).forward_with_indices(x); }},
+        };
+        CHECK(pools.size() == fixture.size());
+        for (const auto& [name, pool] : pools) {
+            CAPTURE(name);
+            const auto& c = fixture.at(name);
+            const Tensor x = lazynn::testing::typed_fixture_tensor(c.at("input")).requires_grad_();
+            const ValuesIndices r = pool(x);
+            check_close(r.values, lazynn::testing::typed_fixture_tensor(c.at("values")), 0, 0);
+            CHECK(r.indices.dtype() == kInt64);
+            check_close(r.indices.to(kFloat64), fixture_tensor(c.at("indices")), 0, 0);
+            // NaN outputs take no gradient (PyTorch's test multiplies nan_to_num(values)).
+            (where(r.values != r.values, zeros_like(r.values), r.values) * fixture_tensor(c.at("seed")))
+                .sum()
+                .backward();
+            check_close(x.grad(), lazynn::testing::typed_fixture_tensor(c.at("grad")), 1e-12, 1e-12);
+        }
+        CHECK(AdaptiveMaxPool3d(ExpandingArray<3>({2, 3, 2})).str() ==
+              fixture.at("3d_ties").at("repr").get<std::string>());
+        CHECK(AdaptiveMaxPool2d(ExpandingArray<2>(3)).str() ==
+              fixture.at("2d_unbatched").at("repr").get<std::string>());
+    }
+
+    TEST_CASE("adaptive max pooling's indices feed MaxUnpool, and its errors name the layer") {
+        const Tensor x = randn({2, 3, 4, 6, 4}, kFloat64);
+        const ValuesIndices r = functional::adaptive_max_pool_with_indices<3>(x, ExpandingArray<3>({2, 3, 2}));
+        // Each value sits at its index in the unpooled plane (windows of 2 here: no overlap).
+        const Tensor unpooled = MaxUnpool3d(MaxUnpoolOptions<3>(2))(r.values, r.indices);
+        CHECK(equal(unpooled.reshape({6, -1}).gather(1, r.indices.reshape({6, -1})), r.values.reshape({6, -1})));
+        CHECK(equal(functional::adaptive_max_pool3d(x, ExpandingArray<3>({2, 3, 2})), r.values));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(AdaptiveMaxPool3d(ExpandingArray<3>(2))(randn({4, 4})), ShapeError,
+                                        "AdaptiveMaxPool3d: expected 4D or 5D input, got [4, 4]");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::adaptive_max_pool2d(ones({1, 4, 4}, kInt64), ExpandingArray<2>(2)),
+                                        DtypeError, "adaptive_max_pool2d: expected a floating point input");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::adaptive_max_pool1d(ones({1, 4}), ExpandingArray<1>(0)), ValueError,
+                                        "output_size must be positive");
+    }
+
+    TEST_CASE("AdaptiveMaxPool3d's gradient matches finite differences in float64") {
+        const Tensor x = randn({1, 2, 3, 4, 5}, kFloat64).requires_grad_();
+        AdaptiveMaxPool3d pool(ExpandingArray<3>({2, 3, 3}));
+        const auto check = autograd::gradcheck([&](const std::vector<Tensor>& in) { return pool(in[0]); }, {x});
+        CHECK_MESSAGE(check.ok, check.message);
     }
 }

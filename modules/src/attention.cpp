@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace lazynn::nn {
 
@@ -48,6 +49,10 @@ MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options)
         v_proj_weight = Parameter(empty({e, options_.vdim()}));
     }
     if (options_.bias()) in_proj_bias = Parameter(empty({3 * e}));
+    if (options_.add_bias_kv()) {
+        bias_k = Parameter(empty({1, 1, e}));
+        bias_v = Parameter(empty({1, 1, e}));
+    }
     reset_parameters();
 }
 
@@ -62,6 +67,10 @@ MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options, Uninit
         in_proj_weight = UninitializedParameter();
     }
     if (options_.bias()) in_proj_bias = UninitializedParameter();
+    if (options_.add_bias_kv()) {
+        bias_k = UninitializedParameter();
+        bias_v = UninitializedParameter();
+    }
 }
 
 void MultiheadAttention::reset_parameters() {
@@ -77,6 +86,10 @@ void MultiheadAttention::reset_parameters() {
     if (options_.bias()) {
         init::zeros_(in_proj_bias);
         init::zeros_(out_proj.bias);
+    }
+    if (options_.add_bias_kv()) {
+        init::xavier_normal_(bias_k, 1.0, gen);
+        init::xavier_normal_(bias_v, 1.0, gen);
     }
 }
 
@@ -136,9 +149,23 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
     // [L, N, E] -> [N*H, L, d]
     auto heads = [&](const Tensor& t, std::int64_t len) { return t.reshape({len, n * h, d}).transpose(0, 1); };
     const Tensor q = heads(functional::linear(query, wq, bq), l) * (1.0 / std::sqrt(static_cast<double>(d)));
-    const Tensor k = heads(functional::linear(key, wk, bk), s);
-    const Tensor v = heads(functional::linear(value, wv, bv), s);
-    Tensor scores = q.matmul(k.transpose(1, 2));  // [N*H, L, S]
+    Tensor k_projected = functional::linear(key, wk, bk), v_projected = functional::linear(value, wv, bv);
+    // add_bias_kv: one learned key/value position per batch entry, [S, N, E] -> [S + 1, N, E].
+    if (o.add_bias_kv()) {
+        k_projected = cat({k_projected, bias_k.expand({1, n, e})}, 0);
+        v_projected = cat({v_projected, bias_v.expand({1, n, e})}, 0);
+    }
+    const std::int64_t s_total = s + (o.add_bias_kv() ? 1 : 0) + (o.add_zero_attn() ? 1 : 0);
+    Tensor k = heads(k_projected, k_projected.size(0));
+    Tensor v = heads(v_projected, v_projected.size(0));
+    // add_zero_attn: one zero key/value per head, [N*H, S, d] -> [N*H, S + 1, d].
+    if (o.add_zero_attn()) {
+        k = cat({k, zeros({n * h, 1, d}, k.dtype())}, 1);
+        v = cat({v, zeros({n * h, 1, d}, v.dtype())}, 1);
+    }
+    // The masks cover the S given keys; the added positions get a zero (allowed) column.
+    auto widen = [&](const Tensor& mask) { return s_total == s ? mask : functional::pad(mask, {0, s_total - s}); };
+    Tensor scores = q.matmul(k.transpose(1, 2));  // [N*H, L, S']
     // A bool mask marks the positions not allowed to attend (PyTorch's rule); a float mask is added.
     Tensor mask =
         call.attn_mask.defined() && call.attn_mask.dtype() == kBool ? additive_mask(call.attn_mask) : call.attn_mask;
@@ -155,7 +182,7 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
             throw ShapeError("MultiheadAttention: The shape of the 3D attn_mask is " + shape_to_list(mask.shape()) +
                              ", but should be " + shape_to_list({n * h, l, s}) + ".");
         }
-        scores = scores + mask.to(scores.dtype());
+        scores = scores + widen(mask.to(scores.dtype()));
     }
     if (call.key_padding_mask.defined()) {
         const Tensor given =
@@ -165,7 +192,8 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
             throw ShapeError("MultiheadAttention: expecting key_padding_mask shape of " + shape_to_list({n, s}) +
                              ", but got " + shape_to_list(call.key_padding_mask.shape()));
         }
-        scores = (scores.reshape({n, h, l, s}) + kpm.to(scores.dtype()).reshape({n, 1, 1, s})).reshape({n * h, l, s});
+        scores = (scores.reshape({n, h, l, s_total}) + widen(kpm.to(scores.dtype())).reshape({n, 1, 1, s_total}))
+                     .reshape({n * h, l, s_total});
     }
     Tensor weights = scores.softmax(-1);
     const Tensor attended_weights = functional::dropout(weights, o.dropout(), is_training());
@@ -174,7 +202,7 @@ AttentionResult MultiheadAttention::attend(const Tensor& query_in, const Tensor&
     AttentionResult result;
     result.output = unbatched ? out.squeeze(1) : (o.batch_first() ? out.transpose(0, 1) : out);
     if (call.need_weights) {
-        Tensor w = weights.reshape({n, h, l, s});
+        Tensor w = weights.reshape({n, h, l, s_total});
         if (call.average_attn_weights) w = w.mean({1});
         result.weights = unbatched ? w.squeeze(0) : w;
     }
@@ -212,6 +240,8 @@ void MultiheadAttention::materialize_from_options() {
         if (is_lazy(v_proj_weight)) v_proj_weight.materialize({e, options_.vdim()});
     }
     if (is_lazy(in_proj_bias)) in_proj_bias.materialize({3 * e});
+    if (is_lazy(bias_k)) bias_k.materialize({1, 1, e});
+    if (is_lazy(bias_v)) bias_v.materialize({1, 1, e});
     out_proj.materialize(e);
 }
 
@@ -285,6 +315,15 @@ void LazyMultiheadAttention::lazy_load_finalize() {
         options_.embed_dim(q_proj_weight.size(0));
         options_.kdim(k_proj_weight.size(1));
         options_.vdim(v_proj_weight.size(1));
+    }
+    for (const auto& [name, p] : {std::pair<const char*, const Parameter*>{"bias_k", &bias_k},
+                                  std::pair<const char*, const Parameter*>{"bias_v", &bias_v}}) {
+        const Shape expected{1, 1, options_.embed_dim()};
+        if (p->defined() && p->shape() != expected) {
+            throw RuntimeError("LazyMultiheadAttention: the checkpoint's " + std::string(name) + " has shape " +
+                               shape_to_list(p->shape()) + ", expected " + shape_to_list(expected) + " for embed_dim " +
+                               std::to_string(options_.embed_dim()));
+        }
     }
     out_proj.adopt_loaded_shape();
 }

@@ -19,11 +19,11 @@ std::array<std::int64_t, 2> as2d(const ExpandingArray<N>& a, std::int64_t fill) 
 
 /// Runs a pooling function on inputs of rank N+1 (unbatched) or N+2, lifting 1-D to 2-D.
 template <std::size_t N, class Fn>
-Tensor pooled(const Module& m, const Tensor& input, Fn fn) {
+Tensor pooled(const std::string& who, const Tensor& input, Fn fn) {
     const auto rank = input.dim();
     const auto batched = static_cast<std::int64_t>(N) + 2;
     if (rank != batched && rank != batched - 1) {
-        throw ShapeError(m.name() + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
+        throw ShapeError(who + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
                          "D input, got " + shape_to_list(input.shape()));
     }
     Tensor x = rank == batched - 1 ? input.unsqueeze(0) : input;
@@ -38,7 +38,7 @@ Tensor pooled(const Module& m, const Tensor& input, Fn fn) {
 template <std::size_t N>
 Tensor MaxPoolNd<N>::forward(const Tensor& input) {
     if constexpr (N == 3) return forward_with_indices(input).values;
-    return pooled<N>(*this, input, [&](const Tensor& x) {
+    return pooled<N>(name(), input, [&](const Tensor& x) {
         return functional::max_pool2d(x, as2d<N>(options_.kernel_size(), 1), as2d<N>(options_.stride(), 1),
                                       as2d<N>(options_.padding(), 0), as2d<N>(options_.dilation(), 1),
                                       options_.ceil_mode());
@@ -48,7 +48,7 @@ Tensor MaxPoolNd<N>::forward(const Tensor& input) {
 template <std::size_t N>
 ValuesIndices MaxPoolNd<N>::forward_with_indices(const Tensor& input) {
     Tensor indices;
-    Tensor values = pooled<N>(*this, input, [&](const Tensor& x) {
+    Tensor values = pooled<N>(name(), input, [&](const Tensor& x) {
         if constexpr (N == 3) {
             auto r = functional::max_pool3d_with_indices(x, options_.kernel_size().values, options_.stride().values,
                                                          options_.padding().values, options_.dilation().values,
@@ -76,7 +76,7 @@ std::string MaxPoolNd<N>::extra_repr() const {
 
 template <std::size_t N>
 Tensor AvgPoolNd<N>::forward(const Tensor& input) {
-    return pooled<N>(*this, input, [&](const Tensor& x) {
+    return pooled<N>(name(), input, [&](const Tensor& x) {
         if constexpr (N == 3) {
             return functional::avg_pool3d(x, options_.kernel_size().values, options_.stride().values,
                                           options_.padding().values, options_.ceil_mode(), options_.count_include_pad(),
@@ -97,7 +97,7 @@ std::string AvgPoolNd<N>::extra_repr() const {
 
 template <std::size_t N>
 Tensor AdaptiveAvgPoolNd<N>::forward(const Tensor& input) {
-    return pooled<N>(*this, input, [&](const Tensor& x) {
+    return pooled<N>(name(), input, [&](const Tensor& x) {
         if constexpr (N == 3) return functional::adaptive_avg_pool3d(x, options_.output_size().values);
         return functional::adaptive_avg_pool2d(x, as2d<N>(options_.output_size(), 1));
     });
@@ -108,28 +108,47 @@ std::string AdaptiveAvgPoolNd<N>::extra_repr() const {
     return "output_size=" + tuple_or_int<N>(options_.output_size());
 }
 
+namespace {
+
+void check_norm_type(const std::string& who, double p) {
+    if (!std::isfinite(p) || p <= 0.0)
+        throw ValueError(who + ": norm_type must be finite and positive, got " + detail::python_float(p));
+}
+
+template <std::size_t N>
+Tensor lp_pool(const std::string& who, const Tensor& input, const LPPoolOptions<N>& options) {
+    check_norm_type(who, options.norm_type());
+    const ExpandingArray<N>& kernel = options.kernel_size();
+    const ExpandingArray<N> stride = options.stride().value_or(kernel);
+    const double p = options.norm_type();
+    std::int64_t window = 1;
+    for (std::size_t d = 0; d < N; ++d) window *= kernel[d];
+    return pooled<N>(who, input, [&](const Tensor& x) {
+        const Tensor mean = functional::avg_pool2d(x.pow(p), as2d<N>(kernel, 1), as2d<N>(stride, 1), {0, 0},
+                                                   options.ceil_mode(), true, 0);
+        // PyTorch's formula: sign(s) * relu(|s|) is s with its NaN kept; a negative mean (odd p) gives NaN.
+        return (mean.sign() * mean.abs().relu() * static_cast<double>(window)).pow(1.0 / p);
+    });
+}
+
+}  // namespace
+
+Tensor functional::lp_pool1d(const Tensor& input, const LPPool1dOptions& options) {
+    return lp_pool<1>("lp_pool1d", input, options);
+}
+
+Tensor functional::lp_pool2d(const Tensor& input, const LPPool2dOptions& options) {
+    return lp_pool<2>("lp_pool2d", input, options);
+}
+
 template <std::size_t N>
 LPPoolNd<N>::LPPoolNd(LPPoolOptions<N> options) : options_(std::move(options)) {
-    const double p = options_.norm_type();
-    if (!std::isfinite(p) || p <= 0.0) {
-        throw ValueError("LPPool" + std::to_string(N) + "d: norm_type must be finite and positive, got " +
-                         detail::python_float(p));
-    }
+    check_norm_type("LPPool" + std::to_string(N) + "d", options_.norm_type());
 }
 
 template <std::size_t N>
 Tensor LPPoolNd<N>::forward(const Tensor& input) {
-    const ExpandingArray<N>& kernel = options_.kernel_size();
-    const ExpandingArray<N> stride = options_.stride().value_or(kernel);
-    const double p = options_.norm_type();
-    std::int64_t window = 1;
-    for (std::size_t d = 0; d < N; ++d) window *= kernel[d];
-    return pooled<N>(*this, input, [&](const Tensor& x) {
-        const Tensor mean = functional::avg_pool2d(x.pow(p), as2d<N>(kernel, 1), as2d<N>(stride, 1), {0, 0},
-                                                   options_.ceil_mode(), true, 0);
-        // PyTorch's formula: sign(s) * relu(|s|) is s with its NaN kept; a negative mean (odd p) gives NaN.
-        return (mean.sign() * mean.abs().relu() * static_cast<double>(window)).pow(1.0 / p);
-    });
+    return lp_pool<N>(name(), input, options_);
 }
 
 template <std::size_t N>

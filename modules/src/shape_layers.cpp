@@ -4,8 +4,11 @@
 #include <lazynn/nn/functional.hpp>
 #include <lazynn/nn/shape_layers.hpp>
 
+#include <array>
 #include <cmath>
+#include <string>
 #include <tuple>
+#include <utility>
 
 namespace lazynn::nn {
 
@@ -219,35 +222,104 @@ std::string Upsample::extra_repr() const {
 }
 
 template <std::size_t N>
-Tensor AdaptiveMaxPoolNd<N>::forward(const Tensor& input) {
+ValuesIndices functional::adaptive_max_pool_with_indices(const Tensor& input, const ExpandingArray<N>& output_size,
+                                                         const std::string& who) {
     const auto batched = static_cast<std::int64_t>(N) + 2;
     if (input.dim() != batched && input.dim() != batched - 1) {
-        throw ShapeError(name() + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
+        throw ShapeError(who + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
                          "D input, got " + shape_to_list(input.shape()));
     }
-    // Each output cell is the max over PyTorch's adaptive window [floor(i*L/out), ceil((i+1)*L/out)).
-    Tensor x = input;
+    if (!input.is_floating_point())
+        throw DtypeError(who + ": expected a floating point input, got " + dtype_name(input.dtype()));
+    const Shape in_shape = input.shape();
+    const auto spatial_begin = in_shape.end() - static_cast<std::ptrdiff_t>(N);
+    std::array<std::int64_t, N> in{}, out{};
     for (std::size_t k = 0; k < N; ++k) {
-        const std::int64_t dim = x.dim() - static_cast<std::int64_t>(N) + static_cast<std::int64_t>(k);
-        const std::int64_t in = x.size(dim), out = options_.output_size()[k];
-        std::vector<Tensor> cells;
-        for (std::int64_t i = 0; i < out; ++i) {
-            const std::int64_t start = (i * in) / out, end = ((i + 1) * in + out - 1) / out;
-            cells.push_back(x.narrow(dim, start, end - start).max(dim, true).values);
+        in[k] = *(spatial_begin + static_cast<std::ptrdiff_t>(k));
+        out[k] = output_size[k];
+        if (out[k] <= 0 || in[k] <= 0) {
+            throw ValueError(who + ": input spatial sizes " + shape_to_list(Shape(spatial_begin, in_shape.end())) +
+                             " and output_size must be positive");
         }
-        x = cat(cells, dim);
     }
-    return x;
+    Shape planes_shape(in_shape.begin(), spatial_begin);
+    Shape out_shape = planes_shape;
+    std::int64_t plane_in = 1, plane_out = 1;
+    for (std::size_t k = 0; k < N; ++k) {
+        plane_in *= in[k];
+        plane_out *= out[k];
+        out_shape.push_back(out[k]);
+    }
+    const std::int64_t planes = shape_numel(planes_shape);
+    // The indices come from a float64 copy: PyTorch's scan, one window at a time.
+    const Tensor x = input.detach().to(kFloat64).contiguous();
+    const double* data = x.data_ptr<double>();
+    Tensor indices = empty({planes, plane_out}, kInt64);
+    std::int64_t* index_out = indices.data_ptr<std::int64_t>();
+    auto window = [](std::int64_t i, std::int64_t in_size, std::int64_t out_size) {
+        return std::pair{(i * in_size) / out_size, ((i + 1) * in_size + out_size - 1) / out_size};
+    };
+    for (std::int64_t p = 0; p < planes; ++p) {
+        const double* plane = data + p * plane_in;
+        for (std::int64_t cell = 0; cell < plane_out; ++cell) {
+            // The cell's coordinates, last dim fastest, and its window along each dim.
+            std::array<std::int64_t, N> lo{}, hi{};
+            std::int64_t rest = cell;
+            for (std::size_t k = N; k-- > 0;) {
+                std::tie(lo[k], hi[k]) = window(rest % out[k], in[k], out[k]);
+                rest /= out[k];
+            }
+            // Scan the window in row-major order: the first maximum, or the last NaN (PyTorch's rule).
+            std::array<std::int64_t, N> at = lo;
+            std::int64_t best = -1;
+            double best_value = 0.0;
+            while (true) {
+                std::int64_t flat = 0;
+                for (std::size_t k = 0; k < N; ++k) flat = flat * in[k] + at[k];
+                const double v = plane[flat];
+                if (best < 0 || v > best_value || std::isnan(v)) {
+                    best = flat;
+                    best_value = v;
+                }
+                std::size_t k = N;
+                while (k-- > 0) {
+                    if (++at[k] < hi[k]) break;
+                    at[k] = lo[k];
+                }
+                if (k == static_cast<std::size_t>(-1)) break;
+            }
+            index_out[p * plane_out + cell] = best;
+        }
+    }
+    // The values gathered from the input keep its dtype and autograd: each gradient goes to its
+    // maximum, accumulated where windows overlap.
+    const Tensor values = input.reshape({planes, plane_in}).gather(1, indices).reshape(out_shape);
+    return {values, indices.reshape(out_shape)};
+}
+
+template <std::size_t N>
+ValuesIndices AdaptiveMaxPoolNd<N>::forward_with_indices(const Tensor& input) {
+    return functional::adaptive_max_pool_with_indices<N>(input, options_.output_size(), name());
+}
+
+template <std::size_t N>
+Tensor AdaptiveMaxPoolNd<N>::forward(const Tensor& input) {
+    return forward_with_indices(input).values;
 }
 
 template <std::size_t N>
 std::string AdaptiveMaxPoolNd<N>::extra_repr() const {
-    if (N == 1 || options_.output_size().scalar) return "output_size=" + std::to_string(options_.output_size()[0]);
-    return "output_size=(" + std::to_string(options_.output_size()[0]) + ", " +
-           std::to_string(options_.output_size()[N - 1]) + ")";
+    return "output_size=" + detail::tuple_or_int<N>(options_.output_size());
 }
 
+template ValuesIndices functional::adaptive_max_pool_with_indices<1>(const Tensor&, const ExpandingArray<1>&,
+                                                                     const std::string&);
+template ValuesIndices functional::adaptive_max_pool_with_indices<2>(const Tensor&, const ExpandingArray<2>&,
+                                                                     const std::string&);
+template ValuesIndices functional::adaptive_max_pool_with_indices<3>(const Tensor&, const ExpandingArray<3>&,
+                                                                     const std::string&);
 template class AdaptiveMaxPoolNd<1>;
 template class AdaptiveMaxPoolNd<2>;
+template class AdaptiveMaxPoolNd<3>;
 
 }  // namespace lazynn::nn

@@ -43,7 +43,7 @@ public:
 };
 
 /// MultiheadAttention's options (PyTorch's MultiheadAttention(embed_dim, num_heads, dropout=0.0,
-/// bias=True, kdim=None, vdim=None, batch_first=False)).
+/// bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None, batch_first=False)).
 struct MultiheadAttentionOptions {
     MultiheadAttentionOptions(std::int64_t embed_dim, std::int64_t num_heads)
         : embed_dim_(embed_dim), num_heads_(num_heads) {}
@@ -51,6 +51,11 @@ struct MultiheadAttentionOptions {
     LAZYNN_ARG(std::int64_t, num_heads);
     LAZYNN_ARG(double, dropout) = 0.0;
     LAZYNN_ARG(bool, bias) = true;
+    /// Learned bias_k / bias_v [1, 1, E] appended to the projected keys and values: one more
+    /// position every query may attend to.
+    LAZYNN_ARG(bool, add_bias_kv) = false;
+    /// A zero key and value appended after the heads are split: one more position, of score 0.
+    LAZYNN_ARG(bool, add_zero_attn) = false;
     /// 0: embed_dim (PyTorch's None).
     LAZYNN_ARG(std::int64_t, kdim) = 0;
     LAZYNN_ARG(std::int64_t, vdim) = 0;
@@ -98,7 +103,9 @@ public:
         : MultiheadAttention(MultiheadAttentionOptions(embed_dim, num_heads)) {}
 
     /// Shapes: query [L, N, E], key [S, N, kdim], value [S, N, vdim] (batch dims first with
-    /// batch_first, or no batch dim) -> output like query, weights [N, L, S].
+    /// batch_first, or no batch dim) -> output like query, weights [N, L, S'], where S' is S plus
+    /// one for add_bias_kv and one for add_zero_attn (masks are given for the S keys; the added
+    /// positions are never masked, as in PyTorch).
     AttentionResult operator()(const Tensor& query, const Tensor& key, const Tensor& value,
                                const AttentionCall& call = {});
     using Module::operator();
@@ -114,6 +121,8 @@ public:
     Parameter k_proj_weight{this, "k_proj_weight"};
     Parameter v_proj_weight{this, "v_proj_weight"};
     Parameter in_proj_bias{this, "in_proj_bias"};
+    Parameter bias_k{this, "bias_k"};  // [1, 1, E] with add_bias_kv
+    Parameter bias_v{this, "bias_v"};
     NonDynamicallyQuantizableLinear out_proj;
 
 protected:

@@ -1,7 +1,9 @@
 #pragma once
 // Stateless forms of the layers (PyTorch's torch.nn.functional): every nn::functional op is
 // reachable from this header, except the options forms beside their layers' options in
-// nn/fold.hpp (unfold, fold) and nn/unpool.hpp (max_unpool1d/2d/3d), which <lazynn/nn.hpp> has.
+// nn/fold.hpp (unfold, fold), nn/unpool.hpp (max_unpool1d/2d/3d), nn/pooling.hpp (lp_pool1d,
+// lp_pool2d) and nn/shape_layers.hpp (adaptive_max_pool1d/2d/3d, adaptive_max_pool_with_indices),
+// which <lazynn/nn.hpp> has.
 //   here:                 linear, linear_relu, dropout, relu, gelu
 //   the core's ops:       conv2d, conv2d_relu, conv3d, conv_transpose2d, conv_transpose3d, pad,
 //                         unfold, fold (lazynn/ops/convolution.hpp; nn/fold.hpp adds the

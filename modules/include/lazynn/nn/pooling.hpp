@@ -59,6 +59,15 @@ struct LPPoolOptions {
 using LPPool1dOptions = LPPoolOptions<1>;
 using LPPool2dOptions = LPPoolOptions<2>;
 
+namespace functional {
+/// F.lp_pool1d / F.lp_pool2d: power-average pooling (LPPool1d/2d's forward, which calls these).
+///   requires: a finite, positive norm_type (ValueError) and an input of rank N + 1 or N + 2
+///             (ShapeError naming the function and the shape).
+/// Shapes: [B, C, L] or [C, L] -> [B, C, L'];  [B, C, H, W] or [C, H, W] -> [B, C, H', W']
+Tensor lp_pool1d(const Tensor& input, const LPPool1dOptions& options);
+Tensor lp_pool2d(const Tensor& input, const LPPool2dOptions& options);
+}  // namespace functional
+
 /// The output size of an adaptive pooling layer (AdaptiveAvgPool, AdaptiveMaxPool).
 template <std::size_t N>
 struct AdaptivePoolOptions {

@@ -1,6 +1,6 @@
 #pragma once
 // Layers that rearrange or resample: Unflatten, PixelShuffle, PixelUnshuffle, ChannelShuffle, ZeroPad2d, ConstantPad1d/2d,
-// Upsample (nearest, bilinear), AdaptiveMaxPool1d/2d. (The channel dropouts moved to
+// Upsample (nearest, bilinear), AdaptiveMaxPool1d/2d/3d. (The channel dropouts moved to
 // dropout.hpp, which this header still includes.)
 
 #include <lazynn/arg.hpp>
@@ -223,14 +223,39 @@ private:
     UpsampleOptions options_;
 };
 
-/// The N-d adaptive max pooling shared by AdaptiveMaxPool1d/2d: each output cell is the max over
-/// PyTorch's window [floor(i*L/out), ceil((i+1)*L/out)).
+namespace functional {
+/// F.adaptive_max_pool{N}d(input, output_size, return_indices=True): the values and, for each,
+/// the flat index of its maximum within its plane (d * H * W + h * W + w), as PyTorch returns them
+/// and MaxUnpool takes them. A window's maximum is its first in scan order, or its last NaN.
+///   requires: rank N + 1 or N + 2 (ShapeError naming `who`), a floating dtype, positive sizes.
+/// Shapes: [B, C, *spatial] or [C, *spatial] -> values and indices [B, C, *output_size] (int64)
+template <std::size_t N>
+ValuesIndices adaptive_max_pool_with_indices(const Tensor& input, const ExpandingArray<N>& output_size,
+                                             const std::string& who = "adaptive_max_pool" + std::to_string(N) + "d");
+/// The values only (F.adaptive_max_pool{N}d(input, output_size)).
+inline Tensor adaptive_max_pool1d(const Tensor& input, const ExpandingArray<1>& output_size) {
+    return adaptive_max_pool_with_indices<1>(input, output_size).values;
+}
+inline Tensor adaptive_max_pool2d(const Tensor& input, const ExpandingArray<2>& output_size) {
+    return adaptive_max_pool_with_indices<2>(input, output_size).values;
+}
+inline Tensor adaptive_max_pool3d(const Tensor& input, const ExpandingArray<3>& output_size) {
+    return adaptive_max_pool_with_indices<3>(input, output_size).values;
+}
+}  // namespace functional
+
+/// The N-d adaptive max pooling shared by AdaptiveMaxPool1d/2d/3d: each output cell is the max over
+/// PyTorch's window [floor(i*L/out), ceil((i+1)*L/out)) along each dim.
 template <std::size_t N>
 class AdaptiveMaxPoolNd : public Module {
 public:
     explicit AdaptiveMaxPoolNd(AdaptivePoolOptions<N> options) : options_(std::move(options)) {}
     /// Shapes: [B, C, *spatial] or [C, *spatial] -> [B, C, *output_size]
     Tensor forward(const Tensor& input) override;
+    /// PyTorch's return_indices=True: the values and their flat indices within each plane (what
+    /// MaxUnpool{N}d takes).
+    /// Shapes: as forward; indices int64 like the values
+    ValuesIndices forward_with_indices(const Tensor& input);
     std::string extra_repr() const override;
     const AdaptivePoolOptions<N>& options() const { return options_; }
 
@@ -262,7 +287,21 @@ public:
     }
 };
 
+/// Max-pools [B, C, D, H, W] down to [B, C, *output_size].
+///
+/// Example:
+///     nn::AdaptiveMaxPool3d pool(nn::ExpandingArray<3>({1, 2, 2}));
+///     nn::ValuesIndices r = pool.forward_with_indices(x);   // r.indices for MaxUnpool3d
+class AdaptiveMaxPool3d : public AdaptiveMaxPoolNd<3> {
+    LAZYNN_MODULE(AdaptiveMaxPool3d)
+public:
+    explicit AdaptiveMaxPool3d(AdaptivePoolOptions<3> options) : AdaptiveMaxPoolNd<3>(std::move(options)) {
+        set_name("AdaptiveMaxPool3d");
+    }
+};
+
 extern template class AdaptiveMaxPoolNd<1>;
 extern template class AdaptiveMaxPoolNd<2>;
+extern template class AdaptiveMaxPoolNd<3>;
 
 }  // namespace lazynn::nn
