@@ -231,7 +231,7 @@ ValuesIndices functional::adaptive_max_pool_with_indices(const Tensor& input, co
     }
     if (!input.is_floating_point())
         throw DtypeError(who + ": expected a floating point input, got " + dtype_name(input.dtype()));
-    const Shape in_shape = input.shape();
+    const Shape& in_shape = input.shape();
     const auto spatial_begin = in_shape.end() - static_cast<std::ptrdiff_t>(N);
     std::array<std::int64_t, N> in{}, out{};
     for (std::size_t k = 0; k < N; ++k) {
