@@ -104,3 +104,66 @@ TEST_SUITE("EmbeddingBag") {
             {w}));
     }
 }
+
+TEST_SUITE("Embedding and EmbeddingBag: max_norm, scale_grad_by_freq, include_last_offset") {
+    TEST_CASE("bags with max_norm, scale_grad_by_freq and include_last_offset match PyTorch") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json").at("embedding_extras");
+        for (auto it = fixture.begin(); it != fixture.end(); ++it) {
+            if (!it.value().contains("options")) continue;  // the plain Embedding case, below
+            CAPTURE(it.key());
+            const auto& c = it.value();
+            const auto& o = c.at("options");
+            EmbeddingBagOptions options(6, 3);
+            options.mode(bag_mode(o.at("mode").get<std::string>()))
+                .norm_type(o.value("norm_type", 2.0))
+                .scale_grad_by_freq(o.value("scale_grad_by_freq", false))
+                .include_last_offset(o.value("include_last_offset", false));
+            if (o.contains("max_norm")) options.max_norm(o.at("max_norm").get<double>());
+            if (o.contains("padding_idx")) options.padding_idx(o.at("padding_idx").get<std::int64_t>());
+            EmbeddingBag bag(options);
+            bag.to(kFloat64);
+            StateDict sd;
+            sd.insert("weight", fixture_tensor(c.at("weight")));
+            REQUIRE(bag.load_state_dict(sd).ok());
+            const auto ids = c.at("indices").get<std::vector<std::int64_t>>();
+            const auto offsets = c.at("offsets").get<std::vector<std::int64_t>>();
+            const Tensor out = bag.bags(tensor(ids, {static_cast<std::int64_t>(ids.size())}),
+                                        tensor(offsets, {static_cast<std::int64_t>(offsets.size())}));
+            check_close(out, fixture_tensor(c.at("output")), 1e-12, 1e-12);
+            check_close(bag.weight, fixture_tensor(c.at("weight_after")), 1e-12, 1e-12);
+            (out * fixture_tensor(c.at("seed"))).sum().backward();
+            check_close(bag.weight.grad(), fixture_tensor(c.at("grad")), 1e-12, 1e-12);
+            CHECK(bag.str() == c.at("repr").get<std::string>());
+        }
+    }
+
+    TEST_CASE("Embedding's scale_grad_by_freq with max_norm matches PyTorch") {
+        const auto c =
+            lazynn::testing::load_fixture("layers.json").at("embedding_extras").at("embedding_scale_grad_max_norm");
+        Embedding emb(EmbeddingOptions(6, 3).scale_grad_by_freq(true).max_norm(2.0));
+        emb.to(kFloat64);
+        StateDict sd;
+        sd.insert("weight", fixture_tensor(c.at("weight")));
+        REQUIRE(emb.load_state_dict(sd).ok());
+        const auto ids = c.at("indices").get<std::vector<std::vector<std::int64_t>>>();
+        std::vector<std::int64_t> flat;
+        for (const auto& row : ids) flat.insert(flat.end(), row.begin(), row.end());
+        const Tensor out =
+            emb(tensor(flat, {static_cast<std::int64_t>(ids.size()), static_cast<std::int64_t>(ids[0].size())}));
+        check_close(out, fixture_tensor(c.at("output")), 1e-12, 1e-12);
+        check_close(emb.weight, fixture_tensor(c.at("weight_after")), 1e-12, 1e-12);
+        (out * fixture_tensor(c.at("seed"))).sum().backward();
+        check_close(emb.weight.grad(), fixture_tensor(c.at("grad")), 1e-12, 1e-12);
+        CHECK(emb.str() == c.at("repr").get<std::string>());
+    }
+
+    TEST_CASE("the new options refuse what PyTorch leaves undefined, naming the fix") {
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            EmbeddingBag(EmbeddingBagOptions(4, 2).mode(EmbeddingBagMode::Max).scale_grad_by_freq(true)), ValueError,
+            "scale_grad_by_freq is not supported with mode='max'");
+        EmbeddingBag bag(EmbeddingBagOptions(4, 2).mode(EmbeddingBagMode::Sum).include_last_offset(true));
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bag.bags(tensor({0, 1, 2}), tensor({0, 2})), ValueError,
+                                        "the last offset must equal the number of indices (3), got offsets [0, 2]");
+        CHECK(bag.bags(tensor({0, 1, 2}), tensor({0, 2, 3})).shape() == Shape{2, 2});
+    }
+}

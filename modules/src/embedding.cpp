@@ -2,8 +2,12 @@
 #include <lazynn/init.hpp>
 #include <lazynn/nn/embedding.hpp>
 
+#include "python_repr.hpp"
+
 #include <cmath>
-#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace lazynn::nn {
 
@@ -35,6 +39,38 @@ void check_indices(const Tensor& flat, std::int64_t rows, const char* module) {
     }
 }
 
+/// PyTorch's embedding_renorm_: each looked-up row whose p-norm exceeds max_norm is scaled down
+/// to it, in place and unrecorded.
+void renormalize_rows(Parameter& weight, const Tensor& flat, double max_norm, double norm_type) {
+    NoGradGuard no_grad;
+    for (auto i : flat.to_vector<std::int64_t>()) {
+        Tensor row = weight.select(0, i);
+        const double norm = std::pow(row.abs().pow(norm_type).sum().item<double>(), 1.0 / norm_type);
+        if (norm > max_norm) row.mul_(max_norm / (norm + 1e-7));
+    }
+}
+
+/// The looked-up rows with the same values, whose gradient is divided by each index's count in
+/// `flat` (scale_grad_by_freq): rows.detach() + (rows - rows.detach()) * scale is exactly rows.
+Tensor scaled_by_frequency(const Tensor& rows, const Tensor& flat, std::int64_t num_rows) {
+    const std::vector<std::int64_t> ids = flat.to_vector<std::int64_t>();
+    std::vector<double> counts(static_cast<std::size_t>(num_rows), 0.0), scale;
+    for (const auto i : ids) counts[static_cast<std::size_t>(i)] += 1.0;
+    scale.reserve(ids.size());
+    for (const auto i : ids) scale.push_back(1.0 / counts[static_cast<std::size_t>(i)]);
+    const Tensor per_row = tensor(scale, {static_cast<std::int64_t>(scale.size()), 1}, kFloat64).to(rows.dtype());
+    const Tensor fixed = rows.detach();
+    return fixed + (rows - fixed) * per_row;
+}
+
+std::string norm_repr(const std::optional<double>& max_norm, double norm_type, bool scale_grad_by_freq) {
+    std::string s;
+    if (max_norm) s += ", max_norm=" + detail::python_float(*max_norm);
+    if (norm_type != 2.0) s += ", norm_type=" + detail::python_float(norm_type);
+    if (scale_grad_by_freq) s += ", scale_grad_by_freq=True";
+    return s;
+}
+
 }  // namespace
 
 Embedding::Embedding(EmbeddingOptions options) : options_(options) {
@@ -63,17 +99,9 @@ Tensor Embedding::forward(const Tensor& indices) {
         throw DtypeError("Embedding: expected int64 indices, got " + dtype_name(indices.dtype()) + kIndicesTorchSays);
     const Tensor flat = indices.reshape({-1});
     check_indices(flat, weight.size(0), "Embedding");
-    if (options_.max_norm()) {
-        // Renormalise the rows about to be used, in place and without recording (PyTorch's embedding_renorm_).
-        NoGradGuard no_grad;
-        for (auto i : flat.to_vector<std::int64_t>()) {
-            Tensor row = weight.select(0, i);
-            const double norm =
-                std::pow(row.abs().pow(options_.norm_type()).sum().item<double>(), 1.0 / options_.norm_type());
-            if (norm > *options_.max_norm()) row.mul_(*options_.max_norm() / (norm + 1e-7));
-        }
-    }
+    if (options_.max_norm()) renormalize_rows(weight, flat, *options_.max_norm(), options_.norm_type());
     Tensor out = weight.index_select(0, flat);
+    if (options_.scale_grad_by_freq()) out = scaled_by_frequency(out, flat, weight.size(0));
     if (options_.padding_idx()) {
         // Same values, but no gradient flows to the padding row.
         const Tensor keep = (flat != static_cast<double>(*options_.padding_idx())).unsqueeze(1);
@@ -87,12 +115,7 @@ Tensor Embedding::forward(const Tensor& indices) {
 std::string Embedding::extra_repr() const {
     std::string s = std::to_string(options_.num_embeddings()) + ", " + std::to_string(options_.embedding_dim());
     if (options_.padding_idx()) s += ", padding_idx=" + std::to_string(*options_.padding_idx());
-    if (options_.max_norm()) {
-        char buffer[32];
-        std::snprintf(buffer, sizeof buffer, ", max_norm=%g", *options_.max_norm());
-        s += buffer;
-    }
-    return s;
+    return s + norm_repr(options_.max_norm(), options_.norm_type(), options_.scale_grad_by_freq());
 }
 
 EmbeddingBag::EmbeddingBag(EmbeddingBagOptions options) : options_(std::move(options)) {
@@ -101,6 +124,11 @@ EmbeddingBag::EmbeddingBag(EmbeddingBagOptions options) : options_(std::move(opt
         if (*pad >= options_.num_embeddings() || *pad < -options_.num_embeddings())
             throw ValueError("padding_idx must be within num_embeddings");
         if (*pad < 0) *pad += options_.num_embeddings();
+    }
+    if (options_.scale_grad_by_freq() && options_.mode() == EmbeddingBagMode::Max) {
+        throw ValueError(
+            "EmbeddingBag: scale_grad_by_freq is not supported with mode='max' (PyTorch documents it as "
+            "unsupported and ignores it); use mode sum or mean, or leave scale_grad_by_freq off");
     }
     weight = Parameter(empty({options_.num_embeddings(), options_.embedding_dim()}));
     Generator gen = init_generator();
@@ -140,11 +168,23 @@ Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Te
         if (!offsets.defined()) throw ValueError("offsets has to be a 1D Tensor but got None");
         flat = indices;
         starts = offsets.to_vector<std::int64_t>();
+        if (options_.include_last_offset()) {
+            // The last offset closes the last bag; PyTorch requires it to be the number of indices.
+            if (starts.empty() || starts.back() != flat.numel()) {
+                throw ValueError(
+                    "EmbeddingBag: with include_last_offset the last offset must equal the number of "
+                    "indices (" +
+                    std::to_string(flat.numel()) + "), got offsets " + shape_to_list(Shape(starts)));
+            }
+            starts.pop_back();
+        }
     } else {
         throw ShapeError("input has to be 1D or 2D Tensor, but got Tensor of dimension " +
                          std::to_string(indices.dim()));
     }
+    if (options_.max_norm()) renormalize_rows(weight, flat, *options_.max_norm(), options_.norm_type());
     Tensor rows = weight.index_select(0, flat);
+    if (options_.scale_grad_by_freq()) rows = scaled_by_frequency(rows, flat, weight.size(0));
     if (per_sample_weights.defined()) rows = rows * per_sample_weights.reshape({-1, 1}).to(rows.dtype());
     const std::vector<std::int64_t> ids = flat.to_vector<std::int64_t>();
     const auto total = static_cast<std::int64_t>(ids.size());
@@ -173,10 +213,10 @@ Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Te
 }
 
 std::string EmbeddingBag::extra_repr() const {
-    std::string s = std::to_string(options_.num_embeddings()) + ", " + std::to_string(options_.embedding_dim()) +
-                    ", mode=" + embedding_bag_mode_name(options_.mode());
-    if (options_.padding_idx()) s += ", padding_idx=" + std::to_string(*options_.padding_idx());
-    return s;
+    return std::to_string(options_.num_embeddings()) + ", " + std::to_string(options_.embedding_dim()) +
+           norm_repr(options_.max_norm(), options_.norm_type(), options_.scale_grad_by_freq()) +
+           ", mode=" + embedding_bag_mode_name(options_.mode()) +
+           (options_.padding_idx() ? ", padding_idx=" + std::to_string(*options_.padding_idx()) : "");
 }
 
 }  // namespace lazynn::nn
