@@ -332,6 +332,13 @@ void LazyMultiheadAttention::lazy_load_finalize() {
 
 namespace {
 
+/// The number of layers in a stack's "layers" list, read through const traversal.
+std::size_t layer_count(const Module& stack) {
+    for (const auto& [name, child] : stack.named_children())
+        if (name == "layers") return child->children().size();
+    return 0;
+}
+
 Tensor feed_forward_activation(const Tensor& x, TransformerActivation activation) {
     return activation == TransformerActivation::GELU ? x.gelu() : x.relu();
 }
@@ -395,9 +402,7 @@ TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, std
     add_layer_stack(*this, layer, num_layers, std::move(norm));
 }
 
-std::size_t TransformerEncoder::num_layers() const {
-    return const_cast<TransformerEncoder*>(this)->get_submodule("layers").children().size();
-}
+std::size_t TransformerEncoder::num_layers() const { return layer_count(*this); }
 
 Tensor TransformerEncoder::operator()(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask) {
     return call_with_hooks({src, mask, src_key_padding_mask}, [&](const std::vector<Tensor>& in) {
@@ -478,9 +483,7 @@ TransformerDecoder::TransformerDecoder(const TransformerDecoderLayer& layer, std
     add_layer_stack(*this, layer, num_layers, std::move(norm));
 }
 
-std::size_t TransformerDecoder::num_layers() const {
-    return const_cast<TransformerDecoder*>(this)->get_submodule("layers").children().size();
-}
+std::size_t TransformerDecoder::num_layers() const { return layer_count(*this); }
 
 Tensor TransformerDecoder::operator()(const Tensor& tgt, const Tensor& memory, const DecoderMasks& masks) {
     return call_with_hooks(
