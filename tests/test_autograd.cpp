@@ -230,7 +230,7 @@ TEST_SUITE("gradient hooks and backward callbacks") {
         Tensor w = tensor({1.0, 2.0}).requires_grad_();
         Tensor b = tensor({3.0}).requires_grad_();
         std::vector<std::vector<double>> seen;
-        const auto id = w.register_post_accumulate_grad_hook([&](const Tensor& leaf) {
+        HookHandle handle = w.register_post_accumulate_grad_hook([&](const Tensor& leaf) {
             CHECK(leaf.is_same(w));
             seen.push_back(leaf.grad().to_vector<double>());
         });
@@ -239,9 +239,16 @@ TEST_SUITE("gradient hooks and backward callbacks") {
         CHECK(seen[0] == std::vector<double>{5.0, 5.0});
         (w * 10.0).sum().backward();  // accumulates: hook sees the running sum
         CHECK(seen.back() == std::vector<double>{15.0, 15.0});
-        w.remove_post_accumulate_grad_hook(id);
+        handle.remove();
         (w * 1.0).sum().backward();
         CHECK(seen.size() == 2);
+        handle.remove();  // idempotent, like every HookHandle
+        HookHandle outlived;
+        {
+            const Tensor gone = tensor({1.0}).requires_grad_();
+            outlived = gone.register_post_accumulate_grad_hook([](const Tensor&) {});
+        }
+        outlived.remove();  // the leaf is gone: nothing to do, no crash
         CHECK_THROWS_WITH_AS((w * 2.0).register_post_accumulate_grad_hook([](const Tensor&) {}),
                              "post accumulate grad hooks cannot be registered on non-leaf tensors", RuntimeError);
         CHECK_THROWS_AS(tensor({1.0}).register_post_accumulate_grad_hook([](const Tensor&) {}), RuntimeError);

@@ -122,7 +122,7 @@ struct DistributedDataParallel::Reducer {
         Tensor view;  // this parameter's place in its bucket, shaped like the parameter
         std::size_t bucket = 0;
         bool ready = false;
-        std::uint64_t hook = 0;
+        HookHandle hook;
     };
     struct Bucket {
         Tensor flat;
@@ -191,7 +191,7 @@ struct DistributedDataParallel::Reducer {
     }
 
     ~Reducer() {
-        for (Slot& slot : slots) slot.param.remove_post_accumulate_grad_hook(slot.hook);
+        for (Slot& slot : slots) slot.hook.remove();
     }
     Reducer(const Reducer&) = delete;
     Reducer& operator=(const Reducer&) = delete;

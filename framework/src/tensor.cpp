@@ -133,7 +133,7 @@ std::int64_t Tensor::_version() const {
 
 bool Tensor::retains_grad() const { return impl().retains_grad; }
 
-std::uint64_t Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const {
+HookHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const {
     TensorImpl& i = impl();
     if (!i.requires_grad) {
         throw RuntimeError("cannot register a hook on a tensor that doesn't require gradient");
@@ -142,12 +142,10 @@ std::uint64_t Tensor::register_post_accumulate_grad_hook(std::function<void(cons
     static std::atomic<std::uint64_t> next_id{1};
     const std::uint64_t id = next_id++;
     i.post_accumulate_hooks.emplace_back(id, std::move(hook));
-    return id;
-}
-
-void Tensor::remove_post_accumulate_grad_hook(std::uint64_t id) const {
-    auto& hooks = impl().post_accumulate_hooks;
-    std::erase_if(hooks, [id](const auto& entry) { return entry.first == id; });
+    return HookHandle(id, [weak = std::weak_ptr<TensorImpl>(impl_), id] {
+        if (auto leaf = weak.lock())
+            std::erase_if(leaf->post_accumulate_hooks, [id](const auto& entry) { return entry.first == id; });
+    });
 }
 
 void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {

@@ -94,10 +94,9 @@ public:
     bool retains_grad() const;
     /// Calls hook(leaf) each time a backward has accumulated into this leaf's .grad() (PyTorch's
     /// register_post_accumulate_grad_hook); data-parallel training starts its gradient exchange
-    /// here. Returns an id for remove_post_accumulate_grad_hook. Throws on non-leaf tensors.
-    std::uint64_t register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
-    /// Removes a hook by id; unknown ids are ignored.
-    void remove_post_accumulate_grad_hook(std::uint64_t id) const;
+    /// here. Returns the handle that removes it (the same HookHandle as every other hook). Throws
+    /// on non-leaf tensors.
+    HookHandle register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
     /// Calls hook(grad) on the gradient computed for this tensor during backward(), before it is
     /// accumulated into .grad() (leaves) or flows on (non-leaves); a defined return value of the
     /// same shape replaces the gradient. Hooks run in registration order; autograd::grad() does not
