@@ -94,7 +94,9 @@ TEST_SUITE("attention: add_bias_kv and add_zero_attn") {
             check_close(q.grad(), fixture_tensor(c.at("grad_q")), 1e-8, 1e-11);
             check_close(k.grad(), fixture_tensor(c.at("grad_k")), 1e-8, 1e-11);
             check_close(v.grad(), fixture_tensor(c.at("grad_v")), 1e-8, 1e-11);
-            for (const auto& [name, p] : mha.named_parameters()) {
+            for (const auto& entry : mha.named_parameters()) {
+                const std::string& name = entry.first;
+                const Tensor& p = entry.second;
                 CAPTURE(name);
                 check_close(p.grad(), fixture_tensor(c.at("grads").at(name)), 1e-8, 1e-11);
             }

@@ -108,7 +108,9 @@ TEST_SUITE("adaptive max pooling with indices") {
             {"2d_nan", [](const Tensor& x) { return AdaptiveMaxPool2d(ExpandingArray<2>(2)).forward_with_indices(x); }},
         };
         CHECK(pools.size() == fixture.size());
-        for (const auto& [name, pool] : pools) {
+        for (const auto& entry : pools) {
+            const std::string& name = entry.first;
+            const auto& pool = entry.second;
             CAPTURE(name);
             const auto& c = fixture.at(name);
             const Tensor x = lazynn::testing::typed_fixture_tensor(c.at("input")).requires_grad_();
