@@ -191,14 +191,15 @@ Module::~Module() {
 }
 
 std::unique_ptr<Module> Module::clone() const {
-    const std::string own_type = without_scopes(class_name(typeid(*this)));
     if (clone_copy_ == nullptr) {
+        const std::string own_type = without_scopes(class_name(typeid(*this)));
         throw NotImplementedError("clone(): " + own_type + " does not record its type for copies; derive it from " +
                                   "lazynn::Cloneable<" + own_type + "> (or register it by value)");
     }
     // A class derived from a recorded one without recording itself would be copied as that base:
     // its overrides silently lost.
     if (*clone_type_ != typeid(*this)) {
+        const std::string own_type = without_scopes(class_name(typeid(*this)));
         throw NotImplementedError("clone(): " + own_type + " would be copied as its base " + class_name(*clone_type_) +
                                   "; derive it from lazynn::Cloneable<" + own_type + ", " + class_name(*clone_type_) +
                                   ">");
