@@ -5,6 +5,7 @@
 #include <lazynn/autocast.hpp>
 #include <lazynn/autograd.hpp>
 #include <lazynn/lazy.hpp>
+#include <lazynn/parametrize.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -84,6 +85,45 @@ std::string without_scopes(const std::string& full) {
     return last_scope == std::string::npos ? full : full.substr(last_scope + 2);
 }
 
+std::unique_ptr<Parameter> copy_owned(const Parameter& p) {
+    return std::make_unique<Parameter>(detail::deep_copy_tensor(p), p.defined() && p.requires_grad());
+}
+std::unique_ptr<Buffer> copy_owned(const Buffer& b) { return std::make_unique<Buffer>(detail::deep_copy_tensor(b)); }
+
+/// Same names in the same order; run-time entries are deep-copied, member slots stay pending
+/// until the members' own copy constructors fill them.
+template <class Slots>
+void copy_tensor_slots(const Slots& from, Slots& to) {
+    for (const auto& s : from) {
+        auto& slot = to.emplace_back();
+        slot.name = s.name;
+        slot.persistent = s.persistent;
+        if (s.owned) slot.owned = copy_owned(*s.owned);
+    }
+}
+
+/// Only owned entries move: members stay listed by the source, which remains a whole module.
+template <class Slots>
+void move_tensor_slots(Slots& from, Slots& to) {
+    for (auto& s : from) {
+        auto& slot = to.emplace_back();
+        slot.name = s.name;
+        slot.persistent = s.persistent;
+        slot.owned = std::move(s.owned);
+    }
+}
+
+/// The slot a copy left pending for member `name` in `slots` or `parametrized` (the same kind's
+/// parametrized slots), or null.
+template <class Slots>
+auto pending_slot(const std::string& name, Slots& slots, Slots& parametrized) -> decltype(&slots.front()) {
+    for (Slots* list : {&slots, &parametrized}) {
+        auto it = find_slot(*list, name);
+        if (it != list->end() && !it->member && !it->owned) return &*it;
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 // ---- construction, copy, destruction ----
@@ -114,19 +154,12 @@ Module::Module(const Module& other)
       clone_type_(other.clone_type_) {
     // Same names in the same order; run-time entries are deep-copied here, member slots stay
     // pending until the members' own copy constructors fill them.
-    for (const auto& s : other.registry_->params) {
-        auto& slot = registry_->params.emplace_back();
-        slot.name = s.name;
-        if (s.owned)
-            slot.owned = std::make_unique<Parameter>(detail::deep_copy_tensor(*s.owned),
-                                                     s.owned->defined() && s.owned->requires_grad());
-    }
-    for (const auto& s : other.registry_->buffers) {
-        auto& slot = registry_->buffers.emplace_back();
-        slot.name = s.name;
-        slot.persistent = s.persistent;
-        if (s.owned) slot.owned = std::make_unique<Buffer>(detail::deep_copy_tensor(*s.owned));
-    }
+    copy_tensor_slots(other.registry_->params, registry_->params);
+    copy_tensor_slots(other.registry_->buffers, registry_->buffers);
+    copy_tensor_slots(other.registry_->parametrized_params, registry_->parametrized_params);
+    copy_tensor_slots(other.registry_->parametrized_buffers, registry_->parametrized_buffers);
+    for (const auto& p : other.registry_->pending_parametrizations)
+        registry_->pending_parametrizations.push_back({p.name, p.parametrization->clone(), p.unsafe});
     for (const auto& s : other.registry_->children) {
         auto& slot = registry_->children.emplace_back();
         slot.name = s.name;
@@ -155,17 +188,11 @@ Module::Module(Module&& other) noexcept
       clone_type_(other.clone_type_),
       copies_made_(other.copies_made_.load()) {
     // NOLINTEND(performance-move-constructor-init)
-    for (auto& s : other.registry_->params) {
-        auto& slot = registry_->params.emplace_back();
-        slot.name = s.name;
-        slot.owned = std::move(s.owned);
-    }
-    for (auto& s : other.registry_->buffers) {
-        auto& slot = registry_->buffers.emplace_back();
-        slot.name = s.name;
-        slot.persistent = s.persistent;
-        slot.owned = std::move(s.owned);
-    }
+    move_tensor_slots(other.registry_->params, registry_->params);
+    move_tensor_slots(other.registry_->buffers, registry_->buffers);
+    move_tensor_slots(other.registry_->parametrized_params, registry_->parametrized_params);
+    move_tensor_slots(other.registry_->parametrized_buffers, registry_->parametrized_buffers);
+    registry_->pending_parametrizations = std::move(other.registry_->pending_parametrizations);
     for (auto& s : other.registry_->children) {
         auto& slot = registry_->children.emplace_back();
         slot.name = s.name;
@@ -182,11 +209,15 @@ Module::~Module() {
     detail::drop_copy_links(this);
     if (parent_) parent_->release_member(*this);
     // Members of derived classes are gone already; owned entries die with the registry.
-    for (auto& s : registry_->params) {
-        if (s.owned) s.owned->owner_ = nullptr;
+    for (auto* slots : {&registry_->params, &registry_->parametrized_params}) {
+        for (auto& s : *slots) {
+            if (s.owned) s.owned->owner_ = nullptr;
+        }
     }
-    for (auto& s : registry_->buffers) {
-        if (s.owned) s.owned->owner_ = nullptr;
+    for (auto* slots : {&registry_->buffers, &registry_->parametrized_buffers}) {
+        for (auto& s : *slots) {
+            if (s.owned) s.owned->owner_ = nullptr;
+        }
     }
 }
 
@@ -214,8 +245,8 @@ void Module::adopt_member(Parameter& p, const std::string& name) {
     (void)seed();  // a module with parameters owns a seed from its first one on (decision 5)
     auto& r = *registry_;
     auto it = find_slot(r.params, name);
-    if (it != r.params.end() && !it->member && !it->owned) {
-        it->member = &p;  // filling the slot a copy left pending
+    if (auto* pending = pending_slot(name, r.params, r.parametrized_params)) {
+        pending->member = &p;  // filling the slot a copy left pending
     } else {
         if (it != r.params.end() || find_slot(r.buffers, name) != r.buffers.end() ||
             find_slot(r.children, name) != r.children.end()) {
@@ -231,9 +262,9 @@ void Module::adopt_member(Buffer& b, const std::string& name) {
     check_name(name, "buffer");
     auto& r = *registry_;
     auto it = find_slot(r.buffers, name);
-    if (it != r.buffers.end() && !it->member && !it->owned) {
-        it->member = &b;
-        it->persistent = b.persistent_;
+    if (auto* pending = pending_slot(name, r.buffers, r.parametrized_buffers)) {
+        pending->member = &b;
+        pending->persistent = b.persistent_;
     } else {
         if (it != r.buffers.end() || find_slot(r.params, name) != r.params.end() ||
             find_slot(r.children, name) != r.children.end()) {
@@ -269,9 +300,11 @@ void Module::register_with(Module* parent, const std::string& name) {
 
 void Module::release_member(const Parameter& p) {
     std::erase_if(registry_->params, [&](const auto& s) { return s.member == &p; });
+    std::erase_if(registry_->parametrized_params, [&](const auto& s) { return s.member == &p; });
 }
 void Module::release_member(const Buffer& b) {
     std::erase_if(registry_->buffers, [&](const auto& s) { return s.member == &b; });
+    std::erase_if(registry_->parametrized_buffers, [&](const auto& s) { return s.member == &b; });
 }
 void Module::release_member(const Module& m) {
     std::erase_if(registry_->children, [&](const auto& s) { return s.member == &m; });
@@ -539,19 +572,23 @@ std::vector<Tensor> Module::call(const std::vector<Tensor>& inputs) {
 }
 
 std::optional<std::vector<Tensor>> Module::run_pre_hooks(const std::vector<Tensor>& inputs) {
-    if (pre_hooks_.empty()) return std::nullopt;
-    const auto snapshot = pre_hooks_;  // hooks may remove themselves (the lazy hook does)
     std::optional<std::vector<Tensor>> replaced;
-    for (const auto& h : snapshot) {
-        std::optional<std::vector<Tensor>> result = h.fn(*this, replaced ? *replaced : inputs);
-        if (!result) continue;
-        if (result->size() != inputs.size()) {
-            throw ValueError(name() + ": a forward pre-hook returned " + std::to_string(result->size()) +
-                             " inputs, but the module is called with " + std::to_string(inputs.size()) +
-                             "; return them all (std::optional<std::vector<Tensor>>) or std::nullopt to keep them");
+    if (!pre_hooks_.empty()) {
+        const auto snapshot = pre_hooks_;  // hooks may remove themselves (the lazy hook does)
+        for (const auto& h : snapshot) {
+            std::optional<std::vector<Tensor>> result = h.fn(*this, replaced ? *replaced : inputs);
+            if (!result) continue;
+            if (result->size() != inputs.size()) {
+                throw ValueError(name() + ": a forward pre-hook returned " + std::to_string(result->size()) +
+                                 " inputs, but the module is called with " + std::to_string(inputs.size()) +
+                                 "; return them all (std::optional<std::vector<Tensor>>) or std::nullopt to keep them");
+            }
+            replaced = std::move(result);
         }
-        replaced = std::move(result);
     }
+    // Parametrized tensors are computed for the call after the pre-hooks, so a lazy module has
+    // materialised (and a pending parametrization can attach) by then.
+    if (registry_->has_parametrizations()) detail::ParametrizeAccess::refresh(*this);
     return replaced;
 }
 
@@ -739,11 +776,23 @@ void Module::initialize(const Tensor& sample) {
 void Module::dry_run(const std::function<void()>& pass) {
     // A dry run only materialises: everything else it could change is put back, on failure too.
     struct Restore {
+        Module* root = nullptr;
         std::vector<std::pair<Module*, bool>> modes;
         std::vector<std::pair<Tensor, Tensor>> buffers;  // (the buffer, a copy of its values)
         Generator generator = default_generator();
         ~Restore() {
             for (auto [m, training] : modes) m->training_ = training;
+            // Modules the run created (a parametrization attached after materialising) take their
+            // parent's restored mode, as if they had been there before the run's eval().
+            const std::function<void(Module&)> inherit = [&](Module& parent) {
+                for (Module* child : parent.children()) {
+                    const bool known = std::any_of(modes.begin(), modes.end(),
+                                                   [child](const auto& entry) { return entry.first == child; });
+                    if (!known) child->training_ = parent.training_;
+                    inherit(*child);
+                }
+            };
+            inherit(*root);
             NoGradGuard no_grad;
             for (auto& [b, saved] : buffers) {
                 try {
@@ -754,6 +803,7 @@ void Module::dry_run(const std::function<void()>& pass) {
             default_generator() = generator;
         }
     } restore;
+    restore.root = this;
     for (auto& [path, m] : named_modules()) restore.modes.emplace_back(m, m->training_);
     {
         NoGradGuard no_grad;

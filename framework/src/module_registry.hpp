@@ -30,6 +30,24 @@ struct Module::Registry {
     std::vector<Slot<Parameter>> params;
     std::vector<Slot<Buffer>> buffers;
     std::vector<Slot<Module>> children;
+
+    // Tensors a parametrization computes (<lazynn/parametrize.hpp>): their slots move here, out of
+    // every traversal and of state_dict(), while `parametrizations.<name>` holds the originals; the
+    // member objects stay where the module's forward reads them.
+    std::vector<Slot<Parameter>> parametrized_params;
+    std::vector<Slot<Buffer>> parametrized_buffers;
+    // Parametrizations registered on a tensor still uninitialised: applied in order on the first
+    // call after it materialises (docs/design.md, decision 25).
+    struct PendingParametrization {
+        std::string name;
+        std::unique_ptr<Module> parametrization;
+        bool unsafe = false;
+    };
+    std::vector<PendingParametrization> pending_parametrizations;
+
+    bool has_parametrizations() const {
+        return !parametrized_params.empty() || !parametrized_buffers.empty() || !pending_parametrizations.empty();
+    }
 };
 
 namespace detail {

@@ -2,6 +2,7 @@
 #include <lazynn/nn/container.hpp>
 #include <lazynn/nn/fusion.hpp>
 #include <lazynn/autograd.hpp>
+#include <lazynn/parametrize.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -39,9 +40,11 @@ Sequential& Sequential::push_back(std::unique_ptr<Module> module) {
 
 namespace {
 
-/// A module that Sequential may run inside a fused pass: materialised, and no hook would see the
-/// intermediate tensor.
-bool unhooked(const Module& m) { return !m.num_forward_hooks() && !m.num_forward_pre_hooks() && !m.is_lazy(); }
+/// A module that Sequential may run inside a fused pass: materialised, no hook would see the
+/// intermediate tensor, and no parametrized tensor needs computing for the call.
+bool unhooked(const Module& m) {
+    return !m.num_forward_hooks() && !m.num_forward_pre_hooks() && !m.is_lazy() && !parametrize::is_parametrized(m);
+}
 
 /// Exactly a ReLU (a subclass may compute something else), which the fusing layers apply themselves.
 bool is_plain_relu(const Module& m) { return typeid(m) == typeid(ReLU); }

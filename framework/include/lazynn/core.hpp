@@ -19,6 +19,7 @@
 #include <lazynn/ops/normalization.hpp>
 #include <lazynn/ops/pooling.hpp>
 #include <lazynn/ordered_dict.hpp>
+#include <lazynn/parametrize.hpp>
 #include <lazynn/parameter.hpp>
 #include <lazynn/random.hpp>
 #include <lazynn/shape.hpp>

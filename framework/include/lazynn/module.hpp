@@ -50,6 +50,7 @@ class Module;
 namespace detail {
 template <class Copy, class Self>
 class CloneRecord;
+struct ParametrizeAccess;
 }  // namespace detail
 
 using StateDict = OrderedDict<Tensor>;
@@ -389,6 +390,9 @@ private:
     // The lazy life cycle renames the module, removes its own hooks and materialises registry
     // entries from a checkpoint; Module itself keeps no lazy state (docs/design.md).
     friend class LazyModule;
+    // Parametrizations (<lazynn/parametrize.hpp>) move a tensor's slot out of the traversals and
+    // compute its value on every call.
+    friend struct detail::ParametrizeAccess;
     template <class Copy, class Self>
     friend class detail::CloneRecord;
 

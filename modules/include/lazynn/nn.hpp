@@ -15,6 +15,7 @@
 #include <lazynn/nn/linear.hpp>
 #include <lazynn/nn/loss.hpp>
 #include <lazynn/nn/normalization.hpp>
+#include <lazynn/nn/parametrizations.hpp>
 #include <lazynn/nn/pooling.hpp>
 #include <lazynn/nn/rnn.hpp>
 #include <lazynn/nn/shape_layers.hpp>
