@@ -1,6 +1,6 @@
 #pragma once
 // All optimizers (one per header: sgd.hpp, adam.hpp, adamax.hpp, nadam.hpp, radam.hpp,
-// rmsprop.hpp, adagrad.hpp, adadelta.hpp, rprop.hpp, asgd.hpp), with PyTorch's defaults and
+// rmsprop.hpp, adagrad.hpp, adadelta.hpp, rprop.hpp, asgd.hpp, lbfgs.hpp), with PyTorch's defaults and
 // update rules.
 // Options take the learning rate in the constructor and the rest through fluent setters:
 //     optim::SGD sgd(model.parameters(), optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
@@ -13,5 +13,6 @@
 #include <lazynn/optim/rmsprop.hpp>
 #include <lazynn/optim/adagrad.hpp>
 #include <lazynn/optim/adadelta.hpp>
+#include <lazynn/optim/lbfgs.hpp>
 #include <lazynn/optim/rprop.hpp>
 #include <lazynn/optim/asgd.hpp>
