@@ -2,7 +2,7 @@
 // Stateless forms of the layers (PyTorch's torch.nn.functional): every nn::functional op is
 // reachable from this header, except the options forms beside their layers' options in
 // nn/fold.hpp (unfold, fold), nn/unpool.hpp (max_unpool1d/2d/3d), nn/pooling.hpp (lp_pool1d,
-// lp_pool2d) and nn/shape_layers.hpp (adaptive_max_pool1d/2d/3d, adaptive_max_pool_with_indices),
+// lp_pool2d) and nn/shape_layers.hpp (interpolate, adaptive_max_pool1d/2d/3d, adaptive_max_pool_with_indices),
 // which <lazynn/nn.hpp> has.
 //   here:                 linear, linear_relu, dropout, relu, gelu
 //   the core's ops:       conv2d, conv2d_relu, conv3d, conv_transpose2d, conv_transpose3d, pad,
@@ -17,7 +17,7 @@
 //                         margin_ranking_loss, triplet_margin_loss, triplet_margin_with_distance_loss,
 //                         poisson_nll_loss, gaussian_nll_loss, hinge_embedding_loss,
 //                         soft_margin_loss, multi_margin_loss, multilabel_margin_loss,
-//                         multilabel_soft_margin_loss
+//                         multilabel_soft_margin_loss, ctc_loss
 //   distances (nn/distance.hpp): cosine_similarity, pairwise_distance
 // Softmax, log_softmax and the other element-wise functions are Tensor methods (tensor.hpp).
 

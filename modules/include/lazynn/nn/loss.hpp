@@ -105,6 +105,23 @@ Tensor triplet_margin_with_distance_loss(const Tensor& anchor, const Tensor& pos
                                          const DistanceFunction& distance_function = {}, double margin = 1.0,
                                          bool swap = false, Reduction reduction = Reduction::Mean);
 
+/// Connectionist temporal classification (Graves et al., 2006): the negative log-likelihood of each
+/// target sequence summed over every alignment of it (labels with blanks and repeats) to the
+/// input's time steps, by the alpha/beta recursions in log space. 'mean' divides each loss by its
+/// target length (at least 1) and averages over the batch, as PyTorch does; an impossible alignment
+/// (an input too short) gives inf and NaN gradients, or 0 and no gradient with `zero_infinity`.
+/// The gradient with respect to log_probs is the true one (PyTorch's adds exp(log_probs) times the
+/// output gradient, which cancels behind log_softmax; docs/layers.md).
+///   requires: int64 targets in [0, C) and never `blank`, 0 <= input_lengths <= T,
+///             target_lengths >= 0 and within the padded row (ValueError, IndexError, ShapeError or
+///             DtypeError naming the sample otherwise: PyTorch's CPU kernel reads out of bounds).
+/// Shapes: log_probs [T, N, C] (or [T, C]), targets [N, S] padded or [sum(target_lengths)]
+///         (or [S]), input_lengths and target_lengths int64 [N] (or 0-dim) -> scalar, or [N] with
+///         Reduction::None
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, std::int64_t blank = 0, Reduction reduction = Reduction::Mean,
+                bool zero_infinity = false);
+
 }  // namespace functional
 
 /// A two-input loss module: forward(input, target). Not usable inside Sequential (two inputs).
@@ -630,6 +647,37 @@ public:
 
 private:
     MultiLabelSoftMarginLossOptions options_;
+};
+
+struct CTCLossOptions {
+    LAZYNN_ARG(std::int64_t, blank) = 0;
+    LAZYNN_ARG(Reduction, reduction) = Reduction::Mean;
+    /// Infinite losses (impossible alignments) become 0, with no gradient.
+    LAZYNN_ARG(bool, zero_infinity) = false;
+};
+
+/// The CTC loss of log-probabilities against unaligned target sequences (functional::ctc_loss).
+///
+/// Example:
+///     nn::CTCLoss criterion(nn::CTCLossOptions().blank(0));
+///     Tensor loss = criterion(logits.log_softmax(2), targets, input_lengths, target_lengths);
+class CTCLoss : public Module {
+    LAZYNN_MODULE(CTCLoss)
+public:
+    explicit CTCLoss(CTCLossOptions options = {}) : options_(options) { set_name("CTCLoss"); }
+    /// Shapes: log_probs [T, N, C] (or [T, C]), targets [N, S] or [sum(target_lengths)] int64,
+    /// input_lengths [N], target_lengths [N] int64 -> scalar, or [N] with Reduction::None
+    Tensor operator()(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                      const Tensor& target_lengths) {
+        return call_with_hooks({log_probs, targets, input_lengths, target_lengths}, [&](const std::vector<Tensor>& in) {
+            return functional::ctc_loss(in[0], in[1], in[2], in[3], options_.blank(), options_.reduction(),
+                                        options_.zero_infinity());
+        });
+    }
+    const CTCLossOptions& options() const { return options_; }
+
+private:
+    CTCLossOptions options_;
 };
 
 struct TripletMarginWithDistanceLossOptions {
