@@ -50,14 +50,35 @@ TEST_SUITE("options convention") {
                                         "either size or scale_factor should be defined");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).size(UpsampleSize{4, 4})),
                                         ValueError, "only one of size or scale_factor should be defined");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bicubic)),
-                                        ValueError, "mode 'bicubic' is not implemented");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(Upsample(UpsampleOptions().scale_factor(2.0).align_corners(false)), ValueError,
                                         "align_corners option can only be set with the interpolating modes");
-        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
-            Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bilinear).align_corners(true)), ValueError,
-            "align_corners=True is not implemented");
         CHECK_NOTHROW(Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bilinear).align_corners(false)));
+        // Each interpolating mode takes its own rank, PyTorch's message otherwise.
+        Upsample bicubic(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Bicubic));
+        CHECK_THROWS_WITH_AS(
+            bicubic(ones({1, 2, 3})),
+            "Input Error: Only 3D, 4D and 5D input Tensors supported (got 3D) for the modes: nearest | "
+            "linear | bilinear | bicubic | trilinear (got bicubic)",
+            NotImplementedError);
+        CHECK_THROWS_WITH_AS(
+            Upsample(UpsampleOptions().scale_factor(2.0).mode(UpsampleMode::Linear))(ones({1, 2, 3, 4})),
+            "Got 4D input, but linear mode needs 3D input", NotImplementedError);
+        CHECK_THROWS_WITH_AS(
+            Upsample(UpsampleOptions().size(UpsampleSize{3, 4}))(ones({1, 2, 3})),
+            "Input and output must have the same number of spatial dimensions, but got input with "
+            "spatial dimensions of [3] and output size of [3, 4]. Please provide input tensor in (N, C, "
+            "d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.",
+            ValueError);
+        CHECK(Upsample(UpsampleOptions().size(UpsampleSize{5}))(ones({1, 2, 3, 3})).shape() == Shape{1, 2, 5, 5});
+        // A strided input gives what its contiguous copy gives, in every mode.
+        const Tensor wide = randn({1, 3, 4, 5}).transpose(2, 3);
+        for (const UpsampleMode mode : {UpsampleMode::Nearest, UpsampleMode::Bilinear, UpsampleMode::Bicubic}) {
+            Upsample resize(UpsampleOptions().size(UpsampleSize{6, 3}).mode(mode));
+            CHECK(allclose(resize(wide), resize(wide.contiguous())));
+        }
+        CHECK(
+            Upsample(UpsampleOptions().size(UpsampleSize{5}).mode(UpsampleMode::Bilinear).align_corners(true)).str() ==
+            "Upsample(size=5, mode=bilinear)");
     }
 
     TEST_CASE("dropout, flatten and unflatten options") {

@@ -4,6 +4,7 @@
 #include <lazynn/nn/functional.hpp>
 #include <lazynn/nn/shape_layers.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
@@ -151,66 +152,162 @@ const char* upsample_mode_name(UpsampleMode mode) {
     return "?";
 }
 
-Upsample::Upsample(UpsampleOptions options) : options_(std::move(options)) {
-    set_name("Upsample");
-    const UpsampleMode mode = options_.mode();
-    if (mode != UpsampleMode::Nearest && mode != UpsampleMode::Bilinear) {
-        throw ValueError(std::string("Upsample: mode '") + upsample_mode_name(mode) +
-                         "' is not implemented (nearest, bilinear)");
+namespace {
+
+/// The input rank each mode takes (nearest: any of 3, 4, 5).
+std::int64_t mode_rank(UpsampleMode mode) {
+    switch (mode) {
+        case UpsampleMode::Linear:
+            return 3;
+        case UpsampleMode::Bilinear:
+        case UpsampleMode::Bicubic:
+            return 4;
+        case UpsampleMode::Trilinear:
+            return 5;
+        case UpsampleMode::Nearest:
+            return 0;
     }
-    if (options_.align_corners() && mode == UpsampleMode::Nearest) {
+    return 0;
+}
+
+/// PyTorch's source-coordinate scale for one dimension (area_pixel_compute_scale): with
+/// align_corners the corners map onto each other; otherwise the user's 1 / scale_factor when
+/// given, else in / out.
+double source_scale(std::int64_t in, std::int64_t out, bool align_corners, double factor) {
+    if (align_corners) return out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
+    return factor > 0 ? 1.0 / factor : static_cast<double>(in) / static_cast<double>(out);
+}
+
+/// The [out, in] matrix that interpolates one dimension: linear (two taps) or cubic (four taps,
+/// Keys' kernel with A = -0.75, indices clamped to the edge), as PyTorch's kernels weight them.
+Tensor interpolation_matrix(std::int64_t out, std::int64_t in, double scale, bool align_corners, bool cubic,
+                            Dtype dtype) {
+    std::vector<double> m(static_cast<std::size_t>(out * in), 0.0);
+    const auto add = [&](std::int64_t row, std::int64_t col, double weight) {
+        const std::int64_t clamped = std::clamp<std::int64_t>(col, 0, in - 1);
+        m[static_cast<std::size_t>(row * in + clamped)] += weight;
+    };
+    for (std::int64_t i = 0; i < out; ++i) {
+        const double dst = static_cast<double>(i);
+        double src = align_corners ? scale * dst : scale * (dst + 0.5) - 0.5;
+        if (!cubic) {
+            src = std::max(src, 0.0);  // linear clamps the coordinate; cubic clamps the taps
+            const auto i0 = std::min(static_cast<std::int64_t>(src), in - 1);
+            const std::int64_t i1 = i0 < in - 1 ? i0 + 1 : i0;
+            const double lambda = src - static_cast<double>(i0);
+            add(i, i0, 1.0 - lambda);
+            add(i, i1, lambda);
+            continue;
+        }
+        const auto i0 = static_cast<std::int64_t>(std::floor(src));
+        const double t = src - static_cast<double>(i0);
+        constexpr double A = -0.75;
+        const auto near = [](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };       // |x| <= 1
+        const auto far = [](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };  // 1 < |x| < 2
+        add(i, i0 - 1, far(t + 1));
+        add(i, i0, near(t));
+        add(i, i0 + 1, near(1 - t));
+        add(i, i0 + 2, far(2 - t));
+    }
+    return tensor(m, {out, in}, kFloat64).to(dtype);
+}
+
+void check_interpolate_options(const UpsampleOptions& options, const char* who) {
+    const UpsampleMode mode = options.mode();
+    if (options.align_corners() && mode == UpsampleMode::Nearest) {
         // PyTorch's rule: align_corners only has a meaning for the interpolating modes.
         throw ValueError(
             "align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | "
             "trilinear");
     }
-    if (options_.align_corners().value_or(false)) throw ValueError("Upsample: align_corners=True is not implemented");
-    if (options_.size() && options_.scale_factor())
-        throw ValueError("Upsample: only one of size or scale_factor should be defined");
-    if (!options_.size() && !options_.scale_factor())
-        throw ValueError("Upsample: either size or scale_factor should be defined");
-    if (options_.scale_factor() && !(*options_.scale_factor() > 0)) {
-        throw ValueError("Upsample: scale_factor must be positive, got " +
-                         detail::python_float(*options_.scale_factor()));
+    if (options.size() && options.scale_factor())
+        throw ValueError(std::string(who) + ": only one of size or scale_factor should be defined");
+    if (!options.size() && !options.scale_factor())
+        throw ValueError(std::string(who) + ": either size or scale_factor should be defined");
+    if (options.scale_factor() && !(*options.scale_factor() > 0)) {
+        throw ValueError(std::string(who) + ": scale_factor must be positive, got " +
+                         detail::python_float(*options.scale_factor()));
+    }
+    if (options.size()) {
+        const auto& size = *options.size();
+        if (size.empty() || size.size() > 3)
+            throw ValueError(std::string(who) + ": size must hold 1 to 3 values, got " + std::to_string(size.size()));
+        for (const std::int64_t s : size) {
+            if (s <= 0) throw ValueError(std::string(who) + ": size must be positive, got " + std::to_string(s));
+        }
     }
 }
 
-Tensor Upsample::forward(const Tensor& input) {
-    if (input.dim() != 4)
-        throw ShapeError("Upsample: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
-    const std::int64_t h = input.size(2), w = input.size(3);
-    const double factor = options_.scale_factor().value_or(0.0);
-    const UpsampleSize size = options_.size().value_or(UpsampleSize{0, 0});
-    const std::int64_t oh =
-        factor > 0 ? static_cast<std::int64_t>(std::floor(static_cast<double>(h) * factor)) : size[0];
-    const std::int64_t ow =
-        factor > 0 ? static_cast<std::int64_t>(std::floor(static_cast<double>(w) * factor)) : size[1];
-    // Source coordinates use the scale the user gave (PyTorch's rule), else in/out.
-    const double sh = factor > 0 ? 1.0 / factor : static_cast<double>(h) / static_cast<double>(oh);
-    const double sw = factor > 0 ? 1.0 / factor : static_cast<double>(w) / static_cast<double>(ow);
-    if (options_.mode() == UpsampleMode::Nearest) {
-        auto index = [](std::int64_t out, std::int64_t in, double scale) {
-            std::vector<std::int64_t> idx;
-            for (std::int64_t i = 0; i < out; ++i)
-                idx.push_back(std::min(static_cast<std::int64_t>(std::floor(static_cast<double>(i) * scale)), in - 1));
-            return tensor(idx, {out});
-        };
-        return input.index_select(2, index(oh, h, sh)).index_select(3, index(ow, w, sw));
+}  // namespace
+
+Upsample::Upsample(UpsampleOptions options) : options_(std::move(options)) {
+    set_name("Upsample");
+    check_interpolate_options(options_, "Upsample");
+}
+
+Tensor Upsample::forward(const Tensor& input) { return functional::interpolate(input, options_); }
+
+Tensor functional::interpolate(const Tensor& input, const UpsampleOptions& options) {
+    check_interpolate_options(options, "interpolate");
+    const UpsampleMode mode = options.mode();
+    const std::int64_t rank = input.dim();
+    // PyTorch names the rank a linear mode needs, but not bicubic's (its generic message).
+    if (rank < 3 || rank > 5 || (mode == UpsampleMode::Bicubic && rank != 4)) {
+        throw NotImplementedError("Input Error: Only 3D, 4D and 5D input Tensors supported (got " +
+                                  std::to_string(rank) +
+                                  "D) for the modes: nearest | linear | bilinear | bicubic | "
+                                  "trilinear (got " +
+                                  upsample_mode_name(mode) + ")");
     }
-    // Bilinear with align_corners=False as two interpolation matrices: out = A_h x A_w^T.
-    auto matrix = [&](std::int64_t out, std::int64_t in, double scale) {
-        std::vector<double> m(static_cast<std::size_t>(out * in), 0.0);
-        for (std::int64_t i = 0; i < out; ++i) {
-            const double src = std::max((static_cast<double>(i) + 0.5) * scale - 0.5, 0.0);
-            const auto i0 = std::min(static_cast<std::int64_t>(std::floor(src)), in - 1);
-            const std::int64_t i1 = std::min(i0 + 1, in - 1);
-            const double frac = src - static_cast<double>(i0);
-            m[static_cast<std::size_t>(i * in + i0)] += 1.0 - frac;
-            m[static_cast<std::size_t>(i * in + i1)] += frac;
+    if (const std::int64_t needed = mode_rank(mode); needed != 0 && needed != rank) {
+        throw NotImplementedError("Got " + std::to_string(rank) + "D input, but " + upsample_mode_name(mode) +
+                                  " mode needs " + std::to_string(needed) + "D input");
+    }
+    if (!input.is_floating_point())
+        throw DtypeError("interpolate: expected a floating point input, got " + dtype_name(input.dtype()));
+    const std::int64_t spatial = rank - 2;
+    const double factor = options.scale_factor().value_or(0.0);
+    std::vector<std::int64_t> out_size(static_cast<std::size_t>(spatial));
+    if (options.size()) {
+        const auto& size = *options.size();
+        if (size.size() != 1 && static_cast<std::int64_t>(size.size()) != spatial) {
+            throw ValueError(
+                "Input and output must have the same number of spatial dimensions, but got input with "
+                "spatial dimensions of " +
+                shape_to_list(Shape(input.shape().begin() + 2, input.shape().end())) + " and output size of " +
+                shape_to_list(size) +
+                ". Please provide input tensor in (N, C, d1, d2, ...,dK) format and output size in "
+                "(o1, o2, ...,oK) format.");
         }
-        return tensor(m, {out, in}, kFloat64).to(input.dtype());
-    };
-    return matrix(oh, h, sh).matmul(input).matmul(matrix(ow, w, sw).t());
+        for (std::int64_t k = 0; k < spatial; ++k) out_size[k] = size.size() == 1 ? size[0] : size[k];
+    } else {
+        for (std::int64_t k = 0; k < spatial; ++k)
+            out_size[k] = static_cast<std::int64_t>(std::floor(static_cast<double>(input.size(k + 2)) * factor));
+    }
+    const bool align_corners = options.align_corners().value_or(false);
+    Tensor x = input;
+    for (std::int64_t k = 0; k < spatial; ++k) {
+        const std::int64_t dim = k + 2;
+        const std::int64_t in = input.size(dim), out = out_size[static_cast<std::size_t>(k)];
+        if (in <= 0 || out <= 0) {
+            throw ValueError("interpolate: input and output sizes should be greater than 0, but got input " +
+                             shape_to_list(input.shape()) + " and output " + shape_to_list(out_size));
+        }
+        if (mode == UpsampleMode::Nearest) {
+            // PyTorch's nearest: floor(i * scale), clamped to the last element.
+            const double scale = factor > 0 ? 1.0 / factor : static_cast<double>(in) / static_cast<double>(out);
+            std::vector<std::int64_t> index(static_cast<std::size_t>(out));
+            for (std::int64_t i = 0; i < out; ++i)
+                index[i] = std::min(static_cast<std::int64_t>(std::floor(static_cast<double>(i) * scale)), in - 1);
+            x = x.index_select(dim, tensor(index, {out}));
+            continue;
+        }
+        // One dimension at a time: [..., in] times the matrix's transpose gives [..., out].
+        const Tensor m = interpolation_matrix(out, in, source_scale(in, out, align_corners, factor), align_corners,
+                                              mode == UpsampleMode::Bicubic, x.dtype());
+        x = x.transpose(dim, -1).matmul(m.t()).transpose(dim, -1);
+    }
+    return x;
 }
 
 std::string Upsample::extra_repr() const {
@@ -218,7 +315,12 @@ std::string Upsample::extra_repr() const {
     if (options_.scale_factor())
         return "scale_factor=" + detail::python_float(*options_.scale_factor()) + ", mode=" + mode;
     const auto& size = *options_.size();
-    return "size=(" + std::to_string(size[0]) + ", " + std::to_string(size[1]) + "), mode=" + mode;
+    std::string s = size.size() == 1 ? std::to_string(size[0]) : "(";
+    if (size.size() > 1) {
+        for (std::size_t i = 0; i < size.size(); ++i) s += (i ? ", " : "") + std::to_string(size[i]);
+        s += ")";
+    }
+    return "size=" + s + ", mode=" + mode;
 }
 
 template <std::size_t N>

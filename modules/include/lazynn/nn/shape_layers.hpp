@@ -1,6 +1,6 @@
 #pragma once
 // Layers that rearrange or resample: Unflatten, PixelShuffle, PixelUnshuffle, ChannelShuffle, ZeroPad2d, ConstantPad1d/2d,
-// Upsample (nearest, bilinear), AdaptiveMaxPool1d/2d/3d. (The channel dropouts moved to
+// Upsample (nearest, linear, bilinear, bicubic, trilinear) and interpolate, AdaptiveMaxPool1d/2d/3d. (The channel dropouts moved to
 // dropout.hpp, which this header still includes.)
 
 #include <lazynn/arg.hpp>
@@ -182,39 +182,44 @@ public:
     std::string extra_repr() const override;
 };
 
-/// PyTorch's interpolation modes; Upsample implements Nearest and Bilinear (the others throw
-/// ValueError naming the mode).
+/// PyTorch's interpolation modes: Nearest (3-, 4- or 5-d input), Linear (3-d), Bilinear and
+/// Bicubic (4-d), Trilinear (5-d).
 enum class UpsampleMode { Nearest, Linear, Bilinear, Bicubic, Trilinear };
 
 /// PyTorch's name of a mode ("nearest", "bilinear", ...).
 const char* upsample_mode_name(UpsampleMode mode);
 
-/// An Upsample output size [H', W'].
-using UpsampleSize = std::array<std::int64_t, 2>;
+/// An Upsample output size: one value per spatial dimension, or one for all (PyTorch's int size).
+using UpsampleSize = std::vector<std::int64_t>;
 
-/// Exactly one of size and scale_factor must be set.
+/// Exactly one of size and scale_factor must be set (PyTorch's Upsample / F.interpolate).
 struct UpsampleOptions {
-    /// The output [H', W'].
+    /// The output's spatial sizes ([L'], [H', W'] or [D', H', W'], or one value for all).
     LAZYNN_ARG(std::optional<UpsampleSize>, size);
-    /// H' = floor(H * scale_factor), W' likewise.
+    /// Each spatial size times scale_factor, rounded down; source coordinates use 1 / scale_factor
+    /// (PyTorch's rule). One factor for every dimension (PyTorch's tuple of factors is not taken).
     LAZYNN_ARG(std::optional<double>, scale_factor);
     LAZYNN_ARG(UpsampleMode, mode) = UpsampleMode::Nearest;
-    /// Linear modes only; unset means false. Only false is implemented.
+    /// The interpolating modes only (ValueError for Nearest); unset means false. With true the
+    /// corner pixels' centres map onto each other.
     LAZYNN_ARG(std::optional<bool>, align_corners);
 };
 
-/// Resizes the last two dims by nearest-neighbour or bilinear (align_corners=False) interpolation.
-/// Throws ValueError for an unsupported mode or align_corners, or unless exactly one of size and
-/// scale_factor is given.
+/// Resizes the spatial dims by nearest-neighbour, (bi/tri)linear or bicubic interpolation
+/// (functional::interpolate, PyTorch's kernels' weights: bicubic is Keys' cubic with A = -0.75 and
+/// the taps clamped to the edge). Throws ValueError unless exactly one of size and scale_factor is
+/// given, or for align_corners with Nearest; NotImplementedError for an input rank the mode does
+/// not take, with PyTorch's messages.
 ///
 /// Example:
 ///     nn::Upsample up(nn::UpsampleOptions().scale_factor(2.0).mode(nn::UpsampleMode::Bilinear));
 ///     nn::Upsample to(nn::UpsampleOptions().size(nn::UpsampleSize{5, 7}));
+///     nn::Upsample cubic(nn::UpsampleOptions().size(nn::UpsampleSize{64}).mode(nn::UpsampleMode::Bicubic).align_corners(true));
 class Upsample : public Module {
     LAZYNN_MODULE(Upsample)
 public:
     explicit Upsample(UpsampleOptions options);
-    /// Shapes: [N, C, H, W] -> [N, C, H', W']
+    /// Shapes: [N, C, *in] -> [N, C, *out], 1 to 3 spatial dims as the mode takes
     Tensor forward(const Tensor& input) override;
     std::string extra_repr() const override;
     const UpsampleOptions& options() const { return options_; }
@@ -224,6 +229,14 @@ private:
 };
 
 namespace functional {
+/// F.interpolate(input, size or scale_factor, mode, align_corners): what Upsample computes, one
+/// spatial dimension at a time (a gather for Nearest, an interpolation matrix otherwise, so the
+/// gradient is the matrices' transpose).
+///   requires: the options as Upsample checks them; a floating input of the mode's rank; size
+///             with one value or one per spatial dimension (ValueError, PyTorch's message).
+/// Shapes: [N, C, *in] -> [N, C, *out]
+Tensor interpolate(const Tensor& input, const UpsampleOptions& options);
+
 /// F.adaptive_max_pool{N}d(input, output_size, return_indices=True): the values and, for each,
 /// the flat index of its maximum within its plane (d * H * W + h * W + w), as PyTorch returns them
 /// and MaxUnpool takes them. A window's maximum is its first in scan order, or its last NaN.
