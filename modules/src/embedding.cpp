@@ -71,27 +71,35 @@ std::string norm_repr(const std::optional<double>& max_norm, double norm_type, b
     return s;
 }
 
+/// PyTorch's padding_idx rule for both classes: within [-num_embeddings, num_embeddings), a negative
+/// one counted from the end. `message` is each class's own wording of the error.
+void wrap_padding_idx(std::optional<std::int64_t>& padding_idx, std::int64_t num_embeddings, const char* message) {
+    if (!padding_idx) return;
+    if (*padding_idx >= num_embeddings || *padding_idx < -num_embeddings) throw ValueError(message);
+    if (*padding_idx < 0) *padding_idx += num_embeddings;
+}
+
+/// N(0, 1) rows from `generator`, the padding row zeroed (PyTorch's reset_parameters).
+void fill_table(Parameter& weight, Generator& generator, const std::optional<std::int64_t>& padding_idx) {
+    init::normal_(weight, 0.0, 1.0, generator);
+    if (padding_idx) {
+        NoGradGuard no_grad;
+        weight.select(0, *padding_idx).zero_();
+    }
+}
+
 }  // namespace
 
 Embedding::Embedding(EmbeddingOptions options) : options_(options) {
     set_name("Embedding");
-    auto& p = options_.padding_idx();
-    if (p) {
-        if (*p >= options_.num_embeddings() || *p < -options_.num_embeddings())
-            throw ValueError("Padding_idx must be within num_embeddings");
-        if (*p < 0) *p += options_.num_embeddings();
-    }
+    wrap_padding_idx(options_.padding_idx(), options_.num_embeddings(), "Padding_idx must be within num_embeddings");
     weight = Parameter(empty({options_.num_embeddings(), options_.embedding_dim()}));
     reset_parameters();
 }
 
 void Embedding::reset_parameters() {
     Generator gen = init_generator();
-    init::normal_(weight, 0.0, 1.0, gen);
-    if (options_.padding_idx()) {
-        NoGradGuard no_grad;
-        weight.select(0, *options_.padding_idx()).zero_();
-    }
+    fill_table(weight, gen, options_.padding_idx());
 }
 
 Tensor Embedding::forward(const Tensor& indices) {
@@ -120,11 +128,7 @@ std::string Embedding::extra_repr() const {
 
 EmbeddingBag::EmbeddingBag(EmbeddingBagOptions options) : options_(std::move(options)) {
     set_name("EmbeddingBag");
-    if (auto& pad = options_.padding_idx()) {
-        if (*pad >= options_.num_embeddings() || *pad < -options_.num_embeddings())
-            throw ValueError("padding_idx must be within num_embeddings");
-        if (*pad < 0) *pad += options_.num_embeddings();
-    }
+    wrap_padding_idx(options_.padding_idx(), options_.num_embeddings(), "padding_idx must be within num_embeddings");
     if (options_.scale_grad_by_freq() && options_.mode() == EmbeddingBagMode::Max) {
         throw ValueError(
             "EmbeddingBag: scale_grad_by_freq is not supported with mode='max' (PyTorch documents it as "
@@ -132,11 +136,7 @@ EmbeddingBag::EmbeddingBag(EmbeddingBagOptions options) : options_(std::move(opt
     }
     weight = Parameter(empty({options_.num_embeddings(), options_.embedding_dim()}));
     Generator gen = init_generator();
-    init::normal_(weight, 0.0, 1.0, gen);
-    if (options_.padding_idx()) {
-        NoGradGuard no_grad;
-        weight.select(0, *options_.padding_idx()).zero_();
-    }
+    fill_table(weight, gen, options_.padding_idx());
 }
 
 Tensor EmbeddingBag::bags(const Tensor& indices, const Tensor& offsets, const Tensor& per_sample_weights) {
