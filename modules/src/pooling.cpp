@@ -2,6 +2,7 @@
 // the core ops (lazynn/ops/pooling.hpp).
 #include <lazynn/nn/pooling.hpp>
 
+#include "pooling_rank.hpp"
 #include "python_repr.hpp"
 
 #include <cmath>
@@ -20,17 +21,12 @@ std::array<std::int64_t, 2> as2d(const ExpandingArray<N>& a, std::int64_t fill) 
 /// Runs a pooling function on inputs of rank N+1 (unbatched) or N+2, lifting 1-D to 2-D.
 template <std::size_t N, class Fn>
 Tensor pooled(const std::string& who, const Tensor& input, Fn fn) {
-    const auto rank = input.dim();
-    const auto batched = static_cast<std::int64_t>(N) + 2;
-    if (rank != batched && rank != batched - 1) {
-        throw ShapeError(who + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
-                         "D input, got " + shape_to_list(input.shape()));
-    }
-    Tensor x = rank == batched - 1 ? input.unsqueeze(0) : input;
+    const bool unbatched = detail::is_unbatched_pooling_input<N>(who, input);
+    Tensor x = unbatched ? input.unsqueeze(0) : input;
     if (N == 1) x = x.unsqueeze(2);
     Tensor y = fn(x);
     if (N == 1) y = y.squeeze(2);
-    return rank == batched - 1 ? y.squeeze(0) : y;
+    return unbatched ? y.squeeze(0) : y;
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+#include "pooling_rank.hpp"
 #include "python_repr.hpp"
 
 #include <lazynn/autograd.hpp>
@@ -326,11 +327,7 @@ std::string Upsample::extra_repr() const {
 template <std::size_t N>
 ValuesIndices functional::adaptive_max_pool_with_indices(const Tensor& input, const ExpandingArray<N>& output_size,
                                                          const std::string& who) {
-    const auto batched = static_cast<std::int64_t>(N) + 2;
-    if (input.dim() != batched && input.dim() != batched - 1) {
-        throw ShapeError(who + ": expected " + std::to_string(batched - 1) + "D or " + std::to_string(batched) +
-                         "D input, got " + shape_to_list(input.shape()));
-    }
+    (void)detail::is_unbatched_pooling_input<N>(who, input);
     if (!input.is_floating_point())
         throw DtypeError(who + ": expected a floating point input, got " + dtype_name(input.dtype()));
     const Shape& in_shape = input.shape();
