@@ -41,6 +41,14 @@ namespace {
 EmbeddingBagMode bag_mode(const std::string& mode) {
     return mode == "sum" ? EmbeddingBagMode::Sum : mode == "mean" ? EmbeddingBagMode::Mean : EmbeddingBagMode::Max;
 }
+
+/// Makes `table` (an Embedding or EmbeddingBag) float64 and loads the fixture case's PyTorch weight.
+void load_fixture_weight(Module& table, const nlohmann::json& c) {
+    table.to(kFloat64);
+    StateDict sd;
+    sd.insert("weight", fixture_tensor(c.at("weight")));
+    REQUIRE(table.load_state_dict(sd).ok());
+}
 }  // namespace
 
 TEST_SUITE("EmbeddingBag") {
@@ -50,10 +58,7 @@ TEST_SUITE("EmbeddingBag") {
             CAPTURE(mode);
             const auto& c = bags.at(mode);
             EmbeddingBag bag(7, 3, bag_mode(mode));
-            bag.to(kFloat64);
-            StateDict sd;
-            sd.insert("weight", fixture_tensor(c.at("weight")));
-            bag.load_state_dict(sd);
+            load_fixture_weight(bag, c);
             const Tensor out = bag.bags(tensor({1, 2, 4, 5, 4, 3, 2, 6}), tensor({0, 2, 2, 5}));
             check_close(out, fixture_tensor(c.at("output")), 1e-12, 1e-12);
             (out * fixture_tensor(c.at("seed"))).sum().backward();
@@ -75,10 +80,7 @@ TEST_SUITE("EmbeddingBag") {
             EmbeddingBag bag(EmbeddingBagOptions(7, 3).mode(bag_mode(mode)).padding_idx(2));
             CHECK(bag.weight.select(0, 2).abs().sum().item<double>() == 0);  // the padding row starts at zero
             CHECK(bag.str() == c.at("repr").get<std::string>());
-            bag.to(kFloat64);
-            StateDict sd;
-            sd.insert("weight", fixture_tensor(c.at("weight")));
-            bag.load_state_dict(sd);
+            load_fixture_weight(bag, c);
             Tensor psw;
             if (!c.at("per_sample_weights").is_null())
                 psw = fixture_tensor(c.at("per_sample_weights")).requires_grad_();
@@ -121,10 +123,7 @@ TEST_SUITE("Embedding and EmbeddingBag: max_norm, scale_grad_by_freq, include_la
             if (o.contains("max_norm")) options.max_norm(o.at("max_norm").get<double>());
             if (o.contains("padding_idx")) options.padding_idx(o.at("padding_idx").get<std::int64_t>());
             EmbeddingBag bag(options);
-            bag.to(kFloat64);
-            StateDict sd;
-            sd.insert("weight", fixture_tensor(c.at("weight")));
-            REQUIRE(bag.load_state_dict(sd).ok());
+            load_fixture_weight(bag, c);
             const auto ids = c.at("indices").get<std::vector<std::int64_t>>();
             const auto offsets = c.at("offsets").get<std::vector<std::int64_t>>();
             const Tensor out = bag.bags(tensor(ids, {static_cast<std::int64_t>(ids.size())}),
@@ -141,10 +140,7 @@ TEST_SUITE("Embedding and EmbeddingBag: max_norm, scale_grad_by_freq, include_la
         const auto c =
             lazynn::testing::load_fixture("layers.json").at("embedding_extras").at("embedding_scale_grad_max_norm");
         Embedding emb(EmbeddingOptions(6, 3).scale_grad_by_freq(true).max_norm(2.0));
-        emb.to(kFloat64);
-        StateDict sd;
-        sd.insert("weight", fixture_tensor(c.at("weight")));
-        REQUIRE(emb.load_state_dict(sd).ok());
+        load_fixture_weight(emb, c);
         const auto ids = c.at("indices").get<std::vector<std::vector<std::int64_t>>>();
         std::vector<std::int64_t> flat;
         for (const auto& row : ids) flat.insert(flat.end(), row.begin(), row.end());
