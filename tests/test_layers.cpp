@@ -264,6 +264,75 @@ TEST_SUITE("layers vs PyTorch") {
         }
     }
 
+    TEST_CASE("a strided input gives what its contiguous copy gives, for every layer") {
+        // The same values with the first and last dimensions' strides swapped: every kernel must
+        // read through the strides (or make the input contiguous) rather than assume row-major data.
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        for (const auto& entry : cases()) {
+            const std::string& name = entry.first;
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            const Tensor x = fixture_tensor(c.at("input"));
+            if (x.dim() < 2) continue;
+            const std::int64_t last = x.dim() - 1;
+            const Tensor strided = x.transpose(0, last).contiguous().transpose(0, last);
+            REQUIRE(!strided.is_contiguous());
+            std::vector<Tensor> outputs, grads;
+            for (const Tensor& input : {x, strided}) {
+                auto m = entry.second();
+                m->to(kFloat64);
+                m->train(c.at("train").get<bool>());
+                m->load_state_dict(fixture_state(c));
+                manual_seed(5);  // the same dropout and RReLU draws for both
+                const Tensor leaf = input.detach().requires_grad_();
+                const Tensor y = (*m)(leaf);
+                (y * fixture_tensor(c.at("weight"))).sum().backward();
+                outputs.push_back(y.detach());
+                grads.push_back(leaf.grad());
+            }
+            check_close(outputs[1], outputs[0], 1e-12, 1e-14);
+            check_close(grads[1], grads[0], 1e-12, 1e-14);
+        }
+    }
+
+    TEST_CASE("an empty first dimension gives PyTorch's empty output, or an error where PyTorch raises one") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        const auto& empty = fixture.at("empty_batch");
+        // PyTorch 1.13 fails on these through its own bugs (InstanceNorm's select on an empty
+        // batch, PixelShuffle's backward returning a wrongly shaped gradient); lazynn gives the
+        // empty result instead.
+        const std::map<std::string, Shape> torch_bugs{{"instancenorm2d_affine_tracked", {0, 3, 4, 3}},
+                                                      {"instancenorm1d_tracked_eval", {0, 2, 5}},
+                                                      {"pixel_shuffle", {0, 2, 6, 4}}};
+        for (const auto& entry : cases()) {
+            const std::string& name = entry.first;
+            if (!empty.contains(name)) continue;
+            CAPTURE(name);
+            const auto& c = fixture.at("cases").at(name);
+            const auto& expected = empty.at(name);
+            auto m = entry.second();
+            m->to(kFloat64);
+            m->train(c.at("train").get<bool>());
+            Shape shape = fixture_tensor(c.at("input")).shape();
+            shape[0] = 0;
+            const Tensor x = zeros(shape, kFloat64).requires_grad_();
+            const auto bug = torch_bugs.find(name);
+            if (expected.contains("error") && bug == torch_bugs.end()) {
+                CAPTURE(expected.at("message").get<std::string>());
+                CHECK_THROWS_AS((*m)(x), Error);
+                continue;
+            }
+            try {
+                const Tensor y = (*m)(x);
+                CHECK(y.shape() == (bug != torch_bugs.end() ? bug->second : expected.at("shape").get<Shape>()));
+                y.sum().backward();
+                if (x.grad().defined()) CHECK(x.grad().shape() == shape);
+            } catch (const Error& e) {
+                FAIL_CHECK("PyTorch gives an empty result, lazynn threw: " << e.what());
+            }
+        }
+    }
+
     TEST_CASE("gradcheck in float64 for every layer") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
         for (const auto& [name_entry, factory] : cases()) {

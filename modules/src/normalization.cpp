@@ -99,9 +99,21 @@ Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
     }
     const bool use_batch_stats = is_training() || !options_.track_running_stats();
     const std::int64_t count = input.numel() / std::max<std::int64_t>(c, 1);
-    if (is_training() && count <= 1) {
+    if (is_training() && count == 1) {
         throw ValueError("Expected more than 1 value per channel when training, got input size " +
                          shape_to_list(input.shape()));
+    }
+    if (count == 0) {
+        // An empty batch: an empty output still connected to the affine parameters, the running
+        // statistics untouched but the batch counted (PyTorch's batch_norm on zero elements).
+        if (is_training() && options_.track_running_stats()) {
+            NoGradGuard no_grad;
+            num_batches_tracked.add_(1.0);
+        }
+        Tensor out = input * 1.0;
+        if (weight.defined() && weight.numel() > 0) out = out * weight.select(0, 0);
+        if (bias.defined() && bias.numel() > 0) out = out + bias.select(0, 0);
+        return out;
     }
     std::vector<double> batch_mean, batch_var;
     Tensor out = ops::batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps(), relu,
@@ -197,9 +209,15 @@ Tensor InstanceNormBase::forward(const Tensor& input_given) {
     }
     const std::int64_t spatial = input.numel() / std::max<std::int64_t>(n * c, 1);
     const bool use_instance_stats = is_training() || !options_.track_running_stats();
-    if (use_instance_stats && spatial <= 1) {
+    if (use_instance_stats && spatial == 1) {
         throw ValueError("Expected more than 1 spatial element when training, got input size " +
                          shape_to_list(input_given.shape()));
+    }
+    if (input.numel() == 0) {  // no instances or no positions: an empty result, as PyTorch's
+        Tensor out = input_given * 1.0;
+        if (weight.defined() && weight.numel() > 0) out = out * weight.select(0, 0);
+        if (bias.defined() && bias.numel() > 0) out = out + bias.select(0, 0);
+        return out;
     }
     auto repeat = [n, c](const Tensor& t) {
         return t.defined() ? t.unsqueeze(0).expand({n, c}).reshape({n * c}) : Tensor();

@@ -18,10 +18,22 @@ std::array<std::int64_t, 2> as2d(const ExpandingArray<N>& a, std::int64_t fill) 
     return N == 2 ? std::array<std::int64_t, 2>{a[0], a[N - 1]} : std::array<std::int64_t, 2>{fill, a[0]};
 }
 
+/// Which inputs a pooling takes: windowed pools (max, average, power-average) refuse a zero size
+/// outside the batch dimension, as PyTorch's do; adaptive averaging takes any.
+enum class EmptyDims { BatchOnly, Any };
+
 /// Runs a pooling function on inputs of rank N+1 (unbatched) or N+2, lifting 1-D to 2-D.
 template <std::size_t N, class Fn>
-Tensor pooled(const std::string& who, const Tensor& input, Fn fn) {
+Tensor pooled(const std::string& who, const Tensor& input, Fn fn, EmptyDims empty = EmptyDims::BatchOnly) {
     const bool unbatched = detail::is_unbatched_pooling_input<N>(who, input);
+    if (empty == EmptyDims::BatchOnly) {
+        for (std::int64_t d = unbatched ? 0 : 1; d < input.dim(); ++d) {
+            if (input.size(d) == 0) {
+                throw ShapeError(who + ": expected non-zero sizes outside the batch dimension, got input of size " +
+                                 shape_to_list(input.shape()) + " (PyTorch: tensor with optional 0 dim batch size)");
+            }
+        }
+    }
     Tensor x = unbatched ? input.unsqueeze(0) : input;
     if (N == 1) x = x.unsqueeze(2);
     Tensor y = fn(x);
@@ -93,10 +105,13 @@ std::string AvgPoolNd<N>::extra_repr() const {
 
 template <std::size_t N>
 Tensor AdaptiveAvgPoolNd<N>::forward(const Tensor& input) {
-    return pooled<N>(name(), input, [&](const Tensor& x) {
-        if constexpr (N == 3) return functional::adaptive_avg_pool3d(x, options_.output_size().values);
-        return functional::adaptive_avg_pool2d(x, as2d<N>(options_.output_size(), 1));
-    });
+    return pooled<N>(
+        name(), input,
+        [&](const Tensor& x) {
+            if constexpr (N == 3) return functional::adaptive_avg_pool3d(x, options_.output_size().values);
+            return functional::adaptive_avg_pool2d(x, as2d<N>(options_.output_size(), 1));
+        },
+        EmptyDims::Any);
 }
 
 template <std::size_t N>

@@ -52,6 +52,16 @@ detail::ConvGeometry block_geometry(std::int64_t n, std::int64_t c, Pair image, 
                                 padding[1], dilation[0], dilation[1], 1};
 }
 
+/// PyTorch's rule for unfold and fold: only the batch dimension (of a batched input) may be empty.
+void check_non_batch_sizes(const char* op, const Tensor& input, bool batched, const char* torch_says) {
+    for (std::int64_t d = batched ? 1 : 0; d < input.dim(); ++d) {
+        if (input.size(d) == 0) {
+            throw ShapeError(std::string(op) + ": expected non-zero sizes outside the batch dimension, got shape " +
+                             shape_to_list(input.shape()) + " (PyTorch: " + torch_says + ")");
+        }
+    }
+}
+
 }  // namespace
 
 Tensor unfold(const Tensor& input, Pair kernel, Pair dilation, Pair padding, Pair stride) {
@@ -62,6 +72,9 @@ Tensor unfold(const Tensor& input, Pair kernel, Pair dilation, Pair padding, Pai
         throw ShapeError("unfold: expected a 3-D (unbatched) or 4-D (batched) input [N, C, H, W], got shape " +
                          shape_to_list(input.shape()));
     }
+    check_non_batch_sizes("unfold", input, input.dim() == 4,
+                          "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
+                          "dimensions");
     if (input.dim() == 3) return unfold(input.unsqueeze(0), kernel, dilation, padding, stride).squeeze(0);
     if (is_float16(input.dtype())) {
         return lazynn::detail::through_float32(
@@ -108,6 +121,9 @@ Tensor fold(const Tensor& input, Pair output_size, Pair kernel, Pair dilation, P
         throw ShapeError("fold: expected a 2-D (unbatched) or 3-D (batched) input [N, C * kH * kW, L], got shape " +
                          shape_to_list(input.shape()));
     }
+    check_non_batch_sizes("fold", input, input.dim() == 3,
+                          "Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+                          "dimensions");
     if (input.dim() == 2) return fold(input.unsqueeze(0), output_size, kernel, dilation, padding, stride).squeeze(0);
     if (is_float16(input.dtype())) {
         return lazynn::detail::through_float32(
