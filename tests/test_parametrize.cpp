@@ -377,6 +377,26 @@ TEST_SUITE("Parametrize") {
         CHECK(calls == 4);
     }
 
+    TEST_CASE("a buffer can be parametrized too, its original staying a buffer") {
+        struct Scaled : Cloneable<Scaled> {
+            Buffer scale{this, "scale", ones({3})};
+            Tensor forward(const Tensor& x) override { return x * scale; }  // [*, 3] -> [*, 3]
+        };
+        struct D : Cloneable<D> {
+            Tensor forward(const Tensor& x) override { return x * 2.0; }
+        };
+        Scaled m;
+        parametrize::register_parametrization(m, "scale", D());
+        // PyTorch 1.13 gives these keys, no parameters and this repr for the same module.
+        CHECK(m.state_dict().keys() == std::vector<std::string>{"parametrizations.scale.original"});
+        CHECK(m.named_buffers().size() == 1);
+        CHECK(m.named_parameters().empty());
+        CHECK(m.str() ==
+              "ParametrizedScaled(\n  (parametrizations): ModuleDict(\n    (scale): ParametrizationList(\n      (0): "
+              "D()\n    )\n  )\n)");
+        CHECK(equal(m(ones({3})), full({3}, 2.0)));
+    }
+
     TEST_CASE("Module::to converts the originals; the value follows at the next call") {
         Linear fc(3, 2);
         nn::parametrizations::weight_norm(fc);
