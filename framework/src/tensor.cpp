@@ -243,8 +243,9 @@ template std::vector<bool> Tensor::to_vector<bool>() const;
 namespace kernels {
 
 void copy_strided(TensorImpl& dst, const TensorImpl& src) {
+    // An empty tensor's storage may have no buffer: no pointer into it may even be formed.
+    if (dst.numel() == 0) return;
     if (dst.dtype == src.dtype && dst.shape == src.shape && dst.is_contiguous() && src.is_contiguous()) {
-        if (dst.numel() == 0) return;  // an empty tensor's storage may have no buffer: memcpy needs valid pointers
         const auto bytes = static_cast<std::int64_t>(dtype_size(dst.dtype));
         std::memcpy(static_cast<char*>(dst.storage->raw()) + dst.offset * bytes,
                     static_cast<const char*>(src.storage->raw()) + src.offset * bytes,

@@ -88,13 +88,16 @@ public:
     bool is_contiguous() const;
     bool uninitialized() const { return state != TensorState::Initialized; }
 
+    // An empty tensor's storage may have no buffer: then no pointer is formed from its offset.
     template <class T>
     T* data() {
-        return static_cast<T*>(storage->raw()) + offset;
+        T* base = static_cast<T*>(storage->raw());
+        return base ? base + offset : nullptr;
     }
     template <class T>
     const T* data() const {
-        return static_cast<const T*>(storage->raw()) + offset;
+        const T* base = static_cast<const T*>(storage->raw());
+        return base ? base + offset : nullptr;
     }
 };
 
