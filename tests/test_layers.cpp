@@ -295,11 +295,9 @@ TEST_SUITE("layers vs PyTorch") {
         }
     }
 
-    // Held back (doctest::skip): under UBSan this found kernels forming pointers into the empty
-    // storage of empty tensors (ConstantPad's cat, ConvTranspose3d's bias add); TensorImpl::data
-    // no longer does, but the run over every layer under the sanitizers is still to be made.
-    TEST_CASE("an empty first dimension gives PyTorch's empty output, or an error where PyTorch raises one" *
-              doctest::skip()) {
+    // Under UBSan this sweep found kernels forming pointers into the missing storage of empty
+    // tensors (ConstantPad's cat, ConvTranspose3d's bias add, attention's batched matmul).
+    TEST_CASE("an empty first dimension gives PyTorch's empty output, or an error where PyTorch raises one") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
         const auto& empty = fixture.at("empty_batch");
         // PyTorch 1.13 fails on these through its own bugs (InstanceNorm's select on an empty

@@ -372,6 +372,10 @@ const std::map<std::string, EdgeCase>& edge_cases() {
         {"std_dim_constant_row", {one([](const auto& x) { return x[0].std({1}); })}},
         // The API trap: a one-element initializer list is a dim list, never the bool `unbiased`.
         {"var_dims_default", {one([](const auto& x) { return x[0].var({1}); })}},
+        {"matmul_batched_size0_rows", {one([](const auto& x) {
+             return (x[0].transpose(0, 1) * 0.5).matmul(x[1].transpose(0, 1).transpose(1, 2));
+         })}},
+        {"matmul_batched_size0_inner", {one([](const auto& x) { return x[0].matmul(x[1]); })}},
         {"std_dims_default", {one([](const auto& x) { return x[0].std({1}); })}},
         {"var_dims_correction0", {one([](const auto& x) { return x[0].var({1}, 0); })}},
         {"var_dims_correction2_keepdim", {one([](const auto& x) { return x[0].var({1}, 2, true); })}},

@@ -96,6 +96,9 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
     out_shape.push_back(n);
     out_shape.push_back(m);
     Tensor out = detail::empty_tensor(out_shape, dtype);
+    if (out.numel() == 0) return out;
+    // An empty contraction sums nothing; the operands may have no storage to point into.
+    if (k == 0) return out.fill_(0.0);
 
     auto multiply = [&](auto tag) {
         using T = typename decltype(tag)::type;
