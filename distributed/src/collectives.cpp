@@ -13,6 +13,7 @@ struct Work::State {
     detail::Pending pending;
     MPI_Request request = MPI_REQUEST_NULL;
     Tensor tensor;                // kept alive while MPI writes into it
+    Tensor reduced;               // what MPI reduces: `tensor`, or its float32 copy for 16-bit tensors
     std::vector<Tensor> buffers;  // everything MPI reads or writes
     bool mean = false;            // divide by world_size() once complete
     bool done = false;
@@ -26,10 +27,9 @@ struct Work::State {
 
     void finish() {
         done = true;
-        if (mean) {
-            NoGradGuard no_grad;
-            tensor.detach().mul_(1.0 / world_size());
-        }
+        NoGradGuard no_grad;
+        if (mean && reduced.defined()) reduced.detach().mul_(1.0 / world_size());
+        if (reduced.defined() && !reduced.is_same(tensor)) tensor.detach().copy_(reduced);  // 16-bit: rounded once
     }
 };
 
@@ -245,12 +245,13 @@ Work all_reduce_async(const Tensor& tensor, ReduceOp op) {
 Work detail::start_all_reduce(Group& group, const Tensor& tensor, ReduceOp op, Op kind, std::string detail) {
     auto state = std::make_unique<Work::State>();
     state->tensor = tensor;
-    state->buffers = {tensor};
+    state->reduced = reduction_copy(tensor);
+    state->buffers = {state->reduced};
     state->mean = op == ReduceOp::Mean;
-    void* data = contiguous_data(tensor, "all_reduce");
+    void* data = contiguous_data(state->reduced, "all_reduce");
     state->pending = begin(group, kind, std::move(detail));
     const int code = MPI_Iallreduce(MPI_IN_PLACE, data, checked_count(tensor.numel(), "all_reduce"),
-                                    mpi_type(tensor.dtype()), mpi_op(op), group.comm, &state->request);
+                                    mpi_type(state->reduced.dtype()), mpi_op(op), group.comm, &state->request);
     if (code != MPI_SUCCESS) state->done = true;  // nothing in flight
     check(code, op_name(kind).c_str());
     return Work(std::move(state));
@@ -258,7 +259,7 @@ Work detail::start_all_reduce(Group& group, const Tensor& tensor, ReduceOp op, O
 
 void detail::broadcast_coalesced(Group& group, const std::vector<Tensor>& tensors, int root, Op kind) {
     NoGradGuard no_grad;
-    for (Dtype dtype : {kFloat32, kFloat64, kInt64}) {
+    for (Dtype dtype : {kFloat32, kFloat64, kInt64, kBFloat16, kFloat16}) {
         std::int64_t total = 0;
         for (const Tensor& t : tensors) {
             if (t.dtype() == dtype) total += t.numel();
@@ -331,19 +332,21 @@ Tensor reduce_scatter(const Tensor& input, ReduceOp op) {
     }
     require_mean_dtype(input, op, "reduce_scatter");
     const Tensor contiguous = input.contiguous();
-    void* data = detail::contiguous_data(contiguous, "reduce_scatter");
+    detail::contiguous_data(contiguous, "reduce_scatter");  // validates
     detail::Group& group = detail::default_group();
     detail::check_same_call(group, detail::Op::ReduceScatter, static_cast<std::int64_t>(op), &contiguous);
+    const Tensor reduced = detail::reduction_copy(contiguous);
+    void* data = detail::contiguous_data(reduced, "reduce_scatter");
     Shape out_shape = contiguous.shape();
     out_shape[0] /= world;
-    Tensor output = empty(out_shape, TensorOptions().dtype(input.dtype()));
+    Tensor output = empty(out_shape, TensorOptions().dtype(reduced.dtype()));
     void* out = detail::contiguous_data(output, "reduce_scatter");
-    run_timed(group, detail::Op::ReduceScatter, {contiguous, output}, [&](MPI_Request* request) {
+    run_timed(group, detail::Op::ReduceScatter, {reduced, output}, [&](MPI_Request* request) {
         return MPI_Ireduce_scatter_block(data, out, detail::checked_count(output.numel(), "reduce_scatter"),
-                                         detail::mpi_type(input.dtype()), detail::mpi_op(op), group.comm, request);
+                                         detail::mpi_type(reduced.dtype()), detail::mpi_op(op), group.comm, request);
     });
     if (op == ReduceOp::Mean) output.mul_(1.0 / world);
-    return output;
+    return output.to(input.dtype());  // 16-bit: rounded once
 }
 
 }  // namespace lazynn::distributed

@@ -151,7 +151,7 @@ struct DistributedDataParallel::Reducer {
         // Backward produces gradients roughly from the last layer to the first.
         std::reverse(params.begin(), params.end());
         const auto cap = static_cast<std::size_t>(bucket_cap_mb * 1024 * 1024);
-        for (Dtype dtype : {kFloat32, kFloat64}) {
+        for (Dtype dtype : {kFloat32, kFloat64, kBFloat16, kFloat16}) {
             std::vector<std::size_t> members;
             std::size_t member_bytes = 0;
             auto close_bucket = [&] {

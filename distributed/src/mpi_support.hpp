@@ -87,8 +87,15 @@ const std::string& broken_reason();
 void check(int code, const char* what);
 /// Throws DistributedError when init() has not run.
 void require_initialized(const char* what);
+/// The MPI type that moves `dtype`'s elements. 16-bit floats move as 16-bit words, which MPI's
+/// arithmetic must never see: reductions go through reduction_copy.
 MPI_Datatype mpi_type(Dtype dtype);
 MPI_Op mpi_op(ReduceOp op);
+/// What a reduction over `tensor` runs on: the tensor itself, or for bfloat16 and float16 (which
+/// MPI cannot add) a float32 copy, whose result is rounded back once. PyTorch's gloo adds in 16 bits.
+inline Tensor reduction_copy(const Tensor& tensor) {
+    return is_float16(tensor.dtype()) ? tensor.detach().to(kFloat32) : tensor;
+}
 /// The first element of a contiguous, initialised tensor; throws ValueError naming `what` otherwise.
 void* contiguous_data(const Tensor& tensor, const char* what);
 int checked_count(std::int64_t n, const char* what);

@@ -81,10 +81,11 @@ MPI_Datatype mpi_type(Dtype dtype) {
             return MPI_CXX_BOOL;  // moves data (broadcast, gather); MPI refuses arithmetic reductions on it
         case kBFloat16:
         case kFloat16:
-            break;  // MPI has no 16-bit floating type
+            // MPI has no 16-bit floating type: the values move bit for bit as 16-bit words, and
+            // reductions run on a float32 copy instead (reduction_copy), never on these words.
+            return MPI_UINT16_T;
     }
-    throw DtypeError("distributed: collectives take float32, float64, int64 and bool tensors, not " +
-                     dtype_name(dtype) + "; convert with .to(kFloat32)");
+    throw DtypeError("distributed: no MPI type for " + dtype_name(dtype));
 }
 
 MPI_Op mpi_op(ReduceOp op) {
@@ -121,11 +122,11 @@ void* contiguous_data(const Tensor& tensor, const char* what) {
         case kBool:
             return t.data_ptr<bool>();
         case kBFloat16:
+            return t.data_ptr<BFloat16>();
         case kFloat16:
-            break;
+            return t.data_ptr<Half>();
     }
-    throw DtypeError(std::string(what) + ": collectives take float32, float64, int64 and bool tensors, not " +
-                     dtype_name(t.dtype()) + "; convert with .to(kFloat32)");
+    throw DtypeError(std::string(what) + ": collectives do not take " + dtype_name(t.dtype()) + " tensors");
 }
 
 }  // namespace detail

@@ -6,6 +6,7 @@
 #include <lazynn/lazynn.hpp>
 
 #include <cmath>
+#include <limits>
 
 using namespace lazynn;
 namespace dist = lazynn::distributed;
@@ -152,6 +153,52 @@ TEST_SUITE("collectives") {
                              doctest::Contains("must be a multiple of the world size"), ShapeError);
     }
 
+    TEST_CASE("16-bit tensors: moved bit for bit, reduced on a float32 copy and rounded once") {
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        for (Dtype dtype : {kBFloat16, kFloat16}) {
+            CAPTURE(dtype_name(dtype));
+            Tensor t = (arange(6) + r).to(dtype).reshape({2, 3});  // small integers: exact in 16 bits
+            dist::all_reduce(t);
+            CHECK(t.dtype() == dtype);
+            CHECK(max_abs_diff(t, (arange(6) * world + rank_sum).reshape({2, 3})) == 0);
+            Tensor m = full({3}, r, TensorOptions().dtype(dtype));
+            dist::Work work = dist::all_reduce_async(m, dist::ReduceOp::Mean);
+            work.wait();
+            CHECK(max_abs_diff(m, full({3}, rank_sum / world).to(dtype)) == 0);
+            Tensor mx = tensor(std::vector<double>{r, -r}, {2}, kFloat64).to(dtype);
+            dist::all_reduce(mx, dist::ReduceOp::Max);
+            CHECK(mx.to_vector<double>() == std::vector<double>{world - 1.0, 0.0});
+            // A 16-bit sum of (1 + one 16-bit step) from every rank: MPI adding the raw 16-bit words
+            // as integers would give a different number.
+            const double one_up = dtype == kBFloat16 ? 1.0 + 1.0 / 128 : 1.0 + 1.0 / 1024;
+            Tensor s = full({4}, one_up, TensorOptions().dtype(dtype));
+            dist::all_reduce(s);
+            CHECK(max_abs_diff(s, full({4}, world * one_up).to(dtype)) == 0);
+
+            // Moved bit for bit: rank 0's random values everywhere, NaN and infinities included.
+            manual_seed(40 + static_cast<std::uint64_t>(dist::rank()));
+            Tensor b =
+                cat({randn({5}), tensor({std::nan(""), std::numeric_limits<double>::infinity(), -0.0})}).to(dtype);
+            const std::vector<Tensor> gathered = dist::all_gather(b);
+            REQUIRE(gathered.size() == static_cast<std::size_t>(world));
+            CHECK(gathered[static_cast<std::size_t>(dist::rank())].dtype() == dtype);
+            CHECK(equal(gathered[static_cast<std::size_t>(dist::rank())].narrow(0, 0, 5), b.narrow(0, 0, 5)));
+            dist::broadcast(b, 0);
+            const std::vector<double> values = b.to_vector<double>(), root = gathered[0].to_vector<double>();
+            for (std::size_t i = 0; i < 5; ++i) CHECK(values[i] == root[i]);
+            CHECK(std::isnan(values[5]));
+            CHECK(values[6] == std::numeric_limits<double>::infinity());
+            CHECK(std::signbit(values[7]));
+
+            const Tensor input = (arange(world * 2 * 3).reshape({world * 2, 3}) + r).to(dtype);
+            const Tensor out = dist::reduce_scatter(input);
+            CHECK(out.dtype() == dtype);
+            const Tensor expected =
+                arange(world * 2 * 3).reshape({world * 2, 3}).narrow(0, 2 * dist::rank(), 2) * world + rank_sum;
+            CHECK(max_abs_diff(out, expected) == 0);
+        }
+    }
+
     TEST_CASE("ranks that pass different tensors all get the same clear error") {
         [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
         Tensor t = ones({3 + dist::rank()});
@@ -287,6 +334,41 @@ TEST_SUITE("DistributedDataParallel") {
         for (std::size_t i = 0; i < params.size(); ++i) {
             INFO(params[i].first);
             CHECK(params[i].second.dtype() == kFloat32);
+            CHECK(max_abs_diff(params[i].second, ref_params[i].second) < 1e-2);
+            CHECK(max_abs_diff(params[i].second, rank0_copy(params[i].second)) == 0.0);  // ranks identical
+        }
+    }
+
+    TEST_CASE("a bfloat16 model trains on shards like one process on the whole batch, ranks identical") {
+        // Parameters, gradients and the optimizer's state in bfloat16 (Module::to); the buckets are
+        // bfloat16 and averaged on a float32 copy. Each rank's gradient is rounded to bfloat16
+        // before the average, the whole batch's once, so they agree to bfloat16 rounding.
+        [[maybe_unused]] const auto [world, r, rank_sum] = Topology();
+        manual_seed(12);
+        Mlp reference;
+        reference.to(kBFloat16);
+        Mlp model(reference);
+        optim::SGD ref_opt(reference.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+        optim::SGD opt(model.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+        dist::DistributedDataParallel ddp(model);
+        for (int step = 0; step < 3; ++step) {
+            const auto [x64, y64] = global_batch(step);
+            const Tensor x = x64.to(kBFloat16), y = y64.to(kFloat32);
+            ref_opt.zero_grad();
+            nn::functional::mse_loss(reference(x).to(kFloat32), y).backward();
+            ref_opt.step();
+            opt.zero_grad();
+            const Tensor out = ddp(x.narrow(0, dist::rank() * kPerRank, kPerRank));
+            CHECK(out.dtype() == kBFloat16);
+            nn::functional::mse_loss(out.to(kFloat32), y.narrow(0, dist::rank() * kPerRank, kPerRank)).backward();
+            for (const auto& p : model.parameters()) CHECK(p.grad().dtype() == kBFloat16);
+            opt.step();
+        }
+        const auto ref_params = reference.named_parameters();
+        const auto params = model.named_parameters();
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            INFO(params[i].first);
+            CHECK(params[i].second.dtype() == kBFloat16);
             CHECK(max_abs_diff(params[i].second, ref_params[i].second) < 1e-2);
             CHECK(max_abs_diff(params[i].second, rank0_copy(params[i].second)) == 0.0);  // ranks identical
         }
