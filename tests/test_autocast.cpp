@@ -273,6 +273,49 @@ TEST_SUITE("autocast") {
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(AutocastGuard(kFloat16), ValueError, "CPU autocast runs in bfloat16 only");
     }
 
+    TEST_CASE(
+        "LSTM and GRU follow a bfloat16 input under autocast (PyTorch's values), and a float32 one stays float32") {
+        const json fixture = lazynn::testing::load_fixture("autocast.json");
+        std::map<std::string, json> policy;
+        for (const auto& row : fixture.at("policy")) policy[row.at("op")] = row;
+        for (const std::string name : {"lstm", "gru"}) {
+            CAPTURE(name);
+            const Case c = load_case(fixture, name + "_bfloat16_input");
+            std::shared_ptr<Module> rnn;
+            if (name == "lstm")
+                rnn = std::make_shared<nn::LSTM>(nn::RNNOptions(4, 3));
+            else
+                rnn = std::make_shared<nn::GRU>(nn::RNNOptions(4, 3));
+            const std::vector<std::string> keys{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"};
+            StateDict weights;
+            for (std::size_t k = 0; k < keys.size(); ++k) weights.insert(keys[k], c.inputs[k + 1].detach());
+            rnn->load_state_dict(weights);
+            const Tensor x = c.inputs[0];
+            REQUIRE(x.dtype() == kBFloat16);
+            Tensor out;
+            {
+                AutocastGuard autocast;
+                out = (*rnn)(x);
+                // From float32 the module keeps float32, as PyTorch's does.
+                CHECK(dtype_name((*rnn)(x.detach().to(kFloat32)).dtype()) ==
+                      policy.at(name).at("out_from_float32").get<std::string>());
+            }
+            CHECK(dtype_name(out.dtype()) == policy.at(name).at("out_from_bfloat16").get<std::string>());
+            check_close_to(out, c.fixture.at("out"), kBf16Rel);
+            out.backward(lazynn::testing::tensor_from_strings(c.fixture.at("grad_out")));
+            REQUIRE(x.grad().defined());
+            CHECK(x.grad().dtype() == kBFloat16);
+            check_close_to(x.grad(), c.fixture.at("grads")[0], kBf16Rel);
+            for (std::size_t k = 0; k < keys.size(); ++k) {
+                CAPTURE(keys[k]);
+                const Tensor grad = rnn->get_parameter(keys[k]).grad();
+                REQUIRE(grad.defined());
+                CHECK(grad.dtype() == kFloat32);  // master weights get float32 gradients
+                check_close_to(grad, c.fixture.at("grads")[k + 1], kBf16Rel);
+            }
+        }
+    }
+
     TEST_CASE("a lazy model materialises under autocast with float32 parameters and trains") {
         manual_seed(5);
         nn::Sequential model;

@@ -102,8 +102,10 @@ void RNNBase::materialize_from_options() {
 
 RNNResult RNNBase::forward_with_state(const Tensor& input, const Tensor& h0_given, const Tensor& c0_given) {
     // PyTorch 1.13's CPU autocast lowers the plain RNN (its input and weights run in bfloat16, here
-    // through the linear steps it is made of) and leaves LSTM and GRU in their inputs' dtype.
-    const bool lowered = mode_ == "RNN" && is_autocast_enabled();
+    // through the linear steps it is made of) and leaves LSTM and GRU in their input's dtype: a
+    // float32 input runs in float32, a bfloat16 one runs its cells' linear steps in bfloat16 (as
+    // PyTorch's cells, made of autocast's linear, do) and the rest follows them.
+    const bool lowered = is_autocast_enabled() && (mode_ == "RNN" || input.dtype() == kBFloat16);
     std::optional<AutocastGuard> autocast_off;
     if (!lowered) {
         autocast_off.emplace(false);
