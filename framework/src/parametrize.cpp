@@ -158,9 +158,12 @@ Tensor ParametrizationList::original(std::size_t index) const {
         throw IndexError("ParametrizationList: original " + std::to_string(index) + " is out of range (it has " +
                          std::to_string(num_originals_) + ")");
     }
+    // Called on every call of the parametrized module: the registered slots are searched in place
+    // (named_parameters would build a vector of names each time). A parametrized buffer's
+    // originals are buffers: the rare case takes the general path.
     const std::string name = is_tensor_ ? std::string("original") : "original" + std::to_string(index);
-    for (const auto& [n, p] : named_parameters("", false)) {
-        if (n == name) return p;
+    for (std::size_t i = 0; i < num_registered_parameters(); ++i) {
+        if (registered_parameter_name(i) == name) return registered_parameter(i);
     }
     for (const auto& [n, b] : named_buffers("", false)) {
         if (n == name) return b;
@@ -301,12 +304,15 @@ bool has_pending(const Registry& r, const std::string& name) {
                        [&](const auto& p) { return p.name == name; });
 }
 
-/// Writes each parametrized tensor's value into its member slot.
-template <class Slots>
-void write_values(Slots& slots, Module& dict) {
+/// Writes each parametrized tensor's value into its member slot (on every call of the module:
+/// the lists are found in the dict's registry, without building paths).
+template <class Slots, class Registry>
+void write_values(Slots& slots, Registry& dict) {
     for (auto& slot : slots) {
-        auto& list = static_cast<parametrize::ParametrizationList&>(dict.get_submodule(slot.name));
-        if (auto* member = slot.get()) static_cast<Tensor&>(*member) = list.value();
+        Module* list = child_of(dict, slot.name);
+        if (!list) throw RuntimeError("parametrizations: no ParametrizationList for `" + slot.name + "`");
+        if (auto* member = slot.get())
+            static_cast<Tensor&>(*member) = static_cast<parametrize::ParametrizationList&>(*list).value();
     }
 }
 
@@ -466,8 +472,8 @@ void ParametrizeAccess::refresh(Module& module) {
     if (r.parametrized_params.empty() && r.parametrized_buffers.empty()) return;
     Module* dict = child_of(r, kDictName);
     if (!dict) throw RuntimeError(module.name() + ": parametrized tensors without `parametrizations`");
-    write_values(r.parametrized_params, *dict);
-    write_values(r.parametrized_buffers, *dict);
+    write_values(r.parametrized_params, *dict->registry_);
+    write_values(r.parametrized_buffers, *dict->registry_);
 }
 
 bool ParametrizeAccess::is_parametrized(const Module& module, const std::string& tensor_name) {
