@@ -3,7 +3,10 @@
 // parameters and errors.
 #include "test_support.hpp"
 
+#include <cmath>
 #include <functional>
+#include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -61,7 +64,7 @@ TEST_SUITE("LBFGS") {
         for (const auto& item : fixtures().items()) {
             const std::string name = item.key();
             const auto& c = item.value();
-            if (name == "quad_sin_constants") continue;
+            if (name == "quad_sin_constants" || name == "nonfinite") continue;
             CAPTURE(name);
             const std::string obj = c.at("objective");
             std::vector<Parameter> params = start(obj);
@@ -91,6 +94,55 @@ TEST_SUITE("LBFGS") {
             CHECK(opt.state().H_diag == doctest::Approx(c.at("H_diag").get<double>()).epsilon(1e-6));
             CHECK(opt.state().prev_loss == doctest::Approx(c.at("prev_loss").get<double>()).epsilon(1e-6));
             CHECK(opt.state().old_dirs.size() == c.at("history").get<std::size_t>());
+        }
+    }
+
+    TEST_CASE("a closure returning NaN or inf: PyTorch's closure calls, counters and parameters, no hang") {
+        const auto decode = [](const nlohmann::json& v) {
+            if (!v.is_string()) return v.get<double>();
+            const std::string s = v.get<std::string>();
+            return s == "nan" ? std::nan("") : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity();
+        };
+        // Same value, NaN matching NaN; finite values to 1e-9 relative (pole's second line search
+        // ends at 1e19).
+        const auto same = [](double actual, double expected) {
+            if (std::isnan(expected)) return std::isnan(actual);
+            if (std::isinf(expected)) return actual == expected;
+            return std::abs(actual - expected) <= 1e-9 * std::max(1.0, std::abs(expected));
+        };
+        const std::map<std::string, std::function<Tensor(const Tensor&)>> objectives{
+            {"nan", [](const Tensor& x) { return (x - 1.0).pow(2.0).sum() * std::nan(""); }},
+            {"inf", [](const Tensor& x) { return (x - 1.0).pow(2.0).sum() + std::numeric_limits<double>::infinity(); }},
+            {"pole", [](const Tensor& x) { return (x - 1.0).pow(2.0).sum() + 1.0 / (x.select(0, 0) - 0.5); }},
+        };
+        for (const auto& item : fixtures().at("nonfinite").items()) {
+            const std::string name = item.key();
+            const auto& c = item.value();
+            CAPTURE(name);
+            Parameter p(tensor(std::vector<double>{0.5, -1.0, 2.0}, {3}, kFloat64));
+            const auto& fn = objectives.at(c.at("objective").get<std::string>());
+            optim::LBFGS opt({p}, options_of(c.at("options")));
+            int calls = 0;
+            const auto closure = [&] {
+                ++calls;
+                opt.zero_grad();
+                Tensor loss = fn(p);
+                loss.backward();
+                return loss;
+            };
+            for (const auto& s : c.at("steps")) {
+                calls = 0;
+                const double loss = opt.step(closure).item<double>();
+                CHECK_MESSAGE(same(loss, decode(s.at("loss"))), "loss " << loss);
+                CHECK(calls == s.at("closure_calls").get<int>());
+                CHECK(opt.state().func_evals == s.at("func_evals").get<double>());
+                CHECK(opt.state().n_iter == s.at("n_iter").get<double>());
+                const std::vector<double> got = p.to_vector<double>();
+                for (std::size_t i = 0; i < got.size(); ++i) {
+                    CAPTURE(i);
+                    CHECK_MESSAGE(same(got[i], decode(s.at("params")[i])), "parameter " << got[i]);
+                }
+            }
         }
     }
 
