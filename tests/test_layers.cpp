@@ -5,6 +5,7 @@
 // activations' and shape layers' argument errors, which are short enough to live here.
 #include "test_support.hpp"
 
+#include <cmath>
 #include <limits>
 
 #include <functional>
@@ -333,6 +334,47 @@ TEST_SUITE("layers vs PyTorch") {
                 FAIL_CHECK("PyTorch gives an empty result, lazynn threw: " << e.what());
             }
         }
+    }
+
+    TEST_CASE("Upsample confines NaN and inf inputs to the outputs whose taps read them, as PyTorch does") {
+        const auto fixture = lazynn::testing::load_fixture("layers.json");
+        const auto decode = [](const nlohmann::json& entry) {
+            std::vector<double> data;
+            for (const auto& v : entry.at("data")) {
+                if (!v.is_string()) {
+                    data.push_back(v.get<double>());
+                    continue;
+                }
+                const std::string s = v.get<std::string>();
+                data.push_back(s == "nan" ? std::nan("")
+                                          : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity());
+            }
+            return tensor(data, entry.at("shape").get<Shape>(), kFloat64);
+        };
+        std::size_t checked = 0;
+        for (const auto& entry : cases()) {
+            const std::string& name = entry.first;
+            if (!fixture.at("nonfinite_inputs").contains(name)) continue;
+            CAPTURE(name);
+            const auto& c = fixture.at("nonfinite_inputs").at(name);
+            auto m = entry.second();
+            m->to(kFloat64);
+            const Tensor y = (*m)(decode(c.at("input")));
+            const Tensor expected = decode(c.at("output"));
+            REQUIRE(y.shape() == expected.shape());
+            const std::vector<double> a = y.to_vector<double>(), e = expected.to_vector<double>();
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                CAPTURE(i);
+                if (std::isnan(e[i]))
+                    CHECK(std::isnan(a[i]));
+                else if (std::isinf(e[i]))
+                    CHECK(a[i] == e[i]);
+                else
+                    CHECK(a[i] == doctest::Approx(e[i]).epsilon(1e-12));
+            }
+            ++checked;
+        }
+        CHECK(checked == fixture.at("nonfinite_inputs").size());
     }
 
     TEST_CASE("gradcheck in float64 for every layer") {

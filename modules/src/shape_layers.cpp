@@ -179,14 +179,23 @@ double source_scale(std::int64_t in, std::int64_t out, bool align_corners, doubl
     return factor > 0 ? 1.0 / factor : static_cast<double>(in) / static_cast<double>(out);
 }
 
-/// The [out, in] matrix that interpolates one dimension: linear (two taps) or cubic (four taps,
-/// Keys' kernel with A = -0.75, indices clamped to the edge), as PyTorch's kernels weight them.
-Tensor interpolation_matrix(std::int64_t out, std::int64_t in, double scale, bool align_corners, bool cubic,
-                            Dtype dtype) {
-    std::vector<double> m(static_cast<std::size_t>(out * in), 0.0);
-    const auto add = [&](std::int64_t row, std::int64_t col, double weight) {
-        const std::int64_t clamped = std::clamp<std::int64_t>(col, 0, in - 1);
-        m[static_cast<std::size_t>(row * in + clamped)] += weight;
+/// How one dimension is interpolated: each output reads `taps` inputs (linear 2, cubic 4), tap t
+/// of output i at index[t][i] with weight[t][i], exactly the taps PyTorch's kernels read (indices
+/// clamped to the edge, zero weights kept: 0 * inf is NaN there too, and a NaN or inf input
+/// reaches only the outputs whose taps include it).
+struct InterpolationTaps {
+    std::vector<std::vector<std::int64_t>> index;
+    std::vector<std::vector<double>> weight;
+};
+
+/// Linear (two taps) or cubic (four taps, Keys' kernel with A = -0.75) over one dimension.
+InterpolationTaps interpolation_taps(std::int64_t out, std::int64_t in, double scale, bool align_corners, bool cubic) {
+    const std::size_t taps = cubic ? 4 : 2;
+    InterpolationTaps r{std::vector<std::vector<std::int64_t>>(taps, std::vector<std::int64_t>(out)),
+                        std::vector<std::vector<double>>(taps, std::vector<double>(out))};
+    const auto set = [&](std::size_t tap, std::int64_t i, std::int64_t col, double weight) {
+        r.index[tap][static_cast<std::size_t>(i)] = std::clamp<std::int64_t>(col, 0, in - 1);
+        r.weight[tap][static_cast<std::size_t>(i)] = weight;
     };
     for (std::int64_t i = 0; i < out; ++i) {
         const double dst = static_cast<double>(i);
@@ -196,8 +205,8 @@ Tensor interpolation_matrix(std::int64_t out, std::int64_t in, double scale, boo
             const auto i0 = std::min(static_cast<std::int64_t>(src), in - 1);
             const std::int64_t i1 = i0 < in - 1 ? i0 + 1 : i0;
             const double lambda = src - static_cast<double>(i0);
-            add(i, i0, 1.0 - lambda);
-            add(i, i1, lambda);
+            set(0, i, i0, 1.0 - lambda);
+            set(1, i, i1, lambda);
             continue;
         }
         const auto i0 = static_cast<std::int64_t>(std::floor(src));
@@ -205,12 +214,27 @@ Tensor interpolation_matrix(std::int64_t out, std::int64_t in, double scale, boo
         constexpr double A = -0.75;
         const auto near = [](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };       // |x| <= 1
         const auto far = [](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };  // 1 < |x| < 2
-        add(i, i0 - 1, far(t + 1));
-        add(i, i0, near(t));
-        add(i, i0 + 1, near(1 - t));
-        add(i, i0 + 2, far(2 - t));
+        set(0, i, i0 - 1, far(t + 1));
+        set(1, i, i0, near(t));
+        set(2, i, i0 + 1, near(1 - t));
+        set(3, i, i0 + 2, far(2 - t));
     }
-    return tensor(m, {out, in}, kFloat64).to(dtype);
+    return r;
+}
+
+/// x interpolated along `dim`: the sum over taps of x's tapped slices times their weights
+/// (recorded ops, so the backward scatters each output's gradient onto its taps only).
+Tensor interpolate_dim(const Tensor& x, std::int64_t dim, const InterpolationTaps& taps) {
+    Shape weight_shape(static_cast<std::size_t>(x.dim()), 1);
+    const auto out = static_cast<std::int64_t>(taps.index[0].size());
+    weight_shape[static_cast<std::size_t>(dim)] = out;
+    Tensor sum;
+    for (std::size_t t = 0; t < taps.index.size(); ++t) {
+        const Tensor term = x.index_select(dim, tensor(taps.index[t], {out})) *
+                            tensor(taps.weight[t], weight_shape, kFloat64).to(x.dtype());
+        sum = sum.defined() ? sum + term : term;
+    }
+    return sum;
 }
 
 void check_interpolate_options(const UpsampleOptions& options, const char* who) {
@@ -303,10 +327,11 @@ Tensor functional::interpolate(const Tensor& input, const UpsampleOptions& optio
             x = x.index_select(dim, tensor(index, {out}));
             continue;
         }
-        // One dimension at a time: [..., in] times the matrix's transpose gives [..., out].
-        const Tensor m = interpolation_matrix(out, in, source_scale(in, out, align_corners, factor), align_corners,
-                                              mode == UpsampleMode::Bicubic, x.dtype());
-        x = x.transpose(dim, -1).matmul(m.t()).transpose(dim, -1);
+        // One dimension at a time (PyTorch's kernels weight the last dimension's taps first, then
+        // the next: the same products, so the same NaN and inf pattern).
+        x = interpolate_dim(x, dim,
+                            interpolation_taps(out, in, source_scale(in, out, align_corners, factor), align_corners,
+                                               mode == UpsampleMode::Bicubic));
     }
     return x;
 }
