@@ -3,7 +3,9 @@
 // weight_norm against PyTorch (tests/fixtures/parametrize.json, tools/fixtures/gen_parametrize.py).
 #include "test_support.hpp"
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -404,6 +406,66 @@ TEST_SUITE("Parametrize") {
         CHECK(parametrize::parametrizations(fc, "weight").original(0).dtype() == kFloat64);
         CHECK(fc(randn({1, 3}, kFloat64)).dtype() == kFloat64);
         CHECK(fc.weight.dtype() == kFloat64);
+    }
+
+    TEST_CASE("edges as PyTorch: empty weights, 0-dim tensors, NaN and inf weights") {
+        const auto& edges = fixtures().at("edges");
+        const auto decode = [](const nlohmann::json& entry) {
+            std::vector<double> data;
+            for (const auto& v : entry.at("data")) {
+                if (!v.is_string()) {
+                    data.push_back(v.get<double>());
+                    continue;
+                }
+                const std::string s = v.get<std::string>();
+                data.push_back(s == "nan" ? std::nan("")
+                                          : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity());
+            }
+            return tensor(data, entry.at("shape").get<Shape>(), kFloat64);
+        };
+        const auto check_same = [](const Tensor& actual, const Tensor& expected) {
+            REQUIRE(actual.shape() == expected.shape());
+            const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                CAPTURE(i);
+                if (std::isnan(e[i]))
+                    CHECK(std::isnan(a[i]));
+                else
+                    CHECK(a[i] == doctest::Approx(e[i]).epsilon(1e-12));
+            }
+        };
+        for (const char* name : {"spectral_norm_empty_input", "spectral_norm_empty_output", "weight_norm_empty_input",
+                                 "spectral_norm_nan_weight", "weight_norm_inf_weight"}) {
+            CAPTURE(name);
+            const auto& c = edges.at(name);
+            const Tensor weight = decode(c.at("state").at("weight"));
+            Linear m(weight.size(1), weight.size(0));
+            m.to(kFloat64);
+            StateDict state;
+            state.insert("weight", weight);
+            state.insert("bias", decode(c.at("state").at("bias")));
+            m.load_state_dict(state);
+            if (std::string(name).rfind("spectral", 0) == 0)
+                parametrizations::spectral_norm(m);
+            else
+                parametrizations::weight_norm(m);
+            check_same(m(decode(c.at("input"))), decode(c.at("output")));
+            check_same(m.weight, decode(c.at("weight")));
+        }
+        // A 0-dim tensor has no dimension to normalise over: IndexError, as in PyTorch.
+        struct Scalar : Module {
+            Parameter w{this, "w"};
+            Scalar() { w = Parameter(full({}, 2.0, kFloat64)); }
+        };
+        Scalar a, b;
+        CHECK(edges.at("spectral_norm_scalar").at("type") == "IndexError");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(
+            parametrizations::spectral_norm(a, parametrizations::SpectralNormOptions().name("w")), IndexError,
+            edges.at("spectral_norm_scalar").at("message").get<std::string>());
+        CHECK(edges.at("weight_norm_scalar").at("type") == "IndexError");
+        CHECK_THROWS_AS(parametrizations::weight_norm(b, "w"), IndexError);
+        CHECK_FALSE(parametrize::is_parametrized(a));
+        CHECK_FALSE(parametrize::is_parametrized(b));
     }
 
     TEST_CASE("gradcheck: spectral and weight normalisation in float64") {
