@@ -119,6 +119,24 @@ TEST_SUITE("optimizers on 16-bit parameters vs PyTorch") {
         CHECK(equal(a, b));
     }
 
+    TEST_CASE("a non-contiguous gradient on a bfloat16 parameter is read as its values") {
+        manual_seed(21);
+        const Tensor start = randn({3, 4}).to(kBFloat16);
+        const Tensor grad = randn({4, 3}).to(kBFloat16).t();  // transposed: not contiguous
+        REQUIRE_FALSE(grad.is_contiguous());
+        Parameter a(start.clone()), b(start.clone());
+        SGD first({a}, SGDOptions(0.5).momentum(0.9)), second({b}, SGDOptions(0.5).momentum(0.9));
+        for (int i = 0; i < 2; ++i) {
+            a.set_grad(grad);
+            first.step();
+            b.set_grad(grad.contiguous());
+            second.step();
+        }
+        CHECK(a.dtype() == kBFloat16);
+        CHECK(equal(a, b));
+        CHECK_FALSE(equal(a, start));
+    }
+
     TEST_CASE("a bfloat16 model trains: Module::to(kBFloat16), bfloat16 gradients, the optimizer steps them") {
         manual_seed(20);
         nn::Linear layer(3, 2);

@@ -32,23 +32,31 @@ using StateBuffers = std::initializer_list<Tensor*>;
 class WidenedState {
 public:
     explicit WidenedState(StateBuffers buffers) {
-        for (Tensor* buffer : buffers) {
-            if (buffer == nullptr || !buffer->defined()) continue;
-            Tensor narrow = *buffer;
-            *buffer = narrow.to(kFloat32);
-            held_.emplace_back(buffer, std::move(narrow));
+        held_.reserve(buffers.size());
+        try {
+            for (Tensor* buffer : buffers) {
+                if (buffer == nullptr || !buffer->defined()) continue;
+                Tensor wide = buffer->to(kFloat32);
+                held_.emplace_back(buffer, std::exchange(*buffer, std::move(wide)));
+            }
+        } catch (...) {
+            narrow_back();  // the buffers widened so far are put back as they were
+            throw;
         }
     }
-    ~WidenedState() {
-        for (auto& [buffer, narrow] : held_) {
-            kernels::copy_strided(narrow.impl(), buffer->impl());
-            *buffer = std::move(narrow);
-        }
-    }
+    ~WidenedState() { narrow_back(); }
     WidenedState(const WidenedState&) = delete;
     WidenedState& operator=(const WidenedState&) = delete;
 
 private:
+    void narrow_back() {
+        for (auto& [buffer, narrow] : held_) {
+            kernels::copy_strided(narrow.impl(), buffer->impl());
+            *buffer = std::move(narrow);
+        }
+        held_.clear();
+    }
+
     std::vector<std::pair<Tensor*, Tensor>> held_;
 };
 
@@ -67,7 +75,7 @@ void fused(Parameter& p, const Tensor& grad, const char* name, StateBuffers stat
                          " for a parameter of shape " + shape_to_list(impl.shape));
     }
     if (is_float16(impl.dtype)) {
-        const Tensor g = grad.detach().to(kFloat32);
+        const Tensor g = lazynn::detail::contiguous_data(grad.detach().to(kFloat32));
         Tensor w = p.detach().to(kFloat32);
         {
             const WidenedState widened(state);
