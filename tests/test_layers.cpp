@@ -336,7 +336,7 @@ TEST_SUITE("layers vs PyTorch") {
         }
     }
 
-    TEST_CASE("Upsample confines NaN and inf inputs to the outputs whose taps read them, as PyTorch does") {
+    TEST_CASE("Upsample, adaptive average pooling and Threshold treat NaN and inf inputs as PyTorch does") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
         const auto decode = [](const nlohmann::json& entry) {
             std::vector<double> data;

@@ -65,7 +65,8 @@ Tensor Softsign::forward(const Tensor& x) { return x / (x.abs() + 1.0); }
 Tensor LogSigmoid::forward(const Tensor& x) { return -(-x).softplus(); }
 
 Tensor Threshold::forward(const Tensor& x) {
-    return where(x > options_.threshold(), x, full_like(x, options_.value()));
+    // PyTorch's test: x <= threshold gives value, so a NaN passes through.
+    return where(x <= options_.threshold(), full_like(x, options_.value()), x);
 }
 std::string Threshold::extra_repr() const {
     return "threshold=" + number(options_.threshold()) + ", value=" + number(options_.value());

@@ -419,20 +419,22 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> outp
         throw ShapeError("adaptive_avg_pool2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
     const std::int64_t h = input.size(2), w = input.size(3), oh = output_size[0], ow = output_size[1];
     if (oh <= 0 || ow <= 0) throw ValueError("adaptive_avg_pool2d: output size must be positive");
-    // Each output cell averages rows [floor(i*H/oh), ceil((i+1)*H/oh)) and the same for columns;
-    // built from two averaging matrices so autograd comes from matmul.
-    auto averaging = [](std::int64_t in, std::int64_t out, Dtype dtype) {
-        std::vector<double> m(static_cast<std::size_t>(out * in), 0.0);
+    // Each output cell averages rows [floor(i*H/oh), ceil((i+1)*H/oh)) and the same for columns:
+    // the mean of each column window, then of each row window, from recorded ops (autograd and
+    // create_graph come with them). Only the window is read, so a NaN or inf reaches only the
+    // cells whose window holds it (as in PyTorch; an averaging matrix's zeros would spread it).
+    const auto average_windows = [](const Tensor& x, std::int64_t dim, std::int64_t in, std::int64_t out) {
+        if (out == in) return x;  // windows of one element
+        if (out == 1) return x.mean({dim}, true);
+        std::vector<Tensor> cells;
+        cells.reserve(static_cast<std::size_t>(out));
         for (std::int64_t i = 0; i < out; ++i) {
             const std::int64_t start = (i * in) / out, end = ((i + 1) * in + out - 1) / out;
-            for (std::int64_t j = start; j < end; ++j)
-                m[static_cast<std::size_t>(i * in + j)] = 1.0 / static_cast<double>(end - start);
+            cells.push_back(x.narrow(dim, start, end - start).mean({dim}, true));
         }
-        return tensor(m, {out, in}, kFloat64).to(dtype);
+        return cat(cells, dim);
     };
-    const Tensor rows = averaging(h, oh, input.dtype());
-    const Tensor cols = averaging(w, ow, input.dtype());
-    return rows.matmul(input).matmul(cols.t());
+    return average_windows(average_windows(input, 3, w, ow), 2, h, oh);
 }
 
 }  // namespace lazynn::ops
