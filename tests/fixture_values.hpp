@@ -37,6 +37,15 @@ inline std::vector<double> parse_values(const nlohmann::json& values) {
     return out;
 }
 
+/// {"shape", "data"} as a float64 tensor, where data holds numbers or, for what JSON cannot hold,
+/// the strings "nan", "inf" and "-inf".
+inline Tensor tensor_with_nonfinite(const nlohmann::json& entry) {
+    std::vector<double> data;
+    for (const auto& v : entry.at("data"))
+        data.push_back(v.is_string() ? parse_value(v.get<std::string>()) : v.get<double>());
+    return tensor(data, entry.at("shape").get<Shape>(), kFloat64);
+}
+
 /// {"dtype", "shape", "values"[, "requires_grad"]} as a tensor of that dtype. Every value is exact in
 /// float64, so building in float64 and converting gives the bits PyTorch holds.
 inline Tensor tensor_from_strings(const nlohmann::json& entry) {

@@ -4,6 +4,7 @@
 // test file named after its modules/src file (test_conv.cpp, test_rnn.cpp, ...), except the
 // activations' and shape layers' argument errors, which are short enough to live here.
 #include "test_support.hpp"
+#include "fixture_values.hpp"
 
 #include <cmath>
 #include <limits>
@@ -338,19 +339,7 @@ TEST_SUITE("layers vs PyTorch") {
 
     TEST_CASE("Upsample, adaptive average pooling and Threshold treat NaN and inf inputs as PyTorch does") {
         const auto fixture = lazynn::testing::load_fixture("layers.json");
-        const auto decode = [](const nlohmann::json& entry) {
-            std::vector<double> data;
-            for (const auto& v : entry.at("data")) {
-                if (!v.is_string()) {
-                    data.push_back(v.get<double>());
-                    continue;
-                }
-                const std::string s = v.get<std::string>();
-                data.push_back(s == "nan" ? std::nan("")
-                                          : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity());
-            }
-            return tensor(data, entry.at("shape").get<Shape>(), kFloat64);
-        };
+        const auto decode = [](const nlohmann::json& entry) { return lazynn::testing::tensor_with_nonfinite(entry); };
         std::size_t checked = 0;
         for (const auto& entry : cases()) {
             const std::string& name = entry.first;

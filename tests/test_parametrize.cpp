@@ -2,6 +2,7 @@
 // the per-call value, right_inverse, removal, caching, copies and lazy modules; spectral_norm and
 // weight_norm against PyTorch (tests/fixtures/parametrize.json, tools/fixtures/gen_parametrize.py).
 #include "test_support.hpp"
+#include "fixture_values.hpp"
 
 #include <cmath>
 #include <functional>
@@ -410,19 +411,7 @@ TEST_SUITE("Parametrize") {
 
     TEST_CASE("edges as PyTorch: empty weights, 0-dim tensors, NaN and inf weights") {
         const auto& edges = fixtures().at("edges");
-        const auto decode = [](const nlohmann::json& entry) {
-            std::vector<double> data;
-            for (const auto& v : entry.at("data")) {
-                if (!v.is_string()) {
-                    data.push_back(v.get<double>());
-                    continue;
-                }
-                const std::string s = v.get<std::string>();
-                data.push_back(s == "nan" ? std::nan("")
-                                          : (s == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity());
-            }
-            return tensor(data, entry.at("shape").get<Shape>(), kFloat64);
-        };
+        const auto decode = [](const nlohmann::json& entry) { return lazynn::testing::tensor_with_nonfinite(entry); };
         const auto check_same = [](const Tensor& actual, const Tensor& expected) {
             REQUIRE(actual.shape() == expected.shape());
             const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
