@@ -327,8 +327,8 @@ Tensor functional::interpolate(const Tensor& input, const UpsampleOptions& optio
             x = x.index_select(dim, tensor(index, {out}));
             continue;
         }
-        // One dimension at a time (PyTorch's kernels weight the last dimension's taps first, then
-        // the next: the same products, so the same NaN and inf pattern).
+        // One dimension at a time: each output gets the products of its taps' weights over every
+        // dimension, in whichever order the dimensions go, so the NaN and inf pattern is PyTorch's.
         x = interpolate_dim(x, dim,
                             interpolation_taps(out, in, source_scale(in, out, align_corners, factor), align_corners,
                                                mode == UpsampleMode::Bicubic));

@@ -20,7 +20,7 @@ void AdagradOptions::validate(const char* optimizer) const {
 void Adagrad::update(Parameter& p, const Tensor& grad, AdagradState& state, const AdagradOptions& o) {
     ensure(state.sum, p, o.initial_accumulator_value());
     const double clr = o.lr() / (1 + (state.step - 1) * o.lr_decay());
-    fused(p, grad, "Adagrad", {&state.sum}, [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
+    fused(p, grad, "Adagrad", state, [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* s = data<T>(state.sum);
         const T eps = static_cast<T>(o.eps()), wd = static_cast<T>(o.weight_decay()), c = static_cast<T>(clr);

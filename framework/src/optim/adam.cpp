@@ -31,7 +31,7 @@ void Adam::update(Parameter& p, const Tensor& grad, AdamState& state, const Adam
     const double step_size = o.lr() / bias1;
     const double bias2_sqrt = std::sqrt(bias2);
     const bool decoupled = decoupled_weight_decay_;
-    fused(p, grad, decoupled ? "AdamW" : "Adam", {&state.exp_avg, &state.exp_avg_sq, &state.max_exp_avg_sq},
+    fused(p, grad, decoupled ? "AdamW" : "Adam", state,
           [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
               using T = std::remove_pointer_t<decltype(w)>;
               T* m = data<T>(state.exp_avg);

@@ -25,7 +25,7 @@ void ASGD::update(Parameter& p, const Tensor& grad, ASGDState& state, const ASGD
     if (!state.mu.defined()) state.mu = scalar_tensor(1.0, kFloat32);
     ensure(state.ax, p);
     const double eta = state.eta.item<double>(), mu = state.mu.item<double>();
-    fused(p, grad, "ASGD", {&state.ax}, [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
+    fused(p, grad, "ASGD", state, [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* ax = data<T>(state.ax);
         const T decay = static_cast<T>(1 - o.lambd() * eta), rate = static_cast<T>(eta);

@@ -8,7 +8,6 @@
 #include <lazynn/optim/optimizer.hpp>
 
 #include <cmath>
-#include <initializer_list>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -23,19 +22,18 @@ inline Tensor& ensure(Tensor& buffer, const Parameter& p, double fill = 0.0) {
 /// Elements per thread below which an update runs on the calling thread.
 inline constexpr std::int64_t kUpdateGrain = std::int64_t{1} << 15;
 
-/// The per-element state buffers an update reads and writes besides the parameter (undefined
-/// ones, e.g. an option's buffer that is off, are skipped).
-using StateBuffers = std::initializer_list<Tensor*>;
-
-/// While alive, the parameter's 16-bit state buffers are float32 copies; on destruction each value
-/// is rounded back into the 16-bit buffer once and the buffer put back.
+/// While alive, the state tensors that are 16-bit (bfloat16, float16) are float32 copies; on
+/// destruction each value is rounded back into its 16-bit tensor once and the tensor put back.
+/// The tensors are the state's own list (State::tensors(), which state_dict also walks), so a new
+/// buffer cannot be left out and then read through data<float>() as 16-bit bits.
 class WidenedState {
 public:
-    explicit WidenedState(StateBuffers buffers) {
-        held_.reserve(buffers.size());
+    explicit WidenedState(const std::vector<std::pair<const char*, Tensor*>>& tensors) {
+        held_.reserve(tensors.size());
         try {
-            for (Tensor* buffer : buffers) {
-                if (buffer == nullptr || !buffer->defined()) continue;
+            for (const auto& entry : tensors) {
+                Tensor* buffer = entry.second;
+                if (!buffer->defined() || !is_float16(buffer->dtype())) continue;
                 Tensor wide = buffer->to(kFloat32);
                 held_.emplace_back(buffer, std::exchange(*buffer, std::move(wide)));
             }
@@ -62,12 +60,12 @@ private:
 
 /// Runs body(T* param, const T* grad, begin, end) over contiguous data of the parameter's dtype,
 /// split across threads. requires: the parameter is contiguous and the gradient has its shape;
-/// `state` lists every per-element buffer the body reads through `data<T>()`.
+/// every per-element buffer the body reads through `data<T>()` is in `state.tensors()`.
 /// A 16-bit parameter (bfloat16, float16) keeps its state in its own dtype, as PyTorch does; the
 /// body then runs with T = float on widened copies of the parameter, gradient and state, and each
 /// stored value is rounded once (PyTorch's update on 16-bit tensors rounds after every op).
-template <class Body>
-void fused(Parameter& p, const Tensor& grad, const char* name, StateBuffers state, Body body) {
+template <class State, class Body>
+void fused(Parameter& p, const Tensor& grad, const char* name, State& state, Body body) {
     TensorImpl& impl = p.impl();
     if (!impl.is_contiguous()) throw RuntimeError(std::string(name) + ": parameters must be contiguous");
     if (grad.shape() != impl.shape) {
@@ -78,7 +76,7 @@ void fused(Parameter& p, const Tensor& grad, const char* name, StateBuffers stat
         const Tensor g = lazynn::detail::contiguous_data(grad.detach().to(kFloat32));
         Tensor w = p.detach().to(kFloat32);
         {
-            const WidenedState widened(state);
+            const WidenedState widened(state.tensors());
             float* wv = w.impl().data<float>();
             const float* gv = g.impl().data<float>();
             lazynn::detail::parallel_for(impl.numel(), kUpdateGrain,

@@ -55,25 +55,24 @@ void NAdam::update(Parameter& p, const Tensor& grad, NAdamState& state, const NA
     const double bias2 = 1 - std::pow(o.beta2(), t);
     const double c_grad = o.lr() * (1 - mu) / (1 - state.mu_product);
     const double c_avg = o.lr() * mu_next / (1 - state.mu_product * mu_next);
-    fused(p, grad, "NAdam", {&state.exp_avg, &state.exp_avg_sq},
-          [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
-              using T = std::remove_pointer_t<decltype(w)>;
-              T* m = data<T>(state.exp_avg);
-              T* v = data<T>(state.exp_avg_sq);
-              const T b1 = static_cast<T>(o.beta1()), b2 = static_cast<T>(o.beta2()), eps = static_cast<T>(o.eps());
-              // 1 - beta in double, rounded once (as PyTorch passes it): 1 - float(0.9999) is off by 2e-4.
-              const T c1 = static_cast<T>(1 - o.beta1()), c2 = static_cast<T>(1 - o.beta2());
-              const T wd = static_cast<T>(o.weight_decay()), cg = static_cast<T>(c_grad), ca = static_cast<T>(c_avg);
-              const T b2s = static_cast<T>(std::sqrt(bias2));
-              for (std::int64_t i = begin; i < end; ++i) {
-                  T d = g[i];
-                  if (o.weight_decay() != 0) d += wd * w[i];
-                  m[i] = b1 * m[i] + c1 * d;
-                  v[i] = b2 * v[i] + c2 * d * d;
-                  const T denom = std::sqrt(v[i]) / b2s + eps;
-                  w[i] -= cg * d / denom + ca * m[i] / denom;
-              }
-          });
+    fused(p, grad, "NAdam", state, [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
+        using T = std::remove_pointer_t<decltype(w)>;
+        T* m = data<T>(state.exp_avg);
+        T* v = data<T>(state.exp_avg_sq);
+        const T b1 = static_cast<T>(o.beta1()), b2 = static_cast<T>(o.beta2()), eps = static_cast<T>(o.eps());
+        // 1 - beta in double, rounded once (as PyTorch passes it): 1 - float(0.9999) is off by 2e-4.
+        const T c1 = static_cast<T>(1 - o.beta1()), c2 = static_cast<T>(1 - o.beta2());
+        const T wd = static_cast<T>(o.weight_decay()), cg = static_cast<T>(c_grad), ca = static_cast<T>(c_avg);
+        const T b2s = static_cast<T>(std::sqrt(bias2));
+        for (std::int64_t i = begin; i < end; ++i) {
+            T d = g[i];
+            if (o.weight_decay() != 0) d += wd * w[i];
+            m[i] = b1 * m[i] + c1 * d;
+            v[i] = b2 * v[i] + c2 * d * d;
+            const T denom = std::sqrt(v[i]) / b2s + eps;
+            w[i] -= cg * d / denom + ca * m[i] / denom;
+        }
+    });
 }
 
 }  // namespace lazynn::optim

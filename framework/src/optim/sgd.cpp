@@ -21,7 +21,7 @@ void SGDOptions::validate(const char* optimizer) const {
 void SGD::update(Parameter& p, const Tensor& grad, SGDState& state, const SGDOptions& o) {
     const bool first = !state.momentum_buffer.defined();
     if (o.momentum() != 0) ensure(state.momentum_buffer, p);
-    fused(p, grad, "SGD", {&state.momentum_buffer}, [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
+    fused(p, grad, "SGD", state, [&](auto* w, const auto* g, std::int64_t begin, std::int64_t end) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* buf = o.momentum() != 0 ? data<T>(state.momentum_buffer) : nullptr;
         const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay()), mom = static_cast<T>(o.momentum());
