@@ -153,6 +153,29 @@ TEST_SUITE("float32 3x3 convolutions") {
         same64.to(kFloat64);
         check_close(same(x), same64(x.to(kFloat64)), 1e-5, 1e-4);
     }
+
+    TEST_CASE("the fused ReLU's zeros are +0.0, as PyTorch's ReLU gives, whichever kernel oneDNN picks") {
+        // Some oneDNN kernels compute the ReLU post-op as x * 0 below zero (-0.0). Few input channels
+        // (the plain-layout kernels), blocked channel counts, groups, and 1-d and 3-d cover the paths.
+        manual_seed(32);
+        for (const std::int64_t c : {1, 3, 4, 8, 16, 32}) {
+            for (const std::int64_t groups : {1, 2}) {
+                if (c % groups != 0) continue;
+                CAPTURE(c);
+                CAPTURE(groups);
+                const Tensor x = randn({2, c, 9, 10}), w = randn({16, c / groups, 3, 3}), b = randn({16});
+                const std::vector<float> y =
+                    functional::conv2d_relu(x, w, b, {1, 1}, {1, 1, 1, 1}, {1, 1}, groups).to_vector<float>();
+                std::int64_t zeros = 0, negative_zeros = 0;
+                for (const float v : y) {
+                    zeros += v == 0.0f;
+                    negative_zeros += v == 0.0f && std::signbit(v);
+                }
+                CHECK(zeros > 0);
+                CHECK(negative_zeros == 0);
+            }
+        }
+    }
 }
 
 TEST_SUITE("layer errors") {

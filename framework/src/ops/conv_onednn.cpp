@@ -122,20 +122,33 @@ dnnl::primitive_attr user_scratchpad() {
     return attr;
 }
 
-dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std::int64_t n, bool bias, bool relu,
-                                                       bool training) {
-    const UserDescs a = any_descs(user_descs(p, n, Pass::forward));
+/// A first layer's few input channels (an image's 1 or 3) would be padded to a whole channel block in a
+/// blocked source layout: 8x the work for 1 channel. Its plain layout has kernels of its own.
+bool few_input_channels(const ConvProblem& p) { return p.c / p.groups < 8; }
+
+/// The forward primitive. It is always asked for as forward_training, also when no gradient follows:
+/// for that kind oneDNN picks its blocked-layout kernels, whose output reorders back to the user's
+/// layout cheaply, where forward_inference picks the channels-last brgemm kernels and an output
+/// transposition that costs more than the convolution (measured in docs/performance.md, "Convolution
+/// layouts"). A source with few channels stays in the user's layout (few_input_channels).
+dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std::int64_t n, bool bias, bool relu) {
+    const UserDescs u = user_descs(p, n, Pass::forward);
+    const UserDescs a = any_descs(u);
+    const memory::desc src = few_input_channels(p) ? u.src : a.src;
     const auto strides = spatial_dims(p, p.stride), dilates = spatial_dims(p, p.dilation, 1);
     const auto pad_l = spatial_dims(p, p.pad_begin), pad_r = spatial_dims(p, p.pad_end);
-    const auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    const auto d = bias ? dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights,
+    const auto kind = dnnl::prop_kind::forward_training;
+    const auto d = bias ? dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, src, a.weights,
                                                           a.bias, a.dst, strides, dilates, pad_l, pad_r)
-                        : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights,
+                        : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, src, a.weights,
                                                           a.dst, strides, dilates, pad_l, pad_r);
     dnnl::primitive_attr attr = user_scratchpad();
     if (relu) {
         dnnl::post_ops ops;
         ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        // Some kernels' ReLU is x * 0 below zero: -0.0 for a negative x, where PyTorch's is +0.0.
+        // Adding +0.0 (1 * y + 0) turns -0.0 into +0.0 and leaves every other value, NaN too.
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f, 0.0f);
         attr.set_post_ops(ops);
     }
     return dnnl::convolution_forward::primitive_desc(d, attr, onednn::engine());
@@ -170,14 +183,14 @@ std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std:
     const auto pad_l = spatial_dims(p, p.pad_begin), pad_r = spatial_dims(p, p.pad_end);
     const auto alg = dnnl::algorithm::convolution_direct;
     if (pass == Pass::forward || pass == Pass::forward_relu) {
-        const auto pd = forward_desc(p, n, bias, pass == Pass::forward_relu, false);
+        const auto pd = forward_desc(p, n, bias, pass == Pass::forward_relu);
         plan->convolution = {dnnl::convolution_forward(pd), pd.scratchpad_desc()};
         plan->src = pd.src_desc(), plan->weights = pd.weights_desc(), plan->dst = pd.dst_desc();
         plan->src_in = reorder_if_needed(u.src, plan->src);
         plan->weights_in = reorder_if_needed(u.weights, plan->weights);
         plan->dst_out = reorder_if_needed(plan->dst, u.dst);
     } else if (pass == Pass::backward_data) {
-        const auto hint = forward_desc(p, n, false, false, true);
+        const auto hint = forward_desc(p, n, false, false);
         const dnnl::convolution_backward_data::desc d(alg, a.src, a.weights, a.dst, strides, dilates, pad_l, pad_r);
         const dnnl::convolution_backward_data::primitive_desc pd(d, user_scratchpad(), onednn::engine(), hint);
         plan->convolution = {dnnl::convolution_backward_data(pd), pd.scratchpad_desc()};
@@ -186,11 +199,10 @@ std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std:
         plan->weights_in = reorder_if_needed(u.weights, plan->weights);
         plan->src_out = reorder_if_needed(plan->src, u.src);
     } else {
-        const auto hint = forward_desc(p, n, bias, false, true);
-        // A first layer's few input channels (an image's 1 or 3) would be padded to a whole channel
-        // block in a blocked source layout: 8x the work for 1 channel. Its plain layout has a kernel
-        // of its own, measured 10x faster for the weight gradient of a 1-channel 3x3 convolution.
-        const memory::desc src = p.c / p.groups < 8 ? u.src : a.src;
+        const auto hint = forward_desc(p, n, bias, false);
+        // The plain source (few_input_channels) measured 10x faster for the weight gradient of a
+        // 1-channel 3x3 convolution.
+        const memory::desc src = few_input_channels(p) ? u.src : a.src;
         const auto d =
             bias ? dnnl::convolution_backward_weights::desc(alg, src, a.weights, a.bias, a.dst, strides, dilates, pad_l,
                                                             pad_r)
