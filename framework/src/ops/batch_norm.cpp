@@ -2,7 +2,6 @@
 // its backward (also in recording ops, for create_graph); BatchNorm and InstanceNorm (lazynn::nn)
 // both run on it.
 #include "autograd/function_node.hpp"
-#include "ops/fused_relu.hpp"
 #include "ops/norm_kernels.hpp"
 #include "parallel.hpp"
 #include "tensor_impl.hpp"
@@ -25,22 +24,6 @@ using autograd::detail::SavedTensor;
 /// Channels per thread chunk: enough elements that splitting pays.
 std::int64_t channel_grain(std::int64_t per_channel) {
     return std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(per_channel, 1));
-}
-
-/// relu(y) in place over channels [first, end) of y [n, c, s] (PyTorch's ReLU: NaN and -0.0 pass).
-template <class T>
-void relu_channels(T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end) {
-    for (std::int64_t i = 0; i < n; ++i) detail::relu_span(y + (i * c + first) * s, (end - first) * s);
-}
-
-/// g masked by the ReLU's output over channels [first, end), as ReLU's backward computes it.
-template <class T>
-void relu_mask_channels(const T* g, const T* out, T* masked, std::int64_t n, std::int64_t c, std::int64_t s,
-                        std::int64_t first, std::int64_t end) {
-    for (std::int64_t i = 0; i < n; ++i) {
-        const std::int64_t offset = (i * c + first) * s;
-        detail::relu_backward_span(g + offset, out + offset, masked + offset, (end - first) * s);
-    }
 }
 
 }  // namespace
@@ -98,8 +81,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
             shift[ch] = b[ch] - mean[ch] * scale[ch];
         }
         lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
-            kernels::batch_norm_transform(xv, o, n, c, s, first, end, scale.data(), shift.data());
-            if (relu) relu_channels(o, n, c, s, first, end);
+            kernels::batch_norm_transform(xv, o, n, c, s, first, end, scale.data(), shift.data(), relu);
         });
     });
     if (needs_grad({&input, &weight, &bias})) {
@@ -111,23 +93,19 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
             out, relu ? "ReluBackward0" : "NativeBatchNormBackward0", {input, weight, bias},
             [sx = SavedTensor(x), sy = SavedTensor(relu ? out : Tensor()), relu, mean, invstd, w, use_batch, n, c, s,
              grain, gx, gw, gb](const Tensor& g_in) {
-                const Tensor g_given = lazynn::detail::contiguous_data(g_in);
+                const Tensor g = lazynn::detail::contiguous_data(g_in);
                 const Tensor xv_t = sx.unpack();
                 const Tensor y = relu ? sy.unpack() : Tensor();
-                Tensor g = relu ? lazynn::detail::empty_tensor(g_given.shape(), g_given.dtype()) : g_given;
                 Tensor grad_x = gx ? lazynn::detail::empty_tensor(xv_t.shape(), xv_t.dtype()) : Tensor();
                 std::vector<double> sum_dy(static_cast<std::size_t>(c), 0.0),
                     sum_dy_xhat(static_cast<std::size_t>(c), 0.0);
                 visit_floating(xv_t.dtype(), "batch_norm_backward", [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
-                        if (relu)
-                            relu_mask_channels(g_given.impl().data<T>(), y.impl().data<T>(), g.impl().data<T>(), n, c,
-                                               s, first, end);
-                        detail::batch_norm_backward(xv_t.impl().data<T>(), g.impl().data<T>(),
-                                                    gx ? grad_x.impl().data<T>() : nullptr, n, c, s, first, end,
-                                                    mean.data(), invstd.data(), w.data(), use_batch, sum_dy.data(),
-                                                    sum_dy_xhat.data());
+                        detail::batch_norm_backward(
+                            xv_t.impl().data<T>(), g.impl().data<T>(), relu ? y.impl().data<T>() : nullptr,
+                            gx ? grad_x.impl().data<T>() : nullptr, n, c, s, first, end, mean.data(), invstd.data(),
+                            w.data(), use_batch, sum_dy.data(), sum_dy_xhat.data());
                     });
                 });
                 const Dtype dtype = xv_t.dtype();

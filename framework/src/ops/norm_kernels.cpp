@@ -34,19 +34,19 @@ void batch_norm_statistics(const T* x, std::int64_t n, std::int64_t c, std::int6
 
 template <class T>
 void batch_norm_transform(const T* x, T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                          std::int64_t end, const double* scale, const double* shift) {
+                          std::int64_t end, const double* scale, const double* shift, bool relu) {
     simd::dispatch([&](auto arch) {
-        simd::NormKernels<decltype(arch)>::batch_norm_transform(x, y, n, c, s, first, end, scale, shift);
+        simd::NormKernels<decltype(arch)>::batch_norm_transform(x, y, n, c, s, first, end, scale, shift, relu);
     });
 }
 
 template <class T>
-void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std::int64_t c, std::int64_t s,
-                         std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
+void batch_norm_backward(const T* x, const T* g, const T* relu_output, T* grad_x, std::int64_t n, std::int64_t c,
+                         std::int64_t s, std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
                          const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
     simd::dispatch([&](auto arch) {
-        simd::NormKernels<decltype(arch)>::batch_norm_backward(x, g, grad_x, n, c, s, first, end, mean, invstd, weight,
-                                                               batch_statistics, sum_dy, sum_dy_xhat);
+        simd::NormKernels<decltype(arch)>::batch_norm_backward(x, g, relu_output, grad_x, n, c, s, first, end, mean,
+                                                               invstd, weight, batch_statistics, sum_dy, sum_dy_xhat);
     });
 }
 
@@ -63,14 +63,14 @@ template void batch_norm_statistics<float>(const float*, std::int64_t, std::int6
 template void batch_norm_statistics<double>(const double*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                                             std::int64_t, double*, double*);
 template void batch_norm_transform<float>(const float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                                          std::int64_t, const double*, const double*);
+                                          std::int64_t, const double*, const double*, bool);
 template void batch_norm_transform<double>(const double*, double*, std::int64_t, std::int64_t, std::int64_t,
-                                           std::int64_t, std::int64_t, const double*, const double*);
-template void batch_norm_backward<float>(const float*, const float*, float*, std::int64_t, std::int64_t, std::int64_t,
-                                         std::int64_t, std::int64_t, const double*, const double*, const double*, bool,
-                                         double*, double*);
-template void batch_norm_backward<double>(const double*, const double*, double*, std::int64_t, std::int64_t,
-                                          std::int64_t, std::int64_t, std::int64_t, const double*, const double*,
-                                          const double*, bool, double*, double*);
+                                           std::int64_t, std::int64_t, const double*, const double*, bool);
+template void batch_norm_backward<float>(const float*, const float*, const float*, float*, std::int64_t, std::int64_t,
+                                         std::int64_t, std::int64_t, std::int64_t, const double*, const double*,
+                                         const double*, bool, double*, double*);
+template void batch_norm_backward<double>(const double*, const double*, const double*, double*, std::int64_t,
+                                          std::int64_t, std::int64_t, std::int64_t, std::int64_t, const double*,
+                                          const double*, const double*, bool, double*, double*);
 
 }  // namespace lazynn::ops::detail

@@ -28,17 +28,20 @@ template <class T>
 void batch_norm_statistics(const T* x, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
                            std::int64_t end, double* mean, double* var);
 
-/// y = x * scale[ch] + shift[ch].
+/// y = x * scale[ch] + shift[ch], then relu(y) in the same pass when `relu` (PyTorch's ReLU: NaN and
+/// -0.0 pass).
 template <class T>
 void batch_norm_transform(const T* x, T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                          std::int64_t end, const double* scale, const double* shift);
+                          std::int64_t end, const double* scale, const double* shift, bool relu);
 
-/// Writes sum_dy[ch] = sum g and sum_dy_xhat[ch] = sum g * xhat, and (when grad_x is not null)
-/// grad_x = weight * invstd * (g - mean(g) - xhat * mean(g * xhat)) with batch statistics, or
-/// weight * invstd * g with running statistics.
+/// Writes sum_dy[ch] = sum dy and sum_dy_xhat[ch] = sum dy * xhat, and (when grad_x is not null)
+/// grad_x = weight * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) with batch statistics, or
+/// weight * invstd * dy with running statistics. dy is g, or, when relu_output (the output of a
+/// fused ReLU, laid out as x) is not null, g masked as ReLU's backward masks it: g where
+/// relu_output > 0 or NaN, else 0; the mask is applied as the values load, never stored.
 template <class T>
-void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std::int64_t c, std::int64_t s,
-                         std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
+void batch_norm_backward(const T* x, const T* g, const T* relu_output, T* grad_x, std::int64_t n, std::int64_t c,
+                         std::int64_t s, std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
                          const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
 
 }  // namespace lazynn::ops::detail

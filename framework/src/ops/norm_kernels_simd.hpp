@@ -7,6 +7,7 @@
 #include "simd/lanes.hpp"
 
 #include <cmath>
+#include <type_traits>
 
 namespace lazynn::simd {
 
@@ -151,33 +152,60 @@ void batch_norm_statistics(const T* x, std::int64_t n, std::int64_t c, std::int6
     }
 }
 
+/// v, or relu(v) with PyTorch's semantics (NaN and -0.0 pass), for a register or one value.
+template <class V>
+V relu_if(bool relu, V v) {
+    if (!relu) return v;
+    if constexpr (std::is_arithmetic_v<V>) {
+        return v < V(0) ? V(0) : v;
+    } else {
+        return xsimd::select(v < V(0), V(0), v);
+    }
+}
+
+/// ReLU's backward for a register or one value: g where the ReLU's output y is above zero or NaN.
+template <class V>
+V relu_masked(V g, V y) {
+    if constexpr (std::is_arithmetic_v<V>) {
+        return y <= V(0) ? V(0) : g;
+    } else {
+        return xsimd::select(y <= V(0), V(0), g);
+    }
+}
+
 template <class A, class T>
 void batch_norm_transform(const T* x, T* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
-                          std::int64_t end, const double* scale, const double* shift) {
+                          std::int64_t end, const double* scale, const double* shift, bool relu) {
     for (std::int64_t ch = first; ch < end; ++ch) {
         const T a = static_cast<T>(scale[ch]), b = static_cast<T>(shift[ch]);
         for (std::int64_t i = 0; i < n; ++i) {
             const T* row = x + (i * c + ch) * s;
             T* out = y + (i * c + ch) * s;
-            transform<A, T>(s, [&](std::int64_t k, auto load, auto store) { store(out + k, load(row + k) * a + b); });
+            transform<A, T>(s, [&](std::int64_t k, auto load, auto store) {
+                store(out + k, relu_if(relu, load(row + k) * a + b));
+            });
         }
     }
 }
 
 template <class A, class T>
-void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std::int64_t c, std::int64_t s,
-                         std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
+void batch_norm_backward(const T* x, const T* g, const T* relu_output, T* grad_x, std::int64_t n, std::int64_t c,
+                         std::int64_t s, std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
                          const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
     const double count = static_cast<double>(n * s);
     for (std::int64_t ch = first; ch < end; ++ch) {
         const double m = mean[ch];
         double dy = 0, dy_centered = 0;
         for (std::int64_t i = 0; i < n; ++i) {
-            const T* row = x + (i * c + ch) * s;
-            const T* grow = g + (i * c + ch) * s;
-            dy += lane_sum<A>(s, [&](auto load, std::int64_t k) { return load(grow + k); });
+            const std::int64_t offset = (i * c + ch) * s;
+            const T *row = x + offset, *grow = g + offset, *yrow = relu_output ? relu_output + offset : nullptr;
+            // The gradient reaching the batch norm: g, or g through the fused ReLU's mask.
+            const auto grad = [&](auto load, std::int64_t k) {
+                return yrow ? relu_masked(load(grow + k), load(yrow + k)) : load(grow + k);
+            };
+            dy += lane_sum<A>(s, grad);
             dy_centered +=
-                lane_sum<A>(s, [&](auto load, std::int64_t k) { return load(grow + k) * (load(row + k) - m); });
+                lane_sum<A>(s, [&](auto load, std::int64_t k) { return grad(load, k) * (load(row + k) - m); });
         }
         sum_dy[ch] = dy;
         sum_dy_xhat[ch] = dy_centered * invstd[ch];
@@ -188,18 +216,20 @@ void batch_norm_backward(const T* x, const T* g, T* grad_x, std::int64_t n, std:
         const T slope = static_cast<T>(batch_statistics ? invstd[ch] * invstd[ch] * dy_centered / count : 0.0);
         const T centre = static_cast<T>(m);
         for (std::int64_t i = 0; i < n; ++i) {
-            const T* row = x + (i * c + ch) * s;
-            const T* grow = g + (i * c + ch) * s;
-            T* drow = grad_x + (i * c + ch) * s;
+            const std::int64_t offset = (i * c + ch) * s;
+            const T *row = x + offset, *grow = g + offset, *yrow = relu_output ? relu_output + offset : nullptr;
+            T* drow = grad_x + offset;
+            const auto grad = [&](auto load, std::int64_t k) {
+                return yrow ? relu_masked(load(grow + k), load(yrow + k)) : load(grow + k);
+            };
             if (!batch_statistics) {
                 // Running statistics: the input does not enter the gradient (a NaN input must not
                 // turn its gradient into NaN, as (x - mean) * 0 would; PyTorch gives weight * invstd * g).
-                transform<A, T>(s,
-                                [&](std::int64_t k, auto load, auto store) { store(drow + k, k1 * load(grow + k)); });
+                transform<A, T>(s, [&](std::int64_t k, auto load, auto store) { store(drow + k, k1 * grad(load, k)); });
                 continue;
             }
             transform<A, T>(s, [&](std::int64_t k, auto load, auto store) {
-                store(drow + k, k1 * (load(grow + k) - mean_dy - (load(row + k) - centre) * slope));
+                store(drow + k, k1 * (grad(load, k) - mean_dy - (load(row + k) - centre) * slope));
             });
         }
     }
@@ -244,30 +274,32 @@ void NormKernels<A>::batch_norm_statistics(const double* x, std::int64_t n, std:
 template <class A>
 void NormKernels<A>::batch_norm_transform(const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t s,
                                           std::int64_t first, std::int64_t end, const double* scale,
-                                          const double* shift) {
-    norm_detail::batch_norm_transform<A>(x, y, n, c, s, first, end, scale, shift);
+                                          const double* shift, bool relu) {
+    norm_detail::batch_norm_transform<A>(x, y, n, c, s, first, end, scale, shift, relu);
 }
 template <class A>
 void NormKernels<A>::batch_norm_transform(const double* x, double* y, std::int64_t n, std::int64_t c, std::int64_t s,
                                           std::int64_t first, std::int64_t end, const double* scale,
-                                          const double* shift) {
-    norm_detail::batch_norm_transform<A>(x, y, n, c, s, first, end, scale, shift);
+                                          const double* shift, bool relu) {
+    norm_detail::batch_norm_transform<A>(x, y, n, c, s, first, end, scale, shift, relu);
 }
 template <class A>
-void NormKernels<A>::batch_norm_backward(const float* x, const float* g, float* grad_x, std::int64_t n, std::int64_t c,
-                                         std::int64_t s, std::int64_t first, std::int64_t end, const double* mean,
-                                         const double* invstd, const double* weight, bool batch_statistics,
-                                         double* sum_dy, double* sum_dy_xhat) {
-    norm_detail::batch_norm_backward<A>(x, g, grad_x, n, c, s, first, end, mean, invstd, weight, batch_statistics,
-                                        sum_dy, sum_dy_xhat);
+void NormKernels<A>::batch_norm_backward(const float* x, const float* g, const float* relu_output, float* grad_x,
+                                         std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
+                                         std::int64_t end, const double* mean, const double* invstd,
+                                         const double* weight, bool batch_statistics, double* sum_dy,
+                                         double* sum_dy_xhat) {
+    norm_detail::batch_norm_backward<A>(x, g, relu_output, grad_x, n, c, s, first, end, mean, invstd, weight,
+                                        batch_statistics, sum_dy, sum_dy_xhat);
 }
 template <class A>
-void NormKernels<A>::batch_norm_backward(const double* x, const double* g, double* grad_x, std::int64_t n,
-                                         std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end,
-                                         const double* mean, const double* invstd, const double* weight,
-                                         bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
-    norm_detail::batch_norm_backward<A>(x, g, grad_x, n, c, s, first, end, mean, invstd, weight, batch_statistics,
-                                        sum_dy, sum_dy_xhat);
+void NormKernels<A>::batch_norm_backward(const double* x, const double* g, const double* relu_output, double* grad_x,
+                                         std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
+                                         std::int64_t end, const double* mean, const double* invstd,
+                                         const double* weight, bool batch_statistics, double* sum_dy,
+                                         double* sum_dy_xhat) {
+    norm_detail::batch_norm_backward<A>(x, g, relu_output, grad_x, n, c, s, first, end, mean, invstd, weight,
+                                        batch_statistics, sum_dy, sum_dy_xhat);
 }
 
 }  // namespace lazynn::simd

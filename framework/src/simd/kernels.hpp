@@ -79,17 +79,19 @@ struct NormKernels {
     static void batch_norm_statistics(const double* x, std::int64_t n, std::int64_t c, std::int64_t s,
                                       std::int64_t first, std::int64_t end, double* mean, double* var);
     static void batch_norm_transform(const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t s,
-                                     std::int64_t first, std::int64_t end, const double* scale, const double* shift);
+                                     std::int64_t first, std::int64_t end, const double* scale, const double* shift,
+                                     bool relu);
     static void batch_norm_transform(const double* x, double* y, std::int64_t n, std::int64_t c, std::int64_t s,
-                                     std::int64_t first, std::int64_t end, const double* scale, const double* shift);
-    static void batch_norm_backward(const float* x, const float* g, float* grad_x, std::int64_t n, std::int64_t c,
-                                    std::int64_t s, std::int64_t first, std::int64_t end, const double* mean,
-                                    const double* invstd, const double* weight, bool batch_statistics, double* sum_dy,
-                                    double* sum_dy_xhat);
-    static void batch_norm_backward(const double* x, const double* g, double* grad_x, std::int64_t n, std::int64_t c,
-                                    std::int64_t s, std::int64_t first, std::int64_t end, const double* mean,
-                                    const double* invstd, const double* weight, bool batch_statistics, double* sum_dy,
-                                    double* sum_dy_xhat);
+                                     std::int64_t first, std::int64_t end, const double* scale, const double* shift,
+                                     bool relu);
+    static void batch_norm_backward(const float* x, const float* g, const float* relu_output, float* grad_x,
+                                    std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
+                                    std::int64_t end, const double* mean, const double* invstd, const double* weight,
+                                    bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
+    static void batch_norm_backward(const double* x, const double* g, const double* relu_output, double* grad_x,
+                                    std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
+                                    std::int64_t end, const double* mean, const double* invstd, const double* weight,
+                                    bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
 };
 
 /// im2col / col2im of one sample and group (ops/im2col.hpp).
