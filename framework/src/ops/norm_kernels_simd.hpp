@@ -1,6 +1,8 @@
 #pragma once
-// NormKernels (simd/kernels.hpp) on xsimd batches. Statistics accumulate in double registers
-// (float rows are widened as they load); the elementwise passes run in the tensor's type.
+// NormKernels (simd/kernels.hpp) on xsimd batches. Layer-norm statistics accumulate in double
+// registers (float rows are widened as they load); batch norm sums each sample's row in the tensor's
+// type and the rows in double, as PyTorch's CPU kernel does; the elementwise passes run in the
+// tensor's type.
 // Included only by the per-architecture translation units.
 
 #include "simd/kernels.hpp"
@@ -46,6 +48,36 @@ double lane_sum(std::int64_t len, Term term) {
     for (; j + L <= len; j += L) first += term(WideLoad<A>{}, j);
     double total = xsimd::hadd(first + second);
     for (; j < len; ++j) total += term(ScalarLoad<A>{}, j);
+    return total;
+}
+
+/// Loads a register of T from p, for the body of a row sum.
+template <class A, class T>
+struct RowLoad {
+    Batch<T, A> operator()(const T* p) const { return Batch<T, A>::load_unaligned(p); }
+};
+
+/// Sum over j in [0, len) of term(load, j) for one batch-norm row: registers of T in two
+/// accumulators, their total and the tail's terms added in double. PyTorch's CPU batch norm sums
+/// each sample's row in the input's type and the rows in double, and so does this.
+template <class A, class T, class Term>
+double row_sum(std::int64_t len, Term term) {
+    using B = Batch<T, A>;
+    constexpr auto L = static_cast<std::int64_t>(B::size);
+    B first(T(0)), second(T(0));
+    std::int64_t j = 0;
+    for (; j + 2 * L <= len; j += 2 * L) {
+        first += term(RowLoad<A, T>{}, j);
+        second += term(RowLoad<A, T>{}, j + L);
+    }
+    for (; j + L <= len; j += L) first += term(RowLoad<A, T>{}, j);
+    // The lanes added in double through memory: xsimd 8's float hadd on AVX-512 needs AVX512DQ,
+    // which the avx512f build does not assume.
+    alignas(64) T lanes[L];
+    (first + second).store_aligned(lanes);
+    double total = 0;
+    for (const T lane : lanes) total += static_cast<double>(lane);
+    for (; j < len; ++j) total += static_cast<double>(term([](const T* p) { return *p; }, j));
     return total;
 }
 
@@ -136,14 +168,15 @@ void batch_norm_statistics(const T* x, std::int64_t n, std::int64_t c, std::int6
         double sum = 0;
         for (std::int64_t i = 0; i < n; ++i) {
             const T* row = x + (i * c + ch) * s;
-            sum += lane_sum<A>(s, [&](auto load, std::int64_t k) { return load(row + k); });
+            sum += row_sum<A, T>(s, [&](auto load, std::int64_t k) { return load(row + k); });
         }
         const double m = sum / count;
+        const T centre = static_cast<T>(m);
         double squares = 0;
         for (std::int64_t i = 0; i < n; ++i) {
             const T* row = x + (i * c + ch) * s;
-            squares += lane_sum<A>(s, [&](auto load, std::int64_t k) {
-                const auto d = load(row + k) - m;
+            squares += row_sum<A, T>(s, [&](auto load, std::int64_t k) {
+                const auto d = load(row + k) - centre;
                 return d * d;
             });
         }
@@ -195,6 +228,7 @@ void batch_norm_backward(const T* x, const T* g, const T* relu_output, T* grad_x
     const double count = static_cast<double>(n * s);
     for (std::int64_t ch = first; ch < end; ++ch) {
         const double m = mean[ch];
+        const T centre = static_cast<T>(m);
         double dy = 0, dy_centered = 0;
         for (std::int64_t i = 0; i < n; ++i) {
             const std::int64_t offset = (i * c + ch) * s;
@@ -203,9 +237,9 @@ void batch_norm_backward(const T* x, const T* g, const T* relu_output, T* grad_x
             const auto grad = [&](auto load, std::int64_t k) {
                 return yrow ? relu_masked(load(grow + k), load(yrow + k)) : load(grow + k);
             };
-            dy += lane_sum<A>(s, grad);
+            dy += row_sum<A, T>(s, grad);
             dy_centered +=
-                lane_sum<A>(s, [&](auto load, std::int64_t k) { return grad(load, k) * (load(row + k) - m); });
+                row_sum<A, T>(s, [&](auto load, std::int64_t k) { return grad(load, k) * (load(row + k) - centre); });
         }
         sum_dy[ch] = dy;
         sum_dy_xhat[ch] = dy_centered * invstd[ch];
@@ -214,7 +248,6 @@ void batch_norm_backward(const T* x, const T* g, const T* relu_output, T* grad_x
         const T mean_dy = static_cast<T>(batch_statistics ? dy / count : 0.0);
         // xhat * mean(g * xhat) = (x - mean) * invstd^2 * mean(g * (x - mean)), folded into one factor.
         const T slope = static_cast<T>(batch_statistics ? invstd[ch] * invstd[ch] * dy_centered / count : 0.0);
-        const T centre = static_cast<T>(m);
         for (std::int64_t i = 0; i < n; ++i) {
             const std::int64_t offset = (i * c + ch) * s;
             const T *row = x + offset, *grow = g + offset, *yrow = relu_output ? relu_output + offset : nullptr;
