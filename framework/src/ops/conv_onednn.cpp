@@ -122,25 +122,19 @@ dnnl::primitive_attr user_scratchpad() {
     return attr;
 }
 
-/// A first layer's few input channels (an image's 1 or 3) would be padded to a whole channel block in a
-/// blocked source layout: 8x the work for 1 channel. Its plain layout has kernels of its own.
-bool few_input_channels(const ConvProblem& p) { return p.c / p.groups < 8; }
-
 /// The forward primitive. It is always asked for as forward_training, also when no gradient follows:
 /// for that kind oneDNN picks its blocked-layout kernels, whose output reorders back to the user's
-/// layout cheaply, where forward_inference picks the channels-last brgemm kernels and an output
-/// transposition that costs more than the convolution (measured in docs/performance.md, "Convolution
-/// layouts"). A source with few channels stays in the user's layout (few_input_channels).
+/// layout cheaply, where forward_inference picks (on AVX-512) channels-last brgemm kernels whose output
+/// transposition costs more than their gain (benchmarks/conv_layouts.cpp; docs/performance.md,
+/// "Convolution layouts").
 dnnl::convolution_forward::primitive_desc forward_desc(const ConvProblem& p, std::int64_t n, bool bias, bool relu) {
-    const UserDescs u = user_descs(p, n, Pass::forward);
-    const UserDescs a = any_descs(u);
-    const memory::desc src = few_input_channels(p) ? u.src : a.src;
+    const UserDescs a = any_descs(user_descs(p, n, Pass::forward));
     const auto strides = spatial_dims(p, p.stride), dilates = spatial_dims(p, p.dilation, 1);
     const auto pad_l = spatial_dims(p, p.pad_begin), pad_r = spatial_dims(p, p.pad_end);
     const auto kind = dnnl::prop_kind::forward_training;
-    const auto d = bias ? dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, src, a.weights,
+    const auto d = bias ? dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights,
                                                           a.bias, a.dst, strides, dilates, pad_l, pad_r)
-                        : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, src, a.weights,
+                        : dnnl::convolution_forward::desc(kind, dnnl::algorithm::convolution_direct, a.src, a.weights,
                                                           a.dst, strides, dilates, pad_l, pad_r);
     dnnl::primitive_attr attr = user_scratchpad();
     if (relu) {
@@ -200,9 +194,10 @@ std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std:
         plan->src_out = reorder_if_needed(plan->src, u.src);
     } else {
         const auto hint = forward_desc(p, n, bias, false);
-        // The plain source (few_input_channels) measured 10x faster for the weight gradient of a
-        // 1-channel 3x3 convolution.
-        const memory::desc src = few_input_channels(p) ? u.src : a.src;
+        // A first layer's few input channels (an image's 1 or 3) would be padded to a whole channel
+        // block in a blocked source layout: 8x the work for 1 channel. Its plain layout has a kernel
+        // of its own, measured 10x faster for the weight gradient of a 1-channel 3x3 convolution.
+        const memory::desc src = p.c / p.groups < 8 ? u.src : a.src;
         const auto d =
             bias ? dnnl::convolution_backward_weights::desc(alg, src, a.weights, a.bias, a.dst, strides, dilates, pad_l,
                                                             pad_r)
