@@ -347,51 +347,111 @@ void onednn_conv_backward_data(const ConvProblem& p, const void* gy, const void*
     });
 }
 
-void onednn_conv_backward_weights(const ConvProblem& p, const void* x, const void* gy, float* gw, float* gb) {
-    if (p.n == 0) {  // no samples: zero gradients
-        std::fill_n(gw, p.weight_numel(), 0.0f);
-        if (gb) std::fill_n(gb, p.o, 0.0f);
-        return;
+namespace {
+
+/// A weight gradient computed in batch chunks: each chunk writes its own partial gradients, added
+/// up in batch order at the end, so a run is reproducible whichever thread finishes first.
+class WeightGradient {
+public:
+    WeightGradient(const ConvProblem& p, float* gw, float* gb) : p_(p), gw_(gw), gb_(gb) {}
+
+    /// Runs the weight-gradient primitive for samples [first, last), whose output gradient is
+    /// `diff_dst` in the plan's layout.
+    void chunk(const Plan& plan, const void* x, const memory& diff_dst, std::int64_t first, std::int64_t last) {
+        const std::int64_t weight_numel = p_.weight_numel();
+        const bool whole = first == 0 && last == p_.n;
+        memory src =
+            input_memory(plan.src_in, plan.user.src, plan.src, at(p_, x, first * p_.input_numel()), kSrcBuffer);
+        // The partial (plain layout): the caller's buffers when one chunk covers the batch.
+        std::vector<float> partial(whole ? 0 : static_cast<std::size_t>(weight_numel + p_.o));
+        float* weights_out = whole ? gw_ : partial.data();
+        float* bias_out = whole ? gb_ : partial.data() + weight_numel;
+        memory diff_weights =
+            output_memory(plan.weights_out, plan.user.weights, plan.weights, weights_out, kDiffWeightsBuffer);
+        std::unordered_map<int, memory> args{
+            {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
+        if (gb_) args.emplace(DNNL_ARG_DIFF_BIAS, memory(plan.user.bias, onednn::engine(), bias_out));
+        run(plan.convolution, std::move(args));
+        finish_output(plan.weights_out, diff_weights, plan.user.weights, weights_out);
+        if (whole) return;
+        std::lock_guard lock(merge_);
+        partials_.emplace_back(first, std::move(partial));
     }
-    guarded("conv backward (weight gradient)", [&] {
-        const std::int64_t weight_numel = p.weight_numel();
-        // Each chunk computes its own partial gradients; they are added up in batch order afterwards, so a
-        // run is reproducible whichever thread finishes first.
-        std::mutex merge;
-        std::vector<std::pair<std::int64_t, std::vector<float>>> partials;
-        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
-            const Plan& plan = plan_for(Pass::backward_weights, gb != nullptr, p, last - first);
-            const bool whole = first == 0 && last == p.n;
-            memory src =
-                input_memory(plan.src_in, plan.user.src, plan.src, at(p, x, first * p.input_numel()), kSrcBuffer);
-            memory diff_dst =
-                input_memory(plan.dst_in, plan.user.dst, plan.dst, at(p, gy, first * p.output_numel()), kDstBuffer);
-            // The partial (plain layout): the caller's buffers when one chunk covers the batch.
-            std::vector<float> partial(whole ? 0 : static_cast<std::size_t>(weight_numel + p.o));
-            float* weights_out = whole ? gw : partial.data();
-            float* bias_out = whole ? gb : partial.data() + weight_numel;
-            memory diff_weights =
-                output_memory(plan.weights_out, plan.user.weights, plan.weights, weights_out, kDiffWeightsBuffer);
-            std::unordered_map<int, memory> args{
-                {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
-            if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, memory(plan.user.bias, onednn::engine(), bias_out));
-            run(plan.convolution, std::move(args));
-            finish_output(plan.weights_out, diff_weights, plan.user.weights, weights_out);
-            if (whole) return;
-            std::lock_guard lock(merge);
-            partials.emplace_back(first, std::move(partial));
-        });
-        if (partials.empty()) return;
-        std::sort(partials.begin(), partials.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-        std::copy_n(partials[0].second.data(), weight_numel, gw);
-        if (gb) std::copy_n(partials[0].second.data() + weight_numel, p.o, gb);
-        for (std::size_t i = 1; i < partials.size(); ++i) {
-            const float* part = partials[i].second.data();
-            for (std::int64_t e = 0; e < weight_numel; ++e) gw[e] += part[e];
-            if (gb) {
-                for (std::int64_t e = 0; e < p.o; ++e) gb[e] += part[weight_numel + e];
+
+    /// Adds the chunks' partial gradients into gw and gb, in batch order.
+    void finish() {
+        if (partials_.empty()) return;
+        const std::int64_t weight_numel = p_.weight_numel();
+        std::sort(partials_.begin(), partials_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::copy_n(partials_[0].second.data(), weight_numel, gw_);
+        if (gb_) std::copy_n(partials_[0].second.data() + weight_numel, p_.o, gb_);
+        for (std::size_t i = 1; i < partials_.size(); ++i) {
+            const float* part = partials_[i].second.data();
+            for (std::int64_t e = 0; e < weight_numel; ++e) gw_[e] += part[e];
+            if (gb_) {
+                for (std::int64_t e = 0; e < p_.o; ++e) gb_[e] += part[weight_numel + e];
             }
         }
+    }
+
+private:
+    const ConvProblem& p_;
+    float* gw_;
+    float* gb_;
+    std::mutex merge_;
+    std::vector<std::pair<std::int64_t, std::vector<float>>> partials_;
+};
+
+/// No samples: zero gradients.
+void zero_weight_gradient(const ConvProblem& p, float* gw, float* gb) {
+    std::fill_n(gw, p.weight_numel(), 0.0f);
+    if (gb) std::fill_n(gb, p.o, 0.0f);
+}
+
+}  // namespace
+
+void onednn_conv_backward_weights(const ConvProblem& p, const void* x, const void* gy, float* gw, float* gb) {
+    if (p.n == 0) return zero_weight_gradient(p, gw, gb);
+    guarded("conv backward (weight gradient)", [&] {
+        WeightGradient gradient(p, gw, gb);
+        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+            const Plan& plan = plan_for(Pass::backward_weights, gb != nullptr, p, last - first);
+            const memory diff_dst =
+                input_memory(plan.dst_in, plan.user.dst, plan.dst, at(p, gy, first * p.output_numel()), kDstBuffer);
+            gradient.chunk(plan, x, diff_dst, first, last);
+        });
+        gradient.finish();
+    });
+}
+
+void onednn_conv_backward(const ConvProblem& p, const void* x, const void* gy, const void* w, void* gx, float* gw,
+                          float* gb) {
+    if (p.n == 0) return zero_weight_gradient(p, gw, gb);
+    guarded("conv backward", [&] {
+        const Plan& whole = plan_for(Pass::backward_data, false, p, p.n);
+        onednn::use_calling_thread_only();
+        memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeightsBuffer);
+        WeightGradient gradient(p, gw, gb);
+        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+            // The input gradient first; its reordered output gradient then serves the weight
+            // gradient too when both primitives want the same layout.
+            const Plan& data = plan_for(Pass::backward_data, false, p, last - first);
+            const void* chunk_gy = at(p, gy, first * p.output_numel());
+            memory diff_dst = input_memory(data.dst_in, data.user.dst, data.dst, chunk_gy, kDstBuffer);
+            void* out = at(p, gx, first * p.input_numel(), p.float32_input_gradient);
+            memory diff_src = output_memory(data.src_out, data.user.src, data.src, out, kSrcBuffer);
+            run(data.convolution, {{DNNL_ARG_DIFF_DST, diff_dst},
+                                   {DNNL_ARG_WEIGHTS, chunk_weights_memory(data, whole, weights, w)},
+                                   {DNNL_ARG_DIFF_SRC, diff_src}});
+            finish_output(data.src_out, diff_src, data.user.src, out);
+            const Plan& weight_plan = plan_for(Pass::backward_weights, gb != nullptr, p, last - first);
+            if (weight_plan.dst != data.dst) {
+                diff_dst =
+                    input_memory(weight_plan.dst_in, weight_plan.user.dst, weight_plan.dst, chunk_gy, kDstBuffer);
+            }
+            gradient.chunk(weight_plan, x, diff_dst, first, last);
+        });
+        gradient.finish();
     });
 }
 
@@ -442,17 +502,21 @@ Tensor convolution_onednn(const Tensor& input, const Tensor& weight, const Tenso
                 if (relu) go = relu_backward(go, so.unpack());  // the gradient through the fused ReLU
                 const Tensor xv = sx.unpack(), wv = sw.unpack();
                 Tensor grad_input, grad_weight, grad_bias;
-                if (gi) {
-                    grad_input = lazynn::detail::empty_tensor(xv.shape(), p.dtype);
-                    onednn_conv_backward_data(p, raw(go), raw(wv), raw(grad_input));
-                }
+                if (gi) grad_input = lazynn::detail::empty_tensor(xv.shape(), p.dtype);
                 if (gw || gb) {
                     // oneDNN computes both together, in float32; a bias gradient alone still needs a weight buffer.
                     Tensor weights = float32_buffer(wv.shape()), biases = gb ? float32_buffer({p.o}) : Tensor();
-                    onednn_conv_backward_weights(p, raw(xv), raw(go), weights.impl().data<float>(),
-                                                 gb ? biases.impl().data<float>() : nullptr);
+                    float* bias_out = gb ? biases.impl().data<float>() : nullptr;
+                    if (gi) {  // both gradients in one pass over the batch
+                        onednn_conv_backward(p, raw(xv), raw(go), raw(wv), raw(grad_input),
+                                             weights.impl().data<float>(), bias_out);
+                    } else {
+                        onednn_conv_backward_weights(p, raw(xv), raw(go), weights.impl().data<float>(), bias_out);
+                    }
                     if (gw) grad_weight = in_dtype(weights, p.dtype);
                     if (gb) grad_bias = in_dtype(biases, bias_dtype);
+                } else if (gi) {
+                    onednn_conv_backward_data(p, raw(go), raw(wv), raw(grad_input));
                 }
                 return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
             },

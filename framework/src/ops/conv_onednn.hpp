@@ -47,6 +47,11 @@ void onednn_conv_backward_data(const ConvProblem& p, const void* gy, const void*
 /// gw = the weight gradient, gb = the bias gradient (nullptr: not wanted); both overwritten.
 void onednn_conv_backward_weights(const ConvProblem& p, const void* x, const void* gy, float* gw, float* gb);
 
+/// Both: gx as onednn_conv_backward_data and gw, gb as onednn_conv_backward_weights, in one pass over the
+/// batch in which each chunk's gy is reordered once for both primitives.
+void onednn_conv_backward(const ConvProblem& p, const void* x, const void* gy, const void* w, void* gx, float* gw,
+                          float* gb);
+
 /// A float32 or bfloat16 convolution (+ ReLU) of any spatial rank, differentiable; p.dtype is taken
 /// from the input, whose dtype the weight shares.
 /// Shapes: input [N, C, in...], weight [O, C/groups, k...], bias [O] or undefined -> [N, O, out...].
