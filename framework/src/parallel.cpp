@@ -30,8 +30,12 @@ namespace {
 thread_local bool inside_parallel_region = false;
 
 /// How long an idle thread keeps polling before it sleeps: long enough to catch the next op of
-/// a training step without a futex round trip, short enough not to starve other processes.
-constexpr auto kSpin = std::chrono::microseconds(50);
+/// a training step without a futex round trip (the serial stretches between a step's parallel ops,
+/// autograd bookkeeping and small ops, often outlast 50 us), short enough not to starve other
+/// processes; libgomp's default spin is of the same order. 1 ms rather than 50 us measured CIFAR
+/// inference at batch 1 0.44 -> 0.29 ms and the Fashion-MNIST-shaped CNN step 10.5 -> 8.9 ms
+/// (docs/performance.md, "Threads").
+constexpr auto kSpin = std::chrono::microseconds(1000);
 
 /// lazynn owns the threading: the first use reads OpenBLAS's thread count (OPENBLAS_NUM_THREADS
 /// or the core count) as lazynn's, then makes OpenBLAS single-threaded. GEMMs are split across
