@@ -307,6 +307,23 @@ TEST_SUITE("double backward") {
         xb.set_grad(Tensor());
     }
 
+    TEST_CASE("index_select's create_graph backward keeps a NaN or inf gradient in its own row, as index_add does") {
+        // PyTorch's backward is index_add: row s of the input's gradient sums only the output rows
+        // that selected s. A product with a one-hot matrix would spread 0 * NaN over every row.
+        const Tensor x = randn({4, 3}).requires_grad_();
+        const Tensor index = tensor(std::vector<std::int64_t>{2, 0, 2}, {3});
+        std::vector<double> values = randn({3, 3}).to_vector<double>();
+        values[1 * 3 + 1] = std::numeric_limits<double>::quiet_NaN();  // output row 1 selected input row 0
+        values[0 * 3 + 2] = std::numeric_limits<double>::infinity();   // output row 0 selected input row 2
+        const Tensor gy = tensor(values, {3, 3}, kFloat32).requires_grad_();
+        const Tensor plain = autograd::grad({x.index_select(0, index)}, {x}, {gy.detach()})[0];
+        const Tensor recorded = autograd::grad({x.index_select(0, index)}, {x}, {gy}, std::nullopt, true)[0];
+        CHECK(recorded.requires_grad());
+        testing::check_same(recorded.detach(), plain, true, 0.0);
+        CHECK(recorded.select(0, 1).eq(0.0).all().item<bool>());  // rows nobody selected stay zero
+        CHECK(recorded.select(0, 3).eq(0.0).all().item<bool>());
+    }
+
     TEST_CASE("create_graph keeps the graph by default; without it gradients have no history") {
         Tensor x = tensor({1.0, 2.0}, kFloat64).requires_grad_();
         const Tensor y = (x * x * x).sum();

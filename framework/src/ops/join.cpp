@@ -74,14 +74,14 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
             false,
             [in_shape = i.shape, dtype = i.dtype, idx, size, outer, inner, count](
                 const Tensor& g, const autograd::detail::BackwardInputs&) {
-                // For create_graph: the scatter-add as a product with a constant one-hot [size, count] matrix.
-                Tensor one_hot = zeros({size, count}, dtype);
-                visit_storage_dtype(dtype, [&](auto tag) {
-                    using T = typename decltype(tag)::type;
-                    T* m = one_hot.impl().data<T>();
-                    for (std::int64_t k = 0; k < count; ++k) m[idx[static_cast<std::size_t>(k)] * count + k] = T(1);
-                });
-                return std::vector<Tensor>{lazynn::matmul(one_hot, g.reshape({outer, count, inner})).reshape(in_shape)};
+                // For create_graph: the same scatter-add as a recorded op (its backward gathers).
+                // Each input row receives only the rows that selected it, as PyTorch's index_add:
+                // a NaN or inf in one output row stays in its own input row.
+                const Dtype sum_dtype = compute_dtype(dtype);
+                const Tensor rows = tensor(idx, {1, count, 1}).expand({outer, count, inner});
+                const Tensor summed = zeros({outer, size, inner}, sum_dtype)
+                                          .scatter_add(1, rows, g.to(sum_dtype).reshape({outer, count, inner}));
+                return std::vector<Tensor>{summed.reshape(in_shape).to(dtype)};
             });
     }
     return out;
