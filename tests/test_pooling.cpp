@@ -145,6 +145,16 @@ TEST_SUITE("adaptive max pooling with indices") {
                                         "output_size must be positive");
     }
 
+    TEST_CASE("adaptive average pooling refuses an int64 input naming itself, as PyTorch's kernels do") {
+        // PyTorch: "adaptive_avg_pool2d" not implemented for 'Long' (1-d and 2-d), likewise 3-d.
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::adaptive_avg_pool2d(ones({1, 1, 4, 4}, kInt64), {2, 2}), DtypeError,
+                                        "adaptive_avg_pool2d: expected a floating point input, got int64");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(AdaptiveAvgPool1d(ExpandingArray<1>(2))(ones({1, 1, 4}, kInt64)), DtypeError,
+                                        "adaptive_avg_pool2d: expected a floating point input, got int64");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(functional::adaptive_avg_pool3d(ones({1, 1, 4, 4, 4}, kInt64), {2, 2, 2}),
+                                        DtypeError, "adaptive_avg_pool3d: expected a floating point input, got int64");
+    }
+
     TEST_CASE("AdaptiveMaxPool3d's gradient matches finite differences in float64") {
         const Tensor x = randn({1, 2, 3, 4, 5}, kFloat64).requires_grad_();
         AdaptiveMaxPool3d pool(ExpandingArray<3>({2, 3, 3}));

@@ -417,6 +417,10 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<std::int64_t, 2> outp
                                                [&](const Tensor& x) { return adaptive_avg_pool2d(x, output_size); });
     if (input.dim() != 4)
         throw ShapeError("adaptive_avg_pool2d: expected input [N, C, H, W], got " + shape_to_list(input.shape()));
+    if (!is_floating(input.dtype())) {  // PyTorch has no integer kernel either
+        throw DtypeError("adaptive_avg_pool2d: expected a floating point input, got " + dtype_name(input.dtype()) +
+                         "; convert with .to(kFloat32)");
+    }
     const std::int64_t h = input.size(2), w = input.size(3), oh = output_size[0], ow = output_size[1];
     if (oh <= 0 || ow <= 0) throw ValueError("adaptive_avg_pool2d: output size must be positive");
     // Each output cell averages rows [floor(i*H/oh), ceil((i+1)*H/oh)) and the same for columns:

@@ -151,6 +151,10 @@ Tensor avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> kernel, std::
 
 Tensor adaptive_avg_pool3d(const Tensor& input, std::array<std::int64_t, 3> output_size) {
     check_5d(input, "adaptive_avg_pool3d");
+    if (!is_floating(input.dtype())) {  // PyTorch has no integer kernel either
+        throw DtypeError("adaptive_avg_pool3d: expected a floating point input, got " + dtype_name(input.dtype()) +
+                         "; convert with .to(kFloat32)");
+    }
     const std::int64_t n = input.size(0), c = input.size(1), depth = input.size(2);
     const Tensor planar = adaptive_avg_pool2d(slices_as_channels(input), {output_size[1], output_size[2]});
     const std::int64_t ho = planar.size(2), wo = planar.size(3);
