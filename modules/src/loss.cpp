@@ -115,7 +115,11 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
     if (beta < 0) throw ValueError("smooth_l1_loss: beta must be non-negative, got " + std::to_string(beta));
     const Tensor d = (input - target).abs();
     if (beta == 0) return reduce(d, reduction);
-    return reduce(where(d < beta, d.pow(2) * (0.5 / beta), d - 0.5 * beta), reduction);
+    // 0.5 d^2 / beta below beta, d - 0.5 beta above, written with m = min(d, beta) as
+    // 0.5 m^2 / beta + (d - m): where() would send its untaken branch's gradient, 0 * inf = NaN
+    // for an infinite d, into the sum; PyTorch's kernel gives an inf difference the gradient 1.
+    const Tensor m = d.clamp_max(beta);
+    return reduce(m * m * (0.5 / beta) + (d - m), reduction);
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
@@ -123,7 +127,9 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction
     check_same_shape(input, target, "huber_loss");
     if (delta <= 0) throw ValueError("huber_loss: delta must be positive, got " + std::to_string(delta));
     const Tensor d = (input - target).abs();
-    return reduce(where(d < delta, d.pow(2) * 0.5, (d - 0.5 * delta) * delta), reduction);
+    // 0.5 d^2 below delta, delta (d - 0.5 delta) above, with m = min(d, delta) as in smooth_l1_loss.
+    const Tensor m = d.clamp_max(delta);
+    return reduce(m * m * 0.5 + (d - m) * delta, reduction);
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& options) {
@@ -367,8 +373,16 @@ Tensor multi_margin_loss(const Tensor& input, const Tensor& target, std::int64_t
     // z[n, j] = margin - x[n, y_n] + x[n, j], counted where positive and j != y_n.
     const Tensor z = margin - x.gather(1, y) + x;
     const Tensor counted = (z > 0.0) & (arange(static_cast<double>(classes), kInt64).reshape({1, classes}) != y);
-    Tensor terms = where(counted, p == 2 ? z * z : z, zeros_like(z));
-    if (weight.defined()) terms = terms * weight.reshape({classes}).index_select(0, y.reshape({n})).reshape({n, 1});
+    // Masked before squaring and weighting: PyTorch's kernel skips a z that is not > 0 (NaN
+    // included), so its loss and gradient are 0 even where z is NaN or the weight inf; a product
+    // formed first would give 0 * NaN or 0 * inf = NaN, in the value or its gradient.
+    const Tensor kept = where(counted, z, zeros_like(z));
+    Tensor terms = p == 2 ? kept * kept : kept;
+    if (weight.defined()) {
+        const Tensor sample_weight =
+            weight.reshape({classes}).index_select(0, y.reshape({n})).reshape({n, 1}).expand({n, classes});
+        terms = terms * where(counted, sample_weight, zeros_like(sample_weight));
+    }
     Tensor loss = terms.sum({1}) / static_cast<double>(classes);
     if (reduction == Reduction::None && target.dim() == 0) loss = loss.reshape({});
     return reduce(loss, reduction);

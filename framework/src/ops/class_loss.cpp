@@ -115,6 +115,12 @@ Tensor class_index_loss(const Tensor& input2d, const Tensor& target1d, const Ten
                         // d/dx_k of (1-s) w_y (lse - x_y) + s/C sum_c w_c (lse - x_c)
                         const double target_coef = (1.0 - smoothing) * w[yi];
                         const double prob_coef = target_coef + smoothing / static_cast<double>(c) * weight_total;
+                        if (!from_logits && smoothing == 0) {
+                            // nll_loss: only the target's entry. The others stay exactly 0, as in
+                            // PyTorch, also when the scale is NaN or inf (a NaN or inf class weight).
+                            gr[i * c + static_cast<std::int64_t>(yi)] = static_cast<T>(scale * -target_coef);
+                            continue;
+                        }
                         for (std::int64_t k = 0; k < c; ++k) {
                             double d = -smoothing / static_cast<double>(c) * w[static_cast<std::size_t>(k)];
                             if (from_logits) d += prob_coef * pr[i * c + k];
@@ -152,6 +158,9 @@ Tensor class_index_loss(const Tensor& input2d, const Tensor& target1d, const Ten
                 Tensor scale = reduction == LossReduction::None ? g.reshape({m, 1}) : g.reshape({1, 1});
                 scale = scale * tensor(kept, {m, 1}, kFloat64).to(dtype);
                 if (reduction == LossReduction::Mean) scale = scale / denominator;
+                if (!from_logits && smoothing == 0) {  // nll_loss: zeros off the targets, whatever the scale
+                    return std::vector<Tensor>{where(d != 0.0, scale * d, zeros_like(d))};
+                }
                 return std::vector<Tensor>{scale * d};
             });
     }

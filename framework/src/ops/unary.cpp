@@ -157,7 +157,12 @@ Tensor Tensor::abs() const {
                 return x < 0 ? -x : x;
         },
         false);
-    auto derivative = [](auto g, auto x) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); };
+    // PyTorch's grad * sgn(x), a product: a NaN or inf gradient at x = 0 (or NaN, whose sgn is 0)
+    // gives NaN, where selecting 0 would hide it.
+    auto derivative = [](auto g, auto x) {
+        using G = decltype(g);
+        return g * (x > 0 ? G(1) : (x < 0 ? G(-1) : G(0)));
+    };
     record_pointwise(out, *this, "AbsBackward0", false, derivative, constant_derivative(derivative));
     return out;
 }
