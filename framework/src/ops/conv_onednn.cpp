@@ -327,6 +327,26 @@ void onednn_conv_forward(const ConvProblem& p, const void* x, const void* w, con
     });
 }
 
+namespace {
+
+/// The input gradient of samples [first, last) (`whole`: the whole batch's plan, whose reordered
+/// weights are `weights`). Returns the chunk's output gradient as the primitive read it.
+memory input_gradient_chunk(const ConvProblem& p, const Plan& whole, const memory& weights, const void* w,
+                            const void* gy, void* gx, std::int64_t first, std::int64_t last) {
+    const Plan& plan = plan_for(Pass::backward_data, false, p, last - first);
+    memory diff_dst =
+        input_memory(plan.dst_in, plan.user.dst, plan.dst, at(p, gy, first * p.output_numel()), kDstBuffer);
+    void* out = at(p, gx, first * p.input_numel(), p.float32_input_gradient);
+    memory diff_src = output_memory(plan.src_out, plan.user.src, plan.src, out, kSrcBuffer);
+    run(plan.convolution, {{DNNL_ARG_DIFF_DST, diff_dst},
+                           {DNNL_ARG_WEIGHTS, chunk_weights_memory(plan, whole, weights, w)},
+                           {DNNL_ARG_DIFF_SRC, diff_src}});
+    finish_output(plan.src_out, diff_src, plan.user.src, out);
+    return diff_dst;
+}
+
+}  // namespace
+
 void onednn_conv_backward_data(const ConvProblem& p, const void* gy, const void* w, void* gx) {
     if (p.n == 0) return;
     guarded("conv backward (input gradient)", [&] {
@@ -334,15 +354,7 @@ void onednn_conv_backward_data(const ConvProblem& p, const void* gy, const void*
         onednn::use_calling_thread_only();
         memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeightsBuffer);
         over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
-            const Plan& plan = plan_for(Pass::backward_data, false, p, last - first);
-            memory diff_dst =
-                input_memory(plan.dst_in, plan.user.dst, plan.dst, at(p, gy, first * p.output_numel()), kDstBuffer);
-            void* out = at(p, gx, first * p.input_numel(), p.float32_input_gradient);
-            memory diff_src = output_memory(plan.src_out, plan.user.src, plan.src, out, kSrcBuffer);
-            run(plan.convolution, {{DNNL_ARG_DIFF_DST, diff_dst},
-                                   {DNNL_ARG_WEIGHTS, chunk_weights_memory(plan, whole, weights, w)},
-                                   {DNNL_ARG_DIFF_SRC, diff_src}});
-            finish_output(plan.src_out, diff_src, plan.user.src, out);
+            (void)input_gradient_chunk(p, whole, weights, w, gy, gx, first, last);
         });
     });
 }
@@ -435,19 +447,12 @@ void onednn_conv_backward(const ConvProblem& p, const void* x, const void* gy, c
         over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
             // The input gradient first; its reordered output gradient then serves the weight
             // gradient too when both primitives want the same layout.
+            memory diff_dst = input_gradient_chunk(p, whole, weights, w, gy, gx, first, last);
             const Plan& data = plan_for(Pass::backward_data, false, p, last - first);
-            const void* chunk_gy = at(p, gy, first * p.output_numel());
-            memory diff_dst = input_memory(data.dst_in, data.user.dst, data.dst, chunk_gy, kDstBuffer);
-            void* out = at(p, gx, first * p.input_numel(), p.float32_input_gradient);
-            memory diff_src = output_memory(data.src_out, data.user.src, data.src, out, kSrcBuffer);
-            run(data.convolution, {{DNNL_ARG_DIFF_DST, diff_dst},
-                                   {DNNL_ARG_WEIGHTS, chunk_weights_memory(data, whole, weights, w)},
-                                   {DNNL_ARG_DIFF_SRC, diff_src}});
-            finish_output(data.src_out, diff_src, data.user.src, out);
             const Plan& weight_plan = plan_for(Pass::backward_weights, gb != nullptr, p, last - first);
             if (weight_plan.dst != data.dst) {
-                diff_dst =
-                    input_memory(weight_plan.dst_in, weight_plan.user.dst, weight_plan.dst, chunk_gy, kDstBuffer);
+                diff_dst = input_memory(weight_plan.dst_in, weight_plan.user.dst, weight_plan.dst,
+                                        at(p, gy, first * p.output_numel()), kDstBuffer);
             }
             gradient.chunk(weight_plan, x, diff_dst, first, last);
         });
