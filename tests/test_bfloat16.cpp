@@ -9,6 +9,8 @@
 #include <lazynn/optim/sgd.hpp>
 #include <lazynn/serialize.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -305,8 +307,10 @@ TEST_SUITE("bfloat16") {
     }
 
     TEST_CASE("bfloat16 and float16 tensors are written as BF16 and F16 and read back bit for bit") {
-        const std::string path =
-            (std::filesystem::temp_directory_path() / "lazynn_bf16_roundtrip.safetensors").string();
+        // Per process: ctest runs this binary twice at once (test_bfloat16 and test_bfloat16_native).
+        const std::string path = (std::filesystem::temp_directory_path() /
+                                  ("lazynn_bf16_roundtrip_" + std::to_string(::getpid()) + ".safetensors"))
+                                     .string();
         StateDict sd;
         const Tensor b = tensor(std::vector<double>{1.0, -2.5, 1e-40, 3e38, 0.1}, {5}, kFloat64).to(kBFloat16);
         const Tensor h = tensor(std::vector<double>{1.0, -2.5, 6e-8, 65504.0}, {2, 2}, kFloat64).to(kFloat16);

@@ -8,6 +8,8 @@
 #include <lazynn/optim/lr_scheduler.hpp>
 #include <lazynn/optim/optimizers.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -340,7 +342,9 @@ TEST_SUITE("scheduler arguments and state") {
             if (!save_to.empty()) save_checkpoint(save_to, model, &adam, &plateau, {epochs, {}});
             return std::make_pair(lrs, model.weight.to_vector<float>());
         };
-        const std::string path = (std::filesystem::temp_directory_path() / "lazynn_plateau_resume.ckpt").string();
+        const std::string path =
+            (std::filesystem::temp_directory_path() / ("lazynn_plateau_resume_" + std::to_string(::getpid()) + ".ckpt"))
+                .string();
         const auto whole = run(12, "", "");
         auto first = run(6, "", path);
         const auto second = run(12, path, "");
