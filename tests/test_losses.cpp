@@ -196,7 +196,9 @@ TEST_SUITE("losses vs PyTorch") {
         };
         const auto fixture = lazynn::testing::load_fixture("losses_nonfinite.json");
         CHECK(fixture.at("cases").size() >= cases().size());
-        for (const auto& [key, c] : fixture.at("cases").items()) {
+        for (const auto& item : fixture.at("cases").items()) {
+            const std::string key = item.key();  // clang 14 cannot capture structured bindings
+            const auto& c = item.value();
             CAPTURE(key);
             const std::string name = key.substr(0, key.find('/'));
             const LossFn& fn = cases().at(name);
