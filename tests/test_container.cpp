@@ -2,6 +2,7 @@
 // eval-mode BatchNorm2d after a Conv2d is folded into it without autograd; both equal the separate calls.
 #include "test_support.hpp"
 
+#include <array>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -118,6 +119,102 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         CHECK(grads[0] == doctest::Approx(1.0 / std::sqrt(1.0 + 1e-5)));
         CHECK(grads[1] == 0.0);
         CHECK(grads[2] == doctest::Approx(1.0 / std::sqrt(1.0 + 1e-5)));
+    }
+
+    TEST_CASE("a batch norm, a ReLU and a 2x2 max pooling run as one op that equals the three layers") {
+        // Row widths for every kernel path: 2 windows (scalar), 5 and 13 (SSE / AVX2 registers with
+        // an overlapping last block), 20 (AVX-512 and a partial block); odd heights and widths
+        // leave rows and columns no window covers. Rounded inputs make ties inside windows common.
+        const std::vector<Shape> shapes{{5, 3, 6, 5}, {4, 2, 7, 10}, {3, 2, 26, 26}, {2, 3, 5, 41}, {2, 2, 11, 11}};
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            for (const Shape& shape : shapes) {
+                CAPTURE(dtype_name(dtype));
+                CAPTURE(shape_to_list(shape));
+                auto build = [dtype, &shape] {
+                    manual_seed(27);
+                    Sequential model{BatchNorm2d(shape[1]), ReLU(), MaxPool2d(MaxPool2dOptions(2))};
+                    model.to(dtype);
+                    NoGradGuard no_grad;
+                    auto& norm = static_cast<BatchNorm2d&>(model[0]);
+                    norm.weight.copy_(randn({shape[1]}).to(dtype));  // a negative scale flips the order
+                    norm.bias.copy_(randn({shape[1]}).to(dtype));
+                    return model;
+                };
+                Sequential fused_model = build(), separate_model = build();
+                const Tensor x = (randn(shape) * 2.0).round().to(dtype);
+                for (const bool training : {true, false, true}) {
+                    CAPTURE(training);
+                    fused_model.train(training);
+                    separate_model.train(training);
+                    const Run fused = run(fused_model, x, true), separate = run(separate_model, x, false);
+                    // One node over input, weight and bias, named as PyTorch names the pooled output's.
+                    CHECK(fused.out.grad_fn()->name() == "MaxPool2DWithIndicesBackward0");
+                    CHECK(fused.out.grad_fn()->next_functions().size() == 3);
+                    const double rtol = dtype == kFloat32 ? 1e-5 : 1e-12;
+                    check_close(fused.out, separate.out, rtol, rtol);
+                    check_close(fused.input_grad, separate.input_grad, rtol, rtol);
+                    REQUIRE(fused.param_grads.size() == separate.param_grads.size());
+                    for (std::size_t i = 0; i < fused.param_grads.size(); ++i)
+                        check_close(fused.param_grads[i], separate.param_grads[i], rtol, rtol);
+                    const auto fused_buffers = fused_model.named_buffers(),
+                               separate_buffers = separate_model.named_buffers();
+                    REQUIRE(fused_buffers.size() == separate_buffers.size());
+                    for (std::size_t i = 0; i < fused_buffers.size(); ++i)
+                        CHECK(equal(fused_buffers[i].second, separate_buffers[i].second));
+                }
+            }
+        }
+    }
+
+    TEST_CASE("the fused batch norm, ReLU and max pooling: NaN windows, finite differences, double backward") {
+        // In evaluation a NaN stays in its window: the pooled value is NaN and its gradient goes to
+        // the last NaN of the window, as max_pool2d and ReLU's backward send it.
+        const double nan = std::nan("");
+        for (const Dtype dtype : {kFloat32, kFloat64}) {
+            CAPTURE(dtype_name(dtype));
+            auto build = [dtype] {
+                manual_seed(28);
+                Sequential model{BatchNorm2d(2), ReLU(), MaxPool2d(MaxPool2dOptions(2))};
+                model.to(dtype);
+                model.eval();
+                return model;
+            };
+            Sequential fused_model = build(), separate_model = build();
+            Tensor x = randn({2, 2, 4, 18});
+            {
+                NoGradGuard no_grad;
+                for (const auto& [i, c, y, w] : std::vector<std::array<std::int64_t, 4>>{
+                         {0, 0, 0, 0}, {0, 0, 1, 1}, {0, 1, 2, 5}, {1, 1, 3, 16}, {1, 0, 0, 9}, {1, 0, 1, 8}})
+                    x.select(0, i).select(0, c).select(0, y).select(0, w).fill_(nan);
+            }
+            const Run fused = run(fused_model, x.to(dtype), true), separate = run(separate_model, x.to(dtype), false);
+            CHECK(fused.out.grad_fn()->next_functions().size() == 3);
+            check_close(fused.out, separate.out);
+            check_close(fused.input_grad, separate.input_grad);
+            CHECK(std::isnan(fused.out.to_vector<double>()[0]));
+        }
+        // The op in float64 against finite differences and second derivatives, with batch and with
+        // running statistics.
+        manual_seed(29);
+        BatchNorm2d norm(3);
+        norm.to(kFloat64);
+        for (const bool training : {true, false}) {
+            CAPTURE(training);
+            norm.train(training);
+            const auto fn = [&](const std::vector<Tensor>& in) { return *norm.forward_relu_max_pool2x2(in[0]); };
+            const std::vector<Tensor> inputs{randn({3, 3, 5, 10}, kFloat64).requires_grad_()};
+            const auto first = autograd::gradcheck(fn, inputs);
+            CHECK_MESSAGE(first.ok, first.message);
+            const auto second = autograd::gradgradcheck(fn, inputs);
+            CHECK_MESSAGE(second.ok, second.message);
+        }
+        // Inputs the op does not take are left to the three layers (and their errors).
+        norm.train();
+        CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({2, 3, 1, 4}, kFloat64)).has_value());
+        CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({2, 4, 4, 4}, kFloat64)).has_value());
+        CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({2, 3, 4, 4}, kFloat32)).has_value());
+        Sequential overlapping{BatchNorm2d(3), ReLU(), MaxPool2d(MaxPool2dOptions(2).stride(1))};
+        CHECK(overlapping(randn({2, 3, 4, 4})).grad_fn()->next_functions().size() == 1);  // not 2x2 / 2: not fused
     }
 
     TEST_CASE("without autograd, an eval-mode BatchNorm2d after a Conv2d is folded into it") {

@@ -119,7 +119,7 @@ TEST_SUITE("transposed output sizes") {
 TEST_SUITE("float32 3x3 convolutions") {
     TEST_CASE("float32 3x3 stride-1 convolutions (oneDNN) match the float64 im2col kernel") {
         // Shapes cover odd and even sizes, rows narrower and wider than a vector, padding 0/1/2 and
-        // "same", the fused ReLU, and small and large channel counts.
+        // "same", the fused ReLU, small and large channel counts, and batches run in pieces.
         manual_seed(31);
         struct Case {
             std::int64_t n, c, o, h, w, pad;
@@ -127,7 +127,10 @@ TEST_SUITE("float32 3x3 convolutions") {
         };
         for (const Case& k :
              {Case{3, 8, 16, 9, 9, 0, false}, Case{2, 16, 8, 13, 13, 1, true}, Case{2, 8, 5, 20, 31, 2, false},
-              Case{1, 12, 7, 8, 16, 1, false}, Case{2, 4, 6, 10, 10, 1, true}, Case{1, 9, 3, 5, 40, 0, true}}) {
+              Case{1, 12, 7, 8, 16, 1, false}, Case{2, 4, 6, 10, 10, 1, true}, Case{1, 9, 3, 5, 40, 0, true},
+              // Large maps: each thread's share of the batch runs in pieces of a few samples, whose
+              // weight gradients are added up.
+              Case{7, 3, 16, 72, 72, 1, false}}) {
             CAPTURE(k.c);
             CAPTURE(k.h);
             CAPTURE(k.w);

@@ -66,9 +66,9 @@ def main():
         model.eval()
         correct = 0
         with torch.no_grad():
-            for i in range(0, len(test_x), 1000):
-                logits = model(test_x[i:i + 1000].float().unsqueeze(1) / 255)
-                correct += (logits.argmax(1) == test_y[i:i + 1000]).sum().item()
+            for i in range(0, len(test_x), 100):
+                logits = model(test_x[i:i + 100].float().unsqueeze(1) / 255)
+                correct += (logits.argmax(1) == test_y[i:i + 100]).sum().item()
         print(f"epoch {epoch + 1}: test accuracy {100 * correct / len(test_x):.2f}%, {time.perf_counter() - start:.1f} s", flush=True)
 
 

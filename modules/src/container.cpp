@@ -1,6 +1,7 @@
 #include <lazynn/nn/activation.hpp>
 #include <lazynn/nn/container.hpp>
 #include <lazynn/nn/fusion.hpp>
+#include <lazynn/nn/pooling.hpp>
 #include <lazynn/autograd.hpp>
 #include <lazynn/parametrize.hpp>
 
@@ -60,6 +61,29 @@ bool run_fused_relu(Module& layer, Module& next, Tensor& x) {
     return true;
 }
 
+/// Exactly a MaxPool2d with 2x2 windows, stride 2, no padding or dilation, rounding down.
+bool is_plain_max_pool_2x2(const Module& m) {
+    if (typeid(m) != typeid(MaxPool2d)) return false;
+    const MaxPool2dOptions& o = static_cast<const MaxPool2d&>(m).options();
+    const std::array<std::int64_t, 2> two{2, 2}, zero{0, 0}, one{1, 1};
+    return o.kernel_size().values == two && o.stride().values == two && o.padding().values == zero &&
+           o.dilation().values == one && !o.ceil_mode();
+}
+
+/// Runs `layer`, the ReLU `next` and the 2x2 max pooling `after` as one fused pass into x when
+/// `layer` declares the capability (FusesFollowingReLUMaxPool2x2: batch norm) and accepts x, and
+/// none of the three has hooks; returns false (and leaves x) otherwise.
+bool run_fused_relu_max_pool(Module& layer, Module& next, Module& after, Tensor& x) {
+    auto* fusing = dynamic_cast<FusesFollowingReLUMaxPool2x2*>(&layer);
+    if (fusing == nullptr || !is_plain_relu(next) || !unhooked(next) || !unhooked(layer) ||
+        !is_plain_max_pool_2x2(after) || !unhooked(after))
+        return false;
+    std::optional<Tensor> y = fusing->forward_relu_max_pool2x2(x);
+    if (!y) return false;
+    x = std::move(*y);
+    return true;
+}
+
 /// Without autograd, a layer that folds a following normalisation (FoldsFollowingNormalization:
 /// Conv2d) followed by one that currently is a fixed per-channel normalisation (IsChannelNormalization:
 /// an eval-mode batch norm with running statistics) runs as one pass with the normalisation folded
@@ -84,8 +108,9 @@ std::size_t run_folded_normalization(Module& layer, Module& next, Module* after,
 
 std::vector<Tensor> Sequential::chain(std::vector<Tensor> values) {
     // Every registered slot in order, as PyTorch iterates _modules; a layer followed by a ReLU
-    // runs fused (bias and ReLU in the layer's own pass), and without autograd an eval-mode batch
-    // norm after a convolution is folded into it.
+    // runs fused (bias and ReLU in the layer's own pass), a batch norm followed by a ReLU and a 2x2
+    // max pooling runs as one op, and without autograd an eval-mode batch norm after a convolution
+    // is folded into it.
     for (std::size_t i = 0; i < num_registered_children(); ++i) {
         Module* child = registered_child(i);
         if (!child) continue;
@@ -94,6 +119,10 @@ std::vector<Tensor> Sequential::chain(std::vector<Tensor> values) {
             Module* after = i + 2 < num_registered_children() ? registered_child(i + 2) : nullptr;
             if (const std::size_t ran = run_folded_normalization(*child, *next, after, values[0])) {
                 i += ran - 1;
+                continue;
+            }
+            if (after && run_fused_relu_max_pool(*child, *next, *after, values[0])) {
+                i += 2;
                 continue;
             }
             if (run_fused_relu(*child, *next, values[0])) {

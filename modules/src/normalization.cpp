@@ -80,7 +80,20 @@ void BatchNormBase::reset_parameters() {
     }
 }
 
-Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
+std::optional<Tensor> BatchNormBase::forward_relu_max_pool2x2(const Tensor& input) {
+    // Only inputs forward() would accept, so that every error keeps forward()'s message.
+    const Tensor& stats = weight.defined() ? Tensor(weight) : Tensor(running_mean);
+    const bool accepted =
+        input.dim() == 4 && std::find(ranks_.begin(), ranks_.end(), 4) != ranks_.end() &&
+        (input.dtype() == kFloat32 || input.dtype() == kFloat64) &&
+        (!stats.defined() || stats.dtype() == input.dtype()) && input.size(0) >= 1 && input.size(1) >= 1 &&
+        input.size(2) >= 2 && input.size(3) >= 2 &&
+        (input.size(1) == options_.num_features() || !(options_.affine() || options_.track_running_stats()));
+    if (!accepted) return std::nullopt;
+    return forward_then(input, Epilogue::relu_max_pool2x2);
+}
+
+Tensor BatchNormBase::forward_then(const Tensor& input, Epilogue epilogue) {
     // A 16-bit input with float32 parameters and statistics is PyTorch's mixed batch norm.
     const Tensor& stats = weight.defined() ? Tensor(weight) : Tensor(running_mean);
     if (!(is_float16(input.dtype()) && stats.defined() && stats.dtype() == kFloat32)) check_input_dtype(input, stats);
@@ -116,8 +129,11 @@ Tensor BatchNormBase::forward_then(const Tensor& input, bool relu) {
         return out;
     }
     std::vector<double> batch_mean, batch_var;
-    Tensor out = ops::batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps(), relu,
-                                 batch_mean, batch_var);
+    Tensor out = epilogue == Epilogue::relu_max_pool2x2
+                     ? ops::batch_norm_relu_max_pool2x2(input, weight, bias, running_mean, running_var, use_batch_stats,
+                                                        options_.eps(), batch_mean, batch_var)
+                     : ops::batch_norm(input, weight, bias, running_mean, running_var, use_batch_stats, options_.eps(),
+                                       epilogue == Epilogue::relu, batch_mean, batch_var);
     if (is_training() && options_.track_running_stats()) {
         NoGradGuard no_grad;
         num_batches_tracked.add_(1.0);

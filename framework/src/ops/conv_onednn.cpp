@@ -11,7 +11,6 @@
 #include <lazynn/autograd.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -272,12 +271,27 @@ memory chunk_weights_memory(const Plan& chunk, const Plan& whole, const memory& 
     return input_memory(chunk.weights_in, chunk.user.weights, chunk.weights, w, kChunkWeightsBuffer);
 }
 
-/// Runs body(first, last) over chunks of the batch on lazynn's threads.
+/// Samples per primitive call: a thread's share of the batch runs in pieces whose input and output
+/// each take at most about this many bytes, so that the reorders around the primitive and the
+/// primitive itself work in the core's cache instead of streaming a large batch's activations
+/// through memory several times (docs/performance.md, "Convolution batch pieces").
+std::int64_t piece_samples(const ConvProblem& p) {
+    constexpr std::int64_t kPieceBytes = std::int64_t{1} << 20;  // half a current Xeon core's L2
+    const std::int64_t per_sample = 4 * std::max(p.input_numel(), p.output_numel());
+    return std::max<std::int64_t>(1, kPieceBytes / std::max<std::int64_t>(per_sample, 1));
+}
+
+/// Runs body(first, last) over the batch on lazynn's threads, each thread's share in pieces of
+/// at most piece_samples(p) samples.
 template <class Body>
-void over_batch(std::int64_t n, Body&& body) {
-    lazynn::detail::parallel_for(n, 1, [&](std::int64_t first, std::int64_t last) {
+void over_batch(const ConvProblem& p, Body&& body) {
+    const std::int64_t piece = piece_samples(p);
+    lazynn::detail::parallel_for(p.n, 1, [&](std::int64_t first, std::int64_t last) {
         onednn::use_calling_thread_only();
-        body(first, last);
+        // Equal pieces, so that a share needs at most two primitive sizes.
+        const std::int64_t pieces = (last - first + piece - 1) / piece;
+        for (std::int64_t k = 0; k < pieces; ++k)
+            body(first + (last - first) * k / pieces, first + (last - first) * (k + 1) / pieces);
     });
 }
 
@@ -311,7 +325,7 @@ void onednn_conv_forward(const ConvProblem& p, const void* x, const void* w, con
         const Plan& whole = plan_for(pass, bias != nullptr, p, p.n);
         onednn::use_calling_thread_only();
         memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeightsBuffer);
-        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+        over_batch(p, [&](std::int64_t first, std::int64_t last) {
             const Plan& plan = plan_for(pass, bias != nullptr, p, last - first);
             memory src =
                 input_memory(plan.src_in, plan.user.src, plan.src, at(p, x, first * p.input_numel()), kSrcBuffer);
@@ -353,7 +367,7 @@ void onednn_conv_backward_data(const ConvProblem& p, const void* gy, const void*
         const Plan& whole = plan_for(Pass::backward_data, false, p, p.n);
         onednn::use_calling_thread_only();
         memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeightsBuffer);
-        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+        over_batch(p, [&](std::int64_t first, std::int64_t last) {
             (void)input_gradient_chunk(p, whole, weights, w, gy, gx, first, last);
         });
     });
@@ -426,7 +440,7 @@ void onednn_conv_backward_weights(const ConvProblem& p, const void* x, const voi
     if (p.n == 0) return zero_weight_gradient(p, gw, gb);
     guarded("conv backward (weight gradient)", [&] {
         WeightGradient gradient(p, gw, gb);
-        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+        over_batch(p, [&](std::int64_t first, std::int64_t last) {
             const Plan& plan = plan_for(Pass::backward_weights, gb != nullptr, p, last - first);
             const memory diff_dst =
                 input_memory(plan.dst_in, plan.user.dst, plan.dst, at(p, gy, first * p.output_numel()), kDstBuffer);
@@ -444,7 +458,7 @@ void onednn_conv_backward(const ConvProblem& p, const void* x, const void* gy, c
         onednn::use_calling_thread_only();
         memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeightsBuffer);
         WeightGradient gradient(p, gw, gb);
-        over_batch(p.n, [&](std::int64_t first, std::int64_t last) {
+        over_batch(p, [&](std::int64_t first, std::int64_t last) {
             // The input gradient first; its reordered output gradient then serves the weight
             // gradient too when both primitives want the same layout.
             memory diff_dst = input_gradient_chunk(p, whole, weights, w, gy, gx, first, last);

@@ -45,16 +45,6 @@ using detail::pooled_size;
                      std::to_string(std::max<std::int64_t>(ow, 0)) + "). Output size is too small");
 }
 
-/// The gradient of a max pooling for g, written with recording ops (the create_graph formula):
-/// each output's gradient goes to the input element its index names. Linear in g; the second
-/// derivative through the (locally constant) choice of maxima is zero.
-/// Shapes: g [N, C, H', W'], indices int64 [N, C, H', W'] (flat h * W + w) -> `shape` [N, C, H, W].
-Tensor max_pool_grad_graph(const Tensor& g, const Tensor& indices, const Shape& shape) {
-    return zeros({shape[0], shape[1], shape[2] * shape[3]}, g.dtype())
-        .scatter_add(2, indices.reshape({shape[0], shape[1], -1}), g.reshape({shape[0], shape[1], -1}))
-        .reshape(shape);
-}
-
 void check_pool_input(const Tensor& input, std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> stride,
                       std::array<std::int64_t, 2> padding, std::array<std::int64_t, 2> dilation, const char* op) {
     if (input.dim() != 4)
@@ -84,6 +74,13 @@ void check_pool_input(const Tensor& input, std::array<std::int64_t, 2> kernel, s
 }
 
 }  // namespace
+
+// The create_graph formula of max pooling (pooling_kernels.hpp).
+Tensor detail::max_pool_grad_graph(const Tensor& g, const Tensor& indices, const Shape& shape) {
+    return zeros({shape[0], shape[1], shape[2] * shape[3]}, g.dtype())
+        .scatter_add(2, indices.reshape({shape[0], shape[1], -1}), g.reshape({shape[0], shape[1], -1}))
+        .reshape(shape);
+}
 
 ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
                                       std::array<std::int64_t, 2> p, std::array<std::int64_t, 2> d, bool ceil_mode) {
@@ -233,7 +230,7 @@ ValuesIndices max_pool2d_with_indices(const Tensor& input, std::array<std::int64
             },
             true,
             [si = SavedTensor(indices), shape = input.shape()](const Tensor& g, const BackwardInputs&) {
-                return std::vector<Tensor>{max_pool_grad_graph(g, si.unpack(), shape)};
+                return std::vector<Tensor>{detail::max_pool_grad_graph(g, si.unpack(), shape)};
             });
     }
     return {values, indices};
@@ -292,7 +289,7 @@ Tensor max_pool2d(const Tensor& input, std::array<std::int64_t, 2> k, std::array
                     NoGradGuard no_grad;
                     indices = max_pool2d_with_indices(in[0], {2, 2}, {2, 2}, {0, 0}, {1, 1}, false).indices;
                 }
-                return std::vector<Tensor>{max_pool_grad_graph(g, indices, in[0].shape())};
+                return std::vector<Tensor>{detail::max_pool_grad_graph(g, indices, in[0].shape())};
             });
     }
     return values;

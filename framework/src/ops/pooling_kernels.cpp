@@ -12,12 +12,6 @@
 namespace lazynn::ops::detail {
 namespace {
 
-/// Whether a row of `ow` windows fills at least the narrowest register.
-template <class T>
-bool vectorisable(std::int64_t ow) {
-    return ow * static_cast<std::int64_t>(sizeof(T)) >= simd::kNarrowestRegisterBytes;
-}
-
 /// The later candidate where it is larger or NaN: ties keep the earlier one, NaN propagates.
 template <class T>
 T later_if_larger(T earlier, T later) {
@@ -29,7 +23,7 @@ T later_if_larger(T earlier, T later) {
 template <class T>
 void max_pool_2x2_forward(const T* input, T* output, std::int64_t planes, std::int64_t h, std::int64_t w) {
     const std::int64_t oh = h / 2, ow = w / 2;
-    if (vectorisable<T>(ow)) {
+    if (simd::fills_narrowest_register<T>(ow)) {
         simd::dispatch_fitting<T>(
             ow, [&](auto arch) { simd::MaxPool2x2Kernels<decltype(arch)>::forward(input, output, planes, h, w); });
         return;
@@ -51,7 +45,7 @@ template <class T>
 void max_pool_2x2_backward(const T* input, const T* grad_output, T* grad_input, std::int64_t planes, std::int64_t h,
                            std::int64_t w) {
     const std::int64_t oh = h / 2, ow = w / 2;
-    if (vectorisable<T>(ow)) {
+    if (simd::fills_narrowest_register<T>(ow)) {
         simd::dispatch_fitting<T>(ow, [&](auto arch) {
             simd::MaxPool2x2Kernels<decltype(arch)>::backward(input, grad_output, grad_input, planes, h, w);
         });

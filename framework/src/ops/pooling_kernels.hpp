@@ -6,9 +6,17 @@
 // avoids writing an int64 index per output, and lets the backward write every input gradient
 // exactly once (no zero fill, no scatter).
 
+#include <lazynn/tensor.hpp>
+
 #include <cstdint>
 
 namespace lazynn::ops::detail {
+
+/// The gradient of a max pooling for g, written with recording ops (the create_graph formula):
+/// each output's gradient goes to the input element its index names. Linear in g; the second
+/// derivative through the (locally constant) choice of maxima is zero (pooling.cpp).
+/// Shapes: g [N, C, H', W'], indices int64 [N, C, H', W'] (flat h * W + w) -> `shape` [N, C, H, W].
+Tensor max_pool_grad_graph(const Tensor& g, const Tensor& indices, const Shape& shape);
 
 /// The window's value: the first maximum in scan order (top-left, top-right, bottom-left,
 /// bottom-right), or NaN when the window holds one.

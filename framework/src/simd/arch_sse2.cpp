@@ -10,6 +10,7 @@ template struct MathKernels<xsimd::sse2>;
 template struct ActivationKernels<xsimd::sse2>;
 template struct ReluKernels<xsimd::sse2>;
 template struct MaxPool2x2Kernels<xsimd::sse2>;
+template struct BatchNormPoolKernels<xsimd::sse2>;
 template struct NormKernels<xsimd::sse2>;
 template struct Im2colKernels<xsimd::sse2>;
 

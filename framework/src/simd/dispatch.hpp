@@ -54,6 +54,12 @@ decltype(auto) dispatch(F&& f) {
 /// The narrowest register in Archs, in bytes (16 on every supported target).
 inline constexpr std::int64_t kNarrowestRegisterBytes = 16;
 
+/// Whether `lanes` elements of T fill at least the narrowest register (dispatch_fitting's requirement).
+template <class T>
+constexpr bool fills_narrowest_register(std::int64_t lanes) {
+    return lanes * static_cast<std::int64_t>(sizeof(T)) >= kNarrowestRegisterBytes;
+}
+
 /// f(Arch{}) for the widest architecture, up to the selected one, whose register of T holds at
 /// most `lanes` elements, for kernels over rows too short for the widest registers; needs
 /// lanes * sizeof(T) >= kNarrowestRegisterBytes.

@@ -20,6 +20,17 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   bool use_batch, double eps, bool relu, std::vector<double>& batch_mean,
                   std::vector<double>& batch_var);
 
+/// max_pool2d(relu(batch_norm(input)), 2) with 2x2 windows, stride 2, no padding: batch_norm's
+/// arguments and statistics, and its passes, with the ReLU and the pooling applied in registers.
+/// Neither the normalised map nor the pooling's indices are stored: the backward recomputes each
+/// window from the saved input (BatchNorm2d runs it for Sequential's BatchNorm2d, ReLU, MaxPool2d(2)).
+/// Equal to the three ops up to the rounding of the normalisation (one fused multiply-add).
+/// requires: input float32 or float64 [N, C, H, W], N, C >= 1, H, W >= 2 (ValueError otherwise).
+/// Shapes: input [N, C, H, W] -> [N, C, H / 2, W / 2]
+Tensor batch_norm_relu_max_pool2x2(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                                   const Tensor& var, bool use_batch, double eps, std::vector<double>& batch_mean,
+                                   std::vector<double>& batch_var);
+
 /// PyTorch's F.layer_norm: standardises over the trailing dims `normalized_shape` (biased
 /// variance), then applies the optional elementwise weight and bias of that shape.
 /// Shapes: input [*, *normalized_shape] -> the same

@@ -30,6 +30,30 @@ protected:
     FusesFollowingReLU& operator=(const FusesFollowingReLU&) = default;
 };
 
+/// A layer that can apply a following ReLU and a following 2x2, stride-2 max pooling (exactly
+/// MaxPool2d(2)) inside its own passes: Sequential offers it the three layers when they follow each
+/// other, none has hooks and none is lazy. Training a conv-BN-ReLU-pool stack then neither stores
+/// nor re-reads the full-size normalised map.
+///
+/// Extension point contract:
+///   requires: the layer is materialised; `input` is what forward() accepts.
+///   ensures:  std::nullopt (nothing run, nothing changed) when the fusion does not apply to this
+///             input (forward() then raises whatever it raises); otherwise the result, and every
+///             gradient flowing back through it, equal max_pool2d(relu(forward(input)), 2) up to
+///             rounding, with the same dtype and shape, and buffers change exactly as forward()
+///             changes them.
+class FusesFollowingReLUMaxPool2x2 {
+public:
+    virtual ~FusesFollowingReLUMaxPool2x2() = default;
+    /// Shapes: input [N, C, H, W] -> [N, C, H / 2, W / 2]
+    virtual std::optional<Tensor> forward_relu_max_pool2x2(const Tensor& input) = 0;
+
+protected:
+    FusesFollowingReLUMaxPool2x2() = default;
+    FusesFollowingReLUMaxPool2x2(const FusesFollowingReLUMaxPool2x2&) = default;
+    FusesFollowingReLUMaxPool2x2& operator=(const FusesFollowingReLUMaxPool2x2&) = default;
+};
+
 /// A per-channel normalisation y[:, c] = (x[:, c] - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c]
 /// over dim 1, as an eval-mode batch norm applies it. weight / bias undefined: 1 / 0. [C] each.
 struct ChannelNormalization {

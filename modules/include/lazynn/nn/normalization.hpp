@@ -65,13 +65,20 @@ using LazyInstanceNormOptions = LazyNormOptions;
 /// Normalises each channel over the batch (and spatial dims): y = (x - mean) / sqrt(var + eps) * w + b.
 /// Training uses the batch's statistics and updates running_mean/var (unbiased variance);
 /// eval uses the running statistics (unless track_running_stats is false).
-class BatchNormBase : public Module, public FusesFollowingReLU, public IsChannelNormalization {
+class BatchNormBase : public Module,
+                      public FusesFollowingReLU,
+                      public FusesFollowingReLUMaxPool2x2,
+                      public IsChannelNormalization {
 public:
     /// Shapes: input [N, C, *] (rank given by the subclass) -> same shape
-    Tensor forward(const Tensor& input) override { return forward_then(input, false); }
+    Tensor forward(const Tensor& input) override { return forward_then(input, Epilogue::none); }
     /// relu(forward(input)) in one pass and one autograd node (no hooks run): Sequential's fusion
     /// of a following ReLU, in training as in evaluation.
-    Tensor forward_relu(const Tensor& input) override { return forward_then(input, true); }
+    Tensor forward_relu(const Tensor& input) override { return forward_then(input, Epilogue::relu); }
+    /// max_pool2d(relu(forward(input)), 2) through ops::batch_norm_relu_max_pool2x2, for a float32 or
+    /// float64 input [N, C, H, W] with H, W >= 2 that forward() accepts; std::nullopt otherwise.
+    /// Shapes: input [N, C, H, W] -> [N, C, H / 2, W / 2]
+    std::optional<Tensor> forward_relu_max_pool2x2(const Tensor& input) override;
     /// In eval mode with running statistics, for an input rank this layer accepts: the fixed
     /// normalisation it applies (Sequential folds it into a preceding convolution).
     std::optional<ChannelNormalization> channel_normalization(std::int64_t input_dim) const override;
@@ -100,7 +107,9 @@ protected:
     std::vector<std::int64_t> ranks_;  // accepted input ranks
 
 private:
-    Tensor forward_then(const Tensor& input, bool relu);
+    /// What runs after the normalisation in the same passes.
+    enum class Epilogue { none, relu, relu_max_pool2x2 };
+    Tensor forward_then(const Tensor& input, Epilogue epilogue);
 };
 
 /// Batch norm over N spatial dims: BatchNorm1d ([N, C] or [N, C, L]), BatchNorm2d ([N, C, H, W]),

@@ -1,0 +1,158 @@
+// Batch norm + ReLU + 2x2 max pooling kernels; see batch_norm_pool_kernels.hpp. Rows of at least
+// one SIMD register of windows run the xsimd kernels (batch_norm_pool_kernels_simd.hpp) on the
+// widest architecture whose register fits the row; narrower rows run the scalar loops here, which
+// follow the same steps one window at a time.
+#include "ops/batch_norm_pool_kernels.hpp"
+
+#include "simd/dispatch.hpp"
+#include "simd/kernels.hpp"
+
+#include <cmath>
+
+namespace lazynn::ops::detail {
+namespace {
+
+/// The candidates of one window (top-left, top-right, bottom-left, bottom-right) after the affine
+/// map and the ReLU, and the candidate max_pool2d's backward picks.
+template <class T>
+struct Window {
+    const T* at[4];
+    T y[4];
+    int pick = 0;
+
+    Window(const T* top, const T* bottom, T scale, T shift) : at{top, top + 1, bottom, bottom + 1} {
+        for (int q = 0; q < 4; ++q) {
+            const T v = *at[q] * scale + shift;
+            y[q] = v < T(0) ? T(0) : v;  // PyTorch's ReLU: NaN and -0.0 pass
+        }
+        // PyTorch's scan keeps the first maximum, but every NaN replaces the pick before it.
+        for (int q = 1; q < 4; ++q) {
+            if (y[q] > y[pick] || std::isnan(y[q])) pick = q;
+        }
+    }
+    /// The gradient the pick passes on: g unless ReLU's output there is zero (NaN passes).
+    T through_relu(T g) const { return y[pick] <= T(0) ? T(0) : g; }
+};
+
+template <class T>
+void forward_scalar(const T* x, T* out, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                    std::int64_t first, std::int64_t end, const double* scale, const double* shift) {
+    const std::int64_t oh = h / 2, ow = w / 2;
+    for (std::int64_t ch = first; ch < end; ++ch) {
+        const T a = static_cast<T>(scale[ch]), b = static_cast<T>(shift[ch]);
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T* plane = x + (i * c + ch) * h * w;
+            T* pooled = out + (i * c + ch) * oh * ow;
+            for (std::int64_t y = 0; y < oh; ++y) {
+                for (std::int64_t x0 = 0; x0 < ow; ++x0) {
+                    const T* top = plane + 2 * y * w + 2 * x0;
+                    const Window<T> win(top, top + w, a, b);
+                    pooled[y * ow + x0] = win.y[win.pick];
+                }
+            }
+        }
+    }
+}
+
+template <class T>
+void backward_scalar(const T* x, const T* grad_out, T* grad_x, std::int64_t n, std::int64_t c, std::int64_t h,
+                     std::int64_t w, std::int64_t first, std::int64_t end, const double* scale, const double* shift,
+                     const double* mean, const double* invstd, const double* weight, bool batch_statistics,
+                     double* sum_dy, double* sum_dy_xhat) {
+    const std::int64_t oh = h / 2, ow = w / 2;
+    const double count = static_cast<double>(n * h * w);
+    for (std::int64_t ch = first; ch < end; ++ch) {
+        const T a = static_cast<T>(scale[ch]), b = static_cast<T>(shift[ch]), centre = static_cast<T>(mean[ch]);
+        double dy = 0, dy_centered = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T* plane = x + (i * c + ch) * h * w;
+            const T* g = grad_out + (i * c + ch) * oh * ow;
+            T plane_dy = 0, plane_dy_centered = 0;
+            for (std::int64_t y = 0; y < oh; ++y) {
+                for (std::int64_t x0 = 0; x0 < ow; ++x0) {
+                    const T* top = plane + 2 * y * w + 2 * x0;
+                    const Window<T> win(top, top + w, a, b);
+                    const T d = win.through_relu(g[y * ow + x0]);
+                    plane_dy += d;
+                    plane_dy_centered += d * (*win.at[win.pick] - centre);
+                }
+            }
+            dy += static_cast<double>(plane_dy);
+            dy_centered += static_cast<double>(plane_dy_centered);
+        }
+        sum_dy[ch] = dy;
+        sum_dy_xhat[ch] = dy_centered * invstd[ch];
+        if (!grad_x) continue;
+        const T k1 = static_cast<T>(weight[ch] * invstd[ch]);
+        const T mean_dy = static_cast<T>(batch_statistics ? dy / count : 0.0);
+        const T slope = static_cast<T>(batch_statistics ? invstd[ch] * invstd[ch] * dy_centered / count : 0.0);
+        const auto gradient = [&](T d, T v) {
+            return batch_statistics ? k1 * (d - mean_dy - (v - centre) * slope) : k1 * d;
+        };
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T* plane = x + (i * c + ch) * h * w;
+            const T* g = grad_out + (i * c + ch) * oh * ow;
+            T* grad_plane = grad_x + (i * c + ch) * h * w;
+            // Everything as if no window picked it, then the picks.
+            for (std::int64_t at = 0; at < h * w; ++at) grad_plane[at] = gradient(T(0), plane[at]);
+            for (std::int64_t y = 0; y < oh; ++y) {
+                for (std::int64_t x0 = 0; x0 < ow; ++x0) {
+                    const T* top = plane + 2 * y * w + 2 * x0;
+                    const Window<T> win(top, top + w, a, b);
+                    const std::ptrdiff_t at = win.at[win.pick] - plane;
+                    grad_plane[at] = gradient(win.through_relu(g[y * ow + x0]), plane[at]);
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+template <class T>
+void batch_norm_relu_max_pool_forward(const T* x, T* out, std::int64_t n, std::int64_t c, std::int64_t h,
+                                      std::int64_t w, std::int64_t first, std::int64_t end, const double* scale,
+                                      const double* shift) {
+    if (!simd::fills_narrowest_register<T>(w / 2)) {
+        forward_scalar(x, out, n, c, h, w, first, end, scale, shift);
+        return;
+    }
+    simd::dispatch_fitting<T>(w / 2, [&](auto arch) {
+        simd::BatchNormPoolKernels<decltype(arch)>::forward(x, out, n, c, h, w, first, end, scale, shift);
+    });
+}
+
+template <class T>
+void batch_norm_relu_max_pool_backward(const T* x, const T* grad_out, T* grad_x, std::int64_t n, std::int64_t c,
+                                       std::int64_t h, std::int64_t w, std::int64_t first, std::int64_t end,
+                                       const double* scale, const double* shift, const double* mean,
+                                       const double* invstd, const double* weight, bool batch_statistics,
+                                       double* sum_dy, double* sum_dy_xhat) {
+    if (!simd::fills_narrowest_register<T>(w / 2)) {
+        backward_scalar(x, grad_out, grad_x, n, c, h, w, first, end, scale, shift, mean, invstd, weight,
+                        batch_statistics, sum_dy, sum_dy_xhat);
+        return;
+    }
+    simd::dispatch_fitting<T>(w / 2, [&](auto arch) {
+        simd::BatchNormPoolKernels<decltype(arch)>::backward(x, grad_out, grad_x, n, c, h, w, first, end, scale, shift,
+                                                             mean, invstd, weight, batch_statistics, sum_dy,
+                                                             sum_dy_xhat);
+    });
+}
+
+template void batch_norm_relu_max_pool_forward<float>(const float*, float*, std::int64_t, std::int64_t, std::int64_t,
+                                                      std::int64_t, std::int64_t, std::int64_t, const double*,
+                                                      const double*);
+template void batch_norm_relu_max_pool_forward<double>(const double*, double*, std::int64_t, std::int64_t, std::int64_t,
+                                                       std::int64_t, std::int64_t, std::int64_t, const double*,
+                                                       const double*);
+template void batch_norm_relu_max_pool_backward<float>(const float*, const float*, float*, std::int64_t, std::int64_t,
+                                                       std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                                                       const double*, const double*, const double*, const double*,
+                                                       const double*, bool, double*, double*);
+template void batch_norm_relu_max_pool_backward<double>(const double*, const double*, double*, std::int64_t,
+                                                        std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                                                        std::int64_t, const double*, const double*, const double*,
+                                                        const double*, const double*, bool, double*, double*);
+
+}  // namespace lazynn::ops::detail
