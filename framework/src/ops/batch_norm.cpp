@@ -237,7 +237,9 @@ Tensor batch_norm_relu_max_pool2x2(const Tensor& input, const Tensor& weight, co
             true,
             [map, use_batch, eps, c](const Tensor& g, const BackwardInputs& in) {
                 // Recording ops (create_graph): the pooling's picks and the ReLU's mask are constants,
-                // found again from the normalised input, then batch norm's own formula.
+                // found again from the normalised input, then batch norm's own formula. The input is
+                // normalised with a multiply and an add, not the kernel's fma, so at an exact tie
+                // within rounding a window may pick another position than the first-order backward.
                 Tensor picks, mask;
                 {
                     NoGradGuard no_grad;
