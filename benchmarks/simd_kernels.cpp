@@ -1,6 +1,7 @@
 // Micro-benchmarks of the SIMD kernels (framework/src/simd): elementwise math and activations,
-// 2x2 max pooling, batch and layer norm, and 3x3 convolutions. One thread by default
-// (LAZYNN_BENCH_THREADS), so the figures are of the kernels; LAZYNN_SIMD picks the architecture.
+// 2x2 max pooling, batch and layer norm, batch norm + ReLU + pooling, and 3x3 convolutions. One
+// thread by default (LAZYNN_BENCH_THREADS), so the figures are of the kernels; LAZYNN_SIMD picks
+// the architecture.
 #include <lazynn/lazynn.hpp>
 
 #include <benchmark/benchmark.h>
@@ -86,6 +87,20 @@ static void BM_BatchNorm2d(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_BatchNorm2d);
+
+/// BatchNorm2d, ReLU and 2x2 max pooling in training through Sequential (one fused op), forward +
+/// backward on [64, C, size, size]: the Fashion-MNIST sample's two blocks.
+static void BM_BatchNormReLUMaxPool2x2(benchmark::State& state) {
+    const std::int64_t channels = state.range(0), size = state.range(1);
+    nn::Sequential block{nn::BatchNorm2d(channels), nn::ReLU(), nn::MaxPool2d(nn::MaxPoolOptions<2>(2))};
+    const Tensor x = randn({64, channels, size, size}).requires_grad_();
+    for (auto _ : state) {
+        block(x).sum().backward();
+        x.set_grad(Tensor());
+        block.zero_grad();
+    }
+}
+BENCHMARK(BM_BatchNormReLUMaxPool2x2)->Args({32, 26})->Args({64, 11});
 
 /// LayerNorm(256), forward + backward on [2048, 256].
 static void BM_LayerNorm(benchmark::State& state) {

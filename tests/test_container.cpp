@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -191,6 +193,9 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
             CHECK(fused.out.grad_fn()->next_functions().size() == 3);
             check_close(fused.out, separate.out);
             check_close(fused.input_grad, separate.input_grad);
+            REQUIRE(fused.param_grads.size() == 2);
+            for (std::size_t i = 0; i < fused.param_grads.size(); ++i)
+                check_close(fused.param_grads[i], separate.param_grads[i]);
             CHECK(std::isnan(fused.out.to_vector<double>()[0]));
         }
         // The op in float64 against finite differences and second derivatives, with batch and with
@@ -208,13 +213,104 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
             const auto second = autograd::gradgradcheck(fn, inputs);
             CHECK_MESSAGE(second.ok, second.message);
         }
-        // Inputs the op does not take are left to the three layers (and their errors).
+        // Inputs forward() rejects raise forward()'s own error; inputs it accepts that the op does
+        // not take (maps too small to pool, empty batches, 16-bit maps) are left to the three layers.
         norm.train();
+        for (const Tensor& rejected : {randn({2, 4, 4, 4}, kFloat64), randn({2, 3, 4, 4}, kFloat32),
+                                       randn({2, 3, 4}, kFloat64), randn({1, 3, 1, 1}, kFloat64)}) {
+            CAPTURE(shape_to_list(rejected.shape()));
+            std::string expected;
+            try {
+                (void)norm(rejected);
+            } catch (const Error& e) {
+                expected = e.what();
+            }
+            REQUIRE_FALSE(expected.empty());
+            CHECK_THROWS_WITH_AS(norm.forward_relu_max_pool2x2(rejected), expected.c_str(), Error);
+        }
         CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({2, 3, 1, 4}, kFloat64)).has_value());
-        CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({2, 4, 4, 4}, kFloat64)).has_value());
-        CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({2, 3, 4, 4}, kFloat32)).has_value());
+        CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({0, 3, 4, 4}, kFloat64)).has_value());
+        BatchNorm2d mixed(3);
+        CHECK_FALSE(mixed.forward_relu_max_pool2x2(randn({2, 3, 4, 4}).to(kBFloat16)).has_value());
         Sequential overlapping{BatchNorm2d(3), ReLU(), MaxPool2d(MaxPool2dOptions(2).stride(1))};
         CHECK(overlapping(randn({2, 3, 4, 4})).grad_fn()->next_functions().size() == 1);  // not 2x2 / 2: not fused
+    }
+
+    TEST_CASE("the fused batch norm, ReLU and max pooling: infinities, empty batches, non-contiguous inputs") {
+        // An infinite input a window picks passes an infinite term into the weight's gradient; one
+        // no window picks (or no window covers) makes it NaN, as 0 * inf does in batch norm's own
+        // backward. Channel 0 holds a picked infinity, channel 1 an unpicked one, channel 2 one in
+        // the column no window covers. Widths 5 (scalar rows) and 33 (registers of 16 windows).
+        const double inf = std::numeric_limits<double>::infinity();
+        for (const std::int64_t w : {5, 33}) {
+            for (const Dtype dtype : {kFloat32, kFloat64}) {
+                for (const bool training : {false, true}) {
+                    CAPTURE(w);
+                    CAPTURE(dtype_name(dtype));
+                    CAPTURE(training);
+                    auto build = [dtype, training] {
+                        manual_seed(30);
+                        Sequential model{BatchNorm2d(3), ReLU(), MaxPool2d(MaxPool2dOptions(2))};
+                        model.to(dtype);
+                        model.train(training);
+                        return model;
+                    };
+                    Sequential fused_model = build(), separate_model = build();
+                    Tensor x = randn({2, 3, 4, w});
+                    {
+                        NoGradGuard no_grad;
+                        const auto at = [&](std::int64_t i, std::int64_t c, std::int64_t y, std::int64_t col) {
+                            return x.select(0, i).select(0, c).select(0, y).select(0, col);
+                        };
+                        at(0, 0, 1, 2).fill_(inf);
+                        at(0, 1, 0, 1).fill_(-inf);
+                        at(0, 2, 3, w - 1).fill_(inf);
+                    }
+                    const Tensor upstream = randn({2, 3, 2, w / 2}).to(dtype);
+                    std::vector<Tensor> outs, input_grads, weight_grads, bias_grads;
+                    for (Sequential* model : {&fused_model, &separate_model}) {
+                        const Tensor in = x.to(dtype).requires_grad_();
+                        Tensor out = model == &fused_model ? (*model)(in) : in;
+                        if (model == &separate_model)
+                            for (Module* child : model->children()) out = (*child)(out);
+                        (out * upstream).sum().backward();
+                        auto& norm = static_cast<BatchNorm2d&>((*model)[0]);
+                        outs.push_back(out);
+                        input_grads.push_back(in.grad());
+                        weight_grads.push_back(norm.weight.grad());
+                        bias_grads.push_back(norm.bias.grad());
+                    }
+                    CHECK(outs[0].grad_fn()->next_functions().size() == 3);  // fused
+                    check_close(outs[0], outs[1]);
+                    check_close(input_grads[0], input_grads[1]);
+                    check_close(weight_grads[0], weight_grads[1]);
+                    check_close(bias_grads[0], bias_grads[1]);
+                    if (!training) {
+                        const std::vector<double> weight_grad = weight_grads[0].to_vector<double>();
+                        CHECK(std::isinf(weight_grad[0]));
+                        CHECK(std::isnan(weight_grad[1]));
+                        CHECK(std::isnan(weight_grad[2]));
+                    }
+                }
+            }
+        }
+        // An empty batch (the three layers run: the op needs a window) and a non-contiguous map.
+        for (const Tensor& x : {randn({0, 3, 4, 6}), randn({2, 3, 12, 7}).transpose(2, 3)}) {
+            CAPTURE(shape_to_list(x.shape()));
+            auto build = [] {
+                manual_seed(31);
+                return Sequential{BatchNorm2d(3), ReLU(), MaxPool2d(MaxPool2dOptions(2))};
+            };
+            Sequential fused_model = build(), separate_model = build();
+            const Run fused = run(fused_model, x, true), separate = run(separate_model, x, false);
+            check_close(fused.out, separate.out);
+            check_close(fused.input_grad, separate.input_grad);
+            for (std::size_t i = 0; i < fused.param_grads.size(); ++i)
+                check_close(fused.param_grads[i], separate.param_grads[i]);
+            const auto fused_buffers = fused_model.named_buffers(), separate_buffers = separate_model.named_buffers();
+            for (std::size_t i = 0; i < fused_buffers.size(); ++i)
+                check_close(fused_buffers[i].second, separate_buffers[i].second);
+        }
     }
 
     TEST_CASE("without autograd, an eval-mode BatchNorm2d after a Conv2d is folded into it") {

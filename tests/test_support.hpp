@@ -77,7 +77,8 @@ inline void check_close(const Tensor& actual, const Tensor& expected, double rto
     const std::vector<double> a = actual.to_vector<double>();
     const std::vector<double> e = expected.to_vector<double>();
     for (std::size_t i = 0; i < a.size(); ++i) {
-        const bool ok = (std::isnan(a[i]) && std::isnan(e[i])) || std::abs(a[i] - e[i]) <= atol + rtol * std::abs(e[i]);
+        const bool ok = (std::isnan(a[i]) && std::isnan(e[i])) || a[i] == e[i] ||  // equal infinities too
+                        std::abs(a[i] - e[i]) <= atol + rtol * std::abs(e[i]);
         if (!ok) {
             FAIL_CHECK("element " << i << ": got " << a[i] << ", expected " << e[i]);
             return;

@@ -81,19 +81,16 @@ void BatchNormBase::reset_parameters() {
 }
 
 std::optional<Tensor> BatchNormBase::forward_relu_max_pool2x2(const Tensor& input) {
-    // Only inputs forward() would accept, so that every error keeps forward()'s message.
-    const Tensor& stats = weight.defined() ? Tensor(weight) : Tensor(running_mean);
-    const bool accepted =
-        input.dim() == 4 && std::find(ranks_.begin(), ranks_.end(), 4) != ranks_.end() &&
-        (input.dtype() == kFloat32 || input.dtype() == kFloat64) &&
-        (!stats.defined() || stats.dtype() == input.dtype()) && input.size(0) >= 1 && input.size(1) >= 1 &&
-        input.size(2) >= 2 && input.size(3) >= 2 &&
-        (input.size(1) == options_.num_features() || !(options_.affine() || options_.track_running_stats()));
-    if (!accepted) return std::nullopt;
-    return forward_then(input, Epilogue::relu_max_pool2x2);
+    check_input(input);  // forward()'s errors, from the one place that raises them
+    // The fused op takes float32 and float64 maps of at least one 2x2 window; the rest (16-bit
+    // inputs, empty batches, maps too small to pool) runs as the three layers.
+    const bool fusible = input.dim() == 4 && (input.dtype() == kFloat32 || input.dtype() == kFloat64) &&
+                         input.numel() > 0 && input.size(2) >= 2 && input.size(3) >= 2;
+    if (!fusible) return std::nullopt;
+    return normalize(input, Epilogue::relu_max_pool2x2);
 }
 
-Tensor BatchNormBase::forward_then(const Tensor& input, Epilogue epilogue) {
+void BatchNormBase::check_input(const Tensor& input) const {
     // A 16-bit input with float32 parameters and statistics is PyTorch's mixed batch norm.
     const Tensor& stats = weight.defined() ? Tensor(weight) : Tensor(running_mean);
     if (!(is_float16(input.dtype()) && stats.defined() && stats.dtype() == kFloat32)) check_input_dtype(input, stats);
@@ -110,12 +107,16 @@ Tensor BatchNormBase::forward_then(const Tensor& input, Epilogue epilogue) {
                          std::to_string(options_.num_features()) + " channels (dim 1), got input of shape " +
                          shape_to_list(input.shape()));
     }
-    const bool use_batch_stats = is_training() || !options_.track_running_stats();
-    const std::int64_t count = input.numel() / std::max<std::int64_t>(c, 1);
-    if (is_training() && count == 1) {
+    if (is_training() && input.numel() / std::max<std::int64_t>(c, 1) == 1) {
         throw ValueError("Expected more than 1 value per channel when training, got input size " +
                          shape_to_list(input.shape()));
     }
+}
+
+Tensor BatchNormBase::normalize(const Tensor& input, Epilogue epilogue) {
+    const std::int64_t c = input.size(1);
+    const bool use_batch_stats = is_training() || !options_.track_running_stats();
+    const std::int64_t count = input.numel() / std::max<std::int64_t>(c, 1);
     if (count == 0) {
         // An empty batch: an empty output still connected to the affine parameters, the running
         // statistics untouched but the batch counted (PyTorch's batch_norm on zero elements).

@@ -4,9 +4,12 @@
 // follow the same steps one window at a time.
 #include "ops/batch_norm_pool_kernels.hpp"
 
+#include "ops/batch_norm_input_gradient.hpp"
+
 #include "simd/dispatch.hpp"
 #include "simd/kernels.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace lazynn::ops::detail {
@@ -77,18 +80,20 @@ void backward_scalar(const T* x, const T* grad_out, T* grad_x, std::int64_t n, s
                     plane_dy_centered += d * (*win.at[win.pick] - centre);
                 }
             }
+            if (!std::isfinite(centre) || !std::all_of(plane, plane + h * w, [](T v) { return std::isfinite(v); })) {
+                plane_dy_centered += unpicked_term(plane, h, w, centre, [&](std::int64_t y, std::int64_t x0) {
+                    const T* top = plane + 2 * y * w + 2 * x0;
+                    return Window<T>(top, top + w, a, b).pick;
+                });
+            }
             dy += static_cast<double>(plane_dy);
             dy_centered += static_cast<double>(plane_dy_centered);
         }
         sum_dy[ch] = dy;
         sum_dy_xhat[ch] = dy_centered * invstd[ch];
         if (!grad_x) continue;
-        const T k1 = static_cast<T>(weight[ch] * invstd[ch]);
-        const T mean_dy = static_cast<T>(batch_statistics ? dy / count : 0.0);
-        const T slope = static_cast<T>(batch_statistics ? invstd[ch] * invstd[ch] * dy_centered / count : 0.0);
-        const auto gradient = [&](T d, T v) {
-            return batch_statistics ? k1 * (d - mean_dy - (v - centre) * slope) : k1 * d;
-        };
+        const BatchNormInputGradient<T> gradient(mean[ch], invstd[ch], weight[ch], dy, dy_centered, count,
+                                                 batch_statistics);
         for (std::int64_t i = 0; i < n; ++i) {
             const T* plane = x + (i * c + ch) * h * w;
             const T* g = grad_out + (i * c + ch) * oh * ow;

@@ -10,9 +10,31 @@
 // x is [n, c, h, w] with h, w >= 2; each call covers channels [first, end). Rows and columns no
 // window covers (odd h or w) have no pooled output and a zero gradient from it.
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace lazynn::ops::detail {
+
+/// What the positions of one [h, w] plane that no window picked add to sum(dy * (x - mean)) in
+/// batch norm's own backward, where their dy is 0: NaN when one of them is infinite or NaN, or the
+/// mean is (0 * inf), and 0 otherwise. The kernels sum over the picks only; adding this keeps
+/// sum_dy_xhat what the three separate layers give. pick(y, x) is window (y, x)'s picked candidate
+/// (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right). Needs a plane or mean that is not
+/// finite to find anything, so callers run it only then.
+template <class T, class Pick>
+T unpicked_term(const T* plane, std::int64_t h, std::int64_t w, T centre, Pick&& pick) {
+    if (!std::isfinite(centre)) return std::numeric_limits<T>::quiet_NaN();  // every window has three
+    const std::int64_t covered_h = h / 2 * 2, covered_w = w / 2 * 2;
+    T term = 0;
+    for (std::int64_t y = 0; y < h; ++y) {
+        for (std::int64_t x = 0; x < w; ++x) {
+            const bool picked = y < covered_h && x < covered_w && pick(y / 2, x / 2) == 2 * (y % 2) + x % 2;
+            if (!picked) term += T(0) * (plane[y * w + x] - centre);
+        }
+    }
+    return term;
+}
 
 /// out[i, ch] = max_pool2x2(relu(x[i, ch] * scale[ch] + shift[ch])), [h / 2, w / 2] per plane.
 template <class T>

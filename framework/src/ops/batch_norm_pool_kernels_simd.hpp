@@ -5,12 +5,14 @@
 // candidate of every window with lane masks, NaN windows included, so no row needs a scalar pass.
 // Included only by the per-architecture translation units.
 
+#include "ops/batch_norm_input_gradient.hpp"
+#include "ops/batch_norm_pool_kernels.hpp"
 #include "ops/pooling_kernels_simd.hpp"
 #include "simd/kernels.hpp"
 #include "simd/lanes.hpp"
 
 #include <array>
-#include <type_traits>
+#include <cmath>
 #include <vector>
 
 namespace lazynn::simd {
@@ -127,6 +129,19 @@ double lanes_total(Batch<T, A> v) {
     return total;
 }
 
+/// Whether every value of p[0, len) is finite (0 * x is NaN for an infinite or NaN x).
+template <class T, class A>
+bool all_finite(const T* p, std::int64_t len) {
+    using B = Batch<T, A>;
+    constexpr auto L = static_cast<std::int64_t>(B::size);
+    B zeros(T(0));
+    std::int64_t k = 0;
+    for (; k + L <= len; k += L) zeros = xsimd::fma(B::load_unaligned(p + k), B(T(0)), zeros);
+    T rest = 0;
+    for (; k < len; ++k) rest += p[k] * T(0);
+    return lanes_total<T, A>(zeros) + static_cast<double>(rest) == 0.0;
+}
+
 template <class A, class T>
 void forward(const T* x, T* out, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t first,
              std::int64_t end, const double* scale, const double* shift) {
@@ -194,26 +209,20 @@ void backward(const T* x, const T* grad_out, T* grad_x, std::int64_t n, std::int
             }
             dy += lanes_total<T, A>(plane_dy);
             dy_centered += lanes_total<T, A>(plane_dy_centered);
+            // With batch statistics an input that is not finite makes the mean so: the plane needs
+            // scanning only with running statistics.
+            if (!std::isfinite(centre) || (!batch_statistics && !all_finite<T, A>(plane, h * w))) {
+                dy_centered += ops::detail::unpicked_term(plane, h, w, centre, [&](std::int64_t y, std::int64_t x0) {
+                    return static_cast<int>(position[static_cast<std::size_t>((i * oh + y) * ow + x0)]);
+                });
+            }
         }
         sum_dy[ch] = dy;
         sum_dy_xhat[ch] = dy_centered * invstd[ch];
         if (!grad_x) continue;
-        // Pass 2: every input's gradient, batch_norm_backward's formula
-        // k1 * (dy - mean(dy) - (x - mean) * slope) with dy from the picks, as k1 * dy + (offset - x * k1 * slope).
-        const T k1 = static_cast<T>(weight[ch] * invstd[ch]);
-        const T mean_dy = static_cast<T>(batch_statistics ? dy / count : 0.0);
-        const T slope = static_cast<T>(batch_statistics ? invstd[ch] * invstd[ch] * dy_centered / count : 0.0);
-        const T k1_slope = k1 * slope, offset = k1 * (centre * slope - mean_dy);
-        // Running statistics: the input does not enter the gradient (a NaN input must not turn
-        // it into NaN, as x * 0 would).
-        const auto gradient = [&](auto d, auto v) {
-            using V = decltype(v);
-            if constexpr (std::is_arithmetic_v<V>) {
-                return batch_statistics ? d * k1 + (offset - v * k1_slope) : d * k1;
-            } else {
-                return batch_statistics ? xsimd::fma(d, V(k1), xsimd::fnma(v, V(k1_slope), V(offset))) : d * V(k1);
-            }
-        };
+        // Pass 2: every input's gradient, batch norm's with dy from the picks (0 where no window picked).
+        const ops::detail::BatchNormInputGradient<T> gradient(mean[ch], invstd[ch], weight[ch], dy, dy_centered, count,
+                                                              batch_statistics);
         for (std::int64_t i = 0; i < n; ++i) {
             const T* plane = x + (i * c + ch) * h * w;
             T* grad_plane = grad_x + (i * c + ch) * h * w;

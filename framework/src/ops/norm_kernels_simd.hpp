@@ -5,6 +5,7 @@
 // tensor's type.
 // Included only by the per-architecture translation units.
 
+#include "ops/batch_norm_input_gradient.hpp"
 #include "simd/kernels.hpp"
 #include "simd/lanes.hpp"
 
@@ -226,43 +227,31 @@ void batch_norm_backward(const T* x, const T* g, const T* relu_output, T* grad_x
                          std::int64_t s, std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
                          const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
     const double count = static_cast<double>(n * s);
+    // The gradient reaching the batch norm at x[offset + k]: g, or g through the fused ReLU's mask.
+    const auto reaching = [&](auto load, std::int64_t offset, std::int64_t k) {
+        return relu_output ? relu_masked(load(g + offset + k), load(relu_output + offset + k)) : load(g + offset + k);
+    };
     for (std::int64_t ch = first; ch < end; ++ch) {
-        const double m = mean[ch];
-        const T centre = static_cast<T>(m);
+        const T centre = static_cast<T>(mean[ch]);
         double dy = 0, dy_centered = 0;
         for (std::int64_t i = 0; i < n; ++i) {
             const std::int64_t offset = (i * c + ch) * s;
-            const T *row = x + offset, *grow = g + offset, *yrow = relu_output ? relu_output + offset : nullptr;
-            // The gradient reaching the batch norm: g, or g through the fused ReLU's mask.
-            const auto grad = [&](auto load, std::int64_t k) {
-                return yrow ? relu_masked(load(grow + k), load(yrow + k)) : load(grow + k);
-            };
-            dy += row_sum<A, T>(s, grad);
-            dy_centered +=
-                row_sum<A, T>(s, [&](auto load, std::int64_t k) { return grad(load, k) * (load(row + k) - centre); });
+            const T* row = x + offset;
+            dy += row_sum<A, T>(s, [&](auto load, std::int64_t k) { return reaching(load, offset, k); });
+            dy_centered += row_sum<A, T>(
+                s, [&](auto load, std::int64_t k) { return reaching(load, offset, k) * (load(row + k) - centre); });
         }
         sum_dy[ch] = dy;
         sum_dy_xhat[ch] = dy_centered * invstd[ch];
         if (!grad_x) continue;
-        const T k1 = static_cast<T>(weight[ch] * invstd[ch]);
-        const T mean_dy = static_cast<T>(batch_statistics ? dy / count : 0.0);
-        // xhat * mean(g * xhat) = (x - mean) * invstd^2 * mean(g * (x - mean)), folded into one factor.
-        const T slope = static_cast<T>(batch_statistics ? invstd[ch] * invstd[ch] * dy_centered / count : 0.0);
+        const ops::detail::BatchNormInputGradient<T> gradient(mean[ch], invstd[ch], weight[ch], dy, dy_centered, count,
+                                                              batch_statistics);
         for (std::int64_t i = 0; i < n; ++i) {
             const std::int64_t offset = (i * c + ch) * s;
-            const T *row = x + offset, *grow = g + offset, *yrow = relu_output ? relu_output + offset : nullptr;
+            const T* row = x + offset;
             T* drow = grad_x + offset;
-            const auto grad = [&](auto load, std::int64_t k) {
-                return yrow ? relu_masked(load(grow + k), load(yrow + k)) : load(grow + k);
-            };
-            if (!batch_statistics) {
-                // Running statistics: the input does not enter the gradient (a NaN input must not
-                // turn its gradient into NaN, as (x - mean) * 0 would; PyTorch gives weight * invstd * g).
-                transform<A, T>(s, [&](std::int64_t k, auto load, auto store) { store(drow + k, k1 * grad(load, k)); });
-                continue;
-            }
             transform<A, T>(s, [&](std::int64_t k, auto load, auto store) {
-                store(drow + k, k1 * (grad(load, k) - mean_dy - (load(row + k) - centre) * slope));
+                store(drow + k, gradient(reaching(load, offset, k), load(row + k)));
             });
         }
     }

@@ -36,12 +36,12 @@ protected:
 /// nor re-reads the full-size normalised map.
 ///
 /// Extension point contract:
-///   requires: the layer is materialised; `input` is what forward() accepts.
-///   ensures:  std::nullopt (nothing run, nothing changed) when the fusion does not apply to this
-///             input (forward() then raises whatever it raises); otherwise the result, and every
-///             gradient flowing back through it, equal max_pool2d(relu(forward(input)), 2) up to
-///             rounding, with the same dtype and shape, and buffers change exactly as forward()
-///             changes them.
+///   requires: the layer is materialised.
+///   ensures:  for an input forward() rejects, forward()'s error or std::nullopt (forward() then
+///             raises it); std::nullopt (nothing run, nothing changed) when the fusion does not apply
+///             to this input; otherwise the result, and every gradient flowing back through it,
+///             equal max_pool2d(relu(forward(input)), 2) up to rounding, with the same dtype and
+///             shape, and buffers change exactly as forward() changes them.
 class FusesFollowingReLUMaxPool2x2 {
 public:
     virtual ~FusesFollowingReLUMaxPool2x2() = default;

@@ -71,12 +71,19 @@ class BatchNormBase : public Module,
                       public IsChannelNormalization {
 public:
     /// Shapes: input [N, C, *] (rank given by the subclass) -> same shape
-    Tensor forward(const Tensor& input) override { return forward_then(input, Epilogue::none); }
+    Tensor forward(const Tensor& input) override {
+        check_input(input);
+        return normalize(input, Epilogue::none);
+    }
     /// relu(forward(input)) in one pass and one autograd node (no hooks run): Sequential's fusion
     /// of a following ReLU, in training as in evaluation.
-    Tensor forward_relu(const Tensor& input) override { return forward_then(input, Epilogue::relu); }
-    /// max_pool2d(relu(forward(input)), 2) through ops::batch_norm_relu_max_pool2x2, for a float32 or
-    /// float64 input [N, C, H, W] with H, W >= 2 that forward() accepts; std::nullopt otherwise.
+    Tensor forward_relu(const Tensor& input) override {
+        check_input(input);
+        return normalize(input, Epilogue::relu);
+    }
+    /// max_pool2d(relu(forward(input)), 2) through ops::batch_norm_relu_max_pool2x2, for a non-empty
+    /// float32 or float64 input [N, C, H, W] with H, W >= 2; forward()'s error for an input forward()
+    /// rejects; std::nullopt for the rest.
     /// Shapes: input [N, C, H, W] -> [N, C, H / 2, W / 2]
     std::optional<Tensor> forward_relu_max_pool2x2(const Tensor& input) override;
     /// In eval mode with running statistics, for an input rank this layer accepts: the fixed
@@ -109,7 +116,11 @@ protected:
 private:
     /// What runs after the normalisation in the same passes.
     enum class Epilogue { none, relu, relu_max_pool2x2 };
-    Tensor forward_then(const Tensor& input, Epilogue epilogue);
+    /// Raises forward()'s error for an input it does not accept (dtype, rank, channels, a single
+    /// value per channel in training).
+    void check_input(const Tensor& input) const;
+    /// The normalisation and its epilogue, running statistics updated; requires: check_input passed.
+    Tensor normalize(const Tensor& input, Epilogue epilogue);
 };
 
 /// Batch norm over N spatial dims: BatchNorm1d ([N, C] or [N, C, L]), BatchNorm2d ([N, C, H, W]),
