@@ -230,6 +230,36 @@ Float32AndFloat64 run_in_both(const std::function<Tensor(const Tensor&)>& op, co
 }  // namespace
 
 TEST_SUITE("vectorised float32 kernels") {
+    TEST_CASE("softmax and log_softmax on tensors split over threads follow float64, along every dim") {
+        // Lanes of 33, 70 and 129 values (contiguous for the last dim: the SIMD exp with a partial
+        // register; strided for the others), enough of them to run on every thread; one thread
+        // gives the same values. A row of -inf gives NaN, as in PyTorch (0 / 0).
+        manual_seed(40);
+        const Tensor x = randn({33, 70, 129}, kFloat64) * 4.0;
+        const int threads = get_num_threads();
+        for (const bool log : {false, true}) {
+            for (const std::int64_t dim : {0, 1, 2}) {
+                CAPTURE(log);
+                CAPTURE(dim);
+                const auto op = [&](const Tensor& t) { return log ? t.log_softmax(dim) : t.softmax(dim); };
+                set_num_threads(2);
+                const Tensor y32 = op(x.to(kFloat32)), y64 = op(x);
+                set_num_threads(1);
+                const Tensor serial = op(x.to(kFloat32));
+                set_num_threads(threads);
+                check_close(y32, y64, 1e-5, log ? 1e-5 : 1e-7);
+                CHECK(equal(serial, y32));
+            }
+        }
+        const double inf = std::numeric_limits<double>::infinity();
+        const Tensor rows = tensor(std::vector<double>{-inf, -inf, -inf, 1.0, -inf, 2.0}, {2, 3});
+        const std::vector<double> y = rows.softmax(1).to_vector<double>();
+        CHECK(std::isnan(y[0]));
+        CHECK(y[3] == doctest::Approx(1.0 / (1.0 + std::exp(1.0))));
+        CHECK(y[4] == 0.0);
+        CHECK(y[5] == doctest::Approx(std::exp(1.0) / (1.0 + std::exp(1.0))));
+    }
+
     TEST_CASE(
         "float32 tanh, sigmoid and SiLU follow the float64 libm results in value and gradient, and PyTorch at the "
         "edges") {

@@ -1,9 +1,12 @@
 // Tensor factories: constant fills, ranges, random draws and literals.
+#include "parallel.hpp"
 #include "tensor_impl.hpp"
 
 #include <lazynn/random.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 namespace lazynn {
 namespace {
@@ -66,8 +69,33 @@ Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opti
 
 Tensor rand(const Shape& shape, TensorOptions options) {
     if (!is_floating(options.dtype_)) throw_needs_floating("rand", options.dtype_);
-    Generator& gen = default_generator();
-    return generate(shape, options, [&](std::int64_t) { return gen.uniform(); });
+    // One draw from the generator keys a counter-based stream: element i is SplitMix64's output
+    // function of key + (i + 1) * golden ratio, so the elements are independent of each other and
+    // the fill runs on every thread, giving the same tensor whatever their number (a dropout mask
+    // drawn one element at a time from the Mersenne Twister took a sixth of a Transformer step).
+    const std::uint64_t key = default_generator().next_u64();
+    Tensor t = detail::empty_tensor(shape, options.dtype_);
+    visit_storage_dtype(options.dtype_, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        // As many random bits as T has significant digits, so every value is exact in T and
+        // below 1 (53 bits rounded to float could round up to 1).
+        constexpr int digits = std::is_same_v<T, double>  ? 53
+                               : std::is_same_v<T, float> ? 24
+                               : std::is_same_v<T, Half>  ? 11
+                                                          : 8;
+        constexpr double unit = 1.0 / static_cast<double>(std::uint64_t{1} << digits);
+        T* p = t.impl().data<T>();
+        detail::parallel_for(t.impl().numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) {
+                std::uint64_t z = key + static_cast<std::uint64_t>(i + 1) * 0x9E3779B97F4A7C15ULL;
+                z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+                z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+                z ^= z >> 31;
+                p[i] = static_cast<T>(static_cast<double>(z >> (64 - digits)) * unit);
+            }
+        });
+    });
+    return finish(t, options);
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {

@@ -1,7 +1,12 @@
 // softmax and log_softmax along one dim, numerically stable (max-shifted), with backward.
 #include "autograd/function_node.hpp"
 #include "ops/elementwise.hpp"
+#include "parallel.hpp"
+#include "simd/dispatch.hpp"
+#include "simd/kernels.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace lazynn {
@@ -30,11 +35,41 @@ Lanes lanes(const Shape& shape, std::size_t d) {
     return l;
 }
 
-/// Calls fn(base_pointer_offset, stride) for every lane along the dim.
+/// Calls fn(base_pointer_offset, stride) for every lane along the dim, the lanes split over the
+/// threads (each lane is independent).
 template <class Fn>
 void for_each_lane(const Lanes& l, Fn fn) {
-    for (std::int64_t o = 0; o < l.outer; ++o) {
-        for (std::int64_t i = 0; i < l.inner; ++i) fn(o * l.size * l.inner + i, l.inner);
+    const std::int64_t grain =
+        std::max<std::int64_t>(1, kernels::kTranscendentalGrain / std::max<std::int64_t>(l.size, 1));
+    detail::parallel_for(l.outer * l.inner, grain, [&](std::int64_t first, std::int64_t end) {
+        for (std::int64_t lane = first; lane < end; ++lane) {
+            const std::int64_t o = lane / l.inner, i = lane % l.inner;
+            fn(o * l.size * l.inner + i, l.inner);
+        }
+    });
+}
+
+/// softmax or log_softmax of one lane of `size` values `stride` apart, max-shifted. exp runs once
+/// per value, on the SIMD kernels when the lane is contiguous.
+template <class T>
+void softmax_lane(const T* in, T* out, std::int64_t size, std::int64_t stride, bool log) {
+    T m = -std::numeric_limits<T>::infinity();
+    for (std::int64_t k = 0; k < size; ++k) m = std::max(m, in[k * stride]);
+    if (std::isinf(m) && m < 0) m = 0;
+    for (std::int64_t k = 0; k < size; ++k) out[k * stride] = in[k * stride] - m;
+    if (stride == 1) {
+        simd::dispatch(
+            [&](auto arch) { simd::MathKernels<decltype(arch)>::map(simd::MathFunction::exp, out, out, size); });
+    } else {
+        for (std::int64_t k = 0; k < size; ++k) out[k * stride] = std::exp(out[k * stride]);
+    }
+    T sum = 0;
+    for (std::int64_t k = 0; k < size; ++k) sum += out[k * stride];
+    if (log) {
+        const T log_sum = std::log(sum);
+        for (std::int64_t k = 0; k < size; ++k) out[k * stride] = (in[k * stride] - m) - log_sum;
+    } else {
+        for (std::int64_t k = 0; k < size; ++k) out[k * stride] /= sum;
     }
 }
 
@@ -54,16 +89,7 @@ Tensor softmax_impl(const Tensor& t, std::int64_t dim, bool log) {
             const T* in = x.impl().data<T>();
             T* o = out.impl().data<T>();
             for_each_lane(l, [&](std::int64_t base, std::int64_t stride) {
-                T m = -std::numeric_limits<T>::infinity();
-                for (std::int64_t k = 0; k < l.size; ++k) m = std::max(m, in[base + k * stride]);
-                if (std::isinf(m) && m < 0) m = 0;
-                T sum = 0;
-                for (std::int64_t k = 0; k < l.size; ++k) sum += std::exp(in[base + k * stride] - m);
-                const T log_sum = std::log(sum);
-                for (std::int64_t k = 0; k < l.size; ++k) {
-                    const T shifted = in[base + k * stride] - m;
-                    o[base + k * stride] = log ? shifted - log_sum : std::exp(shifted) / sum;
-                }
+                softmax_lane(in + base, o + base, l.size, stride, log);
             });
         }
     });
