@@ -54,6 +54,25 @@ TEST_SUITE("factories") {
         }
     }
 
+    TEST_CASE("bernoulli(t, p): t's shape and dtype, ones with probability p, errors named") {
+        manual_seed(8);
+        for (const Dtype dtype : {kFloat32, kFloat64, kBFloat16}) {
+            CAPTURE(dtype_name(dtype));
+            const Tensor like = zeros({400, 500}, dtype);
+            const Tensor draws = bernoulli(like, 0.3);
+            CHECK(draws.dtype() == dtype);
+            CHECK(draws.shape() == like.shape());
+            const Tensor wide = draws.to(kFloat64);
+            CHECK(equal(wide * (1.0 - wide), zeros({400, 500}, kFloat64)));  // only 0 and 1
+            CHECK(std::abs(wide.mean().item<double>() - 0.3) < 0.005);
+            CHECK(bernoulli(like, 0.0).to(kFloat64).max().item<double>() == 0.0);
+            CHECK(bernoulli(like, 1.0).to(kFloat64).min().item<double>() == 1.0);
+        }
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bernoulli(zeros({2}), 1.5), ValueError, "expected 0 <= p <= 1, got p=1.5");
+        LAZYNN_CHECK_THROWS_WITH_SUBSTR(bernoulli(zeros({2}), std::nan("")), ValueError, "expected 0 <= p <= 1");
+        CHECK_THROWS_AS(bernoulli(zeros({2}, kInt64), 0.5), DtypeError);
+    }
+
     TEST_CASE("random factories follow manual_seed") {
         manual_seed(42);
         const Tensor a = randn({100});

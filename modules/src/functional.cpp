@@ -9,8 +9,10 @@ Tensor dropout(const Tensor& input, double p, bool training) {
         throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
     if (!training || p == 0.0) return input;
     if (p == 1.0) return input * 0.0;
-    const Tensor keep = (rand_like(input.is_floating_point() ? input : input.to(kFloat32)) >= p);
-    return input * (keep * (1.0 / (1.0 - p)));
+    // PyTorch's CPU dropout: input * bernoulli(1 - p) / (1 - p), recorded as one multiplication.
+    Tensor noise = bernoulli(input.is_floating_point() ? input : input.to(kFloat32), 1.0 - p);
+    noise.div_(1.0 - p);
+    return input * noise;
 }
 
 Tensor relu(const Tensor& input) { return input.relu(); }

@@ -364,7 +364,8 @@ Tensor full(const Shape& shape, double value, TensorOptions options = {});
 Tensor arange(double end, TensorOptions options = {});
 Tensor arange(double start, double end, double step = 1.0, TensorOptions options = {});
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options = {});
-/// U[0, 1) from the global generator.
+/// U[0, 1) from the global generator (one draw of it keys the whole tensor; the same values on
+/// any number of threads).
 Tensor rand(const Shape& shape, TensorOptions options = {});
 /// N(0, 1) from the global generator.
 Tensor randn(const Shape& shape, TensorOptions options = {});
@@ -376,6 +377,9 @@ Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
 Tensor rand_like(const Tensor& t);
 Tensor randn_like(const Tensor& t);
+/// PyTorch's torch.bernoulli(t, p): t's shape and floating dtype, each element 1 with probability
+/// p and 0 otherwise, drawn like rand() (dropout's mask in one pass).
+Tensor bernoulli(const Tensor& t, double p);
 
 /// A tensor holding `values` with the given shape (1-D when shape is empty and values non-empty).
 Tensor tensor(const std::vector<float>& values, const Shape& shape = {}, TensorOptions options = {});

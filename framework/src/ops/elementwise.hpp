@@ -239,6 +239,13 @@ void binary_inplace(TensorImpl& self, const Tensor& other, const char* name, F f
             });
             return;
         }
+        if (self.is_contiguous() && ko.numel() == 1) {  // a scalar (t.mul_(2.0)): read once, split over threads
+            const T value = *po;
+            elementwise_chunks(self.numel(), [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t i = begin; i < end; ++i) ps[i] = static_cast<T>(f(ps[i], value));
+            });
+            return;
+        }
         const std::array<Shape, 2> strides{self.strides, broadcast_strides(ko, self.shape)};
         for_each_run<2>(self.shape, strides, [&](const auto& off, std::int64_t count, const auto& inner) {
             T* s = ps + off[0];
