@@ -86,6 +86,7 @@ Tensor softmax_impl(const Tensor& t, std::int64_t dim, bool log) {
     visit_dtype(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         if constexpr (std::is_floating_point_v<T>) {
+            if (out.impl().numel() == 0) return;  // no lanes to offset into (the data may be null)
             const T* in = x.impl().data<T>();
             T* o = out.impl().data<T>();
             for_each_lane(l, [&](std::int64_t base, std::int64_t stride) {
