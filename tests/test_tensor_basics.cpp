@@ -68,6 +68,10 @@ TEST_SUITE("factories") {
             CHECK(bernoulli(like, 0.0).to(kFloat64).max().item<double>() == 0.0);
             CHECK(bernoulli(like, 1.0).to(kFloat64).min().item<double>() == 1.0);
         }
+        // Only t's shape and dtype count: 0-dim, size-0 and non-contiguous tensors alike.
+        CHECK(bernoulli(scalar_tensor(2.0, kFloat64), 1.0).item<double>() == 1.0);
+        CHECK(bernoulli(zeros({0, 3}), 0.5).shape() == Shape{0, 3});
+        CHECK(bernoulli(zeros({3, 4}).transpose(0, 1), 1.0).shape() == Shape{4, 3});
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(bernoulli(zeros({2}), 1.5), ValueError, "expected 0 <= p <= 1, got p=1.5");
         LAZYNN_CHECK_THROWS_WITH_SUBSTR(bernoulli(zeros({2}), std::nan("")), ValueError, "expected 0 <= p <= 1");
         CHECK_THROWS_AS(bernoulli(zeros({2}, kInt64), 0.5), DtypeError);

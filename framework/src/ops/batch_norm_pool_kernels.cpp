@@ -80,7 +80,9 @@ void backward_scalar(const T* x, const T* grad_out, T* grad_x, std::int64_t n, s
                     plane_dy_centered += d * (*win.at[win.pick] - centre);
                 }
             }
-            if (!std::isfinite(centre) || !std::all_of(plane, plane + h * w, [](T v) { return std::isfinite(v); })) {
+            // As in the SIMD kernel: with batch statistics an input that is not finite makes the mean so.
+            if (!std::isfinite(centre) ||
+                (!batch_statistics && !std::all_of(plane, plane + h * w, [](T v) { return std::isfinite(v); }))) {
                 plane_dy_centered += unpicked_term(plane, h, w, centre, [&](std::int64_t y, std::int64_t x0) {
                     const T* top = plane + 2 * y * w + 2 * x0;
                     return Window<T>(top, top + w, a, b).pick;
