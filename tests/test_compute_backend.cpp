@@ -6,12 +6,19 @@
 
 #include <lazynn/nn.hpp>
 
+#include <filesystem>
 #include <functional>
+#include <thread>
 
 using namespace lazynn;
 using lazynn::testing::check_close;
 
 namespace {
+
+/// The threads of this process now: the main thread, lazynn's workers, OpenBLAS's and any OpenMP team's.
+std::ptrdiff_t process_threads() {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/task"), std::filesystem::directory_iterator());
+}
 
 /// Runs `op` on float32 and on float64 copies of the same inputs and compares the outputs and every
 /// input gradient for one random upstream gradient.
@@ -48,6 +55,26 @@ struct Conv2dCase {
 }  // namespace
 
 TEST_SUITE("compute backend") {
+    // First in the file, so that no earlier case has started an OpenMP team this one would reuse.
+    TEST_CASE("oneDNN never starts an OpenMP team, also for primitives first created on a fresh thread") {
+        if (std::thread::hardware_concurrency() < 2) return;  // OpenMP's default team is one thread there
+        set_num_threads(2);
+        (void)(randn({1 << 20}) + 1.0);  // starts lazynn's workers
+        // A thread's OpenMP thread count defaults to the core count; a primitive created there keeps that
+        // count, and its calls would start a team of OpenMP threads that spin against lazynn's workers.
+        // (A team lives as long as the thread that started it, so the count is taken on that thread.)
+        std::ptrdiff_t before = 0, after = 0;
+        std::thread fresh([&] {
+            before = process_threads();
+            const Tensor x = randn({1, 32, 16, 16}).requires_grad_();
+            const Tensor w = randn({64, 32, 3, 3}).requires_grad_();
+            nn::functional::conv2d(x, w, Tensor(), {1, 1}, {1, 1, 1, 1}, {1, 1}, 1).sum().backward();
+            after = process_threads();
+        });
+        fresh.join();
+        CHECK(after == before);
+    }
+
     TEST_CASE("float32 conv2d on oneDNN equals the float64 kernels, forward and backward, on 1 and 2 threads") {
         const std::vector<Conv2dCase> cases{
             {{4, 3, 9, 8}, {5, 3, 3, 3}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},

@@ -46,6 +46,10 @@ void sgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, flo
 }
 
 const dnnl::engine& engine() {
+    // A primitive keeps the OpenMP thread count of the thread that created it and starts a team of
+    // that size on every call, whichever thread makes it: every primitive is created with this engine,
+    // so the creating thread is made single-threaded first.
+    use_calling_thread_only();
     static const dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
     return cpu;
 }

@@ -4,9 +4,10 @@
 // depends on OpenBLAS's table of known CPUs (docs/design.md, decision 15).
 //
 // Threading: Debian's oneDNN runs on OpenMP. lazynn owns the threads instead: every oneDNN call runs
-// single-threaded on the thread that makes it (OpenMP's per-thread thread count is set to 1 before the
-// first call on each thread), and the callers split work across lazynn's pool (parallel.hpp) by rows of
-// C or by samples. No OpenMP team is ever started, so no second runtime spin-waits against lazynn's
+// single-threaded on the thread that makes it, and the callers split work across lazynn's pool
+// (parallel.hpp) by rows of C or by samples. OpenMP's per-thread thread count is set to 1 before a
+// thread creates or runs its first primitive, because oneDNN fixes a primitive's thread count when it
+// is created. No OpenMP team is ever started, so no second runtime spin-waits against lazynn's
 // workers on a small machine (docs/performance.md measures the alternatives).
 
 #include <lazynn/dtype.hpp>
@@ -29,7 +30,9 @@ void use_calling_thread_only();
 void sgemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
            std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
 
-/// The CPU engine and a stream for the calling thread.
+/// The CPU engine and a stream for the calling thread. Both make the calling thread's oneDNN calls
+/// single-threaded first: a primitive runs with the OpenMP thread count its creating thread had.
+/// Ensures: every primitive created with engine() runs on the thread that executes it alone.
 const dnnl::engine& engine();
 dnnl::stream& thread_stream();
 
