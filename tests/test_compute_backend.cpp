@@ -84,8 +84,12 @@ TEST_SUITE("compute backend") {
             {{7, 1, 28, 28}, {8, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 1, true},     // one input channel, odd batch
             {{2, 8, 7, 9}, {4, 8, 1, 1}, {3, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},       // 1x1, strides leave rows unused
             {{0, 3, 5, 5}, {2, 3, 3, 3}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},       // an empty batch
+            // Fewer samples than threads: the forward splits blocks of output channels over the threads,
+            // a last block of 8 channels, then a block per thread writing every sample's channels.
+            {{1, 5, 9, 9}, {40, 5, 3, 3}, {2, 2}, {1, 0, 1, 0}, {1, 1}, 1, true},
+            {{3, 8, 6, 6}, {48, 8, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, false},
         };
-        for (int threads : {1, 2}) {
+        for (int threads : {1, 2, 4}) {
             set_num_threads(threads);
             for (const auto& c : cases) {
                 CAPTURE(threads);
@@ -110,7 +114,7 @@ TEST_SUITE("compute backend") {
     }
 
     TEST_CASE("float32 conv_transpose2d, conv3d and conv_transpose3d on oneDNN equal the float64 kernels") {
-        for (int threads : {1, 2}) {
+        for (int threads : {1, 2, 4}) {
             set_num_threads(threads);
             CAPTURE(threads);
             manual_seed(3);
@@ -130,6 +134,18 @@ TEST_SUITE("compute backend") {
                                                             {1, 2, 1}, 1);
                 },
                 {randn({3, 3, 3, 4, 3}, kFloat64), randn({3, 2, 3, 2, 3}, kFloat64), Tensor()});
+            // Batches smaller than the thread count: forwards split over output channels, the transposed
+            // convolution's input gradient too (it is the forward of the convolution it transposes).
+            check_float32_matches_float64(
+                [](const std::vector<Tensor>& in) {
+                    return nn::functional::conv3d(in[0], in[1], in[2], {1, 1, 1}, {1, 1, 1, 1, 1, 1}, {1, 1, 1}, 1);
+                },
+                {randn({1, 3, 4, 5, 4}, kFloat64), randn({33, 3, 3, 3, 3}, kFloat64), randn({33}, kFloat64)});
+            check_float32_matches_float64(
+                [](const std::vector<Tensor>& in) {
+                    return nn::functional::conv_transpose2d(in[0], in[1], in[2], {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1);
+                },
+                {randn({1, 32, 4, 5}, kFloat64), randn({32, 5, 3, 3}, kFloat64), randn({5}, kFloat64)});
         }
         set_num_threads(1);
     }

@@ -48,14 +48,14 @@ using tag = dnnl::memory::format_tag;
 enum class Pass { forward, forward_relu, backward_data, backward_weights };
 
 /// A cache key: the pass, whether a bias takes part, and the problem with `n` set to the chunk's batch.
-using Key = std::array<std::int64_t, 30>;
+using Key = std::array<std::int64_t, 31>;
 
 Key key_of(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
     Key k{};
     std::size_t i = 0;
     for (std::int64_t v : {static_cast<std::int64_t>(pass), static_cast<std::int64_t>(bias),
                            static_cast<std::int64_t>(p.dtype), static_cast<std::int64_t>(p.float32_input_gradient),
-                           static_cast<std::int64_t>(p.spatial), n, p.c, p.o, p.groups}) {
+                           static_cast<std::int64_t>(p.spatial), n, p.c, p.o, p.groups, p.stored_output_channels}) {
         k[i++] = v;
     }
     for (const auto* field : {&p.in, &p.kernel, &p.out, &p.stride, &p.dilation, &p.pad_begin, &p.pad_end}) {
@@ -93,6 +93,21 @@ memory::data_type data_type(const ConvProblem& p) {
     return p.dtype == kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
 
+/// The output [n, p.o, out...]: contiguous, or p.o channels of a tensor of p.stored_output_channels.
+memory::desc output_desc(const ConvProblem& p, std::int64_t n, memory::data_type dt) {
+    const memory::dims dims = with_spatial({n, p.o}, p, p.out);
+    if (p.stored_output_channels == 0 || p.stored_output_channels == p.o)
+        return memory::desc(dims, dt, activation_tag(p.spatial));
+    std::int64_t plane = 1;
+    for (int d = 0; d < p.spatial; ++d) plane *= p.out[static_cast<std::size_t>(d)];
+    memory::dims strides{p.stored_output_channels * plane, plane};
+    for (int d = 0; d < p.spatial; ++d) {
+        plane /= p.out[static_cast<std::size_t>(d)];
+        strides.push_back(plane);
+    }
+    return memory::desc(dims, dt, strides);
+}
+
 UserDescs user_descs(const ConvProblem& p, std::int64_t n, Pass pass) {
     const auto f32 = memory::data_type::f32, dt = data_type(p);
     const bool float32_weights = pass == Pass::backward_weights;
@@ -101,8 +116,7 @@ UserDescs user_descs(const ConvProblem& p, std::int64_t n, Pass pass) {
     const memory::dims wdims = grouped ? with_spatial({p.groups, p.o / p.groups, p.c / p.groups}, p, p.kernel)
                                        : with_spatial({p.o, p.c}, p, p.kernel);
     return {memory::desc(with_spatial({n, p.c}, p, p.in), float32_src ? f32 : dt, activation_tag(p.spatial)),
-            memory::desc(wdims, float32_weights ? f32 : dt, weight_tag(p.spatial, grouped)),
-            memory::desc(with_spatial({n, p.o}, p, p.out), dt, activation_tag(p.spatial)),
+            memory::desc(wdims, float32_weights ? f32 : dt, weight_tag(p.spatial, grouped)), output_desc(p, n, dt),
             memory::desc({p.o}, f32, tag::x)};
 }
 
@@ -317,10 +331,59 @@ Tensor float_bias(const Tensor& bias) {
 
 }  // namespace
 
+namespace {
+
+/// oneDNN's widest channel block (AVX-512): a thread's share of the output channels is whole blocks.
+constexpr std::int64_t kChannelBlock = 16;
+
+/// The blocks of output channels a forward splits over the threads: more than one when the batch has
+/// fewer samples than there are threads (inference at batch 1), which would leave threads idle.
+std::int64_t output_channel_parts(const ConvProblem& p) {
+    const std::int64_t threads = lazynn::detail::intra_op_threads();
+    if (p.groups != 1 || p.n >= threads) return 1;
+    return std::clamp<std::int64_t>(p.o / kChannelBlock, 1, threads);
+}
+
+/// The forward over `parts` blocks of output channels, one primitive call each on lazynn's threads:
+/// every call reads the whole input, its own rows of the weights and bias, and writes its channels.
+void forward_over_output_channels(const ConvProblem& p, std::int64_t parts, Pass pass, const void* x, const void* w,
+                                  const float* bias, void* y) {
+    const std::int64_t blocks = p.o / kChannelBlock;
+    const auto boundary = [&](std::int64_t k) { return k == parts ? p.o : blocks * k / parts * kChannelBlock; };
+    const std::int64_t plane = p.output_numel() / p.o, weight_rows = p.weight_numel() / p.o;
+    lazynn::detail::parallel_for(parts, 1, [&](std::int64_t first, std::int64_t last) {
+        onednn::use_calling_thread_only();
+        for (std::int64_t k = first; k < last; ++k) {
+            ConvProblem part = p;
+            part.o = boundary(k + 1) - boundary(k);
+            part.stored_output_channels = p.o;
+            const std::int64_t o0 = boundary(k);
+            const Plan& plan = plan_for(pass, bias != nullptr, part, p.n);
+            memory src = input_memory(plan.src_in, plan.user.src, plan.src, x, kSrcBuffer);
+            memory weights = input_memory(plan.weights_in, plan.user.weights, plan.weights, at(p, w, o0 * weight_rows),
+                                          kWeightsBuffer);
+            void* out = at(p, y, o0 * plane);
+            memory dst = output_memory(plan.dst_out, plan.user.dst, plan.dst, out, kDstBuffer);
+            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+            if (bias) {
+                args.emplace(DNNL_ARG_BIAS, memory(plan.user.bias, onednn::engine(), const_cast<float*>(bias + o0)));
+            }
+            run(plan.convolution, std::move(args));
+            finish_output(plan.dst_out, dst, plan.user.dst, out);
+        }
+    });
+}
+
+}  // namespace
+
 void onednn_conv_forward(const ConvProblem& p, const void* x, const void* w, const float* bias, bool relu, void* y) {
     if (p.n == 0) return;
     guarded("conv forward", [&] {
         const Pass pass = relu ? Pass::forward_relu : Pass::forward;
+        if (const std::int64_t parts = output_channel_parts(p); parts > 1) {
+            forward_over_output_channels(p, parts, pass, x, w, bias, y);
+            return;
+        }
         // The weights are reordered once, on the calling thread, for every chunk.
         const Plan& whole = plan_for(pass, bias != nullptr, p, p.n);
         onednn::use_calling_thread_only();

@@ -6,8 +6,8 @@
 //
 // Tensors are passed in PyTorch's contiguous layouts (N, C, spatial...; weights O, C/groups, k...);
 // oneDNN picks its own blocked layouts and the reorders run here. Primitives are created once per
-// problem and cached. Work is split over the batch across lazynn's threads, each oneDNN call
-// single-threaded (ops/onednn.hpp, docs/design.md, decision 15). bfloat16 problems read and write
+// problem and cached. Work is split over the batch across lazynn's threads (a forward with fewer
+// samples than threads: over blocks of output channels), each oneDNN call single-threaded (ops/onednn.hpp, docs/design.md, decision 15). bfloat16 problems read and write
 // bfloat16 activations and weights and accumulate in float32; their bias, weight and bias gradients are
 // float32 (rounded once by the caller), so the partial sums over batch chunks add up in float32.
 
@@ -27,6 +27,9 @@ struct ConvProblem {
     /// convolution adds its bias to it before the one rounding.
     bool float32_input_gradient = false;
     std::int64_t n = 0, c = 0, o = 0, groups = 1;
+    /// The channels of the tensor the output is written into, when the problem computes only `o` of
+    /// them (a thread's block of output channels); 0: `o`, the output is contiguous.
+    std::int64_t stored_output_channels = 0;
     std::array<std::int64_t, 3> in{}, kernel{}, out{}, stride{}, dilation{}, pad_begin{}, pad_end{};
 
     /// Elements of one sample's input / output, and of the weight.
