@@ -168,6 +168,48 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         }
     }
 
+    TEST_CASE("the fused batch norm, ReLU and max pooling equals PyTorch's three layers, non-finite inputs too") {
+        // tools/fixtures/gen_batch_norm_relu_max_pool.py: a training call, then an evaluation call.
+        const auto fixture = lazynn::testing::load_fixture("batch_norm_relu_max_pool.json");
+        REQUIRE(fixture.at("cases").size() == 12);
+        for (const auto& c : fixture.at("cases")) {
+            CAPTURE(c.at("name").get<std::string>());
+            const Tensor x = lazynn::testing::typed_fixture_tensor(c.at("input"));
+            const Dtype dtype = x.dtype();
+            Sequential model{BatchNorm2d(x.shape()[1]), ReLU(), MaxPool2d(MaxPool2dOptions(2))};
+            model.to(dtype);
+            auto& norm = static_cast<BatchNorm2d&>(model[0]);
+            {
+                NoGradGuard no_grad;
+                norm.weight.copy_(lazynn::testing::typed_fixture_tensor(c.at("weight")));
+                norm.bias.copy_(lazynn::testing::typed_fixture_tensor(c.at("bias")));
+                norm.running_mean.copy_(lazynn::testing::typed_fixture_tensor(c.at("running_mean")));
+                norm.running_var.copy_(lazynn::testing::typed_fixture_tensor(c.at("running_var")));
+            }
+            const double rtol = dtype == kFloat32 ? 1e-4 : 1e-10, atol = dtype == kFloat32 ? 1e-5 : 1e-12;
+            for (const auto& call : c.at("calls")) {
+                const bool training = call.at("training").get<bool>();
+                CAPTURE(training);
+                model.train(training);
+                model.zero_grad();
+                const Tensor in = x.detach().requires_grad_();
+                const Tensor out = model(in);
+                CHECK(out.grad_fn()->name() == "MaxPool2DWithIndicesBackward0");  // the fused op ran
+                CHECK(out.grad_fn()->next_functions().size() == 3);
+                (out * lazynn::testing::typed_fixture_tensor(call.at("seed"))).sum().backward();
+                const auto expected = [&](const char* key) {
+                    return lazynn::testing::typed_fixture_tensor(call.at(key));
+                };
+                check_close(out, expected("output"), rtol, atol);
+                check_close(in.grad(), expected("input_grad"), rtol, atol);
+                check_close(norm.weight.grad(), expected("weight_grad"), rtol, atol);
+                check_close(norm.bias.grad(), expected("bias_grad"), rtol, atol);
+                check_close(norm.running_mean, expected("running_mean"), rtol, atol);
+                check_close(norm.running_var, expected("running_var"), rtol, atol);
+            }
+        }
+    }
+
     TEST_CASE("the fused batch norm, ReLU and max pooling: NaN windows, finite differences, double backward") {
         // In evaluation a NaN stays in its window: the pooled value is NaN and its gradient goes to
         // the last NaN of the window, as max_pool2d and ReLU's backward send it.
