@@ -416,7 +416,9 @@ void check_same_rounding(const Tensor& native, const Tensor& float32, double sla
 }  // namespace
 
 TEST_SUITE("bfloat16 kernels") {
-    TEST_CASE("the policy: automatic uses oneDNN's bfloat16 kernels with AMX only, native wherever oneDNN has them") {
+    TEST_CASE(
+        "the policy: automatic uses oneDNN's bfloat16 kernels with AMX or on AMD's AVX512-BF16, native wherever "
+        "oneDNN has them") {
         const std::string isa = backend_info().onednn_isa;
         {
             KernelsGuard guard(BFloat16Kernels::float32);
@@ -425,7 +427,8 @@ TEST_SUITE("bfloat16 kernels") {
         }
         {
             KernelsGuard guard(BFloat16Kernels::automatic);
-            CHECK(runs_natively() == (isa == "avx512_core_amx"));
+            CAPTURE(isa);
+            CHECK(runs_natively() == (isa == "avx512_core_amx" || (isa == "avx512_core_bf16" && testing::amd_cpu())));
         }
         {
             KernelsGuard guard(BFloat16Kernels::native);

@@ -86,6 +86,16 @@ inline void check_close(const Tensor& actual, const Tensor& expected, double rto
     }
 }
 
+/// Whether the CPU is AMD's (the bfloat16 kernel policy differs by vendor: lazynn/backend.hpp).
+inline bool amd_cpu() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+#else
+    return false;
+#endif
+}
+
 /// Asserts that `expr` throws `Exception` with a message containing `fragment`.
 #define LAZYNN_CHECK_THROWS_WITH_SUBSTR(expr, Exception, fragment)                           \
     do {                                                                                     \

@@ -1,5 +1,8 @@
 // Autocast's thread-local state (lazynn/autocast.hpp).
 #include <lazynn/autocast.hpp>
+
+#include "ops/onednn.hpp"
+
 #include <lazynn/backend.hpp>
 #include <lazynn/error.hpp>
 #include <lazynn/log.hpp>
@@ -35,6 +38,13 @@ AutocastGuard::AutocastGuard(Dtype dtype) : previous_enabled_(state().enabled), 
     std::call_once(warned, [] {
         const BackendInfo info = backend_info();
         if (info.onednn_isa == "avx512_core_amx") return;  // bfloat16 runs on AMX's tiles: faster than float32
+        if (onednn::native_bfloat16()) {  // AVX512-BF16 on an AMD CPU: faster GEMMs, slower everything around
+            logging::warn("autocast: ", info.bfloat16,
+                          "; without AMX they outrun float32 in large matrix products only, and a CNN training "
+                          "step measured 1.05x its float32 time, so autocast gives PyTorch's bfloat16 numerics "
+                          "rather than speed on this CPU (docs/mixed-precision.md)");
+            return;
+        }
         logging::warn("autocast: ", info.bfloat16,
                       "; without AMX bfloat16 is not faster than float32, so autocast gives PyTorch's bfloat16 "
                       "numerics, not speed, on this CPU (docs/mixed-precision.md)");

@@ -110,7 +110,7 @@ std::string bfloat16_description(const BackendInfo& info) {
     if (get_bfloat16_kernels() == BFloat16Kernels::float32)
         return "bfloat16 through float32 kernels (set_bfloat16_kernels(float32))";
     return "bfloat16 through float32 kernels (faster than oneDNN's bfloat16 kernels on " + info.onednn_isa +
-           ", which has no AMX; set_bfloat16_kernels(native) or LAZYNN_BFLOAT16_KERNELS=native to use them)";
+           " without AMX on this CPU; set_bfloat16_kernels(native) or LAZYNN_BFLOAT16_KERNELS=native to use them)";
 }
 
 }  // namespace

@@ -33,9 +33,10 @@ BackendInfo backend_info();
 /// Every choice gives float32 accumulation and one rounding of each result, so they differ only in
 /// summation order; the choice is about speed.
 enum class BFloat16Kernels {
-    /// oneDNN's bfloat16 kernels where they beat float32 kernels: on CPUs with AMX. With AVX512-BF16
-    /// alone oneDNN 2.6's bfloat16 matmul runs at about half its float32 rate (docs/performance.md),
-    /// and AVX2 has none, so there bfloat16 runs through float32 kernels. The default.
+    /// oneDNN's bfloat16 kernels where they beat float32 kernels: on CPUs with AMX, and on AMD CPUs with
+    /// AVX512-BF16 (Zen 4, Zen 5: twice the float32 rate). With AVX512-BF16 alone on Intel CPUs oneDNN
+    /// 2.6's bfloat16 matmul runs at about half its float32 rate (docs/performance.md), and AVX2 has
+    /// none, so there bfloat16 runs through float32 kernels. The default.
     automatic,
     /// oneDNN's bfloat16 kernels wherever oneDNN has them (AMX or AVX512-BF16), float32 elsewhere.
     native,

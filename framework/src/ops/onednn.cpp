@@ -151,10 +151,25 @@ bool native_bfloat16() {
         case BFloat16Kernels::automatic:
             break;
     }
-    // Measured on an Emerald Rapids Xeon without AMX (docs/performance.md): oneDNN 2.6's bfloat16 matmul
-    // on AVX512-BF16 runs at about half of its float32 GEMM, so only AMX's tiles make it worth it.
-    static const bool amx = dnnl_get_effective_cpu_isa() == dnnl_cpu_isa_avx512_core_amx;
-    return amx;
+    return bfloat16_units_outrun_float32();
+}
+
+bool bfloat16_units_outrun_float32() {
+    // Measured (docs/performance.md): on an Emerald Rapids Xeon without AMX oneDNN 2.6's bfloat16 matmul
+    // on AVX512-BF16 runs at about half of its float32 GEMM; on an AMD Zen 5 (whose AVX512-BF16 dot
+    // products retire twice the multiply-adds of its float32 FMAs, as on Zen 4) at twice it. AMX's
+    // tiles outrun float32 on every CPU that has them.
+    static const bool faster = [] {
+        const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+        if (isa == dnnl_cpu_isa_avx512_core_amx) return true;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        return isa == dnnl_cpu_isa_avx512_core_bf16 && __builtin_cpu_is("amd");
+#else
+        return false;
+#endif
+    }();
+    return faster;
 }
 
 void rethrow(const char* op, const dnnl::error& e) {

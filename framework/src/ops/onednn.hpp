@@ -68,6 +68,10 @@ bool has_bfloat16_matmul();
 /// (lazynn::set_bfloat16_kernels) applied to this CPU (docs/design.md, decision 22).
 bool native_bfloat16();
 
+/// Whether oneDNN's bfloat16 kernels beat its float32 ones on this CPU (the automatic policy's rule):
+/// with AMX, and with AVX512-BF16 on AMD CPUs; not with AVX512-BF16 alone on Intel's.
+bool bfloat16_units_outrun_float32();
+
 /// Whether a GEMM-like op whose operands share the 16-bit dtype `half` runs on oneDNN's bfloat16
 /// kernels (kernels::gemm_bf16, bfloat16 convolution primitives) rather than through float32 kernels.
 inline bool native_float16(Dtype half) { return half == kBFloat16 && native_bfloat16(); }
