@@ -329,9 +329,16 @@ Tensor float_bias(const Tensor& bias) {
     return lazynn::detail::contiguous_data(bias.dtype() == kFloat32 ? bias : bias.to(kFloat32));
 }
 
-}  // namespace
-
-namespace {
+/// One forward primitive call of `plan` on input x and output y (the plan's batch, in the user's
+/// layouts; y may be a block of a larger tensor's channels); `weights` already in the plan's layout.
+void forward_call(const Plan& plan, const void* x, const memory& weights, const float* bias, void* y) {
+    memory src = input_memory(plan.src_in, plan.user.src, plan.src, x, kSrcBuffer);
+    memory dst = output_memory(plan.dst_out, plan.user.dst, plan.dst, y, kDstBuffer);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+    if (bias) args.emplace(DNNL_ARG_BIAS, memory(plan.user.bias, onednn::engine(), const_cast<float*>(bias)));
+    run(plan.convolution, std::move(args));
+    finish_output(plan.dst_out, dst, plan.user.dst, y);
+}
 
 /// oneDNN's widest channel block (AVX-512): a thread's share of the output channels is whole blocks.
 constexpr std::int64_t kChannelBlock = 16;
@@ -359,17 +366,9 @@ void forward_over_output_channels(const ConvProblem& p, std::int64_t parts, Pass
             part.stored_output_channels = p.o;
             const std::int64_t o0 = boundary(k);
             const Plan& plan = plan_for(pass, bias != nullptr, part, p.n);
-            memory src = input_memory(plan.src_in, plan.user.src, plan.src, x, kSrcBuffer);
-            memory weights = input_memory(plan.weights_in, plan.user.weights, plan.weights, at(p, w, o0 * weight_rows),
-                                          kWeightsBuffer);
-            void* out = at(p, y, o0 * plane);
-            memory dst = output_memory(plan.dst_out, plan.user.dst, plan.dst, out, kDstBuffer);
-            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
-            if (bias) {
-                args.emplace(DNNL_ARG_BIAS, memory(plan.user.bias, onednn::engine(), const_cast<float*>(bias + o0)));
-            }
-            run(plan.convolution, std::move(args));
-            finish_output(plan.dst_out, dst, plan.user.dst, out);
+            const memory weights = input_memory(plan.weights_in, plan.user.weights, plan.weights,
+                                                at(p, w, o0 * weight_rows), kWeightsBuffer);
+            forward_call(plan, x, weights, bias ? bias + o0 : nullptr, at(p, y, o0 * plane));
         }
     });
 }
@@ -390,16 +389,8 @@ void onednn_conv_forward(const ConvProblem& p, const void* x, const void* w, con
         memory weights = input_memory(whole.weights_in, whole.user.weights, whole.weights, w, kWeightsBuffer);
         over_batch(p, [&](std::int64_t first, std::int64_t last) {
             const Plan& plan = plan_for(pass, bias != nullptr, p, last - first);
-            memory src =
-                input_memory(plan.src_in, plan.user.src, plan.src, at(p, x, first * p.input_numel()), kSrcBuffer);
-            void* out = at(p, y, first * p.output_numel());
-            memory dst = output_memory(plan.dst_out, plan.user.dst, plan.dst, out, kDstBuffer);
-            memory chunk_weights = chunk_weights_memory(plan, whole, weights, w);
-            std::unordered_map<int, memory> args{
-                {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, chunk_weights}, {DNNL_ARG_DST, dst}};
-            if (bias) args.emplace(DNNL_ARG_BIAS, memory(plan.user.bias, onednn::engine(), const_cast<float*>(bias)));
-            run(plan.convolution, std::move(args));
-            finish_output(plan.dst_out, dst, plan.user.dst, out);
+            forward_call(plan, at(p, x, first * p.input_numel()), chunk_weights_memory(plan, whole, weights, w), bias,
+                         at(p, y, first * p.output_numel()));
         });
     });
 }
