@@ -3,6 +3,7 @@
 #include "test_support.hpp"
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -272,8 +273,8 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
         }
         CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({2, 3, 1, 4}, kFloat64)).has_value());
         CHECK_FALSE(norm.forward_relu_max_pool2x2(randn({0, 3, 4, 4}, kFloat64)).has_value());
-        BatchNorm2d mixed(3);
-        CHECK_FALSE(mixed.forward_relu_max_pool2x2(randn({2, 3, 4, 4}).to(kBFloat16)).has_value());
+        BatchNorm2d mixed(3);  // a bfloat16 map with float32 parameters fuses too (16-bit case below)
+        CHECK(mixed.forward_relu_max_pool2x2(randn({2, 3, 4, 4}).to(kBFloat16))->dtype() == kBFloat16);
         Sequential overlapping{BatchNorm2d(3), ReLU(), MaxPool2d(MaxPool2dOptions(2).stride(1))};
         CHECK(overlapping(randn({2, 3, 4, 4})).grad_fn()->next_functions().size() == 1);  // not 2x2 / 2: not fused
     }
@@ -352,6 +353,103 @@ TEST_SUITE("layer + ReLU fusion in Sequential") {
             const auto fused_buffers = fused_model.named_buffers(), separate_buffers = separate_model.named_buffers();
             for (std::size_t i = 0; i < fused_buffers.size(); ++i)
                 check_close(fused_buffers[i].second, separate_buffers[i].second);
+        }
+    }
+
+    TEST_CASE("16-bit batch norm, ReLU and max pooling run fused and equal the 16-bit layers, bit for bit") {
+        // A bfloat16 or float16 batch norm computes in float32 and rounds its output before a fused
+        // ReLU and pooling see it, as the layers one by one do. Channel 0's bias of 8 makes rounding
+        // tie neighbours that differ in float32 (the pooling must pick the first); channels 1 to 4
+        // have weight 0, so they output their bias: +-3e-41, which rounds to +-0 (the ReLU's mask
+        // closes; -0.0 passes), and two exact bfloat16 ties (to even: one down, one up).
+        const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+        for (const Dtype dtype : {kBFloat16, kFloat16}) {
+            for (const bool parameters_16bit : {false, true}) {
+                for (const bool training : {false, true}) {
+                    for (const std::int64_t w : {6, 34}) {  // 3 windows a row (scalar), 17 (registers)
+                        for (const int layers : {1, 2, 3}) {
+                            CAPTURE(dtype_name(dtype));
+                            CAPTURE(parameters_16bit);
+                            CAPTURE(training);
+                            CAPTURE(w);
+                            CAPTURE(layers);
+                            auto build = [&](Dtype parameter_dtype) {
+                                Sequential model{BatchNorm2d(5)};
+                                if (layers >= 2) model.push_back(ReLU());
+                                if (layers == 3) model.push_back(MaxPool2d(MaxPool2dOptions(2)));
+                                auto& norm = static_cast<BatchNorm2d&>(model[0]);
+                                {
+                                    NoGradGuard no_grad;
+                                    const double tie_down = std::bit_cast<float>(0x3F808000u),
+                                                 tie_up = std::bit_cast<float>(0x3F818000u);
+                                    norm.weight.copy_(tensor({1.0, 0.0, 0.0, 0.0, 0.0}));
+                                    norm.bias.copy_(tensor({8.0, 3e-41, -3e-41, tie_down, tie_up}));
+                                    norm.running_mean.copy_(tensor({0.25, 0.0, 0.0, 0.0, 0.0}));
+                                    norm.running_var.copy_(tensor({1.5, 1.0, 1.0, 1.0, 1.0}));
+                                }
+                                model.to(parameter_dtype);
+                                model.train(training);
+                                return model;
+                            };
+                            manual_seed(31);
+                            Tensor x = randn({4, 5, 6, w}).to(dtype);
+                            if (!training) {  // batch statistics would make the whole channel NaN
+                                NoGradGuard no_grad;
+                                x.select(0, 3).select(0, 0).select(0, 1).select(0, 2).fill_(inf);
+                                x.select(0, 3).select(0, 0).select(0, 2).select(0, 4).fill_(nan);
+                            }
+                            const Dtype parameter_dtype = parameters_16bit ? dtype : kFloat32;
+                            // One layer has nothing to fuse: its reference is the float32 batch norm
+                            // on widened copies (the 16-bit parameters' values), rounded once.
+                            Sequential fused_model = build(parameter_dtype),
+                                       separate_model = build(layers == 1 ? kFloat32 : parameter_dtype);
+                            if (layers == 1 && parameters_16bit) {
+                                NoGradGuard no_grad;
+                                const auto rounded = fused_model.named_parameters();
+                                auto widened = separate_model.named_parameters();
+                                for (std::size_t k = 0; k < rounded.size(); ++k)
+                                    widened[k].second.copy_(rounded[k].second.to(kFloat32));
+                            }
+                            std::vector<Tensor> outs, input_grads, weight_grads, bias_grads, running;
+                            Tensor upstream;
+                            for (Sequential* model : {&fused_model, &separate_model}) {
+                                const Tensor in = x.detach().requires_grad_();
+                                Tensor out;
+                                if (model == &fused_model) {
+                                    out = (*model)(in);
+                                } else if (layers == 1) {
+                                    out = (*model)(in.to(kFloat32)).to(dtype);
+                                } else {
+                                    out = in;
+                                    for (Module* child : model->children()) out = (*child)(out);
+                                }
+                                if (!upstream.defined()) upstream = randn(out.shape()).to(dtype);
+                                (out * upstream).sum().backward();
+                                auto& norm = static_cast<BatchNorm2d&>((*model)[0]);
+                                outs.push_back(out);
+                                input_grads.push_back(in.grad());
+                                weight_grads.push_back(norm.weight.grad().to(parameter_dtype));
+                                bias_grads.push_back(norm.bias.grad().to(parameter_dtype));
+                                running.push_back(norm.running_mean.to(parameter_dtype));
+                                running.push_back(norm.running_var.to(parameter_dtype));
+                            }
+                            if (layers == 3) CHECK(outs[0].grad_fn()->next_functions().size() == 3);
+                            if (layers == 2) CHECK(outs[0].grad_fn()->name() == "ReluBackward0");
+                            CHECK(outs[0].dtype() == dtype);
+                            CHECK(input_grads[0].dtype() == dtype);
+                            CHECK(weight_grads[0].dtype() == parameter_dtype);
+                            lazynn::testing::check_same(outs[0], outs[1], true, 0.0);
+                            lazynn::testing::check_same(input_grads[0], input_grads[1], true, 0.0);
+                            lazynn::testing::check_same(weight_grads[0], weight_grads[1], false, 0.0);
+                            lazynn::testing::check_same(bias_grads[0], bias_grads[1], false, 0.0);
+                            if (layers > 1 || !parameters_16bit) {  // 16-bit statistics update in 16 bits
+                                lazynn::testing::check_same(running[0], running[2], false, 0.0);
+                                lazynn::testing::check_same(running[1], running[3], false, 0.0);
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@
 #include "test_support.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -221,6 +222,53 @@ TEST_SUITE("SIMD math vs PyTorch") {
 }
 
 TEST_SUITE("SIMD layer kernels") {
+    TEST_CASE("bfloat16 <-> float32 conversion of whole tensors equals the element-by-element conversion") {
+        // Contiguous conversions run the SIMD conversion kernels; the scalar conversion they must
+        // equal is pinned to PyTorch's by test_bfloat16's fixtures. Edge values (ties both ways,
+        // NaN, infinities, -0.0, subnormals, the overflow edge) at every position of a register and
+        // of a partial last one.
+        const float inf = std::numeric_limits<float>::infinity();
+        const std::vector<float> edges = {0.0f,
+                                          -0.0f,
+                                          1.0f,
+                                          std::bit_cast<float>(0x3F808000u),  // a tie, rounds down to even
+                                          std::bit_cast<float>(0x3F818000u),  // a tie, rounds up to even
+                                          std::bit_cast<float>(0x3F808001u),  // just above a tie
+                                          std::numeric_limits<float>::quiet_NaN(),
+                                          -std::numeric_limits<float>::quiet_NaN(),
+                                          std::bit_cast<float>(0x7F800001u),  // a signalling NaN
+                                          inf,
+                                          -inf,
+                                          std::numeric_limits<float>::max(),    // rounds to infinity
+                                          std::bit_cast<float>(0x7F7F7FFFu),    // the largest that does not
+                                          std::numeric_limits<float>::denorm_min(),
+                                          std::bit_cast<float>(0x00018000u),  // a subnormal tie
+                                          -3e-41f,
+                                          65504.0f};
+        for (const std::int64_t n : {1, 7, 8, 15, 16, 17, 31, 33, 100, 1000}) {
+            CAPTURE(n);
+            std::vector<double> values(static_cast<std::size_t>(n));
+            const std::vector<double> noise = randn({n}, kFloat64).to_vector<double>();
+            for (std::size_t k = 0; k < values.size(); ++k)
+                values[k] = k % 3 == 0 ? static_cast<double>(edges[(k / 3 + static_cast<std::size_t>(n)) % edges.size()])
+                                       : noise[k];
+            const Tensor wide = tensor(values, {n}, kFloat64).to(kFloat32);
+            const std::vector<float> floats = wide.to_vector<float>();
+            const std::vector<BFloat16> narrowed = wide.to(kBFloat16).to_vector<BFloat16>();
+            REQUIRE(narrowed.size() == floats.size());
+            for (std::size_t k = 0; k < floats.size(); ++k) {
+                CAPTURE(k);
+                CHECK(narrowed[k].bits == BFloat16(floats[k]).bits);
+            }
+            const std::vector<float> widened = wide.to(kBFloat16).to(kFloat32).to_vector<float>();
+            for (std::size_t k = 0; k < floats.size(); ++k) {
+                CAPTURE(k);
+                CHECK(std::bit_cast<std::uint32_t>(widened[k]) ==
+                      std::bit_cast<std::uint32_t>(static_cast<float>(narrowed[k])));
+            }
+        }
+    }
+
     TEST_CASE("2x2 max pooling matches a window-by-window reference on every row width, with NaN and ties") {
         // Widths from 2 to 70: no register, each register width of float and double, and every
         // partial last block.

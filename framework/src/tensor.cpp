@@ -1,5 +1,6 @@
 // Tensor's accessors, autograd state, data access, conversion and copy.
 #include "autograd/function_node.hpp"
+#include "ops/bfloat16_conversion.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/strided.hpp"
 #include "tensor_impl.hpp"
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 
 namespace lazynn {
 
@@ -253,7 +255,8 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
         return;
     }
     // A conversion between contiguous tensors (autocast's casts, 16-bit ops widening their operands) is
-    // one loop the compiler vectorises, split across threads.
+    // one loop split across threads: bfloat16 <-> float32 on the SIMD kernels, the rest vectorised
+    // by the compiler.
     const bool contiguous = dst.shape == src.shape && dst.is_contiguous() && src.is_contiguous();
     const std::array<Shape, 2> strides{dst.strides, broadcast_strides(src, dst.shape)};
     visit_storage_dtype(dst.dtype, [&](auto dtag) {
@@ -264,7 +267,13 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
             const S* in = src.data<S>();
             if (contiguous) {
                 elementwise_chunks(dst.numel(), [&](std::int64_t begin, std::int64_t end) {
-                    for (std::int64_t k = begin; k < end; ++k) out[k] = element_cast<D>(in[k]);
+                    if constexpr (std::is_same_v<D, float> && std::is_same_v<S, BFloat16>) {
+                        ops::detail::widen_bfloat16(in + begin, out + begin, end - begin);
+                    } else if constexpr (std::is_same_v<D, BFloat16> && std::is_same_v<S, float>) {
+                        ops::detail::narrow_bfloat16(in + begin, out + begin, end - begin);
+                    } else {
+                        for (std::int64_t k = begin; k < end; ++k) out[k] = element_cast<D>(in[k]);
+                    }
                 });
                 return;
             }

@@ -82,10 +82,10 @@ void BatchNormBase::reset_parameters() {
 
 std::optional<Tensor> BatchNormBase::forward_relu_max_pool2x2(const Tensor& input) {
     check_input(input);  // forward()'s errors, from the one place that raises them
-    // The fused op takes float32 and float64 maps of at least one 2x2 window; the rest (16-bit
-    // inputs, empty batches, maps too small to pool) runs as the three layers.
-    const bool fusible = input.dim() == 4 && (input.dtype() == kFloat32 || input.dtype() == kFloat64) &&
-                         input.numel() > 0 && input.size(2) >= 2 && input.size(3) >= 2;
+    // The fused op takes floating-point maps of at least one 2x2 window; the rest (empty batches,
+    // maps too small to pool) runs as the three layers.
+    const bool fusible =
+        input.dim() == 4 && is_floating(input.dtype()) && input.numel() > 0 && input.size(2) >= 2 && input.size(3) >= 2;
     if (!fusible) return std::nullopt;
     return normalize(input, Epilogue::relu_max_pool2x2);
 }

@@ -113,6 +113,14 @@ struct NormKernels {
                                     bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
 };
 
+/// float32 <-> bfloat16 conversion over arrays of bfloat16 bit patterns (ops/bfloat16_conversion.hpp).
+template <class Arch>
+struct BFloat16ConversionKernels {
+    static void widen(const std::uint16_t* bits, float* out, std::int64_t n);
+    static void narrow(const float* in, std::uint16_t* bits, std::int64_t n);
+    static void round(float* values, std::int64_t n, bool relu);
+};
+
 /// im2col / col2im of one sample and group (ops/im2col.hpp).
 template <class Arch>
 struct Im2colKernels {

@@ -14,7 +14,9 @@ namespace lazynn::ops {
 /// training a conv-BN-ReLU stack then costs no separate ReLU passes). With `use_batch` it
 /// normalises with the batch statistics and returns the per-channel mean and biased variance
 /// through `batch_mean` / `batch_var` (updating running statistics is the caller's business);
-/// otherwise it uses `mean` / `var` ([C] each). weight and bias ([C]) may be undefined.
+/// otherwise it uses `mean` / `var` ([C] each). weight and bias ([C]) may be undefined. A bfloat16
+/// or float16 input computes in float32 (with float32 or 16-bit parameters, PyTorch's mixed batch
+/// norm) and rounds its output once; its gradients come back in each input's own dtype.
 /// Shapes: input [N, C, *] -> the same
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean, const Tensor& var,
                   bool use_batch, double eps, bool relu, std::vector<double>& batch_mean,
@@ -25,7 +27,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
 /// Neither the normalised map nor the pooling's indices are stored: the backward recomputes each
 /// window from the saved input (BatchNorm2d runs it for Sequential's BatchNorm2d, ReLU, MaxPool2d(2)).
 /// Equal to the three ops up to the rounding of the normalisation (one fused multiply-add).
-/// requires: input float32 or float64 [N, C, H, W], N, C >= 1, H, W >= 2 (ValueError otherwise).
+/// requires: input floating-point [N, C, H, W], N, C >= 1, H, W >= 2 (ValueError otherwise); 16-bit
+/// inputs compute in float32 as batch_norm's do.
 /// Shapes: input [N, C, H, W] -> [N, C, H / 2, W / 2]
 Tensor batch_norm_relu_max_pool2x2(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& mean,
                                    const Tensor& var, bool use_batch, double eps, std::vector<double>& batch_mean,
