@@ -269,6 +269,41 @@ TEST_SUITE("SIMD layer kernels") {
         }
     }
 
+    TEST_CASE("a bfloat16 linear_relu on oneDNN's bfloat16 kernels keeps PyTorch's ReLU at every edge value") {
+        // The fused ReLU runs on the output's bfloat16 bits (ReluKernels): negatives, -inf and
+        // negative subnormals become +0.0, NaN and +values stay. x = 1 and no bias, so each output
+        // is a sum of its weights; 100 outputs reach every register width and a partial last one.
+        const BFloat16Kernels before = get_bfloat16_kernels();
+        set_bfloat16_kernels(BFloat16Kernels::native);
+        if (backend_info().bfloat16.find("on oneDNN's bfloat16 kernels") == std::string::npos) {
+            set_bfloat16_kernels(before);
+            MESSAGE("no bfloat16 kernels on this CPU: the float32 route's ReLU is tested elsewhere");
+            return;
+        }
+        const double inf = std::numeric_limits<double>::infinity();
+        const std::vector<double> edges = {-1.5, 2.0, std::nan(""), -inf, inf, -1e-39, 1e-39, -3.0e38, 0.0, -7.0};
+        // Two inputs: output k is weights[k][0] + weights[k][1]. Row 11 sums inf and -inf: a NaN made
+        // inside the product, not given.
+        std::vector<double> weights(200, 0.0);
+        for (std::size_t k = 0; k < 100; ++k) weights[2 * k] = edges[(k * 7) % edges.size()];
+        weights[22] = inf;
+        weights[23] = -inf;
+        const Tensor w = tensor(weights, {100, 2}, kFloat64).to(kBFloat16);
+        const Tensor x = ones({3, 2}).to(kBFloat16);
+        const Tensor fused = ops::linear_relu(x, w), separate = ops::linear(x, w).relu();
+        set_bfloat16_kernels(before);
+        const std::vector<BFloat16> got = fused.to_vector<BFloat16>(), expected = separate.to_vector<BFloat16>();
+        REQUIRE(got.size() == expected.size());
+        for (std::size_t k = 0; k < got.size(); ++k) {
+            CAPTURE(k);
+            CHECK(got[k].bits == expected[k].bits);
+        }
+        CHECK(std::isnan(static_cast<float>(got[6])));  // weights[k] = edges[7k mod 10]
+        CHECK(got[9].bits == 0);                         // -inf
+        CHECK(got[5].bits == 0);                         // a negative subnormal
+        CHECK(std::isnan(static_cast<float>(got[11])));  // inf - inf
+    }
+
     TEST_CASE("2x2 max pooling matches a window-by-window reference on every row width, with NaN and ties") {
         // Widths from 2 to 70: no register, each register width of float and double, and every
         // partial last block.

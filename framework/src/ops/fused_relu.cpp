@@ -12,6 +12,11 @@ void relu_span(float* values, std::int64_t n) {
 void relu_span(double* values, std::int64_t n) {
     simd::dispatch([&](auto arch) { simd::ReluKernels<decltype(arch)>::relu(values, n); });
 }
+void relu_span(BFloat16* values, std::int64_t n) {
+    static_assert(sizeof(BFloat16) == sizeof(std::uint16_t));  // its bits: one std::uint16_t
+    simd::dispatch(
+        [&](auto arch) { simd::ReluKernels<decltype(arch)>::relu(reinterpret_cast<std::uint16_t*>(values), n); });
+}
 void relu_backward_span(const float* grad, const float* output, float* out, std::int64_t n) {
     simd::dispatch([&](auto arch) { simd::ReluKernels<decltype(arch)>::relu_backward(grad, output, out, n); });
 }

@@ -13,6 +13,7 @@ namespace lazynn::ops::detail {
 /// values = relu(values) over [0, n) (fused_relu.cpp, SIMD-dispatched).
 void relu_span(float* values, std::int64_t n);
 void relu_span(double* values, std::int64_t n);
+void relu_span(BFloat16* values, std::int64_t n);
 
 /// out = grad where output > 0 or NaN, else 0, over [0, n).
 void relu_backward_span(const float* grad, const float* output, float* out, std::int64_t n);

@@ -1,5 +1,6 @@
 #include "ops/gemm_bf16.hpp"
 
+#include "ops/fused_relu.hpp"
 #include "ops/gemm.hpp"
 #include "ops/onednn.hpp"
 
@@ -73,11 +74,7 @@ void block_bf16(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k
     // PyTorch's ReLU, while the block is in cache: negatives become +0.0 (oneDNN's relu post-op gives
     // -0.0), NaN and -0.0 stay.
     if (relu) {
-        for (std::int64_t i = 0; i < m; ++i) {
-            for (std::int64_t j = 0; j < n; ++j) {
-                if (static_cast<float>(c[i * ldc + j]) < 0.0f) c[i * ldc + j] = Out(0.0f);
-            }
-        }
+        for (std::int64_t i = 0; i < m; ++i) ops::detail::relu_span(c + i * ldc, n);
     }
 }
 

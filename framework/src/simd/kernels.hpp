@@ -45,6 +45,8 @@ template <class Arch>
 struct ReluKernels {
     static void relu(float* values, std::int64_t n);
     static void relu(double* values, std::int64_t n);
+    /// On bfloat16 bit patterns: negatives other than -0.0 become +0.0, NaN stays.
+    static void relu(std::uint16_t* bfloat16_bits, std::int64_t n);
     static void relu_backward(const float* grad, const float* output, float* out, std::int64_t n);
     static void relu_backward(const double* grad, const double* output, double* out, std::int64_t n);
 };
