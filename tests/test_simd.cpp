@@ -239,8 +239,8 @@ TEST_SUITE("SIMD layer kernels") {
                                           std::bit_cast<float>(0x7F800001u),  // a signalling NaN
                                           inf,
                                           -inf,
-                                          std::numeric_limits<float>::max(),    // rounds to infinity
-                                          std::bit_cast<float>(0x7F7F7FFFu),    // the largest that does not
+                                          std::numeric_limits<float>::max(),  // rounds to infinity
+                                          std::bit_cast<float>(0x7F7F7FFFu),  // the largest that does not
                                           std::numeric_limits<float>::denorm_min(),
                                           std::bit_cast<float>(0x00018000u),  // a subnormal tie
                                           -3e-41f,
@@ -250,8 +250,9 @@ TEST_SUITE("SIMD layer kernels") {
             std::vector<double> values(static_cast<std::size_t>(n));
             const std::vector<double> noise = randn({n}, kFloat64).to_vector<double>();
             for (std::size_t k = 0; k < values.size(); ++k)
-                values[k] = k % 3 == 0 ? static_cast<double>(edges[(k / 3 + static_cast<std::size_t>(n)) % edges.size()])
-                                       : noise[k];
+                values[k] = k % 3 == 0
+                                ? static_cast<double>(edges[(k / 3 + static_cast<std::size_t>(n)) % edges.size()])
+                                : noise[k];
             const Tensor wide = tensor(values, {n}, kFloat64).to(kFloat32);
             const std::vector<float> floats = wide.to_vector<float>();
             const std::vector<BFloat16> narrowed = wide.to(kBFloat16).to_vector<BFloat16>();
@@ -298,7 +299,7 @@ TEST_SUITE("SIMD layer kernels") {
             CAPTURE(k);
             CHECK(got[k].bits == expected[k].bits);
         }
-        CHECK(std::isnan(static_cast<float>(got[6])));  // weights[k] = edges[7k mod 10]
+        CHECK(std::isnan(static_cast<float>(got[6])));   // weights[k] = edges[7k mod 10]
         CHECK(got[9].bits == 0);                         // -inf
         CHECK(got[5].bits == 0);                         // a negative subnormal
         CHECK(std::isnan(static_cast<float>(got[11])));  // inf - inf

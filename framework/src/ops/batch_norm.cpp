@@ -171,8 +171,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
         // and the node carries the name PyTorch shows for the output's grad_fn.
         record(
             out, relu ? "ReluBackward0" : "NativeBatchNormBackward0", {input, weight, bias},
-            [sx = SavedTensor(x), sy = SavedTensor(relu ? out : Tensor()), relu, map, use_batch, n, c, s, grain,
-             gx, gw, gb, weight_dtype = dtype_of(weight), bias_dtype = dtype_of(bias)](const Tensor& g_in) {
+            [sx = SavedTensor(x), sy = SavedTensor(relu ? out : Tensor()), relu, map, use_batch, n, c, s, grain, gx, gw,
+             gb, weight_dtype = dtype_of(weight), bias_dtype = dtype_of(bias)](const Tensor& g_in) {
                 const Tensor xv_t = sx.unpack();
                 const Tensor g = lazynn::detail::contiguous_data(g_in.to(xv_t.dtype()));
                 const Tensor y = sy.unpack();
