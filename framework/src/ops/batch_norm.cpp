@@ -183,10 +183,9 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                     using S = typename decltype(tag)::type;
                     lazynn::detail::parallel_for(c, grain, [&](std::int64_t first, std::int64_t end) {
                         detail::BatchNormChannels<S>::backward(
-                            xv_t.impl().data<S>(), g.impl().data<S>(), relu, y.defined() ? y.impl().data<S>() : nullptr,
-                            gx ? grad_x.impl().data<S>() : nullptr, n, c, s, first, end, map.scale.data(),
-                            map.shift.data(), map.mean.data(), map.invstd.data(), map.weight.data(), use_batch,
-                            sum_dy.data(), sum_dy_xhat.data());
+                            xv_t.impl().data<S>(), g.impl().data<S>(), relu ? y.impl().data<S>() : nullptr,
+                            gx ? grad_x.impl().data<S>() : nullptr, n, c, s, first, end, map.mean.data(),
+                            map.invstd.data(), map.weight.data(), use_batch, sum_dy.data(), sum_dy_xhat.data());
                     });
                 });
                 Tensor grad_w = gw ? parameter_gradient(sum_dy_xhat, weight_dtype) : Tensor();

@@ -65,8 +65,8 @@ inline float* channel_buffer(ChannelBuffer which, std::int64_t floats) {
     return buffer.data();
 }
 
-/// float32 and float64: the kernels as they are. `scale` and `shift` (the forward's affine map) are
-/// unused by backward here: the saved ReLU output gives the mask.
+/// float32 and float64: the kernels as they are. backward's relu_output is a fused ReLU's saved
+/// output (its mask), or null without one.
 template <class T>
 struct BatchNormChannels {
     template <class SetChannel>
@@ -81,13 +81,11 @@ struct BatchNormChannels {
             batch_norm_transform(x, y, n, c, s, ch, ch + 1, scale, shift, relu);
         }
     }
-    static void backward(const T* x, const T* g, bool relu, const T* relu_output, T* grad_x, std::int64_t n,
-                         std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end, const double* scale,
-                         const double* shift, const double* mean, const double* invstd, const double* weight,
-                         bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
-        (void)scale, (void)shift;
-        batch_norm_backward(x, g, relu ? relu_output : nullptr, grad_x, n, c, s, first, end, mean, invstd, weight,
-                            batch_statistics, sum_dy, sum_dy_xhat);
+    static void backward(const T* x, const T* g, const T* relu_output, T* grad_x, std::int64_t n, std::int64_t c,
+                         std::int64_t s, std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
+                         const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
+        batch_norm_backward(x, g, relu_output, grad_x, n, c, s, first, end, mean, invstd, weight, batch_statistics,
+                            sum_dy, sum_dy_xhat);
     }
     template <class SetChannel>
     static void relu_max_pool_forward(const T* x, T* out, std::int64_t n, std::int64_t c, std::int64_t h,
@@ -134,19 +132,17 @@ struct BatchNormChannels<S> {
             scatter_channel(ys, y, n, c, s, ch);
         }
     }
-    static void backward(const S* x, const S* g, bool relu, const S* relu_output, S* grad_x, std::int64_t n,
-                         std::int64_t c, std::int64_t s, std::int64_t first, std::int64_t end, const double* scale,
-                         const double* shift, const double* mean, const double* invstd, const double* weight,
-                         bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
-        (void)scale, (void)shift;
+    static void backward(const S* x, const S* g, const S* relu_output, S* grad_x, std::int64_t n, std::int64_t c,
+                         std::int64_t s, std::int64_t first, std::int64_t end, const double* mean, const double* invstd,
+                         const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
         float* xs = channel_buffer(ChannelBuffer::x, n * s);
         float* gs = channel_buffer(ChannelBuffer::grad_out, n * s);
-        float* ys = relu ? channel_buffer(ChannelBuffer::y, n * s) : nullptr;
+        float* ys = relu_output ? channel_buffer(ChannelBuffer::y, n * s) : nullptr;
         float* gxs = grad_x ? channel_buffer(ChannelBuffer::grad_x, n * s) : nullptr;
         for (std::int64_t ch = first; ch < end; ++ch) {
             gather_channel(x, xs, n, c, s, ch);
             gather_channel(g, gs, n, c, s, ch);
-            if (relu) gather_channel(relu_output, ys, n, c, s, ch);
+            if (relu_output) gather_channel(relu_output, ys, n, c, s, ch);
             batch_norm_backward(xs, gs, ys, gxs, n, 1, s, 0, 1, mean + ch, invstd + ch, weight + ch, batch_statistics,
                                 sum_dy + ch, sum_dy_xhat + ch);
             if (grad_x) scatter_channel(gxs, grad_x, n, c, s, ch);
