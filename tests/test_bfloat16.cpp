@@ -476,6 +476,29 @@ TEST_SUITE("bfloat16 kernels") {
                   return ops::conv2d_relu(x[0], x[1], x[2], {1, 1}, {0, 1, 1, 0}, {2, 1}, 2);
               },
               {bf16({2, 8, 10, 10}), bf16({16, 4, 3, 2}), bf16({16})}}},
+            // Blocked activations of 16 channels, moved from and to PyTorch's layout by lazynn's
+            // transpositions: a padded last block (20 and 40 channels), a plane of 63 pixels (a
+            // partial register at every width), and a batch smaller than the threads, whose output
+            // is split over them by blocks of channels (each part's planes a block of a larger tensor).
+            {"conv2d over padded channel blocks",
+             {[](const auto& x) {
+                  return ops::conv2d(x[0], x[1], x[2], {1, 1}, {1, 1, 1, 1}, {1, 1}, 1);
+              },
+              {bf16({3, 20, 7, 9}), bf16({40, 20, 3, 3}), bf16({40})}}},
+            {"conv2d of three samples on four threads",
+             {[](const auto& x) {
+                  const int threads = get_num_threads();
+                  set_num_threads(4);
+                  Tensor y = ops::conv2d(x[0], x[1], x[2], {1, 1}, {1, 1, 1, 1}, {1, 1}, 1);
+                  set_num_threads(threads);
+                  return y;
+              },
+              {bf16({3, 32, 6, 5}), bf16({64, 32, 3, 3}), bf16({64})}}},
+            {"conv3d over channel blocks",
+             {[](const auto& x) {
+                  return ops::conv3d(x[0], x[1], x[2], {1, 1, 1}, {1, 1, 1, 1, 1, 1}, {1, 1, 1}, 1);
+              },
+              {bf16({2, 16, 3, 4, 5}), bf16({32, 16, 3, 3, 3}), bf16({32})}}},
             {"conv3d",
              {[](const auto& x) {
                   return ops::conv3d(x[0], x[1], x[2], {1, 2, 1}, {1, 1, 0, 0, 1, 1}, {1, 1, 1}, 1);

@@ -19,6 +19,12 @@
 namespace lazynn::detail {
 std::string simd_arch_name();  // framework/src/simd/simd.hpp (internal)
 }
+namespace lazynn::ops::detail {  // framework/src/ops/channel_blocks.hpp (internal)
+void planes_to_channel_block(const std::uint16_t* planes, std::int64_t plane_stride, std::int64_t channels,
+                             std::int64_t pixels, std::uint16_t* block);
+void channel_block_to_planes(const std::uint16_t* block, std::int64_t channels, std::int64_t pixels,
+                             std::uint16_t* planes, std::int64_t plane_stride);
+}  // namespace lazynn::ops::detail
 
 using namespace lazynn;
 namespace F = lazynn::nn::functional;
@@ -266,6 +272,54 @@ TEST_SUITE("SIMD layer kernels") {
                 CAPTURE(k);
                 CHECK(std::bit_cast<std::uint32_t>(widened[k]) ==
                       std::bit_cast<std::uint32_t>(static_cast<float>(narrowed[k])));
+            }
+        }
+    }
+
+    TEST_CASE("16-bit channel planes to 16-channel blocks and back move every value's bits to its place") {
+        // The transpositions the bfloat16 convolutions use (ops/channel_blocks.hpp), against the
+        // index formula: every channel count of a block (a padded last block gets zeros), pixel
+        // counts that reach every register width and a partial last one, planes further apart
+        // than their length, and bit patterns that are NaN with payloads (moved, never converted).
+        constexpr std::int64_t kBlock = 16;
+        const std::uint16_t canary = 0xBEEF;
+        std::uint32_t state = 12345;
+        const auto next_bits = [&state] {
+            state = state * 1664525u + 1013904223u;
+            return static_cast<std::uint16_t>(state >> 16);
+        };
+        for (const std::int64_t pixels : {0, 1, 3, 4, 5, 8, 15, 16, 17, 31, 33, 64, 100}) {
+            for (std::int64_t channels = 1; channels <= kBlock; ++channels) {
+                CAPTURE(pixels);
+                CAPTURE(channels);
+                const std::int64_t stride = pixels + 3;
+                std::vector<std::uint16_t> planes(static_cast<std::size_t>(kBlock * stride));
+                for (std::size_t k = 0; k < planes.size(); ++k)
+                    planes[k] = k % 5 == 0 ? static_cast<std::uint16_t>(0x7F81 + k % 7) : next_bits();
+                const auto at = [](std::int64_t i) { return static_cast<std::size_t>(i); };
+                std::vector<std::uint16_t> block(at(pixels * kBlock + 1), canary);
+                ops::detail::planes_to_channel_block(planes.data(), stride, channels, pixels, block.data());
+                int misplaced = 0;
+                for (std::int64_t p = 0; p < pixels; ++p) {
+                    for (std::int64_t j = 0; j < kBlock; ++j) {
+                        const std::uint16_t expected = j < channels ? planes[at(j * stride + p)] : 0;
+                        misplaced += block[at(p * kBlock + j)] != expected;
+                    }
+                }
+                CHECK(misplaced == 0);
+                CHECK(block.back() == canary);  // nothing written past the block
+
+                std::vector<std::uint16_t> back(planes.size(), canary);
+                ops::detail::channel_block_to_planes(block.data(), channels, pixels, back.data(), stride);
+                for (std::int64_t j = 0; j < kBlock; ++j) {
+                    for (std::int64_t p = 0; p < stride; ++p) {
+                        // Each channel's pixels come back; the gaps between planes and the padding
+                        // channels' planes are left alone.
+                        const bool written = j < channels && p < pixels;
+                        misplaced += back[at(j * stride + p)] != (written ? planes[at(j * stride + p)] : canary);
+                    }
+                }
+                CHECK(misplaced == 0);
             }
         }
     }

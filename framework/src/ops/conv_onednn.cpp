@@ -1,6 +1,7 @@
 #include "ops/conv_onednn.hpp"
 
 #include "autograd/function_node.hpp"
+#include "ops/channel_blocks.hpp"
 #include "ops/conv_graph.hpp"
 #include "ops/fused_relu.hpp"
 #include "ops/onednn.hpp"
@@ -167,18 +168,91 @@ struct Step {
     memory::desc scratchpad;
 };
 
+void run(const Step& step, std::unordered_map<int, memory> args) {
+    onednn::execute(step.primitive, step.scratchpad, std::move(args));
+}
+
+/// The 16-channel blocked layout of activations of `dims` (nCw16c, nChw16c, nCdhw16c).
+memory::desc channel_blocked(const memory::dims& dims, memory::data_type dt) {
+    const tag t = dims.size() == 3 ? tag::aBc16b : dims.size() == 4 ? tag::aBcd16b : tag::aBcde16b;
+    return memory::desc(dims, dt, t);
+}
+
+/// Whether d is an activation in planes: each channel's pixels dense, channels a plane apart, samples
+/// any whole number of planes apart (PyTorch's contiguous layout, or channels of a larger tensor).
+bool in_planes(const memory::desc& d) {
+    const dnnl_memory_desc_t& m = d.data;
+    if (m.format_kind != dnnl_blocked || m.ndims < 3 || m.offset0 != 0) return false;
+    const dnnl_blocking_desc_t& b = m.format_desc.blocking;
+    if (b.inner_nblks != 0 || b.strides[m.ndims - 1] != 1) return false;
+    for (int i = 1; i + 1 < m.ndims; ++i) {
+        if (b.strides[i] != b.strides[i + 1] * m.dims[i + 1]) return false;
+    }
+    return b.strides[0] >= m.dims[1] * b.strides[1];
+}
+
+/// A change of layout between the user's buffer and a primitive's. oneDNN 2.6 moves 16-bit
+/// activations between planes and its 16-channel blocks with its generic reorder (jit:uni); lazynn's
+/// transposition in registers does it 2.5-5x faster (ops/channel_blocks.hpp, docs/design.md
+/// decision 27), so those two go there and every other change to oneDNN's reorder.
+class Reorder {
+public:
+    Reorder(const memory::desc& from, const memory::desc& to) : from_(from), to_(to) {
+        const bool sixteen_bit = from.data_type() == memory::data_type::bf16 && to.data_type() == from.data_type();
+        if (sixteen_bit && in_planes(from) && to == channel_blocked(to.dims(), to.data_type())) {
+            kind_ = Kind::planes_to_blocks;
+        } else if (sixteen_bit && in_planes(to) && from == channel_blocked(from.dims(), from.data_type())) {
+            kind_ = Kind::blocks_to_planes;
+        } else {
+            const dnnl::reorder::primitive_desc pd(onednn::engine(), from, onednn::engine(), to, user_scratchpad());
+            onednn_ = Step{dnnl::reorder(pd), pd.scratchpad_desc()};
+        }
+    }
+
+    /// Requires: `from` and `to` are memories of the descriptors this was made for.
+    void operator()(const memory& from, const memory& to) const {
+        if (kind_ == Kind::onednn) return run(onednn_, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+        const bool to_blocks = kind_ == Kind::planes_to_blocks;
+        const memory::desc& planes = to_blocks ? from_ : to_;
+        const memory::dims dims = planes.dims();
+        std::int64_t pixels = 1;
+        for (std::size_t d = 2; d < dims.size(); ++d) pixels *= dims[d];
+        const std::int64_t channels = dims[1], sample_stride = planes.data.format_desc.blocking.strides[0];
+        const std::int64_t blocks = (channels + kChannelBlockWidth - 1) / kChannelBlockWidth;
+        auto* plane_data = static_cast<std::uint16_t*>((to_blocks ? from : to).get_data_handle());
+        auto* block_data = static_cast<std::uint16_t*>((to_blocks ? to : from).get_data_handle());
+        for (std::int64_t n = 0; n < dims[0]; ++n) {
+            for (std::int64_t b = 0; b < blocks; ++b) {
+                std::uint16_t* plane = plane_data + n * sample_stride + b * kChannelBlockWidth * pixels;
+                std::uint16_t* block = block_data + (n * blocks + b) * kChannelBlockWidth * pixels;
+                const std::int64_t c = std::min(kChannelBlockWidth, channels - b * kChannelBlockWidth);
+                if (to_blocks) {
+                    planes_to_channel_block(plane, pixels, c, pixels, block);
+                } else {
+                    channel_block_to_planes(block, c, pixels, plane, pixels);
+                }
+            }
+        }
+    }
+
+private:
+    enum class Kind { onednn, planes_to_blocks, blocks_to_planes };
+    memory::desc from_, to_;
+    Kind kind_ = Kind::onednn;
+    Step onednn_;
+};
+
 /// One cached convolution primitive with the layouts it wants and the reorders from and to the user's layouts.
 struct Plan {
     Step convolution;
     memory::desc src, weights, dst;  // the primitive's layouts (forward naming, also for gradients)
     UserDescs user;
-    std::unique_ptr<Step> src_in, weights_in, dst_in, dst_out, weights_out, src_out;
+    std::unique_ptr<Reorder> src_in, weights_in, dst_in, dst_out, weights_out, src_out;
 };
 
-std::unique_ptr<Step> reorder_if_needed(const memory::desc& from, const memory::desc& to) {
+std::unique_ptr<Reorder> reorder_if_needed(const memory::desc& from, const memory::desc& to) {
     if (from == to) return nullptr;
-    const dnnl::reorder::primitive_desc pd(onednn::engine(), from, onednn::engine(), to, user_scratchpad());
-    return std::make_unique<Step>(Step{dnnl::reorder(pd), pd.scratchpad_desc()});
+    return std::make_unique<Reorder>(from, to);
 }
 
 std::unique_ptr<Plan> make_plan(Pass pass, bool bias, const ConvProblem& p, std::int64_t n) {
@@ -243,10 +317,6 @@ using onednn::kDstBuffer;
 using onednn::kSrcBuffer;
 using onednn::kWeightsBuffer;
 
-void run(const Step& step, std::unordered_map<int, memory> args) {
-    onednn::execute(step.primitive, step.scratchpad, std::move(args));
-}
-
 /// Element `index` of a buffer of p.dtype elements, or of float32 ones when `float32`.
 const void* at(const ConvProblem& p, const void* data, std::int64_t index) {
     return static_cast<const char*>(data) + index * static_cast<std::int64_t>(dtype_size(p.dtype));
@@ -256,26 +326,26 @@ void* at(const ConvProblem& p, void* data, std::int64_t index, bool float32 = fa
 }
 
 /// The memory a primitive reads: the user's buffer itself, or a blocked copy of it.
-memory input_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& wanted,
+memory input_memory(const std::unique_ptr<Reorder>& reorder, const memory::desc& user, const memory::desc& wanted,
                     const void* data, BufferSlot slot) {
     memory user_memory(user, onednn::engine(), const_cast<void*>(data));  // oneDNN reads it only
     if (!reorder) return user_memory;
     memory blocked(wanted, onednn::engine(), onednn::thread_buffer(slot, wanted.get_size()));
-    run(*reorder, {{DNNL_ARG_FROM, user_memory}, {DNNL_ARG_TO, blocked}});
+    (*reorder)(user_memory, blocked);
     return blocked;
 }
 
 /// The memory a primitive writes: the user's buffer, or a blocked buffer reordered into it afterwards.
-memory output_memory(const std::unique_ptr<Step>& reorder, const memory::desc& user, const memory::desc& produced,
+memory output_memory(const std::unique_ptr<Reorder>& reorder, const memory::desc& user, const memory::desc& produced,
                      void* data, BufferSlot slot) {
     if (!reorder) return memory(user, onednn::engine(), data);
     return memory(produced, onednn::engine(), onednn::thread_buffer(slot, produced.get_size()));
 }
 
-void finish_output(const std::unique_ptr<Step>& reorder, memory& produced, const memory::desc& user, void* data) {
+void finish_output(const std::unique_ptr<Reorder>& reorder, memory& produced, const memory::desc& user, void* data) {
     if (!reorder) return;
     memory user_memory(user, onednn::engine(), data);
-    run(*reorder, {{DNNL_ARG_FROM, produced}, {DNNL_ARG_TO, user_memory}});
+    (*reorder)(produced, user_memory);
 }
 
 /// The weights a chunk's primitive reads: those reordered once for the whole batch, unless the chunk's

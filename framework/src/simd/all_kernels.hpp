@@ -6,6 +6,7 @@
 
 #include "ops/batch_norm_pool_kernels_simd.hpp"
 #include "ops/bfloat16_conversion_simd.hpp"
+#include "ops/channel_blocks_simd.hpp"
 #include "ops/fused_relu_simd.hpp"
 #include "ops/im2col_simd.hpp"
 #include "ops/norm_kernels_simd.hpp"

@@ -10,6 +10,7 @@ template struct MathKernels<xsimd::fma3<xsimd::avx2>>;
 template struct ActivationKernels<xsimd::fma3<xsimd::avx2>>;
 template struct ReluKernels<xsimd::fma3<xsimd::avx2>>;
 template struct BFloat16ConversionKernels<xsimd::fma3<xsimd::avx2>>;
+template struct ChannelBlockKernels<xsimd::fma3<xsimd::avx2>>;
 template struct MaxPool2x2Kernels<xsimd::fma3<xsimd::avx2>>;
 template struct BatchNormPoolKernels<xsimd::fma3<xsimd::avx2>>;
 template struct NormKernels<xsimd::fma3<xsimd::avx2>>;

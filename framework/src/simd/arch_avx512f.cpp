@@ -10,6 +10,7 @@ template struct MathKernels<xsimd::avx512f>;
 template struct ActivationKernels<xsimd::avx512f>;
 template struct ReluKernels<xsimd::avx512f>;
 template struct BFloat16ConversionKernels<xsimd::avx512f>;
+template struct ChannelBlockKernels<xsimd::avx512f>;
 template struct MaxPool2x2Kernels<xsimd::avx512f>;
 template struct BatchNormPoolKernels<xsimd::avx512f>;
 template struct NormKernels<xsimd::avx512f>;

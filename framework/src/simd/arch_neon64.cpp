@@ -10,6 +10,7 @@ template struct MathKernels<xsimd::neon64>;
 template struct ActivationKernels<xsimd::neon64>;
 template struct ReluKernels<xsimd::neon64>;
 template struct BFloat16ConversionKernels<xsimd::neon64>;
+template struct ChannelBlockKernels<xsimd::neon64>;
 template struct MaxPool2x2Kernels<xsimd::neon64>;
 template struct BatchNormPoolKernels<xsimd::neon64>;
 template struct NormKernels<xsimd::neon64>;

@@ -10,6 +10,7 @@ template struct MathKernels<xsimd::sse2>;
 template struct ActivationKernels<xsimd::sse2>;
 template struct ReluKernels<xsimd::sse2>;
 template struct BFloat16ConversionKernels<xsimd::sse2>;
+template struct ChannelBlockKernels<xsimd::sse2>;
 template struct MaxPool2x2Kernels<xsimd::sse2>;
 template struct BatchNormPoolKernels<xsimd::sse2>;
 template struct NormKernels<xsimd::sse2>;

@@ -123,6 +123,15 @@ struct BFloat16ConversionKernels {
     static void round(float* values, std::int64_t n, bool relu);
 };
 
+/// 16-bit values between channel planes and a 16-channel block (ops/channel_blocks.hpp).
+template <class Arch>
+struct ChannelBlockKernels {
+    static void to_block(const std::uint16_t* planes, std::int64_t plane_stride, std::int64_t channels,
+                         std::int64_t pixels, std::uint16_t* block);
+    static void from_block(const std::uint16_t* block, std::int64_t channels, std::int64_t pixels,
+                           std::uint16_t* planes, std::int64_t plane_stride);
+};
+
 /// im2col / col2im of one sample and group (ops/im2col.hpp).
 template <class Arch>
 struct Im2colKernels {

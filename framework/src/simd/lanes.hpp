@@ -48,6 +48,16 @@ template <class A>
 Batch<double, A> load_widened(const float* p, requires_arch<xsimd::sse2>) {
     return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
+template <class A>
+Batch<std::uint32_t, A> load_zero_extended(const std::uint16_t* p, requires_arch<xsimd::sse2>) {
+    return _mm_unpacklo_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), _mm_setzero_si128());
+}
+template <class A>
+void store_low_halves(std::uint16_t* p, Batch<std::uint32_t, A> v, requires_arch<xsimd::sse2>) {
+    // SSE2 packs with signed saturation only: sign-extend the low halves first, so none saturates.
+    const __m128i low = _mm_srai_epi32(_mm_slli_epi32(v, 16), 16);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packs_epi32(low, low));
+}
 #endif
 
 #if XSIMD_WITH_AVX2
@@ -77,6 +87,16 @@ Two<Batch<double, A>> interleave(Batch<double, A> even, Batch<double, A> odd, re
 template <class A>
 Batch<double, A> load_widened(const float* p, requires_arch<xsimd::avx2>) {
     return _mm256_cvtps_pd(_mm_loadu_ps(p));
+}
+template <class A>
+Batch<std::uint32_t, A> load_zero_extended(const std::uint16_t* p, requires_arch<xsimd::avx2>) {
+    return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+template <class A>
+void store_low_halves(std::uint16_t* p, Batch<std::uint32_t, A> v, requires_arch<xsimd::avx2>) {
+    const __m256i low = _mm256_and_si256(v, _mm256_set1_epi32(0xFFFF));
+    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(low), _mm256_extracti128_si256(low, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
 }
 #endif
 
@@ -109,6 +129,14 @@ template <class A>
 Batch<double, A> load_widened(const float* p, requires_arch<xsimd::avx512f>) {
     return _mm512_cvtps_pd(_mm256_loadu_ps(p));
 }
+template <class A>
+Batch<std::uint32_t, A> load_zero_extended(const std::uint16_t* p, requires_arch<xsimd::avx512f>) {
+    return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+template <class A>
+void store_low_halves(std::uint16_t* p, Batch<std::uint32_t, A> v, requires_arch<xsimd::avx512f>) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(v));
+}
 #endif
 
 #if XSIMD_WITH_NEON64
@@ -131,6 +159,14 @@ Two<Batch<double, A>> interleave(Batch<double, A> even, Batch<double, A> odd, re
 template <class A>
 Batch<double, A> load_widened(const float* p, requires_arch<xsimd::neon64>) {
     return vcvt_f64_f32(vld1_f32(p));
+}
+template <class A>
+Batch<std::uint32_t, A> load_zero_extended(const std::uint16_t* p, requires_arch<xsimd::neon64>) {
+    return vmovl_u16(vld1_u16(p));
+}
+template <class A>
+void store_low_halves(std::uint16_t* p, Batch<std::uint32_t, A> v, requires_arch<xsimd::neon64>) {
+    vst1_u16(p, vmovn_u32(v));
 }
 #endif
 
@@ -156,6 +192,38 @@ Batch<double, A> load_as_double(const float* p) {
 template <class A>
 Batch<double, A> load_as_double(const double* p) {
     return Batch<double, A>::load_unaligned(p);
+}
+
+/// Batch<std::uint32_t, A>::size 16-bit values from p, each in the low half of a 32-bit lane.
+template <class A>
+Batch<std::uint32_t, A> load_zero_extended(const std::uint16_t* p) {
+    return lanes_detail::load_zero_extended<A>(p, A{});
+}
+
+/// Stores the low 16 bits of each lane of v at p (the inverse of load_zero_extended).
+template <class A>
+void store_low_halves(std::uint16_t* p, Batch<std::uint32_t, A> v) {
+    lanes_detail::store_low_halves<A>(p, v, A{});
+}
+
+/// Transposes the square matrix of L = Batch<float, A>::size rows in place: rows[i] lane j becomes
+/// rows[j] lane i. Lanes move as bits (NaN payloads too). Each round interleaves row i with row
+/// i + L/2, which rotates the bits of an element's index (row * L + lane) left by one; log2(L)
+/// rounds rotate the row bits into the lane bits. Always inlined: called out of line, the rows
+/// go through memory between the rounds, which doubled the time of the 16-bit channel-block
+/// transpositions (ops/channel_blocks_simd.hpp).
+template <class A>
+[[gnu::always_inline]] inline void transpose_square(Batch<float, A>* rows) {
+    constexpr std::size_t L = Batch<float, A>::size;
+    for (std::size_t round = 1; round < L; round *= 2) {
+        Batch<float, A> next[L];
+        for (std::size_t i = 0; i < L / 2; ++i) {
+            const auto two = interleave<float, A>(rows[i], rows[i + L / 2]);
+            next[2 * i] = two.first;
+            next[2 * i + 1] = two.second;
+        }
+        for (std::size_t i = 0; i < L; ++i) rows[i] = next[i];
+    }
 }
 
 /// Runs block(x) for x = 0, L, 2L, ... over a row of n elements, L = Batch<T, A>::size; a partial
