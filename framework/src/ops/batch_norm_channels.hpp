@@ -96,7 +96,7 @@ struct BatchNormChannels {
                 batch_norm_statistics(x, n, c, h * w, ch, ch + 1, mean, var);
                 set_channel(ch);
             }
-            batch_norm_relu_max_pool_forward(x, out, n, c, h, w, ch, ch + 1, scale, shift);
+            batch_norm_relu_max_pool_forward(x, out, n, c, h, w, ch, ch + 1, scale, shift, false);
         }
     }
     static void relu_max_pool_backward(const T* x, const T* grad_out, T* grad_x, std::int64_t n, std::int64_t c,
@@ -105,7 +105,7 @@ struct BatchNormChannels {
                                        const double* invstd, const double* weight, bool batch_statistics,
                                        double* sum_dy, double* sum_dy_xhat) {
         batch_norm_relu_max_pool_backward(x, grad_out, grad_x, n, c, h, w, first, end, scale, shift, mean, invstd,
-                                          weight, batch_statistics, sum_dy, sum_dy_xhat);
+                                          weight, batch_statistics, sum_dy, sum_dy_xhat, false);
     }
 };
 
@@ -116,6 +116,11 @@ struct BatchNormChannels {
 /// values: the saved output's, or, for the pooled kernels (which save only x), found again from x.
 template <Float16Type S>
 struct BatchNormChannels<S> {
+    /// bfloat16's pooled kernels are the float32 fused ones rounding the map in registers (one
+    /// pass over a channel each way); float16's run the map, the pooling and the batch norm's
+    /// backward one after another on the buffers.
+    static constexpr bool kFusedRounding = std::is_same_v<S, BFloat16>;
+
     template <class SetChannel>
     static void forward(const S* x, S* y, std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t first,
                         std::int64_t end, double* mean, double* var, SetChannel&& set_channel, const double* scale,
@@ -154,7 +159,7 @@ struct BatchNormChannels<S> {
                                       SetChannel&& set_channel, const double* scale, const double* shift) {
         const std::int64_t pooled = (h / 2) * (w / 2);
         float* xs = channel_buffer(ChannelBuffer::x, n * h * w);
-        float* ys = channel_buffer(ChannelBuffer::y, n * h * w);
+        float* ys = kFusedRounding ? nullptr : channel_buffer(ChannelBuffer::y, n * h * w);
         float* os = channel_buffer(ChannelBuffer::grad_out, n * pooled);
         for (std::int64_t ch = first; ch < end; ++ch) {
             gather_channel(x, xs, n, c, h * w, ch);
@@ -162,8 +167,12 @@ struct BatchNormChannels<S> {
                 batch_norm_statistics(xs, n, 1, h * w, 0, 1, mean + ch, var + ch);
                 set_channel(ch);
             }
-            normalized(xs, ys, n, h * w, scale[ch], shift[ch], true);
-            max_pool_2x2_forward(ys, os, n, h, w);
+            if constexpr (kFusedRounding) {
+                batch_norm_relu_max_pool_forward(xs, os, n, 1, h, w, 0, 1, scale + ch, shift + ch, true);
+            } else {
+                normalized(xs, ys, n, h * w, scale[ch], shift[ch], true);
+                max_pool_2x2_forward(ys, os, n, h, w);
+            }
             scatter_channel(os, out, n, c, pooled, ch);
         }
     }
@@ -174,17 +183,23 @@ struct BatchNormChannels<S> {
                                        double* sum_dy, double* sum_dy_xhat) {
         const std::int64_t pooled = (h / 2) * (w / 2), size = n * h * w;
         float* xs = channel_buffer(ChannelBuffer::x, size);
-        float* ys = channel_buffer(ChannelBuffer::y, size);
-        float* dy = channel_buffer(ChannelBuffer::dy, size);
+        float* ys = kFusedRounding ? nullptr : channel_buffer(ChannelBuffer::y, size);
+        float* dy = kFusedRounding ? nullptr : channel_buffer(ChannelBuffer::dy, size);
         float* gs = channel_buffer(ChannelBuffer::grad_out, n * pooled);
         float* gxs = grad_x ? channel_buffer(ChannelBuffer::grad_x, size) : nullptr;
         for (std::int64_t ch = first; ch < end; ++ch) {
             gather_channel(x, xs, n, c, h * w, ch);
             gather_channel(grad_out, gs, n, c, pooled, ch);
-            normalized(xs, ys, n, h * w, scale[ch], shift[ch], true);
-            max_pool_2x2_backward(ys, gs, dy, n, h, w);
-            batch_norm_backward(xs, dy, ys, gxs, n, 1, h * w, 0, 1, mean + ch, invstd + ch, weight + ch,
-                                batch_statistics, sum_dy + ch, sum_dy_xhat + ch);
+            if constexpr (kFusedRounding) {
+                batch_norm_relu_max_pool_backward(xs, gs, gxs, n, 1, h, w, 0, 1, scale + ch, shift + ch, mean + ch,
+                                                  invstd + ch, weight + ch, batch_statistics, sum_dy + ch,
+                                                  sum_dy_xhat + ch, true);
+            } else {
+                normalized(xs, ys, n, h * w, scale[ch], shift[ch], true);
+                max_pool_2x2_backward(ys, gs, dy, n, h, w);
+                batch_norm_backward(xs, dy, ys, gxs, n, 1, h * w, 0, 1, mean + ch, invstd + ch, weight + ch,
+                                    batch_statistics, sum_dy + ch, sum_dy_xhat + ch);
+            }
             if (grad_x) scatter_channel(gxs, grad_x, n, c, h * w, ch);
         }
     }

@@ -36,22 +36,24 @@ T unpicked_term(const T* plane, std::int64_t h, std::int64_t w, T centre, Pick&&
     return term;
 }
 
-/// out[i, ch] = max_pool2x2(relu(x[i, ch] * scale[ch] + shift[ch])), [h / 2, w / 2] per plane.
+/// out[i, ch] = max_pool2x2(relu(x[i, ch] * scale[ch] + shift[ch])), [h / 2, w / 2] per plane. With
+/// bfloat16_output (T float only) the map is rounded to bfloat16 before the ReLU and the pooling,
+/// as a bfloat16 batch norm's output is (docs/design.md, decision 26).
 template <class T>
 void batch_norm_relu_max_pool_forward(const T* x, T* out, std::int64_t n, std::int64_t c, std::int64_t h,
                                       std::int64_t w, std::int64_t first, std::int64_t end, const double* scale,
-                                      const double* shift);
+                                      const double* shift, bool bfloat16_output);
 
 /// The backward of batch_norm_relu_max_pool_forward for grad_out [n, c, h / 2, w / 2]: with dy the
 /// gradient that reaches the batch norm's output through the pooling and the ReLU, writes
 /// sum_dy[ch] = sum dy and sum_dy_xhat[ch] = sum dy * xhat, and (when grad_x is not null)
 /// grad_x = weight * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) with batch statistics, or
-/// weight * invstd * dy with running statistics. scale and shift are the forward's.
+/// weight * invstd * dy with running statistics. scale, shift and bfloat16_output are the forward's.
 template <class T>
 void batch_norm_relu_max_pool_backward(const T* x, const T* grad_out, T* grad_x, std::int64_t n, std::int64_t c,
                                        std::int64_t h, std::int64_t w, std::int64_t first, std::int64_t end,
                                        const double* scale, const double* shift, const double* mean,
                                        const double* invstd, const double* weight, bool batch_statistics,
-                                       double* sum_dy, double* sum_dy_xhat);
+                                       double* sum_dy, double* sum_dy_xhat, bool bfloat16_output);
 
 }  // namespace lazynn::ops::detail

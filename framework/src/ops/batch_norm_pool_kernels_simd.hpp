@@ -7,12 +7,14 @@
 
 #include "ops/batch_norm_input_gradient.hpp"
 #include "ops/batch_norm_pool_kernels.hpp"
+#include "ops/bfloat16_conversion_simd.hpp"
 #include "ops/pooling_kernels_simd.hpp"
 #include "simd/kernels.hpp"
 #include "simd/lanes.hpp"
 
 #include <array>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 namespace lazynn::simd {
@@ -22,20 +24,24 @@ namespace bn_pool_detail {
 using pooling_detail::later_if_larger;
 
 /// A register of windows: each of the four candidates (top-left, top-right, bottom-left,
-/// bottom-right) as loaded (x) and after the batch norm's affine map and the ReLU (y).
+/// bottom-right) as loaded (x) and after the batch norm's affine map (rounded to bfloat16 when
+/// `bfloat16_output`, T float) and the ReLU (y).
 template <class T, class A>
 struct NormalizedWindows {
     using B = Batch<T, A>;
     using M = typename B::batch_bool_type;
     std::array<B, 4> x, y;
 
-    NormalizedWindows(const T* top, const T* bottom, B scale, B shift) {
+    NormalizedWindows(const T* top, const T* bottom, B scale, B shift, bool bfloat16_output) {
         const auto t = deinterleave<T, A>(B::load_unaligned(top), B::load_unaligned(top + B::size));
         const auto b = deinterleave<T, A>(B::load_unaligned(bottom), B::load_unaligned(bottom + B::size));
         x = {t.first, t.second, b.first, b.second};
         // An explicit fma, so that the backward's recomputation rounds exactly as the forward did.
         for (std::size_t q = 0; q < 4; ++q) {
-            const B v = xsimd::fma(x[q], scale, shift);
+            B v = xsimd::fma(x[q], scale, shift);
+            if constexpr (std::is_same_v<T, float>) {
+                if (bfloat16_output) v = rounded_to_bfloat16<A>(v);
+            }
             y[q] = xsimd::select(v < B(T(0)), B(T(0)), v);  // PyTorch's ReLU: NaN and -0.0 pass
         }
     }
@@ -144,7 +150,7 @@ bool all_finite(const T* p, std::int64_t len) {
 
 template <class A, class T>
 void forward(const T* x, T* out, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t first,
-             std::int64_t end, const double* scale, const double* shift) {
+             std::int64_t end, const double* scale, const double* shift, bool bfloat16_output) {
     using B = Batch<T, A>;
     const std::int64_t oh = h / 2, ow = w / 2;
     for (std::int64_t ch = first; ch < end; ++ch) {
@@ -155,7 +161,7 @@ void forward(const T* x, T* out, std::int64_t n, std::int64_t c, std::int64_t h,
             for (std::int64_t y = 0; y < oh; ++y) {
                 const T* top = plane + 2 * y * w;
                 over_row<T, A>(ow, [&](std::int64_t x0) {
-                    NormalizedWindows<T, A>(top + 2 * x0, top + w + 2 * x0, a, b)
+                    NormalizedWindows<T, A>(top + 2 * x0, top + w + 2 * x0, a, b, bfloat16_output)
                         .maximum()
                         .store_unaligned(pooled + y * ow + x0);
                 });
@@ -167,7 +173,8 @@ void forward(const T* x, T* out, std::int64_t n, std::int64_t c, std::int64_t h,
 template <class A, class T>
 void backward(const T* x, const T* grad_out, T* grad_x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
               std::int64_t first, std::int64_t end, const double* scale, const double* shift, const double* mean,
-              const double* invstd, const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat) {
+              const double* invstd, const double* weight, bool batch_statistics, double* sum_dy, double* sum_dy_xhat,
+              bool bfloat16_output) {
     using B = Batch<T, A>;
     using Windows = NormalizedWindows<T, A>;
     const std::int64_t oh = h / 2, ow = w / 2;
@@ -190,7 +197,7 @@ void backward(const T* x, const T* grad_out, T* grad_x, std::int64_t n, std::int
                 const T* top = plane + 2 * y * w;
                 const std::int64_t row = (i * oh + y) * ow;
                 over_row_once<T, A>(ow, last_fresh, [&](std::int64_t x0, auto fresh) {
-                    const Windows win(top + 2 * x0, top + w + 2 * x0, a, b);
+                    const Windows win(top + 2 * x0, top + w + 2 * x0, a, b, bfloat16_output);
                     B best, at;
                     if (!win.has_nan()) {
                         best = win.maximum_without_nan();
@@ -263,32 +270,32 @@ void backward(const T* x, const T* grad_out, T* grad_x, std::int64_t n, std::int
 template <class A>
 void BatchNormPoolKernels<A>::forward(const float* x, float* out, std::int64_t n, std::int64_t c, std::int64_t h,
                                       std::int64_t w, std::int64_t first, std::int64_t end, const double* scale,
-                                      const double* shift) {
-    bn_pool_detail::forward<A>(x, out, n, c, h, w, first, end, scale, shift);
+                                      const double* shift, bool bfloat16_output) {
+    bn_pool_detail::forward<A>(x, out, n, c, h, w, first, end, scale, shift, bfloat16_output);
 }
 template <class A>
 void BatchNormPoolKernels<A>::forward(const double* x, double* out, std::int64_t n, std::int64_t c, std::int64_t h,
                                       std::int64_t w, std::int64_t first, std::int64_t end, const double* scale,
-                                      const double* shift) {
-    bn_pool_detail::forward<A>(x, out, n, c, h, w, first, end, scale, shift);
+                                      const double* shift, bool bfloat16_output) {
+    bn_pool_detail::forward<A>(x, out, n, c, h, w, first, end, scale, shift, bfloat16_output);
 }
 template <class A>
 void BatchNormPoolKernels<A>::backward(const float* x, const float* grad_out, float* grad_x, std::int64_t n,
                                        std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t first,
                                        std::int64_t end, const double* scale, const double* shift, const double* mean,
                                        const double* invstd, const double* weight, bool batch_statistics,
-                                       double* sum_dy, double* sum_dy_xhat) {
+                                       double* sum_dy, double* sum_dy_xhat, bool bfloat16_output) {
     bn_pool_detail::backward<A>(x, grad_out, grad_x, n, c, h, w, first, end, scale, shift, mean, invstd, weight,
-                                batch_statistics, sum_dy, sum_dy_xhat);
+                                batch_statistics, sum_dy, sum_dy_xhat, bfloat16_output);
 }
 template <class A>
 void BatchNormPoolKernels<A>::backward(const double* x, const double* grad_out, double* grad_x, std::int64_t n,
                                        std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t first,
                                        std::int64_t end, const double* scale, const double* shift, const double* mean,
                                        const double* invstd, const double* weight, bool batch_statistics,
-                                       double* sum_dy, double* sum_dy_xhat) {
+                                       double* sum_dy, double* sum_dy_xhat, bool bfloat16_output) {
     bn_pool_detail::backward<A>(x, grad_out, grad_x, n, c, h, w, first, end, scale, shift, mean, invstd, weight,
-                                batch_statistics, sum_dy, sum_dy_xhat);
+                                batch_statistics, sum_dy, sum_dy_xhat, bfloat16_output);
 }
 
 }  // namespace lazynn::simd

@@ -64,22 +64,24 @@ struct MaxPool2x2Kernels {
 };
 
 /// Batch norm + ReLU + 2x2 / stride-2 max pooling (ops/batch_norm_pool_kernels.hpp documents
-/// each). Rows need at least one register of windows: callers pick the architecture with
-/// dispatch_fitting(w / 2).
+/// each; bfloat16_output only with float). Rows need at least one register of windows: callers
+/// pick the architecture with dispatch_fitting(w / 2).
 template <class Arch>
 struct BatchNormPoolKernels {
     static void forward(const float* x, float* out, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
-                        std::int64_t first, std::int64_t end, const double* scale, const double* shift);
+                        std::int64_t first, std::int64_t end, const double* scale, const double* shift,
+                        bool bfloat16_output);
     static void forward(const double* x, double* out, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
-                        std::int64_t first, std::int64_t end, const double* scale, const double* shift);
+                        std::int64_t first, std::int64_t end, const double* scale, const double* shift,
+                        bool bfloat16_output);
     static void backward(const float* x, const float* grad_out, float* grad_x, std::int64_t n, std::int64_t c,
                          std::int64_t h, std::int64_t w, std::int64_t first, std::int64_t end, const double* scale,
                          const double* shift, const double* mean, const double* invstd, const double* weight,
-                         bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
+                         bool batch_statistics, double* sum_dy, double* sum_dy_xhat, bool bfloat16_output);
     static void backward(const double* x, const double* grad_out, double* grad_x, std::int64_t n, std::int64_t c,
                          std::int64_t h, std::int64_t w, std::int64_t first, std::int64_t end, const double* scale,
                          const double* shift, const double* mean, const double* invstd, const double* weight,
-                         bool batch_statistics, double* sum_dy, double* sum_dy_xhat);
+                         bool batch_statistics, double* sum_dy, double* sum_dy_xhat, bool bfloat16_output);
 };
 
 /// Row normalisation and batch norm (ops/norm_kernels.hpp documents each).
