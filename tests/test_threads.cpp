@@ -64,6 +64,44 @@ TEST_SUITE("threads") {
         CHECK(equal(inplace, a + b));
     }
 
+    TEST_CASE("strided copies and row reductions split across threads equal the serial result exactly") {
+        // Copies into a contiguous tensor split the source's rows over the threads, each thread
+        // starting its walk at its first row; reductions split their output rows.
+        manual_seed(2);
+        const Tensor x = randn({5, 61, 33, 17}, kFloat64);
+        const Tensor column = randn({5, 1, 33, 1});
+        auto run = [&] {
+            return std::vector<Tensor>{x.permute({2, 0, 3, 1}).contiguous(),
+                                       x.transpose(1, 3).to(kFloat32),
+                                       column.expand({5, 61, 33, 17}).to(kBFloat16),
+                                       x.slice(1, 1, 61, 3).contiguous(),
+                                       x.mean({2, 3}),
+                                       x.sum({0, 2}),
+                                       x.to(kBFloat16).mean({3}, true),
+                                       x.max(1).values};
+        };
+        const auto serial = with_threads(1, run);
+        const auto split = with_threads(3, run);
+        for (std::size_t i = 0; i < serial.size(); ++i) {
+            CAPTURE(i);
+            CHECK(serial[i].shape() == split[i].shape());
+            CHECK(equal(serial[i], split[i]));
+        }
+        // The walk's starting offsets against the index formula, not only against itself.
+        const Tensor moved = split[0];
+        const std::vector<double> values = x.to_vector<double>(), moved_values = moved.to_vector<double>();
+        int misplaced = 0;
+        for (std::int64_t a = 0; a < 5; ++a)
+            for (std::int64_t b = 0; b < 61; ++b)
+                for (std::int64_t c = 0; c < 33; ++c)
+                    for (std::int64_t d = 0; d < 17; ++d) {
+                        const auto from = static_cast<std::size_t>(((a * 61 + b) * 33 + c) * 17 + d);
+                        const auto to = static_cast<std::size_t>(((c * 5 + a) * 17 + d) * 61 + b);
+                        misplaced += values[from] != moved_values[to];
+                    }
+        CHECK(misplaced == 0);
+    }
+
     TEST_CASE("GEMMs split by rows and by columns match the serial GEMM") {
         manual_seed(2);
         for (const auto& [m, k, n] :

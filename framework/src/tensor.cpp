@@ -277,7 +277,7 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
                 });
                 return;
             }
-            for_each_run<2>(dst.shape, strides, [&](const auto& off, std::int64_t n, const auto& inner) {
+            const auto copy_run = [&](const auto& off, std::int64_t n, const auto& inner) {
                 D* o = out + off[0];
                 const S* s = in + off[1];
                 if (inner[0] == 1 && inner[1] == 1) {
@@ -287,7 +287,21 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
                 } else {
                     for (std::int64_t k = 0; k < n; ++k) o[k * inner[0]] = element_cast<D>(s[k * inner[1]]);
                 }
-            });
+            };
+            if (!dst.is_contiguous()) {  // dst may alias itself (an expanded view): one thread, in order
+                for_each_run<2>(dst.shape, strides, copy_run);
+                return;
+            }
+            // Into a contiguous tensor (a broadcast gradient made whole, a transposed copy) the rows
+            // write disjoint elements: split over the threads.
+            const std::int64_t rows = count_runs<2>(dst.shape, strides);
+            const std::int64_t row_length = dst.numel() / std::max<std::int64_t>(rows, 1);
+            elementwise_chunks(
+                rows,
+                [&](std::int64_t first, std::int64_t last) {
+                    for_each_run_between<2>(dst.shape, strides, first, last, copy_run);
+                },
+                std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(row_length, 1)));
         });
     });
 }

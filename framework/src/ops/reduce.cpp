@@ -79,7 +79,15 @@ Tensor reduce_rows(const ReducePlan& p, Dtype out_dtype, RowFn row_fn) {
         visit_dtype(out_dtype, [&](auto otag) {
             using O = typename decltype(otag)::type;
             O* o = out.impl().data<O>();
-            for (std::int64_t r = 0; r < p.outer; ++r) o[r] = static_cast<O>(row_fn(in + r * p.inner, p.inner));
+            // Rows in parallel (each row's result is its own loop's, so the split changes nothing).
+            const std::int64_t grain =
+                std::max<std::int64_t>(1, kernels::kElementwiseGrain / std::max<std::int64_t>(p.inner, 1));
+            kernels::elementwise_chunks(
+                p.outer,
+                [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t r = begin; r < end; ++r) o[r] = static_cast<O>(row_fn(in + r * p.inner, p.inner));
+                },
+                grain);
         });
     });
     return out;

@@ -41,11 +41,22 @@ void coalesce(Shape& shape, std::array<Shape, N>& strides) {
     strides = std::move(out_strides);
 }
 
-/// Calls run(offsets, count, inner_strides) for every innermost row of `shape_in`.
+/// How many innermost rows for_each_run visits for these operands (after coalescing).
+template <std::size_t N>
+std::int64_t count_runs(Shape shape, std::array<Shape, N> strides) {
+    if (shape_numel(shape) == 0) return 0;
+    if (shape.empty()) return 1;
+    coalesce<N>(shape, strides);
+    return shape_numel(shape) / shape.back();
+}
+
+/// Calls run(offsets, count, inner_strides) for the innermost rows [first, last) of `shape_in`, in
+/// the order for_each_run visits them (so callers can split the rows over threads).
 template <std::size_t N, class Run>
-void for_each_run(const Shape& shape_in, const std::array<Shape, N>& strides_in, Run&& run) {
+void for_each_run_between(const Shape& shape_in, const std::array<Shape, N>& strides_in, std::int64_t first,
+                          std::int64_t last, Run&& run) {
     std::array<std::int64_t, N> offsets{};
-    if (shape_numel(shape_in) == 0) return;
+    if (shape_numel(shape_in) == 0 || first >= last) return;
     if (shape_in.empty()) {
         std::array<std::int64_t, N> unit{};
         run(offsets, std::int64_t{1}, unit);
@@ -58,9 +69,14 @@ void for_each_run(const Shape& shape_in, const std::array<Shape, N>& strides_in,
     std::array<std::int64_t, N> inner{};
     for (std::size_t k = 0; k < N; ++k) inner[k] = strides[k][rank - 1];
     const std::int64_t count = shape[rank - 1];
-    const std::int64_t rows = shape_numel(shape) / count;
     Shape index(rank, 0);
-    for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t d = static_cast<std::int64_t>(rank) - 2, rest = first; d >= 0; --d) {
+        const auto du = static_cast<std::size_t>(d);
+        index[du] = rest % shape[du];
+        rest /= shape[du];
+        for (std::size_t k = 0; k < N; ++k) offsets[k] += index[du] * strides[k][du];
+    }
+    for (std::int64_t r = first; r < last; ++r) {
         run(offsets, count, inner);
         for (std::size_t d = rank - 1; d-- > 0;) {
             ++index[d];
@@ -70,6 +86,12 @@ void for_each_run(const Shape& shape_in, const std::array<Shape, N>& strides_in,
             index[d] = 0;
         }
     }
+}
+
+/// Calls run(offsets, count, inner_strides) for every innermost row of `shape_in`.
+template <std::size_t N, class Run>
+void for_each_run(const Shape& shape_in, const std::array<Shape, N>& strides_in, Run&& run) {
+    for_each_run_between<N>(shape_in, strides_in, 0, count_runs<N>(shape_in, strides_in), run);
 }
 
 /// Copies `src` (broadcast to dst's shape, any dtype) into `dst` (any layout), converting.
