@@ -65,6 +65,8 @@ const std::map<std::string, Factory>& cases() {
         {"avgpool2d_pad_exclude_ceil", make<AvgPool2d>(AvgPoolOptions<2>(3).stride(2).padding(1).ceil_mode(true).count_include_pad(false))},
         {"avgpool2d_divisor", make<AvgPool2d>(AvgPoolOptions<2>({2, 3}).stride({1, 2}).padding({1, 1}).divisor_override(4))},
         {"adaptive_avgpool2d", make<AdaptiveAvgPool2d>(ExpandingArray<2>({3, 2}))},
+        {"adaptive_avgpool2d_global", make<AdaptiveAvgPool2d>(ExpandingArray<2>(1))},
+        {"adaptive_avgpool2d_global_one_row", make<AdaptiveAvgPool2d>(ExpandingArray<2>({1, 1}))},
         {"maxpool1d", make<MaxPool1d>(MaxPoolOptions<1>(3).stride(2))},
         {"avgpool1d", make<AvgPool1d>(AvgPoolOptions<1>(2).padding(1))},
         {"adaptive_avgpool1d", make<AdaptiveAvgPool1d>(ExpandingArray<1>(4))},
