@@ -361,7 +361,8 @@ memory chunk_weights_memory(const Plan& chunk, const Plan& whole, const memory& 
 /// through memory several times (docs/performance.md, "Convolution batch pieces").
 std::int64_t piece_samples(const ConvProblem& p) {
     constexpr std::int64_t kPieceBytes = std::int64_t{1} << 20;  // half a current Xeon core's L2
-    const std::int64_t per_sample = 4 * std::max(p.input_numel(), p.output_numel());
+    const std::int64_t per_sample =
+        static_cast<std::int64_t>(dtype_size(p.dtype)) * std::max(p.input_numel(), p.output_numel());
     return std::max<std::int64_t>(1, kPieceBytes / std::max<std::int64_t>(per_sample, 1));
 }
 
