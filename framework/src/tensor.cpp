@@ -295,13 +295,9 @@ void copy_strided(TensorImpl& dst, const TensorImpl& src) {
             // Into a contiguous tensor (a broadcast gradient made whole, a transposed copy) the rows
             // write disjoint elements: split over the threads.
             const std::int64_t rows = count_runs<2>(dst.shape, strides);
-            const std::int64_t row_length = dst.numel() / std::max<std::int64_t>(rows, 1);
-            elementwise_chunks(
-                rows,
-                [&](std::int64_t first, std::int64_t last) {
-                    for_each_run_between<2>(dst.shape, strides, first, last, copy_run);
-                },
-                std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(row_length, 1)));
+            row_chunks(rows, dst.numel() / std::max<std::int64_t>(rows, 1), [&](std::int64_t first, std::int64_t last) {
+                for_each_run_between<2>(dst.shape, strides, first, last, copy_run);
+            });
         });
     });
 }

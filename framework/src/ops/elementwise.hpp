@@ -7,6 +7,7 @@
 
 #include <lazynn/extension.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -25,6 +26,14 @@ void elementwise_chunks(std::int64_t n, Body&& body, std::int64_t grain = kEleme
         return;
     }
     lazynn::detail::parallel_for(n, grain, body);
+}
+
+/// elementwise_chunks over `rows` rows of `row_length` elements each: whole rows per chunk, about
+/// kElementwiseGrain elements per thread.
+template <class Body>
+void row_chunks(std::int64_t rows, std::int64_t row_length, Body&& body) {
+    elementwise_chunks(rows, body,
+                       std::max<std::int64_t>(1, kElementwiseGrain / std::max<std::int64_t>(row_length, 1)));
 }
 
 [[noreturn]] void throw_bool_unsupported(const char* op);

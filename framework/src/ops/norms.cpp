@@ -207,23 +207,20 @@ Tensor Tensor::cumprod(std::int64_t dim) const {
         using T = typename decltype(tag)::type;
         const T* in = rows.impl().data<T>();
         T* o = out_rows.impl().data<T>();
-        kernels::elementwise_chunks(
-            outer,
-            [&](std::int64_t begin, std::int64_t end) {
-                for (std::int64_t r = begin; r < end; ++r) {
-                    T acc = 1;
-                    for (std::int64_t i = 0; i < n; ++i) {
-                        if constexpr (std::is_same_v<T, std::int64_t>) {
-                            acc = static_cast<T>(static_cast<std::uint64_t>(acc) *
-                                                 static_cast<std::uint64_t>(in[r * n + i]));
-                        } else {
-                            acc *= in[r * n + i];
-                        }
-                        o[r * n + i] = acc;
+        kernels::row_chunks(outer, n, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t r = begin; r < end; ++r) {
+                T acc = 1;
+                for (std::int64_t i = 0; i < n; ++i) {
+                    if constexpr (std::is_same_v<T, std::int64_t>) {
+                        acc =
+                            static_cast<T>(static_cast<std::uint64_t>(acc) * static_cast<std::uint64_t>(in[r * n + i]));
+                    } else {
+                        acc *= in[r * n + i];
                     }
+                    o[r * n + i] = acc;
                 }
-            },
-            std::max<std::int64_t>(1, kernels::kElementwiseGrain / std::max<std::int64_t>(n, 1)));
+            }
+        });
     });
     Tensor out = rank ? out_rows.transpose(d, rank - 1).contiguous() : out_rows.reshape({});
     if (needs_grad({this})) {

@@ -80,14 +80,9 @@ Tensor reduce_rows(const ReducePlan& p, Dtype out_dtype, RowFn row_fn) {
             using O = typename decltype(otag)::type;
             O* o = out.impl().data<O>();
             // Rows in parallel (each row's result is its own loop's, so the split changes nothing).
-            const std::int64_t grain =
-                std::max<std::int64_t>(1, kernels::kElementwiseGrain / std::max<std::int64_t>(p.inner, 1));
-            kernels::elementwise_chunks(
-                p.outer,
-                [&](std::int64_t begin, std::int64_t end) {
-                    for (std::int64_t r = begin; r < end; ++r) o[r] = static_cast<O>(row_fn(in + r * p.inner, p.inner));
-                },
-                grain);
+            kernels::row_chunks(p.outer, p.inner, [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t r = begin; r < end; ++r) o[r] = static_cast<O>(row_fn(in + r * p.inner, p.inner));
+            });
         });
     });
     return out;
@@ -423,14 +418,9 @@ Tensor map_rows(const ReducePlan& p, RowFn row_fn) {
         using T = typename decltype(tag)::type;
         const T* in = p.rows.impl().data<T>();
         T* o = out.impl().data<T>();
-        const std::int64_t row_cost = std::max<std::int64_t>(p.inner, 1);
-        const std::int64_t grain = std::max<std::int64_t>(1, kernels::kElementwiseGrain / row_cost);
-        kernels::elementwise_chunks(
-            p.outer,
-            [&](std::int64_t begin, std::int64_t end) {
-                for (std::int64_t r = begin; r < end; ++r) row_fn(in + r * p.inner, o + r * p.inner, p.inner);
-            },
-            grain);
+        kernels::row_chunks(p.outer, p.inner, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t r = begin; r < end; ++r) row_fn(in + r * p.inner, o + r * p.inner, p.inner);
+        });
     });
     return out;
 }
@@ -526,25 +516,22 @@ Tensor running_sums_along(const Tensor& x, std::size_t d, bool reverse) {
         using T = typename decltype(tag)::type;
         const T* in = x.impl().data<T>();
         T* o = out.impl().data<T>();
-        kernels::elementwise_chunks(
-            outer * blocks,
-            [&](std::int64_t begin, std::int64_t end) {
-                std::array<Acc<T>, kBlock> acc{};
-                for (std::int64_t task = begin; task < end; ++task) {
-                    const std::int64_t first = (task % blocks) * kBlock, slab = task / blocks;
-                    const std::int64_t width = std::min(kBlock, inner - first);
-                    std::fill_n(acc.begin(), width, Acc<T>(0));
-                    for (std::int64_t k = 0; k < len; ++k) {
-                        const std::int64_t at = (slab * len + (reverse ? len - 1 - k : k)) * inner + first;
-                        for (std::int64_t c = 0; c < width; ++c) {
-                            acc[static_cast<std::size_t>(c)] =
-                                add_wrapping<Acc<T>>(acc[static_cast<std::size_t>(c)], in[at + c]);
-                            o[at + c] = static_cast<T>(acc[static_cast<std::size_t>(c)]);
-                        }
+        kernels::row_chunks(outer * blocks, len * kBlock, [&](std::int64_t begin, std::int64_t end) {
+            std::array<Acc<T>, kBlock> acc{};
+            for (std::int64_t task = begin; task < end; ++task) {
+                const std::int64_t first = (task % blocks) * kBlock, slab = task / blocks;
+                const std::int64_t width = std::min(kBlock, inner - first);
+                std::fill_n(acc.begin(), width, Acc<T>(0));
+                for (std::int64_t k = 0; k < len; ++k) {
+                    const std::int64_t at = (slab * len + (reverse ? len - 1 - k : k)) * inner + first;
+                    for (std::int64_t c = 0; c < width; ++c) {
+                        acc[static_cast<std::size_t>(c)] =
+                            add_wrapping<Acc<T>>(acc[static_cast<std::size_t>(c)], in[at + c]);
+                        o[at + c] = static_cast<T>(acc[static_cast<std::size_t>(c)]);
                     }
                 }
-            },
-            std::max<std::int64_t>(1, kernels::kElementwiseGrain / std::max<std::int64_t>(len * kBlock, 1)));
+            }
+        });
     });
     return out;
 }
