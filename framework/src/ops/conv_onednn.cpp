@@ -197,12 +197,14 @@ bool in_planes(const memory::desc& d) {
 /// decision 27), so those two go there and every other change to oneDNN's reorder.
 class Reorder {
 public:
-    Reorder(const memory::desc& from, const memory::desc& to) : from_(from), to_(to) {
+    Reorder(const memory::desc& from, const memory::desc& to) {
         const bool sixteen_bit = from.data_type() == memory::data_type::bf16 && to.data_type() == from.data_type();
         if (sixteen_bit && in_planes(from) && to == channel_blocked(to.dims(), to.data_type())) {
             kind_ = Kind::planes_to_blocks;
+            set_geometry(from);
         } else if (sixteen_bit && in_planes(to) && from == channel_blocked(from.dims(), from.data_type())) {
             kind_ = Kind::blocks_to_planes;
+            set_geometry(to);
         } else {
             const dnnl::reorder::primitive_desc pd(onednn::engine(), from, onednn::engine(), to, user_scratchpad());
             onednn_ = Step{dnnl::reorder(pd), pd.scratchpad_desc()};
@@ -213,23 +215,18 @@ public:
     void operator()(const memory& from, const memory& to) const {
         if (kind_ == Kind::onednn) return run(onednn_, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
         const bool to_blocks = kind_ == Kind::planes_to_blocks;
-        const memory::desc& planes = to_blocks ? from_ : to_;
-        const memory::dims dims = planes.dims();
-        std::int64_t pixels = 1;
-        for (std::size_t d = 2; d < dims.size(); ++d) pixels *= dims[d];
-        const std::int64_t channels = dims[1], sample_stride = planes.data.format_desc.blocking.strides[0];
-        const std::int64_t blocks = (channels + kChannelBlockWidth - 1) / kChannelBlockWidth;
         auto* plane_data = static_cast<std::uint16_t*>((to_blocks ? from : to).get_data_handle());
         auto* block_data = static_cast<std::uint16_t*>((to_blocks ? to : from).get_data_handle());
-        for (std::int64_t n = 0; n < dims[0]; ++n) {
+        const std::int64_t blocks = (channels_ + kChannelBlockWidth - 1) / kChannelBlockWidth;
+        for (std::int64_t n = 0; n < samples_; ++n) {
             for (std::int64_t b = 0; b < blocks; ++b) {
-                std::uint16_t* plane = plane_data + n * sample_stride + b * kChannelBlockWidth * pixels;
-                std::uint16_t* block = block_data + (n * blocks + b) * kChannelBlockWidth * pixels;
-                const std::int64_t c = std::min(kChannelBlockWidth, channels - b * kChannelBlockWidth);
+                std::uint16_t* plane = plane_data + n * sample_stride_ + b * kChannelBlockWidth * pixels_;
+                std::uint16_t* block = block_data + (n * blocks + b) * kChannelBlockWidth * pixels_;
+                const std::int64_t c = std::min(kChannelBlockWidth, channels_ - b * kChannelBlockWidth);
                 if (to_blocks) {
-                    planes_to_channel_block(plane, pixels, c, pixels, block);
+                    planes_to_channel_block(plane, pixels_, c, pixels_, block);
                 } else {
-                    channel_block_to_planes(block, c, pixels, plane, pixels);
+                    channel_block_to_planes(block, c, pixels_, plane, pixels_);
                 }
             }
         }
@@ -237,9 +234,19 @@ public:
 
 private:
     enum class Kind { onednn, planes_to_blocks, blocks_to_planes };
-    memory::desc from_, to_;
+
+    /// The sizes of the activation in planes (in_planes(planes)) that every call moves.
+    void set_geometry(const memory::desc& planes) {
+        const memory::dims dims = planes.dims();
+        samples_ = dims[0];
+        channels_ = dims[1];
+        for (std::size_t d = 2; d < dims.size(); ++d) pixels_ *= dims[d];
+        sample_stride_ = planes.data.format_desc.blocking.strides[0];
+    }
+
     Kind kind_ = Kind::onednn;
     Step onednn_;
+    std::int64_t samples_ = 0, channels_ = 0, pixels_ = 1, sample_stride_ = 0;
 };
 
 /// One cached convolution primitive with the layouts it wants and the reorders from and to the user's layouts.
